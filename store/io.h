@@ -1,0 +1,185 @@
+// Byte streams, file descriptors and locks: the I/O seam of the store.
+//
+// Everything that reads or writes bytes goes through ByteSource/ByteSink so a
+// test can put a torn write or a cut stream in between.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "store/status.h"
+
+namespace cfs {
+
+// An owned file descriptor. Move-only; closes on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) Reset(o.Release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void Reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A pull stream. Read returns 0 only at end of stream.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  virtual Result<size_t> Read(void* buf, size_t n) = 0;
+  // Reads exactly n bytes or fails with Corruption("unexpected end of ...").
+  Status ReadFull(void* buf, size_t n, const char* what);
+};
+
+// A push stream.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual Status Write(const void* data, size_t n) = 0;
+  Status Write(std::string_view s) { return Write(s.data(), s.size()); }
+  virtual Status Close() { return Status::Ok(); }
+};
+
+// Reads a file (or any fd) sequentially.
+class FdSource : public ByteSource {
+ public:
+  explicit FdSource(UniqueFd fd) : fd_(std::move(fd)) {}
+  static Result<std::unique_ptr<FdSource>> Open(const std::string& path);
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  UniqueFd fd_;
+};
+
+// Reads from a memory buffer (not owned).
+class MemorySource : public ByteSource {
+ public:
+  explicit MemorySource(std::string_view data) : data_(data) {}
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+// Appends to a std::string.
+class StringSink : public ByteSink {
+ public:
+  explicit StringSink(std::string* out) : out_(out) {}
+  using ByteSink::Write;
+  Status Write(const void* data, size_t n) override {
+    out_->append(static_cast<const char*>(data), n);
+    return Status::Ok();
+  }
+
+ private:
+  std::string* out_;
+};
+
+// Counts bytes and discards them.
+class CountingSink : public ByteSink {
+ public:
+  using ByteSink::Write;
+  Status Write(const void*, size_t n) override {
+    count_ += n;
+    return Status::Ok();
+  }
+  uint64_t count() const { return count_; }
+
+ private:
+  uint64_t count_ = 0;
+};
+
+// Writes a file atomically: data goes to "<path>.tmp.<pid>", and Commit()
+// fsyncs, renames over path and fsyncs the directory. Destroyed without
+// Commit(), the temporary file is removed and path is untouched.
+class AtomicFileSink : public ByteSink {
+ public:
+  static Result<std::unique_ptr<AtomicFileSink>> Create(const std::string& path,
+                                                        mode_t mode = 0644);
+  ~AtomicFileSink() override;
+  using ByteSink::Write;
+  Status Write(const void* data, size_t n) override;
+  Status Commit();
+  uint64_t bytes_written() const { return written_; }
+
+ private:
+  AtomicFileSink(std::string path, std::string tmp, UniqueFd fd)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  std::string path_, tmp_;
+  UniqueFd fd_;
+  uint64_t written_ = 0;
+  bool committed_ = false;
+};
+
+// An advisory whole-file lock (flock) held for the object's lifetime.
+class FileLock {
+ public:
+  enum class Mode { kShared, kExclusive };
+  // Blocks until the lock is granted.
+  static Result<FileLock> Acquire(const std::string& path, Mode mode);
+  // Returns Busy at once when another process holds a conflicting lock.
+  static Result<FileLock> TryAcquire(const std::string& path, Mode mode);
+  FileLock(FileLock&&) = default;
+  FileLock& operator=(FileLock&&) = default;
+  FileLock() = default;
+  bool held() const { return fd_.valid(); }
+  void Release() { fd_.Reset(); }
+
+ private:
+  explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+// Whole-file helpers.
+Result<std::string> ReadFile(const std::string& path, size_t max_size = 256u << 20);
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+Status WriteAll(int fd, const void* data, size_t n);
+Status PreadAll(int fd, void* buf, size_t n, uint64_t off);
+Status MakeDirs(const std::string& path, mode_t mode = 0755);
+Status FsyncDir(const std::string& dir);
+Status RemoveTree(const std::string& path);
+bool PathExists(const std::string& path);
+// Random hex string of n bytes (2n characters), from the kernel's CSPRNG.
+std::string RandomHex(size_t n);
+
+// A temporary directory, removed with its contents on destruction.
+class TempDir {
+ public:
+  static Result<TempDir> Create(const std::string& parent, const std::string& prefix);
+  TempDir() = default;
+  TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  TempDir& operator=(TempDir&& o) noexcept;
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace cfs
