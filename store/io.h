@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "store/status.h"
 
@@ -177,6 +178,8 @@ class TempDir {
   TempDir& operator=(TempDir&& o) noexcept;
   ~TempDir();
   const std::string& path() const { return path_; }
+  // Keeps the directory: the caller becomes responsible for removing it.
+  std::string Release() { return std::exchange(path_, std::string()); }
 
  private:
   std::string path_;

@@ -1,0 +1,118 @@
+// Local image transports: oci:DIR[:TAG], oci-archive:FILE[:TAG],
+// docker-archive:FILE[:NAME:TAG|:@N]. Reading resolves a reference to one
+// image (manifest, config, layer blobs); writing lays an image out in OCI form.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/digest.h"
+#include "store/io.h"
+
+namespace cfs {
+
+// "os/arch[/variant]", e.g. "linux/amd64". Empty fields match anything.
+// Names follow Go's GOOS/GOARCH as in OCI image indexes.
+struct Platform {
+  std::string os, arch, variant;
+  // linux and the machine from uname(2) in GOARCH terms: x86_64 → amd64,
+  // aarch64 → arm64/v8, armv7l → arm/v7, i686 → 386, ...
+  static Platform Host();
+  // "os/arch" or "os/arch/variant"; Invalid otherwise.
+  static Result<Platform> Parse(const std::string& s);
+  std::string ToString() const;
+};
+
+struct Descriptor {
+  std::string media_type;
+  Digest digest;
+  uint64_t size = 0;
+  std::map<std::string, std::string> annotations;
+};
+
+// One image, resolved in its source.
+struct SourceImage {
+  std::string manifest;            // raw manifest bytes as found (or synthesized for docker-archive)
+  Digest manifest_digest;
+  std::string manifest_media_type; // OCI manifest or Docker v2 schema2
+  std::string config;              // raw config bytes
+  Digest config_digest;
+  std::string config_media_type;   // as the manifest names it
+  std::vector<Descriptor> layers;  // manifest order (base first)
+  std::vector<Digest> diff_ids;    // from config rootfs.diff_ids, same order
+  // A name the source gives the image ("" if none): for oci: and oci-archive:
+  // the org.opencontainers.image.ref.name annotation of the chosen manifest
+  // ("latest" or a full "name:tag", as the writer put it); for
+  // docker-archive: the first RepoTags entry, e.g. "busybox:latest".
+  std::string ref_name;
+};
+
+// Thread-compatible: one thread at a time per reader.
+class ImageSourceReader {
+ public:
+  virtual ~ImageSourceReader() = default;
+  // Picks the image (index → manifest by platform). Verifies manifest and
+  // config bytes against their digests and sizes (Corruption naming the
+  // blob); parses diff_ids and checks there is one per layer. Layer media
+  // types accepted: OCI tar, tar+gzip, tar+zstd and their Docker schema2
+  // forms; foreign/non-distributable layers give Unsupported.
+  virtual Result<SourceImage> Resolve(const Platform& want) = 0;
+  // Opens a blob for streaming. The caller verifies the digest as it reads.
+  // NotFound when the source has no such blob.
+  virtual Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d) = 0;
+};
+
+// Parses "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
+// "docker-archive:FILE[:NAME:TAG|:@INDEX]".
+// PATH[:TAG] splits at the first ':' whose left part names an existing
+// directory (oci:) or file (archives), so both paths and tags may contain
+// ':'; when none exists, at the last ':' whose right part has no '/'.
+// Archives are unpacked into a fresh directory under tmp_parent, removed
+// with the reader: only regular files and directories are written; names
+// that are absolute or contain ".." are refused; symlink and hardlink
+// members are resolved to the member they name inside the archive (docker
+// save links duplicate layers) and never created as links.
+Result<std::unique_ptr<ImageSourceReader>> OpenImageSource(const std::string& ref,
+                                                           const std::string& tmp_parent);
+
+// Writes an OCI image layout (oci-layout, index.json, blobs/sha256/...).
+// Several images may be added; Finish() writes index.json atomically with
+// one manifest descriptor per image, annotated
+// "org.opencontainers.image.ref.name" with the tag when one is given.
+// An existing layout is extended: its index.json entries are kept, except
+// those whose tag is added again, which are replaced.
+// Thread-compatible.
+class OciLayoutWriter {
+ public:
+  static Result<std::unique_ptr<OciLayoutWriter>> Create(const std::string& dir);
+  // Adds a blob when absent. The writer verifies the digest of what it
+  // writes and fails on a mismatch (Corruption); an existing blob is kept.
+  Status PutBlob(const Digest& d, std::string_view bytes);
+  // For large blobs: the callback writes the bytes; the digest is computed
+  // and returned, the file renamed into place.
+  Result<Descriptor> PutBlobStream(const std::string& media_type,
+                                   const std::function<Status(ByteSink&)>& write);
+  bool HasBlob(const Digest& d) const;
+  // REQUIRES: the manifest blob is (or will be, before Finish) in the layout.
+  // A second AddManifest with the same non-empty tag replaces the first.
+  void AddManifest(const Descriptor& manifest, const std::string& tag);
+  Status Finish();
+  const std::string& dir() const { return dir_; }
+
+ private:
+  explicit OciLayoutWriter(std::string dir) : dir_(std::move(dir)) {}
+  std::string BlobPath(const Digest& d) const;
+  std::string dir_;
+  std::vector<std::pair<Descriptor, std::string>> manifests_;
+};
+
+// Packs a directory (an OCI layout) into a tar archive at path (atomically):
+// pax-restricted, entries in sorted order with relative names and no
+// leading "./", owner 0:0, mtime 0. Only directories and regular files.
+Status WriteTarOfDir(const std::string& dir, const std::string& path);
+
+}  // namespace cfs

@@ -1,0 +1,116 @@
+#include "store/index.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <unistd.h>
+
+namespace cfs {
+
+namespace {
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString(), EIO);
+}
+
+rocksdb::Options BaseOptions() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.max_open_files = -1;  // secondaries must keep every table open
+  o.keep_log_file_num = 2;
+  o.max_log_file_size = 1 << 20;
+  o.compression = rocksdb::kNoCompression;  // TOCs and splits are zstd already
+  o.info_log_level = rocksdb::WARN_LEVEL;
+  return o;
+}
+}  // namespace
+
+Index::~Index() {
+  db_.reset();
+  if (!secondary_dir_.empty()) (void)RemoveTree(secondary_dir_);
+}
+
+Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root) {
+  std::unique_ptr<Index> ix(new Index());
+  ASSIGN_OR_RETURN(ix->lock_, FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(BaseOptions(), root + "/index", &db),
+                            "open index " + root + "/index"));
+  ix->db_.reset(db);
+  return ix;
+}
+
+Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
+  std::string path = root + "/index";
+  if (!PathExists(path + "/CURRENT")) {
+    // A fresh store: create the database once, under the writer lock.
+    ASSIGN_OR_RETURN(auto w, OpenWriter(root));
+  }
+  std::unique_ptr<Index> ix(new Index());
+  ASSIGN_OR_RETURN(TempDir sec, TempDir::Create(root + "/tmp", "secondary-"));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Options o = BaseOptions();
+  o.create_if_missing = false;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenAsSecondary(o, path, sec.path(), &db),
+                            "open index " + path));
+  ix->db_.reset(db);
+  ix->secondary_dir_ = sec.Release();  // the Index removes it on close
+  return ix;
+}
+
+Status Index::Refresh() {
+  if (writer()) return Status::Ok();
+  return FromRocks(db_->TryCatchUpWithPrimary(), "refresh index");
+}
+
+Result<std::optional<std::string>> Index::Get(const std::string& k) {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), k, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(s, "index read"));
+  return std::optional<std::string>(std::move(v));
+}
+
+Result<std::vector<std::optional<std::string>>> Index::MultiGet(
+    const std::vector<std::string>& keys) {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  std::vector<rocksdb::Status> st = db_->MultiGet(rocksdb::ReadOptions(), slices, &values);
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); i++) {
+    if (st[i].IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocks(st[i], "index read"));
+    out[i] = std::move(values[i]);
+  }
+  return out;
+}
+
+Status Index::Scan(const std::string& prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  return FromRocks(it->status(), "index scan");
+}
+
+Index::Batch::Batch() : rep_(std::make_unique<rocksdb::WriteBatch>()) {}
+Index::Batch::~Batch() = default;
+void Index::Batch::Put(const std::string& k, std::string_view v) {
+  rep_->Put(k, rocksdb::Slice(v.data(), v.size()));
+}
+void Index::Batch::Delete(const std::string& k) { rep_->Delete(k); }
+size_t Index::Batch::Count() const { return static_cast<size_t>(rep_->Count()); }
+
+Status Index::Write(Batch& b) {
+  if (!writer()) return Status::Invalid("index opened read-only");
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, b.rep()), "index write");
+}
+
+}  // namespace cfs

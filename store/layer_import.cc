@@ -1,0 +1,313 @@
+#include "store/layer_import.h"
+
+#include <archive.h>
+#include <zstd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <thread>
+
+namespace cfs {
+
+Result<size_t> HashingSource::Read(void* buf, size_t n) {
+  ASSIGN_OR_RETURN(size_t got, in_->Read(buf, n));
+  sha_.Update(buf, got);
+  count_ += got;
+  return got;
+}
+
+struct DecompressCallbacks {
+  static la_ssize_t Read(struct archive* a, void* client, const void** buf) {
+    auto* self = static_cast<DecompressingSource*>(client);
+    auto r = self->in_->Read(self->inbuf_.data(), self->inbuf_.size());
+    if (!r.ok()) {
+      self->in_status_ = r.status();
+      archive_set_error(a, EIO, "%s", r.status().message().c_str());
+      return -1;
+    }
+    *buf = self->inbuf_.data();
+    return static_cast<la_ssize_t>(*r);
+  }
+};
+
+Result<std::unique_ptr<DecompressingSource>> DecompressingSource::Open(ByteSource* in) {
+  std::unique_ptr<DecompressingSource> s(new DecompressingSource(in));
+  s->inbuf_.resize(1 << 20);
+  auto* a = archive_read_new();
+  if (!a) return Status::IOError("archive_read_new", ENOMEM);
+  s->ar_ = a;
+  archive_read_support_filter_all(a);
+  archive_read_support_format_raw(a);
+  if (archive_read_open(a, s.get(), nullptr, &DecompressCallbacks::Read, nullptr) != ARCHIVE_OK) {
+    if (!s->in_status_.ok()) return s->in_status_;
+    return Status::Corruption(std::string("cannot read layer: ") + archive_error_string(a));
+  }
+  struct archive_entry* e = nullptr;
+  int r = archive_read_next_header(a, &e);
+  if (r == ARCHIVE_EOF) return s;  // empty blob
+  if (r != ARCHIVE_OK) {
+    if (!s->in_status_.ok()) return s->in_status_;
+    return Status::Corruption(std::string("cannot read layer: ") + archive_error_string(a));
+  }
+  return s;
+}
+
+DecompressingSource::~DecompressingSource() {
+  if (ar_) archive_read_free(static_cast<struct archive*>(ar_));
+}
+
+Result<size_t> DecompressingSource::Read(void* buf, size_t n) {
+  auto* a = static_cast<struct archive*>(ar_);
+  la_ssize_t r = archive_read_data(a, buf, n);
+  if (r < 0) {
+    if (!in_status_.ok()) return in_status_;
+    return Status::Corruption(std::string("cannot decompress layer: ") + archive_error_string(a));
+  }
+  return static_cast<size_t>(r);
+}
+
+// A fixed set of worker threads running jobs from a bounded queue.
+class LayerImporter::Pool {
+ public:
+  Pool(int threads, size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < threads; i++) workers_.emplace_back([this] { Run(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  // Blocks while the queue is full.
+  void Submit(std::function<void()> job) {
+    std::unique_lock<std::mutex> l(mu_);
+    space_.wait(l, [&] { return queue_.size() < max_queued_; });
+    queue_.push_back(std::move(job));
+    pending_++;
+    cv_.notify_one();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    idle_.wait(l, [&] { return pending_ == 0; });
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        space_.notify_one();
+      }
+      job();
+      std::lock_guard<std::mutex> l(mu_);
+      if (--pending_ == 0) idle_.notify_all();
+    }
+  }
+  size_t max_queued_;
+  std::mutex mu_;  // guards everything below
+  std::condition_variable cv_, space_, idle_;
+  std::deque<std::function<void()>> queue_;
+  size_t pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+LayerImporter::LayerImporter(const Chunker& chunker, PackWriter* packs, Index* dedup, int level,
+                             int threads)
+    : chunker_(chunker), packs_(packs), dedup_(dedup), level_(level) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pool_ = std::make_unique<Pool>(threads, static_cast<size_t>(threads) * 8);
+}
+
+LayerImporter::~LayerImporter() = default;
+
+namespace {
+struct CCtxDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> tls_cctx;
+}  // namespace
+
+// Runs on a pool thread: hash, dedup, compress, append.
+void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r) {
+  Digest d = Digest::Of(data);
+  out->digest = d;
+  out->size = static_cast<uint32_t>(data.size());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!error_.ok() || written_.count(d) || in_store_.count(d)) return;
+  }
+  if (dedup_) {
+    auto have = dedup_->Get(key::Chunk(d));
+    if (have.ok() && have->has_value()) {
+      std::lock_guard<std::mutex> l(mu_);
+      in_store_.insert(d);
+      return;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Claim it, so no other worker compresses the same chunk.
+    if (!written_.emplace(d, ChunkLoc{}).second) return;
+  }
+  if (!tls_cctx) tls_cctx.reset(ZSTD_createCCtx());
+  std::string frame(ZSTD_compressBound(data.size()), '\0');
+  size_t c = ZSTD_compressCCtx(tls_cctx.get(), frame.data(), frame.size(), data.data(),
+                               data.size(), level_);
+  Status st;
+  ChunkLoc loc;
+  if (ZSTD_isError(c)) {
+    st = Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(c), EIO);
+  } else {
+    frame.resize(c);
+    auto res = packs_->Append(d, frame, out->size);
+    if (res.ok()) loc = *res; else st = res.status();
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (!st.ok()) {
+    if (error_.ok()) error_ = st;
+    return;
+  }
+  written_[d] = loc;
+  r->new_chunks.emplace_back(d, loc);
+  r->chunks_new++;
+  r->bytes_new += loc.clen + kRecordHeaderSize;
+}
+
+Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& want_blob,
+                                                const Digest& want_diff_id,
+                                                const std::string& what,
+                                                const ProgressFn& progress,
+                                                uint64_t blob_size_hint) {
+  LayerImportResult r;
+  HashingSource compressed(&blob);
+  ASSIGN_OR_RETURN(auto plain, DecompressingSource::Open(&compressed));
+  HashingSource tar(plain.get());
+  TarReader reader(&tar);
+  std::deque<ChunkRef> refs;  // stable addresses while workers fill them in
+  const size_t max = chunker_.params().max_size;
+  const size_t kBuf = std::max<size_t>(4 << 20, 2 * max);
+  std::string buf(kBuf, '\0');
+  uint64_t next_progress = 0;
+  Status st;
+  TocEntry e;
+  for (;;) {
+    auto more = reader.Next(&e);
+    if (!more.ok()) {
+      st = more.status();
+      break;
+    }
+    if (!*more) break;
+    e.first_chunk = static_cast<uint32_t>(refs.size());
+    uint64_t unread = e.size;
+    size_t start = 0, end = 0;
+    while (st.ok() && (unread > 0 || end > start)) {
+      // Fill the window to min(max, bytes left in this file).
+      size_t want = static_cast<size_t>(std::min<uint64_t>(max, (end - start) + unread));
+      if (start + want > kBuf) {
+        std::memmove(buf.data(), buf.data() + start, end - start);
+        end -= start;
+        start = 0;
+      }
+      while (end - start < want) {
+        auto got = reader.ReadPayload(buf.data() + end, std::min<uint64_t>(kBuf - end, unread));
+        if (!got.ok()) {
+          st = got.status();
+          break;
+        }
+        if (*got == 0) {
+          st = Status::Corruption("truncated payload of \"" + e.name + "\"");
+          break;
+        }
+        end += *got;
+        unread -= *got;
+      }
+      if (!st.ok()) break;
+      size_t cut = chunker_.NextCut(reinterpret_cast<const uint8_t*>(buf.data()) + start, want);
+      refs.emplace_back();
+      ChunkRef* out = &refs.back();
+      std::string data(buf.data() + start, cut);
+      start += cut;
+      pool_->Submit([this, out, &r, d = std::move(data)]() mutable {
+        StoreChunk(std::move(d), out, &r);
+      });
+    }
+    if (!st.ok()) break;
+    e.num_chunks = static_cast<uint32_t>(refs.size()) - e.first_chunk;
+    r.toc.entries.push_back(std::move(e));
+    e = TocEntry();
+    if (progress && compressed.count() >= next_progress) {
+      progress({"", what, compressed.count(), blob_size_hint});
+      next_progress = compressed.count() + (8 << 20);
+    }
+  }
+  pool_->Wait();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (st.ok() && !error_.ok()) st = error_;
+    error_ = Status::Ok();
+  }
+  if (!st.ok()) return st.Prefix(what);
+  // Drain what follows the tar so the blob digest covers every byte.
+  char sink[65536];
+  for (;;) {
+    auto got = tar.Read(sink, sizeof sink);
+    if (!got.ok()) return got.status().Prefix(what);
+    if (*got == 0) break;
+  }
+  for (;;) {
+    auto got = compressed.Read(sink, sizeof sink);
+    if (!got.ok()) return got.status().Prefix(what);
+    if (*got == 0) break;
+  }
+  r.split = reader.TakeSplit();
+  r.toc.chunks.assign(refs.begin(), refs.end());
+  r.toc.tar_size = tar.count();
+  r.toc.diff_id = tar.Finish();
+  r.blob_digest = compressed.Finish();
+  r.blob_size = compressed.count();
+  if (!want_blob.IsZero() && r.blob_digest != want_blob)
+    return Status::Corruption(what + ": blob digest is " + r.blob_digest.ToString() +
+                              ", expected " + want_blob.ToString());
+  if (!want_diff_id.IsZero() && r.toc.diff_id != want_diff_id)
+    return Status::Corruption(what + ": uncompressed digest is " + r.toc.diff_id.ToString() +
+                              ", config says " + want_diff_id.ToString());
+  if (progress) progress({"", what, r.blob_size, r.blob_size});
+  return r;
+}
+
+Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
+  // Distinct chunks this layer references.
+  std::unordered_set<Digest, DigestHash> uniq;
+  std::vector<Digest> order;
+  for (const auto& c : r.toc.chunks)
+    if (uniq.insert(c.digest).second) order.push_back(c.digest);
+  std::vector<std::string> keys;
+  keys.reserve(order.size());
+  for (const auto& d : order) keys.push_back(key::Chunk(d));
+  ASSIGN_OR_RETURN(auto have, w.MultiGet(keys));
+  Index::Batch b;
+  std::lock_guard<std::mutex> l(mu_);
+  for (size_t i = 0; i < order.size(); i++) {
+    if (have[i]) continue;  // indexed already (maybe by another process)
+    auto it = written_.find(order[i]);
+    if (it == written_.end() || it->second.pack_id == 0)
+      return Status::Aborted("chunk " + order[i].ToString() +
+                             " left the store during the import (gc?); run the command again");
+    b.Put(keys[i], it->second.Encode());
+  }
+  b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
+  b.Put(key::Split(r.toc.diff_id), r.split.Encode());
+  return w.Write(b);
+}
+
+}  // namespace cfs

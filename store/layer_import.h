@@ -1,0 +1,96 @@
+// Turning a layer blob (tar, tar+gzip, tar+zstd) into a TOC, a tar-split
+// and stored chunks. Private to store/.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "store/chunker.h"
+#include "store/image_source.h"
+#include "store/index.h"
+#include "store/pack.h"
+#include "store/store.h"
+#include "store/tar_reader.h"
+
+namespace cfs {
+
+// Wraps a source; hashes everything read and counts it.
+class HashingSource : public ByteSource {
+ public:
+  explicit HashingSource(ByteSource* in) : in_(in) {}
+  Result<size_t> Read(void* buf, size_t n) override;
+  Digest Finish() { return sha_.Finish(); }
+  uint64_t count() const { return count_; }
+
+ private:
+  ByteSource* in_;
+  Sha256 sha_;
+  uint64_t count_ = 0;
+};
+
+// Decompresses gzip, zstd, xz or bzip2 (or passes plain bytes) with
+// libarchive's raw format.
+class DecompressingSource : public ByteSource {
+ public:
+  static Result<std::unique_ptr<DecompressingSource>> Open(ByteSource* in);
+  ~DecompressingSource() override;
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  explicit DecompressingSource(ByteSource* in) : in_(in) {}
+  ByteSource* in_;
+  void* ar_ = nullptr;  // struct archive*
+  std::string inbuf_;
+  Status in_status_;
+  friend struct DecompressCallbacks;
+};
+
+struct LayerImportResult {
+  LayerToc toc;
+  TarSplit split;
+  Digest blob_digest;
+  uint64_t blob_size = 0;
+  uint64_t chunks_new = 0;   // chunks this layer wrote to a pack
+  uint64_t bytes_new = 0;    // compressed bytes written
+  std::vector<std::pair<Digest, ChunkLoc>> new_chunks;  // to index at commit
+};
+
+// Imports the layers of one pull. Chunks written by an earlier layer of the
+// same importer are reused by later ones. Not thread-safe (one pull).
+class LayerImporter {
+ public:
+  // dedup: an index snapshot used to skip chunks the store already has.
+  LayerImporter(const Chunker& chunker, PackWriter* packs, Index* dedup, int level, int threads);
+  ~LayerImporter();
+
+  // Reads the blob (verifying its digest against want_blob unless it is
+  // zero, and the tar against want_diff_id unless it is zero), stores new
+  // chunks in packs (not yet durable: call packs->Sync()).
+  Result<LayerImportResult> Import(ByteSource& blob, const Digest& want_blob,
+                                   const Digest& want_diff_id, const std::string& what,
+                                   const ProgressFn& progress, uint64_t blob_size_hint);
+
+  // Commits an imported layer in writer session w: indexes its new chunks
+  // (skipping ones another process indexed meanwhile), checks that every
+  // chunk the TOC references is indexed, stores TOC and tar-split.
+  // REQUIRES: the packs were synced after Import().
+  Status Commit(Index& w, const LayerImportResult& r);
+
+ private:
+  void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
+  class Pool;
+  const Chunker& chunker_;
+  PackWriter* packs_;
+  Index* dedup_;
+  int level_;
+  std::unique_ptr<Pool> pool_;
+  std::mutex mu_;
+  std::unordered_map<Digest, ChunkLoc, DigestHash> written_;  // guarded by mu_
+  std::unordered_set<Digest, DigestHash> in_store_;          // guarded by mu_
+  Status error_;                                             // guarded by mu_
+};
+
+}  // namespace cfs

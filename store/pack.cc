@@ -1,0 +1,200 @@
+#include "store/pack.h"
+
+#include <sys/file.h>
+#include <sys/uio.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include <cstring>
+
+namespace cfs {
+
+namespace {
+constexpr char kPackMagic[8] = {'C', 'F', 'S', 'P', 'A', 'C', 'K', '1'};
+
+void PutU32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = static_cast<char>(v >> (8 * i));
+}
+void PutU64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = static_cast<char>(v >> (8 * i));
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
+  return v;
+}
+uint64_t RandomId() {
+  uint64_t id = 0;
+  std::string h = RandomHex(8);
+  for (char c : h) id = id << 4 | static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  return id ? id : 1;
+}
+}  // namespace
+
+std::string ChunkLoc::Encode() const {
+  std::string s(24, '\0');
+  PutU64(s.data(), pack_id);
+  PutU64(s.data() + 8, offset);
+  PutU32(s.data() + 16, clen);
+  PutU32(s.data() + 20, ulen);
+  return s;
+}
+
+Result<ChunkLoc> ChunkLoc::Decode(std::string_view v) {
+  if (v.size() != 24) return Status::Corruption("chunk index entry has bad length");
+  ChunkLoc l;
+  l.pack_id = GetU64(v.data());
+  l.offset = GetU64(v.data() + 8);
+  l.clen = GetU32(v.data() + 16);
+  l.ulen = GetU32(v.data() + 20);
+  return l;
+}
+
+std::string PackPath(const std::string& dir, uint64_t id) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%016llx.pack", static_cast<unsigned long long>(id));
+  return dir + "/" + name;
+}
+
+PackWriter::~PackWriter() = default;
+
+Status PackWriter::StartPack() {
+  if (cur_.fd.valid()) finished_.push_back(std::move(cur_.fd));
+  for (int tries = 0; tries < 16; tries++) {
+    uint64_t id = RandomId();
+    std::string path = PackPath(dir_, id);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return Status::IOError(path);
+    }
+    UniqueFd ufd(fd);
+    // gc skips packs whose writer is alive: they hold this lock.
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::IOError("flock " + path);
+    char hdr[kPackHeaderSize];
+    std::memcpy(hdr, kPackMagic, 8);
+    PutU64(hdr + 8, id);
+    RETURN_IF_ERROR(WriteAll(fd, hdr, sizeof hdr).Prefix(path));
+    cur_.id = id;
+    cur_.fd = std::move(ufd);
+    cur_.size = kPackHeaderSize;
+    return Status::Ok();
+  }
+  return Status::IOError("cannot create a pack file in " + dir_, EEXIST);
+}
+
+Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uint32_t ulen) {
+  char hdr[kRecordHeaderSize] = {};
+  PutU32(hdr, kRecordMagic);
+  PutU32(hdr + 4, static_cast<uint32_t>(frame.size()));
+  PutU32(hdr + 8, ulen);
+  std::memcpy(hdr + 16, d.bytes.data(), 32);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!cur_.fd.valid() || cur_.size + kRecordHeaderSize + frame.size() > max_size_)
+    RETURN_IF_ERROR(StartPack());
+  ChunkLoc loc{cur_.id, cur_.size, static_cast<uint32_t>(frame.size()), ulen};
+  struct iovec iov[2] = {{hdr, sizeof hdr}, {const_cast<char*>(frame.data()), frame.size()}};
+  size_t want = sizeof hdr + frame.size();
+  ssize_t w = ::pwritev(cur_.fd.get(), iov, 2, static_cast<off_t>(cur_.size));
+  if (w < 0) return Status::IOError("write pack");
+  if (static_cast<size_t>(w) != want) {
+    // Short write (disk full?): finish it the slow way.
+    std::string all(hdr, sizeof hdr);
+    all.append(frame);
+    Status s = Status::Ok();
+    size_t done = static_cast<size_t>(w);
+    while (done < want) {
+      ssize_t k = ::pwrite(cur_.fd.get(), all.data() + done, want - done,
+                           static_cast<off_t>(cur_.size + done));
+      if (k <= 0) return Status::IOError("write pack");
+      done += static_cast<size_t>(k);
+    }
+  }
+  cur_.size += want;
+  return loc;
+}
+
+Status PackWriter::Sync() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& fd : finished_)
+    if (::fdatasync(fd.get()) != 0) return Status::IOError("fdatasync pack");
+  finished_.clear();
+  if (cur_.fd.valid() && ::fdatasync(cur_.fd.get()) != 0) return Status::IOError("fdatasync pack");
+  return FsyncDir(dir_);
+}
+
+Result<int> PackReader::Fd(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = fds_.find(id);
+  if (it != fds_.end()) return it->second.get();
+  std::string path = PackPath(dir_, id);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(path);
+  fds_.emplace(id, UniqueFd(fd));
+  return fd;
+}
+
+Result<std::string> PackReader::ReadFrame(const Digest& d, const ChunkLoc& loc) {
+  ASSIGN_OR_RETURN(int fd, Fd(loc.pack_id));
+  std::string buf(kRecordHeaderSize + loc.clen, '\0');
+  Status s = PreadAll(fd, buf.data(), buf.size(), loc.offset);
+  if (!s.ok()) return s.Prefix("chunk " + d.ToString());
+  if (GetU32(buf.data()) != kRecordMagic || GetU32(buf.data() + 4) != loc.clen ||
+      GetU32(buf.data() + 8) != loc.ulen ||
+      std::memcmp(buf.data() + 16, d.bytes.data(), 32) != 0)
+    return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
+                              PackPath(dir_, loc.pack_id) + " at " + std::to_string(loc.offset));
+  return buf.substr(kRecordHeaderSize);
+}
+
+Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen) {
+  std::string out(ulen, '\0');
+  size_t r = ZSTD_decompress(out.data(), out.size(), frame.data(), frame.size());
+  if (ZSTD_isError(r) || r != ulen)
+    return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
+                              (ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size") + ")");
+  if (Digest::Of(out) != d) return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
+  return out;
+}
+
+Result<std::string> PackReader::ReadChunk(const Digest& d, const ChunkLoc& loc) {
+  ASSIGN_OR_RETURN(std::string frame, ReadFrame(d, loc));
+  return DecompressVerified(d, frame, loc.ulen);
+}
+
+Status ScanPack(const std::string& path, uint64_t* pack_id,
+                const std::function<Status(const PackRecord&)>& fn, uint64_t* valid_end) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(path);
+  UniqueFd ufd(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::IOError(path);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  char hdr[kRecordHeaderSize];
+  *valid_end = 0;
+  if (size < kPackHeaderSize) return Status::Ok();  // torn at creation
+  RETURN_IF_ERROR(PreadAll(fd, hdr, kPackHeaderSize, 0).Prefix(path));
+  if (std::memcmp(hdr, kPackMagic, 8) != 0) return Status::Corruption(path + ": not a pack file");
+  *pack_id = GetU64(hdr + 8);
+  uint64_t off = kPackHeaderSize;
+  *valid_end = off;
+  while (off + kRecordHeaderSize <= size) {
+    RETURN_IF_ERROR(PreadAll(fd, hdr, kRecordHeaderSize, off).Prefix(path));
+    if (GetU32(hdr) != kRecordMagic) break;  // torn tail, or a punched hole
+    PackRecord rec;
+    rec.loc = {*pack_id, off, GetU32(hdr + 4), GetU32(hdr + 8)};
+    if (off + kRecordHeaderSize + rec.loc.clen > size) break;
+    rec.digest = Digest::FromRaw(std::string_view(hdr + 16, 32));
+    RETURN_IF_ERROR(fn(rec));
+    off += kRecordHeaderSize + rec.loc.clen;
+    *valid_end = off;
+  }
+  return Status::Ok();
+}
+
+}  // namespace cfs

@@ -1,0 +1,99 @@
+// Pack files: append-only files of chunk records, one zstd frame each.
+//
+//   pack   := "CFSPACK1" u64le(pack_id) record*
+//   record := u32le(magic 0x4b4e4843 "CHNK") u32le(clen) u32le(ulen)
+//             u32le(crc32c... reserved 0) digest[32] frame[clen]
+//
+// A record is self-describing so gc and fsck can walk a pack without the
+// index. A chunk is indexed (store/index.h) only after its pack bytes were
+// fdatasync'ed, so the index never points at bytes that a crash can lose; a
+// torn record at the tail of a pack is garbage that gc reclaims.
+// Each writing process appends to packs of its own, holding an exclusive
+// flock on each while it writes; gc never touches a locked pack.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "store/digest.h"
+#include "store/io.h"
+
+namespace cfs {
+
+constexpr size_t kPackHeaderSize = 16;
+constexpr size_t kRecordHeaderSize = 48;
+constexpr uint32_t kRecordMagic = 0x4b4e4843;
+
+// Where a chunk lives. Encoded as 24 bytes in the index (FORMAT.md).
+struct ChunkLoc {
+  uint64_t pack_id = 0;
+  uint64_t offset = 0;  // of the record header
+  uint32_t clen = 0;    // frame bytes
+  uint32_t ulen = 0;    // uncompressed bytes
+  std::string Encode() const;
+  static Result<ChunkLoc> Decode(std::string_view v);
+};
+
+std::string PackPath(const std::string& packs_dir, uint64_t pack_id);
+
+// Appends records to the packs of this process. Thread-safe.
+class PackWriter {
+ public:
+  // max_pack_size: roll over to a new pack beyond this. Default: 1 GiB.
+  explicit PackWriter(std::string packs_dir, uint64_t max_pack_size = 1ull << 30)
+      : dir_(std::move(packs_dir)), max_size_(max_pack_size) {}
+  ~PackWriter();
+  // Appends one record and returns its location (not yet durable).
+  Result<ChunkLoc> Append(const Digest& d, std::string_view frame, uint32_t ulen);
+  // Makes every record appended so far durable.
+  Status Sync();
+
+ private:
+  struct Open {
+    uint64_t id = 0;
+    UniqueFd fd;
+    uint64_t size = 0;
+  };
+  Status StartPack();  // REQUIRES: mu_ held
+  std::string dir_;
+  uint64_t max_size_;
+  std::mutex mu_;
+  Open cur_;                                        // guarded by mu_
+  std::vector<UniqueFd> finished_;                  // rolled packs, synced by Sync()
+};
+
+// Reads records by location, opening each pack once. Thread-safe.
+class PackReader {
+ public:
+  explicit PackReader(std::string packs_dir) : dir_(std::move(packs_dir)) {}
+  // The record's zstd frame, after checking the record header names d and
+  // the lengths match. Does not decompress.
+  Result<std::string> ReadFrame(const Digest& d, const ChunkLoc& loc);
+  // Decompresses and verifies sha256(data) == d. Never returns bad bytes.
+  Result<std::string> ReadChunk(const Digest& d, const ChunkLoc& loc);
+
+ private:
+  Result<int> Fd(uint64_t pack_id);
+  std::string dir_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, UniqueFd> fds_;  // guarded by mu_
+};
+
+// One record found while scanning a pack.
+struct PackRecord {
+  Digest digest;
+  ChunkLoc loc;
+};
+
+// Walks a pack's records in order. Stops (without error) at a torn tail;
+// reports the offset where valid records end in *valid_end.
+Status ScanPack(const std::string& path, uint64_t* pack_id,
+                const std::function<Status(const PackRecord&)>& fn, uint64_t* valid_end);
+
+// Decompresses one zstd frame of known size and verifies its digest.
+Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);
+
+}  // namespace cfs

