@@ -153,6 +153,9 @@ class Store {
   std::unique_ptr<Impl> impl_;
 };
 
+// Seconds since the epoch of an RFC 3339 time ("2024-01-02T03:04:05Z"), or 0.
+int64_t ParseRfc3339(const std::string& s);
+
 // "repo" -> "repo:latest"; validates characters. Digests pass unchanged.
 Result<std::string> NormalizeImageName(const std::string& name);
 

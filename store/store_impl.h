@@ -56,7 +56,5 @@ class Store::Impl {
                                  const PushOptions& o);
 };
 
-// Seconds since the epoch of an RFC 3339 time ("2024-01-02T03:04:05Z"), or 0.
-int64_t ParseRfc3339(const std::string& s);
 
 }  // namespace cfs

@@ -1,1 +1,356 @@
-int main(){return 0;}
+// cimg: the cluster image tool. Argument parsing and printing only; the work
+// is done by the libraries (store/ for now).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+
+namespace {
+
+using cfs::Status;
+using nlohmann::json;
+
+std::string HumanSize(uint64_t b) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    u++;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.3g %s", v, units[u]);
+  return buf;
+}
+
+std::string Ago(int64_t t) {
+  if (t <= 0) return "N/A";
+  int64_t d = static_cast<int64_t>(std::time(nullptr)) - t;
+  if (d < 60) return "Less than a minute ago";
+  if (d < 3600) return std::to_string(d / 60) + " minutes ago";
+  if (d < 86400) return std::to_string(d / 3600) + " hours ago";
+  if (d < 86400 * 60) return std::to_string(d / 86400) + " days ago";
+  return std::to_string(d / (86400 * 30)) + " months ago";
+}
+
+std::string Iso(int64_t t) {
+  if (t <= 0) return "";
+  char buf[32];
+  struct tm tm;
+  time_t tt = static_cast<time_t>(t);
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Progress lines on a terminal; nothing when stderr is not one.
+cfs::ProgressFn TerminalProgress(bool quiet) {
+  if (quiet || !::isatty(2)) return nullptr;
+  return [last = std::chrono::steady_clock::time_point()](const cfs::Progress& p) mutable {
+    auto now = std::chrono::steady_clock::now();
+    bool done = p.total && p.done >= p.total;
+    if (!done && now - last < std::chrono::milliseconds(100)) return;
+    last = now;
+    std::string item = p.item.size() > 60 ? p.item.substr(0, 60) + "…" : p.item;
+    std::fprintf(stderr, "\r\033[K%-7s %s  %s", p.phase.c_str(), item.c_str(),
+                 p.total ? (HumanSize(p.done) + " / " + HumanSize(p.total)).c_str()
+                         : HumanSize(p.done).c_str());
+    if (done) std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
+struct Global {
+  std::string root;
+  int threads = 0;
+};
+
+cfs::Result<std::unique_ptr<cfs::Store>> OpenStore(const Global& g) {
+  cfs::StoreOptions o;
+  o.root = g.root;
+  o.threads = g.threads;
+  if (const char* lvl = std::getenv("CIMG_ZSTD_LEVEL")) o.compression_level = std::atoi(lvl);
+  return cfs::Store::Open(o);
+}
+
+[[noreturn]] void Fail(const Status& s) {
+  std::fprintf(stderr, "cimg: %s\n", s.message().c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T Must(cfs::Result<T> r) {
+  if (!r.ok()) Fail(r.status());
+  return std::move(r).value();
+}
+void Must(const Status& s) {
+  if (!s.ok()) Fail(s);
+}
+
+void SplitName(const std::string& n, std::string* repo, std::string* tag) {
+  auto slash = n.rfind('/');
+  auto colon = n.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    *repo = n.substr(0, colon);
+    *tag = n.substr(colon + 1);
+  } else {
+    *repo = n;
+    *tag = "<none>";
+  }
+}
+
+json InspectJson(const cfs::ImageDetails& d) {
+  json config = json::parse(d.config, nullptr, false);
+  json manifest = json::parse(d.manifest, nullptr, false);
+  json j;
+  j["Id"] = d.summary.image_id.ToString();
+  j["Digest"] = d.summary.manifest_digest.ToString();
+  j["RepoTags"] = d.summary.names;
+  j["Created"] = Iso(d.summary.created);
+  j["Size"] = d.summary.size;
+  j["Source"] = d.source;
+  if (config.is_object()) {
+    j["Architecture"] = config.value("architecture", "");
+    j["Os"] = config.value("os", "");
+    if (config.contains("config")) j["Config"] = config["config"];
+  }
+  j["Layers"] = json::array();
+  for (const auto& l : d.layers)
+    j["Layers"].push_back({{"DiffID", l.diff_id.ToString()},
+                           {"SourceDigest", l.source_digest.ToString()},
+                           {"SourceMediaType", l.source_media_type},
+                           {"Size", l.tar_size},
+                           {"Entries", l.entries},
+                           {"Chunks", l.chunks}});
+  j["Chunks"] = {{"Total", d.chunks_total}, {"New", d.chunks_new}, {"NewBytes", d.bytes_new}};
+  j["Manifest"] = manifest;
+  return j;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"cimg: build, store, move and inspect cluster images"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  Global g;
+  app.add_option("--root", g.root, "Store root (default: $CIMG_ROOT or /var/lib/cimg)");
+  app.add_option("--threads", g.threads, "Worker threads for hashing and compression (0 = all cores)");
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "No progress output");
+
+  // pull
+  auto* pull = app.add_subcommand("pull", "Copy an image into the store");
+  std::string pull_src, pull_as, pull_platform;
+  pull->add_option("SRC", pull_src,
+                   "oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE")
+      ->required();
+  pull->add_option("--as", pull_as, "Local name (default: from the source)");
+  pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
+  pull->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PullOptions o;
+    o.as_name = pull_as;
+    if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
+    o.progress = TerminalProgress(quiet);
+    auto r = Must(store->Pull(pull_src, o));
+    const auto& d = r.image;
+    std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
+    std::printf("  %zu layers (%llu already stored), %s; chunks: %llu distinct, %llu new (%s stored)\n",
+                d.layers.size(), static_cast<unsigned long long>(r.layers_reused),
+                HumanSize(d.summary.size).c_str(), static_cast<unsigned long long>(d.chunks_total),
+                static_cast<unsigned long long>(d.chunks_new), HumanSize(d.bytes_new).c_str());
+  });
+
+  // load
+  auto* load = app.add_subcommand("load", "Load every image of an oci-archive or docker-archive file");
+  std::string load_in;
+  load->add_option("-i,--input", load_in, "Archive file")->required();
+  load->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PullOptions o;
+    o.progress = TerminalProgress(quiet);
+    for (const auto& r : Must(store->Load(load_in, o)))
+      std::printf("Loaded image: %s\n", r.name.c_str());
+  });
+
+  // push
+  auto* push = app.add_subcommand("push", "Write an image to a destination");
+  std::string push_name, push_dest, push_comp = "zstd:chunked";
+  push->add_option("NAME", push_name, "Image in the store")->required();
+  push->add_option("DEST", push_dest, "oci:DIR[:TAG] | oci-archive:FILE[:TAG]")->required();
+  push->add_option("--compression", push_comp, "zstd:chunked (default) | zstd | gzip | none");
+  push->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PushOptions o;
+    o.compression = Must(cfs::ParseCompression(push_comp));
+    o.progress = TerminalProgress(quiet);
+    Must(store->Push(push_name, push_dest, o));
+    std::printf("Pushed %s to %s\n", push_name.c_str(), push_dest.c_str());
+  });
+
+  // save
+  auto* save = app.add_subcommand("save", "Write images into one oci-archive file");
+  std::string save_out, save_comp = "zstd:chunked";
+  std::vector<std::string> save_names;
+  save->add_option("-o,--output", save_out, "Archive file to write")->required();
+  save->add_option("NAME", save_names, "Images to save")->required();
+  save->add_option("--compression", save_comp, "zstd:chunked (default) | zstd | gzip | none");
+  save->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PushOptions o;
+    o.compression = Must(cfs::ParseCompression(save_comp));
+    o.progress = TerminalProgress(quiet);
+    Must(store->Save(save_names, save_out, o));
+  });
+
+  // images
+  auto* images = app.add_subcommand("images", "List images in the store");
+  std::string images_format;
+  images->add_option("--format", images_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  images->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto list = Must(store->ListImages());
+    if (images_format == "json") {
+      json j = json::array();
+      for (const auto& s : list)
+        j.push_back({{"Names", s.names},
+                     {"Id", s.image_id.ToString()},
+                     {"Digest", s.manifest_digest.ToString()},
+                     {"Created", Iso(s.created)},
+                     {"Size", s.size}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    for (const auto& s : list) {
+      std::vector<std::string> names = s.names;
+      if (names.empty()) names.push_back("<none>");
+      for (const auto& n : names) {
+        std::string repo, tag;
+        SplitName(n, &repo, &tag);
+        std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(),
+                    s.image_id.Hex().substr(0, 12).c_str(), Ago(s.created).c_str(),
+                    HumanSize(s.size).c_str());
+      }
+    }
+  });
+
+  // inspect
+  auto* inspect = app.add_subcommand("inspect", "Show an image's metadata as JSON");
+  std::vector<std::string> inspect_names;
+  std::string inspect_format = "json";
+  inspect->add_option("NAME", inspect_names, "Images (name, digest or ID prefix)")->required();
+  inspect->add_option("--format", inspect_format, "json (default)")->check(CLI::IsMember({"json"}));
+  inspect->callback([&] {
+    auto store = Must(OpenStore(g));
+    json out = json::array();
+    for (const auto& n : inspect_names) out.push_back(InspectJson(Must(store->Inspect(n))));
+    std::printf("%s\n", out.dump(2).c_str());
+  });
+
+  // tag
+  auto* tag = app.add_subcommand("tag", "Give an image another name");
+  std::string tag_src, tag_dst;
+  tag->add_option("SRC", tag_src, "Existing image")->required();
+  tag->add_option("DST", tag_dst, "New name")->required();
+  tag->callback([&] {
+    auto store = Must(OpenStore(g));
+    Must(store->Tag(tag_src, tag_dst));
+  });
+
+  // rmi
+  auto* rmi = app.add_subcommand("rmi", "Remove image names (data goes at the next gc)");
+  std::vector<std::string> rmi_names;
+  rmi->add_option("NAME", rmi_names, "Images to remove")->required();
+  rmi->callback([&] {
+    auto store = Must(OpenStore(g));
+    for (const auto& n : rmi_names)
+      for (const auto& r : Must(store->Remove(n))) std::printf("Untagged: %s\n", r.c_str());
+  });
+
+  // history
+  auto* history = app.add_subcommand("history", "Show how an image's layers were made");
+  std::string history_name, history_format;
+  history->add_option("NAME", history_name, "Image")->required();
+  history->add_option("--format", history_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  history->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto d = Must(store->Inspect(history_name));
+    json config = json::parse(d.config, nullptr, false);
+    json hist = config.is_object() && config.contains("history") ? config["history"] : json::array();
+    json rows = json::array();
+    size_t layer = 0;
+    for (const auto& h : hist) {
+      bool empty = h.value("empty_layer", false);
+      uint64_t size = 0;
+      std::string id = "<missing>";
+      if (!empty && layer < d.layers.size()) {
+        size = d.layers[layer].tar_size;
+        id = d.layers[layer].diff_id.ToString();
+        layer++;
+      }
+      rows.push_back({{"Layer", empty ? "" : id},
+                      {"Created", h.value("created", "")},
+                      {"CreatedBy", h.value("created_by", "")},
+                      {"Size", size},
+                      {"Comment", h.value("comment", "")}});
+    }
+    if (history_format == "json") {
+      std::printf("%s\n", rows.dump(2).c_str());
+      return;
+    }
+    std::printf("%-14s %-22s %-50s %-10s %s\n", "LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    for (const auto& r : rows) {
+      std::string id = r["Layer"].get<std::string>();
+      std::string by = r["CreatedBy"].get<std::string>();
+      if (by.size() > 48) by = by.substr(0, 47) + "…";
+      std::printf("%-14s %-22s %-50s %-10s %s\n", id.empty() ? "-" : id.substr(7, 12).c_str(),
+                  Ago(cfs::ParseRfc3339(r["Created"].get<std::string>())).c_str(), by.c_str(),
+                  HumanSize(r["Size"].get<uint64_t>()).c_str(), r["Comment"].get<std::string>().c_str());
+    }
+  });
+
+  // gc
+  auto* gc = app.add_subcommand("gc", "Remove data no image or mount references");
+  gc->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto r = Must(store->Gc());
+    std::printf("gc: removed %llu chunks, %llu layers, %llu blobs, %llu packs; reclaimed %s\n",
+                static_cast<unsigned long long>(r.chunks_removed),
+                static_cast<unsigned long long>(r.layers_removed),
+                static_cast<unsigned long long>(r.blobs_removed),
+                static_cast<unsigned long long>(r.packs_removed), HumanSize(r.bytes_reclaimed).c_str());
+  });
+
+  // fsck
+  auto* fsck = app.add_subcommand("fsck", "Verify every chunk and reference in the store");
+  fsck->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto r = Must(store->Fsck());
+    for (const auto& p : r.problems) std::printf("%s\n", p.c_str());
+    std::printf("fsck: %llu chunks, %llu layers, %llu images checked; %llu garbage records; %s\n",
+                static_cast<unsigned long long>(r.chunks_checked),
+                static_cast<unsigned long long>(r.layers_checked),
+                static_cast<unsigned long long>(r.images_checked),
+                static_cast<unsigned long long>(r.garbage_records),
+                r.problems.empty() ? "clean" : (std::to_string(r.problems.size()) + " problems").c_str());
+    if (!r.problems.empty()) std::exit(1);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+// The transports behind OpenImageSource. Private to store/.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "store/image_source.h"
+#include "store/io.h"
+
+namespace cfs::oci {
+
+// Reads the OCI image layout in dir. tag selects a manifest of index.json by
+// its org.opencontainers.image.ref.name annotation; "" takes the only image.
+// name is how messages call the source ("oci:/x"). owned (may be empty) is
+// kept alive as long as the reader: the unpacked archive dir lives in it.
+Result<std::unique_ptr<ImageSourceReader>> OpenOciLayoutReader(std::string dir, std::string tag,
+                                                               std::string name, TempDir owned);
+
+// Reads an unpacked `docker save` archive in dir (manifest.json at its root).
+// selector picks an image: "" (the only one), "NAME:TAG" (a RepoTags entry)
+// or "@N" (the N-th, from 0).
+Result<std::unique_ptr<ImageSourceReader>> OpenDockerArchiveReader(std::string dir,
+                                                                   std::string selector,
+                                                                   std::string name,
+                                                                   TempDir owned);
+
+// Unpacks the tar archive (optionally compressed) at archive into dest, an
+// existing directory, as OpenImageSource describes. Invalid for a refused
+// member or a file that is not a tar archive; Corruption for a truncated or
+// damaged one (with libarchive's message).
+Status ExtractImageArchive(const std::string& archive, const std::string& dest);
+
+}  // namespace cfs::oci
