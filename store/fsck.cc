@@ -130,7 +130,8 @@ Result<FsckReport> Store::Fsck() {
       Status s = ScanPack(impl_->packs_dir + "/" + n, &id,
                           [&](const PackRecord& r) {
                             auto it = indexed_at.find(r.loc.pack_id);
-                            if (it == indexed_at.end() || !it->second.count(r.loc.offset))
+                            if (!r.reclaimed && (it == indexed_at.end() ||
+                                                 !it->second.count(r.loc.offset)))
                               rep.garbage_records++;
                             return Status::Ok();
                           },

@@ -159,7 +159,7 @@ Result<GcReport> Store::Gc() {
                                auto it = live_at.find(r.loc.pack_id);
                                if (it != live_at.end() && it->second.count(r.loc.offset))
                                  live++;
-                               else
+                               else if (!r.reclaimed)
                                  dead.push_back(r.loc);
                                return Status::Ok();
                              },
@@ -174,6 +174,11 @@ Result<GcReport> Store::Gc() {
     if (fd < 0) return Status::IOError(path);
     UniqueFd ufd(fd);
     for (const auto& loc : dead) {
+      // Mark first, then punch: a crash in between leaves a marked record
+      // whose frame is intact, which is still garbage and still walkable.
+      const char flag[4] = {static_cast<char>(kRecordReclaimed), 0, 0, 0};
+      if (::pwrite(fd, flag, 4, static_cast<off_t>(loc.offset + 12)) != 4)
+        return Status::IOError("mark record in " + path);
       if (loc.clen == 0) continue;
       if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                       static_cast<off_t>(loc.offset + kRecordHeaderSize),

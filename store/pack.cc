@@ -185,11 +185,12 @@ Status ScanPack(const std::string& path, uint64_t* pack_id,
   *valid_end = off;
   while (off + kRecordHeaderSize <= size) {
     RETURN_IF_ERROR(PreadAll(fd, hdr, kRecordHeaderSize, off).Prefix(path));
-    if (GetU32(hdr) != kRecordMagic) break;  // torn tail, or a punched hole
+    if (GetU32(hdr) != kRecordMagic) break;  // torn tail
     PackRecord rec;
     rec.loc = {*pack_id, off, GetU32(hdr + 4), GetU32(hdr + 8)};
     if (off + kRecordHeaderSize + rec.loc.clen > size) break;
     rec.digest = Digest::FromRaw(std::string_view(hdr + 16, 32));
+    rec.reclaimed = GetU32(hdr + 12) & kRecordReclaimed;
     RETURN_IF_ERROR(fn(rec));
     off += kRecordHeaderSize + rec.loc.clen;
     *valid_end = off;

@@ -2,7 +2,8 @@
 //
 //   pack   := "CFSPACK1" u64le(pack_id) record*
 //   record := u32le(magic 0x4b4e4843 "CHNK") u32le(clen) u32le(ulen)
-//             u32le(crc32c... reserved 0) digest[32] frame[clen]
+//             u32le(flags) digest[32] frame[clen]
+//   flags  := bit 0 "reclaimed": gc punched the frame out (a hole of zeros)
 //
 // A record is self-describing so gc and fsck can walk a pack without the
 // index. A chunk is indexed (store/index.h) only after its pack bytes were
@@ -86,7 +87,10 @@ class PackReader {
 struct PackRecord {
   Digest digest;
   ChunkLoc loc;
+  bool reclaimed = false;  // gc already punched its frame out
 };
+
+constexpr uint32_t kRecordReclaimed = 1;
 
 // Walks a pack's records in order. Stops (without error) at a torn tail;
 // reports the offset where valid records end in *valid_end.

@@ -1,0 +1,4 @@
+#!/bin/bash
+# Undoes init.sh on every host.
+set -e
+echo "clean: cleaning $(hostname)"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, tests and benchmarks need, then
+# builds. Idempotent: apt-get runs only when something is missing.
+# Usage: scripts/setup.sh [--asan]   (as root on Debian 12)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  # build
+  build-essential cmake ninja-build pkg-config
+  librocksdb-dev libfuse3-dev libzstd-dev libarchive-dev libcurl4-openssl-dev libssl-dev
+  libyaml-cpp-dev libssh2-1-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
+  # tests and peers
+  fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
+  zstd casync xxd
+  # benchmarks
+  debootstrap hyperfine
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "setup: need root to install packages" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+BUILD=${BUILD_DIR:-build}
+ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if [ "${1:-}" = "--asan" ]; then
+  BUILD=${BUILD_DIR:-build-asan}
+  ARGS+=(-DCFS_SANITIZE=ON)
+fi
+cmake -S . -B "$BUILD" -G Ninja "${ARGS[@]}" >/dev/null
+ninja -C "$BUILD" -j"$(nproc)"
+echo "setup: built into $BUILD/"
