@@ -385,6 +385,9 @@ Status CheckDescribable(const LayerToc& toc, const TarSplit& split) {
     const TocEntry& e = toc.entries[split.odd_padding.front().first];
     return Status::Unsupported("entry \"" + e.name + "\": non-standard tar padding");
   }
+  std::string_view end_blocks = std::string_view(split.trailer).substr(0, 2 * kBlock);
+  if (end_blocks.find_first_not_of('\0') != std::string_view::npos)
+    return Status::Unsupported("headers before the end-of-archive blocks");
   std::unordered_set<std::string_view> names;
   GoHeader h;
   for (size_t i = 0; i < toc.entries.size(); i++) {
