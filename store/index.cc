@@ -48,16 +48,24 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
     // A fresh store: create the database once, under the writer lock.
     ASSIGN_OR_RETURN(auto w, OpenWriter(root));
   }
-  std::unique_ptr<Index> ix(new Index());
-  ASSIGN_OR_RETURN(TempDir sec, TempDir::Create(root + "/tmp", "secondary-"));
-  rocksdb::DB* db = nullptr;
-  rocksdb::Options o = BaseOptions();
-  o.create_if_missing = false;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenAsSecondary(o, path, sec.path(), &db),
-                            "open index " + path));
-  ix->db_.reset(db);
-  ix->secondary_dir_ = sec.Release();  // the Index removes it on close
-  return ix;
+  for (int attempt = 0;; attempt++) {
+    std::unique_ptr<Index> ix(new Index());
+    ASSIGN_OR_RETURN(TempDir sec, TempDir::Create(root + "/tmp", "secondary-"));
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options o = BaseOptions();
+    o.create_if_missing = false;
+    rocksdb::Status s = rocksdb::DB::OpenAsSecondary(o, path, sec.path(), &db);
+    if (!s.ok() && attempt == 0) {
+      // A writer killed mid-write can leave a WAL tail a secondary will not
+      // read; one primary open recovers it (under the writer lock).
+      ASSIGN_OR_RETURN(auto w, OpenWriter(root));
+      continue;
+    }
+    RETURN_IF_ERROR(FromRocks(s, "open index " + path));
+    ix->db_.reset(db);
+    ix->secondary_dir_ = sec.Release();  // the Index removes it on close
+    return ix;
+  }
 }
 
 Status Index::Refresh() {

@@ -13,7 +13,7 @@ namespace cfs {
 
 Result<size_t> HashingSource::Read(void* buf, size_t n) {
   ASSIGN_OR_RETURN(size_t got, in_->Read(buf, n));
-  sha_.Update(buf, got);
+  if (hashing_) sha_.Update(buf, got);
   count_ += got;
   return got;
 }
@@ -52,6 +52,11 @@ Result<std::unique_ptr<DecompressingSource>> DecompressingSource::Open(ByteSourc
     return Status::Corruption(std::string("cannot read layer: ") + archive_error_string(a));
   }
   return s;
+}
+
+bool DecompressingSource::passthrough() const {
+  auto* a = static_cast<struct archive*>(ar_);
+  return archive_filter_count(a) <= 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
 }
 
 DecompressingSource::~DecompressingSource() {
@@ -192,6 +197,9 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   HashingSource compressed(&blob);
   ASSIGN_OR_RETURN(auto plain, DecompressingSource::Open(&compressed));
   HashingSource tar(plain.get());
+  // An uncompressed blob is its own tar: hash it once, as the blob.
+  const bool same_bytes = plain->passthrough();
+  if (same_bytes) tar.DisableHashing();
   TarReader reader(&tar);
   std::deque<ChunkRef> refs;  // stable addresses while workers fill them in
   const size_t max = chunker_.params().max_size;
@@ -272,8 +280,8 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   r.split = reader.TakeSplit();
   r.toc.chunks.assign(refs.begin(), refs.end());
   r.toc.tar_size = tar.count();
-  r.toc.diff_id = tar.Finish();
   r.blob_digest = compressed.Finish();
+  r.toc.diff_id = same_bytes ? r.blob_digest : tar.Finish();
   r.blob_size = compressed.count();
   if (!want_blob.IsZero() && r.blob_digest != want_blob)
     return Status::Corruption(what + ": blob digest is " + r.blob_digest.ToString() +

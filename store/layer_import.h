@@ -17,10 +17,11 @@
 
 namespace cfs {
 
-// Wraps a source; hashes everything read and counts it.
+// Wraps a source; hashes everything read (unless disabled) and counts it.
 class HashingSource : public ByteSource {
  public:
   explicit HashingSource(ByteSource* in) : in_(in) {}
+  void DisableHashing() { hashing_ = false; }
   Result<size_t> Read(void* buf, size_t n) override;
   Digest Finish() { return sha_.Finish(); }
   uint64_t count() const { return count_; }
@@ -29,6 +30,7 @@ class HashingSource : public ByteSource {
   ByteSource* in_;
   Sha256 sha_;
   uint64_t count_ = 0;
+  bool hashing_ = true;
 };
 
 // Decompresses gzip, zstd, xz or bzip2 (or passes plain bytes) with
@@ -38,6 +40,8 @@ class DecompressingSource : public ByteSource {
   static Result<std::unique_ptr<DecompressingSource>> Open(ByteSource* in);
   ~DecompressingSource() override;
   Result<size_t> Read(void* buf, size_t n) override;
+  // True when the blob is not compressed: output bytes == input bytes.
+  bool passthrough() const;
 
  private:
   explicit DecompressingSource(ByteSource* in) : in_(in) {}
