@@ -1,0 +1,296 @@
+// Store conformance: ingest -> read -> dedup -> delete -> gc -> corruption
+// -> crash garbage -> concurrent writers, through the public API.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "store/io.h"
+#include "store/pack.h"
+
+namespace cfs {
+namespace {
+
+using nlohmann::json;
+
+std::string Sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = ::pclose(p);
+  EXPECT_EQ(rc, 0) << cmd;
+  return out;
+}
+
+void Put(const std::string& path, const std::string& data) {
+  Sh("mkdir -p \"$(dirname '" + path + "')\"");
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+std::string Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Writes an OCI layout at dir with one image "t" whose single layer is the
+// uncompressed tar of tree. Returns the layer tar bytes.
+std::string MakeLayout(const std::string& tree, const std::string& dir) {
+  Sh("mkdir -p " + dir + "/blobs/sha256");
+  std::string tar = Sh("tar -C " + tree + " --sort=name --owner=0 --group=0 --mtime=@0 -cf - .");
+  auto put = [&](const std::string& b) {
+    Digest d = Digest::Of(b);
+    std::ofstream(dir + "/blobs/sha256/" + d.Hex(), std::ios::binary) << b;
+    return d;
+  };
+  Digest ld = put(tar);
+  std::string cfg = json({{"architecture", "amd64"},
+                          {"os", "linux"},
+                          {"rootfs", {{"type", "layers"}, {"diff_ids", {ld.ToString()}}}}})
+                        .dump();
+  Digest cd = put(cfg);
+  std::string man =
+      json({{"schemaVersion", 2},
+            {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+            {"config",
+             {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+              {"digest", cd.ToString()},
+              {"size", cfg.size()}}},
+            {"layers",
+             {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+               {"digest", ld.ToString()},
+               {"size", tar.size()}}}}})
+          .dump();
+  Digest md = put(man);
+  std::ofstream(dir + "/oci-layout") << R"({"imageLayoutVersion":"1.0.0"})";
+  std::ofstream(dir + "/index.json")
+      << json({{"schemaVersion", 2},
+               {"manifests",
+                {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                  {"digest", md.ToString()},
+                  {"size", man.size()},
+                  {"annotations", {{"org.opencontainers.image.ref.name", "t"}}}}}}})
+             .dump();
+  return tar;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto t = TempDir::Create("/tmp", "store-test-");
+    ASSERT_TRUE(t.ok());
+    tmp_ = std::move(*t);
+    Put(tmp_.path() + "/a/etc/hello", "hello\n");
+    Put(tmp_.path() + "/a/bin/big", Random(3 << 20, 1));
+    Put(tmp_.path() + "/a/bin/other", Random(700 << 10, 2));
+    tar_a_ = MakeLayout(tmp_.path() + "/a", tmp_.path() + "/oci-a");
+    store_ = Open();
+  }
+  std::unique_ptr<Store> Open() {
+    StoreOptions o;
+    o.root = tmp_.path() + "/root";
+    auto s = Store::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return std::move(*s);
+  }
+  PullResult MustPull(Store& s, const std::string& dir, const std::string& as) {
+    PullOptions o;
+    o.as_name = as;
+    auto r = s.Pull("oci:" + dir + ":t", o);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : PullResult{};
+  }
+  std::string ExportTar(Store& s, const Digest& diff_id) {
+    auto toc = s.GetLayerToc(diff_id);
+    auto split = s.GetTarSplit(diff_id);
+    auto src = s.OpenChunkSource();
+    EXPECT_TRUE(toc.ok() && split.ok() && src.ok());
+    std::string out;
+    StringSink sink(&out);
+    Status st = WriteTar(*toc, *split, **src, sink);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  }
+  uint64_t PackBytes() {
+    return std::stoull(Sh("du -sb " + tmp_.path() + "/root/packs | cut -f1"));
+  }
+
+  TempDir tmp_;
+  std::string tar_a_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, IngestAndReadBackByteForByte) {
+  auto r = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  ASSERT_EQ(r.image.layers.size(), 1u);
+  EXPECT_EQ(r.image.layers[0].diff_id, Digest::Of(tar_a_));
+  EXPECT_EQ(ExportTar(*store_, r.image.layers[0].diff_id), tar_a_);
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty());
+  EXPECT_EQ(f->chunks_checked, r.image.chunks_total);
+}
+
+TEST_F(StoreTest, SharedContentIsStoredOnce) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  uint64_t before = PackBytes();
+  // b: the same files plus one small new file, as one new layer.
+  Sh("cp -a " + tmp_.path() + "/a " + tmp_.path() + "/b");
+  Put(tmp_.path() + "/b/etc/new", "new file\n");
+  MakeLayout(tmp_.path() + "/b", tmp_.path() + "/oci-b");
+  auto b = MustPull(*store_, tmp_.path() + "/oci-b", "b:1");
+  EXPECT_GT(b.image.chunks_total, 10u);
+  EXPECT_LE(b.image.chunks_new, 2u);  // the new file (and nothing else)
+  EXPECT_LT(PackBytes() - before, 64u << 10);
+  // Pulling the same image again reads no layer at all.
+  auto again = MustPull(*store_, tmp_.path() + "/oci-a", "a:2");
+  EXPECT_EQ(again.layers_reused, 1u);
+  EXPECT_EQ(again.image.chunks_new, 0u);
+}
+
+TEST_F(StoreTest, RemoveThenGcReclaimsAndKeepsOthers) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  Put(tmp_.path() + "/c/data", Random(2 << 20, 9));
+  MakeLayout(tmp_.path() + "/c", tmp_.path() + "/oci-c");
+  auto c = MustPull(*store_, tmp_.path() + "/oci-c", "c:1");
+  ASSERT_TRUE(store_->Remove("c:1").ok());
+  auto g = store_->Gc();
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->layers_removed, 1u);
+  EXPECT_GE(g->chunks_removed, c.image.chunks_total);
+  EXPECT_GT(g->bytes_reclaimed, 1u << 20);
+  EXPECT_TRUE(store_->GetLayerToc(c.image.layers[0].diff_id).status().IsNotFound());
+  EXPECT_EQ(ExportTar(*store_, a.image.layers[0].diff_id), tar_a_);
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty()) << f->problems[0];
+  EXPECT_EQ(f->garbage_records, 0u);
+}
+
+TEST_F(StoreTest, LeaseKeepsLayersThroughGc) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  Digest id = a.image.layers[0].diff_id;
+  {
+    auto lease = store_->TakeLease({id});
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE(store_->Remove("a:1").ok());
+    ASSERT_TRUE(store_->Gc().ok());
+    EXPECT_EQ(ExportTar(*store_, id), tar_a_);  // still whole
+  }
+  ASSERT_TRUE(store_->Gc().ok());
+  EXPECT_TRUE(store_->GetLayerToc(id).status().IsNotFound());
+}
+
+TEST_F(StoreTest, CorruptChunkIsNeverServed) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  std::string pack = Sh("ls " + tmp_.path() + "/root/packs/*.pack | head -1");
+  pack.pop_back();
+  // Flip a byte inside the first record's frame.
+  std::fstream f(pack, std::ios::in | std::ios::out | std::ios::binary);
+  char hdr[kRecordHeaderSize];
+  f.seekg(kPackHeaderSize);
+  f.read(hdr, sizeof hdr);
+  Digest victim = Digest::FromRaw(std::string_view(hdr + 16, 32));
+  f.seekg(kPackHeaderSize + kRecordHeaderSize + 20);
+  char c;
+  f.read(&c, 1);
+  c ^= 0x40;
+  f.seekp(kPackHeaderSize + kRecordHeaderSize + 20);
+  f.write(&c, 1);
+  f.close();
+  auto fs = store_->Fsck();
+  ASSERT_TRUE(fs.ok());
+  ASSERT_FALSE(fs->problems.empty());
+  bool named = false;
+  for (const auto& p : fs->problems) named |= p.find(victim.ToString()) != std::string::npos;
+  EXPECT_TRUE(named);
+  auto toc = store_->GetLayerToc(a.image.layers[0].diff_id);
+  auto src = store_->OpenChunkSource();
+  ASSERT_TRUE(toc.ok() && src.ok());
+  for (const auto& ch : toc->chunks)
+    if (ch.digest == victim) {
+      auto r = (*src)->ReadChunk(ch);
+      EXPECT_FALSE(r.ok());
+      EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+    }
+  std::string out;
+  StringSink sink(&out);
+  EXPECT_FALSE(WriteTar(*toc, *store_->GetTarSplit(a.image.layers[0].diff_id), **src, sink).ok());
+}
+
+TEST_F(StoreTest, UncommittedPackRecordsAreGarbageNotErrors) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  {
+    // What a crashed import leaves: records in a pack, never indexed.
+    PackWriter w(tmp_.path() + "/root/packs");
+    std::string data = "orphan";
+    ASSERT_TRUE(w.Append(Digest::Of(data), "not-a-frame", 6).ok());
+    ASSERT_TRUE(w.Sync().ok());
+  }
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty());
+  EXPECT_EQ(f->garbage_records, 1u);
+  auto g = store_->Gc();
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->packs_removed, 1u);
+  f = store_->Fsck();
+  EXPECT_EQ(f->garbage_records, 0u);
+  EXPECT_EQ(ExportTar(*store_, a.image.layers[0].diff_id), tar_a_);
+}
+
+TEST_F(StoreTest, ConcurrentWritersShareOneRoot) {
+  std::vector<std::string> dirs;
+  for (int i = 0; i < 4; i++) {
+    std::string t = tmp_.path() + "/t" + std::to_string(i);
+    Put(t + "/shared", Random(1 << 20, 77));
+    Put(t + "/own", Random(1 << 20, 100 + i));
+    MakeLayout(t, tmp_.path() + "/oci-t" + std::to_string(i));
+    dirs.push_back(tmp_.path() + "/oci-t" + std::to_string(i));
+  }
+  std::vector<std::thread> threads;
+  std::vector<Status> results(4);
+  for (int i = 0; i < 4; i++)
+    threads.emplace_back([&, i] {
+      auto s = Open();  // each its own Store, as separate processes would
+      PullOptions o;
+      o.as_name = "t:" + std::to_string(i);
+      auto r = s->Pull("oci:" + dirs[i] + ":t", o);
+      results[i] = r.status();
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.ToString();
+  auto list = store_->ListImages();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 4u);
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty());
+}
+
+TEST_F(StoreTest, NamesResolveByTagDigestAndIdPrefix) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "repo/a");
+  EXPECT_EQ(a.name, "repo/a:latest");
+  ASSERT_TRUE(store_->Tag("repo/a", "other:v2").ok());
+  auto by_id = store_->Inspect(a.image.summary.image_id.Hex().substr(0, 8));
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->summary.names.size(), 2u);
+  EXPECT_TRUE(store_->Inspect(a.image.summary.manifest_digest.ToString()).ok());
+  EXPECT_TRUE(store_->Inspect("nope:1").status().IsNotFound());
+  EXPECT_FALSE(NormalizeImageName("Bad/Name").ok());
+  EXPECT_FALSE(store_->Tag("repo/a", "x y").ok());
+  auto removed = store_->Remove("other:v2");
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(store_->Inspect("repo/a").ok());
+}
+
+}  // namespace
+}  // namespace cfs
