@@ -119,7 +119,9 @@ Result<LayerFile> ScanLayerFile(const std::string& path) {
 class DockerArchiveReader : public ImageSourceReader {
  public:
   DockerArchiveReader(std::string dir, std::string selector, std::string name, TempDir owned)
-      : dir_(std::move(dir)), selector_(std::move(selector)), name_(std::move(name)),
+      : dir_(std::move(dir)),
+        selector_(std::move(selector)),
+        name_(std::move(name)),
         owned_(std::move(owned)) {}
 
   Result<SourceImage> Resolve(const Platform& want) override;
@@ -156,8 +158,8 @@ Result<json> DockerArchiveReader::ChooseEntry() const {
     std::string tags;
     for (const auto& e : j)
       for (const auto& t : RepoTags(e)) tags += (tags.empty() ? "" : ", ") + t;
-    return Status::Invalid(what + " lists " + std::to_string(j.size()) +
-                           " images; name one as " + name_ + ":NAME:TAG or " + name_ +
+    return Status::Invalid(what + " lists " + std::to_string(j.size()) + " images; name one as " +
+                           name_ + ":NAME:TAG or " + name_ +
                            ":@N (tags: " + (tags.empty() ? "none" : tags) + ")");
   }
   if (selector_[0] == '@') {
@@ -202,8 +204,7 @@ Result<Descriptor> DockerArchiveReader::LayerDescriptor(const json& entry, const
   const LayerFile& f = it->second;
   Digest named;
   if (DigestFromName(path, &named) && named != f.digest) {
-    return Status::Corruption(what + ": digest mismatch (content has " + f.digest.ToString() +
-                              ")");
+    return Status::Corruption(what + ": digest mismatch (content has " + f.digest.ToString() + ")");
   }
   if (f.media_type == kMediaTypeDockerLayer && f.digest != diff_id) {
     return Status::Corruption(what + ": content has digest " + f.digest.ToString() +
@@ -281,8 +282,7 @@ Result<SourceImage> DockerArchiveReader::Resolve(const Platform& /*want*/) {
 Result<std::unique_ptr<ByteSource>> DockerArchiveReader::OpenBlob(const Descriptor& d) {
   auto it = blobs_.find(d.digest);
   if (it == blobs_.end()) {
-    return Status::NotFound(name_ + ": no blob " + d.digest.ToString() +
-                            " in the resolved image");
+    return Status::NotFound(name_ + ": no blob " + d.digest.ToString() + " in the resolved image");
   }
   int fd = ::open(it->second.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return Status::IOError(it->second);

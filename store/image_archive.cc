@@ -171,8 +171,7 @@ class Extractor {
     }
     if (archive_entry_size_is_set(e) && written != static_cast<uint64_t>(archive_entry_size(e))) {
       return Status::Corruption(what_ + ": member \"" + name + "\": " + std::to_string(written) +
-                                " bytes, its header says " +
-                                std::to_string(archive_entry_size(e)));
+                                " bytes, its header says " + std::to_string(archive_entry_size(e)));
     }
     files_.insert(name);
     return Status::Ok();
@@ -222,7 +221,7 @@ class Extractor {
   }
 
   const std::string archive_, dest_, what_;
-  std::set<std::string> files_;  // regular file members on disk
+  std::set<std::string> files_;               // regular file members on disk
   std::map<std::string, std::string> links_;  // member → target member
 };
 

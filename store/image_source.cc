@@ -16,15 +16,20 @@ struct MachineName {
   const char* arch;
   const char* variant;
 };
+// clang-format off
 constexpr MachineName kMachines[] = {
-    {"x86_64", "amd64", ""},    {"amd64", "amd64", ""},      {"i386", "386", ""},
-    {"i486", "386", ""},        {"i586", "386", ""},         {"i686", "386", ""},
-    {"aarch64", "arm64", "v8"}, {"arm64", "arm64", "v8"},    {"armv8l", "arm", "v8"},
-    {"armv7l", "arm", "v7"},    {"armv7", "arm", "v7"},      {"armv6l", "arm", "v6"},
-    {"armv5tel", "arm", "v5"},  {"armv5l", "arm", "v5"},     {"ppc64le", "ppc64le", ""},
-    {"ppc64", "ppc64", ""},     {"s390x", "s390x", ""},      {"riscv64", "riscv64", ""},
-    {"mips64", "mips64", ""},   {"loongarch64", "loong64", ""},
+    {"x86_64", "amd64", ""},      {"amd64", "amd64", ""},
+    {"i386", "386", ""},          {"i486", "386", ""},
+    {"i586", "386", ""},          {"i686", "386", ""},
+    {"aarch64", "arm64", "v8"},   {"arm64", "arm64", "v8"},
+    {"armv8l", "arm", "v8"},      {"armv7l", "arm", "v7"},
+    {"armv7", "arm", "v7"},       {"armv6l", "arm", "v6"},
+    {"armv5tel", "arm", "v5"},    {"armv5l", "arm", "v5"},
+    {"ppc64le", "ppc64le", ""},   {"ppc64", "ppc64", ""},
+    {"s390x", "s390x", ""},       {"riscv64", "riscv64", ""},
+    {"mips64", "mips64", ""},     {"loongarch64", "loong64", ""},
 };
+// clang-format on
 
 enum class PathKind { kDir, kFile };
 
@@ -117,7 +122,9 @@ Result<Platform> Platform::Parse(const std::string& s) {
   }
   bool ok = parts.size() == 2 || parts.size() == 3;
   for (const auto& p : parts) ok = ok && !p.empty();
-  if (!ok) return Status::Invalid("bad platform \"" + s + "\": want OS/ARCH[/VARIANT], e.g. linux/arm64/v8");
+  if (!ok)
+    return Status::Invalid("bad platform \"" + s +
+                           "\": want OS/ARCH[/VARIANT], e.g. linux/arm64/v8");
   Platform p;
   p.os = parts[0];
   p.arch = parts[1];

@@ -36,10 +36,10 @@ struct Descriptor {
 
 // One image, resolved in its source.
 struct SourceImage {
-  std::string manifest;            // raw manifest bytes as found (or synthesized for docker-archive)
+  std::string manifest;  // raw manifest bytes as found (or synthesized for docker-archive)
   Digest manifest_digest;
-  std::string manifest_media_type; // OCI manifest or Docker v2 schema2
-  std::string config;              // raw config bytes
+  std::string manifest_media_type;  // OCI manifest or Docker v2 schema2
+  std::string config;               // raw config bytes
   Digest config_digest;
   std::string config_media_type;   // as the manifest names it
   std::vector<Descriptor> layers;  // manifest order (base first)

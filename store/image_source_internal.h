@@ -21,8 +21,7 @@ Result<std::unique_ptr<ImageSourceReader>> OpenOciLayoutReader(std::string dir, 
 // or "@N" (the N-th, from 0).
 Result<std::unique_ptr<ImageSourceReader>> OpenDockerArchiveReader(std::string dir,
                                                                    std::string selector,
-                                                                   std::string name,
-                                                                   TempDir owned);
+                                                                   std::string name, TempDir owned);
 
 // Unpacks the tar archive (optionally compressed) at archive into dest, an
 // existing directory, as OpenImageSource describes. Invalid for a refused

@@ -57,7 +57,9 @@ Result<IndexEntry> ChooseByPlatform(const std::vector<IndexEntry>& entries, cons
 class OciLayoutReader : public ImageSourceReader {
  public:
   OciLayoutReader(std::string dir, std::string tag, std::string name, TempDir owned)
-      : dir_(std::move(dir)), tag_(std::move(tag)), name_(std::move(name)),
+      : dir_(std::move(dir)),
+        tag_(std::move(tag)),
+        name_(std::move(name)),
         owned_(std::move(owned)) {}
 
   Result<SourceImage> Resolve(const Platform& want) override;
@@ -85,8 +87,8 @@ Status OciLayoutReader::CheckLayoutMarker() const {
     return bytes.status();
   }
   ASSIGN_OR_RETURN(json j, ParseJson(*bytes, name_ + ": oci-layout"));
-  const json* v = j.is_object() && j.contains("imageLayoutVersion") ? &j["imageLayoutVersion"]
-                                                                     : nullptr;
+  const json* v =
+      j.is_object() && j.contains("imageLayoutVersion") ? &j["imageLayoutVersion"] : nullptr;
   if (!v || !v->is_string())
     return Status::Invalid(name_ + ": oci-layout: missing \"imageLayoutVersion\"");
   if (v->get<std::string>() != kLayoutVersion) {
@@ -130,8 +132,8 @@ Result<IndexEntry> OciLayoutReader::ChooseTopLevel(const Platform& want) const {
     return Status::Invalid(what + " lists " + std::to_string(matches.size()) +
                            " images; name one as " + name_ + ":TAG (" + ListTags(entries) + ")");
   }
-  return Status::Invalid(what + ": " + std::to_string(matches.size()) +
-                         " images are tagged \"" + tag_ + "\"");
+  return Status::Invalid(what + ": " + std::to_string(matches.size()) + " images are tagged \"" +
+                         tag_ + "\"");
 }
 
 Status OciLayoutReader::ResolveManifest(Descriptor d, const Platform& want, SourceImage* img,
@@ -182,14 +184,14 @@ Result<SourceImage> OciLayoutReader::Resolve(const Platform& want) {
   RETURN_IF_ERROR(ResolveManifest(top.desc, want, &img, &manifest));
 
   const std::string what = name_ + ": config " + manifest.config.digest.ToString();
-  ASSIGN_OR_RETURN(img.config, ReadVerifiedBlob(BlobPath(manifest.config.digest),
-                                                manifest.config, what));
+  ASSIGN_OR_RETURN(img.config,
+                   ReadVerifiedBlob(BlobPath(manifest.config.digest), manifest.config, what));
   ASSIGN_OR_RETURN(json config, ParseJson(img.config, what));
   ASSIGN_OR_RETURN(img.diff_ids, ParseDiffIds(config, what));
   if (img.diff_ids.size() != manifest.layers.size()) {
-    return Status::Corruption(what + ": " + std::to_string(img.diff_ids.size()) +
-                              " diff_ids for " + std::to_string(manifest.layers.size()) +
-                              " layers in manifest " + img.manifest_digest.ToString());
+    return Status::Corruption(what + ": " + std::to_string(img.diff_ids.size()) + " diff_ids for " +
+                              std::to_string(manifest.layers.size()) + " layers in manifest " +
+                              img.manifest_digest.ToString());
   }
   img.config_digest = manifest.config.digest;
   img.config_media_type = manifest.config.media_type;
@@ -201,7 +203,8 @@ Result<std::unique_ptr<ByteSource>> OciLayoutReader::OpenBlob(const Descriptor& 
   const std::string path = BlobPath(d.digest);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(name_ + ": blob " + d.digest.ToString() + " missing");
+    if (errno == ENOENT)
+      return Status::NotFound(name_ + ": blob " + d.digest.ToString() + " missing");
     return Status::IOError(path);
   }
   UniqueFd ufd(fd);

@@ -135,11 +135,17 @@ Status OciLayoutWriter::Finish() {
     if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array())
       return Status::Invalid(path + ": not an image index (no \"manifests\" array)");
     for (const json& m : index["manifests"]) {
-      std::string t = RefName(m);
+      if (!m.is_object()) return Status::Invalid(path + ": manifest entry is not an object");
+      const std::string t = RefName(m);
+      auto digest = m.find("digest");
+      const bool has_digest = digest != m.end() && digest->is_string();
       bool replaced = false;
       for (const auto& [d, tag] : manifests_) {
-        bool same_untagged = tag.empty() && t.empty() && m.value("digest", "") == d.digest.ToString();
-        replaced = replaced || (!tag.empty() && t == tag) || same_untagged;
+        if (!tag.empty()) {
+          replaced = replaced || t == tag;
+        } else {  // the same untagged image is listed once
+          replaced = replaced || (t.empty() && has_digest && *digest == d.digest.ToString());
+        }
       }
       if (!replaced) kept.push_back(m);
     }
