@@ -257,10 +257,14 @@ std::string TypeChar(char t) {
 
 // The parts of the current entry gathered before its own header block.
 struct PendingEntry {
-  std::string raw;          // every byte since the previous entry's padding
-  bool only_global = true;  // raw holds nothing but 'g' records
-  std::optional<std::string> long_name, long_link;  // GNU 'L', 'K'
-  PaxRecords pax;                                   // 'x' records, in order
+  // Every byte since the previous entry's padding.
+  std::string raw;
+  // raw holds nothing but 'g' records.
+  bool only_global = true;
+  // GNU 'L' and 'K' records.
+  std::optional<std::string> long_name, long_link;
+  // 'x' records, in order.
+  PaxRecords pax;
 };
 
 // Private helpers; a nested class so they may use TarReader's members.
@@ -376,11 +380,11 @@ class TarReader::Impl {
 
   static Status BuildEntry(TarReader* r, const char* blk, uint64_t at, PendingEntry* p,
                            TocEntry* e);
-  static Status FillFromPax(TarReader* r, const std::map<std::string, std::string>& pax,
+  static Status FillFromPax(const std::map<std::string, std::string>& pax,
                             const std::string& raw_name, uint64_t at, TocEntry* e);
 };
 
-Status TarReader::Impl::FillFromPax(TarReader* r, const std::map<std::string, std::string>& pax,
+Status TarReader::Impl::FillFromPax(const std::map<std::string, std::string>& pax,
                                     const std::string& raw_name, uint64_t at, TocEntry* e) {
   auto bad = [&](const std::string& key) {
     return Status::Corruption("invalid PAX " + key + " of entry " + Quote(raw_name) +
@@ -416,7 +420,6 @@ Status TarReader::Impl::FillFromPax(TarReader* r, const std::map<std::string, st
     if (k.find('\0') != std::string::npos) return bad("xattr name");
     e->xattrs.emplace_back(k, std::move(v));
   }
-  (void)r;
   return Status::Ok();
 }
 
@@ -457,16 +460,30 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
 
   const char type = blk[kTypeOff];
   switch (type) {
-    case '0': case '\0': case '7':
+    case '0':
+    case '\0':
+    case '7':
       // Old tars mark a directory by a trailing slash on a regular entry.
       e->type = raw_name.ends_with('/') ? EntryType::kDirectory : EntryType::kRegular;
       break;
-    case '1': e->type = EntryType::kHardlink; break;
-    case '2': e->type = EntryType::kSymlink; break;
-    case '3': e->type = EntryType::kChar; break;
-    case '4': e->type = EntryType::kBlock; break;
-    case '5': e->type = EntryType::kDirectory; break;
-    case '6': e->type = EntryType::kFifo; break;
+    case '1':
+      e->type = EntryType::kHardlink;
+      break;
+    case '2':
+      e->type = EntryType::kSymlink;
+      break;
+    case '3':
+      e->type = EntryType::kChar;
+      break;
+    case '4':
+      e->type = EntryType::kBlock;
+      break;
+    case '5':
+      e->type = EntryType::kDirectory;
+      break;
+    case '6':
+      e->type = EntryType::kFifo;
+      break;
     case 'S':
       return Status::Unsupported("entry " + Quote(raw_name) + ": sparse files are not supported");
     default:
@@ -546,7 +563,7 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
     if (size < 0) return bad("negative size");
     e->size = static_cast<uint64_t>(size);
   }
-  return FillFromPax(r, pax, raw_name, at, e);
+  return FillFromPax(pax, raw_name, at, e);
 }
 
 TarReader::TarReader(ByteSource* src, const TarLimits& limits) : src_(src), limits_(limits) {}

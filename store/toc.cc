@@ -11,13 +11,20 @@ namespace cfs {
 
 const char* EntryTypeName(EntryType t) {
   switch (t) {
-    case EntryType::kRegular: return "regular";
-    case EntryType::kDirectory: return "directory";
-    case EntryType::kSymlink: return "symlink";
-    case EntryType::kHardlink: return "hardlink";
-    case EntryType::kChar: return "char";
-    case EntryType::kBlock: return "block";
-    case EntryType::kFifo: return "fifo";
+    case EntryType::kRegular:
+      return "regular";
+    case EntryType::kDirectory:
+      return "directory";
+    case EntryType::kSymlink:
+      return "symlink";
+    case EntryType::kHardlink:
+      return "hardlink";
+    case EntryType::kChar:
+      return "char";
+    case EntryType::kBlock:
+      return "block";
+    case EntryType::kFifo:
+      return "fifo";
   }
   return "unknown";
 }
@@ -108,8 +115,7 @@ class Decoder {
   Decoder(std::string_view data, const char* what) : data_(data), what_(what) {}
 
   Status Error(const std::string& msg) const {
-    return Status::Corruption(std::string(what_) + ": " + msg + " at byte " +
-                              std::to_string(pos_));
+    return Status::Corruption(std::string(what_) + ": " + msg + " at byte " + std::to_string(pos_));
   }
   size_t remaining() const { return data_.size() - pos_; }
 
@@ -370,7 +376,9 @@ Result<TarSplit> TarSplit::Decode(std::string_view data) {
     }
     prev = index;
     RETURN_IF_ERROR(r.String(&bytes, "padding"));
-    if (bytes.size() >= 512) return r.Error("padding of " + std::to_string(bytes.size()) + " bytes");
+    if (bytes.size() >= 512) {
+      return r.Error("padding of " + std::to_string(bytes.size()) + " bytes");
+    }
   }
   RETURN_IF_ERROR(r.String(&split.trailer, "trailer"));
   RETURN_IF_ERROR(r.End());

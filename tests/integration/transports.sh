@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# oci-archive / docker-archive in and out (against skopeo), save/load, tag,
+# rmi, history, --help, and platform selection from a multi-arch index.
+source "$(dirname "$0")/lib.sh"
+it_setup umoci skopeo
+
+IMG=$T/img
+log "building two images with umoci"
+umoci_start "$IMG" a "$T/ba"
+R=$T/ba/rootfs
+mkdir -p "$R/etc" "$R/bin"
+rand_file "$R/bin/tool" 700000
+echo "name=a" >"$R/etc/a.conf"
+ln -s tool "$R/bin/tool-link"
+umoci_commit "$IMG" a "$T/ba"
+echo more >"$R/etc/more"
+umoci config --image "$IMG:a" --config.cmd /bin/tool --config.env FOO=bar
+umoci unpack --image "$IMG:a" "$T/ba2" >/dev/null
+echo layer2 >"$T/ba2/rootfs/etc/layer2"
+umoci_commit "$IMG" a "$T/ba2"
+umoci_start "$IMG" b "$T/bb"
+rand_file "$T/bb/rootfs/other" 300000
+umoci_commit "$IMG" b "$T/bb"
+CFG_A=$(oci_config_digest "$IMG" a)
+CFG_B=$(oci_config_digest "$IMG" b)
+umoci unpack --image "$IMG:a" "$T/oa" >/dev/null
+umoci unpack --image "$IMG:b" "$T/ob" >/dev/null
+
+log "skopeo: oci -> docker-archive and oci-archive"
+skopeo_ copy -q "oci:$IMG:a" "docker-archive:$T/a-docker.tar:example.com/team/app:v1"
+skopeo_ copy -q "oci:$IMG:a" "oci-archive:$T/a-oci.tar:v2"
+skopeo_ copy -q "oci:$IMG:b" "docker-archive:$T/b-docker.tar:bee:latest"
+
+mkdir -p "$ROOT"
+out=$(ci pull "docker-archive:$T/a-docker.tar") || fail "pull docker-archive"
+assert_eq "example.com/team/app:v1  $CFG_A" "$(head -n1 <<<"$out")" "docker-archive pull: name from RepoTags and ID"
+assert_eq "$CFG_A" "$(image_id example.com/team/app:v1)" "docker-archive image ID"
+out=$(ci pull "oci-archive:$T/a-oci.tar:v2" --as x:y) || fail "pull oci-archive --as"
+assert_eq "x:y  $CFG_A" "$(head -n1 <<<"$out")" "oci-archive pull first line"
+ci pull "oci:$IMG:b" --as bee >/dev/null || fail "pull oci b"
+assert_eq "$CFG_B" "$(image_id bee:latest)" "a name without a tag gets :latest"
+push_compare x:y "$T/oa/rootfs"
+push_compare example.com/team/app:v1 "$T/oa/rootfs" gzip
+assert_fsck_clean
+
+log "push to oci-archive"
+ci push x:y "oci-archive:$T/pushed.tar:t" >/dev/null || fail "push oci-archive"
+skopeo_ inspect "oci-archive:$T/pushed.tar:t" >/dev/null || fail "skopeo cannot read our oci-archive"
+skopeo_ copy -q "oci-archive:$T/pushed.tar:t" "oci:$T/from-archive:t"
+unpack_pushed "$T/from-archive" t "$T/ua"
+compare_trees "$T/oa/rootfs" "$T/ua/rootfs" "oci-archive push vs original"
+assert_eq "$CFG_A" "$(oci_config_digest "$T/from-archive" t)" "config digest through our oci-archive"
+
+log "save / load"
+ci save -o "$T/all.tar" example.com/team/app:v1 bee >/dev/null || fail "save"
+skopeo_ inspect "oci-archive:$T/all.tar:example.com/team/app:v1" >/dev/null ||
+  fail "skopeo cannot find example.com/team/app:v1 in the saved archive"
+skopeo_ inspect "oci-archive:$T/all.tar:bee:latest" >/dev/null ||
+  fail "skopeo cannot find bee:latest in the saved archive"
+skopeo_ copy -q "oci-archive:$T/all.tar:bee:latest" "oci:$T/from-save:t"
+unpack_pushed "$T/from-save" t "$T/us"
+compare_trees "$T/ob/rootfs" "$T/us/rootfs" "saved bee:latest vs original"
+R2=$T/root2
+cir "$R2" load -i "$T/all.tar" >"$T/load.out" || fail "load of our own save failed"
+sed 's/^/    /' "$T/load.out"
+got=$(images_json_sorted "$R2")
+want=$(printf '%s\n%s\n' "$CFG_A example.com/team/app:v1" "$CFG_B bee:latest" | sort)
+got_ids=$(awk '{print $1, $4}' <<<"$got" | sort)
+assert_eq "$want" "$got_ids" "images after load (ID names)"
+assert_fsck_clean "$R2"
+
+log "load a skopeo-made docker-archive"
+R3=$T/root3
+cir "$R3" load -i "$T/b-docker.tar" >/dev/null || fail "load of a skopeo docker-archive failed"
+# skopeo writes the normalized name (docker.io/library/bee:latest) into RepoTags
+BNAME=$(tar -xOf "$T/b-docker.tar" manifest.json | json_get 'j[0]["RepoTags"][0]')
+assert_eq "$CFG_B" "$(cir "$R3" inspect "$BNAME" | json_get 'j[0]["Id"]')" "docker-archive load ID"
+cir "$R3" load -i "$T/a-oci.tar" >/dev/null || fail "load of a skopeo oci-archive failed"
+cir "$R3" images --format json | python3 -c '
+import json, sys
+names = sorted(n for i in json.load(sys.stdin) for n in i["Names"])
+print("    names after loads:", names)
+assert sys.argv[1] in names, names
+assert len(names) == 2, names
+' "$BNAME" || fail "names after loading a skopeo oci-archive"
+assert_fsck_clean "$R3"
+
+log "tag / rmi / history"
+ci tag x:y extra/name:9 || fail "tag"
+assert_eq "$CFG_A" "$(image_id extra/name:9)" "tagged image ID"
+ci images | grep -Eq '^extra/name +9 ' || fail "images table lacks extra/name 9: $(ci images)"
+ci images --format json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+# the docker-archive and the oci-archive give the same config (ID) under
+# different manifests, so there may be one or two entries with this ID
+i = [x for x in j if x["Id"] == sys.argv[1]]
+names = sorted(n for x in i for n in x["Names"])
+assert names == ["example.com/team/app:v1", "extra/name:9", "x:y"], names
+tagged = [x for x in i if "extra/name:9" in x["Names"]]
+assert len(tagged) == 1 and "x:y" in tagged[0]["Names"], ("tag names the same manifest as its source", i)
+for x in j:
+    for k in ("Names", "Id", "Digest", "Created", "Size"): assert k in x, (k, x)
+' "$CFG_A" || fail "images JSON after tag"
+ci rmi x:y || fail "rmi"
+ci images --format json | python3 -c '
+import json, sys
+names = sorted(n for i in json.load(sys.stdin) for n in i["Names"])
+assert "x:y" not in names, names
+assert "extra/name:9" in names and "example.com/team/app:v1" in names, names
+' || fail "after rmi x:y"
+expect_one_line_error 'x:y|not found|no such|unknown' ci inspect x:y
+expect_one_line_error '' ci rmi x:y
+expect_one_line_error '' ci tag does-not:exist z:z
+assert_eq "$CFG_A" "$(image_id extra/name:9)" "ID of the remaining name"
+ci history extra/name:9 >/dev/null || fail "history (table)"
+nh=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["history"]))' "$IMG/blobs/${CFG_A/://}")
+ci history extra/name:9 --format json | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+assert len(h) == int(sys.argv[1]), ("history entries", len(h), sys.argv[1])
+layers = [r["Layer"] for r in h if r["Layer"]]
+assert len(layers) == 2, ("two entries with layers", h)
+for r in h:
+    for k in ("Layer", "Created", "CreatedBy", "Size", "Comment"): assert k in r, (k, r)
+' "$nh" || fail "history JSON"
+assert_fsck_clean
+
+log "--help everywhere"
+"$CIMG" --help >/dev/null || fail "cimg --help exits non-zero"
+for c in pull push save load images inspect tag rmi history gc fsck; do
+  out=$("$CIMG" "$c" --help) || fail "cimg $c --help exits non-zero"
+  grep -qi usage <<<"$out" || fail "cimg $c --help prints no usage"
+done
+
+log "multi-platform index"
+MP=$T/multi
+for arch in amd64 arm64; do
+  mkdir -p "$T/mp-$arch"
+  echo "$arch" >"$T/mp-$arch/arch"
+  tar -C "$T/mp-$arch" -cf "$T/mp-$arch.tar" arch
+  oci_build "$MP" "$arch" --arch "$arch" "$T/mp-$arch.tar" >/dev/null
+done
+python3 - "$MP" <<'PY'
+import hashlib, json, sys
+d = sys.argv[1]
+idx = json.load(open(d + '/index.json'))
+mans = [dict(m) for m in idx['manifests']]
+for m in mans: m.pop('annotations', None)
+nested = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json',
+                     'manifests': mans}).encode()
+dg = hashlib.sha256(nested).hexdigest()
+open(d + '/blobs/sha256/' + dg, 'wb').write(nested)
+idx['manifests'].append({'mediaType': 'application/vnd.oci.image.index.v1+json', 'digest': 'sha256:' + dg,
+                         'size': len(nested), 'annotations': {'org.opencontainers.image.ref.name': 'multi'}})
+json.dump(idx, open(d + '/index.json', 'w'))
+PY
+CFG_ARM=$(oci_config_digest "$MP" arm64)
+CFG_AMD=$(oci_config_digest "$MP" amd64)
+skopeo_ inspect --override-arch arm64 "oci:$MP:multi" >/dev/null || fail "fixture: skopeo cannot read the multi-arch index"
+out=$(ci pull "oci:$MP:multi" --platform linux/arm64) || fail "pull --platform linux/arm64"
+assert_eq "multi:multi  $CFG_ARM" "$(head -n1 <<<"$out")" "--platform linux/arm64 picks the arm64 image"
+assert_eq arm64 "$(ci inspect multi:multi | json_get 'j[0]["Architecture"]')" "inspect Architecture"
+out=$(ci pull "oci:$MP:multi" --platform linux/amd64 --as m:amd) || fail "pull --platform linux/amd64"
+assert_eq "m:amd  $CFG_AMD" "$(head -n1 <<<"$out")" "--platform linux/amd64 picks the amd64 image"
+if [[ "$(uname -m)" == x86_64 ]]; then
+  out=$(ci pull "oci:$MP:multi" --as m:host) || fail "pull of a multi-arch index without --platform"
+  assert_eq "m:host  $CFG_AMD" "$(head -n1 <<<"$out")" "default platform on an x86_64 host"
+fi
+expect_one_line_error 'platform|s390x' ci pull "oci:$MP:multi" --platform linux/s390x
+expect_one_line_error 'platform' ci pull "oci:$MP:multi" --platform notaplatform
+push_compare multi:multi "$T/mp-arm64"
+assert_fsck_clean
+
+# Usage errors follow the same contract: non-zero, one line "cimg: reason".
+log "usage errors"
+expect_one_line_error 'bogus|compression' ci push bee "oci:$T/never:t" --compression bogus
+[[ ! -e "$T/never" ]] || fail "push with a bad --compression wrote $T/never"
+expect_one_line_error '' ci pull
+expect_one_line_error '' ci pull "oci:$IMG:a" --no-such-option
+expect_one_line_error 'no-such-command' ci no-such-command
