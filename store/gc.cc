@@ -56,6 +56,29 @@ uint64_t DiskBytes(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
 }
 
+// Removes scratch left by dead processes. REQUIRES: gc.lock held
+// exclusively, so no import/export/load (the only other users of tmp/) runs;
+// readers' secondary dirs are live while their owner lock is held.
+void RemoveStaleScratch(const std::string& tmp, GcReport* rep) {
+  DIR* d = ::opendir(tmp.c_str());
+  if (!d) return;
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names) {
+    std::string path = tmp + "/" + n;
+    if (n.rfind("secondary-", 0) == 0) {
+      auto owner = FileLock::TryAcquire(path + "/" + kSecondaryOwnerLock,
+                                        FileLock::Mode::kExclusive);
+      if (!owner.ok()) continue;  // a live reader
+    }
+    if (RemoveTree(path).ok()) rep->scratch_removed++;
+  }
+}
+
 }  // namespace
 
 Result<GcReport> Store::Gc() {
@@ -64,6 +87,7 @@ Result<GcReport> Store::Gc() {
                                                   FileLock::Mode::kExclusive));
   ASSIGN_OR_RETURN(auto w, impl_->Writer());
   Index& ix = *w;
+  RemoveStaleScratch(impl_->tmp_dir, &rep);
 
   // Mark.
   std::unordered_set<Digest, DigestHash> live_layers, live_blobs, live_chunks, images;

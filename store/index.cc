@@ -29,6 +29,7 @@ rocksdb::Options BaseOptions() {
 
 Index::~Index() {
   db_.reset();
+  secondary_owner_.Release();
   if (!secondary_dir_.empty()) (void)RemoveTree(secondary_dir_);
 }
 
@@ -51,6 +52,9 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
   for (int attempt = 0;; attempt++) {
     std::unique_ptr<Index> ix(new Index());
     ASSIGN_OR_RETURN(TempDir sec, TempDir::Create(root + "/tmp", "secondary-"));
+    ASSIGN_OR_RETURN(ix->secondary_owner_,
+                     FileLock::Acquire(sec.path() + "/" + kSecondaryOwnerLock,
+                                       FileLock::Mode::kExclusive));
     rocksdb::DB* db = nullptr;
     rocksdb::Options o = BaseOptions();
     o.create_if_missing = false;

@@ -42,6 +42,9 @@ inline std::string Image(const Digest& d) { return "i" + std::string(d.Raw()); }
 inline std::string Name(const std::string& n) { return "n" + n; }
 }  // namespace key
 
+// The lock file inside a reader's secondary dir, held while it is open.
+constexpr char kSecondaryOwnerLock[] = "owner.lock";
+
 class Index {
  public:
   ~Index();
@@ -81,6 +84,8 @@ class Index {
   std::unique_ptr<rocksdb::DB> db_;
   FileLock lock_;            // writer session lock (index.lock)
   std::string secondary_dir_;  // readers: removed on close
+  FileLock secondary_owner_;   // readers: "owner.lock" in secondary_dir_, so gc
+                               // can tell a live reader's dir from a dead one's
 };
 
 }  // namespace cfs

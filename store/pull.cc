@@ -121,6 +121,18 @@ Result<PullResult> Store::Pull(const std::string& ref, const PullOptions& o) {
   Platform want = o.platform;
   if (want.os.empty() && want.arch.empty()) want = Platform::Host();
   ASSIGN_OR_RETURN(SourceImage img, src->Resolve(want));
+  if (!o.platform.os.empty() || !o.platform.arch.empty()) {
+    // An explicit --platform must match even a single-platform image.
+    try {
+      json c = json::parse(img.config);
+      std::string os = c.value("os", ""), arch = c.value("architecture", "");
+      if ((!o.platform.os.empty() && !os.empty() && os != o.platform.os) ||
+          (!o.platform.arch.empty() && !arch.empty() && arch != o.platform.arch))
+        return Status::NotFound(ref + ": image is " + os + "/" + arch + ", not " +
+                                o.platform.ToString());
+    } catch (const std::exception&) {
+    }
+  }
   std::string name = o.as_name.empty() ? DerivedName(ref, img.ref_name) : o.as_name;
   ASSIGN_OR_RETURN(name, NormalizeImageName(name));
   if (name.rfind("sha256:", 0) == 0) return Status::Invalid("--as needs a name, not a digest");

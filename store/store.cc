@@ -125,8 +125,21 @@ Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
   }
   auto norm = NormalizeImageName(name);
   if (norm.ok()) {
-    ASSIGN_OR_RETURN(auto v, ix.Get(key::Name(*norm)));
-    if (v) return Digest::Parse(*v);
+    // As docker does: "nginx" may be stored as "docker.io/library/nginx".
+    std::vector<std::string> candidates = {*norm};
+    auto slash = norm->find('/');
+    std::string first = slash == std::string::npos ? "" : norm->substr(0, slash);
+    bool has_registry = first.find('.') != std::string::npos ||
+                        first.find(':') != std::string::npos || first == "localhost";
+    if (!has_registry) {
+      candidates.push_back("docker.io/" + *norm);
+      if (slash == std::string::npos) candidates.push_back("docker.io/library/" + *norm);
+      candidates.push_back("localhost/" + *norm);
+    }
+    for (const auto& c : candidates) {
+      ASSIGN_OR_RETURN(auto v, ix.Get(key::Name(c)));
+      if (v) return Digest::Parse(*v);
+    }
   }
   // An image-ID or manifest-digest prefix (at least 4 hex digits).
   std::string hex = name.rfind("sha256:", 0) == 0 ? name.substr(7) : name;

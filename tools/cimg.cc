@@ -346,11 +346,34 @@ int main(int argc, char** argv) {
     if (!r.problems.empty()) std::exit(1);
   });
 
+  // Name an unknown command (CLI11 would only say one is required).
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--root" || a == "--threads") {
+      i++;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    bool known = false;
+    for (const auto* sub : app.get_subcommands({})) known |= sub->get_name() == a;
+    if (!known) {
+      std::fprintf(stderr, "cimg: unknown command \"%s\" (see 'cimg --help')\n", a.c_str());
+      return 2;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    // One line, like every other error; name the subcommand when there is one.
+    std::string where = "cimg";
+    for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::fprintf(stderr, "cimg: %s (see '%s --help')\n", e.what(), where.c_str());
+    return 2;
   }
   return 0;
 }
