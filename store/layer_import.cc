@@ -87,10 +87,18 @@ class LayerImporter::Pool {
     cv_.notify_all();
     for (auto& t : workers_) t.join();
   }
-  // Blocks while the queue is full.
+  // When the queue is full the caller runs queued jobs itself rather than
+  // wait: the reading thread then lends its spare time to compression.
   void Submit(std::function<void()> job) {
     std::unique_lock<std::mutex> l(mu_);
-    space_.wait(l, [&] { return queue_.size() < max_queued_; });
+    while (queue_.size() >= max_queued_) {
+      std::function<void()> other = std::move(queue_.front());
+      queue_.pop_front();
+      l.unlock();
+      other();
+      l.lock();
+      if (--pending_ == 0) idle_.notify_all();
+    }
     queue_.push_back(std::move(job));
     pending_++;
     cv_.notify_one();
@@ -110,7 +118,6 @@ class LayerImporter::Pool {
         if (queue_.empty()) return;
         job = std::move(queue_.front());
         queue_.pop_front();
-        space_.notify_one();
       }
       job();
       std::lock_guard<std::mutex> l(mu_);
@@ -119,7 +126,7 @@ class LayerImporter::Pool {
   }
   size_t max_queued_;
   std::mutex mu_;  // guards everything below
-  std::condition_variable cv_, space_, idle_;
+  std::condition_variable cv_, idle_;
   std::deque<std::function<void()>> queue_;
   size_t pending_ = 0;
   bool stop_ = false;
@@ -140,41 +147,61 @@ struct CCtxDeleter {
   void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 };
 thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> tls_cctx;
+thread_local std::string tls_frame;  // compression output, reused
 }  // namespace
+
+std::string LayerImporter::TakeBuffer() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (free_buffers_.empty()) return std::string();
+  std::string b = std::move(free_buffers_.back());
+  free_buffers_.pop_back();
+  return b;
+}
+
+void LayerImporter::GiveBuffer(std::string b) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (free_buffers_.size() < 64) free_buffers_.push_back(std::move(b));
+}
 
 // Runs on a pool thread: hash, dedup, compress, append.
 void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r) {
   Digest d = Digest::Of(data);
   out->digest = d;
   out->size = static_cast<uint32_t>(data.size());
+  bool skip;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (!error_.ok() || written_.count(d) || in_store_.count(d)) return;
+    skip = !error_.ok() || written_.count(d) || in_store_.count(d);
   }
-  if (dedup_) {
+  if (!skip && dedup_) {
     auto have = dedup_->Get(key::Chunk(d));
     if (have.ok() && have->has_value()) {
       std::lock_guard<std::mutex> l(mu_);
       in_store_.insert(d);
-      return;
+      skip = true;
     }
   }
-  {
+  if (!skip) {
     std::lock_guard<std::mutex> l(mu_);
     // Claim it, so no other worker compresses the same chunk.
-    if (!written_.emplace(d, ChunkLoc{}).second) return;
+    skip = !written_.emplace(d, ChunkLoc{}).second;
+  }
+  if (skip) {
+    GiveBuffer(std::move(data));
+    return;
   }
   if (!tls_cctx) tls_cctx.reset(ZSTD_createCCtx());
-  std::string frame(ZSTD_compressBound(data.size()), '\0');
-  size_t c = ZSTD_compressCCtx(tls_cctx.get(), frame.data(), frame.size(), data.data(),
+  size_t bound = ZSTD_compressBound(data.size());
+  if (tls_frame.size() < bound) tls_frame.resize(bound);
+  size_t c = ZSTD_compressCCtx(tls_cctx.get(), tls_frame.data(), bound, data.data(),
                                data.size(), level_);
+  GiveBuffer(std::move(data));
   Status st;
   ChunkLoc loc;
   if (ZSTD_isError(c)) {
     st = Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(c), EIO);
   } else {
-    frame.resize(c);
-    auto res = packs_->Append(d, frame, out->size);
+    auto res = packs_->Append(d, std::string_view(tls_frame.data(), c), out->size);
     if (res.ok()) loc = *res; else st = res.status();
   }
   std::lock_guard<std::mutex> l(mu_);
@@ -243,7 +270,8 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
       size_t cut = chunker_.NextCut(reinterpret_cast<const uint8_t*>(buf.data()) + start, want);
       refs.emplace_back();
       ChunkRef* out = &refs.back();
-      std::string data(buf.data() + start, cut);
+      std::string data = TakeBuffer();
+      data.assign(buf.data() + start, cut);
       start += cut;
       pool_->Submit([this, out, &r, d = std::move(data)]() mutable {
         StoreChunk(std::move(d), out, &r);

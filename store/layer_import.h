@@ -85,6 +85,10 @@ class LayerImporter {
 
  private:
   void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
+  // Chunk buffers are recycled: fresh 64-256 KiB allocations would be
+  // mmap'ed and zero-filled by the kernel for every chunk.
+  std::string TakeBuffer();
+  void GiveBuffer(std::string b);
   class Pool;
   const Chunker& chunker_;
   PackWriter* packs_;
@@ -95,6 +99,7 @@ class LayerImporter {
   std::unordered_map<Digest, ChunkLoc, DigestHash> written_;  // guarded by mu_
   std::unordered_set<Digest, DigestHash> in_store_;          // guarded by mu_
   Status error_;                                             // guarded by mu_
+  std::vector<std::string> free_buffers_;                    // guarded by mu_
 };
 
 }  // namespace cfs
