@@ -42,7 +42,9 @@ for round in 1 2 3 4 5 6; do
     assert_fsck_clean
     assert_eq 0 "$(fsck_garbage)" "round $round: garbage records right after gc"
   fi
-  delay_ms=$((50 + RANDOM % 1951))
+  # Somewhere between 5% and 85% of an undisturbed pull, so the kill lands
+  # mid-import however fast the machine is.
+  delay_ms=$((ms * 5 / 100 + RANDOM % (ms * 80 / 100 + 1)))
   bg "$CIMG" --root "$ROOT" -q pull "oci:$IMG:t" --as big:1 >/dev/null
   pid=$BG_PID
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
