@@ -1,6 +1,5 @@
 // Store::Fsck: re-verifies every indexed chunk against its digest and every
 // reference (name -> image -> manifest/config/layers -> chunks). Read-only.
-#include <dirent.h>
 
 #include <unordered_map>
 #include <unordered_set>
@@ -117,15 +116,11 @@ Result<FsckReport> Store::Fsck() {
   }));
 
   // Pack records nobody indexes: garbage for gc, not an error.
-  DIR* d = ::opendir(impl_->packs_dir.c_str());
-  if (d) {
-    std::vector<std::string> packs;
-    while (auto* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n.size() > 5 && n.substr(n.size() - 5) == ".pack") packs.push_back(n);
-    }
-    ::closedir(d);
-    for (const auto& n : packs) {
+  auto packs = ListDir(impl_->packs_dir, ".pack");
+  if (!packs.ok()) {
+    problem(packs.status().message());
+  } else {
+    for (const auto& n : *packs) {
       uint64_t id = 0, end = 0;
       Status s = ScanPack(impl_->packs_dir + "/" + n, &id,
                           [&](const PackRecord& r) {

@@ -7,7 +7,6 @@
 // remain walkable) and packs without a live record are unlinked.
 // gc holds gc.lock exclusively, so no import, export or lease-taking runs
 // meanwhile; packs still locked by a live writer are skipped.
-#include <dirent.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
 
@@ -24,14 +23,9 @@ namespace {
 // Layers named by live leases; stale lease files are removed.
 Result<std::vector<Digest>> LeasedLayers(const std::string& dir) {
   std::vector<Digest> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
+  ASSIGN_OR_RETURN(auto names, ListDir(dir, ".lease"));
   std::vector<std::string> files;
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 6 && n.substr(n.size() - 6) == ".lease") files.push_back(dir + "/" + n);
-  }
-  ::closedir(d);
+  for (const auto& n : names) files.push_back(dir + "/" + n);
   for (const auto& f : files) {
     auto probe = FileLock::TryAcquire(f, FileLock::Mode::kExclusive);
     if (probe.ok()) {  // nobody holds it: stale
@@ -60,15 +54,9 @@ uint64_t DiskBytes(const std::string& path) {
 // exclusively, so no import/export/load (the only other users of tmp/) runs;
 // readers' secondary dirs are live while their owner lock is held.
 void RemoveStaleScratch(const std::string& tmp, GcReport* rep) {
-  DIR* d = ::opendir(tmp.c_str());
-  if (!d) return;
-  std::vector<std::string> names;
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  for (const auto& n : names) {
+  auto names = ListDir(tmp);
+  if (!names.ok()) return;
+  for (const auto& n : *names) {
     std::string path = tmp + "/" + n;
     if (n.rfind("secondary-", 0) == 0) {
       auto owner = FileLock::TryAcquire(path + "/" + kSecondaryOwnerLock,
@@ -162,14 +150,7 @@ Result<GcReport> Store::Gc() {
   if (b.Count() > 0) RETURN_IF_ERROR(ix.Write(b));
 
   // Sweep packs.
-  DIR* d = ::opendir(impl_->packs_dir.c_str());
-  if (!d) return Status::IOError(impl_->packs_dir);
-  std::vector<std::string> packs;
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 5 && n.substr(n.size() - 5) == ".pack") packs.push_back(n);
-  }
-  ::closedir(d);
+  ASSIGN_OR_RETURN(auto packs, ListDir(impl_->packs_dir, ".pack"));
   for (const auto& n : packs) {
     std::string path = impl_->packs_dir + "/" + n;
     auto writer_alive = FileLock::TryAcquire(path, FileLock::Mode::kExclusive);

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ftw.h>
 
@@ -176,6 +177,21 @@ Status RemoveTree(const std::string& path) {
   if (::nftw(path.c_str(), cb, 64, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
     return Status::IOError("remove " + path);
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& dir, const std::string& suffix) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Status::IOError(dir);
+  std::vector<std::string> out;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    if (n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      out.push_back(std::move(n));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool PathExists(const std::string& path) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "store/status.h"
 
@@ -166,6 +167,8 @@ Status MakeDirs(const std::string& path, mode_t mode = 0755);
 Status FsyncDir(const std::string& dir);
 Status RemoveTree(const std::string& path);
 bool PathExists(const std::string& path);
+// Names in dir (not "." or ".."), sorted, keeping those ending in suffix.
+Result<std::vector<std::string>> ListDir(const std::string& dir, const std::string& suffix = "");
 // Random hex string of n bytes (2n characters), from the kernel's CSPRNG.
 std::string RandomHex(size_t n);
 

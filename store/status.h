@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -83,6 +84,10 @@ class [[nodiscard]] Result {
  private:
   std::variant<T, Status> v_;
 };
+
+// Quotes a name for an error message: "name", with control bytes, quotes and
+// backslashes shown as \xNN so a hostile name cannot break a one-line message.
+std::string QuoteForMessage(std::string_view s);
 
 }  // namespace cfs
 

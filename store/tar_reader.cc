@@ -34,21 +34,6 @@ constexpr size_t kUnameOff = 265, kGnameOff = 297, kOwnerLen = 32;
 constexpr size_t kDevMajorOff = 329, kDevMinorOff = 337, kDevLen = 8;
 constexpr size_t kPrefixOff = 345, kPrefixLen = 155;
 
-std::string Quote(std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string HumanBytes(uint64_t n) {
   if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
   if (n >= (1u << 10) && n % (1u << 10) == 0) return std::to_string(n >> 10) + " KiB";
@@ -250,7 +235,7 @@ std::string_view Basename(std::string_view name) {
 
 std::string TypeChar(char t) {
   if (t >= 0x21 && t < 0x7f) return std::string("'") + t + "'";
-  return Quote(std::string_view(&t, 1));
+  return QuoteForMessage(std::string_view(&t, 1));
 }
 
 }  // namespace
@@ -271,9 +256,9 @@ struct PendingEntry {
 class TarReader::Impl {
  public:
   static std::string Where(const TarReader& r) {
-    if (r.payload_left_ > 0 || r.padding_left_ > 0) return "entry " + Quote(r.name_);
+    if (r.payload_left_ > 0 || r.padding_left_ > 0) return "entry " + QuoteForMessage(r.name_);
     if (r.entries_ == 0) return "first header";
-    return "header after entry " + Quote(r.name_);
+    return "header after entry " + QuoteForMessage(r.name_);
   }
   static Status Truncated(const TarReader& r) {
     return Status::Corruption("truncated tar at offset " + std::to_string(r.offset_) + " (" +
@@ -372,7 +357,7 @@ class TarReader::Impl {
     for (size_t i = path.find('/'); i != std::string::npos; i = path.find('/', i + 1)) {
       std::string parent = path.substr(0, i);
       if (r.symlinks_.count(parent)) {
-        return Status::Invalid("entry " + Quote(path) + " goes through symlink " + Quote(parent));
+        return Status::Invalid("entry " + QuoteForMessage(path) + " goes through symlink " + QuoteForMessage(parent));
       }
     }
     return Status::Ok();
@@ -387,13 +372,13 @@ class TarReader::Impl {
 Status TarReader::Impl::FillFromPax(const std::map<std::string, std::string>& pax,
                                     const std::string& raw_name, uint64_t at, TocEntry* e) {
   auto bad = [&](const std::string& key) {
-    return Status::Corruption("invalid PAX " + key + " of entry " + Quote(raw_name) +
+    return Status::Corruption("invalid PAX " + key + " of entry " + QuoteForMessage(raw_name) +
                               " at offset " + std::to_string(at));
   };
   std::map<std::string, std::string> xattrs;
   for (const auto& [k, v] : pax) {
     if (k.starts_with("GNU.sparse.")) {
-      return Status::Unsupported("entry " + Quote(raw_name) + ": sparse files are not supported");
+      return Status::Unsupported("entry " + QuoteForMessage(raw_name) + ": sparse files are not supported");
     }
     if (k == "uid" || k == "gid") {
       auto n = ParseDecimal(v);
@@ -485,9 +470,9 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
       e->type = EntryType::kFifo;
       break;
     case 'S':
-      return Status::Unsupported("entry " + Quote(raw_name) + ": sparse files are not supported");
+      return Status::Unsupported("entry " + QuoteForMessage(raw_name) + ": sparse files are not supported");
     default:
-      return Status::Unsupported("entry " + Quote(raw_name) + ": unsupported tar entry type " +
+      return Status::Unsupported("entry " + QuoteForMessage(raw_name) + ": unsupported tar entry type " +
                                  TypeChar(type) + " at offset " + std::to_string(at));
   }
 
@@ -500,11 +485,11 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
   }
   if (e->type == EntryType::kHardlink) {
     auto target = NormalizeEntryName(link);
-    if (!target.ok()) return target.status().Prefix("hard link " + Quote(e->name));
+    if (!target.ok()) return target.status().Prefix("hard link " + QuoteForMessage(e->name));
     e->link_target = std::move(target).value();
   } else if (e->type == EntryType::kSymlink) {
     if (link.find('\0') != std::string::npos) {
-      return Status::Invalid("NUL byte in target of symlink " + Quote(e->name));
+      return Status::Invalid("NUL byte in target of symlink " + QuoteForMessage(e->name));
     }
     e->link_target = link;
   }
@@ -518,7 +503,7 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
   if (e->type == EntryType::kSymlink) r->symlinks_.insert(e->name);
 
   auto bad = [&](const std::string& what) {
-    return Status::Corruption(what + " in header of entry " + Quote(raw_name) + " at offset " +
+    return Status::Corruption(what + " in header of entry " + QuoteForMessage(raw_name) + " at offset " +
                               std::to_string(at));
   };
   auto num = [&](size_t off, size_t len, const char* what) -> Result<int64_t> {

@@ -31,31 +31,14 @@ const char* EntryTypeName(EntryType t) {
 
 namespace {
 
-// Quotes a name for an error message; control bytes are shown as \xNN so a
-// hostile name cannot break the one-line message.
-std::string Quote(std::string_view s) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 Result<std::string> NormalizeEntryName(std::string_view name) {
   if (name.empty()) return Status::Invalid("empty entry name in layer");
   if (name.find('\0') != std::string_view::npos) {
-    return Status::Invalid("NUL byte in entry name " + Quote(name));
+    return Status::Invalid("NUL byte in entry name " + QuoteForMessage(name));
   }
-  if (name.front() == '/') return Status::Invalid("absolute path " + Quote(name) + " in layer");
+  if (name.front() == '/') return Status::Invalid("absolute path " + QuoteForMessage(name) + " in layer");
   std::string out;
   out.reserve(name.size());
   size_t pos = 0;
@@ -65,7 +48,7 @@ Result<std::string> NormalizeEntryName(std::string_view name) {
     std::string_view comp = name.substr(pos, slash - pos);
     pos = slash + 1;
     if (comp.empty() || comp == ".") continue;
-    if (comp == "..") return Status::Invalid("entry name " + Quote(name) + " contains \"..\"");
+    if (comp == "..") return Status::Invalid("entry name " + QuoteForMessage(name) + " contains \"..\"");
     if (!out.empty()) out += '/';
     out.append(comp);
   }
@@ -291,7 +274,7 @@ Status DecodeEntry(Decoder* r, size_t num_chunks, TocEntry* e) {
   RETURN_IF_ERROR(r->U32(&e->first_chunk, "first chunk"));
   RETURN_IF_ERROR(r->U32(&e->num_chunks, "chunk count"));
   if (uint64_t{e->first_chunk} + e->num_chunks > num_chunks) {
-    return r->Error("entry " + Quote(e->name) + " chunks [" + std::to_string(e->first_chunk) +
+    return r->Error("entry " + QuoteForMessage(e->name) + " chunks [" + std::to_string(e->first_chunk) +
                     ", +" + std::to_string(e->num_chunks) + ") outside the chunk table of " +
                     std::to_string(num_chunks));
   }
