@@ -54,9 +54,30 @@ Result<std::unique_ptr<DecompressingSource>> DecompressingSource::Open(ByteSourc
   return s;
 }
 
-bool DecompressingSource::passthrough() const {
-  auto* a = static_cast<struct archive*>(ar_);
-  return archive_filter_count(a) <= 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE;
+Result<std::string_view> PeekSource::Peek(size_t n) {
+  while (head_.size() < n) {
+    char buf[64];
+    ASSIGN_OR_RETURN(size_t got, in_->Read(buf, std::min(sizeof buf, n - head_.size())));
+    if (got == 0) break;
+    head_.append(buf, got);
+  }
+  return std::string_view(head_).substr(0, std::min(n, head_.size()));
+}
+
+Result<size_t> PeekSource::Read(void* buf, size_t n) {
+  if (pos_ < head_.size()) {
+    size_t k = std::min(n, head_.size() - pos_);
+    std::memcpy(buf, head_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  return in_->Read(buf, n);
+}
+
+bool LooksCompressed(std::string_view h) {
+  auto starts = [&](std::string_view m) { return h.substr(0, m.size()) == m; };
+  return starts("\x1f\x8b") || starts("\x28\xb5\x2f\xfd") ||
+         starts(std::string_view("\xfd" "7zXZ\x00", 6)) || starts("BZh");
 }
 
 DecompressingSource::~DecompressingSource() {
@@ -222,10 +243,15 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
                                                 uint64_t blob_size_hint) {
   LayerImportResult r;
   HashingSource compressed(&blob);
-  ASSIGN_OR_RETURN(auto plain, DecompressingSource::Open(&compressed));
-  HashingSource tar(plain.get());
-  // An uncompressed blob is its own tar: hash it once, as the blob.
-  const bool same_bytes = plain->passthrough();
+  PeekSource peek(&compressed);
+  ASSIGN_OR_RETURN(std::string_view head, peek.Peek(8));
+  // A plain tar is read directly and is its own diffID: hash it once.
+  const bool same_bytes = !LooksCompressed(head);
+  std::unique_ptr<DecompressingSource> plain;
+  if (!same_bytes) {
+    ASSIGN_OR_RETURN(plain, DecompressingSource::Open(&peek));
+  }
+  HashingSource tar(same_bytes ? static_cast<ByteSource*>(&peek) : plain.get());
   if (same_bytes) tar.DisableHashing();
   TarReader reader(&tar);
   std::deque<ChunkRef> refs;  // stable addresses while workers fill them in

@@ -33,6 +33,24 @@ class HashingSource : public ByteSource {
   bool hashing_ = true;
 };
 
+// Replays the first bytes of a stream after looking at them.
+class PeekSource : public ByteSource {
+ public:
+  explicit PeekSource(ByteSource* in) : in_(in) {}
+  // Reads up to n bytes ahead (fewer at end of stream) and returns them.
+  Result<std::string_view> Peek(size_t n);
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  ByteSource* in_;
+  std::string head_;
+  size_t pos_ = 0;
+};
+
+// True when a blob starting with these bytes is compressed (gzip, zstd,
+// xz, bzip2), i.e. is not a plain tar.
+bool LooksCompressed(std::string_view head);
+
 // Decompresses gzip, zstd, xz or bzip2 (or passes plain bytes) with
 // libarchive's raw format.
 class DecompressingSource : public ByteSource {
@@ -40,8 +58,6 @@ class DecompressingSource : public ByteSource {
   static Result<std::unique_ptr<DecompressingSource>> Open(ByteSource* in);
   ~DecompressingSource() override;
   Result<size_t> Read(void* buf, size_t n) override;
-  // True when the blob is not compressed: output bytes == input bytes.
-  bool passthrough() const;
 
  private:
   explicit DecompressingSource(ByteSource* in) : in_(in) {}

@@ -104,6 +104,7 @@ std::string QuoteForMessage(std::string_view s);
 
 // ASSIGN_OR_RETURN(lhs, expr): evaluates a Result<T>; on error returns its
 // Status, else moves the value into lhs (which may be a declaration).
+// It expands to several statements: inside an if/else/for, use braces.
 #define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL(CFS_CONCAT(_res_, __LINE__), lhs, expr)
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
