@@ -71,7 +71,7 @@ PY
 }
 mklayout "$W/tree" "$W/oci1"
 # v2: one mid-sized file rewritten in the middle.
-victim=$(awk 'NR % 97 == 0' "$W/list" | head -1)
+victim=$(awk 'NR % 97 == 0 { print; exit }' "$W/list")
 cp -a "$W/tree" "$W/tree2"
 python3 -c "import os,sys; p=sys.argv[1]; n=os.path.getsize(p); f=open(p,'r+b'); f.seek(n//2); f.write(os.urandom(min(4096, max(1, n//4))))" "$W/tree2$victim"
 mklayout "$W/tree2" "$W/oci2"
