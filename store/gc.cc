@@ -98,7 +98,6 @@ Result<GcReport> Store::Gc() {
   live_layers.insert(leased.begin(), leased.end());
 
   Index::Batch b;
-  std::unordered_set<Digest, DigestHash> layers_seen;
   RETURN_IF_ERROR(ix.Scan("t", [&](std::string_view k, std::string_view v) {
     Digest id = Digest::FromRaw(k.substr(1));
     if (!live_layers.count(id)) {

@@ -231,7 +231,6 @@ void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResul
     return;
   }
   written_[d] = loc;
-  r->new_chunks.emplace_back(d, loc);
   r->chunks_new++;
   r->bytes_new += loc.clen + kRecordHeaderSize;
 }

@@ -75,7 +75,6 @@ struct LayerImportResult {
   uint64_t blob_size = 0;
   uint64_t chunks_new = 0;   // chunks this layer wrote to a pack
   uint64_t bytes_new = 0;    // compressed bytes written
-  std::vector<std::pair<Digest, ChunkLoc>> new_chunks;  // to index at commit
 };
 
 // Imports the layers of one pull. Chunks written by an earlier layer of the

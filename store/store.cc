@@ -147,7 +147,6 @@ Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
                 hex.find_first_not_of("0123456789abcdef") == std::string::npos;
   if (is_hex) {
     std::vector<Digest> hits;
-    Status bad;
     RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
       Digest m = Digest::FromRaw(k.substr(1));
       auto rec = ImageRecord::FromJson(v);

@@ -88,7 +88,7 @@ struct PullResult {
 };
 
 struct GcReport {
-  uint64_t chunks_removed = 0, layers_removed = 0, blobs_removed = 0, images_removed = 0;
+  uint64_t chunks_removed = 0, layers_removed = 0, blobs_removed = 0;
   uint64_t packs_removed = 0, bytes_reclaimed = 0;
   uint64_t scratch_removed = 0;  // temporary dirs of dead processes
 };
