@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(
   # build
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config clang
   librocksdb-dev libfuse3-dev libzstd-dev libarchive-dev libcurl4-openssl-dev libssl-dev
   libyaml-cpp-dev libssh2-1-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   # tests and peers

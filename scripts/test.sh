@@ -12,6 +12,11 @@ rc=0
 echo "== unit and integration tests (build/)"
 (cd build && ctest --output-on-failure -j2 --timeout 900) || rc=1
 
+echo "== clang -Wthread-safety over the libraries (build-tsa/)"
+CXX=clang++ cmake -S . -B build-tsa -G Ninja -DCFS_THREAD_SAFETY=ON -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS_DEBUG=-O0 >/dev/null
+ninja -C build-tsa -j"$(nproc)" cfs_store || rc=1
+
 if [ "${1:-}" != "--quick" ]; then
   echo "== unit tests under ASan+UBSan (build-asan/)"
   scripts/setup.sh --asan

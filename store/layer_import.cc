@@ -172,7 +172,7 @@ thread_local std::string tls_frame;  // compression output, reused
 }  // namespace
 
 std::string LayerImporter::TakeBuffer() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (free_buffers_.empty()) return std::string();
   std::string b = std::move(free_buffers_.back());
   free_buffers_.pop_back();
@@ -180,7 +180,7 @@ std::string LayerImporter::TakeBuffer() {
 }
 
 void LayerImporter::GiveBuffer(std::string b) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (free_buffers_.size() < 64) free_buffers_.push_back(std::move(b));
 }
 
@@ -191,19 +191,19 @@ void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResul
   out->size = static_cast<uint32_t>(data.size());
   bool skip;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     skip = !error_.ok() || written_.count(d) || in_store_.count(d);
   }
   if (!skip && dedup_) {
     auto have = dedup_->Get(key::Chunk(d));
     if (have.ok() && have->has_value()) {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       in_store_.insert(d);
       skip = true;
     }
   }
   if (!skip) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     // Claim it, so no other worker compresses the same chunk.
     skip = !written_.emplace(d, ChunkLoc{}).second;
   }
@@ -225,7 +225,7 @@ void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResul
     auto res = packs_->Append(d, std::string_view(tls_frame.data(), c), out->size);
     if (res.ok()) loc = *res; else st = res.status();
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!st.ok()) {
     if (error_.ok()) error_ = st;
     return;
@@ -313,7 +313,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   }
   pool_->Wait();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (st.ok() && !error_.ok()) st = error_;
     error_ = Status::Ok();
   }
@@ -357,7 +357,7 @@ Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
   for (const auto& d : order) keys.push_back(key::Chunk(d));
   ASSIGN_OR_RETURN(auto have, w.MultiGet(keys));
   Index::Batch b;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (size_t i = 0; i < order.size(); i++) {
     if (have[i]) continue;  // indexed already (maybe by another process)
     auto it = written_.find(order[i]);

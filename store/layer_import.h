@@ -14,6 +14,7 @@
 #include "store/pack.h"
 #include "store/store.h"
 #include "store/tar_reader.h"
+#include "store/thread_annotations.h"
 
 namespace cfs {
 
@@ -102,19 +103,21 @@ class LayerImporter {
   void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
   // Chunk buffers are recycled: fresh 64-256 KiB allocations would be
   // mmap'ed and zero-filled by the kernel for every chunk.
-  std::string TakeBuffer();
-  void GiveBuffer(std::string b);
+  std::string TakeBuffer() EXCLUDES(mu_);
+  void GiveBuffer(std::string b) EXCLUDES(mu_);
   class Pool;
   const Chunker& chunker_;
   PackWriter* packs_;
   Index* dedup_;
   int level_;
   std::unique_ptr<Pool> pool_;
-  std::mutex mu_;
-  std::unordered_map<Digest, ChunkLoc, DigestHash> written_;  // guarded by mu_
-  std::unordered_set<Digest, DigestHash> in_store_;          // guarded by mu_
-  Status error_;                                             // guarded by mu_
-  std::vector<std::string> free_buffers_;                    // guarded by mu_
+  // Guards the dedup sets, the first error and the buffer pool. Taken by
+  // pool threads and the reader; never held while compressing or writing.
+  Mutex mu_;
+  std::unordered_map<Digest, ChunkLoc, DigestHash> written_ GUARDED_BY(mu_);
+  std::unordered_set<Digest, DigestHash> in_store_ GUARDED_BY(mu_);
+  Status error_ GUARDED_BY(mu_);
+  std::vector<std::string> free_buffers_ GUARDED_BY(mu_);
 };
 
 }  // namespace cfs

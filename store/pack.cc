@@ -94,7 +94,7 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
   PutU32(hdr + 4, static_cast<uint32_t>(frame.size()));
   PutU32(hdr + 8, ulen);
   std::memcpy(hdr + 16, d.bytes.data(), 32);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!cur_.fd.valid() || cur_.size + kRecordHeaderSize + frame.size() > max_size_)
     RETURN_IF_ERROR(StartPack());
   ChunkLoc loc{cur_.id, cur_.size, static_cast<uint32_t>(frame.size()), ulen};
@@ -120,7 +120,7 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
 }
 
 Status PackWriter::Sync() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (auto& fd : finished_)
     if (::fdatasync(fd.get()) != 0) return Status::IOError("fdatasync pack");
   finished_.clear();
@@ -129,7 +129,7 @@ Status PackWriter::Sync() {
 }
 
 Result<int> PackReader::Fd(uint64_t id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = fds_.find(id);
   if (it != fds_.end()) return it->second.get();
   std::string path = PackPath(dir_, id);

@@ -21,6 +21,7 @@
 
 #include "store/digest.h"
 #include "store/io.h"
+#include "store/thread_annotations.h"
 
 namespace cfs {
 
@@ -58,12 +59,12 @@ class PackWriter {
     UniqueFd fd;
     uint64_t size = 0;
   };
-  Status StartPack();  // REQUIRES: mu_ held
-  std::string dir_;
-  uint64_t max_size_;
-  std::mutex mu_;
-  Open cur_;                                        // guarded by mu_
-  std::vector<UniqueFd> finished_;                  // rolled packs, synced by Sync()
+  Status StartPack() REQUIRES(mu_);
+  const std::string dir_;
+  const uint64_t max_size_;
+  Mutex mu_;
+  Open cur_ GUARDED_BY(mu_);
+  std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, synced by Sync()
 };
 
 // Reads records by location, opening each pack once. Thread-safe.
@@ -77,10 +78,10 @@ class PackReader {
   Result<std::string> ReadChunk(const Digest& d, const ChunkLoc& loc);
 
  private:
-  Result<int> Fd(uint64_t pack_id);
-  std::string dir_;
-  std::mutex mu_;
-  std::unordered_map<uint64_t, UniqueFd> fds_;  // guarded by mu_
+  Result<int> Fd(uint64_t pack_id) EXCLUDES(mu_);
+  const std::string dir_;
+  Mutex mu_;
+  std::unordered_map<uint64_t, UniqueFd> fds_ GUARDED_BY(mu_);
 };
 
 // One record found while scanning a pack.
