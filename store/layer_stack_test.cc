@@ -1,0 +1,607 @@
+#include "store/layer_stack.h"
+
+#include <gtest/gtest.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+namespace cfs {
+namespace {
+
+namespace fs = std::filesystem;
+using Ref = LayerStack::Ref;
+
+// Builds one layer's TOC by hand, in tar order.
+class Layer {
+ public:
+  Layer& Dir(std::string name, uint32_t mode = 0755) {
+    return Add(EntryType::kDirectory, std::move(name), mode);
+  }
+  Layer& File(std::string name, uint32_t mode = 0644) {
+    return Add(EntryType::kRegular, std::move(name), mode);
+  }
+  Layer& Symlink(std::string name, std::string target) {
+    Add(EntryType::kSymlink, std::move(name), 0777);
+    toc_->entries.back().link_target = std::move(target);
+    return *this;
+  }
+  Layer& Hardlink(std::string name, std::string target) {
+    Add(EntryType::kHardlink, std::move(name), 0);
+    toc_->entries.back().link_target = std::move(target);
+    return *this;
+  }
+  // Whites out `path` ("a/b" -> entry "a/.wh.b").
+  Layer& Whiteout(const std::string& path) {
+    size_t slash = path.rfind('/');
+    std::string name = slash == std::string::npos
+                           ? ".wh." + path
+                           : path.substr(0, slash + 1) + ".wh." + path.substr(slash + 1);
+    Add(EntryType::kRegular, std::move(name), 0);
+    toc_->entries.back().role = OverlayRole::kWhiteout;
+    return *this;
+  }
+  // Marks directory `dir` opaque ("" for the root).
+  Layer& Opaque(const std::string& dir) {
+    Add(EntryType::kRegular, dir.empty() ? ".wh..wh..opq" : dir + "/.wh..wh..opq", 0);
+    toc_->entries.back().role = OverlayRole::kOpaque;
+    return *this;
+  }
+  std::shared_ptr<const LayerToc> toc() const { return toc_; }
+  const LayerToc& raw() const { return *toc_; }
+
+ private:
+  Layer& Add(EntryType type, std::string name, uint32_t mode) {
+    TocEntry e;
+    e.type = type;
+    e.name = std::move(name);
+    e.mode = mode;
+    toc_->entries.push_back(std::move(e));
+    return *this;
+  }
+  std::shared_ptr<LayerToc> toc_ = std::make_shared<LayerToc>();
+};
+
+LayerStack MustBuild(std::vector<Layer> layers) {
+  std::vector<std::shared_ptr<const LayerToc>> tocs;
+  for (const Layer& l : layers) tocs.push_back(l.toc());
+  auto r = LayerStack::Build(std::move(tocs));
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return std::move(r).value();
+}
+
+// "L<layer>:<entry index>", "synthetic", or "absent".
+std::string Src(const LayerStack& s, std::string_view path) {
+  auto r = s.Lookup(path);
+  if (!r) return "absent";
+  if (r->synthetic()) return "synthetic";
+  return "L" + std::to_string(r->layer) + ":" + std::to_string(r->entry);
+}
+
+std::vector<std::string> Names(const LayerStack& s, std::string_view dir) {
+  auto r = s.ReadDir(dir);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<std::string> out;
+  if (r.ok()) {
+    for (auto& [name, ref] : *r) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> WalkPaths(const LayerStack& s) {
+  std::vector<std::string> out;
+  s.Walk([&](const std::string& p, Ref) { out.push_back(p); });
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(LayerStack, EmptyStackHasSyntheticRoot) {
+  LayerStack s = MustBuild({});
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(Src(s, ""), "synthetic");
+  EXPECT_EQ(Src(s, "."), "synthetic");
+  EXPECT_EQ(Src(s, "/"), "synthetic");
+  const TocEntry& e = s.Entry(*s.Lookup("."));
+  EXPECT_EQ(e.type, EntryType::kDirectory);
+  EXPECT_EQ(e.mode, 0755u);
+  EXPECT_EQ(e.uid, 0u);
+  EXPECT_EQ(Names(s, ""), V{});
+}
+
+TEST(LayerStack, RootEntryGivesRootMetadata) {
+  LayerStack s = MustBuild({Layer().Dir(".", 0700).File("f"), Layer().File("g")});
+  EXPECT_EQ(Src(s, "."), "L0:0");
+  EXPECT_EQ(s.Entry(*s.Lookup("")).mode, 0700u);
+  EXPECT_EQ(Names(s, "."), (V{"f", "g"}));
+}
+
+TEST(LayerStack, HigherLayerReplacesSamePath) {
+  LayerStack s = MustBuild({Layer().Dir("etc").File("etc/a").File("etc/b"),
+                            Layer().Dir("etc", 0700).File("etc/a")});
+  EXPECT_EQ(Src(s, "etc"), "L1:0");
+  EXPECT_EQ(Src(s, "etc/a"), "L1:1");
+  EXPECT_EQ(Src(s, "etc/b"), "L0:2");  // directories merge
+  EXPECT_EQ(s.Entry(*s.Lookup("etc")).mode, 0700u);
+  EXPECT_EQ(s.size(), 4u);
+}
+
+TEST(LayerStack, WhiteoutRemovesSubtreeAndIsInvisible) {
+  LayerStack s = MustBuild({Layer().Dir("a").Dir("a/d").File("a/d/x").Dir("a/d/e").File("a/keep"),
+                            Layer().Whiteout("a/d").Whiteout("a/nothing")});
+  EXPECT_EQ(Src(s, "a/d"), "absent");
+  EXPECT_EQ(Src(s, "a/d/x"), "absent");
+  EXPECT_EQ(Src(s, "a/d/e"), "absent");
+  EXPECT_EQ(Src(s, "a/.wh.d"), "absent");
+  EXPECT_EQ(Src(s, "a"), "L0:0");  // the whiteout's implied parent keeps lower metadata
+  EXPECT_EQ(Names(s, "a"), V{"keep"});
+  EXPECT_EQ(WalkPaths(s), (V{".", "a", "a/keep"}));
+}
+
+TEST(LayerStack, WhiteoutOnlyHidesLowerLayers) {
+  LayerStack s = MustBuild({Layer().File("x").File("y"),
+                            Layer().File("x").Whiteout("x").Whiteout("y"),  // same-layer x stays
+                            Layer().Dir("y").File("y/new")});
+  EXPECT_EQ(Src(s, "x"), "L1:0");
+  EXPECT_EQ(Src(s, "y"), "L2:0");  // re-created above its whiteout
+  EXPECT_EQ(Names(s, "y"), V{"new"});
+}
+
+TEST(LayerStack, RecreatedDirectoryDoesNotResurrectOldChildren) {
+  LayerStack s = MustBuild({Layer().Dir("d").File("d/old"), Layer().Whiteout("d"),
+                            Layer().Dir("d").File("d/new")});
+  EXPECT_EQ(Names(s, "d"), V{"new"});
+  EXPECT_EQ(Src(s, "d/old"), "absent");
+}
+
+TEST(LayerStack, OpaqueDirectoryHidesLowerChildren) {
+  LayerStack s = MustBuild({Layer().Dir("d", 0700).File("d/old").Dir("d/sub").File("d/sub/x"),
+                            Layer().Dir("d", 0711).Opaque("d").File("d/new"),
+                            Layer().File("d/top")});
+  EXPECT_EQ(Names(s, "d"), (V{"new", "top"}));
+  EXPECT_EQ(Src(s, "d"), "L1:0");
+  EXPECT_EQ(Src(s, "d/.wh..wh..opq"), "absent");
+  EXPECT_EQ(Src(s, "d/sub/x"), "absent");
+}
+
+TEST(LayerStack, OpaqueWithoutDirEntryKeepsLowerMetadata) {
+  LayerStack s = MustBuild({Layer().Dir("d", 0700).File("d/old"), Layer().Opaque("d").File("d/new")});
+  EXPECT_EQ(Src(s, "d"), "L0:0");
+  EXPECT_EQ(Names(s, "d"), V{"new"});
+  // Opaque at the root.
+  LayerStack r = MustBuild({Layer().File("a").Dir("b"), Layer().Opaque("").File("c")});
+  EXPECT_EQ(Names(r, ""), V{"c"});
+  // Opaque over a non-directory makes a directory in its place.
+  LayerStack f = MustBuild({Layer().File("d"), Layer().Opaque("d")});
+  EXPECT_EQ(Src(f, "d"), "synthetic");
+  EXPECT_EQ(Names(f, "d"), V{});
+}
+
+TEST(LayerStack, FileOverDirectoryReplacesSubtree) {
+  LayerStack s = MustBuild({Layer().Dir("d").File("d/x").Dir("d/e"), Layer().File("d")});
+  EXPECT_EQ(Src(s, "d"), "L1:0");
+  EXPECT_EQ(Src(s, "d/x"), "absent");
+  EXPECT_FALSE(s.ReadDir("d").ok());
+  EXPECT_EQ(s.ReadDir("d").status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.size(), 2u);
+  LayerStack l = MustBuild({Layer().Dir("d").File("d/x"), Layer().Symlink("d", "/elsewhere")});
+  EXPECT_EQ(Src(l, "d/x"), "absent");
+  EXPECT_EQ(s.Entry(*l.Lookup("d")).type, EntryType::kRegular);
+}
+
+TEST(LayerStack, DirectoryOverFileReplacesIt) {
+  LayerStack s = MustBuild({Layer().File("d"), Layer().Dir("d").File("d/x")});
+  EXPECT_EQ(Src(s, "d"), "L1:0");
+  EXPECT_EQ(Names(s, "d"), V{"x"});
+}
+
+TEST(LayerStack, ImpliedParentsAreSynthetic) {
+  LayerStack s = MustBuild({Layer().File("a/b/c"), Layer().File("f"), Layer().File("f/g/h")});
+  EXPECT_EQ(Src(s, "a"), "synthetic");
+  EXPECT_EQ(Src(s, "a/b"), "synthetic");
+  EXPECT_EQ(Src(s, "a/b/c"), "L0:0");
+  const TocEntry& a = s.Entry(*s.Lookup("a"));
+  EXPECT_EQ(a.type, EntryType::kDirectory);
+  EXPECT_EQ(a.mode, 0755u);
+  EXPECT_EQ(a.uid, 0u);
+  EXPECT_EQ(a.gid, 0u);
+  EXPECT_EQ(Src(s, "f"), "synthetic");  // file f replaced by the directory layer 2 implies
+  EXPECT_EQ(Src(s, "f/g/h"), "L2:0");
+  // An implied parent over an existing directory keeps its metadata.
+  LayerStack t = MustBuild({Layer().Dir("a", 0700), Layer().File("a/x")});
+  EXPECT_EQ(Src(t, "a"), "L0:0");
+  // A later explicit entry in the same layer gives the metadata.
+  LayerStack u = MustBuild({Layer().File("a/x").Dir("a", 0711)});
+  EXPECT_EQ(Src(u, "a"), "L0:1");
+  EXPECT_EQ(Names(u, "a"), V{"x"});
+}
+
+TEST(LayerStack, DuplicatePathInOneLayerLaterWins) {
+  LayerStack s = MustBuild({Layer().File("x", 0600).File("x", 0644).Dir("d", 0700).Dir("d", 0711)
+                                .File("d/y").File("f").Dir("f").File("g/z").File("g")});
+  EXPECT_EQ(Src(s, "x"), "L0:1");
+  EXPECT_EQ(Src(s, "d"), "L0:3");
+  EXPECT_EQ(Names(s, "d"), V{"y"});
+  EXPECT_EQ(Src(s, "f"), "L0:6");
+  EXPECT_EQ(Src(s, "g"), "L0:8");
+  EXPECT_EQ(Src(s, "g/z"), "absent");
+}
+
+TEST(LayerStack, HardlinksResolveWithinTheirLayer) {
+  LayerStack s = MustBuild({Layer().File("x").Hardlink("y", "x").Hardlink("z", "y"),
+                            Layer().Whiteout("x").File("y").Hardlink("w", "y")});
+  EXPECT_EQ(Src(s, "x"), "absent");
+  EXPECT_EQ(Src(s, "z"), "L0:2");
+  // z still shares layer 0's x, though x was whited-out and y replaced.
+  EXPECT_EQ(s.ResolveHardlink(*s.Lookup("z")), (Ref{0, 0}));
+  EXPECT_EQ(s.ResolveHardlink(*s.Lookup("w")), (Ref{1, 1}));
+  EXPECT_EQ(s.ResolveHardlink(*s.Lookup("y")), (Ref{1, 1}));  // not a link: itself
+  EXPECT_EQ(s.ResolveHardlink(*s.Lookup(".")), *s.Lookup("."));
+  // The target as it stood when the link was written.
+  LayerStack t = MustBuild({Layer().File("x").Hardlink("y", "x").File("x")});
+  EXPECT_EQ(t.ResolveHardlink(*t.Lookup("y")), (Ref{0, 0}));
+}
+
+TEST(LayerStack, BadHardlinkIsCorruption) {
+  for (Layer l : {Layer().Hardlink("y", "x"), Layer().Hardlink("y", "x").File("x"),
+                  Layer().Dir("d").Hardlink("y", "d")}) {
+    auto r = LayerStack::Build({l.toc()});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+    EXPECT_NE(r.status().message().find("hard link"), std::string::npos);
+  }
+  // A link to a file of a lower layer is not a link of the same layer.
+  EXPECT_FALSE(LayerStack::Build({Layer().File("x").toc(), Layer().Hardlink("y", "x").toc()}).ok());
+}
+
+TEST(LayerStack, WalkIsDepthFirstSortedParentFirst) {
+  LayerStack s = MustBuild({Layer().File("b/z").File("b/a").Dir("a").File("c"),
+                            Layer().File("a/y").File("a/x/1").File("B")});
+  EXPECT_EQ(WalkPaths(s),
+            (V{".", "B", "a", "a/x", "a/x/1", "a/y", "b", "b/a", "b/z", "c"}));
+  EXPECT_EQ(s.size(), 10u);
+}
+
+TEST(LayerStack, ReadDirAndLookupErrors) {
+  LayerStack s = MustBuild({Layer().File("a").Dir("d").File("d/f")});
+  auto r = s.ReadDir("a");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_TRUE(s.ReadDir("missing").status().IsNotFound());
+  EXPECT_EQ(Src(s, "a/b"), "absent");
+  EXPECT_EQ(Src(s, "d/f/g"), "absent");
+  EXPECT_EQ(Src(s, "d/f"), "L0:2");
+  EXPECT_EQ(Src(s, "/d//f/"), "L0:2");
+  EXPECT_EQ(Src(s, "d/../a"), "absent");
+  auto d = s.ReadDir("d");
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->size(), 1u);
+  EXPECT_EQ((*d)[0].first, "f");
+  EXPECT_EQ((*d)[0].second, (Ref{0, 2}));
+}
+
+TEST(LayerStack, MalformedWhiteoutIsCorruption) {
+  Layer l;
+  l.File("x");
+  auto toc = std::make_shared<LayerToc>(l.raw());
+  toc->entries[0].role = OverlayRole::kWhiteout;  // name does not start with .wh.
+  EXPECT_EQ(LayerStack::Build({toc}).status().code(), Status::Code::kCorruption);
+}
+
+// ---- Memory ----
+
+size_t HeapInUse() {
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+TEST(LayerStack, MemoryPerEntry) {
+  // ~200k merged entries over 4 layers, shaped like a distro: many
+  // directories, file names repeated across directories and layers.
+  std::vector<Layer> layers(4);
+  for (int d = 0; d < 2000; ++d) {
+    std::string dir = "usr/lib/pkg" + std::to_string(d);
+    layers[0].Dir(dir);
+    for (int f = 0; f < 60; ++f) layers[0].File(dir + "/file" + std::to_string(f));
+  }
+  for (int d = 0; d < 2000; d += 2) {
+    std::string dir = "usr/lib/pkg" + std::to_string(d);
+    for (int f = 0; f < 60; f += 3) layers[1].File(dir + "/file" + std::to_string(f));
+    layers[1].Whiteout(dir + "/file1");
+  }
+  for (int d = 0; d < 1000; ++d) {
+    std::string dir = "opt/app" + std::to_string(d);
+    for (int f = 0; f < 90; ++f) layers[2].File(dir + "/mod" + std::to_string(f) + ".py");
+  }
+  for (int d = 0; d < 1000; d += 10) layers[3].Opaque("opt/app" + std::to_string(d));
+  std::vector<std::shared_ptr<const LayerToc>> tocs;
+  size_t toc_entries = 0;
+  for (const Layer& l : layers) {
+    tocs.push_back(l.toc());
+    toc_entries += l.raw().entries.size();
+  }
+  size_t before = HeapInUse();
+  auto r = LayerStack::Build(tocs);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  size_t after = HeapInUse();
+  size_t n = r->size();
+  EXPECT_GT(n, 200000u);
+  double per_entry = static_cast<double>(after - before) / static_cast<double>(n);
+  std::printf("LayerStack: %zu merged entries from %zu TOC entries, %.1f bytes/entry\n", n,
+              toc_entries, per_entry);
+  EXPECT_LT(per_entry, 200.0);
+}
+
+// ---- Randomized differential test against extraction onto disk ----
+
+// A scratch directory removed on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "layer_stack_test.XXXXXX").string();
+    char* p = mkdtemp(tmpl.data());
+    EXPECT_NE(p, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string Tag(uint32_t layer, uint32_t entry) {
+  return "L" + std::to_string(layer) + "E" + std::to_string(entry);
+}
+
+bool IsRealDir(const fs::path& p) { return fs::symlink_status(p).type() == fs::file_type::directory; }
+bool Exists(const fs::path& p) { return fs::symlink_status(p).type() != fs::file_type::not_found; }
+
+// True if every component of rel below root is a real directory.
+bool RealDirPath(const fs::path& root, std::string_view rel) {
+  fs::path p = root;
+  for (const auto& c : fs::path(std::string(rel))) {
+    p /= c;
+    if (!IsRealDir(p)) return false;
+  }
+  return true;
+}
+
+// mkdir -p that replaces non-directories, as tar extraction does.
+void MkdirP(const fs::path& root, std::string_view rel) {
+  fs::path p = root;
+  for (const auto& c : fs::path(std::string(rel))) {
+    p /= c;
+    if (IsRealDir(p)) continue;
+    if (Exists(p)) fs::remove_all(p);
+    ASSERT_EQ(mkdir(p.c_str(), 0755), 0);
+    ASSERT_EQ(chmod(p.c_str(), 0755), 0);
+  }
+}
+
+std::string DirOf(const std::string& name) {
+  size_t slash = name.rfind('/');
+  return slash == std::string::npos ? "" : name.substr(0, slash);
+}
+std::string BaseOf(const std::string& name) {
+  size_t slash = name.rfind('/');
+  return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+// The reference: applies layer k onto root the way umoci / overlay
+// extraction does, by hand.
+void ApplyOnDisk(const fs::path& root, const LayerToc& toc, uint32_t k) {
+  for (const TocEntry& e : toc.entries) {
+    if (e.role == OverlayRole::kNone) continue;
+    std::string dir = DirOf(e.name);
+    if (!RealDirPath(root, dir)) continue;
+    fs::path d = root / dir;
+    if (e.role == OverlayRole::kOpaque) {
+      for (const auto& child : fs::directory_iterator(d)) fs::remove_all(child.path());
+    } else if (fs::path victim = d / BaseOf(e.name).substr(4); Exists(victim)) {
+      fs::remove_all(victim);
+    }
+  }
+  for (uint32_t i = 0; i < toc.entries.size(); ++i) {
+    const TocEntry& e = toc.entries[i];
+    if (e.role != OverlayRole::kNone) {
+      MkdirP(root, DirOf(e.name));
+      continue;
+    }
+    if (e.name == ".") {
+      ASSERT_EQ(chmod(root.c_str(), e.mode), 0);
+      continue;
+    }
+    MkdirP(root, DirOf(e.name));
+    fs::path p = root / e.name;
+    if (e.type == EntryType::kDirectory) {
+      if (!IsRealDir(p)) {
+        if (Exists(p)) fs::remove_all(p);
+        ASSERT_EQ(mkdir(p.c_str(), 0700), 0);
+      }
+      ASSERT_EQ(chmod(p.c_str(), e.mode), 0);
+      continue;
+    }
+    if (Exists(p)) fs::remove_all(p);
+    switch (e.type) {
+      case EntryType::kRegular: {
+        std::ofstream(p) << Tag(k, i);
+        ASSERT_EQ(chmod(p.c_str(), e.mode), 0);
+        break;
+      }
+      case EntryType::kSymlink:
+        ASSERT_EQ(symlink(e.link_target.c_str(), p.c_str()), 0);
+        break;
+      case EntryType::kHardlink:
+        ASSERT_EQ(link((root / e.link_target).c_str(), p.c_str()), 0) << e.name;
+        break;
+      default:
+        FAIL() << "unexpected type";
+    }
+  }
+}
+
+std::string Describe(uint32_t mode_type, uint32_t perm, const std::string& data) {
+  std::ostringstream os;
+  os << mode_type << " " << std::oct << perm << " " << data;
+  return os.str();
+}
+
+void WalkDisk(const fs::path& p, const std::string& rel, std::vector<std::string>* out) {
+  struct stat st;
+  ASSERT_EQ(lstat(p.c_str(), &st), 0);
+  std::string desc;
+  if (S_ISDIR(st.st_mode)) {
+    desc = Describe(1, st.st_mode & 0777, "");
+  } else if (S_ISREG(st.st_mode)) {
+    std::ifstream in(p);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    desc = Describe(0, st.st_mode & 0777, data);
+  } else if (S_ISLNK(st.st_mode)) {
+    desc = Describe(2, 0, fs::read_symlink(p).string());
+  }
+  out->push_back(rel + " " + desc);
+  if (!S_ISDIR(st.st_mode)) return;
+  std::vector<std::string> names;
+  for (const auto& c : fs::directory_iterator(p)) names.push_back(c.path().filename().string());
+  std::sort(names.begin(), names.end());
+  for (const std::string& n : names) WalkDisk(p / n, rel == "." ? n : rel + "/" + n, out);
+}
+
+std::vector<std::string> WalkStack(const LayerStack& s) {
+  std::vector<std::string> out;
+  s.Walk([&](const std::string& path, Ref ref) {
+    Ref data = s.ResolveHardlink(ref);
+    const TocEntry& e = s.Entry(data);
+    std::string desc;
+    if (e.type == EntryType::kDirectory) {
+      desc = Describe(1, e.mode & 0777, "");
+    } else if (e.type == EntryType::kRegular) {
+      desc = Describe(0, e.mode & 0777, Tag(data.layer, data.entry));
+    } else {
+      desc = Describe(2, 0, e.link_target);
+    }
+    out.push_back(path + " " + desc);
+  });
+  return out;
+}
+
+// Random layers over a tiny name space, so paths collide often.
+class LayerGen {
+ public:
+  explicit LayerGen(uint32_t seed) : rng_(seed) {}
+
+  Layer Make() {
+    Layer l;
+    int n = Uniform(1, 8);
+    for (int i = 0; i < n; ++i) {
+      int kind = Uniform(0, 99);
+      if (kind < 25) {
+        l.File(Path(1), 0600 | Uniform(0, 077));
+      } else if (kind < 45) {
+        l.Dir(Path(1), 0700 | Uniform(0, 077));
+      } else if (kind < 52) {
+        l.Symlink(Path(1), "t" + std::to_string(Uniform(0, 99)));
+      } else if (kind < 62) {
+        std::string target = LinkTarget(l.raw());
+        std::string name = Path(1);
+        // Linking onto the target's own path (or around it) would unlink it
+        // first on disk; tar cannot extract that either.
+        if (target.empty() || name == target || name.starts_with(target + "/") ||
+            target.starts_with(name + "/")) {
+          continue;
+        }
+        l.Hardlink(name, target);
+      } else if (kind < 80) {
+        l.Whiteout(Path(1));
+      } else if (kind < 92) {
+        l.Opaque(Path(0));
+      } else {
+        l.Dir(".", 0700 | Uniform(0, 077));
+      }
+    }
+    return l;
+  }
+
+ private:
+  int Uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  // A path of min_depth..3 components over {a, b, c} ("" when depth 0).
+  std::string Path(int min_depth) {
+    static const char* const kNames[] = {"a", "b", "c"};
+    int depth = Uniform(min_depth, 3);
+    std::string p;
+    for (int i = 0; i < depth; ++i) {
+      if (!p.empty()) p += '/';
+      p += kNames[Uniform(0, 2)];
+    }
+    return p;
+  }
+  // An earlier regular file or link of this layer that nothing after it has
+  // touched (so on disk the path still names it), or "".
+  std::string LinkTarget(const LayerToc& toc) {
+    std::vector<std::string> ok;
+    for (size_t j = 0; j < toc.entries.size(); ++j) {
+      const TocEntry& t = toc.entries[j];
+      if (t.role != OverlayRole::kNone ||
+          (t.type != EntryType::kRegular && t.type != EntryType::kHardlink)) {
+        continue;
+      }
+      bool stable = true;
+      for (size_t m = j + 1; m < toc.entries.size() && stable; ++m) {
+        const std::string& n = toc.entries[m].name;
+        stable = n != t.name && !n.starts_with(t.name + "/") && !t.name.starts_with(n + "/");
+      }
+      if (stable) ok.push_back(t.name);
+    }
+    if (ok.empty()) return "";
+    return ok[Uniform(0, static_cast<int>(ok.size()) - 1)];
+  }
+
+  std::mt19937 rng_;
+};
+
+std::string Dump(const LayerToc& toc) {
+  std::string s;
+  for (const TocEntry& e : toc.entries) {
+    s += "  " + std::string(EntryTypeName(e.type)) + " " + e.name;
+    if (!e.link_target.empty()) s += " -> " + e.link_target;
+    s += "\n";
+  }
+  return s;
+}
+
+TEST(LayerStack, MatchesExtractionOnDisk) {
+  LayerGen gen(20261123);
+  TempDir tmp;
+  for (int iter = 0; iter < 200; ++iter) {
+    fs::path root = tmp.path() / std::to_string(iter);
+    ASSERT_EQ(mkdir(root.c_str(), 0755), 0);
+    ASSERT_EQ(chmod(root.c_str(), 0755), 0);
+    int nlayers = 1 + iter % 5;
+    std::vector<Layer> layers;
+    std::string dump;
+    for (int k = 0; k < nlayers; ++k) {
+      layers.push_back(gen.Make());
+      ApplyOnDisk(root, layers.back().raw(), k);
+      if (HasFatalFailure()) return;
+      dump += "layer " + std::to_string(k) + ":\n" + Dump(layers.back().raw());
+    }
+    std::vector<std::string> want;
+    WalkDisk(root, ".", &want);
+    LayerStack s = MustBuild(layers);
+    ASSERT_EQ(WalkStack(s), want) << "iteration " << iter << "\n" << dump;
+    EXPECT_EQ(s.size(), want.size());
+    fs::remove_all(root);
+  }
+}
+
+}  // namespace
+}  // namespace cfs
