@@ -181,21 +181,36 @@ Status LayerStackBuilder::ApplyEntries(uint32_t k) {
       continue;
     }
     if (e.type == EntryType::kHardlink) {
-      auto t = seen.find(e.link_target);
-      if (t == seen.end() || toc.entries[t->second].role != OverlayRole::kNone ||
-          toc.entries[t->second].type == EntryType::kDirectory) {
+      auto bad = [&] {
         return Status::Corruption("layer " + std::to_string(k) + ": hard link " +
                                   QuoteForMessage(e.name) + " names no earlier file " +
                                   QuoteForMessage(e.link_target));
+      };
+      LayerStack::Ref target;
+      auto t = seen.find(e.link_target);
+      if (t != seen.end()) {
+        if (toc.entries[t->second].role != OverlayRole::kNone ||
+            toc.entries[t->second].type == EntryType::kDirectory)
+          return bad();
+        target = {k, t->second};
+      } else {
+        // As extraction onto disk does: a file that lower layers left there.
+        auto [dir, base] = SplitDirBase(e.link_target);
+        uint32_t parent = FindDir(dir);
+        uint32_t node = parent == kNone ? kNone : FindChild(parent, base);
+        if (node == kNone || IsDir(node) || nodes_[node].layer == LayerStack::Ref::kSynthetic)
+          return bad();
+        target = {nodes_[node].layer, nodes_[node].entry};
       }
-      uint32_t target = t->second;
-      if (toc.entries[target].type == EntryType::kHardlink) {
+      const TocEntry& te = s_->layers_[target.layer]->entries[target.entry];
+      if (te.type == EntryType::kHardlink) {
         auto it = std::lower_bound(
-            s_->hardlinks_.begin(), s_->hardlinks_.end(), Key(k, target),
+            s_->hardlinks_.begin(), s_->hardlinks_.end(), Key(target.layer, target.entry),
             [](const LayerStack::HardlinkTarget& h, uint64_t key) { return h.key < key; });
-        target = it->target;  // links of this layer are appended in order, so present
+        // Links are appended in (layer, entry) order, so an earlier one is present.
+        target = {it->layer, it->target};
       }
-      s_->hardlinks_.push_back({Key(k, i), target});
+      s_->hardlinks_.push_back({Key(k, i), target.layer, target.entry});
     }
     seen[e.name] = i;
     if (e.name == ".") {
@@ -321,7 +336,7 @@ LayerStack::Ref LayerStack::ResolveHardlink(Ref r) const {
   auto it = std::lower_bound(hardlinks_.begin(), hardlinks_.end(), key,
                              [](const HardlinkTarget& h, uint64_t k) { return h.key < k; });
   if (it == hardlinks_.end() || it->key != key) return r;
-  return Ref{r.layer, it->target};
+  return Ref{it->layer, it->target};
 }
 
 void LayerStack::Walk(const std::function<void(const std::string& path, Ref)>& fn) const {

@@ -110,8 +110,9 @@ class LayerStack {
     uint32_t num_children;
   };
   struct HardlinkTarget {
-    uint64_t key;  // layer << 32 | entry of the link
-    uint32_t target;  // entry index, same layer
+    uint64_t key;     // layer << 32 | entry of the link
+    uint32_t layer;   // the entry holding the data: same layer, or a lower
+    uint32_t target;  // one when the link names a file a lower layer made
   };
 
   LayerStack() = default;

@@ -255,8 +255,23 @@ TEST(LayerStack, BadHardlinkIsCorruption) {
     EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
     EXPECT_NE(r.status().message().find("hard link"), std::string::npos);
   }
-  // A link to a file of a lower layer is not a link of the same layer.
-  EXPECT_FALSE(LayerStack::Build({Layer().File("x").toc(), Layer().Hardlink("y", "x").toc()}).ok());
+  // A link to something lower layers did not leave as a file is still bad.
+  EXPECT_FALSE(LayerStack::Build({Layer().Dir("x").toc(), Layer().Hardlink("y", "x").toc()}).ok());
+  EXPECT_FALSE(LayerStack::Build({Layer().File("x").toc(), Layer().Whiteout("x").toc(),
+                                  Layer().Hardlink("y", "x").toc()})
+                   .ok());
+}
+
+TEST(LayerStack, HardlinkToLowerLayerFile) {
+  // As extraction onto disk does (and docker accepts): the link names the
+  // file a lower layer left at that path, resolved through lower links too.
+  LayerStack s = MustBuild({Layer().File("x").Hardlink("x2", "x"), Layer().File("other"),
+                            Layer().Hardlink("y", "x").Hardlink("z", "x2")});
+  EXPECT_EQ(s.ResolveHardlink(*s.Lookup("y")), (Ref{0, 0}));
+  EXPECT_EQ(s.ResolveHardlink(*s.Lookup("z")), (Ref{0, 0}));
+  // The nearest layer that has the path wins.
+  LayerStack t = MustBuild({Layer().File("x"), Layer().File("x"), Layer().Hardlink("y", "x")});
+  EXPECT_EQ(t.ResolveHardlink(*t.Lookup("y")), (Ref{1, 0}));
 }
 
 TEST(LayerStack, WalkIsDepthFirstSortedParentFirst) {
