@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/digest.h"
 #include "store/status.h"
 
 namespace cfs {
@@ -114,6 +115,28 @@ class CountingSink : public ByteSink {
   uint64_t count() const { return count_; }
 
  private:
+  uint64_t count_ = 0;
+};
+
+// Forwards to another sink, counting the bytes and, when asked, hashing them
+// (a blob's offset, size and digest while it is written).
+class ForwardingSink : public ByteSink {
+ public:
+  explicit ForwardingSink(ByteSink* out, bool hash = false) : out_(out), hash_(hash) {}
+  using ByteSink::Write;
+  Status Write(const void* data, size_t n) override {
+    RETURN_IF_ERROR(out_->Write(data, n));
+    if (hash_) sha_.Update(data, n);
+    count_ += n;
+    return Status::Ok();
+  }
+  uint64_t count() const { return count_; }
+  Digest Finish() { return sha_.Finish(); }  // REQUIRES: constructed with hash
+
+ private:
+  ByteSink* out_;
+  bool hash_;
+  Sha256 sha_;
   uint64_t count_ = 0;
 };
 

@@ -26,26 +26,6 @@ constexpr int kZstdWorkers = 2;
 
 std::string LayerName(const LayerToc& toc) { return "layer " + toc.diff_id.ToString(); }
 
-// Forwards to another sink while hashing and counting: the blob descriptor.
-class DigestingSink : public ByteSink {
- public:
-  explicit DigestingSink(ByteSink* out) : out_(out) {}
-  using ByteSink::Write;
-  Status Write(const void* data, size_t n) override {
-    RETURN_IF_ERROR(out_->Write(data, n));
-    sha_.Update(data, n);
-    size_ += n;
-    return Status::Ok();
-  }
-  uint64_t size() const { return size_; }
-  Digest Finish() { return sha_.Finish(); }
-
- private:
-  ByteSink* out_;
-  Sha256 sha_;
-  uint64_t size_ = 0;
-};
-
 // gzip (RFC 1952) through zlib. zlib's own header carries no name and a zero
 // mtime, so equal input gives equal bytes. Close() ends the stream.
 class GzipSink : public ByteSink {
@@ -223,7 +203,7 @@ Status WriteTar(const LayerToc& toc, const TarSplit& split, ChunkSource& chunks,
 Result<LayerBlobInfo> WriteLayerBlob(const LayerToc& toc, const TarSplit& split,
                                      ChunkSource& chunks, Compression c, ByteSink& out, int level) {
   RETURN_IF_ERROR(CheckLevel(c, level));
-  DigestingSink blob(&out);
+  ForwardingSink blob(&out, /*hash=*/true);
   LayerBlobInfo info;
   info.diff_id = toc.diff_id;
   switch (c) {
@@ -246,7 +226,7 @@ Result<LayerBlobInfo> WriteLayerBlob(const LayerToc& toc, const TarSplit& split,
     case Compression::kZstdChunked: {
       info.media_type = kMediaTypeTarZstd;
       Status s = WriteZstdChunked(toc, split, chunks, blob, level, &info.annotations);
-      if (s.code() == Status::Code::kUnsupported && blob.size() == 0) {
+      if (s.code() == Status::Code::kUnsupported && blob.count() == 0) {
         info.annotations.clear();
         s = WritePlainZstd(toc, split, chunks, blob, level);
       }
@@ -255,7 +235,7 @@ Result<LayerBlobInfo> WriteLayerBlob(const LayerToc& toc, const TarSplit& split,
     }
   }
   info.digest = blob.Finish();
-  info.size = blob.size();
+  info.size = blob.count();
   return info;
 }
 

@@ -417,23 +417,6 @@ struct WrittenChunk {
   const ChunkRef* ref;
 };
 
-// Forwards to a sink and counts the bytes: the blob offset.
-class OffsetSink : public ByteSink {
- public:
-  explicit OffsetSink(ByteSink* out) : out_(out) {}
-  using ByteSink::Write;
-  Status Write(const void* data, size_t n) override {
-    RETURN_IF_ERROR(out_->Write(data, n));
-    offset_ += n;
-    return Status::Ok();
-  }
-  uint64_t offset() const { return offset_; }
-
- private:
-  ByteSink* out_;
-  uint64_t offset_ = 0;
-};
-
 // Writes one zstd:chunked blob. Single use.
 class ChunkedBlobWriter {
  public:
@@ -465,7 +448,7 @@ class ChunkedBlobWriter {
   const LayerToc& toc_;
   const TarSplit& split_;
   ChunkSource& chunks_;
-  OffsetSink blob_;
+  ForwardingSink blob_;  // counts: the blob offset
   TarPaddingCursor padding_;
   RebuiltTarCheck tar_;
   std::unique_ptr<ZstdFrameSink> meta_;  // tar headers, padding and trailer
@@ -542,9 +525,9 @@ Status ChunkedBlobWriter::WritePayload(const TocEntry& e, std::vector<WrittenChu
     file_sha.Update(chunk_buf_);
     tar_.Update(chunk_buf_);
     *crc = Crc64Iso(*crc, chunk_buf_.data(), chunk_buf_.size());
-    uint64_t offset = blob_.offset();
+    uint64_t offset = blob_.count();
     RETURN_IF_ERROR(blob_.Write(frame));
-    written->push_back({in_file, offset, blob_.offset(), &c});
+    written->push_back({in_file, offset, blob_.count(), &c});
     in_file += c.size;
   }
   *digest = file_sha.Finish();
@@ -641,9 +624,9 @@ Status ChunkedBlobWriter::Run(int level, std::map<std::string, std::string>* ann
   RETURN_IF_ERROR(toc_json_->Write(tail));
   RETURN_IF_ERROR(toc_json_->Close());
 
-  const uint64_t toc_offset = blob_.offset() + 8;
+  const uint64_t toc_offset = blob_.count() + 8;
   RETURN_IF_ERROR(WriteSkippable(toc_z_));
-  const uint64_t ts_offset = blob_.offset() + 8;
+  const uint64_t ts_offset = blob_.count() + 8;
   RETURN_IF_ERROR(WriteSkippable(ts_z_));
   std::string footer;
   for (uint64_t v : {toc_offset, uint64_t{toc_z_.size()}, toc_len_, kManifestTypeCrfs, ts_offset,
