@@ -325,6 +325,20 @@ Result<std::vector<std::pair<std::string, LayerStack::Ref>>> LayerStack::ReadDir
   return out;
 }
 
+std::optional<uint32_t> LayerStack::FindNode(std::string_view path) const {
+  const Node* n = Find(path);
+  if (n == nullptr) return std::nullopt;
+  return static_cast<uint32_t>(n - nodes_.data());
+}
+
+void LayerStack::ForEachChild(
+    uint32_t node, const std::function<void(std::string_view, Ref, uint32_t)>& fn) const {
+  const Node& n = nodes_[node];
+  for (uint32_t i = n.first_child; i < n.first_child + n.num_children; ++i) {
+    fn(Name(nodes_[i].name), Ref{nodes_[i].layer, nodes_[i].entry}, i);
+  }
+}
+
 const TocEntry& LayerStack::Entry(Ref r) const {
   if (r.synthetic()) return SyntheticDir();
   return layers_[r.layer]->entries[r.entry];

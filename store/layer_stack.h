@@ -94,6 +94,17 @@ class LayerStack {
   // relative ("a", "a/b").
   void Walk(const std::function<void(const std::string& path, Ref)>& fn) const;
 
+  // Node-level access, for callers that keep positions (clusterfs inodes).
+  // A node id is stable for the life of the stack; the root is node 0.
+  std::optional<uint32_t> FindNode(std::string_view path) const;
+  Ref NodeRef(uint32_t node) const { return Ref{nodes_[node].layer, nodes_[node].entry}; }
+  // Calls fn(name, ref, node) for each child of `node`, sorted by name.
+  void ForEachChild(uint32_t node,
+                    const std::function<void(std::string_view, Ref, uint32_t)>& fn) const;
+  const LayerToc& layer(uint32_t i) const { return *layers_[i]; }
+  // True if any layer holds hard links.
+  bool has_hardlinks() const { return !hardlinks_.empty(); }
+
   // The number of merged entries, root included.
   size_t size() const { return nodes_.size(); }
 

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 
 #if defined(__clang__)
 #define CFS_TSA(x) __attribute__((x))
@@ -21,6 +22,9 @@
 #define ACQUIRE(...) CFS_TSA(acquire_capability(__VA_ARGS__))
 #define RELEASE(...) CFS_TSA(release_capability(__VA_ARGS__))
 #define REQUIRES(...) CFS_TSA(requires_capability(__VA_ARGS__))
+#define REQUIRES_SHARED(...) CFS_TSA(requires_shared_capability(__VA_ARGS__))
+#define ACQUIRE_SHARED(...) CFS_TSA(acquire_shared_capability(__VA_ARGS__))
+#define RELEASE_SHARED(...) CFS_TSA(release_shared_capability(__VA_ARGS__))
 #define EXCLUDES(...) CFS_TSA(locks_excluded(__VA_ARGS__))
 #define NO_THREAD_SAFETY_ANALYSIS CFS_TSA(no_thread_safety_analysis)
 
@@ -54,6 +58,42 @@ class SCOPED_CAPABILITY MutexLock {
 
  private:
   Mutex* mu_;
+};
+
+// std::shared_mutex with capability annotations.
+class CAPABILITY("mutex") SharedMutex {
+ public:
+  void Lock() ACQUIRE() { mu_.lock(); }
+  void Unlock() RELEASE() { mu_.unlock(); }
+  void LockShared() ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void UnlockShared() RELEASE_SHARED() { mu_.unlock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
+};
+
+// Holds a SharedMutex exclusively for its scope.
+class SCOPED_CAPABILITY WriterLock {
+ public:
+  explicit WriterLock(SharedMutex* mu) ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
+  ~WriterLock() RELEASE() { mu_->Unlock(); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  SharedMutex* mu_;
+};
+
+// Holds a SharedMutex shared for its scope.
+class SCOPED_CAPABILITY ReaderLock {
+ public:
+  explicit ReaderLock(SharedMutex* mu) ACQUIRE_SHARED(mu) : mu_(mu) { mu_->LockShared(); }
+  ~ReaderLock() RELEASE() { mu_->UnlockShared(); }
+  ReaderLock(const ReaderLock&) = delete;
+  ReaderLock& operator=(const ReaderLock&) = delete;
+
+ private:
+  SharedMutex* mu_;
 };
 
 }  // namespace cfs

@@ -1,0 +1,122 @@
+#include "fs/chunk_cache.h"
+
+#include <utility>
+
+namespace cfs {
+
+ChunkCache::ChunkCache(std::unique_ptr<ChunkSource> source, ChunkCacheOptions o)
+    : source_(std::move(source)), opts_(o) {
+  for (int i = 0; i < opts_.prefetch_threads; ++i) workers_.emplace_back([this] { Worker(); });
+}
+
+ChunkCache::~ChunkCache() {
+  {
+    MutexLock l(&mu_);
+    stop_ = true;
+    queue_.clear();
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+Result<ChunkCache::Chunk> ChunkCache::Load(const ChunkRef& c) {
+  ASSIGN_OR_RETURN(std::string bytes, source_->ReadChunk(c));
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+void ChunkCache::Insert(const Digest& d, Chunk data) {
+  auto& s = slots_[d];
+  s.loading = false;
+  s.data = std::move(data);
+  bytes_ += s.data->size();
+  lru_.push_front(d);
+  s.lru = lru_.begin();
+  // Evict least recently used chunks; a chunk in use stays alive through
+  // its shared_ptr even after it leaves the cache.
+  while (bytes_ > opts_.capacity && lru_.size() > 1) {
+    auto it = slots_.find(lru_.back());
+    bytes_ -= it->second.data->size();
+    slots_.erase(it);
+    lru_.pop_back();
+  }
+}
+
+Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
+  {
+    MutexLock l(&mu_);
+    for (;;) {
+      auto it = slots_.find(c.digest);
+      if (it == slots_.end()) break;
+      if (!it->second.loading) {
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        ++stats_.hits;
+        return it->second.data;
+      }
+      // Another thread is loading it: wait, then look again (it may have
+      // failed, or been evicted already).
+      l.Wait(cv_, [&] {
+        auto j = slots_.find(c.digest);
+        return j == slots_.end() || !j->second.loading;
+      });
+    }
+    ++stats_.misses;
+    slots_[c.digest].loading = true;
+  }
+  auto r = Load(c);
+  {
+    MutexLock l(&mu_);
+    if (r.ok()) {
+      Insert(c.digest, *r);
+    } else {
+      slots_.erase(c.digest);
+    }
+  }
+  cv_.notify_all();
+  return r;
+}
+
+void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
+  if (workers_.empty()) return;
+  {
+    MutexLock l(&mu_);
+    for (const auto& c : chunks) {
+      if (slots_.count(c.digest)) continue;
+      slots_[c.digest].loading = true;
+      queue_.push_back(c);
+    }
+  }
+  cv_.notify_all();
+}
+
+void ChunkCache::Worker() {
+  for (;;) {
+    ChunkRef c;
+    {
+      MutexLock l(&mu_);
+      l.Wait(cv_, [&] { return stop_ || !queue_.empty(); });
+      if (stop_) return;
+      c = queue_.front();
+      queue_.pop_front();
+    }
+    auto r = Load(c);
+    {
+      MutexLock l(&mu_);
+      if (r.ok()) {
+        Insert(c.digest, *r);
+        ++stats_.prefetched;
+      } else {
+        slots_.erase(c.digest);  // a reader will load it again and see the error
+      }
+    }
+    cv_.notify_all();
+  }
+}
+
+ChunkCache::Stats ChunkCache::stats() {
+  MutexLock l(&mu_);
+  Stats s = stats_;
+  s.cached_bytes = bytes_;
+  return s;
+}
+
+}  // namespace cfs

@@ -1,0 +1,77 @@
+// A bounded cache of decompressed, verified chunks with background
+// read-ahead, in front of a ChunkSource.
+//
+// Get() returns the chunk's bytes (shared, immutable); concurrent Gets of
+// one chunk load it once. Prefetch() queues chunks for the read-ahead
+// threads, which load them into the cache unless they are there already.
+// Bytes are only ever cached after the ChunkSource verified their digest.
+//
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/chunk_source.h"
+#include "store/digest.h"
+#include "store/thread_annotations.h"
+
+namespace cfs {
+
+struct ChunkCacheOptions {
+  // Upper bound of cached decompressed bytes. Default: 64 MiB.
+  size_t capacity = 64 << 20;
+  // Read-ahead threads. Default: 2.
+  int prefetch_threads = 2;
+};
+
+class ChunkCache {
+ public:
+  using Chunk = std::shared_ptr<const std::string>;
+
+  ChunkCache(std::unique_ptr<ChunkSource> source, ChunkCacheOptions o);
+  ~ChunkCache();
+  ChunkCache(const ChunkCache&) = delete;
+  ChunkCache& operator=(const ChunkCache&) = delete;
+
+  Result<Chunk> Get(const ChunkRef& c) EXCLUDES(mu_);
+  // Queues loads of chunks that are neither cached nor loading.
+  void Prefetch(const std::vector<ChunkRef>& chunks) EXCLUDES(mu_);
+
+  struct Stats {
+    uint64_t hits = 0, misses = 0, prefetched = 0, cached_bytes = 0;
+  };
+  Stats stats() EXCLUDES(mu_);
+
+ private:
+  struct Slot {
+    Chunk data;     // null while loading
+    Status error;   // the load's failure (the slot is then dropped)
+    bool loading = false;
+    std::list<Digest>::iterator lru;
+  };
+  void Insert(const Digest& d, Chunk data) REQUIRES(mu_);
+  void Worker() EXCLUDES(mu_);
+  Result<Chunk> Load(const ChunkRef& c);
+
+  std::unique_ptr<ChunkSource> source_;
+  const ChunkCacheOptions opts_;
+  Mutex mu_;
+  std::condition_variable cv_;        // a load finished, or work queued
+  std::unordered_map<Digest, Slot, DigestHash> slots_ GUARDED_BY(mu_);
+  std::list<Digest> lru_ GUARDED_BY(mu_);  // front = most recent; loaded slots only
+  size_t bytes_ GUARDED_BY(mu_) = 0;
+  std::deque<ChunkRef> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  Stats stats_ GUARDED_BY(mu_);
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace cfs

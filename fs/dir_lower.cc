@@ -1,0 +1,188 @@
+// DirLower: a plain directory in the kernel overlay format.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "fs/lower.h"
+#include "store/io.h"
+
+namespace cfs {
+namespace {
+
+Status Errno(const std::string& what, int err) { return Status::IOError(what, err); }
+
+class FdFile : public LowerFile {
+ public:
+  FdFile(UniqueFd fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
+  int fd() const override { return fd_.get(); }
+  uint64_t size() const override { return size_; }
+  Result<size_t> Read(uint64_t off, size_t size, char* out) override {
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n = ::pread(fd_.get(), out + done, size - done, off + done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Errno("read", errno);
+      if (n == 0) break;
+      done += n;
+    }
+    return done;
+  }
+  Status ForEachData(const std::function<Status(uint64_t, uint64_t)>& fn) override {
+    uint64_t pos = 0;
+    while (pos < size_) {
+      off_t data = ::lseek(fd_.get(), pos, SEEK_DATA);
+      if (data < 0) {
+        if (errno == ENXIO) break;  // only a hole up to the end
+        if (errno == EINVAL) return fn(pos, size_ - pos);  // no SEEK_DATA support
+        return Errno("lseek", errno);
+      }
+      off_t hole = ::lseek(fd_.get(), data, SEEK_HOLE);
+      if (hole < 0) return Errno("lseek", errno);
+      uint64_t end = std::min<uint64_t>(hole, size_);
+      if (static_cast<uint64_t>(data) >= end) break;
+      RETURN_IF_ERROR(fn(data, end - data));
+      pos = end;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  UniqueFd fd_;
+  uint64_t size_;
+};
+
+class DirLower : public Lower {
+ public:
+  DirLower(std::string root, UniqueFd fd, InoMap* inos)
+      : root_(std::move(root)), fd_(std::move(fd)), inos_(inos) {}
+
+  std::string Describe() const override { return root_; }
+
+  Result<LowerEntry> Stat(const std::string& path) override {
+    LowerEntry e;
+    if (::fstatat(fd_.get(), path.c_str(), &e.st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return e;
+      return Errno(Abs(path), errno);
+    }
+    if (S_ISCHR(e.st.st_mode) && e.st.st_rdev == 0) {
+      e.kind = LowerEntry::Kind::kWhiteout;
+      return e;
+    }
+    e.kind = LowerEntry::Kind::kEntry;
+    e.nlink_group = e.st.st_nlink;
+    e.st.st_ino = inos_->ForReal(e.st.st_dev, e.st.st_ino);
+    if (S_ISDIR(e.st.st_mode)) {
+      char v[4];
+      ssize_t n = ::lgetxattr(Abs(path).c_str(), "trusted.overlay.opaque", v, sizeof v);
+      e.opaque = n == 1 && v[0] == 'y';
+    }
+    return e;
+  }
+
+  Status ReadDir(const std::string& path, std::vector<LowerDirEntry>* out) override {
+    int dfd = ::openat(fd_.get(), path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return Errno(Abs(path), errno);
+    DIR* d = ::fdopendir(dfd);
+    if (d == nullptr) {
+      ::close(dfd);
+      return Errno(Abs(path), errno);
+    }
+    struct stat dst;
+    ::fstat(dfd, &dst);
+    errno = 0;
+    while (struct dirent* de = ::readdir(d)) {
+      if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+      LowerDirEntry e;
+      e.name = de->d_name;
+      e.d_type = de->d_type;
+      dev_t dev = dst.st_dev;
+      uint64_t ino = de->d_ino;
+      if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) {
+        struct stat st;
+        if (::fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+          e.d_type = IFTODT(st.st_mode);
+          e.whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+          dev = st.st_dev;
+          ino = st.st_ino;
+        }
+      }
+      e.ino = inos_->ForReal(dev, ino);
+      out->push_back(std::move(e));
+    }
+    int err = errno;
+    ::closedir(d);
+    if (err != 0) return Errno(Abs(path), err);
+    return Status::Ok();
+  }
+
+  Result<std::string> ReadLink(const std::string& path) override {
+    std::string buf(4096, '\0');
+    ssize_t n = ::readlinkat(fd_.get(), path.c_str(), buf.data(), buf.size());
+    if (n < 0) return Errno(Abs(path), errno);
+    buf.resize(n);
+    return buf;
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> Xattrs(
+      const std::string& path) override {
+    std::string abs = Abs(path);
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string names(65536, '\0');
+    ssize_t n = ::llistxattr(abs.c_str(), names.data(), names.size());
+    if (n < 0) {
+      if (errno == ENOTSUP) return out;
+      return Errno(abs, errno);
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n);) {
+      std::string name(names.c_str() + i);
+      i += name.size() + 1;
+      std::string v(65536, '\0');
+      ssize_t vn = ::lgetxattr(abs.c_str(), name.c_str(), v.data(), v.size());
+      if (vn < 0) continue;  // removed meanwhile, or unreadable
+      v.resize(vn);
+      out.emplace_back(std::move(name), std::move(v));
+    }
+    return out;
+  }
+
+  Result<std::unique_ptr<LowerFile>> Open(const std::string& path) override {
+    int fd = ::openat(fd_.get(), path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return Errno(Abs(path), errno);
+    UniqueFd ufd(fd);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return Errno(Abs(path), errno);
+    return std::unique_ptr<LowerFile>(std::make_unique<FdFile>(std::move(ufd), st.st_size));
+  }
+
+ private:
+  std::string Abs(const std::string& path) const {
+    return path == "." ? root_ : root_ + "/" + path;
+  }
+  const std::string root_;
+  UniqueFd fd_;
+  InoMap* inos_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Lower>> OpenDirLower(const std::string& dir, InoMap* inos) {
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return Errno("lower dir " + dir, errno);
+  std::string abs(real);
+  ::free(real);
+  int fd = ::open(abs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("lower dir " + dir, errno);
+  return std::unique_ptr<Lower>(std::make_unique<DirLower>(abs, UniqueFd(fd), inos));
+}
+
+// Used by the overlay for upper files too.
+std::unique_ptr<LowerFile> MakeFdFile(UniqueFd fd, uint64_t size) {
+  return std::make_unique<FdFile>(std::move(fd), size);
+}
+
+}  // namespace cfs

@@ -1,0 +1,432 @@
+// Changes to the namespace and metadata: create, link, unlink, rename,
+// setattr, xattr writes. Every one holds ns_mu_ exclusive.
+//
+// Whiteouts and opaque dirs follow overlayfs.rst: removing a name that a
+// lower has leaves a char 0/0 whiteout; a directory made where a whiteout
+// was is marked trusted.overlay.opaque=y; a non-directory made over a
+// whiteout replaces it. Objects that replace a whiteout are built in
+// WORKDIR/work and renamed over it, so the name never disappears.
+// Directory rename: only pure-upper directories move (the kernel without
+// redirect_dir); others get EXDEV, and `mv` falls back to copying.
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fs/overlay_impl.h"
+
+namespace cfs {
+namespace {
+constexpr char kOpaque[] = "trusted.overlay.opaque";
+bool IsPrivateXattr(const std::string& n) { return n.rfind("trusted.overlay.", 0) == 0; }
+
+// A view of a resolved directory for Resolve/CheckEmpty (not in the table).
+std::unique_ptr<Inode> DirView(const std::string& path, Resolved* r) {
+  auto d = std::make_unique<Inode>(r->st.st_ino, S_IFDIR);
+  d->path = path;
+  d->dir_lowers = r->dir_lowers;
+  if (r->upper.valid()) d->upper = ::dup(r->upper.get());
+  return d;
+}
+}  // namespace
+
+bool OverlayFs::InSomeLower(Inode* dir, const std::string& path) {
+  for (int l : dir->dir_lowers) {
+    auto e = lowers_[l]->Stat(path);
+    if (!e.ok() || e->kind == LowerEntry::Kind::kWhiteout) return false;
+    if (e->kind == LowerEntry::Kind::kEntry) return true;
+  }
+  return false;
+}
+
+Inode* OverlayFs::Hold(Inode* dir, const std::string& name, Resolved* r) {
+  Inode* n = Remember(JoinPath(dir->path, name), r);
+  n->parent_ino.store(dir->ino);
+  return n;
+}
+
+int OverlayFs::CheckEmpty(Inode* dir) {
+  DirHandle dh;
+  if (int err = FillDirLocked(dir, &dh)) return err;
+  return dh.entries.size() > 2 ? ENOTEMPTY : 0;
+}
+
+int OverlayFs::ClearWhiteouts(int dir_fd) {
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return ENOMEM;
+  }
+  std::vector<std::string> names;
+  while (struct dirent* de = ::readdir(d)) {
+    if (de->d_type != DT_CHR && de->d_type != DT_UNKNOWN) continue;
+    struct stat st;
+    if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+        st.st_rdev == 0) {
+      names.emplace_back(de->d_name);
+    }
+  }
+  int err = 0;
+  for (const auto& n : names)
+    if (::unlinkat(fd, n.c_str(), 0) != 0) err = errno;
+  ::closedir(d);
+  return err;
+}
+
+int OverlayFs::MakeWhiteout(std::string* tmp) {
+  *tmp = TmpName();
+  if (::mknodat(work_fd_.get(), tmp->c_str(), S_IFCHR | 0600, 0) != 0) return errno;
+  return 0;
+}
+
+// ---- create ----
+
+namespace {
+// Owner of a new object: the caller, with the group of a setgid parent.
+void OwnerFor(const fuse_ctx* ctx, const struct stat& parent, uid_t* uid, gid_t* gid) {
+  *uid = ctx ? ctx->uid : 0;
+  *gid = ctx ? ctx->gid : 0;
+  if (parent.st_mode & S_ISGID) *gid = parent.st_gid;
+}
+}  // namespace
+
+int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev_t rdev,
+                        const char* link_target, const fuse_ctx* ctx, fuse_entry_param* e) {
+  if (!writable()) return EROFS;
+  WriterLock l(&ns_mu_);
+  Resolved r;
+  if (int err = Resolve(parent, name, &r)) return err;
+  if (r.found) return EEXIST;
+  if (int err = EnsureUpper(parent)) return err;
+  int pfd = UpperFd(parent);
+  struct stat pst;
+  if (::fstatat(pfd, "", &pst, AT_EMPTY_PATH) != 0) return errno;
+  uid_t uid;
+  gid_t gid;
+  OwnerFor(ctx, pst, &uid, &gid);
+  bool over = r.whiteout_in_upper;
+  std::string tmp = over ? TmpName() : name;
+  int dfd = over ? work_fd_.get() : pfd;
+  int rc;
+  if (link_target != nullptr) {
+    rc = ::symlinkat(link_target, dfd, tmp.c_str());
+  } else if (S_ISDIR(mode)) {
+    if ((pst.st_mode & S_ISGID)) mode |= S_ISGID;
+    rc = ::mkdirat(dfd, tmp.c_str(), mode & 07777);
+  } else {
+    rc = ::mknodat(dfd, tmp.c_str(), mode, rdev);
+  }
+  if (rc != 0) return errno;
+  auto undo = [&](int err) {
+    ::unlinkat(dfd, tmp.c_str(), S_ISDIR(mode) && !link_target ? AT_REMOVEDIR : 0);
+    return err;
+  };
+  if (::fchownat(dfd, tmp.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return undo(errno);
+  if (!link_target && (mode & (S_ISUID | S_ISGID)) &&
+      ::fchmodat(dfd, tmp.c_str(), mode & 07777, 0) != 0) {
+    return undo(errno);
+  }
+  if (over) {
+    if (S_ISDIR(mode) && !link_target) {
+      std::string p = work_path_ + "/" + tmp;
+      if (::lsetxattr(p.c_str(), kOpaque, "y", 1, 0) != 0) return undo(errno);
+    }
+    if (::renameat(work_fd_.get(), tmp.c_str(), pfd, name.c_str()) != 0) return undo(errno);
+  }
+  Resolved nr;
+  if (int err = Resolve(parent, name, &nr)) return err;
+  if (!nr.found) return EIO;
+  Inode* n = Hold(parent, name, &nr);
+  int err = Entry(n, e);
+  if (err) Forget(n, 1);
+  return err;
+}
+
+int OverlayFs::Create(Inode* parent, const std::string& name, mode_t mode, int flags,
+                      const fuse_ctx* ctx, fuse_entry_param* e, FileHandle** fh) {
+  if (!writable()) return EROFS;
+  Inode* n = nullptr;
+  {
+    WriterLock l(&ns_mu_);
+    Resolved r;
+    if (int err = Resolve(parent, name, &r)) return err;
+    if (r.found) {
+      if (flags & O_EXCL) return EEXIST;
+      n = Hold(parent, name, &r);
+    } else {
+      if (int err = EnsureUpper(parent)) return err;
+      int pfd = UpperFd(parent);
+      struct stat pst;
+      if (::fstatat(pfd, "", &pst, AT_EMPTY_PATH) != 0) return errno;
+      uid_t uid;
+      gid_t gid;
+      OwnerFor(ctx, pst, &uid, &gid);
+      bool over = r.whiteout_in_upper;
+      std::string tmp = over ? TmpName() : name;
+      int dfd = over ? work_fd_.get() : pfd;
+      int fd = ::openat(dfd, tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode & 07777);
+      if (fd < 0) return errno;
+      UniqueFd ufd(fd);
+      if (::fchown(fd, uid, gid) != 0 ||
+          ((mode & (S_ISUID | S_ISGID)) && ::fchmod(fd, mode & 07777) != 0) ||
+          (over && ::renameat(work_fd_.get(), tmp.c_str(), pfd, name.c_str()) != 0)) {
+        int err = errno;
+        ::unlinkat(dfd, tmp.c_str(), 0);
+        return err;
+      }
+      Resolved nr;
+      if (int err = Resolve(parent, name, &nr)) return err;
+      if (!nr.found) return EIO;
+      n = Hold(parent, name, &nr);
+    }
+    if (int err = Entry(n, e)) {
+      Forget(n, 1);
+      return err;
+    }
+  }
+  int err = Open(n, flags & ~(O_CREAT | O_EXCL), fh);
+  if (err) Forget(n, 1);
+  return err;
+}
+
+int OverlayFs::Link(Inode* n, Inode* parent, const std::string& name, fuse_entry_param* e) {
+  if (!writable()) return EROFS;
+  if (n->type == S_IFDIR) return EPERM;
+  WriterLock l(&ns_mu_);
+  Resolved r;
+  if (int err = Resolve(parent, name, &r)) return err;
+  if (r.found) return EEXIST;
+  if (int err = EnsureUpper(n)) return err;
+  if (int err = EnsureUpper(parent)) return err;
+  int pfd = UpperFd(parent);
+  std::string src = ProcPath(n->upper.load());
+  if (r.whiteout_in_upper) {
+    std::string tmp = TmpName();
+    if (::linkat(AT_FDCWD, src.c_str(), work_fd_.get(), tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      return errno;
+    }
+    if (::renameat(work_fd_.get(), tmp.c_str(), pfd, name.c_str()) != 0) {
+      int err = errno;
+      ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
+      return err;
+    }
+  } else if (::linkat(AT_FDCWD, src.c_str(), pfd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return errno;
+  }
+  Resolved nr;
+  if (int err = Resolve(parent, name, &nr)) return err;
+  if (!nr.found) return EIO;
+  Inode* m = Hold(parent, name, &nr);
+  int err = Entry(m, e);
+  if (err) Forget(m, 1);
+  return err;
+}
+
+// ---- remove ----
+
+int OverlayFs::Unlink(Inode* parent, const std::string& name, bool dir) {
+  if (!writable()) return EROFS;
+  WriterLock l(&ns_mu_);
+  Resolved r;
+  if (int err = Resolve(parent, name, &r)) return err;
+  if (!r.found) return ENOENT;
+  bool is_dir = S_ISDIR(r.st.st_mode);
+  if (dir && !is_dir) return ENOTDIR;
+  if (!dir && is_dir) return EISDIR;
+  std::string path = JoinPath(parent->path, name);
+  if (is_dir) {
+    auto view = DirView(path, &r);
+    if (int err = CheckEmpty(view.get())) return err;
+  }
+  bool whiteout = InSomeLower(parent, path);
+  if (int err = EnsureUpper(parent)) return err;
+  int pfd = UpperFd(parent);
+  if (r.upper.valid()) {
+    if (is_dir) {
+      if (int err = ClearWhiteouts(r.upper.get())) return err;
+    }
+    if (whiteout) {
+      std::string tmp;
+      if (int err = MakeWhiteout(&tmp)) return err;
+      if (is_dir) {
+        // Swap the dir and the whiteout, then remove the (empty) dir.
+        if (::renameat2(work_fd_.get(), tmp.c_str(), pfd, name.c_str(), RENAME_EXCHANGE) != 0) {
+          int err = errno;
+          ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
+          return err;
+        }
+        ::unlinkat(work_fd_.get(), tmp.c_str(), AT_REMOVEDIR);
+      } else if (::renameat(work_fd_.get(), tmp.c_str(), pfd, name.c_str()) != 0) {
+        int err = errno;
+        ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
+        return err;
+      }
+    } else if (::unlinkat(pfd, name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
+      return errno;
+    }
+  } else if (::mknodat(pfd, name.c_str(), S_IFCHR | 0600, 0) != 0) {
+    return errno;
+  }
+  // The Inode of a name that is gone for good must not be found by path.
+  MutexLock t(&table_mu_);
+  auto it = table_.find(r.st.st_ino);
+  if (it != table_.end()) {
+    Inode* n = it->second;
+    struct stat st;
+    bool gone = is_dir || (r.upper.valid() ? (::fstat(r.upper.get(), &st) == 0 && st.st_nlink == 0)
+                                           : n->lower_nlink <= 1);
+    if (gone) n->unlinked = true;
+  }
+  return 0;
+}
+
+// ---- rename ----
+
+int OverlayFs::Rename(Inode* parent, const std::string& name, Inode* newparent,
+                      const std::string& newname, unsigned flags) {
+  if (!writable()) return EROFS;
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return EINVAL;
+  WriterLock l(&ns_mu_);
+  Resolved r1, r2;
+  if (int err = Resolve(parent, name, &r1)) return err;
+  if (!r1.found) return ENOENT;
+  if (int err = Resolve(newparent, newname, &r2)) return err;
+  if ((flags & RENAME_NOREPLACE) && r2.found) return EEXIST;
+  if ((flags & RENAME_EXCHANGE) && !r2.found) return ENOENT;
+  std::string path1 = JoinPath(parent->path, name), path2 = JoinPath(newparent->path, newname);
+  bool dir1 = S_ISDIR(r1.st.st_mode), dir2 = r2.found && S_ISDIR(r2.st.st_mode);
+  if (r2.found && r1.st.st_ino == r2.st.st_ino) return 0;  // same file: nothing to do
+  // A directory with lower content cannot move (no redirect_dir).
+  if (dir1 && !r1.dir_lowers.empty()) return EXDEV;
+  if ((flags & RENAME_EXCHANGE) && dir2 && !r2.dir_lowers.empty()) return EXDEV;
+  if (r2.found && !(flags & RENAME_EXCHANGE)) {
+    if (dir2 && !dir1) return EISDIR;
+    if (!dir2 && dir1) return ENOTDIR;
+    if (dir2) {
+      auto view = DirView(path2, &r2);
+      if (int err = CheckEmpty(view.get())) return err;
+    }
+  }
+  Inode* n1 = Hold(parent, name, &r1);
+  Inode* n2 = r2.found ? Hold(newparent, newname, &r2) : nullptr;
+  auto release = [&](int err) {
+    Forget(n1, 1);
+    if (n2) Forget(n2, 1);
+    return err;
+  };
+  bool whiteout = !(flags & RENAME_EXCHANGE) && InSomeLower(parent, path1);
+  if (int err = EnsureUpper(n1)) return release(err);
+  if ((flags & RENAME_EXCHANGE)) {
+    if (int err = EnsureUpper(n2)) return release(err);
+  }
+  if (int err = EnsureUpper(newparent)) return release(err);
+  int pfd1 = UpperFd(parent), pfd2 = UpperFd(newparent);
+  if (dir2 && !(flags & RENAME_EXCHANGE)) {
+    int fd = n2->upper.load();
+    if (fd >= 0) {
+      if (int err = ClearWhiteouts(fd)) return release(err);
+    }
+  }
+  // A directory moved where a lower has the name must hide it.
+  if (dir1 && !(flags & RENAME_EXCHANGE) && InSomeLower(newparent, path2)) {
+    if (::setxattr(ProcPath(n1->upper.load()).c_str(), kOpaque, "y", 1, 0) != 0) {
+      return release(errno);
+    }
+  }
+  unsigned rflags = flags & RENAME_EXCHANGE;
+  if (whiteout) rflags |= RENAME_WHITEOUT;
+  if (::renameat2(pfd1, name.c_str(), pfd2, newname.c_str(), rflags) != 0) return release(errno);
+  n1->path = path2;
+  n1->parent_ino.store(newparent->ino);
+  if (n2 && (flags & RENAME_EXCHANGE)) {
+    n2->path = path1;
+    n2->parent_ino.store(parent->ino);
+  } else if (n2) {
+    struct stat st;
+    int fd = n2->upper.load();
+    if (dir2 || fd < 0 || (::fstat(fd, &st) == 0 && st.st_nlink == 0)) n2->unlinked = true;
+  }
+  return release(0);
+}
+
+// ---- metadata ----
+
+int OverlayFs::SetAttr(Inode* n, const struct stat& attr, int to_set, struct fuse_file_info* fi,
+                       struct stat* out) {
+  if (!writable()) return EROFS;
+  WriterLock l(&ns_mu_);
+  if (int err = EnsureUpper(n)) return err;
+  int ufd = UpperFd(n);
+  std::string p = ProcPath(ufd);
+  FileHandle* fh = fi ? reinterpret_cast<FileHandle*>(fi->fh) : nullptr;
+  int fd = fh && fh->fd.valid() ? fh->fd.get() : -1;
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
+    gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
+    if (::fchownat(ufd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  }
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    int rc = fd >= 0 ? ::fchmod(fd, attr.st_mode & 07777) : ::chmod(p.c_str(), attr.st_mode & 07777);
+    if (rc != 0) return errno;
+  }
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    int rc = fd >= 0 ? ::ftruncate(fd, attr.st_size) : ::truncate(p.c_str(), attr.st_size);
+    if (rc != 0) return errno;
+  }
+  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+    struct timespec tv[2];
+    tv[0].tv_sec = tv[1].tv_sec = 0;
+    tv[0].tv_nsec = tv[1].tv_nsec = UTIME_OMIT;
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+      tv[0].tv_nsec = UTIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+      tv[0] = attr.st_atim;
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      tv[1].tv_nsec = UTIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+      tv[1] = attr.st_mtim;
+    }
+    int rc = fd >= 0 ? ::futimens(fd, tv) : ::utimensat(AT_FDCWD, p.c_str(), tv, 0);
+    if (rc != 0) return errno;
+  }
+  return GetAttr(n, out);
+}
+
+int OverlayFs::SetXattr(Inode* n, const std::string& name, const std::string& value, int flags) {
+  if (IsPrivateXattr(name)) return EPERM;
+  if (!writable()) return EROFS;
+  WriterLock l(&ns_mu_);
+  if (int err = EnsureUpper(n)) return err;
+  std::string p = ProcPath(UpperFd(n));
+  if (::setxattr(p.c_str(), name.c_str(), value.data(), value.size(), flags) != 0) return errno;
+  return 0;
+}
+
+int OverlayFs::RemoveXattr(Inode* n, const std::string& name) {
+  if (IsPrivateXattr(name)) return ENODATA;
+  if (!writable()) return EROFS;
+  WriterLock l(&ns_mu_);
+  if (UpperFd(n) < 0) {
+    // Nothing to remove: fail without copying up, as the kernel does.
+    int lw = n->type == S_IFDIR ? n->dir_lowers[0] : n->lower;
+    auto xs = lowers_[lw]->Xattrs(n->path);
+    if (!xs.ok()) return ToErrno(xs.status());
+    bool has = false;
+    for (const auto& kv : *xs) has |= kv.first == name;
+    if (!has) return ENODATA;
+  }
+  if (int err = EnsureUpper(n)) return err;
+  std::string p = ProcPath(UpperFd(n));
+  if (::removexattr(p.c_str(), name.c_str()) != 0) return errno;
+  return 0;
+}
+
+}  // namespace cfs

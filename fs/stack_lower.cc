@@ -1,0 +1,240 @@
+// StackLower: store layers merged by a LayerStack; data from chunks.
+#include <dirent.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+#include "fs/chunk_cache.h"
+#include "fs/lower.h"
+
+namespace cfs {
+namespace {
+
+mode_t TypeBits(EntryType t) {
+  switch (t) {
+    case EntryType::kRegular:
+    case EntryType::kHardlink: return S_IFREG;
+    case EntryType::kDirectory: return S_IFDIR;
+    case EntryType::kSymlink: return S_IFLNK;
+    case EntryType::kChar: return S_IFCHR;
+    case EntryType::kBlock: return S_IFBLK;
+    case EntryType::kFifo: return S_IFIFO;
+  }
+  return S_IFREG;
+}
+
+// A regular file's chunks, read through the cache; sequential reads queue
+// read-ahead of the next chunks.
+class ChunkedFile : public LowerFile {
+ public:
+  ChunkedFile(ChunkCache* cache, std::vector<ChunkRef> chunks, uint64_t size)
+      : cache_(cache), chunks_(std::move(chunks)), size_(size) {
+    starts_.reserve(chunks_.size() + 1);
+    uint64_t pos = 0;
+    for (const auto& c : chunks_) {
+      starts_.push_back(pos);
+      pos += c.size;
+    }
+    starts_.push_back(pos);
+  }
+  uint64_t size() const override { return size_; }
+
+  Result<size_t> Read(uint64_t off, size_t size, char* out) override {
+    if (off >= size_) return size_t{0};
+    size = std::min<uint64_t>(size, size_ - off);
+    if (starts_.back() != size_) return Status::Corruption("chunks do not add up to the file size");
+    size_t i = std::upper_bound(starts_.begin(), starts_.end(), off) - starts_.begin() - 1;
+    size_t last = std::upper_bound(starts_.begin(), starts_.end(), off + size - 1) -
+                  starts_.begin() - 1;
+    ReadAhead(off, off + size, last + 1);
+    size_t done = 0;
+    while (done < size) {
+      ASSIGN_OR_RETURN(ChunkCache::Chunk c, cache_->Get(chunks_[i]));
+      uint64_t in = off + done - starts_[i];
+      size_t n = std::min<uint64_t>(size - done, c->size() - in);
+      std::memcpy(out + done, c->data() + in, n);
+      done += n;
+      ++i;
+    }
+    return done;
+  }
+
+ private:
+  // On a (roughly: the kernel issues read-ahead requests in parallel)
+  // sequential pattern, queue the following chunks, the window doubling from
+  // 2 chunks up to 8 MiB ahead.
+  void ReadAhead(uint64_t off, uint64_t end, size_t next) {
+    std::vector<ChunkRef> want;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      constexpr uint64_t kSlack = 1 << 20;
+      bool sequential = off == 0 || (off + kSlack >= last_end_ && off <= last_end_ + kSlack);
+      last_end_ = std::max(last_end_, end);
+      if (!sequential) {
+        window_ = 0;
+        last_end_ = end;
+        prefetched_to_ = next;
+        return;
+      }
+      window_ = std::min<size_t>(window_ ? window_ * 2 : 2, 128);
+      size_t until = std::min(chunks_.size(), next + window_);
+      uint64_t bytes = 0;
+      for (size_t j = std::max(next, prefetched_to_); j < until && bytes < (8u << 20); ++j) {
+        want.push_back(chunks_[j]);
+        bytes += chunks_[j].size;
+        prefetched_to_ = j + 1;
+      }
+    }
+    if (!want.empty()) cache_->Prefetch(want);
+  }
+
+  ChunkCache* cache_;
+  std::vector<ChunkRef> chunks_;
+  std::vector<uint64_t> starts_;
+  uint64_t size_;
+  std::mutex mu_;  // guards the read-ahead state below
+  uint64_t last_end_ = 0;
+  size_t window_ = 0;
+  size_t prefetched_to_ = 0;
+};
+
+class StackLower : public Lower {
+ public:
+  StackLower(std::string name, LayerStack stack, ChunkCache* cache, InoMap* inos)
+      : name_(std::move(name)), stack_(std::move(stack)), cache_(cache),
+        slot_(inos->ReserveStackSlot()) {
+    if (stack_.has_hardlinks()) IndexHardlinks();
+  }
+
+  std::string Describe() const override { return name_; }
+
+  Result<LowerEntry> Stat(const std::string& path) override {
+    LowerEntry e;
+    auto node = stack_.FindNode(path);
+    if (!node) return e;
+    e.kind = LowerEntry::Kind::kEntry;
+    LayerStack::Ref ref = stack_.ResolveHardlink(stack_.NodeRef(*node));
+    const TocEntry& t = stack_.Entry(ref);
+    struct stat& st = e.st;
+    st.st_ino = Ino(ref, *node);
+    st.st_mode = TypeBits(t.type) | (t.mode & 07777);
+    st.st_uid = t.uid;
+    st.st_gid = t.gid;
+    st.st_nlink = 1;
+    if (t.type == EntryType::kDirectory) {
+      st.st_nlink = 2;
+    } else if (!ref.synthetic()) {
+      auto it = groups_.find(Key(ref));
+      if (it != groups_.end()) st.st_nlink = it->second.size();
+    }
+    e.nlink_group = st.st_nlink;
+    if (t.type == EntryType::kRegular || t.type == EntryType::kHardlink) st.st_size = t.size;
+    if (t.type == EntryType::kSymlink) st.st_size = t.link_target.size();
+    if (t.type == EntryType::kChar || t.type == EntryType::kBlock) {
+      st.st_rdev = makedev(t.dev_major, t.dev_minor);
+    }
+    st.st_blksize = 4096;
+    st.st_blocks = (st.st_size + 511) / 512;
+    st.st_mtim.tv_sec = st.st_atim.tv_sec = st.st_ctim.tv_sec = t.mtime_sec;
+    st.st_mtim.tv_nsec = st.st_atim.tv_nsec = st.st_ctim.tv_nsec = t.mtime_nsec;
+    return e;
+  }
+
+  Status ReadDir(const std::string& path, std::vector<LowerDirEntry>* out) override {
+    auto node = stack_.FindNode(path);
+    if (!node) return Status::NotFound(path);
+    stack_.ForEachChild(*node, [&](std::string_view name, LayerStack::Ref r, uint32_t n) {
+      LayerStack::Ref t = stack_.ResolveHardlink(r);
+      LowerDirEntry e;
+      e.name = std::string(name);
+      e.ino = Ino(t, n);
+      e.d_type = IFTODT(TypeBits(stack_.Entry(t).type));
+      out->push_back(std::move(e));
+    });
+    return Status::Ok();
+  }
+
+  Result<std::string> ReadLink(const std::string& path) override {
+    ASSIGN_OR_RETURN(const TocEntry* t, Find(path));
+    if (t->type != EntryType::kSymlink) return Status::Invalid(path + ": not a symlink");
+    return t->link_target;
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> Xattrs(
+      const std::string& path) override {
+    ASSIGN_OR_RETURN(const TocEntry* t, Find(path));
+    return t->xattrs;
+  }
+
+  Result<std::unique_ptr<LowerFile>> Open(const std::string& path) override {
+    auto node = stack_.FindNode(path);
+    if (!node) return Status::NotFound(path);
+    LayerStack::Ref ref = stack_.ResolveHardlink(stack_.NodeRef(*node));
+    const TocEntry& t = stack_.Entry(ref);
+    if (ref.synthetic() || t.type != EntryType::kRegular) {
+      return Status::Invalid(path + ": not a regular file");
+    }
+    const auto& chunks = stack_.layer(ref.layer).chunks;
+    if (static_cast<uint64_t>(t.first_chunk) + t.num_chunks > chunks.size()) {
+      return Status::Corruption(path + ": chunk list out of range");
+    }
+    std::vector<ChunkRef> cs(chunks.begin() + t.first_chunk,
+                             chunks.begin() + t.first_chunk + t.num_chunks);
+    return std::unique_ptr<LowerFile>(std::make_unique<ChunkedFile>(cache_, std::move(cs), t.size));
+  }
+
+  std::vector<std::string> HardlinkAliases(const std::string& path) override {
+    auto node = stack_.FindNode(path);
+    if (!node) return {};
+    auto it = groups_.find(Key(stack_.ResolveHardlink(stack_.NodeRef(*node))));
+    if (it == groups_.end()) return {};
+    std::vector<std::string> out;
+    for (const auto& p : it->second)
+      if (p != path) out.push_back(p);
+    return out;
+  }
+
+ private:
+  static uint64_t Key(LayerStack::Ref r) { return uint64_t{r.layer} << 32 | r.entry; }
+  // Real entries: layer << 32 | entry; synthetic dirs: the node number in a
+  // range no layer reaches.
+  uint64_t Ino(LayerStack::Ref r, uint32_t node) const {
+    uint64_t v = r.synthetic() ? (uint64_t{0xFFFFFF} << 32 | node) : Key(r);
+    return InoMap::ForStack(slot_, v);
+  }
+  Result<const TocEntry*> Find(const std::string& path) {
+    auto ref = stack_.Lookup(path);
+    if (!ref) return Status::NotFound(path);
+    return &stack_.Entry(stack_.ResolveHardlink(*ref));
+  }
+  // Every merged path of each hard-link group (files with nlink > 1).
+  void IndexHardlinks() {
+    std::unordered_map<uint64_t, std::vector<std::string>> all;
+    stack_.Walk([&](const std::string& path, LayerStack::Ref r) {
+      if (r.synthetic() || stack_.Entry(r).type == EntryType::kDirectory) return;
+      LayerStack::Ref t = stack_.ResolveHardlink(r);
+      if (t != r || stack_.Entry(r).type == EntryType::kRegular) all[Key(t)].push_back(path);
+    });
+    for (auto& [k, paths] : all)
+      if (paths.size() > 1) groups_.emplace(k, std::move(paths));
+  }
+
+  const std::string name_;
+  LayerStack stack_;
+  ChunkCache* cache_;
+  const uint64_t slot_;
+  std::unordered_map<uint64_t, std::vector<std::string>> groups_;  // immutable after ctor
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Lower>> OpenStackLower(std::string name, LayerStack stack,
+                                              ChunkCache* cache, InoMap* inos) {
+  return std::unique_ptr<Lower>(
+      std::make_unique<StackLower>(std::move(name), std::move(stack), cache, inos));
+}
+
+}  // namespace cfs

@@ -1,0 +1,447 @@
+// clusterfs: mount cluster images (and plain directories) as an overlay.
+//
+//   clusterfs mount [--root DIR] [--upper DIR --work DIR] [-o OPTS] [-f] IMAGE|none MNT
+//   clusterfs umount MNT
+//   clusterfs IMAGE|none MNT -o OPTS      (what mount.fuse3 runs for
+//                                          `mount -t fuse.clusterfs`)
+// Argument parsing and process handling only; the filesystem is fs/.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fs/chunk_cache.h"
+#include "fs/overlay.h"
+#include "store/digest.h"
+#include "store/io.h"
+#include "store/layer_stack.h"
+#include "store/store.h"
+
+namespace {
+
+using cfs::Result;
+using cfs::Status;
+
+struct MountArgs {
+  std::string root, upper, work, source, mountpoint;
+  std::vector<std::string> opts;  // -o, possibly several
+  bool foreground = false, debug = false;
+  // From -o:
+  std::vector<std::string> lowerdirs;  // top first, unescaped
+  std::vector<std::string> fuse_opts;  // passed to the kernel mount
+  bool allow_other = false, read_only = false, sync_copy_up = true;
+  size_t cache_mb = 64;
+};
+
+std::string RealPath(const std::string& p) {
+  char* r = ::realpath(p.c_str(), nullptr);
+  if (r == nullptr) return p;
+  std::string s(r);
+  ::free(r);
+  return s;
+}
+
+// Splits "a:b\:c" on unescaped ':' (the kernel's lowerdir syntax).
+std::vector<std::string> SplitLowers(const std::string& v) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) {
+      out.back() += v[++i];
+    } else if (v[i] == ':') {
+      out.emplace_back();
+    } else {
+      out.back() += v[i];
+    }
+  }
+  return out;
+}
+
+Status ParseOptions(MountArgs* a) {
+  static const char* kPassThrough[] = {"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec",
+                                       "noexec", "atime", "noatime", "relatime", "norelatime",
+                                       "strictatime", "nodiratime", "diratime", "sync", "async",
+                                       "dirsync", "lazytime", "nolazytime"};
+  static const char* kIgnored[] = {"defaults", "auto", "noauto", "user", "nouser", "users",
+                                   "_netdev", "nofail", "owner", "group", "comment"};
+  for (const auto& group : a->opts) {
+    std::stringstream ss(group);
+    std::string o;
+    while (std::getline(ss, o, ',')) {
+      if (o.empty()) continue;
+      std::string key = o.substr(0, o.find('=')), val;
+      if (o.find('=') != std::string::npos) val = o.substr(o.find('=') + 1);
+      if (key == "lowerdir") {
+        for (auto& l : SplitLowers(val)) {
+          if (l.empty()) return Status::Invalid("empty entry in lowerdir=" + val);
+          a->lowerdirs.push_back(l);
+        }
+      } else if (key == "upperdir") {
+        a->upper = val;
+      } else if (key == "workdir") {
+        a->work = val;
+      } else if (key == "root") {
+        a->root = val;
+      } else if (key == "cache_mb") {
+        a->cache_mb = std::strtoull(val.c_str(), nullptr, 10);
+      } else if (key == "allow_other") {
+        a->allow_other = true;
+      } else if (key == "volatile") {
+        a->sync_copy_up = false;
+      } else if (key.rfind("x-", 0) == 0 ||
+                 std::find(std::begin(kIgnored), std::end(kIgnored), key) != std::end(kIgnored)) {
+        continue;
+      } else if (std::find(std::begin(kPassThrough), std::end(kPassThrough), o) !=
+                 std::end(kPassThrough)) {
+        if (o == "ro") a->read_only = true;
+        if (o != "rw" && o != "lazytime" && o != "nolazytime") a->fuse_opts.push_back(o);
+      } else {
+        return Status::Invalid("unknown mount option '" + o + "'");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+bool IsMountPoint(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string f[5];
+    for (auto& x : f) ls >> x;
+    // Field 5 is the mount point, with octal escapes for spaces etc.
+    std::string mp;
+    for (size_t i = 0; i < f[4].size(); ++i) {
+      if (f[4][i] == '\\' && i + 3 < f[4].size()) {
+        mp += static_cast<char>(std::stoi(f[4].substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        mp += f[4][i];
+      }
+    }
+    if (mp == path) return true;
+  }
+  return false;
+}
+
+Status CheckEnvironment(const MountArgs& a) {
+  struct stat st;
+  if (::stat("/dev/fuse", &st) != 0 || !S_ISCHR(st.st_mode)) {
+    return Status::Invalid(
+        "/dev/fuse is missing or not a character device (load the fuse module; in a container "
+        "pass --device /dev/fuse)");
+  }
+  if (::stat(a.mountpoint.c_str(), &st) != 0) {
+    return Status::NotFound("mountpoint " + a.mountpoint + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) return Status::Invalid("mountpoint " + a.mountpoint + ": not a directory");
+  if (IsMountPoint(RealPath(a.mountpoint))) {
+    return Status::Invalid("mountpoint " + a.mountpoint +
+                           " is busy: something is already mounted there");
+  }
+  if (a.upper.empty() != a.work.empty()) {
+    return Status::Invalid("--upper and --work (upperdir= and workdir=) go together");
+  }
+  if (!a.upper.empty()) {
+    struct stat us, ws;
+    if (::stat(a.upper.c_str(), &us) != 0 || !S_ISDIR(us.st_mode)) {
+      return Status::Invalid("upper dir " + a.upper + ": not a directory");
+    }
+    if (::stat(a.work.c_str(), &ws) != 0 || !S_ISDIR(ws.st_mode)) {
+      return Status::Invalid("work dir " + a.work + ": not a directory");
+    }
+    if (us.st_dev != ws.st_dev) {
+      return Status::Invalid("upper dir " + a.upper + " and work dir " + a.work +
+                             " are on different filesystems (they must share one)");
+    }
+    std::string ru = RealPath(a.upper) + "/", rw = RealPath(a.work) + "/";
+    if (ru.rfind(rw, 0) == 0 || rw.rfind(ru, 0) == 0) {
+      return Status::Invalid("upper dir and work dir must not be inside each other");
+    }
+    if (a.read_only) return Status::Invalid("-o ro with an upper dir: drop one of them");
+  }
+  return Status::Ok();
+}
+
+// Everything the mount owns besides the FUSE session.
+struct Mounted {
+  std::unique_ptr<cfs::Store> store;
+  std::vector<std::unique_ptr<cfs::Store::Lease>> leases;
+  std::unique_ptr<cfs::ChunkCache> cache;
+  std::unique_ptr<cfs::Overlay> overlay;
+};
+
+Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
+                                               const std::string& ref, cfs::InoMap* inos) {
+  if (!m->store) {
+    cfs::StoreOptions so;
+    so.root = a.root;
+    auto st = cfs::Store::Open(so);
+    if (!st.ok()) return st.status();
+    m->store = std::move(*st);
+  }
+  auto det = m->store->Inspect(ref);
+  if (!det.ok()) {
+    if (det.status().code() == cfs::Status::Code::kNotFound) {
+      return Status::NotFound("image '" + ref + "' is not in the store " + m->store->root() +
+                              " (see 'cimg images'; or not a directory)");
+    }
+    return det.status();
+  }
+  std::vector<cfs::Digest> diff_ids;
+  for (const auto& l : det->layers) diff_ids.push_back(l.diff_id);
+  // The lease first: from here on gc keeps the layers even if the image is removed.
+  auto lease = m->store->TakeLease(diff_ids);
+  if (!lease.ok()) return lease.status();
+  m->leases.push_back(std::move(*lease));
+  std::vector<std::shared_ptr<const cfs::LayerToc>> tocs;
+  for (const auto& d : diff_ids) {
+    auto toc = m->store->GetLayerToc(d);
+    if (!toc.ok()) return toc.status();
+    tocs.push_back(std::make_shared<const cfs::LayerToc>(std::move(*toc)));
+  }
+  auto stack = cfs::LayerStack::Build(std::move(tocs));
+  if (!stack.ok()) return stack.status().Prefix("image " + ref);
+  if (!m->cache) {
+    auto src = m->store->OpenChunkSource();
+    if (!src.ok()) return src.status();
+    cfs::ChunkCacheOptions co;
+    co.capacity = a.cache_mb << 20;
+    m->cache = std::make_unique<cfs::ChunkCache>(std::move(*src), co);
+  }
+  return cfs::OpenStackLower(ref, std::move(*stack), m->cache.get(), inos);
+}
+
+std::string PidFile(const std::string& mnt) {
+  std::string dir = ::geteuid() == 0 ? "/run/clusterfs"
+                                     : "/run/user/" + std::to_string(::geteuid()) + "/clusterfs";
+  ::mkdir(dir.c_str(), 0700);
+  return dir + "/" + cfs::Digest::Of(RealPath(mnt)).Hex().substr(0, 16) + ".pid";
+}
+
+// Builds the overlay and mounts it; calls ready(error) once the mount is
+// live (empty error) or failed; then serves until unmounted.
+int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
+  Mounted m;
+  auto inos = std::make_unique<cfs::InoMap>();
+  std::vector<std::unique_ptr<cfs::Lower>> lowers;
+  auto fail = [&](const Status& s) {
+    ready(s.message());
+    return 1;
+  };
+  for (const auto& l : a.lowerdirs) {
+    struct stat st;
+    Result<std::unique_ptr<cfs::Lower>> lower =
+        (::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+            ? cfs::OpenDirLower(l, inos.get())
+            : ImageLower(a, &m, l, inos.get());
+    if (!lower.ok()) return fail(lower.status());
+    lowers.push_back(std::move(*lower));
+  }
+  if (a.source != "none" && !a.source.empty()) {
+    auto lower = ImageLower(a, &m, a.source, inos.get());
+    if (!lower.ok()) return fail(lower.status());
+    lowers.push_back(std::move(*lower));
+  }
+  if (lowers.empty()) return fail(Status::Invalid("nothing to mount: give an IMAGE or -o lowerdir="));
+  cfs::OverlayOptions oo;
+  oo.upperdir = a.upper;
+  oo.workdir = a.work;
+  oo.sync_copy_up = a.sync_copy_up;
+  auto ov = cfs::Overlay::Create(std::move(lowers), std::move(inos), oo);
+  if (!ov.ok()) return fail(ov.status());
+  m.overlay = std::move(*ov);
+
+  std::string fsname = a.source == "none" || a.source.empty() ? "clusterfs" : a.source;
+  for (char& c : fsname)
+    if (c == ',') c = '_';
+  std::string o = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
+  if (a.allow_other) o += ",allow_other";
+  if (a.upper.empty()) o += ",ro";
+  for (const auto& f : a.fuse_opts) o += "," + f;
+  std::vector<std::string> argv_s = {"clusterfs", "-o", o};
+  if (a.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  struct fuse_session* se =
+      fuse_session_new(&args, &m.overlay->ops(), sizeof(fuse_lowlevel_ops), m.overlay.get());
+  if (se == nullptr) return fail(Status::Invalid("cannot start a FUSE session (bad options: " + o + ")"));
+  if (fuse_set_signal_handlers(se) != 0) {
+    fuse_session_destroy(se);
+    return fail(Status::IOError("cannot install signal handlers"));
+  }
+  if (fuse_session_mount(se, a.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    return fail(Status::IOError("mounting on " + a.mountpoint + " failed (see the message above)"));
+  }
+  std::string pidfile = PidFile(a.mountpoint);
+  (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
+  ready("");
+  struct fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, 16);
+  fuse_loop_cfg_set_idle_threads(cfg, 4);
+  int rc = fuse_session_loop_mt(se, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);
+  ::unlink(pidfile.c_str());
+  return rc == 0 ? 0 : 1;
+}
+
+int DoMount(MountArgs a) {
+  if (Status s = ParseOptions(&a); !s.ok()) {
+    std::fprintf(stderr, "clusterfs: %s\n", s.message().c_str());
+    return 2;
+  }
+  if (Status s = CheckEnvironment(a); !s.ok()) {
+    std::fprintf(stderr, "clusterfs: %s\n", s.message().c_str());
+    return 1;
+  }
+  // Absolute paths: the daemon changes to "/".
+  a.mountpoint = RealPath(a.mountpoint);
+  if (!a.upper.empty()) {
+    a.upper = RealPath(a.upper);
+    a.work = RealPath(a.work);
+  }
+  for (auto& l : a.lowerdirs) {
+    struct stat st;
+    if (::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) l = RealPath(l);
+  }
+  if (!a.root.empty()) a.root = RealPath(a.root);
+  if (a.foreground || a.debug) {
+    return Serve(a, [](const std::string& err) {
+      if (!err.empty()) std::fprintf(stderr, "clusterfs: %s\n", err.c_str());
+    });
+  }
+  // Fork before any thread exists (the store starts RocksDB threads); the
+  // parent returns once the child reports the mount live, or its error.
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    std::perror("clusterfs: pipe");
+    return 1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("clusterfs: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    ::close(p[0]);
+    ::setsid();
+    if (::chdir("/") != 0) _exit(1);
+    int fd = p[1];
+    int rc = Serve(a, [fd](const std::string& err) {
+      std::string msg = err.empty() ? "OK" : err;
+      (void)!::write(fd, msg.data(), msg.size());
+      ::close(fd);
+      if (err.empty()) {
+        int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) {
+          ::dup2(null, 0);
+          ::dup2(null, 1);
+          ::dup2(null, 2);
+          if (null > 2) ::close(null);
+        }
+      }
+    });
+    _exit(rc);
+  }
+  ::close(p[1]);
+  std::string msg;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    msg.append(buf, n);
+  }
+  ::close(p[0]);
+  if (msg == "OK") return 0;
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (msg.empty()) msg = "the mount process died before the mount was ready";
+  std::fprintf(stderr, "clusterfs: %s\n", msg.c_str());
+  return 1;
+}
+
+int DoUmount(const std::string& mnt) {
+  std::string real = RealPath(mnt);
+  std::string pidfile = PidFile(real);
+  pid_t pid = 0;
+  if (auto s = cfs::ReadFile(pidfile); s.ok()) pid = std::atoi(s->c_str());
+  if (!IsMountPoint(real)) {
+    std::fprintf(stderr, "clusterfs: %s is not mounted\n", mnt.c_str());
+    return 1;
+  }
+  if (::geteuid() == 0) {
+    if (::umount2(real.c_str(), 0) != 0) {
+      std::fprintf(stderr, "clusterfs: unmounting %s: %s\n", mnt.c_str(), std::strerror(errno));
+      return 1;
+    }
+  } else {
+    std::string cmd = "fusermount3 -u -- '" + real + "'";
+    if (std::system(cmd.c_str()) != 0) return 1;
+  }
+  // Wait for the daemon to finish (it releases its store lease on exit).
+  for (int i = 0; pid > 0 && i < 200 && ::kill(pid, 0) == 0; ++i) ::usleep(50000);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The mount.fuse3 helper form: clusterfs SOURCE MNT [-o OPTS].
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.size() > 1 && args[1] != "mount" && args[1] != "umount" && args[1][0] != '-') {
+    args.insert(args.begin() + 1, "mount");
+  }
+  CLI::App app{"clusterfs: mount cluster images and directories as an overlay filesystem"};
+  app.require_subcommand(1);
+  MountArgs a;
+  auto* mount = app.add_subcommand("mount", "Mount IMAGE (or none) with optional -o lowerdir=... on MNT");
+  mount->add_option("IMAGE", a.source, "Image in the store (name[:tag], ID prefix) or 'none'")->required();
+  mount->add_option("MNT", a.mountpoint, "Mount point (an existing directory)")->required();
+  mount->add_option("--root", a.root, "Store root (default: $CIMG_ROOT or /var/lib/cimg)");
+  mount->add_option("--upper", a.upper, "Upper dir: makes the mount writable (with --work)");
+  mount->add_option("--work", a.work, "Work dir, on the upper dir's filesystem");
+  mount->add_option("-o", a.opts,
+                    "Options: lowerdir=A:B (leftmost on top; a directory, else an image; "
+                    "escape ':' as '\\:'), upperdir=, workdir=, allow_other, ro, volatile, "
+                    "root=, cache_mb= (chunk cache, default 64), and the usual mount flags");
+  mount->add_flag("-f,--foreground", a.foreground, "Stay in the foreground, log to stderr");
+  mount->add_flag("-d,--debug", a.debug, "Log every FUSE request (implies -f)");
+  auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");
+  std::string umnt;
+  umount->add_option("MNT", umnt, "Mount point")->required();
+  std::vector<char*> cargv;
+  for (auto& s : args) cargv.push_back(s.data());
+  try {
+    app.parse(static_cast<int>(cargv.size()), cargv.data());
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string where = "clusterfs";
+    for (const auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+    std::fprintf(stderr, "clusterfs: %s (see '%s --help')\n", e.what(), where.c_str());
+    return 2;
+  }
+  if (mount->parsed()) return DoMount(a);
+  if (umount->parsed()) return DoUmount(umnt);
+  return 2;
+}
