@@ -138,7 +138,13 @@ int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev
       std::string p = work_path_ + "/" + tmp;
       if (::lsetxattr(p.c_str(), kOpaque, "y", 1, 0) != 0) return undo(errno);
     }
-    if (::renameat(work_fd_.get(), tmp.c_str(), pfd, name.c_str()) != 0) return undo(errno);
+    // A directory cannot replace a non-directory: swap, then drop the whiteout.
+    bool is_dir = S_ISDIR(mode) && !link_target;
+    if (::renameat2(work_fd_.get(), tmp.c_str(), pfd, name.c_str(),
+                    is_dir ? RENAME_EXCHANGE : 0) != 0) {
+      return undo(errno);
+    }
+    if (is_dir) ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
   }
   Resolved nr;
   if (int err = Resolve(parent, name, &nr)) return err;
@@ -334,8 +340,9 @@ int OverlayFs::Rename(Inode* parent, const std::string& name, Inode* newparent,
       if (int err = ClearWhiteouts(fd)) return release(err);
     }
   }
-  // A directory moved where a lower has the name must hide it.
-  if (dir1 && !(flags & RENAME_EXCHANGE) && InSomeLower(newparent, path2)) {
+  // A pure-upper directory moved into a merged directory is marked opaque,
+  // as the kernel does, so no lower dir of that name can ever merge into it.
+  if (dir1 && !(flags & RENAME_EXCHANGE) && !newparent->dir_lowers.empty()) {
     if (::setxattr(ProcPath(n1->upper.load()).c_str(), kOpaque, "y", 1, 0) != 0) {
       return release(errno);
     }
