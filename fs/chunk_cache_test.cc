@@ -1,0 +1,136 @@
+#include "fs/chunk_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "fs/ino_map.h"
+
+namespace cfs {
+namespace {
+
+// Serves chunks from memory, counting reads; a chunk in `corrupt` fails as
+// a real source does on a digest mismatch.
+class CountingSource : public ChunkSource {
+ public:
+  ChunkRef Add(const std::string& data) {
+    ChunkRef c{Digest::Of(data), static_cast<uint32_t>(data.size())};
+    chunks_[c.digest] = data;
+    return c;
+  }
+  Result<std::string> ReadChunk(const ChunkRef& c) override {
+    ++reads;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // widen races
+    if (corrupt.count(c.digest)) return Status::Corruption("chunk " + c.digest.Short());
+    auto it = chunks_.find(c.digest);
+    if (it == chunks_.end()) return Status::NotFound("chunk " + c.digest.Short());
+    return it->second;
+  }
+  Result<std::string> ReadFrame(const ChunkRef&) override {
+    return Status::Unsupported("frames");
+  }
+  std::atomic<int> reads{0};
+  std::map<Digest, bool> corrupt;
+
+ private:
+  std::map<Digest, std::string> chunks_;
+};
+
+TEST(ChunkCache, HitsAfterFirstLoad) {
+  auto src = std::make_unique<CountingSource>();
+  CountingSource* s = src.get();
+  ChunkRef a = s->Add(std::string(1000, 'a'));
+  ChunkCache cache(std::move(src), {1 << 20, 0});
+  for (int i = 0; i < 3; ++i) {
+    auto r = cache.Get(a);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(**r, std::string(1000, 'a'));
+  }
+  EXPECT_EQ(s->reads.load(), 1);
+  EXPECT_EQ(cache.stats().hits, 2u);
+}
+
+TEST(ChunkCache, ConcurrentGetsLoadOnce) {
+  auto src = std::make_unique<CountingSource>();
+  CountingSource* s = src.get();
+  ChunkRef a = s->Add("shared chunk");
+  ChunkCache cache(std::move(src), {1 << 20, 0});
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    ts.emplace_back([&] {
+      auto r = cache.Get(a);
+      if (r.ok() && **r == "shared chunk") ++ok;
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(s->reads.load(), 1);
+}
+
+TEST(ChunkCache, EvictsLeastRecentlyUsedWithinCapacity) {
+  auto src = std::make_unique<CountingSource>();
+  CountingSource* s = src.get();
+  std::vector<ChunkRef> cs;
+  for (char c = 'a'; c < 'a' + 10; ++c) cs.push_back(s->Add(std::string(100, c)));
+  ChunkCache cache(std::move(src), {350, 0});
+  for (const auto& c : cs) ASSERT_TRUE(cache.Get(c).ok());
+  EXPECT_LE(cache.stats().cached_bytes, 350u);
+  int before = s->reads.load();
+  ASSERT_TRUE(cache.Get(cs.back()).ok());  // most recent: still cached
+  EXPECT_EQ(s->reads.load(), before);
+  ASSERT_TRUE(cache.Get(cs.front()).ok());  // evicted long ago: read again
+  EXPECT_EQ(s->reads.load(), before + 1);
+}
+
+TEST(ChunkCache, ErrorsAreReturnedAndNotCached) {
+  auto src = std::make_unique<CountingSource>();
+  CountingSource* s = src.get();
+  ChunkRef a = s->Add("bad");
+  s->corrupt[a.digest] = true;
+  ChunkCache cache(std::move(src), {1 << 20, 1});
+  cache.Prefetch({a});  // a failing read-ahead must not poison the cache
+  auto r = cache.Get(a);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCorruption);
+  s->corrupt.clear();
+  auto r2 = cache.Get(a);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(**r2, "bad");
+}
+
+TEST(ChunkCache, PrefetchLoadsAhead) {
+  auto src = std::make_unique<CountingSource>();
+  CountingSource* s = src.get();
+  std::vector<ChunkRef> cs;
+  for (int i = 0; i < 6; ++i) cs.push_back(s->Add("chunk " + std::to_string(i)));
+  ChunkCache cache(std::move(src), {1 << 20, 2});
+  cache.Prefetch(cs);
+  for (int i = 0; i < 200 && cache.stats().prefetched < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(cache.stats().prefetched, 6u);
+  int reads = s->reads.load();
+  for (const auto& c : cs) ASSERT_TRUE(cache.Get(c).ok());
+  EXPECT_EQ(s->reads.load(), reads);  // all hits
+}
+
+TEST(InoMap, SlotsPerDeviceAndStable) {
+  InoMap m;
+  uint64_t upper = m.ForReal(10, 5);
+  EXPECT_EQ(upper, 5u);  // first device: slot 0, the number itself
+  uint64_t other = m.ForReal(11, 5);
+  EXPECT_NE(other, upper);
+  EXPECT_EQ(m.ForReal(11, 5), other);
+  uint64_t big = m.ForReal(10, uint64_t{1} << 60);  // does not fit: overflow slot
+  EXPECT_EQ(big >> InoMap::kShift, 0xFFu);
+  EXPECT_EQ(m.ForReal(10, uint64_t{1} << 60), big);
+  uint64_t s = m.ReserveStackSlot();
+  EXPECT_GE(s, 0x80u);
+  EXPECT_NE(InoMap::ForStack(s, 1), m.ForReal(10, 1));
+}
+
+}  // namespace
+}  // namespace cfs
