@@ -54,7 +54,7 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
       }
       // Another thread is loading it: wait, then look again (it may have
       // failed, or been evicted already).
-      l.Wait(cv_, [&] {
+      l.Wait(cv_, [&]() REQUIRES(mu_) {
         auto j = slots_.find(c.digest);
         return j == slots_.end() || !j->second.loading;
       });
@@ -93,7 +93,7 @@ void ChunkCache::Worker() {
     ChunkRef c;
     {
       MutexLock l(&mu_);
-      l.Wait(cv_, [&] { return stop_ || !queue_.empty(); });
+      l.Wait(cv_, [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
       if (stop_) return;
       c = queue_.front();
       queue_.pop_front();

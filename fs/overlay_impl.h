@@ -102,7 +102,7 @@ class OverlayFs : public Overlay {
   const fuse_lowlevel_ops& ops() const override;
 
   bool writable() const { return upper_root_.valid(); }
-  SharedMutex& ns_mu() { return ns_mu_; }
+  SharedMutex& ns_mu() RETURN_CAPABILITY(ns_mu_) { return ns_mu_; }
   int UpperFdOf(Inode* n) REQUIRES_SHARED(ns_mu_) { return UpperFd(n); }
   double timeout() const { return opts_.cache_timeout; }
   Inode* FromId(fuse_ino_t id) {
@@ -168,7 +168,7 @@ class OverlayFs : public Overlay {
   Inode* Hold(Inode* dir, const std::string& name, Resolved* r) REQUIRES_SHARED(ns_mu_);
   // Merged emptiness (whiteouts do not count).
   int CheckEmpty(Inode* dir) REQUIRES_SHARED(ns_mu_);
-  uint64_t UpperIno(const struct stat& st);
+  uint64_t UpperIno(const struct stat& st) REQUIRES_SHARED(ns_mu_);
   std::string TmpName();
   int TopLower(const std::string& path, LowerEntry* e, int* which) REQUIRES_SHARED(ns_mu_);
 

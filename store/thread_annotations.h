@@ -26,6 +26,7 @@
 #define ACQUIRE_SHARED(...) CFS_TSA(acquire_shared_capability(__VA_ARGS__))
 #define RELEASE_SHARED(...) CFS_TSA(release_shared_capability(__VA_ARGS__))
 #define EXCLUDES(...) CFS_TSA(locks_excluded(__VA_ARGS__))
+#define RETURN_CAPABILITY(x) CFS_TSA(lock_returned(x))
 #define NO_THREAD_SAFETY_ANALYSIS CFS_TSA(no_thread_safety_analysis)
 
 namespace cfs {
