@@ -11,6 +11,8 @@ set -euo pipefail
 IT_NAME=$(basename "${0%.sh}")
 IT_START=$SECONDS
 IT_BG_PIDS=()
+IT_MOUNTS=()        # mount points to remove on exit (cfs_mount and it_track_mount add to it)
+IT_CLEANUP_HOOKS=() # shell snippets run on exit after the unmounts (remove what a test created)
 
 log() { printf '[%s %3ds] %s\n' "$IT_NAME" $((SECONDS - IT_START)) "$*" >&2; }
 fail() {
@@ -28,7 +30,16 @@ it_cleanup() {
       wait "$p" 2>/dev/null || true
     fi
   done
-  if [[ -n "${T:-}" && -d "$T" ]]; then
+  # mounts first (newest first), so nothing below is removed through a mount
+  local i h
+  for ((i = ${#IT_MOUNTS[@]} - 1; i >= 0; i--)); do it_force_umount "${IT_MOUNTS[$i]}"; done
+  for h in "${IT_CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
+  if [[ -n "${T:-}" && -d "$T" ]] && grep -qF " $T/" /proc/self/mountinfo; then
+    # never rm -rf across a live mount (it would delete through it)
+    echo "[$IT_NAME] WARNING: mounts left under $T, not removing it:" >&2
+    grep -F " $T/" /proc/self/mountinfo | awk '{print "    " $5 " " $9}' >&2
+    [[ $rc -ne 0 ]] || rc=1
+  elif [[ -n "${T:-}" && -d "$T" ]]; then
     if [[ $rc -ne 0 && -n "${IT_KEEP:-}" ]]; then
       echo "[$IT_NAME] keeping $T for inspection" >&2
     else
@@ -287,9 +298,10 @@ tree_listing() {
       xargs -0 -r getfattr -h -d -m - --absolute-names 2>/dev/null |
       awk '/^# file: /{f=substr($0, 9); next} NF{print f "\t" $0}' | LC_ALL=C sort
     echo "## hardlinks"
-    # group paths by inode (paths sorted within a group), print groups sorted
-    find . -type f -links +1 -printf '%i\t%P\n' | LC_ALL=C sort -t$'\t' -k1,1n -k2 |
-      awk -F'\t' '$1 != last {if (NR > 1) print s; s = $2; last = $1; next} {s = s " = " $2}
+    # group paths by inode (paths sorted within a group), print groups sorted;
+    # inode numbers compare as strings (FUSE ones can exceed 2^53, awk's exact range)
+    find . -type f -links +1 -printf '%i\t%P\n' | LC_ALL=C sort -t$'\t' -k1,1 -k2 |
+      awk -F'\t' '($1 "") != last {if (NR > 1) print s; s = $2; last = $1 ""; next} {s = s " = " $2}
                    END {if (NR) print s}' |
       LC_ALL=C sort
   )
@@ -343,4 +355,106 @@ images_json_sorted() { # stable view of `cimg images --format json`
 import json,sys
 j=json.load(sys.stdin)
 for i in sorted(j, key=lambda x: x["Id"]): print(i["Id"], i["Digest"], i["Size"], ",".join(sorted(i["Names"])))'
+}
+
+# ------------------------------------------------------------------ clusterfs
+#
+# cfs_setup (after it_setup): /dev/fuse, fusermount3 and the clusterfs binary
+# ($CLUSTERFS, default $CFS_BUILD_DIR/tools/clusterfs, else next to $CIMG).
+# Mounts made with cfs_mount (or registered with it_track_mount) are removed on
+# exit even when the test fails: fusermount3 -u, umount, then abort the FUSE
+# connection and lazy-unmount.
+
+cfs_setup() {
+  [[ $(id -u) -eq 0 ]] || fail "must run as root (FUSE mounts, mknod, trusted.* xattrs)"
+  [[ -e /dev/fuse ]] || fail "/dev/fuse is missing (modprobe fuse; in a container pass --device /dev/fuse)"
+  [[ -c /dev/fuse ]] || fail "/dev/fuse is not a character device"
+  local t
+  for t in fusermount3 mount umount timeout "$@"; do
+    command -v "$t" >/dev/null 2>&1 || fail "required tool '$t' is missing"
+  done
+  CLUSTERFS=${CLUSTERFS:-${CFS_BUILD_DIR:-$(dirname "$CIMG")/..}/tools/clusterfs}
+  [[ -x "$CLUSTERFS" ]] || fail "CLUSTERFS=$CLUSTERFS is not an executable file (build clusterfs)"
+  CLUSTERFS=$(readlink -f "$CLUSTERFS")
+  export CLUSTERFS
+}
+
+# is_mounted DIR: DIR (absolute, canonical) is a mount point.
+is_mounted() { awk -v m="$1" '$5 == m {f = 1} END {exit !f}' /proc/self/mountinfo; }
+
+# fs_type DIR: the filesystem type of the mount at DIR ("fuse.clusterfs", ...).
+fs_type() { awk -v m="$1" '$5 == m {for (i = 7; $i != "-"; i++); t = $(i + 1)} END {print t}' /proc/self/mountinfo; }
+
+# cfs_daemon_pids DIR: pids of clusterfs processes with DIR as an argument.
+cfs_daemon_pids() {
+  local f p
+  for f in /proc/[0-9]*/cmdline; do
+    p=${f#/proc/}
+    p=${p%/cmdline}
+    [[ "$(cat "/proc/$p/comm" 2>/dev/null)" == clusterfs* ]] || continue
+    grep -qzxF -- "$1" "$f" 2>/dev/null && echo "$p"
+  done
+  return 0
+}
+
+it_track_mount() { IT_MOUNTS+=("$1"); }
+
+# it_force_umount DIR: remove the mount at DIR, whatever it takes (cleanup path).
+it_force_umount() {
+  local m=$1 i dev
+  is_mounted "$m" || return 0
+  for i in 1 2 3 4 5; do
+    fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || true
+    is_mounted "$m" || return 0
+    sleep 0.3
+  done
+  echo "[$IT_NAME] $m busy: aborting the connection, lazy unmount" >&2
+  dev=$(awk -v m="$m" '$5 == m { split($3, a, ":"); print a[2] }' /proc/self/mountinfo | tail -n1)
+  if [[ -n "$dev" && -w "/sys/fs/fuse/connections/$dev/abort" ]]; then
+    echo 1 >"/sys/fs/fuse/connections/$dev/abort" || true
+  fi
+  umount -l "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || true
+}
+
+# cfs_mount ARGS... MNT: `clusterfs mount --root $ROOT ARGS... MNT`; fails the
+# test unless it exits 0 with MNT mounted as fuse.clusterfs. Daemon pid in CFS_PID.
+cfs_mount() {
+  local m=${!#} rc=0
+  it_track_mount "$m"
+  timeout -k 5 60 "$CLUSTERFS" mount --root "$ROOT" "$@" >"$T/.cfs_mount.out" 2>"$T/.cfs_mount.err" || rc=$?
+  [[ $rc -eq 0 ]] || fail "clusterfs mount $* failed (exit $rc$([[ $rc -eq 124 ]] && echo ': hung for 60 s')): $(head -c 2000 "$T/.cfs_mount.err")"
+  is_mounted "$m" || fail "clusterfs mount $* exited 0 but $m is not a mount point (the contract: ready when the command returns)"
+  [[ "$(fs_type "$m")" == fuse.clusterfs ]] || fail "$m is mounted as '$(fs_type "$m")', expected fuse.clusterfs"
+  CFS_PID=$(cfs_daemon_pids "$m" | head -n1)
+  [[ -n "$CFS_PID" ]] || fail "no clusterfs daemon process found for $m"
+}
+
+# cfs_umount MNT: `clusterfs umount MNT` must succeed, remove the mount, and the
+# daemon must exit (within 15 s) -- so its lease is gone when this returns.
+cfs_umount() {
+  local m=$1 pids rc=0
+  pids=$(cfs_daemon_pids "$m")
+  timeout -k 5 30 "$CLUSTERFS" umount "$m" 2>"$T/.cfs_umount.err" || rc=$?
+  [[ $rc -eq 0 ]] || fail "clusterfs umount $m failed (exit $rc): $(head -c 2000 "$T/.cfs_umount.err")"
+  ! is_mounted "$m" || fail "clusterfs umount $m exited 0 but $m is still mounted"
+  cfs_wait_exit "$m" $pids
+}
+
+# cfs_wait_exit MNT PID...: the daemons of MNT must exit within 15 s of its unmount.
+cfs_wait_exit() {
+  local m=$1 p i
+  shift
+  for p in "$@"; do
+    for i in $(seq 150); do
+      kill -0 "$p" 2>/dev/null || break
+      sleep 0.1
+    done
+    ! kill -0 "$p" 2>/dev/null || fail "clusterfs daemon $p of $m still running 15 s after unmount"
+  done
+}
+
+# drop_caches: so the next reads go to the FUSE daemon again (a hung sync fails the test).
+drop_caches() {
+  timeout 60 sync || fail "sync hung or failed"
+  echo 3 >/proc/sys/vm/drop_caches
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Memory of a clusterfs mount of a 100,000-file image: after `find -ls` and a
+# read of every file, the daemon's peak RSS (VmHWM) must stay under 100 MiB.
+# Prints the figures (README).
+source "$(dirname "$0")/lib.sh"
+it_setup tar wc
+cfs_setup
+
+NFILES=${NFILES:-100000}
+NDIRS=${NDIRS:-1000}
+LIMIT_KIB=$((100 * 1024))
+
+log "generating an image of $NFILES small files in $NDIRS dirs (plain tar)"
+python3 - "$T/layer.tar" "$NFILES" "$NDIRS" "$T/expected" <<'PY'
+import hashlib, io, random, sys, tarfile
+out, nfiles, ndirs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+r = random.Random(42)
+words = [''.join(r.choice('abcdefghijklmnopqrstuvwxyz') for _ in range(r.randint(2, 9))) for _ in range(3000)]
+total, h = 0, hashlib.sha256()
+with tarfile.open(out, 'w', format=tarfile.USTAR_FORMAT) as t:
+    def entry(name, typ, size=0, mode=0o644):
+        ti = tarfile.TarInfo(name); ti.type = typ; ti.mode = mode; ti.size = size
+        ti.mtime = 1700000000 + len(name); ti.uid = ti.gid = 0
+        return ti
+    for d in range(ndirs):
+        t.addfile(entry('d%02d/s%04d' % (d % 40, d) if d >= 40 else 'd%02d' % d, tarfile.DIRTYPE, mode=0o755))
+    per = nfiles // ndirs
+    n = 0
+    for d in range(ndirs):
+        dname = 'd%02d/s%04d' % (d % 40, d) if d >= 40 else 'd%02d' % d
+        for i in range(per if d < ndirs - 1 else nfiles - n):
+            size = r.choice((0, r.randint(1, 200), r.randint(200, 4000), r.randint(4000, 20000)))
+            line = ' '.join(r.choice(words) for _ in range(12)) + '\n'
+            data = (line * (size // len(line) + 1))[:size].encode()
+            t.addfile(entry('%s/f%05d.txt' % (dname, i), tarfile.REGTYPE, len(data)), io.BytesIO(data))
+            total += len(data); n += 1
+            h.update(data)
+with open(sys.argv[4], 'w') as f:
+    print(n, total, h.hexdigest(), file=f)
+print('%d files, %d bytes of content' % (n, total), file=sys.stderr)
+PY
+read -r nfiles nbytes _ <"$T/expected"
+assert_eq "$NFILES" "$nfiles" "files generated"
+oci_build "$T/oci" big --compress none "$T/layer.tar" >/dev/null
+rm -f "$T/layer.tar"
+log "pull"
+t0=$SECONDS
+ci pull "oci:$T/oci:big" --as many:1 >/dev/null || fail "pull failed"
+log "pulled in $((SECONDS - t0)) s"
+rm -rf "$T/oci"
+
+M=$T/mnt
+mkdir -p "$M"
+cfs_mount many:1 "$M"
+PID=$CFS_PID
+# exactly one daemon serves this mount point
+[[ "$(cfs_daemon_pids "$M" | wc -l)" -eq 1 ]] || fail "expected one clusterfs process for $M: $(cfs_daemon_pids "$M")"
+status() { grep -E "^$1:" "/proc/$PID/status" | awk '{print $2}'; }
+log "after mount: VmRSS $(status VmRSS) KiB, VmHWM $(status VmHWM) KiB"
+
+t0=$SECONDS
+n=$(timeout 600 find "$M" -ls | wc -l) || fail "find -ls on the mount failed or hung"
+t_find=$((SECONDS - t0))
+assert_eq $((NFILES + NDIRS + 1)) "$n" "entries listed by find -ls"
+log "find -ls: $n entries in $t_find s; VmRSS $(status VmRSS) KiB, VmHWM $(status VmHWM) KiB"
+
+t0=$SECONDS
+bytes=$(timeout 900 tar -cf - -C "$M" . | wc -c) || fail "tar of the whole mount failed or hung"
+t_tar=$((SECONDS - t0))
+((bytes > nbytes)) || fail "tar of the mount gave $bytes bytes, less than the $nbytes bytes of content"
+log "tar -cf - (every file read): $bytes bytes in $t_tar s"
+# the bytes read are the right ones
+sum=$(cd "$M" && timeout 900 python3 -c '
+import hashlib, os, sys
+h = hashlib.sha256(); n = 0
+dirs = sorted(os.listdir("."))
+paths = []
+for top in dirs:
+    for d, ds, fs in os.walk(top):
+        for f in fs: paths.append(os.path.join(d, f))
+# the generator wrote files dir by dir in creation order; rebuild that order
+def order(p):
+    dn, fn = os.path.split(p)
+    parts = dn.split("/")
+    idx = int(parts[-1][1:])
+    return (idx, fn)
+for p in sorted(paths, key=order):
+    with open(p, "rb") as f: h.update(f.read())
+    n += 1
+print(n, h.hexdigest())') || fail "reading the files back failed"
+read -r _ _ want <"$T/expected"
+assert_eq "$NFILES $want" "$sum" "file count and content hash read through the mount"
+
+hwm=$(status VmHWM)
+rss=$(status VmRSS)
+echo "clusterfs daemon for $NFILES files / $NDIRS dirs: VmHWM $hwm KiB ($((hwm / 1024)) MiB), VmRSS $rss KiB ($((rss / 1024)) MiB); find -ls ${t_find}s, tar ${t_tar}s"
+((hwm < LIMIT_KIB)) || fail "clusterfs peak RSS (VmHWM) $hwm KiB >= 100 MiB"
+cfs_umount "$M"
