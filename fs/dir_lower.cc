@@ -18,9 +18,16 @@ Status Errno(const std::string& what, int err) { return Status::IOError(what, er
 
 class FdFile : public LowerFile {
  public:
+  // size: UINT64_MAX = not known yet (fstat on first use).
   FdFile(UniqueFd fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
   int fd() const override { return fd_.get(); }
-  uint64_t size() const override { return size_; }
+  uint64_t size() const override {
+    if (size_ == UINT64_MAX) {
+      struct stat st;
+      size_ = ::fstat(fd_.get(), &st) == 0 ? st.st_size : 0;
+    }
+    return size_;
+  }
   Result<size_t> Read(uint64_t off, size_t size, char* out) override {
     size_t done = 0;
     while (done < size) {
@@ -34,6 +41,7 @@ class FdFile : public LowerFile {
   }
   Status ForEachData(const std::function<Status(uint64_t, uint64_t)>& fn) override {
     uint64_t pos = 0;
+    size();
     while (pos < size_) {
       off_t data = ::lseek(fd_.get(), pos, SEEK_DATA);
       if (data < 0) {
@@ -53,7 +61,7 @@ class FdFile : public LowerFile {
 
  private:
   UniqueFd fd_;
-  uint64_t size_;
+  mutable uint64_t size_;  // used by one thread at a time (copy-up)
 };
 
 class DirLower : public Lower {
@@ -153,10 +161,7 @@ class DirLower : public Lower {
   Result<std::unique_ptr<LowerFile>> Open(const std::string& path) override {
     int fd = ::openat(fd_.get(), path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return Errno(Abs(path), errno);
-    UniqueFd ufd(fd);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return Errno(Abs(path), errno);
-    return std::unique_ptr<LowerFile>(std::make_unique<FdFile>(std::move(ufd), st.st_size));
+    return std::unique_ptr<LowerFile>(std::make_unique<FdFile>(UniqueFd(fd), UINT64_MAX));
   }
 
  private:
@@ -180,9 +185,5 @@ Result<std::unique_ptr<Lower>> OpenDirLower(const std::string& dir, InoMap* inos
   return std::unique_ptr<Lower>(std::make_unique<DirLower>(abs, UniqueFd(fd), inos));
 }
 
-// Used by the overlay for upper files too.
-std::unique_ptr<LowerFile> MakeFdFile(UniqueFd fd, uint64_t size) {
-  return std::make_unique<FdFile>(std::move(fd), size);
-}
 
 }  // namespace cfs

@@ -211,19 +211,6 @@ void op_write_buf(fuse_req_t req, fuse_ino_t, struct fuse_bufvec* in, off_t off,
   }
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
-  FileHandle* fh = Fh(fi);
-  // As close() of the underlying file would: report delayed write errors.
-  if (fh->fd.valid()) {
-    int d = ::dup(fh->fd.get());
-    if (d >= 0 && ::close(d) != 0) {
-      fuse_reply_err(req, errno);
-      return;
-    }
-  }
-  fuse_reply_err(req, 0);
-}
-
 void op_release(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
   delete Fh(fi);
   fuse_reply_err(req, 0);
@@ -244,7 +231,10 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
     return;
   }
   fi->fh = reinterpret_cast<uint64_t>(dh);
-  fi->cache_readdir = 0;
+  // Listings change only through this mount, and the kernel drops its
+  // cached listing of a directory whenever an operation changes it.
+  fi->cache_readdir = 1;
+  fi->keep_cache = 1;
   if (fuse_reply_open(req, fi) == -ENOENT) delete dh;
 }
 
@@ -427,7 +417,8 @@ const fuse_lowlevel_ops& OverlayFs::ops() const {
     o.create = op_create;
     o.read = op_read;
     o.write_buf = op_write_buf;
-    o.flush = op_flush;
+    // No flush: the kernel then stops sending FLUSH on every close (one
+    // request per file less); write errors surface from write and fsync.
     o.release = op_release;
     o.fsync = op_fsync;
     o.opendir = op_opendir;
