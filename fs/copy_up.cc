@@ -229,8 +229,8 @@ int OverlayFs::EnsureUpper(Inode* n) {
 void OverlayFs::LinkAliases(Inode* n) {
   std::vector<std::string> aliases;
   {
-    std::lock_guard<std::mutex> l(n->mu);
-    aliases = n->aliases;
+    std::lock_guard<std::mutex> l(aliases_mu_);
+    if (n->aliases) aliases = *n->aliases;
   }
   if (n->lower >= 0) {
     for (auto& a : lowers_[n->lower]->HardlinkAliases(n->path)) aliases.push_back(std::move(a));

@@ -211,10 +211,11 @@ Inode* OverlayFs::Remember(const std::string& path, Resolved* r) {
         if (n->upper.compare_exchange_strong(expected, r->upper.get())) r->upper.Release();
       }
       if (n->path != path && n->type != S_IFDIR && r->lower >= 0) {
-        std::lock_guard<std::mutex> al(n->mu);
+        std::lock_guard<std::mutex> al(aliases_mu_);
+        if (!n->aliases) n->aliases = std::make_unique<std::vector<std::string>>();
         bool known = false;
-        for (const auto& a : n->aliases) known |= a == path;
-        if (!known && n->aliases.size() < 64) n->aliases.push_back(path);
+        for (const auto& a : *n->aliases) known |= a == path;
+        if (!known && n->aliases->size() < 64) n->aliases->push_back(path);
       }
       return n;
     }

@@ -53,7 +53,6 @@ struct Inode {
   // Set once (-1 until the object has an upper file); closed with the Inode.
   std::atomic<int> upper{-1};  // O_PATH fd of the upper file
   std::atomic<uint64_t> probed_gen{0};  // copy-up generation a missing upper was checked at
-  std::mutex mu;               // guards `aliases`
 
   // Guarded by OverlayFs::ns_mu_ (written exclusive, read shared).
   std::string path;            // merged path when found ("." = root)
@@ -61,7 +60,9 @@ struct Inode {
   int lower = -1;              // non-dir without upper: the lower holding it
   std::vector<uint16_t> dir_lowers;  // dirs: lowers merged below the upper, top first
   uint32_t lower_nlink = 1;    // names of its hard-link group in that lower
-  std::vector<std::string> aliases;  // other paths of that group seen so far
+  // Other paths of that group seen so far (rare: allocated on first use).
+  // Guarded by OverlayFs::aliases_mu_.
+  std::unique_ptr<std::vector<std::string>> aliases;
   bool unlinked = false;       // its last name was removed (kept for open fds)
 
   uint64_t nlookup = 0;  // guarded by OverlayFs::table_mu_
@@ -184,6 +185,7 @@ class OverlayFs : public Overlay {
   std::atomic<uint64_t> copy_gen_{1};  // bumped by every path copy-up
   std::unordered_map<uint64_t, uint64_t> origin_ GUARDED_BY(ns_mu_);  // upper st_ino -> st_ino
 
+  std::mutex aliases_mu_;  // guards Inode::aliases
   Mutex table_mu_;
   std::unordered_map<uint64_t, Inode*> table_ GUARDED_BY(table_mu_);  // st_ino -> newest Inode
   std::atomic<uint64_t> tmp_counter_{0};

@@ -1,7 +1,9 @@
 #include "store/index.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
 
@@ -28,6 +30,10 @@ rocksdb::Options BaseOptions() {
 }  // namespace
 
 Index::~Index() {
+  // A writer session leaves its writes in SST files rather than only in the
+  // WAL, so the secondaries of long-lived readers (mounts) do not replay
+  // them into memtables of their own.
+  if (db_ && writer()) (void)db_->Flush(rocksdb::FlushOptions());
   db_.reset();
   secondary_owner_.Release();
   if (!secondary_dir_.empty()) (void)RemoveTree(secondary_dir_);
@@ -58,6 +64,11 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
     rocksdb::DB* db = nullptr;
     rocksdb::Options o = BaseOptions();
     o.create_if_missing = false;
+    // Readers look up a few keys each (mounts: chunk locations); a small
+    // block cache keeps a long-lived mount's memory down.
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = rocksdb::NewLRUCache(4 << 20);
+    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
     rocksdb::Status s = rocksdb::DB::OpenAsSecondary(o, path, sec.path(), &db);
     if (!s.ok() && attempt == 0) {
       // A writer killed mid-write can leave a WAL tail a secondary will not

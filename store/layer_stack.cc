@@ -339,6 +339,15 @@ void LayerStack::ForEachChild(
   }
 }
 
+void LayerStack::DropEntryNames() {
+  for (auto& l : layers_) {
+    // The stack shares ownership of its layers read-only; this is the one
+    // documented exception (see the header).
+    auto* toc = const_cast<LayerToc*>(l.get());
+    for (auto& e : toc->entries) std::string().swap(e.name);
+  }
+}
+
 const TocEntry& LayerStack::Entry(Ref r) const {
   if (r.synthetic()) return SyntheticDir();
   return layers_[r.layer]->entries[r.entry];

@@ -105,6 +105,12 @@ class LayerStack {
   // True if any layer holds hard links.
   bool has_hardlinks() const { return !hardlinks_.empty(); }
 
+  // Frees the `name` strings of the layers' entries (Entry().name becomes
+  // empty): the stack keeps its own copy of every path component, so a
+  // long-lived user that needs only the merged view (a mount) saves memory.
+  // REQUIRES: nothing else reads those LayerTocs' names.
+  void DropEntryNames();
+
   // The number of merged entries, root included.
   size_t size() const { return nodes_.size(); }
 

@@ -6,6 +6,7 @@
 //                                          `mount -t fuse.clusterfs`)
 // Argument parsing and process handling only; the filesystem is fs/.
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -44,7 +45,7 @@ struct MountArgs {
   std::vector<std::string> lowerdirs;  // top first, unescaped
   std::vector<std::string> fuse_opts;  // passed to the kernel mount
   bool allow_other = false, read_only = false, sync_copy_up = true;
-  size_t cache_mb = 32;
+  size_t cache_mb = 16;
   size_t readahead_kb = 1024;
 };
 
@@ -232,6 +233,7 @@ Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
   }
   auto stack = cfs::LayerStack::Build(std::move(tocs));
   if (!stack.ok()) return stack.status().Prefix("image " + ref);
+  stack->DropEntryNames();  // the TOCs are ours alone
   if (!m->cache) {
     auto src = m->store->OpenChunkSource();
     if (!src.ok()) return src.status();
@@ -252,6 +254,11 @@ std::string PidFile(const std::string& mnt) {
 // Builds the overlay and mounts it; calls ready(error) once the mount is
 // live (empty error) or failed; then serves until unmounted.
 int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
+  // A long-lived daemon with many threads: few malloc arenas and an early
+  // return of freed memory keep its RSS near what it really uses.
+  ::mallopt(M_ARENA_MAX, 2);
+  ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
   Mounted m;
   auto inos = std::make_unique<cfs::InoMap>();
   std::vector<std::unique_ptr<cfs::Lower>> lowers;
@@ -281,6 +288,7 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   auto ov = cfs::Overlay::Create(std::move(lowers), std::move(inos), oo);
   if (!ov.ok()) return fail(ov.status());
   m.overlay = std::move(*ov);
+  ::malloc_trim(0);  // give back what building the layer stacks needed transiently
 
   std::string fsname = a.source == "none" || a.source.empty() ? "clusterfs" : a.source;
   for (char& c : fsname)
@@ -323,8 +331,8 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
   ready("");
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(cfg, 16);
-  fuse_loop_cfg_set_idle_threads(cfg, 4);
+  fuse_loop_cfg_set_max_threads(cfg, 8);
+  fuse_loop_cfg_set_idle_threads(cfg, 2);
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   fuse_session_unmount(se);
@@ -453,7 +461,7 @@ int main(int argc, char** argv) {
   mount->add_option("-o", a.opts,
                     "Options: lowerdir=A:B (leftmost on top; a directory, else an image; "
                     "escape ':' as '\\:'), upperdir=, workdir=, allow_other, ro, volatile, "
-                    "root=, cache_mb= (chunk cache, default 32), readahead_kb= (default 1024), and the usual mount flags");
+                    "root=, cache_mb= (chunk cache, default 16), readahead_kb= (default 1024), and the usual mount flags");
   mount->add_flag("-f,--foreground", a.foreground, "Stay in the foreground, log to stderr");
   mount->add_flag("-d,--debug", a.debug, "Log every FUSE request (implies -f)");
   auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");
