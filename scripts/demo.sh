@@ -6,14 +6,24 @@
 #  3. pull a second version that changes one binary: only new chunks stored;
 #  4. cimg push as zstd:chunked; skopeo reads it back, umoci unpacks it and
 #     the tree equals the original; cimg save/load round trip;
-#  5. fsck, rmi, gc.
+#  5. clusterfs: mount v2 read-only and compare it with the source tree;
+#     mount it writable, change it, and show the upper dir (kernel format),
+#     then mount that upper dir with the kernel's overlayfs;
+#  6. fsck, rmi, gc (a live mount keeps its layers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-[ -x build/tools/cimg ] || scripts/setup.sh
+[ -x build/tools/cimg ] && [ -x build/tools/clusterfs ] || scripts/setup.sh
 CIMG="$REPO/build/tools/cimg"
+CLUSTERFS="$REPO/build/tools/clusterfs"
 W=$(mktemp -d /tmp/cimg-demo.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+cleanup() {
+  for m in "$W/mnt" "$W/rw" "$W/kmnt"; do
+    mountpoint -q "$m" 2>/dev/null && { "$CLUSTERFS" umount "$m" 2>/dev/null || umount -l "$m"; }
+  done
+  rm -rf "$W"
+}
+trap cleanup EXIT
 export CIMG_ROOT="$W/store"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
@@ -59,9 +69,33 @@ fi
 run "$CIMG" save -o "$W/cluster.tar" demo/cluster:v1 demo/cluster:v2
 CIMG_ROOT="$W/store2" run "$CIMG" load -i "$W/cluster.tar"
 
-step "5. verify, remove, collect garbage"
+step "5. clusterfs: mount the image, change it through an upper dir"
+mkdir -p "$W/mnt" "$W/rw" "$W/upper" "$W/work" "$W/kmnt" "$W/kwork"
+run "$CLUSTERFS" mount demo/cluster:v2 "$W/mnt"
+run ls "$W/mnt" "$W/mnt/bin"
+if diff -r --no-dereference "$W/bundle/rootfs" "$W/mnt"; then
+  echo "the read-only mount == the source tree"
+else
+  echo "demo: the mounted tree differs" >&2; exit 1
+fi
+run "$CLUSTERFS" mount --upper "$W/upper" --work "$W/work" demo/cluster:v2 "$W/rw"
+run sh -c "rm '$W/rw/etc/kubeadm.yml' && echo 'mirror: local' >> '$W/rw/etc/daemon.json' && mkdir '$W/rw/opt'"
+run find "$W/upper" -printf '%M %p\n'
+run "$CLUSTERFS" umount "$W/rw"
+# The upper dir is in the kernel's format: the kernel's overlayfs shows the same tree.
+lowers=$(mktemp -d "$W/lower.XXXX")
+cp -a "$W/mnt/." "$lowers/"
+run mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$W/upper,workdir=$W/kwork" "$W/kmnt"
+run cat "$W/kmnt/etc/daemon.json"
+[ ! -e "$W/kmnt/etc/kubeadm.yml" ] && echo "kernel overlayfs: etc/kubeadm.yml is deleted (whiteout)"
+umount "$W/kmnt"
+
+step "6. verify, remove, collect garbage (the live mount keeps its layers)"
 run "$CIMG" fsck
-run "$CIMG" rmi demo/cluster:v1
+run "$CIMG" rmi demo/cluster:v1 demo/cluster:v2
+run "$CIMG" gc
+run cat "$W/mnt/etc/daemon.json"
+run "$CLUSTERFS" umount "$W/mnt"
 run "$CIMG" gc
 run "$CIMG" fsck
 echo; echo "demo: done"
