@@ -332,7 +332,7 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   ready("");
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, 8);
-  fuse_loop_cfg_set_idle_threads(cfg, 2);
+  fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   fuse_session_unmount(se);
