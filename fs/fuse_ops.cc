@@ -183,6 +183,29 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_fil
     fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
     return;
   }
+  // Store data: reply straight from the cached chunks (no copy here).
+  std::vector<LowerFile::Piece> pieces;
+  auto zc = fh->lower->ReadPieces(off, size, &pieces);
+  if (!zc.ok()) {
+    fuse_reply_err(req, ToErrno(zc.status()));
+    return;
+  }
+  if (*zc) {
+    std::vector<char> storage(sizeof(fuse_bufvec) + pieces.size() * sizeof(fuse_buf));
+    auto* bv = reinterpret_cast<fuse_bufvec*>(storage.data());
+    std::memset(bv, 0, storage.size());
+    bv->count = pieces.size();
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      bv->buf[i].size = pieces[i].size;
+      bv->buf[i].mem = const_cast<char*>(pieces[i].data);
+    }
+    if (pieces.empty()) {
+      fuse_reply_buf(req, nullptr, 0);
+    } else {
+      fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
+    }
+    return;
+  }
   std::unique_ptr<char[]> data(new char[size]);
   auto n = fh->lower->Read(off, size, data.get());
   if (!n.ok()) {

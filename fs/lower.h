@@ -46,6 +46,17 @@ class LowerFile {
   // A read-only fd when the data is a real file (zero-copy replies), else -1.
   virtual int fd() const { return -1; }
   virtual Result<size_t> Read(uint64_t off, size_t size, char* out) = 0;
+  // Zero-copy variant for data held in memory (store chunks): appends
+  // (bytes, keep-alive) pieces covering [off, off+size) clipped to the
+  // file's end. Returns false when the file has no such form (use Read).
+  struct Piece {
+    std::shared_ptr<const std::string> owner;
+    const char* data;
+    size_t size;
+  };
+  virtual Result<bool> ReadPieces(uint64_t off, size_t size, std::vector<Piece>* out) {
+    return false;
+  }
   // The file's size.
   virtual uint64_t size() const = 0;
   // Data/hole map for sparse-aware copy: calls fn(off, len) for every data

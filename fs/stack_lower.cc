@@ -43,7 +43,18 @@ class ChunkedFile : public LowerFile {
   uint64_t size() const override { return size_; }
 
   Result<size_t> Read(uint64_t off, size_t size, char* out) override {
-    if (off >= size_) return size_t{0};
+    std::vector<Piece> pieces;
+    RETURN_IF_ERROR(ReadPieces(off, size, &pieces).status());
+    size_t done = 0;
+    for (const auto& p : pieces) {
+      std::memcpy(out + done, p.data, p.size);
+      done += p.size;
+    }
+    return done;
+  }
+
+  Result<bool> ReadPieces(uint64_t off, size_t size, std::vector<Piece>* out) override {
+    if (off >= size_) return true;
     size = std::min<uint64_t>(size, size_ - off);
     if (starts_.back() != size_) return Status::Corruption("chunks do not add up to the file size");
     size_t i = std::upper_bound(starts_.begin(), starts_.end(), off) - starts_.begin() - 1;
@@ -55,11 +66,11 @@ class ChunkedFile : public LowerFile {
       ASSIGN_OR_RETURN(ChunkCache::Chunk c, cache_->Get(chunks_[i]));
       uint64_t in = off + done - starts_[i];
       size_t n = std::min<uint64_t>(size - done, c->size() - in);
-      std::memcpy(out + done, c->data() + in, n);
+      out->push_back(Piece{c, c->data() + in, n});
       done += n;
       ++i;
     }
-    return done;
+    return true;
   }
 
  private:

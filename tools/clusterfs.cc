@@ -257,7 +257,7 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   // A long-lived daemon with many threads: few malloc arenas and an early
   // return of freed memory keep its RSS near what it really uses.
   ::mallopt(M_ARENA_MAX, 2);
-  ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  ::mallopt(M_MMAP_THRESHOLD, 512 << 10);  // chunks (<= 256 KiB) stay in the arenas
   ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
   Mounted m;
   auto inos = std::make_unique<cfs::InoMap>();
