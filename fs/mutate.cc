@@ -97,6 +97,47 @@ void OwnerFor(const fuse_ctx* ctx, const struct stat& parent, uid_t* uid, gid_t*
 }
 }  // namespace
 
+// Where a new object named `name` in `parent` is made: directly in the
+// parent's upper dir, or (over a whiteout) in the work dir, to be renamed
+// over the whiteout afterwards. Also the owner it gets.
+struct NewObject {
+  int parent_fd = -1;  // the parent's upper dir
+  int dir_fd = -1;     // where to create it
+  std::string tmp;     // the name to create it under in dir_fd
+  bool over_whiteout = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t parent_mode = 0;
+};
+
+int OverlayFs::PrepareNew(Inode* parent, const std::string& name, const Resolved& r,
+                          const fuse_ctx* ctx, NewObject* o) {
+  if (int err = EnsureUpper(parent)) return err;
+  o->parent_fd = UpperFd(parent);
+  struct stat pst;
+  if (::fstatat(o->parent_fd, "", &pst, AT_EMPTY_PATH) != 0) return errno;
+  OwnerFor(ctx, pst, &o->uid, &o->gid);
+  o->parent_mode = pst.st_mode;
+  o->over_whiteout = r.whiteout_in_upper;
+  o->tmp = o->over_whiteout ? TmpName() : name;
+  o->dir_fd = o->over_whiteout ? work_fd_.get() : o->parent_fd;
+  return 0;
+}
+
+int OverlayFs::EntryForNew(Inode* parent, const std::string& name, fuse_entry_param* e,
+                           Inode** held) {
+  Resolved nr;
+  if (int err = Resolve(parent, name, &nr)) return err;
+  if (!nr.found) return EIO;
+  Inode* n = Hold(parent, name, &nr);
+  if (int err = Entry(n, e)) {
+    Forget(n, 1);
+    return err;
+  }
+  if (held) *held = n;
+  return 0;
+}
+
 int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev_t rdev,
                         const char* link_target, const fuse_ctx* ctx, fuse_entry_param* e) {
   if (!writable()) return EROFS;
@@ -104,21 +145,18 @@ int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev
   Resolved r;
   if (int err = Resolve(parent, name, &r)) return err;
   if (r.found) return EEXIST;
-  if (int err = EnsureUpper(parent)) return err;
-  int pfd = UpperFd(parent);
-  struct stat pst;
-  if (::fstatat(pfd, "", &pst, AT_EMPTY_PATH) != 0) return errno;
-  uid_t uid;
-  gid_t gid;
-  OwnerFor(ctx, pst, &uid, &gid);
-  bool over = r.whiteout_in_upper;
-  std::string tmp = over ? TmpName() : name;
-  int dfd = over ? work_fd_.get() : pfd;
+  NewObject o;
+  if (int err = PrepareNew(parent, name, r, ctx, &o)) return err;
+  bool over = o.over_whiteout;
+  const std::string& tmp = o.tmp;
+  int dfd = o.dir_fd, pfd = o.parent_fd;
+  uid_t uid = o.uid;
+  gid_t gid = o.gid;
   int rc;
   if (link_target != nullptr) {
     rc = ::symlinkat(link_target, dfd, tmp.c_str());
   } else if (S_ISDIR(mode)) {
-    if ((pst.st_mode & S_ISGID)) mode |= S_ISGID;
+    if (o.parent_mode & S_ISGID) mode |= S_ISGID;
     rc = ::mkdirat(dfd, tmp.c_str(), mode & 07777);
   } else {
     rc = ::mknodat(dfd, tmp.c_str(), mode, rdev);
@@ -146,13 +184,7 @@ int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev
     }
     if (is_dir) ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
   }
-  Resolved nr;
-  if (int err = Resolve(parent, name, &nr)) return err;
-  if (!nr.found) return EIO;
-  Inode* n = Hold(parent, name, &nr);
-  int err = Entry(n, e);
-  if (err) Forget(n, 1);
-  return err;
+  return EntryForNew(parent, name, e, nullptr);
 }
 
 int OverlayFs::Create(Inode* parent, const std::string& name, mode_t mode, int flags,
@@ -166,35 +198,26 @@ int OverlayFs::Create(Inode* parent, const std::string& name, mode_t mode, int f
     if (r.found) {
       if (flags & O_EXCL) return EEXIST;
       n = Hold(parent, name, &r);
-    } else {
-      if (int err = EnsureUpper(parent)) return err;
-      int pfd = UpperFd(parent);
-      struct stat pst;
-      if (::fstatat(pfd, "", &pst, AT_EMPTY_PATH) != 0) return errno;
-      uid_t uid;
-      gid_t gid;
-      OwnerFor(ctx, pst, &uid, &gid);
-      bool over = r.whiteout_in_upper;
-      std::string tmp = over ? TmpName() : name;
-      int dfd = over ? work_fd_.get() : pfd;
-      int fd = ::openat(dfd, tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, mode & 07777);
-      if (fd < 0) return errno;
-      UniqueFd ufd(fd);
-      if (::fchown(fd, uid, gid) != 0 ||
-          ((mode & (S_ISUID | S_ISGID)) && ::fchmod(fd, mode & 07777) != 0) ||
-          (over && ::renameat(work_fd_.get(), tmp.c_str(), pfd, name.c_str()) != 0)) {
-        int err = errno;
-        ::unlinkat(dfd, tmp.c_str(), 0);
+      if (int err = Entry(n, e)) {
+        Forget(n, 1);
         return err;
       }
-      Resolved nr;
-      if (int err = Resolve(parent, name, &nr)) return err;
-      if (!nr.found) return EIO;
-      n = Hold(parent, name, &nr);
-    }
-    if (int err = Entry(n, e)) {
-      Forget(n, 1);
-      return err;
+    } else {
+      NewObject o;
+      if (int err = PrepareNew(parent, name, r, ctx, &o)) return err;
+      int fd = ::openat(o.dir_fd, o.tmp.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC,
+                        mode & 07777);
+      if (fd < 0) return errno;
+      UniqueFd ufd(fd);
+      if (::fchown(fd, o.uid, o.gid) != 0 ||
+          ((mode & (S_ISUID | S_ISGID)) && ::fchmod(fd, mode & 07777) != 0) ||
+          (o.over_whiteout &&
+           ::renameat(work_fd_.get(), o.tmp.c_str(), o.parent_fd, name.c_str()) != 0)) {
+        int err = errno;
+        ::unlinkat(o.dir_fd, o.tmp.c_str(), 0);
+        return err;
+      }
+      if (int err = EntryForNew(parent, name, e, &n)) return err;
     }
   }
   int err = Open(n, flags & ~(O_CREAT | O_EXCL), fh);
@@ -226,13 +249,7 @@ int OverlayFs::Link(Inode* n, Inode* parent, const std::string& name, fuse_entry
   } else if (::linkat(AT_FDCWD, src.c_str(), pfd, name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     return errno;
   }
-  Resolved nr;
-  if (int err = Resolve(parent, name, &nr)) return err;
-  if (!nr.found) return EIO;
-  Inode* m = Hold(parent, name, &nr);
-  int err = Entry(m, e);
-  if (err) Forget(m, 1);
-  return err;
+  return EntryForNew(parent, name, e, nullptr);
 }
 
 // ---- remove ----

@@ -38,6 +38,8 @@
 
 namespace cfs {
 
+struct NewObject;
+
 struct Inode {
   Inode(uint64_t i, mode_t t) : ino(i), type(t) {}
   Inode(const Inode&) = delete;
@@ -161,6 +163,12 @@ class OverlayFs : public Overlay {
   int Install(int parent_fd, const std::string& tmp, const std::string& name,
               bool replace) REQUIRES(ns_mu_);
   int MakeWhiteout(std::string* tmp) REQUIRES(ns_mu_);
+  // Copies the parent up and says where and as whom to make a new entry.
+  int PrepareNew(Inode* parent, const std::string& name, const Resolved& r,
+                 const fuse_ctx* ctx, struct NewObject* o) REQUIRES(ns_mu_);
+  // Resolves a just-made entry and fills e; *held (if given) gets the Inode.
+  int EntryForNew(Inode* parent, const std::string& name, fuse_entry_param* e, Inode** held)
+      REQUIRES(ns_mu_);
   int ClearWhiteouts(int dir_fd) REQUIRES(ns_mu_);
   int FillDirLocked(Inode* n, DirHandle* dh) REQUIRES_SHARED(ns_mu_);
   // True when a lower of `dir` has an entry (not a whiteout) at `path`.

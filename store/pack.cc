@@ -149,12 +149,20 @@ Result<std::string> PackReader::ReadFrame(const Digest& d, const ChunkLoc& loc) 
       std::memcmp(buf.data() + 16, d.bytes.data(), 32) != 0)
     return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
                               PackPath(dir_, loc.pack_id) + " at " + std::to_string(loc.offset));
-  return buf.substr(kRecordHeaderSize);
+  buf.erase(0, kRecordHeaderSize);  // in place: no second buffer
+  return buf;
 }
 
 Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen) {
+  // One decompression context per thread: ZSTD_decompress() would allocate
+  // and initialise a fresh one for every chunk.
+  struct DCtx {
+    ZSTD_DCtx* p = ZSTD_createDCtx();
+    ~DCtx() { ZSTD_freeDCtx(p); }
+  };
+  thread_local DCtx dctx;
   std::string out(ulen, '\0');
-  size_t r = ZSTD_decompress(out.data(), out.size(), frame.data(), frame.size());
+  size_t r = ZSTD_decompressDCtx(dctx.p, out.data(), out.size(), frame.data(), frame.size());
   if (ZSTD_isError(r) || r != ulen)
     return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
                               (ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size") + ")");
