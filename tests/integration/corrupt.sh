@@ -62,6 +62,24 @@ echo "$out" | sed 's/^/    fsck: /'
 grep -q "chunk $DIGEST" <<<"$out" || fail "fsck output does not name 'chunk $DIGEST'"
 [[ "$(tail -n1 <<<"$out")" != *clean ]] || fail "fsck's last line still says clean"
 
+# clusterfs: a read that needs the bad chunk fails with EIO; every read that
+# succeeds returns exactly the original bytes.
+cfs_setup
+mkdir -p "$T/mnt"
+cfs_mount victim:1 "$T/mnt"
+bad=0
+for f in r1 t1 r2 d/hi; do
+  if cat "$T/mnt/$f" >"$T/read.out" 2>"$T/read.err"; then
+    cmp -s "$T/read.out" "$T/orig/rootfs/$f" || fail "clusterfs served wrong bytes for $f"
+  else
+    grep -q "Input/output error" "$T/read.err" || fail "reading $f failed, but not with EIO: $(cat "$T/read.err")"
+    bad=$((bad + 1))
+  fi
+done
+[[ $bad -ge 1 ]] || fail "every file read fine through clusterfs although chunk $DIGEST is corrupt"
+log "clusterfs: $bad file(s) refused with EIO, the others byte-exact"
+cfs_umount "$T/mnt"
+
 # push: fails with one line; nothing wrong lands in OUT
 check_out_dir() { # DIR: no manifest for tag t, every blob matches its digest
   local d=$1
