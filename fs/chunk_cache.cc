@@ -15,7 +15,7 @@ ChunkCache::~ChunkCache() {
     stop_ = true;
     queue_.clear();
   }
-  cv_.notify_all();
+  queued_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -54,15 +54,18 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
       }
       // Another thread is loading it: wait, then look again (it may have
       // failed, or been evicted already).
-      l.Wait(cv_, [&]() REQUIRES(mu_) {
+      ++waiters_;
+      l.Wait(loaded_, [&]() REQUIRES(mu_) {
         auto j = slots_.find(c.digest);
         return j == slots_.end() || !j->second.loading;
       });
+      --waiters_;
     }
     ++stats_.misses;
     slots_[c.digest].loading = true;
   }
   auto r = Load(c);
+  bool wake;
   {
     MutexLock l(&mu_);
     if (r.ok()) {
@@ -70,8 +73,9 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
     } else {
       slots_.erase(c.digest);
     }
+    wake = waiters_ > 0;
   }
-  cv_.notify_all();
+  if (wake) loaded_.notify_all();
   return r;
 }
 
@@ -85,7 +89,7 @@ void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
       queue_.push_back(c);
     }
   }
-  cv_.notify_all();
+  queued_.notify_all();
 }
 
 void ChunkCache::Worker() {
@@ -93,12 +97,13 @@ void ChunkCache::Worker() {
     ChunkRef c;
     {
       MutexLock l(&mu_);
-      l.Wait(cv_, [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
+      l.Wait(queued_, [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
       if (stop_) return;
       c = queue_.front();
       queue_.pop_front();
     }
     auto r = Load(c);
+    bool wake;
     {
       MutexLock l(&mu_);
       if (r.ok()) {
@@ -107,8 +112,9 @@ void ChunkCache::Worker() {
       } else {
         slots_.erase(c.digest);  // a reader will load it again and see the error
       }
+      wake = waiters_ > 0;
     }
-    cv_.notify_all();
+    if (wake) loaded_.notify_all();
   }
 }
 

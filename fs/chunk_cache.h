@@ -64,7 +64,9 @@ class ChunkCache {
   std::unique_ptr<ChunkSource> source_;
   const ChunkCacheOptions opts_;
   Mutex mu_;
-  std::condition_variable cv_;        // a load finished, or work queued
+  std::condition_variable loaded_;    // a load finished (readers waiting on it)
+  std::condition_variable queued_;    // read-ahead work queued, or stop
+  int waiters_ GUARDED_BY(mu_) = 0;   // readers waiting on loaded_
   std::unordered_map<Digest, Slot, DigestHash> slots_ GUARDED_BY(mu_);
   std::list<Digest> lru_ GUARDED_BY(mu_);  // front = most recent; loaded slots only
   size_t bytes_ GUARDED_BY(mu_) = 0;
