@@ -158,29 +158,10 @@ elapsed() { echo "$2 - $1" | bc -l; }  # elapsed START END (EPOCHREALTIME values
 
 # --- the tree -------------------------------------------------------------------
 log "sampling ${SIZE_MB} MB of /usr (seed 42)"
-python3 - "$SIZE_MB" "$COPYUP_N" "$W/list" "$W/copyup.list" <<'PY'
-import os, random, sys
-files, seen = [], set()
-for root, dirs, names in os.walk("/usr"):
-    dirs.sort()
-    for n in sorted(names):
-        p = os.path.join(root, n)
-        try: st = os.lstat(p)
-        except OSError: continue
-        if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen: continue
-        seen.add((st.st_dev, st.st_ino)); files.append((p, st.st_size))
-random.Random(42).shuffle(files)
-left, picked = int(sys.argv[1]) << 20, []
-for p, size in files:
-    if size > left: continue
-    left -= size; picked.append((p, size))
-    if left < 4096: break
-with open(sys.argv[3], "w") as f:
-    for p, _ in picked: print(p, file=f)
+python3 "$REPO/bench/usr_sample.py" "$SIZE_MB" > "$W/list"
 # copy-up candidates: small files, in sample order (spread over both lowers and many dirs)
-with open(sys.argv[4], "w") as f:
-    for p, _ in [x for x in picked if x[1] <= 65536][:int(sys.argv[2])]: print(p.lstrip("/"), file=f)
-PY
+tr '\n' '\0' < "$W/list" | xargs -0 stat -c '%s %n' |
+  awk -v n="$COPYUP_N" '$1 <= 65536 && c < n { sub(/^[0-9]+ \//, ""); print; c++ }' > "$W/copyup.list"
 FILES=$(wc -l < "$W/list")
 COPYUP_N=$(wc -l < "$W/copyup.list")
 # File i goes to lower (i mod 2) + 1: both lowers hold most directories, so the

@@ -21,24 +21,7 @@ trap 'rm -rf "$W"' EXIT
 
 # The tree: a fixed random sample of the regular files of /usr (a realistic
 # rootfs mix of binaries, libraries, scripts and docs) up to SIZE_MB.
-python3 - "$SIZE_MB" > "$W/list" <<'PY'
-import os, random, sys
-files, seen = [], set()
-for root, dirs, names in os.walk("/usr"):
-    dirs.sort()
-    for n in sorted(names):
-        p = os.path.join(root, n)
-        try: st = os.lstat(p)
-        except OSError: continue
-        if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen: continue
-        seen.add((st.st_dev, st.st_ino)); files.append((p, st.st_size))
-random.Random(42).shuffle(files)
-left = int(sys.argv[1]) << 20
-for p, size in files:
-    if size > left: continue
-    left -= size; print(p)
-    if left < 4096: break
-PY
+python3 "$REPO/bench/usr_sample.py" "$SIZE_MB" > "$W/list"
 mkdir "$W/tree"
 tar -cf - -P -T "$W/list" 2>/dev/null | tar -xf - -C "$W/tree"
 BYTES=$(du -sb --apparent-size "$W/tree" | cut -f1)

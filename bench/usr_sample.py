@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Prints a fixed random sample (seed 42) of the regular files of /usr, one
+path per line, up to SIZE_MB: a realistic rootfs mix of binaries, libraries,
+scripts and docs. Shared by the benchmarks so they measure the same tree.
+
+usage: usr_sample.py SIZE_MB
+"""
+import os
+import random
+import sys
+
+files, seen = [], set()
+for root, dirs, names in os.walk("/usr"):
+    dirs.sort()
+    for n in sorted(names):
+        p = os.path.join(root, n)
+        try:
+            st = os.lstat(p)
+        except OSError:
+            continue
+        if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        files.append((p, st.st_size))
+random.Random(42).shuffle(files)
+left = int(sys.argv[1]) << 20
+for p, size in files:
+    if size > left:
+        continue
+    left -= size
+    print(p)
+    if left < 4096:
+        break
