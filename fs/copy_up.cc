@@ -20,6 +20,21 @@
 namespace cfs {
 namespace {
 
+// "a/b/c" -> {"a", "b", "c"}; "." -> {}.
+std::vector<std::string> Components(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    if (slash > start && path.compare(start, slash - start, ".") != 0) {
+      out.push_back(path.substr(start, slash - start));
+    }
+    start = slash + 1;
+  }
+  return out;
+}
+
 std::pair<std::string, std::string> SplitPath(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return {".", path};
@@ -188,15 +203,8 @@ int OverlayFs::EnsureUpperDir(const std::string& path, UniqueFd* out) {
   int cur = ::dup(upper_root_.get());
   if (cur < 0) return errno;
   out->Reset(cur);
-  if (path == ".") return 0;
   std::string prefix;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    std::string comp = path.substr(start, slash - start);
-    start = slash + 1;
-    if (comp.empty()) continue;
+  for (const std::string& comp : Components(path)) {
     prefix = prefix.empty() ? comp : prefix + "/" + comp;
     int fd = ::openat(out->get(), comp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
@@ -243,26 +251,20 @@ int OverlayFs::LinkUp(Inode* n, const std::string& alias) {
   int ufd = n->upper.load();
   if (ufd < 0) return 0;
   // The alias must still be a visible, lower-only name of the same file.
-  std::vector<std::unique_ptr<Inode>> chain;
+  std::vector<std::unique_ptr<Inode>> chain;  // views of the directories on the way
   Inode* dir = root_;
   Resolved r;
-  size_t start = 0;
-  for (;;) {
-    size_t slash = alias.find('/', start);
-    std::string comp = alias.substr(start, slash == std::string::npos ? slash : slash - start);
+  std::vector<std::string> comps = Components(alias);
+  for (size_t i = 0; i < comps.size(); ++i) {
     r = Resolved();
-    if (int err = Resolve(dir, comp, &r)) return err;
+    if (int err = Resolve(dir, comps[i], &r)) return err;
     if (!r.found) return ENOENT;
-    if (slash == std::string::npos) break;
+    if (i + 1 == comps.size()) break;
     if (!S_ISDIR(r.st.st_mode)) return ENOTDIR;
-    auto next = std::make_unique<Inode>(r.st.st_ino, S_IFDIR);
-    next->path = JoinPath(dir->path, comp);
-    next->dir_lowers = std::move(r.dir_lowers);
-    if (r.upper.valid()) next->upper = r.upper.Release();
-    dir = next.get();
-    chain.push_back(std::move(next));
-    start = slash + 1;
+    chain.push_back(DirView(JoinPath(dir->path, comps[i]), &r));
+    dir = chain.back().get();
   }
+  if (comps.empty()) return EINVAL;
   if (r.upper.valid() || r.st.st_ino != n->ino) return 0;
   auto [parent, name] = SplitPath(alias);
   UniqueFd pfd;

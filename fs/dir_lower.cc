@@ -93,39 +93,10 @@ class DirLower : public Lower {
   }
 
   Status ReadDir(const std::string& path, std::vector<LowerDirEntry>* out) override {
-    int dfd = ::openat(fd_.get(), path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dfd = ::openat(fd_.get(), path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) return Errno(Abs(path), errno);
-    DIR* d = ::fdopendir(dfd);
-    if (d == nullptr) {
-      ::close(dfd);
-      return Errno(Abs(path), errno);
-    }
-    struct stat dst;
-    ::fstat(dfd, &dst);
-    errno = 0;
-    while (struct dirent* de = ::readdir(d)) {
-      if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
-      LowerDirEntry e;
-      e.name = de->d_name;
-      e.d_type = de->d_type;
-      dev_t dev = dst.st_dev;
-      uint64_t ino = de->d_ino;
-      if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) {
-        struct stat st;
-        if (::fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          e.d_type = IFTODT(st.st_mode);
-          e.whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
-          dev = st.st_dev;
-          ino = st.st_ino;
-        }
-      }
-      e.ino = inos_->ForReal(dev, ino);
-      out->push_back(std::move(e));
-    }
-    int err = errno;
-    ::closedir(d);
-    if (err != 0) return Errno(Abs(path), err);
-    return Status::Ok();
+    UniqueFd ufd(dfd);
+    return ReadDirAt(dfd, inos_, out).Prefix(Abs(path));
   }
 
   Result<std::string> ReadLink(const std::string& path) override {
@@ -174,6 +145,42 @@ class DirLower : public Lower {
 };
 
 }  // namespace
+
+Status ReadDirAt(int dir_fd, InoMap* inos, std::vector<LowerDirEntry>* out) {
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open directory", errno);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    ::close(fd);
+    return Errno("open directory", errno);
+  }
+  struct stat dst;
+  ::fstat(fd, &dst);
+  errno = 0;
+  while (struct dirent* de = ::readdir(d)) {
+    if (std::strcmp(de->d_name, ".") == 0 || std::strcmp(de->d_name, "..") == 0) continue;
+    LowerDirEntry e;
+    e.name = de->d_name;
+    e.d_type = de->d_type;
+    dev_t dev = dst.st_dev;
+    uint64_t ino = de->d_ino;
+    if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        e.d_type = IFTODT(st.st_mode);
+        e.whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+        dev = st.st_dev;
+        ino = st.st_ino;
+      }
+    }
+    e.ino = inos->ForReal(dev, ino);
+    out->push_back(std::move(e));
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) return Errno("read directory", err);
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<Lower>> OpenDirLower(const std::string& dir, InoMap* inos) {
   char* real = ::realpath(dir.c_str(), nullptr);

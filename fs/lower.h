@@ -92,6 +92,12 @@ class Lower {
   virtual std::string Describe() const = 0;
 };
 
+// Reads the directory open at `dir_fd` (O_PATH is fine): every entry but
+// "." and "..", with its mount-unique inode number, d_type and whether it is
+// a whiteout (char 0/0; only char and unknown types cost a stat). Used for
+// directory lowers and for the upper dir alike.
+Status ReadDirAt(int dir_fd, InoMap* inos, std::vector<LowerDirEntry>* out);
+
 // A directory in the kernel's overlay format. Fails if `dir` is not a
 // readable directory.
 Result<std::unique_ptr<Lower>> OpenDirLower(const std::string& dir, InoMap* inos);

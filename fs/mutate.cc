@@ -21,19 +21,6 @@
 #include "fs/overlay_impl.h"
 
 namespace cfs {
-namespace {
-constexpr char kOpaque[] = "trusted.overlay.opaque";
-bool IsPrivateXattr(const std::string& n) { return n.rfind("trusted.overlay.", 0) == 0; }
-
-// A view of a resolved directory for Resolve/CheckEmpty (not in the table).
-std::unique_ptr<Inode> DirView(const std::string& path, Resolved* r) {
-  auto d = std::make_unique<Inode>(r->st.st_ino, S_IFDIR);
-  d->path = path;
-  d->dir_lowers = r->dir_lowers;
-  if (r->upper.valid()) d->upper = ::dup(r->upper.get());
-  return d;
-}
-}  // namespace
 
 bool OverlayFs::InSomeLower(Inode* dir, const std::string& path) {
   for (int l : dir->dir_lowers) {
@@ -57,26 +44,12 @@ int OverlayFs::CheckEmpty(Inode* dir) {
 }
 
 int OverlayFs::ClearWhiteouts(int dir_fd) {
-  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  DIR* d = ::fdopendir(fd);
-  if (d == nullptr) {
-    ::close(fd);
-    return ENOMEM;
-  }
-  std::vector<std::string> names;
-  while (struct dirent* de = ::readdir(d)) {
-    if (de->d_type != DT_CHR && de->d_type != DT_UNKNOWN) continue;
-    struct stat st;
-    if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
-        st.st_rdev == 0) {
-      names.emplace_back(de->d_name);
-    }
-  }
+  std::vector<LowerDirEntry> items;
+  Status s = ReadDirAt(dir_fd, inos_.get(), &items);
+  if (!s.ok()) return s.err() ? s.err() : EIO;
   int err = 0;
-  for (const auto& n : names)
-    if (::unlinkat(fd, n.c_str(), 0) != 0) err = errno;
-  ::closedir(d);
+  for (const auto& it : items)
+    if (it.whiteout && ::unlinkat(dir_fd, it.name.c_str(), 0) != 0) err = errno;
   return err;
 }
 
@@ -130,7 +103,7 @@ int OverlayFs::EntryForNew(Inode* parent, const std::string& name, fuse_entry_pa
   if (int err = Resolve(parent, name, &nr)) return err;
   if (!nr.found) return EIO;
   Inode* n = Hold(parent, name, &nr);
-  if (int err = Entry(n, e)) {
+  if (int err = Entry(n, e, &nr.st)) {  // just made: nr.st is its upper file
     Forget(n, 1);
     return err;
   }

@@ -12,11 +12,8 @@
 namespace cfs {
 
 namespace {
-constexpr char kOpaque[] = "trusted.overlay.opaque";
-constexpr char kPrivatePrefix[] = "trusted.overlay.";
 
 bool IsWhiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == 0; }
-bool IsPrivateXattr(const std::string& n) { return n.rfind(kPrivatePrefix, 0) == 0; }
 }  // namespace
 
 int ToErrno(const Status& s) {
@@ -31,6 +28,14 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
 }
 
 std::string ProcPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+std::unique_ptr<Inode> DirView(const std::string& path, Resolved* r) {
+  auto d = std::make_unique<Inode>(r->st.st_ino, S_IFDIR);
+  d->path = path;
+  d->dir_lowers = r->dir_lowers;
+  if (r->upper.valid()) d->upper = ::dup(r->upper.get());
+  return d;
+}
 
 Result<std::unique_ptr<Overlay>> Overlay::Create(std::vector<std::unique_ptr<Lower>> lowers,
                                                  std::unique_ptr<InoMap> inos,
@@ -103,10 +108,13 @@ Status OverlayFs::Init() {
   return Status::Ok();
 }
 
+uint64_t OverlayFs::OriginOf(uint64_t mapped) {
+  auto it = origin_.find(mapped);
+  return it == origin_.end() ? mapped : it->second;
+}
+
 uint64_t OverlayFs::UpperIno(const struct stat& st) {
-  uint64_t v = inos_->ForReal(st.st_dev, st.st_ino);
-  auto it = origin_.find(v);
-  return it == origin_.end() ? v : it->second;
+  return OriginOf(inos_->ForReal(st.st_dev, st.st_ino));
 }
 
 int OverlayFs::UpperFd(Inode* n) {
@@ -231,10 +239,14 @@ Inode* OverlayFs::Remember(const std::string& path, Resolved* r) {
   return n;
 }
 
-int OverlayFs::Entry(Inode* n, fuse_entry_param* e) {
+int OverlayFs::Entry(Inode* n, fuse_entry_param* e, const struct stat* known) {
   std::memset(e, 0, sizeof *e);
-  int err = GetAttr(n, &e->attr);
-  if (err) return err;
+  if (known) {
+    e->attr = *known;
+    e->attr.st_ino = n->ino;
+  } else if (int err = GetAttr(n, &e->attr)) {
+    return err;
+  }
   e->ino = IdOf(n);
   e->attr_timeout = e->entry_timeout = opts_.cache_timeout;
   return 0;
@@ -258,9 +270,11 @@ int OverlayFs::Lookup(Inode* parent, const std::string& name, fuse_entry_param* 
     n->parent_ino.store(parent->ino);
     // Another name of a lower hard-link group that was copied up: link this
     // name too, so the group stays one file in the upper dir.
-    link_up = lower_only && n->type == S_IFREG && n->upper.load() >= 0 && writable();
+    bool served_from_upper = n->upper.load() >= 0;
+    link_up = lower_only && n->type == S_IFREG && served_from_upper && writable();
     if (!link_up) {
-      int err = Entry(n, e);
+      // r.st describes what n is served from unless n went upper meanwhile.
+      int err = Entry(n, e, lower_only == !served_from_upper ? &r.st : nullptr);
       if (err) Forget(n, 1);
       return err;
     }
@@ -334,28 +348,17 @@ int OverlayFs::FillDirLocked(Inode* n, DirHandle* dh) {
   dh->entries.push_back({".", n->ino, DT_DIR});
   dh->entries.push_back({"..", n->parent_ino.load(), DT_DIR});
   std::unordered_set<std::string> seen;
+  std::vector<LowerDirEntry> items;
   int ufd = UpperFd(n);
   if (ufd >= 0) {
-    int fd = ::openat(ufd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    DIR* d = ::fdopendir(fd);
-    if (d == nullptr) {
-      ::close(fd);
-      return ENOMEM;
+    Status s = ReadDirAt(ufd, inos_.get(), &items);
+    if (!s.ok()) return s.err() ? s.err() : EIO;
+    for (auto& it : items) {
+      seen.insert(it.name);
+      if (it.whiteout) continue;
+      dh->entries.push_back({std::move(it.name), OriginOf(it.ino), it.d_type});
     }
-    errno = 0;
-    while (struct dirent* de = ::readdir(d)) {
-      std::string name = de->d_name;
-      if (name == "." || name == "..") continue;
-      struct stat st;
-      if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      seen.insert(name);
-      if (IsWhiteout(st)) continue;
-      dh->entries.push_back({std::move(name), UpperIno(st), static_cast<uint8_t>(IFTODT(st.st_mode))});
-    }
-    ::closedir(d);
   }
-  std::vector<LowerDirEntry> items;
   for (int l : n->dir_lowers) {
     items.clear();
     Status s = lowers_[l]->ReadDir(n->path, &items);

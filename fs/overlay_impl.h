@@ -40,6 +40,10 @@ namespace cfs {
 
 struct NewObject;
 
+// The overlay's own xattrs: never shown through the mount.
+inline constexpr char kOpaque[] = "trusted.overlay.opaque";
+inline bool IsPrivateXattr(const std::string& n) { return n.rfind("trusted.overlay.", 0) == 0; }
+
 struct Inode {
   Inode(uint64_t i, mode_t t) : ino(i), type(t) {}
   Inode(const Inode&) = delete;
@@ -144,7 +148,10 @@ class OverlayFs : public Overlay {
   // The Inode for a resolved name; takes one lookup reference.
   Inode* Remember(const std::string& path, Resolved* r) REQUIRES_SHARED(ns_mu_);
   // Fills e for n (one lookup reference already taken).
-  int Entry(Inode* n, fuse_entry_param* e) REQUIRES_SHARED(ns_mu_);
+  // `known`: n's attributes when the caller has just read them from the
+  // object n is served from (saves a second stat on every lookup).
+  int Entry(Inode* n, fuse_entry_param* e, const struct stat* known = nullptr)
+      REQUIRES_SHARED(ns_mu_);
   // n's upper fd, adopting an upper file made by a copy-up of a path (or
   // -1 when there is none).
   int UpperFd(Inode* n) REQUIRES_SHARED(ns_mu_);
@@ -178,6 +185,9 @@ class OverlayFs : public Overlay {
   // Merged emptiness (whiteouts do not count).
   int CheckEmpty(Inode* dir) REQUIRES_SHARED(ns_mu_);
   uint64_t UpperIno(const struct stat& st) REQUIRES_SHARED(ns_mu_);
+  // The st_ino for an upper file whose InoMap number is `mapped` (its
+  // origin's, if it was copied up).
+  uint64_t OriginOf(uint64_t mapped) REQUIRES_SHARED(ns_mu_);
   std::string TmpName();
   int TopLower(const std::string& path, LowerEntry* e, int* which) REQUIRES_SHARED(ns_mu_);
 
@@ -204,5 +214,8 @@ int ToErrno(const Status& s);
 // "a/b" + "c"; "." + "c" = "c".
 std::string JoinPath(const std::string& dir, const std::string& name);
 std::string ProcPath(int fd);
+// A view of a resolved directory, for Resolve/CheckEmpty below it; not in the
+// inode table.
+std::unique_ptr<Inode> DirView(const std::string& path, Resolved* r);
 
 }  // namespace cfs
