@@ -64,6 +64,31 @@ class ImageSourceReader {
   // Opens a blob for streaming. The caller verifies the digest as it reads.
   // NotFound when the source has no such blob.
   virtual Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d) = 0;
+  // The blobs OpenBlob will be asked for next, in that order. A remote
+  // source may start fetching them in parallel; local ones ignore it.
+  virtual void Prefetch(const std::vector<Descriptor>& blobs) {}
+  // Progress of fetching blobs (OpenBlob may wait for a transfer); called
+  // from the thread that calls OpenBlob.
+  virtual void SetProgress(std::function<void(const std::string& item, uint64_t done,
+                                              uint64_t total)> fn) {}
+};
+
+// Where an image is written: an OCI layout, or a registry (registry/).
+// Blobs first, the manifest last. Thread-compatible.
+class ImageDestination {
+ public:
+  virtual ~ImageDestination() = default;
+  // A small blob held in memory (configs). The digest is verified.
+  virtual Status PutBlob(const Descriptor& d, std::string_view bytes) = 0;
+  // A large blob: `write` produces its bytes; returns its digest and size.
+  // A destination may finish the transfer in the background (Finish waits).
+  virtual Result<Descriptor> PutBlobStream(const std::string& media_type,
+                                           const std::function<Status(ByteSink&)>& write) = 0;
+  // The image manifest, named by tag ("" = untagged), after all its blobs.
+  virtual Status PutManifest(const Descriptor& d, std::string_view bytes,
+                             const std::string& tag) = 0;
+  // Completes everything; nothing is visible to others before this succeeds.
+  virtual Status Finish() = 0;
 };
 
 // Parses "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
@@ -86,7 +111,7 @@ Result<std::unique_ptr<ImageSourceReader>> OpenImageSource(const std::string& re
 // An existing layout is extended: its index.json entries are kept, except
 // those whose tag is added again, which are replaced.
 // Thread-compatible.
-class OciLayoutWriter {
+class OciLayoutWriter : public ImageDestination {
  public:
   static Result<std::unique_ptr<OciLayoutWriter>> Create(const std::string& dir);
   // Adds a blob when absent. The writer verifies the digest of what it
@@ -94,13 +119,22 @@ class OciLayoutWriter {
   Status PutBlob(const Digest& d, std::string_view bytes);
   // For large blobs: the callback writes the bytes; the digest is computed
   // and returned, the file renamed into place.
+  Status PutBlob(const Descriptor& d, std::string_view bytes) override {
+    return PutBlob(d.digest, bytes);
+  }
   Result<Descriptor> PutBlobStream(const std::string& media_type,
-                                   const std::function<Status(ByteSink&)>& write);
+                                   const std::function<Status(ByteSink&)>& write) override;
   bool HasBlob(const Digest& d) const;
   // REQUIRES: the manifest blob is (or will be, before Finish) in the layout.
   // A second AddManifest with the same non-empty tag replaces the first.
   void AddManifest(const Descriptor& manifest, const std::string& tag);
-  Status Finish();
+  // PutBlob + AddManifest.
+  Status PutManifest(const Descriptor& d, std::string_view bytes, const std::string& tag) override {
+    RETURN_IF_ERROR(PutBlob(d.digest, bytes));
+    AddManifest(d, tag);
+    return Status::Ok();
+  }
+  Status Finish() override;
   const std::string& dir() const { return dir_; }
 
  private:

@@ -16,10 +16,6 @@ namespace {
 // Index → index nesting deeper than this is refused (a loop guard).
 constexpr int kMaxIndexDepth = 8;
 
-std::string PlatformName(const IndexEntry& e) {
-  return e.has_platform ? e.platform.ToString() : "unspecified";
-}
-
 std::string RefName(const Descriptor& d) {
   auto it = d.annotations.find(kAnnotationRefName);
   return it == d.annotations.end() ? "" : it->second;
@@ -34,24 +30,6 @@ std::string ListTags(const std::vector<IndexEntry>& entries) {
     out += t;
   }
   return out.empty() ? "no tagged images" : "tags: " + out;
-}
-
-// Picks the first entry (index order is the writer's preference) whose
-// platform matches. Entries without a platform, and "unknown/unknown" ones
-// (attestations), are never chosen.
-Result<IndexEntry> ChooseByPlatform(const std::vector<IndexEntry>& entries, const Platform& want,
-                                    const std::string& what) {
-  std::string available;
-  for (const auto& e : entries) {
-    bool unknown = e.platform.os == "unknown" || e.platform.arch == "unknown";
-    if (e.has_platform && !unknown && PlatformMatches(want, e.platform)) return e;
-    if (unknown) continue;
-    if (!available.empty()) available += ", ";
-    available += PlatformName(e);
-  }
-  std::string want_name = want.ToString().empty() ? "any" : want.ToString();
-  return Status::NotFound(what + ": no image for platform " + want_name +
-                          " (available: " + (available.empty() ? "none" : available) + ")");
 }
 
 class OciLayoutReader : public ImageSourceReader {

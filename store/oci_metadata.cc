@@ -214,4 +214,30 @@ Result<std::string> ReadVerifiedBlob(const std::string& path, const Descriptor& 
   return bytes;
 }
 
+namespace {
+
+std::string PlatformName(const IndexEntry& e) {
+  return e.has_platform ? e.platform.ToString() : "unspecified";
+}
+
+}  // namespace
+
+// Picks the first entry (index order is the writer's preference) whose
+// platform matches. Entries without a platform, and "unknown/unknown" ones
+// (attestations), are never chosen.
+Result<IndexEntry> ChooseByPlatform(const std::vector<IndexEntry>& entries, const Platform& want,
+                                    const std::string& what) {
+  std::string available;
+  for (const auto& e : entries) {
+    bool unknown = e.platform.os == "unknown" || e.platform.arch == "unknown";
+    if (e.has_platform && !unknown && PlatformMatches(want, e.platform)) return e;
+    if (unknown) continue;
+    if (!available.empty()) available += ", ";
+    available += PlatformName(e);
+  }
+  std::string want_name = want.ToString().empty() ? "any" : want.ToString();
+  return Status::NotFound(what + ": no image for platform " + want_name +
+                          " (available: " + (available.empty() ? "none" : available) + ")");
+}
+
 }  // namespace cfs::oci

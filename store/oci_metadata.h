@@ -1,5 +1,6 @@
 // OCI and Docker image metadata documents (index, manifest, config): media
-// types, and parsing into the structs of image_source.h. Private to store/.
+// types, and parsing into the structs of image_source.h. Used by store/ and
+// registry/.
 //
 // Every parser takes `what`, the name of the document for messages
 // ("oci:/x blob sha256:ab…"), and returns Invalid("<what>: malformed JSON:
@@ -61,6 +62,11 @@ Result<std::vector<IndexEntry>> ParseIndex(const nlohmann::json& j, const std::s
 // True when `have` satisfies `want`: each non-empty field of want equals
 // have's, after normalizing default variants (arm64 → v8, arm → v7).
 bool PlatformMatches(const Platform& want, const Platform& have);
+
+// Picks the first entry (index order is the writer's preference) whose
+// platform matches want; NotFound listing the platforms there are otherwise.
+Result<IndexEntry> ChooseByPlatform(const std::vector<IndexEntry>& entries, const Platform& want,
+                                    const std::string& what);
 
 // An image manifest (OCI v1 or Docker v2 schema2).
 struct Manifest {

@@ -67,6 +67,20 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
   rec.manifest_media_type = img.manifest_media_type;
   rec.stored_at = static_cast<int64_t>(::time(nullptr));
   std::unordered_set<Digest, DigestHash> distinct;
+  {
+    // Tell a remote source which blobs will be read, so it can fetch ahead.
+    std::vector<Descriptor> need;
+    for (size_t i = 0; i < img.layers.size(); i++) {
+      ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(img.diff_ids[i])));
+      if (!have) need.push_back(img.layers[i]);
+    }
+    if (o.progress) {
+      src.SetProgress([&o](const std::string& item, uint64_t done, uint64_t total) {
+        o.progress({"fetch", item, done, total});
+      });
+    }
+    src.Prefetch(need);
+  }
   for (size_t i = 0; i < img.layers.size(); i++) {
     const Descriptor& d = img.layers[i];
     LayerSummary ls;
@@ -137,6 +151,17 @@ Result<PullResult> Store::Pull(const std::string& ref, const PullOptions& o) {
   ASSIGN_OR_RETURN(name, NormalizeImageName(name));
   if (name.rfind("sha256:", 0) == 0) return Status::Invalid("--as needs a name, not a digest");
   return PullResolved(*impl_, *src, img, ref, name, o);
+}
+
+Result<PullResult> Store::PullFrom(ImageSourceReader& src, const std::string& source_desc,
+                                   const std::string& name_in, const PullOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
+  Platform want = o.platform;
+  if (want.os.empty() && want.arch.empty()) want = Platform::Host();
+  ASSIGN_OR_RETURN(SourceImage img, src.Resolve(want));
+  std::string name = o.as_name.empty() ? name_in : o.as_name;
+  ASSIGN_OR_RETURN(name, NormalizeImageName(name));
+  return PullResolved(*impl_, src, img, source_desc, name, o);
 }
 
 Result<std::vector<PullResult>> Store::Load(const std::string& file, const PullOptions& o) {

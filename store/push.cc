@@ -44,8 +44,8 @@ std::string TagOf(const std::string& name) {
 
 }  // namespace
 
-Result<Descriptor> Store::Impl::ExportImage(Index& ix, const Digest& m, OciLayoutWriter& out,
-                                            const PushOptions& o) {
+Result<Descriptor> Store::Impl::ExportImage(Index& ix, const Digest& m, ImageDestination& out,
+                                            const std::string& tag, const PushOptions& o) {
   ASSIGN_OR_RETURN(ImageRecord rec, LoadRecord(ix, m));
   ASSIGN_OR_RETURN(std::string config, LoadBlob(ix, rec.config));
   auto chunks = ChunkSourceOver(&ix);
@@ -75,14 +75,17 @@ Result<Descriptor> Store::Impl::ExportImage(Index& ix, const Digest& m, OciLayou
     if (!info.annotations.empty()) l["annotations"] = info.annotations;
     manifest["layers"].push_back(l);
   }
-  RETURN_IF_ERROR(out.PutBlob(rec.config, config));
+  Descriptor cd;
+  cd.media_type = kOciConfig;
+  cd.digest = rec.config;
+  cd.size = config.size();
+  RETURN_IF_ERROR(out.PutBlob(cd, config));
   std::string mbytes = manifest.dump();
-  Digest md = Digest::Of(mbytes);
-  RETURN_IF_ERROR(out.PutBlob(md, mbytes));
   Descriptor d;
   d.media_type = kOciManifest;
-  d.digest = md;
+  d.digest = Digest::Of(mbytes);
   d.size = mbytes.size();
+  RETURN_IF_ERROR(out.PutManifest(d, mbytes, tag));
   return d;
 }
 
@@ -98,16 +101,23 @@ Status Store::Push(const std::string& name, const std::string& dest, const PushO
   }
   if (d.transport == "oci") {
     ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(d.path));
-    ASSIGN_OR_RETURN(Descriptor md, impl_->ExportImage(*ix, m, *w, o));
-    w->AddManifest(md, tag);
+    RETURN_IF_ERROR(impl_->ExportImage(*ix, m, *w, tag, o).status());
     return w->Finish();
   }
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(impl_->tmp_dir, "push-"));
   ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(tmp.path() + "/layout"));
-  ASSIGN_OR_RETURN(Descriptor md, impl_->ExportImage(*ix, m, *w, o));
-  w->AddManifest(md, tag);
+  RETURN_IF_ERROR(impl_->ExportImage(*ix, m, *w, tag, o).status());
   RETURN_IF_ERROR(w->Finish());
   return WriteTarOfDir(w->dir(), d.path);
+}
+
+Status Store::PushTo(const std::string& name, ImageDestination& dest, const std::string& tag,
+                    const PushOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, name));
+  RETURN_IF_ERROR(impl_->ExportImage(*ix, m, dest, tag, o).status());
+  return dest.Finish();
 }
 
 Status Store::Save(const std::vector<std::string>& names, const std::string& file,
@@ -119,9 +129,10 @@ Status Store::Save(const std::vector<std::string>& names, const std::string& fil
   ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(tmp.path() + "/layout"));
   for (const auto& n : names) {
     ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, n));
-    ASSIGN_OR_RETURN(Descriptor md, impl_->ExportImage(*ix, m, *w, o));
     auto norm = NormalizeImageName(n);
-    w->AddManifest(md, norm.ok() && norm->rfind("sha256:", 0) != 0 ? *norm : "");
+    RETURN_IF_ERROR(
+        impl_->ExportImage(*ix, m, *w, norm.ok() && norm->rfind("sha256:", 0) != 0 ? *norm : "", o)
+            .status());
   }
   RETURN_IF_ERROR(w->Finish());
   return WriteTarOfDir(w->dir(), file);

@@ -19,6 +19,8 @@ int Status::ToErrno() const {
     case Code::kUnsupported: return ENOTSUP;
     case Code::kBusy: return EBUSY;
     case Code::kAborted: return EINTR;
+    case Code::kUnavailable: return EIO;
+    case Code::kPermissionDenied: return EACCES;
   }
   return EIO;
 }

@@ -25,6 +25,8 @@ class Status {
     kUnsupported,
     kBusy,             // a lock or resource is held by someone else
     kAborted,          // interrupted (signal, cancelled)
+    kUnavailable,      // a remote end is unreachable or failing (network, 5xx)
+    kPermissionDenied, // authentication failed or access denied
   };
 
   Status() = default;
@@ -36,6 +38,8 @@ class Status {
   static Status Unsupported(std::string m) { return Status(Code::kUnsupported, std::move(m)); }
   static Status Busy(std::string m) { return Status(Code::kBusy, std::move(m)); }
   static Status Aborted(std::string m) { return Status(Code::kAborted, std::move(m)); }
+  static Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
+  static Status Denied(std::string m) { return Status(Code::kPermissionDenied, std::move(m)); }
   // IOError from errno: "what: strerror(err)".
   static Status IOError(const std::string& what, int err = errno);
 

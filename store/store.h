@@ -113,6 +113,10 @@ class Store {
 
   // Imports an image from a local transport (image_source.h) or archive.
   Result<PullResult> Pull(const std::string& src_ref, const PullOptions& o);
+  // Imports the image src resolves to (a registry source, registry/),
+  // named `name`; source_desc is recorded as where it came from.
+  Result<PullResult> PullFrom(ImageSourceReader& src, const std::string& source_desc,
+                              const std::string& name, const PullOptions& o);
   // Imports every image of an oci-archive or docker-archive file.
   Result<std::vector<PullResult>> Load(const std::string& file, const PullOptions& o);
 
@@ -126,6 +130,9 @@ class Store {
 
   // Writes the image to "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]".
   Status Push(const std::string& name, const std::string& dest, const PushOptions& o);
+  // Writes the image to any destination (a registry, registry/) under tag.
+  Status PushTo(const std::string& name, ImageDestination& dest, const std::string& tag,
+                const PushOptions& o);
   // Writes several images into one oci-archive, each tagged with its name.
   Status Save(const std::vector<std::string>& names, const std::string& file,
               const PushOptions& o);

@@ -51,9 +51,9 @@ class Store::Impl {
   Result<ImageDetails> Details(Index& ix, const Digest& manifest);
   // A chunk source reading through index ix. ix must outlive it.
   std::unique_ptr<ChunkSource> ChunkSourceOver(Index* ix);
-  // Writes one image (manifest + config + layers) into an OCI layout.
-  Result<Descriptor> ExportImage(Index& ix, const Digest& manifest, class OciLayoutWriter& out,
-                                 const PushOptions& o);
+  // Writes one image (layers, config, then the manifest under tag).
+  Result<Descriptor> ExportImage(Index& ix, const Digest& manifest, ImageDestination& out,
+                                 const std::string& tag, const PushOptions& o);
 };
 
 

@@ -9,6 +9,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "registry/auth.h"
+#include "registry/client.h"
+#include "registry/image_io.h"
+#include "registry/reference.h"
 #include "store/store.h"
 
 namespace {
@@ -133,6 +137,55 @@ json InspectJson(const cfs::ImageDetails& d) {
   return j;
 }
 
+// Registry flags shared by pull, push and login (skopeo/podman spelling).
+struct RegistryFlags {
+  bool tls_verify = true;
+  std::string cert_dir, creds, authfile;
+  int parallel = 3;
+
+  void Add(CLI::App* c, bool with_creds = true) {
+    c->add_option("--tls-verify", tls_verify,
+                  "Require HTTPS and verify certificates (default true; false allows plain http)")
+        ->default_str("true");
+    c->add_option("--cert-dir", cert_dir, "Directory with the registry's CA (*.crt) and client cert (*.cert, *.key)");
+    c->add_option("--authfile", authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+    if (with_creds) c->add_option("--creds", creds, "USER[:PASSWORD] for the registry (instead of the auth file)");
+  }
+  cfs::registry::ClientOptions Options() const {
+    cfs::registry::ClientOptions o;
+    o.tls_verify = tls_verify;
+    o.cert_dir = cert_dir;
+    o.auth_file = authfile;
+    if (!creds.empty()) {
+      cfs::registry::Credentials c;
+      auto colon = creds.find(':');
+      c.username = creds.substr(0, colon);
+      if (colon != std::string::npos) c.password = creds.substr(colon + 1);
+      o.creds = c;
+    }
+    return o;
+  }
+  std::shared_ptr<cfs::registry::Client> Connect(const std::string& registry) const {
+    auto c = Must(cfs::registry::Client::Create(registry, Options()));
+    return std::shared_ptr<cfs::registry::Client>(std::move(c));
+  }
+};
+
+std::function<void(const std::string&, uint64_t, uint64_t)> ItemProgress(
+    const cfs::ProgressFn& p, const std::string& phase) {
+  if (!p) return nullptr;
+  return [p, phase](const std::string& item, uint64_t done, uint64_t total) {
+    p({phase, item, done, total});
+  };
+}
+
+std::string ReadPasswordStdin() {
+  std::string pw;
+  std::getline(std::cin, pw);
+  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  return pw;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,18 +201,33 @@ int main(int argc, char** argv) {
   // pull
   auto* pull = app.add_subcommand("pull", "Copy an image into the store");
   std::string pull_src, pull_as, pull_platform;
+  RegistryFlags pull_reg;
   pull->add_option("SRC", pull_src,
-                   "oci:DIR[:TAG] | oci-archive:FILE[:TAG] | docker-archive:FILE")
+                   "[docker://]REGISTRY/REPO[:TAG|@DIGEST] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | "
+                   "docker-archive:FILE")
       ->required();
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
   pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
+  pull_reg.Add(pull);
   pull->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PullOptions o;
     o.as_name = pull_as;
     if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
     o.progress = TerminalProgress(quiet);
-    auto r = Must(store->Pull(pull_src, o));
+    cfs::PullResult r;
+    if (cfs::registry::IsRegistryReference(pull_src)) {
+      auto ref = Must(cfs::registry::Reference::Parse(pull_src));
+      auto client = pull_reg.Connect(ref.registry);
+      auto src = Must(cfs::registry::OpenRegistrySource(client, ref, store->root() + "/tmp",
+                                                        pull_reg.parallel));
+      r = Must(store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o));
+      auto st = client->stats();
+      std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),
+                  HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
+    } else {
+      r = Must(store->Pull(pull_src, o));
+    }
     const auto& d = r.image;
     std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
     std::printf("  %zu layers (%llu already stored), %s; chunks: %llu distinct, %llu new (%s stored)\n",
@@ -183,16 +251,95 @@ int main(int argc, char** argv) {
   // push
   auto* push = app.add_subcommand("push", "Write an image to a destination");
   std::string push_name, push_dest, push_comp = "zstd:chunked";
+  RegistryFlags push_reg;
   push->add_option("NAME", push_name, "Image in the store")->required();
-  push->add_option("DEST", push_dest, "oci:DIR[:TAG] | oci-archive:FILE[:TAG]")->required();
+  push->add_option("DEST", push_dest,
+                   "[docker://]REGISTRY/REPO[:TAG] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] "
+                   "(default: NAME as a registry reference)");
   push->add_option("--compression", push_comp, "zstd:chunked (default) | zstd | gzip | none");
+  push_reg.Add(push);
   push->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PushOptions o;
     o.compression = Must(cfs::ParseCompression(push_comp));
     o.progress = TerminalProgress(quiet);
-    Must(store->Push(push_name, push_dest, o));
-    std::printf("Pushed %s to %s\n", push_name.c_str(), push_dest.c_str());
+    std::string dest = push_dest.empty() ? push_name : push_dest;
+    if (!cfs::registry::IsRegistryReference(dest)) {
+      Must(store->Push(push_name, dest, o));
+      std::printf("Pushed %s to %s\n", push_name.c_str(), dest.c_str());
+      return;
+    }
+    auto ref = Must(cfs::registry::Reference::Parse(dest));
+    if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
+    // Blobs of an image pulled from another repository of the same registry
+    // may be mounted from there instead of uploaded.
+    std::string mount_from;
+    auto details = Must(store->Inspect(push_name));
+    if (details.source.rfind("docker://", 0) == 0) {
+      auto from = cfs::registry::Reference::Parse(details.source);
+      if (from.ok() && from->registry == ref.registry && from->repository != ref.repository)
+        mount_from = from->repository;
+    }
+    auto client = push_reg.Connect(ref.registry);
+    cfs::registry::PushStats stats;
+    auto dst = Must(cfs::registry::OpenRegistryDestination(
+        client, ref, store->root() + "/tmp", mount_from, &stats, ItemProgress(o.progress, "upload"),
+        push_reg.parallel));
+    Must(store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o));
+    std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
+                push_name.c_str(), ref.ToString().c_str(),
+                static_cast<unsigned long long>(stats.blobs_uploaded),
+                HumanSize(stats.bytes_uploaded).c_str(),
+                static_cast<unsigned long long>(stats.blobs_skipped),
+                static_cast<unsigned long long>(stats.blobs_mounted));
+  });
+
+  // login / logout
+  auto* login = app.add_subcommand("login", "Log in to a registry (credentials go to the auth file)");
+  std::string login_reg, login_user, login_pass;
+  bool login_stdin = false;
+  RegistryFlags login_flags;
+  login->add_option("REGISTRY", login_reg, "host[:port]")->required();
+  login->add_option("-u,--username", login_user, "User name");
+  login->add_option("-p,--password", login_pass, "Password (prefer --password-stdin)");
+  login->add_flag("--password-stdin", login_stdin, "Read the password from stdin");
+  login_flags.Add(login, false);
+  login->callback([&] {
+    std::string reg = cfs::registry::NormalizeRegistryHost(login_reg);
+    if (login_stdin && !login_pass.empty()) Fail(Status::Invalid("--password and --password-stdin are exclusive"));
+    if (login_user.empty()) {
+      if (!::isatty(0) || login_stdin) Fail(Status::Invalid("login: give --username"));
+      std::fprintf(stderr, "Username: ");
+      std::getline(std::cin, login_user);
+    }
+    if (login_stdin) {
+      login_pass = ReadPasswordStdin();
+    } else if (login_pass.empty()) {
+      if (!::isatty(0)) Fail(Status::Invalid("login: give --password-stdin (stdin is not a terminal)"));
+      char* pw = ::getpass("Password: ");
+      login_pass = pw ? pw : "";
+    }
+    if (login_pass.empty()) Fail(Status::Invalid("login: empty password"));
+    login_flags.creds = login_user + ":" + login_pass;
+    auto client = login_flags.Connect(reg);
+    Must(client->CheckLogin());
+    cfs::registry::Credentials c;
+    c.username = login_user;
+    c.password = login_pass;
+    std::string file = login_flags.authfile.empty() ? cfs::registry::DefaultAuthFile() : login_flags.authfile;
+    Must(cfs::registry::StoreCredentials(file, reg, c));
+    std::printf("Login Succeeded (%s)\n", reg.c_str());
+  });
+  auto* logout = app.add_subcommand("logout", "Remove a registry's credentials from the auth file");
+  std::string logout_reg, logout_file;
+  logout->add_option("REGISTRY", logout_reg, "host[:port]")->required();
+  logout->add_option("--authfile", logout_file, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+  logout->callback([&] {
+    std::string reg = cfs::registry::NormalizeRegistryHost(logout_reg);
+    std::string file = logout_file.empty() ? cfs::registry::DefaultAuthFile() : logout_file;
+    if (!Must(cfs::registry::RemoveCredentials(file, reg)))
+      Fail(Status::NotFound("not logged in to " + reg));
+    std::printf("Removed login credentials for %s\n", reg.c_str());
   });
 
   // save

@@ -1,0 +1,186 @@
+#include "registry/auth.h"
+
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "registry/reference.h"
+#include "store/io.h"
+
+namespace cfs::registry {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The key docker writes for a registry.
+std::string AuthKey(const std::string& registry) {
+  return registry == "docker.io" ? "https://index.docker.io/v1/" : registry;
+}
+
+Result<json> LoadAuthFile(const std::string& path) {
+  auto bytes = ReadFile(path, 16 << 20);
+  if (!bytes.ok()) {
+    if (bytes.status().err() == ENOENT) return json::object();
+    return bytes.status();
+  }
+  if (bytes->find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
+  try {
+    json j = json::parse(*bytes);
+    if (!j.is_object()) return Status::Invalid(path + ": not a JSON object");
+    if (j.contains("auths") && !j["auths"].is_object())
+      return Status::Invalid(path + ": \"auths\" is not an object");
+    return j;
+  } catch (const std::exception& e) {
+    return Status::Invalid(path + ": malformed JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string DefaultAuthFile() {
+  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) return f;
+  if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) return std::string(d) + "/config.json";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.docker/config.json";
+}
+
+Result<std::optional<Credentials>> LookupCredentials(const std::string& auth_file,
+                                                     const std::string& registry) {
+  ASSIGN_OR_RETURN(json j, LoadAuthFile(auth_file));
+  if (!j.contains("auths")) return std::optional<Credentials>();
+  for (auto& [key, entry] : j["auths"].items()) {
+    if (NormalizeRegistryHost(key) != registry || !entry.is_object()) continue;
+    Credentials c;
+    if (entry.contains("auth") && entry["auth"].is_string()) {
+      std::string a = entry["auth"].get<std::string>();
+      if (!a.empty()) {
+        auto raw = Base64Decode(a);
+        if (!raw.ok()) return Status::Invalid(auth_file + ": auths." + key + ".auth: bad base64");
+        auto colon = raw->find(':');
+        if (colon == std::string::npos)
+          return Status::Invalid(auth_file + ": auths." + key + ".auth: not user:password");
+        c.username = raw->substr(0, colon);
+        c.password = raw->substr(colon + 1);
+      }
+    }
+    if (entry.contains("identitytoken") && entry["identitytoken"].is_string())
+      c.identity_token = entry["identitytoken"].get<std::string>();
+    if (!c.empty()) return std::optional<Credentials>(c);
+  }
+  return std::optional<Credentials>();
+}
+
+Status StoreCredentials(const std::string& auth_file, const std::string& registry,
+                        const Credentials& c) {
+  ASSIGN_OR_RETURN(json j, LoadAuthFile(auth_file));
+  if (!j.contains("auths")) j["auths"] = json::object();
+  std::vector<std::string> drop;
+  for (auto& [key, entry] : j["auths"].items())
+    if (NormalizeRegistryHost(key) == registry) drop.push_back(key);
+  for (const auto& k : drop) j["auths"].erase(k);
+  json e = json::object();
+  e["auth"] = Base64Encode(c.username + ":" + c.password);
+  if (!c.identity_token.empty()) e["identitytoken"] = c.identity_token;
+  j["auths"][AuthKey(registry)] = e;
+  auto slash = auth_file.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    std::string dir = auth_file.substr(0, slash);
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  }
+  return WriteFileAtomic(auth_file, j.dump(1, '\t') + "\n", 0600);
+}
+
+Result<bool> RemoveCredentials(const std::string& auth_file, const std::string& registry) {
+  ASSIGN_OR_RETURN(json j, LoadAuthFile(auth_file));
+  if (!j.contains("auths")) return false;
+  std::vector<std::string> drop;
+  for (auto& [key, entry] : j["auths"].items())
+    if (NormalizeRegistryHost(key) == registry) drop.push_back(key);
+  if (drop.empty()) return false;
+  for (const auto& k : drop) j["auths"].erase(k);
+  RETURN_IF_ERROR(WriteFileAtomic(auth_file, j.dump(1, '\t') + "\n", 0600));
+  return true;
+}
+
+std::optional<Challenge> ParseChallenge(std::string_view h) {
+  size_t i = 0;
+  auto skip_ws = [&] {
+    while (i < h.size() && (h[i] == ' ' || h[i] == '\t')) i++;
+  };
+  skip_ws();
+  size_t start = i;
+  while (i < h.size() && h[i] != ' ' && h[i] != '\t') i++;
+  if (i == start) return std::nullopt;
+  Challenge c;
+  c.scheme = Lower(std::string(h.substr(start, i - start)));
+  while (true) {
+    skip_ws();
+    if (i >= h.size()) break;
+    size_t ks = i;
+    while (i < h.size() && h[i] != '=' && h[i] != ',' && h[i] != ' ') i++;
+    std::string key = Lower(std::string(h.substr(ks, i - ks)));
+    skip_ws();
+    if (i >= h.size() || h[i] != '=') {
+      // token68 or the start of a second challenge: stop here
+      break;
+    }
+    i++;
+    skip_ws();
+    std::string val;
+    if (i < h.size() && h[i] == '"') {
+      i++;
+      while (i < h.size() && h[i] != '"') {
+        if (h[i] == '\\' && i + 1 < h.size()) i++;
+        val += h[i++];
+      }
+      if (i >= h.size()) return std::nullopt;  // unterminated quote
+      i++;
+    } else {
+      size_t vs = i;
+      while (i < h.size() && h[i] != ',' && h[i] != ' ') i++;
+      val = std::string(h.substr(vs, i - vs));
+    }
+    if (!key.empty()) c.params[key] = val;
+    skip_ws();
+    if (i < h.size() && h[i] == ',') i++;
+  }
+  return c;
+}
+
+std::string Base64Encode(std::string_view raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(raw.data()),
+                          static_cast<int>(raw.size()));
+  out.resize(n);
+  return out;
+}
+
+Result<std::string> Base64Decode(std::string_view b64) {
+  std::string in;
+  for (char c : b64)
+    if (!std::isspace(static_cast<unsigned char>(c))) in += c;
+  // Accept unpadded input.
+  while (in.size() % 4) in += '=';
+  std::string out(3 * (in.size() / 4) + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  if (n < 0) return Status::Invalid("bad base64");
+  size_t pad = 0;
+  for (size_t k = in.size(); k > 0 && in[k - 1] == '='; k--) pad++;
+  out.resize(n - std::min<size_t>(pad, 2));
+  return out;
+}
+
+}  // namespace cfs::registry

@@ -1,0 +1,53 @@
+// Registry credentials: the auth file shared with docker, podman and skopeo
+// (~/.docker/config.json), and the WWW-Authenticate challenge grammar.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/status.h"
+
+namespace cfs::registry {
+
+struct Credentials {
+  std::string username, password;
+  std::string identity_token;  // a refresh token some registries hand out
+  bool empty() const { return username.empty() && password.empty() && identity_token.empty(); }
+};
+
+// --authfile when given, else $REGISTRY_AUTH_FILE, else
+// $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json.
+std::string DefaultAuthFile();
+
+// The credentials the file holds for registry (a host[:port] as
+// NormalizeRegistryHost returns it); nullopt when none. A missing file is no
+// credentials; a malformed one is Invalid naming the file.
+Result<std::optional<Credentials>> LookupCredentials(const std::string& auth_file,
+                                                     const std::string& registry);
+// Adds or replaces the registry's entry, keeping everything else in the file;
+// writes atomically with mode 0600 (parent created 0700).
+Status StoreCredentials(const std::string& auth_file, const std::string& registry,
+                        const Credentials& c);
+// Removes the registry's entries; false when there was none.
+Result<bool> RemoveCredentials(const std::string& auth_file, const std::string& registry);
+
+// One challenge of a WWW-Authenticate header: scheme ("bearer", "basic",
+// lowercased) and its parameters (names lowercased, values unquoted).
+struct Challenge {
+  std::string scheme;
+  std::map<std::string, std::string> params;
+  std::string Param(const std::string& k) const {
+    auto it = params.find(k);
+    return it == params.end() ? "" : it->second;
+  }
+};
+// Parses `Bearer realm="…",service="…",scope="…"` (the first challenge when
+// several are given). nullopt for an empty or unparsable header.
+std::optional<Challenge> ParseChallenge(std::string_view header);
+
+std::string Base64Encode(std::string_view raw);
+Result<std::string> Base64Decode(std::string_view b64);
+
+}  // namespace cfs::registry

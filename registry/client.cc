@@ -1,0 +1,1068 @@
+// The registry client: an HTTP layer over libcurl easy handles, then auth,
+// redirects and retries, then the distribution API calls.
+#include "registry/client.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "registry/reference.h"
+#include "store/thread_annotations.h"
+
+namespace cfs::registry {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kAcceptManifests[] =
+    "Accept: application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.oci.image.index.v1+json, "
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5";
+constexpr size_t kMaxManifest = 4 << 20;
+constexpr uint64_t kMonolithicMax = 32ull << 20;
+constexpr uint64_t kUploadChunk = 32ull << 20;
+constexpr char kUserAgent[] = "cimg/0.1 (clusterfs)";
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string UrlEscape(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool DebugHttp() {
+  static const bool on = [] {
+    const char* v = std::getenv("CIMG_DEBUG_HTTP");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+struct Request {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;
+  std::string auth;  // "Authorization: …" line, never logged
+  std::string body;  // request body (PUT/POST/PATCH) unless body_fd >= 0
+  int body_fd = -1;
+  uint64_t body_off = 0, body_len = 0;
+  ByteSink* sink = nullptr;  // a 2xx response body goes here; else into Response::body
+  // For a resumed GET (Range: bytes=N-): when the answer is a full 200, the
+  // first N bytes are dropped before the sink sees them.
+  uint64_t resume_from = 0;
+  size_t max_body = 1 << 20;
+  TransferProgress upload_progress;
+};
+
+struct Response {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;
+  uint64_t sink_bytes = 0;
+  Status sink_status;
+  std::string Header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+      if (k == name) return v;
+    return "";
+  }
+};
+
+// curl's outcome of one exchange: transport failure (with whether another
+// try may pass) or a response.
+struct Exchange {
+  CURLcode code = CURLE_OK;
+  std::string error;
+  Response resp;
+};
+
+bool TransientCurl(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool TlsCurl(CURLcode c) {
+  return c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CONNECT_ERROR ||
+         c == CURLE_SSL_CERTPROBLEM || c == CURLE_SSL_CACERT_BADFILE ||
+         c == CURLE_SSL_ISSUER_ERROR;
+}
+
+bool TransientStatus(long s) { return s == 408 || s == 429 || (s >= 500 && s != 501); }
+
+// The "errors" array of a registry error body, as one line.
+std::string RegistryErrors(const std::string& body) {
+  try {
+    json j = json::parse(body);
+    std::string out;
+    if (j.contains("errors") && j["errors"].is_array()) {
+      for (const auto& e : j["errors"]) {
+        if (!out.empty()) out += "; ";
+        out += e.value("code", "") + (e.contains("message") && e["message"].is_string()
+                                          ? ": " + e["message"].get<std::string>()
+                                          : "");
+      }
+    }
+    return out;
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// Resolves a Location header against the URL it answered.
+std::string ResolveLocation(const std::string& base, const std::string& loc) {
+  if (loc.find("://") != std::string::npos) return loc;
+  auto scheme_end = base.find("://");
+  auto host_end = base.find('/', scheme_end + 3);
+  std::string origin = host_end == std::string::npos ? base : base.substr(0, host_end);
+  if (!loc.empty() && loc[0] == '/') return origin + loc;
+  std::string dir = base.substr(0, base.rfind('/') + 1);
+  return dir + loc;
+}
+
+std::string WithQuery(const std::string& url, const std::string& kv) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
+}
+
+// Bytes of all *.crt in dir plus the system bundle; "" when dir has none.
+std::string CaBundle(const std::string& dir, std::string* client_cert, std::string* client_key) {
+  std::string extra;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return "";
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d)) names.push_back(e->d_name);
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    auto ends = [&](const char* suf) {
+      std::string s(suf);
+      return n.size() > s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends(".crt")) {
+      auto b = ReadFile(dir + "/" + n, 4 << 20);
+      if (b.ok()) extra += *b + "\n";
+    } else if (ends(".cert")) {
+      std::string key = n.substr(0, n.size() - 5) + ".key";
+      if (PathExists(dir + "/" + key)) {
+        *client_cert = dir + "/" + n;
+        *client_key = dir + "/" + key;
+      }
+    }
+  }
+  if (extra.empty()) return "";
+  for (const char* sys : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}) {
+    auto b = ReadFile(sys, 16 << 20);
+    if (b.ok()) return *b + "\n" + extra;
+  }
+  return extra;
+}
+
+}  // namespace
+
+class Client::Impl {
+ public:
+  std::string registry, host, scheme = "https";
+  ClientOptions opts;
+  std::string ca_blob, client_cert, client_key;
+
+  Mutex pool_mu;
+  std::vector<CURL*> pool GUARDED_BY(pool_mu);
+
+  Mutex auth_mu;
+  std::optional<Challenge> challenge GUARDED_BY(auth_mu);
+  bool creds_loaded GUARDED_BY(auth_mu) = false;
+  std::optional<Credentials> creds GUARDED_BY(auth_mu);
+  struct Token {
+    std::string value;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::map<std::string, Token> tokens GUARDED_BY(auth_mu);
+
+  std::atomic<uint64_t> n_requests{0}, n_down{0}, n_up{0}, n_retries{0};
+
+  ~Impl() {
+    MutexLock l(&pool_mu);
+    for (CURL* c : pool) curl_easy_cleanup(c);
+  }
+
+  std::string Base() const { return scheme + "://" + host; }
+
+  CURL* TakeHandle() {
+    {
+      MutexLock l(&pool_mu);
+      if (!pool.empty()) {
+        CURL* c = pool.back();
+        pool.pop_back();
+        curl_easy_reset(c);
+        return c;
+      }
+    }
+    return curl_easy_init();
+  }
+  void ReturnHandle(CURL* c) {
+    MutexLock l(&pool_mu);
+    if (pool.size() < 8) {
+      pool.push_back(c);
+      return;
+    }
+    curl_easy_cleanup(c);
+  }
+
+  // One HTTP exchange, no retries, no redirects.
+  Exchange Perform(const Request& rq);
+
+  // Credentials for this registry (given, else the auth file's), loaded once.
+  Result<std::optional<Credentials>> Creds() REQUIRES(auth_mu);
+  // The Authorization line for a request on scope ("" = none).
+  Result<std::string> AuthFor(const std::string& scope, bool force_new);
+  Result<std::string> FetchToken(const Challenge& ch, const std::string& scope);
+
+  // Sends rq with auth for scope, following redirects (GET/HEAD) without the
+  // Authorization header and retrying transient failures. A 401 renews the
+  // token once. Returns the final response whatever its status; Unavailable
+  // when the registry cannot be reached after the retries.
+  Result<Response> Do(Request rq, const std::string& scope);
+
+  // Error for an unexpected response.
+  Status Unexpected(const std::string& what, const Response& r) const;
+  Status TransportError(const std::string& what, const Exchange& ex) const;
+  void Backoff(int attempt, const Response* r) {
+    long ms = static_cast<long>(opts.backoff_ms) << std::min(attempt, 6);
+    if (r) {
+      std::string ra = r->Header("retry-after");
+      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
+        ms = std::max(ms, std::min(30000L, std::atol(ra.c_str()) * 1000L));
+    }
+    ms = std::min(ms, 15000L);
+    n_retries++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+};
+
+namespace {
+
+struct CallCtx {
+  CURL* curl;
+  const Request* rq;
+  Response* resp;
+  uint64_t body_pos = 0;
+  bool first_body = true;
+  uint64_t skip = 0;
+};
+
+size_t OnHeader(char* buf, size_t size, size_t n, void* ud) {
+  auto* ctx = static_cast<CallCtx*>(ud);
+  std::string_view line(buf, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    ctx->resp->headers.clear();  // a new response (after 100 Continue)
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos)
+    ctx->resp->headers.emplace_back(Lower(std::string(line.substr(0, colon))),
+                                    Trim(line.substr(colon + 1)));
+  return size * n;
+}
+
+size_t OnBody(char* buf, size_t size, size_t n, void* ud) {
+  auto* ctx = static_cast<CallCtx*>(ud);
+  size_t len = size * n;
+  long code = 0;
+  curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &code);
+  if (ctx->rq->sink && code >= 200 && code < 300) {
+    if (ctx->first_body) {
+      ctx->first_body = false;
+      if (code == 200) ctx->skip = ctx->rq->resume_from;
+    }
+    if (ctx->skip) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(ctx->skip, len));
+      ctx->skip -= k;
+      if (k == len) return len;
+      buf += k;
+      len -= k;
+      Status s = ctx->rq->sink->Write(buf, len);
+      if (!s.ok()) {
+        ctx->resp->sink_status = s;
+        return 0;
+      }
+      ctx->resp->sink_bytes += len;
+      return size * n;
+    }
+    Status s = ctx->rq->sink->Write(buf, len);
+    if (!s.ok()) {
+      ctx->resp->sink_status = s;
+      return 0;  // aborts the transfer
+    }
+    ctx->resp->sink_bytes += len;
+    return len;
+  }
+  if (ctx->resp->body.size() + len > ctx->rq->max_body) {
+    ctx->resp->sink_status = Status::Invalid("response body larger than " +
+                                             std::to_string(ctx->rq->max_body) + " bytes");
+    return 0;
+  }
+  ctx->resp->body.append(buf, len);
+  return len;
+}
+
+size_t OnRead(char* buf, size_t size, size_t n, void* ud) {
+  auto* ctx = static_cast<CallCtx*>(ud);
+  const Request& rq = *ctx->rq;
+  size_t want = size * n;
+  if (rq.body_fd >= 0) {
+    uint64_t left = rq.body_len - ctx->body_pos;
+    size_t k = static_cast<size_t>(std::min<uint64_t>(left, want));
+    if (k == 0) return 0;
+    ssize_t got = ::pread(rq.body_fd, buf, k, static_cast<off_t>(rq.body_off + ctx->body_pos));
+    if (got <= 0) return CURL_READFUNC_ABORT;
+    ctx->body_pos += static_cast<uint64_t>(got);
+    return static_cast<size_t>(got);
+  }
+  size_t k = std::min<size_t>(want, rq.body.size() - ctx->body_pos);
+  std::memcpy(buf, rq.body.data() + ctx->body_pos, k);
+  ctx->body_pos += k;
+  return k;
+}
+
+int OnXfer(void* ud, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
+  auto* ctx = static_cast<CallCtx*>(ud);
+  if (ctx->rq->upload_progress && ulnow > 0)
+    ctx->rq->upload_progress(static_cast<uint64_t>(ulnow), static_cast<uint64_t>(ultotal));
+  return 0;
+}
+
+}  // namespace
+
+Exchange Client::Impl::Perform(const Request& rq) {
+  Exchange ex;
+  CURL* c = TakeHandle();
+  if (!c) {
+    ex.code = CURLE_OUT_OF_MEMORY;
+    ex.error = "curl_easy_init failed";
+    return ex;
+  }
+  CallCtx ctx{c, &rq, &ex.resp};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_URL, rq.url.c_str());
+  curl_easy_setopt(c, CURLOPT_USERAGENT, kUserAgent);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opts.connect_timeout_s));
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(opts.stall_timeout_s));
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
+  if (!opts.tls_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!ca_blob.empty()) {
+    curl_blob b{const_cast<char*>(ca_blob.data()), ca_blob.size(), CURL_BLOB_NOCOPY};
+    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+  }
+  if (!client_cert.empty()) {
+    curl_easy_setopt(c, CURLOPT_SSLCERT, client_cert.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, client_key.c_str());
+  }
+  struct curl_slist* hdrs = nullptr;
+  for (const auto& h : rq.headers) hdrs = curl_slist_append(hdrs, h.c_str());
+  if (!rq.auth.empty()) hdrs = curl_slist_append(hdrs, rq.auth.c_str());
+  bool has_body = rq.method == "PUT" || rq.method == "POST" || rq.method == "PATCH";
+  if (has_body) hdrs = curl_slist_append(hdrs, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+  if (rq.method == "HEAD") {
+    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  } else if (has_body) {
+    uint64_t len = rq.body_fd >= 0 ? rq.body_len : rq.body.size();
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
+    curl_easy_setopt(c, CURLOPT_READDATA, &ctx);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
+    if (rq.upload_progress) {
+      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnXfer);
+      curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
+    }
+  } else if (rq.method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
+  }
+  n_requests++;
+  ex.code = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ex.resp.status);
+  curl_off_t up = 0, down = 0;
+  curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+  curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
+  n_up += static_cast<uint64_t>(up);
+  n_down += static_cast<uint64_t>(down);
+  if (ex.code != CURLE_OK) ex.error = errbuf[0] ? errbuf : curl_easy_strerror(ex.code);
+  curl_slist_free_all(hdrs);
+  ReturnHandle(c);
+  if (DebugHttp()) {
+    std::fprintf(stderr, "http: %s %s -> %ld%s%s\n", rq.method.c_str(), rq.url.c_str(),
+                 ex.resp.status, ex.code == CURLE_OK ? "" : " error: ", ex.error.c_str());
+  }
+  return ex;
+}
+
+Status Client::Impl::TransportError(const std::string& what, const Exchange& ex) const {
+  std::string msg = what + ": " + ex.error;
+  if (TlsCurl(ex.code) && ex.code != CURLE_SSL_CONNECT_ERROR) {
+    msg += " (TLS verification failed: give the registry's CA with --cert-dir DIR, or use "
+           "--tls-verify=false for a registry you trust)";
+  }
+  return Status::Unavailable(msg);
+}
+
+Status Client::Impl::Unexpected(const std::string& what, const Response& r) const {
+  std::string errs = RegistryErrors(r.body);
+  std::string msg = what + ": HTTP " + std::to_string(r.status) + (errs.empty() ? "" : " " + errs);
+  if (r.status == 401)
+    return Status::Denied(what + ": authentication required (run cimg login " + registry +
+                          ", or pass --creds)" + (errs.empty() ? "" : ": " + errs));
+  if (r.status == 403) return Status::Denied(what + ": access denied" + (errs.empty() ? "" : ": " + errs));
+  if (r.status == 404) return Status::NotFound(msg);
+  if (TransientStatus(r.status)) return Status::Unavailable(msg);
+  return Status::Invalid(msg);
+}
+
+Result<std::optional<Credentials>> Client::Impl::Creds() {
+  if (!creds_loaded) {
+    if (opts.creds) {
+      creds = opts.creds;
+    } else {
+      std::string f = opts.auth_file.empty() ? DefaultAuthFile() : opts.auth_file;
+      ASSIGN_OR_RETURN(creds, LookupCredentials(f, registry));
+    }
+    creds_loaded = true;
+  }
+  return creds;
+}
+
+Result<std::string> Client::Impl::FetchToken(const Challenge& ch, const std::string& scope) {
+  std::string realm = ch.Param("realm");
+  if (realm.empty()) return Status::Invalid(registry + ": Bearer challenge without a realm");
+  if (realm.rfind("https://", 0) != 0 && realm.rfind("http://", 0) != 0)
+    return Status::Invalid(registry + ": Bearer realm \"" + realm + "\" is not an http(s) URL");
+  if (realm.rfind("http://", 0) == 0 && opts.tls_verify)
+    return Status::Denied(registry + ": token realm " + realm +
+                          " is plain http; refusing to send credentials (use --tls-verify=false)");
+  std::string url = realm;
+  if (!ch.Param("service").empty()) url = WithQuery(url, "service=" + UrlEscape(ch.Param("service")));
+  if (!scope.empty()) url = WithQuery(url, "scope=" + UrlEscape(scope));
+  Request rq;
+  rq.url = url;
+  std::optional<Credentials> c;
+  {
+    MutexLock l(&auth_mu);
+    ASSIGN_OR_RETURN(c, Creds());
+  }
+  if (c && !c->username.empty()) {
+    rq.auth = "Authorization: Basic " + Base64Encode(c->username + ":" + c->password);
+    url = WithQuery(url, "account=" + UrlEscape(c->username));
+    rq.url = url;
+  }
+  Exchange ex;
+  for (int attempt = 0;; attempt++) {
+    ex = Perform(rq);
+    bool again = ex.code != CURLE_OK ? TransientCurl(ex.code) : TransientStatus(ex.resp.status);
+    if (!again || attempt >= opts.retries) break;
+    Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr);
+  }
+  const std::string what = registry + ": token from " + realm;
+  if (ex.code != CURLE_OK) return TransportError(what, ex);
+  if (ex.resp.status == 401 || ex.resp.status == 403) {
+    if (c && !c->username.empty())
+      return Status::Denied(registry + ": login refused for user \"" + c->username +
+                            "\" (wrong username or password?)");
+    return Status::Denied(registry + ": authentication required (run cimg login " + registry +
+                          ", or pass --creds)");
+  }
+  if (ex.resp.status != 200) return Unexpected(what, ex.resp);
+  try {
+    json j = json::parse(ex.resp.body);
+    std::string tok = j.value("token", "");
+    if (tok.empty()) tok = j.value("access_token", "");
+    if (tok.empty()) return Status::Invalid(what + ": answer has no token");
+    int64_t ttl = j.contains("expires_in") && j["expires_in"].is_number_integer()
+                      ? j["expires_in"].get<int64_t>()
+                      : 60;
+    ttl = std::max<int64_t>(ttl, 1);
+    MutexLock l(&auth_mu);
+    // Renew a little early (10%, at most 30 s), never later than it expires.
+    auto margin = std::chrono::milliseconds(std::min<int64_t>(ttl * 100, 30000));
+    tokens[scope] = Token{tok, std::chrono::steady_clock::now() + std::chrono::seconds(ttl) - margin};
+    return "Authorization: Bearer " + tok;
+  } catch (const std::exception& e) {
+    return Status::Invalid(what + ": malformed answer: " + e.what());
+  }
+}
+
+Result<std::string> Client::Impl::AuthFor(const std::string& scope, bool force_new) {
+  std::optional<Challenge> ch;
+  {
+    MutexLock l(&auth_mu);
+    ch = challenge;
+    if (!ch) return std::string();
+    if (ch->scheme == "basic") {
+      ASSIGN_OR_RETURN(auto c, Creds());
+      if (!c || c->username.empty()) return std::string();
+      return "Authorization: Basic " + Base64Encode(c->username + ":" + c->password);
+    }
+    if (ch->scheme != "bearer") return std::string();
+    auto it = tokens.find(scope);
+    if (!force_new && it != tokens.end() && it->second.expires > std::chrono::steady_clock::now())
+      return "Authorization: Bearer " + it->second.value;
+  }
+  return FetchToken(*ch, scope);
+}
+
+Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
+  const std::string what = rq.method + " " + rq.url;
+  const std::string origin_url = rq.url;
+  bool renewed = false;
+  int attempt = 0;
+  std::string url = rq.url;
+  int hops = 0;
+  bool redirected = false;
+  while (true) {
+    rq.url = url;
+    if (!redirected) {
+      ASSIGN_OR_RETURN(rq.auth, AuthFor(scope, false));
+    } else {
+      rq.auth.clear();  // never send registry credentials to blob storage
+    }
+    Exchange ex = Perform(rq);
+    if (ex.code != CURLE_OK) {
+      if (!ex.resp.sink_status.ok()) return ex.resp.sink_status;
+      // A body already handed to the sink cannot be taken back: the caller resumes.
+      if (TransientCurl(ex.code) && ex.resp.sink_bytes == 0 && attempt < opts.retries) {
+        Backoff(attempt++, nullptr);
+        continue;
+      }
+      Status s = TransportError(registry + ": " + rq.method + " " + url, ex);
+      if (ex.resp.sink_bytes > 0) return Status::Unavailable(s.message() + " (after " +
+                                                             std::to_string(ex.resp.sink_bytes) +
+                                                             " bytes)");
+      return s;
+    }
+    Response& r = ex.resp;
+    if (r.status == 401 && !redirected) {
+      auto ch = ParseChallenge(r.Header("www-authenticate"));
+      bool changed;
+      {
+        MutexLock l(&auth_mu);
+        changed = ch && (!challenge || challenge->scheme != ch->scheme);
+        if (ch) challenge = ch;
+      }
+      if (ch && (changed || !renewed)) {
+        renewed = true;
+        if (ch->scheme == "bearer") {
+          // The challenge may name the scope it wants (it may differ from ours).
+          std::string want = ch->Param("scope").empty() ? scope : ch->Param("scope");
+          ASSIGN_OR_RETURN(rq.auth, AuthFor(want, true));
+          if (want != scope) {
+            MutexLock l(&auth_mu);
+            if (tokens.count(want)) tokens[scope] = tokens[want];
+          }
+        }
+        continue;
+      }
+      return r;
+    }
+    if ((r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
+         r.status == 308) &&
+        (rq.method == "GET" || rq.method == "HEAD")) {
+      std::string loc = r.Header("location");
+      if (loc.empty()) return Status::Invalid(what + ": redirect without a Location");
+      if (++hops > 5) return Status::Invalid(what + ": more than 5 redirects");
+      std::string next = ResolveLocation(url, loc);
+      if (opts.tls_verify && next.rfind("http://", 0) == 0 && url.rfind("https://", 0) == 0)
+        return Status::Denied(what + ": redirected from https to plain http " + next);
+      url = next;
+      redirected = true;
+      continue;
+    }
+    if (TransientStatus(r.status) && r.sink_bytes == 0 && attempt < opts.retries) {
+      Backoff(attempt++, &r);
+      // A redirect target may have expired: start over at the registry.
+      url = origin_url;
+      redirected = false;
+      continue;
+    }
+    return r;
+  }
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+const std::string& Client::registry() const { return impl_->registry; }
+const std::string& Client::scheme() const { return impl_->scheme; }
+
+Client::Stats Client::stats() const {
+  return Stats{impl_->n_requests.load(), impl_->n_down.load(), impl_->n_up.load(),
+               impl_->n_retries.load()};
+}
+
+Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
+                                               const ClientOptions& o) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  auto impl = std::make_unique<Impl>();
+  impl->registry = NormalizeRegistryHost(registry);
+  if (impl->registry.empty()) return Status::Invalid("empty registry name");
+  impl->host = impl->registry == "docker.io" ? "registry-1.docker.io" : impl->registry;
+  impl->opts = o;
+  std::string cert_dir = o.cert_dir;
+  if (cert_dir.empty()) {
+    for (const char* base : {"/etc/containers/certs.d/", "/etc/docker/certs.d/"}) {
+      std::string d = base + impl->registry;
+      if (PathExists(d)) {
+        cert_dir = d;
+        break;
+      }
+    }
+  } else if (!PathExists(cert_dir)) {
+    return Status::NotFound("--cert-dir " + cert_dir + ": no such directory");
+  }
+  if (!cert_dir.empty()) impl->ca_blob = CaBundle(cert_dir, &impl->client_cert, &impl->client_key);
+
+  // Probe /v2/: the scheme, and the challenge that says how to authenticate.
+  Request rq;
+  rq.url = impl->Base() + "/v2/";
+  Exchange ex;
+  for (int attempt = 0;; attempt++) {
+    ex = impl->Perform(rq);
+    bool again = ex.code != CURLE_OK ? TransientCurl(ex.code) && ex.code != CURLE_COULDNT_RESOLVE_HOST
+                                     : TransientStatus(ex.resp.status);
+    // A plain-http registry answers a TLS hello with garbage: try http at once.
+    if (ex.code != CURLE_OK && !o.tls_verify && impl->scheme == "https") {
+      impl->scheme = "http";
+      rq.url = impl->Base() + "/v2/";
+      Exchange plain = impl->Perform(rq);
+      if (plain.code == CURLE_OK) {
+        ex = std::move(plain);
+        break;
+      }
+      impl->scheme = "https";
+      rq.url = impl->Base() + "/v2/";
+    }
+    if (!again || attempt >= o.retries) break;
+    impl->Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr);
+  }
+  if (ex.code != CURLE_OK) {
+    Status s = impl->TransportError(impl->registry, ex);
+    if (o.tls_verify && (ex.code == CURLE_SSL_CONNECT_ERROR || ex.code == CURLE_RECV_ERROR ||
+                         ex.code == CURLE_GOT_NOTHING)) {
+      return Status::Unavailable(s.message() +
+                                 " (TLS handshake failed: a plain-http registry needs "
+                                 "--tls-verify=false)");
+    }
+    return s;
+  }
+  if (ex.resp.status == 401) {
+    auto ch = ParseChallenge(ex.resp.Header("www-authenticate"));
+    MutexLock l(&impl->auth_mu);
+    impl->challenge = ch;
+  } else if (ex.resp.status != 200) {
+    return impl->Unexpected(impl->registry + ": GET /v2/ (is this an OCI registry?)", ex.resp);
+  }
+  if (ex.resp.status == 200 && ex.resp.Header("docker-distribution-api-version").empty() &&
+      ex.resp.body.find('{') == std::string::npos) {
+    // Some registries answer 200 with an empty body; that is fine.
+  }
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Status Client::CheckLogin() {
+  Impl& m = *impl_;
+  std::optional<Challenge> ch;
+  {
+    MutexLock l(&m.auth_mu);
+    ch = m.challenge;
+  }
+  if (!ch) return Status::Ok();  // an open registry accepts anyone
+  if (ch->scheme == "bearer") {
+    ASSIGN_OR_RETURN(std::string a, m.FetchToken(*ch, ""));
+    return Status::Ok();
+  }
+  Request rq;
+  rq.url = m.Base() + "/v2/";
+  ASSIGN_OR_RETURN(Response r, m.Do(rq, ""));
+  if (r.status == 200) return Status::Ok();
+  if (r.status == 401) {
+    std::optional<Credentials> c;
+    {
+      MutexLock l(&m.auth_mu);
+      ASSIGN_OR_RETURN(c, m.Creds());
+    }
+    if (c && !c->username.empty())
+      return Status::Denied(m.registry + ": login refused for user \"" + c->username +
+                            "\" (wrong username or password?)");
+  }
+  return m.Unexpected(m.registry + ": GET /v2/", r);
+}
+
+namespace {
+std::string PullScope(const std::string& repo) { return "repository:" + repo + ":pull"; }
+std::string PushScope(const std::string& repo) { return "repository:" + repo + ":pull,push"; }
+}  // namespace
+
+Result<FetchedManifest> Client::GetManifest(const std::string& repo, const std::string& ref) {
+  Impl& m = *impl_;
+  const std::string what = m.registry + "/" + repo + (ref.rfind("sha256:", 0) == 0 ? "@" : ":") + ref;
+  Request rq;
+  rq.url = m.Base() + "/v2/" + repo + "/manifests/" + ref;
+  rq.headers.push_back(kAcceptManifests);
+  rq.max_body = kMaxManifest;
+  auto r = m.Do(rq, PullScope(repo));
+  if (!r.ok()) return r.status().Prefix(what);
+  if (r->status == 404) {
+    std::string errs = RegistryErrors(r->body);
+    return Status::NotFound(what + ": manifest unknown" + (errs.empty() ? "" : " (" + errs + ")"));
+  }
+  if (r->status != 200) return m.Unexpected(what, *r);
+  FetchedManifest out;
+  out.bytes = std::move(r->body);
+  out.digest = Digest::Of(out.bytes);
+  if (ref.rfind("sha256:", 0) == 0) {
+    ASSIGN_OR_RETURN(Digest want, Digest::Parse(ref));
+    if (want != out.digest)
+      return Status::Corruption(what + ": manifest bytes hash to " + out.digest.ToString());
+  } else {
+    std::string hd = r->Header("docker-content-digest");
+    auto d = Digest::Parse(hd);
+    if (!hd.empty() && d.ok() && *d != out.digest)
+      return Status::Corruption(what + ": manifest bytes hash to " + out.digest.ToString() +
+                                ", registry says " + hd);
+  }
+  std::string ct = r->Header("content-type");
+  ct = Trim(ct.substr(0, ct.find(';')));
+  try {
+    json j = json::parse(out.bytes);
+    if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string())
+      out.media_type = j["mediaType"].get<std::string>();
+    if (j.is_object() && j.value("schemaVersion", 0) == 1)
+      return Status::Unsupported(what + ": Docker schema 1 manifests are not supported");
+  } catch (const std::exception& e) {
+    return Status::Invalid(what + ": manifest is not JSON: " + e.what());
+  }
+  if (out.media_type.empty()) out.media_type = ct;
+  if (out.media_type.find("prettyjws") != std::string::npos ||
+      out.media_type == "application/vnd.docker.distribution.manifest.v1+json")
+    return Status::Unsupported(what + ": Docker schema 1 manifests are not supported");
+  return out;
+}
+
+Status Client::PutManifest(const std::string& repo, const std::string& ref,
+                           const std::string& media_type, const std::string& bytes) {
+  Impl& m = *impl_;
+  const std::string what = m.registry + "/" + repo + ":" + ref + ": manifest upload";
+  Request rq;
+  rq.method = "PUT";
+  rq.url = m.Base() + "/v2/" + repo + "/manifests/" + ref;
+  rq.headers.push_back("Content-Type: " + media_type);
+  rq.body = bytes;
+  ASSIGN_OR_RETURN(Response r, m.Do(rq, PushScope(repo)));
+  if (r.status != 201 && r.status != 200) return m.Unexpected(what, r);
+  std::string hd = r.Header("docker-content-digest");
+  if (!hd.empty() && hd != Digest::Of(bytes).ToString())
+    return Status::Corruption(what + ": registry stored digest " + hd + ", we sent " +
+                              Digest::Of(bytes).ToString());
+  return Status::Ok();
+}
+
+Result<std::optional<uint64_t>> Client::HeadBlob(const std::string& repo, const Digest& d,
+                                                 bool for_push) {
+  Impl& m = *impl_;
+  Request rq;
+  rq.method = "HEAD";
+  rq.url = m.Base() + "/v2/" + repo + "/blobs/" + d.ToString();
+  ASSIGN_OR_RETURN(Response r, m.Do(rq, for_push ? PushScope(repo) : PullScope(repo)));
+  if (r.status == 404) return std::optional<uint64_t>();
+  if (r.status != 200) return m.Unexpected(m.registry + "/" + repo + ": blob " + d.ToString(), r);
+  std::string len = r.Header("content-length");
+  return std::optional<uint64_t>(len.empty() ? 0 : std::strtoull(len.c_str(), nullptr, 10));
+}
+
+Result<std::string> Client::GetBlob(const std::string& repo, const Descriptor& d, size_t max) {
+  if (d.size > max)
+    return Status::Invalid(impl_->registry + "/" + repo + ": blob " + d.digest.ToString() +
+                           " is " + std::to_string(d.size) + " bytes, more than " +
+                           std::to_string(max));
+  std::string data;
+  StringSink sink(&data);
+  RETURN_IF_ERROR(FetchBlob(repo, d, sink));
+  return data;
+}
+
+namespace {
+
+// Hashes and counts what goes to out; drops the first `skip` bytes (a
+// registry that answered a resumed request from the start).
+class VerifyingSink : public ByteSink {
+ public:
+  VerifyingSink(ByteSink* out, uint64_t limit) : out_(out), limit_(limit) {}
+  void Skip(uint64_t n) { skip_ = n; }
+  Status Write(const void* data, size_t n) override {
+    auto* p = static_cast<const char*>(data);
+    if (skip_) {
+      size_t k = static_cast<size_t>(std::min<uint64_t>(skip_, n));
+      skip_ -= k;
+      p += k;
+      n -= k;
+      if (n == 0) return Status::Ok();
+    }
+    if (count_ + n > limit_)
+      return Status::Corruption("blob longer than the " + std::to_string(limit_) +
+                                " bytes its descriptor gives");
+    sha_.Update(p, n);
+    count_ += n;
+    if (progress_) progress_(count_);
+    return out_->Write(p, n);
+  }
+  uint64_t count() const { return count_; }
+  Digest Finish() { return sha_.Finish(); }
+  std::function<void(uint64_t)> progress_;
+
+ private:
+  ByteSink* out_;
+  uint64_t limit_;
+  uint64_t skip_ = 0;
+  uint64_t count_ = 0;
+  Sha256 sha_;
+};
+
+}  // namespace
+
+Status Client::FetchBlob(const std::string& repo, const Descriptor& d, ByteSink& out,
+                         const TransferProgress& progress) {
+  Impl& m = *impl_;
+  const std::string what = m.registry + "/" + repo + ": blob " + d.digest.ToString();
+  VerifyingSink vs(&out, d.size);
+  if (progress) vs.progress_ = [&](uint64_t done) { progress(done, d.size); };
+  int stalls = 0;
+  while (true) {
+    Request rq;
+    rq.url = m.Base() + "/v2/" + repo + "/blobs/" + d.digest.ToString();
+    rq.sink = &vs;
+    uint64_t have = vs.count();
+    if (have > 0) {
+      rq.headers.push_back("Range: bytes=" + std::to_string(have) + "-");
+      rq.resume_from = have;
+    }
+    auto r = m.Do(rq, PullScope(repo));
+    uint64_t now = vs.count();
+    if (!r.ok()) {
+      if (r.status().code() == Status::Code::kUnavailable && stalls < m.opts.retries) {
+        if (now == have) stalls++;
+        else stalls = 0;
+        m.Backoff(stalls, nullptr);
+        continue;
+      }
+      return r.status().Prefix(what);
+    }
+    if (r->status == 404) return Status::NotFound(what + ": blob unknown to the registry");
+    if (r->status == 416 && have == d.size) break;
+    if (r->status != 200 && r->status != 206) return m.Unexpected(what, *r);
+    if (vs.count() >= d.size) break;
+    // Ended early without a transport error: treat as a cut.
+    if (stalls++ >= m.opts.retries)
+      return Status::Unavailable(what + ": transfer ended at " + std::to_string(vs.count()) +
+                                 " of " + std::to_string(d.size) + " bytes");
+    m.Backoff(stalls, nullptr);
+  }
+  if (vs.count() != d.size)
+    return Status::Corruption(what + ": got " + std::to_string(vs.count()) + " bytes, want " +
+                              std::to_string(d.size));
+  Digest got = vs.Finish();
+  if (got != d.digest) return Status::Corruption(what + ": content hashes to " + got.ToString());
+  return Status::Ok();
+}
+
+Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& d, uint64_t offset,
+                                         uint64_t length) {
+  Impl& m = *impl_;
+  const std::string what = m.registry + "/" + repo + ": blob " + d.ToString() + " bytes " +
+                           std::to_string(offset) + "+" + std::to_string(length);
+  if (length == 0) return std::string();
+  for (int attempt = 0;; attempt++) {
+    Request rq;
+    rq.url = m.Base() + "/v2/" + repo + "/blobs/" + d.ToString();
+    rq.headers.push_back("Range: bytes=" + std::to_string(offset) + "-" +
+                         std::to_string(offset + length - 1));
+    // A registry that ignores Range would send the whole blob: cap it.
+    struct Capped : ByteSink {
+      std::string data;
+      uint64_t cap = 0;
+      using ByteSink::Write;
+      Status Write(const void* p, size_t n) override {
+        if (data.size() + n > cap) return Status::Unsupported("registry ignores Range requests");
+        data.append(static_cast<const char*>(p), n);
+        return Status::Ok();
+      }
+    } sink;
+    sink.cap = length;
+    rq.sink = &sink;
+    auto r = m.Do(rq, PullScope(repo));
+    if (!r.ok()) {
+      if (r.status().code() == Status::Code::kUnsupported) return r.status().Prefix(what);
+      if (r.status().code() == Status::Code::kUnavailable && attempt < m.opts.retries) {
+        m.Backoff(attempt, nullptr);
+        continue;
+      }
+      return r.status().Prefix(what);
+    }
+    if (r->status == 200) {
+      if (offset == 0 && sink.data.size() == length) return std::move(sink.data);  // the whole blob
+      return Status::Unsupported(what + ": registry ignores Range requests");
+    }
+    if (r->status != 206) return m.Unexpected(what, *r);
+    if (sink.data.size() != length) {
+      if (attempt < m.opts.retries) {
+        m.Backoff(attempt, nullptr);
+        continue;
+      }
+      return Status::Unavailable(what + ": got " + std::to_string(sink.data.size()) + " bytes");
+    }
+    return std::move(sink.data);
+  }
+}
+
+Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
+                          const std::string& mount_from, const TransferProgress& progress) {
+  Impl& m = *impl_;
+  const std::string what = m.registry + "/" + repo + ": upload of blob " + d.digest.ToString();
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::IOError(path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Status::IOError(path);
+  if (static_cast<uint64_t>(st.st_size) != d.size)
+    return Status::Invalid(what + ": file " + path + " has " + std::to_string(st.st_size) +
+                           " bytes, want " + std::to_string(d.size));
+  std::string scope = PushScope(repo);
+  if (!mount_from.empty()) scope += " repository:" + mount_from + ":pull";
+
+  for (int attempt = 0;; attempt++) {
+    // Start a session (or mount).
+    Request start;
+    start.method = "POST";
+    start.url = m.Base() + "/v2/" + repo + "/blobs/uploads/";
+    if (!mount_from.empty() && mount_from != repo)
+      start.url += "?mount=" + d.digest.ToString() + "&from=" + UrlEscape(mount_from);
+    ASSIGN_OR_RETURN(Response r, m.Do(start, PushScope(repo)));
+    if (r.status == 201) return Status::Ok();  // mounted from the other repository
+    if (r.status != 202) return m.Unexpected(what, r);
+    std::string loc = r.Header("location");
+    if (loc.empty()) return Status::Invalid(what + ": registry gave no upload location");
+    loc = ResolveLocation(start.url, loc);
+
+    Status failed;
+    uint64_t off = 0;
+    if (d.size > kMonolithicMax) {
+      while (off < d.size) {
+        uint64_t n = std::min<uint64_t>(kUploadChunk, d.size - off);
+        Request p;
+        p.method = "PATCH";
+        p.url = loc;
+        p.headers.push_back("Content-Type: application/octet-stream");
+        p.headers.push_back("Content-Range: " + std::to_string(off) + "-" +
+                            std::to_string(off + n - 1));
+        p.body_fd = fd.get();
+        p.body_off = off;
+        p.body_len = n;
+        uint64_t base = off;
+        if (progress) p.upload_progress = [&](uint64_t done, uint64_t) { progress(base + done, d.size); };
+        auto pr = m.Do(p, PushScope(repo));
+        if (!pr.ok()) {
+          failed = pr.status();
+          break;
+        }
+        if (pr->status != 202) {
+          failed = m.Unexpected(what, *pr);
+          break;
+        }
+        off += n;
+        std::string next = pr->Header("location");
+        if (!next.empty()) loc = ResolveLocation(loc, next);
+      }
+    }
+    if (failed.ok()) {
+      Request put;
+      put.method = "PUT";
+      put.url = WithQuery(loc, "digest=" + UrlEscape(d.digest.ToString()));
+      put.headers.push_back("Content-Type: application/octet-stream");
+      if (off < d.size) {
+        put.body_fd = fd.get();
+        put.body_off = off;
+        put.body_len = d.size - off;
+        uint64_t base = off;
+        if (progress) put.upload_progress = [&](uint64_t done, uint64_t) { progress(base + done, d.size); };
+      }
+      auto pr = m.Do(put, PushScope(repo));
+      if (pr.ok() && (pr->status == 201 || pr->status == 204)) {
+        std::string hd = pr->Header("docker-content-digest");
+        if (!hd.empty() && hd != d.digest.ToString())
+          return Status::Corruption(what + ": registry computed " + hd);
+        if (progress) progress(d.size, d.size);
+        return Status::Ok();
+      }
+      failed = pr.ok() ? m.Unexpected(what, *pr) : pr.status();
+    }
+    // A failed session is abandoned (the registry expires it); a new one
+    // starts from the beginning.
+    bool again = failed.code() == Status::Code::kUnavailable;
+    if (!again || attempt >= m.opts.retries) return failed.Prefix(what);
+    m.Backoff(attempt, nullptr);
+  }
+}
+
+}  // namespace cfs::registry

@@ -1,0 +1,109 @@
+// OCI distribution (registry API v2) client over libcurl.
+//
+// One Client talks to one registry host. It finds out the scheme (https, or
+// plain http only when tls_verify is off), authenticates (anonymous, Bearer
+// tokens from the WWW-Authenticate challenge with per-repository scopes,
+// refreshed on 401; Basic), follows redirects to blob storage without the
+// Authorization header, retries what may pass on a second try (5xx, 429,
+// timeouts, resets) with backoff, and verifies every byte it returns against
+// its digest. Thread-safe: transfers may run in parallel.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "registry/auth.h"
+#include "store/digest.h"
+#include "store/image_source.h"
+#include "store/io.h"
+#include "store/status.h"
+
+namespace cfs::registry {
+
+struct ClientOptions {
+  bool tls_verify = true;  // false: plain http or unverified https allowed
+  // CA certificates (*.crt) and a client certificate (*.cert + *.key) in the
+  // containers-tools layout. "" = /etc/containers/certs.d/HOST[:PORT], then
+  // /etc/docker/certs.d/HOST[:PORT], when present.
+  std::string cert_dir;
+  std::optional<Credentials> creds;  // given on the command line; else the auth file's
+  std::string auth_file;             // "" = DefaultAuthFile()
+  int retries = 4;                   // further tries of a transfer that may pass
+  int connect_timeout_s = 30;
+  int stall_timeout_s = 60;          // a transfer that moves nothing this long fails
+  int backoff_ms = 250;              // first retry delay; doubles each time
+};
+
+struct FetchedManifest {
+  std::string bytes;
+  std::string media_type;
+  Digest digest;  // sha256 of bytes, checked against the reference/header
+};
+
+// Called with bytes done so far (and the total when known) during transfers.
+using TransferProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+class Client {
+ public:
+  // registry: "host[:port]" ("docker.io" means Docker Hub). Contacts the
+  // registry (GET /v2/) to learn its scheme and how it authenticates.
+  static Result<std::unique_ptr<Client>> Create(const std::string& registry,
+                                                const ClientOptions& o);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const std::string& registry() const;
+  // "https" or "http".
+  const std::string& scheme() const;
+
+  // Checks the credentials (given or stored) are accepted: the /v2/ endpoint
+  // for Basic registries, a token for `repository:probe:pull` otherwise.
+  // Denied with a one-line reason when they are not.
+  Status CheckLogin();
+
+  // ref: a tag or "sha256:…". Accepts OCI manifests and indexes and Docker
+  // schema2 manifests and manifest lists (schema1 is Unsupported).
+  Result<FetchedManifest> GetManifest(const std::string& repo, const std::string& ref);
+  // Returns the digest the registry reports (checked against ours).
+  Status PutManifest(const std::string& repo, const std::string& ref,
+                     const std::string& media_type, const std::string& bytes);
+
+  // The blob's size when the repository has it, nullopt when not.
+  Result<std::optional<uint64_t>> HeadBlob(const std::string& repo, const Digest& d,
+                                           bool for_push = false);
+  // A small blob (configs) into memory, verified; at most max bytes.
+  Result<std::string> GetBlob(const std::string& repo, const Descriptor& d, size_t max = 64 << 20);
+  // Streams a blob into out, resuming with Range requests after a cut;
+  // verifies size and digest at the end (Corruption: the caller discards
+  // what out received).
+  Status FetchBlob(const std::string& repo, const Descriptor& d, ByteSink& out,
+                   const TransferProgress& progress = nullptr);
+  // Bytes [offset, offset+length) of a blob with one Range request (after
+  // retries). Unsupported when the registry answers without honouring Range.
+  // The caller verifies the bytes (chunk digests).
+  Result<std::string> GetBlobRange(const std::string& repo, const Digest& d, uint64_t offset,
+                                   uint64_t length);
+  // Uploads the file at path as blob d (monolithic up to 32 MiB, chunked
+  // PATCHes above), after trying a cross-repository mount from mount_from
+  // when that is non-empty.
+  Status UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
+                    const std::string& mount_from = "",
+                    const TransferProgress& progress = nullptr);
+
+  struct Stats {
+    uint64_t requests = 0, bytes_down = 0, bytes_up = 0, retries = 0;
+  };
+  Stats stats() const;
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cfs::registry

@@ -1,0 +1,399 @@
+#include "registry/image_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "store/oci_metadata.h"
+
+namespace cfs::registry {
+
+namespace {
+
+using nlohmann::json;
+
+// Appends to an fd, hashing what it writes.
+class HashingFileSink : public ByteSink {
+ public:
+  explicit HashingFileSink(int fd, const std::atomic<bool>* cancel = nullptr)
+      : fd_(fd), cancel_(cancel) {}
+  using ByteSink::Write;
+  Status Write(const void* data, size_t n) override {
+    if (cancel_ && cancel_->load()) return Status::Aborted("cancelled");
+    sha_.Update(data, n);
+    size_ += n;
+    return WriteAll(fd_, data, n);
+  }
+  Digest Finish() { return sha_.Finish(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  int fd_;
+  const std::atomic<bool>* cancel_;
+  Sha256 sha_;
+  uint64_t size_ = 0;
+};
+
+// A fixed pool of worker threads running queued jobs.
+class Workers {
+ public:
+  explicit Workers(int n) {
+    for (int i = 0; i < std::max(1, n); i++) threads_.emplace_back([this] { Loop(); });
+  }
+  ~Workers() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Add(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// ---------------------------------------------------------------- source
+
+class RegistrySource : public ImageSourceReader {
+ public:
+  RegistrySource(std::shared_ptr<Client> c, Reference ref, TempDir tmp, int parallel)
+      : c_(std::move(c)), ref_(std::move(ref)), tmp_(std::move(tmp)), parallel_(parallel) {}
+  ~RegistrySource() override {
+    cancel_ = true;
+    workers_.reset();  // joins; running fetches stop at their next write
+  }
+
+  Result<SourceImage> Resolve(const Platform& want) override;
+  Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d) override;
+  void Prefetch(const std::vector<Descriptor>& blobs) override;
+  void SetProgress(std::function<void(const std::string&, uint64_t, uint64_t)> fn) override {
+    progress_ = std::move(fn);
+  }
+
+ private:
+  struct Fetch {
+    Descriptor d;
+    std::string path;
+    std::atomic<uint64_t> done{0};
+    bool finished = false;  // guarded by mu_
+    Status status;          // guarded by mu_
+  };
+  void Run(const std::shared_ptr<Fetch>& f);
+  std::string Path(const Digest& d) const { return tmp_.path() + "/" + d.Hex(); }
+
+  std::shared_ptr<Client> c_;
+  Reference ref_;
+  TempDir tmp_;
+  int parallel_;
+  std::function<void(const std::string&, uint64_t, uint64_t)> progress_;
+  std::atomic<bool> cancel_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<Digest, std::shared_ptr<Fetch>> fetches_;
+  std::unique_ptr<Workers> workers_;
+};
+
+Result<SourceImage> RegistrySource::Resolve(const Platform& want) {
+  const std::string name = ref_.ToString();
+  ASSIGN_OR_RETURN(FetchedManifest m, c_->GetManifest(ref_.repository, ref_.ManifestRef()));
+  for (int depth = 0; depth < 4 && oci::IsIndexMediaType(m.media_type); depth++) {
+    const std::string what = name + ": index " + m.digest.ToString();
+    ASSIGN_OR_RETURN(json j, oci::ParseJson(m.bytes, what));
+    ASSIGN_OR_RETURN(std::vector<oci::IndexEntry> entries, oci::ParseIndex(j, what));
+    ASSIGN_OR_RETURN(oci::IndexEntry chosen, oci::ChooseByPlatform(entries, want, what));
+    ASSIGN_OR_RETURN(m, c_->GetManifest(ref_.repository, chosen.desc.digest.ToString()));
+  }
+  const std::string what = name + ": manifest " + m.digest.ToString();
+  if (!oci::IsManifestMediaType(m.media_type))
+    return Status::Unsupported(what + ": media type \"" + m.media_type +
+                               "\" is not an image manifest");
+  ASSIGN_OR_RETURN(json mj, oci::ParseJson(m.bytes, what));
+  ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(mj, m.media_type, what));
+  SourceImage img;
+  img.manifest = std::move(m.bytes);
+  img.manifest_digest = m.digest;
+  img.manifest_media_type = manifest.media_type;
+  const std::string cwhat = name + ": config " + manifest.config.digest.ToString();
+  ASSIGN_OR_RETURN(img.config, c_->GetBlob(ref_.repository, manifest.config, 16 << 20));
+  ASSIGN_OR_RETURN(json config, oci::ParseJson(img.config, cwhat));
+  ASSIGN_OR_RETURN(img.diff_ids, oci::ParseDiffIds(config, cwhat));
+  if (img.diff_ids.size() != manifest.layers.size())
+    return Status::Corruption(cwhat + ": " + std::to_string(img.diff_ids.size()) +
+                              " diff_ids for " + std::to_string(manifest.layers.size()) +
+                              " layers in the manifest");
+  img.config_digest = manifest.config.digest;
+  img.config_media_type = manifest.config.media_type;
+  img.layers = std::move(manifest.layers);
+  img.ref_name = ref_.LocalName();
+  return img;
+}
+
+void RegistrySource::Run(const std::shared_ptr<Fetch>& f) {
+  Status st;
+  {
+    UniqueFd fd(::open(f->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) {
+      st = Status::IOError(f->path);
+    } else {
+      HashingFileSink sink(fd.get(), &cancel_);
+      st = c_->FetchBlob(ref_.repository, f->d, sink,
+                         [&](uint64_t done, uint64_t) { f->done = done; });
+    }
+  }
+  if (!st.ok()) ::unlink(f->path.c_str());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    f->finished = true;
+    f->status = st;
+  }
+  cv_.notify_all();
+}
+
+void RegistrySource::Prefetch(const std::vector<Descriptor>& blobs) {
+  if (blobs.empty()) return;
+  if (!workers_) workers_ = std::make_unique<Workers>(parallel_);
+  for (const auto& d : blobs) {
+    std::shared_ptr<Fetch> f;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (fetches_.count(d.digest)) continue;
+      f = std::make_shared<Fetch>();
+      f->d = d;
+      f->path = Path(d.digest);
+      fetches_[d.digest] = f;
+    }
+    workers_->Add([this, f] { Run(f); });
+  }
+}
+
+Result<std::unique_ptr<ByteSource>> RegistrySource::OpenBlob(const Descriptor& d) {
+  std::shared_ptr<Fetch> f;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = fetches_.find(d.digest);
+    if (it != fetches_.end()) f = it->second;
+  }
+  if (!f) {
+    Prefetch({d});
+    std::lock_guard<std::mutex> l(mu_);
+    f = fetches_[d.digest];
+  }
+  const std::string item = "blob " + d.digest.ToString().substr(0, 19);
+  std::unique_lock<std::mutex> l(mu_);
+  while (!f->finished) {
+    cv_.wait_for(l, std::chrono::milliseconds(200));
+    if (progress_) {
+      l.unlock();
+      progress_(item, f->done.load(), d.size);
+      l.lock();
+    }
+  }
+  Status st = f->status;
+  fetches_.erase(d.digest);
+  l.unlock();
+  if (!st.ok()) return st;
+  if (progress_) progress_(item, d.size, d.size);
+  ASSIGN_OR_RETURN(auto src, FdSource::Open(f->path));
+  ::unlink(f->path.c_str());  // the open fd keeps the bytes
+  return std::unique_ptr<ByteSource>(std::move(src));
+}
+
+// ----------------------------------------------------------- destination
+
+class RegistryDestination : public ImageDestination {
+ public:
+  RegistryDestination(std::shared_ptr<Client> c, Reference ref, TempDir tmp,
+                      std::string mount_from, PushStats* stats,
+                      std::function<void(const std::string&, uint64_t, uint64_t)> progress,
+                      int parallel)
+      : c_(std::move(c)),
+        ref_(std::move(ref)),
+        tmp_(std::move(tmp)),
+        mount_from_(std::move(mount_from)),
+        stats_(stats ? stats : &own_stats_),
+        progress_(std::move(progress)),
+        workers_(std::make_unique<Workers>(parallel)) {}
+  ~RegistryDestination() override {
+    cancel_ = true;
+    workers_.reset();
+  }
+
+  Status PutBlob(const Descriptor& d, std::string_view bytes) override {
+    if (Digest::Of(bytes) != d.digest)
+      return Status::Corruption("blob " + d.digest.ToString() + ": bytes do not match");
+    std::string path = tmp_.path() + "/" + d.digest.Hex();
+    RETURN_IF_ERROR(WriteFileAtomic(path, bytes, 0600));
+    Enqueue(d, path);
+    return Status::Ok();
+  }
+
+  Result<Descriptor> PutBlobStream(const std::string& media_type,
+                                   const std::function<Status(ByteSink&)>& write) override {
+    std::string path = tmp_.path() + "/spool-" + std::to_string(seq_++);
+    Descriptor d;
+    d.media_type = media_type;
+    {
+      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!fd.valid()) return Status::IOError(path);
+      HashingFileSink sink(fd.get());
+      RETURN_IF_ERROR(write(sink));
+      d.digest = sink.Finish();
+      d.size = sink.size();
+    }
+    std::string final_path = tmp_.path() + "/" + d.digest.Hex();
+    if (::rename(path.c_str(), final_path.c_str()) != 0) return Status::IOError(final_path);
+    Enqueue(d, final_path);
+    return d;
+  }
+
+  Status PutManifest(const Descriptor& d, std::string_view bytes, const std::string& tag) override {
+    RETURN_IF_ERROR(WaitUploads());
+    std::string ref = tag.empty() ? d.digest.ToString() : tag;
+    return c_->PutManifest(ref_.repository, ref, d.media_type, std::string(bytes));
+  }
+
+  Status Finish() override { return WaitUploads(); }
+
+ private:
+  struct Upload {
+    Descriptor d;
+    std::atomic<uint64_t> done{0};
+  };
+
+  void Enqueue(const Descriptor& d, const std::string& path) {
+    auto up = std::make_shared<Upload>();
+    up->d = d;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!queued_.insert(d.digest).second) return;  // the same blob twice
+      pending_++;
+      active_.push_back(up);
+    }
+    workers_->Add([this, up, path] {
+      Status st = cancel_ ? Status::Aborted("cancelled") : UploadOne(*up, path);
+      ::unlink(path.c_str());
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (!st.ok() && first_error_.ok()) first_error_ = st;
+        pending_--;
+      }
+      cv_.notify_all();
+    });
+  }
+
+  Status UploadOne(Upload& up, const std::string& path) {
+    ASSIGN_OR_RETURN(auto have, c_->HeadBlob(ref_.repository, up.d.digest, true));
+    if (have && (*have == up.d.size || *have == 0)) {
+      std::lock_guard<std::mutex> l(mu_);
+      stats_->blobs_skipped++;
+      up.done = up.d.size;
+      return Status::Ok();
+    }
+    uint64_t before = c_->stats().bytes_up;
+    RETURN_IF_ERROR(c_->UploadBlob(ref_.repository, up.d, path, mount_from_,
+                                   [&](uint64_t done, uint64_t) { up.done = done; }));
+    uint64_t sent = c_->stats().bytes_up - before;
+    std::lock_guard<std::mutex> l(mu_);
+    if (sent < up.d.size / 2 && up.d.size > 1024 && !mount_from_.empty()) {
+      stats_->blobs_mounted++;
+    } else {
+      stats_->blobs_uploaded++;
+      stats_->bytes_uploaded += up.d.size;
+    }
+    up.done = up.d.size;
+    return Status::Ok();
+  }
+
+  Status WaitUploads() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (pending_ > 0 && first_error_.ok()) {
+      cv_.wait_for(l, std::chrono::milliseconds(200));
+      if (progress_) {
+        uint64_t done = 0, total = 0;
+        for (const auto& u : active_) {
+          done += u->done.load();
+          total += u->d.size;
+        }
+        l.unlock();
+        progress_("upload", done, total);
+        l.lock();
+      }
+    }
+    return first_error_;
+  }
+
+  std::shared_ptr<Client> c_;
+  Reference ref_;
+  TempDir tmp_;
+  std::string mount_from_;
+  PushStats own_stats_;
+  PushStats* stats_;
+  std::function<void(const std::string&, uint64_t, uint64_t)> progress_;
+  std::atomic<bool> cancel_{false};
+  uint64_t seq_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int pending_ = 0;
+  Status first_error_;
+  std::set<Digest> queued_;
+  std::vector<std::shared_ptr<Upload>> active_;
+  std::unique_ptr<Workers> workers_;  // last: joined first on destruction
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ImageSourceReader>> OpenRegistrySource(std::shared_ptr<Client> client,
+                                                              const Reference& ref,
+                                                              const std::string& tmp_dir,
+                                                              int parallel) {
+  RETURN_IF_ERROR(MakeDirs(tmp_dir));
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(tmp_dir, "fetch-"));
+  return std::unique_ptr<ImageSourceReader>(
+      std::make_unique<RegistrySource>(std::move(client), ref, std::move(tmp), parallel));
+}
+
+Result<std::unique_ptr<ImageDestination>> OpenRegistryDestination(
+    std::shared_ptr<Client> client, const Reference& ref, const std::string& tmp_dir,
+    const std::string& mount_from, PushStats* stats,
+    std::function<void(const std::string& item, uint64_t done, uint64_t total)> progress,
+    int parallel) {
+  RETURN_IF_ERROR(MakeDirs(tmp_dir));
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(tmp_dir, "upload-"));
+  return std::unique_ptr<ImageDestination>(std::make_unique<RegistryDestination>(
+      std::move(client), ref, std::move(tmp), mount_from, stats, std::move(progress), parallel));
+}
+
+}  // namespace cfs::registry
