@@ -119,12 +119,21 @@ std::optional<Challenge> ParseChallenge(std::string_view h) {
   };
   skip_ws();
   size_t start = i;
-  while (i < h.size() && h[i] != ' ' && h[i] != '\t') i++;
+  // The scheme is an RFC 9110 token.
+  auto tchar = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  while (i < h.size() && h[i] != ' ' && h[i] != '\t') {
+    if (!tchar(h[i])) return std::nullopt;
+    i++;
+  }
   if (i == start) return std::nullopt;
   Challenge c;
   c.scheme = Lower(std::string(h.substr(start, i - start)));
   while (true) {
     skip_ws();
+    while (i < h.size() && (h[i] == ',' || h[i] == ' ' || h[i] == '\t')) i++;  // empty items
     if (i >= h.size()) break;
     size_t ks = i;
     while (i < h.size() && h[i] != '=' && h[i] != ',' && h[i] != ' ') i++;
@@ -170,7 +179,21 @@ Result<std::string> Base64Decode(std::string_view b64) {
   std::string in;
   for (char c : b64)
     if (!std::isspace(static_cast<unsigned char>(c))) in += c;
-  // Accept unpadded input.
+  // Padding only at the end, at most two '='; unpadded input is accepted,
+  // but never a length no encoding produces.
+  size_t eq = in.find('=');
+  if (eq != std::string::npos) {
+    if (in.size() % 4 != 0 || in.size() - eq > 2 || eq == 0) return Status::Invalid("bad base64");
+    for (size_t k = eq; k < in.size(); k++)
+      if (in[k] != '=') return Status::Invalid("bad base64");
+  } else if (in.size() % 4 == 1) {
+    return Status::Invalid("bad base64");
+  }
+  for (size_t k = 0; k < (eq == std::string::npos ? in.size() : eq); k++) {
+    char c = in[k];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/')
+      return Status::Invalid("bad base64");
+  }
   while (in.size() % 4) in += '=';
   std::string out(3 * (in.size() / 4) + 1, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),

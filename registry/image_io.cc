@@ -99,6 +99,13 @@ class RegistrySource : public ImageSourceReader {
   Result<SourceImage> Resolve(const Platform& want) override;
   Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d) override;
   void Prefetch(const std::vector<Descriptor>& blobs) override;
+  bool CanReadRanges() const override { return true; }
+  Result<std::string> ReadBlobRange(const Descriptor& d, uint64_t offset,
+                                    uint64_t length) override {
+    return c_->GetBlobRange(ref_.repository, d.digest, offset, length);
+  }
+  Result<std::vector<std::string>> ReadBlobRanges(const Descriptor& d,
+                                                  const std::vector<BlobRange>& ranges) override;
   void SetProgress(std::function<void(const std::string&, uint64_t, uint64_t)> fn) override {
     progress_ = std::move(fn);
   }
@@ -197,6 +204,29 @@ void RegistrySource::Prefetch(const std::vector<Descriptor>& blobs) {
     }
     workers_->Add([this, f] { Run(f); });
   }
+}
+
+Result<std::vector<std::string>> RegistrySource::ReadBlobRanges(
+    const Descriptor& d, const std::vector<BlobRange>& ranges) {
+  std::vector<std::string> out(ranges.size());
+  std::vector<Status> st(ranges.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < ranges.size();) {
+      if (cancel_) return;
+      auto r = c_->GetBlobRange(ref_.repository, d.digest, ranges[i].offset, ranges[i].length);
+      if (r.ok()) out[i] = std::move(*r);
+      else st[i] = r.status();
+    }
+  };
+  std::vector<std::thread> threads;
+  int n = std::min<int>(parallel_, static_cast<int>(ranges.size()));
+  for (int k = 1; k < n; k++) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (const auto& s : st)
+    if (!s.ok()) return s;
+  return out;
 }
 
 Result<std::unique_ptr<ByteSource>> RegistrySource::OpenBlob(const Descriptor& d) {

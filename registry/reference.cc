@@ -39,12 +39,47 @@ bool ValidTag(std::string_view t) {
   return true;
 }
 
+// host[:port]: DNS labels (alphanumerics and inner '-') joined by '.', or a
+// bracketed IPv6 address; the port is decimal.
 bool ValidHost(std::string_view h) {
   if (h.empty()) return false;
-  for (char c : h)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':' &&
-        c != '[' && c != ']')
-      return false;
+  std::string_view host = h, port;
+  if (h.front() == '[') {
+    auto close = h.find(']');
+    if (close == std::string_view::npos || close < 2) return false;
+    for (char c : h.substr(1, close - 1))
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    std::string_view rest = h.substr(close + 1);
+    if (rest.empty()) return true;
+    if (rest.front() != ':') return false;
+    port = rest.substr(1);
+    host = {};
+  } else {
+    auto colon = h.find(':');
+    if (colon != std::string_view::npos) {
+      port = h.substr(colon + 1);
+      host = h.substr(0, colon);
+      if (port.empty()) return false;
+    }
+  }
+  if (!port.empty() || h.find(':') != std::string_view::npos) {
+    if (port.empty() || port.size() > 5) return false;
+    for (char c : port)
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  if (h.front() == '[') return true;
+  if (host.empty()) return false;
+  size_t start = 0;
+  while (true) {
+    auto dot = host.find('.', start);
+    std::string_view label =
+        host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
   return true;
 }
 

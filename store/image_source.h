@@ -51,6 +51,11 @@ struct SourceImage {
   std::string ref_name;
 };
 
+// A byte range of a blob.
+struct BlobRange {
+  uint64_t offset = 0, length = 0;
+};
+
 // Thread-compatible: one thread at a time per reader.
 class ImageSourceReader {
  public:
@@ -64,6 +69,18 @@ class ImageSourceReader {
   // Opens a blob for streaming. The caller verifies the digest as it reads.
   // NotFound when the source has no such blob.
   virtual Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d) = 0;
+  // Ranged reads (zstd:chunked layers are then pulled by parts). A source
+  // that cannot say false; ReadBlobRange then is Unsupported. The caller
+  // verifies what it gets (chunk digests).
+  virtual bool CanReadRanges() const { return false; }
+  virtual Result<std::string> ReadBlobRange(const Descriptor& d, uint64_t offset,
+                                            uint64_t length) {
+    return Status::Unsupported("this source cannot read parts of blobs");
+  }
+  // Several ranges (a remote source fetches them in parallel). Default:
+  // one after another.
+  virtual Result<std::vector<std::string>> ReadBlobRanges(const Descriptor& d,
+                                                          const std::vector<BlobRange>& ranges);
   // The blobs OpenBlob will be asked for next, in that order. A remote
   // source may start fetching them in parallel; local ones ignore it.
   virtual void Prefetch(const std::vector<Descriptor>& blobs) {}

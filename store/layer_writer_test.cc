@@ -1,4 +1,6 @@
+#include "store/chunked_layer.h"
 #include "store/layer_writer.h"
+#include "store/tar_reader.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -575,6 +577,91 @@ TEST_F(LayerWriterTest, EmptyLayer) {
                 0u);
     }
   }
+}
+
+// The zstd:chunked reader (store/chunked_layer.h) gets back from the blob's
+// metadata alone what an import of the tar gives: entries, tar-split, and
+// chunks whose blob ranges decode to the file data.
+TEST_F(LayerWriterTest, ZstdChunkedReadsBack) {
+  TestLayer l = MakeLayer();
+  std::string blob;
+  LayerBlobInfo info = WriteBlob(l, Compression::kZstdChunked, &blob);
+  Descriptor d;
+  d.digest = Digest::Of(blob);
+  d.size = blob.size();
+  d.annotations = info.annotations;
+  auto pos = ChunkedPositionsOf(d);
+  ASSERT_TRUE(pos.ok()) << pos.status().ToString();
+  ASSERT_TRUE(pos->has_value());
+  const ChunkedPositions& p = **pos;
+  std::string toc_z = blob.substr(p.toc_offset, p.toc_length);
+  std::string split_z = blob.substr(p.split_offset, p.split_length);
+  auto layer = ParseChunkedLayer(toc_z, split_z, p, l.toc.diff_id, blob.size(), "test");
+  ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+
+  // What TarReader makes of the real tar.
+  MemorySource src(l.tar);
+  TarReader r(&src);
+  std::vector<TocEntry> want;
+  while (true) {
+    TocEntry e;
+    auto more = r.Next(&e);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    want.push_back(e);
+  }
+  TarSplit want_split = r.TakeSplit();
+  ASSERT_EQ(layer->toc.entries.size(), want.size());
+  for (size_t i = 0; i < want.size(); i++) {
+    TocEntry got = layer->toc.entries[i];
+    got.first_chunk = got.num_chunks = 0;
+    EXPECT_EQ(got, want[i]) << want[i].name;
+  }
+  EXPECT_EQ(layer->split, want_split);
+  EXPECT_EQ(layer->toc.tar_size, l.tar.size());
+  EXPECT_EQ(layer->toc.diff_id, l.toc.diff_id);
+  ASSERT_EQ(layer->where.size(), layer->toc.chunks.size());
+
+  // Every chunk's range decodes to its bytes; files reassemble.
+  std::map<std::string, std::string> files;
+  for (const auto& e : layer->toc.entries) {
+    std::string data;
+    for (uint32_t k = e.first_chunk; k < e.first_chunk + e.num_chunks; k++) {
+      const BlobChunk& w = layer->where[k];
+      auto bytes = DecodeBlobChunk(layer->toc.chunks[k], std::string_view(blob).substr(w.offset, w.length));
+      ASSERT_TRUE(bytes.ok()) << e.name << ": " << bytes.status().ToString();
+      data += *bytes;
+    }
+    if (e.type == EntryType::kRegular) files[e.name] = data;
+  }
+  EXPECT_EQ(files["big.bin"].size(), (1u << 20) + (1u << 19) + 777);
+  EXPECT_EQ(files["d/hard"], "hello, world\n");  // sorted first: the hard link target
+  EXPECT_EQ(files["exact512"], std::string(512, 'e'));
+
+  // The trust anchors: a changed TOC or tar-split is refused.
+  std::string bad_toc = toc_z;
+  bad_toc[bad_toc.size() / 2] ^= 1;
+  auto r1 = ParseChunkedLayer(bad_toc, split_z, p, l.toc.diff_id, blob.size(), "test");
+  EXPECT_EQ(r1.status().code(), Status::Code::kCorruption);
+  std::string bad_split = split_z;
+  bad_split[bad_split.size() / 2] ^= 1;
+  auto r2 = ParseChunkedLayer(toc_z, bad_split, p, l.toc.diff_id, blob.size(), "test");
+  EXPECT_EQ(r2.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(r2.status().message().find("tarSplitDigest"), std::string::npos);
+  // A wrong chunk range does not decode to the chunk.
+  const BlobChunk& w0 = layer->where[0];
+  auto bad = DecodeBlobChunk(layer->toc.chunks[0], std::string_view(blob).substr(w0.offset + 1, w0.length - 1));
+  EXPECT_FALSE(bad.ok());
+  // Plain zstd has no annotations: not lazily readable.
+  Descriptor plain;
+  plain.size = 10;
+  auto none = ChunkedPositionsOf(plain);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  // Positions outside the blob are refused.
+  Descriptor out = d;
+  out.size = p.toc_offset;
+  EXPECT_FALSE(ChunkedPositionsOf(out).ok());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "store/image_source_internal.h"
 #include "store/layer_import.h"
+#include "store/pull_chunked.h"
 #include "store/store_impl.h"
 
 namespace cfs {
@@ -47,6 +48,15 @@ std::string DerivedName(const std::string& ref, const std::string& ref_name) {
 
 }  // namespace
 
+// The zstd:chunked positions of a layer the source can read by parts.
+// Malformed annotations mean a whole-blob import (which verifies everything).
+static std::optional<ChunkedPositions> ChunkedPartsOf(ImageSourceReader& src, const Descriptor& d) {
+  if (!src.CanReadRanges()) return std::nullopt;
+  auto cp = ChunkedPositionsOf(d);
+  if (!cp.ok()) return std::nullopt;
+  return *cp;
+}
+
 // Imports one resolved image from `src`. REQUIRES: the operation lock held.
 static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
                                        const SourceImage& img, const std::string& source_desc,
@@ -67,12 +77,20 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
   rec.manifest_media_type = img.manifest_media_type;
   rec.stored_at = static_cast<int64_t>(::time(nullptr));
   std::unordered_set<Digest, DigestHash> distinct;
+  // Chunks that zstd:chunked layers of this pull fetched by parts.
+  std::unordered_map<Digest, ChunkLoc, DigestHash> fresh;
+  auto store_chunks = impl.ChunkSourceOver(snapshot.get());
   {
     // Tell a remote source which blobs will be read, so it can fetch ahead.
     std::vector<Descriptor> need;
     for (size_t i = 0; i < img.layers.size(); i++) {
       ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(img.diff_ids[i])));
-      if (!have) need.push_back(img.layers[i]);
+      if (have) continue;
+      if (src.CanReadRanges()) {
+        auto cp = ChunkedPositionsOf(img.layers[i]);
+        if (cp.ok() && cp->has_value()) continue;  // pulled by parts below
+      }
+      need.push_back(img.layers[i]);
     }
     if (o.progress) {
       src.SetProgress([&o](const std::string& item, uint64_t done, uint64_t total) {
@@ -95,6 +113,21 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
       ASSIGN_OR_RETURN(toc, LayerToc::Decode(*have));
       res.layers_reused++;
       if (o.progress) o.progress({"reused", what, d.size, d.size});
+    } else if (std::optional<ChunkedPositions> cp = ChunkedPartsOf(src, d)) {
+      ProgressFn p;
+      if (o.progress)
+        p = [&](const Progress& pr) { o.progress({"chunks", what, pr.done, pr.total}); };
+      auto r = PullChunkedLayer(src, d, *cp, ls.diff_id, *snapshot, packs, impl.packs,
+                                *store_chunks, fresh, what, p);
+      if (!r.ok()) return r.status();
+      {
+        ASSIGN_OR_RETURN(auto w, impl.Writer());
+        RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh).Prefix(what));
+      }
+      rec.chunks_new += r->chunks_new;
+      rec.bytes_new += r->bytes_new;
+      res.layers_by_parts++;
+      toc = std::move(r->toc);
     } else {
       ASSIGN_OR_RETURN(auto blob, src.OpenBlob(d));
       ProgressFn p;

@@ -85,6 +85,7 @@ struct PullResult {
   std::string name;
   ImageDetails image;
   uint64_t layers_reused = 0;  // already in the store, not read at all
+  uint64_t layers_by_parts = 0;  // zstd:chunked: only missing chunks were read
 };
 
 struct GcReport {

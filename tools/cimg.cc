@@ -230,8 +230,10 @@ int main(int argc, char** argv) {
     }
     const auto& d = r.image;
     std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
-    std::printf("  %zu layers (%llu already stored), %s; chunks: %llu distinct, %llu new (%s stored)\n",
+    std::printf("  %zu layers (%llu already stored, %llu fetched by parts), %s; chunks: %llu distinct, "
+                "%llu new (%s stored)\n",
                 d.layers.size(), static_cast<unsigned long long>(r.layers_reused),
+                static_cast<unsigned long long>(r.layers_by_parts),
                 HumanSize(d.summary.size).c_str(), static_cast<unsigned long long>(d.chunks_total),
                 static_cast<unsigned long long>(d.chunks_new), HumanSize(d.bytes_new).c_str());
   });

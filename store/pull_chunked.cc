@@ -1,0 +1,217 @@
+// Pulling a zstd:chunked layer by parts: its TOC and tar-split first, then
+// only the chunks the store lacks, with ranged reads of the blob.
+#include "store/pull_chunked.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <zstd.h>
+
+#include "store/layer_writer.h"
+
+namespace cfs {
+
+namespace {
+
+// Chunks written by this pull first, then the store.
+class OverlayChunkSource : public ChunkSource {
+ public:
+  OverlayChunkSource(const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh,
+                     PackReader* packs, ChunkSource* store)
+      : fresh_(fresh), packs_(packs), store_(store) {}
+  Result<std::string> ReadChunk(const ChunkRef& c) override {
+    auto it = fresh_.find(c.digest);
+    if (it != fresh_.end()) return packs_->ReadChunk(c.digest, it->second);
+    return store_->ReadChunk(c);
+  }
+  Result<std::string> ReadFrame(const ChunkRef& c) override {
+    auto it = fresh_.find(c.digest);
+    if (it == fresh_.end()) return store_->ReadFrame(c);
+    ASSIGN_OR_RETURN(std::string frame, packs_->ReadFrame(c.digest, it->second));
+    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, it->second.ulen).status());
+    return frame;
+  }
+
+ private:
+  const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh_;
+  PackReader* packs_;
+  ChunkSource* store_;
+};
+
+}  // namespace
+
+std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
+                                  uint64_t max_len) {
+  std::sort(want.begin(), want.end(),
+            [](const BlobRange& a, const BlobRange& b) { return a.offset < b.offset; });
+  std::vector<BlobRange> out;
+  for (const auto& r : want) {
+    if (!out.empty()) {
+      BlobRange& last = out.back();
+      uint64_t end = last.offset + last.length;
+      if (r.offset >= last.offset && r.offset <= end + max_gap &&
+          std::max(end, r.offset + r.length) - last.offset <= max_len) {
+        last.length = std::max(end, r.offset + r.length) - last.offset;
+        continue;
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> ImageSourceReader::ReadBlobRanges(
+    const Descriptor& d, const std::vector<BlobRange>& ranges) {
+  std::vector<std::string> out;
+  out.reserve(ranges.size());
+  for (const auto& r : ranges) {
+    ASSIGN_OR_RETURN(std::string b, ReadBlobRange(d, r.offset, r.length));
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
+                                          const ChunkedPositions& p, const Digest& diff_id,
+                                          const std::string& what) {
+  // TOC and tar-split are neighbours: one request for both.
+  uint64_t lo = std::min(p.toc_offset, p.split_offset);
+  uint64_t hi = std::max(p.toc_offset + p.toc_length, p.split_offset + p.split_length);
+  ASSIGN_OR_RETURN(std::string meta, src.ReadBlobRange(d, lo, hi - lo));
+  if (meta.size() != hi - lo) return Status::Corruption(what + ": short metadata read");
+  std::string_view mv(meta);
+  return ParseChunkedLayer(mv.substr(p.toc_offset - lo, p.toc_length),
+                           mv.substr(p.split_offset - lo, p.split_length), p, diff_id, d.size,
+                           what);
+}
+
+Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descriptor& d,
+                                           const ChunkedPositions& p, const Digest& diff_id,
+                                           Index& snapshot, PackWriter& packs, PackReader& reader,
+                                           ChunkSource& store_chunks,
+                                           std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh,
+                                           const std::string& what, const ProgressFn& progress) {
+  ASSIGN_OR_RETURN(ChunkedLayer layer, FetchChunkedMetadata(src, d, p, diff_id, what));
+  LayerImportResult res;
+  res.blob_digest = d.digest;
+  res.blob_size = d.size;
+
+  // Which chunks the store lacks (first occurrence of each).
+  std::vector<size_t> missing;
+  {
+    std::unordered_set<Digest, DigestHash> seen;
+    std::vector<size_t> firsts;
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < layer.toc.chunks.size(); i++) {
+      const Digest& c = layer.toc.chunks[i].digest;
+      if (!seen.insert(c).second || fresh.count(c)) continue;
+      firsts.push_back(i);
+      keys.push_back(key::Chunk(c));
+    }
+    ASSIGN_OR_RETURN(auto have, snapshot.MultiGet(keys));
+    for (size_t k = 0; k < firsts.size(); k++)
+      if (!have[k]) missing.push_back(firsts[k]);
+  }
+
+  // Zero runs are not in the blob: make them here.
+  std::vector<BlobRange> want;
+  for (size_t i : missing) {
+    const BlobChunk& w = layer.where[i];
+    const ChunkRef& c = layer.toc.chunks[i];
+    if (w.zeros) {
+      std::string z(c.size, '\0');
+      std::string frame(ZSTD_compressBound(z.size()), '\0');
+      size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
+      if (ZSTD_isError(n)) return Status::IOError("zstd", EIO);
+      frame.resize(n);
+      ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, frame, c.size));
+      fresh[c.digest] = loc;
+      res.chunks_new++;
+      res.bytes_new += n;
+      continue;
+    }
+    want.push_back({w.offset, w.length});
+  }
+  std::vector<BlobRange> plan = PlanRanges(want, 64 << 10, 16 << 20);
+  uint64_t total = 0, done = 0;
+  for (const auto& r : plan) total += r.length;
+  // Fetch in batches so memory stays bounded.
+  size_t next_missing = 0;
+  std::vector<size_t> order;
+  for (size_t i : missing)
+    if (!layer.where[i].zeros) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return layer.where[a].offset < layer.where[b].offset;
+  });
+  for (size_t b = 0; b < plan.size();) {
+    std::vector<BlobRange> batch;
+    uint64_t bytes = 0;
+    while (b < plan.size() && (batch.empty() || bytes + plan[b].length <= (64u << 20))) {
+      bytes += plan[b].length;
+      batch.push_back(plan[b++]);
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> got, src.ReadBlobRanges(d, batch));
+    if (got.size() != batch.size()) return Status::Corruption(what + ": range count mismatch");
+    for (size_t k = 0; k < batch.size(); k++) {
+      if (got[k].size() != batch[k].length)
+        return Status::Corruption(what + ": short range read at " + std::to_string(batch[k].offset));
+      uint64_t lo = batch[k].offset, hi = lo + batch[k].length;
+      while (next_missing < order.size()) {
+        size_t i = order[next_missing];
+        const BlobChunk& w = layer.where[i];
+        if (w.offset < lo || w.offset + w.length > hi) break;
+        const ChunkRef& c = layer.toc.chunks[i];
+        std::string_view z = std::string_view(got[k]).substr(w.offset - lo, w.length);
+        // Verified before it is stored; stored as it came.
+        RETURN_IF_ERROR(DecodeBlobChunk(c, z).status().Prefix(what));
+        ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, z, c.size));
+        fresh[c.digest] = loc;
+        res.chunks_new++;
+        res.bytes_new += z.size();
+        next_missing++;
+      }
+      done += batch[k].length;
+      if (progress) progress({"chunks", what, done, total});
+    }
+  }
+  if (next_missing != order.size())
+    return Status::Corruption(what + ": chunk ranges overlap oddly; fetched " +
+                              std::to_string(next_missing) + " of " + std::to_string(order.size()));
+  RETURN_IF_ERROR(packs.Sync());
+
+  // The rebuilt tar must hash to the diffID the config names.
+  OverlayChunkSource chunks(fresh, &reader, &store_chunks);
+  CountingSink sink;
+  RETURN_IF_ERROR(WriteLayerBlob(layer.toc, layer.split, chunks, Compression::kNone, sink)
+                      .status()
+                      .Prefix(what));
+  res.toc = std::move(layer.toc);
+  res.split = std::move(layer.split);
+  return res;
+}
+
+Status CommitChunkedLayer(Index& w, const LayerImportResult& r,
+                          const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh) {
+  std::unordered_set<Digest, DigestHash> uniq;
+  std::vector<Digest> order;
+  for (const auto& c : r.toc.chunks)
+    if (uniq.insert(c.digest).second) order.push_back(c.digest);
+  std::vector<std::string> keys;
+  for (const auto& d : order) keys.push_back(key::Chunk(d));
+  ASSIGN_OR_RETURN(auto have, w.MultiGet(keys));
+  Index::Batch b;
+  for (size_t i = 0; i < order.size(); i++) {
+    if (have[i]) continue;
+    auto it = fresh.find(order[i]);
+    if (it == fresh.end())
+      return Status::Aborted("chunk " + order[i].ToString() +
+                             " left the store during the pull (gc?); run the command again");
+    b.Put(keys[i], it->second.Encode());
+  }
+  b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
+  b.Put(key::Split(r.toc.diff_id), r.split.Encode());
+  return w.Write(b);
+}
+
+}  // namespace cfs
