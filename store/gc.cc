@@ -115,6 +115,29 @@ Result<GcReport> Store::Gc() {
     return true;
   }));
   RETURN_IF_ERROR(bad);
+  // Partial layers (lazy pulls) live while a lease names them; so do the
+  // chunks of them that are stored.
+  RETURN_IF_ERROR(ix.Scan("p", [&](std::string_view k, std::string_view v) {
+    Digest id = Digest::FromRaw(k.substr(1));
+    if (!live_layers.count(id)) {
+      b.Delete(key::PartialToc(id));
+      b.Delete(key::PartialRest(id));
+      rep.layers_removed++;
+      return true;
+    }
+    auto toc = LayerToc::Decode(v);
+    if (!toc.ok()) {
+      bad = toc.status().Prefix("partial layer " + id.ToString());
+      return false;
+    }
+    for (const auto& c : toc->chunks) live_chunks.insert(c.digest);
+    return true;
+  }));
+  RETURN_IF_ERROR(bad);
+  RETURN_IF_ERROR(ix.Scan("q", [&](std::string_view k, std::string_view) {
+    if (!live_layers.count(Digest::FromRaw(k.substr(1)))) b.Delete(std::string(k));
+    return true;
+  }));
   RETURN_IF_ERROR(ix.Scan("s", [&](std::string_view k, std::string_view) {
     Digest id = Digest::FromRaw(k.substr(1));
     if (!live_layers.count(id)) b.Delete(std::string(k));

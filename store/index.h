@@ -16,6 +16,8 @@
 //   "b" digest[32]        -> blob bytes (manifests, configs)
 //   "i" digest[32]        -> image record JSON, keyed by manifest digest
 //   "n" name              -> manifest digest ("sha256:…"), for tags
+//   "p" diff_id[32]       -> LayerToc of a partial (lazily fetched) layer
+//   "q" diff_id[32]       -> its TarSplit and chunk blob ranges (chunked_layer.h)
 #pragma once
 
 #include <memory>
@@ -40,6 +42,8 @@ inline std::string Split(const Digest& d) { return "s" + std::string(d.Raw()); }
 inline std::string Blob(const Digest& d) { return "b" + std::string(d.Raw()); }
 inline std::string Image(const Digest& d) { return "i" + std::string(d.Raw()); }
 inline std::string Name(const std::string& n) { return "n" + n; }
+inline std::string PartialToc(const Digest& d) { return "p" + std::string(d.Raw()); }
+inline std::string PartialRest(const Digest& d) { return "q" + std::string(d.Raw()); }
 }  // namespace key
 
 // The lock file inside a reader's secondary dir, held while it is open.

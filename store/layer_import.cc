@@ -368,6 +368,9 @@ Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
   }
   b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
   b.Put(key::Split(r.toc.diff_id), r.split.Encode());
+  // A partial (lazily fetched) record of the layer is complete now.
+  b.Delete(key::PartialToc(r.toc.diff_id));
+  b.Delete(key::PartialRest(r.toc.diff_id));
   return w.Write(b);
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "store/chunk_source.h"
+#include "store/chunked_layer.h"
 #include "store/chunker.h"
 #include "store/digest.h"
 #include "store/image_source.h"
@@ -146,6 +147,32 @@ class Store {
   Result<TarSplit> GetTarSplit(const Digest& diff_id);
   // A chunk source over this store's packs (verified reads). Thread-safe.
   Result<std::unique_ptr<ChunkSource>> OpenChunkSource();
+
+  // --- lazy pulls (registry/) ---
+  // A partial layer: known by its TOC while its chunks arrive one at a time.
+  // gc keeps it, and the chunks of it that are stored, while a lease names
+  // it; a later pull of the layer fetches only the chunks still missing.
+  Status PutPartialLayer(const ChunkedLayer& l);
+  Result<std::optional<ChunkedLayer>> GetPartialLayer(const Digest& diff_id);
+  // Imports one layer blob whole (a layer that cannot be read by parts);
+  // a no-op when the store has the layer.
+  Status ImportLayer(ImageSourceReader& src, const Descriptor& d, const Digest& diff_id,
+                     const ProgressFn& progress);
+
+  // Chunks for a long-running reader that also adds chunks it fetched
+  // (a lazy mount). Thread-safe.
+  class ChunkStash : public ChunkSource {
+   public:
+    // ReadChunk/ReadFrame: NotFound when the store lacks the chunk.
+    // True when the store (or this stash) has the chunk.
+    virtual bool Has(const Digest& d) = 0;
+    // Stores zdata, zstd data the caller verified to decode to c, as it is.
+    // Durable and visible to other processes after the next Flush (one runs
+    // every second in the background).
+    virtual Status Add(const ChunkRef& c, std::string_view zdata) = 0;
+    virtual Status Flush() = 0;
+  };
+  Result<std::unique_ptr<ChunkStash>> OpenChunkStash();
 
   // A lease keeps the named layers (diffIDs) and their chunks from gc while
   // it lives, even if their images are removed; a mount holds one.
