@@ -51,6 +51,12 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
                                        const ChunkedPositions& pos, const Digest& diff_id,
                                        uint64_t blob_size, const std::string& what);
 
+// Reads a layer's TOC and tar-split from src (one ranged read) and parses
+// them with ParseChunkedLayer.
+Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
+                                          const ChunkedPositions& p, const Digest& diff_id,
+                                          const std::string& what);
+
 // Decompresses a fetched chunk range and checks it against c (size and
 // sha256). Corruption naming the chunk otherwise; never returns bad bytes.
 Result<std::string> DecodeBlobChunk(const ChunkRef& c, std::string_view zdata);

@@ -18,10 +18,6 @@ namespace cfs {
 std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
                                   uint64_t max_len);
 
-// Reads and verifies a layer's TOC and tar-split (one ranged read).
-Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
-                                          const ChunkedPositions& p, const Digest& diff_id,
-                                          const std::string& what);
 
 // Fetches the chunks neither the store (snapshot) nor this pull (fresh) has,
 // verifies each, appends it to packs as it came (fresh gets its location),

@@ -25,7 +25,13 @@
 #include <thread>
 #include <vector>
 
+#include <syslog.h>
+
 #include "fs/chunk_cache.h"
+#include "registry/client.h"
+#include "registry/image_io.h"
+#include "registry/lazy.h"
+#include "registry/reference.h"
 #include "fs/overlay.h"
 #include "store/digest.h"
 #include "store/io.h"
@@ -47,7 +53,27 @@ struct MountArgs {
   bool allow_other = false, read_only = false, sync_copy_up = true;
   size_t cache_mb = 16;
   size_t readahead_kb = 1024;
+  // Lazy mounts of registry images.
+  bool tls_verify = true;
+  std::string cert_dir, creds, authfile, prefetch = "none", log_file;
 };
+
+// Log lines of the mount: stderr in the foreground (and before the mount is
+// ready), then --log FILE, else syslog.
+std::string g_log_file;
+bool g_log_stderr = true;
+void LogLine(const std::string& s) {
+  if (g_log_stderr) {
+    std::fprintf(stderr, "clusterfs: %s\n", s.c_str());
+  } else if (!g_log_file.empty()) {
+    if (FILE* f = std::fopen(g_log_file.c_str(), "a")) {
+      std::fprintf(f, "%s\n", s.c_str());
+      std::fclose(f);
+    }
+  } else {
+    ::syslog(LOG_INFO, "%s", s.c_str());
+  }
+}
 
 std::string RealPath(const std::string& p) {
   char* r = ::realpath(p.c_str(), nullptr);
@@ -101,6 +127,18 @@ Status ParseOptions(MountArgs* a) {
         a->cache_mb = std::strtoull(val.c_str(), nullptr, 10);
       } else if (key == "readahead_kb") {
         a->readahead_kb = std::strtoull(val.c_str(), nullptr, 10);
+      } else if (key == "tls_verify" || key == "tls-verify") {
+        if (val != "true" && val != "false" && val != "1" && val != "0")
+          return Status::Invalid("tls_verify= takes true or false");
+        a->tls_verify = val == "true" || val == "1";
+      } else if (key == "cert_dir") {
+        a->cert_dir = val;
+      } else if (key == "authfile") {
+        a->authfile = val;
+      } else if (key == "prefetch") {
+        a->prefetch = val;
+      } else if (key == "log") {
+        a->log_file = val;
       } else if (key == "allow_other") {
         a->allow_other = true;
       } else if (key == "volatile") {
@@ -198,18 +236,133 @@ Status CheckEnvironment(const MountArgs& a) {
 struct Mounted {
   std::unique_ptr<cfs::Store> store;
   std::vector<std::unique_ptr<cfs::Store::Lease>> leases;
+  cfs::registry::LazyChunkSource* lazy = nullptr;  // owned by cache
   std::unique_ptr<cfs::ChunkCache> cache;
   std::unique_ptr<cfs::Overlay> overlay;
 };
 
+Status OpenStore(const MountArgs& a, Mounted* m) {
+  if (m->store) return Status::Ok();
+  cfs::StoreOptions so;
+  so.root = a.root;
+  auto st = cfs::Store::Open(so);
+  if (!st.ok()) return st.status();
+  m->store = std::move(*st);
+  return Status::Ok();
+}
+
+// A reference the store does not hold that names a registry explicitly
+// (docker://…, or a first component with a '.' or ':' or "localhost").
+bool IsRemoteRef(const std::string& ref, Mounted* m) {
+  if (m->store->Inspect(ref).ok()) return false;
+  if (ref.rfind("docker://", 0) == 0) return true;
+  auto slash = ref.find('/');
+  if (slash == std::string::npos) return false;
+  std::string first = ref.substr(0, slash);
+  return first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
+         first == "localhost";
+}
+
+Status MakeCache(const MountArgs& a, Mounted* m, bool lazy) {
+  if (m->cache) return Status::Ok();
+  std::unique_ptr<cfs::ChunkSource> src;
+  if (lazy) {
+    auto stash = m->store->OpenChunkStash();
+    if (!stash.ok()) return stash.status();
+    cfs::registry::LazyOptions lo;
+    lo.tmp_dir = m->store->root() + "/tmp";
+    lo.log = LogLine;
+    auto l = std::make_unique<cfs::registry::LazyChunkSource>(std::move(*stash), lo);
+    m->lazy = l.get();
+    src = std::move(l);
+  } else {
+    auto s = m->store->OpenChunkSource();
+    if (!s.ok()) return s.status();
+    src = std::move(*s);
+  }
+  cfs::ChunkCacheOptions co;
+  co.capacity = a.cache_mb << 20;
+  m->cache = std::make_unique<cfs::ChunkCache>(std::move(src), co);
+  return Status::Ok();
+}
+
+// The layer TOCs of a registry image, fetching only metadata: local layers
+// from the store, zstd:chunked ones from their TOC (kept in the store as
+// partial layers), others imported whole.
+Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const MountArgs& a,
+                                                                    Mounted* m,
+                                                                    const std::string& ref_s) {
+  auto ref = cfs::registry::Reference::Parse(ref_s);
+  if (!ref.ok()) return ref.status();
+  cfs::registry::ClientOptions co;
+  co.tls_verify = a.tls_verify;
+  co.cert_dir = a.cert_dir;
+  co.auth_file = a.authfile;
+  if (!a.creds.empty()) {
+    cfs::registry::Credentials c;
+    auto colon = a.creds.find(':');
+    c.username = a.creds.substr(0, colon);
+    if (colon != std::string::npos) c.password = a.creds.substr(colon + 1);
+    co.creds = c;
+  }
+  auto client_r = cfs::registry::Client::Create(ref->registry, co);
+  if (!client_r.ok()) return client_r.status();
+  std::shared_ptr<cfs::registry::Client> client(std::move(*client_r));
+  auto src = cfs::registry::OpenRegistrySource(client, *ref, m->store->root() + "/tmp");
+  if (!src.ok()) return src.status();
+  auto img = (*src)->Resolve(cfs::Platform::Host());
+  if (!img.ok()) return img.status();
+  auto lease = m->store->TakeLease(img->diff_ids);
+  if (!lease.ok()) return lease.status();
+  m->leases.push_back(std::move(*lease));
+  std::vector<std::shared_ptr<const cfs::LayerToc>> tocs;
+  for (size_t i = 0; i < img->layers.size(); i++) {
+    const cfs::Descriptor& d = img->layers[i];
+    const cfs::Digest& diff_id = img->diff_ids[i];
+    const std::string what = ref->ToString() + " layer " + std::to_string(i + 1);
+    if (auto toc = m->store->GetLayerToc(diff_id); toc.ok()) {
+      tocs.push_back(std::make_shared<const cfs::LayerToc>(std::move(*toc)));
+      continue;
+    }
+    auto partial = m->store->GetPartialLayer(diff_id);
+    if (!partial.ok()) return partial.status();
+    std::optional<cfs::ChunkedLayer> layer = std::move(*partial);
+    if (!layer) {
+      auto cp = cfs::ChunkedPositionsOf(d);
+      if (cp.ok() && cp->has_value()) {
+        auto l = cfs::FetchChunkedMetadata(**src, d, **cp, diff_id, what);
+        if (!l.ok()) return l.status();
+        if (Status s = m->store->PutPartialLayer(*l); !s.ok()) return s;
+        layer = std::move(*l);
+      }
+    }
+    if (!layer) {
+      LogLine(what + " (" + d.media_type + ", " + std::to_string(d.size) +
+              " bytes) is not lazily readable (not zstd:chunked): fetching it whole");
+      if (Status s = m->store->ImportLayer(**src, d, diff_id, nullptr); !s.ok()) return s;
+      auto toc = m->store->GetLayerToc(diff_id);
+      if (!toc.ok()) return toc.status();
+      tocs.push_back(std::make_shared<const cfs::LayerToc>(std::move(*toc)));
+      continue;
+    }
+    auto toc = std::make_shared<const cfs::LayerToc>(std::move(layer->toc));
+    m->lazy->AddLayer(client, ref->repository, d, toc, std::move(layer->where));
+    tocs.push_back(std::move(toc));
+  }
+  return tocs;
+}
+
 Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
                                                const std::string& ref, cfs::InoMap* inos) {
-  if (!m->store) {
-    cfs::StoreOptions so;
-    so.root = a.root;
-    auto st = cfs::Store::Open(so);
-    if (!st.ok()) return st.status();
-    m->store = std::move(*st);
+  if (Status s = OpenStore(a, m); !s.ok()) return s;
+  if (IsRemoteRef(ref, m)) {
+    if (Status s = MakeCache(a, m, true); !s.ok()) return s;
+    auto tocs = RemoteTocs(a, m, ref);
+    if (!tocs.ok()) return tocs.status();
+    auto stack = cfs::LayerStack::Build(std::move(*tocs));
+    if (!stack.ok()) return stack.status().Prefix("image " + ref);
+    stack->DropEntryNames();
+    return cfs::OpenStackLower(ref, std::move(*stack), m->cache.get(), inos);
   }
   auto det = m->store->Inspect(ref);
   if (!det.ok()) {
@@ -234,13 +387,7 @@ Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
   auto stack = cfs::LayerStack::Build(std::move(tocs));
   if (!stack.ok()) return stack.status().Prefix("image " + ref);
   stack->DropEntryNames();  // the TOCs are ours alone
-  if (!m->cache) {
-    auto src = m->store->OpenChunkSource();
-    if (!src.ok()) return src.status();
-    cfs::ChunkCacheOptions co;
-    co.capacity = a.cache_mb << 20;
-    m->cache = std::make_unique<cfs::ChunkCache>(std::move(*src), co);
-  }
+  if (Status s = MakeCache(a, m, false); !s.ok()) return s;
   return cfs::OpenStackLower(ref, std::move(*stack), m->cache.get(), inos);
 }
 
@@ -266,6 +413,22 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
     ready(s.message());
     return 1;
   };
+  // One chunk cache serves every image lower: a lazy one (store first, then
+  // the registry) when any lower is a registry image the store lacks.
+  {
+    std::vector<std::string> images;
+    for (const auto& l : a.lowerdirs) {
+      struct stat st;
+      if (!(::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) images.push_back(l);
+    }
+    if (a.source != "none" && !a.source.empty()) images.push_back(a.source);
+    if (!images.empty()) {
+      if (Status s = OpenStore(a, &m); !s.ok()) return fail(s);
+      bool lazy = false;
+      for (const auto& i : images) lazy |= IsRemoteRef(i, &m);
+      if (Status s = MakeCache(a, &m, lazy); !s.ok()) return fail(s);
+    }
+  }
   for (const auto& l : a.lowerdirs) {
     struct stat st;
     Result<std::unique_ptr<cfs::Lower>> lower =
@@ -330,6 +493,8 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   std::string pidfile = PidFile(a.mountpoint);
   (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
   ready("");
+  if (!a.foreground && !a.debug) g_log_stderr = false;
+  if (m.lazy && a.prefetch == "all") m.lazy->StartPrefetch();
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, 8);
   fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
@@ -362,6 +527,14 @@ int DoMount(MountArgs a) {
     if (::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) l = RealPath(l);
   }
   if (!a.root.empty()) a.root = RealPath(a.root);
+  if (!a.log_file.empty()) {
+    if (a.log_file[0] != '/') a.log_file = RealPath(".") + "/" + a.log_file;
+    g_log_file = a.log_file;
+  }
+  if (a.prefetch != "all" && a.prefetch != "none") {
+    std::fprintf(stderr, "clusterfs: prefetch= takes all or none\n");
+    return 2;
+  }
   if (a.foreground || a.debug) {
     return Serve(a, [](const std::string& err) {
       if (!err.empty()) std::fprintf(stderr, "clusterfs: %s\n", err.c_str());
@@ -453,7 +626,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   MountArgs a;
   auto* mount = app.add_subcommand("mount", "Mount IMAGE (or none) with optional -o lowerdir=... on MNT");
-  mount->add_option("IMAGE", a.source, "Image in the store (name[:tag], ID prefix) or 'none'")->required();
+  mount->add_option("IMAGE", a.source, "Image in the store (name[:tag], ID prefix), a registry image (REGISTRY/REPO[:TAG], mounted lazily) or 'none'")->required();
   mount->add_option("MNT", a.mountpoint, "Mount point (an existing directory)")->required();
   mount->add_option("--root", a.root, "Store root (default: $CIMG_ROOT or /var/lib/cimg)");
   mount->add_option("--upper", a.upper, "Upper dir: makes the mount writable (with --work)");
@@ -463,6 +636,16 @@ int main(int argc, char** argv) {
                     "escape ':' as '\\:'), upperdir=, workdir=, allow_other, ro, volatile, "
                     "root=, cache_mb= (chunk cache, default 16), readahead_kb= (default 1024), and the usual mount flags");
   mount->add_flag("-f,--foreground", a.foreground, "Stay in the foreground, log to stderr");
+  mount->add_option("--tls-verify", a.tls_verify,
+                    "Registry images: require HTTPS with verified certificates (default true)")
+      ->default_str("true");
+  mount->add_option("--cert-dir", a.cert_dir, "Registry images: directory with the registry's CA (*.crt)");
+  mount->add_option("--creds", a.creds, "Registry images: USER[:PASSWORD] (default: the auth file)");
+  mount->add_option("--authfile", a.authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+  mount->add_option("--prefetch", a.prefetch,
+                    "Registry images: 'all' fetches the whole image in the background, 'none' (default) only what is read")
+      ->check(CLI::IsMember({"all", "none"}));
+  mount->add_option("--log", a.log_file, "Daemon log file (default: syslog)");
   mount->add_flag("-d,--debug", a.debug, "Log every FUSE request (implies -f)");
   auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");
   std::string umnt;

@@ -1,0 +1,289 @@
+#include "registry/lazy.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace cfs::registry {
+
+struct RemoteLayer {
+  std::shared_ptr<Client> client;
+  std::string repo;
+  Descriptor desc;
+  std::shared_ptr<const LayerToc> toc;
+  std::vector<BlobChunk> where;
+  // Whole-blob fallback for registries that ignore Range.
+  std::mutex blob_mu;
+  bool no_range = false;
+  std::string blob_path;  // fetched blob, once no_range
+};
+
+class LazyChunkSource::Impl {
+ public:
+  Impl(std::unique_ptr<Store::ChunkStash> stash, LazyOptions o)
+      : stash(std::move(stash)), opts(std::move(o)) {}
+
+  std::unique_ptr<Store::ChunkStash> stash;
+  LazyOptions opts;
+  std::vector<std::unique_ptr<RemoteLayer>> layers;
+  // digest -> (layer, chunk index): where a chunk can be fetched from.
+  std::unordered_map<Digest, std::pair<uint32_t, uint32_t>, DigestHash> where;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::unordered_set<Digest, DigestHash> inflight;  // guarded by mu
+
+  std::atomic<uint64_t> n_requests{0}, n_bytes{0}, n_chunks{0};
+  std::atomic<bool> stop{false};
+  std::thread prefetcher;
+  std::mutex pf_mu;
+  bool pf_done = false;
+  Status pf_status;
+  std::condition_variable pf_cv;
+
+  void Log(const std::string& s) {
+    if (opts.log) opts.log(s);
+  }
+  Result<std::string> Fetch(const ChunkRef& c, uint64_t max_request);
+  Result<std::string> ReadRange(RemoteLayer& L, uint64_t off, uint64_t len);
+  Status Prefetch();
+};
+
+LazyChunkSource::LazyChunkSource(std::unique_ptr<Store::ChunkStash> stash, LazyOptions o)
+    : impl_(std::make_unique<Impl>(std::move(stash), std::move(o))) {}
+
+LazyChunkSource::~LazyChunkSource() {
+  impl_->stop = true;
+  if (impl_->prefetcher.joinable()) impl_->prefetcher.join();
+  for (auto& l : impl_->layers)
+    if (!l->blob_path.empty()) ::unlink(l->blob_path.c_str());
+}
+
+void LazyChunkSource::AddLayer(std::shared_ptr<Client> client, const std::string& repo,
+                               const Descriptor& d, std::shared_ptr<const LayerToc> toc,
+                               std::vector<BlobChunk> where) {
+  auto L = std::make_unique<RemoteLayer>();
+  L->client = std::move(client);
+  L->repo = repo;
+  L->desc = d;
+  L->toc = std::move(toc);
+  L->where = std::move(where);
+  uint32_t li = static_cast<uint32_t>(impl_->layers.size());
+  for (uint32_t i = 0; i < L->toc->chunks.size(); i++)
+    impl_->where.emplace(L->toc->chunks[i].digest, std::make_pair(li, i));
+  impl_->layers.push_back(std::move(L));
+}
+
+Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t off, uint64_t len) {
+  bool no_range;
+  {
+    std::lock_guard<std::mutex> l(L.blob_mu);
+    no_range = L.no_range;
+  }
+  if (!no_range) {
+    auto r = L.client->GetBlobRange(L.repo, L.desc.digest, off, len);
+    n_requests++;
+    if (r.ok()) {
+      n_bytes += r->size();
+      return r;
+    }
+    if (r.status().code() != Status::Code::kUnsupported) return r.status();
+    std::lock_guard<std::mutex> l(L.blob_mu);
+    if (!L.no_range) {
+      L.no_range = true;
+      Log("registry ignores Range requests: fetching layer " + L.desc.digest.ToString() +
+          " whole (" + std::to_string(L.desc.size) + " bytes)");
+    }
+  }
+  // The whole blob, once (verified against its digest), then read locally.
+  std::lock_guard<std::mutex> l(L.blob_mu);
+  if (L.blob_path.empty()) {
+    std::string path = opts.tmp_dir + "/lazy-blob-" + L.desc.digest.Hex() + "-" +
+                       std::to_string(::getpid());
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Status::IOError(path);
+    struct FdSink : ByteSink {
+      int fd = -1;
+      using ByteSink::Write;
+      Status Write(const void* p, size_t n) override { return WriteAll(fd, p, n); }
+    } sink;
+    sink.fd = fd.get();
+    Status st = L.client->FetchBlob(L.repo, L.desc, sink);
+    n_requests++;
+    if (!st.ok()) {
+      ::unlink(path.c_str());
+      return st;
+    }
+    n_bytes += L.desc.size;
+    L.blob_path = path;
+  }
+  UniqueFd fd(::open(L.blob_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::IOError(L.blob_path);
+  std::string out(len, '\0');
+  RETURN_IF_ERROR(PreadAll(fd.get(), out.data(), len, off));
+  return out;
+}
+
+Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max_request) {
+  while (true) {
+    auto local = stash->ReadChunk(c);
+    if (local.ok() || local.status().code() != Status::Code::kNotFound) return local;
+    auto it = where.find(c.digest);
+    if (it == where.end())
+      return Status::NotFound("chunk " + c.digest.ToString() +
+                              " is neither in the store nor in a remote layer");
+    RemoteLayer& L = *layers[it->second.first];
+    uint32_t i = it->second.second;
+    std::vector<uint32_t> run;
+    {
+      std::unique_lock<std::mutex> l(mu);
+      if (inflight.count(c.digest)) {
+        cv.wait(l, [&] { return !inflight.count(c.digest); });
+        continue;  // someone fetched it (or failed): look again
+      }
+      // This chunk and the following missing ones of the layer, while they
+      // are close together in the blob.
+      run.push_back(i);
+      inflight.insert(c.digest);
+      uint64_t total = L.where[i].length;
+      for (uint32_t j = i + 1; j < L.where.size() && !L.where[i].zeros; j++) {
+        const BlobChunk& prev = L.where[run.back()];
+        const BlobChunk& w = L.where[j];
+        if (w.zeros || w.offset < prev.offset + prev.length) break;
+        if (w.offset - (prev.offset + prev.length) > opts.max_gap) break;
+        if (w.offset + w.length - L.where[i].offset > max_request) break;
+        const Digest& dj = L.toc->chunks[j].digest;
+        if (inflight.count(dj)) break;
+        l.unlock();
+        bool have = stash->Has(dj);
+        l.lock();
+        if (have || inflight.count(dj)) break;
+        inflight.insert(dj);
+        run.push_back(j);
+        total = w.offset + w.length - L.where[i].offset;
+      }
+      (void)total;
+    }
+    auto release = [&] {
+      std::lock_guard<std::mutex> l(mu);
+      for (uint32_t k : run) inflight.erase(L.toc->chunks[k].digest);
+      cv.notify_all();
+    };
+    Result<std::string> mine = Status::NotFound("");
+    if (L.where[i].zeros) {
+      std::string z(c.size, '\0');
+      std::string frame(ZSTD_compressBound(z.size()), '\0');
+      size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
+      if (!ZSTD_isError(n)) {
+        frame.resize(n);
+        (void)stash->Add(c, frame);
+      }
+      release();
+      return z;
+    }
+    uint64_t lo = L.where[run.front()].offset;
+    uint64_t hi = L.where[run.back()].offset + L.where[run.back()].length;
+    auto bytes = ReadRange(L, lo, hi - lo);
+    if (!bytes.ok()) {
+      release();
+      return bytes.status().Prefix("layer " + L.desc.digest.ToString());
+    }
+    for (uint32_t k : run) {
+      const ChunkRef& ck = L.toc->chunks[k];
+      std::string_view z = std::string_view(*bytes).substr(L.where[k].offset - lo, L.where[k].length);
+      auto data = DecodeBlobChunk(ck, z);  // verified before it is served or stored
+      if (!data.ok()) {
+        if (k == i) mine = data.status().Prefix("layer " + L.desc.digest.ToString());
+        continue;
+      }
+      Status st = stash->Add(ck, z);
+      if (!st.ok()) Log("storing a fetched chunk failed: " + st.message());
+      n_chunks++;
+      if (k == i) mine = std::move(*data);
+    }
+    release();
+    return mine;
+  }
+}
+
+Result<std::string> LazyChunkSource::ReadChunk(const ChunkRef& c) {
+  return impl_->Fetch(c, impl_->opts.max_request);
+}
+
+Result<std::string> LazyChunkSource::ReadFrame(const ChunkRef& c) {
+  auto f = impl_->stash->ReadFrame(c);
+  if (f.ok() || f.status().code() != Status::Code::kNotFound) return f;
+  RETURN_IF_ERROR(impl_->Fetch(c, impl_->opts.max_request).status());
+  return impl_->stash->ReadFrame(c);
+}
+
+Status LazyChunkSource::Impl::Prefetch() {
+  uint64_t fetched_before = n_bytes.load();
+  size_t total = 0;
+  for (auto& Lp : layers) {
+    RemoteLayer& L = *Lp;
+    // Entries before a ".prefetch.landmark" first, then everything.
+    std::vector<uint32_t> order;
+    std::vector<bool> queued(L.where.size(), false);
+    for (const auto& e : L.toc->entries) {
+      if (e.name == ".prefetch.landmark" || e.name.ends_with("/.prefetch.landmark")) break;
+      for (uint32_t k = e.first_chunk; k < e.first_chunk + e.num_chunks; k++)
+        if (!queued[k]) {
+          queued[k] = true;
+          order.push_back(k);
+        }
+    }
+    bool has_landmark = false;
+    for (const auto& e : L.toc->entries) has_landmark |= e.name.ends_with(".prefetch.landmark");
+    if (!has_landmark) {
+      order.clear();
+      queued.assign(L.where.size(), false);
+    }
+    for (uint32_t k = 0; k < L.where.size(); k++)
+      if (!queued[k]) order.push_back(k);
+    for (uint32_t k : order) {
+      if (stop) return Status::Aborted("prefetch stopped");
+      const ChunkRef& c = L.toc->chunks[k];
+      if (stash->Has(c.digest)) continue;
+      auto r = Fetch(c, opts.prefetch_request);
+      if (!r.ok()) return r.status();
+      total++;
+    }
+  }
+  RETURN_IF_ERROR(stash->Flush());
+  Log("prefetch complete: " + std::to_string(n_bytes.load() - fetched_before) +
+      " bytes fetched; the mount no longer needs the registry");
+  (void)total;
+  return Status::Ok();
+}
+
+void LazyChunkSource::StartPrefetch() {
+  impl_->prefetcher = std::thread([this] {
+    Status st = impl_->Prefetch();
+    if (!st.ok() && !impl_->stop) impl_->Log("prefetch failed: " + st.message());
+    std::lock_guard<std::mutex> l(impl_->pf_mu);
+    impl_->pf_done = true;
+    impl_->pf_status = st;
+    impl_->pf_cv.notify_all();
+  });
+}
+
+Status LazyChunkSource::WaitPrefetch() {
+  std::unique_lock<std::mutex> l(impl_->pf_mu);
+  impl_->pf_cv.wait(l, [&] { return impl_->pf_done; });
+  return impl_->pf_status;
+}
+
+LazyChunkSource::Stats LazyChunkSource::stats() const {
+  return Stats{impl_->n_requests.load(), impl_->n_bytes.load(), impl_->n_chunks.load()};
+}
+
+}  // namespace cfs::registry

@@ -1,0 +1,61 @@
+// Lazy reads of registry layers: the remote ChunkSource behind a lazy
+// clusterfs mount. Chunks come from the store when it has them, else from
+// the layer blob with a Range request (neighbouring missing chunks merged
+// into one), are verified against their digests, and are added to the store
+// so a second mount or a later pull reuses them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "registry/client.h"
+#include "store/chunked_layer.h"
+#include "store/store.h"
+
+namespace cfs::registry {
+
+struct LazyOptions {
+  uint64_t max_request = 2 << 20;       // compressed bytes merged into one read
+  uint64_t max_gap = 64 << 10;          // bytes between chunks still merged
+  uint64_t prefetch_request = 8 << 20;  // per request when prefetching everything
+  std::string tmp_dir;                  // for whole-blob fallbacks (registries ignoring Range)
+  std::function<void(const std::string&)> log;  // one line per notable event
+};
+
+class LazyChunkSource : public ChunkSource {
+ public:
+  LazyChunkSource(std::unique_ptr<Store::ChunkStash> stash, LazyOptions o);
+  ~LazyChunkSource() override;
+
+  // A layer whose missing chunks are read from blob d of repo. Call before
+  // the first read; not thread-safe with reads.
+  void AddLayer(std::shared_ptr<Client> client, const std::string& repo, const Descriptor& d,
+                std::shared_ptr<const LayerToc> toc, std::vector<BlobChunk> where);
+
+  // Verified chunk bytes. Unavailable (EIO through FUSE) when the registry
+  // cannot be reached after the client's bounded retries; a later read
+  // tries again.
+  Result<std::string> ReadChunk(const ChunkRef& c) override;
+  Result<std::string> ReadFrame(const ChunkRef& c) override;
+
+  // Fetches every missing chunk of every layer in the background (entries
+  // before a ".prefetch.landmark" file first, as eStargz images mark their
+  // startup files); logs when done, after which no read needs the network.
+  void StartPrefetch();
+  // Blocks until the prefetch finished; its result.
+  Status WaitPrefetch();
+
+  struct Stats {
+    uint64_t requests = 0, bytes = 0, chunks = 0;
+  };
+  Stats stats() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cfs::registry
