@@ -20,6 +20,7 @@ struct RemoteLayer {
   Descriptor desc;
   std::shared_ptr<const LayerToc> toc;
   std::vector<BlobChunk> where;
+  std::vector<uint32_t> file_end;  // per chunk: one past the last chunk of its file
   // Whole-blob fallback for registries that ignore Range.
   std::mutex blob_mu;
   bool no_range = false;
@@ -52,7 +53,9 @@ class LazyChunkSource::Impl {
   void Log(const std::string& s) {
     if (opts.log) opts.log(s);
   }
-  Result<std::string> Fetch(const ChunkRef& c, uint64_t max_request);
+  // Fetches c (with the following missing chunks of its file, or of the
+  // layer when across_files, up to max_request bytes in one read).
+  Result<std::string> Fetch(const ChunkRef& c, uint64_t max_request, bool across_files);
   Result<std::string> ReadRange(RemoteLayer& L, uint64_t off, uint64_t len);
   Status Prefetch();
 };
@@ -76,6 +79,10 @@ void LazyChunkSource::AddLayer(std::shared_ptr<Client> client, const std::string
   L->desc = d;
   L->toc = std::move(toc);
   L->where = std::move(where);
+  L->file_end.assign(L->where.size(), 0);
+  for (const auto& e : L->toc->entries)
+    for (uint32_t k = e.first_chunk; k < e.first_chunk + e.num_chunks && k < L->file_end.size(); k++)
+      L->file_end[k] = e.first_chunk + e.num_chunks;
   uint32_t li = static_cast<uint32_t>(impl_->layers.size());
   for (uint32_t i = 0; i < L->toc->chunks.size(); i++)
     impl_->where.emplace(L->toc->chunks[i].digest, std::make_pair(li, i));
@@ -132,7 +139,8 @@ Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t of
   return out;
 }
 
-Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max_request) {
+Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max_request,
+                                                 bool across_files) {
   while (true) {
     auto local = stash->ReadChunk(c);
     if (local.ok() || local.status().code() != Status::Code::kNotFound) return local;
@@ -154,7 +162,8 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
       run.push_back(i);
       inflight.insert(c.digest);
       uint64_t total = L.where[i].length;
-      for (uint32_t j = i + 1; j < L.where.size() && !L.where[i].zeros; j++) {
+      uint32_t end = across_files ? static_cast<uint32_t>(L.where.size()) : L.file_end[i];
+      for (uint32_t j = i + 1; j < end && !L.where[i].zeros; j++) {
         const BlobChunk& prev = L.where[run.back()];
         const BlobChunk& w = L.where[j];
         if (w.zeros || w.offset < prev.offset + prev.length) break;
@@ -215,13 +224,13 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
 }
 
 Result<std::string> LazyChunkSource::ReadChunk(const ChunkRef& c) {
-  return impl_->Fetch(c, impl_->opts.max_request);
+  return impl_->Fetch(c, impl_->opts.max_request, false);
 }
 
 Result<std::string> LazyChunkSource::ReadFrame(const ChunkRef& c) {
   auto f = impl_->stash->ReadFrame(c);
   if (f.ok() || f.status().code() != Status::Code::kNotFound) return f;
-  RETURN_IF_ERROR(impl_->Fetch(c, impl_->opts.max_request).status());
+  RETURN_IF_ERROR(impl_->Fetch(c, impl_->opts.max_request, false).status());
   return impl_->stash->ReadFrame(c);
 }
 
@@ -253,7 +262,7 @@ Status LazyChunkSource::Impl::Prefetch() {
       if (stop) return Status::Aborted("prefetch stopped");
       const ChunkRef& c = L.toc->chunks[k];
       if (stash->Has(c.digest)) continue;
-      auto r = Fetch(c, opts.prefetch_request);
+      auto r = Fetch(c, opts.prefetch_request, true);
       if (!r.ok()) return r.status();
       total++;
     }
