@@ -295,6 +295,11 @@ Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const Mount
   auto ref = cfs::registry::Reference::Parse(ref_s);
   if (!ref.ok()) return ref.status();
   cfs::registry::ClientOptions co;
+  // A read waits for the network: fail it (EIO) within seconds, not minutes;
+  // the next read tries again.
+  co.connect_timeout_s = 10;
+  co.stall_timeout_s = 10;
+  co.retries = 3;
   co.tls_verify = a.tls_verify;
   co.cert_dir = a.cert_dir;
   co.auth_file = a.authfile;
