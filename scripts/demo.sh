@@ -9,7 +9,10 @@
 #  5. clusterfs: mount v2 read-only and compare it with the source tree;
 #     mount it writable, change it, and show the upper dir (kernel format),
 #     then mount that upper dir with the kernel's overlayfs;
-#  6. fsck, rmi, gc (a live mount keeps its layers).
+#  6. a registry (Debian's docker-registry on 127.0.0.1): push both versions,
+#     pull v2 into a fresh store after v1 (only the new chunks move), and
+#     mount v2 lazily straight from the registry;
+#  7. fsck, rmi, gc (a live mount keeps its layers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -17,10 +20,12 @@ REPO=$PWD
 CIMG="$REPO/build/tools/cimg"
 CLUSTERFS="$REPO/build/tools/clusterfs"
 W=$(mktemp -d /tmp/cimg-demo.XXXXXX)
+REG_PID=
 cleanup() {
-  for m in "$W/mnt" "$W/rw" "$W/kmnt"; do
+  for m in "$W/mnt" "$W/rw" "$W/kmnt" "$W/lazy"; do
     mountpoint -q "$m" 2>/dev/null && { "$CLUSTERFS" umount "$m" 2>/dev/null || umount -l "$m"; }
   done
+  if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; fi
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -90,7 +95,25 @@ run cat "$W/kmnt/etc/daemon.json"
 [ ! -e "$W/kmnt/etc/kubeadm.yml" ] && echo "kernel overlayfs: etc/kubeadm.yml is deleted (whiteout)"
 umount "$W/kmnt"
 
-step "6. verify, remove, collect garbage (the live mount keeps its layers)"
+step "6. a registry on 127.0.0.1: push, pull by parts, mount lazily"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\nlog: {level: error}\n' \
+  "$W/registry" "$PORT" >"$W/registry.yml"
+env -u REGISTRY_AUTH_FILE docker-registry serve "$W/registry.yml" >"$W/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+REG=127.0.0.1:$PORT
+run "$CIMG" push demo/cluster:v1 "$REG/demo/cluster:v1" --tls-verify=false
+run "$CIMG" push demo/cluster:v2 "$REG/demo/cluster:v2" --tls-verify=false
+CIMG_ROOT="$W/store3" run "$CIMG" pull "$REG/demo/cluster:v1" --tls-verify=false
+CIMG_ROOT="$W/store3" run "$CIMG" pull "$REG/demo/cluster:v2" --tls-verify=false
+mkdir -p "$W/lazy"
+run "$CLUSTERFS" mount --root "$W/store4" "$REG/demo/cluster:v2" "$W/lazy" --tls-verify=false
+run cat "$W/lazy/etc/daemon.json"
+cmp "$W/lazy/bin/kubelet" "$W/bundle/rootfs/bin/kubelet" && echo "lazily read bin/kubelet == the source"
+run "$CLUSTERFS" umount "$W/lazy"
+
+step "7. verify, remove, collect garbage (the live mount keeps its layers)"
 run "$CIMG" fsck
 run "$CIMG" rmi demo/cluster:v1 demo/cluster:v2
 run "$CIMG" gc
