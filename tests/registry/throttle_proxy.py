@@ -46,6 +46,13 @@ has not changed for 0.3 s (so an empty `touch F` is just consumed).
                            connection (FIN) -- a short body
     stall [COUNT [MATCH]]  send the headers and half the body, then hold the
                            connection open until `ok` (or 120 s), then close
+    redirect [COUNT [MATCH]]  answer 307 with Location: /.throttle-proxy/storage/PATH
+                           on this proxy, which then serves PATH from the upstream
+                           (like a registry redirecting blobs to storage); stats
+                           count redirects, storage_requests and storage_with_auth
+                           (redirected requests that carried an Authorization header)
+    auth USER:PASS | off   demand Basic auth (401 + WWW-Authenticate otherwise)
+                           on every request but the redirected storage ones
     NNN [COUNT [MATCH]]    answer with status NNN (e.g. 503, 500, 429, 401)
                            without asking the upstream; JSON registry-style
                            error body, Retry-After: 1 for 429/503
@@ -61,6 +68,7 @@ one of its COUNT.
 """
 
 import argparse
+import base64
 import datetime
 import http.client
 import http.server
@@ -72,6 +80,7 @@ import threading
 import time
 
 HEALTH = "/.throttle-proxy/health"  # readiness probe, answered by the proxy itself
+STORAGE = "/.throttle-proxy/storage"  # where `redirect` sends clients (like blob storage)
 HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
        "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
 
@@ -119,13 +128,15 @@ class State:
         self.threshold = args.fail_after_bytes if args.fail_after_bytes > 0 else None
         self.fail_count = max(1, args.fail_count)
         self.stall_gen = 0  # bumped by `ok`: stalls end
+        self.basic = None  # "Basic <b64>" the proxy demands (control `auth`), or None
         self.reset_stats()
         self.ctl_seen = None
 
     def reset_stats(self):
         self.stats = {"requests": 0, "responses": 0, "body_bytes": 0, "request_body_bytes": 0,
                       "range_requests": 0, "cuts": 0, "stalls": 0, "injected": 0,
-                      "upstream_errors": 0, "by_method": {}, "by_status": {}}
+                      "upstream_errors": 0, "by_method": {}, "by_status": {},
+                      "redirects": 0, "storage_requests": 0, "storage_with_auth": 0}
 
     # ---- stats / log
     def write_stats(self):
@@ -185,11 +196,16 @@ class State:
                 self.rules = []
                 self.threshold = None
                 self.stall_gen += 1
-            elif cmd in ("cut", "stall") or (cmd.isdigit() and len(cmd) == 3):
+            elif cmd in ("cut", "stall", "redirect") or (cmd.isdigit() and len(cmd) == 3):
                 count = None
                 if len(w) > 1 and w[1] != "*":
                     count = int(w[1])
                 self.rules.append(Rule(cmd, count, w[2] if len(w) > 2 else ""))
+            elif cmd == "auth":
+                if w[1].lower() == "off":
+                    self.basic = None
+                else:
+                    self.basic = "Basic " + base64.b64encode(w[1].encode()).decode()
             elif cmd == "rate":
                 self.bucket.set_rate(float(w[1]))
             elif cmd == "rtt":
@@ -350,10 +366,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path
         if path.startswith("http://"):  # absolute-form
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
-        rule = st.take_rule(path, body_phase=False)
-        if rule is not None:
-            self.inject(int(rule))
-            return
+        if path.startswith(STORAGE):
+            # A redirected request, as blob storage would get it: the client
+            # must not have sent the registry's Authorization header here.
+            path = path[len(STORAGE):] or "/"
+            with st.lock:
+                st.stats["storage_requests"] += 1
+                if self.headers.get("Authorization"):
+                    st.stats["storage_with_auth"] += 1
+        else:
+            if st.basic is not None and self.headers.get("Authorization") != st.basic:
+                self.status = 401
+                self.outcome = "auth"
+                self.close_connection = bool(self.headers.get("Content-Length", "0") not in ("", "0"))
+                self.send_response_only(401, "Unauthorized")
+                self.send_header("WWW-Authenticate", 'Basic realm="throttle_proxy"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            rule = st.take_rule(path, body_phase=False)
+            if rule == "redirect":
+                with st.lock:
+                    st.stats["redirects"] += 1
+                self.outcome = "redirect"
+                me = self.headers.get("Host") or "127.0.0.1:%d" % self.server.server_address[1]
+                self.status = 307
+                self.send_response_only(307, "Temporary Redirect")
+                self.send_header("Location", "http://%s%s%s" % (me, STORAGE, path))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if rule is not None:
+                self.inject(int(rule))
+                return
         body, extra = self.request_body()
         chunked_body = extra.get("Transfer-Encoding") == "chunked"
         headers = []  # in order, repeated headers kept (several Accept lines, ...)
