@@ -2,8 +2,6 @@
 // redirects and retries, then the distribution API calls.
 #include "registry/client.h"
 
-#include <curl/curl.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -17,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "registry/http.h"
 #include "registry/reference.h"
 #include "store/thread_annotations.h"
 
@@ -25,6 +24,17 @@ namespace cfs::registry {
 using nlohmann::json;
 
 namespace {
+
+using http::Exchange;
+using http::Request;
+using http::Response;
+using http::RegistryErrors;
+using http::ResolveLocation;
+using http::TlsCurl;
+using http::TransientCurl;
+using http::TransientStatus;
+using http::UrlEscape;
+using http::WithQuery;
 
 constexpr char kAcceptManifests[] =
     "Accept: application/vnd.oci.image.manifest.v1+json, "
@@ -35,170 +45,6 @@ constexpr char kAcceptManifests[] =
 constexpr size_t kMaxManifest = 4 << 20;
 constexpr uint64_t kMonolithicMax = 32ull << 20;
 constexpr uint64_t kUploadChunk = 32ull << 20;
-constexpr char kUserAgent[] = "cimg/0.1 (clusterfs)";
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
-}
-
-std::string UrlEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
-bool DebugHttp() {
-  static const bool on = [] {
-    const char* v = std::getenv("CIMG_DEBUG_HTTP");
-    return v && *v && std::string(v) != "0";
-  }();
-  return on;
-}
-
-struct Request {
-  std::string method = "GET";
-  std::string url;
-  std::vector<std::string> headers;
-  std::string auth;  // "Authorization: …" line, never logged
-  std::string body;  // request body (PUT/POST/PATCH) unless body_fd >= 0
-  int body_fd = -1;
-  uint64_t body_off = 0, body_len = 0;
-  ByteSink* sink = nullptr;  // a 2xx response body goes here; else into Response::body
-  // For a resumed GET (Range: bytes=N-): when the answer is a full 200, the
-  // first N bytes are dropped before the sink sees them.
-  uint64_t resume_from = 0;
-  size_t max_body = 1 << 20;
-  TransferProgress upload_progress;
-};
-
-struct Response {
-  long status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
-  std::string body;
-  uint64_t sink_bytes = 0;
-  Status sink_status;
-  std::string Header(std::string_view name) const {
-    for (const auto& [k, v] : headers)
-      if (k == name) return v;
-    return "";
-  }
-};
-
-// curl's outcome of one exchange: transport failure (with whether another
-// try may pass) or a response.
-struct Exchange {
-  CURLcode code = CURLE_OK;
-  std::string error;
-  Response resp;
-};
-
-bool TransientCurl(CURLcode c) {
-  switch (c) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_GOT_NOTHING:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-    case CURLE_COULDNT_RESOLVE_HOST:
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool TlsCurl(CURLcode c) {
-  return c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CONNECT_ERROR ||
-         c == CURLE_SSL_CERTPROBLEM || c == CURLE_SSL_CACERT_BADFILE ||
-         c == CURLE_SSL_ISSUER_ERROR;
-}
-
-bool TransientStatus(long s) { return s == 408 || s == 429 || (s >= 500 && s != 501); }
-
-// The "errors" array of a registry error body, as one line.
-std::string RegistryErrors(const std::string& body) {
-  try {
-    json j = json::parse(body);
-    std::string out;
-    if (j.contains("errors") && j["errors"].is_array()) {
-      for (const auto& e : j["errors"]) {
-        if (!out.empty()) out += "; ";
-        out += e.value("code", "") + (e.contains("message") && e["message"].is_string()
-                                          ? ": " + e["message"].get<std::string>()
-                                          : "");
-      }
-    }
-    return out;
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-// Resolves a Location header against the URL it answered.
-std::string ResolveLocation(const std::string& base, const std::string& loc) {
-  if (loc.find("://") != std::string::npos) return loc;
-  auto scheme_end = base.find("://");
-  auto host_end = base.find('/', scheme_end + 3);
-  std::string origin = host_end == std::string::npos ? base : base.substr(0, host_end);
-  if (!loc.empty() && loc[0] == '/') return origin + loc;
-  std::string dir = base.substr(0, base.rfind('/') + 1);
-  return dir + loc;
-}
-
-std::string WithQuery(const std::string& url, const std::string& kv) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + kv;
-}
-
-// Bytes of all *.crt in dir plus the system bundle; "" when dir has none.
-std::string CaBundle(const std::string& dir, std::string* client_cert, std::string* client_key) {
-  std::string extra;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return "";
-  std::vector<std::string> names;
-  while (auto* e = ::readdir(d)) names.push_back(e->d_name);
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
-    auto ends = [&](const char* suf) {
-      std::string s(suf);
-      return n.size() > s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
-    };
-    if (ends(".crt")) {
-      auto b = ReadFile(dir + "/" + n, 4 << 20);
-      if (b.ok()) extra += *b + "\n";
-    } else if (ends(".cert")) {
-      std::string key = n.substr(0, n.size() - 5) + ".key";
-      if (PathExists(dir + "/" + key)) {
-        *client_cert = dir + "/" + n;
-        *client_key = dir + "/" + key;
-      }
-    }
-  }
-  if (extra.empty()) return "";
-  for (const char* sys : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}) {
-    auto b = ReadFile(sys, 16 << 20);
-    if (b.ok()) return *b + "\n" + extra;
-  }
-  return extra;
-}
 
 }  // namespace
 
@@ -206,10 +52,7 @@ class Client::Impl {
  public:
   std::string registry, host, scheme = "https";
   ClientOptions opts;
-  std::string ca_blob, client_cert, client_key;
-
-  Mutex pool_mu;
-  std::vector<CURL*> pool GUARDED_BY(pool_mu);
+  std::unique_ptr<http::Transport> http;
 
   Mutex auth_mu;
   std::optional<Challenge> challenge GUARDED_BY(auth_mu);
@@ -221,38 +64,12 @@ class Client::Impl {
   };
   std::map<std::string, Token> tokens GUARDED_BY(auth_mu);
 
-  std::atomic<uint64_t> n_requests{0}, n_down{0}, n_up{0}, n_retries{0};
-
-  ~Impl() {
-    MutexLock l(&pool_mu);
-    for (CURL* c : pool) curl_easy_cleanup(c);
-  }
+  std::atomic<uint64_t> n_retries{0};
 
   std::string Base() const { return scheme + "://" + host; }
 
-  CURL* TakeHandle() {
-    {
-      MutexLock l(&pool_mu);
-      if (!pool.empty()) {
-        CURL* c = pool.back();
-        pool.pop_back();
-        curl_easy_reset(c);
-        return c;
-      }
-    }
-    return curl_easy_init();
-  }
-  void ReturnHandle(CURL* c) {
-    MutexLock l(&pool_mu);
-    if (pool.size() < 8) {
-      pool.push_back(c);
-      return;
-    }
-    curl_easy_cleanup(c);
-  }
-
   // One HTTP exchange, no retries, no redirects.
-  Exchange Perform(const Request& rq);
+  Exchange Perform(const Request& rq) { return http->Perform(rq); }
 
   // Credentials for this registry (given, else the auth file's), loaded once.
   Result<std::optional<Credentials>> Creds() REQUIRES(auth_mu);
@@ -281,176 +98,6 @@ class Client::Impl {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   }
 };
-
-namespace {
-
-struct CallCtx {
-  CURL* curl;
-  const Request* rq;
-  Response* resp;
-  uint64_t body_pos = 0;
-  bool first_body = true;
-  uint64_t skip = 0;
-};
-
-size_t OnHeader(char* buf, size_t size, size_t n, void* ud) {
-  auto* ctx = static_cast<CallCtx*>(ud);
-  std::string_view line(buf, size * n);
-  if (line.rfind("HTTP/", 0) == 0) {
-    ctx->resp->headers.clear();  // a new response (after 100 Continue)
-    return size * n;
-  }
-  auto colon = line.find(':');
-  if (colon != std::string_view::npos)
-    ctx->resp->headers.emplace_back(Lower(std::string(line.substr(0, colon))),
-                                    Trim(line.substr(colon + 1)));
-  return size * n;
-}
-
-size_t OnBody(char* buf, size_t size, size_t n, void* ud) {
-  auto* ctx = static_cast<CallCtx*>(ud);
-  size_t len = size * n;
-  long code = 0;
-  curl_easy_getinfo(ctx->curl, CURLINFO_RESPONSE_CODE, &code);
-  if (ctx->rq->sink && code >= 200 && code < 300) {
-    if (ctx->first_body) {
-      ctx->first_body = false;
-      if (code == 200) ctx->skip = ctx->rq->resume_from;
-    }
-    if (ctx->skip) {
-      size_t k = static_cast<size_t>(std::min<uint64_t>(ctx->skip, len));
-      ctx->skip -= k;
-      if (k == len) return len;
-      buf += k;
-      len -= k;
-      Status s = ctx->rq->sink->Write(buf, len);
-      if (!s.ok()) {
-        ctx->resp->sink_status = s;
-        return 0;
-      }
-      ctx->resp->sink_bytes += len;
-      return size * n;
-    }
-    Status s = ctx->rq->sink->Write(buf, len);
-    if (!s.ok()) {
-      ctx->resp->sink_status = s;
-      return 0;  // aborts the transfer
-    }
-    ctx->resp->sink_bytes += len;
-    return len;
-  }
-  if (ctx->resp->body.size() + len > ctx->rq->max_body) {
-    ctx->resp->sink_status = Status::Invalid("response body larger than " +
-                                             std::to_string(ctx->rq->max_body) + " bytes");
-    return 0;
-  }
-  ctx->resp->body.append(buf, len);
-  return len;
-}
-
-size_t OnRead(char* buf, size_t size, size_t n, void* ud) {
-  auto* ctx = static_cast<CallCtx*>(ud);
-  const Request& rq = *ctx->rq;
-  size_t want = size * n;
-  if (rq.body_fd >= 0) {
-    uint64_t left = rq.body_len - ctx->body_pos;
-    size_t k = static_cast<size_t>(std::min<uint64_t>(left, want));
-    if (k == 0) return 0;
-    ssize_t got = ::pread(rq.body_fd, buf, k, static_cast<off_t>(rq.body_off + ctx->body_pos));
-    if (got <= 0) return CURL_READFUNC_ABORT;
-    ctx->body_pos += static_cast<uint64_t>(got);
-    return static_cast<size_t>(got);
-  }
-  size_t k = std::min<size_t>(want, rq.body.size() - ctx->body_pos);
-  std::memcpy(buf, rq.body.data() + ctx->body_pos, k);
-  ctx->body_pos += k;
-  return k;
-}
-
-int OnXfer(void* ud, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
-  auto* ctx = static_cast<CallCtx*>(ud);
-  if (ctx->rq->upload_progress && ulnow > 0)
-    ctx->rq->upload_progress(static_cast<uint64_t>(ulnow), static_cast<uint64_t>(ultotal));
-  return 0;
-}
-
-}  // namespace
-
-Exchange Client::Impl::Perform(const Request& rq) {
-  Exchange ex;
-  CURL* c = TakeHandle();
-  if (!c) {
-    ex.code = CURLE_OUT_OF_MEMORY;
-    ex.error = "curl_easy_init failed";
-    return ex;
-  }
-  CallCtx ctx{c, &rq, &ex.resp};
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_URL, rq.url.c_str());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, kUserAgent);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opts.connect_timeout_s));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(opts.stall_timeout_s));
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
-  if (!opts.tls_verify) {
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (!ca_blob.empty()) {
-    curl_blob b{const_cast<char*>(ca_blob.data()), ca_blob.size(), CURL_BLOB_NOCOPY};
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
-  }
-  if (!client_cert.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLCERT, client_cert.c_str());
-    curl_easy_setopt(c, CURLOPT_SSLKEY, client_key.c_str());
-  }
-  struct curl_slist* hdrs = nullptr;
-  for (const auto& h : rq.headers) hdrs = curl_slist_append(hdrs, h.c_str());
-  if (!rq.auth.empty()) hdrs = curl_slist_append(hdrs, rq.auth.c_str());
-  bool has_body = rq.method == "PUT" || rq.method == "POST" || rq.method == "PATCH";
-  if (has_body) hdrs = curl_slist_append(hdrs, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-  if (rq.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  } else if (has_body) {
-    uint64_t len = rq.body_fd >= 0 ? rq.body_len : rq.body.size();
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
-    curl_easy_setopt(c, CURLOPT_READDATA, &ctx);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
-    if (rq.upload_progress) {
-      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnXfer);
-      curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
-    }
-  } else if (rq.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
-  }
-  n_requests++;
-  ex.code = curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ex.resp.status);
-  curl_off_t up = 0, down = 0;
-  curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
-  curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &down);
-  n_up += static_cast<uint64_t>(up);
-  n_down += static_cast<uint64_t>(down);
-  if (ex.code != CURLE_OK) ex.error = errbuf[0] ? errbuf : curl_easy_strerror(ex.code);
-  curl_slist_free_all(hdrs);
-  ReturnHandle(c);
-  if (DebugHttp()) {
-    std::fprintf(stderr, "http: %s %s -> %ld%s%s\n", rq.method.c_str(), rq.url.c_str(),
-                 ex.resp.status, ex.code == CURLE_OK ? "" : " error: ", ex.error.c_str());
-  }
-  return ex;
-}
 
 Status Client::Impl::TransportError(const std::string& what, const Exchange& ex) const {
   std::string msg = what + ": " + ex.error;
@@ -648,7 +295,7 @@ const std::string& Client::registry() const { return impl_->registry; }
 const std::string& Client::scheme() const { return impl_->scheme; }
 
 Client::Stats Client::stats() const {
-  return Stats{impl_->n_requests.load(), impl_->n_down.load(), impl_->n_up.load(),
+  return Stats{impl_->http->requests(), impl_->http->bytes_down(), impl_->http->bytes_up(),
                impl_->n_retries.load()};
 }
 
@@ -673,7 +320,12 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   } else if (!PathExists(cert_dir)) {
     return Status::NotFound("--cert-dir " + cert_dir + ": no such directory");
   }
-  if (!cert_dir.empty()) impl->ca_blob = CaBundle(cert_dir, &impl->client_cert, &impl->client_key);
+  http::TransportOptions to;
+  to.tls_verify = o.tls_verify;
+  to.connect_timeout_s = o.connect_timeout_s;
+  to.stall_timeout_s = o.stall_timeout_s;
+  if (!cert_dir.empty()) to.ca_blob = http::CaBundle(cert_dir, &to.client_cert, &to.client_key);
+  impl->http = std::make_unique<http::Transport>(std::move(to));
 
   // Probe /v2/: the scheme, and the challenge that says how to authenticate.
   Request rq;
@@ -785,7 +437,8 @@ Result<FetchedManifest> Client::GetManifest(const std::string& repo, const std::
                                 ", registry says " + hd);
   }
   std::string ct = r->Header("content-type");
-  ct = Trim(ct.substr(0, ct.find(';')));
+  ct = ct.substr(0, ct.find(';'));
+  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
   try {
     json j = json::parse(out.bytes);
     if (j.is_object() && j.contains("mediaType") && j["mediaType"].is_string())

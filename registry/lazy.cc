@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -44,6 +45,7 @@ class LazyChunkSource::Impl {
 
   std::atomic<uint64_t> n_requests{0}, n_bytes{0}, n_chunks{0};
   std::atomic<bool> stop{false};
+  std::atomic<int64_t> last_fail_log_ms{-100000};
   std::thread prefetcher;
   std::mutex pf_mu;
   bool pf_done = false;
@@ -224,7 +226,17 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
 }
 
 Result<std::string> LazyChunkSource::ReadChunk(const ChunkRef& c) {
-  return impl_->Fetch(c, impl_->opts.max_request, false);
+  auto r = impl_->Fetch(c, impl_->opts.max_request, false);
+  if (!r.ok() && r.status().code() != Status::Code::kNotFound) {
+    // One line per 10 s at most: a registry outage fails many reads at once.
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    int64_t last = impl_->last_fail_log_ms.load();
+    if (now - last >= 10000 && impl_->last_fail_log_ms.compare_exchange_strong(last, now))
+      impl_->Log("a read failed (EIO): " + r.status().message());
+  }
+  return r;
 }
 
 Result<std::string> LazyChunkSource::ReadFrame(const ChunkRef& c) {

@@ -113,36 +113,49 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
       ASSIGN_OR_RETURN(toc, LayerToc::Decode(*have));
       res.layers_reused++;
       if (o.progress) o.progress({"reused", what, d.size, d.size});
-    } else if (std::optional<ChunkedPositions> cp = ChunkedPartsOf(src, d)) {
-      ProgressFn p;
-      if (o.progress)
-        p = [&](const Progress& pr) { o.progress({"chunks", what, pr.done, pr.total}); };
-      auto r = PullChunkedLayer(src, d, *cp, ls.diff_id, *snapshot, packs, impl.packs,
-                                *store_chunks, fresh, what, p);
-      if (!r.ok()) return r.status();
-      {
-        ASSIGN_OR_RETURN(auto w, impl.Writer());
-        RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh).Prefix(what));
-      }
-      rec.chunks_new += r->chunks_new;
-      rec.bytes_new += r->bytes_new;
-      res.layers_by_parts++;
-      toc = std::move(r->toc);
     } else {
-      ASSIGN_OR_RETURN(auto blob, src.OpenBlob(d));
-      ProgressFn p;
-      if (o.progress)
-        p = [&](const Progress& pr) { o.progress({"import", what, pr.done, pr.total}); };
-      ASSIGN_OR_RETURN(LayerImportResult r,
-                       importer.Import(*blob, d.digest, ls.diff_id, what, p, d.size));
-      RETURN_IF_ERROR(packs.Sync());
-      {
-        ASSIGN_OR_RETURN(auto w, impl.Writer());
-        RETURN_IF_ERROR(importer.Commit(*w, r).Prefix(what));
+      // The whole blob, imported like any other layer.
+      auto import_whole = [&]() -> Result<LayerToc> {
+        ASSIGN_OR_RETURN(auto blob, src.OpenBlob(d));
+        ProgressFn p;
+        if (o.progress)
+          p = [&](const Progress& pr) { o.progress({"import", what, pr.done, pr.total}); };
+        ASSIGN_OR_RETURN(LayerImportResult r,
+                         importer.Import(*blob, d.digest, ls.diff_id, what, p, d.size));
+        RETURN_IF_ERROR(packs.Sync());
+        {
+          ASSIGN_OR_RETURN(auto w, impl.Writer());
+          RETURN_IF_ERROR(importer.Commit(*w, r).Prefix(what));
+        }
+        rec.chunks_new += r.chunks_new;
+        rec.bytes_new += r.bytes_new;
+        return std::move(r.toc);
+      };
+      std::optional<ChunkedPositions> cp = ChunkedPartsOf(src, d);
+      bool done = false;
+      if (cp) {
+        ProgressFn p;
+        if (o.progress)
+          p = [&](const Progress& pr) { o.progress({"chunks", what, pr.done, pr.total}); };
+        auto r = PullChunkedLayer(src, d, *cp, ls.diff_id, *snapshot, packs, impl.packs,
+                                  *store_chunks, fresh, what, p);
+        if (r.ok()) {
+          ASSIGN_OR_RETURN(auto w, impl.Writer());
+          RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh).Prefix(what));
+          rec.chunks_new += r->chunks_new;
+          rec.bytes_new += r->bytes_new;
+          res.layers_by_parts++;
+          toc = std::move(r->toc);
+          done = true;
+        } else if (r.status().code() != Status::Code::kUnsupported) {
+          return r.status();
+        }
+        // Unsupported: the source cannot read ranges after all (a registry
+        // ignoring Range), so the whole blob.
       }
-      rec.chunks_new += r.chunks_new;
-      rec.bytes_new += r.bytes_new;
-      toc = std::move(r.toc);
+      if (!done) {
+        ASSIGN_OR_RETURN(toc, import_whole());
+      }
     }
     ls.tar_size = toc.tar_size;
     ls.entries = toc.entries.size();

@@ -58,19 +58,20 @@ struct MountArgs {
   std::string cert_dir, creds, authfile, prefetch = "none", log_file;
 };
 
-// Log lines of the mount: stderr in the foreground (and before the mount is
-// ready), then --log FILE, else syslog.
+// Log lines of the mount: to --log FILE when given; also to stderr in the
+// foreground and before the mount is ready; else to syslog.
 std::string g_log_file;
 bool g_log_stderr = true;
 void LogLine(const std::string& s) {
-  if (g_log_stderr) {
-    std::fprintf(stderr, "clusterfs: %s\n", s.c_str());
-  } else if (!g_log_file.empty()) {
+  if (!g_log_file.empty()) {
     if (FILE* f = std::fopen(g_log_file.c_str(), "a")) {
       std::fprintf(f, "%s\n", s.c_str());
       std::fclose(f);
     }
-  } else {
+  }
+  if (g_log_stderr) {
+    std::fprintf(stderr, "clusterfs: %s\n", s.c_str());
+  } else if (g_log_file.empty()) {
     ::syslog(LOG_INFO, "%s", s.c_str());
   }
 }
@@ -334,16 +335,26 @@ Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const Mount
     std::optional<cfs::ChunkedLayer> layer = std::move(*partial);
     if (!layer) {
       auto cp = cfs::ChunkedPositionsOf(d);
+      bool no_range = false;
       if (cp.ok() && cp->has_value()) {
         auto l = cfs::FetchChunkedMetadata(**src, d, **cp, diff_id, what);
-        if (!l.ok()) return l.status();
-        if (Status s = m->store->PutPartialLayer(*l); !s.ok()) return s;
-        layer = std::move(*l);
+        if (l.ok()) {
+          if (Status s = m->store->PutPartialLayer(*l); !s.ok()) return s;
+          layer = std::move(*l);
+        } else if (l.status().code() == Status::Code::kUnsupported) {
+          no_range = true;  // the registry ignores Range requests
+        } else {
+          return l.status();
+        }
+      }
+      if (!layer) {
+        LogLine(what + " (" + d.media_type + ", " + std::to_string(d.size) + " bytes): " +
+                (no_range ? "registry ignores Range requests"
+                          : "is not lazily readable (not zstd:chunked)") +
+                ": fetching it whole");
       }
     }
     if (!layer) {
-      LogLine(what + " (" + d.media_type + ", " + std::to_string(d.size) +
-              " bytes) is not lazily readable (not zstd:chunked): fetching it whole");
       if (Status s = m->store->ImportLayer(**src, d, diff_id, nullptr); !s.ok()) return s;
       auto toc = m->store->GetLayerToc(diff_id);
       if (!toc.ok()) return toc.status();

@@ -265,6 +265,7 @@ class Cut(Exception):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else every small response waits ~40 ms for an ACK
     timeout = 300  # idle keep-alive connections
 
     def log_message(self, fmt, *args):
