@@ -104,8 +104,8 @@ class RegistrySource : public ImageSourceReader {
                                     uint64_t length) override {
     return c_->GetBlobRange(ref_.repository, d.digest, offset, length);
   }
-  Result<std::vector<std::string>> ReadBlobRanges(const Descriptor& d,
-                                                  const std::vector<BlobRange>& ranges) override;
+  Status ReadBlobRanges(const Descriptor& d, const std::vector<BlobRange>& ranges,
+                        const std::function<Status(size_t, std::string)>& fn) override;
   void SetProgress(std::function<void(const std::string&, uint64_t, uint64_t)> fn) override {
     progress_ = std::move(fn);
   }
@@ -206,17 +206,22 @@ void RegistrySource::Prefetch(const std::vector<Descriptor>& blobs) {
   }
 }
 
-Result<std::vector<std::string>> RegistrySource::ReadBlobRanges(
-    const Descriptor& d, const std::vector<BlobRange>& ranges) {
-  std::vector<std::string> out(ranges.size());
-  std::vector<Status> st(ranges.size());
+Status RegistrySource::ReadBlobRanges(const Descriptor& d, const std::vector<BlobRange>& ranges,
+                                      const std::function<Status(size_t, std::string)>& fn) {
   std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status first;
   auto work = [&] {
-    for (size_t i; (i = next++) < ranges.size();) {
+    for (size_t i; !failed && (i = next++) < ranges.size();) {
       if (cancel_) return;
       auto r = c_->GetBlobRange(ref_.repository, d.digest, ranges[i].offset, ranges[i].length);
-      if (r.ok()) out[i] = std::move(*r);
-      else st[i] = r.status();
+      Status st = r.ok() ? fn(i, std::move(*r)) : r.status();
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (first.ok()) first = st;
+        failed = true;
+      }
     }
   };
   std::vector<std::thread> threads;
@@ -224,9 +229,7 @@ Result<std::vector<std::string>> RegistrySource::ReadBlobRanges(
   for (int k = 1; k < n; k++) threads.emplace_back(work);
   work();
   for (auto& t : threads) t.join();
-  for (const auto& s : st)
-    if (!s.ok()) return s;
-  return out;
+  return first;
 }
 
 Result<std::unique_ptr<ByteSource>> RegistrySource::OpenBlob(const Descriptor& d) {

@@ -77,10 +77,12 @@ class ImageSourceReader {
                                             uint64_t length) {
     return Status::Unsupported("this source cannot read parts of blobs");
   }
-  // Several ranges (a remote source fetches them in parallel). Default:
-  // one after another.
-  virtual Result<std::vector<std::string>> ReadBlobRanges(const Descriptor& d,
-                                                          const std::vector<BlobRange>& ranges);
+  // Several ranges: fn(i, bytes of ranges[i]) for each, possibly from
+  // several threads at once and in any order (a remote source fetches in
+  // parallel, and fn's work overlaps the transfers). Stops at the first
+  // error (of a read or of fn). Default: one after another.
+  virtual Status ReadBlobRanges(const Descriptor& d, const std::vector<BlobRange>& ranges,
+                                const std::function<Status(size_t, std::string)>& fn);
   // The blobs OpenBlob will be asked for next, in that order. A remote
   // source may start fetching them in parallel; local ones ignore it.
   virtual void Prefetch(const std::vector<Descriptor>& blobs) {}

@@ -3,6 +3,7 @@
 #include "store/pull_chunked.h"
 
 #include <algorithm>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -61,15 +62,14 @@ std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
   return out;
 }
 
-Result<std::vector<std::string>> ImageSourceReader::ReadBlobRanges(
-    const Descriptor& d, const std::vector<BlobRange>& ranges) {
-  std::vector<std::string> out;
-  out.reserve(ranges.size());
-  for (const auto& r : ranges) {
-    ASSIGN_OR_RETURN(std::string b, ReadBlobRange(d, r.offset, r.length));
-    out.push_back(std::move(b));
+Status ImageSourceReader::ReadBlobRanges(
+    const Descriptor& d, const std::vector<BlobRange>& ranges,
+    const std::function<Status(size_t, std::string)>& fn) {
+  for (size_t i = 0; i < ranges.size(); i++) {
+    ASSIGN_OR_RETURN(std::string b, ReadBlobRange(d, ranges[i].offset, ranges[i].length));
+    RETURN_IF_ERROR(fn(i, std::move(b)));
   }
-  return out;
+  return Status::Ok();
 }
 
 Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
@@ -134,50 +134,50 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
     want.push_back({w.offset, w.length});
   }
   std::vector<BlobRange> plan = PlanRanges(want, 64 << 10, 16 << 20);
-  uint64_t total = 0, done = 0;
-  for (const auto& r : plan) total += r.length;
-  // Fetch in batches so memory stays bounded.
-  size_t next_missing = 0;
+  // The missing chunks each planned range holds (ranges are sorted, disjoint).
   std::vector<size_t> order;
   for (size_t i : missing)
     if (!layer.where[i].zeros) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return layer.where[a].offset < layer.where[b].offset;
   });
-  for (size_t b = 0; b < plan.size();) {
-    std::vector<BlobRange> batch;
-    uint64_t bytes = 0;
-    while (b < plan.size() && (batch.empty() || bytes + plan[b].length <= (64u << 20))) {
-      bytes += plan[b].length;
-      batch.push_back(plan[b++]);
-    }
-    ASSIGN_OR_RETURN(std::vector<std::string> got, src.ReadBlobRanges(d, batch));
-    if (got.size() != batch.size()) return Status::Corruption(what + ": range count mismatch");
-    for (size_t k = 0; k < batch.size(); k++) {
-      if (got[k].size() != batch[k].length)
-        return Status::Corruption(what + ": short range read at " + std::to_string(batch[k].offset));
-      uint64_t lo = batch[k].offset, hi = lo + batch[k].length;
-      while (next_missing < order.size()) {
-        size_t i = order[next_missing];
-        const BlobChunk& w = layer.where[i];
-        if (w.offset < lo || w.offset + w.length > hi) break;
-        const ChunkRef& c = layer.toc.chunks[i];
-        std::string_view z = std::string_view(got[k]).substr(w.offset - lo, w.length);
-        // Verified before it is stored; stored as it came.
-        RETURN_IF_ERROR(DecodeBlobChunk(c, z).status().Prefix(what));
-        ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, z, c.size));
-        fresh[c.digest] = loc;
-        res.chunks_new++;
-        res.bytes_new += z.size();
-        next_missing++;
-      }
-      done += batch[k].length;
-      if (progress) progress({"chunks", what, done, total});
+  std::vector<std::vector<size_t>> in_range(plan.size());
+  {
+    size_t k = 0;
+    for (size_t i : order) {
+      const BlobChunk& w = layer.where[i];
+      while (k < plan.size() && w.offset >= plan[k].offset + plan[k].length) k++;
+      if (k == plan.size() || w.offset < plan[k].offset ||
+          w.offset + w.length > plan[k].offset + plan[k].length)
+        return Status::Corruption(what + ": chunk ranges overlap oddly");
+      in_range[k].push_back(i);
     }
   }
-  if (next_missing != order.size())
-    return Status::Corruption(what + ": chunk ranges overlap oddly; fetched " +
-                              std::to_string(next_missing) + " of " + std::to_string(order.size()));
+  uint64_t total = 0;
+  for (const auto& r : plan) total += r.length;
+  std::mutex mu;  // guards fresh, res, done
+  uint64_t done = 0;
+  // Verified before it is stored; stored as it came. Runs on the fetching
+  // threads, so checking overlaps the transfers.
+  RETURN_IF_ERROR(src.ReadBlobRanges(d, plan, [&](size_t k, std::string got) -> Status {
+    if (got.size() != plan[k].length)
+      return Status::Corruption(what + ": short range read at " + std::to_string(plan[k].offset));
+    for (size_t i : in_range[k]) {
+      const BlobChunk& w = layer.where[i];
+      const ChunkRef& c = layer.toc.chunks[i];
+      std::string_view z = std::string_view(got).substr(w.offset - plan[k].offset, w.length);
+      RETURN_IF_ERROR(DecodeBlobChunk(c, z).status().Prefix(what));
+      ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, z, c.size));
+      std::lock_guard<std::mutex> l(mu);
+      fresh[c.digest] = loc;
+      res.chunks_new++;
+      res.bytes_new += z.size();
+    }
+    std::lock_guard<std::mutex> l(mu);
+    done += plan[k].length;
+    if (progress) progress({"chunks", what, done, total});  // serialized by mu
+    return Status::Ok();
+  }));
   RETURN_IF_ERROR(packs.Sync());
 
   // The rebuilt tar must hash to the diffID the config names.
