@@ -84,7 +84,7 @@ class Client::Impl {
   Result<Response> Do(Request rq, const std::string& scope);
 
   // Error for an unexpected response.
-  Status Unexpected(const std::string& what, const Response& r) const;
+  Status Unexpected(const std::string& what, const Response& r);
   Status TransportError(const std::string& what, const Exchange& ex) const;
   void Backoff(int attempt, const Response* r) {
     long ms = static_cast<long>(opts.backoff_ms) << std::min(attempt, 6);
@@ -108,12 +108,22 @@ Status Client::Impl::TransportError(const std::string& what, const Exchange& ex)
   return Status::Unavailable(msg);
 }
 
-Status Client::Impl::Unexpected(const std::string& what, const Response& r) const {
+Status Client::Impl::Unexpected(const std::string& what, const Response& r) {
   std::string errs = RegistryErrors(r.body);
   std::string msg = what + ": HTTP " + std::to_string(r.status) + (errs.empty() ? "" : " " + errs);
-  if (r.status == 401)
+  if (r.status == 401) {
+    std::string user;
+    {
+      MutexLock l(&auth_mu);
+      auto c = Creds();
+      if (c.ok() && *c) user = (*c)->username;
+    }
+    if (!user.empty())
+      return Status::Denied(what + ": login refused for user \"" + user +
+                            "\" (wrong username or password?)");
     return Status::Denied(what + ": authentication required (run cimg login " + registry +
                           ", or pass --creds)" + (errs.empty() ? "" : ": " + errs));
+  }
   if (r.status == 403) return Status::Denied(what + ": access denied" + (errs.empty() ? "" : ": " + errs));
   if (r.status == 404) return Status::NotFound(msg);
   if (TransientStatus(r.status)) return Status::Unavailable(msg);
@@ -333,8 +343,6 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   Exchange ex;
   for (int attempt = 0;; attempt++) {
     ex = impl->Perform(rq);
-    bool again = ex.code != CURLE_OK ? TransientCurl(ex.code) && ex.code != CURLE_COULDNT_RESOLVE_HOST
-                                     : TransientStatus(ex.resp.status);
     // A plain-http registry answers a TLS hello with garbage: try http at once.
     if (ex.code != CURLE_OK && !o.tls_verify && impl->scheme == "https") {
       impl->scheme = "http";
@@ -342,11 +350,14 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
       Exchange plain = impl->Perform(rq);
       if (plain.code == CURLE_OK) {
         ex = std::move(plain);
-        break;
+      } else {
+        impl->scheme = "https";
+        rq.url = impl->Base() + "/v2/";
       }
-      impl->scheme = "https";
-      rq.url = impl->Base() + "/v2/";
     }
+    bool again = ex.code != CURLE_OK
+                     ? TransientCurl(ex.code) && ex.code != CURLE_COULDNT_RESOLVE_HOST
+                     : TransientStatus(ex.resp.status);
     if (!again || attempt >= o.retries) break;
     impl->Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr);
   }

@@ -18,6 +18,7 @@
 //   "n" name              -> manifest digest ("sha256:…"), for tags
 //   "p" diff_id[32]       -> LayerToc of a partial (lazily fetched) layer
 //   "q" diff_id[32]       -> its TarSplit and chunk blob ranges (chunked_layer.h)
+//   "k" key[32]           -> build cache entry (JSON, builder/)
 #pragma once
 
 #include <memory>
@@ -42,6 +43,7 @@ inline std::string Split(const Digest& d) { return "s" + std::string(d.Raw()); }
 inline std::string Blob(const Digest& d) { return "b" + std::string(d.Raw()); }
 inline std::string Image(const Digest& d) { return "i" + std::string(d.Raw()); }
 inline std::string Name(const std::string& n) { return "n" + n; }
+inline std::string BuildCache(const Digest& d) { return "k" + std::string(d.Raw()); }
 inline std::string PartialToc(const Digest& d) { return "p" + std::string(d.Raw()); }
 inline std::string PartialRest(const Digest& d) { return "q" + std::string(d.Raw()); }
 }  // namespace key

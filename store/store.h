@@ -148,6 +148,25 @@ class Store {
   // A chunk source over this store's packs (verified reads). Thread-safe.
   Result<std::unique_ptr<ChunkSource>> OpenChunkSource();
 
+  // --- new layers and images (cimg build, cimg commit) ---
+  // Ingests a directory in the kernel's overlay upper format as a layer
+  // (whiteouts and opaque dirs become OCI markers). The layer is not part of
+  // an image yet: hold a lease on it until CreateImage, or gc may take it.
+  Result<LayerSummary> ImportDirLayer(const std::string& dir, const ProgressFn& progress);
+  // Stores an image made of layers the store holds: config is the image
+  // config JSON (its rootfs.diff_ids name the layers, base first); the
+  // manifest lists the layers uncompressed. name may be "" (untagged).
+  Result<ImageDetails> CreateImage(const std::string& name, const std::string& config,
+                                   const std::string& source);
+
+  // The build cache (cimg build): small values under a key the builder
+  // derives from parent layers, instruction and inputs. gc keeps them; a
+  // value naming a layer gc took is a miss for the caller to detect.
+  Result<std::optional<std::string>> GetBuildCache(const Digest& key);
+  Status PutBuildCache(const Digest& key, const std::string& value);
+  // True when the store holds the layer (complete, not partial).
+  Result<bool> HasLayer(const Digest& diff_id);
+
   // --- lazy pulls (registry/) ---
   // A partial layer: known by its TOC while its chunks arrive one at a time.
   // gc keeps it, and the chunks of it that are stored, while a lease names

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "builder/builder.h"
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
@@ -98,6 +99,11 @@ void Must(const Status& s) {
 }
 
 void SplitName(const std::string& n, std::string* repo, std::string* tag) {
+  if (auto at = n.find('@'); at != std::string::npos) {  // REPO@sha256:… (pulled by digest)
+    *repo = n.substr(0, at);
+    *tag = "<none>";
+    return;
+  }
   auto slash = n.rfind('/');
   auto colon = n.rfind(':');
   if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
@@ -221,7 +227,9 @@ int main(int argc, char** argv) {
       auto client = pull_reg.Connect(ref.registry);
       auto src = Must(cfs::registry::OpenRegistrySource(client, ref, store->root() + "/tmp",
                                                         pull_reg.parallel));
-      r = Must(store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o));
+      auto pulled = store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o);
+      src.reset();  // joins its transfer threads before any exit
+      r = Must(std::move(pulled));
       auto st = client->stats();
       std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),
                   HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
@@ -287,13 +295,49 @@ int main(int argc, char** argv) {
     auto dst = Must(cfs::registry::OpenRegistryDestination(
         client, ref, store->root() + "/tmp", mount_from, &stats, ItemProgress(o.progress, "upload"),
         push_reg.parallel));
-    Must(store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o));
+    Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
+    dst.reset();  // joins its upload threads before any exit
+    Must(pushed);
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),
                 static_cast<unsigned long long>(stats.blobs_uploaded),
                 HumanSize(stats.bytes_uploaded).c_str(),
                 static_cast<unsigned long long>(stats.blobs_skipped),
                 static_cast<unsigned long long>(stats.blobs_mounted));
+  });
+
+  // build
+  auto* build = app.add_subcommand("build", "Build a cluster image from a Kubefile");
+  cfs::builder::BuildOptions bo;
+  std::vector<std::string> build_args;
+  std::string build_platform;
+  RegistryFlags build_reg;
+  build->add_option("-f,--file", bo.kubefile, "Kubefile (default: CONTEXT/Kubefile)");
+  build->add_option("-t,--tag", bo.tag, "Name of the image")->required();
+  build->add_option("--build-arg", build_args, "K=V for an ARG (repeatable)");
+  build->add_option("--platform", build_platform, "os/arch[/variant] of the image (default: this host)");
+  build->add_flag("--no-cache", bo.no_cache, "Run every step, ignoring the build cache");
+  build_reg.Add(build);
+  build->add_option("CONTEXT", bo.context, "Build context directory")->required();
+  build->callback([&] {
+    auto store = Must(OpenStore(g));
+    for (const auto& a : build_args) {
+      auto eq = a.find('=');
+      if (eq == std::string::npos || eq == 0) Fail(Status::Invalid("--build-arg " + a + ": want K=V"));
+      bo.build_args.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+    }
+    if (!build_platform.empty()) bo.platform = Must(cfs::Platform::Parse(build_platform));
+    bo.registry = build_reg.Options();
+    bo.log = [&](const std::string& line) {
+      if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
+    };
+    bo.progress = TerminalProgress(quiet);
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = Must(cfs::builder::Build(*store, bo));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s  %s\n", bo.tag.c_str(), r.image.summary.image_id.ToString().c_str());
+    std::printf("  %d steps (%d layer steps cached), %zu layers, %s, %.2f s\n", r.steps, r.cached,
+                r.image.layers.size(), HumanSize(r.image.summary.size).c_str(), secs);
   });
 
   // login / logout

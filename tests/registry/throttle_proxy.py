@@ -519,8 +519,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 want = min(want, limit - self.body_sent)
                 if want <= 0:
                     self.stop(rule)
-            data = resp.read(want)
+            try:
+                data = resp.read(want)
+            except (OSError, http.client.HTTPException):
+                data = b""
             if not data:
+                if self.body_len is not None and self.body_sent < self.body_len:
+                    # The upstream died mid-body: end this connection too, so
+                    # the client sees a short body now, not after a timeout.
+                    self.outcome = self.outcome or "upstream-cut"
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    raise Cut()
                 break
             st.bucket.take(len(data))
             allowed = st.sent(len(data))

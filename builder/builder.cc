@@ -1,0 +1,408 @@
+#include "builder/builder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "builder/copy.h"
+#include "builder/kubefile.h"
+#include "fs/chunk_cache.h"
+#include "fs/mount.h"
+#include "registry/image_io.h"
+#include "registry/reference.h"
+#include "store/layer_stack.h"
+
+namespace cfs::builder {
+
+using nlohmann::json;
+
+namespace {
+
+using Vars = std::vector<std::pair<std::string, std::string>>;
+
+std::string NowRfc3339() {
+  char buf[32];
+  std::time_t t = std::time(nullptr);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void SetVar(Vars* v, const std::string& k, const std::string& val) {
+  for (auto& kv : *v)
+    if (kv.first == k) {
+      kv.second = val;
+      return;
+    }
+  v->emplace_back(k, val);
+}
+
+bool DirEmpty(const std::string& dir) {
+  auto names = ListDir(dir);
+  return names.ok() && names->empty();
+}
+
+// Everything a build holds between steps.
+struct State {
+  std::vector<Digest> diff_ids;
+  Vars args;  // declared ARGs with their values
+  Vars env;   // ENV, in order
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> cmds, launch;
+  std::string author;
+  json history = json::array();
+  std::string created;  // of the last layer step (or the base): keeps rebuilds identical
+  std::string arch = "amd64", os = "linux";
+  std::vector<std::unique_ptr<Store::Lease>> leases;
+};
+
+class Builder {
+ public:
+  Builder(Store& store, const BuildOptions& o) : store_(store), o_(o) {}
+  Result<BuildResult> Run();
+
+ private:
+  void Log(const std::string& s) {
+    if (o_.log) o_.log(s);
+  }
+  std::string Where(const Instruction& in) const {
+    return kf_.path + ":" + std::to_string(in.line);
+  }
+  Status From(const Instruction& in);
+  Status LayerStep(const Instruction& in);
+  // Runs fn(mount dir) on a mount of the layers so far with upper dir upper.
+  Status OnMount(const std::string& tmp, const std::function<Status(const std::string&)>& fn);
+  Status RunCommand(const Instruction& in, const std::string& rootfs);
+  Status Lease(const std::vector<Digest>& ids) {
+    ASSIGN_OR_RETURN(auto l, store_.TakeLease(ids));
+    st_.leases.push_back(std::move(l));
+    return Status::Ok();
+  }
+  Digest ChainKey() const {
+    Sha256 h;
+    for (const auto& d : st_.diff_ids) h.Update(d.ToString() + "\n");
+    return h.Finish();
+  }
+
+  Store& store_;
+  const BuildOptions& o_;
+  Kubefile kf_;
+  State st_;
+  BuildResult res_;
+};
+
+Status Builder::From(const Instruction& in) {
+  std::string name = Expand(in.args[0], o_.build_args);
+  if (name == "scratch") return Status::Ok();
+  auto details = store_.Inspect(name);
+  if (!details.ok() && details.status().IsNotFound() && registry::IsRegistryReference(name)) {
+    auto ref = registry::Reference::Parse(name);
+    if (!ref.ok()) return ref.status().Prefix(Where(in));
+    Log("pulling " + ref->ToString());
+    auto client = registry::Client::Create(ref->registry, o_.registry);
+    if (!client.ok()) return client.status().Prefix(Where(in) + ": FROM " + name);
+    std::shared_ptr<registry::Client> c(std::move(*client));
+    ASSIGN_OR_RETURN(auto src,
+                     registry::OpenRegistrySource(c, *ref, store_.root() + "/tmp"));
+    PullOptions po;
+    po.platform = o_.platform;
+    po.progress = o_.progress;
+    auto pulled = store_.PullFrom(*src, "docker://" + ref->ToString(), ref->LocalName(), po);
+    if (!pulled.ok()) return pulled.status().Prefix(Where(in) + ": FROM " + name);
+    details = pulled->image;
+  }
+  if (!details.ok()) return details.status().Prefix(Where(in) + ": FROM " + name);
+  for (const auto& l : details->layers) st_.diff_ids.push_back(l.diff_id);
+  RETURN_IF_ERROR(Lease(st_.diff_ids));
+  json c = json::parse(details->config, nullptr, false);
+  if (c.is_object()) {
+    st_.created = c.value("created", "");
+    st_.arch = c.value("architecture", st_.arch);
+    st_.os = c.value("os", st_.os);
+    st_.author = c.value("author", "");
+    if (c.contains("history") && c["history"].is_array()) st_.history = c["history"];
+    if (c.contains("config") && c["config"].is_object()) {
+      const json& cc = c["config"];
+      if (cc.contains("Env") && cc["Env"].is_array())
+        for (const auto& e : cc["Env"]) {
+          if (!e.is_string()) continue;
+          std::string kv = e.get<std::string>();
+          auto eq = kv.find('=');
+          if (eq != std::string::npos) SetVar(&st_.env, kv.substr(0, eq), kv.substr(eq + 1));
+        }
+      if (cc.contains("Labels") && cc["Labels"].is_object())
+        for (auto& [k, v] : cc["Labels"].items())
+          if (v.is_string()) st_.labels[k] = v.get<std::string>();
+    }
+  }
+  // The parent's CMDs run first; this image's follow.
+  auto list = [&](const char* key, std::vector<std::string>* out) {
+    auto it = st_.labels.find(key);
+    if (it == st_.labels.end()) return;
+    json j = json::parse(it->second, nullptr, false);
+    if (j.is_array())
+      for (const auto& v : j)
+        if (v.is_string()) out->push_back(v.get<std::string>());
+  };
+  list(kLabelCmds, &st_.cmds);
+  list(kLabelLaunch, &st_.launch);
+  return Status::Ok();
+}
+
+Status Builder::OnMount(const std::string& tmp,
+                        const std::function<Status(const std::string&)>& fn) {
+  const std::string upper = tmp + "/upper", work = tmp + "/work", mnt = tmp + "/rootfs",
+                    empty = tmp + "/empty";
+  for (const auto& d : {upper, work, mnt, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
+  auto inos = std::make_unique<InoMap>();
+  std::vector<std::unique_ptr<Lower>> lowers;
+  std::unique_ptr<ChunkCache> cache;
+  if (!st_.diff_ids.empty()) {
+    std::vector<std::shared_ptr<const LayerToc>> tocs;
+    for (const auto& d : st_.diff_ids) {
+      ASSIGN_OR_RETURN(LayerToc t, store_.GetLayerToc(d));
+      tocs.push_back(std::make_shared<const LayerToc>(std::move(t)));
+    }
+    ASSIGN_OR_RETURN(LayerStack stack, LayerStack::Build(std::move(tocs)));
+    ASSIGN_OR_RETURN(auto src, store_.OpenChunkSource());
+    cache = std::make_unique<ChunkCache>(std::move(src), ChunkCacheOptions{});
+    ASSIGN_OR_RETURN(auto lower, OpenStackLower("build", std::move(stack), cache.get(), inos.get()));
+    lowers.push_back(std::move(lower));
+  } else {
+    ASSIGN_OR_RETURN(auto lower, OpenDirLower(empty, inos.get()));  // FROM scratch
+    lowers.push_back(std::move(lower));
+  }
+  OverlayOptions oo;
+  oo.upperdir = upper;
+  oo.workdir = work;
+  oo.sync_copy_up = false;  // the upper dir is ingested (and synced) right after
+  ASSIGN_OR_RETURN(auto ov, Overlay::Create(std::move(lowers), std::move(inos), oo));
+  MountOptions mo;
+  mo.fsname = "cimg-build";
+  ASSIGN_OR_RETURN(auto m, Mount::Start(std::move(ov), mnt, mo));
+  Status st = fn(mnt);
+  Status um = m->Unmount();
+  m.reset();
+  RETURN_IF_ERROR(st);
+  return um;
+}
+
+Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
+  std::vector<std::string> argv;
+  if (in.json_form) {
+    argv = in.args;
+  } else {
+    argv = {"/bin/sh", "-c", in.args[0]};
+  }
+  std::vector<std::string> envs;
+  const char* path = std::getenv("PATH");
+  envs.push_back("PATH=" + rootfs + "/bin:" + (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
+  for (const char* keep : {"HOME", "TERM", "LANG", "TMPDIR", "USER"})
+    if (const char* v = std::getenv(keep)) envs.push_back(std::string(keep) + "=" + v);
+  for (const auto& [k, v] : st_.args) envs.push_back(k + "=" + v);
+  for (const auto& [k, v] : st_.env) envs.push_back(k + "=" + v);
+  envs.push_back("ROOTFS=" + rootfs);
+  std::vector<char*> av, ev;
+  for (auto& s : argv) av.push_back(s.data());
+  av.push_back(nullptr);
+  for (auto& s : envs) ev.push_back(s.data());
+  ev.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::IOError("fork");
+  if (pid == 0) {
+    if (::chdir(rootfs.c_str()) != 0) _exit(126);
+    ::execvpe(av[0], av.data(), ev.data());
+    std::fprintf(stderr, "cimg build: cannot run %s: %s\n", av[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                      : "signal " + std::to_string(WTERMSIG(status));
+  return Status::Aborted(Where(in) + ": RUN failed with " + why + " (output above)");
+}
+
+Status Builder::LayerStep(const Instruction& in) {
+  Vars vars = st_.args;
+  for (const auto& kv : st_.env) vars.push_back(kv);
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(store_.root() + "/tmp", "build-"));
+  std::string text;
+  std::vector<CopySource> sources;
+  std::string dest;
+  Sha256 key;
+  key.Update("cimg-build-v1\n" + ChainKey().ToString() + "\n");
+  if (in.keyword == "COPY") {
+    std::vector<std::string> srcs;
+    for (size_t i = 0; i + 1 < in.args.size(); i++) {
+      std::string s = Expand(in.args[i], vars);
+      // ${ARCH}: the target architecture (set unless an ARG/ENV says otherwise).
+      Vars with_arch = {{"ARCH", st_.arch}};
+      for (const auto& kv : vars) with_arch.push_back(kv);
+      s = Expand(in.args[i], with_arch);
+      srcs.push_back(s);
+    }
+    dest = Expand(in.args.back(), vars);
+    text = "COPY";
+    for (const auto& s : srcs) text += " " + s;
+    text += " " + dest;
+    auto resolved = ResolveSources(o_.context, srcs, tmp.path() + "/downloads");
+    if (!resolved.ok()) return resolved.status().Prefix(Where(in));
+    sources = std::move(*resolved);
+    ASSIGN_OR_RETURN(Digest inputs, DigestSources(sources));
+    key.Update(text + "\n" + inputs.ToString() + "\n");
+  } else {  // RUN
+    text = "RUN " + in.raw;
+    key.Update(text + "\n");
+    for (const auto& [k, v] : vars) key.Update(k + "=" + v + "\n");
+  }
+  Digest cache_key = key.Finish();
+  if (!o_.no_cache) {
+    ASSIGN_OR_RETURN(auto hit, store_.GetBuildCache(cache_key));
+    if (hit) {
+      json j = json::parse(*hit, nullptr, false);
+      std::string layer = j.is_object() ? j.value("diff_id", "") : "";
+      bool ok = j.is_object();
+      Digest d;
+      if (ok && !layer.empty()) {
+        auto pd = Digest::Parse(layer);
+        ok = pd.ok();
+        if (ok) {
+          d = *pd;
+          auto has = store_.HasLayer(d);
+          ok = has.ok() && *has;
+        }
+      }
+      if (ok) {
+        Log(" --> cached");
+        res_.cached++;
+        st_.created = j.value("created", st_.created);
+        if (!layer.empty()) {
+          RETURN_IF_ERROR(Lease({d}));
+          st_.diff_ids.push_back(d);
+          res_.layers++;
+        }
+        st_.history.push_back({{"created", st_.created},
+                               {"created_by", text},
+                               {"empty_layer", layer.empty()}});
+        return Status::Ok();
+      }
+    }
+  }
+  RETURN_IF_ERROR(OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
+    if (in.keyword == "RUN") return RunCommand(in, rootfs);
+    UniqueFd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return Status::IOError(rootfs);
+    return CopyInto(root.get(), sources, dest).Prefix(Where(in));
+  }));
+  std::string diff;
+  if (!DirEmpty(tmp.path() + "/upper")) {
+    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(tmp.path() + "/upper", o_.progress));
+    RETURN_IF_ERROR(Lease({ls.diff_id}));
+    st_.diff_ids.push_back(ls.diff_id);
+    diff = ls.diff_id.ToString();
+    res_.layers++;
+    Log(" --> layer " + ls.diff_id.ToString().substr(0, 19) + " (" +
+        std::to_string(ls.entries) + " entries, " + std::to_string(ls.tar_size) + " bytes)");
+  } else {
+    Log(" --> no changes: no layer");
+  }
+  st_.created = NowRfc3339();
+  st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", diff.empty()}});
+  json entry = {{"diff_id", diff}, {"created", st_.created}};
+  return store_.PutBuildCache(cache_key, entry.dump());
+}
+
+Result<BuildResult> Builder::Run() {
+  std::string kfpath = o_.kubefile.empty() ? o_.context + "/Kubefile" : o_.kubefile;
+  auto text = ReadFile(kfpath, 16 << 20);
+  if (!text.ok()) {
+    if (text.status().err() == ENOENT) return Status::NotFound(kfpath + ": no such Kubefile");
+    return text.status();
+  }
+  std::string shown = kfpath;
+  ASSIGN_OR_RETURN(kf_, ParseKubefile(*text, "Kubefile"));
+  if (kfpath.size() < 9 || kfpath.compare(kfpath.size() - 8, 8, "Kubefile") != 0) kf_.path = kfpath;
+  struct stat st;
+  if (::stat(o_.context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status::NotFound("build context " + o_.context + ": not a directory");
+  if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
+  else st_.arch = Platform::Host().arch;
+  // Build args given but never declared are reported, as docker does.
+  const size_t n = kf_.instructions.size();
+  for (size_t i = 0; i < n; i++) {
+    const Instruction& in = kf_.instructions[i];
+    Log("STEP " + std::to_string(i + 1) + "/" + std::to_string(n) + ": " + in.keyword + " " + in.raw);
+    const std::string& k = in.keyword;
+    Vars vars = st_.args;
+    for (const auto& kv : st_.env) vars.push_back(kv);
+    if (k == "FROM") {
+      RETURN_IF_ERROR(From(in));
+      if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
+      continue;
+    }
+    res_.steps++;
+    if (k == "ARG") {
+      std::string v = in.arg_has_default ? Expand(in.args[1], vars) : "";
+      for (const auto& [bk, bv] : o_.build_args)
+        if (bk == in.args[0]) v = bv;
+      SetVar(&st_.args, in.args[0], v);
+    } else if (k == "ENV") {
+      for (size_t a = 0; a + 1 < in.args.size(); a += 2)
+        SetVar(&st_.env, in.args[a], Expand(in.args[a + 1], vars));
+      st_.history.push_back({{"created", st_.created}, {"created_by", "ENV " + in.raw}, {"empty_layer", true}});
+    } else if (k == "LABEL") {
+      for (size_t a = 0; a + 1 < in.args.size(); a += 2)
+        st_.labels[Expand(in.args[a], vars)] = Expand(in.args[a + 1], vars);
+      st_.history.push_back({{"created", st_.created}, {"created_by", "LABEL " + in.raw}, {"empty_layer", true}});
+    } else if (k == "MAINTAINER") {
+      st_.author = in.raw;
+    } else if (k == "CMD") {
+      st_.cmds.push_back(in.raw);
+    } else if (k == "CMDS") {
+      for (const auto& c : in.args) st_.cmds.push_back(c);
+    } else if (k == "LAUNCH") {
+      st_.launch = in.args;
+    } else {  // COPY, RUN
+      RETURN_IF_ERROR(LayerStep(in));
+    }
+  }
+  if (st_.created.empty()) st_.created = NowRfc3339();
+  json cfg;
+  cfg["architecture"] = st_.arch;
+  cfg["os"] = st_.os;
+  cfg["created"] = st_.created;
+  if (!st_.author.empty()) cfg["author"] = st_.author;
+  json env = json::array();
+  for (const auto& [k, v] : st_.env) env.push_back(k + "=" + v);
+  auto labels = st_.labels;
+  if (!st_.cmds.empty()) labels[kLabelCmds] = json(st_.cmds).dump();
+  if (!st_.launch.empty()) labels[kLabelLaunch] = json(st_.launch).dump();
+  cfg["config"] = json::object();
+  if (!env.empty()) cfg["config"]["Env"] = env;
+  if (!labels.empty()) cfg["config"]["Labels"] = labels;
+  cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
+  for (const auto& d : st_.diff_ids) cfg["rootfs"]["diff_ids"].push_back(d.ToString());
+  cfg["history"] = st_.history;
+  ASSIGN_OR_RETURN(res_.image, store_.CreateImage(o_.tag, cfg.dump(), "build:" + o_.context));
+  return res_;
+}
+
+}  // namespace
+
+Result<BuildResult> Build(Store& store, const BuildOptions& o) {
+  Builder b(store, o);
+  return b.Run();
+}
+
+}  // namespace cfs::builder

@@ -1,0 +1,51 @@
+// cimg build: runs a Kubefile (builder/kubefile.h) into an image.
+//
+// FROM gives the parent layers (from the store, or pulled from a registry).
+// COPY and RUN each run on an in-process clusterfs mount of the image so far
+// with a fresh empty upper dir; afterwards the upper dir is the layer diff
+// (char 0/0 -> whiteout, opaque xattr -> opaque) and is ingested
+// (Store::ImportDirLayer). ARG, ENV, LABEL, MAINTAINER, CMD, CMDS and LAUNCH
+// change only the config. A step's result is cached under a key of the
+// parent layers, the instruction after substitution, the values it sees
+// (RUN: its environment) and its inputs (COPY: names, modes and contents),
+// so an unchanged rebuild reuses every layer and yields the same image ID.
+// A failed build tags nothing.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "registry/client.h"
+#include "store/store.h"
+
+namespace cfs::builder {
+
+// Labels the image config carries for deploy (JSON arrays of strings).
+inline constexpr char kLabelCmds[] = "io.cimg.cmds";
+inline constexpr char kLabelLaunch[] = "io.cimg.launch";
+
+struct BuildOptions {
+  std::string kubefile;  // "" = CONTEXT/Kubefile
+  std::string context;
+  std::string tag;
+  std::vector<std::pair<std::string, std::string>> build_args;
+  Platform platform;  // empty = the host's
+  bool no_cache = false;
+  registry::ClientOptions registry;  // for FROM images pulled from a registry
+  // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").
+  std::function<void(const std::string&)> log;
+  ProgressFn progress;
+};
+
+struct BuildResult {
+  ImageDetails image;
+  int steps = 0;   // instructions run (after FROM)
+  int cached = 0;  // layer steps taken from the cache
+  int layers = 0;  // layers this build added (new or cached)
+};
+
+Result<BuildResult> Build(Store& store, const BuildOptions& o);
+
+}  // namespace cfs::builder

@@ -1,0 +1,39 @@
+// COPY: files from the build context (or http(s) URLs) into a rootfs, never
+// outside it: every path in the rootfs is resolved with openat2
+// RESOLVE_IN_ROOT, so ".." and symlinks (absolute ones too) stay inside.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/digest.h"
+#include "store/status.h"
+
+namespace cfs::builder {
+
+struct CopySource {
+  std::string display;  // as written (for messages)
+  std::string path;     // an absolute path in the context, or a downloaded file
+  std::string name;     // the name it gets in a directory destination
+};
+
+// Resolves COPY sources: wildcards (glob) in the context, "${ARCH}" already
+// expanded by the caller. Invalid for a source outside the context (after
+// resolving symlinks) or one that matches nothing. URLs are downloaded into
+// tmp_dir (TLS verified).
+Result<std::vector<CopySource>> ResolveSources(const std::string& context,
+                                               const std::vector<std::string>& srcs,
+                                               const std::string& tmp_dir);
+
+// A digest of the sources' names, types, modes, link targets and contents:
+// the build cache's input key.
+Result<Digest> DigestSources(const std::vector<CopySource>& srcs);
+
+// Copies the sources to dest (relative to the rootfs dir root_fd, "/" and
+// "." mean its top). dest is a directory when it ends in "/", when there are
+// several sources, when a source is a directory (its contents are copied),
+// or when it exists as one; parents are created. Files keep mode and mtime,
+// and are owned by root; symlinks are copied as symlinks.
+Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest);
+
+}  // namespace cfs::builder

@@ -1,0 +1,281 @@
+#include "builder/kubefile.h"
+
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+namespace cfs::builder {
+
+namespace {
+
+std::string Upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Trim(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) a++;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) b--;
+  return s.substr(a, b - a);
+}
+
+bool ValidName(const std::string& n) {
+  if (n.empty() || !(std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_')) return false;
+  for (char c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+// A JSON array of strings, when s is one.
+bool JsonArray(const std::string& s, std::vector<std::string>* out) {
+  if (s.empty() || s[0] != '[') return false;
+  try {
+    auto j = nlohmann::json::parse(s);
+    if (!j.is_array()) return false;
+    out->clear();
+    for (const auto& v : j) {
+      if (!v.is_string()) return false;
+      out->push_back(v.get<std::string>());
+    }
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> SplitWords(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < s.size() &&
+                 (s[i + 1] == '"' || s[i + 1] == '\\')) {
+        cur += s[++i];
+      } else {
+        cur += c;
+      }
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (in_word) out.push_back(cur);
+      cur.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '\\' && i + 1 < s.size()) {
+      cur += s[++i];
+    } else {
+      cur += c;
+    }
+  }
+  if (quote) return Status::Invalid(std::string("unterminated ") + quote + " quote");
+  if (in_word) out.push_back(cur);
+  return out;
+}
+
+std::string Expand(const std::string& s,
+                   const std::vector<std::pair<std::string, std::string>>& vars) {
+  auto lookup = [&](const std::string& n, bool* found) -> std::string {
+    // The last definition wins.
+    for (auto it = vars.rbegin(); it != vars.rend(); ++it)
+      if (it->first == n) {
+        *found = true;
+        return it->second;
+      }
+    *found = false;
+    return "";
+  };
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && s[i + 1] == '$') {
+      out += '$';
+      i++;
+      continue;
+    }
+    if (c != '$' || i + 1 >= s.size()) {
+      out += c;
+      continue;
+    }
+    if (s[i + 1] == '{') {
+      auto close = s.find('}', i + 2);
+      if (close == std::string::npos) {
+        out += c;
+        continue;
+      }
+      std::string body = s.substr(i + 2, close - i - 2);
+      std::string name = body, def;
+      bool has_def = false;
+      auto dash = body.find(":-");
+      if (dash != std::string::npos) {
+        name = body.substr(0, dash);
+        def = body.substr(dash + 2);
+        has_def = true;
+      }
+      bool found;
+      std::string v = lookup(name, &found);
+      out += (!found || v.empty()) && has_def ? def : v;
+      i = close;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) j++;
+    if (j == i + 1 || std::isdigit(static_cast<unsigned char>(s[i + 1]))) {
+      out += c;
+      continue;
+    }
+    bool found;
+    out += lookup(s.substr(i + 1, j - i - 1), &found);
+    i = j - 1;
+  }
+  return out;
+}
+
+Result<Kubefile> ParseKubefile(const std::string& text, const std::string& path) {
+  Kubefile kf;
+  kf.path = path;
+  std::vector<std::string> lines;
+  {
+    size_t start = 0;
+    while (start <= text.size()) {
+      auto nl = text.find('\n', start);
+      if (nl == std::string::npos) {
+        if (start < text.size()) lines.push_back(text.substr(start));
+        break;
+      }
+      lines.push_back(text.substr(start, nl - start));
+      start = nl + 1;
+    }
+  }
+  auto err = [&](int line, const std::string& why) {
+    return Status::Invalid(path + ":" + std::to_string(line) + ": " + why);
+  };
+  for (size_t i = 0; i < lines.size(); i++) {
+    std::string line = lines[i];
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string t = Trim(line);
+    if (t.empty() || t[0] == '#') continue;
+    int first = static_cast<int>(i) + 1;
+    // Continuations: a trailing backslash joins the next line (comment lines
+    // inside are skipped, as docker does).
+    std::string joined = t;
+    while (!joined.empty() && joined.back() == '\\') {
+      joined.pop_back();
+      bool more = false;
+      while (++i < lines.size()) {
+        std::string next = Trim(lines[i]);
+        if (!next.empty() && next.back() == '\r') next.pop_back();
+        if (!next.empty() && next[0] == '#') continue;
+        joined += " " + next;
+        more = true;
+        break;
+      }
+      if (!more) break;
+    }
+    size_t sp = 0;
+    while (sp < joined.size() && !std::isspace(static_cast<unsigned char>(joined[sp]))) sp++;
+    Instruction in;
+    in.keyword = Upper(joined.substr(0, sp));
+    in.raw = Trim(joined.substr(sp));
+    in.line = first;
+    const std::string& k = in.keyword;
+    static const char* kKnown[] = {"FROM", "ARG",  "ENV", "LABEL",  "MAINTAINER",
+                                   "COPY", "RUN",  "CMD", "CMDS",   "LAUNCH"};
+    bool known = false;
+    for (const char* n : kKnown) known |= k == n;
+    if (!known) return err(first, "unknown instruction \"" + joined.substr(0, sp) + "\"");
+    if (kf.instructions.empty() && k != "FROM")
+      return err(first, "FROM must be the first instruction (found " + k + ")");
+    if (!kf.instructions.empty() && k == "FROM")
+      return err(first, "FROM may appear only once, as the first instruction");
+    if (in.raw.empty() && k != "CMD") return err(first, k + " needs an argument");
+    if (k == "FROM") {
+      auto w = SplitWords(in.raw);
+      if (!w.ok() || w->size() != 1) return err(first, "FROM takes one image name (or scratch)");
+      in.args = *w;
+    } else if (k == "ARG") {
+      std::string a = in.raw;
+      auto eq = a.find('=');
+      std::string name = Trim(eq == std::string::npos ? a : a.substr(0, eq));
+      if (!ValidName(name))
+        return err(first, "ARG: bad name \"" + name + "\" (want ARG name[=default])");
+      in.args.push_back(name);
+      if (eq != std::string::npos) {
+        auto v = SplitWords(a.substr(eq + 1));
+        if (!v.ok()) return err(first, "ARG: " + v.status().message());
+        if (v->size() > 1) return err(first, "ARG: one name[=default] per line");
+        in.args.push_back(v->empty() ? "" : (*v)[0]);
+        in.arg_has_default = true;
+      }
+    } else if (k == "ENV" || k == "LABEL") {
+      auto w = SplitWords(in.raw);
+      if (!w.ok()) return err(first, k + ": " + w.status().message());
+      if (w->empty()) return err(first, k + " needs key=value");
+      if ((*w)[0].find('=') == std::string::npos) {
+        // Legacy form: ENV key value...
+        if (w->size() < 2) return err(first, k + ": want key=value (or " + k + " key value)");
+        std::string key = (*w)[0];
+        auto rest = in.raw.substr(in.raw.find(key) + key.size());
+        in.args = {key, Trim(rest)};
+      } else {
+        for (const auto& kv : *w) {
+          auto eq = kv.find('=');
+          if (eq == std::string::npos || eq == 0)
+            return err(first, k + ": \"" + kv + "\" is not key=value");
+          in.args.push_back(kv.substr(0, eq));
+          in.args.push_back(kv.substr(eq + 1));
+        }
+      }
+      if (k == "ENV")
+        for (size_t a = 0; a < in.args.size(); a += 2)
+          if (!ValidName(in.args[a])) return err(first, "ENV: bad name \"" + in.args[a] + "\"");
+    } else if (k == "COPY") {
+      std::vector<std::string> w;
+      if (JsonArray(in.raw, &w)) {
+        in.json_form = true;
+      } else {
+        auto s = SplitWords(in.raw);
+        if (!s.ok()) return err(first, "COPY: " + s.status().message());
+        w = *s;
+      }
+      // Flags docker knows are not part of sealer's COPY.
+      for (const auto& a : w)
+        if (a.rfind("--", 0) == 0) return err(first, "COPY: options (" + a + ") are not supported");
+      if (w.size() < 2) return err(first, "COPY needs a source and a destination");
+      in.args = w;
+    } else if (k == "RUN" || k == "CMDS" || k == "LAUNCH") {
+      std::vector<std::string> w;
+      if (JsonArray(in.raw, &w)) {
+        in.json_form = true;
+        if (w.empty()) return err(first, k + ": empty list");
+        in.args = w;
+      } else if (k == "RUN") {
+        in.args = {in.raw};
+      } else {
+        return err(first, k + " takes a JSON list of strings, e.g. " + k + " [\"a\", \"b\"]");
+      }
+    } else if (k == "CMD") {
+      if (in.raw.empty()) return err(first, "CMD needs a command");
+      std::vector<std::string> w;
+      in.json_form = JsonArray(in.raw, &w);
+      in.args = {in.raw};
+    } else {  // MAINTAINER
+      in.args = {in.raw};
+    }
+    kf.instructions.push_back(std::move(in));
+  }
+  if (kf.instructions.empty()) return Status::Invalid(path + ": no instructions (want FROM first)");
+  return kf;
+}
+
+}  // namespace cfs::builder
