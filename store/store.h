@@ -159,6 +159,15 @@ class Store {
   Result<ImageDetails> CreateImage(const std::string& name, const std::string& config,
                                    const std::string& source);
 
+  // What changed from image a to image b ('A'dded, 'C'hanged, 'D'eleted
+  // paths of the merged trees, sorted); b "" compares a with its parent (a
+  // without its top layer).
+  struct Change {
+    char kind;
+    std::string path;
+  };
+  Result<std::vector<Change>> Diff(const std::string& a, const std::string& b);
+
   // The build cache (cimg build): small values under a key the builder
   // derives from parent layers, instruction and inputs. gc keeps them; a
   // value naming a layer gc took is a miss for the caller to detect.

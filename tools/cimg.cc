@@ -1,5 +1,6 @@
 // cimg: the cluster image tool. Argument parsing and printing only; the work
 // is done by the libraries (store/ for now).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -338,6 +339,83 @@ int main(int argc, char** argv) {
     std::printf("%s  %s\n", bo.tag.c_str(), r.image.summary.image_id.ToString().c_str());
     std::printf("  %d steps (%d layer steps cached), %zu layers, %s, %.2f s\n", r.steps, r.cached,
                 r.image.layers.size(), HumanSize(r.image.summary.size).c_str(), secs);
+  });
+
+  // commit
+  auto* commit = app.add_subcommand("commit",
+                                    "Make a writable clusterfs mount's changes (its upper dir) a new image");
+  std::string commit_mnt, commit_name, commit_msg;
+  commit->add_option("MNT", commit_mnt, "Mount point of a clusterfs mount with an upper dir")->required();
+  commit->add_option("NAME", commit_name, "Name of the new image")->required();
+  commit->add_option("-m,--message", commit_msg, "Comment in the image history");
+  commit->callback([&] {
+    char* rp = ::realpath(commit_mnt.c_str(), nullptr);
+    if (!rp) Fail(Status::NotFound(commit_mnt + ": no such directory"));
+    std::string mnt = rp;
+    ::free(rp);
+    std::string dir = ::geteuid() == 0 ? "/run/clusterfs"
+                                       : "/run/user/" + std::to_string(::geteuid()) + "/clusterfs";
+    std::string statefile = dir + "/" + cfs::Digest::Of(mnt).Hex().substr(0, 16) + ".json";
+    auto body = cfs::ReadFile(statefile);
+    if (!body.ok()) Fail(Status::NotFound(commit_mnt + " is not a clusterfs mount"));
+    json st = json::parse(*body, nullptr, false);
+    if (!st.is_object()) Fail(Status::Corruption(statefile + ": malformed"));
+    std::string upper = st.value("upper", "");
+    auto manifests = st.value("manifests", std::vector<std::string>());
+    if (upper.empty()) Fail(Status::Invalid(commit_mnt + " is read-only (no upper dir): nothing to commit"));
+    if (manifests.size() != 1 || manifests[0].empty() || st.value("dir_lowers", 0) != 0)
+      Fail(Status::Unsupported(commit_mnt + ": commit needs a mount of one image from the store"));
+    auto store = Must(OpenStore(g));
+    if (st.value("root", "") != store->root())
+      Fail(Status::Invalid(commit_mnt + " is mounted from the store " + st.value("root", "") +
+                           " (use cimg --root " + st.value("root", "") + ")"));
+    // Changes made through the mount are in the upper dir once synced.
+    int fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::syncfs(fd);
+      ::close(fd);
+    }
+    auto base = Must(store->Inspect(manifests[0]));
+    auto layer = Must(store->ImportDirLayer(upper, TerminalProgress(quiet)));
+    auto lease2 = Must(store->TakeLease({layer.diff_id}));
+    json cfg = json::parse(base.config, nullptr, false);
+    if (!cfg.is_object()) cfg = json::object();
+    char now[32];
+    std::time_t t = std::time(nullptr);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cfg["created"] = now;
+    if (!cfg.contains("rootfs") || !cfg["rootfs"].is_object())
+      cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
+    cfg["rootfs"]["diff_ids"].push_back(layer.diff_id.ToString());
+    if (!cfg.contains("history") || !cfg["history"].is_array()) cfg["history"] = json::array();
+    json h = {{"created", now}, {"created_by", "cimg commit " + mnt}};
+    if (!commit_msg.empty()) h["comment"] = commit_msg;
+    cfg["history"].push_back(h);
+    auto img = Must(store->CreateImage(commit_name, cfg.dump(), "commit:" + mnt));
+    std::printf("%s  %s\n  %zu layers (+1: %llu entries, %s)\n", commit_name.c_str(),
+                img.summary.image_id.ToString().c_str(), img.layers.size(),
+                static_cast<unsigned long long>(layer.entries), HumanSize(layer.tar_size).c_str());
+  });
+
+  // diff
+  auto* diff = app.add_subcommand("diff", "List paths added (A), changed (C) and deleted (D)");
+  std::string diff_a, diff_b, diff_format;
+  diff->add_option("NAME", diff_a, "Image (alone: compared with its parent, i.e. its top layer's changes)")->required();
+  diff->add_option("NAME2", diff_b, "Second image: the changes from NAME to NAME2");
+  diff->add_option("--format", diff_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  diff->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto changes = Must(store->Diff(diff_a, diff_b));
+    if (diff_format == "json") {
+      json j = json::array();
+      for (const auto& c : changes) j.push_back({{"Kind", std::string(1, c.kind)}, {"Path", "/" + c.path}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    for (const auto& c : changes) std::printf("%c /%s\n", c.kind, c.path.c_str());
   });
 
   // login / logout

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -238,6 +239,8 @@ struct Mounted {
   std::unique_ptr<cfs::Store> store;
   std::vector<std::unique_ptr<cfs::Store::Lease>> leases;
   cfs::registry::LazyChunkSource* lazy = nullptr;  // owned by cache
+  std::vector<std::string> manifests;  // of store images mounted ("" for registry ones)
+  int dir_lowers = 0;
   std::unique_ptr<cfs::ChunkCache> cache;
   std::unique_ptr<cfs::Overlay> overlay;
 };
@@ -373,6 +376,7 @@ Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
   if (Status s = OpenStore(a, m); !s.ok()) return s;
   if (IsRemoteRef(ref, m)) {
     if (Status s = MakeCache(a, m, true); !s.ok()) return s;
+    m->manifests.push_back("");
     auto tocs = RemoteTocs(a, m, ref);
     if (!tocs.ok()) return tocs.status();
     auto stack = cfs::LayerStack::Build(std::move(*tocs));
@@ -388,6 +392,7 @@ Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
     }
     return det.status();
   }
+  m->manifests.push_back(det->summary.manifest_digest.ToString());
   std::vector<cfs::Digest> diff_ids;
   for (const auto& l : det->layers) diff_ids.push_back(l.diff_id);
   // The lease first: from here on gc keeps the layers even if the image is removed.
@@ -447,10 +452,10 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   }
   for (const auto& l : a.lowerdirs) {
     struct stat st;
+    bool is_dir = ::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (is_dir) m.dir_lowers++;
     Result<std::unique_ptr<cfs::Lower>> lower =
-        (::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-            ? cfs::OpenDirLower(l, inos.get())
-            : ImageLower(a, &m, l, inos.get());
+        is_dir ? cfs::OpenDirLower(l, inos.get()) : ImageLower(a, &m, l, inos.get());
     if (!lower.ok()) return fail(lower.status());
     lowers.push_back(std::move(*lower));
   }
@@ -508,6 +513,20 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   }
   std::string pidfile = PidFile(a.mountpoint);
   (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
+  // What `cimg commit` needs to know about this mount.
+  std::string statefile = pidfile.substr(0, pidfile.size() - 4) + ".json";
+  {
+    nlohmann::json st;
+    st["mountpoint"] = a.mountpoint;
+    st["root"] = m.store ? m.store->root() : "";
+    st["source"] = a.source;
+    st["manifests"] = m.manifests;
+    st["dir_lowers"] = m.dir_lowers;
+    st["upper"] = a.upper;
+    st["work"] = a.work;
+    st["pid"] = ::getpid();
+    (void)cfs::WriteFileAtomic(statefile, st.dump() + "\n", 0600);
+  }
   ready("");
   if (!a.foreground && !a.debug) g_log_stderr = false;
   if (m.lazy && a.prefetch == "all") m.lazy->StartPrefetch();
@@ -520,6 +539,7 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
   ::unlink(pidfile.c_str());
+  ::unlink(statefile.c_str());
   return rc == 0 ? 0 : 1;
 }
 
