@@ -8,13 +8,16 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "builder/copy.h"
+#include "builder/images.h"
 #include "builder/kubefile.h"
 #include "fs/chunk_cache.h"
 #include "fs/mount.h"
 #include "registry/image_io.h"
+#include "registry/layout.h"
 #include "registry/reference.h"
 #include "store/layer_stack.h"
 
@@ -80,6 +83,8 @@ class Builder {
   // Runs fn(mount dir) on a mount of the layers so far with upper dir upper.
   Status OnMount(const std::string& tmp, const std::function<Status(const std::string&)>& fn);
   Status RunCommand(const Instruction& in, const std::string& rootfs);
+  // Pulls the container images the rootfs names into its registry/.
+  Status CollectImages();
   Status Lease(const std::vector<Digest>& ids) {
     ASSIGN_OR_RETURN(auto l, store_.TakeLease(ids));
     st_.leases.push_back(std::move(l));
@@ -323,6 +328,93 @@ Status Builder::LayerStep(const Instruction& in) {
   return store_.PutBuildCache(cache_key, entry.dump());
 }
 
+Status Builder::CollectImages() {
+  std::vector<std::string> extra, ignored;
+  if (!o_.image_list.empty()) {
+    ASSIGN_OR_RETURN(extra, ReadImageList(o_.image_list));
+  }
+  if (!o_.ignored_image_list.empty()) {
+    ASSIGN_OR_RETURN(ignored, ReadImageList(o_.ignored_image_list));
+  }
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(store_.root() + "/tmp", "images-"));
+  Platform platform = o_.platform;
+  if (platform.arch.empty()) platform = Platform::Host();
+  std::vector<std::string> names;
+  std::string text;
+  Digest key;
+  bool cached = false;
+  std::string cached_layer;
+  Status st = OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
+    ASSIGN_OR_RETURN(std::vector<std::string> found, FindImages(rootfs));
+    std::set<std::string> all(found.begin(), found.end());
+    all.insert(extra.begin(), extra.end());
+    for (const auto& i : ignored) all.erase(i);
+    names.assign(all.begin(), all.end());
+    if (names.empty()) return Status::Ok();
+    text = "COLLECT IMAGES";
+    for (const auto& n : names) text += " " + n;
+    Sha256 h;
+    h.Update("cimg-build-v1\n" + ChainKey().ToString() + "\n" + text + "\n" + platform.ToString());
+    key = h.Finish();
+    if (!o_.no_cache) {
+      ASSIGN_OR_RETURN(auto hit, store_.GetBuildCache(key));
+      if (hit) {
+        json j = json::parse(*hit, nullptr, false);
+        std::string layer = j.is_object() ? j.value("diff_id", "") : "";
+        auto d = Digest::Parse(layer);
+        auto has = d.ok() ? store_.HasLayer(*d) : Result<bool>(false);
+        if (has.ok() && *has) {
+          cached = true;
+          cached_layer = layer;
+          st_.created = j.value("created", st_.created);
+          return Status::Ok();
+        }
+      }
+    }
+    registry::DistributionLayout layout(rootfs + "/registry");
+    std::map<std::string, std::shared_ptr<registry::Client>> clients;
+    for (const auto& n : names) {
+      auto ref = registry::Reference::Parse(n);
+      if (!ref.ok()) return ref.status().Prefix("container image");
+      auto& c = clients[ref->registry];
+      if (!c) {
+        auto cr = registry::Client::Create(ref->registry, o_.registry);
+        if (!cr.ok()) return cr.status().Prefix(n);
+        c = std::shared_ptr<registry::Client>(std::move(*cr));
+      }
+      registry::CopyStats cs;
+      Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag));
+      RETURN_IF_ERROR(registry::CopyImageToLayout(*c, *ref, platform, layout, ref->repository,
+                                                  ref->tag, &cs)
+                          .Prefix(n));
+    }
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(st);
+  if (names.empty()) return Status::Ok();
+  res_.images = names;
+  st_.labels[kLabelImages] = json(names).dump();
+  Log("STEP: collect " + std::to_string(names.size()) + " container images into registry/");
+  if (cached) {
+    Log(" --> cached");
+    res_.cached++;
+    ASSIGN_OR_RETURN(Digest d, Digest::Parse(cached_layer));
+    RETURN_IF_ERROR(Lease({d}));
+    st_.diff_ids.push_back(d);
+    res_.layers++;
+  } else {
+    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(tmp.path() + "/upper", o_.progress));
+    RETURN_IF_ERROR(Lease({ls.diff_id}));
+    st_.diff_ids.push_back(ls.diff_id);
+    res_.layers++;
+    st_.created = NowRfc3339();
+    json entry = {{"diff_id", ls.diff_id.ToString()}, {"created", st_.created}};
+    RETURN_IF_ERROR(store_.PutBuildCache(key, entry.dump()));
+  }
+  st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", false}});
+  return Status::Ok();
+}
+
 Result<BuildResult> Builder::Run() {
   std::string kfpath = o_.kubefile.empty() ? o_.context + "/Kubefile" : o_.kubefile;
   auto text = ReadFile(kfpath, 16 << 20);
@@ -377,6 +469,7 @@ Result<BuildResult> Builder::Run() {
       RETURN_IF_ERROR(LayerStep(in));
     }
   }
+  if (o_.collect_images) RETURN_IF_ERROR(CollectImages());
   if (st_.created.empty()) st_.created = NowRfc3339();
   json cfg;
   cfg["architecture"] = st_.arch;

@@ -25,6 +25,7 @@ namespace cfs::builder {
 // Labels the image config carries for deploy (JSON arrays of strings).
 inline constexpr char kLabelCmds[] = "io.cimg.cmds";
 inline constexpr char kLabelLaunch[] = "io.cimg.launch";
+inline constexpr char kLabelImages[] = "io.cimg.images";
 
 struct BuildOptions {
   std::string kubefile;  // "" = CONTEXT/Kubefile
@@ -33,6 +34,10 @@ struct BuildOptions {
   std::vector<std::pair<std::string, std::string>> build_args;
   Platform platform;  // empty = the host's
   bool no_cache = false;
+  // Container images: collected (builder/images.h) into the image's
+  // built-in registry (registry/, distribution layout) as one last layer.
+  std::string image_list, ignored_image_list;  // files, one reference a line
+  bool collect_images = true;
   registry::ClientOptions registry;  // for FROM images pulled from a registry
   // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").
   std::function<void(const std::string&)> log;
@@ -44,6 +49,7 @@ struct BuildResult {
   int steps = 0;   // instructions run (after FROM)
   int cached = 0;  // layer steps taken from the cache
   int layers = 0;  // layers this build added (new or cached)
+  std::vector<std::string> images;  // container images collected into registry/
 };
 
 Result<BuildResult> Build(Store& store, const BuildOptions& o);

@@ -318,6 +318,12 @@ int main(int argc, char** argv) {
   build->add_option("--build-arg", build_args, "K=V for an ARG (repeatable)");
   build->add_option("--platform", build_platform, "os/arch[/variant] of the image (default: this host)");
   build->add_flag("--no-cache", bo.no_cache, "Run every step, ignoring the build cache");
+  std::string build_mode = "lite";
+  build->add_option("--image-list", bo.image_list, "More container images to collect (one a line)");
+  build->add_option("--ignored-image-list", bo.ignored_image_list, "Container images not to collect (one a line)");
+  build->add_option("--build-mode", build_mode,
+                    "lite (default): collect the container images the rootfs names into registry/")
+      ->check(CLI::IsMember({"lite"}));
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
   build->callback([&] {
@@ -337,8 +343,9 @@ int main(int argc, char** argv) {
     auto r = Must(cfs::builder::Build(*store, bo));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s  %s\n", bo.tag.c_str(), r.image.summary.image_id.ToString().c_str());
-    std::printf("  %d steps (%d layer steps cached), %zu layers, %s, %.2f s\n", r.steps, r.cached,
-                r.image.layers.size(), HumanSize(r.image.summary.size).c_str(), secs);
+    std::printf("  %d steps (%d layer steps cached), %zu layers, %s, %zu container images, %.2f s\n",
+                r.steps, r.cached, r.image.layers.size(), HumanSize(r.image.summary.size).c_str(),
+                r.images.size(), secs);
   });
 
   // commit

@@ -601,3 +601,19 @@ awk 'NR > 1 && $1 ~ /@sha256$/ {bad = 1} END {exit bad}' "$T/images.out" ||
   fail "cimg images shows an image pulled by digest with REPOSITORY ending in '@sha256':
 $(cat "$T/images.out")"
 assert_fsck_clean
+
+# ----------------------------------------- 8. redirects to blob storage
+log "8. blobs redirected (307) to storage: followed without the Authorization header"
+reg_start_proxy rd "$P"
+reg_proxy_ctl "$REG_RD_CTL" "auth rduser:rdpass" "redirect * /blobs/"
+expect_one_line_error 'authentication required' cir "$T/root-rd0" pull "$REG_RD_ADDR/test/app:1" --tls-verify=false
+run_ok "pull through redirects with Basic auth" cir "$T/root-rd" pull "$REG_RD_ADDR/test/app:1" \
+  --tls-verify=false --creds rduser:rdpass
+assert_eq "$APP_ID" "$(store_id "$T/root-rd" "$REG_RD_ADDR/test/app:1")" "image ID pulled through redirects"
+redirects=$(reg_proxy_stat "$REG_RD_STATS" redirects)
+storage=$(reg_proxy_stat "$REG_RD_STATS" storage_requests)
+leaked=$(reg_proxy_stat "$REG_RD_STATS" storage_with_auth)
+((redirects > 0 && storage >= redirects)) ||
+  fail "expected redirected blob requests: redirects=$redirects storage_requests=$storage"
+assert_eq 0 "$leaked" "storage requests that carried the registry's Authorization header"
+assert_fsck_clean "$T/root-rd"

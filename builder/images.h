@@ -1,0 +1,23 @@
+// The container images a cluster image needs, found in its rootfs:
+// `image:` fields of every YAML document under manifests/ (containers,
+// initContainers, anything), the lines of manifests/imageList (# comments),
+// charts/ (image: values, repository+tag pairs in values files, image: lines
+// in templates without template expressions), plus an --image-list file,
+// minus an --ignored-image-list file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/status.h"
+
+namespace cfs::builder {
+
+// Image references found under rootfs, sorted and unique. A malformed YAML
+// file is an error naming the file.
+Result<std::vector<std::string>> FindImages(const std::string& rootfs);
+
+// One reference per line; blank lines and # comments skipped.
+Result<std::vector<std::string>> ReadImageList(const std::string& path);
+
+}  // namespace cfs::builder
