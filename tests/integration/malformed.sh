@@ -231,7 +231,10 @@ case_ "(h) missing blob" 'missing|not found|no such' ci pull "oci:$T/h/oci:t"
 case_ "(i) malformed index.json" 'index\.json|json|parse' ci pull "oci:$T/i/oci:t"
 case_ "(j) oci-archive member ../x" '\.\.|outside|escape' ci pull "oci-archive:$T/j/evil.tar:t"
 case_ "(j2) load of that archive" '\.\.|outside|escape' ci load -i "$T/j/evil.tar"
-case_ "(k) unknown transport foo:bar" 'transport|foo' ci pull foo:bar
+case_ "(k) unknown transport dir:" 'transport|dir' ci pull "dir:$T/nothing"
+# A name without a transport is a registry reference (docker.io/library/foo:bar, as in docker);
+# only 127.0.0.1 is ever contacted by the tests: a closed port.
+case_ "(k2) a registry that does not answer" 'connect|refused' ci pull 127.0.0.1:1/foo:bar --tls-verify=false
 case_ "(l) oci-archive of random bytes" 'archive|tar|invalid|format|not' ci pull "oci-archive:$T/random.bin"
 case_ "(l2) docker-archive of random bytes" 'archive|tar|invalid|format|not' ci pull "docker-archive:$T/random.bin"
 case_ "(l3) load of random bytes" 'archive|tar|invalid|format|not' ci load -i "$T/random.bin"

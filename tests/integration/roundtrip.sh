@@ -100,7 +100,7 @@ out=$(ci pull "oci:$IMG:tag") || fail "pull failed"
 echo "$out"
 first=$(head -n1 <<<"$out")
 assert_eq "img:tag  $CFG" "$first" "pull first line"
-grep -Eq '^  3 layers \(0 already stored\), .*; chunks: [0-9]+ distinct, [0-9]+ new \(.* stored\)$' <<<"$out" ||
+grep -Eq '^  3 layers \(0 already stored, 0 fetched by parts\), .*; chunks: [0-9]+ distinct, [0-9]+ new \(.* stored\)$' <<<"$out" ||
   fail "pull summary line malformed: $(sed -n 2p <<<"$out")"
 assert_eq "$CFG" "$(image_id img:tag)" "image ID (inspect)"
 ci inspect img:tag | python3 -c '
@@ -117,7 +117,7 @@ assert_fsck_clean
 
 # --- pulling the same image again stores nothing new
 out=$(ci pull "oci:$IMG:tag" --as again:1) || fail "second pull failed"
-grep -Eq '3 layers \(3 already stored\)' <<<"$out" || fail "second pull re-stored layers: $out"
+grep -Eq '3 layers \(3 already stored, 0 fetched by parts\)' <<<"$out" || fail "second pull re-stored layers: $out"
 
 # --- push in every compression; each must unpack to the original tree
 for comp in "" gzip none zstd; do
