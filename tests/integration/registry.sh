@@ -617,3 +617,49 @@ leaked=$(reg_proxy_stat "$REG_RD_STATS" storage_with_auth)
   fail "expected redirected blob requests: redirects=$redirects storage_requests=$storage"
 assert_eq 0 "$leaked" "storage requests that carried the registry's Authorization header"
 assert_fsck_clean "$T/root-rd"
+
+# ---------------------------- 9. an image index (two platforms), a big upload
+log "9. an OCI index with two platforms: the host's by default, --platform picks the other"
+mkdir -p "$T/mp/a" "$T/mp/b"
+echo amd64 >"$T/mp/a/arch"
+echo arm64 >"$T/mp/b/arch"
+tar -C "$T/mp/a" -cf "$T/mp-a.tar" .
+tar -C "$T/mp/b" -cf "$T/mp-b.tar" .
+oci_build "$T/oci-mp" multi --arch amd64 "$T/mp-a.tar" >/dev/null
+oci_build "$T/oci-mp" multi --arch arm64 "$T/mp-b.tar" >/dev/null
+# skopeo --all copies an index of both images (index.json entries with platforms)
+python3 - "$T/oci-mp" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+idx = json.load(open(d + '/index.json'))
+index = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json',
+                    'manifests': [{k: m[k] for k in ('mediaType', 'digest', 'size', 'platform')}
+                                  for m in idx['manifests']]}, sort_keys=True).encode()
+h = hashlib.sha256(index).hexdigest()
+open(d + '/blobs/sha256/' + h, 'wb').write(index)
+idx['manifests'] = [{'mediaType': 'application/vnd.oci.image.index.v1+json', 'digest': 'sha256:' + h,
+                     'size': len(index), 'annotations': {'org.opencontainers.image.ref.name': 'multi'}}]
+json.dump(idx, open(d + '/index.json', 'w'))
+PY
+skopeo_ copy -q --all --dest-tls-verify=false "oci:$T/oci-mp:multi" "docker://$P/multi/app:1" ||
+  fail "skopeo could not push the two-platform index"
+run_ok "pull of the index (host platform)" cir "$T/root-mp" pull "$P/multi/app:1" --tls-verify=false
+run_ok "pull of the index, --platform linux/arm64" cir "$T/root-mp" pull "$P/multi/app:1" \
+  --tls-verify=false --platform linux/arm64 --as multi/app:arm64
+assert_eq amd64 "$(cir "$T/root-mp" inspect "$P/multi/app:1" | json_get 'j[0]["Architecture"]')" "default platform"
+assert_eq arm64 "$(cir "$T/root-mp" inspect multi/app:arm64 | json_get 'j[0]["Architecture"]')" "--platform linux/arm64"
+expect_one_line_error 'platform' cir "$T/root-mp" pull "$P/multi/app:1" --tls-verify=false --platform linux/s390x
+
+log "9. a 40 MB layer: chunked upload (PATCH), read back by skopeo + umoci"
+mkdir -p "$T/huge"
+head -c 40000000 /dev/urandom >"$T/huge/blob.bin"
+tar -C "$T/huge" -cf "$T/huge.tar" .
+oci_build "$T/oci-huge" t --compress none "$T/huge.tar" >/dev/null
+run_ok "pull the 40 MB image" ci pull "oci:$T/oci-huge:t" --as huge:1
+run_ok "push the 40 MB image (zstd:chunked, > 32 MiB: chunked upload)" ci push huge:1 "$P/huge/app:1" --tls-verify=false
+grep -q "1 blobs uploaded\|2 blobs uploaded" <<<"$OUT" || fail "push of huge:1: $OUT"
+rm -rf "$T/huge-gz" "$T/huge-bundle"
+skopeo_ copy -q --src-tls-verify=false --dest-compress-format gzip "docker://$P/huge/app:1" "oci:$T/huge-gz:t" ||
+  fail "skopeo could not read the 40 MB image back"
+umoci unpack --image "$T/huge-gz:t" "$T/huge-bundle" >/dev/null || fail "umoci unpack of the 40 MB image"
+cmp "$T/huge/blob.bin" "$T/huge-bundle/rootfs/blob.bin" || fail "the 40 MB file differs after the round trip"
