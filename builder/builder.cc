@@ -211,6 +211,10 @@ Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
   envs.push_back("PATH=" + rootfs + "/bin:" + (path ? path : "/usr/sbin:/usr/bin:/sbin:/bin"));
   for (const char* keep : {"HOME", "TERM", "LANG", "TMPDIR", "USER"})
     if (const char* v = std::getenv(keep)) envs.push_back(std::string(keep) + "=" + v);
+  bool arch_set = false;
+  for (const auto& kv : st_.args) arch_set |= kv.first == "ARCH";
+  for (const auto& kv : st_.env) arch_set |= kv.first == "ARCH";
+  if (!arch_set) envs.push_back("ARCH=" + st_.arch);  // the target architecture
   for (const auto& [k, v] : st_.args) envs.push_back(k + "=" + v);
   for (const auto& [k, v] : st_.env) envs.push_back(k + "=" + v);
   envs.push_back("ROOTFS=" + rootfs);
@@ -224,6 +228,7 @@ Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
   pid_t pid = ::fork();
   if (pid < 0) return Status::IOError("fork");
   if (pid == 0) {
+    ::dup2(2, 1);  // the command's output is progress, not cimg's result: stderr
     if (::chdir(rootfs.c_str()) != 0) _exit(126);
     ::execvpe(av[0], av.data(), ev.data());
     std::fprintf(stderr, "cimg build: cannot run %s: %s\n", av[0], std::strerror(errno));
@@ -267,6 +272,10 @@ Status Builder::LayerStep(const Instruction& in) {
     ASSIGN_OR_RETURN(Digest inputs, DigestSources(sources));
     key.Update(text + "\n" + inputs.ToString() + "\n");
   } else {  // RUN
+    // RUN sees the target architecture too (unless an ARG/ENV names ARCH).
+    bool has_arch = false;
+    for (const auto& kv : vars) has_arch |= kv.first == "ARCH";
+    if (!has_arch) vars.emplace_back("ARCH", st_.arch);
     text = "RUN " + in.raw;
     key.Update(text + "\n");
     for (const auto& [k, v] : vars) key.Update(k + "=" + v + "\n");
@@ -422,16 +431,20 @@ Result<BuildResult> Builder::Run() {
     if (text.status().err() == ENOENT) return Status::NotFound(kfpath + ": no such Kubefile");
     return text.status();
   }
-  std::string shown = kfpath;
-  ASSIGN_OR_RETURN(kf_, ParseKubefile(*text, "Kubefile"));
-  if (kfpath.size() < 9 || kfpath.compare(kfpath.size() - 8, 8, "Kubefile") != 0) kf_.path = kfpath;
+  // Messages say "Kubefile:LINE" for CONTEXT/Kubefile, else the -f path.
+  ASSIGN_OR_RETURN(kf_, ParseKubefile(*text, o_.kubefile.empty() ? "Kubefile" : o_.kubefile));
   struct stat st;
   if (::stat(o_.context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::NotFound("build context " + o_.context + ": not a directory");
   if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
   else st_.arch = Platform::Host().arch;
-  // Build args given but never declared are reported, as docker does.
   const size_t n = kf_.instructions.size();
+  // Build args given but never declared are reported, as docker does.
+  for (const auto& [k, v] : o_.build_args) {
+    bool declared = false;
+    for (const auto& in : kf_.instructions) declared |= in.keyword == "ARG" && in.args[0] == k;
+    if (!declared) Log("warning: --build-arg " + k + " is not declared by an ARG of the Kubefile");
+  }
   for (size_t i = 0; i < n; i++) {
     const Instruction& in = kf_.instructions[i];
     Log("STEP " + std::to_string(i + 1) + "/" + std::to_string(n) + ": " + in.keyword + " " + in.raw);

@@ -127,6 +127,11 @@ Status CopyLink(const std::string& src, int dir_fd, const std::string& name, con
   }
   if (::symlinkat(target.c_str(), dir_fd, name.c_str()) != 0) return Status::IOError("COPY: symlink " + shown);
   ::fchownat(dir_fd, name.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW);
+  struct stat st;
+  if (::lstat(src.c_str(), &st) == 0) {
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::utimensat(dir_fd, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+  }
   return Status::Ok();
 }
 
@@ -141,15 +146,7 @@ Status CopyDirContents(int root_fd, const std::string& src, const std::string& d
   // An O_PATH fd cannot be used for *at() creation on all kernels: reopen.
   UniqueFd d(OpenIn(root_fd, dest_rel, O_RDONLY | O_DIRECTORY));
   if (!d.valid()) return Status::IOError("COPY: " + dest_rel);
-  DIR* dp = ::opendir(src.c_str());
-  if (!dp) return Status::IOError("COPY: " + src);
-  std::vector<std::string> names;
-  while (auto* e = ::readdir(dp)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(dp);
-  std::sort(names.begin(), names.end());
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(src));
   for (const auto& n : names)
     RETURN_IF_ERROR(CopyAny(root_fd, src + "/" + n, d.get(), n,
                             dest_rel.empty() ? n : dest_rel + "/" + n));
@@ -174,6 +171,9 @@ Status CopyAny(int root_fd, const std::string& src, int dir_fd, const std::strin
     if (d.valid()) {
       ::fchown(d.get(), 0, 0);
       ::fchmod(d.get(), st.st_mode & 07777);
+      // Last: copying the contents changed the directory's times.
+      struct timespec ts[2] = {st.st_atim, st.st_mtim};
+      ::futimens(d.get(), ts);
     }
     return Status::Ok();
   }
@@ -285,15 +285,7 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs) {
       }
       h.Update(std::string("\n") + std::to_string(st.st_size) + "\n");
     } else if (S_ISDIR(st.st_mode)) {
-      DIR* d = ::opendir(path.c_str());
-      if (!d) return Status::IOError(path);
-      std::vector<std::string> names;
-      while (auto* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") names.push_back(n);
-      }
-      ::closedir(d);
-      std::sort(names.begin(), names.end());
+      ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
       for (const auto& n : names) RETURN_IF_ERROR(walk(path + "/" + n, rel + "/" + n));
     }
     return Status::Ok();

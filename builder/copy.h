@@ -18,8 +18,10 @@ struct CopySource {
 };
 
 // Resolves COPY sources: wildcards (glob) in the context, "${ARCH}" already
-// expanded by the caller. Invalid for a source outside the context (after
-// resolving symlinks) or one that matches nothing. URLs are downloaded into
+// expanded by the caller. Invalid for a source whose path leads outside the
+// context (its directories are resolved, symlinks included) or one that
+// matches nothing. A source that is itself a symlink is copied as a symlink,
+// so what it points at (in or out of the context) is never read. URLs are downloaded into
 // tmp_dir (TLS verified).
 Result<std::vector<CopySource>> ResolveSources(const std::string& context,
                                                const std::vector<std::string>& srcs,

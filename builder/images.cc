@@ -30,16 +30,9 @@ bool HasSuffix(const std::string& s, const char* suf) {
 
 // Files under dir (recursively, not following symlinks), sorted.
 void Walk(const std::string& dir, std::vector<std::string>* out) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> names;
-  while (auto* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
+  auto names = ListDir(dir);
+  if (!names.ok()) return;
+  for (const auto& n : *names) {
     std::string p = dir + "/" + n;
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) continue;

@@ -58,6 +58,8 @@ Result<std::vector<std::string>> SplitWords(const std::string& s) {
       } else if (c == '\\' && quote == '"' && i + 1 < s.size() &&
                  (s[i + 1] == '"' || s[i + 1] == '\\')) {
         cur += s[++i];
+      } else if (c == '$' && quote == '\'') {
+        cur += "\\$";  // single quotes are literal: Expand must leave it alone
       } else {
         cur += c;
       }
@@ -73,6 +75,7 @@ Result<std::vector<std::string>> SplitWords(const std::string& s) {
     if (c == '"' || c == '\'') {
       quote = c;
     } else if (c == '\\' && i + 1 < s.size()) {
+      if (s[i + 1] == '$') cur += '\\';  // "\$" stays for Expand to turn into '$'
       cur += s[++i];
     } else {
       cur += c;

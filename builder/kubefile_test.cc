@@ -78,6 +78,7 @@ TEST(ParseKubefile, KeywordsAreCaseInsensitive) {
       "Cmd kubectl get nodes\n"
       "cmds [\"x\"]\n"
       "launch [\"app\"]\n");
+  ASSERT_EQ(kf.instructions.size(), 10u);
   Strings kws;
   for (const auto& in : kf.instructions) kws.push_back(in.keyword);
   EXPECT_EQ(kws, (Strings{"FROM", "ARG", "ENV", "LABEL", "MAINTAINER", "COPY", "RUN", "CMD", "CMDS",
@@ -224,6 +225,7 @@ TEST(ParseKubefile, FromTakesOneName) {
 
 TEST(ParseKubefile, FromImageName) {
   Kubefile kf = MustParse("FROM registry.example.com:5000/ns/base:v1.2@sha256:abc\n");
+  ASSERT_EQ(kf.instructions.size(), 1u);
   EXPECT_EQ(kf.instructions[0].args, Strings{"registry.example.com:5000/ns/base:v1.2@sha256:abc"});
 }
 

@@ -78,12 +78,7 @@ Status CopyImageToLayout(Client& client, const Reference& ref, const Platform& p
       {
         UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
         if (!fd.valid()) return Status::IOError(tmp);
-        struct FdSink : ByteSink {
-          int fd = -1;
-          using ByteSink::Write;
-          Status Write(const void* p, size_t n) override { return WriteAll(fd, p, n); }
-        } sink;
-        sink.fd = fd.get();
+        FdSink sink(fd.get());
         Status st = client.FetchBlob(ref.repository, d, sink);
         if (st.ok() && ::fsync(fd.get()) != 0) st = Status::IOError(tmp);
         if (!st.ok()) {

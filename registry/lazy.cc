@@ -119,12 +119,7 @@ Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t of
                        std::to_string(::getpid());
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd.valid()) return Status::IOError(path);
-    struct FdSink : ByteSink {
-      int fd = -1;
-      using ByteSink::Write;
-      Status Write(const void* p, size_t n) override { return WriteAll(fd, p, n); }
-    } sink;
-    sink.fd = fd.get();
+    FdSink sink(fd.get());
     Status st = L.client->FetchBlob(L.repo, L.desc, sink);
     n_requests++;
     if (!st.ok()) {

@@ -229,15 +229,7 @@ class TreeWriter {
   // Entries of root_/prefix, sorted, recursively (parents before children).
   Status Dir(const std::string& prefix) {
     const std::string path = root_ + "/" + prefix;
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return Status::IOError("opendir " + path);
-    std::vector<std::string> names;
-    while (auto* de = ::readdir(d)) {
-      std::string n = de->d_name;
-      if (n != "." && n != "..") names.push_back(n);
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
     for (const auto& n : names) RETURN_IF_ERROR(Entry(prefix + n));
     return Status::Ok();
   }

@@ -194,6 +194,8 @@ Result<std::vector<std::string>> ListDir(const std::string& dir, const std::stri
   return out;
 }
 
+Status FdSink::Write(const void* data, size_t n) { return WriteAll(fd_, data, n); }
+
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;

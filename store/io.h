@@ -104,6 +104,17 @@ class StringSink : public ByteSink {
   std::string* out_;
 };
 
+// Writes to a file descriptor (not owned).
+class FdSink : public ByteSink {
+ public:
+  explicit FdSink(int fd) : fd_(fd) {}
+  using ByteSink::Write;
+  Status Write(const void* data, size_t n) override;
+
+ private:
+  int fd_;
+};
+
 // Counts bytes and discards them.
 class CountingSink : public ByteSink {
  public:

@@ -346,7 +346,8 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   return r;
 }
 
-Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
+Status CommitLayerRecords(Index& w, const LayerImportResult& r,
+                          const std::function<const ChunkLoc*(const Digest&)>& written) {
   // Distinct chunks this layer references.
   std::unordered_set<Digest, DigestHash> uniq;
   std::vector<Digest> order;
@@ -357,14 +358,13 @@ Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
   for (const auto& d : order) keys.push_back(key::Chunk(d));
   ASSIGN_OR_RETURN(auto have, w.MultiGet(keys));
   Index::Batch b;
-  MutexLock l(&mu_);
   for (size_t i = 0; i < order.size(); i++) {
     if (have[i]) continue;  // indexed already (maybe by another process)
-    auto it = written_.find(order[i]);
-    if (it == written_.end() || it->second.pack_id == 0)
+    const ChunkLoc* loc = written(order[i]);
+    if (loc == nullptr || loc->pack_id == 0)
       return Status::Aborted("chunk " + order[i].ToString() +
                              " left the store during the import (gc?); run the command again");
-    b.Put(keys[i], it->second.Encode());
+    b.Put(keys[i], loc->Encode());
   }
   b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
   b.Put(key::Split(r.toc.diff_id), r.split.Encode());
@@ -372,6 +372,14 @@ Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
   b.Delete(key::PartialToc(r.toc.diff_id));
   b.Delete(key::PartialRest(r.toc.diff_id));
   return w.Write(b);
+}
+
+Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
+  MutexLock l(&mu_);
+  return CommitLayerRecords(w, r, [&](const Digest& d) NO_THREAD_SAFETY_ANALYSIS -> const ChunkLoc* {
+    auto it = written_.find(d);
+    return it == written_.end() ? nullptr : &it->second;
+  });
 }
 
 }  // namespace cfs

@@ -78,6 +78,13 @@ struct LayerImportResult {
   uint64_t bytes_new = 0;    // compressed bytes written
 };
 
+// Commits a layer in writer session w: indexes the chunks of r.toc that w
+// does not know yet (located by written(digest); nullptr or an unset
+// location means the chunk left the store, an Aborted error), stores TOC and
+// tar-split, and drops a partial record of the layer.
+Status CommitLayerRecords(Index& w, const LayerImportResult& r,
+                          const std::function<const ChunkLoc*(const Digest&)>& written);
+
 // Imports the layers of one pull. Chunks written by an earlier layer of the
 // same importer are reused by later ones. Not thread-safe (one pull).
 class LayerImporter {

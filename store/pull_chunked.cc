@@ -193,28 +193,10 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
 
 Status CommitChunkedLayer(Index& w, const LayerImportResult& r,
                           const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh) {
-  std::unordered_set<Digest, DigestHash> uniq;
-  std::vector<Digest> order;
-  for (const auto& c : r.toc.chunks)
-    if (uniq.insert(c.digest).second) order.push_back(c.digest);
-  std::vector<std::string> keys;
-  for (const auto& d : order) keys.push_back(key::Chunk(d));
-  ASSIGN_OR_RETURN(auto have, w.MultiGet(keys));
-  Index::Batch b;
-  for (size_t i = 0; i < order.size(); i++) {
-    if (have[i]) continue;
-    auto it = fresh.find(order[i]);
-    if (it == fresh.end())
-      return Status::Aborted("chunk " + order[i].ToString() +
-                             " left the store during the pull (gc?); run the command again");
-    b.Put(keys[i], it->second.Encode());
-  }
-  b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
-  b.Put(key::Split(r.toc.diff_id), r.split.Encode());
-  // A partial (lazily fetched) record of the layer is complete now.
-  b.Delete(key::PartialToc(r.toc.diff_id));
-  b.Delete(key::PartialRest(r.toc.diff_id));
-  return w.Write(b);
+  return CommitLayerRecords(w, r, [&](const Digest& d) -> const ChunkLoc* {
+    auto it = fresh.find(d);
+    return it == fresh.end() ? nullptr : &it->second;
+  });
 }
 
 }  // namespace cfs

@@ -292,6 +292,25 @@ bld base-arm:1 "$BASE" --platform linux/arm64
 check "--platform linux/arm64 sets the architecture" eval '
   [[ "$(ci inspect base-arm:1 | json_get "j[0][\"Architecture\"]")" == arm64 ]] || fail "$(ci inspect base-arm:1 | json_get "j[0][\"Architecture\"]")"'
 
+ARCHC=$T/ctx-arch
+mkdir -p "$ARCHC"
+echo amd64-binary >"$ARCHC/tool-amd64"
+echo arm64-binary >"$ARCHC/tool-arm64"
+printf 'FROM scratch\nCOPY tool-${ARCH} bin/tool\n' >"$ARCHC/Kubefile"
+arch_copy() {
+  local a
+  for a in arm64 amd64; do
+    bld "tool:$a" "$ARCHC" --platform "linux/$a"
+    cfs_mount "tool:$a" "$MNT"
+    local got
+    got=$(cat "$MNT/bin/tool" 2>/dev/null || true)
+    cfs_umount "$MNT"
+    [[ "$got" == "$a-binary" ]] || fail "--platform linux/$a: bin/tool is '$got'"
+  done
+}
+check 'COPY ${ARCH} follows --platform' arch_copy
+it_force_umount "$MNT"
+
 # ================================================================= 3. cache
 log "3. build cache"
 bld app:1 "$APP"
@@ -316,7 +335,7 @@ chmod 0755 "$APP/yamls/a.yaml"
 bld app:1 "$APP"
 check "cache: a mode change of a COPY source busts that step" eval '
   [[ "$(step_outcomes)" == "RUN:cached RUN:cached COPY:cached COPY:cached COPY:layer" ]] || fail "outcomes: $(step_outcomes)"'
-MODE_ID=$BUILD_ID
+check "cache: the mode change gives another image" eval '[[ "$BUILD_ID" != "$CHANGED_ID" ]] || fail "same ID"'
 
 bld app:1 "$APP" --no-cache
 NOCACHE_ID=$BUILD_ID
@@ -345,6 +364,7 @@ NAMES_BEFORE=$(names)
 # "cimg: Kubefile:N: ..." matching REGEX; nothing is tagged or left behind.
 build_error() {
   local line=$1 re=$2
+  ci rmi bad:1 >/dev/null 2>&1 || true # one wrongly accepted case must not fail the next
   printf '%s' "$3" >"$ERRC/Kubefile"
   expect_one_line_error "^cimg: Kubefile:$line: .*$re" cb -t bad:1 "$ERRC"
   [[ "$(names)" == "$NAMES_BEFORE" ]] || fail "a failed build changed the image names: $(names)"
@@ -363,8 +383,26 @@ check "error: COPY absolute source" build_error 2 'absolute' $'FROM base:1\nCOPY
 check "error: COPY --chown" build_error 2 '--chown' $'FROM base:1\nCOPY --chown=1:1 file .\n'
 check "error: CMDS not JSON" build_error 2 'JSON' $'FROM base:1\nCMDS kubectl apply\n'
 
+# -f: another Kubefile; its errors name it the same way at parse and at run time
+alt_kubefile() {
+  ci rmi bad:1 >/dev/null 2>&1 || true
+  printf 'FROM base:1\nCOPY file /from-alt\n' >"$ERRC/alt.kf"
+  cb -f "$ERRC/alt.kf" -t alt:1 "$ERRC" >/dev/null 2>"$T/alt.err" || fail "-f alt.kf: $(cat "$T/alt.err")"
+  ci rmi alt:1 >/dev/null
+  local parse run
+  printf 'FROM base:1\nBOGUS x\n' >"$ERRC/alt.kf"
+  expect_one_line_error 'BOGUS' cb -f "$ERRC/alt.kf" -t bad:1 "$ERRC"
+  parse=$(sed -E "s/^cimg: (.*):2: unknown instruction.*/\1/" <<<"$ERR_LINE")
+  printf 'FROM base:1\nCOPY nothere .\n' >"$ERRC/alt.kf"
+  expect_one_line_error 'nothere' cb -f "$ERRC/alt.kf" -t bad:1 "$ERRC"
+  run=$(sed -E "s/^cimg: (.*):2: COPY: .*/\1/" <<<"$ERR_LINE")
+  [[ "$parse" == "$run" ]] || fail "a parse error names the file '$parse', a step error '$run' (both -f $ERRC/alt.kf, line 2)"
+}
+check "-f FILE: builds, and names FILE the same way in every error" alt_kubefile
+
 # a failing RUN: its output is shown, the error names the exit code and the line
 failing_run() {
+  ci rmi bad:1 >/dev/null 2>&1 || true
   printf 'FROM base:1\nCOPY file /\n\nRUN echo boom; exit 3\nCMD never\n' >"$ERRC/Kubefile"
   local rc=0
   cb -t bad:1 "$ERRC" >"$T/run.out" 2>"$T/run.err" || rc=$?
@@ -458,6 +496,14 @@ check "security: COPY file evil/sub/x" evil_copy evil/sub/x
 check "security: COPY dir evil" evil_copy evil dir payload2
 check "security: COPY dir evil-rel/deeper/" evil_copy evil-rel/deeper/ dir payload2
 it_force_umount "$MNT"
+check "security: a symlink to a directory inside the image is followed, inside" eval '
+  printf "FROM evil:1\nCOPY file statics/manifests-link/\n" >"$EVC/Kubefile"
+  cb -t evil:4 "$EVC" >/dev/null
+  cfs_mount evil:4 "$MNT"
+  ok=1; [[ "$(cat "$MNT/manifests/file" 2>/dev/null)" == payload && -L "$MNT/statics/manifests-link" ]] || ok=0
+  cfs_umount "$MNT"
+  [[ $ok -eq 1 ]] || fail "manifests/file missing (or the link was replaced)"'
+it_force_umount "$MNT"
 check "security: COPY file ../../x refused" eval '
   printf "FROM evil:1\nCOPY file ../../x\n" >"$EVC/Kubefile"
   expect_one_line_error "^cimg: Kubefile:2: .*leaves the rootfs" cb -t evil:3 "$EVC"
@@ -473,10 +519,11 @@ FROM base:1
 RUN : no-op test
 RUN cat Kubefile etc/daemon.json >/dev/null && ls -laR . >/dev/null
 RUN touch scratch.tmp && mkdir scratch.d && rm -rf scratch.tmp scratch.d
+RUN ["sh", "-c", "test -f Kubefile"]
 EOF
 bld noop:1 "$NOOP"
 check "no-op RUNs: no layers" eval '
-  [[ "$(step_outcomes)" == "RUN:none RUN:none RUN:none" ]] || fail "outcomes: $(step_outcomes)"
+  [[ "$(step_outcomes)" == "RUN:none RUN:none RUN:none RUN:none" ]] || fail "outcomes: $(step_outcomes)"
   [[ "$(layer_count noop:1)" == "$(layer_count base:1)" ]] || fail "$(layer_count noop:1) layers, base has $(layer_count base:1)"'
 
 # ======================================================= 7. whiteouts, push
