@@ -400,6 +400,14 @@ before=$(sha256sum <"$DEFAULT_AUTH")
 expect_one_line_error 'refused|wrong|password|unauthori|denied|auth' ci login "$B" -u alice -p 'not it' --cert-dir "$BCD"
 assert_eq "$before 600" "$(sha256sum <"$DEFAULT_AUTH") $(stat -c %a "$DEFAULT_AUTH")" "auth file after a refused login"
 run_ok "push with the stored login" ci push app:1 "$B/basic/app:1" --cert-dir "$BCD"
+# skopeo (verifying our CA, with the same credentials) + umoci read our TLS push back
+d=$T/sk-basic
+mkdir -p "$d"
+skopeo_ copy -q --src-cert-dir "$BCD" --src-creds "alice:$PW" --dest-compress --dest-compress-format gzip \
+  "docker://$B/basic/app:1" "oci:$d/oci:t" >/dev/null 2>"$T/sk-basic.err" ||
+  fail "skopeo could not copy docker://$B/basic/app:1 over TLS + Basic: $(cat "$T/sk-basic.err")"
+umoci unpack --image "$d/oci:t" "$d/b" >/dev/null 2>"$T/sk-basic.err" || fail "umoci unpack of the TLS copy: $(cat "$T/sk-basic.err")"
+compare_trees "$T/ref-app/rootfs" "$d/b/rootfs" "skopeo + umoci of our push over TLS + Basic"
 RB4=$T/root-basic
 run_ok "pull with the stored login" cir "$RB4" pull "$B/basic/app:1" --cert-dir "$BCD"
 assert_eq "$APP_ID" "$(store_id "$RB4" "$B/basic/app:1")" "image ID pulled over TLS + Basic"
