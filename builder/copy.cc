@@ -243,7 +243,8 @@ Result<std::vector<CopySource>> ResolveSources(const std::string& context,
     ::globfree(&g);
     if (matches.empty()) return Status::NotFound("COPY: source \"" + s + "\" not found in the context");
     std::sort(matches.begin(), matches.end());
-    for (const auto& m : matches) {
+    for (auto m : matches) {
+      while (m.size() > 1 && m.back() == '/') m.pop_back();
       // The source itself may be a symlink (copied as one); what leads to it may not leave.
       std::string dir = m.substr(0, m.rfind('/'));
       std::string base = m.substr(m.rfind('/') + 1);
@@ -312,7 +313,8 @@ Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::str
     for (const auto& s : srcs) {
       struct stat st;
       if (::lstat(s.path.c_str(), &st) != 0) return Status::IOError("COPY: " + s.path);
-      if (S_ISDIR(st.st_mode)) {
+      if (S_ISDIR(st.st_mode) && s.name.empty()) {
+        // The context itself ("COPY . ."): its contents.
         RETURN_IF_ERROR(CopyDirContents(root_fd, s.path, dest_rel));
       } else {
         RETURN_IF_ERROR(CopyAny(root_fd, s.path, d.get(), s.name,

@@ -32,10 +32,12 @@ Result<std::vector<CopySource>> ResolveSources(const std::string& context,
 Result<Digest> DigestSources(const std::vector<CopySource>& srcs);
 
 // Copies the sources to dest (relative to the rootfs dir root_fd, "/" and
-// "." mean its top). dest is a directory when it ends in "/", when there are
-// several sources, when a source is a directory (its contents are copied),
-// or when it exists as one; parents are created. Files keep mode and mtime,
-// and are owned by root; symlinks are copied as symlinks.
+// "." mean its top), with sealer's (cp -r) semantics: dest is a directory
+// when it ends in "/", when there are several sources, when a source is a
+// directory, or when it exists as one, and each source lands in it under its
+// own name ("COPY apollo charts" makes charts/apollo); the context itself
+// ("COPY . .") gives its contents. Parents are created. Files keep mode and
+// mtimes, and are owned by root; symlinks are copied as symlinks.
 Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest);
 
 }  // namespace cfs::builder

@@ -208,8 +208,9 @@ check "app: 1 base + 4 new layers" eval '[[ "$(layer_count app:1)" == 5 ]] || fa
 cfs_mount app:1 "$MNT"
 check "app: the tree has exactly the expected entries" eval '
   { paths "$EXP" | grep -vx "images/README f"
-    printf "%s\n" "version.txt f" "opt d" "opt/app d" "opt/app/empty d" "kubelet.conf f" "cni d" \
-      "cni/net.conf f" "charts d" "charts/a.yaml f" "charts/b.yaml f"; } | LC_ALL=C sort >"$T/app.paths"
+    printf "%s\n" "version.txt f" "opt d" "opt/app d" "opt/app/empty d" "etc/kubelet.conf f" "etc/cni d" \
+      "etc/cni/net.conf f" "etc/statics d" "etc/statics/audit-policy.yml f" \
+      "charts d" "charts/a.yaml f" "charts/b.yaml f"; } | LC_ALL=C sort >"$T/app.paths"
   diff -u "$T/app.paths" <(paths "$MNT") >&2 || fail "entries differ"'
 check "app: RUN deleted images/README (dir kept)" eval '[[ ! -e "$MNT/images/README" && -d "$MNT/images" ]] || fail "images/README still there"'
 check "app: RUN output file uses ARG and ENV" eval '
@@ -218,14 +219,15 @@ check "app: RUN made the dirs" eval '[[ -d "$MNT/opt/app/empty" ]] || fail "opt/
 check "app: COPY file into an existing dir (replacing the base file)" eval '
   cmp "$APP/imageList" "$MNT/manifests/imageList" || fail "manifests/imageList differs"
   [[ ! -e "$MNT/manifests/manifests" ]] || fail "made manifests/manifests"'
-check "app: COPY dir . copies its contents to the top" eval '
-  cmp "$APP/etc/kubelet.conf" "$MNT/kubelet.conf" || fail "kubelet.conf"
-  cmp "$APP/etc/cni/net.conf" "$MNT/cni/net.conf" || fail "cni/net.conf"
-  cmp "$APP/etc/statics/audit-policy.yml" "$MNT/statics/audit-policy.yml" || fail "statics/audit-policy.yml not replaced"
-  cmp "$EXP/etc/daemon.json" "$MNT/etc/daemon.json" || fail "the base /etc changed"
-  [[ ! -e "$MNT/etc/kubelet.conf" ]] || fail "kubelet.conf landed in /etc"
-  [[ "$(stat -c %a:%u:%g "$MNT/cni/net.conf")" == 600:0:0 ]] || fail "cni/net.conf: $(stat -c %a:%u:%g "$MNT/cni/net.conf")"
-  [[ "$(stat -c %Y "$MNT/kubelet.conf")" == "$(stat -c %Y "$APP/etc/kubelet.conf")" ]] || fail "kubelet.conf mtime not kept"'
+check "app: COPY etc . copies the directory into the top (sealer: cp -r)" eval '
+  cmp "$APP/etc/kubelet.conf" "$MNT/etc/kubelet.conf" || fail "etc/kubelet.conf"
+  cmp "$APP/etc/cni/net.conf" "$MNT/etc/cni/net.conf" || fail "etc/cni/net.conf"
+  cmp "$APP/etc/statics/audit-policy.yml" "$MNT/etc/statics/audit-policy.yml" || fail "etc/statics/audit-policy.yml"
+  cmp "$EXP/statics/audit-policy.yml" "$MNT/statics/audit-policy.yml" || fail "the base statics/ changed"
+  cmp "$EXP/etc/daemon.json" "$MNT/etc/daemon.json" || fail "the base etc/daemon.json changed"
+  [[ ! -e "$MNT/kubelet.conf" ]] || fail "kubelet.conf landed at the top"
+  [[ "$(stat -c %a:%u:%g "$MNT/etc/cni/net.conf")" == 600:0:0 ]] || fail "etc/cni/net.conf: $(stat -c %a:%u:%g "$MNT/etc/cni/net.conf")"
+  [[ "$(stat -c %Y "$MNT/etc/kubelet.conf")" == "$(stat -c %Y "$APP/etc/kubelet.conf")" ]] || fail "kubelet.conf mtime not kept"'
 check "app: COPY wildcard into a new dir" eval '
   cmp "$APP/yamls/a.yaml" "$MNT/charts/a.yaml" && cmp "$APP/yamls/b.yaml" "$MNT/charts/b.yaml" || fail "charts/*.yaml"
   [[ ! -e "$MNT/charts/c.txt" ]] || fail "c.txt matched *.yaml"'
@@ -328,7 +330,7 @@ check "cache: a changed COPY source busts that step and the later ones only" eva
   [[ "$(step_outcomes)" == "RUN:cached RUN:cached COPY:cached COPY:layer COPY:layer" ]] || fail "outcomes: $(step_outcomes)"'
 check "cache: ... and gives another image" eval '[[ "$CHANGED_ID" != "$APP_ID" ]] || fail "same ID"'
 cfs_mount app:1 "$MNT"
-check "cache: the new content is in the image" eval 'cmp "$APP/etc/kubelet.conf" "$MNT/kubelet.conf" || fail "kubelet.conf is stale"'
+check "cache: the new content is in the image" eval 'cmp "$APP/etc/kubelet.conf" "$MNT/etc/kubelet.conf" || fail "kubelet.conf is stale"'
 cfs_umount "$MNT"
 
 chmod 0755 "$APP/yamls/a.yaml"
