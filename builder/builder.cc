@@ -359,11 +359,29 @@ Status Builder::CollectImages() {
     all.insert(extra.begin(), extra.end());
     for (const auto& i : ignored) all.erase(i);
     names.assign(all.begin(), all.end());
-    if (names.empty()) return Status::Ok();
+    // --build-mode all: the image archives under images/ go into registry/ too.
+    std::vector<CopySource> archives;
+    if (o_.build_mode == "all") {
+      auto files = ListDir(rootfs + "/images");
+      if (files.ok())
+        for (const auto& f : *files) {
+          struct stat ast;
+          std::string p = rootfs + "/images/" + f;
+          if (::lstat(p.c_str(), &ast) == 0 && S_ISREG(ast.st_mode) &&
+              (f.ends_with(".tar") || f.ends_with(".tar.gz") || f.ends_with(".tgz")))
+            archives.push_back(CopySource{"images/" + f, p, f});
+        }
+    }
+    if (names.empty() && archives.empty()) return Status::Ok();
     text = "COLLECT IMAGES";
     for (const auto& n : names) text += " " + n;
+    for (const auto& a : archives) text += " " + a.display;
     Sha256 h;
     h.Update("cimg-build-v1\n" + ChainKey().ToString() + "\n" + text + "\n" + platform.ToString());
+    if (!archives.empty()) {
+      ASSIGN_OR_RETURN(Digest ad, DigestSources(archives));
+      h.Update(ad.ToString());
+    }
     key = h.Finish();
     if (!o_.no_cache) {
       ASSIGN_OR_RETURN(auto hit, store_.GetBuildCache(key));
@@ -397,10 +415,19 @@ Status Builder::CollectImages() {
                                                   ref->tag, &cs)
                           .Prefix(n));
     }
+    for (const auto& a : archives) {
+      ASSIGN_OR_RETURN(std::vector<std::string> loaded,
+                       registry::LoadArchiveToLayout(a.path, platform, layout, tmp.path()));
+      for (const auto& l : loaded) {
+        Log(" --> " + a.display + ": " + l + " -> registry/" + l);
+        names.push_back(l);
+      }
+    }
     return Status::Ok();
   });
   RETURN_IF_ERROR(st);
   if (names.empty()) return Status::Ok();
+  std::sort(names.begin(), names.end());
   res_.images = names;
   st_.labels[kLabelImages] = json(names).dump();
   Log("STEP: collect " + std::to_string(names.size()) + " container images into registry/");

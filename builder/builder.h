@@ -38,6 +38,9 @@ struct BuildOptions {
   // built-in registry (registry/, distribution layout) as one last layer.
   std::string image_list, ignored_image_list;  // files, one reference a line
   bool collect_images = true;
+  // "lite": the images named in the rootfs; "all": also the image archives
+  // (docker save / oci-archive tars) under images/.
+  std::string build_mode = "lite";
   registry::ClientOptions registry;  // for FROM images pulled from a registry
   // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").
   std::function<void(const std::string&)> log;

@@ -50,4 +50,13 @@ Status CopyImageToLayout(Client& client, const Reference& ref, const Platform& p
                          DistributionLayout& layout, const std::string& repo,
                          const std::string& tag, CopyStats* stats);
 
+// Writes every image of a docker-archive or oci-archive file into the layout
+// (for platform when the archive holds an index), each under the repository
+// and tag its archive names (registry host dropped). Returns "repo:tag" of
+// each. tmp_parent: where the archive is unpacked meanwhile.
+Result<std::vector<std::string>> LoadArchiveToLayout(const std::string& archive,
+                                                     const Platform& platform,
+                                                     DistributionLayout& layout,
+                                                     const std::string& tmp_parent);
+
 }  // namespace cfs::registry

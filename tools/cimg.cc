@@ -318,12 +318,12 @@ int main(int argc, char** argv) {
   build->add_option("--build-arg", build_args, "K=V for an ARG (repeatable)");
   build->add_option("--platform", build_platform, "os/arch[/variant] of the image (default: this host)");
   build->add_flag("--no-cache", bo.no_cache, "Run every step, ignoring the build cache");
-  std::string build_mode = "lite";
   build->add_option("--image-list", bo.image_list, "More container images to collect (one a line)");
   build->add_option("--ignored-image-list", bo.ignored_image_list, "Container images not to collect (one a line)");
-  build->add_option("--build-mode", build_mode,
-                    "lite (default): collect the container images the rootfs names into registry/")
-      ->check(CLI::IsMember({"lite"}));
+  build->add_option("--build-mode", bo.build_mode,
+                    "lite (default): collect the container images the rootfs names into registry/; "
+                    "all: also the image archives under images/")
+      ->check(CLI::IsMember({"lite", "all"}));
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
   build->callback([&] {

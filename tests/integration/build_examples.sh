@@ -131,3 +131,32 @@ umoci unpack --image "$T/export:t" "$T/bundle" >/dev/null || fail "umoci unpack 
 compare_trees "$M" "$T/bundle/rootfs" "umoci unpack of the committed image vs its mount"
 cfs_umount "$M"
 assert_fsck_clean
+
+log "5. --build-mode all: image archives under images/ go into registry/ too"
+d=$T/img-library-nginx-1.25
+skopeo_ copy -q "oci:$d/oci:t" "docker-archive:$T/tool.tar:team/tool:7" || fail "skopeo could not write a docker archive"
+CTX=$T/allctx
+mkdir -p "$CTX/images"
+cp "$T/tool.tar" "$CTX/images/tool.tar"
+printf 'FROM cimg-examples/base:1\nCOPY images .\n' >"$CTX/Kubefile"
+ci build -t cimg-examples/all:1 --build-mode all --ignored-image-list "$T/ignored" "$CTX" >"$T/all.out" 2>"$T/all.err" ||
+  fail "--build-mode all build: $(tail -n 5 "$T/all.err")"
+grep -q "1 container images" "$T/all.out" || fail "--build-mode all summary: $(cat "$T/all.out")"
+cfs_mount cimg-examples/all:1 "$M"
+cmp "$T/tool.tar" "$M/images/tool.tar" || fail "the archive is not kept under images/"
+PORT=$(reg_free_port)
+sed -e "s#rootdirectory: .*#rootdirectory: $M/registry#" -e "s#addr: .*#addr: 127.0.0.1:$PORT#" "$T/builtin.yml" >"$T/builtin2.yml"
+bg sh -c 'exec env -u REGISTRY_AUTH_FILE docker-registry serve "$1" >"$2" 2>&1' _ "$T/builtin2.yml" "$T/builtin2.log"
+BUILTIN_PID=$BG_PID
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+want=$(python3 -c 'import json,sys; d=sys.argv[1]; i=json.load(open(d+"/index.json")); m=json.load(open(d+"/blobs/"+i["manifests"][0]["digest"].replace(":","/"))); print(m["config"]["digest"])' "$d/oci")
+got=$(skopeo_ inspect --raw --tls-verify=false "docker://127.0.0.1:$PORT/team/tool:7" | json_get 'j["config"]["digest"]') ||
+  fail "the built-in registry does not answer for team/tool:7 from the archive"
+assert_eq "$want" "$got" "config digest of the archived image in the built-in registry"
+rm -rf "$T/copy2"
+skopeo_ copy -q --src-tls-verify=false "docker://127.0.0.1:$PORT/team/tool:7" "oci:$T/copy2:t" ||
+  fail "skopeo copy of team/tool:7 from the built-in registry"
+kill "$BUILTIN_PID"
+wait "$BUILTIN_PID" 2>/dev/null || true
+cfs_umount "$M"
+assert_fsck_clean
