@@ -8,6 +8,7 @@
 #include <chrono>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,34 @@ class Builder {
     ASSIGN_OR_RETURN(auto l, store_.TakeLease(ids));
     st_.leases.push_back(std::move(l));
     return Status::Ok();
+  }
+  // A cache entry: the layer a step made (none for a step without changes)
+  // and when. nullopt for a miss, and for an entry whose layer gc took.
+  struct CacheHit {
+    std::optional<Digest> layer;
+    std::string created;
+  };
+  std::optional<CacheHit> CacheLookup(const Digest& key) {
+    if (o_.no_cache) return std::nullopt;
+    auto v = store_.GetBuildCache(key);
+    if (!v.ok() || !*v) return std::nullopt;
+    json j = json::parse(**v, nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    CacheHit hit;
+    hit.created = j.value("created", "");
+    std::string layer = j.value("diff_id", "");
+    if (!layer.empty()) {
+      auto d = Digest::Parse(layer);
+      if (!d.ok()) return std::nullopt;
+      auto has = store_.HasLayer(*d);
+      if (!has.ok() || !*has) return std::nullopt;
+      hit.layer = *d;
+    }
+    return hit;
+  }
+  Status CachePut(const Digest& key, const std::string& diff_id) {
+    json entry = {{"diff_id", diff_id}, {"created", st_.created}};
+    return store_.PutBuildCache(key, entry.dump());
   }
   Digest ChainKey() const {
     Sha256 h;
@@ -255,12 +284,10 @@ Status Builder::LayerStep(const Instruction& in) {
   if (in.keyword == "COPY") {
     std::vector<std::string> srcs;
     for (size_t i = 0; i + 1 < in.args.size(); i++) {
-      std::string s = Expand(in.args[i], vars);
       // ${ARCH}: the target architecture (set unless an ARG/ENV says otherwise).
       Vars with_arch = {{"ARCH", st_.arch}};
       for (const auto& kv : vars) with_arch.push_back(kv);
-      s = Expand(in.args[i], with_arch);
-      srcs.push_back(s);
+      srcs.push_back(Expand(in.args[i], with_arch));
     }
     dest = Expand(in.args.back(), vars);
     text = "COPY";
@@ -281,37 +308,19 @@ Status Builder::LayerStep(const Instruction& in) {
     for (const auto& [k, v] : vars) key.Update(k + "=" + v + "\n");
   }
   Digest cache_key = key.Finish();
-  if (!o_.no_cache) {
-    ASSIGN_OR_RETURN(auto hit, store_.GetBuildCache(cache_key));
-    if (hit) {
-      json j = json::parse(*hit, nullptr, false);
-      std::string layer = j.is_object() ? j.value("diff_id", "") : "";
-      bool ok = j.is_object();
-      Digest d;
-      if (ok && !layer.empty()) {
-        auto pd = Digest::Parse(layer);
-        ok = pd.ok();
-        if (ok) {
-          d = *pd;
-          auto has = store_.HasLayer(d);
-          ok = has.ok() && *has;
-        }
-      }
-      if (ok) {
-        Log(" --> cached");
-        res_.cached++;
-        st_.created = j.value("created", st_.created);
-        if (!layer.empty()) {
-          RETURN_IF_ERROR(Lease({d}));
-          st_.diff_ids.push_back(d);
-          res_.layers++;
-        }
-        st_.history.push_back({{"created", st_.created},
-                               {"created_by", text},
-                               {"empty_layer", layer.empty()}});
-        return Status::Ok();
-      }
+  if (auto hit = CacheLookup(cache_key)) {
+    Log(" --> cached");
+    res_.cached++;
+    if (!hit->created.empty()) st_.created = hit->created;
+    if (hit->layer) {
+      RETURN_IF_ERROR(Lease({*hit->layer}));
+      st_.diff_ids.push_back(*hit->layer);
+      res_.layers++;
     }
+    st_.history.push_back({{"created", st_.created},
+                           {"created_by", text},
+                           {"empty_layer", !hit->layer}});
+    return Status::Ok();
   }
   RETURN_IF_ERROR(OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
     if (in.keyword == "RUN") return RunCommand(in, rootfs);
@@ -333,8 +342,7 @@ Status Builder::LayerStep(const Instruction& in) {
   }
   st_.created = NowRfc3339();
   st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", diff.empty()}});
-  json entry = {{"diff_id", diff}, {"created", st_.created}};
-  return store_.PutBuildCache(cache_key, entry.dump());
+  return CachePut(cache_key, diff);
 }
 
 Status Builder::CollectImages() {
@@ -351,8 +359,7 @@ Status Builder::CollectImages() {
   std::vector<std::string> names;
   std::string text;
   Digest key;
-  bool cached = false;
-  std::string cached_layer;
+  std::optional<Digest> cached;  // the collected layer, from the cache
   Status st = OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
     ASSIGN_OR_RETURN(std::vector<std::string> found, FindImages(rootfs));
     std::set<std::string> all(found.begin(), found.end());
@@ -383,20 +390,10 @@ Status Builder::CollectImages() {
       h.Update(ad.ToString());
     }
     key = h.Finish();
-    if (!o_.no_cache) {
-      ASSIGN_OR_RETURN(auto hit, store_.GetBuildCache(key));
-      if (hit) {
-        json j = json::parse(*hit, nullptr, false);
-        std::string layer = j.is_object() ? j.value("diff_id", "") : "";
-        auto d = Digest::Parse(layer);
-        auto has = d.ok() ? store_.HasLayer(*d) : Result<bool>(false);
-        if (has.ok() && *has) {
-          cached = true;
-          cached_layer = layer;
-          st_.created = j.value("created", st_.created);
-          return Status::Ok();
-        }
-      }
+    if (auto hit = CacheLookup(key); hit && hit->layer) {
+      cached = *hit->layer;
+      if (!hit->created.empty()) st_.created = hit->created;
+      return Status::Ok();
     }
     registry::DistributionLayout layout(rootfs + "/registry");
     std::map<std::string, std::shared_ptr<registry::Client>> clients;
@@ -434,9 +431,8 @@ Status Builder::CollectImages() {
   if (cached) {
     Log(" --> cached");
     res_.cached++;
-    ASSIGN_OR_RETURN(Digest d, Digest::Parse(cached_layer));
-    RETURN_IF_ERROR(Lease({d}));
-    st_.diff_ids.push_back(d);
+    RETURN_IF_ERROR(Lease({*cached}));
+    st_.diff_ids.push_back(*cached);
     res_.layers++;
   } else {
     ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(tmp.path() + "/upper", o_.progress));
@@ -444,8 +440,7 @@ Status Builder::CollectImages() {
     st_.diff_ids.push_back(ls.diff_id);
     res_.layers++;
     st_.created = NowRfc3339();
-    json entry = {{"diff_id", ls.diff_id.ToString()}, {"created", st_.created}};
-    RETURN_IF_ERROR(store_.PutBuildCache(key, entry.dump()));
+    RETURN_IF_ERROR(CachePut(key, ls.diff_id.ToString()));
   }
   st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", false}});
   return Status::Ok();

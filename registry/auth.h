@@ -15,6 +15,14 @@ struct Credentials {
   std::string username, password;
   std::string identity_token;  // a refresh token some registries hand out
   bool empty() const { return username.empty() && password.empty() && identity_token.empty(); }
+  // "USER[:PASSWORD]", as --creds takes it.
+  static Credentials Parse(const std::string& user_colon_password) {
+    Credentials c;
+    auto colon = user_colon_password.find(':');
+    c.username = user_colon_password.substr(0, colon);
+    if (colon != std::string::npos) c.password = user_colon_password.substr(colon + 1);
+    return c;
+  }
 };
 
 // --authfile when given, else $REGISTRY_AUTH_FILE, else

@@ -378,10 +378,6 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   } else if (ex.resp.status != 200) {
     return impl->Unexpected(impl->registry + ": GET /v2/ (is this an OCI registry?)", ex.resp);
   }
-  if (ex.resp.status == 200 && ex.resp.Header("docker-distribution-api-version").empty() &&
-      ex.resp.body.find('{') == std::string::npos) {
-    // Some registries answer 200 with an empty body; that is fine.
-  }
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
@@ -466,6 +462,26 @@ Result<FetchedManifest> Client::GetManifest(const std::string& repo, const std::
   return out;
 }
 
+Result<std::pair<FetchedManifest, oci::Manifest>> Client::ResolveImageManifest(
+    const std::string& repo, const std::string& ref, const Platform& platform,
+    const std::string& name) {
+  ASSIGN_OR_RETURN(FetchedManifest m, GetManifest(repo, ref));
+  for (int depth = 0; depth < 4 && oci::IsIndexMediaType(m.media_type); depth++) {
+    const std::string what = name + ": index " + m.digest.ToString();
+    ASSIGN_OR_RETURN(json j, oci::ParseJson(m.bytes, what));
+    ASSIGN_OR_RETURN(std::vector<oci::IndexEntry> entries, oci::ParseIndex(j, what));
+    ASSIGN_OR_RETURN(oci::IndexEntry chosen, oci::ChooseByPlatform(entries, platform, what));
+    ASSIGN_OR_RETURN(m, GetManifest(repo, chosen.desc.digest.ToString()));
+  }
+  const std::string what = name + ": manifest " + m.digest.ToString();
+  if (!oci::IsManifestMediaType(m.media_type))
+    return Status::Unsupported(what + ": media type \"" + m.media_type +
+                               "\" is not an image manifest");
+  ASSIGN_OR_RETURN(json mj, oci::ParseJson(m.bytes, what));
+  ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(mj, m.media_type, what));
+  return std::make_pair(std::move(m), std::move(manifest));
+}
+
 Status Client::PutManifest(const std::string& repo, const std::string& ref,
                            const std::string& media_type, const std::string& bytes) {
   Impl& m = *impl_;
@@ -515,16 +531,8 @@ namespace {
 class VerifyingSink : public ByteSink {
  public:
   VerifyingSink(ByteSink* out, uint64_t limit) : out_(out), limit_(limit) {}
-  void Skip(uint64_t n) { skip_ = n; }
   Status Write(const void* data, size_t n) override {
     auto* p = static_cast<const char*>(data);
-    if (skip_) {
-      size_t k = static_cast<size_t>(std::min<uint64_t>(skip_, n));
-      skip_ -= k;
-      p += k;
-      n -= k;
-      if (n == 0) return Status::Ok();
-    }
     if (count_ + n > limit_)
       return Status::Corruption("blob longer than the " + std::to_string(limit_) +
                                 " bytes its descriptor gives");
@@ -540,7 +548,6 @@ class VerifyingSink : public ByteSink {
  private:
   ByteSink* out_;
   uint64_t limit_;
-  uint64_t skip_ = 0;
   uint64_t count_ = 0;
   Sha256 sha_;
 };

@@ -19,6 +19,7 @@
 #include "store/digest.h"
 #include "store/image_source.h"
 #include "store/io.h"
+#include "store/oci_metadata.h"
 #include "store/status.h"
 
 namespace cfs::registry {
@@ -93,6 +94,13 @@ class Client {
   Status UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
                     const std::string& mount_from = "",
                     const TransferProgress& progress = nullptr);
+
+  // The image manifest for platform: ref's manifest, or the one an index
+  // (several levels at most) chooses for platform; parsed and checked to be
+  // an image manifest. name says what to call it in messages.
+  Result<std::pair<FetchedManifest, oci::Manifest>> ResolveImageManifest(
+      const std::string& repo, const std::string& ref, const Platform& platform,
+      const std::string& name);
 
   struct Stats {
     uint64_t requests = 0, bytes_down = 0, bytes_up = 0, retries = 0;

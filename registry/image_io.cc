@@ -135,20 +135,9 @@ class RegistrySource : public ImageSourceReader {
 
 Result<SourceImage> RegistrySource::Resolve(const Platform& want) {
   const std::string name = ref_.ToString();
-  ASSIGN_OR_RETURN(FetchedManifest m, c_->GetManifest(ref_.repository, ref_.ManifestRef()));
-  for (int depth = 0; depth < 4 && oci::IsIndexMediaType(m.media_type); depth++) {
-    const std::string what = name + ": index " + m.digest.ToString();
-    ASSIGN_OR_RETURN(json j, oci::ParseJson(m.bytes, what));
-    ASSIGN_OR_RETURN(std::vector<oci::IndexEntry> entries, oci::ParseIndex(j, what));
-    ASSIGN_OR_RETURN(oci::IndexEntry chosen, oci::ChooseByPlatform(entries, want, what));
-    ASSIGN_OR_RETURN(m, c_->GetManifest(ref_.repository, chosen.desc.digest.ToString()));
-  }
-  const std::string what = name + ": manifest " + m.digest.ToString();
-  if (!oci::IsManifestMediaType(m.media_type))
-    return Status::Unsupported(what + ": media type \"" + m.media_type +
-                               "\" is not an image manifest");
-  ASSIGN_OR_RETURN(json mj, oci::ParseJson(m.bytes, what));
-  ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(mj, m.media_type, what));
+  ASSIGN_OR_RETURN(auto resolved,
+                   c_->ResolveImageManifest(ref_.repository, ref_.ManifestRef(), want, name));
+  auto& [m, manifest] = resolved;
   SourceImage img;
   img.manifest = std::move(m.bytes);
   img.manifest_digest = m.digest;

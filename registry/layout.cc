@@ -54,19 +54,9 @@ Status CopyImageToLayout(Client& client, const Reference& ref, const Platform& p
                          DistributionLayout& layout, const std::string& repo,
                          const std::string& tag, CopyStats* stats) {
   const std::string name = ref.ToString();
-  ASSIGN_OR_RETURN(FetchedManifest m, client.GetManifest(ref.repository, ref.ManifestRef()));
-  for (int depth = 0; depth < 4 && oci::IsIndexMediaType(m.media_type); depth++) {
-    const std::string what = name + ": index " + m.digest.ToString();
-    ASSIGN_OR_RETURN(json j, oci::ParseJson(m.bytes, what));
-    ASSIGN_OR_RETURN(std::vector<oci::IndexEntry> entries, oci::ParseIndex(j, what));
-    ASSIGN_OR_RETURN(oci::IndexEntry chosen, oci::ChooseByPlatform(entries, platform, what));
-    ASSIGN_OR_RETURN(m, client.GetManifest(ref.repository, chosen.desc.digest.ToString()));
-  }
-  const std::string what = name + ": manifest " + m.digest.ToString();
-  if (!oci::IsManifestMediaType(m.media_type))
-    return Status::Unsupported(what + ": media type \"" + m.media_type + "\" is not an image manifest");
-  ASSIGN_OR_RETURN(json mj, oci::ParseJson(m.bytes, what));
-  ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(mj, m.media_type, what));
+  ASSIGN_OR_RETURN(auto resolved,
+                   client.ResolveImageManifest(ref.repository, ref.ManifestRef(), platform, name));
+  auto& [m, manifest] = resolved;
   std::vector<Descriptor> blobs = manifest.layers;
   blobs.insert(blobs.begin(), manifest.config);
   for (const auto& d : blobs) {

@@ -158,7 +158,6 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
       // are close together in the blob.
       run.push_back(i);
       inflight.insert(c.digest);
-      uint64_t total = L.where[i].length;
       uint32_t end = across_files ? static_cast<uint32_t>(L.where.size()) : L.file_end[i];
       for (uint32_t j = i + 1; j < end && !L.where[i].zeros; j++) {
         const BlobChunk& prev = L.where[run.back()];
@@ -174,9 +173,7 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
         if (have || inflight.count(dj)) break;
         inflight.insert(dj);
         run.push_back(j);
-        total = w.offset + w.length - L.where[i].offset;
       }
-      (void)total;
     }
     auto release = [&] {
       std::lock_guard<std::mutex> l(mu);
@@ -243,7 +240,6 @@ Result<std::string> LazyChunkSource::ReadFrame(const ChunkRef& c) {
 
 Status LazyChunkSource::Impl::Prefetch() {
   uint64_t fetched_before = n_bytes.load();
-  size_t total = 0;
   for (auto& Lp : layers) {
     RemoteLayer& L = *Lp;
     // Entries before a ".prefetch.landmark" first, then everything.
@@ -271,13 +267,11 @@ Status LazyChunkSource::Impl::Prefetch() {
       if (stash->Has(c.digest)) continue;
       auto r = Fetch(c, opts.prefetch_request, true);
       if (!r.ok()) return r.status();
-      total++;
     }
   }
   RETURN_IF_ERROR(stash->Flush());
   Log("prefetch complete: " + std::to_string(n_bytes.load() - fetched_before) +
       " bytes fetched; the mount no longer needs the registry");
-  (void)total;
   return Status::Ok();
 }
 

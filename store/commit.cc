@@ -180,7 +180,6 @@ class TreeWriter {
     archive_entry_copy_stat(e.get(), &st);
     archive_entry_set_uname(e.get(), "");
     archive_entry_set_gname(e.get(), "");
-    archive_entry_set_atime(e.get(), 0, 0);
     archive_entry_unset_atime(e.get());
     archive_entry_unset_ctime(e.get());
     archive_entry_unset_birthtime(e.get());

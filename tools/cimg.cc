@@ -163,13 +163,7 @@ struct RegistryFlags {
     o.tls_verify = tls_verify;
     o.cert_dir = cert_dir;
     o.auth_file = authfile;
-    if (!creds.empty()) {
-      cfs::registry::Credentials c;
-      auto colon = creds.find(':');
-      c.username = creds.substr(0, colon);
-      if (colon != std::string::npos) c.password = creds.substr(colon + 1);
-      o.creds = c;
-    }
+    if (!creds.empty()) o.creds = cfs::registry::Credentials::Parse(creds);
     return o;
   }
   std::shared_ptr<cfs::registry::Client> Connect(const std::string& registry) const {

@@ -307,13 +307,7 @@ Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const Mount
   co.tls_verify = a.tls_verify;
   co.cert_dir = a.cert_dir;
   co.auth_file = a.authfile;
-  if (!a.creds.empty()) {
-    cfs::registry::Credentials c;
-    auto colon = a.creds.find(':');
-    c.username = a.creds.substr(0, colon);
-    if (colon != std::string::npos) c.password = a.creds.substr(colon + 1);
-    co.creds = c;
-  }
+  if (!a.creds.empty()) co.creds = cfs::registry::Credentials::Parse(a.creds);
   auto client_r = cfs::registry::Client::Create(ref->registry, co);
   if (!client_r.ok()) return client_r.status();
   std::shared_ptr<cfs::registry::Client> client(std::move(*client_r));
