@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/builder.h"
+#include "tools/cimg_common.h"
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
@@ -21,19 +22,7 @@ namespace {
 
 using cfs::Status;
 using nlohmann::json;
-
-std::string HumanSize(uint64_t b) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    u++;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.3g %s", v, units[u]);
-  return buf;
-}
+using namespace cimg;
 
 std::string Ago(int64_t t) {
   if (t <= 0) return "N/A";
@@ -53,50 +42,6 @@ std::string Iso(int64_t t) {
   gmtime_r(&tt, &tm);
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-// Progress lines on a terminal; nothing when stderr is not one.
-cfs::ProgressFn TerminalProgress(bool quiet) {
-  if (quiet || !::isatty(2)) return nullptr;
-  return [last = std::chrono::steady_clock::time_point()](const cfs::Progress& p) mutable {
-    auto now = std::chrono::steady_clock::now();
-    bool done = p.total && p.done >= p.total;
-    if (!done && now - last < std::chrono::milliseconds(100)) return;
-    last = now;
-    std::string item = p.item.size() > 60 ? p.item.substr(0, 60) + "…" : p.item;
-    std::fprintf(stderr, "\r\033[K%-7s %s  %s", p.phase.c_str(), item.c_str(),
-                 p.total ? (HumanSize(p.done) + " / " + HumanSize(p.total)).c_str()
-                         : HumanSize(p.done).c_str());
-    if (done) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  };
-}
-
-struct Global {
-  std::string root;
-  int threads = 0;
-};
-
-cfs::Result<std::unique_ptr<cfs::Store>> OpenStore(const Global& g) {
-  cfs::StoreOptions o;
-  o.root = g.root;
-  o.threads = g.threads;
-  if (const char* lvl = std::getenv("CIMG_ZSTD_LEVEL")) o.compression_level = std::atoi(lvl);
-  return cfs::Store::Open(o);
-}
-
-[[noreturn]] void Fail(const Status& s) {
-  std::fprintf(stderr, "cimg: %s\n", s.message().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Must(cfs::Result<T> r) {
-  if (!r.ok()) Fail(r.status());
-  return std::move(r).value();
-}
-void Must(const Status& s) {
-  if (!s.ok()) Fail(s);
 }
 
 void SplitName(const std::string& n, std::string* repo, std::string* tag) {
@@ -143,34 +88,6 @@ json InspectJson(const cfs::ImageDetails& d) {
   j["Manifest"] = manifest;
   return j;
 }
-
-// Registry flags shared by pull, push and login (skopeo/podman spelling).
-struct RegistryFlags {
-  bool tls_verify = true;
-  std::string cert_dir, creds, authfile;
-  int parallel = 3;
-
-  void Add(CLI::App* c, bool with_creds = true) {
-    c->add_option("--tls-verify", tls_verify,
-                  "Require HTTPS and verify certificates (default true; false allows plain http)")
-        ->default_str("true");
-    c->add_option("--cert-dir", cert_dir, "Directory with the registry's CA (*.crt) and client cert (*.cert, *.key)");
-    c->add_option("--authfile", authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
-    if (with_creds) c->add_option("--creds", creds, "USER[:PASSWORD] for the registry (instead of the auth file)");
-  }
-  cfs::registry::ClientOptions Options() const {
-    cfs::registry::ClientOptions o;
-    o.tls_verify = tls_verify;
-    o.cert_dir = cert_dir;
-    o.auth_file = authfile;
-    if (!creds.empty()) o.creds = cfs::registry::Credentials::Parse(creds);
-    return o;
-  }
-  std::shared_ptr<cfs::registry::Client> Connect(const std::string& registry) const {
-    auto c = Must(cfs::registry::Client::Create(registry, Options()));
-    return std::shared_ptr<cfs::registry::Client>(std::move(c));
-  }
-};
 
 std::function<void(const std::string&, uint64_t, uint64_t)> ItemProgress(
     const cfs::ProgressFn& p, const std::string& phase) {
@@ -617,6 +534,8 @@ int main(int argc, char** argv) {
                 r.problems.empty() ? "clean" : (std::to_string(r.problems.size()) + " problems").c_str());
     if (!r.problems.empty()) std::exit(1);
   });
+
+  AddDeployCommands(app, g, quiet);
 
   // Name an unknown command (CLI11 would only say one is required).
   for (int i = 1; i < argc; i++) {

@@ -1,0 +1,383 @@
+#include "deploy/clusterfile.h"
+
+#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <set>
+
+#include "store/io.h"
+
+namespace cfs::deploy {
+
+SshSpec SshSpec::Merge(const SshSpec& over) const {
+  SshSpec m = *this;
+  if (over.user) m.user = over.user;
+  if (over.passwd) m.passwd = over.passwd;
+  if (over.pk) m.pk = over.pk;
+  if (over.pk_passwd) m.pk_passwd = over.pk_passwd;
+  if (over.port) m.port = over.port;
+  return m;
+}
+
+Result<std::pair<std::string, std::string>> ParseEnvEntry(const std::string& kv) {
+  size_t eq = kv.find('=');
+  std::string k = kv.substr(0, eq);
+  bool ok = eq != std::string::npos && !k.empty() && !(k[0] >= '0' && k[0] <= '9');
+  for (char c : k) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  if (!ok) return Status::Invalid("env entry \"" + kv + "\" is not KEY=VALUE with KEY a shell name");
+  return std::make_pair(k, kv.substr(eq + 1));
+}
+
+Status CheckClusterName(const std::string& n) {
+  bool ok = !n.empty() && n.size() <= 63 && n.front() != '-' && n.back() != '-';
+  for (char c : n) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (!ok)
+    return Status::Invalid("cluster name \"" + n +
+                           "\": use lower-case letters, digits and '-' (at most 63)");
+  // Names the local store uses under the same /var/lib/cimg.
+  for (const char* r : {"index", "packs", "tmp", "leases", "clusters"})
+    if (n == r) return Status::Invalid("cluster name \"" + n + "\" is reserved");
+  return Status::Ok();
+}
+
+namespace {
+
+// Parse errors carry the node's line (1-based).
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  Status Err(const YAML::Node& n, const std::string& why) const {
+    int line = n.IsDefined() ? n.Mark().line + 1 : 0;
+    return Status::Invalid(file_ + ":" + std::to_string(line > 0 ? line : 1) + ": " + why);
+  }
+
+  Status Keys(const YAML::Node& map, const std::string& where,
+              std::initializer_list<const char*> allowed) const {
+    if (!map.IsMap()) return Err(map, where + " must be a mapping");
+    for (const auto& kv : map) {
+      std::string k = kv.first.Scalar();
+      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
+        std::string list;
+        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+        return Err(kv.first, "unknown field " + where + "." + k + " (known: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> Str(const YAML::Node& n, const std::string& what) const {
+    if (!n.IsScalar()) return Err(n, what + " must be a string");
+    return n.Scalar();
+  }
+
+  Result<std::vector<std::string>> StrList(const YAML::Node& n, const std::string& what) const {
+    std::vector<std::string> out;
+    if (n.IsNull()) return out;
+    if (!n.IsSequence()) return Err(n, what + " must be a list");
+    for (const auto& i : n) {
+      ASSIGN_OR_RETURN(std::string s, Str(i, what + " item"));
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  Result<std::vector<std::string>> EnvList(const YAML::Node& n, const std::string& what) const {
+    ASSIGN_OR_RETURN(auto list, StrList(n, what));
+    size_t i = 0;
+    for (const auto& kv : list) {
+      auto p = ParseEnvEntry(kv);
+      if (!p.ok()) return Err(n[i], what + ": " + p.status().message());
+      i++;
+    }
+    return list;
+  }
+
+  Result<SshSpec> Ssh(const YAML::Node& n, const std::string& where) const {
+    SshSpec s;
+    if (n.IsNull()) return s;
+    RETURN_IF_ERROR(Keys(n, where, {"user", "passwd", "pk", "pkPasswd", "port"}));
+    if (n["user"]) { ASSIGN_OR_RETURN(s.user, Str(n["user"], where + ".user")); }
+    if (n["passwd"]) { ASSIGN_OR_RETURN(s.passwd, Str(n["passwd"], where + ".passwd")); }
+    if (n["pk"]) { ASSIGN_OR_RETURN(s.pk, Str(n["pk"], where + ".pk")); }
+    if (n["pkPasswd"]) { ASSIGN_OR_RETURN(s.pk_passwd, Str(n["pkPasswd"], where + ".pkPasswd")); }
+    if (n["port"]) {
+      ASSIGN_OR_RETURN(std::string p, Str(n["port"], where + ".port"));
+      int v = 0;
+      bool ok = !p.empty() && p.size() <= 5 && std::all_of(p.begin(), p.end(), ::isdigit);
+      if (ok) v = std::stoi(p);
+      if (!ok || v < 1 || v > 65535)
+        return Err(n["port"], where + ".port \"" + p + "\" is not a port number (1-65535)");
+      s.port = v;
+    }
+    if (s.user && s.user->empty()) return Err(n["user"], where + ".user is empty");
+    return s;
+  }
+
+  Result<HostGroup> Hosts(const YAML::Node& n, size_t i) const {
+    std::string where = "spec.hosts[" + std::to_string(i) + "]";
+    RETURN_IF_ERROR(Keys(n, where, {"ips", "roles", "ssh", "env", "labels", "taints"}));
+    HostGroup g;
+    if (!n["ips"]) return Err(n, where + ": ips is required");
+    ASSIGN_OR_RETURN(g.ips, StrList(n["ips"], where + ".ips"));
+    if (g.ips.empty()) return Err(n["ips"], where + ".ips is empty");
+    for (size_t k = 0; k < g.ips.size(); k++) {
+      unsigned char buf[16];
+      if (inet_pton(AF_INET, g.ips[k].c_str(), buf) != 1 &&
+          inet_pton(AF_INET6, g.ips[k].c_str(), buf) != 1)
+        return Err(n["ips"][k], where + ".ips: \"" + g.ips[k] + "\" is not an IP address");
+    }
+    if (!n["roles"]) return Err(n, where + ": roles is required (master or node)");
+    ASSIGN_OR_RETURN(g.roles, StrList(n["roles"], where + ".roles"));
+    int kinds = 0;
+    for (size_t k = 0; k < g.roles.size(); k++) {
+      if (g.roles[k] == "master" || g.roles[k] == "node")
+        kinds++;
+      else
+        return Err(n["roles"][k], where + ".roles: unknown role \"" + g.roles[k] +
+                                      "\" (master or node)");
+    }
+    if (kinds != 1) return Err(n["roles"], where + ".roles: give exactly one of master, node");
+    if (n["ssh"]) { ASSIGN_OR_RETURN(g.ssh, Ssh(n["ssh"], where + ".ssh")); }
+    if (n["env"]) { ASSIGN_OR_RETURN(g.env, EnvList(n["env"], where + ".env")); }
+    if (n["taints"]) { ASSIGN_OR_RETURN(g.taints, StrList(n["taints"], where + ".taints")); }
+    if (const auto& l = n["labels"]; l && !l.IsNull()) {
+      if (!l.IsMap()) return Err(l, where + ".labels must be a mapping");
+      for (const auto& kv : l) {
+        ASSIGN_OR_RETURN(std::string v, Str(kv.second, where + ".labels." + kv.first.Scalar()));
+        g.labels[kv.first.Scalar()] = v;
+      }
+    }
+    return g;
+  }
+
+  Status Cluster(const YAML::Node& doc, Clusterfile* c) const {
+    RETURN_IF_ERROR(Keys(doc, "Cluster", {"apiVersion", "kind", "metadata", "spec", "status"}));
+    const YAML::Node md = doc["metadata"];
+    if (!md) return Err(doc, "metadata.name is required");
+    RETURN_IF_ERROR(Keys(md, "metadata", {"name", "labels", "annotations"}));
+    if (!md["name"]) return Err(md, "metadata.name is required");
+    ASSIGN_OR_RETURN(c->name, Str(md["name"], "metadata.name"));
+    if (Status s = CheckClusterName(c->name); !s.ok()) return Err(md["name"], s.message());
+    const YAML::Node spec = doc["spec"];
+    if (!spec) return Err(doc, "spec is required");
+    RETURN_IF_ERROR(Keys(spec, "spec", {"image", "env", "cmd", "ssh", "hosts", "cmdArgs",
+                                        "appNames", "registry", "containerRuntime"}));
+    for (const char* unsupported : {"cmdArgs", "appNames", "registry", "containerRuntime"})
+      if (spec[unsupported])
+        return Err(spec[unsupported].IsDefined() ? spec[unsupported] : spec,
+                   std::string("spec.") + unsupported + " is not supported by cimg");
+    if (!spec["image"]) return Err(spec, "spec.image is required");
+    ASSIGN_OR_RETURN(c->image, Str(spec["image"], "spec.image"));
+    if (c->image.empty()) return Err(spec["image"], "spec.image is empty");
+    if (spec["env"]) { ASSIGN_OR_RETURN(c->env, EnvList(spec["env"], "spec.env")); }
+    if (spec["cmd"]) { ASSIGN_OR_RETURN(c->cmd, StrList(spec["cmd"], "spec.cmd")); }
+    if (spec["ssh"]) { ASSIGN_OR_RETURN(c->ssh, Ssh(spec["ssh"], "spec.ssh")); }
+    if (!spec["hosts"] || !spec["hosts"].IsSequence() || spec["hosts"].size() == 0)
+      return Err(spec["hosts"] ? spec["hosts"] : spec, "spec.hosts must list at least one master");
+    std::set<std::string> seen;
+    bool master = false;
+    for (size_t i = 0; i < spec["hosts"].size(); i++) {
+      ASSIGN_OR_RETURN(HostGroup g, Hosts(spec["hosts"][i], i));
+      for (size_t k = 0; k < g.ips.size(); k++)
+        if (!seen.insert(g.ips[k]).second)
+          return Err(spec["hosts"][i]["ips"][k], "host " + g.ips[k] + " is listed twice");
+      master = master || g.roles[0] == "master" || g.roles.back() == "master";
+      c->hosts.push_back(std::move(g));
+    }
+    if (!master) return Err(spec["hosts"], "spec.hosts has no master");
+    return Status::Ok();
+  }
+
+  Result<Plugin> PluginDoc(const YAML::Node& doc) const {
+    RETURN_IF_ERROR(Keys(doc, "Plugin", {"apiVersion", "kind", "metadata", "spec"}));
+    Plugin p;
+    const YAML::Node md = doc["metadata"];
+    if (!md || !md["name"]) return Err(md ? md : doc, "Plugin: metadata.name is required");
+    RETURN_IF_ERROR(Keys(md, "metadata", {"name", "labels", "annotations"}));
+    ASSIGN_OR_RETURN(p.name, Str(md["name"], "metadata.name"));
+    const YAML::Node spec = doc["spec"];
+    if (!spec) return Err(doc, "Plugin " + p.name + ": spec is required");
+    RETURN_IF_ERROR(Keys(spec, "Plugin spec", {"type", "action", "scope", "data"}));
+    ASSIGN_OR_RETURN(std::string type, Str(spec["type"], "spec.type"));
+    if (type != "SHELL" && type != "shell")
+      return Err(spec["type"], "Plugin " + p.name + ": type \"" + type + "\" is not supported (SHELL)");
+    if (!spec["action"]) return Err(spec, "Plugin " + p.name + ": spec.action is required");
+    ASSIGN_OR_RETURN(std::string action, Str(spec["action"], "spec.action"));
+    size_t pos = 0;
+    while (pos <= action.size()) {
+      size_t bar = action.find('|', pos);
+      std::string a = action.substr(pos, bar == std::string::npos ? std::string::npos : bar - pos);
+      // "post-install", "PostInstall" and "postinstall" name one phase.
+      std::string key;
+      for (char ch : a)
+        if (ch != '-' && ch != ' ') key += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      const char* found = nullptr;
+      for (const char* ph : kPhases) {
+        std::string k;
+        for (const char* q = ph; *q; q++)
+          if (*q != '-') k += *q;
+        if (k == key) found = ph;
+      }
+      if (!found) {
+        std::string list;
+        for (const char* ph : kPhases) list += (list.empty() ? "" : ", ") + std::string(ph);
+        return Err(spec["action"], "Plugin " + p.name + ": unknown action \"" + a + "\" (" + list + ")");
+      }
+      p.phases.push_back(found);
+      if (bar == std::string::npos) break;
+      pos = bar + 1;
+    }
+    if (spec["scope"]) {
+      ASSIGN_OR_RETURN(std::string scope, Str(spec["scope"], "spec.scope"));
+      size_t s = 0;
+      while (!scope.empty() && s <= scope.size()) {
+        size_t bar = scope.find('|', s);
+        std::string r = scope.substr(s, bar == std::string::npos ? std::string::npos : bar - s);
+        if (r != "master" && r != "node")
+          return Err(spec["scope"], "Plugin " + p.name + ": unknown scope \"" + r + "\" (master, node)");
+        p.scope.push_back(r);
+        if (bar == std::string::npos) break;
+        s = bar + 1;
+      }
+    }
+    if (!spec["data"]) return Err(spec, "Plugin " + p.name + ": spec.data is required");
+    ASSIGN_OR_RETURN(p.data, Str(spec["data"], "spec.data"));
+    return p;
+  }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace
+
+Result<Clusterfile> ParseClusterfile(const std::string& text, const std::string& file) {
+  Parser p(file);
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  Clusterfile c;
+  bool have_cluster = false;
+  try {
+    for (const auto& doc : docs) {
+      if (doc.IsNull()) continue;
+      if (!doc.IsMap()) return p.Err(doc, "a document must be a mapping");
+      if (!doc["apiVersion"]) return p.Err(doc, "apiVersion is required");
+      ASSIGN_OR_RETURN(std::string api, p.Str(doc["apiVersion"], "apiVersion"));
+      if (api != "sealer.io/v2" && api != "sealer.cloud/v2")
+        return p.Err(doc["apiVersion"], "apiVersion \"" + api + "\" is not supported (sealer.io/v2)");
+      if (!doc["kind"]) return p.Err(doc, "kind is required");
+      ASSIGN_OR_RETURN(std::string kind, p.Str(doc["kind"], "kind"));
+      if (kind == "Cluster") {
+        if (have_cluster) return p.Err(doc, "a second kind: Cluster document");
+        RETURN_IF_ERROR(p.Cluster(doc, &c));
+        have_cluster = true;
+      } else if (kind == "Plugin") {
+        ASSIGN_OR_RETURN(Plugin pl, p.PluginDoc(doc));
+        c.plugins.push_back(std::move(pl));
+      } else {
+        return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (Cluster, Plugin)");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!have_cluster) return Status::Invalid(file + ":1: no kind: Cluster document");
+  return c;
+}
+
+Result<Clusterfile> LoadClusterfile(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return Status::NotFound("Clusterfile " + path + ": " + text.status().message());
+  return ParseClusterfile(*text, path);
+}
+
+std::vector<Clusterfile::Host> Clusterfile::Hosts() const {
+  std::map<std::string, std::string> base;
+  for (const auto& kv : env)
+    if (auto p = ParseEnvEntry(kv); p.ok()) base[p->first] = p->second;
+  std::vector<Host> masters, nodes;
+  for (const auto& g : hosts) {
+    bool m = std::find(g.roles.begin(), g.roles.end(), "master") != g.roles.end();
+    for (const auto& ip : g.ips) {
+      Host h;
+      h.ip = ip;
+      h.master = m;
+      h.ssh = ssh.Merge(g.ssh);
+      h.env = base;
+      for (const auto& kv : g.env)
+        if (auto p = ParseEnvEntry(kv); p.ok()) h.env[p->first] = p->second;
+      h.labels = g.labels;
+      h.taints = g.taints;
+      (m ? masters : nodes).push_back(std::move(h));
+    }
+  }
+  for (auto& n : nodes) masters.push_back(std::move(n));
+  return masters;
+}
+
+namespace {
+void EmitSsh(YAML::Emitter& e, const SshSpec& s) {
+  e << YAML::BeginMap;
+  if (s.user) e << YAML::Key << "user" << YAML::Value << *s.user;
+  if (s.passwd) e << YAML::Key << "passwd" << YAML::Value << *s.passwd;
+  if (s.pk) e << YAML::Key << "pk" << YAML::Value << *s.pk;
+  if (s.pk_passwd) e << YAML::Key << "pkPasswd" << YAML::Value << *s.pk_passwd;
+  if (s.port) e << YAML::Key << "port" << YAML::Value << std::to_string(*s.port);
+  e << YAML::EndMap;
+}
+bool Empty(const SshSpec& s) { return !s.user && !s.passwd && !s.pk && !s.pk_passwd && !s.port; }
+}  // namespace
+
+std::string EmitClusterfile(const Clusterfile& c) {
+  YAML::Emitter e;
+  e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "sealer.io/v2"
+    << YAML::Key << "kind" << YAML::Value << "Cluster" << YAML::Key << "metadata" << YAML::Value
+    << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::EndMap
+    << YAML::Key << "spec" << YAML::Value << YAML::BeginMap << YAML::Key << "image"
+    << YAML::Value << c.image;
+  if (!c.env.empty()) e << YAML::Key << "env" << YAML::Value << c.env;
+  if (!c.cmd.empty()) e << YAML::Key << "cmd" << YAML::Value << c.cmd;
+  if (!Empty(c.ssh)) {
+    e << YAML::Key << "ssh" << YAML::Value;
+    EmitSsh(e, c.ssh);
+  }
+  e << YAML::Key << "hosts" << YAML::Value << YAML::BeginSeq;
+  for (const auto& g : c.hosts) {
+    e << YAML::BeginMap << YAML::Key << "ips" << YAML::Value << YAML::Flow << g.ips
+      << YAML::Key << "roles" << YAML::Value << YAML::Flow << g.roles;
+    if (!Empty(g.ssh)) {
+      e << YAML::Key << "ssh" << YAML::Value;
+      EmitSsh(e, g.ssh);
+    }
+    if (!g.env.empty()) e << YAML::Key << "env" << YAML::Value << g.env;
+    if (!g.labels.empty()) e << YAML::Key << "labels" << YAML::Value << g.labels;
+    if (!g.taints.empty()) e << YAML::Key << "taints" << YAML::Value << g.taints;
+    e << YAML::EndMap;
+  }
+  e << YAML::EndSeq << YAML::EndMap << YAML::EndMap;
+  std::string out = std::string(e.c_str()) + "\n";
+  for (const auto& p : c.plugins) {
+    YAML::Emitter pe;
+    std::string action, scope;
+    for (const auto& ph : p.phases) action += (action.empty() ? "" : "|") + ph;
+    for (const auto& s : p.scope) scope += (scope.empty() ? "" : "|") + s;
+    pe << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "sealer.io/v2"
+       << YAML::Key << "kind" << YAML::Value << "Plugin" << YAML::Key << "metadata"
+       << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << p.name
+       << YAML::EndMap << YAML::Key << "spec" << YAML::Value << YAML::BeginMap << YAML::Key
+       << "type" << YAML::Value << "SHELL" << YAML::Key << "action" << YAML::Value << action;
+    if (!scope.empty()) pe << YAML::Key << "scope" << YAML::Value << scope;
+    pe << YAML::Key << "data" << YAML::Value << YAML::Literal << p.data << YAML::EndMap
+       << YAML::EndMap;
+    out += "---\n" + std::string(pe.c_str()) + "\n";
+  }
+  return out;
+}
+
+}  // namespace cfs::deploy

@@ -1,0 +1,544 @@
+#include "deploy/deploy.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "deploy/rootfs.h"
+#include "deploy/ssh.h"
+#include "store/layer_stack.h"
+
+namespace cfs::deploy {
+
+using json = nlohmann::json;
+
+std::string SavedClusterfile(const std::string& clusters_dir, const std::string& name) {
+  return clusters_dir + "/" + name + "/Clusterfile";
+}
+
+namespace {
+
+// Labels cimg build writes into the image config (builder/builder.h).
+constexpr char kLabelCmds[] = "io.cimg.cmds";
+constexpr char kLabelCmdsLaunch[] = "io.cimg.cmds-launch";
+constexpr char kLabelLaunch[] = "io.cimg.launch";
+
+std::string HostDir(const std::string& cluster) { return "/var/lib/cimg/" + cluster; }
+
+// One host while it is worked on.
+struct HostCtx {
+  Clusterfile::Host host;
+  std::string role() const { return host.master ? "master" : "node"; }
+  std::unique_ptr<SshSession> ssh;
+  std::map<std::string, std::string> env;    // rendering and lifecycle environment
+  std::map<std::string, std::string> steps;  // recorded on the host: step → value
+  bool zstd = false;
+  bool has_record = false;
+  HostReport report;
+};
+
+class Runner {
+ public:
+  Runner(const Clusterfile& cf, const DeployOptions& o) : cf_(cf), o_(o), dir_(HostDir(cf.name)) {}
+
+  void Log(const std::string& line) const {
+    if (o_.log) o_.log(line);
+  }
+
+  // Runs fn on every host, `parallel` at once; every failure is logged, the
+  // first is returned (with how many others failed).
+  Status ForEach(const std::vector<HostCtx*>& hosts, const std::function<Status(HostCtx&)>& fn) {
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    std::vector<Status> errors;
+    auto work = [&] {
+      for (size_t i; (i = next++) < hosts.size();) {
+        Status s = fn(*hosts[i]);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> l(mu);
+          errors.push_back(s);
+        }
+      }
+    };
+    size_t n = std::min<size_t>(hosts.size(), std::max(1, o_.parallel));
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < n; i++) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    if (errors.empty()) return Status::Ok();
+    for (size_t i = 1; i < errors.size(); i++) Log("error: " + errors[i].message());
+    if (errors.size() == 1) return errors[0];
+    return Status::Aborted(errors[0].message() + " (and " + std::to_string(errors.size() - 1) +
+                           " more hosts failed, see above)");
+  }
+
+  SshOptions SshFor(const Clusterfile::Host& h) const {
+    SshOptions s;
+    s.host = h.ip;
+    s.port = h.ssh.port.value_or(22);
+    s.user = h.ssh.user.value_or("root");
+    s.password = h.ssh.passwd.value_or("");
+    s.key_file = h.ssh.pk.value_or("");
+    s.key_passphrase = h.ssh.pk_passwd.value_or("");
+    s.known_hosts = o_.known_hosts;
+    s.check_host_key = !o_.insecure_host_keys;
+    s.connect_timeout_ms = o_.connect_timeout_ms;
+    return s;
+  }
+
+  // Connects and reads the host's state (steps, record presence, zstd).
+  Status Connect(HostCtx& c) {
+    ASSIGN_OR_RETURN(c.ssh, SshSession::Connect(SshFor(c.host)));
+    const std::string d = ShellQuote(dir_);
+    ASSIGN_OR_RETURN(ExecResult r,
+                     c.ssh->Run("D=" + d + "\n"
+                                "command -v tar >/dev/null 2>&1 || { echo 'tar is not installed' >&2; exit 3; }\n"
+                                "command -v zstd >/dev/null 2>&1 && echo zstd\n"
+                                "[ -f \"$D/files.gz\" ] && echo record\n"
+                                "for f in \"$D\"/steps/*; do [ -f \"$f\" ] && "
+                                "printf 'step %s %s\\n' \"${f##*/}\" \"$(cat \"$f\")\"; done\n"
+                                "exit 0\n"));
+    if (r.exit_code != 0) return Fail(c, "probing the host", r);
+    size_t pos = 0;
+    while (pos < r.out.size()) {
+      size_t nl = r.out.find('\n', pos);
+      std::string line = r.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? r.out.size() : nl + 1;
+      if (line == "zstd") c.zstd = true;
+      if (line == "record") c.has_record = true;
+      if (line.rfind("step ", 0) == 0) {
+        size_t sp = line.find(' ', 5);
+        if (sp != std::string::npos) c.steps[line.substr(5, sp - 5)] = line.substr(sp + 1);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Fail(HostCtx& c, const std::string& what, const ExecResult& r) const {
+    std::string tail = r.Tail();
+    if (!tail.empty()) {
+      size_t pos = 0;
+      while (pos <= tail.size()) {
+        size_t nl = tail.find('\n', pos);
+        Log(c.host.ip + "| " + tail.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+        if (nl == std::string::npos) break;
+        pos = nl + 1;
+      }
+    }
+    std::string how = r.signal.empty() ? "exit status " + std::to_string(r.exit_code)
+                                       : "signal " + r.signal;
+    std::string last = tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1);
+    return Status::Aborted("host " + c.host.ip + ": " + what + " failed (" + how + ")" +
+                           (last.empty() ? "" : ": " + last));
+  }
+
+  // The environment prefix for commands on c.
+  std::string Exports(const HostCtx& c) const {
+    std::string s;
+    for (const auto& [k, v] : c.env) s += "export " + k + "=" + ShellQuote(v) + "\n";
+    return s;
+  }
+
+  std::string Rootfs() const { return dir_ + "/rootfs"; }
+
+  // Runs `cmd` on c as step `id` unless the host recorded `value` for it.
+  Status Step(HostCtx& c, const std::string& id, const std::string& value, const std::string& what,
+              const std::string& cmd, const std::string& input = "", ExecResult* out = nullptr) {
+    if (!id.empty()) {
+      auto it = c.steps.find(id);
+      if (it != c.steps.end() && it->second == value) {
+        Log(c.host.ip + ": " + what + ": done before, skipped");
+        return Status::Ok();
+      }
+    }
+    Log(c.host.ip + ": " + what);
+    ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run(Exports(c) + cmd, input));
+    if (r.exit_code != 0) return Fail(c, what, r);
+    if (out) *out = r;
+    if (!id.empty()) RETURN_IF_ERROR(Mark(c, id, value));
+    return Status::Ok();
+  }
+
+  Status Mark(HostCtx& c, const std::string& id, const std::string& value) {
+    ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("mkdir -p " + ShellQuote(dir_ + "/steps") +
+                                              " && printf %s " + ShellQuote(value) + " > " +
+                                              ShellQuote(dir_ + "/steps/" + id)));
+    if (r.exit_code != 0) return Fail(c, "recording step " + id, r);
+    c.steps[id] = value;
+    return Status::Ok();
+  }
+
+  // SHELL plugins of `phase` on the hosts in their scope.
+  Status Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
+               const std::string& image_id, bool record) {
+    for (const auto& p : cf_.plugins) {
+      if (std::find(p.phases.begin(), p.phases.end(), phase) == p.phases.end()) continue;
+      std::vector<HostCtx*> in;
+      for (HostCtx* h : hosts)
+        if (p.scope.empty() ||
+            std::find(p.scope.begin(), p.scope.end(), h->role()) != p.scope.end())
+          in.push_back(h);
+      std::string id = record ? "plugin-" + p.name + "-" + phase : "";
+      RETURN_IF_ERROR(ForEach(in, [&](HostCtx& c) {
+        return Step(c, id, image_id, "plugin " + p.name + " (" + phase + ")",
+                    "cd " + ShellQuote(Rootfs()) + " 2>/dev/null || cd /\nexec bash -s", p.data);
+      }));
+    }
+    return Status::Ok();
+  }
+
+  const Clusterfile& cf_;
+  const DeployOptions& o_;
+  const std::string dir_;
+};
+
+struct Image {
+  std::string id;  // config digest
+  std::map<std::string, std::string> env;
+  std::vector<std::string> cmds, cmds_launch, launch;
+};
+
+Result<Image> ReadImage(const ImageDetails& d) {
+  Image img;
+  img.id = d.summary.image_id.ToString();
+  try {
+    json cfg = json::parse(d.config);
+    const json& c = cfg.value("config", json::object());
+    for (const auto& e : c.value("Env", json::array())) {
+      std::string kv = e.get<std::string>();
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) img.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    const json& labels = c.value("Labels", json::object());
+    auto list = [&](const char* key, std::vector<std::string>* out) {
+      if (labels.contains(key)) *out = json::parse(labels[key].get<std::string>()).get<std::vector<std::string>>();
+    };
+    list(kLabelCmds, &img.cmds);
+    list(kLabelCmdsLaunch, &img.cmds_launch);
+    list(kLabelLaunch, &img.launch);
+  } catch (const std::exception& e) {
+    return Status::Corruption("image config: " + std::string(e.what()));
+  }
+  return img;
+}
+
+bool PlanHas(const RootfsPlan& p, const std::string& path) {
+  return std::any_of(p.entries.begin(), p.entries.end(),
+                     [&](const RootfsEntry& e) { return e.path == path; });
+}
+
+}  // namespace
+
+Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
+  signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
+  Runner run(cf, o);
+  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
+  ASSIGN_OR_RETURN(Image img, ReadImage(details));
+  std::vector<Digest> diff_ids;
+  for (const auto& l : details.layers) diff_ids.push_back(l.diff_id);
+  ASSIGN_OR_RETURN(auto lease, store.TakeLease(diff_ids));
+  std::vector<std::shared_ptr<const LayerToc>> tocs;
+  for (const auto& d : diff_ids) {
+    ASSIGN_OR_RETURN(LayerToc t, store.GetLayerToc(d));
+    tocs.push_back(std::make_shared<const LayerToc>(std::move(t)));
+  }
+  ASSIGN_OR_RETURN(LayerStack stack, LayerStack::Build(std::move(tocs)));
+
+  std::vector<std::unique_ptr<HostCtx>> owned;
+  std::vector<HostCtx*> all, masters, nodes;
+  const auto hosts = cf.Hosts();
+  for (const auto& h : hosts) {
+    auto c = std::make_unique<HostCtx>();
+    c->host = h;
+    c->report.ip = h.ip;
+    c->env = {{"CIMG_CLUSTER", cf.name},
+              {"CIMG_ROOTFS", run.Rootfs()},
+              {"CIMG_MASTER0", hosts[0].ip},
+              {"CIMG_HOST_IP", h.ip},
+              {"CIMG_ROLE", h.master ? "master" : "node"}};
+    for (const auto& [k, v] : img.env) c->env[k] = v;
+    for (const auto& [k, v] : h.env) c->env[k] = v;  // Clusterfile env, then the host's
+    (h.master ? masters : nodes).push_back(c.get());
+    all.push_back(c.get());
+    owned.push_back(std::move(c));
+  }
+  HostCtx& m0 = *all[0];
+
+  // 1. Connect.
+  run.Log("connecting to " + std::to_string(all.size()) + " hosts");
+  RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) { return run.Connect(c); }));
+
+  // 2. Rootfs.
+  std::vector<RootfsPlan> plans(all.size());
+  RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) -> Status {
+    size_t idx = std::find(all.begin(), all.end(), &c) - all.begin();
+    ASSIGN_OR_RETURN(auto chunks, store.OpenChunkSource());
+    ASSIGN_OR_RETURN(plans[idx], PlanRootfs(stack, *chunks, c.env, c.host.master));
+    const RootfsPlan& plan = plans[idx];
+    Record old;
+    if (c.has_record && !o.resend) {
+      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat " + ShellQuote(HostDir(cf.name) + "/files.gz")));
+      if (r.exit_code != 0) return run.Fail(c, "reading the host record", r);
+      auto raw = Gunzip(r.out);
+      auto dec = raw.ok() ? DecodeRecord(*raw) : Result<Record>(raw.status());
+      if (dec.ok())
+        old = std::move(*dec);
+      else
+        run.Log(c.host.ip + ": host record unreadable (" + dec.status().message() +
+                "), sending everything");
+    }
+    RootfsDelta delta = ComputeDelta(plan, old);
+    c.report.files_total = plan.entries.size();
+    c.report.files_sent = delta.send.size();
+    c.report.files_removed = delta.remove.size();
+    c.report.data_bytes = delta.send_bytes;
+    const std::string R = ShellQuote(run.Rootfs());
+    if (!delta.remove.empty()) {
+      std::string list;
+      for (const auto& p : delta.remove) list += p + '\0';
+      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("mkdir -p " + R + " && cd " + R +
+                                                " && xargs -0 -r rm -rf --", list));
+      if (r.exit_code != 0) return run.Fail(c, "removing deleted files", r);
+    }
+    if (!delta.send.empty()) {
+      run.Log(c.host.ip + ": rootfs: sending " + std::to_string(delta.send.size()) + " of " +
+              std::to_string(plan.entries.size()) + " entries (" +
+              std::to_string(delta.send_bytes / 1000000.0).substr(0, 6) + " MB), removing " +
+              std::to_string(delta.remove.size()));
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) return Status::IOError("pipe");
+      const std::string comp = c.zstd ? "zstd" : "gzip";
+      Status produced;
+      std::thread producer([&, wfd = p[1]] {
+        auto chunks = store.OpenChunkSource();
+        if (!chunks.ok()) {
+          close(wfd);
+          produced = chunks.status();
+          return;
+        }
+        produced = WriteRootfsTar(stack, **chunks, plan, delta.send, comp, wfd);
+      });
+      auto r = c.ssh->Run("mkdir -p " + R + " && cd " + R + " && " +
+                              (c.zstd ? "zstd -dcq" : "gzip -dc") +
+                              " | tar -x -p --numeric-owner --xattrs --xattrs-include='*' "
+                              "--warning=no-unknown-keyword -f -",
+                          "", p[0]);
+      close(p[0]);  // unblocks the producer if the host hung up
+      producer.join();
+      if (!r.ok()) return r.status().Prefix("host " + c.host.ip + ": rootfs transfer");
+      if (!produced.ok()) return produced.Prefix("host " + c.host.ip + ": rootfs");
+      if (r->exit_code != 0) return run.Fail(c, "unpacking the rootfs", *r);
+    } else {
+      run.Log(c.host.ip + ": rootfs: up to date (" + std::to_string(plan.entries.size()) +
+              " entries)");
+    }
+    if (!delta.send.empty() || !delta.remove.empty() || !c.has_record || o.resend) {
+      const std::string f = ShellQuote(HostDir(cf.name) + "/files.gz");
+      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat > " + f + ".tmp && mv " + f + ".tmp " + f,
+                                                Gzip(EncodeRecord(plan))));
+      if (r.exit_code != 0) return run.Fail(c, "writing the host record", r);
+    }
+    return Status::Ok();
+  }));
+  const RootfsPlan& plan0 = plans[0];
+  const std::string R = ShellQuote(run.Rootfs());
+
+  // 3. init.sh on every host.
+  RETURN_IF_ERROR(run.Phase("pre-init-host", all, img.id, true));
+  if (PlanHas(plan0, "scripts/init.sh")) {
+    RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) {
+      return run.Step(c, "init", img.id, "scripts/init.sh",
+                      "cd " + R + "/scripts && bash init.sh");
+    }));
+  }
+  RETURN_IF_ERROR(run.Phase("post-init-host", all, img.id, true));
+
+  // 4. The built-in registry on master0.
+  if (PlanHas(plan0, "registry")) {
+    std::string port = m0.env.count("REGISTRY_PORT") ? m0.env["REGISTRY_PORT"] : "5000";
+    std::string domain = m0.env.count("REGISTRY_DOMAIN") ? m0.env["REGISTRY_DOMAIN"] : "sea.hub";
+    std::string d = ShellQuote(HostDir(cf.name));
+    std::string cmd;
+    if (PlanHas(plan0, "scripts/init-registry.sh")) {
+      cmd = "cd " + R + "/scripts && bash init-registry.sh " + ShellQuote(port) + " " + R +
+            "/registry " + ShellQuote(domain);
+    } else {
+      cmd = "D=" + d + "; R=" + R + "; PORT=" + ShellQuote(port) +
+            "\n"
+            "if [ -f $D/registry.pid ] && kill -0 \"$(cat $D/registry.pid)\" 2>/dev/null; then "
+            "echo 'registry already running'; exit 0; fi\n"
+            "BIN=\n"
+            "for b in \"$R/bin/registry\" \"$(command -v docker-registry)\" \"$(command -v registry)\"; do\n"
+            "  [ -n \"$b\" ] && [ -x \"$b\" ] && { BIN=$b; break; }\n"
+            "done\n"
+            "[ -n \"$BIN\" ] || { echo 'no registry to serve registry/: the image has neither "
+            "scripts/init-registry.sh nor bin/registry, and docker-registry is not installed' >&2; exit 3; }\n"
+            "cat > $D/registry.yml <<EOF\n"
+            "version: 0.1\n"
+            "log: {level: warn, accesslog: {disabled: true}}\n"
+            "storage: {filesystem: {rootdirectory: $R/registry}, delete: {enabled: false}}\n"
+            "http: {addr: \":$PORT\"}\n"
+            "EOF\n"
+            "env -u REGISTRY_AUTH_FILE setsid \"$BIN\" serve $D/registry.yml </dev/null >$D/registry.log 2>&1 &\n"
+            "echo $! > $D/registry.pid\n"
+            "for i in $(seq 50); do\n"
+            "  if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then echo \"registry on :$PORT\"; exit 0; fi\n"
+            "  kill -0 \"$(cat $D/registry.pid)\" 2>/dev/null || { cat $D/registry.log >&2; exit 4; }\n"
+            "  sleep 0.2\n"
+            "done\n"
+            "echo \"registry did not start on :$PORT\" >&2; cat $D/registry.log >&2; exit 5\n";
+      cmd = "exec bash -c " + ShellQuote(cmd);
+    }
+    RETURN_IF_ERROR(run.Step(m0, "", "", "built-in registry", cmd));
+  }
+
+  // 5. Cluster bring-up with kubeadm.
+  RETURN_IF_ERROR(run.Phase("pre-install", all, img.id, true));
+  if (PlanHas(plan0, "bin/kubeadm")) {
+    const std::string path = "export PATH=" + R + "/bin:$PATH\ncd " + R + "\n";
+    std::string init = PlanHas(plan0, "etc/kubeadm.yml")
+                           ? "kubeadm init --config " + R + "/etc/kubeadm.yml --upload-certs"
+                           : "kubeadm init --upload-certs --apiserver-advertise-address " + m0.host.ip;
+    RETURN_IF_ERROR(run.Step(m0, "kubeadm-init", "done", "kubeadm init", path + init));
+    std::vector<HostCtx*> join_masters, join_nodes;
+    for (size_t i = 1; i < all.size(); i++)
+      if (!all[i]->steps.count("kubeadm-join"))
+        (all[i]->host.master ? join_masters : join_nodes).push_back(all[i]);
+    if (!join_masters.empty() || !join_nodes.empty()) {
+      ExecResult tok;
+      RETURN_IF_ERROR(run.Step(m0, "", "", "kubeadm token create",
+                               path + "kubeadm token create --print-join-command", "", &tok));
+      std::string join;
+      for (size_t pos = 0; pos < tok.out.size();) {
+        size_t nl = tok.out.find('\n', pos);
+        std::string line = tok.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? tok.out.size() : nl + 1;
+        if (line.rfind("kubeadm join", 0) == 0) join = line;
+      }
+      while (!join.empty() && (join.back() == ' ' || join.back() == '\r')) join.pop_back();
+      if (join.empty())
+        return Status::Aborted("host " + m0.host.ip +
+                               ": kubeadm token create printed no \"kubeadm join\" command");
+      std::string key;
+      if (!join_masters.empty()) {
+        ExecResult up;
+        RETURN_IF_ERROR(run.Step(m0, "", "", "kubeadm upload-certs",
+                                 path + "kubeadm init phase upload-certs --upload-certs", "", &up));
+        std::string out = up.out;
+        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+        key = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+        if (key.size() != 64 || key.find_first_not_of("0123456789abcdef") != std::string::npos)
+          return Status::Aborted("host " + m0.host.ip +
+                                 ": kubeadm upload-certs printed no certificate key");
+      }
+      for (HostCtx* c : join_masters)
+        RETURN_IF_ERROR(run.Step(*c, "kubeadm-join", "done", "kubeadm join (control plane)",
+                                 path + join + " --control-plane --certificate-key " + key));
+      RETURN_IF_ERROR(run.ForEach(join_nodes, [&](HostCtx& c) {
+        return run.Step(c, "kubeadm-join", "done", "kubeadm join", path + join);
+      }));
+    }
+  }
+
+  // 6. CMDs, CMDS, LAUNCH on master0.
+  std::vector<std::string> cmds = cf.cmd.empty() ? img.cmds : cf.cmd;
+  for (const auto& c : img.cmds_launch) cmds.push_back(c);
+  for (size_t i = 0; i < cmds.size(); i++) {
+    std::string id = "cmd-" + std::to_string(i);
+    std::string value = img.id + "/" + Digest::Of(cmds[i]).Short();
+    RETURN_IF_ERROR(run.Step(m0, id, value, "CMD " + cmds[i], "cd " + R + "\n" + cmds[i]));
+  }
+  for (const auto& app : img.launch) {
+    std::string script =
+        "d=application/apps/" + ShellQuote(app) +
+        "\n[ -d \"$d\" ] || { echo \"LAUNCH " + app + ": $d is not in the image\" >&2; exit 2; }\n"
+        "for f in $(find \"$d\" -maxdepth 1 -type f | sort); do\n"
+        "  case $f in *.sh) bash \"$f\" ;; *.yaml|*.yml) kubectl apply -f \"$f\" ;; esac || exit\n"
+        "done\n";
+    RETURN_IF_ERROR(run.Step(m0, "launch-" + app, img.id, "LAUNCH " + app,
+                             "cd " + R + "\n" + script));
+  }
+  RETURN_IF_ERROR(run.Phase("post-install", all, img.id, true));
+
+  DeployReport rep;
+  for (HostCtx* c : all) {
+    c->report.wire_bytes = c->ssh->bytes_sent();
+    rep.hosts.push_back(c->report);
+  }
+  return rep;
+}
+
+Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o) {
+  signal(SIGPIPE, SIG_IGN);
+  Runner run(cf, o);
+  std::vector<std::unique_ptr<HostCtx>> owned;
+  std::vector<HostCtx*> all;
+  const auto hosts = cf.Hosts();
+  for (const auto& h : hosts) {
+    if (!ips.empty() && std::find(ips.begin(), ips.end(), h.ip) == ips.end()) continue;
+    auto c = std::make_unique<HostCtx>();
+    c->host = h;
+    c->env = {{"CIMG_CLUSTER", cf.name},
+              {"CIMG_ROOTFS", run.Rootfs()},
+              {"CIMG_MASTER0", hosts[0].ip},
+              {"CIMG_HOST_IP", h.ip},
+              {"CIMG_ROLE", h.master ? "master" : "node"}};
+    for (const auto& [k, v] : h.env) c->env[k] = v;
+    all.push_back(c.get());
+    owned.push_back(std::move(c));
+  }
+  run.Log("connecting to " + std::to_string(all.size()) + " hosts");
+  // Hosts that cannot be reached are reported; the others are cleaned.
+  std::vector<HostCtx*> up;
+  std::mutex mu;
+  Status unreachable = run.ForEach(all, [&](HostCtx& c) {
+    Status s = run.Connect(c);
+    if (s.ok()) {
+      std::lock_guard<std::mutex> l(mu);
+      up.push_back(&c);
+    }
+    return s;
+  });
+  std::sort(up.begin(), up.end(), [&](HostCtx* a, HostCtx* b) {
+    return std::find(all.begin(), all.end(), a) < std::find(all.begin(), all.end(), b);
+  });
+  const std::string D = ShellQuote(HostDir(cf.name)), R = ShellQuote(run.Rootfs());
+  Status s = run.Phase("pre-clean-host", up, "", false);
+  if (s.ok())
+    s = run.ForEach(up, [&](HostCtx& c) -> Status {
+      if (!c.has_record && c.steps.empty()) {
+        ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("test -d " + D));
+        if (r.exit_code != 0) {
+          run.Log(c.host.ip + ": nothing of cluster " + cf.name + " here");
+          return Status::Ok();
+        }
+      }
+      RETURN_IF_ERROR(run.Step(c, "", "", "kubeadm reset",
+                               "if [ -x " + R + "/bin/kubeadm ]; then cd " + R + " && PATH=" + R +
+                                   "/bin:$PATH kubeadm reset -f; fi"));
+      RETURN_IF_ERROR(run.Step(c, "", "", "scripts/clean.sh",
+                               "if [ -f " + R + "/scripts/clean.sh ]; then cd " + R +
+                                   "/scripts && bash clean.sh; fi"));
+      return run.Step(c, "", "", "stop the registry",
+                      "if [ -f " + D + "/registry.pid ]; then p=$(cat " + D +
+                          "/registry.pid); kill \"$p\" 2>/dev/null; for i in $(seq 50); do "
+                          "kill -0 \"$p\" 2>/dev/null || break; sleep 0.1; done; "
+                          "kill -9 \"$p\" 2>/dev/null; fi; true");
+    });
+  if (s.ok()) s = run.Phase("post-clean-host", up, "", false);
+  if (s.ok())
+    s = run.ForEach(up, [&](HostCtx& c) {
+      return run.Step(c, "", "", "remove " + HostDir(cf.name), "rm -rf " + D);
+    });
+  if (!s.ok()) return s;
+  return unreachable;
+}
+
+}  // namespace cfs::deploy

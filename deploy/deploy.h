@@ -1,0 +1,82 @@
+// Deploy: a cluster image onto hosts over SSH, and its lifecycle.
+//
+//   Deploy(store, clusterfile):
+//     1. connect to every host (in parallel, at most `parallel` at once),
+//        check host keys, authenticate, check sudo;
+//     2. send each host what it lacks of the image's merged rootfs (read from
+//        the store, templates rendered for the host) to
+//        /var/lib/cimg/<cluster>/rootfs — registry/ only to masters — as one
+//        compressed tar stream, after deleting what is gone (rootfs.h);
+//     3. SHELL plugins "pre-init-host"; scripts/init.sh on every host (run
+//        from rootfs/scripts); "post-init-host";
+//     4. the built-in registry on master0 from rootfs/registry
+//        (scripts/init-registry.sh PORT DIR DOMAIN when the image has one,
+//        else bin/registry or the host's docker-registry), port $REGISTRY_PORT
+//        (default 5000);
+//     5. "pre-install"; when the image carries bin/kubeadm: `kubeadm init
+//        --config etc/kubeadm.yml --upload-certs` on master0, then `kubeadm
+//        join` (the command `kubeadm token create --print-join-command`
+//        prints; masters add --control-plane --certificate-key from
+//        `kubeadm init phase upload-certs --upload-certs`) on the other
+//        masters one by one and on the nodes in parallel;
+//     6. the image's CMDs on master0 in order (spec.cmd replaces them), then
+//        its CMDS list, then its LAUNCH apps; "post-install".
+//   Each step that succeeds is recorded on its host (/var/lib/cimg/<cluster>/
+//   steps/<step>, holding the image ID for per-image steps), so a re-run
+//   skips what is done: after a failure it resumes, after success it is a
+//   no-op. Bring-up steps (kubeadm init/join) run once per cluster; init.sh,
+//   CMDs and plugins run again when the image changes.
+//
+//   Delete(clusterfile): on every host "pre-clean-host", `kubeadm reset -f`
+//   (when the image carries kubeadm), scripts/clean.sh, stops the registry,
+//   "post-clean-host", removes /var/lib/cimg/<cluster>.
+//
+// Scripts and commands run as root with the host's environment exported:
+// image ENV < Clusterfile env < host env, plus CIMG_CLUSTER, CIMG_ROOTFS,
+// CIMG_MASTER0, CIMG_HOST_IP, CIMG_ROLE. A failing host is named with its
+// command's exit status and the tail of its output.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "deploy/clusterfile.h"
+#include "store/status.h"
+#include "store/store.h"
+
+namespace cfs::deploy {
+
+struct DeployOptions {
+  std::string known_hosts;          // Default: ~/.ssh/known_hosts
+  bool insecure_host_keys = false;  // skip host key checks (not recommended)
+  int parallel = 8;                 // hosts worked on at once
+  bool resend = false;              // ignore host records: send the whole rootfs
+  int connect_timeout_ms = 10000;
+  // Progress and host output, one line per call (may be called from several
+  // threads; the callee serialises). Default: none.
+  std::function<void(const std::string&)> log;
+};
+
+struct HostReport {
+  std::string ip;
+  uint64_t files_sent = 0, files_removed = 0, files_total = 0;
+  uint64_t data_bytes = 0;   // uncompressed file bytes sent
+  uint64_t wire_bytes = 0;   // SSH bytes sent to the host (all steps)
+};
+
+struct DeployReport {
+  std::vector<HostReport> hosts;
+};
+
+// REQUIRES: cf.image names an image in `store`.
+Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o);
+
+// Cleans `ips` (all hosts of cf when empty) of the cluster.
+Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o);
+
+// Where deploy keeps the applied Clusterfile of cluster `name`:
+// <clusters_dir>/<name>/Clusterfile.
+std::string SavedClusterfile(const std::string& clusters_dir, const std::string& name);
+
+}  // namespace cfs::deploy

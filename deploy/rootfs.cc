@@ -1,0 +1,374 @@
+#include "deploy/rootfs.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "store/digest.h"
+
+namespace cfs::deploy {
+
+namespace {
+
+char TypeChar(EntryType t) {
+  switch (t) {
+    case EntryType::kRegular: return 'f';
+    case EntryType::kDirectory: return 'd';
+    case EntryType::kSymlink: return 'l';
+    case EntryType::kHardlink: return 'f';  // sent as a copy
+    case EntryType::kChar: return 'c';
+    case EntryType::kBlock: return 'b';
+    case EntryType::kFifo: return 'p';
+  }
+  return 'f';
+}
+
+bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+bool EndsWith(const std::string& s, const char* suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+Result<std::string> ReadData(const LayerStack& stack, ChunkSource& chunks, LayerStack::Ref r) {
+  const LayerToc& toc = stack.layer(r.layer);
+  const TocEntry& e = stack.Entry(r);
+  std::string out;
+  out.reserve(e.size);
+  for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks; i++) {
+    ASSIGN_OR_RETURN(std::string c, chunks.ReadChunk(toc.chunks[i]));
+    out += c;
+  }
+  return out;
+}
+
+// Replaces {{ .KEY }} with env[KEY]; `file` names errors.
+Result<std::string> Render(const std::string& in, const std::map<std::string, std::string>& env,
+                           const std::string& file) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t open = in.find("{{", pos);
+    if (open == std::string::npos) break;
+    size_t close = in.find("}}", open + 2);
+    if (close == std::string::npos) break;
+    std::string inner = in.substr(open + 2, close - open - 2);
+    size_t a = inner.find_first_not_of(" \t"), b = inner.find_last_not_of(" \t");
+    std::string expr = a == std::string::npos ? "" : inner.substr(a, b - a + 1);
+    bool simple = expr.size() > 1 && expr[0] == '.' && !(expr[1] >= '0' && expr[1] <= '9');
+    for (size_t i = 1; simple && i < expr.size(); i++)
+      simple = std::isalnum(static_cast<unsigned char>(expr[i])) || expr[i] == '_';
+    out.append(in, pos, open - pos);
+    if (simple) {
+      std::string key = expr.substr(1);
+      auto it = env.find(key);
+      if (it == env.end()) {
+        size_t line = 1 + std::count(in.begin(), in.begin() + open, '\n');
+        return Status::Invalid(file + ":" + std::to_string(line) + ": {{ " + expr + " }}: " +
+                               key + " is not set (give it in the Clusterfile env or with -e)");
+      }
+      out += it->second;
+    } else {
+      out.append(in, open, close + 2 - open);
+    }
+    pos = close + 2;
+  }
+  out.append(in, pos, std::string::npos);
+  return out;
+}
+
+std::string Fingerprint(const TocEntry& e, char type, const LayerToc& toc,
+                        const std::string* rendered) {
+  Sha256 h;
+  std::string meta = std::string(1, type) + " " + std::to_string(e.mode) + " " +
+                     std::to_string(e.uid) + ":" + std::to_string(e.gid) + " " +
+                     std::to_string(e.mtime_sec) + "." + std::to_string(e.mtime_nsec) + " " +
+                     std::to_string(e.dev_major) + "," + std::to_string(e.dev_minor) + " " +
+                     e.link_target + "\n";
+  h.Update(meta);
+  for (const auto& [k, v] : e.xattrs) h.Update(k + "=" + Digest::Of(v).Hex() + "\n");
+  if (rendered) {
+    h.Update("rendered " + Digest::Of(*rendered).Hex());
+  } else if (type == 'f') {
+    h.Update("size " + std::to_string(e.size) + "\n");
+    for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks && i < toc.chunks.size(); i++)
+      h.Update(toc.chunks[i].digest.Raw());
+  }
+  return h.Finish().Hex().substr(0, 32);
+}
+
+std::string EscapePath(const std::string& p) {
+  std::string o;
+  for (char c : p) {
+    if (c == '\\')
+      o += "\\\\";
+    else if (c == '\n')
+      o += "\\n";
+    else
+      o += c;
+  }
+  return o;
+}
+
+}  // namespace
+
+Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
+                              const std::map<std::string, std::string>& env, bool with_registry) {
+  RootfsPlan plan;
+  std::map<std::string, size_t> index;  // path → entry, for .tmpl outputs
+  Status err;
+  stack.Walk([&](const std::string& path, LayerStack::Ref ref) {
+    if (!err.ok() || path == ".") return;
+    if (!with_registry && (path == "registry" || StartsWith(path, "registry/"))) return;
+    RootfsEntry e;
+    e.path = path;
+    e.ref = ref;
+    e.type = TypeChar(stack.Entry(ref).type);
+    index[path] = plan.entries.size();
+    plan.entries.push_back(std::move(e));
+  });
+  // Templates, after the walk so a rendered X replaces the image's own X.
+  std::vector<RootfsEntry> extra;
+  for (size_t i = 0; i < plan.entries.size(); i++) {
+    RootfsEntry& e = plan.entries[i];
+    if (e.type != 'f') continue;
+    bool statics = StartsWith(e.path, "statics/");
+    bool tmpl = EndsWith(e.path, ".tmpl") &&
+                (StartsWith(e.path, "etc/") || StartsWith(e.path, "charts/") ||
+                 StartsWith(e.path, "manifests/"));
+    if (!statics && !tmpl) continue;
+    ASSIGN_OR_RETURN(std::string data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
+    ASSIGN_OR_RETURN(std::string out, Render(data, env, e.path));
+    plan.rendered.push_back(std::move(out));
+    if (statics) {
+      e.rendered = static_cast<int>(plan.rendered.size() - 1);
+      continue;
+    }
+    std::string target = e.path.substr(0, e.path.size() - 5);
+    auto it = index.find(target);
+    if (it != index.end()) {
+      plan.entries[it->second].ref = e.ref;
+      plan.entries[it->second].type = 'f';
+      plan.entries[it->second].rendered = static_cast<int>(plan.rendered.size() - 1);
+    } else {
+      RootfsEntry r = e;
+      r.path = target;
+      r.rendered = static_cast<int>(plan.rendered.size() - 1);
+      extra.push_back(std::move(r));
+    }
+  }
+  for (auto& r : extra) plan.entries.push_back(std::move(r));
+  for (auto& e : plan.entries) {
+    LayerStack::Ref data = stack.ResolveHardlink(e.ref);
+    const TocEntry& te = stack.Entry(data);
+    const TocEntry& meta = stack.Entry(e.ref);
+    const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
+    // A hard link takes data and metadata from the entry it shares.
+    const TocEntry& src = meta.type == EntryType::kHardlink ? te : meta;
+    e.fingerprint = Fingerprint(src, e.type, stack.layer(data.layer), rendered);
+    if (e.type == 'f') e.size = rendered ? rendered->size() : te.size;
+    plan.bytes += e.size;
+  }
+  return plan;
+}
+
+std::string EncodeRecord(const RootfsPlan& plan) {
+  std::string out;
+  for (const auto& e : plan.entries)
+    out += e.fingerprint + " " + e.type + " " + EscapePath(e.path) + "\n";
+  return out;
+}
+
+Result<Record> DecodeRecord(const std::string& data) {
+  Record r;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t nl = data.find('\n', pos);
+    if (nl == std::string::npos) return Status::Corruption("host record: truncated line");
+    std::string line = data.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.size() < 36 || line[32] != ' ' || line[34] != ' ')
+      return Status::Corruption("host record: malformed line");
+    std::string path;
+    for (size_t i = 35; i < line.size(); i++) {
+      if (line[i] == '\\' && i + 1 < line.size()) {
+        path += line[i + 1] == 'n' ? '\n' : line[i + 1];
+        i++;
+      } else {
+        path += line[i];
+      }
+    }
+    // Paths are relative and never climb: they are removed on the host.
+    bool bad = path.empty() || path[0] == '/';
+    for (size_t a = 0; !bad && a <= path.size();) {
+      size_t b = path.find('/', a);
+      std::string comp = path.substr(a, b == std::string::npos ? std::string::npos : b - a);
+      bad = comp.empty() || comp == "." || comp == "..";
+      a = b == std::string::npos ? path.size() + 1 : b + 1;
+    }
+    if (bad) return Status::Corruption("host record: bad path \"" + path + "\"");
+    r[path] = {line.substr(0, 32), line[33]};
+  }
+  return r;
+}
+
+RootfsDelta ComputeDelta(const RootfsPlan& plan, const Record& old) {
+  RootfsDelta d;
+  std::map<std::string, char> now;
+  for (size_t i = 0; i < plan.entries.size(); i++) {
+    const RootfsEntry& e = plan.entries[i];
+    now[e.path] = e.type;
+    auto it = old.find(e.path);
+    if (it != old.end() && it->second.first == e.fingerprint) continue;
+    if (it != old.end() && it->second.second != e.type) d.remove.push_back(e.path);
+    d.send.push_back(i);
+    d.send_bytes += e.size;
+  }
+  for (const auto& [path, v] : old)
+    if (!now.count(path)) d.remove.push_back(path);
+  return d;
+}
+
+namespace {
+
+struct TarOut {
+  int fd;
+};
+
+la_ssize_t WriteFd(struct archive* a, void* ctx, const void* buf, size_t n) {
+  int fd = static_cast<TarOut*>(ctx)->fd;
+  const char* p = static_cast<const char*>(buf);
+  size_t left = n;
+  while (left > 0) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      archive_set_error(a, errno, "write: %s", std::strerror(errno));
+      return -1;
+    }
+    p += w;
+    left -= w;
+  }
+  return static_cast<la_ssize_t>(n);
+}
+
+}  // namespace
+
+Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
+                      const std::vector<size_t>& send, const std::string& compression, int fd) {
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  TarOut out{fd};
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(),
+                                                              archive_write_free);
+  auto fail = [&](const std::string& what) {
+    return Status::IOError("rootfs stream: " + what + ": " + archive_error_string(a.get()),
+                           archive_errno(a.get()) ? archive_errno(a.get()) : EIO);
+  };
+  archive_write_set_format_pax_restricted(a.get());
+  if (compression == "zstd") {
+    archive_write_add_filter_zstd(a.get());
+    archive_write_set_filter_option(a.get(), "zstd", "compression-level", "3");
+  } else {
+    archive_write_add_filter_gzip(a.get());
+    archive_write_set_filter_option(a.get(), "gzip", "compression-level", "6");
+  }
+  archive_write_set_bytes_in_last_block(a.get(), 1);
+  if (archive_write_open(a.get(), &out, nullptr, WriteFd, nullptr) != ARCHIVE_OK)
+    return fail("open");
+  std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae(archive_entry_new(),
+                                                              archive_entry_free);
+  for (size_t i : send) {
+    const RootfsEntry& e = plan.entries[i];
+    LayerStack::Ref data = stack.ResolveHardlink(e.ref);
+    const TocEntry& meta = stack.Entry(stack.Entry(e.ref).type == EntryType::kHardlink ? data : e.ref);
+    const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
+    archive_entry_clear(ae.get());
+    archive_entry* x = ae.get();
+    archive_entry_set_pathname(x, e.path.c_str());
+    unsigned ft = AE_IFREG;
+    switch (e.type) {
+      case 'd': ft = AE_IFDIR; break;
+      case 'l': ft = AE_IFLNK; break;
+      case 'c': ft = AE_IFCHR; break;
+      case 'b': ft = AE_IFBLK; break;
+      case 'p': ft = AE_IFIFO; break;
+      default: ft = AE_IFREG;
+    }
+    archive_entry_set_filetype(x, ft);
+    archive_entry_set_perm(x, meta.mode & 07777);
+    archive_entry_set_uid(x, meta.uid);
+    archive_entry_set_gid(x, meta.gid);
+    archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
+    if (e.type == 'l') archive_entry_set_symlink(x, meta.link_target.c_str());
+    if (e.type == 'c' || e.type == 'b') {
+      archive_entry_set_rdevmajor(x, meta.dev_major);
+      archive_entry_set_rdevminor(x, meta.dev_minor);
+    }
+    for (const auto& [k, v] : meta.xattrs)
+      archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
+    uint64_t size = e.type != 'f' ? 0 : rendered ? rendered->size() : stack.Entry(data).size;
+    archive_entry_set_size(x, static_cast<la_int64_t>(size));
+    if (archive_write_header(a.get(), x) != ARCHIVE_OK) return fail("header " + e.path);
+    if (e.type != 'f') continue;
+    if (rendered) {
+      if (archive_write_data(a.get(), rendered->data(), rendered->size()) < 0)
+        return fail("data " + e.path);
+      continue;
+    }
+    const LayerToc& toc = stack.layer(data.layer);
+    const TocEntry& de = stack.Entry(data);
+    for (uint32_t c = de.first_chunk; c < de.first_chunk + de.num_chunks; c++) {
+      auto bytes = chunks.ReadChunk(toc.chunks[c]);
+      if (!bytes.ok()) return bytes.status().Prefix(e.path);
+      if (archive_write_data(a.get(), bytes->data(), bytes->size()) < 0)
+        return fail("data " + e.path);
+    }
+  }
+  if (archive_write_close(a.get()) != ARCHIVE_OK) return fail("close");
+  return Status::Ok();
+}
+
+std::string Gzip(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = data.size();
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = out.size();
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+Result<std::string> Gunzip(const std::string& data) {
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) return Status::Corruption("gunzip: init");
+  std::string out;
+  char buf[65536];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = data.size();
+  int r;
+  do {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    r = inflate(&z, Z_NO_FLUSH);
+    if (r != Z_OK && r != Z_STREAM_END) {
+      inflateEnd(&z);
+      return Status::Corruption("host record: not valid gzip");
+    }
+    out.append(buf, sizeof buf - z.avail_out);
+  } while (r != Z_STREAM_END);
+  inflateEnd(&z);
+  return out;
+}
+
+}  // namespace cfs::deploy

@@ -1,0 +1,73 @@
+// What one host's rootfs should hold, what it already holds, and the stream
+// that takes it from one to the other.
+//
+// The merged rootfs comes straight from the store (LayerStack over the
+// image's layer TOCs, file data from the chunk store), with templates
+// rendered for the host: every regular file under statics/ in place, and
+// every *.tmpl under etc/, charts/ and manifests/ into the same path without
+// ".tmpl". Only `{{ .KEY }}` (KEY a shell variable name) is replaced; other
+// `{{ ... }}` text is left alone; an unset KEY is an error naming file:line.
+//
+// The host record (/var/lib/cimg/<cluster>/files.gz on the host) lists what
+// the last successful transfer left there, one line per path:
+//   <fingerprint: 32 hex> <type: f d l h c b p> <path, "\" and newline escaped>
+// The fingerprint covers type, mode, owner, mtime, link target, device,
+// xattrs and content (the chunk digests, or the rendered bytes), so a
+// re-deploy sends exactly the paths whose fingerprint differs and deletes
+// the paths that are gone (or changed type).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/chunk_source.h"
+#include "store/layer_stack.h"
+#include "store/status.h"
+
+namespace cfs::deploy {
+
+struct RootfsEntry {
+  std::string path;      // relative, "" never (the root is not listed)
+  LayerStack::Ref ref;   // metadata (and data, after ResolveHardlink)
+  int rendered = -1;     // index into RootfsPlan::rendered, or -1
+  char type = 'f';
+  uint64_t size = 0;     // file data bytes (regular files)
+  std::string fingerprint;
+};
+
+struct RootfsPlan {
+  std::vector<RootfsEntry> entries;  // parents before children
+  std::vector<std::string> rendered; // rendered contents
+  uint64_t bytes = 0;                // file data bytes in total
+};
+
+// Builds the plan for one host. `env` renders templates; with
+// `with_registry` false, registry/ is left out (nodes).
+Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
+                              const std::map<std::string, std::string>& env, bool with_registry);
+
+// The host record of a plan (uncompressed), and a parsed one: path → (fp, type).
+std::string EncodeRecord(const RootfsPlan& plan);
+using Record = std::map<std::string, std::pair<std::string, char>>;
+Result<Record> DecodeRecord(const std::string& data);
+
+// What to do on a host that holds `old`.
+struct RootfsDelta {
+  std::vector<size_t> send;          // indices into plan.entries
+  std::vector<std::string> remove;   // paths to delete first (gone or type changed)
+  uint64_t send_bytes = 0;           // file data bytes among `send`
+};
+RootfsDelta ComputeDelta(const RootfsPlan& plan, const Record& old);
+
+// Writes the entries `send` of `plan` as a compressed tar ("zstd" or "gzip")
+// to fd, then closes fd. Every chunk is verified as it is read.
+Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
+                      const std::vector<size_t>& send, const std::string& compression, int fd);
+
+// gzip / gunzip in memory (the record on the host is gzip, readable there).
+std::string Gzip(const std::string& data);
+Result<std::string> Gunzip(const std::string& data);
+
+}  // namespace cfs::deploy

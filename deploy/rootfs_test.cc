@@ -1,0 +1,278 @@
+#include "deploy/rootfs.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "store/digest.h"
+
+namespace cfs::deploy {
+namespace {
+
+// Chunks held in memory (the store's chunk source stands in for this in
+// production; here we only need bytes by digest).
+class MemChunks : public ChunkSource {
+ public:
+  ChunkRef Put(const std::string& data) {
+    ChunkRef c{Digest::Of(data), static_cast<uint32_t>(data.size())};
+    m_[c.digest.Hex()] = data;
+    return c;
+  }
+  Result<std::string> ReadChunk(const ChunkRef& c) override {
+    auto it = m_.find(c.digest.Hex());
+    if (it == m_.end()) return Status::NotFound("chunk " + c.digest.Short());
+    return it->second;
+  }
+  Result<std::string> ReadFrame(const ChunkRef&) override { return Status::Unsupported("frame"); }
+
+ private:
+  std::map<std::string, std::string> m_;
+};
+
+class LayerBuilder {
+ public:
+  explicit LayerBuilder(MemChunks* chunks) : chunks_(chunks) {}
+  LayerBuilder& Dir(const std::string& name) { return Add(EntryType::kDirectory, name, 0755, ""); }
+  LayerBuilder& File(const std::string& name, const std::string& data, uint32_t mode = 0644) {
+    Add(EntryType::kRegular, name, mode, "");
+    auto& e = toc_->entries.back();
+    e.size = data.size();
+    e.first_chunk = toc_->chunks.size();
+    // Two chunks for anything longer than 4 bytes, to cover chunk joins.
+    size_t half = data.size() > 4 ? data.size() / 2 : data.size();
+    toc_->chunks.push_back(chunks_->Put(data.substr(0, half)));
+    e.num_chunks = 1;
+    if (half < data.size()) {
+      toc_->chunks.push_back(chunks_->Put(data.substr(half)));
+      e.num_chunks = 2;
+    }
+    return *this;
+  }
+  LayerBuilder& Symlink(const std::string& name, const std::string& target) {
+    return Add(EntryType::kSymlink, name, 0777, target);
+  }
+  std::shared_ptr<const LayerToc> toc() const { return toc_; }
+
+ private:
+  LayerBuilder& Add(EntryType t, const std::string& name, uint32_t mode, const std::string& link) {
+    TocEntry e;
+    e.type = t;
+    e.name = name;
+    e.mode = mode;
+    e.mtime_sec = 1700000000;
+    e.link_target = link;
+    toc_->entries.push_back(e);
+    return *this;
+  }
+  MemChunks* chunks_;
+  std::shared_ptr<LayerToc> toc_ = std::make_shared<LayerToc>();
+};
+
+LayerStack Stack(std::vector<std::shared_ptr<const LayerToc>> layers) {
+  auto s = LayerStack::Build(std::move(layers));
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return std::move(*s);
+}
+
+std::vector<std::string> Paths(const RootfsPlan& p) {
+  std::vector<std::string> out;
+  for (const auto& e : p.entries) out.push_back(e.path);
+  return out;
+}
+
+// Reads a compressed tar back: path → (type char, content).
+std::map<std::string, std::pair<char, std::string>> ReadTar(const std::string& data) {
+  std::map<std::string, std::pair<char, std::string>> out;
+  archive* a = archive_read_new();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_tar(a);
+  EXPECT_EQ(archive_read_open_memory(a, data.data(), data.size()), ARCHIVE_OK);
+  archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    char t = S_ISDIR(archive_entry_mode(e)) ? 'd' : S_ISLNK(archive_entry_mode(e)) ? 'l' : 'f';
+    std::string body;
+    char buf[4096];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) body.append(buf, n);
+    if (t == 'l') body = archive_entry_symlink(e);
+    std::string path = archive_entry_pathname(e);
+    if (path.size() > 1 && path.back() == '/') path.pop_back();
+    out[path] = {t, body};
+  }
+  archive_read_free(a);
+  return out;
+}
+
+std::string Stream(const LayerStack& s, MemChunks& c, const RootfsPlan& p,
+                   const std::vector<size_t>& send, const std::string& comp) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  Status st;
+  std::thread t([&] { st = WriteRootfsTar(s, c, p, send, comp, fds[1]); });
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, n);
+  close(fds[0]);
+  t.join();
+  EXPECT_TRUE(st.ok()) << st.message();
+  return out;
+}
+
+TEST(Rootfs, PlanRendersTemplatesAndLeavesRegistryToMasters) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("etc")
+      .File("etc/kubeadm.yml.tmpl", "advertise: {{ .CIMG_HOST_IP }}\npod: {{.POD_CIDR}}\n")
+      .File("etc/plain.tmpl.txt", "{{ .NOT_RENDERED }}")
+      .Dir("statics")
+      .File("statics/audit.yaml", "line1\nkeep {{ .Values.x }} and {{ if .A }}\nhost={{ .CIMG_HOST_IP }}\n")
+      .Dir("registry")
+      .File("registry/blob", "blob-bytes")
+      .Symlink("bin", "usr/bin");
+  auto stack = Stack({base.toc()});
+  std::map<std::string, std::string> env = {{"CIMG_HOST_IP", "10.0.0.2"}, {"POD_CIDR", "10.1.0.0/16"}};
+
+  auto master = PlanRootfs(stack, chunks, env, true);
+  ASSERT_TRUE(master.ok()) << master.status().message();
+  auto node = PlanRootfs(stack, chunks, env, false);
+  ASSERT_TRUE(node.ok());
+  auto mp = Paths(*master), np = Paths(*node);
+  EXPECT_NE(std::find(mp.begin(), mp.end(), "registry/blob"), mp.end());
+  EXPECT_EQ(std::find(np.begin(), np.end(), "registry"), np.end());
+  EXPECT_EQ(std::find(np.begin(), np.end(), "registry/blob"), np.end());
+  // etc/kubeadm.yml appears, rendered; the .tmpl stays as it was.
+  EXPECT_NE(std::find(mp.begin(), mp.end(), "etc/kubeadm.yml"), mp.end());
+
+  std::vector<size_t> all(master->entries.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = i;
+  auto files = ReadTar(Stream(stack, chunks, *master, all, "zstd"));
+  EXPECT_EQ(files["etc/kubeadm.yml"].second, "advertise: 10.0.0.2\npod: 10.1.0.0/16\n");
+  EXPECT_EQ(files["etc/kubeadm.yml.tmpl"].second, "advertise: {{ .CIMG_HOST_IP }}\npod: {{.POD_CIDR}}\n");
+  EXPECT_EQ(files["etc/plain.tmpl.txt"].second, "{{ .NOT_RENDERED }}");
+  EXPECT_EQ(files["statics/audit.yaml"].second,
+            "line1\nkeep {{ .Values.x }} and {{ if .A }}\nhost=10.0.0.2\n");
+  EXPECT_EQ(files["registry/blob"].second, "blob-bytes");
+  EXPECT_EQ(files["bin"], std::make_pair('l', std::string("usr/bin")));
+  EXPECT_EQ(files["etc"].first, 'd');
+
+  // Another host gets its own rendering, so its fingerprints differ there only.
+  env["CIMG_HOST_IP"] = "10.0.0.3";
+  auto other = PlanRootfs(stack, chunks, env, true);
+  ASSERT_TRUE(other.ok());
+  auto old = DecodeRecord(EncodeRecord(*master));
+  ASSERT_TRUE(old.ok());
+  auto d = ComputeDelta(*other, *old);
+  std::vector<std::string> sent;
+  for (size_t i : d.send) sent.push_back(other->entries[i].path);
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(sent, (std::vector<std::string>{"etc/kubeadm.yml", "statics/audit.yaml"}));
+  EXPECT_TRUE(d.remove.empty());
+}
+
+TEST(Rootfs, UnsetTemplateKeyNamesFileAndLine) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("statics").File("statics/a.conf", "one\ntwo {{ .MISSING }}\n");
+  auto stack = Stack({base.toc()});
+  auto p = PlanRootfs(stack, chunks, {}, true);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "statics/a.conf:2: {{ .MISSING }}: MISSING is not set (give it in the Clusterfile env or with -e)");
+}
+
+TEST(Rootfs, DeltaSendsChangesAndRemovesWhatIsGone) {
+  MemChunks chunks;
+  LayerBuilder v1(&chunks);
+  v1.Dir("a").File("a/same", "same").File("a/changes", "old contents").File("a/goes", "bye")
+      .Dir("turns-link").File("turns-link/inner", "x").File("mode", "m", 0644);
+  auto s1 = Stack({v1.toc()});
+  auto p1 = PlanRootfs(s1, chunks, {}, true);
+  ASSERT_TRUE(p1.ok());
+
+  LayerBuilder v2(&chunks);
+  v2.Dir("a").File("a/same", "same").File("a/changes", "new contents!").File("a/new", "hi")
+      .Symlink("turns-link", "a").File("mode", "m", 0755);
+  auto s2 = Stack({v2.toc()});
+  auto p2 = PlanRootfs(s2, chunks, {}, true);
+  ASSERT_TRUE(p2.ok());
+
+  auto rec = DecodeRecord(EncodeRecord(*p1));
+  ASSERT_TRUE(rec.ok());
+  // Nothing to do against one's own record.
+  auto none = ComputeDelta(*p1, *rec);
+  EXPECT_TRUE(none.send.empty());
+  EXPECT_TRUE(none.remove.empty());
+
+  auto d = ComputeDelta(*p2, *rec);
+  std::vector<std::string> sent;
+  for (size_t i : d.send) sent.push_back(p2->entries[i].path);
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(sent, (std::vector<std::string>{"a/changes", "a/new", "mode", "turns-link"}));
+  std::sort(d.remove.begin(), d.remove.end());
+  EXPECT_EQ(d.remove, (std::vector<std::string>{"a/goes", "turns-link", "turns-link/inner"}));
+  EXPECT_EQ(d.send_bytes, std::string("new contents!").size() + 2 + 1);
+
+  // Only the delta travels.
+  auto files = ReadTar(Stream(s2, chunks, *p2, d.send, "gzip"));
+  EXPECT_EQ(files.size(), 4u);
+  EXPECT_EQ(files["a/changes"].second, "new contents!");
+  EXPECT_EQ(files["turns-link"], std::make_pair('l', std::string("a")));
+}
+
+TEST(Rootfs, RecordKeepsOddPaths) {
+  MemChunks chunks;
+  LayerBuilder l(&chunks);
+  l.File("new\nline", "x").File("back\\slash", "y").File("sp ace", "z");
+  auto s = Stack({l.toc()});
+  auto p = PlanRootfs(s, chunks, {}, true);
+  ASSERT_TRUE(p.ok());
+  auto rec = DecodeRecord(EncodeRecord(*p));
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->size(), 3u);
+  EXPECT_TRUE(rec->count("new\nline"));
+  EXPECT_TRUE(rec->count("back\\slash"));
+  EXPECT_TRUE(rec->count("sp ace"));
+  EXPECT_FALSE(DecodeRecord("short line\n").ok());
+  EXPECT_FALSE(DecodeRecord(std::string(32, 'a') + " f ../../etc/passwd\n").ok());
+  EXPECT_FALSE(DecodeRecord(std::string(32, 'a') + " f /etc/passwd\n").ok());
+}
+
+TEST(Rootfs, GzipRoundTrip) {
+  std::string big(100000, 'q');
+  big += "tail";
+  auto back = Gunzip(Gzip(big));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, big);
+  EXPECT_FALSE(Gunzip("not gzip at all").ok());
+  std::string cut = Gzip(big);
+  cut.resize(cut.size() / 2);
+  EXPECT_FALSE(Gunzip(cut).ok());
+}
+
+TEST(Rootfs, MissingChunkFailsTheStream) {
+  MemChunks chunks, empty;
+  LayerBuilder l(&chunks);
+  l.File("f", "contents");
+  auto s = Stack({l.toc()});
+  auto p = PlanRootfs(s, chunks, {}, true);
+  ASSERT_TRUE(p.ok());
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  Status st;
+  std::thread t([&] { st = WriteRootfsTar(s, empty, *p, {0}, "zstd", fds[1]); });
+  char buf[4096];
+  while (read(fds[0], buf, sizeof buf) > 0) {
+  }
+  close(fds[0]);
+  t.join();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("f: chunk"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace cfs::deploy

@@ -1,0 +1,417 @@
+#include "deploy/ssh.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libssh2.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "store/io.h"
+
+namespace cfs::deploy {
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+std::string ExecResult::Tail(size_t max_lines) const {
+  const std::string& src = err.find_first_not_of(" \n\t") != std::string::npos ? err : out;
+  size_t end = src.find_last_not_of(" \n\t");
+  if (end == std::string::npos) return "";
+  size_t pos = end + 1, lines = 0;
+  while (pos > 0 && lines < max_lines) {
+    size_t nl = src.rfind('\n', pos - 1);
+    lines++;
+    if (nl == std::string::npos) {
+      pos = 0;
+      break;
+    }
+    pos = nl;
+  }
+  std::string t = src.substr(pos == 0 ? 0 : pos + 1, end + 1 - (pos == 0 ? 0 : pos + 1));
+  return t;
+}
+
+namespace {
+
+std::once_flag g_init;
+
+std::string HomeFile(const std::string& rel) {
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/" + rel;
+}
+
+// A TCP connection with a deadline; keep-alive probes find a vanished peer.
+Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+  if (rc != 0) return Status::Unavailable(std::string("cannot resolve: ") + gai_strerror(rc));
+  std::string last = "no address";
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) continue;
+    int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    if (r != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      r = poll(&p, 1, timeout_ms);
+      if (r == 0) {
+        last = "connection timed out";
+        close(fd);
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        last = std::strerror(err);
+        close(fd);
+        continue;
+      }
+      r = 0;
+    }
+    if (r != 0) {
+      last = std::strerror(errno);
+      close(fd);
+      continue;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int one = 1, idle = 15, intvl = 5, cnt = 3;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    freeaddrinfo(res);
+    return fd;
+  }
+  freeaddrinfo(res);
+  return Status::Unavailable(last);
+}
+
+// Bytes on the wire, counted by the I/O callbacks below.
+struct WireCounters {
+  std::atomic<uint64_t> sent{0}, received{0};
+};
+
+LIBSSH2_SEND_FUNC(CountingSend) {
+  auto* w = static_cast<WireCounters*>(*abstract);
+  ssize_t n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
+  if (n < 0) return -errno;
+  w->sent += n;
+  return n;
+}
+LIBSSH2_RECV_FUNC(CountingRecv) {
+  auto* w = static_cast<WireCounters*>(*abstract);
+  ssize_t n = recv(socket, buffer, length, flags);
+  if (n < 0) return -errno;
+  w->received += n;
+  return n;
+}
+
+}  // namespace
+
+struct SshSession::Impl {
+  SshOptions opt;
+  std::string name;
+  int fd = -1;
+  LIBSSH2_SESSION* s = nullptr;
+  bool sudo = false;           // commands go through sudo
+  bool sudo_password = false;  // sudo asks for the password
+  WireCounters wire;
+
+  ~Impl() {
+    if (s) {
+      libssh2_session_set_blocking(s, 1);
+      libssh2_session_set_timeout(s, 2000);
+      libssh2_session_disconnect(s, "bye");
+      libssh2_session_free(s);
+    }
+    if (fd >= 0) close(fd);
+  }
+
+  std::string LastError() const {
+    char* msg = nullptr;
+    int len = 0;
+    libssh2_session_last_error(s, &msg, &len, 0);
+    return msg && len > 0 ? std::string(msg, len) : "unknown libssh2 error";
+  }
+  Status Fail(const std::string& what) const {
+    return Status::Unavailable(name + ": " + what + ": " + LastError());
+  }
+
+  // Waits until the socket is ready in the direction libssh2 is blocked on.
+  void Wait(int timeout_ms, int extra_fd = -1) {
+    pollfd p[2] = {{fd, 0, 0}, {extra_fd, POLLIN, 0}};
+    int dir = libssh2_session_block_directions(s);
+    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p[0].events |= POLLIN;
+    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) p[0].events |= POLLOUT;
+    if (p[0].events == 0) p[0].events = POLLIN;
+    poll(p, extra_fd >= 0 ? 2 : 1, timeout_ms);
+  }
+
+  Status CheckHostKey();
+  Status Authenticate();
+};
+
+Status SshSession::Impl::CheckHostKey() {
+  size_t len = 0;
+  int type = 0;
+  const char* key = libssh2_session_hostkey(s, &len, &type);
+  if (!key) return Fail("no host key");
+  if (!opt.check_host_key) return Status::Ok();
+  std::string file = opt.known_hosts.empty() ? HomeFile(".ssh/known_hosts") : opt.known_hosts;
+  LIBSSH2_KNOWNHOSTS* kh = libssh2_knownhost_init(s);
+  if (!kh) return Fail("known_hosts");
+  struct Free {
+    LIBSSH2_KNOWNHOSTS* k;
+    ~Free() { libssh2_knownhost_free(k); }
+  } free_kh{kh};
+  if (!PathExists(file))
+    return Status::Denied(name + ": cannot check the host key: " + file +
+                          " does not exist (add the host with `ssh-keyscan -p " +
+                          std::to_string(opt.port) + " " + opt.host + " >> " + file +
+                          "`, or pass --insecure-host-keys)");
+  if (libssh2_knownhost_readfile(kh, file.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
+    return Status::Invalid(name + ": cannot read known hosts file " + file + ": " + LastError());
+  libssh2_knownhost* found = nullptr;
+  int r = libssh2_knownhost_checkp(kh, opt.host.c_str(), opt.port, key, len,
+                                   LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW,
+                                   &found);
+  if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH) return Status::Ok();
+  if (r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+    return Status::Denied(name + ": HOST KEY MISMATCH: the key the host offers is not the one " +
+                          file + " holds for it (a reinstalled host, or someone in between); "
+                          "refusing to connect");
+  return Status::Denied(name + ": host key not found in " + file +
+                        " (add it with `ssh-keyscan -p " + std::to_string(opt.port) + " " +
+                        opt.host + " >> " + file + "`, or pass --insecure-host-keys)");
+}
+
+Status SshSession::Impl::Authenticate() {
+  const std::string& u = opt.user;
+  char* methods_c = libssh2_userauth_list(s, u.c_str(), u.size());
+  if (libssh2_userauth_authenticated(s)) return Status::Ok();
+  std::string methods = methods_c ? methods_c : "";
+  if (!methods_c && libssh2_session_last_errno(s) != LIBSSH2_ERROR_EAGAIN &&
+      libssh2_session_last_errno(s) != 0)
+    return Fail("authentication");
+  std::vector<std::string> tried;
+  std::vector<std::string> keys;
+  if (!opt.key_file.empty()) {
+    if (!PathExists(opt.key_file))
+      return Status::NotFound(name + ": private key " + opt.key_file + " does not exist");
+    keys.push_back(opt.key_file);
+  } else if (opt.password.empty()) {
+    for (const char* k : {".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_rsa"})
+      if (PathExists(HomeFile(k))) keys.push_back(HomeFile(k));
+  }
+  if (methods.find("publickey") != std::string::npos) {
+    for (const auto& k : keys) {
+      int r = libssh2_userauth_publickey_fromfile_ex(
+          s, u.c_str(), u.size(), nullptr, k.c_str(),
+          opt.key_passphrase.empty() ? nullptr : opt.key_passphrase.c_str());
+      if (r == 0) return Status::Ok();
+      tried.push_back("key " + k + " (" + LastError() + ")");
+    }
+  }
+  if (!opt.password.empty() && methods.find("password") != std::string::npos) {
+    int r = libssh2_userauth_password_ex(s, u.c_str(), u.size(), opt.password.c_str(),
+                                         opt.password.size(), nullptr);
+    if (r == 0) return Status::Ok();
+    tried.push_back("password (rejected)");
+  }
+  std::string why;
+  for (const auto& t : tried) why += (why.empty() ? "" : ", ") + t;
+  if (why.empty())
+    why = keys.empty() && opt.password.empty() ? "no key or password given"
+                                               : "the server offers only: " + methods;
+  return Status::Denied(name + ": authentication failed: " + why);
+}
+
+SshSession::SshSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SshSession::~SshSession() = default;
+const std::string& SshSession::name() const { return impl_->name; }
+uint64_t SshSession::bytes_sent() const { return impl_->wire.sent; }
+uint64_t SshSession::bytes_received() const { return impl_->wire.received; }
+
+Result<std::unique_ptr<SshSession>> SshSession::Connect(const SshOptions& o) {
+  std::call_once(g_init, [] { libssh2_init(0); });
+  auto impl = std::make_unique<Impl>();
+  impl->opt = o;
+  impl->name = o.user + "@" + (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) +
+               ":" + std::to_string(o.port);
+  auto fd = ConnectTcp(o.host, o.port, o.connect_timeout_ms);
+  if (!fd.ok()) return Status::Unavailable(impl->name + ": cannot connect: " + fd.status().message());
+  impl->fd = *fd;
+  impl->s = libssh2_session_init_ex(nullptr, nullptr, nullptr, &impl->wire);
+  if (!impl->s) return Status::Unavailable(impl->name + ": cannot create an SSH session");
+  libssh2_session_callback_set(impl->s, LIBSSH2_CALLBACK_SEND, reinterpret_cast<void*>(&CountingSend));
+  libssh2_session_callback_set(impl->s, LIBSSH2_CALLBACK_RECV, reinterpret_cast<void*>(&CountingRecv));
+  libssh2_session_set_blocking(impl->s, 1);
+  libssh2_session_set_timeout(impl->s, o.connect_timeout_ms);
+  if (libssh2_session_handshake(impl->s, impl->fd) != 0) return impl->Fail("SSH handshake");
+  RETURN_IF_ERROR(impl->CheckHostKey());
+  RETURN_IF_ERROR(impl->Authenticate());
+  libssh2_keepalive_config(impl->s, 1, o.keepalive_sec);
+  libssh2_session_set_timeout(impl->s, 0);
+  std::unique_ptr<SshSession> session(new SshSession(std::move(impl)));
+  Impl& im = *session->impl_;
+  if (o.user != "root") {
+    // Non-root: every command goes through sudo. Find out whether sudo
+    // needs the password, and check that it works, before anything runs.
+    ASSIGN_OR_RETURN(ExecResult id, session->Run("id -u"));
+    if (id.exit_code == 0 && id.out.find_first_not_of("0\n") == std::string::npos) {
+      // uid 0 under another name
+    } else {
+      ASSIGN_OR_RETURN(ExecResult nopw, session->Run("sudo -n true"));
+      if (nopw.exit_code == 0) {
+        im.sudo = true;
+      } else if (!o.password.empty()) {
+        ASSIGN_OR_RETURN(ExecResult pw, session->Run("sudo -S -p '' true", o.password + "\n"));
+        if (pw.exit_code != 0)
+          return Status::Denied(im.name + ": sudo refused the password (" + pw.Tail(2) + ")");
+        im.sudo = im.sudo_password = true;
+      } else {
+        return Status::Denied(im.name + ": " + o.user +
+                              " needs a password for sudo; give it with -p/passwd");
+      }
+    }
+  }
+  return session;
+}
+
+Result<ExecResult> SshSession::Run(const std::string& command, const std::string& input,
+                                   int input_fd) {
+  Impl& im = *impl_;
+  std::string cmd = command, pending = input;
+  if (im.sudo) {
+    cmd = std::string(im.sudo_password ? "sudo -S -p '' " : "sudo -n ") + "sh -c " +
+          ShellQuote(command);
+    if (im.sudo_password) pending = im.opt.password + "\n" + pending;
+  }
+  libssh2_session_set_blocking(im.s, 0);
+  struct Restore {
+    LIBSSH2_SESSION* s;
+    ~Restore() { libssh2_session_set_blocking(s, 1); }
+  } restore{im.s};
+  LIBSSH2_CHANNEL* ch = nullptr;
+  while (!(ch = libssh2_channel_open_session(im.s))) {
+    if (libssh2_session_last_errno(im.s) != LIBSSH2_ERROR_EAGAIN) return im.Fail("open channel");
+    im.Wait(1000);
+  }
+  struct FreeChannel {
+    LIBSSH2_CHANNEL* c;
+    ~FreeChannel() { libssh2_channel_free(c); }
+  } free_ch{ch};
+  int r;
+  while ((r = libssh2_channel_exec(ch, cmd.c_str())) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
+  if (r != 0) return im.Fail("exec");
+
+  if (input_fd >= 0) fcntl(input_fd, F_SETFL, fcntl(input_fd, F_GETFL) | O_NONBLOCK);
+  ExecResult res;
+  bool input_done = input_fd < 0, eof_sent = false;
+  size_t pending_off = 0;
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    bool progress = false;
+    // stdin
+    if (pending_off == pending.size() && !input_done) {
+      pending.clear();
+      pending_off = 0;
+      ssize_t n = read(input_fd, buf.data(), buf.size());
+      if (n > 0) {
+        pending.assign(buf.data(), n);
+        progress = true;
+      } else if (n == 0) {
+        input_done = true;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        return Status::IOError(im.name + ": reading the data to send");
+      }
+    }
+    while (pending_off < pending.size()) {
+      ssize_t n = libssh2_channel_write(ch, pending.data() + pending_off, pending.size() - pending_off);
+      if (n == LIBSSH2_ERROR_EAGAIN) break;
+      if (n < 0) {
+        // The command closed its stdin early (it failed, most likely): stop
+        // sending and collect its output and status.
+        if (n == LIBSSH2_ERROR_CHANNEL_EOF_SENT || n == LIBSSH2_ERROR_CHANNEL_CLOSED ||
+            libssh2_channel_eof(ch)) {
+          pending_off = pending.size();
+          input_done = true;
+          break;
+        }
+        return im.Fail("sending");
+      }
+      pending_off += n;
+      progress = true;
+    }
+    if (input_done && pending_off == pending.size() && !eof_sent) {
+      int e = libssh2_channel_send_eof(ch);
+      if (e == 0 || e != LIBSSH2_ERROR_EAGAIN) eof_sent = true;
+    }
+    // stdout, stderr
+    for (int stream : {0, 1}) {
+      for (;;) {
+        ssize_t n = libssh2_channel_read_ex(ch, stream, buf.data(), buf.size());
+        if (n > 0) {
+          (stream == 0 ? res.out : res.err).append(buf.data(), n);
+          progress = true;
+          continue;
+        }
+        if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) return im.Fail("receiving");
+        break;
+      }
+    }
+    if (libssh2_channel_eof(ch)) {
+      // Output that arrived with the EOF.
+      for (int stream : {0, 1}) {
+        ssize_t n;
+        while ((n = libssh2_channel_read_ex(ch, stream, buf.data(), buf.size())) > 0)
+          (stream == 0 ? res.out : res.err).append(buf.data(), n);
+      }
+      break;
+    }
+    if (!progress) {
+      int next = 0;
+      libssh2_keepalive_send(im.s, &next);
+      bool want_input = !input_done && pending_off == pending.size();
+      im.Wait(1000, want_input ? input_fd : -1);
+    }
+  }
+  while ((r = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
+  while ((r = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
+  res.exit_code = libssh2_channel_get_exit_status(ch);
+  char* sig = nullptr;
+  size_t sig_len = 0;
+  libssh2_channel_get_exit_signal(ch, &sig, &sig_len, nullptr, nullptr, nullptr, nullptr);
+  if (sig && sig_len) {
+    res.signal.assign(sig, sig_len);
+    res.exit_code = -1;
+    libssh2_free(im.s, sig);
+  }
+  return res;
+}
+
+}  // namespace cfs::deploy
