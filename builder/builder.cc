@@ -59,7 +59,9 @@ struct State {
   Vars args;  // declared ARGs with their values
   Vars env;   // ENV, in order
   std::map<std::string, std::string> labels;
-  std::vector<std::string> cmds, launch;
+  std::vector<std::string> cmds;         // every CMD: the parent's, then ours
+  std::vector<std::string> cmds_launch;  // the last CMDS (not inherited)
+  std::vector<std::string> launch;       // the last LAUNCH (not inherited)
   std::string author;
   json history = json::array();
   std::string created;  // of the last layer step (or the base): keeps rebuilds identical
@@ -176,17 +178,17 @@ Status Builder::From(const Instruction& in) {
           if (v.is_string()) st_.labels[k] = v.get<std::string>();
     }
   }
-  // The parent's CMDs run first; this image's follow.
-  auto list = [&](const char* key, std::vector<std::string>* out) {
-    auto it = st_.labels.find(key);
-    if (it == st_.labels.end()) return;
+  // The parent's CMDs run first; this image's follow. Its CMDS and LAUNCH
+  // belong to it alone (sealer): a child names its own or has none.
+  auto it = st_.labels.find(kLabelCmds);
+  if (it != st_.labels.end()) {
     json j = json::parse(it->second, nullptr, false);
     if (j.is_array())
       for (const auto& v : j)
-        if (v.is_string()) out->push_back(v.get<std::string>());
-  };
-  list(kLabelCmds, &st_.cmds);
-  list(kLabelLaunch, &st_.launch);
+        if (v.is_string()) st_.cmds.push_back(v.get<std::string>());
+  }
+  st_.labels.erase(kLabelCmdsLaunch);
+  st_.labels.erase(kLabelLaunch);
   return Status::Ok();
 }
 
@@ -497,9 +499,9 @@ Result<BuildResult> Builder::Run() {
     } else if (k == "CMD") {
       st_.cmds.push_back(in.raw);
     } else if (k == "CMDS") {
-      for (const auto& c : in.args) st_.cmds.push_back(c);
+      st_.cmds_launch = in.args;  // the last one wins
     } else if (k == "LAUNCH") {
-      st_.launch = in.args;
+      st_.launch = in.args;  // the last one wins
     } else {  // COPY, RUN
       RETURN_IF_ERROR(LayerStep(in));
     }
@@ -515,6 +517,7 @@ Result<BuildResult> Builder::Run() {
   for (const auto& [k, v] : st_.env) env.push_back(k + "=" + v);
   auto labels = st_.labels;
   if (!st_.cmds.empty()) labels[kLabelCmds] = json(st_.cmds).dump();
+  if (!st_.cmds_launch.empty()) labels[kLabelCmdsLaunch] = json(st_.cmds_launch).dump();
   if (!st_.launch.empty()) labels[kLabelLaunch] = json(st_.launch).dump();
   cfg["config"] = json::object();
   if (!env.empty()) cfg["config"]["Env"] = env;

@@ -5,11 +5,16 @@
 // with a fresh empty upper dir; afterwards the upper dir is the layer diff
 // (char 0/0 -> whiteout, opaque xattr -> opaque) and is ingested
 // (Store::ImportDirLayer). ARG, ENV, LABEL, MAINTAINER, CMD, CMDS and LAUNCH
-// change only the config. A step's result is cached under a key of the
+// change only the config (CMD, CMDS and LAUNCH: the labels below). The
+// parent's config is inherited (Env, Labels, ...), except its CMDS and
+// LAUNCH labels. A step's result is cached under a key of the
 // parent layers, the instruction after substitution, the values it sees
 // (RUN: its environment) and its inputs (COPY: names, modes and contents),
 // so an unchanged rebuild reuses every layer and yields the same image ID.
-// A failed build tags nothing.
+// A failed build tags nothing under its tag; a parent it pulled for FROM
+// stays in the store under its reference (as podman and buildah keep pulled
+// bases), and later builds FROM that reference use it without asking the
+// registry again.
 #pragma once
 
 #include <functional>
@@ -22,8 +27,20 @@
 
 namespace cfs::builder {
 
-// Labels the image config carries for deploy (JSON arrays of strings).
+// Labels the image config carries for deploy (JSON arrays of strings), with
+// sealer's rules (builder/kubefile.h):
+//   io.cimg.cmds         every CMD, in order: the parent image's first, then
+//                        this Kubefile's (inherited and extended)
+//   io.cimg.cmds-launch  the items of the Kubefile's last CMDS; absent when it
+//                        has none (never inherited from the parent image)
+//   io.cimg.launch       the items of the Kubefile's last LAUNCH; absent when
+//                        it has none (never inherited from the parent image)
+//   io.cimg.images       the container images collected into registry/
+// A Kubefile has CMDS or LAUNCH, never both, so a built image carries at
+// most one of io.cimg.cmds-launch and io.cimg.launch (unless a LABEL sets
+// them by hand).
 inline constexpr char kLabelCmds[] = "io.cimg.cmds";
+inline constexpr char kLabelCmdsLaunch[] = "io.cimg.cmds-launch";
 inline constexpr char kLabelLaunch[] = "io.cimg.launch";
 inline constexpr char kLabelImages[] = "io.cimg.images";
 

@@ -163,6 +163,7 @@ Result<Kubefile> ParseKubefile(const std::string& text, const std::string& path)
   auto err = [&](int line, const std::string& why) {
     return Status::Invalid(path + ":" + std::to_string(line) + ": " + why);
   };
+  int cmds_line = 0, launch_line = 0;  // the last CMDS / LAUNCH so far (0: none)
   for (size_t i = 0; i < lines.size(); i++) {
     std::string line = lines[i];
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -267,6 +268,14 @@ Result<Kubefile> ParseKubefile(const std::string& text, const std::string& path)
       } else {
         return err(first, k + " takes a JSON list of strings, e.g. " + k + " [\"a\", \"b\"]");
       }
+      // sealer's rule: an image either runs commands (CMDS) or launches apps
+      // (LAUNCH), never both.
+      if (k == "CMDS") cmds_line = first;
+      if (k == "LAUNCH") launch_line = first;
+      if (cmds_line && launch_line)
+        return err(first, "CMDS and LAUNCH cannot be used together (" +
+                              std::string(k == "CMDS" ? "LAUNCH" : "CMDS") + " is on line " +
+                              std::to_string(k == "CMDS" ? launch_line : cmds_line) + ")");
     } else if (k == "CMD") {
       if (in.raw.empty()) return err(first, "CMD needs a command");
       std::vector<std::string> w;

@@ -7,11 +7,16 @@
 //   MAINTAINER text
 //   COPY src... dest              from the build context (or http(s) URLs) into the rootfs
 //   RUN cmd | RUN ["exe","arg"]   on the build host, in the merged rootfs
-//   CMD cmd                       repeatable: run at deploy on the first master, in order
-//   CMDS ["cmd", ...]             several CMDs at once
-//   LAUNCH ["app", ...]           applications launched at deploy
-// Keywords are case-insensitive; a trailing '\' continues a line; '#' starts
-// a comment line. Errors are Invalid("FILE:LINE: reason").
+//   CMD cmd                       repeatable: run at deploy on the first master, in
+//                                 order, after the parent image's CMDs
+//   CMDS ["cmd", ...]             the commands run at deploy; the last CMDS wins, the
+//                                 parent image's are not inherited
+//   LAUNCH ["app", ...]           the applications launched at deploy; the last LAUNCH
+//                                 wins, the parent image's are not inherited
+// CMDS and LAUNCH exclude each other (sealer's rule): a Kubefile with both is
+// Invalid at the later of the two. (The labels they become: builder/builder.h.) Keywords are case-insensitive; a trailing
+// '\' continues a line; '#' starts a comment line. Errors are
+// Invalid("FILE:LINE: reason").
 #pragma once
 
 #include <string>

@@ -76,15 +76,18 @@ TEST(ParseKubefile, KeywordsAreCaseInsensitive) {
       "cOpY a b\n"
       "run echo\n"
       "Cmd kubectl get nodes\n"
-      "cmds [\"x\"]\n"
-      "launch [\"app\"]\n");
-  ASSERT_EQ(kf.instructions.size(), 10u);
+      "cmds [\"x\"]\n");
+  ASSERT_EQ(kf.instructions.size(), 9u);
   Strings kws;
   for (const auto& in : kf.instructions) kws.push_back(in.keyword);
-  EXPECT_EQ(kws, (Strings{"FROM", "ARG", "ENV", "LABEL", "MAINTAINER", "COPY", "RUN", "CMD", "CMDS",
-                          "LAUNCH"}));
+  EXPECT_EQ(kws,
+            (Strings{"FROM", "ARG", "ENV", "LABEL", "MAINTAINER", "COPY", "RUN", "CMD", "CMDS"}));
   // arguments keep their case
   EXPECT_EQ(kf.instructions[7].raw, "kubectl get nodes");
+  // LAUNCH may not share a Kubefile with CMDS: on its own
+  auto launch = Body("Launch [\"app\"]\n");
+  ASSERT_EQ(launch.size(), 1u);
+  EXPECT_EQ(launch[0].keyword, "LAUNCH");
 }
 
 TEST(ParseKubefile, CommentsAndBlankLinesAreSkippedAndLinesCounted) {
@@ -443,14 +446,60 @@ TEST(ParseKubefile, CmdNeedsACommand) {
 }
 
 TEST(ParseKubefile, CmdsAndLaunchJsonLists) {
-  auto in = Body(
-      "CMDS [\"kubectl apply -f a.yaml\", \"kubectl apply -f b.yaml\"]\n"
-      "LAUNCH [\"calico\", \"app\"]\n");
-  ASSERT_EQ(in.size(), 2u);
-  EXPECT_TRUE(in[0].json_form);
-  EXPECT_EQ(in[0].args, (Strings{"kubectl apply -f a.yaml", "kubectl apply -f b.yaml"}));
-  EXPECT_TRUE(in[1].json_form);
-  EXPECT_EQ(in[1].args, (Strings{"calico", "app"}));
+  auto cmds = Body("CMDS [\"kubectl apply -f a.yaml\", \"kubectl apply -f b.yaml\"]\n");
+  ASSERT_EQ(cmds.size(), 1u);
+  EXPECT_EQ(cmds[0].keyword, "CMDS");
+  EXPECT_TRUE(cmds[0].json_form);
+  EXPECT_EQ(cmds[0].args, (Strings{"kubectl apply -f a.yaml", "kubectl apply -f b.yaml"}));
+  auto launch = Body("LAUNCH [\"calico\", \"app\"]\n");
+  ASSERT_EQ(launch.size(), 1u);
+  EXPECT_EQ(launch[0].keyword, "LAUNCH");
+  EXPECT_TRUE(launch[0].json_form);
+  EXPECT_EQ(launch[0].args, (Strings{"calico", "app"}));
+}
+
+// Repeating CMDS (or LAUNCH) is allowed: every one is parsed, in order (the
+// builder keeps the last).
+TEST(ParseKubefile, CmdsOrLaunchRepeated) {
+  for (const char* kw : {"CMDS", "LAUNCH"}) {
+    std::string k = kw;
+    auto in = Body(k + " [\"a\"]\nCMD x\n" + k + " [\"b\", \"c\"]\n");
+    ASSERT_EQ(in.size(), 3u) << k;
+    EXPECT_EQ(in[0].args, Strings{"a"});
+    EXPECT_EQ(in[2].keyword, k);
+    EXPECT_EQ(in[2].args, (Strings{"b", "c"}));
+  }
+}
+
+// CMD goes with either of them.
+TEST(ParseKubefile, CmdWithCmdsOrLaunch) {
+  EXPECT_EQ(Body("CMD a\nCMDS [\"b\"]\nCMD c\n").size(), 3u);
+  EXPECT_EQ(Body("CMD a\nLAUNCH [\"b\"]\nCMD c\n").size(), 3u);
+}
+
+// sealer: CMDS and LAUNCH exclude each other; the error names the later one.
+TEST(ParseKubefile, CmdsAndLaunchTogetherRefused) {
+  std::string m = ExpectError("FROM scratch\nCMDS [\"a\"]\nLAUNCH [\"app\"]\n", 3,
+                              "CMDS and LAUNCH cannot be used together");
+  EXPECT_NE(m.find("CMDS is on line 2"), std::string::npos) << m;
+  m = ExpectError("FROM scratch\nLAUNCH [\"app\"]\nRUN true\nCMDS [\"a\"]\n", 4,
+                  "CMDS and LAUNCH cannot be used together");
+  EXPECT_NE(m.find("LAUNCH is on line 2"), std::string::npos) << m;
+  // lines counted across comments, blank lines and continuations; keywords in any case
+  ExpectError(
+      "FROM scratch\n"         // 1
+      "cmds [\"a\", \\\n"      // 2
+      "      \"b\"]\n"          // 3
+      "# a comment\n"          // 4
+      "\n"                     // 5
+      "CMD x\n"                // 6
+      "Launch [\"app\"]\n",    // 7
+      7, "CMDS and LAUNCH cannot be used together");
+  // the first LAUNCH after several CMDS is the offending line
+  ExpectError("FROM scratch\nCMDS [\"a\"]\nCMDS [\"b\"]\nLAUNCH [\"x\"]\nLAUNCH [\"y\"]\n", 4,
+              "cannot be used together");
+  // a bad list is reported as such, not as the pair
+  ExpectError("FROM scratch\nCMDS [\"a\"]\nLAUNCH app\n", 3, "JSON");
 }
 
 TEST(ParseKubefile, CmdsAndLaunchRefuseNonJson) {

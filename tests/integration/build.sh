@@ -5,7 +5,9 @@
 #     as exactly the context tree (modes, symlinks, mtimes; owner root:root);
 #  2. an app image FROM it: ARG/ENV/LABEL, RUN (writes with $Version, deletes
 #     a base file, makes dirs), COPY file into an existing dir, COPY dir
-#     contents into the top, wildcards, CMD/CMDS/LAUNCH (+ inheritance);
+#     contents into the top, wildcards, CMD/CMDS/LAUNCH with sealer's rules
+#     (CMDs add up across images; the last CMDS or LAUNCH of a Kubefile wins
+#     and neither is inherited; both in one Kubefile is an error);
 #     --build-arg; stdout is only "NAME  sha256:ID" and the summary;
 #  3. the build cache: unchanged rebuild all cached + same ID + fast; a
 #     changed COPY source busts that step and the later ones only; --no-cache;
@@ -186,8 +188,8 @@ COPY etc .
 COPY yamls/*.yaml charts
 CMD kubectl apply -f manifests/
 CMD kubectl get nodes
+CMDS ["echo replaced"]
 CMDS ["echo third", "echo fourth"]
-LAUNCH ["calico", "app"]
 EOF
 bld app:1 "$APP"
 APP_ID=$BUILD_ID
@@ -244,16 +246,16 @@ check "app: inspect Env in order" eval '
 check "app: ENV LIT=\\\$HOME keeps a literal \$HOME" eval '
   got=$(ci inspect app:1 | json_get "[e for e in j[0][\"Config\"][\"Env\"] if e.startswith(\"LIT=\")]")
   [[ "$got" == "[${Q}LIT=\$HOME${Q}]" ]] || fail "Env LIT: $got (want LIT=\$HOME)"'
-check "app: inspect Labels (incl. io.cimg.cmds in order, io.cimg.launch)" eval '
+check "app: inspect Labels (io.cimg.cmds in order, io.cimg.cmds-launch: the last CMDS, no io.cimg.launch)" eval '
   ci inspect app:1 | python3 -c "
 import json, sys
 l = json.load(sys.stdin)[0][\"Config\"][\"Labels\"]
 want = {\"io.example.version\": \"v1.2\", \"io.example.name\": \"app image\"}
 for k, v in want.items():
     assert l.get(k) == v, (k, l.get(k))
-assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\", \"echo third\", \"echo fourth\"], l[\"io.cimg.cmds\"]
-assert json.loads(l[\"io.cimg.launch\"]) == [\"calico\", \"app\"], l[\"io.cimg.launch\"]
-assert set(l) == set(want) | {\"io.cimg.cmds\", \"io.cimg.launch\"}, sorted(l)
+assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\"], l[\"io.cimg.cmds\"]
+assert json.loads(l[\"io.cimg.cmds-launch\"]) == [\"echo third\", \"echo fourth\"], l[\"io.cimg.cmds-launch\"]
+assert set(l) == set(want) | {\"io.cimg.cmds\", \"io.cimg.cmds-launch\"}, sorted(l)
 " || fail "labels: $(config_json app:1)"'
 
 log "2b. --build-arg Version=v9"
@@ -272,22 +274,61 @@ cfs_mount app:v9 "$MNT"
 check "v9: RUN output changed" eval '[[ "$(cat "$MNT/version.txt")" == "version=v9 kube=v9 name=my cluster" ]] || fail "version.txt: $(cat "$MNT/version.txt")"'
 cfs_umount "$MNT"
 
-log "2c. a child image inherits config; CMDs add up, LAUNCH replaces"
+log "2c. a child image inherits config; CMDs add up; CMDS and LAUNCH are not inherited"
+# labels_of NAME: the image's config labels as JSON (for python checks)
+labels_of() { ci inspect "$1" | json_get 'json.dumps(j[0]["Config"].get("Labels") or {})'; }
 CHILD=$T/ctx-child
 mkdir -p "$CHILD"
-printf 'FROM app:1\nCMD echo fifth\nLAUNCH ["other"]\nLABEL io.example.name=child\n' >"$CHILD/Kubefile"
+printf 'FROM app:1\nCMD echo fifth\nLAUNCH ["other"]\nLAUNCH ["other2", "x"]\nLABEL io.example.name=child\n' >"$CHILD/Kubefile"
 bld child:1 "$CHILD"
-check "child: config inherited and extended" eval '
+check "child: config inherited, CMDs extended, the last LAUNCH, no CMDS of the parent" eval '
   ci inspect child:1 | python3 -c "
 import json, sys
 j = json.load(sys.stdin)[0]; c = j[\"Config\"]
 assert \"KUBE_VERSION=v1.2\" in c[\"Env\"], c[\"Env\"]
 l = c[\"Labels\"]
-assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\", \"echo third\", \"echo fourth\", \"echo fifth\"], l[\"io.cimg.cmds\"]
-assert json.loads(l[\"io.cimg.launch\"]) == [\"other\"], l[\"io.cimg.launch\"]
+assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\", \"echo fifth\"], l[\"io.cimg.cmds\"]
+assert json.loads(l[\"io.cimg.launch\"]) == [\"other2\", \"x\"], l[\"io.cimg.launch\"]
+assert \"io.cimg.cmds-launch\" not in l, (\"inherited CMDS\", l[\"io.cimg.cmds-launch\"])
 assert l[\"io.example.name\"] == \"child\" and l[\"io.example.version\"] == \"v1.2\", l
 assert len(j[\"Layers\"]) == 5, len(j[\"Layers\"])
 " || fail "config: $(config_json child:1)"'
+
+# a CMDS of its own on a parent that has LAUNCH: allowed (the rule is per
+# Kubefile); the parent's LAUNCH is not inherited
+GRAND=$T/ctx-grand
+mkdir -p "$GRAND"
+printf 'FROM child:1\nCMDS ["echo own"]\n' >"$GRAND/Kubefile"
+bld grand:1 "$GRAND"
+check "grandchild: its own CMDS, the parent's LAUNCH not inherited, CMDs still add up" eval '
+  labels_of grand:1 | python3 -c "
+import json, sys
+l = json.load(sys.stdin)
+assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\", \"echo fifth\"], l[\"io.cimg.cmds\"]
+assert json.loads(l[\"io.cimg.cmds-launch\"]) == [\"echo own\"], l[\"io.cimg.cmds-launch\"]
+assert \"io.cimg.launch\" not in l, (\"inherited LAUNCH\", l[\"io.cimg.launch\"])
+" || fail "labels: $(labels_of grand:1)"'
+
+# neither CMDS nor LAUNCH: the image has neither label, whatever its parent had
+PLAIN=$T/ctx-plain
+mkdir -p "$PLAIN"
+printf 'FROM app:1\nLABEL io.example.name=plain\n' >"$PLAIN/Kubefile"
+bld plain:1 "$PLAIN"
+check "plain child of app:1 (which has CMDS): no io.cimg.cmds-launch, CMDs inherited" eval '
+  labels_of plain:1 | python3 -c "
+import json, sys
+l = json.load(sys.stdin)
+assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\"], l[\"io.cimg.cmds\"]
+assert \"io.cimg.cmds-launch\" not in l and \"io.cimg.launch\" not in l, sorted(l)
+" || fail "labels: $(labels_of plain:1)"'
+printf 'FROM grand:1\nLABEL io.example.name=plain2\n' >"$PLAIN/Kubefile"
+bld plain:2 "$PLAIN"
+check "plain child of grand:1 (which has CMDS): no io.cimg.cmds-launch" eval '
+  labels_of plain:2 | python3 -c "
+import json, sys
+l = json.load(sys.stdin)
+assert \"io.cimg.cmds-launch\" not in l and \"io.cimg.launch\" not in l, sorted(l)
+" || fail "labels: $(labels_of plain:2)"'
 
 log "2d. --platform"
 bld base-arm:1 "$BASE" --platform linux/arm64
@@ -384,6 +425,10 @@ check "error: COPY glob through a context symlink leading out" build_error 2 'ou
 check "error: COPY absolute source" build_error 2 'absolute' $'FROM base:1\nCOPY /etc/passwd .\n'
 check "error: COPY --chown" build_error 2 '--chown' $'FROM base:1\nCOPY --chown=1:1 file .\n'
 check "error: CMDS not JSON" build_error 2 'JSON' $'FROM base:1\nCMDS kubectl apply\n'
+check "error: CMDS then LAUNCH" build_error 5 'CMDS and LAUNCH cannot be used together' \
+  $'FROM base:1\nCMDS ["a"]\nCOPY file /\n# x\nLAUNCH ["app"]\n'
+check "error: LAUNCH then CMDS" build_error 3 'CMDS and LAUNCH cannot be used together' \
+  $'FROM base:1\nlaunch ["app"]\nCMDS ["a", \\\n  "b"]\nCMD c\n'
 
 # -f: another Kubefile; its errors name it the same way at parse and at run time
 alt_kubefile() {
