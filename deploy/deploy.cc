@@ -159,7 +159,11 @@ class Runner {
       }
     }
     Log(c.host.ip + ": " + what);
-    ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run(Exports(c) + cmd, input));
+    auto run = c.ssh->Run(Exports(c) + cmd, input);
+    if (!run.ok())
+      return Status::Unavailable("host " + c.host.ip + ": " + what + ": connection lost (" +
+                                 run.status().message() + ")");
+    ExecResult& r = *run;
     if (r.exit_code != 0) return Fail(c, what, r);
     if (out) *out = r;
     if (!id.empty()) RETURN_IF_ERROR(Mark(c, id, value));
@@ -274,6 +278,7 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
   // 1. Connect.
   run.Log("connecting to " + std::to_string(all.size()) + " hosts");
   RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) { return run.Connect(c); }));
+  if (o.on_connected) o.on_connected();
 
   // 2. Rootfs.
   std::vector<RootfsPlan> plans(all.size());

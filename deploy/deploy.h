@@ -56,6 +56,9 @@ struct DeployOptions {
   // Progress and host output, one line per call (may be called from several
   // threads; the callee serialises). Default: none.
   std::function<void(const std::string&)> log;
+  // Called once every host is reached and before anything changes on them
+  // (cimg saves the applied Clusterfile then). Default: none.
+  std::function<void()> on_connected;
 };
 
 struct HostReport {

@@ -153,8 +153,8 @@ void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double se
               cf.image.c_str(), r.hosts.size(), secs, HumanSize(data).c_str(), HumanSize(wire).c_str());
 }
 
-void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, const dp::DeployOptions& o, bool as_json) {
-  SaveClusterfile(store, cf);
+void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
+  o.on_connected = [&] { SaveClusterfile(store, cf); };
   auto t0 = std::chrono::steady_clock::now();
   auto r = Must(dp::Deploy(store, cf, o));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
