@@ -1,6 +1,7 @@
 #include "builder/builder.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,21 @@ namespace cfs::builder {
 using nlohmann::json;
 
 namespace {
+
+// Sets the mtime (and atime) of everything under dir, dir included, to the
+// epoch, without following symlinks.
+Status ZeroTimes(const std::string& dir) {
+  static thread_local int err;
+  err = 0;
+  auto fn = [](const char* path, const struct stat*, int, struct FTW*) -> int {
+    struct timespec ts[2] = {{0, 0}, {0, 0}};
+    if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0) err = errno;
+    return 0;
+  };
+  if (nftw(dir.c_str(), fn, 64, FTW_PHYS | FTW_DEPTH) != 0 || err != 0)
+    return Status::IOError("setting times under " + dir, err ? err : errno);
+  return Status::Ok();
+}
 
 using Vars = std::vector<std::pair<std::string, std::string>>;
 
@@ -437,6 +453,9 @@ Status Builder::CollectImages() {
     st_.diff_ids.push_back(*cached);
     res_.layers++;
   } else {
+    // Fixed times: the layer of the same images is the same bytes in every
+    // build, so deploy sends nothing for it when it is rebuilt.
+    RETURN_IF_ERROR(ZeroTimes(tmp.path() + "/upper"));
     ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(tmp.path() + "/upper", o_.progress));
     RETURN_IF_ERROR(Lease({ls.diff_id}));
     st_.diff_ids.push_back(ls.diff_id);
