@@ -141,7 +141,7 @@ class Runner {
 
   // The environment prefix for commands on c.
   std::string Exports(const HostCtx& c) const {
-    std::string s;
+    std::string s = "export PATH=" + ShellQuote(Rootfs() + "/bin") + ":$PATH\n";
     for (const auto& [k, v] : c.env) s += "export " + k + "=" + ShellQuote(v) + "\n";
     return s;
   }
@@ -165,6 +165,15 @@ class Runner {
                                  run.status().message() + ")");
     ExecResult& r = *run;
     if (r.exit_code != 0) return Fail(c, what, r);
+    // What the step printed, for the operator ("IP> line").
+    for (const std::string* stream : {&r.out, &r.err}) {
+      for (size_t pos = 0; pos < stream->size();) {
+        size_t nl = stream->find('\n', pos);
+        std::string line = stream->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? stream->size() : nl + 1;
+        if (!line.empty()) Log(c.host.ip + "> " + line);
+      }
+    }
     if (out) *out = r;
     if (!id.empty()) RETURN_IF_ERROR(Mark(c, id, value));
     return Status::Ok();

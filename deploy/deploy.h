@@ -33,7 +33,7 @@
 //
 // Scripts and commands run as root with the host's environment exported:
 // image ENV < Clusterfile env < host env, plus CIMG_CLUSTER, CIMG_ROOTFS,
-// CIMG_MASTER0, CIMG_HOST_IP, CIMG_ROLE. A failing host is named with its
+// CIMG_MASTER0, CIMG_HOST_IP, CIMG_ROLE, and rootfs/bin first on PATH. A failing host is named with its
 // command's exit status and the tail of its output.
 #pragma once
 
@@ -53,7 +53,9 @@ struct DeployOptions {
   int parallel = 8;                 // hosts worked on at once
   bool resend = false;              // ignore host records: send the whole rootfs
   int connect_timeout_ms = 10000;
-  // Progress and host output, one line per call (may be called from several
+  // Progress and host output, one line per call: "IP> line" is output of a
+  // step that succeeded, "IP| line" of one that failed, "error: ..." another
+  // failing host (may be called from several
   // threads; the callee serialises). Default: none.
   std::function<void(const std::string&)> log;
   // Called once every host is reached and before anything changes on them

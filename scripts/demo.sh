@@ -1,124 +1,154 @@
 #!/usr/bin/env bash
-# The main job end to end on built-in defaults, in a scratch directory:
-#  1. make a sealer-style cluster rootfs (examples/rootfs + generated
-#     binaries) into an OCI image with umoci, in 2 layers, one deletion;
-#  2. cimg pull it into a fresh store, list and inspect it;
-#  3. pull a second version that changes one binary: only new chunks stored;
-#  4. cimg push as zstd:chunked; skopeo reads it back, umoci unpacks it and
-#     the tree equals the original; cimg save/load round trip;
-#  5. clusterfs: mount v2 read-only and compare it with the source tree;
-#     mount it writable, change it, and show the upper dir (kernel format),
-#     then mount that upper dir with the kernel's overlayfs;
-#  6. a registry (Debian's docker-registry on 127.0.0.1): push both versions,
-#     pull v2 into a fresh store after v1 (only the new chunks move), and
-#     mount v2 lazily straight from the registry;
-#  7. fsck, rmi, gc (a live mount keeps its layers).
+# The whole story on built-in defaults, in a scratch directory, as root:
+#  1. a local registry (Debian's docker-registry on 127.0.0.1) holding the
+#     container images the example cluster needs (small generated ones);
+#  2. cimg build the example cluster images from examples/ (base: FROM
+#     scratch / COPY . . of a sealer-style rootfs; app: FROM base with ARG,
+#     RUN, COPY, CMDs), collecting the container images into registry/;
+#  3. cimg push the app image to the registry as zstd:chunked, then mount it
+#     lazily from there into an empty store and look inside;
+#  4. two local nodes (network namespaces running OpenSSH servers, from
+#     tests/integration/nodes_lib.sh) and cimg deploy to them from a
+#     Clusterfile: rootfs, scripts/init.sh, the built-in registry, kubeadm
+#     (a stand-in: kubeadm cannot run here; it records its arguments), CMDs;
+#  5. change one file, rebuild, re-deploy: only that file travels;
+#  6. cimg delete: the nodes are clean again; then everything is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-[ -x build/tools/cimg ] && [ -x build/tools/clusterfs ] || scripts/setup.sh
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (namespaces, mounts)" >&2; exit 1; }
+[ -x build/tools/cimg ] && [ -x build/tools/clusterfs ] && command -v sshd >/dev/null || scripts/setup.sh
 CIMG="$REPO/build/tools/cimg"
 CLUSTERFS="$REPO/build/tools/clusterfs"
 W=$(mktemp -d /tmp/cimg-demo.XXXXXX)
 REG_PID=
+
+# What tests/integration/nodes_lib.sh expects from its host script.
+T=$W
+IT_CLEANUP_HOOKS=()
+IT_BG_PIDS=()
+log() { printf '   [nodes] %s\n' "$*" >&2; }
+fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+source "$REPO/tests/integration/nodes_lib.sh"
+
 cleanup() {
-  for m in "$W/mnt" "$W/rw" "$W/kmnt" "$W/lazy"; do
-    mountpoint -q "$m" 2>/dev/null && { "$CLUSTERFS" umount "$m" 2>/dev/null || umount -l "$m"; }
-  done
+  local rc=$?
+  mountpoint -q "$W/lazy" 2>/dev/null && { "$CLUSTERFS" umount "$W/lazy" 2>/dev/null || umount -l "$W/lazy"; }
+  local h
+  for h in "${IT_CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
   if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null || true; fi
-  rm -rf "$W"
+  if grep -qF " $W/" /proc/self/mountinfo; then
+    echo "demo: mounts left under $W, not removing it" >&2
+  else
+    rm -rf "$W"
+  fi
+  [ $rc -eq 0 ] && echo "demo: done, cleaned up" || echo "demo: FAILED ($rc), cleaned up" >&2
 }
 trap cleanup EXIT
 export CIMG_ROOT="$W/store"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
-step "1. a cluster image made with umoci: examples/rootfs + 3 generated binaries, then a layer that deletes a file"
-umoci init --layout "$W/src" >/dev/null
-umoci new --image "$W/src:v1" >/dev/null
-# layer TAG CMD: unpack TAG, run CMD in its rootfs, repack as one new layer.
-layer() {
-  rm -rf "$W/bundle"
-  umoci unpack --image "$W/src:$1" "$W/bundle" >/dev/null
-  (cd "$W/bundle/rootfs" && eval "$2")
-  umoci repack --image "$W/src:$1" "$W/bundle" >/dev/null
-}
-gen() {  # deterministic pseudo-binary: gen SEED MB
-  python3 -c "import random,sys; r=random.Random('$1'); sys.stdout.buffer.write(r.randbytes($2<<20))"
-}
-layer v1 'cp -a "$REPO/examples/rootfs/." . && for b in kubeadm kubectl kubelet; do gen $b 8 > bin/$b; chmod 755 bin/$b; done'
-layer v1 'rm images/README && echo "{\"registry-mirrors\": [\"https://sea.hub:5000\"]}" > etc/daemon.json'
-echo "made $W/src:v1"
-
-step "2. import into the store and look at it"
-run "$CIMG" pull "oci:$W/src:v1" --as demo/cluster:v1
-run "$CIMG" images
-run "$CIMG" history demo/cluster:v1
-"$CIMG" inspect demo/cluster:v1 | python3 -c "import json,sys; d=json.load(sys.stdin)[0]; print(json.dumps({k:d[k] for k in ('Id','RepoTags','Size','Chunks','Layers')}, indent=2))"
-
-step "3. version 2 changes one binary: only its new chunks are stored"
-umoci tag --image "$W/src:v1" v2 >/dev/null
-layer v2 'gen v2 1 | dd of=bin/kubelet bs=1M seek=3 conv=notrunc status=none'
-run "$CIMG" pull "oci:$W/src:v2" --as demo/cluster:v2
-
-step "4. export as zstd:chunked and read it back with skopeo and umoci"
-run "$CIMG" push demo/cluster:v2 "oci:$W/out:v2"
-run skopeo inspect "oci:$W/out:v2" --format '{{.Digest}} layers={{len .Layers}}'
-skopeo copy -q --dest-compress --dest-compress-format gzip "oci:$W/out:v2" "oci:$W/out-gz:v2"
-umoci unpack --image "$W/out-gz:v2" "$W/check" >/dev/null
-if diff -r --no-dereference "$W/bundle/rootfs" "$W/check/rootfs"; then  # bundle = v2's tree
-  echo "umoci unpack of our export == the source tree"
-else
-  echo "demo: the exported tree differs" >&2; exit 1
-fi
-run "$CIMG" save -o "$W/cluster.tar" demo/cluster:v1 demo/cluster:v2
-CIMG_ROOT="$W/store2" run "$CIMG" load -i "$W/cluster.tar"
-
-step "5. clusterfs: mount the image, change it through an upper dir"
-mkdir -p "$W/mnt" "$W/rw" "$W/upper" "$W/work" "$W/kmnt" "$W/kwork"
-run "$CLUSTERFS" mount demo/cluster:v2 "$W/mnt"
-run ls "$W/mnt" "$W/mnt/bin"
-if diff -r --no-dereference "$W/bundle/rootfs" "$W/mnt"; then
-  echo "the read-only mount == the source tree"
-else
-  echo "demo: the mounted tree differs" >&2; exit 1
-fi
-run "$CLUSTERFS" mount --upper "$W/upper" --work "$W/work" demo/cluster:v2 "$W/rw"
-run sh -c "rm '$W/rw/etc/kubeadm.yml' && echo 'mirror: local' >> '$W/rw/etc/daemon.json' && mkdir '$W/rw/opt'"
-run find "$W/upper" -printf '%M %p\n'
-run "$CLUSTERFS" umount "$W/rw"
-# The upper dir is in the kernel's format: the kernel's overlayfs shows the same tree.
-lowers=$(mktemp -d "$W/lower.XXXX")
-cp -a "$W/mnt/." "$lowers/"
-run mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$W/upper,workdir=$W/kwork" "$W/kmnt"
-run cat "$W/kmnt/etc/daemon.json"
-[ ! -e "$W/kmnt/etc/kubeadm.yml" ] && echo "kernel overlayfs: etc/kubeadm.yml is deleted (whiteout)"
-umount "$W/kmnt"
-
-step "6. a registry on 127.0.0.1: push, pull by parts, mount lazily"
+step "1. a registry on 127.0.0.1 with the container images the example cluster names"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'version: 0.1\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\nlog: {level: error}\n' \
+printf 'version: 0.1\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\nlog: {level: error, accesslog: {disabled: true}}\n' \
   "$W/registry" "$PORT" >"$W/registry.yml"
 env -u REGISTRY_AUTH_FILE docker-registry serve "$W/registry.yml" >"$W/registry.log" 2>&1 &
 REG_PID=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
 REG=127.0.0.1:$PORT
-run "$CIMG" push demo/cluster:v1 "$REG/demo/cluster:v1" --tls-verify=false
-run "$CIMG" push demo/cluster:v2 "$REG/demo/cluster:v2" --tls-verify=false
-CIMG_ROOT="$W/store3" run "$CIMG" pull "$REG/demo/cluster:v1" --tls-verify=false
-CIMG_ROOT="$W/store3" run "$CIMG" pull "$REG/demo/cluster:v2" --tls-verify=false
+# Small stand-in images under the example's repository names (offline).
+umoci init --layout "$W/oci" >/dev/null
+for img in pause:3.9 coredns/coredns:v1.10.1 library/nginx:1.25; do
+  tag=${img//[\/:]/-}
+  umoci new --image "$W/oci:$tag" >/dev/null
+  umoci unpack --image "$W/oci:$tag" "$W/b" >/dev/null
+  echo "$img" >"$W/b/rootfs/name"
+  umoci repack --image "$W/oci:$tag" "$W/b" >/dev/null
+  rm -rf "$W/b"
+  skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$W/oci:$tag" "docker://$REG/$img"
+  echo "$REG/$img" >>"$W/images"
+done
+cat "$W/images"
+# The example names public registries; here they come from the local one.
+grep -hv '^#' examples/rootfs/manifests/imageList examples/app/imageList | sed '/^$/d' >"$W/public"
+
+step "2. build the example cluster images (examples/base, examples/app)"
+cp -a examples/rootfs "$W/rootfs"
+# kubeadm and kubectl cannot run here: stand-ins that say what they were asked.
+cat >"$W/rootfs/bin/kubeadm" <<'EOF'
+#!/bin/sh
+# stand-in for kubeadm (the demo cannot run a real cluster): records its arguments
+echo "$(hostname): kubeadm $*" >> /var/lib/demo-kubeadm.log
+case "$*" in
+  "token create --print-join-command")
+    echo "kubeadm join $CIMG_MASTER0:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:$(printf %064d 1)" ;;
+esac
+EOF
+printf '#!/bin/sh\necho "$(hostname): kubectl $*" >> /var/lib/demo-kubectl.log\n' >"$W/rootfs/bin/kubectl"
+chmod 755 "$W/rootfs/bin/kubeadm" "$W/rootfs/bin/kubectl"
+run "$CIMG" build -f examples/base/Kubefile -t cimg-examples/base:1 --tls-verify=false \
+  --image-list "$W/images" --ignored-image-list "$W/public" "$W/rootfs"
+cp -a examples/app "$W/app"
+run "$CIMG" build -t cimg-examples/app:1 --tls-verify=false --ignored-image-list "$W/public" "$W/app"
+run "$CIMG" images
+"$CIMG" inspect cimg-examples/app:1 | python3 -c "import json,sys; c=json.load(sys.stdin)[0]['Config']; print(json.dumps({'Env': c.get('Env'), 'Labels': c.get('Labels')}, indent=2))"
+
+step "3. push to the registry, then mount it lazily into an empty store and look inside"
+run "$CIMG" push cimg-examples/app:1 "$REG/cimg-examples/app:1" --tls-verify=false
 mkdir -p "$W/lazy"
-run "$CLUSTERFS" mount --root "$W/store4" "$REG/demo/cluster:v2" "$W/lazy" --tls-verify=false
-run cat "$W/lazy/etc/daemon.json"
-cmp "$W/lazy/bin/kubelet" "$W/bundle/rootfs/bin/kubelet" && echo "lazily read bin/kubelet == the source"
+run "$CLUSTERFS" mount --root "$W/store-lazy" "$REG/cimg-examples/app:1" "$W/lazy" --tls-verify=false
+run ls "$W/lazy" "$W/lazy/registry/docker/registry/v2/repositories"
+run cat "$W/lazy/etc/app.conf" "$W/lazy/opt/app/VERSION"
 run "$CLUSTERFS" umount "$W/lazy"
 
-step "7. verify, remove, collect garbage (the live mount keeps its layers)"
+step "4. two nodes (sshd in network namespaces) and cimg deploy"
+nodes_up demo 240 2
+cat >"$W/Clusterfile" <<EOF
+apiVersion: sealer.io/v2
+kind: Cluster
+metadata:
+  name: demo
+spec:
+  image: cimg-examples/app:1
+  env: [POD_CIDR=100.64.0.0/10]
+  ssh: {user: root, pk: $NODE_KEY}
+  hosts:
+    - ips: [$NODE_IP_1]
+      roles: [master]
+    - ips: [$NODE_IP_2]
+      roles: [node]
+      ssh: {user: deployer, passwd: $NODE_USER_PASS}
+---
+apiVersion: sealer.io/v2
+kind: Plugin
+metadata: {name: hello}
+spec:
+  type: SHELL
+  action: post-install
+  scope: master
+  data: echo "post-install plugin on \$(hostname)"
+EOF
+run cat "$W/Clusterfile"
+run "$CIMG" deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"
+echo "-- what the nodes got"
+run ls "$(node_path 1 /var/lib/cimg/demo/rootfs)" "$(node_path 2 /var/lib/cimg/demo/rootfs)"
+run cat "$(node_path 1 /var/lib/demo-kubeadm.log)" "$(node_path 2 /var/lib/demo-kubeadm.log)" "$(node_path 1 /var/lib/demo-kubectl.log)"
+echo "-- the built-in registry on the master serves the collected images:"
+run curl -fsS "http://$NODE_IP_1:5000/v2/_catalog"
+echo "-- a second run has nothing to do:"
+run "$CIMG" -q deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"
+
+step "5. change one file, rebuild, re-deploy: only that file travels"
+echo "replicas=3" >>"$W/app/etc/app.conf"
+run "$CIMG" build -t cimg-examples/app:2 --tls-verify=false --ignored-image-list "$W/public" "$W/app"
+sed -i 's#image: cimg-examples/app:1#image: cimg-examples/app:2#' "$W/Clusterfile"
+run "$CIMG" -q deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"
+run cat "$(node_path 2 /var/lib/cimg/demo/rootfs/etc/app.conf)"
+
+step "6. delete the cluster: the nodes are clean"
+run "$CIMG" delete demo --known-hosts "$NODE_KNOWN_HOSTS"
+for i in 1 2; do
+  [ ! -e "$(node_path "$i" /var/lib/cimg/demo)" ] && echo "node $i: /var/lib/cimg/demo is gone"
+done
 run "$CIMG" fsck
-run "$CIMG" rmi demo/cluster:v1 demo/cluster:v2
-run "$CIMG" gc
-run cat "$W/mnt/etc/daemon.json"
-run "$CLUSTERFS" umount "$W/mnt"
-run "$CIMG" gc
-run "$CIMG" fsck
-echo; echo "demo: done"

@@ -51,7 +51,9 @@ struct SshFlags {
     o.parallel = parallel;
     auto mu = std::make_shared<std::mutex>();
     o.log = [mu, quiet](const std::string& line) {
-      bool error = line.rfind("error:", 0) == 0 || line.find("| ") != std::string::npos;
+      // "error: ..." and "IP| output of a failed step" are shown even with -q.
+      bool error = line.rfind("error:", 0) == 0 ||
+                   (line.find("| ") != std::string::npos && line.find("| ") == line.find_first_of(" >|"));
       if (quiet && !error) return;
       std::lock_guard<std::mutex> l(*mu);
       std::fprintf(stderr, "%s\n", line.c_str());
