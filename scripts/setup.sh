@@ -14,7 +14,7 @@ PKGS=(
   fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client
   # benchmarks
-  debootstrap hyperfine bc
+  debootstrap hyperfine bc rsync
 )
 
 missing=()
