@@ -15,7 +15,7 @@ echo "== unit and integration tests (build/)"
 echo "== clang -Wthread-safety over the libraries (build-tsa/)"
 CXX=clang++ cmake -S . -B build-tsa -G Ninja -DCFS_THREAD_SAFETY=ON -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG=-O0 >/dev/null
-ninja -C build-tsa -j"$(nproc)" cfs_store cfs_fs cfs_registry cfs_builder || rc=1
+ninja -C build-tsa -j"$(nproc)" cfs_store cfs_fs cfs_registry cfs_builder cfs_deploy || rc=1
 
 if [ "${1:-}" != "--quick" ]; then
   echo "== unit tests under ASan+UBSan (build-asan/)"
