@@ -1,6 +1,8 @@
 #include "deploy/ssh.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
@@ -16,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "store/io.h"
@@ -128,6 +131,76 @@ LIBSSH2_RECV_FUNC(CountingRecv) {
   if (n < 0) return -errno;
   w->received += n;
   return n;
+}
+
+// Decodes base64 (known_hosts salts and hashes); "" when malformed.
+std::string Unbase64(const std::string& in) {
+  std::string out((in.size() / 4 + 1) * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()), in.size());
+  if (n < 0) return "";
+  size_t pad = in.size() >= 2 && in[in.size() - 1] == '=' ? (in[in.size() - 2] == '=' ? 2 : 1) : 0;
+  out.resize(n - pad);
+  return out;
+}
+
+// Whether a known_hosts host field ("a,b", "[a]:2222", "|1|salt|hash") names
+// `name` ("host" for port 22, else "[host]:port").
+bool HostFieldMatches(const std::string& field, const std::string& name) {
+  if (field.rfind("|1|", 0) == 0) {
+    size_t bar = field.find('|', 3);
+    if (bar == std::string::npos) return false;
+    std::string salt = Unbase64(field.substr(3, bar - 3)), want = Unbase64(field.substr(bar + 1));
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha1(), salt.data(), salt.size(), reinterpret_cast<const unsigned char*>(name.data()),
+         name.size(), mac, &len);
+    return want.size() == len && std::memcmp(want.data(), mac, len) == 0;
+  }
+  size_t pos = 0;
+  while (pos <= field.size()) {
+    size_t comma = field.find(',', pos);
+    if (field.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos) == name)
+      return true;
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+// The host key algorithms to ask for, in OpenSSH's order, limited to the key
+// types `file` holds for the host ("" when it holds none: libssh2's default).
+// Without this, a server offering a type the file lacks would look unknown.
+std::string HostKeyPreference(const std::string& file, const std::string& host, int port) {
+  auto text = ReadFile(file, 64 << 20);
+  if (!text.ok()) return "";
+  const std::string name = port == 22 ? host : "[" + host + "]:" + std::to_string(port);
+  std::set<std::string> types;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t nl = text->find('\n', pos);
+    std::string line = text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text->size() : nl + 1;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    for (size_t a = 0; a < line.size() && f.size() < 3;) {
+      size_t b = line.find_first_of(" \t", a);
+      if (b != a) f.push_back(line.substr(a, b == std::string::npos ? std::string::npos : b - a));
+      if (b == std::string::npos) break;
+      a = b + 1;
+    }
+    if (f.size() >= 2 && f[0][0] == '@') f.erase(f.begin());  // @cert-authority / @revoked
+    if (f.size() >= 2 && HostFieldMatches(f[0], name)) types.insert(f[1]);
+  }
+  std::string pref;
+  auto add = [&](const char* t) { pref += (pref.empty() ? "" : ",") + std::string(t); };
+  if (types.count("ssh-ed25519")) add("ssh-ed25519");
+  for (const char* t : {"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"})
+    if (types.count(t)) add(t);
+  // libssh2 1.10 verifies RSA host keys with SHA-1 only ("ssh-rsa"), which
+  // OpenSSH >= 8.8 servers no longer offer.
+  if (types.count("ssh-rsa")) add("ssh-rsa");
+  return pref;
 }
 
 }  // namespace
@@ -271,7 +344,20 @@ Result<std::unique_ptr<SshSession>> SshSession::Connect(const SshOptions& o) {
   libssh2_session_callback_set(impl->s, LIBSSH2_CALLBACK_RECV, reinterpret_cast<void*>(&CountingRecv));
   libssh2_session_set_blocking(impl->s, 1);
   libssh2_session_set_timeout(impl->s, o.connect_timeout_ms);
-  if (libssh2_session_handshake(impl->s, impl->fd) != 0) return impl->Fail("SSH handshake");
+  std::string pref;
+  if (o.check_host_key) {
+    pref = HostKeyPreference(o.known_hosts.empty() ? HomeFile(".ssh/known_hosts") : o.known_hosts,
+                             o.host, o.port);
+    if (!pref.empty()) libssh2_session_method_pref(impl->s, LIBSSH2_METHOD_HOSTKEY, pref.c_str());
+  }
+  if (libssh2_session_handshake(impl->s, impl->fd) != 0) {
+    if (pref == "ssh-rsa")
+      return Status::Denied(impl->name + ": the known hosts file holds only an RSA key for this "
+                            "host, which libssh2 can check only with SHA-1 (ssh-rsa) and the server "
+                            "refuses; add its ed25519 or ecdsa key (ssh-keyscan -t ed25519,ecdsa -p " +
+                            std::to_string(o.port) + " " + o.host + ")");
+    return impl->Fail("SSH handshake");
+  }
   RETURN_IF_ERROR(impl->CheckHostKey());
   RETURN_IF_ERROR(impl->Authenticate());
   libssh2_keepalive_config(impl->s, 1, o.keepalive_sec);

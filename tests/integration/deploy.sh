@@ -16,7 +16,8 @@
 #  3. a re-run is a no-op (nothing sent, nothing re-run);
 #  4. scale-up adds a second node (user `nopass`, passphrase-protected key):
 #     it joins; the others are untouched;
-#  5. a wrong host key is refused, naming the host; nothing changes;
+#  5. a wrong host key is refused, naming the host; an unknown one too; a
+#     hashed known_hosts holding only ed25519 keys works;
 #  6. re-deploy after one file changed: only that file moves (bytes on the
 #     wire a small fraction of the first deploy);
 #  7. a node killed mid-deploy: a one-line error naming it; after it comes
@@ -227,6 +228,18 @@ expect_one_line_error "$M0.*(host key|HOST KEY)" ci deploy -f "$T/Clusterfile" -
 : >"$T/empty_known_hosts"
 expect_deploy_error "host key not found" ci deploy -f "$T/Clusterfile" --known-hosts "$T/empty_known_hosts"
 log "5. wrong or unknown host keys refused: $ERR_LINE"
+# Only ed25519 keys, hashed (ssh-keygen -H), as OpenSSH leaves a user's file:
+# the host key type is negotiated from what the file holds (libssh2 would
+# otherwise pick ecdsa and find no such key).
+grep ' ssh-ed25519 ' "$NODE_KNOWN_HOSTS" >"$T/ed_known_hosts"
+ssh-keygen -H -f "$T/ed_known_hosts" >/dev/null 2>&1
+grep -q '^|1|' "$T/ed_known_hosts" || fail "ssh-keygen -H did not hash the known_hosts file"
+ci deploy -f "$ROOT/clusters/c1/Clusterfile" --known-hosts "$T/ed_known_hosts" >/dev/null 2>"$T/ed.err" ||
+  fail "deploy with a hashed ed25519-only known_hosts: $(tail -3 "$T/ed.err")"
+# RSA only: libssh2 1.10 cannot check RSA host keys with SHA-2; say so.
+grep ' ssh-rsa ' "$NODE_KNOWN_HOSTS" >"$T/rsa_known_hosts"
+expect_deploy_error "only an RSA key" ci deploy -f "$ROOT/clusters/c1/Clusterfile" --known-hosts "$T/rsa_known_hosts"
+log "5. a hashed ed25519-only known_hosts works; an RSA-only one is explained"
 
 # ------------------------------------------------ 6. one file changed
 echo "v2" >"$C/data/version"
