@@ -247,6 +247,174 @@ bool PlanHas(const RootfsPlan& p, const std::string& path) {
                      [&](const RootfsEntry& e) { return e.path == path; });
 }
 
+
+// One host's part of the rootfs transfer.
+struct HostSync {
+  RootfsPlan plan;
+  RootfsDelta delta;
+  std::vector<size_t> shared;  // delta.send entries from the store (the same for many hosts)
+  std::vector<size_t> own;     // delta.send entries rendered for this host
+  std::string key;             // hosts with equal keys get one shared stream
+};
+
+const char kExtract[] =
+    " | tar -x -p --numeric-owner --xattrs --xattrs-include='*' --warning=no-unknown-keyword -f -";
+
+// Unpacks the stream readable from fd into the host's rootfs.
+Status Extract(Runner& run, HostCtx& c, int fd) {
+  const std::string R = ShellQuote(run.Rootfs());
+  auto r = c.ssh->Run("mkdir -p " + R + " && cd " + R + " && " +
+                          (c.zstd ? "zstd -dcq" : "gzip -dc") + kExtract,
+                      "", fd);
+  if (!r.ok()) return r.status().Prefix("host " + c.host.ip + ": rootfs transfer: connection lost");
+  if (r->exit_code != 0) return run.Fail(c, "unpacking the rootfs", *r);
+  return Status::Ok();
+}
+
+// Streams `send` of `plan` to `hosts` at once (one producer, one pipe per
+// host); every host is read concurrently. REQUIRES: hosts.size() <= the
+// runner's parallelism.
+Status Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPlan& plan,
+              const std::vector<size_t>& send, const std::vector<HostCtx*>& hosts) {
+  std::map<HostCtx*, int> rfd;
+  std::vector<int> wfds;
+  for (HostCtx* h : hosts) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+      for (auto& [k, fd] : rfd) close(fd);
+      for (int fd : wfds) close(fd);
+      return Status::IOError("pipe");
+    }
+    rfd[h] = p[0];
+    wfds.push_back(p[1]);
+  }
+  Status produced;
+  std::thread producer([&] {
+    auto chunks = store.OpenChunkSource();
+    if (!chunks.ok()) {
+      for (int fd : wfds) close(fd);
+      produced = chunks.status();
+      return;
+    }
+    produced = WriteRootfsTar(stack, **chunks, plan, send, hosts[0]->zstd ? "zstd" : "gzip", wfds);
+  });
+  Status s = run.ForEach(hosts, [&](HostCtx& c) {
+    Status r = Extract(run, c, rfd[&c]);
+    close(rfd[&c]);  // unblocks the producer if this host hung up
+    return r;
+  });
+  producer.join();
+  if (!produced.ok()) return produced.Prefix("rootfs stream");
+  return s;
+}
+
+Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
+                  const std::vector<HostCtx*>& all, const DeployOptions& o,
+                  std::vector<HostSync>* sync) {
+  std::map<HostCtx*, size_t> index;
+  for (size_t i = 0; i < all.size(); i++) index[all[i]] = i;
+  const std::string R = ShellQuote(run.Rootfs());
+  const std::string dir = run.dir_;
+  // 1. Plans, records, deltas; deletions first.
+  RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) -> Status {
+    HostSync& hs = (*sync)[index[&c]];
+    ASSIGN_OR_RETURN(auto chunks, store.OpenChunkSource());
+    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack, *chunks, c.env, c.host.master));
+    Record old;
+    if (c.has_record && !o.resend) {
+      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat " + ShellQuote(dir + "/files.gz")));
+      if (r.exit_code != 0) return run.Fail(c, "reading the host record", r);
+      auto raw = Gunzip(r.out);
+      auto dec = raw.ok() ? DecodeRecord(*raw) : Result<Record>(raw.status());
+      if (dec.ok())
+        old = std::move(*dec);
+      else
+        run.Log(c.host.ip + ": host record unreadable (" + dec.status().message() +
+                "), sending everything");
+    }
+    hs.delta = ComputeDelta(hs.plan, old);
+    c.report.files_total = hs.plan.entries.size();
+    c.report.files_sent = hs.delta.send.size();
+    c.report.files_removed = hs.delta.remove.size();
+    c.report.data_bytes = hs.delta.send_bytes;
+    Sha256 key;
+    key.Update(c.zstd ? "zstd\n" : "gzip\n");
+    for (size_t i : hs.delta.send) {
+      const RootfsEntry& e = hs.plan.entries[i];
+      if (e.rendered >= 0) {
+        hs.own.push_back(i);
+      } else {
+        hs.shared.push_back(i);
+        key.Update(e.fingerprint + " " + e.path + "\n");
+      }
+    }
+    hs.key = key.Finish().Hex();
+    if (!hs.delta.remove.empty()) {
+      std::string list;
+      for (const auto& p : hs.delta.remove) list += p + '\0';
+      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("mkdir -p " + R + " && cd " + R +
+                                                " && xargs -0 -r rm -rf --", list));
+      if (r.exit_code != 0) return run.Fail(c, "removing deleted files", r);
+    }
+    if (hs.delta.send.empty())
+      run.Log(c.host.ip + ": rootfs: up to date (" + std::to_string(hs.plan.entries.size()) +
+              " entries)");
+    else
+      run.Log(c.host.ip + ": rootfs: sending " + std::to_string(hs.delta.send.size()) + " of " +
+              std::to_string(hs.plan.entries.size()) + " entries (" +
+              std::to_string(hs.delta.send_bytes / 1000000.0).substr(0, 6) + " MB), removing " +
+              std::to_string(hs.delta.remove.size()));
+    return Status::Ok();
+  }));
+  // 2. The shared entries: hosts that need the same ones get one stream,
+  //    read and compressed once. Batches of at most `parallel` hosts, and
+  //    waves of batches with at most `parallel` hosts in all.
+  std::map<std::string, std::vector<HostCtx*>> groups;
+  for (HostCtx* h : all)
+    if (!(*sync)[index[h]].shared.empty()) groups[(*sync)[index[h]].key].push_back(h);
+  const size_t par = std::max(1, o.parallel);
+  std::vector<std::vector<HostCtx*>> batches;
+  for (auto& [k, hosts] : groups)
+    for (size_t b = 0; b < hosts.size(); b += par)
+      batches.emplace_back(hosts.begin() + b, hosts.begin() + std::min(hosts.size(), b + par));
+  for (size_t bi = 0; bi < batches.size();) {
+    std::vector<size_t> wave;
+    size_t n = 0;
+    while (bi < batches.size() && (wave.empty() || n + batches[bi].size() <= par)) {
+      n += batches[bi].size();
+      wave.push_back(bi++);
+    }
+    std::vector<Status> results(wave.size());
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < wave.size(); w++) {
+      const auto& hosts = batches[wave[w]];
+      if (hosts.size() > 1) {
+        std::string ips;
+        for (HostCtx* h : hosts) ips += (ips.empty() ? "" : ", ") + h->host.ip;
+        run.Log("rootfs: one stream for " + ips);
+      }
+      const HostSync& first = (*sync)[index[hosts[0]]];
+      threads.emplace_back([&, w, &first] {
+        results[w] = Stream(run, store, stack, first.plan, first.shared, hosts);
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results) RETURN_IF_ERROR(r);
+  }
+  // 3. Each host's rendered files, then its new record.
+  return run.ForEach(all, [&](HostCtx& c) -> Status {
+    HostSync& hs = (*sync)[index[&c]];
+    if (!hs.own.empty()) RETURN_IF_ERROR(Stream(run, store, stack, hs.plan, hs.own, {&c}));
+    if (!hs.delta.send.empty() || !hs.delta.remove.empty() || !c.has_record || o.resend) {
+      const std::string f = ShellQuote(dir + "/files.gz");
+      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat > " + f + ".tmp && mv " + f + ".tmp " + f,
+                                                Gzip(EncodeRecord(hs.plan))));
+      if (r.exit_code != 0) return run.Fail(c, "writing the host record", r);
+    }
+    return Status::Ok();
+  });
+}
+
 }  // namespace
 
 Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
@@ -290,78 +458,9 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
   if (o.on_connected) o.on_connected();
 
   // 2. Rootfs.
-  std::vector<RootfsPlan> plans(all.size());
-  RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) -> Status {
-    size_t idx = std::find(all.begin(), all.end(), &c) - all.begin();
-    ASSIGN_OR_RETURN(auto chunks, store.OpenChunkSource());
-    ASSIGN_OR_RETURN(plans[idx], PlanRootfs(stack, *chunks, c.env, c.host.master));
-    const RootfsPlan& plan = plans[idx];
-    Record old;
-    if (c.has_record && !o.resend) {
-      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat " + ShellQuote(HostDir(cf.name) + "/files.gz")));
-      if (r.exit_code != 0) return run.Fail(c, "reading the host record", r);
-      auto raw = Gunzip(r.out);
-      auto dec = raw.ok() ? DecodeRecord(*raw) : Result<Record>(raw.status());
-      if (dec.ok())
-        old = std::move(*dec);
-      else
-        run.Log(c.host.ip + ": host record unreadable (" + dec.status().message() +
-                "), sending everything");
-    }
-    RootfsDelta delta = ComputeDelta(plan, old);
-    c.report.files_total = plan.entries.size();
-    c.report.files_sent = delta.send.size();
-    c.report.files_removed = delta.remove.size();
-    c.report.data_bytes = delta.send_bytes;
-    const std::string R = ShellQuote(run.Rootfs());
-    if (!delta.remove.empty()) {
-      std::string list;
-      for (const auto& p : delta.remove) list += p + '\0';
-      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("mkdir -p " + R + " && cd " + R +
-                                                " && xargs -0 -r rm -rf --", list));
-      if (r.exit_code != 0) return run.Fail(c, "removing deleted files", r);
-    }
-    if (!delta.send.empty()) {
-      run.Log(c.host.ip + ": rootfs: sending " + std::to_string(delta.send.size()) + " of " +
-              std::to_string(plan.entries.size()) + " entries (" +
-              std::to_string(delta.send_bytes / 1000000.0).substr(0, 6) + " MB), removing " +
-              std::to_string(delta.remove.size()));
-      int p[2];
-      if (pipe2(p, O_CLOEXEC) != 0) return Status::IOError("pipe");
-      const std::string comp = c.zstd ? "zstd" : "gzip";
-      Status produced;
-      std::thread producer([&, wfd = p[1]] {
-        auto chunks = store.OpenChunkSource();
-        if (!chunks.ok()) {
-          close(wfd);
-          produced = chunks.status();
-          return;
-        }
-        produced = WriteRootfsTar(stack, **chunks, plan, delta.send, comp, wfd);
-      });
-      auto r = c.ssh->Run("mkdir -p " + R + " && cd " + R + " && " +
-                              (c.zstd ? "zstd -dcq" : "gzip -dc") +
-                              " | tar -x -p --numeric-owner --xattrs --xattrs-include='*' "
-                              "--warning=no-unknown-keyword -f -",
-                          "", p[0]);
-      close(p[0]);  // unblocks the producer if the host hung up
-      producer.join();
-      if (!r.ok()) return r.status().Prefix("host " + c.host.ip + ": rootfs transfer");
-      if (!produced.ok()) return produced.Prefix("host " + c.host.ip + ": rootfs");
-      if (r->exit_code != 0) return run.Fail(c, "unpacking the rootfs", *r);
-    } else {
-      run.Log(c.host.ip + ": rootfs: up to date (" + std::to_string(plan.entries.size()) +
-              " entries)");
-    }
-    if (!delta.send.empty() || !delta.remove.empty() || !c.has_record || o.resend) {
-      const std::string f = ShellQuote(HostDir(cf.name) + "/files.gz");
-      ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat > " + f + ".tmp && mv " + f + ".tmp " + f,
-                                                Gzip(EncodeRecord(plan))));
-      if (r.exit_code != 0) return run.Fail(c, "writing the host record", r);
-    }
-    return Status::Ok();
-  }));
-  const RootfsPlan& plan0 = plans[0];
+  std::vector<HostSync> sync(all.size());
+  RETURN_IF_ERROR(SyncRootfs(run, store, stack, all, o, &sync));
+  const RootfsPlan& plan0 = sync[0].plan;
   const std::string R = ShellQuote(run.Rootfs());
 
   // 3. init.sh on every host.

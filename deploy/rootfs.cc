@@ -235,23 +235,40 @@ RootfsDelta ComputeDelta(const RootfsPlan& plan, const Record& old) {
 
 namespace {
 
+// The readers of one stream; a failed one is closed and set to -1.
 struct TarOut {
-  int fd;
+  std::vector<int> fds;
+  int last_errno = 0;
+  ~TarOut() {
+    for (int fd : fds)
+      if (fd >= 0) close(fd);
+  }
 };
 
-la_ssize_t WriteFd(struct archive* a, void* ctx, const void* buf, size_t n) {
-  int fd = static_cast<TarOut*>(ctx)->fd;
-  const char* p = static_cast<const char*>(buf);
-  size_t left = n;
-  while (left > 0) {
-    ssize_t w = write(fd, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      archive_set_error(a, errno, "write: %s", std::strerror(errno));
-      return -1;
+la_ssize_t WriteFds(struct archive* a, void* ctx, const void* buf, size_t n) {
+  auto* out = static_cast<TarOut*>(ctx);
+  bool any = false;
+  for (int& fd : out->fds) {
+    if (fd < 0) continue;
+    const char* p = static_cast<const char*>(buf);
+    size_t left = n;
+    while (left > 0) {
+      ssize_t w = write(fd, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        out->last_errno = errno;
+        close(fd);
+        fd = -1;
+        break;
+      }
+      p += w;
+      left -= w;
     }
-    p += w;
-    left -= w;
+    any = any || fd >= 0;
+  }
+  if (!any) {
+    archive_set_error(a, out->last_errno, "write: %s", std::strerror(out->last_errno));
+    return -1;
   }
   return static_cast<la_ssize_t>(n);
 }
@@ -259,12 +276,9 @@ la_ssize_t WriteFd(struct archive* a, void* ctx, const void* buf, size_t n) {
 }  // namespace
 
 Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
-                      const std::vector<size_t>& send, const std::string& compression, int fd) {
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  TarOut out{fd};
+                      const std::vector<size_t>& send, const std::string& compression,
+                      const std::vector<int>& fds) {
+  TarOut out{fds};
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(),
                                                               archive_write_free);
   auto fail = [&](const std::string& what) {
@@ -280,7 +294,7 @@ Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const Rootfs
     archive_write_set_filter_option(a.get(), "gzip", "compression-level", "6");
   }
   archive_write_set_bytes_in_last_block(a.get(), 1);
-  if (archive_write_open(a.get(), &out, nullptr, WriteFd, nullptr) != ARCHIVE_OK)
+  if (archive_write_open(a.get(), &out, nullptr, WriteFds, nullptr) != ARCHIVE_OK)
     return fail("open");
   std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae(archive_entry_new(),
                                                               archive_entry_free);

@@ -62,9 +62,14 @@ struct RootfsDelta {
 RootfsDelta ComputeDelta(const RootfsPlan& plan, const Record& old);
 
 // Writes the entries `send` of `plan` as a compressed tar ("zstd" or "gzip")
-// to fd, then closes fd. Every chunk is verified as it is read.
+// to every fd of `fds` (the same bytes to each: one stream read and
+// compressed once for several hosts), then closes them. An fd that fails
+// (its reader went away) is closed and dropped; the call fails only when
+// none is left or the data cannot be read. Every chunk is verified as it is
+// read.
 Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
-                      const std::vector<size_t>& send, const std::string& compression, int fd);
+                      const std::vector<size_t>& send, const std::string& compression,
+                      const std::vector<int>& fds);
 
 // gzip / gunzip in memory (the record on the host is gzip, readable there).
 std::string Gzip(const std::string& data);

@@ -112,7 +112,7 @@ std::string Stream(const LayerStack& s, MemChunks& c, const RootfsPlan& p,
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   Status st;
-  std::thread t([&] { st = WriteRootfsTar(s, c, p, send, comp, fds[1]); });
+  std::thread t([&] { st = WriteRootfsTar(s, c, p, send, comp, {fds[1]}); });
   std::string out;
   char buf[65536];
   ssize_t n;
@@ -264,7 +264,7 @@ TEST(Rootfs, MissingChunkFailsTheStream) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   Status st;
-  std::thread t([&] { st = WriteRootfsTar(s, empty, *p, {0}, "zstd", fds[1]); });
+  std::thread t([&] { st = WriteRootfsTar(s, empty, *p, {0}, "zstd", {fds[1]}); });
   char buf[4096];
   while (read(fds[0], buf, sizeof buf) > 0) {
   }
