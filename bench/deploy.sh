@@ -19,7 +19,7 @@ export LC_ALL=C
 usage() {
   cat <<'EOF'
 Usage: bench/deploy.sh [--help]        (as root; tools from scripts/setup.sh)
-Environment: SIZE_MB=300  NODES=3  CIMG=build/tools/cimg  BENCH_TMP=/tmp (not under /var, /etc, /root,
+Environment: SIZE_MB=300  NODES=3  CIMG=build/tools/cimg  ONLY=cimg,tar,rsync  BENCH_TMP=/tmp (not under /var, /etc, /root,
              /home, /opt or /usr/local: the nodes overlay those)
 EOF
 }
@@ -33,6 +33,8 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 SIZE_MB=${SIZE_MB:-300}
 NODES=${NODES:-3}
+ONLY=${ONLY:-cimg,tar,rsync}
+PERF=${PERF:-}  # a file: perf record -a -g the first cimg deploy into it
 CIMG=${CIMG:-$REPO/build/tools/cimg}
 BENCH_TMP=${BENCH_TMP:-/tmp}
 [[ $(id -u) -eq 0 ]] || { echo "bench/deploy.sh: run as root" >&2; exit 1; }
@@ -118,12 +120,17 @@ tar_ssh() {
 }
 rsync_ssh() { each_node "rsync -a --delete -e '$SSH' '$CTX/' root@{IP}:/var/lib/peer-rsync/"; }
 
-measure "cimg deploy" cimg_deploy
-measure "tar | zstd | ssh" tar_ssh
-measure "rsync -a -e ssh" rsync_ssh
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+if [[ -n "$PERF" ]]; then
+  perf record -q -a -g -o "$PERF" -- bash -c "$(declare -f cimg_deploy); CIMG='$CIMG' W='$W' NODE_KNOWN_HOSTS='$NODE_KNOWN_HOSTS' cimg_deploy" >/dev/null 2>&1
+  log "perf data in $PERF"; exit 0
+fi
+want cimg && measure "cimg deploy" cimg_deploy
+want tar && measure "tar | zstd | ssh" tar_ssh
+want rsync && measure "rsync -a -e ssh" rsync_ssh
 # Everything arrived, byte for byte (spot check: the whole tree on the last node).
 last=$NODE_COUNT
-diff -r --no-dereference "$CTX" "$(node_path "$last" /var/lib/cimg/bench/rootfs)" -x Kubefile >/dev/null ||
+! want cimg || diff -r --no-dereference "$CTX" "$(node_path "$last" /var/lib/cimg/bench/rootfs)" -x Kubefile >/dev/null ||
   fail "cimg's copy on node $last differs from the rootfs"
 
 log "changing 1 MB of $BIG"
@@ -135,16 +142,17 @@ with open(sys.argv[1], "r+b") as f:
 PY
 "$CIMG" --root "$W/store" -q build -f "$W/Kubefile" -t bench/rootfs:2 "$CTX" >/dev/null
 sed -i 's#bench/rootfs:1#bench/rootfs:2#' "$W/Clusterfile"
-measure "cimg deploy (one file changed)" cimg_deploy
-measure "tar | zstd | ssh (one file changed)" tar_ssh
-measure "rsync -a -e ssh (one file changed)" rsync_ssh
-cmp "$BIG" "$(node_path 1 "/var/lib/cimg/bench/rootfs${BIG#"$CTX"}")" || fail "the changed file did not arrive"
+want cimg && measure "cimg deploy (one file changed)" cimg_deploy
+want tar && measure "tar | zstd | ssh (one file changed)" tar_ssh
+want rsync && measure "rsync -a -e ssh (one file changed)" rsync_ssh
+! want cimg || cmp "$BIG" "$(node_path 1 "/var/lib/cimg/bench/rootfs${BIG#"$CTX"}")" || fail "the changed file did not arrive"
 
 echo
 echo "bench/deploy.sh: rootfs $((BYTES / 1000000)) MB, $FILES files (/usr sample) to $NODES nodes at once; caches dropped"
 printf '%-38s %8s %12s %14s\n' TOOL "TIME s" "WIRE MB" "WIRE/NODE %"
 for k in "cimg deploy" "tar | zstd | ssh" "rsync -a -e ssh" \
          "cimg deploy (one file changed)" "tar | zstd | ssh (one file changed)" "rsync -a -e ssh (one file changed)"; do
+  [[ -n "${SECS[$k]:-}" ]] || continue
   printf '%-38s %8s %12s %14s\n' "$k" "${SECS[$k]}" "$(echo "${WIRE[$k]} / 1000000" | bc -l | xargs printf '%.2f')" \
     "$(echo "100 * ${WIRE[$k]} / $NODES / $BYTES" | bc -l | xargs printf '%.3f')"
 done
