@@ -240,6 +240,9 @@ ci deploy -f "$ROOT/clusters/c1/Clusterfile" --known-hosts "$T/ed_known_hosts" >
 grep ' ssh-rsa ' "$NODE_KNOWN_HOSTS" >"$T/rsa_known_hosts"
 expect_deploy_error "only an RSA key" ci deploy -f "$ROOT/clusters/c1/Clusterfile" --known-hosts "$T/rsa_known_hosts"
 log "5. a hashed ed25519-only known_hosts works; an RSA-only one is explained"
+# --insecure-host-keys opts out (with the wrong file, one host at a time).
+ci deploy -f "$ROOT/clusters/c1/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS_WRONG" --insecure-host-keys \
+  --parallel 1 >/dev/null 2>"$T/insecure.err" || fail "--insecure-host-keys: $(tail -3 "$T/insecure.err")"
 
 # ------------------------------------------------ 6. one file changed
 echo "v2" >"$C/data/version"
@@ -316,5 +319,25 @@ expect_one_line_error "badname.yaml:4: cluster name" ci deploy -f "$T/badname.ya
 sed 's/      roles: \[node\]/      roles: [worker]/' "$T/Clusterfile" >"$T/bad.yaml"
 expect_one_line_error "bad.yaml:[0-9]+: .*unknown role \"worker\"" ci deploy -f "$T/bad.yaml"
 expect_one_line_error "127.0.0.1:1" ci deploy 127.0.0.1:1/no/such:image --masters "$M0" "${KH[@]}"
+# A failing step names the host, the step, its exit status and its output.
+cat >"$T/failing.yaml" <<EOF
+$(clusterfile c4 test/cluster:1 "")
+---
+apiVersion: sealer.io/v2
+kind: Plugin
+metadata: {name: broken}
+spec:
+  type: SHELL
+  action: post-init-host
+  data: |
+    echo "about to fail on \$(hostname)"
+    echo "disk full, say" >&2
+    exit 7
+EOF
+expect_deploy_error "host $M0: plugin broken \(post-init-host\) failed \(exit status 7\): disk full, say" \
+  ci deploy -f "$T/failing.yaml" "${KH[@]}"
+grep -q "^$M0| disk full, say" "$T/.err" || fail "the failing step's output was not shown: $(cat "$T/.err")"
+ci delete -f "$T/failing.yaml" "${KH[@]}" >/dev/null 2>"$T/del4.err" || fail "delete c4: $(cat "$T/del4.err")"
+[[ ! -e "$(n0 /var/lib/cimg/c4)" ]] || fail "delete c4 left /var/lib/cimg/c4"
 assert_fsck_clean
-log "9. IMAGE form with a password; bad input refused"
+log "9. IMAGE form with a password; bad input refused; a failing step named"
