@@ -106,6 +106,10 @@ Result<int> ConnectTcp(const std::string& host, int port, int timeout_ms) {
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Unacknowledged data for this long (a peer gone while we send) fails
+    // the connection instead of retransmitting for many minutes.
+    unsigned user_timeout_ms = 60000;
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
     freeaddrinfo(res);
     return fd;
   }
