@@ -393,9 +393,9 @@ Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
         for (HostCtx* h : hosts) ips += (ips.empty() ? "" : ", ") + h->host.ip;
         run.Log("rootfs: one stream for " + ips);
       }
-      const HostSync& first = (*sync)[index[hosts[0]]];
-      threads.emplace_back([&, w, &first] {
-        results[w] = Stream(run, store, stack, first.plan, first.shared, hosts);
+      const HostSync* first = &(*sync)[index[hosts[0]]];
+      threads.emplace_back([&, w, first] {
+        results[w] = Stream(run, store, stack, first->plan, first->shared, hosts);
       });
     }
     for (auto& t : threads) t.join();
