@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <signal.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -278,6 +279,22 @@ la_ssize_t WriteFds(struct archive* a, void* ctx, const void* buf, size_t n) {
 Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
                       const std::vector<size_t>& send, const std::string& compression,
                       const std::vector<int>& fds) {
+  // A reader that went away makes write() fail with EPIPE instead of
+  // killing the process: SIGPIPE is blocked in this thread meanwhile, and
+  // what it left pending is taken before unblocking.
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  struct RestoreMask {
+    sigset_t set, old;
+    ~RestoreMask() {
+      timespec zero{0, 0};
+      while (sigtimedwait(&set, nullptr, &zero) > 0) {
+      }
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+  } restore{pipe_set, old_set};
   TarOut out{fds};
   std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(),
                                                               archive_write_free);

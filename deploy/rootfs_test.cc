@@ -254,6 +254,40 @@ TEST(Rootfs, GzipRoundTrip) {
   EXPECT_FALSE(Gunzip(cut).ok());
 }
 
+TEST(Rootfs, OneStreamToSeveralReadersSurvivesOneLeaving) {
+  MemChunks chunks;
+  LayerBuilder l(&chunks);
+  std::string big(3 << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i / 4096);
+  l.Dir("d").File("d/big", big).File("d/small", "s");
+  auto s = Stack({l.toc()});
+  auto p = PlanRootfs(s, chunks, {}, true);
+  ASSERT_TRUE(p.ok());
+  std::vector<size_t> all = {0, 1, 2};
+  int a[2], b[2];
+  ASSERT_EQ(pipe(a), 0);
+  ASSERT_EQ(pipe(b), 0);
+  close(b[0]);  // this reader is gone from the start (a host that hung up)
+  Status st;
+  std::thread t([&] { st = WriteRootfsTar(s, chunks, *p, all, "zstd", {a[1], b[1]}); });
+  std::string got;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(a[0], buf, sizeof buf)) > 0) got.append(buf, n);
+  close(a[0]);
+  t.join();
+  EXPECT_TRUE(st.ok()) << st.message();
+  auto files = ReadTar(got);
+  EXPECT_EQ(files["d/big"].second, big);
+  EXPECT_EQ(files["d/small"].second, "s");
+
+  // No reader left at all: an error.
+  int c[2];
+  ASSERT_EQ(pipe(c), 0);
+  close(c[0]);
+  EXPECT_FALSE(WriteRootfsTar(s, chunks, *p, all, "gzip", {c[1]}).ok());
+}
+
 TEST(Rootfs, MissingChunkFailsTheStream) {
   MemChunks chunks, empty;
   LayerBuilder l(&chunks);
