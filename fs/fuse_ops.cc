@@ -34,7 +34,9 @@ void op_init(void* userdata, struct fuse_conn_info* conn) {
   };
   want(FUSE_CAP_SPLICE_WRITE);
   want(FUSE_CAP_SPLICE_MOVE);
-  want(FUSE_CAP_SPLICE_READ);
+  // Requests are read through a pipe only where that pays: WRITE payloads
+  // spliced into upper files. Read-only mounts read requests plainly.
+  if (fs->writable()) want(FUSE_CAP_SPLICE_READ);
   want(FUSE_CAP_ASYNC_READ);
   want(FUSE_CAP_READDIRPLUS);
   want(FUSE_CAP_READDIRPLUS_AUTO);
@@ -202,7 +204,9 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_fil
     if (pieces.empty()) {
       fuse_reply_buf(req, nullptr, 0);
     } else {
-      fuse_reply_data(req, bv, FUSE_BUF_SPLICE_MOVE);
+      // Memory pieces go out with one writev: libfuse's splice path would
+      // first copy them into a pipe (measured: cold store reads +15%).
+      fuse_reply_data(req, bv, FUSE_BUF_NO_SPLICE);
     }
     return;
   }
