@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -275,7 +277,8 @@ Status Extract(Runner& run, HostCtx& c, int fd) {
 // host); every host is read concurrently. REQUIRES: hosts.size() <= the
 // runner's parallelism.
 Status Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPlan& plan,
-              const std::vector<size_t>& send, const std::vector<HostCtx*>& hosts) {
+              const std::vector<size_t>& send, const std::vector<HostCtx*>& hosts,
+              std::atomic<uint64_t>* done) {
   std::map<HostCtx*, int> rfd;
   std::vector<int> wfds;
   for (HostCtx* h : hosts) {
@@ -296,7 +299,8 @@ Status Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPl
       produced = chunks.status();
       return;
     }
-    produced = WriteRootfsTar(stack, **chunks, plan, send, hosts[0]->zstd ? "zstd" : "gzip", wfds);
+    produced =
+        WriteRootfsTar(stack, **chunks, plan, send, hosts[0]->zstd ? "zstd" : "gzip", wfds, done);
   });
   Status s = run.ForEach(hosts, [&](HostCtx& c) {
     Status r = Extract(run, c, rfd[&c]);
@@ -377,6 +381,38 @@ Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
   for (auto& [k, hosts] : groups)
     for (size_t b = 0; b < hosts.size(); b += par)
       batches.emplace_back(hosts.begin() + b, hosts.begin() + std::min(hosts.size(), b + par));
+  // Progress: the bytes of every stream, shared and per host.
+  uint64_t total = 0;
+  for (const auto& b : batches)
+    for (size_t i : (*sync)[index[b[0]]].shared) total += (*sync)[index[b[0]]].plan.entries[i].size;
+  for (const auto& hs : *sync)
+    for (size_t i : hs.own) total += hs.plan.entries[i].size;
+  std::atomic<uint64_t> done{0};
+  std::mutex pmu;
+  std::condition_variable pcv;
+  bool finished = false;
+  std::thread reporter;
+  if (o.progress && total > 0) {
+    reporter = std::thread([&] {
+      std::unique_lock<std::mutex> l(pmu);
+      while (!pcv.wait_for(l, std::chrono::milliseconds(200), [&] { return finished; }))
+        o.progress({"rootfs", "sending", done.load(), total});
+    });
+  }
+  struct StopReporter {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& finished;
+    std::thread& t;
+    ~StopReporter() {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        finished = true;
+      }
+      cv.notify_all();
+      if (t.joinable()) t.join();
+    }
+  } stop_reporter{pmu, pcv, finished, reporter};
   for (size_t bi = 0; bi < batches.size();) {
     std::vector<size_t> wave;
     size_t n = 0;
@@ -395,7 +431,7 @@ Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
       }
       const HostSync* first = &(*sync)[index[hosts[0]]];
       threads.emplace_back([&, w, first] {
-        results[w] = Stream(run, store, stack, first->plan, first->shared, hosts);
+        results[w] = Stream(run, store, stack, first->plan, first->shared, hosts, &done);
       });
     }
     for (auto& t : threads) t.join();
@@ -404,7 +440,7 @@ Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
   // 3. Each host's rendered files, then its new record.
   return run.ForEach(all, [&](HostCtx& c) -> Status {
     HostSync& hs = (*sync)[index[&c]];
-    if (!hs.own.empty()) RETURN_IF_ERROR(Stream(run, store, stack, hs.plan, hs.own, {&c}));
+    if (!hs.own.empty()) RETURN_IF_ERROR(Stream(run, store, stack, hs.plan, hs.own, {&c}, &done));
     if (!hs.delta.send.empty() || !hs.delta.remove.empty() || !c.has_record || o.resend) {
       const std::string f = ShellQuote(dir + "/files.gz");
       ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat > " + f + ".tmp && mv " + f + ".tmp " + f,

@@ -58,6 +58,9 @@ struct DeployOptions {
   // failing host (may be called from several
   // threads; the callee serialises). Default: none.
   std::function<void(const std::string&)> log;
+  // Progress of the rootfs transfer: phase "rootfs", bytes of file data
+  // streamed (a stream shared by several hosts counts once). Default: none.
+  ProgressFn progress;
   // Called once every host is reached and before anything changes on them
   // (cimg saves the applied Clusterfile then). Default: none.
   std::function<void()> on_connected;

@@ -278,7 +278,7 @@ la_ssize_t WriteFds(struct archive* a, void* ctx, const void* buf, size_t n) {
 
 Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
                       const std::vector<size_t>& send, const std::string& compression,
-                      const std::vector<int>& fds) {
+                      const std::vector<int>& fds, std::atomic<uint64_t>* done) {
   // A reader that went away makes write() fail with EPIPE instead of
   // killing the process: SIGPIPE is blocked in this thread meanwhile, and
   // what it left pending is taken before unblocking.
@@ -351,6 +351,7 @@ Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const Rootfs
     if (rendered) {
       if (archive_write_data(a.get(), rendered->data(), rendered->size()) < 0)
         return fail("data " + e.path);
+      if (done) *done += rendered->size();
       continue;
     }
     const LayerToc& toc = stack.layer(data.layer);
@@ -360,6 +361,7 @@ Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const Rootfs
       if (!bytes.ok()) return bytes.status().Prefix(e.path);
       if (archive_write_data(a.get(), bytes->data(), bytes->size()) < 0)
         return fail("data " + e.path);
+      if (done) *done += bytes->size();
     }
   }
   if (archive_write_close(a.get()) != ARCHIVE_OK) return fail("close");

@@ -17,6 +17,7 @@
 // the paths that are gone (or changed type).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -67,9 +68,10 @@ RootfsDelta ComputeDelta(const RootfsPlan& plan, const Record& old);
 // (its reader went away) is closed and dropped; the call fails only when
 // none is left or the data cannot be read. Every chunk is verified as it is
 // read.
+// `done` (optional) counts the file data bytes written so far.
 Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
                       const std::vector<size_t>& send, const std::string& compression,
-                      const std::vector<int>& fds);
+                      const std::vector<int>& fds, std::atomic<uint64_t>* done = nullptr);
 
 // gzip / gunzip in memory (the record on the host is gzip, readable there).
 std::string Gzip(const std::string& data);

@@ -56,7 +56,8 @@ struct SshFlags {
                    (line.find("| ") != std::string::npos && line.find("| ") == line.find_first_of(" >|"));
       if (quiet && !error) return;
       std::lock_guard<std::mutex> l(*mu);
-      std::fprintf(stderr, "%s\n", line.c_str());
+      // On a terminal, clear a progress line first (it is drawn again).
+      std::fprintf(stderr, "%s%s\n", ::isatty(2) ? "\r\033[K" : "", line.c_str());
     };
     return o;
   }
@@ -216,6 +217,7 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
     EnsureImage(*store, cf.image, dep_reg, quiet);
     auto o = dep_ssh.Options(quiet);
     o.resend = dep_resend;
+    o.progress = TerminalProgress(quiet);
     RunDeploy(*store, cf, o, dep_format == "json");
   });
 
@@ -263,7 +265,9 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
       cf.hosts.push_back(gr);
     }
     cf = Must(dp::ParseClusterfile(dp::EmitClusterfile(cf), "scale-up"));
-    RunDeploy(*store, cf, up_ssh.Options(quiet), false);
+    auto o = up_ssh.Options(quiet);
+    o.progress = TerminalProgress(quiet);
+    RunDeploy(*store, cf, o, false);
   });
 
   // scale-down
