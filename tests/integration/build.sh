@@ -36,69 +36,10 @@ IGN=$T/ignored-images
 } >"$IGN"
 cb() { ci build --ignored-image-list "$IGN" "$@"; }
 
-FAILED_CHECKS=()
-# check WHAT FUNC [ARGS...]: FUNC runs in a subshell with errexit in force;
-# its failure (fail or any failing command) is recorded as WHAT.
-check() {
-  local what=$1 rc=0
-  shift
-  set +e
-  (
-    set -e
-    "$@"
-  )
-  rc=$?
-  set -e
-  if [[ $rc -ne 0 ]]; then
-    FAILED_CHECKS+=("$what")
-    log "CHECK FAILED: $what"
-  fi
-}
-
-# bld NAME CTX [ARGS...]: `cimg build -t NAME ARGS CTX` (not quiet: the STEP
-# log is kept); must succeed. Sets BUILD_ID (from stdout), BUILD_OUT,
-# BUILD_ERR (files) and BUILD_SECS.
-bld() {
-  local name=$1 ctx=$2 rc=0 t0 t1
-  shift 2
-  BUILD_OUT=$T/.build.out BUILD_ERR=$T/.build.err
-  t0=$(date +%s%N)
-  "$CIMG" --root "$ROOT" build --ignored-image-list "$IGN" -t "$name" "$@" "$ctx" >"$BUILD_OUT" 2>"$BUILD_ERR" || rc=$?
-  t1=$(date +%s%N)
-  BUILD_SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
-  [[ $rc -eq 0 ]] || fail "cimg build -t $name $* $ctx failed (exit $rc):
-$(tail -n 30 "$BUILD_ERR")"
-  BUILD_ID=$(sed -n "s/^$(sed 's/[][\.*^$/]/\\&/g' <<<"$name")  \(sha256:[0-9a-f]\{64\}\)\$/\1/p" "$BUILD_OUT")
-  [[ -n "$BUILD_ID" ]] || fail "cimg build -t $name: no \"$name  sha256:<id>\" line on stdout:
-$(cat "$BUILD_OUT")"
-}
-
-# step_outcomes [FILE]: the layer steps of a build log as "KW:cached|layer|none", space separated.
-step_outcomes() {
-  awk '/^STEP [0-9]+\/[0-9]+: / {kw = $3; next}
-       /^ --> cached/ {s = s " " kw ":cached"}
-       /^ --> layer / {s = s " " kw ":layer"}
-       /^ --> no changes/ {s = s " " kw ":none"}
-       END {print substr(s, 2)}' "${1:-$BUILD_ERR}"
-}
-
-# names: every image name in the store, sorted, one line.
-names() {
-  ci images --format json | python3 -c 'import json,sys; print(" ".join(sorted(n for i in json.load(sys.stdin) for n in i["Names"])))'
-}
+source "$(dirname "$0")/build_lib.sh"
+BUILD_FLAGS=(--ignored-image-list "$IGN")
 layer_count() { ci inspect "$1" | json_get 'len(j[0]["Layers"])'; }
 config_json() { ci inspect "$1" | json_get 'json.dumps(j[0].get("Config", {}), sort_keys=True)'; }
-
-# paths DIR: "path type" for every entry, sorted (what is there, nothing about metadata).
-paths() { (cd "$1" && find . -mindepth 1 -printf '%P %y\n' | LC_ALL=C sort); }
-
-# no_build_leftovers: no in-process build mount and no build temp dir remain.
-no_build_leftovers() {
-  ! grep -q ' cimg-build ' /proc/self/mountinfo || fail "a cimg-build mount is left: $(grep ' cimg-build ' /proc/self/mountinfo)"
-  local left
-  left=$(find "$ROOT/tmp" -mindepth 1 -maxdepth 1 -name 'build-*' 2>/dev/null | head -n 3)
-  [[ -z "$left" ]] || fail "build temp dirs left in $ROOT/tmp: $left"
-}
 
 MNT=$T/mnt
 mkdir -p "$MNT"

@@ -25,60 +25,8 @@ cfs_setup
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
 
-FAILED_CHECKS=()
-# check WHAT FUNC [ARGS...]: FUNC runs in a subshell with errexit in force;
-# its failure (fail or any failing command) is recorded as WHAT.
-check() {
-  local what=$1 rc=0
-  shift
-  set +e
-  (
-    set -e
-    "$@"
-  )
-  rc=$?
-  set -e
-  if [[ $rc -ne 0 ]]; then
-    FAILED_CHECKS+=("$what")
-    log "CHECK FAILED: $what"
-  fi
-}
-
-# bld NAME CTX [ARGS...]: `cimg build -t NAME ARGS CTX` with the STEP log kept;
-# must succeed. Sets BUILD_ID (from stdout), BUILD_OUT and BUILD_ERR (files).
-bld() {
-  local name=$1 ctx=$2 rc=0
-  shift 2
-  BUILD_OUT=$T/.build.out BUILD_ERR=$T/.build.err
-  "$CIMG" --root "$ROOT" build -t "$name" "$@" "$ctx" >"$BUILD_OUT" 2>"$BUILD_ERR" || rc=$?
-  [[ $rc -eq 0 ]] || fail "cimg build -t $name $* $ctx failed (exit $rc):
-$(tail -n 30 "$BUILD_ERR")"
-  BUILD_ID=$(awk -v n="$name" '$1 == n && $2 ~ /^sha256:[0-9a-f]+$/ {print $2}' "$BUILD_OUT")
-  [[ -n "$BUILD_ID" ]] || fail "cimg build -t $name: no \"$name  sha256:<id>\" line on stdout:
-$(cat "$BUILD_OUT")"
-}
-
-# step_outcomes: the layer steps of the last build as "KW:cached|layer|none", space separated.
-step_outcomes() {
-  awk '/^STEP [0-9]+\/[0-9]+: / {kw = $3; next}
-       /^ --> cached/ {s = s " " kw ":cached"}
-       /^ --> layer / {s = s " " kw ":layer"}
-       /^ --> no changes/ {s = s " " kw ":none"}
-       END {print substr(s, 2)}' "$BUILD_ERR"
-}
-
-names() {
-  ci images --format json | python3 -c 'import json,sys; print(" ".join(sorted(n for i in json.load(sys.stdin) for n in i["Names"])))'
-}
+source "$(dirname "$0")/build_lib.sh"
 diff_ids() { ci inspect "$1" | json_get '" ".join(l["DiffID"] for l in j[0]["Layers"])'; }
-paths() { (cd "$1" && find . -mindepth 1 -printf '%P %y\n' | LC_ALL=C sort); }
-
-no_build_leftovers() {
-  ! grep -q ' cimg-build ' /proc/self/mountinfo || fail "a cimg-build mount is left: $(grep ' cimg-build ' /proc/self/mountinfo)"
-  local left
-  left=$(find "$ROOT/tmp" -mindepth 1 -maxdepth 1 -name 'build-*' 2>/dev/null | head -n 3)
-  [[ -z "$left" ]] || fail "build temp dirs left in $ROOT/tmp: $left"
-}
 
 # build_error CTX REGEX BUILD-ARGS...: `cimg build -t bad:1 ARGS CTX` fails with
 # one stderr line matching REGEX; nothing is tagged or left behind.
