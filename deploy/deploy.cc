@@ -34,6 +34,17 @@ constexpr char kLabelLaunch[] = "io.cimg.launch";
 
 std::string HostDir(const std::string& cluster) { return "/var/lib/cimg/" + cluster; }
 
+// The lines of a command's output (no trailing empty line).
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t nl = text.find('\n', pos);
+    out.push_back(text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  return out;
+}
+
 // One host while it is worked on.
 struct HostCtx {
   Clusterfile::Host host;
@@ -108,11 +119,7 @@ class Runner {
                                 "printf 'step %s %s\\n' \"${f##*/}\" \"$(cat \"$f\")\"; done\n"
                                 "exit 0\n"));
     if (r.exit_code != 0) return Fail(c, "probing the host", r);
-    size_t pos = 0;
-    while (pos < r.out.size()) {
-      size_t nl = r.out.find('\n', pos);
-      std::string line = r.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      pos = nl == std::string::npos ? r.out.size() : nl + 1;
+    for (const std::string& line : Lines(r.out)) {
       if (line == "zstd") c.zstd = true;
       if (line == "record") c.has_record = true;
       if (line.rfind("step ", 0) == 0) {
@@ -124,19 +131,11 @@ class Runner {
   }
 
   Status Fail(HostCtx& c, const std::string& what, const ExecResult& r) const {
-    std::string tail = r.Tail();
-    if (!tail.empty()) {
-      size_t pos = 0;
-      while (pos <= tail.size()) {
-        size_t nl = tail.find('\n', pos);
-        Log(c.host.ip + "| " + tail.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos));
-        if (nl == std::string::npos) break;
-        pos = nl + 1;
-      }
-    }
+    const std::vector<std::string> tail = Lines(r.Tail());
+    for (const auto& line : tail) Log(c.host.ip + "| " + line);
     std::string how = r.signal.empty() ? "exit status " + std::to_string(r.exit_code)
                                        : "signal " + r.signal;
-    std::string last = tail.substr(tail.rfind('\n') == std::string::npos ? 0 : tail.rfind('\n') + 1);
+    std::string last = tail.empty() ? "" : tail.back();
     return Status::Aborted("host " + c.host.ip + ": " + what + " failed (" + how + ")" +
                            (last.empty() ? "" : ": " + last));
   }
@@ -149,6 +148,23 @@ class Runner {
   }
 
   std::string Rootfs() const { return dir_ + "/rootfs"; }
+
+  // A host to work on, its environment: the built-ins, then `image_env`,
+  // then the Clusterfile's and the host's (Host::env).
+  std::unique_ptr<HostCtx> NewHost(const Clusterfile::Host& h, const std::string& master0,
+                                   const std::map<std::string, std::string>& image_env) const {
+    auto c = std::make_unique<HostCtx>();
+    c->host = h;
+    c->report.ip = h.ip;
+    c->env = {{"CIMG_CLUSTER", cf_.name},
+              {"CIMG_ROOTFS", Rootfs()},
+              {"CIMG_MASTER0", master0},
+              {"CIMG_HOST_IP", h.ip},
+              {"CIMG_ROLE", h.master ? "master" : "node"}};
+    for (const auto& [k, v] : image_env) c->env[k] = v;
+    for (const auto& [k, v] : h.env) c->env[k] = v;
+    return c;
+  }
 
   // Runs `cmd` on c as step `id` unless the host recorded `value` for it.
   Status Step(HostCtx& c, const std::string& id, const std::string& value, const std::string& what,
@@ -168,14 +184,9 @@ class Runner {
     ExecResult& r = *run;
     if (r.exit_code != 0) return Fail(c, what, r);
     // What the step printed, for the operator ("IP> line").
-    for (const std::string* stream : {&r.out, &r.err}) {
-      for (size_t pos = 0; pos < stream->size();) {
-        size_t nl = stream->find('\n', pos);
-        std::string line = stream->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? stream->size() : nl + 1;
+    for (const std::string* stream : {&r.out, &r.err})
+      for (const auto& line : Lines(*stream))
         if (!line.empty()) Log(c.host.ip + "> " + line);
-      }
-    }
     if (out) *out = r;
     if (!id.empty()) RETURN_IF_ERROR(Mark(c, id, value));
     return Status::Ok();
@@ -469,22 +480,11 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
   ASSIGN_OR_RETURN(LayerStack stack, LayerStack::Build(std::move(tocs)));
 
   std::vector<std::unique_ptr<HostCtx>> owned;
-  std::vector<HostCtx*> all, masters, nodes;
+  std::vector<HostCtx*> all;
   const auto hosts = cf.Hosts();
   for (const auto& h : hosts) {
-    auto c = std::make_unique<HostCtx>();
-    c->host = h;
-    c->report.ip = h.ip;
-    c->env = {{"CIMG_CLUSTER", cf.name},
-              {"CIMG_ROOTFS", run.Rootfs()},
-              {"CIMG_MASTER0", hosts[0].ip},
-              {"CIMG_HOST_IP", h.ip},
-              {"CIMG_ROLE", h.master ? "master" : "node"}};
-    for (const auto& [k, v] : img.env) c->env[k] = v;
-    for (const auto& [k, v] : h.env) c->env[k] = v;  // Clusterfile env, then the host's
-    (h.master ? masters : nodes).push_back(c.get());
-    all.push_back(c.get());
-    owned.push_back(std::move(c));
+    owned.push_back(run.NewHost(h, hosts[0].ip, img.env));
+    all.push_back(owned.back().get());
   }
   HostCtx& m0 = *all[0];
 
@@ -565,12 +565,8 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
       RETURN_IF_ERROR(run.Step(m0, "", "", "kubeadm token create",
                                path + "kubeadm token create --print-join-command", "", &tok));
       std::string join;
-      for (size_t pos = 0; pos < tok.out.size();) {
-        size_t nl = tok.out.find('\n', pos);
-        std::string line = tok.out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-        pos = nl == std::string::npos ? tok.out.size() : nl + 1;
+      for (const auto& line : Lines(tok.out))
         if (line.rfind("kubeadm join", 0) == 0) join = line;
-      }
       while (!join.empty() && (join.back() == ' ' || join.back() == '\r')) join.pop_back();
       if (join.empty())
         return Status::Aborted("host " + m0.host.ip +
@@ -632,16 +628,8 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
   const auto hosts = cf.Hosts();
   for (const auto& h : hosts) {
     if (!ips.empty() && std::find(ips.begin(), ips.end(), h.ip) == ips.end()) continue;
-    auto c = std::make_unique<HostCtx>();
-    c->host = h;
-    c->env = {{"CIMG_CLUSTER", cf.name},
-              {"CIMG_ROOTFS", run.Rootfs()},
-              {"CIMG_MASTER0", hosts[0].ip},
-              {"CIMG_HOST_IP", h.ip},
-              {"CIMG_ROLE", h.master ? "master" : "node"}};
-    for (const auto& [k, v] : h.env) c->env[k] = v;
-    all.push_back(c.get());
-    owned.push_back(std::move(c));
+    owned.push_back(run.NewHost(h, hosts[0].ip, {}));
+    all.push_back(owned.back().get());
   }
   run.Log("connecting to " + std::to_string(all.size()) + " hosts");
   // Hosts that cannot be reached are reported; the others are cleaned.
