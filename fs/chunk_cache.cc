@@ -1,5 +1,7 @@
 #include "fs/chunk_cache.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace cfs {
@@ -20,8 +22,9 @@ ChunkCache::~ChunkCache() {
 }
 
 Result<ChunkCache::Chunk> ChunkCache::Load(const ChunkRef& c) {
-  ASSIGN_OR_RETURN(std::string bytes, source_->ReadChunk(c));
-  return std::make_shared<const std::string>(std::move(bytes));
+  auto bytes = std::make_shared<ChunkBytes>(c.size);
+  RETURN_IF_ERROR(source_->ReadChunkInto(c, bytes->mutable_data()));
+  return Chunk(std::move(bytes));
 }
 
 void ChunkCache::Insert(const Digest& d, Chunk data) {
@@ -52,6 +55,12 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
         ++stats_.hits;
         return it->second.data;
       }
+      if (it->second.queued) {
+        // No worker has started on it: load it here (the worker skips it).
+        it->second.queued = false;
+        ++stats_.taken;
+        break;
+      }
       // Another thread is loading it: wait, then look again (it may have
       // failed, or been evicted already).
       ++waiters_;
@@ -62,7 +71,7 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
       --waiters_;
     }
     ++stats_.misses;
-    slots_[c.digest].loading = true;
+    slots_[c.digest].loading = true;  // (already, when taken from the queue)
   }
   auto r = Load(c);
   bool wake;
@@ -79,13 +88,22 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
   return r;
 }
 
+void ChunkCache::Consumed(const Digest& d) {
+  MutexLock l(&mu_);
+  auto it = slots_.find(d);
+  if (it == slots_.end() || it->second.loading) return;
+  lru_.splice(lru_.end(), lru_, it->second.lru);
+}
+
 void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
   if (workers_.empty()) return;
   {
     MutexLock l(&mu_);
     for (const auto& c : chunks) {
       if (slots_.count(c.digest)) continue;
-      slots_[c.digest].loading = true;
+      Slot& s = slots_[c.digest];
+      s.loading = true;
+      s.queued = true;
       queue_.push_back(c);
     }
   }
@@ -93,6 +111,7 @@ void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
 }
 
 void ChunkCache::Worker() {
+  ::pthread_setname_np(::pthread_self(), "cfs-readahead");
   for (;;) {
     ChunkRef c;
     {
@@ -101,6 +120,9 @@ void ChunkCache::Worker() {
       if (stop_) return;
       c = queue_.front();
       queue_.pop_front();
+      auto it = slots_.find(c.digest);
+      if (it == slots_.end() || !it->second.queued) continue;  // a reader took it
+      it->second.queued = false;
     }
     auto r = Load(c);
     bool wake;

@@ -3,7 +3,9 @@
 //
 // Get() returns the chunk's bytes (shared, immutable); concurrent Gets of
 // one chunk load it once. Prefetch() queues chunks for the read-ahead
-// threads, which load them into the cache unless they are there already.
+// threads, which load them into the cache unless they are there already; a
+// Get of a chunk still waiting in that queue loads it itself rather than
+// wait for a worker busy further ahead.
 // Bytes are only ever cached after the ChunkSource verified their digest.
 //
 // Thread-safe.
@@ -25,6 +27,20 @@
 
 namespace cfs {
 
+// A chunk's decompressed bytes (allocated uninitialised: the source fills
+// them).
+class ChunkBytes {
+ public:
+  explicit ChunkBytes(size_t n) : p_(new char[n]), n_(n) {}
+  const char* data() const { return p_.get(); }
+  char* mutable_data() { return p_.get(); }
+  size_t size() const { return n_; }
+
+ private:
+  std::unique_ptr<char[]> p_;
+  size_t n_;
+};
+
 struct ChunkCacheOptions {
   // Upper bound of cached decompressed bytes. Default: 64 MiB.
   size_t capacity = 64 << 20;
@@ -34,7 +50,7 @@ struct ChunkCacheOptions {
 
 class ChunkCache {
  public:
-  using Chunk = std::shared_ptr<const std::string>;
+  using Chunk = std::shared_ptr<const ChunkBytes>;
 
   ChunkCache(std::unique_ptr<ChunkSource> source, ChunkCacheOptions o);
   ~ChunkCache();
@@ -42,11 +58,16 @@ class ChunkCache {
   ChunkCache& operator=(const ChunkCache&) = delete;
 
   Result<Chunk> Get(const ChunkRef& c) EXCLUDES(mu_);
+  // The caller has read the chunk to its end (the kernel's page cache now
+  // holds those bytes): it becomes the first to evict, ahead of read-ahead
+  // not consumed yet.
+  void Consumed(const Digest& d) EXCLUDES(mu_);
   // Queues loads of chunks that are neither cached nor loading.
   void Prefetch(const std::vector<ChunkRef>& chunks) EXCLUDES(mu_);
 
   struct Stats {
     uint64_t hits = 0, misses = 0, prefetched = 0, cached_bytes = 0;
+    uint64_t taken = 0;  // queued read-ahead a reader loaded itself (misses too)
   };
   Stats stats() EXCLUDES(mu_);
 
@@ -55,6 +76,7 @@ class ChunkCache {
     Chunk data;     // null while loading
     Status error;   // the load's failure (the slot is then dropped)
     bool loading = false;
+    bool queued = false;  // loading, but still waiting in queue_ for a worker
     std::list<Digest>::iterator lru;
   };
   void Insert(const Digest& d, Chunk data) REQUIRES(mu_);

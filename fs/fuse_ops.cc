@@ -193,21 +193,15 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, struct fuse_fil
     return;
   }
   if (*zc) {
-    std::vector<char> storage(sizeof(fuse_bufvec) + pieces.size() * sizeof(fuse_buf));
-    auto* bv = reinterpret_cast<fuse_bufvec*>(storage.data());
-    std::memset(bv, 0, storage.size());
-    bv->count = pieces.size();
+    // One writev from the chunks themselves. (fuse_reply_data would first
+    // copy several memory pieces into one fresh buffer: measured, that copy
+    // and its page faults were a fifth of a cold read's CPU.)
+    std::vector<struct iovec> iov(pieces.size());
     for (size_t i = 0; i < pieces.size(); ++i) {
-      bv->buf[i].size = pieces[i].size;
-      bv->buf[i].mem = const_cast<char*>(pieces[i].data);
+      iov[i].iov_base = const_cast<char*>(pieces[i].data);
+      iov[i].iov_len = pieces[i].size;
     }
-    if (pieces.empty()) {
-      fuse_reply_buf(req, nullptr, 0);
-    } else {
-      // Memory pieces go out with one writev: libfuse's splice path would
-      // first copy them into a pipe (measured: cold store reads +15%).
-      fuse_reply_data(req, bv, FUSE_BUF_NO_SPLICE);
-    }
+    fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
     return;
   }
   std::unique_ptr<char[]> data(new char[size]);

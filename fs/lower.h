@@ -50,7 +50,7 @@ class LowerFile {
   // (bytes, keep-alive) pieces covering [off, off+size) clipped to the
   // file's end. Returns false when the file has no such form (use Read).
   struct Piece {
-    std::shared_ptr<const std::string> owner;
+    std::shared_ptr<const void> owner;
     const char* data;
     size_t size;
   };

@@ -67,6 +67,7 @@ class ChunkedFile : public LowerFile {
       uint64_t in = off + done - starts_[i];
       size_t n = std::min<uint64_t>(size - done, c->size() - in);
       out->push_back(Piece{c, c->data() + in, n});
+      if (in + n == c->size()) cache_->Consumed(chunks_[i].digest);
       done += n;
       ++i;
     }

@@ -51,7 +51,7 @@ if [ "$QUICK" != "--quick" ]; then
     tail -n 40 build-asan.log
     rc=1
   else
-    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -j2 -LE integration --timeout 900) || rc=1
   fi
 fi

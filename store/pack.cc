@@ -1,11 +1,15 @@
 #include "store/pack.h"
 
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
 #include <cstring>
+#include <mutex>
 
 namespace cfs {
 
@@ -128,19 +132,140 @@ Status PackWriter::Sync() {
   return FsyncDir(dir_);
 }
 
-Result<int> PackReader::Fd(uint64_t id) {
+// --- reading ------------------------------------------------------------------
+//
+// Frames are decompressed straight out of a read-only shared mapping of the
+// pack. Should the file shrink under a mapping, touching the lost pages
+// raises SIGBUS; the handler below turns that into a failed read when the
+// faulting thread is inside a guarded copy (and otherwise behaves as before).
+namespace {
+thread_local sigjmp_buf* t_bus_jump = nullptr;
+struct sigaction g_prev_bus;
+
+void OnSigbus(int sig, siginfo_t* info, void* uctx) {
+  if (t_bus_jump) siglongjmp(*t_bus_jump, 1);
+  if (g_prev_bus.sa_flags & SA_SIGINFO) {
+    if (g_prev_bus.sa_sigaction) return g_prev_bus.sa_sigaction(sig, info, uctx);
+  } else if (g_prev_bus.sa_handler != SIG_DFL && g_prev_bus.sa_handler != SIG_IGN) {
+    return g_prev_bus.sa_handler(sig);
+  }
+  // Not ours: the default action, which the faulting access raises again.
+  ::signal(SIGBUS, SIG_DFL);
+}
+
+void InstallSigbusHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa = {};
+    sa.sa_sigaction = OnSigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_prev_bus);
+  });
+}
+
+ZSTD_DCtx* ThreadDCtx() {
+  // One decompression context per thread: ZSTD_decompress() would allocate
+  // and initialise a fresh one for every chunk.
+  struct DCtx {
+    ZSTD_DCtx* p = ZSTD_createDCtx();
+    ~DCtx() { ZSTD_freeDCtx(p); }
+  };
+  thread_local DCtx dctx;
+  return dctx.p;
+}
+
+// Copies the record header at rec and decompresses the clen bytes after it
+// into out. Only plain C calls between sigsetjmp and the end of the guard:
+// a SIGBUS jumps back here and skips no destructor. Returns false on SIGBUS.
+bool GuardedDecompress(const char* rec, char* hdr, ZSTD_DCtx* dctx, char* out, size_t ulen,
+                       size_t clen, size_t* result) {
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    t_bus_jump = nullptr;
+    return false;
+  }
+  t_bus_jump = &jump;
+  std::memcpy(hdr, rec, kRecordHeaderSize);
+  if (GetU32(hdr + 4) == clen)
+    *result = ZSTD_decompressDCtx(dctx, out, ulen, rec + kRecordHeaderSize, clen);
+  t_bus_jump = nullptr;
+  return true;
+}
+
+// Bytes of a pack mapped into this process between two drops of its mapped
+// pages. A fault maps up to 64 KiB around the faulting page (the kernel's
+// fault-around), so every read counts at least that much.
+constexpr uint64_t kDropEvery = 8 << 20;
+constexpr uint64_t kFaultAround = 64 << 10;
+}  // namespace
+
+PackReader::~PackReader() {
+  for (auto& [id, p] : packs_)
+    for (const Map& m : p.maps) ::munmap(const_cast<char*>(m.base), m.size);
+}
+
+Result<PackReader::Map> PackReader::Mapping(uint64_t id, uint64_t end, uint64_t bytes) {
   MutexLock l(&mu_);
-  auto it = fds_.find(id);
-  if (it != fds_.end()) return it->second.get();
-  std::string path = PackPath(dir_, id);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(path);
-  fds_.emplace(id, UniqueFd(fd));
-  return fd;
+  Pack& p = packs_[id];
+  if (!p.fd.valid()) {
+    std::string path = PackPath(dir_, id);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      packs_.erase(id);
+      return Status::IOError(path);
+    }
+    p.fd = UniqueFd(fd);
+  }
+  if (p.maps.empty() || p.maps.back().size < end) {
+    struct stat st;
+    if (::fstat(p.fd.get(), &st) != 0) return Status::IOError(PackPath(dir_, id));
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (size < end)
+      return Status::Corruption("pack " + PackPath(dir_, id) + " ends at " + std::to_string(size) +
+                                ", before a record ending at " + std::to_string(end));
+    InstallSigbusHandler();
+    void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, p.fd.get(), 0);
+    if (base == MAP_FAILED) return Status::IOError("mmap " + PackPath(dir_, id));
+    p.maps.push_back(Map{static_cast<const char*>(base), size});
+  }
+  Map m = p.maps.back();
+  if (bytes > 0) p.touched += bytes + kFaultAround;
+  if (p.touched >= kDropEvery) {
+    p.touched = 0;
+    // Drop the pages this process has mapped (the page cache keeps them) so
+    // they do not add up in its RSS; a reader still on them faults them in.
+    for (const Map& old : p.maps) ::madvise(const_cast<char*>(old.base), old.size, MADV_DONTNEED);
+  }
+  return m;
+}
+
+Status PackReader::DecompressRecord(const Digest& d, const ChunkLoc& loc, char* out) {
+  uint64_t end = loc.offset + kRecordHeaderSize + loc.clen;
+  ASSIGN_OR_RETURN(Map m, Mapping(loc.pack_id, end, loc.clen));
+  char hdr[kRecordHeaderSize];
+  size_t r = 0;
+  if (!GuardedDecompress(m.base + loc.offset, hdr, ThreadDCtx(), out, loc.ulen, loc.clen, &r))
+    return Status::IOError("chunk " + d.ToString() + ": " + PackPath(dir_, loc.pack_id) +
+                           " was truncated while mapped", EIO);
+  if (GetU32(hdr) != kRecordMagic || GetU32(hdr + 4) != loc.clen || GetU32(hdr + 8) != loc.ulen ||
+      std::memcmp(hdr + 16, d.bytes.data(), 32) != 0)
+    return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
+                              PackPath(dir_, loc.pack_id) + " at " + std::to_string(loc.offset));
+  if (ZSTD_isError(r) || r != loc.ulen)
+    return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
+                              (ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size") + ")");
+  return Status::Ok();
 }
 
 Result<std::string> PackReader::ReadFrame(const Digest& d, const ChunkLoc& loc) {
-  ASSIGN_OR_RETURN(int fd, Fd(loc.pack_id));
+  uint64_t end = loc.offset + kRecordHeaderSize + loc.clen;
+  RETURN_IF_ERROR(Mapping(loc.pack_id, end, 0).status());
+  int fd;
+  {
+    MutexLock l(&mu_);
+    fd = packs_[loc.pack_id].fd.get();
+  }
   std::string buf(kRecordHeaderSize + loc.clen, '\0');
   Status s = PreadAll(fd, buf.data(), buf.size(), loc.offset);
   if (!s.ok()) return s.Prefix("chunk " + d.ToString());
@@ -149,30 +274,36 @@ Result<std::string> PackReader::ReadFrame(const Digest& d, const ChunkLoc& loc) 
       std::memcmp(buf.data() + 16, d.bytes.data(), 32) != 0)
     return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
                               PackPath(dir_, loc.pack_id) + " at " + std::to_string(loc.offset));
-  buf.erase(0, kRecordHeaderSize);  // in place: no second buffer
+  buf.erase(0, kRecordHeaderSize);
   return buf;
 }
 
-Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen) {
-  // One decompression context per thread: ZSTD_decompress() would allocate
-  // and initialise a fresh one for every chunk.
-  struct DCtx {
-    ZSTD_DCtx* p = ZSTD_createDCtx();
-    ~DCtx() { ZSTD_freeDCtx(p); }
-  };
-  thread_local DCtx dctx;
-  std::string out(ulen, '\0');
-  size_t r = ZSTD_decompressDCtx(dctx.p, out.data(), out.size(), frame.data(), frame.size());
+Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out) {
+  size_t r = ZSTD_decompressDCtx(ThreadDCtx(), out, ulen, frame.data(), frame.size());
   if (ZSTD_isError(r) || r != ulen)
     return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
                               (ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size") + ")");
-  if (Digest::Of(out) != d) return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
+  if (Digest::Of(out, ulen) != d) return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
+  return Status::Ok();
+}
+
+Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen) {
+  std::string out(ulen, '\0');
+  RETURN_IF_ERROR(DecompressVerifiedInto(d, frame, ulen, out.data()));
   return out;
 }
 
+Status PackReader::ReadChunkInto(const Digest& d, const ChunkLoc& loc, char* out) {
+  RETURN_IF_ERROR(DecompressRecord(d, loc, out));
+  if (Digest::Of(out, loc.ulen) != d)
+    return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
+  return Status::Ok();
+}
+
 Result<std::string> PackReader::ReadChunk(const Digest& d, const ChunkLoc& loc) {
-  ASSIGN_OR_RETURN(std::string frame, ReadFrame(d, loc));
-  return DecompressVerified(d, frame, loc.ulen);
+  std::string out(loc.ulen, '\0');
+  RETURN_IF_ERROR(ReadChunkInto(d, loc, out.data()));
+  return out;
 }
 
 Status ScanPack(const std::string& path, uint64_t* pack_id,

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "store/digest.h"
 #include "store/io.h"
@@ -67,21 +68,44 @@ class PackWriter {
   std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, synced by Sync()
 };
 
-// Reads records by location, opening each pack once. Thread-safe.
+// Reads records by location. Each pack is mapped read-only once (and mapped
+// again, larger, when a record lies past the mapping: packs grow while their
+// writer lives), so a frame is decompressed straight from the page cache
+// with no copy. A pack truncated under a reader (not done by cimg, which
+// only drops torn tails) turns into an IOError for that read, not a SIGBUS.
+// Mapped pages are dropped from the process (not from the page cache) every
+// few MiB read, so they do not pile up in its RSS. Thread-safe.
 class PackReader {
  public:
   explicit PackReader(std::string packs_dir) : dir_(std::move(packs_dir)) {}
+  ~PackReader();
+  PackReader(const PackReader&) = delete;
+  PackReader& operator=(const PackReader&) = delete;
   // The record's zstd frame, after checking the record header names d and
   // the lengths match. Does not decompress.
   Result<std::string> ReadFrame(const Digest& d, const ChunkLoc& loc);
   // Decompresses and verifies sha256(data) == d. Never returns bad bytes.
   Result<std::string> ReadChunk(const Digest& d, const ChunkLoc& loc);
+  // The same into out[0, loc.ulen); on failure out holds garbage.
+  Status ReadChunkInto(const Digest& d, const ChunkLoc& loc, char* out);
 
  private:
-  Result<int> Fd(uint64_t pack_id) EXCLUDES(mu_);
+  struct Map {
+    const char* base = nullptr;
+    size_t size = 0;
+  };
+  struct Pack {
+    UniqueFd fd;
+    std::vector<Map> maps;  // newest last; older ones stay valid for readers still on them
+    uint64_t touched = 0;   // bytes read since the mapped pages were last dropped
+  };
+  // A mapping of the pack covering [0, end), bytes about to be read from it.
+  Result<Map> Mapping(uint64_t pack_id, uint64_t end, uint64_t bytes) EXCLUDES(mu_);
+  // Checks the record header, then decompresses its frame into out.
+  Status DecompressRecord(const Digest& d, const ChunkLoc& loc, char* out);
   const std::string dir_;
   Mutex mu_;
-  std::unordered_map<uint64_t, UniqueFd> fds_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, Pack> packs_ GUARDED_BY(mu_);
 };
 
 // One record found while scanning a pack.
@@ -100,5 +124,7 @@ Status ScanPack(const std::string& path, uint64_t* pack_id,
 
 // Decompresses one zstd frame of known size and verifies its digest.
 Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);
+// The same into out[0, ulen); on failure out holds garbage.
+Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out);
 
 }  // namespace cfs

@@ -218,6 +218,10 @@ class StoreChunkSource : public ChunkSource {
     ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
     return packs_->ReadChunk(c.digest, loc);
   }
+  Status ReadChunkInto(const ChunkRef& c, char* out) override {
+    ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
+    return packs_->ReadChunkInto(c.digest, loc, out);
+  }
   Result<std::string> ReadFrame(const ChunkRef& c) override {
     ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
     ASSIGN_OR_RETURN(std::string frame, packs_->ReadFrame(c.digest, loc));

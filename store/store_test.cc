@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -224,6 +226,42 @@ TEST_F(StoreTest, CorruptChunkIsNeverServed) {
   std::string out;
   StringSink sink(&out);
   EXPECT_FALSE(WriteTar(*toc, *store_->GetTarSplit(a.image.layers[0].diff_id), **src, sink).ok());
+}
+
+// Packs are read through shared mappings: a pack cut short under a reader
+// (cimg never does this; a user or a failing disk might) must fail those
+// reads with an error, not kill the process with SIGBUS.
+TEST_F(StoreTest, PackTruncatedUnderAReaderFailsReadsNotTheProcess) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  auto toc = store_->GetLayerToc(a.image.layers[0].diff_id);
+  auto src = store_->OpenChunkSource();
+  ASSERT_TRUE(toc.ok() && src.ok());
+  ASSERT_GT(toc->chunks.size(), 8u);
+  for (const auto& ch : toc->chunks) {
+    std::string out(ch.size, '\0');
+    ASSERT_TRUE((*src)->ReadChunkInto(ch, out.data()).ok());  // every pack mapped now
+  }
+  std::string pack = Sh("ls " + tmp_.path() + "/root/packs/*.pack | head -1");
+  pack.pop_back();
+  ASSERT_EQ(::truncate(pack.c_str(), 4096), 0);
+  Sh("sync; echo 1 > /proc/sys/vm/drop_caches || true");
+  size_t failed = 0, faulted = 0;
+  for (const auto& ch : toc->chunks) {
+    std::string out(ch.size, '\0');
+    Status st = (*src)->ReadChunkInto(ch, out.data());
+    if (!st.ok()) {
+      ++failed;
+      EXPECT_NE(st.message().find(ch.digest.ToString()), std::string::npos) << st.ToString();
+      faulted += st.message().find("truncated while mapped") != std::string::npos;
+    }
+  }
+  EXPECT_GT(failed, toc->chunks.size() / 2);
+  EXPECT_GT(faulted, 0u);  // the old mapping's pages are gone: SIGBUS, caught
+  // A reader opened afterwards sees the short file at once.
+  auto src2 = store_->OpenChunkSource();
+  ASSERT_TRUE(src2.ok());
+  auto r = (*src2)->ReadChunk(toc->chunks.back());
+  EXPECT_FALSE(r.ok());
 }
 
 TEST_F(StoreTest, UncommittedPackRecordsAreGarbageNotErrors) {

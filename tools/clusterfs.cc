@@ -529,6 +529,12 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
+  if (m.cache && (a.foreground || a.debug || !g_log_file.empty())) {
+    auto st = m.cache->stats();
+    LogLine("chunk cache: " + std::to_string(st.hits) + " hits, " + std::to_string(st.misses) +
+            " misses (" + std::to_string(st.taken) + " taken from the read-ahead queue), " +
+            std::to_string(st.prefetched) + " chunks read ahead");
+  }
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
