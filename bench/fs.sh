@@ -7,8 +7,11 @@
 #                    as a two-layer image (cimg pull oci:...)
 # The tree: a fixed random sample (seed 42) of the regular files of /usr, up to
 # SIZE_MB, split file by file into two lowers (so directories are merged), plus
-# one BIG_MB file in the bottom lower: deterministic, ~2.5x compressible with
-# zstd -1 (like binaries), no repeated chunks.
+# one BIG_MB file in the bottom lower: by default real machine code (the ELF
+# binaries and libraries of /usr outside the sample, bench/elf_blob.py), or with
+# BIG=synthetic generated data (~2.5x with zstd -1, every 64 KiB block unique
+# but its text drawn from one 60 KB corpus: redundancy across chunks, which
+# whole-file zstd exploits and chunk-by-chunk compression cannot).
 # Each timing is the median of RUNS runs; one table at the end.
 set -euo pipefail
 export LC_ALL=C
@@ -30,6 +33,7 @@ Environment:
   RUNS=3           runs per measurement (median reported)
   SIZE_MB=200      size of the /usr sample
   BIG_MB=1024      size of the big file (MiB)
+  BIG=elf          the big file: elf (ELF files of /usr, concatenated) or synthetic
   COPYUP_N=2000    lower files appended to (one byte each) in the copy-up test
   ONLY=kernel,fuse-overlayfs,clusterfs-dir,clusterfs-store   subset to run
   CLUSTERFS=build/tools/clusterfs   CIMG=build/tools/cimg
@@ -50,6 +54,7 @@ REPO=$PWD
 RUNS=${RUNS:-3}
 SIZE_MB=${SIZE_MB:-200}
 BIG_MB=${BIG_MB:-1024}
+BIG=${BIG:-elf}
 COPYUP_N=${COPYUP_N:-2000}
 CLUSTERFS=${CLUSTERFS:-$REPO/build/tools/clusterfs}
 CIMG=${CIMG:-$REPO/build/tools/cimg}
@@ -72,6 +77,7 @@ for i in "${want[@]}"; do
   case " ${ALL[*]} " in *" $i "*) SEL+=("$i") ;; *) die "ONLY: unknown '$i' (choose from ${ALL[*]})" ;; esac
 done
 [ ${#SEL[@]} -gt 0 ] || die "ONLY selects nothing"
+case "$BIG" in elf|synthetic) ;; *) die "BIG must be elf or synthetic (got '$BIG')" ;; esac
 sel() { case " ${SEL[*]} " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # --- checks -------------------------------------------------------------------
@@ -174,9 +180,14 @@ for n in 1 2; do
 done
 TREE_BYTES=$(cat "$W/list" | tr '\n' '\0' | xargs -0 stat -c %s | awk '{ s += $1 } END { print s }')
 
-log "generating the ${BIG_MB} MiB file"
 mkdir -p "$W/lower1/big"
 BIG_REL=big/blob.bin
+if [ "$BIG" = elf ]; then
+  log "concatenating ${BIG_MB} MiB of ELF files from /usr (outside the sample) into the big file"
+  python3 "$REPO/bench/elf_blob.py" "$W/lower1/$BIG_REL" "$BIG_MB" "$W/list" > /dev/null ||
+    die "/usr holds fewer than ${BIG_MB} MiB of distinct ELF files: set a smaller BIG_MB, or BIG=synthetic"
+else
+log "generating the ${BIG_MB} MiB file"
 python3 - "$W/lower1/$BIG_REL" "$BIG_MB" <<'PY'
 # 64 KiB blocks: 30% random bytes, then text lines (a unique block/line number
 # and a slice of a small pseudo-word corpus). zstd -1 gives ~2.5x; the random
@@ -198,6 +209,7 @@ with open(out, "wb") as f:
             parts.append(line); n += len(line); i += 1
         f.write(b"".join(parts)[:B])
 PY
+fi
 BIG_BYTES=$(stat -c %s "$W/lower1/$BIG_REL")
 
 # The expected merged view: names, types, modes, sizes and CRCs of both lowers.
@@ -395,7 +407,7 @@ row() {  # row LABEL ROW KIND
 }
 mb() { echo "scale=1; $1 / 1000000" | bc -l; }
 echo
-echo "overlay benchmark: $FILES files from /usr ($(mb "$TREE_BYTES") MB) in 2 lowers + one $(mb "$BIG_BYTES") MB file;"
+echo "overlay benchmark: $FILES files from /usr ($(mb "$TREE_BYTES") MB) in 2 lowers + one $(mb "$BIG_BYTES") MB file (BIG=$BIG);"
 echo "kernel $(uname -r), $(nproc) cores, median of $RUNS runs; MB = 10^6 bytes"
 [ -n "$T_IMPORT" ] && echo "store: cimg pull of the 2-layer image $(printf '%.2f' "$T_IMPORT") s, store $STORED_MB MB, $CHUNKS"
 echo

@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -17,7 +18,6 @@ namespace {
 OverlayFs* Fs(fuse_req_t req) { return static_cast<OverlayFs*>(fuse_req_userdata(req)); }
 Inode* In(fuse_req_t req, fuse_ino_t ino) { return Fs(req)->FromId(ino); }
 FileHandle* Fh(struct fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
-DirHandle* Dh(struct fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
 void ReplyEntry(fuse_req_t req, int err, const fuse_entry_param& e) {
   if (err) {
@@ -38,6 +38,7 @@ void op_init(void* userdata, struct fuse_conn_info* conn) {
   // spliced into upper files. Read-only mounts read requests plainly.
   if (fs->writable()) want(FUSE_CAP_SPLICE_READ);
   want(FUSE_CAP_ASYNC_READ);
+  fs->set_no_opendir((conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0);
   want(FUSE_CAP_READDIRPLUS);
   want(FUSE_CAP_READDIRPLUS_AUTO);
   want(FUSE_CAP_PARALLEL_DIROPS);
@@ -244,39 +245,46 @@ void op_fsync(fuse_req_t req, fuse_ino_t, int datasync, struct fuse_file_info* f
   fuse_reply_err(req, rc ? errno : 0);
 }
 
-void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-  DirHandle* dh = nullptr;
-  int err = Fs(req)->OpenDir(In(req, ino), &dh);
-  if (err) {
-    fuse_reply_err(req, err);
+void op_opendir(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
+  // Zero-message opendir where the kernel has it: ENOSYS once, and it stops
+  // sending OPENDIR and RELEASEDIR (two round trips per directory walked)
+  // while still caching listings. Nothing here needs per-open state.
+  if (Fs(req)->no_opendir()) {
+    fuse_reply_err(req, ENOSYS);
     return;
   }
-  fi->fh = reinterpret_cast<uint64_t>(dh);
+  fi->fh = 0;
   // Listings change only through this mount, and the kernel drops its
   // cached listing of a directory whenever an operation changes it.
   fi->cache_readdir = 1;
   fi->keep_cache = 1;
-  if (fuse_reply_open(req, fi) == -ENOENT) delete dh;
+  fuse_reply_open(req, fi);
 }
 
-void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info* fi,
-             bool plus) {
+void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
   OverlayFs* fs = Fs(req);
   Inode* dir = In(req, ino);
-  DirHandle* dh = Dh(fi);
   // Offset 0 (opendir, rewinddir) takes a fresh snapshot; other offsets are
-  // positions in it, so telldir/seekdir cookies stay valid.
-  if (off == 0 || dh->entries.empty()) {
-    int err = fs->FillDir(dir, dh);
-    if (err) {
-      fuse_reply_err(req, err);
-      return;
-    }
+  // cookies that find their place in any snapshot (DirListing).
+  int err = 0;
+  auto list = fs->Listing(dir, off == 0, &err);
+  if (!list) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  const auto& cookies = list->cookies;
+  size_t first = std::upper_bound(cookies.begin(), cookies.end(), static_cast<uint64_t>(off)) -
+                 cookies.begin();
+  if (first == cookies.size()) {
+    fs->DropListing(dir->ino);  // read to its end
+    fuse_reply_buf(req, nullptr, 0);
+    return;
   }
   std::unique_ptr<char[]> buf(new char[size]);
   size_t used = 0;
-  for (size_t i = off; i < dh->entries.size(); ++i) {
-    const DirEntry& d = dh->entries[i];
+  for (size_t i = first; i < list->entries.size(); ++i) {
+    const DirEntry& d = list->entries[i];
+    off_t next = static_cast<off_t>(cookies[i]);
     size_t n;
     if (plus) {
       fuse_entry_param e;
@@ -288,7 +296,7 @@ void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
         e.attr.st_ino = d.ino;
         e.attr.st_mode = DTTOIF(d.d_type);
       }
-      n = fuse_add_direntry_plus(req, buf.get() + used, size - used, d.name.c_str(), &e, i + 1);
+      n = fuse_add_direntry_plus(req, buf.get() + used, size - used, d.name.c_str(), &e, next);
       if (n > size - used) {
         if (e.ino != 0) fs->Forget(fs->FromId(e.ino), 1);  // not sent: undo the lookup
         break;
@@ -298,7 +306,7 @@ void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
       std::memset(&st, 0, sizeof st);
       st.st_ino = d.ino;
       st.st_mode = DTTOIF(d.d_type);
-      n = fuse_add_direntry(req, buf.get() + used, size - used, d.name.c_str(), &st, i + 1);
+      n = fuse_add_direntry(req, buf.get() + used, size - used, d.name.c_str(), &st, next);
       if (n > size - used) break;
     }
     used += n;
@@ -307,17 +315,16 @@ void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                struct fuse_file_info* fi) {
-  ReadDir(req, ino, size, off, fi, false);
+                struct fuse_file_info*) {
+  ReadDir(req, ino, size, off, false);
 }
 
 void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info* fi) {
-  ReadDir(req, ino, size, off, fi, true);
+                    struct fuse_file_info*) {
+  ReadDir(req, ino, size, off, true);
 }
 
-void op_releasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info* fi) {
-  delete Dh(fi);
+void op_releasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
 

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <unordered_set>
 
 #include "fs/overlay_impl.h"
@@ -47,7 +49,10 @@ Result<std::unique_ptr<Overlay>> Overlay::Create(std::vector<std::unique_ptr<Low
 
 OverlayFs::OverlayFs(std::vector<std::unique_ptr<Lower>> lowers, std::unique_ptr<InoMap> inos,
                      const OverlayOptions& o)
-    : opts_(o), lowers_(std::move(lowers)), inos_(std::move(inos)) {}
+    : opts_(o), lowers_(std::move(lowers)), inos_(std::move(inos)) {
+  std::random_device rd;
+  cookie_key_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
 
 OverlayFs::~OverlayFs() {
   MutexLock l(&table_mu_);
@@ -331,11 +336,58 @@ int OverlayFs::ReadLink(Inode* n, std::string* out) {
   return 0;
 }
 
-int OverlayFs::OpenDir(Inode* n, DirHandle** dh) {
-  if (n->type != S_IFDIR) return ENOTDIR;
-  auto h = std::make_unique<DirHandle>();
-  *dh = h.release();
-  return 0;
+namespace {
+// Listings kept between readdir calls (each dropped when read to its end).
+constexpr size_t kMaxListings = 64;
+
+uint64_t Mix64(uint64_t x) {  // splitmix64's finalizer
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t NameCookie(uint64_t key, const std::string& name) {
+  uint64_t h = 0xcbf29ce484222325ull ^ key;  // FNV-1a, keyed
+  for (unsigned char c : name) h = (h ^ c) * 0x100000001b3ull;
+  return 3 + (Mix64(h ^ key) >> 2);
+}
+}  // namespace
+
+std::shared_ptr<const DirListing> OverlayFs::Listing(Inode* n, bool fresh, int* err) {
+  *err = 0;
+  if (!fresh) {
+    MutexLock l(&listings_mu_);
+    auto it = listings_.find(n->ino);
+    if (it != listings_.end()) return it->second;
+  }
+  DirHandle dh;
+  if ((*err = FillDir(n, &dh)) != 0) return nullptr;
+  std::vector<std::pair<uint64_t, size_t>> order;
+  order.reserve(dh.entries.size());
+  for (size_t i = 0; i < dh.entries.size(); ++i)
+    order.emplace_back(i < 2 ? i + 1 : NameCookie(cookie_key_, dh.entries[i].name), i);
+  std::sort(order.begin(), order.end());
+  auto list = std::make_shared<DirListing>();
+  list->entries.reserve(order.size());
+  list->cookies.reserve(order.size());
+  for (auto& [cookie, i] : order) {
+    // Two names with one cookie (odds ~n^2/2^63): the second takes the next
+    // free value, which only it can claim in this snapshot.
+    if (!list->cookies.empty() && cookie <= list->cookies.back()) cookie = list->cookies.back() + 1;
+    list->cookies.push_back(cookie);
+    list->entries.push_back(std::move(dh.entries[i]));
+  }
+  MutexLock l(&listings_mu_);
+  if (listings_.size() >= kMaxListings && !listings_.count(n->ino)) listings_.erase(listings_.begin());
+  listings_[n->ino] = list;
+  return list;
+}
+
+void OverlayFs::DropListing(uint64_t ino) {
+  MutexLock l(&listings_mu_);
+  listings_.erase(ino);
 }
 
 int OverlayFs::FillDir(Inode* n, DirHandle* dh) {

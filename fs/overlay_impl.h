@@ -97,7 +97,17 @@ struct DirEntry {
   uint8_t d_type;
 };
 struct DirHandle {
-  std::vector<DirEntry> entries;  // snapshot taken at offset 0; offsets index it
+  std::vector<DirEntry> entries;
+};
+// A directory's listing as readdir serves it: entries in cookie order.
+// A cookie (the readdir offset of an entry) is 1 for ".", 2 for "..", else a
+// keyed 62-bit hash of the name (+3), so "continue after cookie C" finds its
+// place in any later snapshot of the same directory: telldir/seekdir and
+// listings interrupted by changes stay valid with no per-open state (the
+// mount uses zero-message opendir: no OPENDIR/RELEASEDIR round trips).
+struct DirListing {
+  std::vector<DirEntry> entries;
+  std::vector<uint64_t> cookies;  // ascending
 };
 
 class OverlayFs : public Overlay {
@@ -109,6 +119,9 @@ class OverlayFs : public Overlay {
   const fuse_lowlevel_ops& ops() const override;
 
   bool writable() const { return upper_root_.valid(); }
+  // The kernel takes ENOSYS to OPENDIR as "no opendir needed" (set at INIT).
+  bool no_opendir() const { return no_opendir_.load(std::memory_order_relaxed); }
+  void set_no_opendir(bool v) { no_opendir_.store(v, std::memory_order_relaxed); }
   SharedMutex& ns_mu() RETURN_CAPABILITY(ns_mu_) { return ns_mu_; }
   int UpperFdOf(Inode* n) REQUIRES_SHARED(ns_mu_) { return UpperFd(n); }
   double timeout() const { return opts_.cache_timeout; }
@@ -133,8 +146,12 @@ class OverlayFs : public Overlay {
   int Rename(Inode* parent, const std::string& name, Inode* newparent,
              const std::string& newname, unsigned flags);
   int Open(Inode* n, int flags, FileHandle** fh);
-  int OpenDir(Inode* n, DirHandle** dh);
   int FillDir(Inode* n, DirHandle* dh);
+  // The directory's listing: a fresh snapshot when fresh (readdir at offset
+  // 0), else the one taken last (or a fresh one). Sets *err on failure.
+  std::shared_ptr<const DirListing> Listing(Inode* n, bool fresh, int* err) EXCLUDES(listings_mu_);
+  // A reader reached the end of the listing: no need to keep it.
+  void DropListing(uint64_t ino) EXCLUDES(listings_mu_);
   int StatFs(struct statvfs* out);
   int GetXattr(Inode* n, const std::string& name, std::string* value);
   int ListXattr(Inode* n, std::string* names);
@@ -207,6 +224,11 @@ class OverlayFs : public Overlay {
   Mutex table_mu_;
   std::unordered_map<uint64_t, Inode*> table_ GUARDED_BY(table_mu_);  // st_ino -> newest Inode
   std::atomic<uint64_t> tmp_counter_{0};
+
+  std::atomic<bool> no_opendir_{false};
+  uint64_t cookie_key_ = 0;  // random per mount: cookies of crafted names do not collide at will
+  Mutex listings_mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<const DirListing>> listings_ GUARDED_BY(listings_mu_);
 };
 
 // Errno for a Status from a lower or the store (logged once when it is EIO).
