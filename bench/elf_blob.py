@@ -13,29 +13,25 @@ import os
 import random
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from usr_sample import usr_files  # noqa: E402
+
 out, size_mb = sys.argv[1], int(sys.argv[2])
 exclude = set()
 if len(sys.argv) > 3:
     with open(sys.argv[3]) as f:
         exclude = {line.rstrip("\n") for line in f}
-files, seen = [], set()
-for root, dirs, names in os.walk("/usr"):
-    dirs.sort()
-    for n in sorted(names):
-        p = os.path.join(root, n)
-        try:
-            st = os.lstat(p)
-            if not os.path.isfile(p) or os.path.islink(p) or st.st_size < (64 << 10):
+files = []
+for p, size in usr_files():
+    if size < (64 << 10) or p in exclude:
+        continue
+    try:
+        with open(p, "rb") as f:
+            if f.read(4) != b"\x7fELF":
                 continue
-            if p in exclude or (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            with open(p, "rb") as f:
-                if f.read(4) != b"\x7fELF":
-                    continue
-        except OSError:
-            continue
-        files.append(p)
+    except OSError:
+        continue
+    files.append(p)
 random.Random(42).shuffle(files)
 want, total, used, digests = size_mb << 20, 0, 0, set()
 with open(out, "wb") as o:

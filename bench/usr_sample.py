@@ -9,25 +9,37 @@ import os
 import random
 import sys
 
-files, seen = [], set()
-for root, dirs, names in os.walk("/usr"):
-    dirs.sort()
-    for n in sorted(names):
-        p = os.path.join(root, n)
-        try:
-            st = os.lstat(p)
-        except OSError:
+
+def usr_files():
+    """Every regular file of /usr once (hard links once), as (path, size), in walk order."""
+    files, seen = [], set()
+    for root, dirs, names in os.walk("/usr"):
+        dirs.sort()
+        for n in sorted(names):
+            p = os.path.join(root, n)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            files.append((p, st.st_size))
+    return files
+
+
+def main():
+    files = usr_files()
+    random.Random(42).shuffle(files)
+    left = int(sys.argv[1]) << 20
+    for p, size in files:
+        if size > left:
             continue
-        if not os.path.isfile(p) or os.path.islink(p) or (st.st_dev, st.st_ino) in seen:
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        files.append((p, st.st_size))
-random.Random(42).shuffle(files)
-left = int(sys.argv[1]) << 20
-for p, size in files:
-    if size > left:
-        continue
-    left -= size
-    print(p)
-    if left < 4096:
-        break
+        left -= size
+        print(p)
+        if left < 4096:
+            break
+
+
+if __name__ == "__main__":
+    main()
