@@ -4,9 +4,17 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "fs/lower.h"
 #include "store/io.h"
@@ -64,10 +72,93 @@ class FdFile : public LowerFile {
   mutable uint64_t size_;  // used by one thread at a time (copy-up)
 };
 
+// Metadata read-ahead. A cold walk (find, du, tar, ls -R) waits on the disk
+// for every directory block and inode, one at a time. When a directory is
+// listed, its subdirectories are what the walker reads next: two threads read
+// them ahead (open, getdents, lstat of each entry, the opaque xattr of
+// subdirectories) so the host's caches hold them when it arrives, keeping
+// several disk reads in flight where the walker has one. Most recently queued
+// first (walks go depth first); at most kMaxQueued waiting, the oldest dropped.
+class DirWarmer {
+ public:
+  explicit DirWarmer(int root_fd) : root_fd_(root_fd) {}
+  ~DirWarmer() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  // dirs: paths relative to the root, in listing order.
+  void Queue(std::vector<std::string> dirs) {
+    if (dirs.empty()) return;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_) return;
+      if (threads_.empty())
+        for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+      for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) queue_.push_back(std::move(*it));
+      while (queue_.size() > kMaxQueued) queue_.pop_front();
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  static constexpr int kThreads = 2;
+  static constexpr size_t kMaxQueued = 1024;
+
+  void Run() {
+    ::pthread_setname_np(::pthread_self(), "cfs-dir-ahead");
+    for (;;) {
+      std::string dir;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        dir = std::move(queue_.back());
+        queue_.pop_back();
+      }
+      Warm(dir);
+    }
+  }
+
+  void Warm(const std::string& dir) {
+    int fd = ::openat(root_fd_, dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+      ::close(fd);
+      return;
+    }
+    while (struct dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.' &&
+          (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0)))
+        continue;
+      struct stat st;
+      if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+        char v[4];
+        std::string p = "/proc/self/fd/" + std::to_string(fd) + "/" + e->d_name;
+        (void)::lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v);
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_) break;
+    }
+    ::closedir(d);
+  }
+
+  const int root_fd_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
 class DirLower : public Lower {
  public:
   DirLower(std::string root, UniqueFd fd, InoMap* inos)
-      : root_(std::move(root)), fd_(std::move(fd)), inos_(inos) {}
+      : root_(std::move(root)), fd_(std::move(fd)), inos_(inos), warmer_(fd_.get()) {}
 
   std::string Describe() const override { return root_; }
 
@@ -96,7 +187,13 @@ class DirLower : public Lower {
     int dfd = ::openat(fd_.get(), path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) return Errno(Abs(path), errno);
     UniqueFd ufd(dfd);
-    return ReadDirAt(dfd, inos_, out).Prefix(Abs(path));
+    size_t before = out->size();
+    RETURN_IF_ERROR(ReadDirAt(dfd, inos_, out).Prefix(Abs(path)));
+    std::vector<std::string> subdirs;
+    for (size_t i = before; i < out->size(); ++i)
+      if ((*out)[i].d_type == DT_DIR) subdirs.push_back(path == "." ? (*out)[i].name : path + "/" + (*out)[i].name);
+    warmer_.Queue(std::move(subdirs));
+    return Status::Ok();
   }
 
   Result<std::string> ReadLink(const std::string& path) override {
@@ -142,6 +239,7 @@ class DirLower : public Lower {
   const std::string root_;
   UniqueFd fd_;
   InoMap* inos_;
+  DirWarmer warmer_;  // last: stopped before the fd closes
 };
 
 }  // namespace
