@@ -27,7 +27,7 @@ Result<ChunkCache::Chunk> ChunkCache::Load(const ChunkRef& c) {
   return Chunk(std::move(bytes));
 }
 
-void ChunkCache::Insert(const Digest& d, Chunk data) {
+void ChunkCache::Insert(const Digest& d, Chunk data, bool last_use) {
   auto& s = slots_[d];
   s.loading = false;
   s.data = std::move(data);
@@ -42,16 +42,17 @@ void ChunkCache::Insert(const Digest& d, Chunk data) {
     slots_.erase(it);
     lru_.pop_back();
   }
+  if (last_use) lru_.splice(lru_.end(), lru_, lru_.begin());  // d, first to go next time
 }
 
-Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
+Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c, bool last_use) {
   {
     MutexLock l(&mu_);
     for (;;) {
       auto it = slots_.find(c.digest);
       if (it == slots_.end()) break;
       if (!it->second.loading) {
-        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        lru_.splice(last_use ? lru_.end() : lru_.begin(), lru_, it->second.lru);
         ++stats_.hits;
         return it->second.data;
       }
@@ -78,7 +79,7 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
   {
     MutexLock l(&mu_);
     if (r.ok()) {
-      Insert(c.digest, *r);
+      Insert(c.digest, *r, last_use);
     } else {
       slots_.erase(c.digest);
     }
@@ -86,13 +87,6 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c) {
   }
   if (wake) loaded_.notify_all();
   return r;
-}
-
-void ChunkCache::Consumed(const Digest& d) {
-  MutexLock l(&mu_);
-  auto it = slots_.find(d);
-  if (it == slots_.end() || it->second.loading) return;
-  lru_.splice(lru_.end(), lru_, it->second.lru);
 }
 
 void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
@@ -129,7 +123,7 @@ void ChunkCache::Worker() {
     {
       MutexLock l(&mu_);
       if (r.ok()) {
-        Insert(c.digest, *r);
+        Insert(c.digest, *r, false);
         ++stats_.prefetched;
       } else {
         slots_.erase(c.digest);  // a reader will load it again and see the error

@@ -57,11 +57,10 @@ class ChunkCache {
   ChunkCache(const ChunkCache&) = delete;
   ChunkCache& operator=(const ChunkCache&) = delete;
 
-  Result<Chunk> Get(const ChunkRef& c) EXCLUDES(mu_);
-  // The caller has read the chunk to its end (the kernel's page cache now
-  // holds those bytes): it becomes the first to evict, ahead of read-ahead
-  // not consumed yet.
-  void Consumed(const Digest& d) EXCLUDES(mu_);
+  // last_use: the caller reads the chunk to its end (the kernel's page cache
+  // then holds those bytes), so it becomes the first to evict, ahead of
+  // read-ahead not consumed yet.
+  Result<Chunk> Get(const ChunkRef& c, bool last_use = false) EXCLUDES(mu_);
   // Queues loads of chunks that are neither cached nor loading.
   void Prefetch(const std::vector<ChunkRef>& chunks) EXCLUDES(mu_);
 
@@ -79,7 +78,8 @@ class ChunkCache {
     bool queued = false;  // loading, but still waiting in queue_ for a worker
     std::list<Digest>::iterator lru;
   };
-  void Insert(const Digest& d, Chunk data) REQUIRES(mu_);
+  // Caches a loaded chunk as the most recently used (or, last_use, the least).
+  void Insert(const Digest& d, Chunk data, bool last_use) REQUIRES(mu_);
   void Worker() EXCLUDES(mu_);
   Result<Chunk> Load(const ChunkRef& c);
 

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
@@ -72,6 +73,13 @@ class FdFile : public LowerFile {
   mutable uint64_t size_;  // used by one thread at a time (copy-up)
 };
 
+// Whether the directory at path (absolute) carries the overlay opaque xattr.
+bool IsOpaqueDir(const std::string& path) {
+  char v[4];
+  ssize_t n = ::lgetxattr(path.c_str(), "trusted.overlay.opaque", v, sizeof v);
+  return n == 1 && v[0] == 'y';
+}
+
 // Metadata read-ahead. A cold walk (find, du, tar, ls -R) waits on the disk
 // for every directory block and inode, one at a time. When a directory is
 // listed, its subdirectories are what the walker reads next: two threads read
@@ -136,13 +144,9 @@ class DirWarmer {
           (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0)))
         continue;
       struct stat st;
-      if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-        char v[4];
-        std::string p = "/proc/self/fd/" + std::to_string(fd) + "/" + e->d_name;
-        (void)::lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v);
-      }
-      std::lock_guard<std::mutex> l(mu_);
-      if (stop_) break;
+      if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        (void)IsOpaqueDir("/proc/self/fd/" + std::to_string(fd) + "/" + e->d_name);
+      if (stop_.load(std::memory_order_relaxed)) break;
     }
     ::closedir(d);
   }
@@ -151,7 +155,7 @@ class DirWarmer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};  // set under mu_ (for the wait), read anywhere
   std::vector<std::thread> threads_;
 };
 
@@ -175,11 +179,7 @@ class DirLower : public Lower {
     e.kind = LowerEntry::Kind::kEntry;
     e.nlink_group = e.st.st_nlink;
     e.st.st_ino = inos_->ForReal(e.st.st_dev, e.st.st_ino);
-    if (S_ISDIR(e.st.st_mode)) {
-      char v[4];
-      ssize_t n = ::lgetxattr(Abs(path).c_str(), "trusted.overlay.opaque", v, sizeof v);
-      e.opaque = n == 1 && v[0] == 'y';
-    }
+    if (S_ISDIR(e.st.st_mode)) e.opaque = IsOpaqueDir(Abs(path));
     return e;
   }
 

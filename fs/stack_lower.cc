@@ -63,11 +63,10 @@ class ChunkedFile : public LowerFile {
     ReadAhead(off, off + size, last + 1);
     size_t done = 0;
     while (done < size) {
-      ASSIGN_OR_RETURN(ChunkCache::Chunk c, cache_->Get(chunks_[i]));
       uint64_t in = off + done - starts_[i];
-      size_t n = std::min<uint64_t>(size - done, c->size() - in);
+      size_t n = std::min<uint64_t>(size - done, chunks_[i].size - in);
+      ASSIGN_OR_RETURN(ChunkCache::Chunk c, cache_->Get(chunks_[i], in + n == chunks_[i].size));
       out->push_back(Piece{c, c->data() + in, n});
-      if (in + n == c->size()) cache_->Consumed(chunks_[i].digest);
       done += n;
       ++i;
     }

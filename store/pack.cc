@@ -198,6 +198,30 @@ bool GuardedDecompress(const char* rec, char* hdr, ZSTD_DCtx* dctx, char* out, s
 // fault-around), so every read counts at least that much.
 constexpr uint64_t kDropEvery = 8 << 20;
 constexpr uint64_t kFaultAround = 64 << 10;
+
+// The checks every read makes, one message each.
+Status CheckRecordHeader(const char* hdr, const Digest& d, const ChunkLoc& loc,
+                         const std::string& pack) {
+  if (GetU32(hdr) != kRecordMagic || GetU32(hdr + 4) != loc.clen || GetU32(hdr + 8) != loc.ulen ||
+      std::memcmp(hdr + 16, d.bytes.data(), 32) != 0)
+    return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
+                              pack + " at " + std::to_string(loc.offset));
+  return Status::Ok();
+}
+
+Status CheckDecompressed(const Digest& d, size_t zstd_result, uint32_t ulen) {
+  if (ZSTD_isError(zstd_result) || zstd_result != ulen)
+    return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
+                              (ZSTD_isError(zstd_result) ? ZSTD_getErrorName(zstd_result)
+                                                         : "wrong size") +
+                              ")");
+  return Status::Ok();
+}
+
+Status CheckDigest(const Digest& d, const char* data, uint32_t ulen) {
+  if (Digest::Of(data, ulen) != d) return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
+  return Status::Ok();
+}
 }  // namespace
 
 PackReader::~PackReader() {
@@ -205,8 +229,7 @@ PackReader::~PackReader() {
     for (const Map& m : p.maps) ::munmap(const_cast<char*>(m.base), m.size);
 }
 
-Result<PackReader::Map> PackReader::Mapping(uint64_t id, uint64_t end, uint64_t bytes) {
-  MutexLock l(&mu_);
+Result<PackReader::Pack*> PackReader::OpenLocked(uint64_t id) {
   Pack& p = packs_[id];
   if (!p.fd.valid()) {
     std::string path = PackPath(dir_, id);
@@ -217,74 +240,53 @@ Result<PackReader::Map> PackReader::Mapping(uint64_t id, uint64_t end, uint64_t 
     }
     p.fd = UniqueFd(fd);
   }
-  if (p.maps.empty() || p.maps.back().size < end) {
+  return &p;
+}
+
+Result<PackReader::Map> PackReader::Mapping(uint64_t id, uint64_t end, uint64_t bytes) {
+  MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(Pack * p, OpenLocked(id));
+  if (p->maps.empty() || p->maps.back().size < end) {
     struct stat st;
-    if (::fstat(p.fd.get(), &st) != 0) return Status::IOError(PackPath(dir_, id));
+    if (::fstat(p->fd.get(), &st) != 0) return Status::IOError(PackPath(dir_, id));
     uint64_t size = static_cast<uint64_t>(st.st_size);
     if (size < end)
       return Status::Corruption("pack " + PackPath(dir_, id) + " ends at " + std::to_string(size) +
                                 ", before a record ending at " + std::to_string(end));
     InstallSigbusHandler();
-    void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, p.fd.get(), 0);
+    void* base = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, p->fd.get(), 0);
     if (base == MAP_FAILED) return Status::IOError("mmap " + PackPath(dir_, id));
-    p.maps.push_back(Map{static_cast<const char*>(base), size});
+    p->maps.push_back(Map{static_cast<const char*>(base), size});
   }
-  Map m = p.maps.back();
-  if (bytes > 0) p.touched += bytes + kFaultAround;
-  if (p.touched >= kDropEvery) {
-    p.touched = 0;
+  p->touched += bytes + kFaultAround;
+  if (p->touched >= kDropEvery) {
+    p->touched = 0;
     // Drop the pages this process has mapped (the page cache keeps them) so
     // they do not add up in its RSS; a reader still on them faults them in.
-    for (const Map& old : p.maps) ::madvise(const_cast<char*>(old.base), old.size, MADV_DONTNEED);
+    for (const Map& old : p->maps) ::madvise(const_cast<char*>(old.base), old.size, MADV_DONTNEED);
   }
-  return m;
-}
-
-Status PackReader::DecompressRecord(const Digest& d, const ChunkLoc& loc, char* out) {
-  uint64_t end = loc.offset + kRecordHeaderSize + loc.clen;
-  ASSIGN_OR_RETURN(Map m, Mapping(loc.pack_id, end, loc.clen));
-  char hdr[kRecordHeaderSize];
-  size_t r = 0;
-  if (!GuardedDecompress(m.base + loc.offset, hdr, ThreadDCtx(), out, loc.ulen, loc.clen, &r))
-    return Status::IOError("chunk " + d.ToString() + ": " + PackPath(dir_, loc.pack_id) +
-                           " was truncated while mapped", EIO);
-  if (GetU32(hdr) != kRecordMagic || GetU32(hdr + 4) != loc.clen || GetU32(hdr + 8) != loc.ulen ||
-      std::memcmp(hdr + 16, d.bytes.data(), 32) != 0)
-    return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
-                              PackPath(dir_, loc.pack_id) + " at " + std::to_string(loc.offset));
-  if (ZSTD_isError(r) || r != loc.ulen)
-    return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
-                              (ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size") + ")");
-  return Status::Ok();
+  return p->maps.back();
 }
 
 Result<std::string> PackReader::ReadFrame(const Digest& d, const ChunkLoc& loc) {
-  uint64_t end = loc.offset + kRecordHeaderSize + loc.clen;
-  RETURN_IF_ERROR(Mapping(loc.pack_id, end, 0).status());
   int fd;
   {
     MutexLock l(&mu_);
-    fd = packs_[loc.pack_id].fd.get();
+    ASSIGN_OR_RETURN(Pack * p, OpenLocked(loc.pack_id));
+    fd = p->fd.get();
   }
   std::string buf(kRecordHeaderSize + loc.clen, '\0');
   Status s = PreadAll(fd, buf.data(), buf.size(), loc.offset);
   if (!s.ok()) return s.Prefix("chunk " + d.ToString());
-  if (GetU32(buf.data()) != kRecordMagic || GetU32(buf.data() + 4) != loc.clen ||
-      GetU32(buf.data() + 8) != loc.ulen ||
-      std::memcmp(buf.data() + 16, d.bytes.data(), 32) != 0)
-    return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
-                              PackPath(dir_, loc.pack_id) + " at " + std::to_string(loc.offset));
+  RETURN_IF_ERROR(CheckRecordHeader(buf.data(), d, loc, PackPath(dir_, loc.pack_id)));
   buf.erase(0, kRecordHeaderSize);
   return buf;
 }
 
 Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out) {
-  size_t r = ZSTD_decompressDCtx(ThreadDCtx(), out, ulen, frame.data(), frame.size());
-  if (ZSTD_isError(r) || r != ulen)
-    return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
-                              (ZSTD_isError(r) ? ZSTD_getErrorName(r) : "wrong size") + ")");
-  if (Digest::Of(out, ulen) != d) return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
-  return Status::Ok();
+  RETURN_IF_ERROR(
+      CheckDecompressed(d, ZSTD_decompressDCtx(ThreadDCtx(), out, ulen, frame.data(), frame.size()), ulen));
+  return CheckDigest(d, out, ulen);
 }
 
 Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen) {
@@ -294,10 +296,16 @@ Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, 
 }
 
 Status PackReader::ReadChunkInto(const Digest& d, const ChunkLoc& loc, char* out) {
-  RETURN_IF_ERROR(DecompressRecord(d, loc, out));
-  if (Digest::Of(out, loc.ulen) != d)
-    return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
-  return Status::Ok();
+  // Straight from the mapping: header check, decompression, digest.
+  ASSIGN_OR_RETURN(Map m, Mapping(loc.pack_id, loc.offset + kRecordHeaderSize + loc.clen, loc.clen));
+  char hdr[kRecordHeaderSize];
+  size_t r = 0;
+  if (!GuardedDecompress(m.base + loc.offset, hdr, ThreadDCtx(), out, loc.ulen, loc.clen, &r))
+    return Status::IOError("chunk " + d.ToString() + ": " + PackPath(dir_, loc.pack_id) +
+                           " was truncated while mapped", EIO);
+  RETURN_IF_ERROR(CheckRecordHeader(hdr, d, loc, PackPath(dir_, loc.pack_id)));
+  RETURN_IF_ERROR(CheckDecompressed(d, r, loc.ulen));
+  return CheckDigest(d, out, loc.ulen);
 }
 
 Result<std::string> PackReader::ReadChunk(const Digest& d, const ChunkLoc& loc) {

@@ -99,10 +99,10 @@ class PackReader {
     std::vector<Map> maps;  // newest last; older ones stay valid for readers still on them
     uint64_t touched = 0;   // bytes read since the mapped pages were last dropped
   };
+  // The pack's entry, its file opened.
+  Result<Pack*> OpenLocked(uint64_t pack_id) REQUIRES(mu_);
   // A mapping of the pack covering [0, end), bytes about to be read from it.
   Result<Map> Mapping(uint64_t pack_id, uint64_t end, uint64_t bytes) EXCLUDES(mu_);
-  // Checks the record header, then decompresses its frame into out.
-  Status DecompressRecord(const Digest& d, const ChunkLoc& loc, char* out);
   const std::string dir_;
   Mutex mu_;
   std::unordered_map<uint64_t, Pack> packs_ GUARDED_BY(mu_);
