@@ -4,7 +4,7 @@ libraries of /usr (each at least 64 KiB, distinct content, none listed in
 EXCLUDE) concatenated in a fixed random order (seed 42). This is what the big
 files of a cluster image are (kubelet, kubeadm, containerd, ...): ~2x with
 zstd -1, and little redundancy beyond a few hundred KiB. Prints how many
-files went in; exits 3 when /usr holds too little (OUT is then short).
+files went in; exits 3 when /usr holds too little (OUT then holds all there is).
 
 usage: elf_blob.py OUT SIZE_MB [EXCLUDE]
 """

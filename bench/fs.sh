@@ -184,8 +184,16 @@ mkdir -p "$W/lower1/big"
 BIG_REL=big/blob.bin
 if [ "$BIG" = elf ]; then
   log "concatenating ${BIG_MB} MiB of ELF files from /usr (outside the sample) into the big file"
-  python3 "$REPO/bench/elf_blob.py" "$W/lower1/$BIG_REL" "$BIG_MB" "$W/list" > /dev/null ||
-    die "/usr holds fewer than ${BIG_MB} MiB of distinct ELF files: set a smaller BIG_MB, or BIG=synthetic"
+  rc=0
+  python3 "$REPO/bench/elf_blob.py" "$W/lower1/$BIG_REL" "$BIG_MB" "$W/list" > /dev/null || rc=$?
+  case $rc in
+    0) ;;
+    3) # a small /usr (a fresh machine): measure with what there is
+       got=$(( $(stat -c %s "$W/lower1/$BIG_REL") >> 20 ))
+       [ "$got" -ge 64 ] || die "/usr holds only ${got} MiB of distinct ELF files: use BIG=synthetic"
+       log "NOTE: /usr holds only ${got} MiB of distinct ELF files: the big file is ${got} MiB" ;;
+    *) die "bench/elf_blob.py failed" ;;
+  esac
 else
 log "generating the ${BIG_MB} MiB file"
 python3 - "$W/lower1/$BIG_REL" "$BIG_MB" <<'PY'
