@@ -12,7 +12,7 @@ PKGS=(
   libyaml-cpp-dev libssh2-1-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   # tests and peers
   fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
-  zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client
+  zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
   # benchmarks
   debootstrap hyperfine bc rsync
 )

@@ -1,150 +1,206 @@
-// Store::Fsck: re-verifies every indexed chunk against its digest and every
-// reference (name -> image -> manifest/config/layers -> chunks). Read-only.
-
+// Store::Fsck: verifies every level of the store, read-only.
+//
+//   index files   RocksDB's own block checksums over every table file
+//   packs         every header checked, every pack walked, every index entry
+//                 matched to the record at its offset
+//   chunks        every indexed chunk read, decompressed and hashed
+//   layers        TOC and tar-split decode (with their checksums); every chunk
+//                 present and good; the tar rebuilt from them (not written)
+//                 hashes to the diffID and has the recorded size
+//   images        record, manifest and config present and matching their
+//                 digests; the config's diff_ids are the record's layers
+//   names         point at images
+// A problem is one line in the report; fsck never reports clean on a store
+// it could not read entirely (an unreadable index is an error, not a report).
 #include <unordered_map>
 #include <unordered_set>
 
+#include "store/layer_writer.h"
+#include "store/pack_check.h"
 #include "store/store_impl.h"
 
 namespace cfs {
 
 using nlohmann::json;
 
+namespace {
+
+using DigestSet = std::unordered_set<Digest, DigestHash>;
+
+struct FsckState {
+  FsckReport* rep = nullptr;
+  ChunkMap indexed;  // every "c" entry that decodes
+  DigestSet good_chunks;
+  DigestSet layers;  // complete layers whose records decode
+  void Problem(std::string s) { rep->problems.push_back(std::move(s)); }
+};
+
+Status CheckChunks(Index& ix, PackReader& packs, FsckState* st) {
+  RETURN_IF_ERROR(ix.Scan("c", [&](std::string_view k, std::string_view v) {
+    Digest d = Digest::FromRaw(k.substr(1));
+    auto loc = ChunkLoc::Decode(v);
+    if (!loc.ok())
+      st->Problem("chunk " + d.ToString() + ": index entry does not decode");
+    else
+      st->indexed[loc->pack_id][loc->offset] = IndexedChunk{d, *loc, true};
+    return true;
+  }));
+  for (const auto& [pack, entries] : st->indexed)
+    for (const auto& [off, e] : entries) {
+      st->rep->chunks_checked++;
+      auto data = packs.ReadChunk(e.digest, e.loc);
+      if (data.ok())
+        st->good_chunks.insert(e.digest);
+      else
+        st->Problem(data.status().message());
+    }
+  return Status::Ok();
+}
+
+// Every pack's header and walk, matched with the index; unindexed records
+// are garbage (gc removes them), not problems.
+void CheckPacks(const std::string& packs_dir, FsckState* st) {
+  auto names = ListDir(packs_dir);
+  if (!names.ok()) return st->Problem(names.status().message());
+  std::unordered_set<uint64_t> present;
+  for (const auto& n : *names) {
+    auto id = PackIdFromFileName(n);
+    if (!id.ok()) {
+      st->Problem(packs_dir + "/" + n + ": not a pack file (gc moves it to quarantine/)");
+      continue;
+    }
+    present.insert(*id);
+    CheckedPack p;
+    p.path = packs_dir + "/" + n;
+    p.id = *id;
+    Status s = CheckPackWithIndex(st->indexed, &p);
+    if (!s.ok()) st->Problem(s.message());
+    st->rep->garbage_records += p.unindexed.size();
+  }
+  for (const auto& [id, entries] : st->indexed)
+    if (!present.count(id))
+      st->Problem(PackPath(packs_dir, id) + ": missing, though " + std::to_string(entries.size()) +
+                  " indexed chunk(s) live there");
+}
+
+// Rebuilds the layer's tar (discarding it) and checks diffID and size.
+void CheckLayerTar(Index& ix, Store::Impl& impl, const LayerToc& toc, FsckState* st) {
+  std::string what = "layer " + toc.diff_id.ToString();
+  auto sv = ix.Get(key::Split(toc.diff_id));
+  if (!sv.ok() || !*sv) return st->Problem(what + ": tar-split missing");
+  auto split = TarSplit::Decode(**sv);
+  if (!split.ok()) return st->Problem(what + ": " + split.status().message());
+  for (const auto& c : toc.chunks)
+    if (!st->good_chunks.count(c.digest)) return;  // reported with the layer's chunks
+  CountingSink discard;
+  ForwardingSink hash(&discard, /*hash=*/true);
+  auto src = impl.ChunkSourceOver(&ix);
+  Status s = WriteTar(toc, *split, *src, hash);
+  if (!s.ok()) return st->Problem(what + ": rebuilding its tar: " + s.message());
+  if (hash.Finish() != toc.diff_id || hash.count() != toc.tar_size)
+    st->Problem(what + ": its TOC and tar-split rebuild a tar that is not the layer (" +
+                std::to_string(hash.count()) + " bytes, another digest): the records were altered");
+}
+
+Status CheckLayers(Index& ix, Store::Impl& impl, FsckState* st) {
+  std::vector<LayerToc> tocs;
+  RETURN_IF_ERROR(ix.Scan("t", [&](std::string_view k, std::string_view v) {
+    Digest id = Digest::FromRaw(k.substr(1));
+    st->rep->layers_checked++;
+    auto toc = LayerToc::Decode(v);
+    if (!toc.ok()) {
+      st->Problem("layer " + id.ToString() + ": " + toc.status().message());
+      return true;
+    }
+    if (toc->diff_id != id) st->Problem("layer " + id.ToString() + ": TOC names another diffID");
+    size_t missing = 0;
+    for (const auto& c : toc->chunks)
+      if (!st->good_chunks.count(c.digest) && missing++ == 0)
+        st->Problem("layer " + id.ToString() + ": chunk " + c.digest.ToString() +
+                    " is missing or corrupt");
+    if (missing > 1)
+      st->Problem("layer " + id.ToString() + ": " + std::to_string(missing) + " chunks unusable");
+    st->layers.insert(id);
+    tocs.push_back(std::move(*toc));
+    return true;
+  }));
+  for (const auto& toc : tocs) CheckLayerTar(ix, impl, toc, st);
+  // Partial layers (lazy pulls): records decode and come in pairs; their
+  // chunks may be missing by design.
+  return ix.Scan("p", [&](std::string_view k, std::string_view v) {
+    Digest id = Digest::FromRaw(k.substr(1));
+    auto toc = LayerToc::Decode(v);
+    if (!toc.ok()) st->Problem("partial layer " + id.ToString() + ": " + toc.status().message());
+    auto rest = ix.Get(key::PartialRest(id));
+    if (!rest.ok() || !*rest) st->Problem("partial layer " + id.ToString() + ": second record missing");
+    return true;
+  });
+}
+
+// The config's diff_ids and the manifest's layers against the record.
+void CheckImageBlobs(const Digest& m, const ImageRecord& rec, const std::string& manifest,
+                     const std::string& config, FsckState* st) {
+  std::string what = "image " + m.ToString();
+  try {
+    json c = json::parse(config);
+    const auto& ids = c.at("rootfs").at("diff_ids");
+    if (ids.size() != rec.layers.size()) st->Problem(what + ": layer count differs from config");
+    for (size_t i = 0; i < ids.size() && i < rec.layers.size(); i++)
+      if (ids[i].get<std::string>() != rec.layers[i].diff_id.ToString())
+        st->Problem(what + ": layer " + std::to_string(i + 1) + " differs from config diff_ids");
+    json mf = json::parse(manifest);
+    if (mf.at("config").at("digest").get<std::string>() != rec.config.ToString())
+      st->Problem(what + ": the manifest names another config");
+    if (mf.at("layers").size() != rec.layers.size())
+      st->Problem(what + ": layer count differs from manifest");
+  } catch (const std::exception& e) {
+    st->Problem(what + ": manifest or config: " + e.what());
+  }
+}
+
+Status CheckImages(Index& ix, Store::Impl& impl, FsckState* st) {
+  DigestSet images;
+  RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
+    Digest m = Digest::FromRaw(k.substr(1));
+    st->rep->images_checked++;
+    images.insert(m);
+    auto rec = ImageRecord::FromJson(v);
+    if (!rec.ok()) {
+      st->Problem("image " + m.ToString() + ": " + rec.status().message());
+      return true;
+    }
+    auto manifest = impl.LoadBlob(ix, m);
+    auto config = impl.LoadBlob(ix, rec->config);
+    if (!manifest.ok()) st->Problem("image " + m.ToString() + ": manifest: " + manifest.status().message());
+    if (!config.ok()) st->Problem("image " + m.ToString() + ": config: " + config.status().message());
+    if (manifest.ok() && config.ok()) CheckImageBlobs(m, *rec, *manifest, *config, st);
+    for (const auto& l : rec->layers)
+      if (!st->layers.count(l.diff_id))
+        st->Problem("image " + m.ToString() + ": layer " + l.diff_id.ToString() + " missing");
+    return true;
+  }));
+  return ix.Scan("n", [&](std::string_view k, std::string_view v) {
+    auto m = Digest::Parse(v);
+    if (!m.ok() || !images.count(*m))
+      st->Problem("name " + std::string(k.substr(1)) + ": points at a missing image");
+    return true;
+  });
+}
+
+}  // namespace
+
 Result<FsckReport> Store::Fsck() {
   FsckReport rep;
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());  // keeps gc out
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
-  auto problem = [&](std::string s) { rep.problems.push_back(std::move(s)); };
-
-  // Chunks: every indexed chunk must read back and match its digest.
-  std::unordered_set<Digest, DigestHash> chunks;
-  std::unordered_map<uint64_t, std::unordered_set<uint64_t>> indexed_at;
-  std::vector<std::pair<Digest, ChunkLoc>> all;
-  RETURN_IF_ERROR(ix->Scan("c", [&](std::string_view k, std::string_view v) {
-    Digest d = Digest::FromRaw(k.substr(1));
-    auto loc = ChunkLoc::Decode(v);
-    if (!loc.ok()) {
-      problem("chunk " + d.ToString() + ": bad index entry");
-      return true;
-    }
-    all.emplace_back(d, *loc);
-    return true;
-  }));
-  for (const auto& [d, loc] : all) {
-    rep.chunks_checked++;
-    auto data = impl_->packs.ReadChunk(d, loc);
-    if (!data.ok()) {
-      problem(data.status().message());
-      continue;
-    }
-    chunks.insert(d);
-    indexed_at[loc.pack_id].insert(loc.offset);
-  }
-
-  // Layers: TOC and tar-split decode; every referenced chunk is present.
-  std::unordered_set<Digest, DigestHash> layers;
-  RETURN_IF_ERROR(ix->Scan("t", [&](std::string_view k, std::string_view v) {
-    Digest id = Digest::FromRaw(k.substr(1));
-    rep.layers_checked++;
-    auto toc = LayerToc::Decode(v);
-    if (!toc.ok()) {
-      problem("layer " + id.ToString() + ": " + toc.status().message());
-      return true;
-    }
-    if (toc->diff_id != id) problem("layer " + id.ToString() + ": TOC names another diffID");
-    size_t missing = 0;
-    for (const auto& c : toc->chunks)
-      if (!chunks.count(c.digest)) {
-        if (missing++ == 0)
-          problem("layer " + id.ToString() + ": chunk " + c.digest.ToString() +
-                  " is missing or corrupt");
-      }
-    if (missing > 1)
-      problem("layer " + id.ToString() + ": " + std::to_string(missing) + " chunks unusable");
-    layers.insert(id);
-    return true;
-  }));
-  for (const auto& id : layers) {
-    ASSIGN_OR_RETURN(auto sv, ix->Get(key::Split(id)));
-    if (!sv) {
-      problem("layer " + id.ToString() + ": tar-split missing");
-      continue;
-    }
-    auto split = TarSplit::Decode(*sv);
-    if (!split.ok()) problem("layer " + id.ToString() + ": " + split.status().message());
-  }
-
-  // Partial layers (lazy pulls): records decode and come in pairs; their
-  // chunks may be missing by design.
-  RETURN_IF_ERROR(ix->Scan("p", [&](std::string_view k, std::string_view v) {
-    Digest id = Digest::FromRaw(k.substr(1));
-    auto toc = LayerToc::Decode(v);
-    if (!toc.ok()) problem("partial layer " + id.ToString() + ": " + toc.status().message());
-    auto rest = ix->Get(key::PartialRest(id));
-    if (!rest.ok() || !*rest) problem("partial layer " + id.ToString() + ": second record missing");
-    return true;
-  }));
-
-  // Images and names.
-  std::unordered_set<Digest, DigestHash> images;
-  RETURN_IF_ERROR(ix->Scan("i", [&](std::string_view k, std::string_view v) {
-    Digest m = Digest::FromRaw(k.substr(1));
-    rep.images_checked++;
-    images.insert(m);
-    auto rec = ImageRecord::FromJson(v);
-    if (!rec.ok()) {
-      problem("image " + m.ToString() + ": " + rec.status().message());
-      return true;
-    }
-    auto manifest = impl_->LoadBlob(*ix, m);
-    if (!manifest.ok()) problem("image " + m.ToString() + ": manifest: " + manifest.status().message());
-    auto config = impl_->LoadBlob(*ix, rec->config);
-    if (!config.ok()) {
-      problem("image " + m.ToString() + ": config: " + config.status().message());
-    } else {
-      try {
-        json c = json::parse(*config);
-        const auto& ids = c.at("rootfs").at("diff_ids");
-        if (ids.size() != rec->layers.size()) problem("image " + m.ToString() + ": layer count differs from config");
-        for (size_t i = 0; i < ids.size() && i < rec->layers.size(); i++)
-          if (ids[i].get<std::string>() != rec->layers[i].diff_id.ToString())
-            problem("image " + m.ToString() + ": layer " + std::to_string(i + 1) +
-                    " differs from config diff_ids");
-      } catch (const std::exception& e) {
-        problem("image " + m.ToString() + ": config: " + e.what());
-      }
-    }
-    for (const auto& l : rec->layers)
-      if (!layers.count(l.diff_id))
-        problem("image " + m.ToString() + ": layer " + l.diff_id.ToString() + " missing");
-    return true;
-  }));
-  RETURN_IF_ERROR(ix->Scan("n", [&](std::string_view k, std::string_view v) {
-    auto m = Digest::Parse(v);
-    if (!m.ok() || !images.count(*m))
-      problem("name " + std::string(k.substr(1)) + ": points at a missing image");
-    return true;
-  }));
-
-  // Pack records nobody indexes: garbage for gc, not an error.
-  auto packs = ListDir(impl_->packs_dir, ".pack");
-  if (!packs.ok()) {
-    problem(packs.status().message());
-  } else {
-    for (const auto& n : *packs) {
-      uint64_t id = 0, end = 0;
-      Status s = ScanPack(impl_->packs_dir + "/" + n, &id,
-                          [&](const PackRecord& r) {
-                            auto it = indexed_at.find(r.loc.pack_id);
-                            if (!r.reclaimed && (it == indexed_at.end() ||
-                                                 !it->second.count(r.loc.offset)))
-                              rep.garbage_records++;
-                            return Status::Ok();
-                          },
-                          &end);
-      if (!s.ok()) problem(s.message());
-    }
-  }
+  FsckState st;
+  st.rep = &rep;
+  // The index's own files first: a table that cannot be read is an error.
+  RETURN_IF_ERROR(ix->VerifyFiles());
+  RETURN_IF_ERROR(CheckChunks(*ix, impl_->packs, &st));
+  CheckPacks(impl_->packs_dir, &st);
+  RETURN_IF_ERROR(CheckLayers(*ix, *impl_, &st));
+  RETURN_IF_ERROR(CheckImages(*ix, *impl_, &st));
   return rep;
 }
 

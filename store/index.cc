@@ -19,7 +19,8 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 rocksdb::Options BaseOptions() {
   rocksdb::Options o;
-  o.create_if_missing = true;
+  o.create_if_missing = false;  // only Index::Create makes a database
+  o.paranoid_checks = true;
   o.max_open_files = -1;  // secondaries must keep every table open
   o.keep_log_file_num = 2;
   o.max_log_file_size = 1 << 20;
@@ -39,9 +40,51 @@ Index::~Index() {
   if (!secondary_dir_.empty()) (void)RemoveTree(secondary_dir_);
 }
 
+namespace {
+Status IndexMissing(const std::string& root) {
+  return Status::Corruption("store " + root + ": its index (" + root +
+                            "/index) is missing or incomplete; refusing to use the store "
+                            "(its packs are kept untouched)");
+}
+}  // namespace
+
+Status Index::Create(const std::string& root) {
+  ASSIGN_OR_RETURN(FileLock lock,
+                   FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
+  if (PathExists(root + "/index/CURRENT")) return Status::Ok();
+  rocksdb::Options o = BaseOptions();
+  o.create_if_missing = true;
+  o.error_if_exists = true;
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, root + "/index", &db),
+                            "create index " + root + "/index"));
+  delete db;
+  return Status::Ok();
+}
+
+Status Index::RestoreCurrent(const std::string& root) {
+  std::string dir = root + "/index";
+  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
+  if (PathExists(dir + "/CURRENT")) return Status::Ok();
+  auto names = ListDir(dir);
+  std::string newest;
+  uint64_t newest_no = 0;
+  if (names.ok())
+    for (const auto& n : *names) {
+      if (n.rfind("MANIFEST-", 0) != 0 || n.size() == 9 ||
+          n.find_first_not_of("0123456789", 9) != std::string::npos)
+        continue;
+      uint64_t no = std::stoull(n.substr(9));
+      if (newest.empty() || no > newest_no) newest = n, newest_no = no;
+    }
+  if (newest.empty()) return Status::NotFound(dir + ": no MANIFEST file to restore CURRENT from");
+  return WriteFileAtomic(dir + "/CURRENT", newest + "\n");
+}
+
 Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root) {
   std::unique_ptr<Index> ix(new Index());
   ASSIGN_OR_RETURN(ix->lock_, FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
+  if (!PathExists(root + "/index/CURRENT")) return IndexMissing(root);
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(BaseOptions(), root + "/index", &db),
                             "open index " + root + "/index"));
@@ -51,10 +94,7 @@ Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root) {
 
 Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
   std::string path = root + "/index";
-  if (!PathExists(path + "/CURRENT")) {
-    // A fresh store: create the database once, under the writer lock.
-    ASSIGN_OR_RETURN(auto w, OpenWriter(root));
-  }
+  if (!PathExists(path + "/CURRENT")) return IndexMissing(root);
   for (int attempt = 0;; attempt++) {
     std::unique_ptr<Index> ix(new Index());
     ASSIGN_OR_RETURN(TempDir sec, TempDir::Create(root + "/tmp", "secondary-"));
@@ -86,6 +126,10 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
 Status Index::Refresh() {
   if (writer()) return Status::Ok();
   return FromRocks(db_->TryCatchUpWithPrimary(), "refresh index");
+}
+
+Status Index::VerifyFiles() {
+  return FromRocks(db_->VerifyChecksum(), "index files");
 }
 
 Result<std::optional<std::string>> Index::Get(const std::string& k) {

@@ -54,6 +54,13 @@ constexpr char kSecondaryOwnerLock[] = "owner.lock";
 class Index {
  public:
   ~Index();
+  // Creates the database of a new store (no-op when it exists). Opening
+  // never creates one: a store whose index vanished is refused, not emptied.
+  static Status Create(const std::string& root);
+  // Repair: writes a lost ROOT/index/CURRENT naming the newest MANIFEST-*
+  // file of the database. Ok and nothing written when CURRENT exists;
+  // NotFound when there is no manifest to name (the index is gone).
+  static Status RestoreCurrent(const std::string& root);
   // A reader sees a consistent snapshot of the index as of open/Refresh.
   // Thread-safe.
   static Result<std::unique_ptr<Index>> OpenReader(const std::string& root);
@@ -68,6 +75,9 @@ class Index {
   Status Scan(const std::string& prefix,
               const std::function<bool(std::string_view k, std::string_view v)>& fn);
   Status Refresh();  // readers: catch up with the primary
+  // Reads every table file of the database and checks its block checksums
+  // (a missing or damaged file is Corruption/IOError naming the index).
+  Status VerifyFiles();
 
   // Writers only: applies the batch atomically and durably (WAL fsync).
   class Batch {

@@ -8,13 +8,15 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 
 namespace cfs {
 
 namespace {
-constexpr char kPackMagic[8] = {'C', 'F', 'S', 'P', 'A', 'C', 'K', '1'};
+constexpr char kPackMagicV1[8] = {'C', 'F', 'S', 'P', 'A', 'C', 'K', '1'};
+constexpr char kPackMagic[8] = {'C', 'F', 'S', 'P', 'A', 'C', 'K', '2'};
 
 void PutU32(char* p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = static_cast<char>(v >> (8 * i));
@@ -32,6 +34,14 @@ uint64_t GetU64(const char* p) {
   for (int i = 7; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
   return v;
 }
+// The check of a v2 header over its first 16 bytes.
+uint64_t HeaderCheck(const char* hdr16) {
+  Digest d = Digest::Of(hdr16, 16);
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = v << 8 | d.bytes[i];
+  return v;
+}
+
 uint64_t RandomId() {
   uint64_t id = 0;
   std::string h = RandomHex(8);
@@ -59,6 +69,19 @@ Result<ChunkLoc> ChunkLoc::Decode(std::string_view v) {
   return l;
 }
 
+Result<uint64_t> PackIdFromFileName(std::string_view name) {
+  constexpr std::string_view kExt = ".pack";
+  if (name.size() != 16 + kExt.size() || name.substr(16) != kExt)
+    return Status::Invalid("not a pack file name: " + std::string(name));
+  uint64_t id = 0;
+  for (char c : name.substr(0, 16)) {
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return Status::Invalid("not a pack file name: " + std::string(name));
+    id = id << 4 | static_cast<uint64_t>(v);
+  }
+  return id;
+}
+
 std::string PackPath(const std::string& dir, uint64_t id) {
   char name[32];
   std::snprintf(name, sizeof name, "%016llx.pack", static_cast<unsigned long long>(id));
@@ -83,6 +106,7 @@ Status PackWriter::StartPack() {
     char hdr[kPackHeaderSize];
     std::memcpy(hdr, kPackMagic, 8);
     PutU64(hdr + 8, id);
+    PutU64(hdr + 16, HeaderCheck(hdr));
     RETURN_IF_ERROR(WriteAll(fd, hdr, sizeof hdr).Prefix(path));
     cur_.id = id;
     cur_.fd = std::move(ufd);
@@ -314,34 +338,106 @@ Result<std::string> PackReader::ReadChunk(const Digest& d, const ChunkLoc& loc) 
   return out;
 }
 
-Status ScanPack(const std::string& path, uint64_t* pack_id,
-                const std::function<Status(const PackRecord&)>& fn, uint64_t* valid_end) {
+namespace {
+// Checks the header at the start of a pack file; returns its size, or 0 for
+// a v2 header cut short (a writer died creating the pack).
+Result<size_t> CheckPackHeader(int fd, uint64_t size, const std::string& path) {
+  char hdr[kPackHeaderSize];
+  size_t n = std::min<uint64_t>(size, kPackHeaderSize);
+  RETURN_IF_ERROR(PreadAll(fd, hdr, n, 0).Prefix(path));
+  size_t hsize = 0;
+  if (n >= kPackHeaderSizeV1 && std::memcmp(hdr, kPackMagicV1, 8) == 0) {
+    hsize = kPackHeaderSizeV1;
+  } else if (std::memcmp(hdr, kPackMagic, 8) == 0) {
+    if (n < kPackHeaderSize) return size_t{0};
+    if (GetU64(hdr + 16) != HeaderCheck(hdr))
+      return Status::Corruption(path + ": pack header fails its check (damaged)");
+    hsize = kPackHeaderSize;
+  } else {
+    return Status::Corruption(path + ": pack header damaged (unknown magic)");
+  }
+  auto want = PackIdFromFileName(path.substr(path.rfind('/') + 1));
+  if (want.ok() && *want != GetU64(hdr + 8))
+    return Status::Corruption(path + ": pack header names pack " + std::to_string(GetU64(hdr + 8)) +
+                              ", not the one in its file name (damaged)");
+  return hsize;
+}
+}  // namespace
+
+Result<PackScan> ScanPack(const std::string& path,
+                          const std::function<Status(const PackRecord&)>& fn) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::IOError(path);
   UniqueFd ufd(fd);
   struct stat st;
   if (::fstat(fd, &st) != 0) return Status::IOError(path);
-  uint64_t size = static_cast<uint64_t>(st.st_size);
+  PackScan scan;
+  scan.size = static_cast<uint64_t>(st.st_size);
+  if (scan.size < kPackHeaderSizeV1) return scan;  // torn at creation
+  ASSIGN_OR_RETURN(size_t hsize, CheckPackHeader(fd, scan.size, path));
+  if (hsize == 0) return scan;
   char hdr[kRecordHeaderSize];
-  *valid_end = 0;
-  if (size < kPackHeaderSize) return Status::Ok();  // torn at creation
-  RETURN_IF_ERROR(PreadAll(fd, hdr, kPackHeaderSize, 0).Prefix(path));
-  if (std::memcmp(hdr, kPackMagic, 8) != 0) return Status::Corruption(path + ": not a pack file");
-  *pack_id = GetU64(hdr + 8);
-  uint64_t off = kPackHeaderSize;
-  *valid_end = off;
-  while (off + kRecordHeaderSize <= size) {
+  RETURN_IF_ERROR(PreadAll(fd, hdr, 16, 0).Prefix(path));
+  scan.pack_id = GetU64(hdr + 8);
+  uint64_t off = hsize;
+  scan.valid_end = off;
+  while (off + kRecordHeaderSize <= scan.size) {
     RETURN_IF_ERROR(PreadAll(fd, hdr, kRecordHeaderSize, off).Prefix(path));
-    if (GetU32(hdr) != kRecordMagic) break;  // torn tail
+    if (GetU32(hdr) != kRecordMagic) break;  // torn tail (or damage: see PackScan)
     PackRecord rec;
-    rec.loc = {*pack_id, off, GetU32(hdr + 4), GetU32(hdr + 8)};
-    if (off + kRecordHeaderSize + rec.loc.clen > size) break;
+    rec.loc = {scan.pack_id, off, GetU32(hdr + 4), GetU32(hdr + 8)};
+    if (off + kRecordHeaderSize + rec.loc.clen > scan.size) break;
     rec.digest = Digest::FromRaw(std::string_view(hdr + 16, 32));
     rec.reclaimed = GetU32(hdr + 12) & kRecordReclaimed;
     RETURN_IF_ERROR(fn(rec));
     off += kRecordHeaderSize + rec.loc.clen;
-    *valid_end = off;
+    scan.valid_end = off;
   }
+  return scan;
+}
+
+Status RestoreRecordHeader(const std::string& packs_dir, const Digest& d, const ChunkLoc& loc) {
+  std::string path = PackPath(packs_dir, loc.pack_id);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(path);
+  UniqueFd ufd(fd);
+  std::string frame(loc.clen, '\0');
+  RETURN_IF_ERROR(PreadAll(fd, frame.data(), frame.size(), loc.offset + kRecordHeaderSize).Prefix(path));
+  if (!DecompressVerified(d, frame, loc.ulen).ok())
+    return Status::NotFound("chunk " + d.ToString() + ": its frame is damaged too");
+  char hdr[kRecordHeaderSize] = {};
+  PutU32(hdr, kRecordMagic);
+  PutU32(hdr + 4, loc.clen);
+  PutU32(hdr + 8, loc.ulen);
+  std::memcpy(hdr + 16, d.bytes.data(), 32);
+  if (::pwrite(fd, hdr, sizeof hdr, static_cast<off_t>(loc.offset)) != static_cast<ssize_t>(sizeof hdr) ||
+      ::fdatasync(fd) != 0)
+    return Status::IOError("rewrite record header in " + path);
+  return Status::Ok();
+}
+
+Status RestorePackHeader(const std::string& path) {
+  ASSIGN_OR_RETURN(uint64_t id, PackIdFromFileName(path.substr(path.rfind('/') + 1)));
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(path);
+  UniqueFd ufd(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::IOError(path);
+  if (CheckPackHeader(fd, static_cast<uint64_t>(st.st_size), path).ok()) return Status::Ok();
+  char rec[4];
+  char hdr[kPackHeaderSize];
+  size_t hsize = 0;
+  for (size_t at : {kPackHeaderSize, kPackHeaderSizeV1})
+    if (PreadAll(fd, rec, 4, at).ok() && GetU32(rec) == kRecordMagic) {
+      hsize = at;
+      break;
+    }
+  if (hsize == 0) return Status::NotFound(path + ": no record where a header would end");
+  std::memcpy(hdr, hsize == kPackHeaderSize ? kPackMagic : kPackMagicV1, 8);
+  PutU64(hdr + 8, id);
+  PutU64(hdr + 16, HeaderCheck(hdr));
+  if (::pwrite(fd, hdr, hsize, 0) != static_cast<ssize_t>(hsize) || ::fdatasync(fd) != 0)
+    return Status::IOError("rewrite pack header of " + path);
   return Status::Ok();
 }
 

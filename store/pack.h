@@ -1,6 +1,9 @@
 // Pack files: append-only files of chunk records, one zstd frame each.
 //
-//   pack   := "CFSPACK1" u64le(pack_id) record*
+//   pack   := header record*
+//   header := "CFSPACK2" u64le(pack_id) u64le(check)      (24 bytes, written now)
+//           | "CFSPACK1" u64le(pack_id)                   (16 bytes, older packs)
+//   check  := the first 8 bytes (little-endian) of SHA-256 of the 16 bytes before it
 //   record := u32le(magic 0x4b4e4843 "CHNK") u32le(clen) u32le(ulen)
 //             u32le(flags) digest[32] frame[clen]
 //   flags  := bit 0 "reclaimed": gc punched the frame out (a hole of zeros)
@@ -11,6 +14,9 @@
 // torn record at the tail of a pack is garbage that gc reclaims.
 // Each writing process appends to packs of its own, holding an exclusive
 // flock on each while it writes; gc never touches a locked pack.
+// A header is valid only when its magic is known, its check matches (v2) and
+// its pack_id is the one in the file name (%016x.pack): gc and fsck refuse a
+// pack whose header fails, rather than guess where its records are.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +32,8 @@
 
 namespace cfs {
 
-constexpr size_t kPackHeaderSize = 16;
+constexpr size_t kPackHeaderSize = 24;      // what PackWriter writes (v2)
+constexpr size_t kPackHeaderSizeV1 = 16;
 constexpr size_t kRecordHeaderSize = 48;
 constexpr uint32_t kRecordMagic = 0x4b4e4843;
 
@@ -41,6 +48,8 @@ struct ChunkLoc {
 };
 
 std::string PackPath(const std::string& packs_dir, uint64_t pack_id);
+// The pack id a file name "%016x.pack" stands for; Invalid for other names.
+Result<uint64_t> PackIdFromFileName(std::string_view name);
 
 // Appends records to the packs of this process. Thread-safe.
 class PackWriter {
@@ -117,10 +126,31 @@ struct PackRecord {
 
 constexpr uint32_t kRecordReclaimed = 1;
 
-// Walks a pack's records in order. Stops (without error) at a torn tail;
-// reports the offset where valid records end in *valid_end.
-Status ScanPack(const std::string& path, uint64_t* pack_id,
-                const std::function<Status(const PackRecord&)>& fn, uint64_t* valid_end);
+// What a walk of a pack found.
+struct PackScan {
+  uint64_t pack_id = 0;    // from the (checked) header
+  uint64_t size = 0;       // bytes in the file
+  uint64_t valid_end = 0;  // end of the last whole record (0: no header yet)
+  // valid_end < size: a torn tail (a writer died mid-record) -- or a damaged
+  // record header, which only the index can tell apart: if any index entry
+  // points at or past valid_end, the pack is damaged, not torn.
+};
+
+// Walks a pack's records in order, calling fn for each. Stops (without
+// error) where the records stop making sense. A file shorter than a header
+// is a pack torn at creation (valid_end 0). Corruption when the header fails
+// its check or names another pack than the file name does.
+Result<PackScan> ScanPack(const std::string& path,
+                          const std::function<Status(const PackRecord&)>& fn);
+
+// Repair (store/repair.cc). Both write in place and fdatasync.
+// Rewrites the header of the record at loc from what the index says of it,
+// if -- and only if -- the frame there decompresses to d. NotFound otherwise.
+Status RestoreRecordHeader(const std::string& packs_dir, const Digest& d, const ChunkLoc& loc);
+// Rewrites a damaged pack header from the file name, choosing the version by
+// where the first record starts. Ok (and nothing written) when it is intact;
+// NotFound when no record starts where either version would put it.
+Status RestorePackHeader(const std::string& path);
 
 // Decompresses one zstd frame of known size and verifies its digest.
 Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);

@@ -57,6 +57,25 @@ static std::optional<ChunkedPositions> ChunkedPartsOf(ImageSourceReader& src, co
   return *cp;
 }
 
+// A stored layer is reused only while its TOC decodes (checksum included)
+// and every chunk it needs is indexed: fsck --repair drops chunks that failed
+// their check, and the next pull of an image that needs them (or a damaged
+// TOC) must store them again. Returns the TOC record, or nothing when the
+// layer must be imported anew.
+static Result<std::optional<std::string>> WholeLayerOrNothing(Index& ix, std::string toc_record) {
+  auto decoded = LayerToc::Decode(toc_record);
+  if (!decoded.ok()) return std::optional<std::string>();  // damaged: imported anew
+  const LayerToc& toc = *decoded;
+  std::unordered_set<Digest, DigestHash> seen;
+  std::vector<std::string> keys;
+  for (const auto& c : toc.chunks)
+    if (seen.insert(c.digest).second) keys.push_back(key::Chunk(c.digest));
+  ASSIGN_OR_RETURN(auto vals, ix.MultiGet(keys));
+  for (const auto& v : vals)
+    if (!v) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(toc_record));
+}
+
 // Imports one resolved image from `src`. REQUIRES: the operation lock held.
 static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
                                        const SourceImage& img, const std::string& source_desc,
@@ -85,6 +104,9 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
     std::vector<Descriptor> need;
     for (size_t i = 0; i < img.layers.size(); i++) {
       ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(img.diff_ids[i])));
+      if (have) {
+        ASSIGN_OR_RETURN(have, WholeLayerOrNothing(*snapshot, std::move(*have)));
+      }
       if (have) continue;
       if (src.CanReadRanges()) {
         auto cp = ChunkedPositionsOf(img.layers[i]);
@@ -109,6 +131,9 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
                        " " + d.digest.ToString();
     ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(ls.diff_id)));
     LayerToc toc;
+    if (have) {
+      ASSIGN_OR_RETURN(have, WholeLayerOrNothing(*snapshot, std::move(*have)));
+    }
     if (have) {
       ASSIGN_OR_RETURN(toc, LayerToc::Decode(*have));
       res.layers_reused++;

@@ -268,6 +268,19 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 const std::string& Store::root() const { return impl_->root; }
 
+namespace {
+// A store made by an older cimg may have no index yet if nothing was ever
+// stored; one with packs or a partial index/ dir has lost it, and is refused.
+Status CheckIndexPresent(const std::string& root) {
+  if (PathExists(root + "/index/CURRENT")) return Status::Ok();
+  auto packs = ListDir(root + "/packs", ".pack");
+  auto index_files = ListDir(root + "/index");
+  bool empty = packs.ok() && packs->empty() && (!index_files.ok() || index_files->empty());
+  if (!empty) return Index::OpenWriter(root).status();  // the one-line refusal
+  return Index::Create(root);
+}
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
   StoreOptions o = in;
   if (o.root.empty()) o.root = DefaultStoreRoot();
@@ -286,8 +299,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
     } catch (const std::exception& e) {
       return Status::Corruption(cfg_path + ": " + e.what());
     }
+    RETURN_IF_ERROR(CheckIndexPresent(o.root));
   } else {
     RETURN_IF_ERROR(o.chunker.Validate());
+    RETURN_IF_ERROR(Index::Create(o.root));
     json j = {{"version", 1},
               {"digest", "sha256"},
               {"chunker",

@@ -92,13 +92,28 @@ struct PullResult {
 struct GcReport {
   uint64_t chunks_removed = 0, layers_removed = 0, blobs_removed = 0;
   uint64_t packs_removed = 0, bytes_reclaimed = 0;
-  uint64_t scratch_removed = 0;  // temporary dirs of dead processes
+  uint64_t scratch_removed = 0;  // temporary dirs of dead processes (their bytes count
+                                 // in bytes_reclaimed)
+  uint64_t quarantined = 0;      // files in packs/ that are not packs, moved to quarantine/
 };
 
 struct FsckReport {
   uint64_t chunks_checked = 0, layers_checked = 0, images_checked = 0;
   uint64_t garbage_records = 0;      // unindexed pack records (gc removes them)
   std::vector<std::string> problems; // one line each; empty = clean
+};
+
+// What Store::Repair did (store/repair.cc).
+struct RepairReport {
+  uint64_t chunks_relinked = 0;  // bad chunks now served by an intact copy in the packs
+  uint64_t chunks_dropped = 0;   // bad chunks with no copy: dropped from the index
+  std::vector<std::string> actions;  // one line each
+  struct Image {
+    Digest manifest;
+    std::vector<std::string> names;
+    std::string source;  // where it was pulled or built from (ImageDetails::source)
+  };
+  std::vector<Image> images_to_pull;  // need a pull to be whole again
 };
 
 struct PushOptions {
@@ -141,6 +156,10 @@ class Store {
 
   Result<GcReport> Gc();
   Result<FsckReport> Fsck();
+  // Replaces chunks that fail their check by intact copies in the packs, or
+  // drops them from the index so the next pull stores them again; says
+  // which images need that pull. Safe beside other processes.
+  Result<RepairReport> Repair();
 
   // --- read side for fs/, deploy/ and registry/ ---
   Result<LayerToc> GetLayerToc(const Digest& diff_id);

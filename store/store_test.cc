@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <thread>
 
 #include "store/io.h"
+#include "store/index.h"
 #include "store/pack.h"
 
 namespace cfs {
@@ -283,6 +285,88 @@ TEST_F(StoreTest, UncommittedPackRecordsAreGarbageNotErrors) {
   f = store_->Fsck();
   EXPECT_EQ(f->garbage_records, 0u);
   EXPECT_EQ(ExportTar(*store_, a.image.layers[0].diff_id), tar_a_);
+}
+
+// gc refuses, deleting nothing, when a pack header fails its check (one
+// byte of the pack id flipped: before, gc unlinked the whole pack); repair
+// rewrites the header from the file name.
+TEST_F(StoreTest, GcRefusesADamagedPackHeaderAndRepairRestoresIt) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  std::string pack = Sh("ls " + tmp_.path() + "/root/packs/*.pack | head -1");
+  pack.pop_back();
+  std::string before = Sh("sha256sum " + pack);
+  Sh("printf '\\377' | dd of=" + pack + " bs=1 seek=9 conv=notrunc status=none");
+  auto g = store_->Gc();
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("gc refused, nothing deleted"), std::string::npos)
+      << g.status().message();
+  EXPECT_NE(Sh("sha256sum " + pack), before);  // still damaged, still there
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->problems.empty());
+  auto r = store_->Repair();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Sh("sha256sum " + pack), before);
+  ASSERT_TRUE(store_->Gc().ok());
+  EXPECT_EQ(ExportTar(*store_, a.image.layers[0].diff_id), tar_a_);
+}
+
+// A record's length inflated: the walk stops there. Before, gc took that
+// for a torn tail and cut every intact record after it.
+TEST_F(StoreTest, GcNeverCutsPastADamagedRecord) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  std::string pack = Sh("ls " + tmp_.path() + "/root/packs/*.pack | head -1");
+  pack.pop_back();
+  std::fstream f(pack, std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t off = kPackHeaderSize;
+  char hdr[kRecordHeaderSize];
+  for (int i = 0; i < 5; i++) {  // the sixth record
+    f.seekg(static_cast<std::streamoff>(off));
+    f.read(hdr, sizeof hdr);
+    uint32_t clen;
+    std::memcpy(&clen, hdr + 4, 4);
+    off += kRecordHeaderSize + clen;
+  }
+  f.seekg(static_cast<std::streamoff>(off + 4));
+  uint32_t clen;
+  f.read(reinterpret_cast<char*>(&clen), 4);
+  uint32_t inflated = clen + 100000000;
+  f.seekp(static_cast<std::streamoff>(off + 4));
+  f.write(reinterpret_cast<const char*>(&inflated), 4);
+  f.close();
+  uint64_t size = std::stoull(Sh("stat -c %s " + pack));
+  auto g = store_->Gc();
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("damaged record"), std::string::npos) << g.status().message();
+  EXPECT_EQ(std::stoull(Sh("stat -c %s " + pack)), size);
+  auto r = store_->Repair();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->chunks_relinked, 1u);
+  ASSERT_TRUE(store_->Gc().ok());
+  auto fs = store_->Fsck();
+  ASSERT_TRUE(fs.ok());
+  EXPECT_TRUE(fs->problems.empty()) << fs->problems[0];
+  EXPECT_EQ(ExportTar(*store_, a.image.layers[0].diff_id), tar_a_);
+}
+
+// Opening never creates an index over existing packs.
+TEST_F(StoreTest, AStoreWhoseIndexVanishedIsRefused) {
+  MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  store_.reset();
+  std::string root = tmp_.path() + "/root";
+  Sh("mv " + root + "/index/CURRENT " + root + "/CURRENT.saved");
+  StoreOptions o;
+  o.root = root;
+  auto s = Store::Open(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("index"), std::string::npos) << s.status().message();
+  EXPECT_FALSE(PathExists(root + "/index/CURRENT"));
+  ASSERT_TRUE(Index::RestoreCurrent(root).ok());
+  store_ = Open();
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty());
+  EXPECT_EQ(store_->ListImages()->size(), 1u);
 }
 
 TEST_F(StoreTest, ConcurrentWritersShareOneRoot) {

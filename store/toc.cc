@@ -63,7 +63,12 @@ namespace {
 
 constexpr char kTocMagic[4] = {'C', 'T', 'O', 'C'};
 constexpr char kSplitMagic[4] = {'C', 'T', 'S', 'P'};
-constexpr uint8_t kVersion = 1;
+// Version 2 appends a SHA-256 of the body before it, checked on decode, so
+// a record altered behind RocksDB's back (its own checksums pass) is caught
+// before anything is served from it. Version 1 (no check) is still read.
+constexpr uint8_t kVersion = 2;
+constexpr uint8_t kVersionUnchecked = 1;
+constexpr size_t kCheckBytes = 32;
 constexpr uint64_t kMaxDecoded = uint64_t{1} << 30;  // 1 GiB
 constexpr int kZstdLevel = 3;
 
@@ -165,7 +170,8 @@ class Decoder {
     if (m != std::string_view(magic, 4)) return Error("bad magic");
     uint8_t version;
     RETURN_IF_ERROR(Byte(&version, "version"));
-    if (version != kVersion) return Error("unsupported version " + std::to_string(version));
+    if (version != kVersion && version != kVersionUnchecked)
+      return Error("unsupported version " + std::to_string(version));
     return Status::Ok();
   }
   Status End() const { return remaining() == 0 ? Status::Ok() : Error("trailing bytes"); }
@@ -175,6 +181,25 @@ class Decoder {
   size_t pos_ = 0;
   const char* what_;
 };
+
+std::string Compress(const std::string& raw);
+
+// Appends the body's SHA-256 (version 2) and compresses.
+std::string Seal(std::string raw) {
+  raw.append(Digest::Of(raw).Raw());
+  return Compress(raw);
+}
+
+// The body of a decoded record without its check, after verifying it.
+Result<std::string_view> CheckedBody(std::string_view raw, const char* what) {
+  if (raw.size() < 5 || raw[4] != static_cast<char>(kVersion)) return raw;  // v1 or bad: Header says
+  if (raw.size() < 5 + kCheckBytes)
+    return Status::Corruption(std::string(what) + ": truncated checksum");
+  std::string_view body = raw.substr(0, raw.size() - kCheckBytes);
+  if (Digest::Of(body).Raw() != raw.substr(body.size()))
+    return Status::Corruption(std::string(what) + ": checksum mismatch (the record was altered)");
+  return body;
+}
 
 std::string Compress(const std::string& raw) {
   std::string out(ZSTD_compressBound(raw.size()), '\0');
@@ -296,13 +321,14 @@ std::string LayerToc::Encode() const {
   }
   w.Varint(entries.size());
   for (const TocEntry& e : entries) EncodeEntry(e, &w);
-  return Compress(w.out());
+  return Seal(std::move(w.out()));
 }
 
 Result<LayerToc> LayerToc::Decode(std::string_view data) {
   const char* kWhat = "layer TOC";
   ASSIGN_OR_RETURN(std::string raw, Decompress(data, kWhat));
-  Decoder r(raw, kWhat);
+  ASSIGN_OR_RETURN(std::string_view body, CheckedBody(raw, kWhat));
+  Decoder r(body, kWhat);
   RETURN_IF_ERROR(r.Header(kTocMagic));
   LayerToc toc;
   std::string_view digest;
@@ -336,13 +362,14 @@ std::string TarSplit::Encode() const {
     w.String(bytes);
   }
   w.String(trailer);
-  return Compress(w.out());
+  return Seal(std::move(w.out()));
 }
 
 Result<TarSplit> TarSplit::Decode(std::string_view data) {
   const char* kWhat = "tar-split";
   ASSIGN_OR_RETURN(std::string raw, Decompress(data, kWhat));
-  Decoder r(raw, kWhat);
+  ASSIGN_OR_RETURN(std::string_view body, CheckedBody(raw, kWhat));
+  Decoder r(body, kWhat);
   RETURN_IF_ERROR(r.Header(kSplitMagic));
   TarSplit split;
   uint64_t n;

@@ -284,6 +284,33 @@ TEST(LayerToc, FuzzFlips) {
   SUCCEED() << ok << " mutated inputs still decoded";
 }
 
+// Version 2 records carry a SHA-256 of their body: a record altered behind
+// the store's back (a swapped chunk entry) is refused; version 1 still reads.
+TEST(LayerToc, ChecksumCatchesAlteredRecords) {
+  LayerToc toc = SampleToc();
+  std::string raw = RawOf(toc.Encode());
+  ASSERT_EQ(raw[4], 2);
+  std::string swapped = raw;
+  // The chunk table starts after magic, version, diff_id and the tar size;
+  // swap the first bytes of the first two chunk digests.
+  size_t table = 4 + 1 + 32 + 1 + 1;
+  std::swap(swapped[table], swapped[table + 33]);
+  ASSERT_NE(swapped, raw);
+  auto dec = LayerToc::Decode(Zstd(swapped));
+  ASSERT_FALSE(dec.ok());
+  EXPECT_NE(dec.status().message().find("checksum"), std::string::npos) << dec.status().message();
+
+  std::string v1 = raw.substr(0, raw.size() - 32);
+  v1[4] = 1;
+  auto old = LayerToc::Decode(Zstd(v1));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(*old, toc);
+
+  std::string split = RawOf(SampleSplit().Encode());
+  split[7] ^= 1;
+  EXPECT_FALSE(TarSplit::Decode(Zstd(split)).ok());
+}
+
 TEST(TarSplit, RoundTrip) {
   TarSplit s = SampleSplit();
   auto dec = TarSplit::Decode(s.Encode());

@@ -16,6 +16,7 @@
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/reference.h"
+#include "store/index.h"
 #include "store/store.h"
 
 namespace {
@@ -105,6 +106,40 @@ std::string ReadPasswordStdin() {
 }
 
 }  // namespace
+
+// cimg fsck --repair: Store::Repair, then a pull of every image that needs
+// one from the source it was stored from.
+void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
+  auto rep = Must(store.Repair());
+  for (const auto& a : rep.actions) std::printf("repair: %s\n", a.c_str());
+  for (const auto& img : rep.images_to_pull) {
+    std::string name = img.names.empty() ? img.manifest.ToString() : img.names[0];
+    cfs::PullOptions o;
+    o.as_name = img.names.empty() ? "" : img.names[0];
+    o.progress = TerminalProgress(quiet);
+    cfs::Result<cfs::PullResult> r = cfs::Status::Invalid("no source recorded");
+    std::string src = img.source;
+    if (src.rfind("docker://", 0) == 0) {
+      auto ref = cfs::registry::Reference::Parse(src);
+      if (!ref.ok()) {
+        r = ref.status();
+      } else {
+        auto client = reg.Connect(ref->registry);
+        auto rs = cfs::registry::OpenRegistrySource(client, *ref, store.root() + "/tmp", reg.parallel);
+        r = rs.ok() ? store.PullFrom(**rs, src, o.as_name.empty() ? ref->LocalName() : o.as_name, o)
+                    : cfs::Result<cfs::PullResult>(rs.status());
+      }
+    } else if (src.rfind("oci:", 0) == 0 || src.rfind("oci-archive:", 0) == 0 ||
+               src.rfind("docker-archive:", 0) == 0) {
+      r = store.Pull(src, o);
+    }
+    if (r.ok())
+      std::printf("repair: %s: pulled again from %s\n", name.c_str(), src.c_str());
+    else
+      std::printf("repair: %s: could not pull it again from %s: %s\n", name.c_str(),
+                  src.empty() ? "(no source)" : src.c_str(), r.status().message().c_str());
+  }
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"cimg: build, store, move and inspect cluster images"};
@@ -513,17 +548,39 @@ int main(int argc, char** argv) {
   gc->callback([&] {
     auto store = Must(OpenStore(g));
     auto r = Must(store->Gc());
-    std::printf("gc: removed %llu chunks, %llu layers, %llu blobs, %llu packs; reclaimed %s\n",
+    std::printf("gc: removed %llu chunks, %llu layers, %llu blobs, %llu packs, %llu scratch dirs; "
+                "reclaimed %s\n",
                 static_cast<unsigned long long>(r.chunks_removed),
                 static_cast<unsigned long long>(r.layers_removed),
                 static_cast<unsigned long long>(r.blobs_removed),
-                static_cast<unsigned long long>(r.packs_removed), HumanSize(r.bytes_reclaimed).c_str());
+                static_cast<unsigned long long>(r.packs_removed),
+                static_cast<unsigned long long>(r.scratch_removed), HumanSize(r.bytes_reclaimed).c_str());
+    if (r.quarantined)
+      std::printf("gc: moved %llu files that are not packs to %s/quarantine\n",
+                  static_cast<unsigned long long>(r.quarantined), store->root().c_str());
   });
 
   // fsck
   auto* fsck = app.add_subcommand("fsck", "Verify every chunk and reference in the store");
+  fsck->footer(
+      "Examples:\n  cimg fsck\n  cimg fsck --repair --tls-verify=false\n\n"
+      "--repair replaces chunks that fail their check by intact copies in the store, else drops\n"
+      "them from the index and pulls the images that need them again from where they came from.");
+  bool fsck_repair = false;
+  RegistryFlags fsck_reg;
+  fsck->add_flag("--repair", fsck_repair, "Replace bad chunks from a good source");
+  fsck_reg.Add(fsck);
   fsck->callback([&] {
+    if (fsck_repair) {
+      // A lost index/CURRENT is restored before the store can open at all.
+      std::string root = g.root.empty() ? cfs::DefaultStoreRoot() : g.root;
+      if (cfs::PathExists(root + "/index") && !cfs::PathExists(root + "/index/CURRENT")) {
+        Must(cfs::Index::RestoreCurrent(root));
+        std::printf("repair: %s/index/CURRENT restored (it names the newest manifest)\n", root.c_str());
+      }
+    }
     auto store = Must(OpenStore(g));
+    if (fsck_repair) RepairStore(*store, fsck_reg, quiet);
     auto r = Must(store->Fsck());
     for (const auto& p : r.problems) std::printf("%s\n", p.c_str());
     std::printf("fsck: %llu chunks, %llu layers, %llu images checked; %llu garbage records; %s\n",

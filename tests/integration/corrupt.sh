@@ -25,15 +25,15 @@ packs=("$ROOT"/packs/*.pack)
 [[ ${#packs[@]} -ge 1 ]] || fail "no pack files under $ROOT/packs"
 PACK=${packs[0]}
 
-# Walk the pack: [16-byte header] then records [u32 magic, u32 clen, u32 ulen,
+# Walk the pack: [24-byte header] then records [u32 magic, u32 clen, u32 ulen,
 # u32 flags, 32-byte digest] + clen frame bytes. Flip one byte in the middle
 # of the first record's frame that is long enough.
 read -r DIGEST OFF CLEN < <(python3 - "$PACK" <<'PY'
 import struct, sys
 p = sys.argv[1]
 data = open(p, 'rb').read()
-assert data[:8] == b'CFSPACK1', 'not a pack: %r' % data[:8]
-off = 16
+assert data[:8] == b'CFSPACK2', 'not a pack: %r' % data[:8]
+off = 24
 while off + 48 <= len(data):
     magic, clen, ulen, flags = struct.unpack_from('<IIII', data, off)
     assert magic == 0x4b4e4843, 'bad record magic at %d' % off
