@@ -1,6 +1,8 @@
 #include "store/index.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
+#include <sys/stat.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -12,9 +14,14 @@ namespace cfs {
 namespace {
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
-  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
-  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
-  return Status::IOError(what + ": " + s.ToString(), EIO);
+  // RocksDB's own text without its code prefixes ("Corruption: ..."), which
+  // our codes already carry.
+  std::string msg = s.getState() ? s.getState() : s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(what + ": damaged: " + msg);
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + msg);
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace)
+    return Status::IOError(what + ": no space left on the device", ENOSPC);
+  return Status::IOError(what + ": " + msg, EIO);
 }
 
 rocksdb::Options BaseOptions() {
@@ -47,6 +54,23 @@ Status IndexMissing(const std::string& root) {
                             "(its packs are kept untouched)");
 }
 }  // namespace
+
+// Every table file the database names must be there, whole: a secondary
+// instance opens without looking, and would then read a damaged index as
+// an empty one.
+static Status CheckLiveFiles(rocksdb::DB* db, const std::string& dir) {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db->GetLiveFilesMetaData(&files);
+  for (const auto& f : files) {
+    std::string path = (f.directory.empty() ? dir : f.directory) + "/" + f.relative_filename;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != f.size)
+      return Status::Corruption("index " + dir + ": table file " + f.relative_filename +
+                                (::stat(path.c_str(), &st) != 0 ? " is missing" : " has the wrong size") +
+                                "; refusing to read a damaged index");
+  }
+  return Status::Ok();
+}
 
 Status Index::Create(const std::string& root) {
   ASSIGN_OR_RETURN(FileLock lock,
@@ -118,6 +142,7 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
     }
     RETURN_IF_ERROR(FromRocks(s, "open index " + path));
     ix->db_.reset(db);
+    RETURN_IF_ERROR(CheckLiveFiles(db, path));
     ix->secondary_dir_ = sec.Release();  // the Index removes it on close
     return ix;
   }

@@ -196,7 +196,8 @@ ldb --db="$ROOT/index" put --key_hex "$KEY" --value_hex "0x$(xxd -p "$T/toc2.zst
 expect_fsck_problem "altered|checksum"
 cfs_setup
 mkdir -p "$T/mnt"
-if cfs_mount victim:1 "$T/mnt" 2>"$T/mount.err"; then
+it_track_mount "$T/mnt"
+if timeout -k 5 60 "$CLUSTERFS" mount --root "$ROOT" victim:1 "$T/mnt" 2>"$T/mount.err"; then
   if cat "$T/mnt/big" >"$T/big.out" 2>/dev/null; then
     cmp -s "$T/big.out" "$T/orig/rootfs/big" || fail "clusterfs served wrong bytes from an altered TOC"
     fail "clusterfs served a file from an altered TOC"
@@ -204,6 +205,7 @@ if cfs_mount victim:1 "$T/mnt" 2>"$T/mount.err"; then
   cfs_umount "$T/mnt"
 else
   log "mount refused: $(head -n1 "$T/mount.err")"
+  grep -qi "checksum\|altered" "$T/mount.err" || fail "mount refused without naming the damage: $(cat "$T/mount.err")"
 fi
 expect_gc_refused
 log "a re-pull replaces the altered record"
