@@ -149,9 +149,11 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
 
 Status PackWriter::Sync() {
   MutexLock l(&mu_);
-  for (auto& fd : finished_)
-    if (::fdatasync(fd.get()) != 0) return Status::IOError("fdatasync pack");
-  finished_.clear();
+  // Rolled packs stay open (and flock'ed) until the writer goes: their
+  // records are indexed only after this Sync, and gc must not take them for
+  // garbage in between.
+  for (; finished_synced_ < finished_.size(); finished_synced_++)
+    if (::fdatasync(finished_[finished_synced_].get()) != 0) return Status::IOError("fdatasync pack");
   if (cur_.fd.valid() && ::fdatasync(cur_.fd.get()) != 0) return Status::IOError("fdatasync pack");
   return FsyncDir(dir_);
 }

@@ -74,7 +74,8 @@ class PackWriter {
   const uint64_t max_size_;
   Mutex mu_;
   Open cur_ GUARDED_BY(mu_);
-  std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, synced by Sync()
+  std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, locked until destruction
+  size_t finished_synced_ GUARDED_BY(mu_) = 0;      // finished_[0, this) are synced
 };
 
 // Reads records by location. Each pack is mapped read-only once (and mapped
