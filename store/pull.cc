@@ -76,6 +76,39 @@ static Result<std::optional<std::string>> WholeLayerOrNothing(Index& ix, std::st
   return std::optional<std::string>(std::move(toc_record));
 }
 
+// A re-pull (the image is stored already) is how users mend a damaged
+// image: every chunk of its stored layers is read back, and those that fail
+// their check are dropped from the index (in one writer session), so the
+// layers holding them are imported anew below and the chunks stored again.
+// Returns how many were dropped; ix is refreshed to see it.
+static Result<uint64_t> DropDamagedChunks(Store::Impl& impl, Index& ix,
+                                          const std::vector<Digest>& diff_ids) {
+  std::unordered_set<Digest, DigestHash> seen;
+  std::vector<Digest> bad;
+  for (const Digest& id : diff_ids) {
+    ASSIGN_OR_RETURN(auto v, ix.Get(key::Toc(id)));
+    if (!v) continue;
+    auto toc = LayerToc::Decode(*v);
+    if (!toc.ok()) continue;  // imported anew anyway (WholeLayerOrNothing)
+    for (const auto& c : toc->chunks) {
+      if (!seen.insert(c.digest).second) continue;
+      ASSIGN_OR_RETURN(auto lv, ix.Get(key::Chunk(c.digest)));
+      if (!lv) continue;
+      auto loc = ChunkLoc::Decode(*lv);
+      if (!loc.ok() || !impl.packs.ReadChunk(c.digest, *loc).ok()) bad.push_back(c.digest);
+    }
+  }
+  if (bad.empty()) return uint64_t{0};
+  {
+    ASSIGN_OR_RETURN(auto w, impl.Writer());
+    Index::Batch b;
+    for (const auto& d : bad) b.Delete(key::Chunk(d));
+    RETURN_IF_ERROR(w->Write(b));
+  }
+  RETURN_IF_ERROR(ix.Refresh());
+  return uint64_t{bad.size()};
+}
+
 // Imports one resolved image from `src`. REQUIRES: the operation lock held.
 static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
                                        const SourceImage& img, const std::string& source_desc,
@@ -87,6 +120,10 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
                               std::to_string(img.diff_ids.size()) + " diff_ids for " +
                               std::to_string(img.layers.size()) + " layers");
   ASSIGN_OR_RETURN(auto snapshot, impl.Reader());
+  ASSIGN_OR_RETURN(auto stored, snapshot->Get(key::Image(img.manifest_digest)));
+  if (stored) {
+    ASSIGN_OR_RETURN(res.chunks_replaced, DropDamagedChunks(impl, *snapshot, img.diff_ids));
+  }
   PackWriter packs(impl.packs_dir);
   LayerImporter importer(*impl.chunker, &packs, snapshot.get(), impl.opts.compression_level,
                          impl.opts.threads);

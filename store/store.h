@@ -87,6 +87,7 @@ struct PullResult {
   ImageDetails image;
   uint64_t layers_reused = 0;  // already in the store, not read at all
   uint64_t layers_by_parts = 0;  // zstd:chunked: only missing chunks were read
+  uint64_t chunks_replaced = 0;  // re-pull: stored chunks that failed their check, stored anew
 };
 
 struct GcReport {

@@ -185,6 +185,9 @@ int main(int argc, char** argv) {
     }
     const auto& d = r.image;
     std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
+    if (r.chunks_replaced)
+      std::printf("  %llu damaged chunk%s of the stored image replaced\n",
+                  static_cast<unsigned long long>(r.chunks_replaced), r.chunks_replaced == 1 ? "" : "s");
     std::printf("  %zu layers (%llu already stored, %llu fetched by parts), %s; chunks: %llu distinct, "
                 "%llu new (%s stored)\n",
                 d.layers.size(), static_cast<unsigned long long>(r.layers_reused),

@@ -108,16 +108,19 @@ expect_image_whole
 restore_pristine
 
 log "case 2b: a chunk's frame damaged too (no intact copy): repair drops it, the re-pull stores it"
-python3 - "$(the_pack)" "$OFF" <<'PY'
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, 'r+b') as f:
-    f.seek(off + 48 + 10); b = f.read(1); f.seek(off + 48 + 10); f.write(bytes([b[0] ^ 0xff]))
-PY
+damage_frame() { flip_byte "$(the_pack)" $(($1 + 48 + 10)); }
+damage_frame "$OFF"
 expect_fsck_problem "digest mismatch|cannot decompress"
 out=$(ci fsck --repair 2>&1) || fail "fsck --repair failed: $out"
 grep -q "dropped from the index" <<<"$out" || fail "repair did not drop the bad chunk: $out"
 grep -q "pulled again from oci:" <<<"$out" || fail "repair did not pull the image again: $out"
+expect_image_whole
+restore_pristine
+
+log "case 2c: the same damage mended by a plain re-pull of the image"
+damage_frame "$OFF"
+out=$(ci pull "oci:$IMG:t" --as victim:1) || fail "re-pull failed: $out"
+grep -q "1 damaged chunk of the stored image replaced" <<<"$out" || fail "re-pull did not replace the chunk: $out"
 expect_image_whole
 restore_pristine
 
