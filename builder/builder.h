@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "builder/copy.h"
 #include "registry/client.h"
 #include "store/store.h"
 
@@ -58,6 +59,7 @@ struct BuildOptions {
   // "lite": the images named in the rootfs; "all": also the image archives
   // (docker save / oci-archive tars) under images/.
   std::string build_mode = "lite";
+  DownloadLimits download;  // COPY http(s)://
   registry::ClientOptions registry;  // for FROM images pulled from a registry
   // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").
   std::function<void(const std::string&)> log;

@@ -235,6 +235,12 @@ int main(int argc, char** argv) {
                     "lite (default): collect the container images the rootfs names into registry/; "
                     "all: also the image archives under images/")
       ->check(CLI::IsMember({"lite", "all"}));
+  build->add_option("--max-download", bo.download.max_bytes,
+                    "Largest COPY http(s):// download (default 1GiB; k/M/G suffixes)")
+      ->transform(CLI::AsSizeValue(false));
+  build->add_option("--download-timeout", bo.download.timeout_s,
+                    "Seconds a COPY http(s):// download may take (default 1800)")
+      ->check(CLI::PositiveNumber);
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
   build->callback([&] {
@@ -294,8 +300,8 @@ int main(int argc, char** argv) {
       ::close(fd);
     }
     auto base = Must(store->Inspect(manifests[0]));
-    auto layer = Must(store->ImportDirLayer(upper, TerminalProgress(quiet)));
-    auto lease2 = Must(store->TakeLease({layer.diff_id}));
+    std::unique_ptr<cfs::Store::Lease> lease2;
+    auto layer = Must(store->ImportDirLayer(upper, TerminalProgress(quiet), &lease2));
     json cfg = json::parse(base.config, nullptr, false);
     if (!cfg.is_object()) cfg = json::object();
     char now[32];
@@ -311,7 +317,7 @@ int main(int argc, char** argv) {
     json h = {{"created", now}, {"created_by", "cimg commit " + mnt}};
     if (!commit_msg.empty()) h["comment"] = commit_msg;
     cfg["history"].push_back(h);
-    auto img = Must(store->CreateImage(commit_name, cfg.dump(), "commit:" + mnt));
+    auto img = Must(store->CreateImage(commit_name, cfg.dump(), "commit:" + mnt, {layer}));
     std::printf("%s  %s\n  %zu layers (+1: %llu entries, %s)\n", commit_name.c_str(),
                 img.summary.image_id.ToString().c_str(), img.layers.size(),
                 static_cast<unsigned long long>(layer.entries), HumanSize(layer.tar_size).c_str());
@@ -458,11 +464,13 @@ int main(int argc, char** argv) {
   // rmi
   auto* rmi = app.add_subcommand("rmi", "Remove image names (data goes at the next gc)");
   std::vector<std::string> rmi_names;
-  rmi->add_option("NAME", rmi_names, "Images to remove")->required();
+  bool rmi_force = false;
+  rmi->add_option("NAME", rmi_names, "Images to remove (a name, or an ID: the image and all its names)")->required();
+  rmi->add_flag("-f,--force", rmi_force, "Remove an image by ID even when several names point at it");
   rmi->callback([&] {
     auto store = Must(OpenStore(g));
     for (const auto& n : rmi_names)
-      for (const auto& r : Must(store->Remove(n))) std::printf("Untagged: %s\n", r.c_str());
+      for (const auto& r : Must(store->Remove(n, rmi_force))) std::printf("Untagged: %s\n", r.c_str());
   });
 
   // history
