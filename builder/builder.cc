@@ -212,20 +212,20 @@ Status Builder::From(const Instruction& in) {
   const bool remote = registry::IsRegistryReference(name);
   if (!details.ok() && details.status().IsNotFound() && remote) details = PullBase(name);
   if (!details.ok()) return details.status().Prefix(where);
-  // --platform: the stored image must be of that platform; a registry
-  // image of another one is pulled again for this platform.
+  // --platform: the stored image must be of that platform; one pulled from
+  // a registry is pulled again for this platform.
   if (!o_.platform.arch.empty()) {
     Platform have = ConfigPlatform(details->config);
-    if (!PlatformMatches(have, o_.platform) && remote) {
+    const std::string wrong = where + ": the stored image is " +
+                              (have.arch.empty() ? "of no platform" : have.ToString()) + ", not " +
+                              o_.platform.ToString() + " (--platform)";
+    if (!PlatformMatches(have, o_.platform) && remote && details->source.starts_with("docker://")) {
       Log("stored " + name + " is " + have.ToString() + ", not " + o_.platform.ToString());
       details = PullBase(name);
-      if (!details.ok()) return details.status().Prefix(where);
+      if (!details.ok()) return Status::Invalid(wrong + "; pulling it: " + details.status().message());
       have = ConfigPlatform(details->config);
     }
-    if (!PlatformMatches(have, o_.platform))
-      return Status::Invalid(where + ": the image is " +
-                             (have.arch.empty() ? "of no platform" : have.ToString()) +
-                             ", not " + o_.platform.ToString() + " (--platform)");
+    if (!PlatformMatches(have, o_.platform)) return Status::Invalid(wrong);
   }
   for (const auto& l : details->layers) st_.diff_ids.push_back(l.diff_id);
   RETURN_IF_ERROR(Lease(st_.diff_ids).Prefix(Where(in) + ": FROM " + name));
