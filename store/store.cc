@@ -160,6 +160,22 @@ Result<std::vector<Digest>> MatchId(Index& ix, const std::string& name, const st
   return images[0];
 }
 
+// The names norm (a normalized name) may be stored under, as docker
+// resolves them: "nginx" may be stored as "docker.io/library/nginx".
+std::vector<std::string> NameCandidates(const std::string& norm) {
+  std::vector<std::string> candidates = {norm};
+  auto slash = norm.find('/');
+  std::string first = slash == std::string::npos ? "" : norm.substr(0, slash);
+  bool has_registry = first.find('.') != std::string::npos ||
+                      first.find(':') != std::string::npos || first == "localhost";
+  if (!has_registry) {
+    candidates.push_back("docker.io/" + norm);
+    if (slash == std::string::npos) candidates.push_back("docker.io/library/" + norm);
+    candidates.push_back("localhost/" + norm);
+  }
+  return candidates;
+}
+
 std::string HexOf(const std::string& name) {
   std::string hex = name.rfind("sha256:", 0) == 0 ? name.substr(7) : name;
   bool is_hex = hex.size() >= 4 && hex.size() <= 64 &&
@@ -177,18 +193,7 @@ Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
   }
   auto norm = NormalizeImageName(name);
   if (norm.ok()) {
-    // As docker does: "nginx" may be stored as "docker.io/library/nginx".
-    std::vector<std::string> candidates = {*norm};
-    auto slash = norm->find('/');
-    std::string first = slash == std::string::npos ? "" : norm->substr(0, slash);
-    bool has_registry = first.find('.') != std::string::npos ||
-                        first.find(':') != std::string::npos || first == "localhost";
-    if (!has_registry) {
-      candidates.push_back("docker.io/" + *norm);
-      if (slash == std::string::npos) candidates.push_back("docker.io/library/" + *norm);
-      candidates.push_back("localhost/" + *norm);
-    }
-    for (const auto& c : candidates) {
+    for (const auto& c : NameCandidates(*norm)) {
       ASSIGN_OR_RETURN(auto v, ix.Get(key::Name(c)));
       if (v) return Digest::Parse(*v);
     }
@@ -386,10 +391,14 @@ Result<std::vector<std::string>> Store::Remove(const std::string& name, bool for
   auto norm = NormalizeImageName(name);
   Index::Batch b;
   std::vector<std::string> removed;
-  if (norm.ok() && std::find(names.begin(), names.end(), *norm) != names.end()) {
+  std::string by_name;  // the name it resolved as, if it did as a name
+  if (norm.ok())
+    for (const auto& c : NameCandidates(*norm))
+      if (by_name.empty() && std::find(names.begin(), names.end(), c) != names.end()) by_name = c;
+  if (!by_name.empty()) {
     // By name: that name goes; the image goes with its last name.
-    b.Delete(key::Name(*norm));
-    removed.push_back(*norm);
+    b.Delete(key::Name(by_name));
+    removed.push_back(by_name);
     if (names.size() == 1) b.Delete(key::Image(m));
     RETURN_IF_ERROR(w->Write(b));
     return removed;
@@ -408,7 +417,7 @@ Result<std::vector<std::string>> Store::Remove(const std::string& name, bool for
   }
   if (all.size() > 1 && !force)
     return Status::Invalid("unable to delete " + name + ": image is referenced in " +
-                                      std::to_string(all.size()) + " names; use -f");
+                           std::to_string(all.size()) + " names; use -f");
   for (const auto& n : all) {
     b.Delete(key::Name(n));
     removed.push_back(n);
