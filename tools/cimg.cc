@@ -17,6 +17,7 @@
 #include "registry/image_io.h"
 #include "registry/reference.h"
 #include "store/store.h"
+#include "store/work_dir.h"
 
 namespace {
 
@@ -137,8 +138,9 @@ int main(int argc, char** argv) {
     if (cfs::registry::IsRegistryReference(pull_src)) {
       auto ref = Must(cfs::registry::Reference::Parse(pull_src));
       auto client = pull_reg.Connect(ref.registry);
-      auto src = Must(cfs::registry::OpenRegistrySource(client, ref, store->root() + "/tmp",
-                                                        pull_reg.parallel));
+      // Its scratch is a work dir of this process: gc leaves it alone meanwhile.
+      auto work = Must(cfs::WorkDir::Create(store->root(), "pull-"));
+      auto src = Must(cfs::registry::OpenRegistrySource(client, ref, work.path(), pull_reg.parallel));
       auto pulled = store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o);
       src.reset();  // joins its transfer threads before any exit
       r = Must(std::move(pulled));
@@ -204,8 +206,9 @@ int main(int argc, char** argv) {
     }
     auto client = push_reg.Connect(ref.registry);
     cfs::registry::PushStats stats;
+    auto work = Must(cfs::WorkDir::Create(store->root(), "push-"));  // gc leaves it alone
     auto dst = Must(cfs::registry::OpenRegistryDestination(
-        client, ref, store->root() + "/tmp", mount_from, &stats, ItemProgress(o.progress, "upload"),
+        client, ref, work.path(), mount_from, &stats, ItemProgress(o.progress, "upload"),
         push_reg.parallel));
     Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
     dst.reset();  // joins its upload threads before any exit
