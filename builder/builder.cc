@@ -1,6 +1,7 @@
 #include "builder/builder.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +23,7 @@
 #include "registry/layout.h"
 #include "registry/reference.h"
 #include "store/layer_stack.h"
+#include "store/work_dir.h"
 
 namespace cfs::builder {
 
@@ -83,6 +85,7 @@ struct State {
   std::string created;  // of the last layer step (or the base): keeps rebuilds identical
   std::string arch = "amd64", os = "linux";
   std::vector<std::unique_ptr<Store::Lease>> leases;
+  std::vector<LayerSummary> imported;  // layers this build stored (chunk accounting)
 };
 
 class Builder {
@@ -98,16 +101,31 @@ class Builder {
     return kf_.path + ":" + std::to_string(in.line);
   }
   Status From(const Instruction& in);
+  // Pulls FROM name from its registry for o_.platform.
+  Result<ImageDetails> PullBase(const std::string& name);
   Status LayerStep(const Instruction& in);
   // Runs fn(mount dir) on a mount of the layers so far with upper dir upper.
   Status OnMount(const std::string& tmp, const std::function<Status(const std::string&)>& fn);
   Status RunCommand(const Instruction& in, const std::string& rootfs);
   // Pulls the container images the rootfs names into its registry/.
   Status CollectImages();
+  // Leases layers the store holds; NotFound for one gc took before.
   Status Lease(const std::vector<Digest>& ids) {
     ASSIGN_OR_RETURN(auto l, store_.TakeLease(ids));
     st_.leases.push_back(std::move(l));
+    for (const auto& d : ids) {
+      ASSIGN_OR_RETURN(bool has, store_.HasLayer(d));
+      if (!has) return Status::NotFound("layer " + d.ToString() + " is no longer in the store");
+    }
     return Status::Ok();
+  }
+  // Imports the upper dir of a step as a new layer, leased at once.
+  Result<LayerSummary> Import(const std::string& upper) {
+    std::unique_ptr<Store::Lease> lease;
+    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease));
+    st_.leases.push_back(std::move(lease));
+    st_.imported.push_back(ls);
+    return ls;
   }
   // A cache entry: the layer a step made (none for a step without changes)
   // and when. nullopt for a miss, and for an entry whose layer gc took.
@@ -127,8 +145,8 @@ class Builder {
     if (!layer.empty()) {
       auto d = Digest::Parse(layer);
       if (!d.ok()) return std::nullopt;
-      auto has = store_.HasLayer(*d);
-      if (!has.ok() || !*has) return std::nullopt;
+      // Leased now, so that gc cannot take it between this check and use.
+      if (!Lease({*d}).ok()) return std::nullopt;
       hit.layer = *d;
     }
     return hit;
@@ -146,33 +164,71 @@ class Builder {
   Store& store_;
   const BuildOptions& o_;
   Kubefile kf_;
+  WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
   State st_;
   BuildResult res_;
 };
 
+// The platform an image config names ("" parts when it names none).
+Platform ConfigPlatform(const std::string& config) {
+  Platform p;
+  json c = json::parse(config, nullptr, false);
+  if (!c.is_object()) return p;
+  auto str = [&](const char* k) { return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : ""; };
+  p.os = str("os");
+  p.arch = str("architecture");
+  p.variant = str("variant");
+  return p;
+}
+
+// True when an image of platform `have` serves a build for `want` (a
+// variant is compared only when want names one).
+bool PlatformMatches(const Platform& have, const Platform& want) {
+  return have.os == want.os && have.arch == want.arch &&
+         (want.variant.empty() || have.variant == want.variant);
+}
+
+Result<ImageDetails> Builder::PullBase(const std::string& name) {
+  ASSIGN_OR_RETURN(auto ref, registry::Reference::Parse(name));
+  Log("pulling " + ref.ToString() +
+      (o_.platform.arch.empty() ? "" : " for " + o_.platform.ToString()));
+  ASSIGN_OR_RETURN(auto client, registry::Client::Create(ref.registry, o_.registry));
+  std::shared_ptr<registry::Client> c(std::move(client));
+  ASSIGN_OR_RETURN(auto src, registry::OpenRegistrySource(c, ref, work_.path()));
+  PullOptions po;
+  po.platform = o_.platform;
+  po.progress = o_.progress;
+  // Under its reference, as docker pull --platform does: the variant for
+  // this platform replaces another one stored under that name.
+  ASSIGN_OR_RETURN(auto pulled, store_.PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), po));
+  return pulled.image;
+}
+
 Status Builder::From(const Instruction& in) {
   std::string name = Expand(in.args[0], o_.build_args);
   if (name == "scratch") return Status::Ok();
+  const std::string where = Where(in) + ": FROM " + name;
   auto details = store_.Inspect(name);
-  if (!details.ok() && details.status().IsNotFound() && registry::IsRegistryReference(name)) {
-    auto ref = registry::Reference::Parse(name);
-    if (!ref.ok()) return ref.status().Prefix(Where(in));
-    Log("pulling " + ref->ToString());
-    auto client = registry::Client::Create(ref->registry, o_.registry);
-    if (!client.ok()) return client.status().Prefix(Where(in) + ": FROM " + name);
-    std::shared_ptr<registry::Client> c(std::move(*client));
-    ASSIGN_OR_RETURN(auto src,
-                     registry::OpenRegistrySource(c, *ref, store_.root() + "/tmp"));
-    PullOptions po;
-    po.platform = o_.platform;
-    po.progress = o_.progress;
-    auto pulled = store_.PullFrom(*src, "docker://" + ref->ToString(), ref->LocalName(), po);
-    if (!pulled.ok()) return pulled.status().Prefix(Where(in) + ": FROM " + name);
-    details = pulled->image;
+  const bool remote = registry::IsRegistryReference(name);
+  if (!details.ok() && details.status().IsNotFound() && remote) details = PullBase(name);
+  if (!details.ok()) return details.status().Prefix(where);
+  // --platform: the stored image must be of that platform; one pulled from
+  // a registry is pulled again for this platform.
+  if (!o_.platform.arch.empty()) {
+    Platform have = ConfigPlatform(details->config);
+    const std::string wrong = where + ": the stored image is " +
+                              (have.arch.empty() ? "of no platform" : have.ToString()) + ", not " +
+                              o_.platform.ToString() + " (--platform)";
+    if (!PlatformMatches(have, o_.platform) && remote && details->source.starts_with("docker://")) {
+      Log("stored " + name + " is " + have.ToString() + ", not " + o_.platform.ToString());
+      details = PullBase(name);
+      if (!details.ok()) return Status::Invalid(wrong + "; pulling it: " + details.status().message());
+      have = ConfigPlatform(details->config);
+    }
+    if (!PlatformMatches(have, o_.platform)) return Status::Invalid(wrong);
   }
-  if (!details.ok()) return details.status().Prefix(Where(in) + ": FROM " + name);
   for (const auto& l : details->layers) st_.diff_ids.push_back(l.diff_id);
-  RETURN_IF_ERROR(Lease(st_.diff_ids));
+  RETURN_IF_ERROR(Lease(st_.diff_ids).Prefix(Where(in) + ": FROM " + name));
   json c = json::parse(details->config, nullptr, false);
   if (c.is_object()) {
     st_.created = c.value("created", "");
@@ -238,12 +294,14 @@ Status Builder::OnMount(const std::string& tmp,
   ASSIGN_OR_RETURN(auto ov, Overlay::Create(std::move(lowers), std::move(inos), oo));
   MountOptions mo;
   mo.fsname = "cimg-build";
+  RETURN_IF_ERROR(work_.AddMount(mnt));
   ASSIGN_OR_RETURN(auto m, Mount::Start(std::move(ov), mnt, mo));
   Status st = fn(mnt);
   Status um = m->Unmount();
   m.reset();
   RETURN_IF_ERROR(st);
-  return um;
+  RETURN_IF_ERROR(um);
+  return work_.RemoveMount(mnt);
 }
 
 Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
@@ -272,18 +330,44 @@ Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
   ev.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
+  // The step runs in a process group of its own, recorded in the work dir
+  // before it starts (it waits on go for that), so that whatever it leaves
+  // running is killed: here when it ends, by gc if this process dies.
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) return Status::IOError("pipe");
+  UniqueFd go_read(go[0]), go_write(go[1]);
   pid_t pid = ::fork();
   if (pid < 0) return Status::IOError("fork");
   if (pid == 0) {
+    ::setpgid(0, 0);
+    go_write.Reset();
+    char c;
+    ssize_t n;
+    do n = ::read(go[0], &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(125);  // the builder died or failed to record the group: never run
     ::dup2(2, 1);  // the command's output is progress, not cimg's result: stderr
     if (::chdir(rootfs.c_str()) != 0) _exit(126);
     ::execvpe(av[0], av.data(), ev.data());
     std::fprintf(stderr, "cimg build: cannot run %s: %s\n", av[0], std::strerror(errno));
     _exit(127);
   }
+  ::setpgid(pid, pid);  // also here: the group exists before it is recorded
+  go_read.Reset();
+  Status recorded = work_.AddGroup(pid);
+  if (recorded.ok()) (void)WriteAll(go_write.get(), "g", 1);
+  go_write.Reset();
+  // Waits for the command without reaping it, so that pid (and the group
+  // id) stay ours while what it left running in its group is killed.
+  siginfo_t info;
+  while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  ::kill(-pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  RETURN_IF_ERROR(recorded);
+  RETURN_IF_ERROR(work_.RemoveGroup(pid));
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   std::string why = WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
                                       : "signal " + std::to_string(WTERMSIG(status));
@@ -293,7 +377,7 @@ Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
 Status Builder::LayerStep(const Instruction& in) {
   Vars vars = st_.args;
   for (const auto& kv : st_.env) vars.push_back(kv);
-  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(store_.root() + "/tmp", "build-"));
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "step-"));
   std::string text;
   std::vector<CopySource> sources;
   std::string dest;
@@ -311,7 +395,7 @@ Status Builder::LayerStep(const Instruction& in) {
     text = "COPY";
     for (const auto& s : srcs) text += " " + s;
     text += " " + dest;
-    auto resolved = ResolveSources(o_.context, srcs, tmp.path() + "/downloads");
+    auto resolved = ResolveSources(o_.context, srcs, tmp.path() + "/downloads", o_.download);
     if (!resolved.ok()) return resolved.status().Prefix(Where(in));
     sources = std::move(*resolved);
     ASSIGN_OR_RETURN(Digest inputs, DigestSources(sources));
@@ -331,7 +415,6 @@ Status Builder::LayerStep(const Instruction& in) {
     res_.cached++;
     if (!hit->created.empty()) st_.created = hit->created;
     if (hit->layer) {
-      RETURN_IF_ERROR(Lease({*hit->layer}));
       st_.diff_ids.push_back(*hit->layer);
       res_.layers++;
     }
@@ -348,8 +431,7 @@ Status Builder::LayerStep(const Instruction& in) {
   }));
   std::string diff;
   if (!DirEmpty(tmp.path() + "/upper")) {
-    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(tmp.path() + "/upper", o_.progress));
-    RETURN_IF_ERROR(Lease({ls.diff_id}));
+    ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp.path() + "/upper"));
     st_.diff_ids.push_back(ls.diff_id);
     diff = ls.diff_id.ToString();
     res_.layers++;
@@ -371,7 +453,7 @@ Status Builder::CollectImages() {
   if (!o_.ignored_image_list.empty()) {
     ASSIGN_OR_RETURN(ignored, ReadImageList(o_.ignored_image_list));
   }
-  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(store_.root() + "/tmp", "images-"));
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "images-"));
   Platform platform = o_.platform;
   if (platform.arch.empty()) platform = Platform::Host();
   std::vector<std::string> names;
@@ -409,7 +491,7 @@ Status Builder::CollectImages() {
     }
     key = h.Finish();
     if (auto hit = CacheLookup(key); hit && hit->layer) {
-      cached = *hit->layer;
+      cached = *hit->layer;  // leased by CacheLookup
       if (!hit->created.empty()) st_.created = hit->created;
       return Status::Ok();
     }
@@ -424,11 +506,8 @@ Status Builder::CollectImages() {
         if (!cr.ok()) return cr.status().Prefix(n);
         c = std::shared_ptr<registry::Client>(std::move(*cr));
       }
-      registry::CopyStats cs;
       Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag));
-      RETURN_IF_ERROR(registry::CopyImageToLayout(*c, *ref, platform, layout, ref->repository,
-                                                  ref->tag, &cs)
-                          .Prefix(n));
+      RETURN_IF_ERROR(CopyToBuiltinRegistry(*c, *ref, platform, layout).Prefix(n));
     }
     for (const auto& a : archives) {
       ASSIGN_OR_RETURN(std::vector<std::string> loaded,
@@ -449,15 +528,13 @@ Status Builder::CollectImages() {
   if (cached) {
     Log(" --> cached");
     res_.cached++;
-    RETURN_IF_ERROR(Lease({*cached}));
     st_.diff_ids.push_back(*cached);
     res_.layers++;
   } else {
     // Fixed times: the layer of the same images is the same bytes in every
     // build, so deploy sends nothing for it when it is rebuilt.
     RETURN_IF_ERROR(ZeroTimes(tmp.path() + "/upper"));
-    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(tmp.path() + "/upper", o_.progress));
-    RETURN_IF_ERROR(Lease({ls.diff_id}));
+    ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp.path() + "/upper"));
     st_.diff_ids.push_back(ls.diff_id);
     res_.layers++;
     st_.created = NowRfc3339();
@@ -481,6 +558,7 @@ Result<BuildResult> Builder::Run() {
     return Status::NotFound("build context " + o_.context + ": not a directory");
   if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
   else st_.arch = Platform::Host().arch;
+  ASSIGN_OR_RETURN(work_, WorkDir::Create(store_.root(), "build-"));
   const size_t n = kf_.instructions.size();
   // Build args given but never declared are reported, as docker does.
   for (const auto& [k, v] : o_.build_args) {
@@ -544,7 +622,8 @@ Result<BuildResult> Builder::Run() {
   cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
   for (const auto& d : st_.diff_ids) cfg["rootfs"]["diff_ids"].push_back(d.ToString());
   cfg["history"] = st_.history;
-  ASSIGN_OR_RETURN(res_.image, store_.CreateImage(o_.tag, cfg.dump(), "build:" + o_.context));
+  ASSIGN_OR_RETURN(res_.image,
+                   store_.CreateImage(o_.tag, cfg.dump(), "build:" + o_.context, st_.imported));
   return res_;
 }
 

@@ -14,7 +14,12 @@
 // A failed build tags nothing under its tag; a parent it pulled for FROM
 // stays in the store under its reference (as podman and buildah keep pulled
 // bases), and later builds FROM that reference use it without asking the
-// registry again.
+// registry again, unless --platform names another platform than the stored
+// image's (then it is pulled again for that platform; a stored image that
+// did not come from a registry is refused).
+// The build works in a WorkDir (store/work_dir.h) that records its mounts
+// and each RUN's process group, and leases every layer it uses: gc leaves
+// both alone while the build lives and undoes them after it died.
 #pragma once
 
 #include <functional>
@@ -22,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "builder/copy.h"
 #include "registry/client.h"
 #include "store/store.h"
 
@@ -58,6 +64,7 @@ struct BuildOptions {
   // "lite": the images named in the rootfs; "all": also the image archives
   // (docker save / oci-archive tars) under images/.
   std::string build_mode = "lite";
+  DownloadLimits download;  // COPY http(s)://
   registry::ClientOptions registry;  // for FROM images pulled from a registry
   // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").
   std::function<void(const std::string&)> log;

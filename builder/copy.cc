@@ -180,12 +180,63 @@ Status CopyAny(int root_fd, const std::string& src, int dir_fd, const std::strin
   return Status::Unsupported("COPY: " + src + ": only files, directories and symlinks are copied");
 }
 
+// Where a download goes, and how much of it there may be.
+struct Sink {
+  int fd;
+  uint64_t written = 0, max;
+  bool too_large = false;
+};
+
 size_t OnData(char* p, size_t size, size_t n, void* ud) {
-  auto* fd = static_cast<int*>(ud);
-  return WriteAll(*fd, p, size * n).ok() ? size * n : 0;
+  auto* sink = static_cast<Sink*>(ud);
+  if (sink->written + size * n > sink->max) {
+    sink->too_large = true;
+    return 0;  // curl fails the transfer
+  }
+  sink->written += size * n;
+  return WriteAll(sink->fd, p, size * n).ok() ? size * n : 0;
 }
 
-Result<CopySource> Download(const std::string& url, const std::string& tmp_dir) {
+std::string Bytes(uint64_t n) {
+  if (n % (1u << 30) == 0) return std::to_string(n >> 30) + " GiB";
+  if (n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
+// Runs the transfer of url into sink within limits.
+Status Fetch(const std::string& url, Sink* sink, const DownloadLimits& limits) {
+  CURL* c = curl_easy_init();
+  if (!c) return Status::IOError("curl", ENOMEM);
+  char err[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, limits.timeout_s);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, limits.low_speed_bytes);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, limits.low_speed_s);
+  // A Content-Length over the limit fails before any byte is written.
+  curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(limits.max_bytes));
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_cleanup(c);
+  if (rc == CURLE_OK) return Status::Ok();
+  if (sink->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+    return Status::Invalid("COPY: " + url + ": larger than the download limit of " +
+                           Bytes(limits.max_bytes) + " (cimg build --max-download)");
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    return Status::Unavailable("COPY: " + url + ": timed out (" + (err[0] ? err : "") +
+                               "; cimg build --download-timeout)");
+  return Status::Unavailable("COPY: " + url + ": " + (err[0] ? err : curl_easy_strerror(rc)));
+}
+
+Result<CopySource> Download(const std::string& url, const std::string& tmp_dir,
+                            const DownloadLimits& limits) {
   std::string path = url;
   auto q = path.find_first_of("?#");
   if (q != std::string::npos) path = path.substr(0, q);
@@ -195,25 +246,12 @@ Result<CopySource> Download(const std::string& url, const std::string& tmp_dir) 
   std::string out = tmp_dir + "/" + Digest::Of(url).Hex().substr(0, 16) + "-" + name;
   UniqueFd fd(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return Status::IOError(out);
-  CURL* c = curl_easy_init();
-  if (!c) return Status::IOError("curl", ENOMEM);
-  int raw = fd.get();
-  char err[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnData);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &raw);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  CURLcode rc = curl_easy_perform(c);
-  curl_easy_cleanup(c);
-  if (rc != CURLE_OK)
-    return Status::Unavailable("COPY: " + url + ": " + (err[0] ? err : curl_easy_strerror(rc)));
+  Sink sink{fd.get(), 0, limits.max_bytes};
+  Status st = Fetch(url, &sink, limits);
+  if (!st.ok()) {
+    ::unlink(out.c_str());  // no partial download stays behind
+    return st;
+  }
   return CopySource{url, out, name};
 }
 
@@ -221,13 +259,14 @@ Result<CopySource> Download(const std::string& url, const std::string& tmp_dir) 
 
 Result<std::vector<CopySource>> ResolveSources(const std::string& context,
                                                const std::vector<std::string>& srcs,
-                                               const std::string& tmp_dir) {
+                                               const std::string& tmp_dir,
+                                               const DownloadLimits& limits) {
   std::string root = RealPathOf(context);
   if (root.empty()) return Status::NotFound("build context " + context + " does not exist");
   std::vector<CopySource> out;
   for (const auto& s : srcs) {
     if (s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0) {
-      ASSIGN_OR_RETURN(CopySource d, Download(s, tmp_dir));
+      ASSIGN_OR_RETURN(CopySource d, Download(s, tmp_dir, limits));
       out.push_back(std::move(d));
       continue;
     }

@@ -3,6 +3,7 @@
 // RESOLVE_IN_ROOT, so ".." and symlinks (absolute ones too) stay inside.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,14 @@
 #include "store/status.h"
 
 namespace cfs::builder {
+
+// Bounds on one COPY http(s) download.
+struct DownloadLimits {
+  uint64_t max_bytes = uint64_t{1} << 30;  // larger downloads fail (default 1 GiB)
+  long timeout_s = 1800;                   // the whole transfer (default 30 min)
+  // Slower than low_speed_bytes/s for low_speed_s seconds fails.
+  long low_speed_bytes = 1024, low_speed_s = 60;
+};
 
 struct CopySource {
   std::string display;  // as written (for messages)
@@ -21,11 +30,13 @@ struct CopySource {
 // expanded by the caller. Invalid for a source whose path leads outside the
 // context (its directories are resolved, symlinks included) or one that
 // matches nothing. A source that is itself a symlink is copied as a symlink,
-// so what it points at (in or out of the context) is never read. URLs are downloaded into
-// tmp_dir (TLS verified).
+// so what it points at (in or out of the context) is never read. URLs are
+// downloaded into tmp_dir (TLS verified) within limits; a download that
+// fails or breaks a limit leaves no file.
 Result<std::vector<CopySource>> ResolveSources(const std::string& context,
                                                const std::vector<std::string>& srcs,
-                                               const std::string& tmp_dir);
+                                               const std::string& tmp_dir,
+                                               const DownloadLimits& limits = {});
 
 // A digest of the sources' names, types, modes, link targets and contents:
 // the build cache's input key.

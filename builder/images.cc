@@ -11,6 +11,7 @@
 #include <set>
 
 #include "store/io.h"
+#include "store/oci_metadata.h"
 
 namespace cfs::builder {
 
@@ -140,6 +141,17 @@ Result<std::vector<std::string>> FindImages(const std::string& rootfs) {
     }
   }
   return std::vector<std::string>(found.begin(), found.end());
+}
+
+Status CopyToBuiltinRegistry(registry::Client& client, const registry::Reference& ref,
+                             const Platform& platform, registry::DistributionLayout& layout) {
+  registry::CopyStats cs;
+  RETURN_IF_ERROR(registry::CopyImageToLayout(client, ref, platform, layout, ref.repository,
+                                              ref.tag, &cs));
+  ASSIGN_OR_RETURN(registry::FetchedManifest top, client.GetManifest(ref.repository, ref.ManifestRef()));
+  if (!oci::IsIndexMediaType(top.media_type)) return Status::Ok();
+  RETURN_IF_ERROR(layout.PutBlob(top.digest, top.bytes));
+  return layout.LinkManifest(ref.repository, top.digest, "");
 }
 
 }  // namespace cfs::builder

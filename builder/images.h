@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "registry/client.h"
+#include "registry/layout.h"
+#include "registry/reference.h"
 #include "store/status.h"
 
 namespace cfs::builder {
@@ -19,5 +22,13 @@ Result<std::vector<std::string>> FindImages(const std::string& rootfs);
 
 // One reference per line; blank lines and # comments skipped.
 Result<std::vector<std::string>> ReadImageList(const std::string& path);
+
+// Copies the image ref names for platform into the layout (repo, tag), and,
+// when ref names an index (by digest, or a tag pointing at one), the index
+// too, linked as a revision of repo: a registry serving the layout then
+// answers for the index digest as well as for the platform manifest it
+// names (the tag keeps naming the platform manifest).
+Status CopyToBuiltinRegistry(registry::Client& client, const registry::Reference& ref,
+                             const Platform& platform, registry::DistributionLayout& layout);
 
 }  // namespace cfs::builder

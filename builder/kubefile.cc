@@ -1,5 +1,6 @@
 #include "builder/kubefile.h"
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -163,6 +164,10 @@ Result<Kubefile> ParseKubefile(const std::string& text, const std::string& path)
   auto err = [&](int line, const std::string& why) {
     return Status::Invalid(path + ":" + std::to_string(line) + ": " + why);
   };
+  // A NUL would silently cut the instruction where C strings meet it.
+  if (auto nul = text.find('\0'); nul != std::string::npos)
+    return err(static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n')) + 1,
+               "NUL byte");
   int cmds_line = 0, launch_line = 0;  // the last CMDS / LAUNCH so far (0: none)
   for (size_t i = 0; i < lines.size(); i++) {
     std::string line = lines[i];

@@ -636,5 +636,13 @@ TEST(SplitWords, UnterminatedQuote) {
   }
 }
 
+TEST(ParseKubefile, NulByteIsRefusedWithItsLine) {
+  using namespace std::string_literals;
+  // Without the check, "RUN echo a" would silently lose "; rm -rf x".
+  ExpectError("FROM scratch\nRUN echo a\0; rm -rf x\n"s, 2, "NUL byte");
+  ExpectError("FROM scratch\n# comment\0\n"s, 2, "NUL byte");
+  ExpectError("\0FROM scratch\n"s, 1, "NUL byte");
+}
+
 }  // namespace
 }  // namespace cfs::builder

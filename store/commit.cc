@@ -241,7 +241,8 @@ class TreeWriter {
 
 }  // namespace
 
-Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const ProgressFn& progress) {
+Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const ProgressFn& progress,
+                                          std::unique_ptr<Lease>* lease) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::Invalid(dir + ": not a directory");
@@ -266,6 +267,10 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
     ASSIGN_OR_RETURN(auto w, impl_->Writer());
     RETURN_IF_ERROR(importer.Commit(*w, *r));
   }
+  // Still under the operation lock: no gc ran since the commit.
+  if (lease) {
+    ASSIGN_OR_RETURN(*lease, TakeLease({r->toc.diff_id}));
+  }
   LayerSummary s;
   s.diff_id = r->toc.diff_id;
   s.source_digest = r->toc.diff_id;
@@ -273,6 +278,8 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
   s.tar_size = r->toc.tar_size;
   s.entries = r->toc.entries.size();
   s.chunks = r->toc.chunks.size();
+  s.chunks_new = r->chunks_new;
+  s.bytes_new = r->bytes_new;
   return s;
 }
 
@@ -281,7 +288,8 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
 namespace cfs {
 
 Result<ImageDetails> Store::CreateImage(const std::string& name, const std::string& config,
-                                        const std::string& source) {
+                                        const std::string& source,
+                                        const std::vector<LayerSummary>& imported) {
   nlohmann::json cj;
   try {
     cj = nlohmann::json::parse(config);
@@ -336,6 +344,10 @@ Result<ImageDetails> Store::CreateImage(const std::string& name, const std::stri
                            {"size", toc.tar_size}});
   }
   rec.chunks_total = distinct.size();
+  for (const auto& l : imported) {
+    rec.chunks_new += l.chunks_new;
+    rec.bytes_new += l.bytes_new;
+  }
   std::string manifest = m.dump();
   Digest md = Digest::Of(manifest);
   Index::Batch b;

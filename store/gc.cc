@@ -25,6 +25,7 @@
 
 #include "store/pack_check.h"
 #include "store/store_impl.h"
+#include "store/work_dir.h"
 
 namespace cfs {
 
@@ -73,18 +74,19 @@ uint64_t TreeDiskBytes(const std::string& path) {
 }
 
 // Removes scratch left by dead processes. REQUIRES: gc.lock held
-// exclusively, so no import/export/load (the only other users of tmp/) runs;
-// readers' secondary dirs are live while their owner lock is held.
+// exclusively, so no import/export/load (the only other users of tmp/
+// without an owner lock) runs; a directory whose owner.lock is held (a
+// reader's secondary index, a running build's work dir) is live. A dead
+// build's work dir first has its process groups killed and its mounts
+// detached (store/work_dir.h); one that keeps a mount stays.
 void RemoveStaleScratch(const std::string& tmp, GcReport* rep) {
   auto names = ListDir(tmp);
   if (!names.ok()) return;
   for (const auto& n : *names) {
     std::string path = tmp + "/" + n;
-    if (n.rfind("secondary-", 0) == 0) {
-      auto owner = FileLock::TryAcquire(path + "/" + kSecondaryOwnerLock,
-                                        FileLock::Mode::kExclusive);
-      if (!owner.ok()) continue;  // a live reader
-    }
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !ReclaimScratch(path).ok())
+      continue;
     uint64_t bytes = TreeDiskBytes(path);
     if (RemoveTree(path).ok()) {
       rep->scratch_removed++;

@@ -5,7 +5,9 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "store/store_impl.h"
 
@@ -117,6 +119,72 @@ Store::Impl::Impl(const StoreOptions& o)
       leases_dir(o.root + "/leases"),
       packs(o.root + "/packs") {}
 
+namespace {
+
+// The stored manifests of the one image an ID (config digest) or manifest
+// digest, or a prefix of either of at least 4 hex digits, names; newest
+// stored first. One image ID may be stored under several manifests (the same
+// config pulled from a docker archive and from an OCI layout): they are one
+// image. Empty when nothing matches; Invalid when several images do.
+Result<std::vector<Digest>> MatchId(Index& ix, const std::string& name, const std::string& hex) {
+  std::map<Digest, std::vector<std::pair<int64_t, Digest>>> by_config;
+  std::vector<std::pair<Digest, Digest>> by_manifest;  // (manifest, its config)
+  RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
+    Digest m = Digest::FromRaw(k.substr(1));
+    auto rec = ImageRecord::FromJson(v);
+    if (!rec.ok()) return true;
+    if (rec->config.Hex().rfind(hex, 0) == 0) by_config[rec->config].emplace_back(rec->stored_at, m);
+    if (m.Hex().rfind(hex, 0) == 0) by_manifest.emplace_back(m, rec->config);
+    return true;
+  }));
+  std::vector<std::vector<Digest>> images;
+  std::set<Digest> covered;
+  for (auto& [config, ms] : by_config) {
+    if (ms.empty()) continue;
+    std::sort(ms.begin(), ms.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second.ToString() < b.second.ToString();
+    });
+    images.emplace_back();
+    for (const auto& [at, m] : ms) {
+      images.back().push_back(m);
+      covered.insert(m);
+    }
+  }
+  // A manifest digest names that manifest alone (unless its ID matched too).
+  for (const auto& [m, config] : by_manifest)
+    if (!covered.count(m)) images.push_back({m});
+  if (images.empty()) return std::vector<Digest>{};
+  if (images.size() > 1)
+    return Status::Invalid("\"" + name + "\" matches " + std::to_string(images.size()) +
+                           " images; give more digits");
+  return images[0];
+}
+
+// The names norm (a normalized name) may be stored under, as docker
+// resolves them: "nginx" may be stored as "docker.io/library/nginx".
+std::vector<std::string> NameCandidates(const std::string& norm) {
+  std::vector<std::string> candidates = {norm};
+  auto slash = norm.find('/');
+  std::string first = slash == std::string::npos ? "" : norm.substr(0, slash);
+  bool has_registry = first.find('.') != std::string::npos ||
+                      first.find(':') != std::string::npos || first == "localhost";
+  if (!has_registry) {
+    candidates.push_back("docker.io/" + norm);
+    if (slash == std::string::npos) candidates.push_back("docker.io/library/" + norm);
+    candidates.push_back("localhost/" + norm);
+  }
+  return candidates;
+}
+
+std::string HexOf(const std::string& name) {
+  std::string hex = name.rfind("sha256:", 0) == 0 ? name.substr(7) : name;
+  bool is_hex = hex.size() >= 4 && hex.size() <= 64 &&
+                hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+  return is_hex ? hex : "";
+}
+
+}  // namespace
+
 Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
   if (name.rfind("sha256:", 0) == 0 && name.size() == 71) {
     ASSIGN_OR_RETURN(Digest d, Digest::Parse(name));
@@ -125,41 +193,18 @@ Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
   }
   auto norm = NormalizeImageName(name);
   if (norm.ok()) {
-    // As docker does: "nginx" may be stored as "docker.io/library/nginx".
-    std::vector<std::string> candidates = {*norm};
-    auto slash = norm->find('/');
-    std::string first = slash == std::string::npos ? "" : norm->substr(0, slash);
-    bool has_registry = first.find('.') != std::string::npos ||
-                        first.find(':') != std::string::npos || first == "localhost";
-    if (!has_registry) {
-      candidates.push_back("docker.io/" + *norm);
-      if (slash == std::string::npos) candidates.push_back("docker.io/library/" + *norm);
-      candidates.push_back("localhost/" + *norm);
-    }
-    for (const auto& c : candidates) {
+    for (const auto& c : NameCandidates(*norm)) {
       ASSIGN_OR_RETURN(auto v, ix.Get(key::Name(c)));
       if (v) return Digest::Parse(*v);
     }
   }
   // An image-ID or manifest-digest prefix (at least 4 hex digits).
-  std::string hex = name.rfind("sha256:", 0) == 0 ? name.substr(7) : name;
-  bool is_hex = hex.size() >= 4 && hex.size() <= 64 &&
-                hex.find_first_not_of("0123456789abcdef") == std::string::npos;
-  if (is_hex) {
-    std::vector<Digest> hits;
-    RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
-      Digest m = Digest::FromRaw(k.substr(1));
-      auto rec = ImageRecord::FromJson(v);
-      if (!rec.ok()) return true;
-      if (rec->config.Hex().rfind(hex, 0) == 0 || m.Hex().rfind(hex, 0) == 0) hits.push_back(m);
-      return true;
-    }));
-    if (hits.size() == 1) return hits[0];
-    if (hits.size() > 1)
-      return Status::Invalid("\"" + name + "\" matches " + std::to_string(hits.size()) +
-                             " images; give more digits");
+  std::string hex = HexOf(name);
+  if (!hex.empty()) {
+    ASSIGN_OR_RETURN(std::vector<Digest> hits, MatchId(ix, name, hex));
+    if (!hits.empty()) return hits[0];
   }
-  if (!norm.ok() && !is_hex) return norm.status();
+  if (!norm.ok() && hex.empty()) return norm.status();
   return Status::NotFound("image \"" + name + "\" not found in " + root);
 }
 
@@ -354,26 +399,46 @@ Status Store::Tag(const std::string& src, const std::string& dst) {
   return w->Write(b);
 }
 
-Result<std::vector<std::string>> Store::Remove(const std::string& name) {
+Result<std::vector<std::string>> Store::Remove(const std::string& name, bool force) {
   ASSIGN_OR_RETURN(auto w, impl_->Writer());
   ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*w, name));
   ASSIGN_OR_RETURN(auto names, impl_->NamesOf(*w, m));
-  std::vector<std::string> removed;
   auto norm = NormalizeImageName(name);
-  bool by_name = norm.ok() && std::find(names.begin(), names.end(), *norm) != names.end();
   Index::Batch b;
-  if (by_name) {
-    b.Delete(key::Name(*norm));
-    removed.push_back(*norm);
+  std::vector<std::string> removed;
+  std::string by_name;  // the name it resolved as, if it did as a name
+  if (norm.ok())
+    for (const auto& c : NameCandidates(*norm))
+      if (by_name.empty() && std::find(names.begin(), names.end(), c) != names.end()) by_name = c;
+  if (!by_name.empty()) {
+    // By name: that name goes; the image goes with its last name.
+    b.Delete(key::Name(by_name));
+    removed.push_back(by_name);
     if (names.size() == 1) b.Delete(key::Image(m));
-  } else {
-    for (const auto& n : names) {
-      b.Delete(key::Name(n));
-      removed.push_back(n);
-    }
-    b.Delete(key::Image(m));
-    if (removed.empty()) removed.push_back(m.ToString());
+    RETURN_IF_ERROR(w->Write(b));
+    return removed;
   }
+  // By ID or digest: the image (every manifest stored for that ID, or the
+  // one the digest names) and all its names; several names need force.
+  std::vector<Digest> manifests = {m};
+  if (std::string hex = HexOf(name); !hex.empty()) {
+    ASSIGN_OR_RETURN(manifests, MatchId(*w, name, hex));
+    if (manifests.empty()) manifests = {m};  // a full "sha256:" manifest digest
+  }
+  std::set<std::string> all;
+  for (const auto& d : manifests) {
+    ASSIGN_OR_RETURN(auto ns, impl_->NamesOf(*w, d));
+    all.insert(ns.begin(), ns.end());
+  }
+  if (all.size() > 1 && !force)
+    return Status::Invalid("unable to delete " + name + ": image is referenced in " +
+                           std::to_string(all.size()) + " names; use -f");
+  for (const auto& n : all) {
+    b.Delete(key::Name(n));
+    removed.push_back(n);
+  }
+  for (const auto& d : manifests) b.Delete(key::Image(d));
+  if (removed.empty()) removed.push_back(manifests[0].ToString());
   RETURN_IF_ERROR(w->Write(b));
   return removed;
 }

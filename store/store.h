@@ -61,6 +61,8 @@ struct LayerSummary {
   uint64_t tar_size = 0;
   uint64_t entries = 0;
   uint64_t chunks = 0;       // chunk references (with repeats)
+  // ImportDirLayer only (not stored): what that import added to the packs.
+  uint64_t chunks_new = 0, bytes_new = 0;
 };
 
 struct ImageSummary {
@@ -124,6 +126,7 @@ struct PushOptions {
 
 class Store {
  public:
+  class Lease;  // below
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& opts);
   ~Store();
 
@@ -143,8 +146,10 @@ class Store {
   Result<ImageDetails> Inspect(const std::string& name);
   Status Tag(const std::string& src, const std::string& dst);
   // Removes a name; an image with no name left is removed (its data goes
-  // at the next gc). Returns the removed names.
-  Result<std::vector<std::string>> Remove(const std::string& name);
+  // at the next gc). An image ID or digest removes the image and all its
+  // names, as docker rmi does: Invalid when it has several names, unless
+  // force. Returns the removed names.
+  Result<std::vector<std::string>> Remove(const std::string& name, bool force = false);
 
   // Writes the image to "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]".
   Status Push(const std::string& name, const std::string& dest, const PushOptions& o);
@@ -172,12 +177,18 @@ class Store {
   // Ingests a directory in the kernel's overlay upper format as a layer
   // (whiteouts and opaque dirs become OCI markers). The layer is not part of
   // an image yet: hold a lease on it until CreateImage, or gc may take it.
-  Result<LayerSummary> ImportDirLayer(const std::string& dir, const ProgressFn& progress);
+  // When lease is given it receives one on the layer, taken before gc could
+  // run (a lease taken after the call could come too late).
+  Result<LayerSummary> ImportDirLayer(const std::string& dir, const ProgressFn& progress,
+                                      std::unique_ptr<Lease>* lease = nullptr);
   // Stores an image made of layers the store holds: config is the image
   // config JSON (its rootfs.diff_ids name the layers, base first); the
   // manifest lists the layers uncompressed. name may be "" (untagged).
+  // imported: the layers the caller's operation imported (ImportDirLayer);
+  // their chunks_new/bytes_new sum to the image's (what it stored anew).
   Result<ImageDetails> CreateImage(const std::string& name, const std::string& config,
-                                   const std::string& source);
+                                   const std::string& source,
+                                   const std::vector<LayerSummary>& imported = {});
 
   // What changed from image a to image b ('A'dded, 'C'hanged, 'D'eleted
   // paths of the merged trees, sorted); b "" compares a with its parent (a

@@ -18,6 +18,7 @@
 #include "registry/reference.h"
 #include "store/index.h"
 #include "store/store.h"
+#include "store/work_dir.h"
 
 namespace {
 
@@ -172,8 +173,9 @@ int main(int argc, char** argv) {
     if (cfs::registry::IsRegistryReference(pull_src)) {
       auto ref = Must(cfs::registry::Reference::Parse(pull_src));
       auto client = pull_reg.Connect(ref.registry);
-      auto src = Must(cfs::registry::OpenRegistrySource(client, ref, store->root() + "/tmp",
-                                                        pull_reg.parallel));
+      // Its scratch is a work dir of this process: gc leaves it alone meanwhile.
+      auto work = Must(cfs::WorkDir::Create(store->root(), "pull-"));
+      auto src = Must(cfs::registry::OpenRegistrySource(client, ref, work.path(), pull_reg.parallel));
       auto pulled = store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o);
       src.reset();  // joins its transfer threads before any exit
       r = Must(std::move(pulled));
@@ -242,8 +244,9 @@ int main(int argc, char** argv) {
     }
     auto client = push_reg.Connect(ref.registry);
     cfs::registry::PushStats stats;
+    auto work = Must(cfs::WorkDir::Create(store->root(), "push-"));  // gc leaves it alone
     auto dst = Must(cfs::registry::OpenRegistryDestination(
-        client, ref, store->root() + "/tmp", mount_from, &stats, ItemProgress(o.progress, "upload"),
+        client, ref, work.path(), mount_from, &stats, ItemProgress(o.progress, "upload"),
         push_reg.parallel));
     Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
     dst.reset();  // joins its upload threads before any exit
@@ -273,6 +276,12 @@ int main(int argc, char** argv) {
                     "lite (default): collect the container images the rootfs names into registry/; "
                     "all: also the image archives under images/")
       ->check(CLI::IsMember({"lite", "all"}));
+  build->add_option("--max-download", bo.download.max_bytes,
+                    "Largest COPY http(s):// download (default 1GiB; k/M/G suffixes)")
+      ->transform(CLI::AsSizeValue(false));
+  build->add_option("--download-timeout", bo.download.timeout_s,
+                    "Seconds a COPY http(s):// download may take (default 1800)")
+      ->check(CLI::PositiveNumber);
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
   build->callback([&] {
@@ -332,8 +341,8 @@ int main(int argc, char** argv) {
       ::close(fd);
     }
     auto base = Must(store->Inspect(manifests[0]));
-    auto layer = Must(store->ImportDirLayer(upper, TerminalProgress(quiet)));
-    auto lease2 = Must(store->TakeLease({layer.diff_id}));
+    std::unique_ptr<cfs::Store::Lease> lease2;
+    auto layer = Must(store->ImportDirLayer(upper, TerminalProgress(quiet), &lease2));
     json cfg = json::parse(base.config, nullptr, false);
     if (!cfg.is_object()) cfg = json::object();
     char now[32];
@@ -349,7 +358,7 @@ int main(int argc, char** argv) {
     json h = {{"created", now}, {"created_by", "cimg commit " + mnt}};
     if (!commit_msg.empty()) h["comment"] = commit_msg;
     cfg["history"].push_back(h);
-    auto img = Must(store->CreateImage(commit_name, cfg.dump(), "commit:" + mnt));
+    auto img = Must(store->CreateImage(commit_name, cfg.dump(), "commit:" + mnt, {layer}));
     std::printf("%s  %s\n  %zu layers (+1: %llu entries, %s)\n", commit_name.c_str(),
                 img.summary.image_id.ToString().c_str(), img.layers.size(),
                 static_cast<unsigned long long>(layer.entries), HumanSize(layer.tar_size).c_str());
@@ -496,11 +505,13 @@ int main(int argc, char** argv) {
   // rmi
   auto* rmi = app.add_subcommand("rmi", "Remove image names (data goes at the next gc)");
   std::vector<std::string> rmi_names;
-  rmi->add_option("NAME", rmi_names, "Images to remove")->required();
+  bool rmi_force = false;
+  rmi->add_option("NAME", rmi_names, "Images to remove (a name, or an ID: the image and all its names)")->required();
+  rmi->add_flag("-f,--force", rmi_force, "Remove an image by ID even when several names point at it");
   rmi->callback([&] {
     auto store = Must(OpenStore(g));
     for (const auto& n : rmi_names)
-      for (const auto& r : Must(store->Remove(n))) std::printf("Untagged: %s\n", r.c_str());
+      for (const auto& r : Must(store->Remove(n, rmi_force))) std::printf("Untagged: %s\n", r.c_str());
   });
 
   // history
