@@ -149,17 +149,13 @@ int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev
   // already, and the daemon's own umask must not apply again. After the
   // chown, which would clear setuid/setgid.
   if (!link_target && ::fchmodat(dfd, tmp.c_str(), mode & 07777, 0) != 0) return undo(errno);
-  bool is_dir = S_ISDIR(mode) && !link_target;
-  // A dir made over a whiteout must be opaque. One made in a merged dir is
-  // marked opaque too, as the kernel does (unless it allows offline changes
-  // of the lowers, i.e. with index=off): no lower has the name, so this only
-  // spares later lookups below it from searching the lowers.
-  if (is_dir && (over || !parent->dir_lowers.empty())) {
-    std::string p = ProcPath(dfd) + "/" + tmp;
-    if (::lsetxattr(p.c_str(), kOpaque, "y", 1, 0) != 0) return undo(errno);
-  }
   if (over) {
+    if (S_ISDIR(mode) && !link_target) {
+      std::string p = work_path_ + "/" + tmp;
+      if (::lsetxattr(p.c_str(), kOpaque, "y", 1, 0) != 0) return undo(errno);
+    }
     // A directory cannot replace a non-directory: swap, then drop the whiteout.
+    bool is_dir = S_ISDIR(mode) && !link_target;
     if (::renameat2(work_fd_.get(), tmp.c_str(), pfd, name.c_str(),
                     is_dir ? RENAME_EXCHANGE : 0) != 0) {
       return undo(errno);

@@ -18,6 +18,12 @@ IMPL=${1:?usage: run.sh kernel|fuse-overlayfs|'CMD TEMPLATE with %L %U %W %M'}
 KOPTS=${KERNEL_OPTS-redirect_dir=off,index=off,metacopy=off}
 SNAP_OPTS=${SNAP_OPTS-}
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root (trusted.* xattrs, mknod, chown)"; exit 2; }
+# Our own mount namespace: our mounts are not copied into the namespaces that
+# concurrent tests create (such a copy keeps an upper dir "in use", and the
+# kernel with index=on then refuses to mount it again), and none outlives us.
+if [ -z "${OVERLAY_DIFF_NS:-}" ]; then
+  OVERLAY_DIFF_NS=1 exec unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "$@"
+fi
 # The FUSE daemons' umask: a common one, which must not leak into the modes of
 # new files (ops.py sets the callers' umask itself, 0 for long_names)
 umask 022
@@ -205,8 +211,10 @@ for n in ("other_upper", "other_upper_same_dir", "other_upper_root"):
     f(U + "/perm_src/%s/f.txt" % n, "owned by 1234\n", 0o644, 1234, 1234)
     d(U + "/perm_src/" + n, 0o755, uid=1234, gid=1234)
 d(U + "/perm_src/mine_upper", 0o755, uid=NOBODY, gid=NOBODY)
-# 255-byte names (NAME_MAX); one to remove and create again over its whiteout
+# 255-byte names (NAME_MAX); one whited out, to be created again
 f(A + "/" + "L" * 255, "long name in the lower\n")
+f(A + "/" + "W" * 255, "long name, whited out\n")
+whiteout(U + "/" + "W" * 255)
 # rename onto removed lower dirs (ops.py rename_over_removed_dir)
 f(A + "/rdw/old/f.txt", "in a lower dir that will be removed\n")
 f(A + "/rdw/old_for_file/f.txt", "in a lower dir that will be removed\n")
