@@ -357,12 +357,20 @@ def rename_dir_permission():
     so the caller needs write permission on the directory itself (vfs_rename
     checks it before overlayfs sees the rename: EACCES comes before EXDEV).
     perm_src and perm_dst are world-writable; other_* belong to uid 1234,
-    mine_* to nobody."""
+    mine_* to nobody.  Also a sticky parent (only the owner may move a dir out,
+    EPERM) and RENAME_EXCHANGE with another user's dir across parents."""
     def moves():
         r = {n: e(os.rename, "perm_src/" + n, "perm_dst/" + n)
              for n in ("other_upper", "other_lower", "mine_upper", "mine_lower")}
         r["same_parent"] = e(os.rename, "perm_src/other_upper_same_dir",
                              "perm_src/renamed_same_dir")
+        r["sticky_other"] = e(os.rename, "perm_sticky/other", "perm_dst/sticky_other")
+        r["sticky_mine"] = e(os.rename, "perm_sticky/mine", "perm_dst/sticky_mine")
+        ren2 = libc.renameat2
+        ren2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+        r["exchange_with_other_lower"] = e(lambda: cerr(ren2(  # RENAME_EXCHANGE
+            -100, b"perm_dst/mine_upper", -100, b"perm_src/other_lower", 2)))
         r["src"] = e(lambda: sorted(os.listdir("perm_src")))
         r["dst"] = e(lambda: sorted(os.listdir("perm_dst")))
         return r
@@ -371,6 +379,7 @@ def rename_dir_permission():
                               P("perm_dst/other_upper_root"))
     r["root_other_lower"] = e(os.rename, P("perm_src/other_lower"), P("perm_dst/other_lower"))
     return r | {"src": e(ls, "perm_src"), "dst": e(ls, "perm_dst"),
+                "sticky": e(ls, "perm_sticky"),
                 "moved": e(ls, "perm_dst/other_upper_root"),
                 "moved_meta": e(meta, "perm_dst/other_upper_root")}
 

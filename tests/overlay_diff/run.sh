@@ -211,6 +211,10 @@ for n in ("other_upper", "other_upper_same_dir", "other_upper_root"):
     f(U + "/perm_src/%s/f.txt" % n, "owned by 1234\n", 0o644, 1234, 1234)
     d(U + "/perm_src/" + n, 0o755, uid=1234, gid=1234)
 d(U + "/perm_src/mine_upper", 0o755, uid=NOBODY, gid=NOBODY)
+d(A + "/perm_sticky", 0o1777)       # sticky: only a dir's owner may move it out
+d(U + "/perm_sticky", 0o1777)
+d(U + "/perm_sticky/other", 0o777, uid=1234, gid=1234)
+d(U + "/perm_sticky/mine", 0o755, uid=NOBODY, gid=NOBODY)
 # 255-byte names (NAME_MAX); one whited out, to be created again
 f(A + "/" + "L" * 255, "long name in the lower\n")
 f(A + "/" + "W" * 255, "long name, whited out\n")
