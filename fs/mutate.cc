@@ -55,7 +55,12 @@ int OverlayFs::ClearWhiteouts(int dir_fd) {
 
 int OverlayFs::MakeWhiteout(std::string* tmp) {
   *tmp = TmpName();
-  if (::mknodat(work_fd_.get(), tmp->c_str(), S_IFCHR | 0600, 0) != 0) return errno;
+  return MakeWhiteoutAt(work_fd_.get(), *tmp);
+}
+
+int OverlayFs::MakeWhiteoutAt(int dir_fd, const std::string& name) {
+  // As the kernel's (vfs_whiteout): a char 0/0 device with mode 0000.
+  if (::mknodat(dir_fd, name.c_str(), S_IFCHR | kWhiteoutMode, 0) != 0) return errno;
   return 0;
 }
 
@@ -140,10 +145,10 @@ int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev
     return err;
   };
   if (::fchownat(dfd, tmp.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return undo(errno);
-  if (!link_target && (mode & (S_ISUID | S_ISGID)) &&
-      ::fchmodat(dfd, tmp.c_str(), mode & 07777, 0) != 0) {
-    return undo(errno);
-  }
+  // The mode exactly as asked: the kernel applied the caller's umask
+  // already, and the daemon's own umask must not apply again. After the
+  // chown, which would clear setuid/setgid.
+  if (!link_target && ::fchmodat(dfd, tmp.c_str(), mode & 07777, 0) != 0) return undo(errno);
   if (over) {
     if (S_ISDIR(mode) && !link_target) {
       std::string p = work_path_ + "/" + tmp;
@@ -182,8 +187,8 @@ int OverlayFs::Create(Inode* parent, const std::string& name, mode_t mode, int f
                         mode & 07777);
       if (fd < 0) return errno;
       UniqueFd ufd(fd);
-      if (::fchown(fd, o.uid, o.gid) != 0 ||
-          ((mode & (S_ISUID | S_ISGID)) && ::fchmod(fd, mode & 07777) != 0) ||
+      // The mode exactly as asked (see MakeNode), after the chown.
+      if (::fchown(fd, o.uid, o.gid) != 0 || ::fchmod(fd, mode & 07777) != 0 ||
           (o.over_whiteout &&
            ::renameat(work_fd_.get(), o.tmp.c_str(), o.parent_fd, name.c_str()) != 0)) {
         int err = errno;
@@ -267,8 +272,8 @@ int OverlayFs::Unlink(Inode* parent, const std::string& name, bool dir) {
     } else if (::unlinkat(pfd, name.c_str(), is_dir ? AT_REMOVEDIR : 0) != 0) {
       return errno;
     }
-  } else if (::mknodat(pfd, name.c_str(), S_IFCHR | 0600, 0) != 0) {
-    return errno;
+  } else if (int err = MakeWhiteoutAt(pfd, name)) {
+    return err;
   }
   // The Inode of a name that is gone for good must not be found by path.
   MutexLock t(&table_mu_);
@@ -337,9 +342,18 @@ int OverlayFs::Rename(Inode* parent, const std::string& name, Inode* newparent,
       return release(errno);
     }
   }
+  // Onto a whiteout, as the kernel: exchange the two when the old name needs
+  // a whiteout (the same one moves there) or when a directory moves (it
+  // cannot replace a char device; the whiteout is then removed).
+  bool swap = r2.whiteout_in_upper && !(flags & RENAME_EXCHANGE) && (whiteout || dir1);
   unsigned rflags = flags & RENAME_EXCHANGE;
-  if (whiteout) rflags |= RENAME_WHITEOUT;
+  if (swap) {
+    rflags = RENAME_EXCHANGE;
+  } else if (whiteout) {
+    rflags |= RENAME_WHITEOUT;
+  }
   if (::renameat2(pfd1, name.c_str(), pfd2, newname.c_str(), rflags) != 0) return release(errno);
+  if (swap && !whiteout && ::unlinkat(pfd1, name.c_str(), 0) != 0) return release(errno);
   n1->path = path2;
   n1->parent_ino.store(newparent->ino);
   if (n2 && (flags & RENAME_EXCHANGE)) {

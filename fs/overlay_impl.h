@@ -42,6 +42,8 @@ struct NewObject;
 
 // The overlay's own xattrs: never shown through the mount.
 inline constexpr char kOpaque[] = "trusted.overlay.opaque";
+// Permission bits of a whiteout (char 0/0), as the kernel's WHITEOUT_MODE.
+inline constexpr mode_t kWhiteoutMode = 0;
 inline bool IsPrivateXattr(const std::string& n) { return n.rfind("trusted.overlay.", 0) == 0; }
 
 struct Inode {
@@ -186,7 +188,10 @@ class OverlayFs : public Overlay {
   // whiteout when there is one.
   int Install(int parent_fd, const std::string& tmp, const std::string& name,
               bool replace) REQUIRES(ns_mu_);
+  // A whiteout in the work dir under a new temporary name (*tmp).
   int MakeWhiteout(std::string* tmp) REQUIRES(ns_mu_);
+  // A whiteout named `name` in directory dir_fd.
+  int MakeWhiteoutAt(int dir_fd, const std::string& name) REQUIRES(ns_mu_);
   // Copies the parent up and says where and as whom to make a new entry.
   int PrepareNew(Inode* parent, const std::string& name, const Resolved& r,
                  const fuse_ctx* ctx, struct NewObject* o) REQUIRES(ns_mu_);

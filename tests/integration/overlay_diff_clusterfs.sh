@@ -18,7 +18,7 @@ bash "$OD/image_lowers.sh" --selftest || fail "image_lowers.sh --selftest failed
 rc_dirs=0 rc_image=0
 log "run.sh: clusterfs with directory lowers"
 KNOWN=$OD/known_differences_clusterfs.txt \
-  bash "$OD/run.sh" "$CLUSTERFS mount -o lowerdir=%L,upperdir=%U,workdir=%W none %M" || rc_dirs=$?
+  bash "$OD/run.sh" "$CLUSTERFS mount -o lowerdir=%L,upperdir=%U,workdir=%W,allow_other none %M" || rc_dirs=$?
 log "run.sh: clusterfs with the lowers imported as an image"
 # the image variant differs from the kernel in everything clusterfs does, plus
 # what image layers themselves cannot carry: both files, clusterfs's first

@@ -244,6 +244,6 @@ case "${1:-}" in
     build_oci "$L" "$BASE/oci" lowers
     "$CIMG" --root "$BASE/store" -q pull "oci:$BASE/oci:lowers" --as lowers:latest >/dev/null
     rm -rf "$BASE/oci"
-    exec "$CLUSTERFS" mount --root "$BASE/store" --upper "$U" --work "$W" lowers:latest "$M"
+    exec "$CLUSTERFS" mount --root "$BASE/store" --upper "$U" --work "$W" -o allow_other lowers:latest "$M"
     ;;
 esac

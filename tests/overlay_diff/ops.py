@@ -337,6 +337,112 @@ def rename_noreplace_and_over_whiteout():
     r["file_over_dir"] = e(os.rename, P("only_a.txt"), P("chmod_dir"))
     return r
 
+NOBODY = 65534
+
+def as_nobody(fn):
+    """fn() in a forked child running as nobody (uid and gid 65534, no
+    supplementary groups), started in the mount's root: fn uses relative paths
+    (the test's temp dir above the mount is private to root)."""
+    def child():
+        os.chdir(M)
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+        return fn()
+    return in_child(child)
+
+@op
+def rename_dir_permission():
+    """POSIX rename(2): moving a directory to another parent rewrites its "..",
+    so the caller needs write permission on the directory itself (vfs_rename
+    checks it before overlayfs sees the rename: EACCES comes before EXDEV).
+    perm_src and perm_dst are world-writable; other_* belong to uid 1234,
+    mine_* to nobody.  Also a sticky parent (only the owner may move a dir out,
+    EPERM) and RENAME_EXCHANGE with another user's dir across parents."""
+    def moves():
+        r = {n: e(os.rename, "perm_src/" + n, "perm_dst/" + n)
+             for n in ("other_upper", "other_lower", "mine_upper", "mine_lower")}
+        r["same_parent"] = e(os.rename, "perm_src/other_upper_same_dir",
+                             "perm_src/renamed_same_dir")
+        r["sticky_other"] = e(os.rename, "perm_sticky/other", "perm_dst/sticky_other")
+        r["sticky_mine"] = e(os.rename, "perm_sticky/mine", "perm_dst/sticky_mine")
+        ren2 = libc.renameat2
+        ren2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+        r["exchange_with_other_lower"] = e(lambda: cerr(ren2(  # RENAME_EXCHANGE
+            -100, b"perm_dst/mine_upper", -100, b"perm_src/other_lower", 2)))
+        r["src"] = e(lambda: sorted(os.listdir("perm_src")))
+        r["dst"] = e(lambda: sorted(os.listdir("perm_dst")))
+        return r
+    r = {"nobody": as_nobody(moves)}
+    r["root_other_upper"] = e(os.rename, P("perm_src/other_upper_root"),
+                              P("perm_dst/other_upper_root"))
+    r["root_other_lower"] = e(os.rename, P("perm_src/other_lower"), P("perm_dst/other_lower"))
+    return r | {"src": e(ls, "perm_src"), "dst": e(ls, "perm_dst"),
+                "sticky": e(ls, "perm_sticky"),
+                "moved": e(ls, "perm_dst/other_upper_root"),
+                "moved_meta": e(meta, "perm_dst/other_upper_root")}
+
+@op
+def long_names():
+    """255-byte names (NAME_MAX) with the caller's umask 0: every mode exactly
+    as asked, whatever the FUSE daemon's own umask is (run.sh starts it with 022)."""
+    L = "L" * 255
+    old = os.umask(0)
+    try:
+        create = lambda n, m: os.close(os.open(P(n), os.O_CREAT | os.O_EXCL | os.O_WRONLY, m))
+        # (the fixture's upper holds a whiteout for W..W: an unlink of a lower
+        # 255-byte name aborts fuse-overlayfs 1.10, which would end its run here)
+        r = {"read_lower": e(read, L), "whited": st("W" * 255),
+             "create_over_whiteout": e(create, "W" * 255, 0o620),
+             "create": e(create, "c" * 255, 0o620),
+             "create_short": e(create, "short_0620.txt", 0o620),
+             # in a pure-upper dir: in a merged dir the kernel also marks a new dir
+             # opaque, depending on its options (not with index=off, with index=on)
+             "mkdir": e(os.mkdir, P("upper_dir_renamed/" + "d" * 255), 0o751),
+             "mkfifo": e(os.mkfifo, P("p" * 255), 0o624),
+             "mknod": e(os.mknod, P("n" * 255), 0o662 | stat.S_IFCHR, os.makedev(1, 3)),
+             "symlink": e(os.symlink, "t" * 255, P("s" * 255)),
+             "too_long_create": e(create, "x" * 256, 0o644),
+             "too_long_lookup": st("x" * 256)}
+    finally:
+        os.umask(old)
+    for n in ("W" * 255, "c" * 255, "short_0620.txt", "upper_dir_renamed/" + "d" * 255,
+              "p" * 255, "n" * 255, "s" * 255):
+        r["meta:" + n[:8]] = e(meta, n)
+    r["readlink"] = e(os.readlink, P("s" * 255)) == "t" * 255
+    r["listed"] = sorted(n[:8] for n in os.listdir(M) if len(n) == 255)
+    return r
+
+@op
+def rename_over_removed_dir():
+    """rename(2) onto a name whose lower dir was removed (a whiteout stands
+    there): the kernel replaces the whiteout (mkdir a/new; rmdir a/old;
+    mv a/new a/old), for a dir from the same or another parent and for a file."""
+    def rm_r(d):
+        return [e(os.unlink, P(d + "/f.txt")), e(os.rmdir, P(d))]
+    r = {"rm_old": rm_r("rdw/old"), "mkdir_new": e(os.mkdir, P("rdw/new")),
+         "write_new": e(write, "rdw/new/g.txt", "g\n")}
+    r["rename"] = e(os.rename, P("rdw/new"), P("rdw/old"))
+    r |= {"old": e(ls, "rdw/old"), "content": e(read, "rdw/old/g.txt"), "new": st("rdw/new")}
+    r["rm_2"] = rm_r("rdw/old_from_elsewhere")
+    r["mkdir_2"] = e(os.mkdir, P("rdw_elsewhere"))
+    r["rename_2"] = e(os.rename, P("rdw_elsewhere"), P("rdw/old_from_elsewhere"))
+    r["old_2"] = e(ls, "rdw/old_from_elsewhere")
+    r["rm_3"] = rm_r("rdw/old_for_file")
+    r["write_3"] = e(write, "rdw_file.txt", "file\n")
+    r["rename_3"] = e(os.rename, P("rdw_file.txt"), P("rdw/old_for_file"))
+    r["content_3"] = e(read, "rdw/old_for_file")
+    # an opaque dir (made over a removed lower dir) onto another removed one:
+    # the old name needs its whiteout back
+    r["rm_4"] = rm_r("rdw/opq_src") + rm_r("rdw/opq_dst")
+    r["mkdir_4"] = e(os.mkdir, P("rdw/opq_src"))
+    r["write_4"] = e(write, "rdw/opq_src/h.txt", "h\n")
+    r["rename_4"] = e(os.rename, P("rdw/opq_src"), P("rdw/opq_dst"))
+    r |= {"opq_src": st("rdw/opq_src"), "opq_dst": e(ls, "rdw/opq_dst"),
+          "listing": e(ls, "rdw")}
+    return r
+
 # --------------------------------------------------- links and special files
 @op
 def hardlink_lower_file():

@@ -5,7 +5,8 @@
 #
 # A template is run with bash -c after substituting %L (lowerdir list, top
 # first, ':'-separated), %U (upperdir), %W (workdir), %M (mount point), e.g.
-#   run.sh "clusterfs mount -o lowerdir=%L,upperdir=%U,workdir=%W none %M"
+#   run.sh "clusterfs mount -o lowerdir=%L,upperdir=%U,workdir=%W,allow_other none %M"
+# (allow_other: some ops run as nobody; a FUSE mount is private otherwise)
 #
 # Environment: KEEP=1 keeps the temp dir; KERNEL_OPTS overrides the extra
 # kernel mount options; KNOWN=FILE overrides the known-differences file;
@@ -17,6 +18,15 @@ IMPL=${1:?usage: run.sh kernel|fuse-overlayfs|'CMD TEMPLATE with %L %U %W %M'}
 KOPTS=${KERNEL_OPTS-redirect_dir=off,index=off,metacopy=off}
 SNAP_OPTS=${SNAP_OPTS-}
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root (trusted.* xattrs, mknod, chown)"; exit 2; }
+# Our own mount namespace: our mounts are not copied into the namespaces that
+# concurrent tests create (such a copy keeps an upper dir "in use", and the
+# kernel with index=on then refuses to mount it again), and none outlives us.
+if [ -z "${OVERLAY_DIFF_NS:-}" ]; then
+  OVERLAY_DIFF_NS=1 exec unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "$@"
+fi
+# The FUSE daemons' umask: a common one, which must not leak into the modes of
+# new files (ops.py sets the callers' umask itself, 0 for long_names)
+umask 022
 case "$IMPL" in
   kernel|fuse-overlayfs) IMPL_NAME=$IMPL ;;
   *) IMPL_NAME=$(basename "${IMPL%% *}") ;;
@@ -77,7 +87,7 @@ mount_ovl() {
   mkdir -p "$w" "$m"
   case "$kind" in
     kernel) cmd="mount -t overlay overlay -o lowerdir=$l,upperdir=$u,workdir=$w${KOPTS:+,$KOPTS} $m" ;;
-    fuse-overlayfs) cmd="fuse-overlayfs -o lowerdir=$l,upperdir=$u,workdir=$w $m" ;;
+    fuse-overlayfs) cmd="fuse-overlayfs -o lowerdir=$l,upperdir=$u,workdir=$w,allow_other $m" ;;
     *) cmd=${kind//%L/$l}; cmd=${cmd//%U/$u}; cmd=${cmd//%W/$w}; cmd=${cmd//%M/$m} ;;
   esac
   MOUNTED+=("$m")
@@ -111,8 +121,9 @@ def f(path, data="", mode=0o644, uid=0, gid=0, xattrs=()):
     os.chmod(path, mode)
     for k, v in xattrs:
         os.setxattr(path, k, v.encode())
-def d(path, mode=0o755, xattrs=()):
+def d(path, mode=0o755, xattrs=(), uid=0, gid=0):
     os.makedirs(path, exist_ok=True)
+    os.chown(path, uid, gid)
     os.chmod(path, mode)
     for k, v in xattrs:
         os.setxattr(path, k, v.encode())
@@ -188,6 +199,33 @@ f(U + "/upper_dir/sub/deeper.txt", "deeper\n")
 d(U + "/big")
 whiteout(U + "/big/e00010")
 f(U + "/big/u_extra.txt", "upper extra\n")
+# rename of dirs owned by others (ops.py rename_dir_permission): world-writable
+# parents; perm_src is merged (lower and upper), perm_dst lower only
+NOBODY = 65534
+d(A + "/perm_src", 0o777)
+d(A + "/perm_src/other_lower", 0o755, uid=1234, gid=1234)
+d(A + "/perm_src/mine_lower", 0o755, uid=NOBODY, gid=NOBODY)
+d(A + "/perm_dst", 0o777)
+d(U + "/perm_src", 0o777)
+for n in ("other_upper", "other_upper_same_dir", "other_upper_root"):
+    f(U + "/perm_src/%s/f.txt" % n, "owned by 1234\n", 0o644, 1234, 1234)
+    d(U + "/perm_src/" + n, 0o755, uid=1234, gid=1234)
+d(U + "/perm_src/mine_upper", 0o755, uid=NOBODY, gid=NOBODY)
+d(A + "/perm_sticky", 0o1777)       # sticky: only a dir's owner may move it out
+d(U + "/perm_sticky", 0o1777)
+d(U + "/perm_sticky/other", 0o777, uid=1234, gid=1234)
+d(U + "/perm_sticky/mine", 0o755, uid=NOBODY, gid=NOBODY)
+# 255-byte names (NAME_MAX); one whited out, to be created again
+f(A + "/" + "L" * 255, "long name in the lower\n")
+f(A + "/" + "W" * 255, "long name, whited out\n")
+whiteout(U + "/" + "W" * 255)
+# rename onto removed lower dirs (ops.py rename_over_removed_dir)
+f(A + "/rdw/old/f.txt", "in a lower dir that will be removed\n")
+f(A + "/rdw/old_for_file/f.txt", "in a lower dir that will be removed\n")
+f(A + "/rdw/old_from_elsewhere/f.txt", "in a lower dir that will be removed\n")
+f(A + "/rdw/opq_src/f.txt", "in a lower dir that will be removed\n")
+f(A + "/rdw/opq_dst/f.txt", "in a lower dir that will be removed\n")
+f(A + "/rdw/keep.txt", "keep\n")
 for top in (A, B, U):
     for root, dirs, files in os.walk(top, topdown=False):
         for n in dirs + files:

@@ -18,9 +18,10 @@ per path, keyed by the path relative to DIR ("/" is DIR itself):
               chunks, skipping only chunks that are holes) and is not recorded
   target      symlinks
   rdev        "major:minor" for char/block devices
-  whiteout    true for a char 0:0 device; a whiteout's mode, owner, times and
-              link count are ignored by overlayfs (the kernel hard-links its
-              whiteouts to one shared inode), so only its xattrs are recorded
+  whiteout    true for a char 0:0 device, recorded with its mode, uid, gid and
+              xattrs: the kernel makes whiteouts with mode 0000, owned by the
+              mounter.  Its times and link count are not recorded (the kernel
+              hard-links its whiteouts to one shared inode)
   xattrs      every xattr incl. trusted.* (run as root), sorted; values are
               text when printable, else "hex:..".  Values that embed
               machine-specific data (file handles, uuids) are replaced by a
@@ -143,6 +144,8 @@ def dump(root, atime=False, ctime=False, ino=False):
         t = ftype(st.st_mode)
         if t == "char" and st.st_rdev == 0:
             entries[rel] = {"type": t, "whiteout": True, "rdev": "0:0",
+                            "mode": "%04o" % stat.S_IMODE(st.st_mode),
+                            "uid": st.st_uid, "gid": st.st_gid,
                             "xattrs": read_xattrs(path)}
             continue
         rec = {"type": t, "mode": "%04o" % stat.S_IMODE(st.st_mode),
