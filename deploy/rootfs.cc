@@ -82,7 +82,9 @@ Result<std::string> Render(const std::string& in, const std::map<std::string, st
   return out;
 }
 
-std::string Fingerprint(const TocEntry& e, char type, const LayerToc& toc,
+// `toc` holds e's chunks; null for synthetic directories (no layer lists
+// them: implied parents, or a symlink a higher layer's path turned into one).
+std::string Fingerprint(const TocEntry& e, char type, const LayerToc* toc,
                         const std::string* rendered) {
   Sha256 h;
   std::string meta = std::string(1, type) + " " + std::to_string(e.mode) + " " +
@@ -94,10 +96,10 @@ std::string Fingerprint(const TocEntry& e, char type, const LayerToc& toc,
   for (const auto& [k, v] : e.xattrs) h.Update(k + "=" + Digest::Of(v).Hex() + "\n");
   if (rendered) {
     h.Update("rendered " + Digest::Of(*rendered).Hex());
-  } else if (type == 'f') {
+  } else if (type == 'f' && toc) {
     h.Update("size " + std::to_string(e.size) + "\n");
-    for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks && i < toc.chunks.size(); i++)
-      h.Update(toc.chunks[i].digest.Raw());
+    for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks && i < toc->chunks.size(); i++)
+      h.Update(toc->chunks[i].digest.Raw());
   }
   return h.Finish().Hex().substr(0, 32);
 }
@@ -170,7 +172,8 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
     // A hard link takes data and metadata from the entry it shares.
     const TocEntry& src = meta.type == EntryType::kHardlink ? te : meta;
-    e.fingerprint = Fingerprint(src, e.type, stack.layer(data.layer), rendered);
+    const LayerToc* toc = data.synthetic() ? nullptr : &stack.layer(data.layer);
+    e.fingerprint = Fingerprint(src, e.type, toc, rendered);
     if (e.type == 'f') e.size = rendered ? rendered->size() : te.size;
     plan.bytes += e.size;
   }
