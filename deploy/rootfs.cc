@@ -271,7 +271,7 @@ la_ssize_t WriteFds(struct archive* a, void* ctx, const void* buf, size_t n) {
     any = any || fd >= 0;
   }
   if (!any) {
-    archive_set_error(a, out->last_errno, "write: %s", std::strerror(out->last_errno));
+    archive_set_error(a, out->last_errno, "write");  // the caller adds strerror
     return -1;
   }
   return static_cast<la_ssize_t>(n);
@@ -361,7 +361,7 @@ Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const Rootfs
     const TocEntry& de = stack.Entry(data);
     for (uint32_t c = de.first_chunk; c < de.first_chunk + de.num_chunks; c++) {
       auto bytes = chunks.ReadChunk(toc.chunks[c]);
-      if (!bytes.ok()) return bytes.status().Prefix(e.path);
+      if (!bytes.ok()) return bytes.status().Prefix("rootfs stream: " + e.path);
       if (archive_write_data(a.get(), bytes->data(), bytes->size()) < 0)
         return fail("data " + e.path);
       if (done) *done += bytes->size();
