@@ -184,9 +184,7 @@ class Runner {
     }
     Log(c.host.ip + ": " + what);
     auto run = c.ssh->Run(Exports(c) + cmd, input);
-    if (!run.ok())
-      return Status::Unavailable("host " + c.host.ip + ": " + what + ": connection lost (" +
-                                 run.status().message() + ")");
+    if (!run.ok()) return Lost(c, what, run.status());
     ExecResult& r = *run;
     if (r.exit_code != 0) return Fail(c, what, r);
     // What the step printed, for the operator ("IP> line").
@@ -196,6 +194,15 @@ class Runner {
     if (out) *out = r;
     if (!id.empty()) RETURN_IF_ERROR(Mark(c, id, value));
     return Status::Ok();
+  }
+
+  // "host IP: what: connection lost (why)", the host named once.
+  static Status Lost(const HostCtx& c, const std::string& what, const Status& s) {
+    std::string why = s.message();
+    const std::string prefix = c.ssh->name() + ": ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    return Status::Unavailable("host " + c.host.ip + ": " + what + ": connection lost (" + why +
+                               ")");
   }
 
   Status Mark(HostCtx& c, const std::string& id, const std::string& value) {
@@ -336,7 +343,7 @@ Status Extract(Runner& run, HostCtx& c, int fd) {
   auto r = c.ssh->Run("mkdir -p " + R + " && cd " + R + " && " +
                           (c.zstd ? "zstd -dcq" : "gzip -dc") + kExtract,
                       "", fd);
-  if (!r.ok()) return r.status().Prefix("host " + c.host.ip + ": rootfs transfer: connection lost");
+  if (!r.ok()) return Runner::Lost(c, "rootfs transfer", r.status());
   if (r->exit_code != 0) return run.Fail(c, "unpacking the rootfs", *r);
   return Status::Ok();
 }
