@@ -396,12 +396,23 @@ std::vector<std::string> Tree(const std::string& dir) {
   return out;
 }
 
+// Merged hard links whose data lives in a lower layer than the link.
+int CrossLayerLinks(const LayerStack& s) {
+  int n = 0;
+  s.Walk([&](const std::string&, LayerStack::Ref r) {
+    if (!r.synthetic() && s.Entry(r).type == EntryType::kHardlink && s.ResolveHardlink(r).layer < r.layer)
+      n++;
+  });
+  return n;
+}
+
 TEST(Rootfs, PlanAndStreamMatchExtractionOnDisk) {
   ASSERT_EQ(geteuid(), 0u) << "this test needs root (any mode, owners kept on unpack)";
   testing::LayerGen gen(20261206);
   testing::TempDir tmp;
   auto start = std::chrono::steady_clock::now();
   constexpr int kStacks = 2000;
+  int cross_links = 0;
   for (int iter = 0; iter < kStacks; ++iter) {
     std::string want_dir = tmp.path() / ("w" + std::to_string(iter));
     std::string got_dir = tmp.path() / ("g" + std::to_string(iter));
@@ -411,7 +422,8 @@ TEST(Rootfs, PlanAndStreamMatchExtractionOnDisk) {
     std::vector<std::shared_ptr<const LayerToc>> tocs;
     std::string dump;
     for (int k = 0, n = 1 + iter % 6; k < n; ++k) {
-      testing::Layer l = gen.Make();
+      testing::Layer l = gen.Make(k == 0 ? std::vector<std::string>{}
+                                         : testing::LowerFiles(want_dir));
       testing::ApplyOnDisk(want_dir, l.raw(), k);
       if (HasFatalFailure()) return;
       dump += "layer " + std::to_string(k) + ":\n" + testing::Dump(l.raw());
@@ -424,11 +436,14 @@ TEST(Rootfs, PlanAndStreamMatchExtractionOnDisk) {
     StreamIntoDir(*stack, chunks, *plan, got_dir);
     if (HasFatalFailure()) return;
     ASSERT_EQ(Tree(got_dir), Tree(want_dir)) << "stack " << iter << "\n" << dump;
+    cross_links += CrossLayerLinks(*stack);
     std::filesystem::remove_all(want_dir);
     std::filesystem::remove_all(got_dir);
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("rootfs differential: %d stacks in %.2f s\n", kStacks, secs);
+  std::printf("rootfs differential: %d stacks (%d hard links across layers) in %.2f s\n", kStacks,
+              cross_links, secs);
+  EXPECT_GT(cross_links, 100);
 }
 
 }  // namespace

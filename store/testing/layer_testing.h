@@ -227,8 +227,12 @@ class LayerGen {
  public:
   explicit LayerGen(uint32_t seed) : rng_(seed) {}
 
-  Layer Make() {
+  // With `lower_files` (the regular files the layers below leave, e.g. from
+  // LowerFiles()), a hard link may name one of them: a link across layers.
+  // Without, the sequence of layers for a seed is what it always was.
+  Layer Make(const std::vector<std::string>& lower_files = {}) {
     Layer l;
+    std::vector<std::string> kept;  // lower link targets markers must leave alone
     int n = Uniform(1, 8);
     for (int i = 0; i < n; ++i) {
       int kind = Uniform(0, 99);
@@ -240,6 +244,8 @@ class LayerGen {
         l.Symlink(Path(1), "t" + std::to_string(Uniform(0, 99)));
       } else if (kind < 62) {
         std::string target = LinkTarget(l.raw());
+        bool lower = !lower_files.empty() && Uniform(0, 1) == 0;
+        if (lower) target = LowerTarget(l.raw(), lower_files);
         std::string name = Path(1);
         // Linking onto the target's own path (or around it) would unlink it
         // first on disk; tar cannot extract that either.
@@ -248,10 +254,19 @@ class LayerGen {
           continue;
         }
         l.Hardlink(name, target);
+        if (lower) kept.push_back(target);
       } else if (kind < 80) {
-        l.Whiteout(Path(1));
+        // Markers act before every entry of their layer: one that removed a
+        // lower link target would leave the link naming nothing.
+        std::string p = Path(1);
+        if (std::none_of(kept.begin(), kept.end(), [&](const std::string& f) { return Related(p, f); }))
+          l.Whiteout(p);
       } else if (kind < 92) {
-        l.Opaque(Path(0));
+        std::string d = Path(0);
+        if (d.empty() ? kept.empty()
+                      : std::none_of(kept.begin(), kept.end(),
+                                     [&](const std::string& f) { return Related(d, f); }))
+          l.Opaque(d);
       } else {
         l.Dir(".", 0700 | Uniform(0, 077));
       }
@@ -271,6 +286,28 @@ class LayerGen {
       p += kNames[Uniform(0, 2)];
     }
     return p;
+  }
+  // a == b, or one is below the other.
+  static bool Related(const std::string& a, const std::string& b) {
+    return a == b || a.starts_with(b + "/") || b.starts_with(a + "/");
+  }
+  // A file of `lower` that no entry of this layer so far touches (or its
+  // parents), so it is still there when the link is applied; "" if the one
+  // drawn is touched.
+  std::string LowerTarget(const LayerToc& toc, const std::vector<std::string>& lower) {
+    const std::string& f = lower[Uniform(0, static_cast<int>(lower.size()) - 1)];
+    for (const TocEntry& e : toc.entries) {
+      std::string n = e.name;
+      if (e.role == OverlayRole::kOpaque) {
+        n = DirOf(e.name);
+        if (n.empty()) return "";
+      } else if (e.role == OverlayRole::kWhiteout) {
+        n = DirOf(e.name);
+        n += (n.empty() ? "" : "/") + BaseOf(e.name).substr(4);
+      }
+      if (n != "." && Related(n, f)) return "";
+    }
+    return f;
   }
   // An earlier regular file or link of this layer that nothing after it has
   // touched (so on disk the path still names it), or "".
@@ -295,6 +332,17 @@ class LayerGen {
 
   std::mt19937 rng_;
 };
+
+// The regular files below root (relative paths, sorted): what a layer on
+// top may hard-link to.
+inline std::vector<std::string> LowerFiles(const fs::path& root) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.symlink_status().type() == fs::file_type::regular)
+      out.push_back(fs::relative(e.path(), root).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 inline std::string Dump(const LayerToc& toc) {
   std::string s;
