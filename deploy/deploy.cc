@@ -384,7 +384,7 @@ void Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPlan
   for (HostCtx* h : hosts) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
-      Status s = Status::IOError("host " + h->host.ip + ": rootfs stream: pipe");
+      Status s = Status::IOError("rootfs stream: pipe");
       for (auto& [k, fd] : rfd) close(fd);
       for (int fd : wfds) close(fd);
       for (HostCtx* x : hosts) failed->Add(x, s);
