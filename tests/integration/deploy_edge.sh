@@ -178,9 +178,12 @@ log "6. refused, then pruned with --prune-hosts; scale-up of a member refused"
 
 # ------------------------------------- 7. a host dies during a shared stream
 log "7. one host killed during the rootfs stream"
-# N2 comes back into the cluster with an image whose big file changed; its
-# unpacker (zstd, gzip first on root's PATH) announces itself and stalls, so
-# the stream shared with N1 is in flight when N2 is killed.
+# N2 comes back into the cluster; then an image whose big file changed goes
+# to all three as one stream (they hold the same files). N2's unpacker (zstd,
+# gzip first on root's PATH) announces itself and stalls, so the stream
+# shared with M0 and N1 is in flight when N2 is killed.
+clusterfile ck edge/kube:1 "$M0" "$N1" "$N2" >"$T/ck3.yaml"
+ci deploy -f "$T/ck3.yaml" "${KH[@]}" >/dev/null 2>"$T/readd.err" || fail "re-adding $N2: $(tail -5 "$T/readd.err")"
 head -c 24000000 /dev/urandom >"$C/data/bigblob"
 ci build -t edge/kube:2 "$C" >"$T/build2.out" 2>&1 || fail "build 2: $(tail -5 "$T/build2.out")"
 clusterfile ck edge/kube:2 "$M0" "$N1" "$N2" >"$T/ck3.yaml"
@@ -209,6 +212,7 @@ last=$(tail -1 "$T/ck3.err")
 [[ $(grep -o "$N2" <<<"$last" | wc -l) -eq 1 ]] || fail "$N2 named more than once: $last"
 grep -q "$N1" <<<"$last" && fail "the healthy $N1 is blamed: $last"
 cmp -s "$C/data/bigblob" "$(np 2 /var/lib/cimg/ck/rootfs/data/bigblob)" || fail "$N1 did not get the whole stream"
+grep -q "rootfs: one stream for $M0, $N1, $N2" "$T/ck3.err" || fail "the three hosts did not share one stream"
 log "7. $last"
 node_start 3
 node_exec 3 rm -f /usr/local/bin/zstd /usr/local/bin/gzip
