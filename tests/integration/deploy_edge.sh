@@ -184,6 +184,8 @@ log "7. one host killed during the rootfs stream"
 # shared with M0 and N1 is in flight when N2 is killed.
 clusterfile ck edge/kube:1 "$M0" "$N1" "$N2" >"$T/ck3.yaml"
 ci deploy -f "$T/ck3.yaml" "${KH[@]}" >/dev/null 2>"$T/readd.err" || fail "re-adding $N2: $(tail -5 "$T/readd.err")"
+# kubeadm init does not run again: the join comes from what it printed then.
+assert_eq "dedge-n3 $JOIN" "$(tail -1 "$(np 3 /var/lib/cimg-test/kubeadm.log)")" "$N2 re-joined with init's saved command"
 head -c 24000000 /dev/urandom >"$C/data/bigblob"
 ci build -t edge/kube:2 "$C" >"$T/build2.out" 2>&1 || fail "build 2: $(tail -5 "$T/build2.out")"
 clusterfile ck edge/kube:2 "$M0" "$N1" "$N2" >"$T/ck3.yaml"
