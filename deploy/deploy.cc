@@ -16,6 +16,7 @@
 #include "deploy/rootfs.h"
 #include "deploy/ssh.h"
 #include "store/layer_stack.h"
+#include "store/thread_annotations.h"
 
 namespace cfs::deploy {
 
@@ -85,6 +86,11 @@ class Runner {
     for (size_t i = 1; i < n; i++) threads.emplace_back(work);
     work();
     for (auto& t : threads) t.join();
+    return Combine(errors);
+  }
+
+  // The first of several hosts' failures (the others logged), or Ok.
+  Status Combine(const std::vector<Status>& errors) const {
     if (errors.empty()) return Status::Ok();
     for (size_t i = 1; i < errors.size(); i++) Log("error: " + errors[i].message());
     if (errors.size() == 1) return errors[0];
@@ -178,9 +184,7 @@ class Runner {
     }
     Log(c.host.ip + ": " + what);
     auto run = c.ssh->Run(Exports(c) + cmd, input);
-    if (!run.ok())
-      return Status::Unavailable("host " + c.host.ip + ": " + what + ": connection lost (" +
-                                 run.status().message() + ")");
+    if (!run.ok()) return Lost(c, what, run.status());
     ExecResult& r = *run;
     if (r.exit_code != 0) return Fail(c, what, r);
     // What the step printed, for the operator ("IP> line").
@@ -190,6 +194,15 @@ class Runner {
     if (out) *out = r;
     if (!id.empty()) RETURN_IF_ERROR(Mark(c, id, value));
     return Status::Ok();
+  }
+
+  // "host IP: what: connection lost (why)", the host named once.
+  static Status Lost(const HostCtx& c, const std::string& what, const Status& s) {
+    std::string why = s.message();
+    const std::string prefix = c.ssh->name() + ": ";
+    if (why.rfind(prefix, 0) == 0) why.erase(0, prefix.size());
+    return Status::Unavailable("host " + c.host.ip + ": " + what + ": connection lost (" + why +
+                               ")");
   }
 
   Status Mark(HostCtx& c, const std::string& id, const std::string& value) {
@@ -231,7 +244,10 @@ struct Image {
   std::vector<std::string> cmds, cmds_launch, launch;
 };
 
-Result<Image> ReadImage(const ImageDetails& d) {
+// The image's config; `name` names it in errors. Env keys become `export
+// KEY=...` on the hosts, so a key that is not a shell name is refused (an
+// image from anywhere must not run commands by its config).
+Result<Image> ReadImage(const ImageDetails& d, const std::string& name) {
   Image img;
   img.id = d.summary.image_id.ToString();
   try {
@@ -239,8 +255,12 @@ Result<Image> ReadImage(const ImageDetails& d) {
     const json& c = cfg.value("config", json::object());
     for (const auto& e : c.value("Env", json::array())) {
       std::string kv = e.get<std::string>();
-      size_t eq = kv.find('=');
-      if (eq != std::string::npos) img.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+      auto p = ParseEnvEntry(kv);
+      if (!p.ok())
+        return Status::Invalid("image " + name + ": config Env key " +
+                               QuoteForMessage(kv.substr(0, kv.find('='))) +
+                               " is not a shell variable name; refusing to deploy it");
+      img.env[p->first] = p->second;
     }
     const json& labels = c.value("Labels", json::object());
     auto list = [&](const char* key, std::vector<std::string>* out) {
@@ -253,6 +273,50 @@ Result<Image> ReadImage(const ImageDetails& d) {
     return Status::Corruption("image config: " + std::string(e.what()));
   }
   return img;
+}
+
+// The worker `kubeadm join ...` command in kubeadm's output (`token create
+// --print-join-command`, or `init`, which prints it over several lines
+// joined by "\"), without --control-plane and --certificate-key; "" if there
+// is none, or if it holds anything but the characters such a line has (it
+// runs in a shell on the other hosts).
+std::string ParseJoinCommand(const std::string& out) {
+  std::vector<std::string> cmds;
+  std::string cur;
+  bool open = false;
+  for (std::string line : Lines(out)) {
+    size_t a = line.find_first_not_of(" \t"), b = line.find_last_not_of(" \t\r");
+    line = a == std::string::npos ? "" : line.substr(a, b - a + 1);
+    if (!open && line.rfind("kubeadm join ", 0) != 0) continue;
+    open = !line.empty() && line.back() == '\\';
+    if (open) line.pop_back();
+    cur += (cur.empty() ? "" : " ") + line;
+    if (!open) cmds.push_back(std::move(cur)), cur.clear();
+  }
+  if (!cur.empty()) cmds.push_back(cur);
+  std::string best;
+  for (const std::string& c : cmds) {
+    std::string clean;
+    std::vector<std::string> words;
+    for (size_t pos = 0; pos < c.size();) {
+      size_t sp = c.find(' ', pos);
+      std::string w = c.substr(pos, sp == std::string::npos ? std::string::npos : sp - pos);
+      pos = sp == std::string::npos ? c.size() : sp + 1;
+      if (!w.empty()) words.push_back(w);
+    }
+    for (size_t i = 0; i < words.size(); i++) {
+      if (words[i] == "--control-plane") continue;
+      if (words[i] == "--certificate-key") { i++; continue; }
+      clean += (clean.empty() ? "" : " ") + words[i];
+    }
+    if (clean.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789 .:_-/=[]") != std::string::npos)
+      continue;
+    bool worker = c.find("--control-plane") == std::string::npos;
+    if (best.empty() || worker) best = clean;
+    if (worker) break;
+  }
+  return best;
 }
 
 bool PlanHas(const RootfsPlan& p, const std::string& path) {
@@ -279,25 +343,52 @@ Status Extract(Runner& run, HostCtx& c, int fd) {
   auto r = c.ssh->Run("mkdir -p " + R + " && cd " + R + " && " +
                           (c.zstd ? "zstd -dcq" : "gzip -dc") + kExtract,
                       "", fd);
-  if (!r.ok()) return r.status().Prefix("host " + c.host.ip + ": rootfs transfer: connection lost");
+  if (!r.ok()) return Runner::Lost(c, "rootfs transfer", r.status());
   if (r->exit_code != 0) return run.Fail(c, "unpacking the rootfs", *r);
   return Status::Ok();
 }
 
+// Hosts whose rootfs transfer failed, with why (filled from several threads).
+class HostErrors {
+ public:
+  // Keeps the first failure of h.
+  void Add(HostCtx* h, const Status& s) {
+    MutexLock l(&mu_);
+    by_host_.emplace(h, s);
+  }
+  bool Has(HostCtx* h) {
+    MutexLock l(&mu_);
+    return by_host_.count(h) > 0;
+  }
+  Status Get(HostCtx* h) {
+    MutexLock l(&mu_);
+    auto it = by_host_.find(h);
+    return it == by_host_.end() ? Status::Ok() : it->second;
+  }
+
+ private:
+  Mutex mu_;
+  std::map<HostCtx*, Status> by_host_ GUARDED_BY(mu_);
+};
+
 // Streams `send` of `plan` to `hosts` at once (one producer, one pipe per
-// host); every host is read concurrently. REQUIRES: hosts.size() <= the
-// runner's parallelism.
-Status Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPlan& plan,
-              const std::vector<size_t>& send, const std::vector<HostCtx*>& hosts,
-              std::atomic<uint64_t>* done) {
+// host); every host is read concurrently. A host that fails is dropped from
+// the stream (its pipe closed, the producer goes on for the others) and
+// added to `failed`; when the data itself cannot be read, every host that
+// had not failed yet is. REQUIRES: hosts.size() <= the runner's parallelism.
+void Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPlan& plan,
+            const std::vector<size_t>& send, const std::vector<HostCtx*>& hosts,
+            std::atomic<uint64_t>* done, HostErrors* failed) {
   std::map<HostCtx*, int> rfd;
   std::vector<int> wfds;
   for (HostCtx* h : hosts) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
+      Status s = Status::IOError("rootfs stream: pipe");
       for (auto& [k, fd] : rfd) close(fd);
       for (int fd : wfds) close(fd);
-      return Status::IOError("pipe");
+      for (HostCtx* x : hosts) failed->Add(x, s);
+      return;
     }
     rfd[h] = p[0];
     wfds.push_back(p[1]);
@@ -313,14 +404,47 @@ Status Stream(Runner& run, Store& store, const LayerStack& stack, const RootfsPl
     produced =
         WriteRootfsTar(stack, **chunks, plan, send, hosts[0]->zstd ? "zstd" : "gzip", wfds, done);
   });
-  Status s = run.ForEach(hosts, [&](HostCtx& c) {
+  run.ForEach(hosts, [&](HostCtx& c) {
     Status r = Extract(run, c, rfd[&c]);
-    close(rfd[&c]);  // unblocks the producer if this host hung up
-    return r;
+    close(rfd[&c]);  // drops this host from the stream if it hung up
+    if (!r.ok()) failed->Add(&c, r);
+    return Status::Ok();
   });
   producer.join();
-  if (!produced.ok()) return produced.Prefix("rootfs stream");
-  return s;
+  if (produced.ok()) return;
+  for (HostCtx* h : hosts)
+    if (!failed->Has(h)) failed->Add(h, produced);
+}
+
+// Streams each group's shared entries: hosts that need the same ones get one
+// stream, read and compressed once. Batches of at most `parallel` hosts, and
+// waves of batches with at most `parallel` hosts in all.
+void StreamShared(Runner& run, Store& store, const LayerStack& stack,
+                  const std::vector<std::vector<HostCtx*>>& batches,
+                  const std::function<const HostSync&(HostCtx*)>& sync_of, size_t par,
+                  std::atomic<uint64_t>* done, HostErrors* failed) {
+  for (size_t bi = 0; bi < batches.size();) {
+    std::vector<size_t> wave;
+    size_t n = 0;
+    while (bi < batches.size() && (wave.empty() || n + batches[bi].size() <= par)) {
+      n += batches[bi].size();
+      wave.push_back(bi++);
+    }
+    std::vector<std::thread> threads;
+    for (size_t w : wave) {
+      const auto& hosts = batches[w];
+      if (hosts.size() > 1) {
+        std::string ips;
+        for (HostCtx* h : hosts) ips += (ips.empty() ? "" : ", ") + h->host.ip;
+        run.Log("rootfs: one stream for " + ips);
+      }
+      const HostSync* first = &sync_of(hosts[0]);
+      threads.emplace_back([&, first] {
+        Stream(run, store, stack, first->plan, first->shared, hosts, done, failed);
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
 }
 
 Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
@@ -424,34 +548,22 @@ Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
       if (t.joinable()) t.join();
     }
   } stop_reporter{pmu, pcv, finished, reporter};
-  for (size_t bi = 0; bi < batches.size();) {
-    std::vector<size_t> wave;
-    size_t n = 0;
-    while (bi < batches.size() && (wave.empty() || n + batches[bi].size() <= par)) {
-      n += batches[bi].size();
-      wave.push_back(bi++);
-    }
-    std::vector<Status> results(wave.size());
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < wave.size(); w++) {
-      const auto& hosts = batches[wave[w]];
-      if (hosts.size() > 1) {
-        std::string ips;
-        for (HostCtx* h : hosts) ips += (ips.empty() ? "" : ", ") + h->host.ip;
-        run.Log("rootfs: one stream for " + ips);
-      }
-      const HostSync* first = &(*sync)[index[hosts[0]]];
-      threads.emplace_back([&, w, first] {
-        results[w] = Stream(run, store, stack, first->plan, first->shared, hosts, &done);
-      });
-    }
-    for (auto& t : threads) t.join();
-    for (const auto& r : results) RETURN_IF_ERROR(r);
-  }
-  // 3. Each host's rendered files, then its new record.
-  return run.ForEach(all, [&](HostCtx& c) -> Status {
+  HostErrors failed;
+  StreamShared(run, store, stack, batches, [&](HostCtx* h) -> const HostSync& {
+    return (*sync)[index[h]];
+  }, par, &done, &failed);
+  // 3. Each host's rendered files, then its new record; a host whose stream
+  //    failed is left as it is (its old record stays: a re-run redoes what
+  //    differs), the others finish.
+  std::vector<HostCtx*> ok;
+  for (HostCtx* h : all)
+    if (!failed.Has(h)) ok.push_back(h);
+  Status s = run.ForEach(ok, [&](HostCtx& c) -> Status {
     HostSync& hs = (*sync)[index[&c]];
-    if (!hs.own.empty()) RETURN_IF_ERROR(Stream(run, store, stack, hs.plan, hs.own, {&c}, &done));
+    if (!hs.own.empty()) {
+      Stream(run, store, stack, hs.plan, hs.own, {&c}, &done, &failed);
+      if (failed.Has(&c)) return failed.Get(&c);
+    }
     if (!hs.delta.send.empty() || !hs.delta.remove.empty() || !c.has_record || o.resend) {
       const std::string f = ShellQuote(dir + "/files.gz");
       ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run("cat > " + f + ".tmp && mv " + f + ".tmp " + f,
@@ -460,6 +572,34 @@ Status SyncRootfs(Runner& run, Store& store, const LayerStack& stack,
     }
     return Status::Ok();
   });
+  std::vector<Status> errors;
+  for (HostCtx* h : all)
+    if (failed.Has(h) && std::find(ok.begin(), ok.end(), h) == ok.end())
+      errors.push_back(failed.Get(h));
+  if (errors.empty()) return s;
+  if (!s.ok()) run.Log("error: " + s.message());
+  return run.Combine(errors);
+}
+
+// The join command for the other hosts: what `kubeadm token create
+// --print-join-command` prints on m0, else the one `kubeadm init` printed
+// (saved on m0 at `saved`, a quoted path).
+Result<std::string> JoinCommand(Runner& run, HostCtx& m0, const std::string& path,
+                                const std::string& saved) {
+  ExecResult tok;
+  Status s = run.Step(m0, "", "", "kubeadm token create",
+                      path + "kubeadm token create --print-join-command", "", &tok);
+  std::string join = s.ok() ? ParseJoinCommand(tok.out) : "";
+  if (!join.empty()) return join;
+  std::string why = s.ok() ? "printed no \"kubeadm join\" command" : "failed";
+  ASSIGN_OR_RETURN(ExecResult r, m0.ssh->Run("cat " + saved + " 2>/dev/null"));
+  join = r.exit_code == 0 ? ParseJoinCommand(r.out) : "";
+  if (join.empty())
+    return Status::Aborted("host " + m0.host.ip + ": kubeadm token create " + why +
+                           ", and kubeadm init printed no join command to fall back on" +
+                           (s.ok() ? "" : " (" + s.message() + ")"));
+  run.Log(m0.host.ip + ": kubeadm token create " + why + "; using the join command kubeadm init printed");
+  return join;
 }
 
 }  // namespace
@@ -468,7 +608,7 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   Runner run(cf, o);
   ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
-  ASSIGN_OR_RETURN(Image img, ReadImage(details));
+  ASSIGN_OR_RETURN(Image img, ReadImage(details, cf.image));
   std::vector<Digest> diff_ids;
   for (const auto& l : details.layers) diff_ids.push_back(l.diff_id);
   ASSIGN_OR_RETURN(auto lease, store.TakeLease(diff_ids));
@@ -555,22 +695,20 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
     std::string init = PlanHas(plan0, "etc/kubeadm.yml")
                            ? "kubeadm init --config " + R + "/etc/kubeadm.yml --upload-certs"
                            : "kubeadm init --upload-certs --apiserver-advertise-address " + m0.host.ip;
-    RETURN_IF_ERROR(run.Step(m0, "kubeadm-init", "done", "kubeadm init", path + init));
+    ExecResult init_out;
+    RETURN_IF_ERROR(run.Step(m0, "kubeadm-init", "done", "kubeadm init", path + init, "", &init_out));
+    const std::string saved_join = ShellQuote(HostDir(cf.name) + "/kubeadm-join");
+    if (std::string j = ParseJoinCommand(init_out.out); !j.empty()) {
+      // Kept (root only) for when `kubeadm token create` cannot make another.
+      ASSIGN_OR_RETURN(ExecResult r, m0.ssh->Run("umask 077 && cat > " + saved_join, j));
+      if (r.exit_code != 0) return run.Fail(m0, "saving the join command", r);
+    }
     std::vector<HostCtx*> join_masters, join_nodes;
     for (size_t i = 1; i < all.size(); i++)
       if (!all[i]->steps.count("kubeadm-join"))
         (all[i]->host.master ? join_masters : join_nodes).push_back(all[i]);
     if (!join_masters.empty() || !join_nodes.empty()) {
-      ExecResult tok;
-      RETURN_IF_ERROR(run.Step(m0, "", "", "kubeadm token create",
-                               path + "kubeadm token create --print-join-command", "", &tok));
-      std::string join;
-      for (const auto& line : Lines(tok.out))
-        if (line.rfind("kubeadm join", 0) == 0) join = line;
-      while (!join.empty() && (join.back() == ' ' || join.back() == '\r')) join.pop_back();
-      if (join.empty())
-        return Status::Aborted("host " + m0.host.ip +
-                               ": kubeadm token create printed no \"kubeadm join\" command");
+      ASSIGN_OR_RETURN(std::string join, JoinCommand(run, m0, path, saved_join));
       std::string key;
       if (!join_masters.empty()) {
         ExecResult up;

@@ -6,7 +6,9 @@
 //     2. send each host what it lacks of the image's merged rootfs (read from
 //        the store, templates rendered for the host) to
 //        /var/lib/cimg/<cluster>/rootfs — registry/ only to masters — as one
-//        compressed tar stream, after deleting what is gone (rootfs.h);
+//        compressed tar stream, after deleting what is gone (rootfs.h); a
+//        host that fails its transfer is dropped from a shared stream, the
+//        others finish and keep their records, then Deploy fails naming it;
 //     3. SHELL plugins "pre-init-host"; scripts/init.sh on every host (run
 //        from rootfs/scripts); "post-init-host";
 //     4. the built-in registry on master0 from rootfs/registry
@@ -16,7 +18,9 @@
 //     5. "pre-install"; when the image carries bin/kubeadm: `kubeadm init
 //        --config etc/kubeadm.yml --upload-certs` on master0, then `kubeadm
 //        join` (the command `kubeadm token create --print-join-command`
-//        prints; masters add --control-plane --certificate-key from
+//        prints, or when that fails the worker join command `kubeadm init`
+//        printed, kept in /var/lib/cimg/<cluster>/kubeadm-join on master0;
+//        masters add --control-plane --certificate-key from
 //        `kubeadm init phase upload-certs --upload-certs`) on the other
 //        masters one by one and on the nodes in parallel;
 //     6. the image's CMDs on master0 in order (spec.cmd replaces them), then
@@ -32,7 +36,7 @@
 //   "post-clean-host", removes /var/lib/cimg/<cluster>.
 //
 // Scripts and commands run as root with the host's environment exported:
-// image ENV < Clusterfile env < host env, plus CIMG_CLUSTER, CIMG_ROOTFS,
+// image ENV (a key that is not a shell name is refused) < Clusterfile env < host env, plus CIMG_CLUSTER, CIMG_ROOTFS,
 // CIMG_MASTER0, CIMG_HOST_IP, CIMG_ROLE, and rootfs/bin first on PATH. A failing host is named with its
 // command's exit status and the tail of its output.
 #pragma once

@@ -82,7 +82,9 @@ Result<std::string> Render(const std::string& in, const std::map<std::string, st
   return out;
 }
 
-std::string Fingerprint(const TocEntry& e, char type, const LayerToc& toc,
+// `toc` holds e's chunks; null for synthetic directories (no layer lists
+// them: implied parents, or a symlink a higher layer's path turned into one).
+std::string Fingerprint(const TocEntry& e, char type, const LayerToc* toc,
                         const std::string* rendered) {
   Sha256 h;
   std::string meta = std::string(1, type) + " " + std::to_string(e.mode) + " " +
@@ -94,10 +96,10 @@ std::string Fingerprint(const TocEntry& e, char type, const LayerToc& toc,
   for (const auto& [k, v] : e.xattrs) h.Update(k + "=" + Digest::Of(v).Hex() + "\n");
   if (rendered) {
     h.Update("rendered " + Digest::Of(*rendered).Hex());
-  } else if (type == 'f') {
+  } else if (type == 'f' && toc) {
     h.Update("size " + std::to_string(e.size) + "\n");
-    for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks && i < toc.chunks.size(); i++)
-      h.Update(toc.chunks[i].digest.Raw());
+    for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks && i < toc->chunks.size(); i++)
+      h.Update(toc->chunks[i].digest.Raw());
   }
   return h.Finish().Hex().substr(0, 32);
 }
@@ -170,7 +172,8 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
     // A hard link takes data and metadata from the entry it shares.
     const TocEntry& src = meta.type == EntryType::kHardlink ? te : meta;
-    e.fingerprint = Fingerprint(src, e.type, stack.layer(data.layer), rendered);
+    const LayerToc* toc = data.synthetic() ? nullptr : &stack.layer(data.layer);
+    e.fingerprint = Fingerprint(src, e.type, toc, rendered);
     if (e.type == 'f') e.size = rendered ? rendered->size() : te.size;
     plan.bytes += e.size;
   }
@@ -268,7 +271,7 @@ la_ssize_t WriteFds(struct archive* a, void* ctx, const void* buf, size_t n) {
     any = any || fd >= 0;
   }
   if (!any) {
-    archive_set_error(a, out->last_errno, "write: %s", std::strerror(out->last_errno));
+    archive_set_error(a, out->last_errno, "write");  // the caller adds strerror
     return -1;
   }
   return static_cast<la_ssize_t>(n);
@@ -358,7 +361,7 @@ Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const Rootfs
     const TocEntry& de = stack.Entry(data);
     for (uint32_t c = de.first_chunk; c < de.first_chunk + de.num_chunks; c++) {
       auto bytes = chunks.ReadChunk(toc.chunks[c]);
-      if (!bytes.ok()) return bytes.status().Prefix(e.path);
+      if (!bytes.ok()) return bytes.status().Prefix("rootfs stream: " + e.path);
       if (archive_write_data(a.get(), bytes->data(), bytes->size()) < 0)
         return fail("data " + e.path);
       if (done) *done += bytes->size();

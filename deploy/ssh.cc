@@ -1,8 +1,6 @@
 #include "deploy/ssh.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <fcntl.h>
 #include <libssh2.h>
 #include <netdb.h>
@@ -21,6 +19,7 @@
 #include <set>
 #include <vector>
 
+#include "deploy/ssh_keys.h"
 #include "store/io.h"
 
 namespace cfs::deploy {
@@ -137,41 +136,6 @@ LIBSSH2_RECV_FUNC(CountingRecv) {
   return n;
 }
 
-// Decodes base64 (known_hosts salts and hashes); "" when malformed.
-std::string Unbase64(const std::string& in) {
-  std::string out((in.size() / 4 + 1) * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), in.size());
-  if (n < 0) return "";
-  size_t pad = in.size() >= 2 && in[in.size() - 1] == '=' ? (in[in.size() - 2] == '=' ? 2 : 1) : 0;
-  out.resize(n - pad);
-  return out;
-}
-
-// Whether a known_hosts host field ("a,b", "[a]:2222", "|1|salt|hash") names
-// `name` ("host" for port 22, else "[host]:port").
-bool HostFieldMatches(const std::string& field, const std::string& name) {
-  if (field.rfind("|1|", 0) == 0) {
-    size_t bar = field.find('|', 3);
-    if (bar == std::string::npos) return false;
-    std::string salt = Unbase64(field.substr(3, bar - 3)), want = Unbase64(field.substr(bar + 1));
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha1(), salt.data(), salt.size(), reinterpret_cast<const unsigned char*>(name.data()),
-         name.size(), mac, &len);
-    return want.size() == len && std::memcmp(want.data(), mac, len) == 0;
-  }
-  size_t pos = 0;
-  while (pos <= field.size()) {
-    size_t comma = field.find(',', pos);
-    if (field.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos) == name)
-      return true;
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return false;
-}
-
 // The host key algorithms to ask for, in OpenSSH's order, limited to the key
 // types `file` holds for the host ("" when it holds none: libssh2's default).
 // Without this, a server offering a type the file lacks would look unknown.
@@ -272,6 +236,14 @@ Status SshSession::Impl::CheckHostKey() {
                           "`, or pass --insecure-host-keys)");
   if (libssh2_knownhost_readfile(kh, file.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0)
     return Status::Invalid(name + ": cannot read known hosts file " + file + ": " + LastError());
+  // Markers, which libssh2 does not know (ssh_keys.h).
+  auto text = ReadFile(file, 64 << 20);
+  if (!text.ok()) return text.status().Prefix(name + ": known hosts file");
+  const std::string host_name =
+      opt.port == 22 ? opt.host : "[" + opt.host + "]:" + std::to_string(opt.port);
+  if (int line = RevokedLine(*text, host_name, std::string(key, len)))
+    return Status::Denied(name + ": the host key is marked @revoked in " + file + ":" +
+                          std::to_string(line) + "; refusing to connect");
   libssh2_knownhost* found = nullptr;
   int r = libssh2_knownhost_checkp(kh, opt.host.c_str(), opt.port, key, len,
                                    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW,
@@ -281,10 +253,35 @@ Status SshSession::Impl::CheckHostKey() {
     return Status::Denied(name + ": HOST KEY MISMATCH: the key the host offers is not the one " +
                           file + " holds for it (a reinstalled host, or someone in between); "
                           "refusing to connect");
+  std::string ca;
+  if (int line = CertAuthorityLine(*text, host_name))
+    ca = "; " + file + ":" + std::to_string(line) +
+         " is a @cert-authority line, ignored: host certificates are not supported";
   return Status::Denied(name + ": host key not found in " + file +
                         " (add it with `ssh-keyscan -p " + std::to_string(opt.port) + " " +
-                        opt.host + " >> " + file + "`, or pass --insecure-host-keys)");
+                        opt.host + " >> " + file + "`, or pass --insecure-host-keys)" + ca);
 }
+
+namespace {
+
+constexpr char kRsaWhy[] =
+    "RSA keys need rsa-sha2 signatures, which libssh2 1.10 lacks (current OpenSSH servers "
+    "refuse ssh-rsa); use an ed25519 or ecdsa key";
+
+// Refuses a key file libssh2 cannot use, before connecting.
+Status CheckKeyFile(const SshOptions& o, const std::string& name) {
+  if (o.key_file.empty()) return Status::Ok();
+  if (!PathExists(o.key_file))
+    return Status::NotFound(name + ": private key " + o.key_file + " does not exist");
+  auto key = ReadFile(o.key_file, 1 << 20);
+  if (!key.ok()) return key.status().Prefix(name + ": private key");
+  auto pub = ReadFile(o.key_file + ".pub", 1 << 20);
+  if (PrivateKeyType(*key, pub.ok() ? *pub : "") == "ssh-rsa")
+    return Status::Invalid(name + ": key " + o.key_file + " is an RSA key; " + kRsaWhy);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status SshSession::Impl::Authenticate() {
   const std::string& u = opt.user;
@@ -301,8 +298,10 @@ Status SshSession::Impl::Authenticate() {
       return Status::NotFound(name + ": private key " + opt.key_file + " does not exist");
     keys.push_back(opt.key_file);
   } else if (opt.password.empty()) {
-    for (const char* k : {".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_rsa"})
+    for (const char* k : {".ssh/id_ed25519", ".ssh/id_ecdsa"})
       if (PathExists(HomeFile(k))) keys.push_back(HomeFile(k));
+    if (keys.empty() && PathExists(HomeFile(".ssh/id_rsa")))
+      tried.push_back("key " + HomeFile(".ssh/id_rsa") + " (skipped: " + kRsaWhy + ")");
   }
   if (methods.find("publickey") != std::string::npos) {
     for (const auto& k : keys) {
@@ -339,6 +338,7 @@ Result<std::unique_ptr<SshSession>> SshSession::Connect(const SshOptions& o) {
   impl->opt = o;
   impl->name = o.user + "@" + (o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host) +
                ":" + std::to_string(o.port);
+  RETURN_IF_ERROR(CheckKeyFile(o, impl->name));
   auto fd = ConnectTcp(o.host, o.port, o.connect_timeout_ms);
   if (!fd.ok()) return Status::Unavailable(impl->name + ": cannot connect: " + fd.status().message());
   impl->fd = *fd;

@@ -156,6 +156,41 @@ void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double se
               cf.image.c_str(), r.hosts.size(), secs, HumanSize(data).c_str(), HumanSize(wire).c_str());
 }
 
+// The hosts of the saved cluster `cf.name` that cf leaves out (none when the
+// cluster was not deployed from here).
+std::vector<std::string> DroppedHosts(const cfs::Store& store, const dp::Clusterfile& cf,
+                                      dp::Clusterfile* saved) {
+  std::string path = dp::SavedClusterfile(ClustersDir(store), cf.name);
+  if (!cfs::PathExists(path)) return {};
+  *saved = Must(dp::LoadClusterfile(path));
+  auto now = cf.Hosts();
+  std::vector<std::string> dropped;
+  for (const auto& h : saved->Hosts())
+    if (std::none_of(now.begin(), now.end(), [&](const auto& n) { return n.ip == h.ip; }))
+      dropped.push_back(h.ip);
+  return dropped;
+}
+
+// A re-deploy must not forget hosts silently: refused, or (prune) those
+// hosts are cleaned and removed first, as scale-down does.
+void HandleDroppedHosts(cfs::Store& store, const dp::Clusterfile& cf, bool prune,
+                        const dp::DeployOptions& o) {
+  dp::Clusterfile saved;
+  auto dropped = DroppedHosts(store, cf, &saved);
+  if (dropped.empty()) return;
+  std::string list;
+  for (const auto& ip : dropped) list += (list.empty() ? "" : ",") + ip;
+  if (!prune)
+    Fail(Status::Invalid("cluster " + cf.name + " has host(s) " + list +
+                         " that this deploy leaves out; remove them with `cimg scale-down " +
+                         cf.name + " --nodes/--masters " + list +
+                         "` first, or add --prune-hosts to do it now"));
+  if (dropped[0] == saved.Hosts()[0].ip)
+    Fail(Status::Invalid("host " + dropped[0] + " is master0 of cluster " + cf.name +
+                         "; it cannot be removed (cimg delete " + cf.name + " removes the cluster)"));
+  Must(dp::Delete(saved, dropped, o));
+}
+
 void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
   o.on_connected = [&] { SaveClusterfile(store, cf); };
   auto t0 = std::chrono::steady_clock::now();
@@ -173,7 +208,7 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
   static HostFlags dep_hosts;
   static SshFlags dep_ssh;
   static RegistryFlags dep_reg;
-  static bool dep_resend = false;
+  static bool dep_resend = false, dep_prune_hosts = false;
   static std::vector<std::string> dep_cmd;
   deploy->add_option("-f,--clusterfile", dep_file, "Clusterfile (sealer.io/v2)");
   deploy->add_option("IMAGE", dep_image, "Cluster image (instead of -f); pulled when it is a registry reference");
@@ -183,6 +218,9 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
   dep_ssh.Add(deploy);
   dep_reg.Add(deploy);
   deploy->add_flag("--resend", dep_resend, "Send the whole rootfs again, ignoring what hosts hold");
+  deploy->add_flag("--prune-hosts", dep_prune_hosts,
+                   "Clean and remove hosts of the deployed cluster that this deploy leaves out "
+                   "(default: refuse)");
   static std::string dep_format;
   deploy->add_option("--format", dep_format, "Report format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
@@ -218,6 +256,7 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
     auto o = dep_ssh.Options(quiet);
     o.resend = dep_resend;
     o.progress = TerminalProgress(quiet);
+    HandleDroppedHosts(*store, cf, dep_prune_hosts, o);
     RunDeploy(*store, cf, o, dep_format == "json");
   });
 
@@ -260,6 +299,17 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
     dp::Clusterfile cf = LoadSaved(*store, up_name);
     auto groups = up_hosts.Groups();
     if (groups.empty()) Fail(Status::Invalid("give the hosts to add with --masters and/or --nodes"));
+    auto hosts = cf.Hosts();
+    std::vector<std::string> given;
+    for (const auto& gr : groups) {
+      for (const auto& ip : gr.ips) {
+        if (std::any_of(hosts.begin(), hosts.end(), [&](const auto& h) { return h.ip == ip; }))
+          Fail(Status::Invalid("host " + ip + " is already in cluster " + cf.name));
+        if (std::find(given.begin(), given.end(), ip) != given.end())
+          Fail(Status::Invalid("host " + ip + " is given twice"));
+        given.push_back(ip);
+      }
+    }
     for (auto& gr : groups) {
       gr.ssh = up_hosts.Ssh();
       cf.hosts.push_back(gr);
