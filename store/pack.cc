@@ -78,6 +78,7 @@ Status PackWriter::StartPack() {
       return Status::IOError(path);
     }
     UniqueFd ufd(fd);
+    created_.push_back(id);
     // gc skips packs whose writer is alive: they hold this lock.
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::IOError("flock " + path);
     char hdr[kPackHeaderSize];
@@ -121,6 +122,11 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
   }
   cur_.size += want;
   return loc;
+}
+
+std::vector<uint64_t> PackWriter::created() const {
+  MutexLock l(&mu_);
+  return created_;
 }
 
 Status PackWriter::Sync() {

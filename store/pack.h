@@ -53,6 +53,9 @@ class PackWriter {
   Result<ChunkLoc> Append(const Digest& d, std::string_view frame, uint32_t ulen);
   // Makes every record appended so far durable.
   Status Sync();
+  // Ids of the packs this writer created, oldest first. A caller that
+  // indexed none of their records may unlink them (a failed import).
+  std::vector<uint64_t> created() const EXCLUDES(mu_);
 
  private:
   struct Open {
@@ -63,8 +66,9 @@ class PackWriter {
   Status StartPack() REQUIRES(mu_);
   const std::string dir_;
   const uint64_t max_size_;
-  Mutex mu_;
+  mutable Mutex mu_;
   Open cur_ GUARDED_BY(mu_);
+  std::vector<uint64_t> created_ GUARDED_BY(mu_);
   std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, synced by Sync()
 };
 
