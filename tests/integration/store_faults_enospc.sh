@@ -30,12 +30,19 @@ PY
   oci_build "$T/img_$1" t --compress none "$T/$1.tar" >/dev/null
 }
 
-# fill DIR: a file that takes every free byte of DIR's filesystem.
+# fill DIR: files that take every free byte and every free inode of DIR's
+# filesystem (with no inode left, a reader cannot make its secondary dir and
+# opens the index read-only).
 fill() {
   dd if=/dev/zero of="$1/filler" bs=64k 2>/dev/null || true
   dd if=/dev/zero of="$1/filler.tail" bs=4k 2>/dev/null || true
   [[ $(df --output=avail -k "$1" | tail -1) -eq 0 ]] || fail "could not fill $1"
+  mkdir -p "$1/inodes"
+  local i=0
+  while : 2>/dev/null >"$1/inodes/$i"; do i=$((i + 1)); done
+  [[ $(df --output=iavail "$1" | tail -1) -eq 0 ]] || fail "could not use up the inodes of $1"
 }
+unfill() { rm -rf "$1/filler" "$1/filler.tail" "$1/inodes"; }
 
 pack_bytes() { du -sb "$1/packs" | cut -f1; }
 
@@ -53,7 +60,7 @@ readers_work() {
 
 FS=$T/fs
 mkdir -p "$FS"
-mount -t tmpfs -o size=40m tmpfs "$FS"
+mount -t tmpfs -o size=40m,nr_inodes=4000 tmpfs "$FS"
 it_track_mount "$FS"
 mkimg small 2 10
 mkimg big 60 0
@@ -68,13 +75,14 @@ expect_one_line_error "store $R1 is out of space.*write pack.*No space left" \
 log "  $ERR_LINE"
 assert_eq "$before" "$(pack_bytes "$R1")" "pack bytes after the failed pull (its packs removed at once)"
 fill "$FS"
-readers_work "$R1" small:1
-rm -f "$FS/filler" "$FS/filler.tail"
+! mkdir "$R1/tmp/probe" 2>/dev/null || fail "the full disk still takes a directory"
+readers_work "$R1" small:1  # read-only opens: no room for a secondary
+unfill "$FS"
 
 log "case 2: out of space while writing the index (its own 3 MiB tmpfs)"
 R2=$FS/root2
 mkdir -p "$R2" "$T/ix"
-mount -t tmpfs -o size=3m tmpfs "$T/ix"
+mount -t tmpfs -o size=3m,nr_inodes=2000 tmpfs "$T/ix"
 it_track_mount "$T/ix"
 mkdir "$T/ix/index"
 ln -s "$T/ix/index" "$R2/index"
@@ -87,7 +95,7 @@ log "  $ERR_LINE"
 fill "$T/ix"
 readers_work "$R2" small:1
 log "  room again: gc removes what the failed pull left, and counts it"
-rm -f "$T/ix/filler" "$T/ix/filler.tail"
+unfill "$T/ix"
 mount -o remount,size=64m "$T/ix"
 out=$(cir "$R2" gc) || fail "gc fails after space was freed"
 log "  $out"
