@@ -106,7 +106,9 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   // When a secondary cannot be set up (no room under ROOT/tmp, or a WAL
   // tail only a primary could recover on a full disk), a read-only open
-  // writes nothing and still sees every committed write.
+  // writes nothing and still sees every committed write. RocksDB promises
+  // less for it beside a live writer than for a secondary, hence only then;
+  // on a full disk no writer gets far.
   auto read_only = [&](const Status& why) -> Result<std::unique_ptr<Index>> {
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::OpenForReadOnly(o, path, &db);
@@ -190,7 +192,7 @@ Status Index::Write(Batch& b) {
   if (!writer()) return Status::Invalid("index opened read-only");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, b.rep()), "index write");
+  return FromRocks(db_->Write(wo, b.rep()), "index write " + db_->GetName());
 }
 
 }  // namespace cfs
