@@ -395,7 +395,8 @@ Result<std::unique_ptr<Store::Lease>> Store::TakeLease(const std::vector<Digest>
   int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) return Status::IOError(path);
   UniqueFd ufd(fd);
-  RETURN_IF_ERROR(WriteAll(fd, body.data(), body.size()));
+  // The path names the store root, e.g. on a full disk.
+  RETURN_IF_ERROR(WriteAll(fd, body.data(), body.size()).Prefix(path));
   if (::fsync(fd) != 0) return Status::IOError(path);
   return std::unique_ptr<Lease>(std::make_unique<FileLease>(path, std::move(lock)));
 }
