@@ -2,7 +2,8 @@
 # A full disk: a pull that runs out of space while writing packs, and one that
 # runs out while writing the index, each fail with one "cimg: ..." line naming
 # the store root (no RocksDB assertion, exit 1). On the full disk, images,
-# inspect and fsck still work and show the earlier image intact. What the
+# inspect, fsck and a clusterfs mount still work and show the earlier image
+# intact. What the
 # failed pull left is gone at once or removed (and counted) by the next gc once
 # there is room again; then the same pull works and fsck is clean.
 #
@@ -11,6 +12,7 @@
 # (packs have room, the index does not).
 source "$(dirname "$0")/lib.sh"
 it_setup python3
+cfs_setup
 
 # mkimg NAME MIB NFILES: an image with MIB MiB of random data and NFILES empty
 # files with 150-byte random names (their TOC and tar-split are the index's).
@@ -59,7 +61,7 @@ readers_work() {
 }
 
 FS=$T/fs
-mkdir -p "$FS"
+mkdir -p "$FS" "$T/mnt"
 mount -t tmpfs -o size=40m,nr_inodes=4000 tmpfs "$FS"
 it_track_mount "$FS"
 mkimg small 2 10
@@ -77,6 +79,11 @@ assert_eq "$before" "$(pack_bytes "$R1")" "pack bytes after the failed pull (its
 fill "$FS"
 ! mkdir "$R1/tmp/probe" 2>/dev/null || fail "the full disk still takes a directory"
 readers_work "$R1" small:1  # read-only opens: no room for a secondary
+# A mount on the full disk: its lease takes the room the store keeps for it.
+ROOT=$R1 cfs_mount small:1 "$T/mnt"
+assert_eq 1048576 "$(wc -c <"$T/mnt/data/000")" "a file read through the mount on the full disk"
+[[ -n "$(ls "$R1/leases")" ]] || fail "the mount on the full disk holds no lease"
+cfs_umount "$T/mnt"
 unfill "$FS"
 
 log "case 2: out of space while writing the index (its own 3 MiB tmpfs)"
