@@ -608,6 +608,10 @@ TEST_F(ImageSourceTest, ManifestChecks) {
   json config = json::parse(base.config);
   config["rootfs"]["diff_ids"].erase(1);
   WriteImage(**w, config.dump(), raw["layers"], "short");
+  // An all-zero diff_id (it would verify nothing).
+  json zero = json::parse(base.config);
+  zero["rootfs"]["diff_ids"][1] = "sha256:" + std::string(64, '0');
+  WriteImage(**w, zero.dump(), raw["layers"], "zero");
   // A foreign layer.
   json foreign = raw["layers"];
   foreign[0]["mediaType"] = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
@@ -625,6 +629,9 @@ TEST_F(ImageSourceTest, ManifestChecks) {
   Status s = ResolveError("oci:" + dir + ":short");
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_NE(s.message().find("1 diff_ids for 2 layers"), std::string::npos) << s.ToString();
+  s = ResolveError("oci:" + dir + ":zero");
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find("diff_ids[1] is all zeros"), std::string::npos) << s.ToString();
   s = ResolveError("oci:" + dir + ":foreign");
   EXPECT_EQ(s.code(), Status::Code::kUnsupported) << s.ToString();
   s = ResolveError("oci:" + dir + ":sha512");

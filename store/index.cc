@@ -7,7 +7,13 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 
 namespace cfs {
 
@@ -22,6 +28,37 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace)
     return Status::IOError(what + ": no space left on the device", ENOSPC);
   return Status::IOError(what + ": " + msg, EIO);
+}
+
+// RocksDB writes its info LOG through a WritableFileWriter, which (Debian
+// builds keep assertions) aborts the process when used again after a failed
+// write: on a full disk every command, even `cimg images`, died. This logger
+// writes with plain write(2) and drops what does not fit; fd -1 logs nowhere
+// (readers: nothing of theirs is written under ROOT).
+class TolerantLogger : public rocksdb::Logger {
+ public:
+  explicit TolerantLogger(int fd) : rocksdb::Logger(rocksdb::WARN_LEVEL), fd_(fd) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (!fd_.valid()) return;
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof buf - 1, format, ap);
+    if (n < 0) return;
+    size_t len = std::min(static_cast<size_t>(n), sizeof buf - 2);
+    buf[len++] = '\n';
+    (void)!::write(fd_.get(), buf, len);
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+// The writer's log: DIR/LOG, restarted when over 1 MiB.
+std::shared_ptr<rocksdb::Logger> WriterLogger(const std::string& dir) {
+  int fd = ::open((dir + "/LOG").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  struct stat st;
+  if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size > (1 << 20)) (void)!::ftruncate(fd, 0);
+  return std::make_shared<TolerantLogger>(fd);
 }
 
 rocksdb::Options BaseOptions() {
@@ -110,7 +147,9 @@ Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root) {
   ASSIGN_OR_RETURN(ix->lock_, FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
   if (!PathExists(root + "/index/CURRENT")) return IndexMissing(root);
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(BaseOptions(), root + "/index", &db),
+  rocksdb::Options o = BaseOptions();
+  o.info_log = WriterLogger(root + "/index");
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, root + "/index", &db),
                             "open index " + root + "/index"));
   ix->db_.reset(db);
   return ix;
@@ -119,37 +158,55 @@ Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root) {
 Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
   std::string path = root + "/index";
   if (!PathExists(path + "/CURRENT")) return IndexMissing(root);
+  rocksdb::Options o = BaseOptions();
+  o.create_if_missing = false;
+  o.info_log = std::make_shared<TolerantLogger>(-1);
+  // Readers look up a few keys each (mounts: chunk locations); a small
+  // block cache keeps a long-lived mount's memory down.
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(4 << 20);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  // When a secondary cannot be set up (no room under ROOT/tmp, or a WAL
+  // tail only a primary could recover on a full disk), a read-only open
+  // writes nothing and still sees every committed write. RocksDB promises
+  // less for it beside a live writer than for a secondary, hence only then;
+  // on a full disk no writer gets far.
+  auto read_only = [&](const Status& why) -> Result<std::unique_ptr<Index>> {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(o, path, &db);
+    if (!s.ok()) return why;
+    std::unique_ptr<Index> ix(new Index());
+    ix->db_.reset(db);
+    return ix;
+  };
   for (int attempt = 0;; attempt++) {
     std::unique_ptr<Index> ix(new Index());
-    ASSIGN_OR_RETURN(TempDir sec, TempDir::Create(root + "/tmp", "secondary-"));
-    ASSIGN_OR_RETURN(ix->secondary_owner_,
-                     FileLock::Acquire(sec.path() + "/" + kSecondaryOwnerLock,
-                                       FileLock::Mode::kExclusive));
+    auto sec = TempDir::Create(root + "/tmp", "secondary-");
+    if (!sec.ok()) return read_only(sec.status());
+    auto owner = FileLock::Acquire(sec->path() + "/" + kSecondaryOwnerLock,
+                                   FileLock::Mode::kExclusive);
+    if (!owner.ok()) return read_only(owner.status());
+    ix->secondary_owner_ = std::move(*owner);
     rocksdb::DB* db = nullptr;
-    rocksdb::Options o = BaseOptions();
-    o.create_if_missing = false;
-    // Readers look up a few keys each (mounts: chunk locations); a small
-    // block cache keeps a long-lived mount's memory down.
-    rocksdb::BlockBasedTableOptions t;
-    t.block_cache = rocksdb::NewLRUCache(4 << 20);
-    o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
-    rocksdb::Status s = rocksdb::DB::OpenAsSecondary(o, path, sec.path(), &db);
-    if (!s.ok() && attempt == 0) {
+    rocksdb::Status s = rocksdb::DB::OpenAsSecondary(o, path, sec->path(), &db);
+    if (!s.ok() && attempt == 0 && !s.IsNoSpace()) {
       // A writer killed mid-write can leave a WAL tail a secondary will not
       // read; one primary open recovers it (under the writer lock).
-      ASSIGN_OR_RETURN(auto w, OpenWriter(root));
-      continue;
+      auto w = OpenWriter(root);
+      if (w.ok()) continue;
+      return read_only(w.status());
     }
-    RETURN_IF_ERROR(FromRocks(s, "open index " + path));
+    if (!s.ok()) return read_only(FromRocks(s, "open index " + path));
     ix->db_.reset(db);
     RETURN_IF_ERROR(CheckLiveFiles(db, path));
-    ix->secondary_dir_ = sec.Release();  // the Index removes it on close
+    ix->secondary_dir_ = sec->Release();  // the Index removes it on close
     return ix;
   }
 }
 
 Status Index::Refresh() {
-  if (writer()) return Status::Ok();
+  // A read-only reader (no secondary dir) keeps the state it opened with.
+  if (writer() || secondary_dir_.empty()) return Status::Ok();
   return FromRocks(db_->TryCatchUpWithPrimary(), "refresh index");
 }
 
@@ -202,7 +259,7 @@ Status Index::Write(Batch& b) {
   if (!writer()) return Status::Invalid("index opened read-only");
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(db_->Write(wo, b.rep()), "index write");
+  return FromRocks(db_->Write(wo, b.rep()), "index write " + db_->GetName());
 }
 
 }  // namespace cfs

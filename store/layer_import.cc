@@ -9,6 +9,8 @@
 #include <functional>
 #include <thread>
 
+#include "store/layer_rules.h"
+
 namespace cfs {
 
 Result<size_t> HashingSource::Read(void* buf, size_t n) {
@@ -253,6 +255,9 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   HashingSource tar(same_bytes ? static_cast<ByteSource*>(&peek) : plain.get());
   if (same_bytes) tar.DisableHashing();
   TarReader reader(&tar);
+  // Refuses a bad entry before its data is stored (CheckLayer, after the
+  // import, also resolves hard links into the layers below).
+  LayerRules rules;
   std::deque<ChunkRef> refs;  // stable addresses while workers fill them in
   const size_t max = chunker_.params().max_size;
   const size_t kBuf = std::max<size_t>(4 << 20, 2 * max);
@@ -267,6 +272,8 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
       break;
     }
     if (!*more) break;
+    st = rules.Add(e);
+    if (!st.ok()) break;
     e.first_chunk = static_cast<uint32_t>(refs.size());
     uint64_t unread = e.size;
     size_t start = 0, end = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "store/layer_rules.h"
+
 namespace cfs {
 namespace {
 
@@ -147,16 +149,13 @@ Status LayerStackBuilder::ApplyMarkers(uint32_t k) {
   const LayerToc& toc = *s_->layers_[k];
   for (const TocEntry& e : toc.entries) {
     if (e.role == OverlayRole::kNone) continue;
+    // The rules pulls check (store/layer_rules.h), markers first.
+    if (Status st = CheckEntry(e); !st.ok()) return st.Prefix("layer " + std::to_string(k));
     auto [dir, base] = SplitDirBase(e.name);
     uint32_t d = FindDir(dir);
     if (e.role == OverlayRole::kOpaque) {
       if (d != kNone) ClearChildren(d);
       continue;
-    }
-    if (!base.starts_with(".wh.") || base.size() == 4 || base == ".wh.." ||
-        base == ".wh...") {
-      return Status::Corruption("layer " + std::to_string(k) + ": bad whiteout " +
-                                QuoteForMessage(e.name));
     }
     if (d == kNone) continue;
     uint32_t victim = FindChild(d, base.substr(4));
@@ -175,7 +174,9 @@ Status LayerStackBuilder::ApplyEntries(uint32_t k) {
       return Status::Corruption("layer " + std::to_string(k) + ": entry " + std::to_string(i) +
                                 " has an empty name");
     }
-    if (e.role != OverlayRole::kNone) {
+    if (e.role == OverlayRole::kNone) {
+      if (Status st = CheckEntry(e); !st.ok()) return st.Prefix("layer " + std::to_string(k));
+    } else {
       EnsureDir(SplitDirBase(e.name).first);
       seen[e.name] = i;
       continue;

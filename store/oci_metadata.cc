@@ -182,6 +182,10 @@ Result<std::vector<Digest>> ParseDiffIds(const json& config, const std::string& 
     if (!id.is_string()) return Status::Invalid(what + ": rootfs.diff_ids entry is not a string");
     auto d = Digest::Parse(id.get<std::string>());
     if (!d.ok()) return d.status().Prefix(what + ": rootfs.diff_ids");
+    // A zero diffID verifies nothing, and push and mount cannot use it.
+    if (d->IsZero())
+      return Status::Corruption(what + ": rootfs.diff_ids[" + std::to_string(out.size()) +
+                                "] is all zeros");
     out.push_back(*d);
   }
   return out;

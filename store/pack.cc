@@ -101,6 +101,7 @@ Status PackWriter::StartPack() {
       return Status::IOError(path);
     }
     UniqueFd ufd(fd);
+    created_.push_back(id);
     // gc skips packs whose writer is alive: they hold this lock.
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::IOError("flock " + path);
     char hdr[kPackHeaderSize];
@@ -129,7 +130,10 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
   struct iovec iov[2] = {{hdr, sizeof hdr}, {const_cast<char*>(frame.data()), frame.size()}};
   size_t want = sizeof hdr + frame.size();
   ssize_t w = ::pwritev(cur_.fd.get(), iov, 2, static_cast<off_t>(cur_.size));
-  if (w < 0) return Status::IOError("write pack");
+  if (w < 0) {
+    const int err = errno;  // before PackPath can touch it
+    return Status::IOError("write pack " + PackPath(dir_, cur_.id), err);
+  }
   if (static_cast<size_t>(w) != want) {
     // Short write (disk full?): finish it the slow way.
     std::string all(hdr, sizeof hdr);
@@ -139,12 +143,20 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
     while (done < want) {
       ssize_t k = ::pwrite(cur_.fd.get(), all.data() + done, want - done,
                            static_cast<off_t>(cur_.size + done));
-      if (k <= 0) return Status::IOError("write pack");
+      if (k <= 0) {
+        const int err = k < 0 ? errno : ENOSPC;  // a 0-byte write: the disk is full
+        return Status::IOError("write pack " + PackPath(dir_, cur_.id), err);
+      }
       done += static_cast<size_t>(k);
     }
   }
   cur_.size += want;
   return loc;
+}
+
+std::vector<uint64_t> PackWriter::created() const {
+  MutexLock l(&mu_);
+  return created_;
 }
 
 Status PackWriter::Sync() {

@@ -62,6 +62,9 @@ class PackWriter {
   Result<ChunkLoc> Append(const Digest& d, std::string_view frame, uint32_t ulen);
   // Makes every record appended so far durable.
   Status Sync();
+  // Ids of the packs this writer created, oldest first. A caller that
+  // indexed none of their records may unlink them (a failed import).
+  std::vector<uint64_t> created() const EXCLUDES(mu_);
 
  private:
   struct Open {
@@ -72,8 +75,9 @@ class PackWriter {
   Status StartPack() REQUIRES(mu_);
   const std::string dir_;
   const uint64_t max_size_;
-  Mutex mu_;
+  mutable Mutex mu_;
   Open cur_ GUARDED_BY(mu_);
+  std::vector<uint64_t> created_ GUARDED_BY(mu_);
   std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, locked until destruction
   size_t finished_synced_ GUARDED_BY(mu_) = 0;      // finished_[0, this) are synced
 };

@@ -1,5 +1,9 @@
 // Store::Pull and Store::Load: images from local transports into the store.
 #include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <unordered_set>
 
@@ -7,6 +11,7 @@
 
 #include "store/image_source_internal.h"
 #include "store/layer_import.h"
+#include "store/layer_rules.h"
 #include "store/pull_chunked.h"
 #include "store/store_impl.h"
 
@@ -109,22 +114,71 @@ static Result<uint64_t> DropDamagedChunks(Store::Impl& impl, Index& ix,
   return uint64_t{bad.size()};
 }
 
+// The TOCs of layers [0, n) of img, as the store holds them now (layers of
+// this pull included: a fresh reader sees what it committed).
+static LowerTocs LowerTocsOf(Store::Impl& impl, const SourceImage& img, size_t n) {
+  return [&impl, &img, n]() -> Result<std::vector<std::shared_ptr<const LayerToc>>> {
+    std::vector<std::shared_ptr<const LayerToc>> out;
+    if (n == 0) return out;
+    ASSIGN_OR_RETURN(auto ix, impl.Reader());
+    for (size_t i = 0; i < n; i++) {
+      ASSIGN_OR_RETURN(auto v, ix->Get(key::Toc(img.diff_ids[i])));
+      if (!v) return Status::NotFound("layer " + img.diff_ids[i].ToString() + " left the store");
+      ASSIGN_OR_RETURN(LayerToc t, LayerToc::Decode(*v));
+      out.push_back(std::make_shared<const LayerToc>(std::move(t)));
+    }
+    return out;
+  };
+}
+
+// Unlinks the packs of a pull that fails before it tries to commit any layer:
+// none of their records is indexed, so a refused or failed pull leaves
+// nothing behind. Once a commit was tried (a failed index write may still
+// surface after a restart) what is left is garbage for gc.
+class DropPacksUnlessCommitted {
+ public:
+  DropPacksUnlessCommitted(const PackWriter& packs, const std::string& dir)
+      : packs_(packs), dir_(dir) {}
+  ~DropPacksUnlessCommitted() {
+    if (commit_tried_) return;
+    for (uint64_t id : packs_.created()) (void)::unlink(PackPath(dir_, id).c_str());
+  }
+  void CommitTried() { commit_tried_ = true; }
+
+ private:
+  const PackWriter& packs_;
+  const std::string& dir_;
+  bool commit_tried_ = false;
+};
+
+// Zero or missing diffIDs, or a count that is not the layer count.
+static Status CheckDiffIds(const SourceImage& img, const std::string& source_desc) {
+  if (img.diff_ids.size() != img.layers.size())
+    return Status::Corruption(source_desc + ": config lists " +
+                              std::to_string(img.diff_ids.size()) + " diff_ids for " +
+                              std::to_string(img.layers.size()) + " layers");
+  for (size_t i = 0; i < img.diff_ids.size(); i++) {
+    if (img.diff_ids[i].IsZero())
+      return Status::Corruption(source_desc + ": config: rootfs.diff_ids[" + std::to_string(i) +
+                                "] is all zeros");
+  }
+  return Status::Ok();
+}
+
 // Imports one resolved image from `src`. REQUIRES: the operation lock held.
 static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
                                        const SourceImage& img, const std::string& source_desc,
                                        const std::string& name, const PullOptions& o) {
   PullResult res;
   res.name = name;
-  if (img.diff_ids.size() != img.layers.size())
-    return Status::Corruption(source_desc + ": config lists " +
-                              std::to_string(img.diff_ids.size()) + " diff_ids for " +
-                              std::to_string(img.layers.size()) + " layers");
+  RETURN_IF_ERROR(CheckDiffIds(img, source_desc));
   ASSIGN_OR_RETURN(auto snapshot, impl.Reader());
   ASSIGN_OR_RETURN(auto stored, snapshot->Get(key::Image(img.manifest_digest)));
   if (stored) {
     ASSIGN_OR_RETURN(res.chunks_replaced, DropDamagedChunks(impl, *snapshot, img.diff_ids));
   }
   PackWriter packs(impl.packs_dir);
+  DropPacksUnlessCommitted drop(packs, impl.packs_dir);
   LayerImporter importer(*impl.chunker, &packs, snapshot.get(), impl.opts.compression_level,
                          impl.opts.threads);
   ImageRecord rec;
@@ -184,9 +238,11 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
           p = [&](const Progress& pr) { o.progress({"import", what, pr.done, pr.total}); };
         ASSIGN_OR_RETURN(LayerImportResult r,
                          importer.Import(*blob, d.digest, ls.diff_id, what, p, d.size));
+        RETURN_IF_ERROR(CheckLayer(r.toc, LowerTocsOf(impl, img, i)).Prefix(what));
         RETURN_IF_ERROR(packs.Sync());
         {
           ASSIGN_OR_RETURN(auto w, impl.Writer());
+          drop.CommitTried();
           RETURN_IF_ERROR(importer.Commit(*w, r).Prefix(what));
         }
         rec.chunks_new += r.chunks_new;
@@ -202,7 +258,9 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
         auto r = PullChunkedLayer(src, d, *cp, ls.diff_id, *snapshot, packs, impl.packs,
                                   *store_chunks, fresh, what, p);
         if (r.ok()) {
+          RETURN_IF_ERROR(CheckLayer(r->toc, LowerTocsOf(impl, img, i)).Prefix(what));
           ASSIGN_OR_RETURN(auto w, impl.Writer());
+          drop.CommitTried();
           RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh).Prefix(what));
           rec.chunks_new += r->chunks_new;
           rec.bytes_new += r->bytes_new;
@@ -237,9 +295,19 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
   return res;
 }
 
-Result<PullResult> Store::Pull(const std::string& ref, const PullOptions& o) {
-  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
-  ASSIGN_OR_RETURN(auto src, OpenImageSource(ref, impl_->tmp_dir));
+// A full disk, wherever it struck (packs, index, scratch), is reported as the
+// store's: the user frees space there, and gc removes what the failure left.
+static Status NoSpaceNamesRoot(const Status& s, const std::string& root) {
+  const bool full = s.err() == ENOSPC ||
+                    s.message().find(std::strerror(ENOSPC)) != std::string::npos;
+  if (s.ok() || !full) return s;
+  return s.Prefix("store " + root + " is out of space (free space, then run 'cimg gc')");
+}
+
+static Result<PullResult> PullRef(Store::Impl& impl, const std::string& ref,
+                                  const PullOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl.OperationLock());
+  ASSIGN_OR_RETURN(auto src, OpenImageSource(ref, impl.tmp_dir));
   Platform want = o.platform;
   if (want.os.empty() && want.arch.empty()) want = Platform::Host();
   ASSIGN_OR_RETURN(SourceImage img, src->Resolve(want));
@@ -258,23 +326,25 @@ Result<PullResult> Store::Pull(const std::string& ref, const PullOptions& o) {
   std::string name = o.as_name.empty() ? DerivedName(ref, img.ref_name) : o.as_name;
   ASSIGN_OR_RETURN(name, NormalizeImageName(name));
   if (name.rfind("sha256:", 0) == 0) return Status::Invalid("--as needs a name, not a digest");
-  return PullResolved(*impl_, *src, img, ref, name, o);
+  return PullResolved(impl, *src, img, ref, name, o);
 }
 
-Result<PullResult> Store::PullFrom(ImageSourceReader& src, const std::string& source_desc,
-                                   const std::string& name_in, const PullOptions& o) {
-  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
+static Result<PullResult> PullFromSource(Store::Impl& impl, ImageSourceReader& src,
+                                         const std::string& source_desc,
+                                         const std::string& name_in, const PullOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl.OperationLock());
   Platform want = o.platform;
   if (want.os.empty() && want.arch.empty()) want = Platform::Host();
   ASSIGN_OR_RETURN(SourceImage img, src.Resolve(want));
   std::string name = o.as_name.empty() ? name_in : o.as_name;
   ASSIGN_OR_RETURN(name, NormalizeImageName(name));
-  return PullResolved(*impl_, src, img, source_desc, name, o);
+  return PullResolved(impl, src, img, source_desc, name, o);
 }
 
-Result<std::vector<PullResult>> Store::Load(const std::string& file, const PullOptions& o) {
-  ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
-  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(impl_->tmp_dir, "load-"));
+static Result<std::vector<PullResult>> LoadArchive(Store::Impl& impl, const std::string& file,
+                                                  const PullOptions& o) {
+  ASSIGN_OR_RETURN(FileLock op, impl.OperationLock());
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(impl.tmp_dir, "load-"));
   RETURN_IF_ERROR(oci::ExtractImageArchive(file, tmp.path()).Prefix(file));
   Platform want = o.platform;
   if (want.os.empty() && want.arch.empty()) want = Platform::Host();
@@ -325,10 +395,29 @@ Result<std::vector<PullResult>> Store::Load(const std::string& file, const PullO
     if (name.empty() || name.find(':') == std::string::npos || !NormalizeImageName(name).ok())
       name = DerivedName("oci-archive:" + file + (name.empty() ? "" : ":" + name), img.ref_name);
     ASSIGN_OR_RETURN(name, NormalizeImageName(name));
-    ASSIGN_OR_RETURN(PullResult r, PullResolved(*impl_, *reader, img, file, name, o));
+    ASSIGN_OR_RETURN(PullResult r, PullResolved(impl, *reader, img, file, name, o));
     out.push_back(std::move(r));
   }
   return out;
+}
+
+Result<PullResult> Store::Pull(const std::string& ref, const PullOptions& o) {
+  auto r = PullRef(*impl_, ref, o);
+  if (!r.ok()) return NoSpaceNamesRoot(r.status(), impl_->root);
+  return r;
+}
+
+Result<PullResult> Store::PullFrom(ImageSourceReader& src, const std::string& source_desc,
+                                   const std::string& name, const PullOptions& o) {
+  auto r = PullFromSource(*impl_, src, source_desc, name, o);
+  if (!r.ok()) return NoSpaceNamesRoot(r.status(), impl_->root);
+  return r;
+}
+
+Result<std::vector<PullResult>> Store::Load(const std::string& file, const PullOptions& o) {
+  auto r = LoadArchive(*impl_, file, o);
+  if (!r.ok()) return NoSpaceNamesRoot(r.status(), impl_->root);
+  return r;
 }
 
 }  // namespace cfs

@@ -9,6 +9,7 @@
 
 #include <zstd.h>
 
+#include "store/layer_rules.h"
 #include "store/layer_writer.h"
 
 namespace cfs {
@@ -93,6 +94,11 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
                                            std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh,
                                            const std::string& what, const ProgressFn& progress) {
   ASSIGN_OR_RETURN(ChunkedLayer layer, FetchChunkedMetadata(src, d, p, diff_id, what));
+  {
+    // A bad entry is refused before any chunk is fetched.
+    LayerRules rules;
+    for (const TocEntry& e : layer.toc.entries) RETURN_IF_ERROR(rules.Add(e).Prefix(what));
+  }
   LayerImportResult res;
   res.blob_digest = d.digest;
   res.blob_size = d.size;

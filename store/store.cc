@@ -301,6 +301,29 @@ class FileLease : public Store::Lease {
   std::string path_;
   FileLock lock_;
 };
+
+// ROOT/leases.reserve: room kept so a mount can pin its layers even on a
+// full disk (a lease is a few hundred bytes and one inode). TakeLease removes
+// it to make that room; the next Store::Open with space recreates it.
+constexpr char kLeaseReserve[] = "/leases.reserve";
+constexpr size_t kLeaseReserveBytes = 64 << 10;
+
+void EnsureLeaseReserve(const std::string& root) {
+  const std::string path = root + kLeaseReserve;
+  if (!PathExists(path)) (void)WriteFileAtomic(path, std::string(kLeaseReserveBytes, '\0'));
+}
+
+// Creates and locks the lease file at path, holding body.
+Result<FileLock> WriteLease(const std::string& path, const std::string& body) {
+  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path, FileLock::Mode::kExclusive));
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return Status::IOError(path);
+  UniqueFd ufd(fd);
+  // The path names the store root, e.g. on a full disk.
+  RETURN_IF_ERROR(WriteAll(fd, body.data(), body.size()).Prefix(path));
+  if (::fsync(fd) != 0) return Status::IOError(path);
+  return lock;
+}
 }  // namespace
 
 std::unique_ptr<ChunkSource> Store::Impl::ChunkSourceOver(Index* ix) {
@@ -358,6 +381,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
     RETURN_IF_ERROR(WriteFileAtomic(cfg_path, j.dump(2) + "\n"));
   }
   RETURN_IF_ERROR(o.chunker.Validate().Prefix(cfg_path));
+  EnsureLeaseReserve(o.root);
   auto impl = std::make_unique<Impl>(o);
   impl->chunker = std::make_unique<Chunker>(o.chunker);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -468,16 +492,21 @@ Result<std::unique_ptr<Store::Lease>> Store::TakeLease(const std::vector<Digest>
   // later gc sees the lease.
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
   std::string path = impl_->leases_dir + "/" + RandomHex(8) + ".lease";
-  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path, FileLock::Mode::kExclusive));
   json j = json::array();
   for (const auto& d : diff_ids) j.push_back(d.ToString());
-  std::string body = j.dump();
-  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(path);
-  UniqueFd ufd(fd);
-  RETURN_IF_ERROR(WriteAll(fd, body.data(), body.size()));
-  if (::fsync(fd) != 0) return Status::IOError(path);
-  return std::unique_ptr<Lease>(std::make_unique<FileLease>(path, std::move(lock)));
+  const std::string body = j.dump();
+  auto lock = WriteLease(path, body);
+  if (!lock.ok() && lock.status().err() == ENOSPC) {
+    // A full disk: use the room kept for this.
+    ::unlink(path.c_str());
+    if (::unlink((impl_->root + kLeaseReserve).c_str()) == 0)
+      lock = WriteLease(path, body);
+  }
+  if (!lock.ok()) {
+    ::unlink(path.c_str());
+    return lock.status();
+  }
+  return std::unique_ptr<Lease>(std::make_unique<FileLease>(path, std::move(*lock)));
 }
 
 }  // namespace cfs
