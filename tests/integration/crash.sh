@@ -24,15 +24,22 @@ CFG=$(oci_config_digest "$IMG" t)
 umoci unpack --image "$IMG:t" "$T/orig" >/dev/null
 log "image: $(du -sh "$T/orig/rootfs" | cut -f1)"
 
-# how long does an undisturbed pull take (in a scratch root)?
-s=$(date +%s%N)
+# How many pack bytes does an undisturbed pull write (in a scratch root)?
 cir "$T/scratch" pull "oci:$IMG:t" --as s:1 >/dev/null
-ms=$((($(date +%s%N) - s) / 1000000))
+full=$(du -sb "$T/scratch/packs" | cut -f1)
 rm -rf "$T/scratch"
-log "an undisturbed pull takes ${ms} ms"
+log "an undisturbed pull writes $full pack bytes"
+pack_bytes() { # bytes in the store's packs (0 before the first pull made the dir)
+  local b
+  b=$(du -sb "$ROOT/packs" 2>/dev/null | cut -f1) || true
+  echo "${b:-0}"
+}
 
 # Rounds 1-3 pile up whatever the kills leave; rounds 4-6 first gc (and rmi
-# the image if a pull got through) so each pull starts over.
+# the image if a pull got through) so each pull starts over. Each kill waits
+# for an event, not a time: the pull has written between 5% and 85% of its
+# pack bytes beyond what the store held before, so it lands mid-import
+# however fast or loaded the machine is.
 mkdir -p "$ROOT"
 killed=0
 for round in 1 2 3 4 5 6; do
@@ -42,12 +49,11 @@ for round in 1 2 3 4 5 6; do
     assert_fsck_clean
     assert_eq 0 "$(fsck_garbage)" "round $round: garbage records right after gc"
   fi
-  # Somewhere between 5% and 85% of an undisturbed pull, so the kill lands
-  # mid-import however fast the machine is.
-  delay_ms=$((ms * 5 / 100 + RANDOM % (ms * 80 / 100 + 1)))
+  base=$(pack_bytes)
+  want=$((base + full * (5 + RANDOM % 81) / 100))
   bg "$CIMG" --root "$ROOT" -q pull "oci:$IMG:t" --as big:1 >/dev/null
   pid=$BG_PID
-  sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+  while kill -0 "$pid" 2>/dev/null && (($(pack_bytes) < want)); do sleep 0.01; done
   rc=0
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || rc=$?
@@ -56,10 +62,10 @@ for round in 1 2 3 4 5 6; do
   elif [[ $rc -ne 0 ]]; then
     fail "round $round: pull failed on its own (exit $rc)"
   fi
-  out=$(ci fsck 2>&1) || fail "round $round: fsck failed after kill -9 at ${delay_ms} ms:
+  out=$(ci fsck 2>&1) || fail "round $round: fsck failed after kill -9 at $want pack bytes:
 $out"
   [[ "$(tail -n1 <<<"$out")" == *clean ]] || fail "round $round: fsck not clean: $out"
-  log "round $round: kill at ${delay_ms} ms (exit $rc); $(tail -n1 <<<"$out")"
+  log "round $round: kill at $((want - base)) new pack bytes (exit $rc); $(tail -n1 <<<"$out")"
 done
 ((killed >= 2)) || fail "only $killed of 6 pulls were still running when killed; the test proves nothing"
 
