@@ -672,8 +672,14 @@ Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& 
     sink.cap = length;
     rq.sink = &sink;
     auto r = m.Do(rq, PullScope(repo));
-    // (Do() retried what failed before the first byte.)
-    if (!r.ok()) return r.status().Prefix(what);
+    if (!r.ok()) {
+      // Do() retried what failed before the first byte; a cut after some
+      // bytes is tried again here.
+      if (r.status().code() == Status::Code::kUnavailable && !sink.data.empty() &&
+          attempt < m.opts.retries && m.Backoff(attempt, nullptr, limit))
+        continue;
+      return r.status().Prefix(what);
+    }
     if (r->status == 200) {
       if (offset == 0 && sink.data.size() == length) return std::move(sink.data);  // the whole blob
       return Status::Unsupported(what + ": registry ignores Range requests");
