@@ -1,9 +1,15 @@
 #include "fs/mount.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <string_view>
 
 namespace cfs {
 
@@ -66,6 +72,71 @@ Mount::~Mount() {
   }
   if (loop_.joinable()) loop_.join();
   if (se_) fuse_session_destroy(se_);
+}
+
+namespace {
+
+// Whether mountinfo (read from fd) lists a mount of device dev.
+bool Listed(int fd, const std::string& dev) {
+  std::string all;
+  char buf[16384];
+  ssize_t n;
+  off_t off = 0;
+  while ((n = ::pread(fd, buf, sizeof buf, off)) > 0) {
+    all.append(buf, static_cast<size_t>(n));
+    off += n;
+  }
+  if (n < 0) return true;  // unknown: keep watching the connection
+  // Each line: ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
+  size_t pos = 0;
+  while (pos < all.size()) {
+    size_t end = all.find('\n', pos);
+    if (end == std::string::npos) end = all.size();
+    std::string_view line(all.data() + pos, end - pos);
+    size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    if (b != std::string_view::npos) {
+      size_t c = line.find(' ', b + 1);
+      if (line.substr(b + 1, c - b - 1) == dev) return true;
+    }
+    pos = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ConnectionWatch>> ConnectionWatch::Start(fuse_session* se,
+                                                                const std::string& dev,
+                                                                std::function<void()> on_end) {
+  std::unique_ptr<ConnectionWatch> w(new ConnectionWatch());
+  w->wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  if (w->wake_fd_ < 0) return Status::IOError("eventfd", errno);
+  int mi = dev.empty() ? -1 : ::open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  int fuse_fd = se ? fuse_session_fd(se) : -1, wake = w->wake_fd_;
+  w->thread_ = std::thread([fuse_fd, wake, mi, dev, on_end = std::move(on_end)] {
+    // events = 0 on /dev/fuse: only POLLERR (connection gone) wakes us for
+    // good; pending requests are not asked for (the workers read them).
+    // mountinfo polls POLLPRI on every change of the mount table.
+    struct pollfd fds[3] = {{wake, POLLIN, 0}, {fuse_fd, 0, 0}, {mi, POLLPRI, 0}};
+    bool gone = false;
+    while (!gone) {
+      int n = ::poll(fds, mi >= 0 ? 3 : 2, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || (fds[0].revents & POLLIN)) break;
+      gone = (fuse_fd >= 0 && (fds[1].revents & (POLLERR | POLLHUP | POLLNVAL))) ||
+             (mi >= 0 && (fds[2].revents & (POLLPRI | POLLERR)) && !Listed(mi, dev));
+    }
+    if (mi >= 0) ::close(mi);
+    if (gone) on_end();
+  });
+  return w;
+}
+
+ConnectionWatch::~ConnectionWatch() {
+  uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof one);
+  if (thread_.joinable()) thread_.join();
+  ::close(wake_fd_);
 }
 
 }  // namespace cfs

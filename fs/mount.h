@@ -3,6 +3,7 @@
 // The clusterfs daemon uses the same steps with its own process handling.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,6 +44,29 @@ class Mount {
   fuse_session* se_ = nullptr;
   std::thread loop_;
   bool mounted_ = false;
+};
+
+// Calls on_end once, on its own thread, as soon as the mount of session
+// `se` goes away: it leaves this process's mount table (an unmount: the
+// kernel then waits for the reads in flight before it ends the connection)
+// or the kernel ends the FUSE connection (an abort: /dev/fuse polls
+// POLLERR). For cancelling what those reads wait on (the network), so the
+// unmount completes. dev: the mount's "major:minor" (mountinfo field 3);
+// "" watches the connection only; se null watches the mount table only
+// (the connection watch wakes on every request). Destroying the watch
+// stops it (on_end not called then) and joins.
+class ConnectionWatch {
+ public:
+  static Result<std::unique_ptr<ConnectionWatch>> Start(fuse_session* se, const std::string& dev,
+                                                        std::function<void()> on_end);
+  ~ConnectionWatch();
+  ConnectionWatch(const ConnectionWatch&) = delete;
+  ConnectionWatch& operator=(const ConnectionWatch&) = delete;
+
+ private:
+  ConnectionWatch() = default;
+  int wake_fd_ = -1;  // eventfd: written by the destructor
+  std::thread thread_;
 };
 
 }  // namespace cfs

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "registry/cancel.h"
 #include "registry/http.h"
 #include "registry/reference.h"
 #include "store/thread_annotations.h"
@@ -65,8 +66,15 @@ class Client::Impl {
   std::map<std::string, Token> tokens GUARDED_BY(auth_mu);
 
   std::atomic<uint64_t> n_retries{0};
+  Canceller cancel;  // Client::Cancel(); the transport watches it
 
+  using Clock = std::chrono::steady_clock;
   std::string Base() const { return scheme + "://" + host; }
+  // When a call whose (latest progress or) first try starts now stops
+  // trying again: the retry window, or the call's deadline if sooner.
+  Clock::time_point RetryLimit(Clock::time_point deadline) const {
+    return std::min(deadline, Clock::now() + std::chrono::seconds(opts.retry_window_s));
+  }
 
   // One HTTP exchange, no retries, no redirects.
   Exchange Perform(const Request& rq) { return http->Perform(rq); }
@@ -74,19 +82,25 @@ class Client::Impl {
   // Credentials for this registry (given, else the auth file's), loaded once.
   Result<std::optional<Credentials>> Creds() REQUIRES(auth_mu);
   // The Authorization line for a request on scope ("" = none).
-  Result<std::string> AuthFor(const std::string& scope, bool force_new);
-  Result<std::string> FetchToken(const Challenge& ch, const std::string& scope);
+  Result<std::string> AuthFor(const std::string& scope, bool force_new,
+                              Clock::time_point deadline = Clock::time_point::max());
+  Result<std::string> FetchToken(const Challenge& ch, const std::string& scope,
+                                 Clock::time_point deadline = Clock::time_point::max());
 
   // Sends rq with auth for scope, following redirects (GET/HEAD) without the
-  // Authorization header and retrying transient failures. A 401 renews the
-  // token once. Returns the final response whatever its status; Unavailable
-  // when the registry cannot be reached after the retries.
+  // Authorization header and retrying transient failures (at most
+  // opts.retries more tries, none started after the retry window or
+  // rq.deadline). A 401 renews the token once. Returns the final response
+  // whatever its status; Unavailable when the registry cannot be reached
+  // after the retries, Aborted once cancelled.
   Result<Response> Do(Request rq, const std::string& scope);
 
   // Error for an unexpected response.
   Status Unexpected(const std::string& what, const Response& r);
   Status TransportError(const std::string& what, const Exchange& ex) const;
-  void Backoff(int attempt, const Response* r) {
+  // Sleeps before another try; false (no sleep) when that try would start
+  // after limit, or when cancelled.
+  bool Backoff(int attempt, const Response* r, Clock::time_point limit) {
     long ms = static_cast<long>(opts.backoff_ms) << std::min(attempt, 6);
     if (r) {
       std::string ra = r->Header("retry-after");
@@ -94,8 +108,13 @@ class Client::Impl {
         ms = std::max(ms, std::min(30000L, std::atol(ra.c_str()) * 1000L));
     }
     ms = std::min(ms, 15000L);
+    auto until = Clock::now() + std::chrono::milliseconds(ms);
+    if (until >= limit || cancel.cancelled()) return false;
     n_retries++;
-    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return cancel.SleepUntil(until);
+  }
+  Status Cancelled(const std::string& what) const {
+    return Status::Aborted(what + ": cancelled (the mount is going away)");
   }
 };
 
@@ -143,7 +162,8 @@ Result<std::optional<Credentials>> Client::Impl::Creds() {
   return creds;
 }
 
-Result<std::string> Client::Impl::FetchToken(const Challenge& ch, const std::string& scope) {
+Result<std::string> Client::Impl::FetchToken(const Challenge& ch, const std::string& scope,
+                                             Clock::time_point deadline) {
   std::string realm = ch.Param("realm");
   if (realm.empty()) return Status::Invalid(registry + ": Bearer challenge without a realm");
   if (realm.rfind("https://", 0) != 0 && realm.rfind("http://", 0) != 0)
@@ -166,14 +186,18 @@ Result<std::string> Client::Impl::FetchToken(const Challenge& ch, const std::str
     url = WithQuery(url, "account=" + UrlEscape(c->username));
     rq.url = url;
   }
+  rq.deadline = deadline;
+  const auto limit = RetryLimit(deadline);
   Exchange ex;
   for (int attempt = 0;; attempt++) {
     ex = Perform(rq);
     bool again = ex.code != CURLE_OK ? TransientCurl(ex.code) : TransientStatus(ex.resp.status);
-    if (!again || attempt >= opts.retries) break;
-    Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr);
+    if (!again || attempt >= opts.retries ||
+        !Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr, limit))
+      break;
   }
   const std::string what = registry + ": token from " + realm;
+  if (ex.cancelled || cancel.cancelled()) return Cancelled(what);
   if (ex.code != CURLE_OK) return TransportError(what, ex);
   if (ex.resp.status == 401 || ex.resp.status == 403) {
     if (c && !c->username.empty())
@@ -202,7 +226,8 @@ Result<std::string> Client::Impl::FetchToken(const Challenge& ch, const std::str
   }
 }
 
-Result<std::string> Client::Impl::AuthFor(const std::string& scope, bool force_new) {
+Result<std::string> Client::Impl::AuthFor(const std::string& scope, bool force_new,
+                                          Clock::time_point deadline) {
   std::optional<Challenge> ch;
   {
     MutexLock l(&auth_mu);
@@ -218,7 +243,7 @@ Result<std::string> Client::Impl::AuthFor(const std::string& scope, bool force_n
     if (!force_new && it != tokens.end() && it->second.expires > std::chrono::steady_clock::now())
       return "Authorization: Bearer " + it->second.value;
   }
-  return FetchToken(*ch, scope);
+  return FetchToken(*ch, scope, deadline);
 }
 
 Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
@@ -229,21 +254,26 @@ Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
   std::string url = rq.url;
   int hops = 0;
   bool redirected = false;
+  const auto limit = RetryLimit(rq.deadline);
   while (true) {
+    if (cancel.cancelled()) return Cancelled(what);
     rq.url = url;
     if (!redirected) {
-      ASSIGN_OR_RETURN(rq.auth, AuthFor(scope, false));
+      ASSIGN_OR_RETURN(rq.auth, AuthFor(scope, false, rq.deadline));
     } else {
       rq.auth.clear();  // never send registry credentials to blob storage
     }
     Exchange ex = Perform(rq);
     if (ex.code != CURLE_OK) {
       if (!ex.resp.sink_status.ok()) return ex.resp.sink_status;
+      if (ex.cancelled) return Cancelled(what);
       // A body already handed to the sink cannot be taken back: the caller resumes.
-      if (TransientCurl(ex.code) && ex.resp.sink_bytes == 0 && attempt < opts.retries) {
-        Backoff(attempt++, nullptr);
+      if (TransientCurl(ex.code) && ex.resp.sink_bytes == 0 && attempt < opts.retries &&
+          Backoff(attempt, nullptr, limit)) {
+        attempt++;
         continue;
       }
+      if (cancel.cancelled()) return Cancelled(what);
       Status s = TransportError(registry + ": " + rq.method + " " + url, ex);
       if (ex.resp.sink_bytes > 0) return Status::Unavailable(s.message() + " (after " +
                                                              std::to_string(ex.resp.sink_bytes) +
@@ -264,7 +294,7 @@ Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
         if (ch->scheme == "bearer") {
           // The challenge may name the scope it wants (it may differ from ours).
           std::string want = ch->Param("scope").empty() ? scope : ch->Param("scope");
-          ASSIGN_OR_RETURN(rq.auth, AuthFor(want, true));
+          ASSIGN_OR_RETURN(rq.auth, AuthFor(want, true, rq.deadline));
           if (want != scope) {
             MutexLock l(&auth_mu);
             if (tokens.count(want)) tokens[scope] = tokens[want];
@@ -287,8 +317,9 @@ Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
       redirected = true;
       continue;
     }
-    if (TransientStatus(r.status) && r.sink_bytes == 0 && attempt < opts.retries) {
-      Backoff(attempt++, &r);
+    if (TransientStatus(r.status) && r.sink_bytes == 0 && attempt < opts.retries &&
+        Backoff(attempt, &r, limit)) {
+      attempt++;
       // A redirect target may have expired: start over at the registry.
       url = origin_url;
       redirected = false;
@@ -303,6 +334,8 @@ Client::~Client() = default;
 
 const std::string& Client::registry() const { return impl_->registry; }
 const std::string& Client::scheme() const { return impl_->scheme; }
+
+void Client::Cancel() { impl_->cancel.Cancel(); }
 
 Client::Stats Client::stats() const {
   return Stats{impl_->http->requests(), impl_->http->bytes_down(), impl_->http->bytes_up(),
@@ -334,6 +367,8 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   to.tls_verify = o.tls_verify;
   to.connect_timeout_s = o.connect_timeout_s;
   to.stall_timeout_s = o.stall_timeout_s;
+  to.low_speed_bps = o.low_speed_bps;
+  to.cancel = &impl->cancel;
   if (!cert_dir.empty()) to.ca_blob = http::CaBundle(cert_dir, &to.client_cert, &to.client_key);
   impl->http = std::make_unique<http::Transport>(std::move(to));
 
@@ -341,6 +376,7 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   Request rq;
   rq.url = impl->Base() + "/v2/";
   Exchange ex;
+  const auto limit = impl->RetryLimit(Impl::Clock::time_point::max());
   for (int attempt = 0;; attempt++) {
     ex = impl->Perform(rq);
     // A plain-http registry answers a TLS hello with garbage: try http at once.
@@ -348,7 +384,10 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
       impl->scheme = "http";
       rq.url = impl->Base() + "/v2/";
       Exchange plain = impl->Perform(rq);
-      if (plain.code == CURLE_OK) {
+      if (plain.code == CURLE_OK ||
+          (ex.code == CURLE_SSL_CONNECT_ERROR && plain.code == CURLE_OPERATION_TIMEDOUT)) {
+        // (No TLS, and plain http taken but not answered: a plain registry
+        // that hangs; its error is the one to report.)
         ex = std::move(plain);
       } else {
         impl->scheme = "https";
@@ -358,8 +397,9 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
     bool again = ex.code != CURLE_OK
                      ? TransientCurl(ex.code) && ex.code != CURLE_COULDNT_RESOLVE_HOST
                      : TransientStatus(ex.resp.status);
-    if (!again || attempt >= o.retries) break;
-    impl->Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr);
+    if (!again || attempt >= o.retries ||
+        !impl->Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr, limit))
+      break;
   }
   if (ex.code != CURLE_OK) {
     Status s = impl->TransportError(impl->registry, ex);
@@ -560,7 +600,11 @@ Status Client::FetchBlob(const std::string& repo, const Descriptor& d, ByteSink&
   const std::string what = m.registry + "/" + repo + ": blob " + d.digest.ToString();
   VerifyingSink vs(&out, d.size);
   if (progress) vs.progress_ = [&](uint64_t done) { progress(done, d.size); };
-  int stalls = 0;
+  // Retries are bounded from the latest progress: a cut after some bytes
+  // resumes with a fresh count and window; Do() has already retried a
+  // failure before the first byte.
+  auto limit = m.RetryLimit(Impl::Clock::time_point::max());
+  int cuts = 0;
   while (true) {
     Request rq;
     rq.url = m.Base() + "/v2/" + repo + "/blobs/" + d.digest.ToString();
@@ -571,14 +615,14 @@ Status Client::FetchBlob(const std::string& repo, const Descriptor& d, ByteSink&
       rq.resume_from = have;
     }
     auto r = m.Do(rq, PullScope(repo));
-    uint64_t now = vs.count();
+    if (vs.count() > have) {
+      cuts = 0;
+      limit = m.RetryLimit(Impl::Clock::time_point::max());
+    }
     if (!r.ok()) {
-      if (r.status().code() == Status::Code::kUnavailable && stalls < m.opts.retries) {
-        if (now == have) stalls++;
-        else stalls = 0;
-        m.Backoff(stalls, nullptr);
+      if (r.status().code() == Status::Code::kUnavailable && vs.count() > have &&
+          m.Backoff(0, nullptr, limit))
         continue;
-      }
       return r.status().Prefix(what);
     }
     if (r->status == 404) return Status::NotFound(what + ": blob unknown to the registry");
@@ -586,10 +630,12 @@ Status Client::FetchBlob(const std::string& repo, const Descriptor& d, ByteSink&
     if (r->status != 200 && r->status != 206) return m.Unexpected(what, *r);
     if (vs.count() >= d.size) break;
     // Ended early without a transport error: treat as a cut.
-    if (stalls++ >= m.opts.retries)
+    if (cuts >= m.opts.retries || !m.Backoff(cuts, nullptr, limit)) {
+      if (m.cancel.cancelled()) return m.Cancelled(what);
       return Status::Unavailable(what + ": transfer ended at " + std::to_string(vs.count()) +
                                  " of " + std::to_string(d.size) + " bytes");
-    m.Backoff(stalls, nullptr);
+    }
+    cuts++;
   }
   if (vs.count() != d.size)
     return Status::Corruption(what + ": got " + std::to_string(vs.count()) + " bytes, want " +
@@ -600,14 +646,16 @@ Status Client::FetchBlob(const std::string& repo, const Descriptor& d, ByteSink&
 }
 
 Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& d, uint64_t offset,
-                                         uint64_t length) {
+                                         uint64_t length, Deadline deadline) {
   Impl& m = *impl_;
   const std::string what = m.registry + "/" + repo + ": blob " + d.ToString() + " bytes " +
                            std::to_string(offset) + "+" + std::to_string(length);
   if (length == 0) return std::string();
+  const auto limit = m.RetryLimit(deadline);
   for (int attempt = 0;; attempt++) {
     Request rq;
     rq.url = m.Base() + "/v2/" + repo + "/blobs/" + d.ToString();
+    rq.deadline = deadline;
     rq.headers.push_back("Range: bytes=" + std::to_string(offset) + "-" +
                          std::to_string(offset + length - 1));
     // A registry that ignores Range would send the whole blob: cap it.
@@ -625,11 +673,11 @@ Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& 
     rq.sink = &sink;
     auto r = m.Do(rq, PullScope(repo));
     if (!r.ok()) {
-      if (r.status().code() == Status::Code::kUnsupported) return r.status().Prefix(what);
-      if (r.status().code() == Status::Code::kUnavailable && attempt < m.opts.retries) {
-        m.Backoff(attempt, nullptr);
+      // Do() retried what failed before the first byte; a cut after some
+      // bytes is tried again here.
+      if (r.status().code() == Status::Code::kUnavailable && !sink.data.empty() &&
+          attempt < m.opts.retries && m.Backoff(attempt, nullptr, limit))
         continue;
-      }
       return r.status().Prefix(what);
     }
     if (r->status == 200) {
@@ -638,10 +686,7 @@ Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& 
     }
     if (r->status != 206) return m.Unexpected(what, *r);
     if (sink.data.size() != length) {
-      if (attempt < m.opts.retries) {
-        m.Backoff(attempt, nullptr);
-        continue;
-      }
+      if (attempt < m.opts.retries && m.Backoff(attempt, nullptr, limit)) continue;
       return Status::Unavailable(what + ": got " + std::to_string(sink.data.size()) + " bytes");
     }
     return std::move(sink.data);
@@ -664,6 +709,8 @@ Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const st
 
   for (int attempt = 0;; attempt++) {
     // Start a session (or mount).
+    // Another session starts only within the retry window of this one's start.
+    const auto limit = m.RetryLimit(Impl::Clock::time_point::max());
     Request start;
     start.method = "POST";
     start.url = m.Base() + "/v2/" + repo + "/blobs/uploads/";
@@ -731,8 +778,8 @@ Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const st
     // A failed session is abandoned (the registry expires it); a new one
     // starts from the beginning.
     bool again = failed.code() == Status::Code::kUnavailable;
-    if (!again || attempt >= m.opts.retries) return failed.Prefix(what);
-    m.Backoff(attempt, nullptr);
+    if (!again || attempt >= m.opts.retries || !m.Backoff(attempt, nullptr, limit))
+      return failed.Prefix(what);
   }
 }
 

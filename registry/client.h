@@ -9,6 +9,7 @@
 // its digest. Thread-safe: transfers may run in parallel.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,10 +33,20 @@ struct ClientOptions {
   std::string cert_dir;
   std::optional<Credentials> creds;  // given on the command line; else the auth file's
   std::string auth_file;             // "" = DefaultAuthFile()
-  int retries = 4;                   // further tries of a transfer that may pass
-  int connect_timeout_s = 30;
-  int stall_timeout_s = 60;          // a transfer that moves nothing this long fails
-  int backoff_ms = 250;              // first retry delay; doubles each time
+  // Every network wait is bounded: a try fails when the TCP + TLS handshake
+  // takes more than connect_timeout_s, or when fewer than low_speed_bps
+  // bytes/s move over stall_timeout_s seconds (waiting for the first byte
+  // of the answer included). A call tries again what may pass (5xx, 429,
+  // timeouts, resets) at most `retries` more times, and starts no new try
+  // later than retry_window_s after its first (a blob download: after its
+  // latest progress). So a registry that never answers fails a call within
+  // about retry_window_s + stall_timeout_s.
+  int retries = 4;
+  int connect_timeout_s = 15;
+  int stall_timeout_s = 30;
+  long low_speed_bps = 1024;
+  int retry_window_s = 60;
+  int backoff_ms = 250;  // first retry delay; doubles each time (at most 15 s)
 };
 
 struct FetchedManifest {
@@ -43,6 +54,9 @@ struct FetchedManifest {
   std::string media_type;
   Digest digest;  // sha256 of bytes, checked against the reference/header
 };
+
+using Deadline = std::chrono::steady_clock::time_point;
+constexpr Deadline kNoDeadline = Deadline::max();
 
 // Called with bytes done so far (and the total when known) during transfers.
 using TransferProgress = std::function<void(uint64_t done, uint64_t total)>;
@@ -84,10 +98,11 @@ class Client {
   Status FetchBlob(const std::string& repo, const Descriptor& d, ByteSink& out,
                    const TransferProgress& progress = nullptr);
   // Bytes [offset, offset+length) of a blob with one Range request (after
-  // retries). Unsupported when the registry answers without honouring Range.
-  // The caller verifies the bytes (chunk digests).
+  // retries). Unsupported when the registry answers without honouring Range;
+  // Unavailable when no try succeeded before `deadline` (the transfer in
+  // flight then is aborted). The caller verifies the bytes (chunk digests).
   Result<std::string> GetBlobRange(const std::string& repo, const Digest& d, uint64_t offset,
-                                   uint64_t length);
+                                   uint64_t length, Deadline deadline = kNoDeadline);
   // Uploads the file at path as blob d (monolithic up to 32 MiB, chunked
   // PATCHes above), after trying a cross-repository mount from mount_from
   // when that is non-empty.
@@ -101,6 +116,11 @@ class Client {
   Result<std::pair<FetchedManifest, oci::Manifest>> ResolveImageManifest(
       const std::string& repo, const std::string& ref, const Platform& platform,
       const std::string& name);
+
+  // Aborts every transfer of this client within about a second and makes
+  // every call from now on fail at once (Aborted). For an unmount: nothing
+  // undoes it. Thread-safe.
+  void Cancel();
 
   struct Stats {
     uint64_t requests = 0, bytes_down = 0, bytes_up = 0, retries = 0;

@@ -41,6 +41,8 @@ struct CallCtx {
   CURL* curl;
   const Request* rq;
   Response* resp;
+  const Canceller* cancel;
+  bool cancelled = false, past_deadline = false;  // why OnXfer aborted
   uint64_t body_pos = 0;
   bool first_body = true;
   uint64_t skip = 0;
@@ -120,8 +122,18 @@ size_t OnRead(char* buf, size_t size, size_t n, void* ud) {
   return k;
 }
 
+// Called by curl about once a second, in every phase (connect included):
+// non-zero aborts the transfer.
 int OnXfer(void* ud, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off_t ulnow) {
   auto* ctx = static_cast<CallCtx*>(ud);
+  if (ctx->cancel && ctx->cancel->cancelled()) {
+    ctx->cancelled = true;
+    return 1;
+  }
+  if (std::chrono::steady_clock::now() >= ctx->rq->deadline) {
+    ctx->past_deadline = true;
+    return 1;
+  }
   if (ctx->rq->upload_progress && ulnow > 0)
     ctx->rq->upload_progress(static_cast<uint64_t>(ulnow), static_cast<uint64_t>(ultotal));
   return 0;
@@ -272,7 +284,7 @@ Exchange Transport::Perform(const Request& rq) {
     ex.error = "curl_easy_init failed";
     return ex;
   }
-  CallCtx ctx{c, &rq, &ex.resp};
+  CallCtx ctx{c, &rq, &ex.resp, opts_.cancel};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_URL, rq.url.c_str());
@@ -281,8 +293,17 @@ Exchange Transport::Perform(const Request& rq) {
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(opts_.connect_timeout_s));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_bps);
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(opts_.stall_timeout_s));
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnXfer);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
+  if (rq.deadline != std::chrono::steady_clock::time_point::max()) {
+    // A backstop for OnXfer's check (curl's own timer, to the millisecond).
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        rq.deadline - std::chrono::steady_clock::now());
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, left.count())));
+  }
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &ctx);
@@ -314,16 +335,25 @@ Exchange Transport::Perform(const Request& rq) {
     curl_easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
     curl_easy_setopt(c, CURLOPT_READDATA, &ctx);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(len));
-    if (rq.upload_progress) {
-      curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnXfer);
-      curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
-    }
   } else if (rq.method != "GET") {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
   }
   n_requests_++;
-  ex.code = curl_easy_perform(c);
+  if (opts_.cancel && opts_.cancel->cancelled()) {
+    ex.code = CURLE_ABORTED_BY_CALLBACK;
+    ctx.cancelled = true;
+  } else {
+    ex.code = curl_easy_perform(c);
+  }
+  if (ex.code != CURLE_OK && ctx.cancelled) {
+    ex.cancelled = true;
+    std::snprintf(errbuf, sizeof errbuf, "cancelled (the mount is going away)");
+  } else if (ex.code != CURLE_OK && (ctx.past_deadline || (ex.code == CURLE_OPERATION_TIMEDOUT &&
+                                                           std::chrono::steady_clock::now() >=
+                                                               rq.deadline))) {
+    ex.code = CURLE_OPERATION_TIMEDOUT;
+    std::snprintf(errbuf, sizeof errbuf, "no complete answer before the deadline");
+  }
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ex.resp.status);
   curl_off_t up = 0, down = 0;
   curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);

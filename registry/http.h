@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "registry/cancel.h"
 #include "store/io.h"
 #include "store/thread_annotations.h"
 
@@ -32,6 +33,9 @@ struct Request {
   uint64_t resume_from = 0;
   size_t max_body = 1 << 20;
   std::function<void(uint64_t done, uint64_t total)> upload_progress;
+  // The exchange fails (CURLE_OPERATION_TIMEDOUT, "deadline" in the error)
+  // at this time, whatever its phase. Default: none.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct Response {
@@ -51,6 +55,7 @@ struct Response {
 // try may pass) or a response.
 struct Exchange {
   CURLcode code = CURLE_OK;
+  bool cancelled = false;  // aborted by TransportOptions::cancel
   std::string error;
   Response resp;
 };
@@ -75,8 +80,14 @@ struct TransportOptions {
   bool tls_verify = true;
   std::string ca_blob;  // PEM CAs to trust (with the system's); "" = system only
   std::string client_cert, client_key;  // files
-  int connect_timeout_s = 30;
-  int stall_timeout_s = 60;
+  // TCP + TLS handshake bound.
+  int connect_timeout_s = 15;
+  // A transfer (waiting for the first byte included) that moves fewer than
+  // low_speed_bps bytes per second over stall_timeout_s seconds fails.
+  int stall_timeout_s = 30;
+  long low_speed_bps = 1024;
+  // When set, cancelled() aborts every exchange within about a second.
+  const Canceller* cancel = nullptr;
 };
 
 // A pool of curl easy handles (connections are reused). Thread-safe.

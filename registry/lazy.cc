@@ -42,6 +42,11 @@ class LazyChunkSource::Impl {
   std::mutex mu;
   std::condition_variable cv;
   std::unordered_set<Digest, DigestHash> inflight;  // guarded by mu
+  struct Failure {
+    std::chrono::steady_clock::time_point until;
+    Status status;
+  };
+  std::unordered_map<Digest, Failure, DigestHash> failed;  // guarded by mu
 
   std::atomic<uint64_t> n_requests{0}, n_bytes{0}, n_chunks{0};
   std::atomic<bool> stop{false};
@@ -57,8 +62,23 @@ class LazyChunkSource::Impl {
   }
   // Fetches c (with the following missing chunks of its file, or of the
   // layer when across_files, up to max_request bytes in one read).
-  Result<std::string> Fetch(const ChunkRef& c, uint64_t max_request, bool across_files);
-  Result<std::string> ReadRange(RemoteLayer& L, uint64_t off, uint64_t len);
+  Result<std::string> Fetch(const ChunkRef& c, uint64_t max_request, bool across_files,
+                            Deadline deadline);
+  Result<std::string> ReadRange(RemoteLayer& L, uint64_t off, uint64_t len, Deadline deadline);
+  // The failure of a fetch of d that ended less than failure_hold_ms ago
+  // (Ok if none). mu held.
+  Status RecentFailure(const Digest& d);
+  // Records that the fetch of chunks `run` of L failed with st.
+  void NoteFailure(const RemoteLayer& L, const std::vector<uint32_t>& run, const Status& st) {
+    std::lock_guard<std::mutex> l(mu);
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.failure_hold_ms);
+    for (uint32_t k : run) failed[L.toc->chunks[k].digest] = Failure{until, st};
+  }
+  // Waits (mu held in l) until no fetch of d is in flight: Ok, or why not.
+  Status WaitInflight(std::unique_lock<std::mutex>& l, const Digest& d, Deadline deadline);
+  Deadline ReadDeadline() const {
+    return std::chrono::steady_clock::now() + std::chrono::seconds(opts.read_timeout_s);
+  }
   Status Prefetch();
 };
 
@@ -66,7 +86,7 @@ LazyChunkSource::LazyChunkSource(std::unique_ptr<Store::ChunkStash> stash, LazyO
     : impl_(std::make_unique<Impl>(std::move(stash), std::move(o))) {}
 
 LazyChunkSource::~LazyChunkSource() {
-  impl_->stop = true;
+  Cancel();
   if (impl_->prefetcher.joinable()) impl_->prefetcher.join();
   for (auto& l : impl_->layers)
     if (!l->blob_path.empty()) ::unlink(l->blob_path.c_str());
@@ -91,14 +111,49 @@ void LazyChunkSource::AddLayer(std::shared_ptr<Client> client, const std::string
   impl_->layers.push_back(std::move(L));
 }
 
-Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t off, uint64_t len) {
+void LazyChunkSource::Cancel() {
+  {
+    std::lock_guard<std::mutex> l(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_all();
+  std::set<Client*> clients;
+  for (auto& L : impl_->layers) clients.insert(L->client.get());
+  for (Client* c : clients) c->Cancel();
+}
+
+Status LazyChunkSource::Impl::WaitInflight(std::unique_lock<std::mutex>& l, const Digest& d,
+                                           Deadline deadline) {
+  auto done = [&] { return stop || !inflight.count(d); };
+  if (deadline == kNoDeadline) {
+    cv.wait(l, done);
+  } else if (!cv.wait_until(l, deadline, done)) {
+    return Status::Unavailable("chunk " + d.ToString() + ": another read still fetching it after " +
+                               std::to_string(opts.read_timeout_s) + " s");
+  }
+  if (stop) return Status::Aborted("chunk " + d.ToString() + ": the mount is going away");
+  return Status::Ok();
+}
+
+Status LazyChunkSource::Impl::RecentFailure(const Digest& d) {
+  auto it = failed.find(d);
+  if (it == failed.end()) return Status::Ok();
+  if (std::chrono::steady_clock::now() >= it->second.until) {
+    failed.erase(it);
+    return Status::Ok();
+  }
+  return it->second.status;
+}
+
+Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t off, uint64_t len,
+                                                     Deadline deadline) {
   bool no_range;
   {
     std::lock_guard<std::mutex> l(L.blob_mu);
     no_range = L.no_range;
   }
   if (!no_range) {
-    auto r = L.client->GetBlobRange(L.repo, L.desc.digest, off, len);
+    auto r = L.client->GetBlobRange(L.repo, L.desc.digest, off, len, deadline);
     n_requests++;
     if (r.ok()) {
       n_bytes += r->size();
@@ -137,7 +192,7 @@ Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t of
 }
 
 Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max_request,
-                                                 bool across_files) {
+                                                 bool across_files, Deadline deadline) {
   while (true) {
     auto local = stash->ReadChunk(c);
     if (local.ok() || local.status().code() != Status::Code::kNotFound) return local;
@@ -151,9 +206,10 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
     {
       std::unique_lock<std::mutex> l(mu);
       if (inflight.count(c.digest)) {
-        cv.wait(l, [&] { return !inflight.count(c.digest); });
-        continue;  // someone fetched it (or failed): look again
+        RETURN_IF_ERROR(WaitInflight(l, c.digest, deadline));
+        continue;  // someone fetched it (or it failed): look again
       }
+      if (deadline != kNoDeadline) RETURN_IF_ERROR(RecentFailure(c.digest));
       // This chunk and the following missing ones of the layer, while they
       // are close together in the blob.
       run.push_back(i);
@@ -194,10 +250,12 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
     }
     uint64_t lo = L.where[run.front()].offset;
     uint64_t hi = L.where[run.back()].offset + L.where[run.back()].length;
-    auto bytes = ReadRange(L, lo, hi - lo);
+    auto bytes = ReadRange(L, lo, hi - lo, deadline);
     if (!bytes.ok()) {
+      Status st = bytes.status().Prefix("layer " + L.desc.digest.ToString());
+      NoteFailure(L, run, st);
       release();
-      return bytes.status().Prefix("layer " + L.desc.digest.ToString());
+      return st;
     }
     for (uint32_t k : run) {
       const ChunkRef& ck = L.toc->chunks[k];
@@ -218,7 +276,7 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
 }
 
 Result<std::string> LazyChunkSource::ReadChunk(const ChunkRef& c) {
-  auto r = impl_->Fetch(c, impl_->opts.max_request, false);
+  auto r = impl_->Fetch(c, impl_->opts.max_request, false, impl_->ReadDeadline());
   if (!r.ok() && r.status().code() != Status::Code::kNotFound) {
     // One line per 10 s at most: a registry outage fails many reads at once.
     int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -234,7 +292,7 @@ Result<std::string> LazyChunkSource::ReadChunk(const ChunkRef& c) {
 Result<std::string> LazyChunkSource::ReadFrame(const ChunkRef& c) {
   auto f = impl_->stash->ReadFrame(c);
   if (f.ok() || f.status().code() != Status::Code::kNotFound) return f;
-  RETURN_IF_ERROR(impl_->Fetch(c, impl_->opts.max_request, false).status());
+  RETURN_IF_ERROR(impl_->Fetch(c, impl_->opts.max_request, false, impl_->ReadDeadline()).status());
   return impl_->stash->ReadFrame(c);
 }
 
@@ -265,7 +323,7 @@ Status LazyChunkSource::Impl::Prefetch() {
       if (stop) return Status::Aborted("prefetch stopped");
       const ChunkRef& c = L.toc->chunks[k];
       if (stash->Has(c.digest)) continue;
-      auto r = Fetch(c, opts.prefetch_request, true);
+      auto r = Fetch(c, opts.prefetch_request, true, kNoDeadline);
       if (!r.ok()) return r.status();
     }
   }

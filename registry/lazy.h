@@ -20,6 +20,14 @@ struct LazyOptions {
   uint64_t max_request = 2 << 20;       // compressed bytes merged into one read
   uint64_t max_gap = 64 << 10;          // bytes between chunks still merged
   uint64_t prefetch_request = 8 << 20;  // per request when prefetching everything
+  // A read the registry cannot serve within this many seconds (retries
+  // included, and waiting for another read of the same chunk) fails with
+  // EIO. Prefetching has no such bound (only the client's stall timeouts).
+  int read_timeout_s = 20;
+  // After a fetch fails, reads of its chunks fail at once for this long:
+  // the kernel retries a failed page straight away, and that retry (and the
+  // reads that waited on the fetch) should not wait another read_timeout_s.
+  int failure_hold_ms = 2000;
   std::string tmp_dir;                  // for whole-blob fallbacks (registries ignoring Range)
   std::function<void(const std::string&)> log;  // one line per notable event
 };
@@ -35,8 +43,7 @@ class LazyChunkSource : public ChunkSource {
                 std::shared_ptr<const LayerToc> toc, std::vector<BlobChunk> where);
 
   // Verified chunk bytes. Unavailable (EIO through FUSE) when the registry
-  // cannot be reached after the client's bounded retries; a later read
-  // tries again.
+  // cannot serve it within read_timeout_s; a later read tries again.
   Result<std::string> ReadChunk(const ChunkRef& c) override;
   Result<std::string> ReadFrame(const ChunkRef& c) override;
 
@@ -46,6 +53,12 @@ class LazyChunkSource : public ChunkSource {
   void StartPrefetch();
   // Blocks until the prefetch finished; its result.
   Status WaitPrefetch();
+
+  // For an unmount: aborts every transfer in flight (within about a
+  // second), wakes the reads waiting on them and stops the prefetch; reads
+  // of chunks the store lacks fail at once from now on. Thread-safe; the
+  // destructor calls it.
+  void Cancel();
 
   struct Stats {
     uint64_t requests = 0, bytes = 0, chunks = 0;

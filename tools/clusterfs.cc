@@ -7,6 +7,9 @@
 // Argument parsing and process handling only; the filesystem is fs/.
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -16,7 +19,9 @@
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -29,6 +34,7 @@
 #include <syslog.h>
 
 #include "fs/chunk_cache.h"
+#include "fs/mount.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/lazy.h"
@@ -234,6 +240,25 @@ Status CheckEnvironment(const MountArgs& a) {
   return Status::Ok();
 }
 
+// A lowerdir entry (or IMAGE) starting with '/' or '.' is a path, never an
+// image reference: it must be an existing directory (or IMAGE is refused), so
+// a typo is an error naming it, not a store lookup that creates a store.
+Status CheckPathLike(const MountArgs& a) {
+  auto path_like = [](const std::string& s) { return !s.empty() && (s[0] == '/' || s[0] == '.'); };
+  for (const auto& l : a.lowerdirs) {
+    if (!path_like(l)) continue;
+    struct stat st;
+    if (::stat(l.c_str(), &st) != 0)
+      return Status::NotFound("lowerdir " + l + ": " + std::strerror(errno) +
+                              " (a lowerdir entry starting with '/' or '.' is a directory)");
+    if (!S_ISDIR(st.st_mode)) return Status::Invalid("lowerdir " + l + ": not a directory");
+  }
+  if (path_like(a.source))
+    return Status::Invalid("IMAGE " + a.source + " is a path: give a directory as -o lowerdir=" +
+                           a.source + " with IMAGE 'none'");
+  return Status::Ok();
+}
+
 // Everything the mount owns besides the FUSE session.
 struct Mounted {
   std::unique_ptr<cfs::Store> store;
@@ -299,11 +324,13 @@ Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const Mount
   auto ref = cfs::registry::Reference::Parse(ref_s);
   if (!ref.ok()) return ref.status();
   cfs::registry::ClientOptions co;
-  // A read waits for the network: fail it (EIO) within seconds, not minutes;
-  // the next read tries again.
+  // A read waits for the network: fail it (EIO) within seconds, not minutes
+  // (LazyOptions::read_timeout_s bounds each read); the next read tries
+  // again. The mount itself fails within about 30 s.
   co.connect_timeout_s = 10;
   co.stall_timeout_s = 10;
   co.retries = 3;
+  co.retry_window_s = 20;
   co.tls_verify = a.tls_verify;
   co.cert_dir = a.cert_dir;
   co.auth_file = a.authfile;
@@ -411,6 +438,32 @@ std::string PidFile(const std::string& mnt) {
                                      : "/run/user/" + std::to_string(::geteuid()) + "/clusterfs";
   ::mkdir(dir.c_str(), 0700);
   return dir + "/" + cfs::Digest::Of(RealPath(mnt)).Hex().substr(0, 16) + ".pid";
+}
+
+// When the mount leaves the mount table (an unmount), cancels the registry
+// transfers at once -- the kernel completes the unmount only once the reads
+// in flight end -- and ends the session loop (SIGTERM to the calling thread,
+// libfuse's handler): a copy of the mount in another mount namespace (made
+// by unshare -m while it was mounted) would keep the connection, and this
+// daemon, alive long after the unmount (reads there then fail ENOTCONN).
+// Sets *gone then. Null when the watch cannot start (logged).
+std::unique_ptr<cfs::ConnectionWatch> WatchUnmount(fuse_session* se, const std::string& mnt,
+                                                   cfs::registry::LazyChunkSource* lazy,
+                                                   std::atomic<bool>* gone) {
+  pthread_t main_thread = ::pthread_self();
+  auto w = cfs::ConnectionWatch::Start(lazy ? se : nullptr, MountDevice(mnt),
+                                       [lazy, main_thread, gone] {
+                                         if (lazy) {
+                                           LogLine("unmounted: cancelling the registry transfers in flight");
+                                           lazy->Cancel();
+                                         }
+                                         *gone = true;
+                                         ::pthread_kill(main_thread, SIGTERM);
+                                       });
+  if (w.ok()) return std::move(*w);
+  LogLine("cannot watch for the unmount (" + w.status().message() +
+          "): an unmount waits for the reads in flight");
+  return nullptr;
 }
 
 // Builds the overlay and mounts it; calls ready(error) once the mount is
@@ -524,18 +577,23 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   ready("");
   if (!a.foreground && !a.debug) g_log_stderr = false;
   if (m.lazy && a.prefetch == "all") m.lazy->StartPrefetch();
+  std::atomic<bool> gone{false};
+  std::unique_ptr<cfs::ConnectionWatch> watch = WatchUnmount(se, a.mountpoint, m.lazy, &gone);
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, 8);
   fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
+  watch.reset();
+  if (m.lazy) m.lazy->Cancel();  // (a signal ended the loop): stop the prefetch and read-ahead
   if (m.cache && (a.foreground || a.debug || !g_log_file.empty())) {
     auto st = m.cache->stats();
     LogLine("chunk cache: " + std::to_string(st.hits) + " hits, " + std::to_string(st.misses) +
             " misses (" + std::to_string(st.taken) + " taken from the read-ahead queue), " +
             std::to_string(st.prefetched) + " chunks read ahead");
   }
-  fuse_session_unmount(se);
+  // (Once gone, the mount point may hold someone else's mount: leave it.)
+  if (!gone) fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
   ::unlink(pidfile.c_str());
@@ -557,6 +615,10 @@ int DoMount(MountArgs a) {
   if (!a.upper.empty()) {
     a.upper = RealPath(a.upper);
     a.work = RealPath(a.work);
+  }
+  if (Status s = CheckPathLike(a); !s.ok()) {
+    std::fprintf(stderr, "clusterfs: %s\n", s.message().c_str());
+    return 1;
   }
   for (auto& l : a.lowerdirs) {
     struct stat st;
@@ -627,6 +689,23 @@ int DoMount(MountArgs a) {
   return 1;
 }
 
+// Waits up to `seconds` for process pid to exit: true when it has (or
+// never existed).
+bool WaitExit(pid_t pid, int seconds) {
+  cfs::UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pfd.valid()) return errno == ESRCH;
+  struct pollfd p = {pfd.get(), POLLIN, 0};
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    int n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n > 0) return true;  // readable: it exited
+    if (n < 0 && errno != EINTR) return ::kill(pid, 0) != 0;
+  }
+}
+
 int DoUmount(const std::string& mnt) {
   std::string real = RealPath(mnt);
   std::string pidfile = PidFile(real);
@@ -645,9 +724,30 @@ int DoUmount(const std::string& mnt) {
     std::string cmd = "fusermount3 -u -- '" + real + "'";
     if (std::system(cmd.c_str()) != 0) return 1;
   }
-  // Wait for the daemon to finish (it releases its store lease on exit).
-  for (int i = 0; pid > 0 && i < 200 && ::kill(pid, 0) == 0; ++i) ::usleep(50000);
+  // Wait for the daemon to finish (it releases its store lease on exit); it
+  // cancels its registry transfers when the connection ends, so this is
+  // quick whatever the registry does.
+  if (pid > 0 && !WaitExit(pid, 20)) {
+    std::fprintf(stderr, "clusterfs: %s is unmounted, but its daemon (pid %d) is still running after 20 s\n",
+                 mnt.c_str(), static_cast<int>(pid));
+    return 1;
+  }
   return 0;
+}
+
+// Blanks the password of --creds USER:PASS in this process's own argv (what
+// ps and /proc/PID/cmdline show), before the daemon is forked from it: the
+// daemon has the credentials in memory only. (The command line showed them
+// until now; the auth file, `cimg login`, avoids even that.)
+void HideCredentials(int argc, char** argv) {
+  for (int i = 1; i < argc; i++) {
+    char* v = nullptr;
+    if (std::strcmp(argv[i], "--creds") == 0 && i + 1 < argc) v = argv[i + 1];
+    else if (std::strncmp(argv[i], "--creds=", 8) == 0) v = argv[i] + 8;
+    if (!v) continue;
+    char* colon = std::strchr(v, ':');
+    if (colon) std::memset(colon + 1, 0, std::strlen(colon + 1));  // the final NUL stays
+  }
 }
 
 }  // namespace
@@ -655,6 +755,7 @@ int DoUmount(const std::string& mnt) {
 int main(int argc, char** argv) {
   // The mount.fuse3 helper form: clusterfs SOURCE MNT [-o OPTS].
   std::vector<std::string> args(argv, argv + argc);
+  HideCredentials(argc, argv);  // args keeps them
   if (args.size() > 1 && args[1] != "mount" && args[1] != "umount" && args[1][0] != '-') {
     args.insert(args.begin() + 1, "mount");
   }
@@ -670,7 +771,8 @@ int main(int argc, char** argv) {
   mount->add_option("-o", a.opts,
                     "Options: lowerdir=A:B (leftmost on top; a directory, else an image; "
                     "escape ':' as '\\:'), upperdir=, workdir=, allow_other, ro, volatile, "
-                    "root=, cache_mb= (chunk cache, default 16), readahead_kb= (default 1024), and the usual mount flags");
+                    "root=, cache_mb= (chunk cache, default 16), readahead_kb= (default 1024), and the usual mount flags")
+      ->allow_extra_args(false);  // one value per -o: positionals may follow
   mount->add_flag("-f,--foreground", a.foreground, "Stay in the foreground, log to stderr");
   mount->add_option("--tls-verify", a.tls_verify,
                     "Registry images: require HTTPS with verified certificates (default true)")

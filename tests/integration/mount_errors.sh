@@ -3,7 +3,9 @@
 # stderr line naming the problem and leaves no mount and no daemon behind;
 # --help works; the mount(8) paths (`mount -t fuse.clusterfs` and an fstab
 # line through `mount -T`) work for an image and for `none -o lowerdir=...`;
-# lowerdir mixes directories and image references (with '\:' escapes).
+# lowerdir mixes directories and image references (with '\:' escapes);
+# options may follow the positionals; a lowerdir path that does not exist is
+# an error naming it (never an image lookup that creates a store).
 source "$(dirname "$0")/lib.sh"
 it_setup umoci tar
 cfs_setup unshare mknod
@@ -84,6 +86,17 @@ expect_cfs_error "$M" 'nosuch/image' "$CLUSTERFS" mount --root "$ROOT" nosuch/im
 expect_cfs_error "$M" 'nosuch2' "$CLUSTERFS" mount --root "$ROOT" -o "lowerdir=$D1:nosuch2" none "$M"
 expect_cfs_error "$M" 'nosuch3' "$CLUSTERFS" mount --root "$ROOT" -o "lowerdir=$D1" nosuch3 "$M"
 expect_cfs_error "$T/no/such/dir" "$T/no/such/dir" "$CLUSTERFS" mount --root "$ROOT" img:1 "$T/no/such/dir"
+# a lowerdir entry starting with '/' or '.' is a path, never an image name: a
+# typo is an error naming it, and no store is created (--root, or the default)
+FRESH=$T/fresh-root
+expect_cfs_error "$M" "lowerdir $T/typo:" "$CLUSTERFS" mount --root "$FRESH" -o "lowerdir=$D1:$T/typo" none "$M"
+expect_cfs_error "$M" 'lowerdir \./typo2:' "$CLUSTERFS" mount --root "$FRESH" -o "lowerdir=./typo2" none "$M"
+expect_cfs_error "$M" "lowerdir $D1/shared: not a directory" \
+  "$CLUSTERFS" mount --root "$FRESH" -o "lowerdir=$D1/shared" none "$M"
+expect_cfs_error "$M" "$T/typo3.*lowerdir" "$CLUSTERFS" mount --root "$FRESH" "$T/typo3" "$M"
+[[ ! -e "$FRESH" ]] || fail "a mistyped lowerdir created $FRESH: $(ls -la "$FRESH")"
+expect_cfs_error "$M" "lowerdir $T/typo:" "$CLUSTERFS" mount -o "lowerdir=$T/typo" none "$M"
+[[ ! -e "$CIMG_ROOT" ]] || fail "a mistyped lowerdir created the default store root $CIMG_ROOT"
 
 # busy: a live clusterfs mount, and another filesystem's mount point
 cfs_mount img:1 "$M"
@@ -153,6 +166,14 @@ compare_trees "$T/d1img" "$M" "IMAGE with -o lowerdir=D1 vs D1 copied over the i
 cfs_umount "$M"
 cfs_mount -o "lowerdir=$D1:$D2" none "$M"
 compare_trees "$T/d12" "$M" "-o lowerdir=D1:D2 vs D1 copied over D2"
+cfs_umount "$M"
+log "options after the positionals (-o twice, then --tls-verify=false)"
+rc=0
+timeout -k 5 60 "$CLUSTERFS" mount --root "$ROOT" -o "lowerdir=$D1:$D2" -o nosuid none "$M" \
+  --tls-verify=false >"$T/late.out" 2>"$T/late.err" || rc=$?
+[[ $rc -eq 0 ]] || fail "clusterfs mount -o ... none MNT --tls-verify=false: exit $rc: $(head -c 2000 "$T/late.err")"
+is_mounted "$M" || fail "clusterfs mount -o ... none MNT --tls-verify=false exited 0 but $M is not mounted"
+compare_trees "$T/d12" "$M" "-o lowerdir=D1:D2 none MNT --tls-verify=false vs D1 copied over D2"
 cfs_umount "$M"
 
 # ------------------------------------------------------------ mount(8)

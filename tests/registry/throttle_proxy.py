@@ -46,6 +46,12 @@ has not changed for 0.3 s (so an empty `touch F` is just consumed).
                            connection (FIN) -- a short body
     stall [COUNT [MATCH]]  send the headers and half the body, then hold the
                            connection open until `ok` (or 120 s), then close
+    hang [COUNT [MATCH]]   accept the request and never answer: send nothing
+                           until `ok` (or 600 s), then close (stats: hangs)
+    drip [COUNT [MATCH]]   send the headers and the body one byte per
+                           drip-seconds (default 60) until `ok` (or 600 s),
+                           then close (stats: drips)
+    drip-seconds S         the interval of `drip`
     redirect [COUNT [MATCH]]  answer 307 with Location: /.throttle-proxy/storage/PATH
                            on this proxy, which then serves PATH from the upstream
                            (like a registry redirecting blobs to storage); stats
@@ -128,6 +134,7 @@ class State:
         self.threshold = args.fail_after_bytes if args.fail_after_bytes > 0 else None
         self.fail_count = max(1, args.fail_count)
         self.stall_gen = 0  # bumped by `ok`: stalls end
+        self.drip_seconds = 60.0
         self.basic = None  # "Basic <b64>" the proxy demands (control `auth`), or None
         self.reset_stats()
         self.ctl_seen = None
@@ -135,6 +142,7 @@ class State:
     def reset_stats(self):
         self.stats = {"requests": 0, "responses": 0, "body_bytes": 0, "request_body_bytes": 0,
                       "range_requests": 0, "cuts": 0, "stalls": 0, "injected": 0,
+                      "hangs": 0, "drips": 0,
                       "upstream_errors": 0, "by_method": {}, "by_status": {},
                       "redirects": 0, "storage_requests": 0, "storage_with_auth": 0}
 
@@ -196,7 +204,7 @@ class State:
                 self.rules = []
                 self.threshold = None
                 self.stall_gen += 1
-            elif cmd in ("cut", "stall", "redirect") or (cmd.isdigit() and len(cmd) == 3):
+            elif cmd in ("cut", "stall", "redirect", "hang", "drip") or (cmd.isdigit() and len(cmd) == 3):
                 count = None
                 if len(w) > 1 and w[1] != "*":
                     count = int(w[1])
@@ -208,6 +216,8 @@ class State:
                     self.basic = "Basic " + base64.b64encode(w[1].encode()).decode()
             elif cmd == "rate":
                 self.bucket.set_rate(float(w[1]))
+            elif cmd == "drip-seconds":
+                self.drip_seconds = float(w[1])
             elif cmd == "rtt":
                 self.rtt = float(w[1]) / 1000.0
             elif cmd == "ignore-range":
@@ -234,7 +244,7 @@ class State:
             for r in self.rules:
                 if r.match and r.match not in path:
                     continue
-                if (r.kind in ("cut", "stall")) != body_phase:
+                if (r.kind in ("cut", "stall", "drip")) != body_phase:
                     continue
                 if r.count is not None:
                     r.count -= 1
@@ -397,6 +407,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if rule == "hang":
+                self.hold("hang")
             if rule is not None:
                 self.inject(int(rule))
                 return
@@ -509,6 +521,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         has_body = length is None or length > 0
         rule = st.take_rule(self.path, body_phase=True) if has_body else None
+        if rule == "drip":
+            self.hold("drip", lambda: self.send_body(resp.read(1), chunked))
         limit = None
         if rule in ("cut", "stall"):
             limit = (length // 2) if length is not None else st.args.chunk
@@ -550,6 +564,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.wfile.write(data)
         self.body_sent += len(data)
+
+    def hold(self, kind, tick=None):
+        """Holds the connection (calling tick every drip-seconds) until `ok`
+        or 600 s, then closes it."""
+        st = self.server.state
+        with st.lock:
+            st.stats[kind + "s"] += 1
+            gen = st.stall_gen
+        st.write_stats()
+        self.outcome = kind
+        self.close_connection = True
+        t0 = time.monotonic()
+        next_tick = t0
+        while time.monotonic() < t0 + 600:
+            st.poll_control()
+            with st.lock:
+                if st.stall_gen != gen:
+                    break
+                every = st.drip_seconds
+            if tick and time.monotonic() >= next_tick:
+                tick()
+                self.wfile.flush()
+                next_tick = time.monotonic() + every
+            time.sleep(0.05)
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        raise Cut()
 
     def stop(self, kind):
         st = self.server.state
