@@ -192,13 +192,9 @@ Status CheckImages(Index& ix, Store::Impl& impl, FsckState* st) {
 Result<FsckReport> Store::Fsck() {
   FsckReport rep;
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());  // keeps gc out
-  {
-    // The index's own files first, through a primary open (which, unlike a
-    // secondary, fails on a missing table file) in a short writer session:
-    // a table that cannot be read is an error, never an empty index.
-    ASSIGN_OR_RETURN(auto w, impl_->Writer());
-    RETURN_IF_ERROR(w->VerifyFiles());
-  }
+  // The index's own files first: a table that cannot be read is an error,
+  // never an empty index.
+  RETURN_IF_ERROR(Index::VerifyTables(impl_->root));
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   FsckState st;
   st.rep = &rep;

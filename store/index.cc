@@ -210,8 +210,15 @@ Status Index::Refresh() {
   return FromRocks(db_->TryCatchUpWithPrimary(), "refresh index");
 }
 
-Status Index::VerifyFiles() {
-  return FromRocks(db_->VerifyChecksum(), "index files");
+Status Index::VerifyTables(const std::string& root) {
+  std::string path = root + "/index";
+  if (!PathExists(path + "/CURRENT")) return IndexMissing(root);
+  rocksdb::Options o = BaseOptions();
+  o.info_log = std::make_shared<TolerantLogger>(-1);
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::OpenForReadOnly(o, path, &db), "open index " + path));
+  std::unique_ptr<rocksdb::DB> owned(db);
+  return FromRocks(db->VerifyChecksum(), "index " + path);
 }
 
 Result<std::optional<std::string>> Index::Get(const std::string& k) {

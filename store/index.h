@@ -75,9 +75,10 @@ class Index {
   Status Scan(const std::string& prefix,
               const std::function<bool(std::string_view k, std::string_view v)>& fn);
   Status Refresh();  // readers: catch up with the primary
-  // Reads every table file of the database and checks its block checksums
-  // (a missing or damaged file is Corruption/IOError naming the index).
-  Status VerifyFiles();
+  // Opens the database read-only as a primary would (which, unlike a
+  // secondary, fails on a missing table file), reads every table file and
+  // checks its block checksums. Writes nothing: works on a full disk.
+  static Status VerifyTables(const std::string& root);
 
   // Writers only: applies the batch atomically and durably (WAL fsync).
   class Batch {

@@ -38,8 +38,12 @@ Status CheckEntry(const TocEntry& e) {
   for (;;) {
     const size_t slash = rest.find('/');
     const std::string_view comp = rest.substr(0, slash);
-    if (comp.size() > kMaxNameComponent) {
-      return Bad(e, "name component of " + std::to_string(comp.size()) + " bytes (at most " +
+    // A whiteout of a 255-byte name is ".wh." + 255 bytes in a tar: what
+    // must fit a file system is the name it hides.
+    const bool last_whiteout = slash == std::string_view::npos && comp.starts_with(kWhiteoutPrefix);
+    const size_t fs_len = last_whiteout ? comp.size() - kWhiteoutPrefix.size() : comp.size();
+    if (fs_len > kMaxNameComponent) {
+      return Bad(e, "name component of " + std::to_string(fs_len) + " bytes (at most " +
                         std::to_string(kMaxNameComponent) + ")");
     }
     if (slash == std::string_view::npos) break;

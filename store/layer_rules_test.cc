@@ -58,6 +58,14 @@ TEST(LayerRules, GoodLayerPasses) {
             "ok");
 }
 
+// A whiteout of a 255-byte name takes 259 bytes in a tar: the limit is on
+// the name it hides.
+TEST(LayerRules, WhiteoutOfALongNameCountsTheHiddenName) {
+  EXPECT_EQ(Refusal(Toc({Entry("d/.wh." + std::string(255, 'w'))})), "ok");
+  std::string m = Refusal(Toc({Entry("d/.wh." + std::string(256, 'w'))}));
+  EXPECT_TRUE(Contains(m, "name component of 256 bytes")) << m;
+}
+
 TEST(LayerRules, BadWhiteoutNames) {
   for (const char* name : {".wh.", ".wh..", ".wh...", "d/.wh.", "d/.wh.."}) {
     std::string m = Refusal(Toc({Entry(name)}));

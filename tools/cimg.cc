@@ -173,12 +173,17 @@ int main(int argc, char** argv) {
     if (cfs::registry::IsRegistryReference(pull_src)) {
       auto ref = Must(cfs::registry::Reference::Parse(pull_src));
       auto client = pull_reg.Connect(ref.registry);
-      // Its scratch is a work dir of this process: gc leaves it alone meanwhile.
-      auto work = Must(cfs::WorkDir::Create(store->root(), "pull-"));
-      auto src = Must(cfs::registry::OpenRegistrySource(client, ref, work.path(), pull_reg.parallel));
-      auto pulled = store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o);
-      src.reset();  // joins its transfer threads before any exit
-      r = Must(std::move(pulled));
+      // Its scratch is a work dir of this process (gc leaves it alone
+      // meanwhile), gone before any exit, failures included.
+      auto pull_remote = [&]() -> cfs::Result<cfs::PullResult> {
+        ASSIGN_OR_RETURN(auto work, cfs::WorkDir::Create(store->root(), "pull-"));
+        ASSIGN_OR_RETURN(auto src, cfs::registry::OpenRegistrySource(client, ref, work.path(),
+                                                                    pull_reg.parallel));
+        auto pulled = store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o);
+        src.reset();  // joins its transfer threads first
+        return pulled;
+      };
+      r = Must(pull_remote());
       auto st = client->stats();
       std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),
                   HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
@@ -244,13 +249,18 @@ int main(int argc, char** argv) {
     }
     auto client = push_reg.Connect(ref.registry);
     cfs::registry::PushStats stats;
-    auto work = Must(cfs::WorkDir::Create(store->root(), "push-"));  // gc leaves it alone
-    auto dst = Must(cfs::registry::OpenRegistryDestination(
-        client, ref, work.path(), mount_from, &stats, ItemProgress(o.progress, "upload"),
-        push_reg.parallel));
-    Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
-    dst.reset();  // joins its upload threads before any exit
-    Must(pushed);
+    // Scratch in a work dir of this process (gc leaves it alone), gone
+    // before any exit, failures included.
+    auto push_remote = [&]() -> Status {
+      ASSIGN_OR_RETURN(auto work, cfs::WorkDir::Create(store->root(), "push-"));
+      ASSIGN_OR_RETURN(auto dst, cfs::registry::OpenRegistryDestination(
+                                     client, ref, work.path(), mount_from, &stats,
+                                     ItemProgress(o.progress, "upload"), push_reg.parallel));
+      Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
+      dst.reset();  // joins its upload threads first
+      return pushed;
+    };
+    Must(push_remote());
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),
                 static_cast<unsigned long long>(stats.blobs_uploaded),
