@@ -75,22 +75,8 @@ assert labels["org.cimg.example"] == "app"
 PY
 
 log "3. a stock docker-registry serving the image's registry/ answers for every collected image"
-PORT=$(reg_free_port)
-cat >"$T/builtin.yml" <<EOF
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $M/registry
-http:
-  addr: 127.0.0.1:$PORT
-log:
-  level: error
-  accesslog:
-    disabled: true
-EOF
-bg sh -c 'exec env -u REGISTRY_AUTH_FILE docker-registry serve "$1" >"$2" 2>&1' _ "$T/builtin.yml" "$T/builtin.log"
-BUILTIN_PID=$BG_PID
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+reg_serve_dir "$M/registry"
+PORT=${BUILTIN_ADDR##*:}
 for img in library/nginx:1.25 team/app:2; do
   want=$(skopeo_ inspect --tls-verify=false "docker://$R/$img" | json_get 'j["Digest"]')
   got=$(skopeo_ inspect --tls-verify=false "docker://127.0.0.1:$PORT/$img" | json_get 'j["Digest"]') ||

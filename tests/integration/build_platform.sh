@@ -25,26 +25,7 @@ R=$REG_SRC_ADDR
 
 log "a two-platform index in $R/team/multi:1"
 MP=$T/multi
-for arch in amd64 arm64; do
-  mkdir -p "$T/mp-$arch"
-  echo "$arch" >"$T/mp-$arch/arch"
-  tar -C "$T/mp-$arch" -cf "$T/mp-$arch.tar" arch
-  oci_build "$MP" "$arch" --arch "$arch" "$T/mp-$arch.tar" >/dev/null
-done
-python3 - "$MP" <<'PY'
-import hashlib, json, sys
-d = sys.argv[1]
-idx = json.load(open(d + '/index.json'))
-mans = [dict(m) for m in idx['manifests']]
-for m in mans: m.pop('annotations', None)
-nested = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json',
-                     'manifests': mans}).encode()
-dg = hashlib.sha256(nested).hexdigest()
-open(d + '/blobs/sha256/' + dg, 'wb').write(nested)
-idx['manifests'].append({'mediaType': 'application/vnd.oci.image.index.v1+json', 'digest': 'sha256:' + dg,
-                         'size': len(nested), 'annotations': {'org.opencontainers.image.ref.name': 'multi'}})
-json.dump(idx, open(d + '/index.json', 'w'))
-PY
+oci_multiarch "$MP"
 skopeo_ copy -q --all --dest-tls-verify=false "oci:$MP:multi" "docker://$R/team/multi:1" ||
   fail "skopeo push of the index"
 skopeo_ inspect --raw --tls-verify=false "docker://$R/team/multi:1" >"$T/index.json"
@@ -93,22 +74,8 @@ bld images:1 "$C2" --platform linux/amd64
 M=$T/mnt
 mkdir -p "$M"
 cfs_mount images:1 "$M"
-PORT=$(reg_free_port)
-cat >"$T/builtin.yml" <<EOF
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $M/registry
-http:
-  addr: 127.0.0.1:$PORT
-log:
-  level: error
-  accesslog:
-    disabled: true
-EOF
-bg sh -c 'exec env -u REGISTRY_AUTH_FILE docker-registry serve "$1" >"$2" 2>&1' _ "$T/builtin.yml" "$T/builtin.log"
-BUILTIN_PID=$BG_PID
-for _ in $(seq 300); do curl -fsS "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+reg_serve_dir "$M/registry"
+PORT=${BUILTIN_ADDR##*:}
 B=127.0.0.1:$PORT/team/multi
 for d in "$IDX" "$AMD"; do
   skopeo_ inspect --raw --tls-verify=false "docker://$B@$d" >"$T/got.json" ||

@@ -212,6 +212,33 @@ oci_diff_ids() {
     "$1/blobs/${cfg/://}"
 }
 
+# oci_multiarch DIR: an OCI layout with two one-layer images (tags amd64 and
+# arm64, each with a file "arch" naming its arch) and an index of both
+# tagged "multi".
+oci_multiarch() {
+  local d=$1 arch
+  for arch in amd64 arm64; do
+    mkdir -p "$T/mp-$arch"
+    echo "$arch" >"$T/mp-$arch/arch"
+    tar -C "$T/mp-$arch" -cf "$T/mp-$arch.tar" arch
+    oci_build "$d" "$arch" --arch "$arch" "$T/mp-$arch.tar" >/dev/null
+  done
+  python3 - "$d" <<'PY'
+import hashlib, json, sys
+d = sys.argv[1]
+idx = json.load(open(d + '/index.json'))
+mans = [dict(m) for m in idx['manifests']]
+for m in mans: m.pop('annotations', None)
+nested = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json',
+                     'manifests': mans}).encode()
+dg = hashlib.sha256(nested).hexdigest()
+open(d + '/blobs/sha256/' + dg, 'wb').write(nested)
+idx['manifests'].append({'mediaType': 'application/vnd.oci.image.index.v1+json', 'digest': 'sha256:' + dg,
+                         'size': len(nested), 'annotations': {'org.opencontainers.image.ref.name': 'multi'}})
+json.dump(idx, open(d + '/index.json', 'w'))
+PY
+}
+
 # oci_build OUTDIR TAG [--compress gzip|none] [--arch A] LAYER.tar...: a
 # hand-made OCI layout (blobs, config with diff_ids, manifest, index.json
 # carrying TAG). Several calls with different tags/arches add to one layout.

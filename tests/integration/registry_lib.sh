@@ -353,3 +353,28 @@ reg_proxy_ctl() {
 reg_proxy_stat() {
   "$REG_PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
+
+# reg_serve_dir DIR: a stock docker-registry serving DIR (a distribution
+# storage tree, e.g. a cluster image's registry/) on a free 127.0.0.1 port;
+# sets BUILTIN_ADDR and BUILTIN_PID (stopped by the test's cleanup).
+reg_serve_dir() {
+  local port _i
+  port=$(reg_free_port)
+  cat >"$T/builtin.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $1
+http:
+  addr: 127.0.0.1:$port
+log:
+  level: error
+  accesslog:
+    disabled: true
+EOF
+  bg sh -c 'exec env -u REGISTRY_AUTH_FILE docker-registry serve "$1" >"$2" 2>&1' _ "$T/builtin.yml" "$T/builtin.log"
+  BUILTIN_PID=$BG_PID
+  BUILTIN_ADDR=127.0.0.1:$port
+  for _i in $(seq 300); do curl -fsS "http://$BUILTIN_ADDR/v2/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "docker-registry serving $1 did not come up: $(tail -n 3 "$T/builtin.log")"
+}

@@ -135,26 +135,7 @@ done
 
 log "multi-platform index"
 MP=$T/multi
-for arch in amd64 arm64; do
-  mkdir -p "$T/mp-$arch"
-  echo "$arch" >"$T/mp-$arch/arch"
-  tar -C "$T/mp-$arch" -cf "$T/mp-$arch.tar" arch
-  oci_build "$MP" "$arch" --arch "$arch" "$T/mp-$arch.tar" >/dev/null
-done
-python3 - "$MP" <<'PY'
-import hashlib, json, sys
-d = sys.argv[1]
-idx = json.load(open(d + '/index.json'))
-mans = [dict(m) for m in idx['manifests']]
-for m in mans: m.pop('annotations', None)
-nested = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json',
-                     'manifests': mans}).encode()
-dg = hashlib.sha256(nested).hexdigest()
-open(d + '/blobs/sha256/' + dg, 'wb').write(nested)
-idx['manifests'].append({'mediaType': 'application/vnd.oci.image.index.v1+json', 'digest': 'sha256:' + dg,
-                         'size': len(nested), 'annotations': {'org.opencontainers.image.ref.name': 'multi'}})
-json.dump(idx, open(d + '/index.json', 'w'))
-PY
+oci_multiarch "$MP"
 CFG_ARM=$(oci_config_digest "$MP" arm64)
 CFG_AMD=$(oci_config_digest "$MP" amd64)
 skopeo_ inspect --override-arch arm64 "oci:$MP:multi" >/dev/null || fail "fixture: skopeo cannot read the multi-arch index"
