@@ -65,20 +65,21 @@ static std::optional<ChunkedPositions> ChunkedPartsOf(ImageSourceReader& src, co
 // A stored layer is reused only while its TOC decodes (checksum included)
 // and every chunk it needs is indexed: fsck --repair drops chunks that failed
 // their check, and the next pull of an image that needs them (or a damaged
-// TOC) must store them again. Returns the TOC record, or nothing when the
-// layer must be imported anew.
-static Result<std::optional<std::string>> WholeLayerOrNothing(Index& ix, std::string toc_record) {
-  auto decoded = LayerToc::Decode(toc_record);
-  if (!decoded.ok()) return std::optional<std::string>();  // damaged: imported anew
-  const LayerToc& toc = *decoded;
+// TOC) must store them again. Returns the stored layer's TOC, or nothing
+// when the layer is absent or must be imported anew.
+static Result<std::optional<LayerToc>> ReusableLayer(Index& ix, const Digest& diff_id) {
+  ASSIGN_OR_RETURN(auto record, ix.Get(key::Toc(diff_id)));
+  if (!record) return std::optional<LayerToc>();
+  auto toc = LayerToc::Decode(*record);
+  if (!toc.ok()) return std::optional<LayerToc>();  // damaged: imported anew
   std::unordered_set<Digest, DigestHash> seen;
   std::vector<std::string> keys;
-  for (const auto& c : toc.chunks)
+  for (const auto& c : toc->chunks)
     if (seen.insert(c.digest).second) keys.push_back(key::Chunk(c.digest));
   ASSIGN_OR_RETURN(auto vals, ix.MultiGet(keys));
   for (const auto& v : vals)
-    if (!v) return std::optional<std::string>();
-  return std::optional<std::string>(std::move(toc_record));
+    if (!v) return std::optional<LayerToc>();
+  return std::optional<LayerToc>(std::move(*toc));
 }
 
 // A re-pull (the image is stored already) is how users mend a damaged
@@ -94,7 +95,7 @@ static Result<uint64_t> DropDamagedChunks(Store::Impl& impl, Index& ix,
     ASSIGN_OR_RETURN(auto v, ix.Get(key::Toc(id)));
     if (!v) continue;
     auto toc = LayerToc::Decode(*v);
-    if (!toc.ok()) continue;  // imported anew anyway (WholeLayerOrNothing)
+    if (!toc.ok()) continue;  // imported anew anyway (ReusableLayer)
     for (const auto& c : toc->chunks) {
       if (!seen.insert(c.digest).second) continue;
       ASSIGN_OR_RETURN(auto lv, ix.Get(key::Chunk(c.digest)));
@@ -194,10 +195,7 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
     // Tell a remote source which blobs will be read, so it can fetch ahead.
     std::vector<Descriptor> need;
     for (size_t i = 0; i < img.layers.size(); i++) {
-      ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(img.diff_ids[i])));
-      if (have) {
-        ASSIGN_OR_RETURN(have, WholeLayerOrNothing(*snapshot, std::move(*have)));
-      }
+      ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot, img.diff_ids[i]));
       if (have) continue;
       if (src.CanReadRanges()) {
         auto cp = ChunkedPositionsOf(img.layers[i]);
@@ -220,13 +218,10 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
     ls.source_media_type = d.media_type;
     std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img.layers.size()) +
                        " " + d.digest.ToString();
-    ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(ls.diff_id)));
+    ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot, ls.diff_id));
     LayerToc toc;
     if (have) {
-      ASSIGN_OR_RETURN(have, WholeLayerOrNothing(*snapshot, std::move(*have)));
-    }
-    if (have) {
-      ASSIGN_OR_RETURN(toc, LayerToc::Decode(*have));
+      toc = std::move(*have);
       res.layers_reused++;
       if (o.progress) o.progress({"reused", what, d.size, d.size});
     } else {

@@ -142,6 +142,41 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
   }
 }
 
+// cimg fsck [--repair]. Flags live as long as the process (static), as in
+// AddDeployCommands.
+void AddFsckCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  auto* fsck = app.add_subcommand("fsck", "Verify every chunk and reference in the store");
+  fsck->footer(
+      "Examples:\n  cimg fsck\n  cimg fsck --repair --tls-verify=false\n\n"
+      "--repair replaces chunks that fail their check by intact copies in the store, else drops\n"
+      "them from the index and pulls the images that need them again from where they came from.");
+  static bool fsck_repair = false;
+  static RegistryFlags fsck_reg;
+  fsck->add_flag("--repair", fsck_repair, "Replace bad chunks from a good source");
+  fsck_reg.Add(fsck);
+  fsck->callback([&g, &quiet] {
+    if (fsck_repair) {
+      // A lost index/CURRENT is restored before the store can open at all.
+      std::string root = g.root.empty() ? cfs::DefaultStoreRoot() : g.root;
+      if (cfs::PathExists(root + "/index") && !cfs::PathExists(root + "/index/CURRENT")) {
+        Must(cfs::Index::RestoreCurrent(root));
+        std::printf("repair: %s/index/CURRENT restored (it names the newest manifest)\n", root.c_str());
+      }
+    }
+    auto store = Must(OpenStore(g));
+    if (fsck_repair) RepairStore(*store, fsck_reg, quiet);
+    auto r = Must(store->Fsck());
+    for (const auto& p : r.problems) std::printf("%s\n", p.c_str());
+    std::printf("fsck: %llu chunks, %llu layers, %llu images checked; %llu garbage records; %s\n",
+                static_cast<unsigned long long>(r.chunks_checked),
+                static_cast<unsigned long long>(r.layers_checked),
+                static_cast<unsigned long long>(r.images_checked),
+                static_cast<unsigned long long>(r.garbage_records),
+                r.problems.empty() ? "clean" : (std::to_string(r.problems.size()) + " problems").c_str());
+    if (!r.problems.empty()) std::exit(1);
+  });
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"cimg: build, store, move and inspect cluster images"};
   app.require_subcommand(1);
@@ -584,38 +619,7 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(r.quarantined), store->root().c_str());
   });
 
-  // fsck
-  auto* fsck = app.add_subcommand("fsck", "Verify every chunk and reference in the store");
-  fsck->footer(
-      "Examples:\n  cimg fsck\n  cimg fsck --repair --tls-verify=false\n\n"
-      "--repair replaces chunks that fail their check by intact copies in the store, else drops\n"
-      "them from the index and pulls the images that need them again from where they came from.");
-  bool fsck_repair = false;
-  RegistryFlags fsck_reg;
-  fsck->add_flag("--repair", fsck_repair, "Replace bad chunks from a good source");
-  fsck_reg.Add(fsck);
-  fsck->callback([&] {
-    if (fsck_repair) {
-      // A lost index/CURRENT is restored before the store can open at all.
-      std::string root = g.root.empty() ? cfs::DefaultStoreRoot() : g.root;
-      if (cfs::PathExists(root + "/index") && !cfs::PathExists(root + "/index/CURRENT")) {
-        Must(cfs::Index::RestoreCurrent(root));
-        std::printf("repair: %s/index/CURRENT restored (it names the newest manifest)\n", root.c_str());
-      }
-    }
-    auto store = Must(OpenStore(g));
-    if (fsck_repair) RepairStore(*store, fsck_reg, quiet);
-    auto r = Must(store->Fsck());
-    for (const auto& p : r.problems) std::printf("%s\n", p.c_str());
-    std::printf("fsck: %llu chunks, %llu layers, %llu images checked; %llu garbage records; %s\n",
-                static_cast<unsigned long long>(r.chunks_checked),
-                static_cast<unsigned long long>(r.layers_checked),
-                static_cast<unsigned long long>(r.images_checked),
-                static_cast<unsigned long long>(r.garbage_records),
-                r.problems.empty() ? "clean" : (std::to_string(r.problems.size()) + " problems").c_str());
-    if (!r.problems.empty()) std::exit(1);
-  });
-
+  AddFsckCommand(app, g, quiet);
   AddDeployCommands(app, g, quiet);
 
   // Name an unknown command (CLI11 would only say one is required).
