@@ -142,9 +142,26 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
   }
 }
 
-// cimg fsck [--repair]. Flags live as long as the process (static), as in
-// AddDeployCommands.
-void AddFsckCommand(CLI::App& app, const Global& g, const bool& quiet) {
+// cimg gc and cimg fsck [--repair]. Flags live as long as the process
+// (static), as in AddDeployCommands.
+void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet) {
+  // gc
+  auto* gc = app.add_subcommand("gc", "Remove data no image or mount references");
+  gc->callback([&g] {
+    auto store = Must(OpenStore(g));
+    auto r = Must(store->Gc());
+    std::printf("gc: removed %llu chunks, %llu layers, %llu blobs, %llu packs, %llu scratch dirs; "
+                "reclaimed %s\n",
+                static_cast<unsigned long long>(r.chunks_removed),
+                static_cast<unsigned long long>(r.layers_removed),
+                static_cast<unsigned long long>(r.blobs_removed),
+                static_cast<unsigned long long>(r.packs_removed),
+                static_cast<unsigned long long>(r.scratch_removed), HumanSize(r.bytes_reclaimed).c_str());
+    if (r.quarantined)
+      std::printf("gc: moved %llu files that are not packs to %s/quarantine\n",
+                  static_cast<unsigned long long>(r.quarantined), store->root().c_str());
+  });
+
   auto* fsck = app.add_subcommand("fsck", "Verify every chunk and reference in the store");
   fsck->footer(
       "Examples:\n  cimg fsck\n  cimg fsck --repair --tls-verify=false\n\n"
@@ -602,24 +619,7 @@ int main(int argc, char** argv) {
     }
   });
 
-  // gc
-  auto* gc = app.add_subcommand("gc", "Remove data no image or mount references");
-  gc->callback([&] {
-    auto store = Must(OpenStore(g));
-    auto r = Must(store->Gc());
-    std::printf("gc: removed %llu chunks, %llu layers, %llu blobs, %llu packs, %llu scratch dirs; "
-                "reclaimed %s\n",
-                static_cast<unsigned long long>(r.chunks_removed),
-                static_cast<unsigned long long>(r.layers_removed),
-                static_cast<unsigned long long>(r.blobs_removed),
-                static_cast<unsigned long long>(r.packs_removed),
-                static_cast<unsigned long long>(r.scratch_removed), HumanSize(r.bytes_reclaimed).c_str());
-    if (r.quarantined)
-      std::printf("gc: moved %llu files that are not packs to %s/quarantine\n",
-                  static_cast<unsigned long long>(r.quarantined), store->root().c_str());
-  });
-
-  AddFsckCommand(app, g, quiet);
+  AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
 
   // Name an unknown command (CLI11 would only say one is required).
