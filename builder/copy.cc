@@ -12,7 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs::builder {
 

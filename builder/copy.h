@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "store/digest.h"
-#include "store/status.h"
+#include "base/digest.h"
+#include "base/status.h"
 
 namespace cfs::builder {
 

@@ -10,7 +10,7 @@
 #include <regex>
 #include <set>
 
-#include "store/io.h"
+#include "base/io.h"
 #include "store/oci_metadata.h"
 
 namespace cfs::builder {

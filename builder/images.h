@@ -12,7 +12,7 @@
 #include "registry/client.h"
 #include "registry/layout.h"
 #include "registry/reference.h"
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs::builder {
 

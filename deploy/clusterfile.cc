@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <set>
 
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs::deploy {
 

@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs::deploy {
 

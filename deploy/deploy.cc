@@ -16,7 +16,7 @@
 #include "deploy/rootfs.h"
 #include "deploy/ssh.h"
 #include "store/layer_stack.h"
-#include "store/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace cfs::deploy {
 

@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "deploy/clusterfile.h"
-#include "store/status.h"
+#include "base/status.h"
 #include "store/store.h"
 
 namespace cfs::deploy {

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "store/digest.h"
+#include "base/digest.h"
 
 namespace cfs::deploy {
 

@@ -25,7 +25,7 @@
 
 #include "store/chunk_source.h"
 #include "store/layer_stack.h"
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs::deploy {
 

@@ -9,7 +9,7 @@
 #include <map>
 #include <thread>
 
-#include "store/digest.h"
+#include "base/digest.h"
 #include "store/testing/layer_testing.h"
 
 namespace cfs::deploy {

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "deploy/ssh_keys.h"
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs::deploy {
 

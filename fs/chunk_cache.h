@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "store/chunk_source.h"
-#include "store/digest.h"
-#include "store/thread_annotations.h"
+#include "base/digest.h"
+#include "base/thread_annotations.h"
 
 namespace cfs {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "fs/lower.h"
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs {
 namespace {

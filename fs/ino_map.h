@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "store/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace cfs {
 

@@ -23,7 +23,7 @@
 #include "fs/ino_map.h"
 #include "store/chunk_source.h"
 #include "store/layer_stack.h"
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs {
 

@@ -21,7 +21,7 @@
 
 #include "fs/ino_map.h"
 #include "fs/lower.h"
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs {
 

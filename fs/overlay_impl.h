@@ -33,8 +33,8 @@
 
 #include "fs/lower.h"
 #include "fs/overlay.h"
-#include "store/io.h"
-#include "store/thread_annotations.h"
+#include "base/io.h"
+#include "base/thread_annotations.h"
 
 namespace cfs {
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/reference.h"
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs::registry {
 

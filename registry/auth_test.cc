@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs::registry {
 namespace {

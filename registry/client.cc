@@ -18,7 +18,7 @@
 #include "registry/cancel.h"
 #include "registry/http.h"
 #include "registry/reference.h"
-#include "store/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace cfs::registry {
 

@@ -17,11 +17,11 @@
 #include <string>
 
 #include "registry/auth.h"
-#include "store/digest.h"
+#include "base/digest.h"
 #include "store/image_source.h"
-#include "store/io.h"
+#include "base/io.h"
 #include "store/oci_metadata.h"
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs::registry {
 

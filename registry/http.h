@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "registry/cancel.h"
-#include "store/io.h"
-#include "store/thread_annotations.h"
+#include "base/io.h"
+#include "base/thread_annotations.h"
 
 namespace cfs::registry::http {
 

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "store/status.h"
+#include "base/status.h"
 
 namespace cfs {
 

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "store/digest.h"
-#include "store/io.h"
+#include "base/digest.h"
+#include "base/io.h"
 
 namespace cfs {
 

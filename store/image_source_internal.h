@@ -5,7 +5,7 @@
 #include <string>
 
 #include "store/image_source.h"
-#include "store/io.h"
+#include "base/io.h"
 
 namespace cfs::oci {
 

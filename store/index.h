@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "store/digest.h"
-#include "store/io.h"
+#include "base/digest.h"
+#include "base/io.h"
 
 namespace rocksdb {
 class DB;

@@ -14,7 +14,7 @@
 #include "store/pack.h"
 #include "store/store.h"
 #include "store/tar_reader.h"
-#include "store/thread_annotations.h"
+#include "base/thread_annotations.h"
 
 namespace cfs {
 

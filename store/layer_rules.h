@@ -23,7 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/status.h"
+#include "base/status.h"
 #include "store/toc.h"
 
 namespace cfs {

@@ -44,7 +44,7 @@
 #include <utility>
 #include <vector>
 
-#include "store/status.h"
+#include "base/status.h"
 #include "store/toc.h"
 
 namespace cfs {

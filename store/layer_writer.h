@@ -7,7 +7,7 @@
 #include <string>
 
 #include "store/chunk_source.h"
-#include "store/io.h"
+#include "base/io.h"
 #include "store/toc.h"
 
 namespace cfs {

@@ -26,9 +26,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/digest.h"
-#include "store/io.h"
-#include "store/thread_annotations.h"
+#include "base/digest.h"
+#include "base/io.h"
+#include "base/thread_annotations.h"
 
 namespace cfs {
 

@@ -19,10 +19,10 @@
 #include "store/chunk_source.h"
 #include "store/chunked_layer.h"
 #include "store/chunker.h"
-#include "store/digest.h"
+#include "base/digest.h"
 #include "store/image_source.h"
 #include "store/layer_writer.h"
-#include "store/status.h"
+#include "base/status.h"
 #include "store/toc.h"
 
 namespace cfs {

@@ -13,7 +13,7 @@
 #include <random>
 #include <thread>
 
-#include "store/io.h"
+#include "base/io.h"
 #include "store/index.h"
 #include "store/pack.h"
 

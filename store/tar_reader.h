@@ -20,7 +20,7 @@
 #include <set>
 #include <string>
 
-#include "store/io.h"
+#include "base/io.h"
 #include "store/toc.h"
 
 namespace cfs {

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "store/io.h"
-#include "store/status.h"
+#include "base/io.h"
+#include "base/status.h"
 
 namespace cfs {
 

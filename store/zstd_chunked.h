@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "store/chunk_source.h"
-#include "store/digest.h"
-#include "store/io.h"
+#include "base/digest.h"
+#include "base/io.h"
 #include "store/toc.h"
 
 namespace cfs {

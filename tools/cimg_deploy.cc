@@ -10,7 +10,7 @@
 #include "deploy/deploy.h"
 #include "registry/image_io.h"
 #include "registry/reference.h"
-#include "store/io.h"
+#include "base/io.h"
 #include "tools/cimg_common.h"
 
 namespace cimg {

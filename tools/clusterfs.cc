@@ -40,8 +40,8 @@
 #include "registry/lazy.h"
 #include "registry/reference.h"
 #include "fs/overlay.h"
-#include "store/digest.h"
-#include "store/io.h"
+#include "base/digest.h"
+#include "base/io.h"
 #include "store/layer_stack.h"
 #include "store/store.h"
 

@@ -1,4 +1,4 @@
-#include "store/digest.h"
+#include "base/digest.h"
 
 #include <openssl/evp.h>
 

@@ -1,4 +1,4 @@
-#include "store/io.h"
+#include "base/io.h"
 
 #include <dirent.h>
 #include <sys/file.h>

@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "store/digest.h"
-#include "store/status.h"
+#include "base/digest.h"
+#include "base/status.h"
 
 namespace cfs {
 
