@@ -1,6 +1,5 @@
 #include "registry/auth.h"
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <cctype>
@@ -164,46 +163,6 @@ std::optional<Challenge> ParseChallenge(std::string_view h) {
     if (i < h.size() && h[i] == ',') i++;
   }
   return c;
-}
-
-std::string Base64Encode(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()),
-                          static_cast<int>(raw.size()));
-  out.resize(n);
-  return out;
-}
-
-Result<std::string> Base64Decode(std::string_view b64) {
-  std::string in;
-  for (char c : b64)
-    if (!std::isspace(static_cast<unsigned char>(c))) in += c;
-  // Padding only at the end, at most two '='; unpadded input is accepted,
-  // but never a length no encoding produces.
-  size_t eq = in.find('=');
-  if (eq != std::string::npos) {
-    if (in.size() % 4 != 0 || in.size() - eq > 2 || eq == 0) return Status::Invalid("bad base64");
-    for (size_t k = eq; k < in.size(); k++)
-      if (in[k] != '=') return Status::Invalid("bad base64");
-  } else if (in.size() % 4 == 1) {
-    return Status::Invalid("bad base64");
-  }
-  for (size_t k = 0; k < (eq == std::string::npos ? in.size() : eq); k++) {
-    char c = in[k];
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/')
-      return Status::Invalid("bad base64");
-  }
-  while (in.size() % 4) in += '=';
-  std::string out(3 * (in.size() / 4) + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return Status::Invalid("bad base64");
-  size_t pad = 0;
-  for (size_t k = in.size(); k > 0 && in[k - 1] == '='; k--) pad++;
-  out.resize(n - std::min<size_t>(pad, 2));
-  return out;
 }
 
 }  // namespace cfs::registry

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "base/coding.h"
 
 namespace cfs::registry {
 
@@ -54,8 +55,5 @@ struct Challenge {
 // Parses `Bearer realm="…",service="…",scope="…"` (the first challenge when
 // several are given). nullopt for an empty or unparsable header.
 std::optional<Challenge> ParseChallenge(std::string_view header);
-
-std::string Base64Encode(std::string_view raw);
-Result<std::string> Base64Decode(std::string_view b64);
 
 }  // namespace cfs::registry

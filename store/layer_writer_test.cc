@@ -3,7 +3,6 @@
 #include "store/tar_reader.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "store/zstd_chunked.h"
+#include "base/coding.h"
 
 namespace cfs {
 namespace {
@@ -53,18 +53,6 @@ uint64_t Octal(std::string_view f) {
 }
 
 std::string CutNul(std::string_view s) { return std::string(s.substr(0, s.find('\0'))); }
-
-std::string Base64Decode(const std::string& s) {
-  std::string out(s.size() / 4 * 3, '\0');
-  int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  EXPECT_GE(n, 0);
-  size_t pad = 0;
-  for (size_t i = s.size(); i > 0 && s[i - 1] == '='; i--) pad++;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 // A layer as the store would hold it, built from a real tar by a minimal
 // parser (enough for GNU tar's posix output): TOC, TarSplit and chunk bytes
@@ -371,15 +359,6 @@ TEST_F(LayerWriterTest, BadLevelIsInvalid) {
 
 // --- zstd:chunked ----------------------------------------------------------
 
-uint64_t Le64(const std::string& s, size_t off) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(s[off + static_cast<size_t>(i)]);
-  return v;
-}
-uint32_t Le32(const std::string& s, size_t off) {
-  return static_cast<uint32_t>(Le64(s + std::string(4, '\0'), off));
-}
-
 // Decompresses [off, end) of the blob: one or more whole zstd frames.
 std::string Frames(const std::string& blob, uint64_t off, uint64_t end, size_t want) {
   std::string out(want + 1, '\0');
@@ -396,19 +375,19 @@ struct Footer {
 Footer ReadFooter(const std::string& blob) {
   EXPECT_GE(blob.size(), 72u);
   size_t f = blob.size() - 72;
-  EXPECT_EQ(Le32(blob, f), 0x184D2A50u);  // the footer is a skippable frame
-  EXPECT_EQ(Le32(blob, f + 4), 64u);
+  EXPECT_EQ(DecodeFixed32(blob.data() + (f)), 0x184D2A50u);  // the footer is a skippable frame
+  EXPECT_EQ(DecodeFixed32(blob.data() + (f + 4)), 64u);
   EXPECT_EQ(blob.substr(blob.size() - 8), "GNUlInUx");
   f += 8;
-  return {Le64(blob, f),      Le64(blob, f + 8),  Le64(blob, f + 16), Le64(blob, f + 24),
-          Le64(blob, f + 32), Le64(blob, f + 40), Le64(blob, f + 48)};
+  return {DecodeFixed64(blob.data() + (f)),      DecodeFixed64(blob.data() + (f + 8)),  DecodeFixed64(blob.data() + (f + 16)), DecodeFixed64(blob.data() + (f + 24)),
+          DecodeFixed64(blob.data() + (f + 32)), DecodeFixed64(blob.data() + (f + 40)), DecodeFixed64(blob.data() + (f + 48))};
 }
 
 // Checks a TOC region points at a skippable frame payload and returns the
 // decompressed bytes.
 std::string Metadata(const std::string& blob, uint64_t off, uint64_t len, uint64_t ulen) {
-  EXPECT_EQ(Le32(blob, off - 8), 0x184D2A50u);
-  EXPECT_EQ(Le32(blob, off - 4), len);
+  EXPECT_EQ(DecodeFixed32(blob.data() + (off - 8)), 0x184D2A50u);
+  EXPECT_EQ(DecodeFixed32(blob.data() + (off - 4)), len);
   std::string out = Frames(blob, off, off + len, ulen);
   EXPECT_EQ(out.size(), ulen);
   return out;
@@ -528,7 +507,7 @@ TEST_F(LayerWriterTest, ZstdChunkedBlob) {
     Json j = Json::parse(line);
     EXPECT_EQ(j["position"], position++);
     if (j["type"] == 2) {
-      rebuilt += Base64Decode(j["payload"]);
+      rebuilt += Base64Decode(j["payload"].get<std::string>()).value();
       continue;
     }
     ASSERT_EQ(j["type"], 1);
@@ -544,7 +523,7 @@ TEST_F(LayerWriterTest, ZstdChunkedBlob) {
     uint64_t crc = Crc64Iso(0, data.data(), data.size());
     std::string sum;
     for (int b = 7; b >= 0; b--) sum.push_back(static_cast<char>(crc >> (8 * b)));
-    EXPECT_EQ(Base64Decode(j["payload"]), sum);
+    EXPECT_EQ(Base64Decode(j["payload"].get<std::string>()).value(), sum);
     rebuilt += data;
   }
   EXPECT_TRUE(rebuilt == l.tar) << "tar-split does not rebuild the tar";

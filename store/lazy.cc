@@ -9,53 +9,45 @@
 
 #include "store/layer_import.h"
 #include "store/store_impl.h"
+#include "base/coding.h"
 
 namespace cfs {
 
 namespace {
-
-void PutU64(std::string* s, uint64_t v) {
-  for (int i = 0; i < 8; i++) s->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 // "q" value: u64 version (1), u64 split length, split, u64 n, n x (offset,
 // length, flags).
 std::string EncodeRest(const ChunkedLayer& l) {
   std::string split = l.split.Encode();
   std::string out;
-  PutU64(&out, 1);
-  PutU64(&out, split.size());
+  PutFixed64(&out, 1);
+  PutFixed64(&out, split.size());
   out += split;
-  PutU64(&out, l.where.size());
+  PutFixed64(&out, l.where.size());
   for (const auto& w : l.where) {
-    PutU64(&out, w.offset);
-    PutU64(&out, w.length);
-    PutU64(&out, w.zeros ? 1 : 0);
+    PutFixed64(&out, w.offset);
+    PutFixed64(&out, w.length);
+    PutFixed64(&out, w.zeros ? 1 : 0);
   }
   return out;
 }
 
 Status DecodeRest(std::string_view v, ChunkedLayer* l) {
   auto bad = [] { return Status::Corruption("partial layer record is damaged"); };
-  if (v.size() < 16 || GetU64(v.data()) != 1) return bad();
-  uint64_t n = GetU64(v.data() + 8);
+  if (v.size() < 16 || DecodeFixed64(v.data()) != 1) return bad();
+  uint64_t n = DecodeFixed64(v.data() + 8);
   if (n > v.size() - 16) return bad();
   ASSIGN_OR_RETURN(l->split, TarSplit::Decode(v.substr(16, n)));
   size_t p = 16 + n;
   if (v.size() - p < 8) return bad();
-  uint64_t count = GetU64(v.data() + p);
+  uint64_t count = DecodeFixed64(v.data() + p);
   p += 8;
   if (count > (v.size() - p) / 24) return bad();
   l->where.resize(count);
   for (auto& w : l->where) {
-    w.offset = GetU64(v.data() + p);
-    w.length = GetU64(v.data() + p + 8);
-    w.zeros = GetU64(v.data() + p + 16) & 1;
+    w.offset = DecodeFixed64(v.data() + p);
+    w.length = DecodeFixed64(v.data() + p + 8);
+    w.zeros = DecodeFixed64(v.data() + p + 16) & 1;
     p += 24;
   }
   return Status::Ok();

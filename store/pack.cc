@@ -12,34 +12,18 @@
 #include <cstring>
 #include <mutex>
 
+#include "base/coding.h"
+
 namespace cfs {
 
 namespace {
 constexpr char kPackMagicV1[8] = {'C', 'F', 'S', 'P', 'A', 'C', 'K', '1'};
 constexpr char kPackMagic[8] = {'C', 'F', 'S', 'P', 'A', 'C', 'K', '2'};
 
-void PutU32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = static_cast<char>(v >> (8 * i));
-}
-void PutU64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
 // The check of a v2 header over its first 16 bytes.
 uint64_t HeaderCheck(const char* hdr16) {
   Digest d = Digest::Of(hdr16, 16);
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = v << 8 | d.bytes[i];
-  return v;
+  return DecodeFixed64(reinterpret_cast<const char*>(d.bytes.data()));
 }
 
 uint64_t RandomId() {
@@ -52,20 +36,20 @@ uint64_t RandomId() {
 
 std::string ChunkLoc::Encode() const {
   std::string s(24, '\0');
-  PutU64(s.data(), pack_id);
-  PutU64(s.data() + 8, offset);
-  PutU32(s.data() + 16, clen);
-  PutU32(s.data() + 20, ulen);
+  EncodeFixed64(s.data(), pack_id);
+  EncodeFixed64(s.data() + 8, offset);
+  EncodeFixed32(s.data() + 16, clen);
+  EncodeFixed32(s.data() + 20, ulen);
   return s;
 }
 
 Result<ChunkLoc> ChunkLoc::Decode(std::string_view v) {
   if (v.size() != 24) return Status::Corruption("chunk index entry has bad length");
   ChunkLoc l;
-  l.pack_id = GetU64(v.data());
-  l.offset = GetU64(v.data() + 8);
-  l.clen = GetU32(v.data() + 16);
-  l.ulen = GetU32(v.data() + 20);
+  l.pack_id = DecodeFixed64(v.data());
+  l.offset = DecodeFixed64(v.data() + 8);
+  l.clen = DecodeFixed32(v.data() + 16);
+  l.ulen = DecodeFixed32(v.data() + 20);
   return l;
 }
 
@@ -106,8 +90,8 @@ Status PackWriter::StartPack() {
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::IOError("flock " + path);
     char hdr[kPackHeaderSize];
     std::memcpy(hdr, kPackMagic, 8);
-    PutU64(hdr + 8, id);
-    PutU64(hdr + 16, HeaderCheck(hdr));
+    EncodeFixed64(hdr + 8, id);
+    EncodeFixed64(hdr + 16, HeaderCheck(hdr));
     RETURN_IF_ERROR(WriteAll(fd, hdr, sizeof hdr).Prefix(path));
     cur_.id = id;
     cur_.fd = std::move(ufd);
@@ -119,9 +103,9 @@ Status PackWriter::StartPack() {
 
 Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uint32_t ulen) {
   char hdr[kRecordHeaderSize] = {};
-  PutU32(hdr, kRecordMagic);
-  PutU32(hdr + 4, static_cast<uint32_t>(frame.size()));
-  PutU32(hdr + 8, ulen);
+  EncodeFixed32(hdr, kRecordMagic);
+  EncodeFixed32(hdr + 4, static_cast<uint32_t>(frame.size()));
+  EncodeFixed32(hdr + 8, ulen);
   std::memcpy(hdr + 16, d.bytes.data(), 32);
   MutexLock l(&mu_);
   if (!cur_.fd.valid() || cur_.size + kRecordHeaderSize + frame.size() > max_size_)
@@ -225,7 +209,7 @@ bool GuardedDecompress(const char* rec, char* hdr, ZSTD_DCtx* dctx, char* out, s
   }
   t_bus_jump = &jump;
   std::memcpy(hdr, rec, kRecordHeaderSize);
-  if (GetU32(hdr + 4) == clen)
+  if (DecodeFixed32(hdr + 4) == clen)
     *result = ZSTD_decompressDCtx(dctx, out, ulen, rec + kRecordHeaderSize, clen);
   t_bus_jump = nullptr;
   return true;
@@ -240,7 +224,7 @@ constexpr uint64_t kFaultAround = 64 << 10;
 // The checks every read makes, one message each.
 Status CheckRecordHeader(const char* hdr, const Digest& d, const ChunkLoc& loc,
                          const std::string& pack) {
-  if (GetU32(hdr) != kRecordMagic || GetU32(hdr + 4) != loc.clen || GetU32(hdr + 8) != loc.ulen ||
+  if (DecodeFixed32(hdr) != kRecordMagic || DecodeFixed32(hdr + 4) != loc.clen || DecodeFixed32(hdr + 8) != loc.ulen ||
       std::memcmp(hdr + 16, d.bytes.data(), 32) != 0)
     return Status::Corruption("chunk " + d.ToString() + ": pack record header does not match " +
                               pack + " at " + std::to_string(loc.offset));
@@ -364,15 +348,15 @@ Result<size_t> CheckPackHeader(int fd, uint64_t size, const std::string& path) {
     hsize = kPackHeaderSizeV1;
   } else if (std::memcmp(hdr, kPackMagic, 8) == 0) {
     if (n < kPackHeaderSize) return size_t{0};
-    if (GetU64(hdr + 16) != HeaderCheck(hdr))
+    if (DecodeFixed64(hdr + 16) != HeaderCheck(hdr))
       return Status::Corruption(path + ": pack header fails its check (damaged)");
     hsize = kPackHeaderSize;
   } else {
     return Status::Corruption(path + ": pack header damaged (unknown magic)");
   }
   auto want = PackIdFromFileName(path.substr(path.rfind('/') + 1));
-  if (want.ok() && *want != GetU64(hdr + 8))
-    return Status::Corruption(path + ": pack header names pack " + std::to_string(GetU64(hdr + 8)) +
+  if (want.ok() && *want != DecodeFixed64(hdr + 8))
+    return Status::Corruption(path + ": pack header names pack " + std::to_string(DecodeFixed64(hdr + 8)) +
                               ", not the one in its file name (damaged)");
   return hsize;
 }
@@ -392,17 +376,17 @@ Result<PackScan> ScanPack(const std::string& path,
   if (hsize == 0) return scan;
   char hdr[kRecordHeaderSize];
   RETURN_IF_ERROR(PreadAll(fd, hdr, 16, 0).Prefix(path));
-  scan.pack_id = GetU64(hdr + 8);
+  scan.pack_id = DecodeFixed64(hdr + 8);
   uint64_t off = hsize;
   scan.valid_end = off;
   while (off + kRecordHeaderSize <= scan.size) {
     RETURN_IF_ERROR(PreadAll(fd, hdr, kRecordHeaderSize, off).Prefix(path));
-    if (GetU32(hdr) != kRecordMagic) break;  // torn tail (or damage: see PackScan)
+    if (DecodeFixed32(hdr) != kRecordMagic) break;  // torn tail (or damage: see PackScan)
     PackRecord rec;
-    rec.loc = {scan.pack_id, off, GetU32(hdr + 4), GetU32(hdr + 8)};
+    rec.loc = {scan.pack_id, off, DecodeFixed32(hdr + 4), DecodeFixed32(hdr + 8)};
     if (off + kRecordHeaderSize + rec.loc.clen > scan.size) break;
     rec.digest = Digest::FromRaw(std::string_view(hdr + 16, 32));
-    rec.reclaimed = GetU32(hdr + 12) & kRecordReclaimed;
+    rec.reclaimed = DecodeFixed32(hdr + 12) & kRecordReclaimed;
     RETURN_IF_ERROR(fn(rec));
     off += kRecordHeaderSize + rec.loc.clen;
     scan.valid_end = off;
@@ -420,9 +404,9 @@ Status RestoreRecordHeader(const std::string& packs_dir, const Digest& d, const 
   if (!DecompressVerified(d, frame, loc.ulen).ok())
     return Status::NotFound("chunk " + d.ToString() + ": its frame is damaged too");
   char hdr[kRecordHeaderSize] = {};
-  PutU32(hdr, kRecordMagic);
-  PutU32(hdr + 4, loc.clen);
-  PutU32(hdr + 8, loc.ulen);
+  EncodeFixed32(hdr, kRecordMagic);
+  EncodeFixed32(hdr + 4, loc.clen);
+  EncodeFixed32(hdr + 8, loc.ulen);
   std::memcpy(hdr + 16, d.bytes.data(), 32);
   if (::pwrite(fd, hdr, sizeof hdr, static_cast<off_t>(loc.offset)) != static_cast<ssize_t>(sizeof hdr) ||
       ::fdatasync(fd) != 0)
@@ -442,14 +426,14 @@ Status RestorePackHeader(const std::string& path) {
   char hdr[kPackHeaderSize];
   size_t hsize = 0;
   for (size_t at : {kPackHeaderSize, kPackHeaderSizeV1})
-    if (PreadAll(fd, rec, 4, at).ok() && GetU32(rec) == kRecordMagic) {
+    if (PreadAll(fd, rec, 4, at).ok() && DecodeFixed32(rec) == kRecordMagic) {
       hsize = at;
       break;
     }
   if (hsize == 0) return Status::NotFound(path + ": no record where a header would end");
   std::memcpy(hdr, hsize == kPackHeaderSize ? kPackMagic : kPackMagicV1, 8);
-  PutU64(hdr + 8, id);
-  PutU64(hdr + 16, HeaderCheck(hdr));
+  EncodeFixed64(hdr + 8, id);
+  EncodeFixed64(hdr + 16, HeaderCheck(hdr));
   if (::pwrite(fd, hdr, hsize, 0) != static_cast<ssize_t>(hsize) || ::fdatasync(fd) != 0)
     return Status::IOError("rewrite pack header of " + path);
   return Status::Ok();

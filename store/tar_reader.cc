@@ -9,6 +9,7 @@
 //   devminor[8]@337 prefix[155]@345 (ustar only; GNU keeps atime etc. there).
 //   PAX record: "<decimal length of the whole record> <key>=<value>\n".
 #include "store/tar_reader.h"
+#include "base/coding.h"
 
 #include <algorithm>
 #include <cstring>
@@ -196,38 +197,6 @@ std::optional<std::string> UrlDecode(std::string_view s) {
   return out;
 }
 
-// Standard base64; '=' padding optional (libarchive writes none).
-std::optional<std::string> Base64Decode(std::string_view s) {
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+') {
-      v = 62;
-    } else if (c == '/') {
-      v = 63;
-    } else {
-      return std::nullopt;
-    }
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // one stray character
-  return out;
-}
-
 std::string_view Basename(std::string_view name) {
   size_t slash = name.rfind('/');
   return slash == std::string_view::npos ? name : name.substr(slash + 1);
@@ -396,8 +365,8 @@ Status TarReader::Impl::FillFromPax(const std::map<std::string, std::string>& pa
       xattrs[name] = v;
     } else if (k.starts_with("LIBARCHIVE.xattr.")) {
       auto name = UrlDecode(std::string_view(k).substr(std::strlen("LIBARCHIVE.xattr.")));
-      auto value = Base64Decode(v);
-      if (!name || name->empty() || !value) return bad(k);
+      auto value = Base64Decode(v);  // libarchive writes no padding
+      if (!name || name->empty() || !value.ok()) return bad(k);
       xattrs.try_emplace(*name, std::move(*value));  // SCHILY wins if both are present
     }
   }

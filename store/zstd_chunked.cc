@@ -7,8 +7,8 @@
 // the TarSplit, decoded the way Go decodes them, not from the normalized
 // TocEntry.
 #include "store/zstd_chunked.h"
+#include "base/coding.h"
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <array>
@@ -32,27 +32,6 @@ constexpr char kFooterMagic[] = "GNUlInUx";
 constexpr size_t kFooterSize = 64;
 constexpr uint64_t kManifestTypeCrfs = 1;
 constexpr size_t kBlock = 512;
-
-void PutLe32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; i++) s->push_back(static_cast<char>(v >> (8 * i)));
-}
-void PutLe64(std::string* s, uint64_t v) {
-  for (int i = 0; i < 8; i++) s->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint32_t GetLe32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--) v = v << 8 | static_cast<uint8_t>(p[i]);
-  return v;
-}
-
-std::string Base64(std::string_view raw) {
-  std::string out(4 * ((raw.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(raw.data()),
-                          static_cast<int>(raw.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string DumpJson(const Json& j) {
   // Invalid UTF-8 becomes U+FFFD, as Go's encoding/json does.
@@ -372,7 +351,7 @@ Result<Json> EntryMetadata(const GoHeader& h) {
   if (h.devminor) j["devMinor"] = h.devminor;
   if (!h.xattrs.empty()) {
     Json x = Json::object();
-    for (const auto& [k, v] : h.xattrs) x[k] = Base64(v);
+    for (const auto& [k, v] : h.xattrs) x[k] = Base64Encode(v);
     j["xattrs"] = std::move(x);
   }
   return j;
@@ -480,15 +459,15 @@ Status ChunkedBlobWriter::AddTarSplit(const Json& j) {
 Status ChunkedBlobWriter::AddSegment(std::string_view a, std::string_view b) {
   Json j;
   j["type"] = 2;
-  j["payload"] = Base64(std::string(a) + std::string(b));
+  j["payload"] = Base64Encode(std::string(a) + std::string(b));
   j["position"] = ts_position_++;
   return AddTarSplit(j);
 }
 
 Status ChunkedBlobWriter::WriteSkippable(std::string_view payload) {
   std::string hdr;
-  PutLe32(&hdr, kSkippableFrameMagic);
-  PutLe32(&hdr, static_cast<uint32_t>(payload.size()));
+  PutFixed32(&hdr, kSkippableFrameMagic);
+  PutFixed32(&hdr, static_cast<uint32_t>(payload.size()));
   RETURN_IF_ERROR(blob_.Write(hdr));
   return blob_.Write(payload);
 }
@@ -498,7 +477,7 @@ Status ChunkedBlobWriter::WriteSkippable(std::string_view payload) {
 Status ChunkedBlobWriter::ReadChunkFrame(const ChunkRef& c, std::string* frame) {
   const std::string what = "chunk " + c.digest.ToString();
   ASSIGN_OR_RETURN(*frame, chunks_.ReadFrame(c));
-  if (frame->size() < 4 || GetLe32(frame->data()) != kZstdFrameMagic)
+  if (frame->size() < 4 || DecodeFixed32(frame->data()) != kZstdFrameMagic)
     return Status::Corruption(what + ": stored frame is not a zstd frame");
   size_t fs = ZSTD_findFrameCompressedSize(frame->data(), frame->size());
   if (ZSTD_isError(fs) || fs != frame->size())
@@ -578,13 +557,13 @@ Status ChunkedBlobWriter::WriteEntry(uint32_t i) {
   if (IsValidUtf8(h.name)) {
     f["name"] = h.name;
   } else {
-    f["name_raw"] = Base64(h.name);
+    f["name_raw"] = Base64Encode(h.name);
   }
   if (h.size) f["size"] = h.size;
   if (h.size > 0) {
     std::string sum;
     for (int b = 7; b >= 0; b--) sum.push_back(static_cast<char>(crc >> (8 * b)));
-    f["payload"] = Base64(sum);
+    f["payload"] = Base64Encode(sum);
   } else {
     f["payload"] = nullptr;
   }
@@ -631,7 +610,7 @@ Status ChunkedBlobWriter::Run(int level, std::map<std::string, std::string>* ann
   std::string footer;
   for (uint64_t v : {toc_offset, uint64_t{toc_z_.size()}, toc_len_, kManifestTypeCrfs, ts_offset,
                      uint64_t{ts_z_.size()}, ts_len_})
-    PutLe64(&footer, v);
+    PutFixed64(&footer, v);
   footer.append(kFooterMagic, 8);
   static_assert(sizeof(kFooterMagic) - 1 + 7 * 8 == kFooterSize);
   RETURN_IF_ERROR(WriteSkippable(footer));
