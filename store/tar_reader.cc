@@ -2,14 +2,9 @@
 // the tar-split must keep every one of them to rebuild the layer exactly.
 //
 // Formats read: v7, ustar (name prefix), GNU ('L'/'K' long names, base-256
-// numbers) and PAX ('x' per entry, 'g' global). Facts used:
-//   header block: name[100]@0 mode[8]@100 uid[8]@108 gid[8]@116 size[12]@124
-//   mtime[12]@136 chksum[8]@148 typeflag@156 linkname[100]@157 magic[6]@257
-//   version[2]@263 uname[32]@265 gname[32]@297 devmajor[8]@329
-//   devminor[8]@337 prefix[155]@345 (ustar only; GNU keeps atime etc. there).
-//   PAX record: "<decimal length of the whole record> <key>=<value>\n".
+// numbers) and PAX ('x' per entry, 'g' global); the header's fields are in
+// store/tar_header.h.
 #include "store/tar_reader.h"
-#include "base/coding.h"
 
 #include <algorithm>
 #include <cstring>
@@ -18,143 +13,19 @@
 #include <string_view>
 #include <vector>
 
+#include "base/coding.h"
+#include "store/tar_header.h"
+
 namespace cfs {
 
 namespace {
 
-constexpr size_t kBlock = 512;
-
-constexpr size_t kNameOff = 0, kNameLen = 100;
-constexpr size_t kModeOff = 100, kUidOff = 108, kGidOff = 116, kIdLen = 8;
-constexpr size_t kSizeOff = 124, kMtimeOff = 136, kNumLen = 12;
-constexpr size_t kChksumOff = 148, kChksumLen = 8;
-constexpr size_t kTypeOff = 156;
-constexpr size_t kLinkOff = 157, kLinkLen = 100;
-constexpr size_t kMagicOff = 257;
-constexpr size_t kUnameOff = 265, kGnameOff = 297, kOwnerLen = 32;
-constexpr size_t kDevMajorOff = 329, kDevMinorOff = 337, kDevLen = 8;
-constexpr size_t kPrefixOff = 345, kPrefixLen = 155;
+constexpr size_t kBlock = kTarBlock;
 
 std::string HumanBytes(uint64_t n) {
   if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
   if (n >= (1u << 10) && n % (1u << 10) == 0) return std::to_string(n >> 10) + " KiB";
   return std::to_string(n) + " bytes";
-}
-
-bool IsZero(const char* p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] != 0) return false;
-  }
-  return true;
-}
-
-// A NUL-terminated header string field (it may fill the field with no NUL).
-std::string_view CString(const char* blk, size_t off, size_t len) {
-  const char* p = blk + off;
-  const void* nul = std::memchr(p, 0, len);
-  return {p, nul ? static_cast<size_t>(static_cast<const char*>(nul) - p) : len};
-}
-
-// A numeric header field: octal digits (leading spaces, ended by a space or
-// NUL, as GNU tar accepts) or GNU base-256 (high bit of the first byte set;
-// bit 6 set means negative, two's complement).
-std::optional<int64_t> ParseNumeric(const char* blk, size_t off, size_t len) {
-  const auto* f = reinterpret_cast<const unsigned char*>(blk + off);
-  if (f[0] & 0x80) {
-    const unsigned char inv = (f[0] & 0x40) ? 0xff : 0x00;
-    uint64_t x = 0;
-    for (size_t i = 0; i < len; i++) {
-      unsigned char c = f[i] ^ inv;
-      if (i == 0) c &= 0x7f;
-      if (x >> 56) return std::nullopt;
-      x = (x << 8) | c;
-    }
-    if (x >> 63) return std::nullopt;
-    return inv ? ~static_cast<int64_t>(x) : static_cast<int64_t>(x);
-  }
-  size_t i = 0;
-  while (i < len && f[i] == ' ') i++;
-  uint64_t v = 0;
-  for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) {
-    if (v >> 60) return std::nullopt;
-    v = v * 8 + (f[i] - '0');
-  }
-  if (i < len && f[i] != ' ' && f[i] != '\0') return std::nullopt;
-  return static_cast<int64_t>(v);
-}
-
-// Accepts the unsigned sum (POSIX) and the signed one (old Sun/GNU tars), as
-// GNU tar does; the checksum field itself counts as eight spaces.
-bool ChecksumOk(const char* blk) {
-  auto stored = ParseNumeric(blk, kChksumOff, kChksumLen);
-  if (!stored) return false;
-  int64_t usum = 0, ssum = 0;
-  for (size_t i = 0; i < kBlock; i++) {
-    char c = (i >= kChksumOff && i < kChksumOff + kChksumLen) ? ' ' : blk[i];
-    usum += static_cast<unsigned char>(c);
-    ssum += static_cast<signed char>(c);
-  }
-  return *stored == usum || *stored == ssum;
-}
-
-std::optional<uint64_t> ParseDecimal(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-// PAX time: "[-]SECONDS[.FRACTION]"; the fraction is cut to nanoseconds.
-bool ParsePaxTime(std::string_view s, int64_t* sec, uint32_t* nsec) {
-  bool neg = !s.empty() && s[0] == '-';
-  if (neg) s.remove_prefix(1);
-  size_t dot = s.find('.');
-  std::string_view whole = s.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? "" : s.substr(dot + 1);
-  auto w = ParseDecimal(whole);
-  if (!w || *w > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
-  uint32_t ns = 0;
-  for (size_t i = 0; i < frac.size(); i++) {
-    if (frac[i] < '0' || frac[i] > '9') return false;
-    if (i < 9) ns = ns * 10 + static_cast<uint32_t>(frac[i] - '0');
-  }
-  for (size_t i = frac.size(); i < 9; i++) ns *= 10;
-  int64_t v = static_cast<int64_t>(*w);
-  if (neg && ns > 0) {
-    *sec = -v - 1;
-    *nsec = 1'000'000'000 - ns;
-  } else {
-    *sec = neg ? -v : v;
-    *nsec = ns;
-  }
-  return true;
-}
-
-using PaxRecords = std::vector<std::pair<std::string, std::string>>;
-
-// Splits PAX extended header data into records. Trailing NUL bytes (some
-// writers pad the data) are tolerated; anything else malformed is an error.
-bool ParsePax(std::string_view data, PaxRecords* out) {
-  while (!data.empty()) {
-    if (IsZero(data.data(), data.size())) break;
-    size_t sp = data.find(' ');
-    if (sp == std::string_view::npos || sp == 0 || sp > 20) return false;
-    auto len = ParseDecimal(data.substr(0, sp));
-    if (!len || *len > data.size() || *len < sp + 4) return false;
-    std::string_view rec = data.substr(0, *len);
-    if (rec.back() != '\n') return false;
-    std::string_view kv = rec.substr(sp + 1, rec.size() - sp - 2);
-    size_t eq = kv.find('=');
-    if (eq == std::string_view::npos || eq == 0) return false;
-    out->emplace_back(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
-    data.remove_prefix(*len);
-  }
-  return true;
 }
 
 bool IsXattrKey(std::string_view k) {
@@ -281,7 +152,7 @@ class TarReader::Impl {
   // p->raw, returning a view of the data without the padding.
   static Result<std::string_view> ReadRecord(TarReader* r, const char* blk, uint64_t at,
                                              PendingEntry* p) {
-    auto size = ParseNumeric(blk, kSizeOff, kNumLen);
+    auto size = ParseTarNumber(blk, tar::kSize, TarOctal::kGnu);
     if (!size || *size < 0) return Bad(*r, at, "invalid size in extended header");
     if (static_cast<uint64_t>(*size) > r->limits_.max_pax_header) {
       return Status::Invalid("extended header of " + std::to_string(*size) + " bytes at offset " +
@@ -307,7 +178,7 @@ class TarReader::Impl {
       return Status::Ok();
     }
     PaxRecords recs;
-    if (!ParsePax(data, &recs)) return Bad(*r, at, "malformed PAX record");
+    if (!ParsePaxRecords(data, &recs)) return Bad(*r, at, "malformed PAX record");
     if (type == 'x') {
       p->pax.insert(p->pax.end(), recs.begin(), recs.end());
       return Status::Ok();
@@ -350,7 +221,7 @@ Status TarReader::Impl::FillFromPax(const std::map<std::string, std::string>& pa
       return Status::Unsupported("entry " + QuoteForMessage(raw_name) + ": sparse files are not supported");
     }
     if (k == "uid" || k == "gid") {
-      auto n = ParseDecimal(v);
+      auto n = ParseTarDecimal(v);
       if (!n || *n > std::numeric_limits<uint32_t>::max()) return bad(k);
       (k == "uid" ? e->uid : e->gid) = static_cast<uint32_t>(*n);
     } else if (k == "uname") {
@@ -386,7 +257,7 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
     return it == pax.end() ? nullptr : &it->second;
   };
 
-  std::string_view magic(blk + kMagicOff, 6);
+  std::string_view magic(blk + tar::kMagic.off, tar::kMagic.len);
   const bool ustar = magic == std::string_view("ustar\0", 6);
   const bool has_owner = magic.starts_with("ustar");  // ustar or GNU
   std::string raw_name;
@@ -395,9 +266,9 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
   } else if (p->long_name) {
     raw_name = *p->long_name;
   } else {
-    std::string_view prefix = ustar ? CString(blk, kPrefixOff, kPrefixLen) : "";
+    std::string_view prefix = ustar ? TarString(blk, tar::kPrefix) : "";
     if (!prefix.empty()) raw_name = std::string(prefix) + "/";
-    raw_name += CString(blk, kNameOff, kNameLen);
+    raw_name += TarString(blk, tar::kName);
   }
   std::string link;
   if (const std::string* v = get("linkpath")) {
@@ -405,14 +276,14 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
   } else if (p->long_link) {
     link = *p->long_link;
   } else {
-    link = CString(blk, kLinkOff, kLinkLen);
+    link = TarString(blk, tar::kLinkname);
   }
   if (raw_name.size() > r->limits_.max_name || link.size() > r->limits_.max_name) {
     return Status::Invalid("name or link target of the entry at offset " + std::to_string(at) +
                            " is longer than " + std::to_string(r->limits_.max_name) + " bytes");
   }
 
-  const char type = blk[kTypeOff];
+  const char type = blk[tar::kTypeflag];
   switch (type) {
     case '0':
     case '\0':
@@ -475,45 +346,45 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
     return Status::Corruption(what + " in header of entry " + QuoteForMessage(raw_name) + " at offset " +
                               std::to_string(at));
   };
-  auto num = [&](size_t off, size_t len, const char* what) -> Result<int64_t> {
-    auto v = ParseNumeric(blk, off, len);
+  auto num = [&](TarField f, const char* what) -> Result<int64_t> {
+    auto v = ParseTarNumber(blk, f, TarOctal::kGnu);
     if (!v) return bad(std::string("invalid ") + what + " field");
     return *v;
   };
-  auto u32 = [&](size_t off, size_t len, const char* what) -> Result<uint32_t> {
-    ASSIGN_OR_RETURN(int64_t v, num(off, len, what));
+  auto u32 = [&](TarField f, const char* what) -> Result<uint32_t> {
+    ASSIGN_OR_RETURN(int64_t v, num(f, what));
     if (v < 0 || v > std::numeric_limits<uint32_t>::max()) {
       return bad(std::string(what) + " out of range");
     }
     return static_cast<uint32_t>(v);
   };
-  ASSIGN_OR_RETURN(int64_t mode, num(kModeOff, kIdLen, "mode"));
+  ASSIGN_OR_RETURN(int64_t mode, num(tar::kMode, "mode"));
   e->mode = static_cast<uint32_t>(mode) & 07777;
   if (!get("uid")) {
-    ASSIGN_OR_RETURN(e->uid, u32(kUidOff, kIdLen, "uid"));
+    ASSIGN_OR_RETURN(e->uid, u32(tar::kUid, "uid"));
   }
   if (!get("gid")) {
-    ASSIGN_OR_RETURN(e->gid, u32(kGidOff, kIdLen, "gid"));
+    ASSIGN_OR_RETURN(e->gid, u32(tar::kGid, "gid"));
   }
   if (!get("mtime")) {
-    ASSIGN_OR_RETURN(e->mtime_sec, num(kMtimeOff, kNumLen, "mtime"));
+    ASSIGN_OR_RETURN(e->mtime_sec, num(tar::kMtime, "mtime"));
   }
   if (has_owner) {
-    e->uname = CString(blk, kUnameOff, kOwnerLen);
-    e->gname = CString(blk, kGnameOff, kOwnerLen);
+    e->uname = TarString(blk, tar::kUname);
+    e->gname = TarString(blk, tar::kGname);
   }
   if (has_owner && (e->type == EntryType::kChar || e->type == EntryType::kBlock)) {
-    ASSIGN_OR_RETURN(e->dev_major, u32(kDevMajorOff, kDevLen, "devmajor"));
-    ASSIGN_OR_RETURN(e->dev_minor, u32(kDevMinorOff, kDevLen, "devminor"));
+    ASSIGN_OR_RETURN(e->dev_major, u32(tar::kDevMajor, "devmajor"));
+    ASSIGN_OR_RETURN(e->dev_minor, u32(tar::kDevMinor, "devminor"));
   }
   if (const std::string* v = get("size")) {
-    auto n = ParseDecimal(*v);
+    auto n = ParseTarDecimal(*v);
     if (!n || *n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return bad("invalid PAX size");
     }
     e->size = *n;
   } else {
-    ASSIGN_OR_RETURN(int64_t size, num(kSizeOff, kNumLen, "size"));
+    ASSIGN_OR_RETURN(int64_t size, num(tar::kSize, "size"));
     if (size < 0) return bad("negative size");
     e->size = static_cast<uint64_t>(size);
   }
@@ -550,7 +421,7 @@ Status TarReader::SkipRest() {
     const size_t n = static_cast<size_t>(padding_left_);
     RETURN_IF_ERROR(Impl::ReadExact(this, pad, n));
     padding_left_ = 0;
-    if (!IsZero(pad, n)) {
+    if (!AllZero(pad, n)) {
       split_.odd_padding.emplace_back(static_cast<uint32_t>(entries_ - 1), std::string(pad, n));
     }
   }
@@ -565,7 +436,7 @@ Result<bool> TarReader::Next(TocEntry* e) {
   for (;;) {
     const uint64_t at = offset_;
     ASSIGN_OR_RETURN(bool got, Impl::ReadBlock(this, blk));
-    if (!got || IsZero(blk, kBlock)) {
+    if (!got || AllZero(blk, kBlock)) {
       // End of archive. Only global PAX headers may precede it; they are
       // kept with the trailer so the tar still rebuilds exactly.
       if (!p.only_global) {
@@ -577,9 +448,9 @@ Result<bool> TarReader::Next(TocEntry* e) {
       done_ = true;
       return false;
     }
-    if (!ChecksumOk(blk)) return Impl::Bad(*this, at, "bad tar header checksum");
+    if (!TarChecksumOk(blk)) return Impl::Bad(*this, at, "bad tar header checksum");
     p.raw.append(blk, kBlock);
-    const char type = blk[kTypeOff];
+    const char type = blk[tar::kTypeflag];
     if (type == 'L' || type == 'K' || type == 'x' || type == 'g') {
       if (type != 'g') p.only_global = false;
       ASSIGN_OR_RETURN(std::string_view data, Impl::ReadRecord(this, blk, at, &p));

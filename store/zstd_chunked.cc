@@ -8,6 +8,7 @@
 // TocEntry.
 #include "store/zstd_chunked.h"
 #include "base/coding.h"
+#include "store/tar_header.h"
 
 #include <zstd.h>
 
@@ -31,7 +32,7 @@ constexpr uint32_t kZstdFrameMagic = 0xFD2FB528;
 constexpr char kFooterMagic[] = "GNUlInUx";
 constexpr size_t kFooterSize = 64;
 constexpr uint64_t kManifestTypeCrfs = 1;
-constexpr size_t kBlock = 512;
+constexpr size_t kBlock = kTarBlock;
 
 std::string DumpJson(const Json& j) {
   // Invalid UTF-8 becomes U+FFFD, as Go's encoding/json does.
@@ -87,101 +88,24 @@ struct GoHeader {
   std::map<std::string, std::string> xattrs;  // raw values, sorted by name
 };
 
-std::string_view CutNul(std::string_view s) {
-  size_t p = s.find('\0');
-  return p == std::string_view::npos ? s : s.substr(0, p);
-}
-
-// A numeric header field: octal text padded with NULs/spaces, or base-256
-// (two's complement, big-endian) when the first byte has its top bit set.
-bool ParseNumeric(std::string_view f, int64_t* out) {
-  if (!f.empty() && (static_cast<uint8_t>(f[0]) & 0x80)) {
-    uint8_t invert = (static_cast<uint8_t>(f[0]) & 0x40) ? 0xFF : 0x00;
-    uint64_t x = 0;
-    for (size_t i = 0; i < f.size(); i++) {
-      uint8_t c = static_cast<uint8_t>(f[i]) ^ invert;
-      if (i == 0) c &= 0x7F;
-      if (x >> 56) return false;
-      x = x << 8 | c;
-    }
-    if (x >> 63) return false;
-    *out = invert ? -static_cast<int64_t>(x) - 1 : static_cast<int64_t>(x);
-    return true;
-  }
-  constexpr std::string_view kPad(" \0", 2);
-  size_t b = f.find_first_not_of(kPad);
-  if (b == std::string_view::npos) {
-    *out = 0;
-    return true;
-  }
-  f = f.substr(b, f.find_last_not_of(kPad) - b + 1);
-  uint64_t v = 0;
-  for (char c : f) {
-    if (c < '0' || c > '7' || (v >> 60)) return false;
-    v = v * 8 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
-  *out = static_cast<int64_t>(v);
-  return true;
-}
-
-bool ParseDecimal(std::string_view s, int64_t* out) {
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s.empty() || s.size() > 18) return false;  // stays far from overflow
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *out = neg ? -v : v;
-  return true;
-}
-
-// "sec[.frac]", fractions truncated to nanoseconds; a negative value counts
-// its fraction away from zero ("-1.5" is 1.5 s before the epoch).
-bool ParsePaxTime(std::string_view v, Timestamp* t) {
-  size_t dot = v.find('.');
-  std::string_view ss = v.substr(0, dot);
-  if (!ParseDecimal(ss, &t->sec)) return false;
-  t->nsec = 0;
-  if (dot == std::string_view::npos) return true;
-  std::string_view frac = v.substr(dot + 1);
-  int64_t ns = 0;
-  for (size_t k = 0; k < 9; k++) {
-    char c = k < frac.size() ? frac[k] : '0';
-    if (c < '0' || c > '9') return false;
-    ns = ns * 10 + (c - '0');
-  }
-  for (char c : frac)
-    if (c < '0' || c > '9') return false;
-  if (!ss.empty() && ss[0] == '-' && ns > 0) {
-    t->sec -= 1;
-    ns = 1'000'000'000 - ns;
-  }
+// A PAX time as Go reads it.
+bool ParseGoPaxTime(std::string_view v, Timestamp* t) {
+  uint32_t ns = 0;
+  if (!ParsePaxTime(v, &t->sec, &ns)) return false;
   t->nsec = ns;
   return true;
 }
 
-Status ParsePaxRecords(std::string_view data, std::map<std::string, std::string>* out) {
-  while (!data.empty()) {
-    size_t sp = data.find(' ');
-    int64_t len = 0;
-    if (sp == std::string_view::npos || !ParseDecimal(data.substr(0, sp), &len) ||
-        len <= static_cast<int64_t>(sp) + 1 || static_cast<uint64_t>(len) > data.size() ||
-        data[static_cast<size_t>(len) - 1] != '\n')
-      return Status::Unsupported("a malformed PAX record");
-    std::string_view kv = data.substr(sp + 1, static_cast<size_t>(len) - sp - 2);
-    size_t eq = kv.find('=');
-    if (eq == std::string_view::npos) return Status::Unsupported("a malformed PAX record");
-    (*out)[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
-    data.remove_prefix(static_cast<size_t>(len));
-  }
-  return Status::Ok();
+// A PAX decimal that must fit an int64.
+bool ParsePaxInt(std::string_view v, int64_t* out) {
+  auto n = ParseTarDecimal(v);
+  if (!n || *n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+  *out = static_cast<int64_t>(*n);
+  return true;
 }
+
+// One string field of a header block, or of a long-name record's data.
+std::string CutNul(std::string_view s) { return std::string(s.substr(0, s.find('\0'))); }
 
 Status ApplyPax(const std::map<std::string, std::string>& pax, GoHeader* h) {
   for (const auto& [k, v] : pax) {
@@ -191,17 +115,17 @@ Status ApplyPax(const std::map<std::string, std::string>& pax, GoHeader* h) {
     } else if (k == "linkpath") {
       h->linkname = v;
     } else if (k == "uid") {
-      ok = ParseDecimal(v, &h->uid);
+      ok = ParsePaxInt(v, &h->uid);
     } else if (k == "gid") {
-      ok = ParseDecimal(v, &h->gid);
+      ok = ParsePaxInt(v, &h->gid);
     } else if (k == "size") {
-      ok = ParseDecimal(v, &h->size);
+      ok = ParsePaxInt(v, &h->size);
     } else if (k == "mtime") {
-      ok = ParsePaxTime(v, &h->mtime);
+      ok = ParseGoPaxTime(v, &h->mtime);
     } else if (k == "atime") {
-      ok = ParsePaxTime(v, &h->atime.emplace());
+      ok = ParseGoPaxTime(v, &h->atime.emplace());
     } else if (k == "ctime") {
-      ok = ParsePaxTime(v, &h->ctime.emplace());
+      ok = ParseGoPaxTime(v, &h->ctime.emplace());
     } else if (k.starts_with("GNU.sparse.")) {
       return Status::Unsupported("a GNU sparse file");
     } else if (k.starts_with("SCHILY.xattr.")) {
@@ -234,34 +158,37 @@ const char* TocTypeName(char typeflag) {
 }
 
 // Decodes the entry header itself (the last block of the run).
-Status ParseEntryBlock(std::string_view blk, GoHeader* h) {
-  h->typeflag = blk[156];
-  h->name = std::string(CutNul(blk.substr(0, 100)));
-  h->linkname = std::string(CutNul(blk.substr(157, 100)));
+Status ParseEntryBlock(std::string_view block, GoHeader* h) {
+  const char* blk = block.data();
+  auto num = [blk](TarField f, int64_t* out) {
+    auto v = ParseTarNumber(blk, f, TarOctal::kGo);
+    if (v) *out = *v;
+    return v.has_value();
+  };
+  h->typeflag = blk[tar::kTypeflag];
+  h->name = std::string(TarString(blk, tar::kName));
+  h->linkname = std::string(TarString(blk, tar::kLinkname));
   int64_t mtime = 0;
-  if (!ParseNumeric(blk.substr(100, 8), &h->mode) || !ParseNumeric(blk.substr(108, 8), &h->uid) ||
-      !ParseNumeric(blk.substr(116, 8), &h->gid) || !ParseNumeric(blk.substr(124, 12), &h->size) ||
-      !ParseNumeric(blk.substr(136, 12), &mtime))
+  if (!num(tar::kMode, &h->mode) || !num(tar::kUid, &h->uid) || !num(tar::kGid, &h->gid) ||
+      !num(tar::kSize, &h->size) || !num(tar::kMtime, &mtime))
     return Status::Unsupported("a malformed numeric header field");
   h->mtime = {mtime, 0};
-  std::string_view magic = blk.substr(257, 6), version = blk.substr(263, 2);
+  std::string_view magic = block.substr(tar::kMagic.off, tar::kMagic.len);
+  std::string_view version = block.substr(tar::kVersion.off, tar::kVersion.len);
   bool ustar = magic == std::string_view("ustar\0", 6);
   bool gnu = magic == "ustar " && version == std::string_view(" \0", 2);
-  if (ustar && blk.substr(508, 4) == std::string_view("tar\0", 4))
+  if (ustar && block.substr(508, 4) == std::string_view("tar\0", 4))
     return Status::Unsupported("a star-format header");
-  if (ustar || gnu) {
-    if (!ParseNumeric(blk.substr(329, 8), &h->devmajor) ||
-        !ParseNumeric(blk.substr(337, 8), &h->devminor))
-      return Status::Unsupported("a malformed device number");
-  }
+  if ((ustar || gnu) && (!num(tar::kDevMajor, &h->devmajor) || !num(tar::kDevMinor, &h->devminor)))
+    return Status::Unsupported("a malformed device number");
   if (ustar) {
-    std::string_view prefix = CutNul(blk.substr(345, 155));
+    std::string_view prefix = TarString(blk, tar::kPrefix);
     if (!prefix.empty()) h->name = std::string(prefix) + "/" + h->name;
   }
   if (gnu) {  // GNU keeps atime/ctime where ustar has its prefix
     int64_t t = 0;
-    if (blk[345] != 0 && ParseNumeric(blk.substr(345, 12), &t)) h->atime = Timestamp{t, 0};
-    if (blk[357] != 0 && ParseNumeric(blk.substr(357, 12), &t)) h->ctime = Timestamp{t, 0};
+    if (blk[tar::kGnuAtime.off] != 0 && num(tar::kGnuAtime, &t)) h->atime = Timestamp{t, 0};
+    if (blk[tar::kGnuCtime.off] != 0 && num(tar::kGnuCtime, &t)) h->ctime = Timestamp{t, 0};
   }
   return Status::Ok();
 }
@@ -277,14 +204,14 @@ Status ParseGoHeader(std::string_view raw, GoHeader* h) {
     if (raw.size() - pos < kBlock) return Status::Unsupported("a header run that ends early");
     std::string_view blk = raw.substr(pos, kBlock);
     pos += kBlock;
-    char type = blk[156];
+    char type = blk[tar::kTypeflag];
     if (type != 'x' && type != 'g' && type != 'L' && type != 'K') {
       if (pos != raw.size()) return Status::Unsupported("blocks after the entry header");
       RETURN_IF_ERROR(ParseEntryBlock(blk, h));
       break;
     }
-    int64_t size = 0;
-    if (!ParseNumeric(blk.substr(124, 12), &size) || size < 0 ||
+    int64_t size = ParseTarNumber(blk.data(), tar::kSize, TarOctal::kGo).value_or(-1);
+    if (size < 0 ||
         static_cast<uint64_t>(size) > raw.size() - pos)
       return Status::Unsupported("an extension header longer than its run");
     if (type == 'g') return Status::Unsupported("a global PAX header");
@@ -293,11 +220,13 @@ Status ParseGoHeader(std::string_view raw, GoHeader* h) {
     if (pos > raw.size()) return Status::Unsupported("an extension header longer than its run");
     if (type == 'x') {
       pax.clear();  // a later PAX header replaces an earlier one
-      RETURN_IF_ERROR(ParsePaxRecords(data, &pax));
+      PaxRecords recs;
+      if (!ParsePaxRecords(data, &recs)) return Status::Unsupported("a malformed PAX record");
+      for (auto& [k, v] : recs) pax[k] = std::move(v);
     } else if (type == 'L') {
-      long_name = std::string(CutNul(data));
+      long_name = CutNul(data);
     } else {
-      long_link = std::string(CutNul(data));
+      long_link = CutNul(data);
     }
   }
   RETURN_IF_ERROR(ApplyPax(pax, h));
