@@ -22,7 +22,7 @@
 #include "registry/image_io.h"
 #include "registry/layout.h"
 #include "registry/reference.h"
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
 #include "store/work_dir.h"
 
 namespace cfs::builder {

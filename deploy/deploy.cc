@@ -15,7 +15,7 @@
 
 #include "deploy/rootfs.h"
 #include "deploy/ssh.h"
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
 #include "base/thread_annotations.h"
 
 namespace cfs::deploy {

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "store/chunk_source.h"
-#include "store/layer_stack.h"
+#include "layer/chunk_source.h"
+#include "layer/layer_stack.h"
 #include "base/status.h"
 
 namespace cfs::deploy {

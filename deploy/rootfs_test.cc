@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "base/digest.h"
-#include "store/testing/layer_testing.h"
+#include "layer/testing/layer_testing.h"
 
 namespace cfs::deploy {
 namespace {
@@ -334,7 +334,7 @@ TEST(Rootfs, ImpliedParentsAndSymlinkTurnedDirectoryArePlanned) {
 }
 
 // ---- Randomized differential test: plan + stream + unpack against ----
-// ---- extraction by hand (store/testing/layer_testing.h)           ----
+// ---- extraction by hand (layer/testing/layer_testing.h)           ----
 
 // The generated layer `l` (layer k of its stack) with file data: entry i holds
 // Tag(k, i), as ApplyOnDisk writes it; long ones in two chunks.

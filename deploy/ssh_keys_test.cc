@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "store/testing/layer_testing.h"
+#include "layer/testing/layer_testing.h"
 
 namespace cfs::deploy {
 namespace {

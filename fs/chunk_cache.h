@@ -21,7 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "store/chunk_source.h"
+#include "layer/chunk_source.h"
 #include "base/digest.h"
 #include "base/thread_annotations.h"
 

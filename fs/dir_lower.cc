@@ -19,6 +19,7 @@
 
 #include "fs/lower.h"
 #include "base/io.h"
+#include "layer/whiteouts.h"
 
 namespace cfs {
 namespace {
@@ -76,7 +77,7 @@ class FdFile : public LowerFile {
 // Whether the directory at path (absolute) carries the overlay opaque xattr.
 bool IsOpaqueDir(const std::string& path) {
   char v[4];
-  ssize_t n = ::lgetxattr(path.c_str(), "trusted.overlay.opaque", v, sizeof v);
+  ssize_t n = ::lgetxattr(path.c_str(), kOverlayOpaqueXattr, v, sizeof v);
   return n == 1 && v[0] == 'y';
 }
 
@@ -172,7 +173,7 @@ class DirLower : public Lower {
       if (errno == ENOENT || errno == ENOTDIR) return e;
       return Errno(Abs(path), errno);
     }
-    if (S_ISCHR(e.st.st_mode) && e.st.st_rdev == 0) {
+    if (IsOverlayWhiteout(e.st)) {
       e.kind = LowerEntry::Kind::kWhiteout;
       return e;
     }
@@ -266,7 +267,7 @@ Status ReadDirAt(int dir_fd, InoMap* inos, std::vector<LowerDirEntry>* out) {
       struct stat st;
       if (::fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         e.d_type = IFTODT(st.st_mode);
-        e.whiteout = S_ISCHR(st.st_mode) && st.st_rdev == 0;
+        e.whiteout = IsOverlayWhiteout(st);
         dev = st.st_dev;
         ino = st.st_ino;
       }

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "fs/ino_map.h"
-#include "store/chunk_source.h"
-#include "store/layer_stack.h"
+#include "layer/chunk_source.h"
+#include "layer/layer_stack.h"
 #include "base/status.h"
 
 namespace cfs {

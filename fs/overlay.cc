@@ -10,13 +10,9 @@
 #include <unordered_set>
 
 #include "fs/overlay_impl.h"
+#include "layer/whiteouts.h"
 
 namespace cfs {
-
-namespace {
-
-bool IsWhiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == 0; }
-}  // namespace
 
 int ToErrno(const Status& s) {
   if (s.ok()) return 0;
@@ -132,7 +128,7 @@ int OverlayFs::UpperFd(Inode* n) {
   int f = ::openat(upper_root_.get(), n->path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (f >= 0) {
     struct stat st;
-    if (::fstat(f, &st) == 0 && (st.st_mode & S_IFMT) == n->type && !IsWhiteout(st)) {
+    if (::fstat(f, &st) == 0 && (st.st_mode & S_IFMT) == n->type && !IsOverlayWhiteout(st)) {
       int expected = -1;
       if (n->upper.compare_exchange_strong(expected, f)) return f;
       ::close(f);
@@ -162,7 +158,7 @@ int OverlayFs::Resolve(Inode* dir, const std::string& name, Resolved* r) {
   if (ufd >= 0) {
     struct stat st;
     if (::fstatat(ufd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      if (IsWhiteout(st)) {
+      if (IsOverlayWhiteout(st)) {
         r->whiteout_in_upper = true;
         return 0;
       }

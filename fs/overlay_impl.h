@@ -35,13 +35,14 @@
 #include "fs/overlay.h"
 #include "base/io.h"
 #include "base/thread_annotations.h"
+#include "layer/whiteouts.h"
 
 namespace cfs {
 
 struct NewObject;
 
 // The overlay's own xattrs: never shown through the mount.
-inline constexpr char kOpaque[] = "trusted.overlay.opaque";
+inline constexpr const char* kOpaque = kOverlayOpaqueXattr;
 // Permission bits of a whiteout (char 0/0), as the kernel's WHITEOUT_MODE.
 inline constexpr mode_t kWhiteoutMode = 0;
 inline bool IsPrivateXattr(const std::string& n) { return n.rfind("trusted.overlay.", 0) == 0; }

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "store/pack.h"
-#include "store/tar_reader.h"
-#include "store/zstd_chunked.h"
+#include "layer/tar_reader.h"
+#include "layer/zstd_chunked.h"
 
 namespace cfs {
 

@@ -1,4 +1,4 @@
-// Reading zstd:chunked layer blobs (store/FORMAT_zstd_chunked.md) without
+// Reading zstd:chunked layer blobs (layer/FORMAT_zstd_chunked.md) without
 // reading them whole: the annotations say where the TOC and the tar-split
 // sit; from those two the layer's LayerToc and TarSplit follow, plus where
 // each chunk's compressed bytes are in the blob. That is what a partial pull
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "store/image_source.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

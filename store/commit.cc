@@ -22,6 +22,7 @@
 
 #include "store/layer_import.h"
 #include "store/store_impl.h"
+#include "layer/whiteouts.h"
 
 namespace cfs {
 
@@ -92,10 +93,6 @@ la_ssize_t PipeWrite(struct archive*, void* client, const void* buf, size_t n) {
   return p->Push(buf, n).ok() ? static_cast<la_ssize_t>(n) : -1;
 }
 
-bool IsWhiteout(const struct stat& st) {
-  return S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0;
-}
-
 class TreeWriter {
  public:
   TreeWriter(std::string root, BytePipe* out) : root_(std::move(root)), out_(out) {}
@@ -141,7 +138,7 @@ class TreeWriter {
       if (vn < 0) continue;
       v.resize(static_cast<size_t>(vn));
       if (name.rfind("trusted.overlay.", 0) == 0) {
-        if (name == "trusted.overlay.opaque" && v == "y") *opaque = true;
+        if (name == kOverlayOpaqueXattr && v == "y") *opaque = true;
         continue;  // overlay bookkeeping, not content
       }
       archive_entry_xattr_add_entry(e, name.c_str(), v.data(), v.size());
@@ -174,7 +171,7 @@ class TreeWriter {
     auto slash = rel.rfind('/');
     std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
     std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
-    if (IsWhiteout(st)) return Marker(parent + ".wh." + base, st);
+    if (IsOverlayWhiteout(st)) return Marker(parent + WhiteoutName(base), st);
     std::unique_ptr<struct archive_entry, EntryFree> e(archive_entry_new());
     archive_entry_set_pathname(e.get(), rel.c_str());
     archive_entry_copy_stat(e.get(), &st);
@@ -219,7 +216,7 @@ class TreeWriter {
         return Status::Corruption(path + ": changed size while being archived");
     }
     if (S_ISDIR(st.st_mode)) {
-      if (opaque) RETURN_IF_ERROR(Marker(rel + "/.wh..wh..opq", st));
+      if (opaque) RETURN_IF_ERROR(Marker(rel + "/" + std::string(kOpaqueMarker), st));
       RETURN_IF_ERROR(Dir(rel + "/"));
     }
     return Status::Ok();

@@ -15,7 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "store/layer_writer.h"
+#include "layer/layer_writer.h"
 #include "store/pack_check.h"
 #include "store/store_impl.h"
 

@@ -9,7 +9,7 @@
 #include <functional>
 #include <thread>
 
-#include "store/layer_rules.h"
+#include "layer/layer_rules.h"
 
 namespace cfs {
 

@@ -13,7 +13,7 @@
 #include "store/index.h"
 #include "store/pack.h"
 #include "store/store.h"
-#include "store/tar_reader.h"
+#include "layer/tar_reader.h"
 #include "base/thread_annotations.h"
 
 namespace cfs {

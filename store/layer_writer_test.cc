@@ -1,6 +1,6 @@
 #include "store/chunked_layer.h"
-#include "store/layer_writer.h"
-#include "store/tar_reader.h"
+#include "layer/layer_writer.h"
+#include "layer/tar_reader.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "store/zstd_chunked.h"
+#include "layer/zstd_chunked.h"
 #include "base/coding.h"
 
 namespace cfs {

@@ -11,7 +11,7 @@
 
 #include "store/image_source_internal.h"
 #include "store/layer_import.h"
-#include "store/layer_rules.h"
+#include "layer/layer_rules.h"
 #include "store/pull_chunked.h"
 #include "store/store_impl.h"
 

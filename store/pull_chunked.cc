@@ -9,8 +9,8 @@
 
 #include <zstd.h>
 
-#include "store/layer_rules.h"
-#include "store/layer_writer.h"
+#include "layer/layer_rules.h"
+#include "layer/layer_writer.h"
 
 namespace cfs {
 

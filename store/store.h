@@ -16,14 +16,14 @@
 #include <string>
 #include <vector>
 
-#include "store/chunk_source.h"
+#include "layer/chunk_source.h"
 #include "store/chunked_layer.h"
 #include "store/chunker.h"
 #include "base/digest.h"
 #include "store/image_source.h"
-#include "store/layer_writer.h"
+#include "layer/layer_writer.h"
 #include "base/status.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

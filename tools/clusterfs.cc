@@ -42,7 +42,7 @@
 #include "fs/overlay.h"
 #include "base/digest.h"
 #include "base/io.h"
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
 #include "store/store.h"
 
 namespace {

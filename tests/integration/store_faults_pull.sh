@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pull refuses every layer that mount or deploy would refuse later
-# (store/layer_rules.h): bad whiteout names, whiteouts that are directories or
+# (layer/layer_rules.h): bad whiteout names, whiteouts that are directories or
 # have children, hard links to later, missing or directory members, name
 # components over 255 bytes, zero or missing diffIDs. Each refusal is one
 # "cimg: ..." line naming the layer and the member; nothing is stored (no new

@@ -1,27 +1,17 @@
-#include "store/layer_rules.h"
+#include "layer/layer_rules.h"
 
 #include <optional>
 #include <string_view>
 
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
+#include "layer/whiteouts.h"
 
 namespace cfs {
 
 namespace {
 
-constexpr std::string_view kWhiteoutPrefix = ".wh.";
-constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-
 Status Bad(const TocEntry& e, const std::string& why) {
   return Status::Corruption("member " + QuoteForMessage(e.name) + ": " + why);
-}
-
-// The role a base name gives an entry (as TarReader and the zstd:chunked
-// reader derive it).
-OverlayRole RoleOf(std::string_view base) {
-  if (base == kOpaqueMarker) return OverlayRole::kOpaque;
-  if (base.starts_with(kWhiteoutPrefix)) return OverlayRole::kWhiteout;
-  return OverlayRole::kNone;
 }
 
 }  // namespace
@@ -54,7 +44,7 @@ Status CheckEntry(const TocEntry& e) {
     rest.remove_prefix(slash + 1);
   }
   const std::string_view base = rest;
-  const OverlayRole role = RoleOf(base);
+  const OverlayRole role = RoleOfName(base);
   if (role != e.role) return Bad(e, "overlay role does not match the name");
   if (role == OverlayRole::kNone) return Status::Ok();
   if (e.type == EntryType::kDirectory) {

@@ -1,4 +1,4 @@
-// zstd frames and the zstd:chunked layer layout (store/FORMAT_zstd_chunked.md).
+// zstd frames and the zstd:chunked layer layout (layer/FORMAT_zstd_chunked.md).
 //
 // The TOC and tar-split metadata must agree with what Go's archive/tar reads
 // from our own tar headers: containers/storage compares the two
@@ -6,9 +6,9 @@
 // TOC's names, modes, ids and times are taken from the raw header blocks in
 // the TarSplit, decoded the way Go decodes them, not from the normalized
 // TocEntry.
-#include "store/zstd_chunked.h"
+#include "layer/zstd_chunked.h"
 #include "base/coding.h"
-#include "store/tar_header.h"
+#include "tar_header.h"
 
 #include <zstd.h>
 

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

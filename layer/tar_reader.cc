@@ -3,8 +3,8 @@
 //
 // Formats read: v7, ustar (name prefix), GNU ('L'/'K' long names, base-256
 // numbers) and PAX ('x' per entry, 'g' global); the header's fields are in
-// store/tar_header.h.
-#include "store/tar_reader.h"
+// tar_header.h.
+#include "layer/tar_reader.h"
 
 #include <algorithm>
 #include <cstring>
@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "base/coding.h"
-#include "store/tar_header.h"
+#include "tar_header.h"
+#include "layer/whiteouts.h"
 
 namespace cfs {
 
@@ -318,11 +319,7 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
 
   ASSIGN_OR_RETURN(e->name, NormalizeEntryName(raw_name));
   std::string_view base = Basename(e->name);
-  if (base == ".wh..wh..opq") {
-    e->role = OverlayRole::kOpaque;
-  } else if (base.starts_with(".wh.")) {
-    e->role = OverlayRole::kWhiteout;
-  }
+  e->role = RoleOfName(base);
   if (e->type == EntryType::kHardlink) {
     auto target = NormalizeEntryName(link);
     if (!target.ok()) return target.status().Prefix("hard link " + QuoteForMessage(e->name));

@@ -45,7 +45,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

@@ -6,9 +6,9 @@
 #include <map>
 #include <string>
 
-#include "store/chunk_source.h"
+#include "layer/chunk_source.h"
 #include "base/io.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs::testing {
 

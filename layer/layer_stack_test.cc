@@ -1,4 +1,4 @@
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
 
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "store/testing/layer_testing.h"
+#include "layer/testing/layer_testing.h"
 
 namespace cfs {
 namespace {
@@ -310,7 +310,7 @@ TEST(LayerStack, MemoryPerEntry) {
 }
 
 // ---- Randomized differential test against extraction onto disk ----
-// (the generator and the reference: store/testing/layer_testing.h)
+// (the generator and the reference: layer/testing/layer_testing.h)
 
 std::vector<std::string> WalkStack(const LayerStack& s) {
   std::vector<std::string> out;

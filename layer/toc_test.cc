@@ -1,4 +1,4 @@
-#include "store/toc.h"
+#include "layer/toc.h"
 
 #include <gtest/gtest.h>
 #include <zstd.h>

@@ -1,8 +1,8 @@
-#include "store/layer_rules.h"
+#include "layer/layer_rules.h"
 
 #include <gtest/gtest.h>
 
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
 
 namespace cfs {
 namespace {

@@ -6,14 +6,14 @@
 // zstd:chunked (zstd_chunked.cc) falls back to plain zstd — same media type,
 // no annotations — when the layer holds something the format cannot
 // describe (WriteZstdChunked says Unsupported before writing a byte).
-#include "store/layer_writer.h"
+#include "layer/layer_writer.h"
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <climits>
 
-#include "store/zstd_chunked.h"
+#include "layer/zstd_chunked.h"
 
 namespace cfs {
 

@@ -1,4 +1,4 @@
-#include "store/tar_header.h"
+#include "tar_header.h"
 
 #include <cstring>
 #include <limits>

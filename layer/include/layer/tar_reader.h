@@ -21,7 +21,7 @@
 #include <string>
 
 #include "base/io.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

@@ -1,9 +1,9 @@
-#include "store/layer_stack.h"
+#include "layer/layer_stack.h"
 
 #include <algorithm>
 #include <unordered_map>
 
-#include "store/layer_rules.h"
+#include "layer/layer_rules.h"
 
 namespace cfs {
 namespace {
@@ -149,7 +149,7 @@ Status LayerStackBuilder::ApplyMarkers(uint32_t k) {
   const LayerToc& toc = *s_->layers_[k];
   for (const TocEntry& e : toc.entries) {
     if (e.role == OverlayRole::kNone) continue;
-    // The rules pulls check (store/layer_rules.h), markers first.
+    // The rules pulls check (layer/layer_rules.h), markers first.
     if (Status st = CheckEntry(e); !st.ok()) return st.Prefix("layer " + std::to_string(k));
     auto [dir, base] = SplitDirBase(e.name);
     uint32_t d = FindDir(dir);

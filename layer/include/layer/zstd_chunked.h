@@ -1,5 +1,5 @@
 // Internal to store/: the zstd side of layer_writer.cc — a streaming zstd
-// frame sink, the zstd:chunked blob writer (store/FORMAT_zstd_chunked.md), and
+// frame sink, the zstd:chunked blob writer (layer/FORMAT_zstd_chunked.md), and
 // the small pieces of tar layout both writers share. Not a public header.
 #pragma once
 
@@ -9,10 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "store/chunk_source.h"
+#include "layer/chunk_source.h"
 #include "base/digest.h"
 #include "base/io.h"
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 

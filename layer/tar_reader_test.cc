@@ -1,4 +1,4 @@
-#include "store/tar_reader.h"
+#include "layer/tar_reader.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

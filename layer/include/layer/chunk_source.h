@@ -4,7 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "store/toc.h"
+#include "layer/toc.h"
 
 namespace cfs {
 
