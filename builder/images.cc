@@ -11,7 +11,7 @@
 #include <set>
 
 #include "base/io.h"
-#include "store/oci_metadata.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::builder {
 

@@ -18,9 +18,9 @@
 
 #include "registry/auth.h"
 #include "base/digest.h"
-#include "store/image_source.h"
+#include "transport/image_source.h"
 #include "base/io.h"
-#include "store/oci_metadata.h"
+#include "transport/oci_metadata.h"
 #include "base/status.h"
 
 namespace cfs::registry {

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/oci_metadata.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::registry {
 

@@ -8,7 +8,7 @@
 
 #include "registry/client.h"
 #include "registry/reference.h"
-#include "store/image_source.h"
+#include "transport/image_source.h"
 
 namespace cfs::registry {
 

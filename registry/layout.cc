@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "store/oci_metadata.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::registry {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/image_source.h"
+#include "transport/image_source.h"
 #include "layer/toc.h"
 
 namespace cfs {

@@ -9,7 +9,7 @@
 #include <unordered_set>
 
 #include "store/chunker.h"
-#include "store/image_source.h"
+#include "transport/image_source.h"
 #include "store/index.h"
 #include "store/pack.h"
 #include "store/store.h"

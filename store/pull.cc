@@ -9,7 +9,6 @@
 
 #include <algorithm>
 
-#include "store/image_source_internal.h"
 #include "store/layer_import.h"
 #include "layer/layer_rules.h"
 #include "store/pull_chunked.h"
@@ -339,52 +338,11 @@ static Result<PullResult> PullFromSource(Store::Impl& impl, ImageSourceReader& s
 static Result<std::vector<PullResult>> LoadArchive(Store::Impl& impl, const std::string& file,
                                                   const PullOptions& o) {
   ASSIGN_OR_RETURN(FileLock op, impl.OperationLock());
-  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(impl.tmp_dir, "load-"));
-  RETURN_IF_ERROR(oci::ExtractImageArchive(file, tmp.path()).Prefix(file));
+  ASSIGN_OR_RETURN(ArchiveImages archive, OpenArchiveImages(file, impl.tmp_dir));
   Platform want = o.platform;
   if (want.os.empty() && want.arch.empty()) want = Platform::Host();
-  // One reader per image the archive holds, all over the one unpacked dir.
-  std::vector<std::pair<std::unique_ptr<ImageSourceReader>, std::string>> readers;
-  if (PathExists(tmp.path() + "/oci-layout")) {
-    ASSIGN_OR_RETURN(std::string body, ReadFile(tmp.path() + "/index.json", 64 << 20));
-    std::vector<std::string> tags;
-    try {
-      json idx = json::parse(body);
-      for (const auto& m : idx.at("manifests")) {
-        std::string tag;
-        if (m.contains("annotations"))
-          tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
-        tags.push_back(tag);
-      }
-    } catch (const std::exception& e) {
-      return Status::Invalid(file + ": index.json: " + e.what());
-    }
-    if (tags.size() > 1 && std::count(tags.begin(), tags.end(), "") > 0)
-      return Status::Invalid(file + ": an image in the archive has no name to load it by");
-    for (const auto& t : tags) {
-      ASSIGN_OR_RETURN(auto r, oci::OpenOciLayoutReader(tmp.path(), tags.size() > 1 ? t : "",
-                                                        "oci-archive:" + file, TempDir()));
-      readers.emplace_back(std::move(r), t);
-    }
-  } else if (PathExists(tmp.path() + "/manifest.json")) {
-    ASSIGN_OR_RETURN(std::string body, ReadFile(tmp.path() + "/manifest.json", 64 << 20));
-    size_t n = 0;
-    try {
-      n = json::parse(body).size();
-    } catch (const std::exception& e) {
-      return Status::Invalid(file + ": manifest.json: " + e.what());
-    }
-    for (size_t i = 0; i < n; i++) {
-      ASSIGN_OR_RETURN(auto r, oci::OpenDockerArchiveReader(tmp.path(), "@" + std::to_string(i),
-                                                            "docker-archive:" + file, TempDir()));
-      readers.emplace_back(std::move(r), "");
-    }
-  } else {
-    return Status::Invalid(file + ": neither an OCI archive (no oci-layout) nor a docker archive "
-                           "(no manifest.json)");
-  }
   std::vector<PullResult> out;
-  for (auto& [reader, tag] : readers) {
+  for (auto& [reader, tag] : archive.images) {
     ASSIGN_OR_RETURN(SourceImage img, reader->Resolve(want));
     std::string name = !img.ref_name.empty() ? img.ref_name : tag;
     if (name.empty() || name.find(':') == std::string::npos || !NormalizeImageName(name).ok())

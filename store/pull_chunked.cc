@@ -43,36 +43,6 @@ class OverlayChunkSource : public ChunkSource {
 
 }  // namespace
 
-std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
-                                  uint64_t max_len) {
-  std::sort(want.begin(), want.end(),
-            [](const BlobRange& a, const BlobRange& b) { return a.offset < b.offset; });
-  std::vector<BlobRange> out;
-  for (const auto& r : want) {
-    if (!out.empty()) {
-      BlobRange& last = out.back();
-      uint64_t end = last.offset + last.length;
-      if (r.offset >= last.offset && r.offset <= end + max_gap &&
-          std::max(end, r.offset + r.length) - last.offset <= max_len) {
-        last.length = std::max(end, r.offset + r.length) - last.offset;
-        continue;
-      }
-    }
-    out.push_back(r);
-  }
-  return out;
-}
-
-Status ImageSourceReader::ReadBlobRanges(
-    const Descriptor& d, const std::vector<BlobRange>& ranges,
-    const std::function<Status(size_t, std::string)>& fn) {
-  for (size_t i = 0; i < ranges.size(); i++) {
-    ASSIGN_OR_RETURN(std::string b, ReadBlobRange(d, ranges[i].offset, ranges[i].length));
-    RETURN_IF_ERROR(fn(i, std::move(b)));
-  }
-  return Status::Ok();
-}
-
 Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
                                           const ChunkedPositions& p, const Digest& diff_id,
                                           const std::string& what) {

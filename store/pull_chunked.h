@@ -1,6 +1,5 @@
 // Partial pulls of zstd:chunked layers: only chunks the store lacks cross
-// the wire. Private to store/ (pull.cc), except PlanRanges, which registry/
-// and fs/ use for lazy reads too.
+// the wire. Private to store/ (pull.cc).
 #pragma once
 
 #include <unordered_map>
@@ -12,11 +11,6 @@
 #include "store/pack.h"
 
 namespace cfs {
-
-// Merges ranges closer than max_gap into one, none longer than max_len
-// (unless a single range already is). Sorted by offset.
-std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
-                                  uint64_t max_len);
 
 
 // Fetches the chunks neither the store (snapshot) nor this pull (fresh) has,

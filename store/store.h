@@ -20,7 +20,7 @@
 #include "store/chunked_layer.h"
 #include "store/chunker.h"
 #include "base/digest.h"
-#include "store/image_source.h"
+#include "transport/image_source.h"
 #include "layer/layer_writer.h"
 #include "base/status.h"
 #include "layer/toc.h"

@@ -1,4 +1,4 @@
-// Test-only helpers shared by store/layer_stack_test.cc and
+// Test-only helpers shared by layer/layer_stack_test.cc and
 // deploy/rootfs_diff_test.cc: a hand-built layer TOC (Layer), a random layer
 // generator over a tiny name space (LayerGen), and an independent reference
 // that applies layers by extracting them onto a real directory (ApplyOnDisk)

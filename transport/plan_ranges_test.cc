@@ -1,4 +1,4 @@
-#include "store/pull_chunked.h"
+#include "transport/image_source.h"
 
 #include <gtest/gtest.h>
 

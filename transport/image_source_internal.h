@@ -1,10 +1,10 @@
-// The transports behind OpenImageSource. Private to store/.
+// The transports behind OpenImageSource. Private to transport/.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "store/image_source.h"
+#include "transport/image_source.h"
 #include "base/io.h"
 
 namespace cfs::oci {

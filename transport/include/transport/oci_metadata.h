@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "store/image_source.h"
+#include "transport/image_source.h"
 
 namespace cfs::oci {
 

@@ -12,8 +12,8 @@
 #include <set>
 #include <vector>
 
-#include "store/image_source.h"
-#include "store/image_source_internal.h"
+#include "transport/image_source.h"
+#include "image_source_internal.h"
 
 namespace cfs {
 

@@ -1,4 +1,4 @@
-#include "store/oci_metadata.h"
+#include "transport/oci_metadata.h"
 
 #include <sys/stat.h>
 

@@ -2,7 +2,7 @@
 // umoci builds an OCI layout, skopeo turns it into oci-archive and
 // docker-archive files, and skopeo/umoci read back what OciLayoutWriter
 // writes.
-#include "store/image_source.h"
+#include "transport/image_source.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -56,6 +56,11 @@ struct BlobRange {
   uint64_t offset = 0, length = 0;
 };
 
+// Merges ranges closer than max_gap into one, none longer than max_len
+// (unless a single range already is). Sorted by offset.
+std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
+                                  uint64_t max_len);
+
 // Thread-compatible: one thread at a time per reader.
 class ImageSourceReader {
  public:
@@ -122,6 +127,21 @@ class ImageDestination {
 // save links duplicate layers) and never created as links.
 Result<std::unique_ptr<ImageSourceReader>> OpenImageSource(const std::string& ref,
                                                            const std::string& tmp_parent);
+
+// Every image of an oci-archive or docker-archive file, as Store::Load takes
+// them: the archive is unpacked once into a directory under tmp_parent that
+// lives as long as this object, and each image gets a reader over it.
+struct ArchiveImages {
+  struct Image {
+    std::unique_ptr<ImageSourceReader> reader;
+    std::string tag;  // the oci-archive's ref.name for it ("" when it has one image)
+  };
+  TempDir dir;  // declared first: destroyed after the readers
+  std::vector<Image> images;
+};
+// Invalid when the file is neither archive, or when an oci-archive of several
+// images leaves one without a name to load it by.
+Result<ArchiveImages> OpenArchiveImages(const std::string& file, const std::string& tmp_parent);
 
 // Writes an OCI image layout (oci-layout, index.json, blobs/sha256/...).
 // Several images may be added; Finish() writes index.json atomically with

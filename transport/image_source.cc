@@ -1,10 +1,13 @@
 // Platform names and the transport dispatch of OpenImageSource.
-#include "store/image_source.h"
+#include "transport/image_source.h"
 
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "store/image_source_internal.h"
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "image_source_internal.h"
 
 namespace cfs {
 
@@ -166,6 +169,96 @@ Result<std::unique_ptr<ImageSourceReader>> OpenImageSource(const std::string& re
   }
   return Status::Invalid("unknown transport in \"" + ref +
                          "\": want oci:, oci-archive: or docker-archive:");
+}
+
+std::vector<BlobRange> PlanRanges(std::vector<BlobRange> want, uint64_t max_gap,
+                                  uint64_t max_len) {
+  std::sort(want.begin(), want.end(),
+            [](const BlobRange& a, const BlobRange& b) { return a.offset < b.offset; });
+  std::vector<BlobRange> out;
+  for (const auto& r : want) {
+    if (!out.empty()) {
+      BlobRange& last = out.back();
+      uint64_t end = last.offset + last.length;
+      if (r.offset >= last.offset && r.offset <= end + max_gap &&
+          std::max(end, r.offset + r.length) - last.offset <= max_len) {
+        last.length = std::max(end, r.offset + r.length) - last.offset;
+        continue;
+      }
+    }
+    out.push_back(r);
+  }
+  return out;
+}
+
+Status ImageSourceReader::ReadBlobRanges(
+    const Descriptor& d, const std::vector<BlobRange>& ranges,
+    const std::function<Status(size_t, std::string)>& fn) {
+  for (size_t i = 0; i < ranges.size(); i++) {
+    ASSIGN_OR_RETURN(std::string b, ReadBlobRange(d, ranges[i].offset, ranges[i].length));
+    RETURN_IF_ERROR(fn(i, std::move(b)));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// The tags of an OCI layout's index.json, one per manifest ("" when none).
+Result<std::vector<std::string>> LayoutTags(const std::string& dir, const std::string& file) {
+  ASSIGN_OR_RETURN(std::string body, ReadFile(dir + "/index.json", 64 << 20));
+  std::vector<std::string> tags;
+  try {
+    auto idx = nlohmann::json::parse(body);
+    for (const auto& m : idx.at("manifests")) {
+      std::string tag;
+      if (m.contains("annotations"))
+        tag = m["annotations"].value("org.opencontainers.image.ref.name", "");
+      tags.push_back(tag);
+    }
+  } catch (const std::exception& e) {
+    return Status::Invalid(file + ": index.json: " + e.what());
+  }
+  if (tags.size() > 1 && std::count(tags.begin(), tags.end(), "") > 0)
+    return Status::Invalid(file + ": an image in the archive has no name to load it by");
+  return tags;
+}
+
+// How many images a docker archive's manifest.json lists.
+Result<size_t> DockerArchiveCount(const std::string& dir, const std::string& file) {
+  ASSIGN_OR_RETURN(std::string body, ReadFile(dir + "/manifest.json", 64 << 20));
+  try {
+    return nlohmann::json::parse(body).size();
+  } catch (const std::exception& e) {
+    return Status::Invalid(file + ": manifest.json: " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<ArchiveImages> OpenArchiveImages(const std::string& file, const std::string& tmp_parent) {
+  ArchiveImages out;
+  ASSIGN_OR_RETURN(out.dir, TempDir::Create(tmp_parent, "load-"));
+  const std::string& dir = out.dir.path();
+  RETURN_IF_ERROR(oci::ExtractImageArchive(file, dir).Prefix(file));
+  if (PathExists(dir + "/oci-layout")) {
+    ASSIGN_OR_RETURN(auto tags, LayoutTags(dir, file));
+    for (const auto& t : tags) {
+      ASSIGN_OR_RETURN(auto r, oci::OpenOciLayoutReader(dir, tags.size() > 1 ? t : "",
+                                                        "oci-archive:" + file, TempDir()));
+      out.images.push_back({std::move(r), t});
+    }
+  } else if (PathExists(dir + "/manifest.json")) {
+    ASSIGN_OR_RETURN(size_t n, DockerArchiveCount(dir, file));
+    for (size_t i = 0; i < n; i++) {
+      ASSIGN_OR_RETURN(auto r, oci::OpenDockerArchiveReader(dir, "@" + std::to_string(i),
+                                                            "docker-archive:" + file, TempDir()));
+      out.images.push_back({std::move(r), ""});
+    }
+  } else {
+    return Status::Invalid(file + ": neither an OCI archive (no oci-layout) nor a docker archive "
+                           "(no manifest.json)");
+  }
+  return out;
 }
 
 }  // namespace cfs

@@ -4,8 +4,8 @@
 
 #include <cerrno>
 
-#include "store/image_source_internal.h"
-#include "store/oci_metadata.h"
+#include "image_source_internal.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::oci {
 

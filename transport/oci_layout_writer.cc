@@ -5,8 +5,8 @@
 
 #include <cerrno>
 
-#include "store/image_source.h"
-#include "store/oci_metadata.h"
+#include "transport/image_source.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs {
 

@@ -14,8 +14,8 @@
 #include <cerrno>
 #include <map>
 
-#include "store/image_source_internal.h"
-#include "store/oci_metadata.h"
+#include "image_source_internal.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::oci {
 
