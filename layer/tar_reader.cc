@@ -249,96 +249,72 @@ Status TarReader::Impl::FillFromPax(const std::map<std::string, std::string>& pa
   return Status::Ok();
 }
 
-Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, PendingEntry* p,
-                                   TocEntry* e) {
-  std::map<std::string, std::string> pax = r->global_;
-  MergePax(p->pax, &pax);
-  auto get = [&pax](const char* k) -> const std::string* {
-    auto it = pax.find(k);
-    return it == pax.end() ? nullptr : &it->second;
-  };
+namespace {
 
-  std::string_view magic(blk + tar::kMagic.off, tar::kMagic.len);
-  const bool ustar = magic == std::string_view("ustar\0", 6);
-  const bool has_owner = magic.starts_with("ustar");  // ustar or GNU
-  std::string raw_name;
-  if (const std::string* v = get("path")) {
-    raw_name = *v;
-  } else if (p->long_name) {
-    raw_name = *p->long_name;
+using PaxMap = std::map<std::string, std::string>;
+
+const std::string* PaxValue(const PaxMap& pax, const char* k) {
+  auto it = pax.find(k);
+  return it == pax.end() ? nullptr : &it->second;
+}
+
+// The entry's name and link target: from PAX, else a GNU long record, else
+// the header block.
+void HeaderNames(const char* blk, const PaxMap& pax, const std::optional<std::string>& long_name,
+                 const std::optional<std::string>& long_link, std::string* raw_name,
+                 std::string* link) {
+  const bool ustar = std::string_view(blk + tar::kMagic.off, tar::kMagic.len) ==
+                     std::string_view("ustar\0", 6);
+  if (const std::string* v = PaxValue(pax, "path")) {
+    *raw_name = *v;
+  } else if (long_name) {
+    *raw_name = *long_name;
   } else {
     std::string_view prefix = ustar ? TarString(blk, tar::kPrefix) : "";
-    if (!prefix.empty()) raw_name = std::string(prefix) + "/";
-    raw_name += TarString(blk, tar::kName);
+    if (!prefix.empty()) *raw_name = std::string(prefix) + "/";
+    *raw_name += TarString(blk, tar::kName);
   }
-  std::string link;
-  if (const std::string* v = get("linkpath")) {
-    link = *v;
-  } else if (p->long_link) {
-    link = *p->long_link;
+  if (const std::string* v = PaxValue(pax, "linkpath")) {
+    *link = *v;
+  } else if (long_link) {
+    *link = *long_link;
   } else {
-    link = TarString(blk, tar::kLinkname);
+    *link = TarString(blk, tar::kLinkname);
   }
-  if (raw_name.size() > r->limits_.max_name || link.size() > r->limits_.max_name) {
-    return Status::Invalid("name or link target of the entry at offset " + std::to_string(at) +
-                           " is longer than " + std::to_string(r->limits_.max_name) + " bytes");
-  }
+}
 
-  const char type = blk[tar::kTypeflag];
+// The entry type a typeflag stands for.
+Result<EntryType> TypeOfFlag(char type, const std::string& raw_name, uint64_t at) {
   switch (type) {
     case '0':
     case '\0':
     case '7':
       // Old tars mark a directory by a trailing slash on a regular entry.
-      e->type = raw_name.ends_with('/') ? EntryType::kDirectory : EntryType::kRegular;
-      break;
+      return raw_name.ends_with('/') ? EntryType::kDirectory : EntryType::kRegular;
     case '1':
-      e->type = EntryType::kHardlink;
-      break;
+      return EntryType::kHardlink;
     case '2':
-      e->type = EntryType::kSymlink;
-      break;
+      return EntryType::kSymlink;
     case '3':
-      e->type = EntryType::kChar;
-      break;
+      return EntryType::kChar;
     case '4':
-      e->type = EntryType::kBlock;
-      break;
+      return EntryType::kBlock;
     case '5':
-      e->type = EntryType::kDirectory;
-      break;
+      return EntryType::kDirectory;
     case '6':
-      e->type = EntryType::kFifo;
-      break;
+      return EntryType::kFifo;
     case 'S':
       return Status::Unsupported("entry " + QuoteForMessage(raw_name) + ": sparse files are not supported");
     default:
       return Status::Unsupported("entry " + QuoteForMessage(raw_name) + ": unsupported tar entry type " +
                                  TypeChar(type) + " at offset " + std::to_string(at));
   }
+}
 
-  ASSIGN_OR_RETURN(e->name, NormalizeEntryName(raw_name));
-  std::string_view base = Basename(e->name);
-  e->role = RoleOfName(base);
-  if (e->type == EntryType::kHardlink) {
-    auto target = NormalizeEntryName(link);
-    if (!target.ok()) return target.status().Prefix("hard link " + QuoteForMessage(e->name));
-    e->link_target = std::move(target).value();
-  } else if (e->type == EntryType::kSymlink) {
-    if (link.find('\0') != std::string::npos) {
-      return Status::Invalid("NUL byte in target of symlink " + QuoteForMessage(e->name));
-    }
-    e->link_target = link;
-  }
-
-  // A path through a symlink of this same layer would let extraction (or a
-  // lower layer's view) write outside the tree: "a" -> "/etc", then "a/passwd".
-  RETURN_IF_ERROR(CheckNotThroughSymlink(*r, e->name));
-  if (e->type == EntryType::kHardlink) {
-    RETURN_IF_ERROR(CheckNotThroughSymlink(*r, e->link_target));
-  }
-  if (e->type == EntryType::kSymlink) r->symlinks_.insert(e->name);
-
+// The numeric and owner fields of the header block that PAX does not
+// override (PAX values are applied later, by FillFromPax), and the size.
+Status HeaderNumbers(const char* blk, const PaxMap& pax, const std::string& raw_name, uint64_t at,
+                     TocEntry* e) {
   auto bad = [&](const std::string& what) {
     return Status::Corruption(what + " in header of entry " + QuoteForMessage(raw_name) + " at offset " +
                               std::to_string(at));
@@ -357,16 +333,17 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
   };
   ASSIGN_OR_RETURN(int64_t mode, num(tar::kMode, "mode"));
   e->mode = static_cast<uint32_t>(mode) & 07777;
-  if (!get("uid")) {
+  if (!PaxValue(pax, "uid")) {
     ASSIGN_OR_RETURN(e->uid, u32(tar::kUid, "uid"));
   }
-  if (!get("gid")) {
+  if (!PaxValue(pax, "gid")) {
     ASSIGN_OR_RETURN(e->gid, u32(tar::kGid, "gid"));
   }
-  if (!get("mtime")) {
+  if (!PaxValue(pax, "mtime")) {
     ASSIGN_OR_RETURN(e->mtime_sec, num(tar::kMtime, "mtime"));
   }
-  if (has_owner) {
+  const bool has_owner = std::string_view(blk + tar::kMagic.off, tar::kMagic.len).starts_with("ustar");
+  if (has_owner) {  // ustar or GNU
     e->uname = TarString(blk, tar::kUname);
     e->gname = TarString(blk, tar::kGname);
   }
@@ -374,7 +351,7 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
     ASSIGN_OR_RETURN(e->dev_major, u32(tar::kDevMajor, "devmajor"));
     ASSIGN_OR_RETURN(e->dev_minor, u32(tar::kDevMinor, "devminor"));
   }
-  if (const std::string* v = get("size")) {
+  if (const std::string* v = PaxValue(pax, "size")) {
     auto n = ParseTarDecimal(*v);
     if (!n || *n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return bad("invalid PAX size");
@@ -385,6 +362,43 @@ Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, P
     if (size < 0) return bad("negative size");
     e->size = static_cast<uint64_t>(size);
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status TarReader::Impl::BuildEntry(TarReader* r, const char* blk, uint64_t at, PendingEntry* p,
+                                   TocEntry* e) {
+  PaxMap pax = r->global_;
+  MergePax(p->pax, &pax);
+  std::string raw_name, link;
+  HeaderNames(blk, pax, p->long_name, p->long_link, &raw_name, &link);
+  if (raw_name.size() > r->limits_.max_name || link.size() > r->limits_.max_name) {
+    return Status::Invalid("name or link target of the entry at offset " + std::to_string(at) +
+                           " is longer than " + std::to_string(r->limits_.max_name) + " bytes");
+  }
+  ASSIGN_OR_RETURN(e->type, TypeOfFlag(blk[tar::kTypeflag], raw_name, at));
+  ASSIGN_OR_RETURN(e->name, NormalizeEntryName(raw_name));
+  e->role = RoleOfName(Basename(e->name));
+  if (e->type == EntryType::kHardlink) {
+    auto target = NormalizeEntryName(link);
+    if (!target.ok()) return target.status().Prefix("hard link " + QuoteForMessage(e->name));
+    e->link_target = std::move(target).value();
+  } else if (e->type == EntryType::kSymlink) {
+    if (link.find('\0') != std::string::npos) {
+      return Status::Invalid("NUL byte in target of symlink " + QuoteForMessage(e->name));
+    }
+    e->link_target = link;
+  }
+
+  // A path through a symlink of this same layer would let extraction (or a
+  // lower layer's view) write outside the tree: "a" -> "/etc", then "a/passwd".
+  RETURN_IF_ERROR(CheckNotThroughSymlink(*r, e->name));
+  if (e->type == EntryType::kHardlink) {
+    RETURN_IF_ERROR(CheckNotThroughSymlink(*r, e->link_target));
+  }
+  if (e->type == EntryType::kSymlink) r->symlinks_.insert(e->name);
+  RETURN_IF_ERROR(HeaderNumbers(blk, pax, raw_name, at, e));
   return FillFromPax(pax, raw_name, at, e);
 }
 
