@@ -39,6 +39,8 @@
 // image ENV (a key that is not a shell name is refused) < Clusterfile env < host env, plus CIMG_CLUSTER, CIMG_ROOTFS,
 // CIMG_MASTER0, CIMG_HOST_IP, CIMG_ROLE, and rootfs/bin first on PATH. A failing host is named with its
 // command's exit status and the tail of its output.
+// What runs on the hosts is deploy/host/*.sh (embedded in the binary), each
+// value a quoted positional argument.
 #pragma once
 
 #include <functional>
