@@ -14,7 +14,9 @@ for d in deploy/host scripts tests/integration bench; do
   printf '%s\n' "${scripts[@]}" | grep -q "^$REPO/$d/" ||
     { echo "[shellcheck] FAIL: no script found under $d/" >&2; exit 1; }
 done
-# -x: follow `source` of the test libraries; -P: where they are.
+# -x: follow `source` of the test libraries; -P: where they are. From the
+# repository root, where `# shellcheck source=PATH` directives are relative to.
+cd "$REPO"
 if ! shellcheck -S warning -x -P SCRIPTDIR -f gcc "${scripts[@]}"; then
   echo "[shellcheck] FAIL: findings above (of ${#scripts[@]} scripts)" >&2
   exit 1
