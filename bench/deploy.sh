@@ -47,6 +47,7 @@ W=$(mktemp -d "$BENCH_TMP/cfs-bench-deploy.XXXXXX")
 # What tests/integration/nodes_lib.sh expects from its host script.
 T=$W
 IT_CLEANUP_HOOKS=()
+# shellcheck disable=SC2034  # read by nodes_lib.sh's cleanup (sourced)
 IT_BG_PIDS=()
 log() { printf '[deploy %s] %s\n' "$(date +%T)" "$*" >&2; }
 fail() { echo "bench/deploy.sh: $*" >&2; exit 1; }

@@ -65,7 +65,8 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timeit() {  # timeit PREP CMD: median wall seconds of CMD, PREP run before each
   for _ in $(seq "$RUNS"); do
     eval "$1"
-    local s=$(date +%s.%N)
+    local s
+    s=$(date +%s.%N)
     eval "$2" > /dev/null 2>&1 || { echo "failed: $2" >&2; exit 1; }
     echo "$(date +%s.%N) - $s" | bc -l
   done | median
@@ -95,6 +96,6 @@ printf '| %-44s | %8.2f | %8s | %10s |\n' "casync make" "$T_CASYNC" "$(mbps $T_C
 printf '| %-44s | %8.2f | %8s | %10s |\n' "cimg pull (tar layer)" "$T_CIMG" "$(mbps $T_CIMG)" "$(mb $S_CIMG)"
 printf '| %-44s | %8.2f | %8s | %10s |\n' "tar of the tree + cimg pull" "$T_TARCIMG" "$(mbps $T_TARCIMG)" "$(mb $S_CIMG)"
 printf '| %-44s | %8.2f | %8s | %10s |\n' "casync make, copy with 1 file changed" "$T_CASYNC2" "$(mbps $T_CASYNC2)" "-"
-printf '| %-44s | %8.2f | %8s | %10s |\n' "cimg pull, copy with 1 file changed" "$T_DEDUP" "$(mbps $T_DEDUP)" "$(mb $(echo $NEW | cut -d' ' -f3))"
+printf '| %-44s | %8.2f | %8s | %10s |\n' "cimg pull, copy with 1 file changed" "$T_DEDUP" "$(mbps $T_DEDUP)" "$(mb "$(echo "$NEW" | cut -d' ' -f3)")"
 echo "cimg on the changed copy stored $(echo $NEW | cut -d' ' -f1) new of $(echo $NEW | cut -d' ' -f2) chunks"
 echo "cimg vs casync: $(echo "scale=2; $T_CASYNC / $T_CIMG" | bc -l)x"

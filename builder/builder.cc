@@ -14,15 +14,17 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "builder/build_cache.h"
 #include "builder/copy.h"
 #include "builder/images.h"
 #include "builder/kubefile.h"
 #include "fs/chunk_cache.h"
 #include "fs/mount.h"
 #include "registry/image_io.h"
+#include "registry/pull.h"
 #include "registry/layout.h"
 #include "registry/reference.h"
-#include "layer/layer_stack.h"
+#include "store/image_stack.h"
 #include "store/work_dir.h"
 
 namespace cfs::builder {
@@ -84,7 +86,7 @@ struct State {
   json history = json::array();
   std::string created;  // of the last layer step (or the base): keeps rebuilds identical
   std::string arch = "amd64", os = "linux";
-  std::vector<std::unique_ptr<Store::Lease>> leases;
+  Leases leases;
   std::vector<LayerSummary> imported;  // layers this build stored (chunk accounting)
 };
 
@@ -109,16 +111,6 @@ class Builder {
   Status RunCommand(const Instruction& in, const std::string& rootfs);
   // Pulls the container images the rootfs names into its registry/.
   Status CollectImages();
-  // Leases layers the store holds; NotFound for one gc took before.
-  Status Lease(const std::vector<Digest>& ids) {
-    ASSIGN_OR_RETURN(auto l, store_.TakeLease(ids));
-    st_.leases.push_back(std::move(l));
-    for (const auto& d : ids) {
-      ASSIGN_OR_RETURN(bool has, store_.HasLayer(d));
-      if (!has) return Status::NotFound("layer " + d.ToString() + " is no longer in the store");
-    }
-    return Status::Ok();
-  }
   // Imports the upper dir of a step as a new layer, leased at once.
   Result<LayerSummary> Import(const std::string& upper) {
     std::unique_ptr<Store::Lease> lease;
@@ -127,42 +119,20 @@ class Builder {
     st_.imported.push_back(ls);
     return ls;
   }
-  // A cache entry: the layer a step made (none for a step without changes)
-  // and when. nullopt for a miss, and for an entry whose layer gc took.
-  struct CacheHit {
-    std::optional<Digest> layer;
-    std::string created;
-  };
-  std::optional<CacheHit> CacheLookup(const Digest& key) {
-    if (o_.no_cache) return std::nullopt;
-    auto v = store_.GetBuildCache(key);
-    if (!v.ok() || !*v) return std::nullopt;
-    json j = json::parse(**v, nullptr, false);
-    if (!j.is_object()) return std::nullopt;
-    CacheHit hit;
-    hit.created = j.value("created", "");
-    std::string layer = j.value("diff_id", "");
-    if (!layer.empty()) {
-      auto d = Digest::Parse(layer);
-      if (!d.ok()) return std::nullopt;
-      // Leased now, so that gc cannot take it between this check and use.
-      if (!Lease({*d}).ok()) return std::nullopt;
-      hit.layer = *d;
-    }
-    return hit;
-  }
-  Status CachePut(const Digest& key, const std::string& diff_id) {
-    json entry = {{"diff_id", diff_id}, {"created", st_.created}};
-    return store_.PutBuildCache(key, entry.dump());
-  }
-  Digest ChainKey() const {
-    Sha256 h;
-    for (const auto& d : st_.diff_ids) h.Update(d.ToString() + "\n");
-    return h.Finish();
-  }
+  // Steps of Run.
+  Status Start();
+  void WarnUndeclaredArgs();
+  void ApplyConfigStep(const Instruction& in);
+  std::string ImageConfig() const;
+  // Steps of CollectImages.
+  struct Collection;
+  Status FindCollection(const std::string& rootfs, Collection* c);
+  Status FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c);
+  Status AddCollectedLayer(const std::string& upper, const Collection& c);
 
   Store& store_;
   const BuildOptions& o_;
+  BuildCache cache_{store_, o_.no_cache};
   Kubefile kf_;
   WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
   State st_;
@@ -192,15 +162,14 @@ Result<ImageDetails> Builder::PullBase(const std::string& name) {
   ASSIGN_OR_RETURN(auto ref, registry::Reference::Parse(name));
   Log("pulling " + ref.ToString() +
       (o_.platform.arch.empty() ? "" : " for " + o_.platform.ToString()));
-  ASSIGN_OR_RETURN(auto client, registry::Client::Create(ref.registry, o_.registry));
-  std::shared_ptr<registry::Client> c(std::move(client));
-  ASSIGN_OR_RETURN(auto src, registry::OpenRegistrySource(c, ref, work_.path()));
-  PullOptions po;
-  po.platform = o_.platform;
-  po.progress = o_.progress;
+  registry::PullFromRegistryOptions po;
+  po.client_options = o_.registry;
+  po.scratch_dir = work_.path();
+  po.pull.platform = o_.platform;
+  po.pull.progress = o_.progress;
   // Under its reference, as docker pull --platform does: the variant for
   // this platform replaces another one stored under that name.
-  ASSIGN_OR_RETURN(auto pulled, store_.PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), po));
+  ASSIGN_OR_RETURN(auto pulled, registry::PullFromRegistry(store_, ref, po));
   return pulled.image;
 }
 
@@ -228,7 +197,7 @@ Status Builder::From(const Instruction& in) {
     if (!PlatformMatches(have, o_.platform)) return Status::Invalid(wrong);
   }
   for (const auto& l : details->layers) st_.diff_ids.push_back(l.diff_id);
-  RETURN_IF_ERROR(Lease(st_.diff_ids).Prefix(Where(in) + ": FROM " + name));
+  RETURN_IF_ERROR(LeaseLayers(store_, st_.diff_ids, &st_.leases).Prefix(Where(in) + ": FROM " + name));
   json c = json::parse(details->config, nullptr, false);
   if (c.is_object()) {
     st_.created = c.value("created", "");
@@ -273,12 +242,7 @@ Status Builder::OnMount(const std::string& tmp,
   std::vector<std::unique_ptr<Lower>> lowers;
   std::unique_ptr<ChunkCache> cache;
   if (!st_.diff_ids.empty()) {
-    std::vector<std::shared_ptr<const LayerToc>> tocs;
-    for (const auto& d : st_.diff_ids) {
-      ASSIGN_OR_RETURN(LayerToc t, store_.GetLayerToc(d));
-      tocs.push_back(std::make_shared<const LayerToc>(std::move(t)));
-    }
-    ASSIGN_OR_RETURN(LayerStack stack, LayerStack::Build(std::move(tocs)));
+    ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased (LeaseLayers)
     ASSIGN_OR_RETURN(auto src, store_.OpenChunkSource());
     cache = std::make_unique<ChunkCache>(std::move(src), ChunkCacheOptions{});
     ASSIGN_OR_RETURN(auto lower, OpenStackLower("build", std::move(stack), cache.get(), inos.get()));
@@ -382,7 +346,7 @@ Status Builder::LayerStep(const Instruction& in) {
   std::vector<CopySource> sources;
   std::string dest;
   Sha256 key;
-  key.Update("cimg-build-v1\n" + ChainKey().ToString() + "\n");
+  key.Update("cimg-build-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n");
   if (in.keyword == "COPY") {
     std::vector<std::string> srcs;
     for (size_t i = 0; i + 1 < in.args.size(); i++) {
@@ -410,7 +374,7 @@ Status Builder::LayerStep(const Instruction& in) {
     for (const auto& [k, v] : vars) key.Update(k + "=" + v + "\n");
   }
   Digest cache_key = key.Finish();
-  if (auto hit = CacheLookup(cache_key)) {
+  if (auto hit = cache_.Lookup(cache_key, &st_.leases)) {
     Log(" --> cached");
     res_.cached++;
     if (!hit->created.empty()) st_.created = hit->created;
@@ -442,109 +406,135 @@ Status Builder::LayerStep(const Instruction& in) {
   }
   st_.created = NowRfc3339();
   st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", diff.empty()}});
-  return CachePut(cache_key, diff);
+  return cache_.Put(cache_key, diff, st_.created);
 }
 
-Status Builder::CollectImages() {
-  std::vector<std::string> extra, ignored;
-  if (!o_.image_list.empty()) {
-    ASSIGN_OR_RETURN(extra, ReadImageList(o_.image_list));
-  }
-  if (!o_.ignored_image_list.empty()) {
-    ASSIGN_OR_RETURN(ignored, ReadImageList(o_.ignored_image_list));
-  }
-  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "images-"));
-  Platform platform = o_.platform;
-  if (platform.arch.empty()) platform = Platform::Host();
+// What CollectImages gathers: the images to collect, the archives of
+// --build-mode all, the step's text and cache key, and a cached layer.
+struct Builder::Collection {
+  std::vector<std::string> extra, ignored;  // --image-list, --ignored-image-list
+  Platform platform;
   std::vector<std::string> names;
+  std::vector<CopySource> archives;
   std::string text;
   Digest key;
-  std::optional<Digest> cached;  // the collected layer, from the cache
-  Status st = OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
-    ASSIGN_OR_RETURN(std::vector<std::string> found, FindImages(rootfs));
-    std::set<std::string> all(found.begin(), found.end());
-    all.insert(extra.begin(), extra.end());
-    for (const auto& i : ignored) all.erase(i);
-    names.assign(all.begin(), all.end());
-    // --build-mode all: the image archives under images/ go into registry/ too.
-    std::vector<CopySource> archives;
-    if (o_.build_mode == "all") {
-      auto files = ListDir(rootfs + "/images");
-      if (files.ok())
-        for (const auto& f : *files) {
-          struct stat ast;
-          std::string p = rootfs + "/images/" + f;
-          if (::lstat(p.c_str(), &ast) == 0 && S_ISREG(ast.st_mode) &&
-              (f.ends_with(".tar") || f.ends_with(".tar.gz") || f.ends_with(".tgz")))
-            archives.push_back(CopySource{"images/" + f, p, f});
-        }
-    }
-    if (names.empty() && archives.empty()) return Status::Ok();
-    text = "COLLECT IMAGES";
-    for (const auto& n : names) text += " " + n;
-    for (const auto& a : archives) text += " " + a.display;
-    Sha256 h;
-    h.Update("cimg-build-v1\n" + ChainKey().ToString() + "\n" + text + "\n" + platform.ToString());
-    if (!archives.empty()) {
-      ASSIGN_OR_RETURN(Digest ad, DigestSources(archives));
-      h.Update(ad.ToString());
-    }
-    key = h.Finish();
-    if (auto hit = CacheLookup(key); hit && hit->layer) {
-      cached = *hit->layer;  // leased by CacheLookup
+  std::optional<Digest> cached;  // the collected layer, from the cache (leased)
+};
+
+Status Builder::CollectImages() {
+  Collection c;
+  if (!o_.image_list.empty()) {
+    ASSIGN_OR_RETURN(c.extra, ReadImageList(o_.image_list));
+  }
+  if (!o_.ignored_image_list.empty()) {
+    ASSIGN_OR_RETURN(c.ignored, ReadImageList(o_.ignored_image_list));
+  }
+  ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "images-"));
+  c.platform = o_.platform.arch.empty() ? Platform::Host() : o_.platform;
+  RETURN_IF_ERROR(OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
+    RETURN_IF_ERROR(FindCollection(rootfs, &c));
+    if (c.names.empty() && c.archives.empty()) return Status::Ok();
+    if (auto hit = cache_.Lookup(c.key, &st_.leases); hit && hit->layer) {
+      c.cached = *hit->layer;
       if (!hit->created.empty()) st_.created = hit->created;
       return Status::Ok();
     }
-    registry::DistributionLayout layout(rootfs + "/registry");
-    std::map<std::string, std::shared_ptr<registry::Client>> clients;
-    for (const auto& n : names) {
-      auto ref = registry::Reference::Parse(n);
-      if (!ref.ok()) return ref.status().Prefix("container image");
-      auto& c = clients[ref->registry];
-      if (!c) {
-        auto cr = registry::Client::Create(ref->registry, o_.registry);
-        if (!cr.ok()) return cr.status().Prefix(n);
-        c = std::shared_ptr<registry::Client>(std::move(*cr));
+    return FetchCollection(rootfs, tmp.path(), &c);
+  }));
+  if (c.names.empty()) return Status::Ok();
+  return AddCollectedLayer(tmp.path() + "/upper", c);
+}
+
+// The images the rootfs names (plus --image-list, less --ignored-image-list),
+// the archives under images/ (--build-mode all), and the step's cache key.
+Status Builder::FindCollection(const std::string& rootfs, Collection* c) {
+  ASSIGN_OR_RETURN(std::vector<std::string> found, FindImages(rootfs));
+  std::set<std::string> all(found.begin(), found.end());
+  all.insert(c->extra.begin(), c->extra.end());
+  for (const auto& i : c->ignored) all.erase(i);
+  c->names.assign(all.begin(), all.end());
+  if (o_.build_mode == "all") {
+    auto files = ListDir(rootfs + "/images");
+    if (files.ok())
+      for (const auto& f : *files) {
+        struct stat ast;
+        std::string p = rootfs + "/images/" + f;
+        if (::lstat(p.c_str(), &ast) == 0 && S_ISREG(ast.st_mode) &&
+            (f.ends_with(".tar") || f.ends_with(".tar.gz") || f.ends_with(".tgz")))
+          c->archives.push_back(CopySource{"images/" + f, p, f});
       }
-      Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag));
-      RETURN_IF_ERROR(CopyToBuiltinRegistry(*c, *ref, platform, layout).Prefix(n));
+  }
+  if (c->names.empty() && c->archives.empty()) return Status::Ok();
+  c->text = "COLLECT IMAGES";
+  for (const auto& n : c->names) c->text += " " + n;
+  for (const auto& a : c->archives) c->text += " " + a.display;
+  Sha256 h;
+  h.Update("cimg-build-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n" + c->text + "\n" +
+           c->platform.ToString());
+  if (!c->archives.empty()) {
+    ASSIGN_OR_RETURN(Digest ad, DigestSources(c->archives));
+    h.Update(ad.ToString());
+  }
+  c->key = h.Finish();
+  return Status::Ok();
+}
+
+// Copies the images (from their registries) and the archives' images into
+// the rootfs's registry/.
+Status Builder::FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c) {
+  registry::DistributionLayout layout(rootfs + "/registry");
+  std::map<std::string, std::shared_ptr<registry::Client>> clients;
+  for (const auto& n : c->names) {
+    auto ref = registry::Reference::Parse(n);
+    if (!ref.ok()) return ref.status().Prefix("container image");
+    auto& client = clients[ref->registry];
+    if (!client) {
+      auto cr = registry::Client::Create(ref->registry, o_.registry);
+      if (!cr.ok()) return cr.status().Prefix(n);
+      client = std::shared_ptr<registry::Client>(std::move(*cr));
     }
-    for (const auto& a : archives) {
-      ASSIGN_OR_RETURN(std::vector<std::string> loaded,
-                       registry::LoadArchiveToLayout(a.path, platform, layout, tmp.path()));
-      for (const auto& l : loaded) {
-        Log(" --> " + a.display + ": " + l + " -> registry/" + l);
-        names.push_back(l);
-      }
+    Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag));
+    RETURN_IF_ERROR(CopyToBuiltinRegistry(*client, *ref, c->platform, layout).Prefix(n));
+  }
+  for (const auto& a : c->archives) {
+    ASSIGN_OR_RETURN(std::vector<std::string> loaded,
+                     registry::LoadArchiveToLayout(a.path, c->platform, layout, tmp));
+    for (const auto& l : loaded) {
+      Log(" --> " + a.display + ": " + l + " -> registry/" + l);
+      c->names.push_back(l);
     }
-    return Status::Ok();
-  });
-  RETURN_IF_ERROR(st);
-  if (names.empty()) return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+// The collected layer (cached, or imported from `upper`) onto the image.
+Status Builder::AddCollectedLayer(const std::string& upper, const Collection& c) {
+  std::vector<std::string> names = c.names;
   std::sort(names.begin(), names.end());
   res_.images = names;
   st_.labels[kLabelImages] = json(names).dump();
   Log("STEP: collect " + std::to_string(names.size()) + " container images into registry/");
-  if (cached) {
+  if (c.cached) {
     Log(" --> cached");
     res_.cached++;
-    st_.diff_ids.push_back(*cached);
+    st_.diff_ids.push_back(*c.cached);
     res_.layers++;
   } else {
     // Fixed times: the layer of the same images is the same bytes in every
     // build, so deploy sends nothing for it when it is rebuilt.
-    RETURN_IF_ERROR(ZeroTimes(tmp.path() + "/upper"));
-    ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp.path() + "/upper"));
+    RETURN_IF_ERROR(ZeroTimes(upper));
+    ASSIGN_OR_RETURN(LayerSummary ls, Import(upper));
     st_.diff_ids.push_back(ls.diff_id);
     res_.layers++;
     st_.created = NowRfc3339();
-    RETURN_IF_ERROR(CachePut(key, ls.diff_id.ToString()));
+    RETURN_IF_ERROR(cache_.Put(c.key, ls.diff_id.ToString(), st_.created));
   }
-  st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", false}});
+  st_.history.push_back({{"created", st_.created}, {"created_by", c.text}, {"empty_layer", false}});
   return Status::Ok();
 }
 
-Result<BuildResult> Builder::Run() {
+// Reads and parses the Kubefile, checks the context, creates the work dir.
+Status Builder::Start() {
   std::string kfpath = o_.kubefile.empty() ? o_.context + "/Kubefile" : o_.kubefile;
   auto text = ReadFile(kfpath, 16 << 20);
   if (!text.ok()) {
@@ -556,55 +546,51 @@ Result<BuildResult> Builder::Run() {
   struct stat st;
   if (::stat(o_.context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::NotFound("build context " + o_.context + ": not a directory");
-  if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
-  else st_.arch = Platform::Host().arch;
+  st_.arch = o_.platform.arch.empty() ? Platform::Host().arch : o_.platform.arch;
   ASSIGN_OR_RETURN(work_, WorkDir::Create(store_.root(), "build-"));
-  const size_t n = kf_.instructions.size();
-  // Build args given but never declared are reported, as docker does.
+  return Status::Ok();
+}
+
+// Build args given but never declared are reported, as docker does.
+void Builder::WarnUndeclaredArgs() {
   for (const auto& [k, v] : o_.build_args) {
     bool declared = false;
     for (const auto& in : kf_.instructions) declared |= in.keyword == "ARG" && in.args[0] == k;
     if (!declared) Log("warning: --build-arg " + k + " is not declared by an ARG of the Kubefile");
   }
-  for (size_t i = 0; i < n; i++) {
-    const Instruction& in = kf_.instructions[i];
-    Log("STEP " + std::to_string(i + 1) + "/" + std::to_string(n) + ": " + in.keyword + " " + in.raw);
-    const std::string& k = in.keyword;
-    Vars vars = st_.args;
-    for (const auto& kv : st_.env) vars.push_back(kv);
-    if (k == "FROM") {
-      RETURN_IF_ERROR(From(in));
-      if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
-      continue;
-    }
-    res_.steps++;
-    if (k == "ARG") {
-      std::string v = in.arg_has_default ? Expand(in.args[1], vars) : "";
-      for (const auto& [bk, bv] : o_.build_args)
-        if (bk == in.args[0]) v = bv;
-      SetVar(&st_.args, in.args[0], v);
-    } else if (k == "ENV") {
-      for (size_t a = 0; a + 1 < in.args.size(); a += 2)
-        SetVar(&st_.env, in.args[a], Expand(in.args[a + 1], vars));
-      st_.history.push_back({{"created", st_.created}, {"created_by", "ENV " + in.raw}, {"empty_layer", true}});
-    } else if (k == "LABEL") {
-      for (size_t a = 0; a + 1 < in.args.size(); a += 2)
-        st_.labels[Expand(in.args[a], vars)] = Expand(in.args[a + 1], vars);
-      st_.history.push_back({{"created", st_.created}, {"created_by", "LABEL " + in.raw}, {"empty_layer", true}});
-    } else if (k == "MAINTAINER") {
-      st_.author = in.raw;
-    } else if (k == "CMD") {
-      st_.cmds.push_back(in.raw);
-    } else if (k == "CMDS") {
-      st_.cmds_launch = in.args;  // the last one wins
-    } else if (k == "LAUNCH") {
-      st_.launch = in.args;  // the last one wins
-    } else {  // COPY, RUN
-      RETURN_IF_ERROR(LayerStep(in));
-    }
+}
+
+// ARG, ENV, LABEL, MAINTAINER, CMD, CMDS, LAUNCH: the config only.
+void Builder::ApplyConfigStep(const Instruction& in) {
+  const std::string& k = in.keyword;
+  Vars vars = st_.args;
+  for (const auto& kv : st_.env) vars.push_back(kv);
+  if (k == "ARG") {
+    std::string v = in.arg_has_default ? Expand(in.args[1], vars) : "";
+    for (const auto& [bk, bv] : o_.build_args)
+      if (bk == in.args[0]) v = bv;
+    SetVar(&st_.args, in.args[0], v);
+  } else if (k == "ENV") {
+    for (size_t a = 0; a + 1 < in.args.size(); a += 2)
+      SetVar(&st_.env, in.args[a], Expand(in.args[a + 1], vars));
+    st_.history.push_back({{"created", st_.created}, {"created_by", "ENV " + in.raw}, {"empty_layer", true}});
+  } else if (k == "LABEL") {
+    for (size_t a = 0; a + 1 < in.args.size(); a += 2)
+      st_.labels[Expand(in.args[a], vars)] = Expand(in.args[a + 1], vars);
+    st_.history.push_back({{"created", st_.created}, {"created_by", "LABEL " + in.raw}, {"empty_layer", true}});
+  } else if (k == "MAINTAINER") {
+    st_.author = in.raw;
+  } else if (k == "CMD") {
+    st_.cmds.push_back(in.raw);
+  } else if (k == "CMDS") {
+    st_.cmds_launch = in.args;  // the last one wins
+  } else if (k == "LAUNCH") {
+    st_.launch = in.args;  // the last one wins
   }
-  if (o_.collect_images) RETURN_IF_ERROR(CollectImages());
-  if (st_.created.empty()) st_.created = NowRfc3339();
+}
+
+// The image config of what the build holds.
+std::string Builder::ImageConfig() const {
   json cfg;
   cfg["architecture"] = st_.arch;
   cfg["os"] = st_.os;
@@ -622,8 +608,31 @@ Result<BuildResult> Builder::Run() {
   cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
   for (const auto& d : st_.diff_ids) cfg["rootfs"]["diff_ids"].push_back(d.ToString());
   cfg["history"] = st_.history;
+  return cfg.dump();
+}
+
+Result<BuildResult> Builder::Run() {
+  RETURN_IF_ERROR(Start());
+  WarnUndeclaredArgs();
+  const size_t n = kf_.instructions.size();
+  for (size_t i = 0; i < n; i++) {
+    const Instruction& in = kf_.instructions[i];
+    Log("STEP " + std::to_string(i + 1) + "/" + std::to_string(n) + ": " + in.keyword + " " + in.raw);
+    if (in.keyword == "FROM") {
+      RETURN_IF_ERROR(From(in));
+      if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
+      continue;
+    }
+    res_.steps++;
+    if (in.keyword == "COPY" || in.keyword == "RUN")
+      RETURN_IF_ERROR(LayerStep(in));
+    else
+      ApplyConfigStep(in);
+  }
+  if (o_.collect_images) RETURN_IF_ERROR(CollectImages());
+  if (st_.created.empty()) st_.created = NowRfc3339();
   ASSIGN_OR_RETURN(res_.image,
-                   store_.CreateImage(o_.tag, cfg.dump(), "build:" + o_.context, st_.imported));
+                   store_.CreateImage(o_.tag, ImageConfig(), "build:" + o_.context, st_.imported));
   return res_;
 }
 

@@ -12,17 +12,11 @@
 
 #include "base/io.h"
 #include "transport/oci_metadata.h"
+#include "base/strings.h"
 
 namespace cfs::builder {
 
 namespace {
-
-std::string Trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  size_t b = s.find_last_not_of(" \t\r\n");
-  return s.substr(a, b - a + 1);
-}
 
 bool HasSuffix(const std::string& s, const char* suf) {
   size_t n = std::strlen(suf);

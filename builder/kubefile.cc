@@ -1,4 +1,5 @@
 #include "builder/kubefile.h"
+#include "base/strings.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,13 +12,6 @@ namespace {
 std::string Upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string Trim(const std::string& s) {
-  size_t a = 0, b = s.size();
-  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) a++;
-  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) b--;
-  return s.substr(a, b - a);
 }
 
 bool ValidName(const std::string& n) {
@@ -145,150 +139,205 @@ std::string Expand(const std::string& s,
   return out;
 }
 
+namespace {
+
+// The lines of text ('\n'-separated; no empty last line for a final '\n').
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= text.size()) {
+    auto nl = text.find('\n', start);
+    if (nl == std::string::npos) {
+      if (start < text.size()) lines.push_back(text.substr(start));
+      break;
+    }
+    lines.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+// The instruction text starting at lines[*i] (trimmed, not empty, not a
+// comment): a trailing backslash joins the next line (comment lines inside
+// are skipped, as docker does). Leaves *i on its last line.
+std::string JoinContinuations(const std::vector<std::string>& lines, const std::string& first,
+                              size_t* i) {
+  std::string joined = first;
+  while (!joined.empty() && joined.back() == '\\') {
+    joined.pop_back();
+    bool more = false;
+    while (++*i < lines.size()) {
+      std::string next = Trim(lines[*i]);
+      if (!next.empty() && next.back() == '\r') next.pop_back();
+      if (!next.empty() && next[0] == '#') continue;
+      joined += " " + next;
+      more = true;
+      break;
+    }
+    if (!more) break;
+  }
+  return joined;
+}
+
+// Parses in->args of one instruction; errors are "FILE:LINE: reason"
+// (the caller adds "FILE:LINE: ").
+class ArgParser {
+ public:
+  // The last CMDS / LAUNCH so far (0: none), for the rule that excludes one
+  // by the other.
+  int cmds_line = 0, launch_line = 0;
+
+  Status Parse(Instruction* in) {
+    const std::string& k = in->keyword;
+    if (k == "FROM") return From(in);
+    if (k == "ARG") return Arg(in);
+    if (k == "ENV" || k == "LABEL") return KeyValues(in);
+    if (k == "COPY") return Copy(in);
+    if (k == "RUN" || k == "CMDS" || k == "LAUNCH") return List(in);
+    if (k == "CMD") {
+      if (in->raw.empty()) return Status::Invalid("CMD needs a command");
+      std::vector<std::string> w;
+      in->json_form = JsonArray(in->raw, &w);
+    }
+    in->args = {in->raw};  // CMD, MAINTAINER
+    return Status::Ok();
+  }
+
+ private:
+  static Status From(Instruction* in) {
+    auto w = SplitWords(in->raw);
+    if (!w.ok() || w->size() != 1) return Status::Invalid("FROM takes one image name (or scratch)");
+    in->args = *w;
+    return Status::Ok();
+  }
+
+  static Status Arg(Instruction* in) {
+    const std::string& a = in->raw;
+    auto eq = a.find('=');
+    std::string name = Trim(eq == std::string::npos ? a : a.substr(0, eq));
+    if (!ValidName(name))
+      return Status::Invalid("ARG: bad name \"" + name + "\" (want ARG name[=default])");
+    in->args.push_back(name);
+    if (eq == std::string::npos) return Status::Ok();
+    auto v = SplitWords(a.substr(eq + 1));
+    if (!v.ok()) return Status::Invalid("ARG: " + v.status().message());
+    if (v->size() > 1) return Status::Invalid("ARG: one name[=default] per line");
+    in->args.push_back(v->empty() ? "" : (*v)[0]);
+    in->arg_has_default = true;
+    return Status::Ok();
+  }
+
+  static Status KeyValues(Instruction* in) {
+    const std::string& k = in->keyword;
+    auto w = SplitWords(in->raw);
+    if (!w.ok()) return Status::Invalid(k + ": " + w.status().message());
+    if (w->empty()) return Status::Invalid(k + " needs key=value");
+    if ((*w)[0].find('=') == std::string::npos) {
+      // Legacy form: ENV key value...
+      if (w->size() < 2) return Status::Invalid(k + ": want key=value (or " + k + " key value)");
+      std::string key = (*w)[0];
+      auto rest = in->raw.substr(in->raw.find(key) + key.size());
+      in->args = {key, Trim(rest)};
+    } else {
+      for (const auto& kv : *w) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+          return Status::Invalid(k + ": \"" + kv + "\" is not key=value");
+        in->args.push_back(kv.substr(0, eq));
+        in->args.push_back(kv.substr(eq + 1));
+      }
+    }
+    if (k == "ENV")
+      for (size_t a = 0; a < in->args.size(); a += 2)
+        if (!ValidName(in->args[a])) return Status::Invalid("ENV: bad name \"" + in->args[a] + "\"");
+    return Status::Ok();
+  }
+
+  static Status Copy(Instruction* in) {
+    std::vector<std::string> w;
+    if (JsonArray(in->raw, &w)) {
+      in->json_form = true;
+    } else {
+      auto s = SplitWords(in->raw);
+      if (!s.ok()) return Status::Invalid("COPY: " + s.status().message());
+      w = *s;
+    }
+    // Flags docker knows are not part of sealer's COPY.
+    for (const auto& a : w)
+      if (a.rfind("--", 0) == 0) return Status::Invalid("COPY: options (" + a + ") are not supported");
+    if (w.size() < 2) return Status::Invalid("COPY needs a source and a destination");
+    in->args = w;
+    return Status::Ok();
+  }
+
+  // RUN, CMDS, LAUNCH.
+  Status List(Instruction* in) {
+    const std::string& k = in->keyword;
+    std::vector<std::string> w;
+    if (JsonArray(in->raw, &w)) {
+      in->json_form = true;
+      if (w.empty()) return Status::Invalid(k + ": empty list");
+      in->args = w;
+    } else if (k == "RUN") {
+      in->args = {in->raw};
+    } else {
+      return Status::Invalid(k + " takes a JSON list of strings, e.g. " + k + " [\"a\", \"b\"]");
+    }
+    // sealer's rule: an image either runs commands (CMDS) or launches apps
+    // (LAUNCH), never both.
+    if (k == "CMDS") cmds_line = in->line;
+    if (k == "LAUNCH") launch_line = in->line;
+    if (cmds_line && launch_line)
+      return Status::Invalid("CMDS and LAUNCH cannot be used together (" +
+                             std::string(k == "CMDS" ? "LAUNCH" : "CMDS") + " is on line " +
+                             std::to_string(k == "CMDS" ? launch_line : cmds_line) + ")");
+    return Status::Ok();
+  }
+};
+
+// The checks every instruction gets before its arguments are parsed.
+Status CheckPlace(const Kubefile& kf, const Instruction& in, const std::string& word) {
+  const std::string& k = in.keyword;
+  static const char* kKnown[] = {"FROM", "ARG", "ENV", "LABEL", "MAINTAINER",
+                                 "COPY", "RUN", "CMD", "CMDS",  "LAUNCH"};
+  bool known = false;
+  for (const char* n : kKnown) known |= k == n;
+  if (!known) return Status::Invalid("unknown instruction \"" + word + "\"");
+  if (kf.instructions.empty() && k != "FROM")
+    return Status::Invalid("FROM must be the first instruction (found " + k + ")");
+  if (!kf.instructions.empty() && k == "FROM")
+    return Status::Invalid("FROM may appear only once, as the first instruction");
+  if (in.raw.empty() && k != "CMD") return Status::Invalid(k + " needs an argument");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Kubefile> ParseKubefile(const std::string& text, const std::string& path) {
   Kubefile kf;
   kf.path = path;
-  std::vector<std::string> lines;
-  {
-    size_t start = 0;
-    while (start <= text.size()) {
-      auto nl = text.find('\n', start);
-      if (nl == std::string::npos) {
-        if (start < text.size()) lines.push_back(text.substr(start));
-        break;
-      }
-      lines.push_back(text.substr(start, nl - start));
-      start = nl + 1;
-    }
-  }
-  auto err = [&](int line, const std::string& why) {
-    return Status::Invalid(path + ":" + std::to_string(line) + ": " + why);
-  };
+  auto at = [&](int line) { return path + ":" + std::to_string(line); };
   // A NUL would silently cut the instruction where C strings meet it.
   if (auto nul = text.find('\0'); nul != std::string::npos)
-    return err(static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n')) + 1,
-               "NUL byte");
-  int cmds_line = 0, launch_line = 0;  // the last CMDS / LAUNCH so far (0: none)
+    return Status::Invalid(
+        at(static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n')) + 1) +
+        ": NUL byte");
+  const std::vector<std::string> lines = SplitLines(text);
+  ArgParser args;
   for (size_t i = 0; i < lines.size(); i++) {
     std::string line = lines[i];
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::string t = Trim(line);
     if (t.empty() || t[0] == '#') continue;
-    int first = static_cast<int>(i) + 1;
-    // Continuations: a trailing backslash joins the next line (comment lines
-    // inside are skipped, as docker does).
-    std::string joined = t;
-    while (!joined.empty() && joined.back() == '\\') {
-      joined.pop_back();
-      bool more = false;
-      while (++i < lines.size()) {
-        std::string next = Trim(lines[i]);
-        if (!next.empty() && next.back() == '\r') next.pop_back();
-        if (!next.empty() && next[0] == '#') continue;
-        joined += " " + next;
-        more = true;
-        break;
-      }
-      if (!more) break;
-    }
+    Instruction in;
+    in.line = static_cast<int>(i) + 1;
+    std::string joined = JoinContinuations(lines, t, &i);
     size_t sp = 0;
     while (sp < joined.size() && !std::isspace(static_cast<unsigned char>(joined[sp]))) sp++;
-    Instruction in;
     in.keyword = Upper(joined.substr(0, sp));
     in.raw = Trim(joined.substr(sp));
-    in.line = first;
-    const std::string& k = in.keyword;
-    static const char* kKnown[] = {"FROM", "ARG",  "ENV", "LABEL",  "MAINTAINER",
-                                   "COPY", "RUN",  "CMD", "CMDS",   "LAUNCH"};
-    bool known = false;
-    for (const char* n : kKnown) known |= k == n;
-    if (!known) return err(first, "unknown instruction \"" + joined.substr(0, sp) + "\"");
-    if (kf.instructions.empty() && k != "FROM")
-      return err(first, "FROM must be the first instruction (found " + k + ")");
-    if (!kf.instructions.empty() && k == "FROM")
-      return err(first, "FROM may appear only once, as the first instruction");
-    if (in.raw.empty() && k != "CMD") return err(first, k + " needs an argument");
-    if (k == "FROM") {
-      auto w = SplitWords(in.raw);
-      if (!w.ok() || w->size() != 1) return err(first, "FROM takes one image name (or scratch)");
-      in.args = *w;
-    } else if (k == "ARG") {
-      std::string a = in.raw;
-      auto eq = a.find('=');
-      std::string name = Trim(eq == std::string::npos ? a : a.substr(0, eq));
-      if (!ValidName(name))
-        return err(first, "ARG: bad name \"" + name + "\" (want ARG name[=default])");
-      in.args.push_back(name);
-      if (eq != std::string::npos) {
-        auto v = SplitWords(a.substr(eq + 1));
-        if (!v.ok()) return err(first, "ARG: " + v.status().message());
-        if (v->size() > 1) return err(first, "ARG: one name[=default] per line");
-        in.args.push_back(v->empty() ? "" : (*v)[0]);
-        in.arg_has_default = true;
-      }
-    } else if (k == "ENV" || k == "LABEL") {
-      auto w = SplitWords(in.raw);
-      if (!w.ok()) return err(first, k + ": " + w.status().message());
-      if (w->empty()) return err(first, k + " needs key=value");
-      if ((*w)[0].find('=') == std::string::npos) {
-        // Legacy form: ENV key value...
-        if (w->size() < 2) return err(first, k + ": want key=value (or " + k + " key value)");
-        std::string key = (*w)[0];
-        auto rest = in.raw.substr(in.raw.find(key) + key.size());
-        in.args = {key, Trim(rest)};
-      } else {
-        for (const auto& kv : *w) {
-          auto eq = kv.find('=');
-          if (eq == std::string::npos || eq == 0)
-            return err(first, k + ": \"" + kv + "\" is not key=value");
-          in.args.push_back(kv.substr(0, eq));
-          in.args.push_back(kv.substr(eq + 1));
-        }
-      }
-      if (k == "ENV")
-        for (size_t a = 0; a < in.args.size(); a += 2)
-          if (!ValidName(in.args[a])) return err(first, "ENV: bad name \"" + in.args[a] + "\"");
-    } else if (k == "COPY") {
-      std::vector<std::string> w;
-      if (JsonArray(in.raw, &w)) {
-        in.json_form = true;
-      } else {
-        auto s = SplitWords(in.raw);
-        if (!s.ok()) return err(first, "COPY: " + s.status().message());
-        w = *s;
-      }
-      // Flags docker knows are not part of sealer's COPY.
-      for (const auto& a : w)
-        if (a.rfind("--", 0) == 0) return err(first, "COPY: options (" + a + ") are not supported");
-      if (w.size() < 2) return err(first, "COPY needs a source and a destination");
-      in.args = w;
-    } else if (k == "RUN" || k == "CMDS" || k == "LAUNCH") {
-      std::vector<std::string> w;
-      if (JsonArray(in.raw, &w)) {
-        in.json_form = true;
-        if (w.empty()) return err(first, k + ": empty list");
-        in.args = w;
-      } else if (k == "RUN") {
-        in.args = {in.raw};
-      } else {
-        return err(first, k + " takes a JSON list of strings, e.g. " + k + " [\"a\", \"b\"]");
-      }
-      // sealer's rule: an image either runs commands (CMDS) or launches apps
-      // (LAUNCH), never both.
-      if (k == "CMDS") cmds_line = first;
-      if (k == "LAUNCH") launch_line = first;
-      if (cmds_line && launch_line)
-        return err(first, "CMDS and LAUNCH cannot be used together (" +
-                              std::string(k == "CMDS" ? "LAUNCH" : "CMDS") + " is on line " +
-                              std::to_string(k == "CMDS" ? launch_line : cmds_line) + ")");
-    } else if (k == "CMD") {
-      if (in.raw.empty()) return err(first, "CMD needs a command");
-      std::vector<std::string> w;
-      in.json_form = JsonArray(in.raw, &w);
-      in.args = {in.raw};
-    } else {  // MAINTAINER
-      in.args = {in.raw};
-    }
+    RETURN_IF_ERROR(CheckPlace(kf, in, joined.substr(0, sp)).Prefix(at(in.line)));
+    RETURN_IF_ERROR(args.Parse(&in).Prefix(at(in.line)));
     kf.instructions.push_back(std::move(in));
   }
   if (kf.instructions.empty()) return Status::Invalid(path + ": no instructions (want FROM first)");

@@ -39,6 +39,8 @@
 // image ENV (a key that is not a shell name is refused) < Clusterfile env < host env, plus CIMG_CLUSTER, CIMG_ROOTFS,
 // CIMG_MASTER0, CIMG_HOST_IP, CIMG_ROLE, and rootfs/bin first on PATH. A failing host is named with its
 // command's exit status and the tail of its output.
+// What runs on the hosts is deploy/host/*.sh (embedded in the binary), each
+// value a quoted positional argument.
 #pragma once
 
 #include <functional>
@@ -87,8 +89,11 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
 // Cleans `ips` (all hosts of cf when empty) of the cluster.
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o);
 
-// Where deploy keeps the applied Clusterfile of cluster `name`:
-// <clusters_dir>/<name>/Clusterfile.
-std::string SavedClusterfile(const std::string& clusters_dir, const std::string& name);
+// Before a (re-)deploy of cf: the hosts of the cluster saved under
+// clusters_dir (deploy/saved_cluster.h) that cf leaves out are refused
+// (Invalid, naming them and how to remove them), or with `prune` cleaned
+// (Delete) first -- master0 never. Ok when there are none.
+Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
+                         const DeployOptions& o);
 
 }  // namespace cfs::deploy

@@ -8,9 +8,17 @@
 #include <cstring>
 #include <vector>
 
+#include "base/coding.h"
+
 namespace cfs::deploy {
 
 namespace {
+
+// Base64 of a known_hosts field; "" when malformed (matches nothing).
+std::string Unbase64(const std::string& in) {
+  auto r = Base64Decode(in);
+  return r.ok() ? std::move(r).value() : std::string();
+}
 
 // Calls fn(line number, fields) for each non-comment line of known_hosts,
 // fields split on blanks (at most `max`).
@@ -73,17 +81,6 @@ std::string OpenSshKeyType(const std::string& blob) {
 }
 
 }  // namespace
-
-std::string Unbase64(const std::string& in) {
-  if (in.empty() || in.size() % 4 != 0) return "";
-  std::string out((in.size() / 4 + 1) * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), in.size());
-  if (n < 0) return "";
-  size_t pad = in.size() >= 2 && in[in.size() - 1] == '=' ? (in[in.size() - 2] == '=' ? 2 : 1) : 0;
-  out.resize(n - pad);
-  return out;
-}
 
 bool HostFieldMatches(const std::string& field, const std::string& name, bool wildcards) {
   if (field.rfind("|1|", 0) == 0) return HashedMatches(field, name);

@@ -17,9 +17,6 @@
 
 namespace cfs::deploy {
 
-// Decodes base64; "" when malformed.
-std::string Unbase64(const std::string& in);
-
 // Whether a known_hosts host field names `name` ("host" for port 22, else
 // "[host]:port"). With `wildcards`, `*`/`?` patterns and `!` negations count
 // (marker lines); plain entries are matched exactly, as libssh2 does.

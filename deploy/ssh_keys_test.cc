@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "layer/testing/layer_testing.h"
+#include "base/coding.h"
 
 namespace cfs::deploy {
 namespace {
@@ -53,7 +54,7 @@ TEST(SshKeys, RevokedAndCertAuthorityLines) {
   EXPECT_EQ(CertAuthorityLine(kh, "10.0.0.1"), 0);
   EXPECT_TRUE(HostFieldMatches("a,[b]:2222", "[b]:2222"));
   EXPECT_FALSE(HostFieldMatches("10.0.1.*", "10.0.1.7"));  // plain entries: exact
-  EXPECT_EQ(Unbase64(b64), key);
+  EXPECT_EQ(Base64Decode(b64).value(), key);
 }
 
 }  // namespace

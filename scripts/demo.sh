@@ -26,6 +26,7 @@ REG_PID=
 # What tests/integration/nodes_lib.sh expects from its host script.
 T=$W
 IT_CLEANUP_HOOKS=()
+# shellcheck disable=SC2034  # read by nodes_lib.sh's cleanup (sourced)
 IT_BG_PIDS=()
 log() { printf '   [nodes] %s\n' "$*" >&2; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }

@@ -15,6 +15,7 @@
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
+#include "registry/pull.h"
 #include "registry/reference.h"
 #include "store/index.h"
 #include "store/store.h"
@@ -125,10 +126,12 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
       if (!ref.ok()) {
         r = ref.status();
       } else {
-        auto client = reg.Connect(ref->registry);
-        auto rs = cfs::registry::OpenRegistrySource(client, *ref, store.root() + "/tmp", reg.parallel);
-        r = rs.ok() ? store.PullFrom(**rs, src, o.as_name.empty() ? ref->LocalName() : o.as_name, o)
-                    : cfs::Result<cfs::PullResult>(rs.status());
+        cfs::registry::PullFromRegistryOptions po;
+        po.client = reg.Connect(ref->registry);
+        po.parallel = reg.parallel;
+        po.source = src;
+        po.pull = o;
+        r = cfs::registry::PullFromRegistry(store, *ref, po);
       }
     } else if (src.rfind("oci:", 0) == 0 || src.rfind("oci-archive:", 0) == 0 ||
                src.rfind("docker-archive:", 0) == 0) {
@@ -224,19 +227,12 @@ int main(int argc, char** argv) {
     cfs::PullResult r;
     if (cfs::registry::IsRegistryReference(pull_src)) {
       auto ref = Must(cfs::registry::Reference::Parse(pull_src));
-      auto client = pull_reg.Connect(ref.registry);
-      // Its scratch is a work dir of this process (gc leaves it alone
-      // meanwhile), gone before any exit, failures included.
-      auto pull_remote = [&]() -> cfs::Result<cfs::PullResult> {
-        ASSIGN_OR_RETURN(auto work, cfs::WorkDir::Create(store->root(), "pull-"));
-        ASSIGN_OR_RETURN(auto src, cfs::registry::OpenRegistrySource(client, ref, work.path(),
-                                                                    pull_reg.parallel));
-        auto pulled = store->PullFrom(*src, "docker://" + ref.ToString(), ref.LocalName(), o);
-        src.reset();  // joins its transfer threads first
-        return pulled;
-      };
-      r = Must(pull_remote());
-      auto st = client->stats();
+      cfs::registry::PullFromRegistryOptions po;
+      po.client = pull_reg.Connect(ref.registry);
+      po.parallel = pull_reg.parallel;
+      po.pull = o;
+      r = Must(cfs::registry::PullFromRegistry(*store, ref, po));
+      auto st = po.client->stats();
       std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),
                   HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
     } else {

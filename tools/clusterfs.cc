@@ -38,11 +38,12 @@
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/lazy.h"
+#include "registry/lazy_plan.h"
 #include "registry/reference.h"
 #include "fs/overlay.h"
 #include "base/digest.h"
 #include "base/io.h"
-#include "layer/layer_stack.h"
+#include "store/image_stack.h"
 #include "store/store.h"
 
 namespace {
@@ -315,14 +316,8 @@ Status MakeCache(const MountArgs& a, Mounted* m, bool lazy) {
   return Status::Ok();
 }
 
-// The layer TOCs of a registry image, fetching only metadata: local layers
-// from the store, zstd:chunked ones from their TOC (kept in the store as
-// partial layers), others imported whole.
-Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const MountArgs& a,
-                                                                    Mounted* m,
-                                                                    const std::string& ref_s) {
-  auto ref = cfs::registry::Reference::Parse(ref_s);
-  if (!ref.ok()) return ref.status();
+// The client options of a lazy mount.
+cfs::registry::ClientOptions LazyClientOptions(const MountArgs& a) {
   cfs::registry::ClientOptions co;
   // A read waits for the network: fail it (EIO) within seconds, not minutes
   // (LazyOptions::read_timeout_s bounds each read); the next read tries
@@ -335,76 +330,24 @@ Result<std::vector<std::shared_ptr<const cfs::LayerToc>>> RemoteTocs(const Mount
   co.cert_dir = a.cert_dir;
   co.auth_file = a.authfile;
   if (!a.creds.empty()) co.creds = cfs::registry::Credentials::Parse(a.creds);
-  auto client_r = cfs::registry::Client::Create(ref->registry, co);
-  if (!client_r.ok()) return client_r.status();
-  std::shared_ptr<cfs::registry::Client> client(std::move(*client_r));
-  auto src = cfs::registry::OpenRegistrySource(client, *ref, m->store->root() + "/tmp");
-  if (!src.ok()) return src.status();
-  auto img = (*src)->Resolve(cfs::Platform::Host());
-  if (!img.ok()) return img.status();
-  auto lease = m->store->TakeLease(img->diff_ids);
-  if (!lease.ok()) return lease.status();
-  m->leases.push_back(std::move(*lease));
-  std::vector<std::shared_ptr<const cfs::LayerToc>> tocs;
-  for (size_t i = 0; i < img->layers.size(); i++) {
-    const cfs::Descriptor& d = img->layers[i];
-    const cfs::Digest& diff_id = img->diff_ids[i];
-    const std::string what = ref->ToString() + " layer " + std::to_string(i + 1);
-    if (auto toc = m->store->GetLayerToc(diff_id); toc.ok()) {
-      tocs.push_back(std::make_shared<const cfs::LayerToc>(std::move(*toc)));
-      continue;
-    }
-    auto partial = m->store->GetPartialLayer(diff_id);
-    if (!partial.ok()) return partial.status();
-    std::optional<cfs::ChunkedLayer> layer = std::move(*partial);
-    if (!layer) {
-      auto cp = cfs::ChunkedPositionsOf(d);
-      bool no_range = false;
-      if (cp.ok() && cp->has_value()) {
-        auto l = cfs::FetchChunkedMetadata(**src, d, **cp, diff_id, what);
-        if (l.ok()) {
-          if (Status s = m->store->PutPartialLayer(*l); !s.ok()) return s;
-          layer = std::move(*l);
-        } else if (l.status().code() == Status::Code::kUnsupported) {
-          no_range = true;  // the registry ignores Range requests
-        } else {
-          return l.status();
-        }
-      }
-      if (!layer) {
-        LogLine(what + " (" + d.media_type + ", " + std::to_string(d.size) + " bytes): " +
-                (no_range ? "registry ignores Range requests"
-                          : "is not lazily readable (not zstd:chunked)") +
-                ": fetching it whole");
-      }
-    }
-    if (!layer) {
-      if (Status s = m->store->ImportLayer(**src, d, diff_id, nullptr); !s.ok()) return s;
-      auto toc = m->store->GetLayerToc(diff_id);
-      if (!toc.ok()) return toc.status();
-      tocs.push_back(std::make_shared<const cfs::LayerToc>(std::move(*toc)));
-      continue;
-    }
-    auto toc = std::make_shared<const cfs::LayerToc>(std::move(layer->toc));
-    m->lazy->AddLayer(client, ref->repository, d, toc, std::move(layer->where));
-    tocs.push_back(std::move(toc));
-  }
-  return tocs;
+  return co;
 }
 
-Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
-                                               const std::string& ref, cfs::InoMap* inos) {
-  if (Status s = OpenStore(a, m); !s.ok()) return s;
-  if (IsRemoteRef(ref, m)) {
-    if (Status s = MakeCache(a, m, true); !s.ok()) return s;
-    m->manifests.push_back("");
-    auto tocs = RemoteTocs(a, m, ref);
-    if (!tocs.ok()) return tocs.status();
-    auto stack = cfs::LayerStack::Build(std::move(*tocs));
-    if (!stack.ok()) return stack.status().Prefix("image " + ref);
-    stack->DropEntryNames();
-    return cfs::OpenStackLower(ref, std::move(*stack), m->cache.get(), inos);
-  }
+// A registry image the store lacks, read lazily (registry/lazy_plan.h).
+Result<cfs::ImageStack> LazyImage(const MountArgs& a, Mounted* m, const std::string& ref_s) {
+  if (Status s = MakeCache(a, m, true); !s.ok()) return s;
+  m->manifests.push_back("");
+  auto ref = cfs::registry::Reference::Parse(ref_s);
+  if (!ref.ok()) return ref.status();
+  cfs::registry::LazyPlanOptions lo;
+  lo.client = LazyClientOptions(a);
+  lo.tmp_dir = m->store->root() + "/tmp";
+  lo.log = LogLine;
+  return cfs::registry::PlanLazyImage(*m->store, *m->lazy, *ref, lo);
+}
+
+// An image of the store.
+Result<cfs::ImageStack> StoredImage(const MountArgs& a, Mounted* m, const std::string& ref) {
   auto det = m->store->Inspect(ref);
   if (!det.ok()) {
     if (det.status().code() == cfs::Status::Code::kNotFound) {
@@ -414,23 +357,21 @@ Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
     return det.status();
   }
   m->manifests.push_back(det->summary.manifest_digest.ToString());
-  std::vector<cfs::Digest> diff_ids;
-  for (const auto& l : det->layers) diff_ids.push_back(l.diff_id);
   // The lease first: from here on gc keeps the layers even if the image is removed.
-  auto lease = m->store->TakeLease(diff_ids);
-  if (!lease.ok()) return lease.status();
-  m->leases.push_back(std::move(*lease));
-  std::vector<std::shared_ptr<const cfs::LayerToc>> tocs;
-  for (const auto& d : diff_ids) {
-    auto toc = m->store->GetLayerToc(d);
-    if (!toc.ok()) return toc.status();
-    tocs.push_back(std::make_shared<const cfs::LayerToc>(std::move(*toc)));
-  }
-  auto stack = cfs::LayerStack::Build(std::move(tocs));
-  if (!stack.ok()) return stack.status().Prefix("image " + ref);
-  stack->DropEntryNames();  // the TOCs are ours alone
+  auto image = cfs::OpenImageStack(*m->store, *det);
+  if (!image.ok()) return image.status().Prefix("image " + ref);
   if (Status s = MakeCache(a, m, false); !s.ok()) return s;
-  return cfs::OpenStackLower(ref, std::move(*stack), m->cache.get(), inos);
+  return image;
+}
+
+Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
+                                               const std::string& ref, cfs::InoMap* inos) {
+  if (Status s = OpenStore(a, m); !s.ok()) return s;
+  auto image = IsRemoteRef(ref, m) ? LazyImage(a, m, ref) : StoredImage(a, m, ref);
+  if (!image.ok()) return image.status();
+  m->leases.push_back(std::move(image->lease));
+  image->stack.DropEntryNames();  // the TOCs are ours alone
+  return cfs::OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
 }
 
 std::string PidFile(const std::string& mnt) {
@@ -466,61 +407,58 @@ std::unique_ptr<cfs::ConnectionWatch> WatchUnmount(fuse_session* se, const std::
   return nullptr;
 }
 
-// Builds the overlay and mounts it; calls ready(error) once the mount is
-// live (empty error) or failed; then serves until unmounted.
-int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
-  // A long-lived daemon with many threads: few malloc arenas and an early
-  // return of freed memory keep its RSS near what it really uses.
-  ::mallopt(M_ARENA_MAX, 2);
-  ::mallopt(M_MMAP_THRESHOLD, 512 << 10);  // chunks (<= 256 KiB) stay in the arenas
-  ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
-  Mounted m;
+// The images among the lowers and IMAGE (lowerdir entries that are not
+// directories).
+std::vector<std::string> ImageNames(const MountArgs& a) {
+  std::vector<std::string> images;
+  for (const auto& l : a.lowerdirs) {
+    struct stat st;
+    if (!(::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) images.push_back(l);
+  }
+  if (a.source != "none" && !a.source.empty()) images.push_back(a.source);
+  return images;
+}
+
+// The lowers (top first) and the overlay over them into m->overlay. One
+// chunk cache serves every image lower: a lazy one (store first, then the
+// registry) when any lower is a registry image the store lacks.
+Status BuildOverlay(const MountArgs& a, Mounted* m) {
   auto inos = std::make_unique<cfs::InoMap>();
   std::vector<std::unique_ptr<cfs::Lower>> lowers;
-  auto fail = [&](const Status& s) {
-    ready(s.message());
-    return 1;
-  };
-  // One chunk cache serves every image lower: a lazy one (store first, then
-  // the registry) when any lower is a registry image the store lacks.
-  {
-    std::vector<std::string> images;
-    for (const auto& l : a.lowerdirs) {
-      struct stat st;
-      if (!(::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) images.push_back(l);
-    }
-    if (a.source != "none" && !a.source.empty()) images.push_back(a.source);
-    if (!images.empty()) {
-      if (Status s = OpenStore(a, &m); !s.ok()) return fail(s);
-      bool lazy = false;
-      for (const auto& i : images) lazy |= IsRemoteRef(i, &m);
-      if (Status s = MakeCache(a, &m, lazy); !s.ok()) return fail(s);
-    }
+  if (auto images = ImageNames(a); !images.empty()) {
+    if (Status s = OpenStore(a, m); !s.ok()) return s;
+    bool lazy = false;
+    for (const auto& i : images) lazy |= IsRemoteRef(i, m);
+    if (Status s = MakeCache(a, m, lazy); !s.ok()) return s;
   }
   for (const auto& l : a.lowerdirs) {
     struct stat st;
     bool is_dir = ::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-    if (is_dir) m.dir_lowers++;
+    if (is_dir) m->dir_lowers++;
     Result<std::unique_ptr<cfs::Lower>> lower =
-        is_dir ? cfs::OpenDirLower(l, inos.get()) : ImageLower(a, &m, l, inos.get());
-    if (!lower.ok()) return fail(lower.status());
+        is_dir ? cfs::OpenDirLower(l, inos.get()) : ImageLower(a, m, l, inos.get());
+    if (!lower.ok()) return lower.status();
     lowers.push_back(std::move(*lower));
   }
   if (a.source != "none" && !a.source.empty()) {
-    auto lower = ImageLower(a, &m, a.source, inos.get());
-    if (!lower.ok()) return fail(lower.status());
+    auto lower = ImageLower(a, m, a.source, inos.get());
+    if (!lower.ok()) return lower.status();
     lowers.push_back(std::move(*lower));
   }
-  if (lowers.empty()) return fail(Status::Invalid("nothing to mount: give an IMAGE or -o lowerdir="));
+  if (lowers.empty()) return Status::Invalid("nothing to mount: give an IMAGE or -o lowerdir=");
   cfs::OverlayOptions oo;
   oo.upperdir = a.upper;
   oo.workdir = a.work;
   oo.sync_copy_up = a.sync_copy_up;
   auto ov = cfs::Overlay::Create(std::move(lowers), std::move(inos), oo);
-  if (!ov.ok()) return fail(ov.status());
-  m.overlay = std::move(*ov);
-  ::malloc_trim(0);  // give back what building the layer stacks needed transiently
+  if (!ov.ok()) return ov.status();
+  m->overlay = std::move(*ov);
+  return Status::Ok();
+}
 
+// The FUSE session of the overlay, mounted on a.mountpoint (with libfuse's
+// signal handlers).
+Result<fuse_session*> MountSession(const MountArgs& a, Mounted* m) {
   std::string fsname = a.source == "none" || a.source.empty() ? "clusterfs" : a.source;
   for (char& c : fsname)
     if (c == ',') c = '_';
@@ -534,60 +472,69 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   for (auto& s : argv_s) argv.push_back(s.data());
   struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   struct fuse_session* se =
-      fuse_session_new(&args, &m.overlay->ops(), sizeof(fuse_lowlevel_ops), m.overlay.get());
-  if (se == nullptr) return fail(Status::Invalid("cannot start a FUSE session (bad options: " + o + ")"));
+      fuse_session_new(&args, &m->overlay->ops(), sizeof(fuse_lowlevel_ops), m->overlay.get());
+  if (se == nullptr) return Status::Invalid("cannot start a FUSE session (bad options: " + o + ")");
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_session_destroy(se);
-    return fail(Status::IOError("cannot install signal handlers"));
+    return Status::IOError("cannot install signal handlers");
   }
   if (fuse_session_mount(se, a.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
-    return fail(Status::IOError("mounting on " + a.mountpoint + " failed (see the message above)"));
+    return Status::IOError("mounting on " + a.mountpoint + " failed (see the message above)");
   }
-  // FUSE mounts get the 128 KiB default read-ahead; sequential reads of
-  // big files go much faster with more (root only; best effort). The kernel
-  // sets it while it handles our INIT reply, so raise it after that: a stat
-  // of the mount point returns only once INIT is done.
-  if (a.readahead_kb > 0) {
-    std::string dev = MountDevice(a.mountpoint);
-    std::thread([dev, kb = a.readahead_kb, mnt = a.mountpoint] {
-      struct stat st;
-      if (dev.empty() || ::stat(mnt.c_str(), &st) != 0) return;
-      std::ofstream ra("/sys/class/bdi/" + dev + "/read_ahead_kb");
-      ra << kb << "\n";
-    }).detach();
-  }
+  return se;
+}
+
+// FUSE mounts get the 128 KiB default read-ahead; sequential reads of big
+// files go much faster with more (root only; best effort). The kernel sets
+// it while it handles our INIT reply, so raise it after that: a stat of the
+// mount point returns only once INIT is done.
+void RaiseReadahead(const MountArgs& a) {
+  if (a.readahead_kb == 0) return;
+  std::string dev = MountDevice(a.mountpoint);
+  std::thread([dev, kb = a.readahead_kb, mnt = a.mountpoint] {
+    struct stat st;
+    if (dev.empty() || ::stat(mnt.c_str(), &st) != 0) return;
+    std::ofstream ra("/sys/class/bdi/" + dev + "/read_ahead_kb");
+    ra << kb << "\n";
+  }).detach();
+}
+
+// The pid file, and beside it what `cimg commit` needs to know about this
+// mount; returns both paths (removed when the mount ends).
+std::pair<std::string, std::string> WriteStateFiles(const MountArgs& a, const Mounted& m) {
   std::string pidfile = PidFile(a.mountpoint);
   (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
-  // What `cimg commit` needs to know about this mount.
   std::string statefile = pidfile.substr(0, pidfile.size() - 4) + ".json";
-  {
-    nlohmann::json st;
-    st["mountpoint"] = a.mountpoint;
-    st["root"] = m.store ? m.store->root() : "";
-    st["source"] = a.source;
-    st["manifests"] = m.manifests;
-    st["dir_lowers"] = m.dir_lowers;
-    st["upper"] = a.upper;
-    st["work"] = a.work;
-    st["pid"] = ::getpid();
-    (void)cfs::WriteFileAtomic(statefile, st.dump() + "\n", 0600);
-  }
-  ready("");
-  if (!a.foreground && !a.debug) g_log_stderr = false;
-  if (m.lazy && a.prefetch == "all") m.lazy->StartPrefetch();
+  nlohmann::json st;
+  st["mountpoint"] = a.mountpoint;
+  st["root"] = m.store ? m.store->root() : "";
+  st["source"] = a.source;
+  st["manifests"] = m.manifests;
+  st["dir_lowers"] = m.dir_lowers;
+  st["upper"] = a.upper;
+  st["work"] = a.work;
+  st["pid"] = ::getpid();
+  (void)cfs::WriteFileAtomic(statefile, st.dump() + "\n", 0600);
+  return {pidfile, statefile};
+}
+
+// Serves the mounted session until it is unmounted (or a signal ends it);
+// then unmounts (unless the mount is gone already) and destroys it.
+int ServeUntilUnmounted(fuse_session* se, const MountArgs& a, Mounted* m) {
+  if (m->lazy && a.prefetch == "all") m->lazy->StartPrefetch();
   std::atomic<bool> gone{false};
-  std::unique_ptr<cfs::ConnectionWatch> watch = WatchUnmount(se, a.mountpoint, m.lazy, &gone);
+  std::unique_ptr<cfs::ConnectionWatch> watch = WatchUnmount(se, a.mountpoint, m->lazy, &gone);
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, 8);
   fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   watch.reset();
-  if (m.lazy) m.lazy->Cancel();  // (a signal ended the loop): stop the prefetch and read-ahead
-  if (m.cache && (a.foreground || a.debug || !g_log_file.empty())) {
-    auto st = m.cache->stats();
+  if (m->lazy) m->lazy->Cancel();  // (a signal ended the loop): stop the prefetch and read-ahead
+  if (m->cache && (a.foreground || a.debug || !g_log_file.empty())) {
+    auto st = m->cache->stats();
     LogLine("chunk cache: " + std::to_string(st.hits) + " hits, " + std::to_string(st.misses) +
             " misses (" + std::to_string(st.taken) + " taken from the read-ahead queue), " +
             std::to_string(st.prefetched) + " chunks read ahead");
@@ -596,43 +543,89 @@ int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
   if (!gone) fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);
-  ::unlink(pidfile.c_str());
-  ::unlink(statefile.c_str());
   return rc == 0 ? 0 : 1;
 }
 
-int DoMount(MountArgs a) {
-  if (Status s = ParseOptions(&a); !s.ok()) {
-    std::fprintf(stderr, "clusterfs: %s\n", s.message().c_str());
-    return 2;
-  }
-  if (Status s = CheckEnvironment(a); !s.ok()) {
-    std::fprintf(stderr, "clusterfs: %s\n", s.message().c_str());
+// Builds the overlay and mounts it; calls ready(error) once the mount is
+// live (empty error) or failed; then serves until unmounted.
+int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
+  // A long-lived daemon with many threads: few malloc arenas and an early
+  // return of freed memory keep its RSS near what it really uses.
+  ::mallopt(M_ARENA_MAX, 2);
+  ::mallopt(M_MMAP_THRESHOLD, 512 << 10);  // chunks (<= 256 KiB) stay in the arenas
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  Mounted m;
+  auto fail = [&](const Status& s) {
+    ready(s.message());
     return 1;
-  }
-  // Absolute paths: the daemon changes to "/".
-  a.mountpoint = RealPath(a.mountpoint);
-  if (!a.upper.empty()) {
-    a.upper = RealPath(a.upper);
-    a.work = RealPath(a.work);
-  }
-  if (Status s = CheckPathLike(a); !s.ok()) {
+  };
+  if (Status s = BuildOverlay(a, &m); !s.ok()) return fail(s);
+  ::malloc_trim(0);  // give back what building the layer stacks needed transiently
+  auto se = MountSession(a, &m);
+  if (!se.ok()) return fail(se.status());
+  RaiseReadahead(a);
+  auto [pidfile, statefile] = WriteStateFiles(a, m);
+  ready("");
+  if (!a.foreground && !a.debug) g_log_stderr = false;
+  int rc = ServeUntilUnmounted(*se, a, &m);
+  ::unlink(pidfile.c_str());
+  ::unlink(statefile.c_str());
+  return rc;
+}
+
+// Checks the arguments and makes their paths absolute (the daemon changes
+// to "/"); 0, or the exit status after printing why.
+int PrepareArgs(MountArgs* a) {
+  auto fail = [](const Status& s, int rc) {
     std::fprintf(stderr, "clusterfs: %s\n", s.message().c_str());
-    return 1;
+    return rc;
+  };
+  if (Status s = ParseOptions(a); !s.ok()) return fail(s, 2);
+  if (Status s = CheckEnvironment(*a); !s.ok()) return fail(s, 1);
+  a->mountpoint = RealPath(a->mountpoint);
+  if (!a->upper.empty()) {
+    a->upper = RealPath(a->upper);
+    a->work = RealPath(a->work);
   }
-  for (auto& l : a.lowerdirs) {
+  if (Status s = CheckPathLike(*a); !s.ok()) return fail(s, 1);
+  for (auto& l : a->lowerdirs) {
     struct stat st;
     if (::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) l = RealPath(l);
   }
-  if (!a.root.empty()) a.root = RealPath(a.root);
-  if (!a.log_file.empty()) {
-    if (a.log_file[0] != '/') a.log_file = RealPath(".") + "/" + a.log_file;
-    g_log_file = a.log_file;
+  if (!a->root.empty()) a->root = RealPath(a->root);
+  if (!a->log_file.empty()) {
+    if (a->log_file[0] != '/') a->log_file = RealPath(".") + "/" + a->log_file;
+    g_log_file = a->log_file;
   }
-  if (a.prefetch != "all" && a.prefetch != "none") {
-    std::fprintf(stderr, "clusterfs: prefetch= takes all or none\n");
-    return 2;
-  }
+  if (a->prefetch != "all" && a->prefetch != "none")
+    return fail(Status::Invalid("prefetch= takes all or none"), 2);
+  return 0;
+}
+
+// The mount daemon: serves in a child of its own session, its stdio on
+// /dev/null once the mount is live; the child reports "OK" or the error on fd.
+[[noreturn]] void RunDaemon(const MountArgs& a, int fd) {
+  ::setsid();
+  if (::chdir("/") != 0) _exit(1);
+  int rc = Serve(a, [fd](const std::string& err) {
+    std::string msg = err.empty() ? "OK" : err;
+    (void)!::write(fd, msg.data(), msg.size());
+    ::close(fd);
+    if (err.empty()) {
+      int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        if (null > 2) ::close(null);
+      }
+    }
+  });
+  _exit(rc);
+}
+
+int DoMount(MountArgs a) {
+  if (int rc = PrepareArgs(&a); rc != 0) return rc;
   if (a.foreground || a.debug) {
     return Serve(a, [](const std::string& err) {
       if (!err.empty()) std::fprintf(stderr, "clusterfs: %s\n", err.c_str());
@@ -652,24 +645,7 @@ int DoMount(MountArgs a) {
   }
   if (pid == 0) {
     ::close(p[0]);
-    ::setsid();
-    if (::chdir("/") != 0) _exit(1);
-    int fd = p[1];
-    int rc = Serve(a, [fd](const std::string& err) {
-      std::string msg = err.empty() ? "OK" : err;
-      (void)!::write(fd, msg.data(), msg.size());
-      ::close(fd);
-      if (err.empty()) {
-        int null = ::open("/dev/null", O_RDWR);
-        if (null >= 0) {
-          ::dup2(null, 0);
-          ::dup2(null, 1);
-          ::dup2(null, 2);
-          if (null > 2) ::close(null);
-        }
-      }
-    });
-    _exit(rc);
+    RunDaemon(a, p[1]);
   }
   ::close(p[1]);
   std::string msg;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the cimg integration tests. Sourced, not run: CMake
 # excludes lib.sh from the test list.
 #
@@ -100,6 +101,7 @@ assert_fsck_clean() {
     fail "fsck of $r not clean (exit $rc):
 $out"
   fi
+  # shellcheck disable=SC2034  # the result, for the calling test
   FSCK_OUT=$out
 }
 
@@ -369,6 +371,7 @@ push_compare() {
   fi
   unpack_pushed "$out" t "$b"
   compare_trees "$orig" "$b/rootfs" "rootfs of $name (pushed ${comp:-default}) vs original"
+  # shellcheck disable=SC2034  # the result, for the calling test
   PUSHED_DIR=$out
   rm -rf "$b"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SSH "nodes" for the integration tests: each node is a real OpenSSH server
 # (Debian openssh-server, /usr/sbin/sshd -D -e) in a network namespace of its
 # own, on a bridge of the test's own, in a mount namespace of its own where

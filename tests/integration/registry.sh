@@ -61,6 +61,7 @@ timed_ok() {
 push_counts() {
   [[ "$1" =~ Pushed\ .*\ to\ .*:\ ([0-9]+)\ blobs\ uploaded\ \(([^\)]*)\),\ ([0-9]+)\ already\ there,\ ([0-9]+)\ mounted ]] ||
     fail "no 'Pushed ...: X blobs uploaded (SIZE), Y already there, Z mounted' line in: $1"
+  # shellcheck disable=SC2034  # results, for the checks that want them
   PUSH_UP=${BASH_REMATCH[1]} PUSH_SIZE=${BASH_REMATCH[2]} PUSH_THERE=${BASH_REMATCH[3]} PUSH_MOUNTED=${BASH_REMATCH[4]}
 }
 
@@ -70,6 +71,7 @@ pull_counts() {
     fail "no 'REF: N bytes fetched in M requests' line in: $1"
   PULL_FETCHED=$(awk -v n="${BASH_REMATCH[1]}" -v u="${BASH_REMATCH[2]}" \
     'BEGIN { m = (u == "kB") ? 1e3 : (u == "MB") ? 1e6 : (u == "GB") ? 1e9 : 1; printf "%d", n * m }')
+  # shellcheck disable=SC2034  # a result, for the checks that want it
   PULL_REQUESTS=${BASH_REMATCH[3]}
   [[ "$1" =~ \(([0-9]+)\ already\ stored,\ ([0-9]+)\ fetched\ by\ parts\) ]] ||
     fail "no '(K already stored, P fetched by parts)' in: $1"

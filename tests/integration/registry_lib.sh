@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Registry servers for the integration tests: docker-registry (distribution
 # 2.8, Debian package docker-registry) plain, TLS + Basic auth, TLS + token
 # auth (tests/registry/token_server.py), and the throttling proxy
@@ -373,6 +374,7 @@ log:
     disabled: true
 EOF
   bg sh -c 'exec env -u REGISTRY_AUTH_FILE docker-registry serve "$1" >"$2" 2>&1' _ "$T/builtin.yml" "$T/builtin.log"
+  # shellcheck disable=SC2034  # for the calling test (to stop it)
   BUILTIN_PID=$BG_PID
   BUILTIN_ADDR=127.0.0.1:$port
   for _i in $(seq 300); do curl -fsS "http://$BUILTIN_ADDR/v2/" >/dev/null 2>&1 && return 0; sleep 0.1; done

@@ -38,6 +38,7 @@ expect_fsck_problem() {
 }
 
 # expect_gc_refused: one-line error, every pack byte-identical, image listed.
+# shellcheck disable=SC2120  # $1 (the expected message) is optional
 expect_gc_refused() {
   local before
   before=$(pack_sums)

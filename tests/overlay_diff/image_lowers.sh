@@ -187,6 +187,7 @@ selftest() {
   for t in umoci python3 mount umount; do command -v $t >/dev/null || die "required tool '$t' is missing"; done
   [[ -x "$CIMG" ]] || die "CIMG=$CIMG is not an executable file"
   T=$(mktemp -d "${TMPDIR:-/tmp}/image_lowers_selftest.XXXXXX")
+  # shellcheck disable=SC2154  # m is the loop variable inside the trap text
   trap 'for m in "$T"/ovl*; do mountpoint -q "$m" && umount "$m"; done; rm -rf "$T"' EXIT
   echo "$SELFTEST_KNOWN" >"$T/known.txt"
   # run.sh's own fixture (the python between build_fixture's <<'PY' and PY)

@@ -1,4 +1,4 @@
-#include "deploy/ssh.h"
+#include "deploy/ssh_session.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -214,7 +214,24 @@ struct SshSession::Impl {
 
   Status CheckHostKey();
   Status Authenticate();
+  // Closes ch (output read to EOF) and fills in the exit status or signal.
+  Result<ExecResult> Finish(LIBSSH2_CHANNEL* ch, ExecResult res);
 };
+
+Result<ExecResult> SshSession::Impl::Finish(LIBSSH2_CHANNEL* ch, ExecResult res) {
+  while (libssh2_channel_close(ch) == LIBSSH2_ERROR_EAGAIN) Wait(1000);
+  while (libssh2_channel_wait_closed(ch) == LIBSSH2_ERROR_EAGAIN) Wait(1000);
+  res.exit_code = libssh2_channel_get_exit_status(ch);
+  char* sig = nullptr;
+  size_t sig_len = 0;
+  libssh2_channel_get_exit_signal(ch, &sig, &sig_len, nullptr, nullptr, nullptr, nullptr);
+  if (sig && sig_len) {
+    res.signal.assign(sig, sig_len);
+    res.exit_code = -1;
+    libssh2_free(s, sig);
+  }
+  return res;
+}
 
 Status SshSession::Impl::CheckHostKey() {
   size_t len = 0;
@@ -392,6 +409,120 @@ Result<std::unique_ptr<SshSession>> SshSession::Connect(const SshOptions& o) {
   return session;
 }
 
+namespace {
+
+// One remote command's channel while it runs: stdin fed from `pending`
+// then from input_fd, stdout and stderr collected, without blocking (the
+// session is non-blocking meanwhile).
+class ChannelPump {
+ public:
+  ChannelPump(LIBSSH2_CHANNEL* ch, std::string pending, int input_fd)
+      : ch_(ch), pending_(std::move(pending)), input_fd_(input_fd), input_done_(input_fd < 0),
+        buf_(256 * 1024) {
+    if (input_fd >= 0) fcntl(input_fd, F_SETFL, fcntl(input_fd, F_GETFL) | O_NONBLOCK);
+  }
+
+  enum class Error { kNone, kInput, kSend, kReceive };
+
+  // Moves what can move now; *progress tells whether anything did.
+  Error Step(bool* progress) {
+    *progress = false;
+    if (!ReadInput(progress)) return Error::kInput;
+    if (!WriteInput(progress)) return Error::kSend;
+    if (input_done_ && pending_off_ == pending_.size() && !eof_sent_) {
+      int e = libssh2_channel_send_eof(ch_);
+      if (e == 0 || e != LIBSSH2_ERROR_EAGAIN) eof_sent_ = true;
+    }
+    if (!ReadOutput(progress)) return Error::kReceive;
+    return Error::kNone;
+  }
+
+  // The command ended its output: takes what arrived with the EOF.
+  bool AtEof() {
+    if (!libssh2_channel_eof(ch_)) return false;
+    for (int stream : {0, 1}) {
+      ssize_t n;
+      while ((n = libssh2_channel_read_ex(ch_, stream, buf_.data(), buf_.size())) > 0)
+        Out(stream).append(buf_.data(), n);
+    }
+    return true;
+  }
+
+  // The fd to wait on besides the socket (-1: none).
+  int WantInputFd() const {
+    return !input_done_ && pending_off_ == pending_.size() ? input_fd_ : -1;
+  }
+
+  ExecResult& result() { return res_; }
+
+ private:
+  std::string& Out(int stream) { return stream == 0 ? res_.out : res_.err; }
+
+  bool ReadInput(bool* progress) {
+    if (pending_off_ != pending_.size() || input_done_) return true;
+    pending_.clear();
+    pending_off_ = 0;
+    ssize_t n = read(input_fd_, buf_.data(), buf_.size());
+    if (n > 0) {
+      pending_.assign(buf_.data(), n);
+      *progress = true;
+    } else if (n == 0) {
+      input_done_ = true;
+    } else if (errno != EAGAIN && errno != EINTR) {
+      return false;
+    }
+    return true;
+  }
+
+  bool WriteInput(bool* progress) {
+    while (pending_off_ < pending_.size()) {
+      ssize_t n = libssh2_channel_write(ch_, pending_.data() + pending_off_,
+                                        pending_.size() - pending_off_);
+      if (n == LIBSSH2_ERROR_EAGAIN) break;
+      if (n < 0) {
+        // The command closed its stdin early (it failed, most likely): stop
+        // sending and collect its output and status.
+        if (n == LIBSSH2_ERROR_CHANNEL_EOF_SENT || n == LIBSSH2_ERROR_CHANNEL_CLOSED ||
+            libssh2_channel_eof(ch_)) {
+          pending_off_ = pending_.size();
+          input_done_ = true;
+          break;
+        }
+        return false;
+      }
+      pending_off_ += n;
+      *progress = true;
+    }
+    return true;
+  }
+
+  bool ReadOutput(bool* progress) {
+    for (int stream : {0, 1}) {
+      for (;;) {
+        ssize_t n = libssh2_channel_read_ex(ch_, stream, buf_.data(), buf_.size());
+        if (n > 0) {
+          Out(stream).append(buf_.data(), n);
+          *progress = true;
+          continue;
+        }
+        if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) return false;
+        break;
+      }
+    }
+    return true;
+  }
+
+  LIBSSH2_CHANNEL* ch_;
+  std::string pending_;
+  size_t pending_off_ = 0;
+  int input_fd_;
+  bool input_done_, eof_sent_ = false;
+  std::vector<char> buf_;
+  ExecResult res_;
+};
+
+}  // namespace
+
 Result<ExecResult> SshSession::Run(const std::string& command, const std::string& input,
                                    int input_fd) {
   Impl& im = *impl_;
@@ -418,90 +549,23 @@ Result<ExecResult> SshSession::Run(const std::string& command, const std::string
   int r;
   while ((r = libssh2_channel_exec(ch, cmd.c_str())) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
   if (r != 0) return im.Fail("exec");
-
-  if (input_fd >= 0) fcntl(input_fd, F_SETFL, fcntl(input_fd, F_GETFL) | O_NONBLOCK);
-  ExecResult res;
-  bool input_done = input_fd < 0, eof_sent = false;
-  size_t pending_off = 0;
-  std::vector<char> buf(256 * 1024);
-  for (;;) {
-    bool progress = false;
-    // stdin
-    if (pending_off == pending.size() && !input_done) {
-      pending.clear();
-      pending_off = 0;
-      ssize_t n = read(input_fd, buf.data(), buf.size());
-      if (n > 0) {
-        pending.assign(buf.data(), n);
-        progress = true;
-      } else if (n == 0) {
-        input_done = true;
-      } else if (errno != EAGAIN && errno != EINTR) {
-        return Status::IOError(im.name + ": reading the data to send");
-      }
+  ChannelPump pump(ch, std::move(pending), input_fd);
+  while (true) {
+    bool progress;
+    switch (pump.Step(&progress)) {
+      case ChannelPump::Error::kNone: break;
+      case ChannelPump::Error::kInput: return Status::IOError(im.name + ": reading the data to send");
+      case ChannelPump::Error::kSend: return im.Fail("sending");
+      case ChannelPump::Error::kReceive: return im.Fail("receiving");
     }
-    while (pending_off < pending.size()) {
-      ssize_t n = libssh2_channel_write(ch, pending.data() + pending_off, pending.size() - pending_off);
-      if (n == LIBSSH2_ERROR_EAGAIN) break;
-      if (n < 0) {
-        // The command closed its stdin early (it failed, most likely): stop
-        // sending and collect its output and status.
-        if (n == LIBSSH2_ERROR_CHANNEL_EOF_SENT || n == LIBSSH2_ERROR_CHANNEL_CLOSED ||
-            libssh2_channel_eof(ch)) {
-          pending_off = pending.size();
-          input_done = true;
-          break;
-        }
-        return im.Fail("sending");
-      }
-      pending_off += n;
-      progress = true;
-    }
-    if (input_done && pending_off == pending.size() && !eof_sent) {
-      int e = libssh2_channel_send_eof(ch);
-      if (e == 0 || e != LIBSSH2_ERROR_EAGAIN) eof_sent = true;
-    }
-    // stdout, stderr
-    for (int stream : {0, 1}) {
-      for (;;) {
-        ssize_t n = libssh2_channel_read_ex(ch, stream, buf.data(), buf.size());
-        if (n > 0) {
-          (stream == 0 ? res.out : res.err).append(buf.data(), n);
-          progress = true;
-          continue;
-        }
-        if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) return im.Fail("receiving");
-        break;
-      }
-    }
-    if (libssh2_channel_eof(ch)) {
-      // Output that arrived with the EOF.
-      for (int stream : {0, 1}) {
-        ssize_t n;
-        while ((n = libssh2_channel_read_ex(ch, stream, buf.data(), buf.size())) > 0)
-          (stream == 0 ? res.out : res.err).append(buf.data(), n);
-      }
-      break;
-    }
+    if (pump.AtEof()) break;
     if (!progress) {
       int next = 0;
       libssh2_keepalive_send(im.s, &next);
-      bool want_input = !input_done && pending_off == pending.size();
-      im.Wait(1000, want_input ? input_fd : -1);
+      im.Wait(1000, pump.WantInputFd());
     }
   }
-  while ((r = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
-  while ((r = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
-  res.exit_code = libssh2_channel_get_exit_status(ch);
-  char* sig = nullptr;
-  size_t sig_len = 0;
-  libssh2_channel_get_exit_signal(ch, &sig, &sig_len, nullptr, nullptr, nullptr, nullptr);
-  if (sig && sig_len) {
-    res.signal.assign(sig, sig_len);
-    res.exit_code = -1;
-    libssh2_free(im.s, sig);
-  }
-  return res;
+  return im.Finish(ch, std::move(pump.result()));
 }
 
 }  // namespace cfs::deploy

@@ -1,4 +1,4 @@
-#include "deploy/rootfs.h"
+#include "deploy/rootfs_transfer.h"
 
 #include <archive.h>
 #include <archive_entry.h>

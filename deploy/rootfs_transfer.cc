@@ -1,4 +1,4 @@
-#include "deploy/rootfs.h"
+#include "deploy/rootfs_transfer.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -279,96 +279,139 @@ la_ssize_t WriteFds(struct archive* a, void* ctx, const void* buf, size_t n) {
 
 }  // namespace
 
-Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
-                      const std::vector<size_t>& send, const std::string& compression,
-                      const std::vector<int>& fds, std::atomic<uint64_t>* done) {
-  // A reader that went away makes write() fail with EPIPE instead of
-  // killing the process: SIGPIPE is blocked in this thread meanwhile, and
-  // what it left pending is taken before unblocking.
-  sigset_t pipe_set, old_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-  struct RestoreMask {
-    sigset_t set, old;
-    ~RestoreMask() {
-      timespec zero{0, 0};
-      while (sigtimedwait(&set, nullptr, &zero) > 0) {
-      }
-      pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    }
-  } restore{pipe_set, old_set};
-  TarOut out{fds};
-  std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_write_new(),
-                                                              archive_write_free);
-  auto fail = [&](const std::string& what) {
-    return Status::IOError("rootfs stream: " + what + ": " + archive_error_string(a.get()),
-                           archive_errno(a.get()) ? archive_errno(a.get()) : EIO);
-  };
-  archive_write_set_format_pax_restricted(a.get());
-  if (compression == "zstd") {
-    archive_write_add_filter_zstd(a.get());
-    archive_write_set_filter_option(a.get(), "zstd", "compression-level", "3");
-  } else {
-    archive_write_add_filter_gzip(a.get());
-    archive_write_set_filter_option(a.get(), "gzip", "compression-level", "6");
+namespace {
+
+// Blocks SIGPIPE in this thread while it lives, so that a reader that went
+// away makes write() fail with EPIPE instead of killing the process; what it
+// left pending is taken before unblocking.
+class BlockSigpipe {
+ public:
+  BlockSigpipe() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
   }
-  archive_write_set_bytes_in_last_block(a.get(), 1);
-  if (archive_write_open(a.get(), &out, nullptr, WriteFds, nullptr) != ARCHIVE_OK)
-    return fail("open");
-  std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae(archive_entry_new(),
-                                                              archive_entry_free);
-  for (size_t i : send) {
-    const RootfsEntry& e = plan.entries[i];
+  ~BlockSigpipe() {
+    timespec zero{0, 0};
+    while (sigtimedwait(&set_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t set_, old_;
+};
+
+unsigned FileType(char type) {
+  switch (type) {
+    case 'd': return AE_IFDIR;
+    case 'l': return AE_IFLNK;
+    case 'c': return AE_IFCHR;
+    case 'b': return AE_IFBLK;
+    case 'p': return AE_IFIFO;
+    default: return AE_IFREG;
+  }
+}
+
+// The tar header of plan entry e (a hard link takes its metadata from the
+// entry it shares).
+void FillHeader(archive_entry* x, const LayerStack& stack, const RootfsPlan& plan,
+                const RootfsEntry& e) {
+  LayerStack::Ref data = stack.ResolveHardlink(e.ref);
+  const TocEntry& meta = stack.Entry(stack.Entry(e.ref).type == EntryType::kHardlink ? data : e.ref);
+  const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
+  archive_entry_clear(x);
+  archive_entry_set_pathname(x, e.path.c_str());
+  archive_entry_set_filetype(x, FileType(e.type));
+  archive_entry_set_perm(x, meta.mode & 07777);
+  archive_entry_set_uid(x, meta.uid);
+  archive_entry_set_gid(x, meta.gid);
+  archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
+  if (e.type == 'l') archive_entry_set_symlink(x, meta.link_target.c_str());
+  if (e.type == 'c' || e.type == 'b') {
+    archive_entry_set_rdevmajor(x, meta.dev_major);
+    archive_entry_set_rdevminor(x, meta.dev_minor);
+  }
+  for (const auto& [k, v] : meta.xattrs)
+    archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
+  uint64_t size = e.type != 'f' ? 0 : rendered ? rendered->size() : stack.Entry(data).size;
+  archive_entry_set_size(x, static_cast<la_int64_t>(size));
+}
+
+// One tar+compression stream to several fds.
+class TarStream {
+ public:
+  explicit TarStream(const std::vector<int>& fds)
+      : out_{fds}, a_(archive_write_new(), archive_write_free),
+        ae_(archive_entry_new(), archive_entry_free) {}
+
+  Status Open(const std::string& compression) {
+    archive* a = a_.get();
+    archive_write_set_format_pax_restricted(a);
+    if (compression == "zstd") {
+      archive_write_add_filter_zstd(a);
+      archive_write_set_filter_option(a, "zstd", "compression-level", "3");
+    } else {
+      archive_write_add_filter_gzip(a);
+      archive_write_set_filter_option(a, "gzip", "compression-level", "6");
+    }
+    archive_write_set_bytes_in_last_block(a, 1);
+    if (archive_write_open(a, &out_, nullptr, WriteFds, nullptr) != ARCHIVE_OK)
+      return Fail("open");
+    return Status::Ok();
+  }
+
+  // Header and data of e; every chunk is verified as it is read.
+  Status Add(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
+             const RootfsEntry& e, std::atomic<uint64_t>* done) {
+    FillHeader(ae_.get(), stack, plan, e);
+    if (archive_write_header(a_.get(), ae_.get()) != ARCHIVE_OK) return Fail("header " + e.path);
+    if (e.type != 'f') return Status::Ok();
+    if (e.rendered >= 0) return Write(plan.rendered[e.rendered], e.path, done);
     LayerStack::Ref data = stack.ResolveHardlink(e.ref);
-    const TocEntry& meta = stack.Entry(stack.Entry(e.ref).type == EntryType::kHardlink ? data : e.ref);
-    const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
-    archive_entry_clear(ae.get());
-    archive_entry* x = ae.get();
-    archive_entry_set_pathname(x, e.path.c_str());
-    unsigned ft = AE_IFREG;
-    switch (e.type) {
-      case 'd': ft = AE_IFDIR; break;
-      case 'l': ft = AE_IFLNK; break;
-      case 'c': ft = AE_IFCHR; break;
-      case 'b': ft = AE_IFBLK; break;
-      case 'p': ft = AE_IFIFO; break;
-      default: ft = AE_IFREG;
-    }
-    archive_entry_set_filetype(x, ft);
-    archive_entry_set_perm(x, meta.mode & 07777);
-    archive_entry_set_uid(x, meta.uid);
-    archive_entry_set_gid(x, meta.gid);
-    archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
-    if (e.type == 'l') archive_entry_set_symlink(x, meta.link_target.c_str());
-    if (e.type == 'c' || e.type == 'b') {
-      archive_entry_set_rdevmajor(x, meta.dev_major);
-      archive_entry_set_rdevminor(x, meta.dev_minor);
-    }
-    for (const auto& [k, v] : meta.xattrs)
-      archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
-    uint64_t size = e.type != 'f' ? 0 : rendered ? rendered->size() : stack.Entry(data).size;
-    archive_entry_set_size(x, static_cast<la_int64_t>(size));
-    if (archive_write_header(a.get(), x) != ARCHIVE_OK) return fail("header " + e.path);
-    if (e.type != 'f') continue;
-    if (rendered) {
-      if (archive_write_data(a.get(), rendered->data(), rendered->size()) < 0)
-        return fail("data " + e.path);
-      if (done) *done += rendered->size();
-      continue;
-    }
     const LayerToc& toc = stack.layer(data.layer);
     const TocEntry& de = stack.Entry(data);
     for (uint32_t c = de.first_chunk; c < de.first_chunk + de.num_chunks; c++) {
       auto bytes = chunks.ReadChunk(toc.chunks[c]);
       if (!bytes.ok()) return bytes.status().Prefix("rootfs stream: " + e.path);
-      if (archive_write_data(a.get(), bytes->data(), bytes->size()) < 0)
-        return fail("data " + e.path);
-      if (done) *done += bytes->size();
+      RETURN_IF_ERROR(Write(*bytes, e.path, done));
     }
+    return Status::Ok();
   }
-  if (archive_write_close(a.get()) != ARCHIVE_OK) return fail("close");
-  return Status::Ok();
+
+  Status Close() {
+    if (archive_write_close(a_.get()) != ARCHIVE_OK) return Fail("close");
+    return Status::Ok();
+  }
+
+ private:
+  Status Write(const std::string& bytes, const std::string& path, std::atomic<uint64_t>* done) {
+    if (archive_write_data(a_.get(), bytes.data(), bytes.size()) < 0) return Fail("data " + path);
+    if (done) *done += bytes.size();
+    return Status::Ok();
+  }
+
+  Status Fail(const std::string& what) {
+    archive* a = a_.get();
+    return Status::IOError("rootfs stream: " + what + ": " + archive_error_string(a),
+                           archive_errno(a) ? archive_errno(a) : EIO);
+  }
+
+  TarOut out_;  // outlives the archive, which writes to it until freed
+  std::unique_ptr<struct archive, int (*)(struct archive*)> a_;
+  std::unique_ptr<archive_entry, void (*)(archive_entry*)> ae_;
+};
+
+}  // namespace
+
+Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
+                      const std::vector<size_t>& send, const std::string& compression,
+                      const std::vector<int>& fds, std::atomic<uint64_t>* done) {
+  BlockSigpipe block;
+  TarStream tar(fds);
+  RETURN_IF_ERROR(tar.Open(compression));
+  for (size_t i : send) RETURN_IF_ERROR(tar.Add(stack, chunks, plan, plan.entries[i], done));
+  return tar.Close();
 }
 
 std::string Gzip(const std::string& data) {

@@ -1,0 +1,49 @@
+#include "deploy/cluster_image.h"
+
+#include <nlohmann/json.hpp>
+
+#include "deploy/clusterfile.h"
+
+namespace cfs::deploy {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Labels cimg build writes into the image config (builder/builder.h).
+constexpr char kLabelCmds[] = "io.cimg.cmds";
+constexpr char kLabelCmdsLaunch[] = "io.cimg.cmds-launch";
+constexpr char kLabelLaunch[] = "io.cimg.launch";
+
+}  // namespace
+
+Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& name) {
+  ClusterImage img;
+  img.id = d.summary.image_id.ToString();
+  try {
+    json cfg = json::parse(d.config);
+    const json& c = cfg.value("config", json::object());
+    for (const auto& e : c.value("Env", json::array())) {
+      std::string kv = e.get<std::string>();
+      auto p = ParseEnvEntry(kv);
+      if (!p.ok())
+        return Status::Invalid("image " + name + ": config Env key " +
+                               QuoteForMessage(kv.substr(0, kv.find('='))) +
+                               " is not a shell variable name; refusing to deploy it");
+      img.env[p->first] = p->second;
+    }
+    const json& labels = c.value("Labels", json::object());
+    auto list = [&](const char* key, std::vector<std::string>* out) {
+      if (labels.contains(key))
+        *out = json::parse(labels[key].get<std::string>()).get<std::vector<std::string>>();
+    };
+    list(kLabelCmds, &img.cmds);
+    list(kLabelCmdsLaunch, &img.cmds_launch);
+    list(kLabelLaunch, &img.launch);
+  } catch (const std::exception& e) {
+    return Status::Corruption("image config: " + std::string(e.what()));
+  }
+  return img;
+}
+
+}  // namespace cfs::deploy

@@ -1,0 +1,229 @@
+// The phases of Deploy and Delete (deploy.h), in order; the work of each is
+// in host_runner.h (steps on hosts), rootfs_sync.h (the rootfs) and
+// kubeadm.h (cluster bring-up).
+#include <signal.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "deploy/cluster_image.h"
+#include "deploy/deploy.h"
+#include "deploy/host_runner.h"
+#include "deploy/host_script.h"
+#include "deploy/kubeadm.h"
+#include "deploy/rootfs_sync.h"
+#include "deploy/saved_cluster.h"
+#include "store/image_stack.h"
+
+namespace cfs::deploy {
+
+namespace {
+
+bool PlanHas(const RootfsPlan& p, const std::string& path) {
+  return std::any_of(p.entries.begin(), p.entries.end(),
+                     [&](const RootfsEntry& e) { return e.path == path; });
+}
+
+// The hosts of cf (those of `ips` only, when not empty), master0 first.
+class Hosts {
+ public:
+  Hosts(const HostRunner& run, const std::vector<std::string>& ips,
+        const std::map<std::string, std::string>& image_env) {
+    const auto hosts = run.cluster().Hosts();
+    for (const auto& h : hosts) {
+      if (!ips.empty() && std::find(ips.begin(), ips.end(), h.ip) == ips.end()) continue;
+      owned_.push_back(run.NewHost(h, hosts[0].ip, image_env));
+      all_.push_back(owned_.back().get());
+    }
+  }
+  const std::vector<HostCtx*>& all() const { return all_; }
+
+ private:
+  std::vector<std::unique_ptr<HostCtx>> owned_;
+  std::vector<HostCtx*> all_;
+};
+
+// The deploy of one image to the hosts, phase by phase (deploy.h).
+class Deployment {
+ public:
+  Deployment(HostRunner& run, const ClusterImage& img, const std::vector<HostCtx*>& all)
+      : run_(run), img_(img), all_(all), m0_(*all[0]) {}
+
+  Status Run(Store& store, const LayerStack& stack) {
+    RETURN_IF_ERROR(ConnectAll());
+    std::vector<RootfsPlan> plans;
+    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
+    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(InitHosts());
+    RETURN_IF_ERROR(StartRegistry());
+    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
+    if (PlanHas(plan0_, "bin/kubeadm"))
+      RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
+    RETURN_IF_ERROR(RunCommands());
+    RETURN_IF_ERROR(Launch());
+    return run_.Phase("post-install", all_, img_.id, true);
+  }
+
+  DeployReport Report() const {
+    DeployReport rep;
+    for (HostCtx* c : all_) {
+      c->report.wire_bytes = c->ssh->bytes_sent();
+      rep.hosts.push_back(c->report);
+    }
+    return rep;
+  }
+
+ private:
+  // 1. Every host reached before anything changes on one.
+  Status ConnectAll() {
+    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    if (run_.options().on_connected) run_.options().on_connected();
+    return Status::Ok();
+  }
+
+  // 3. scripts/init.sh on every host, between its plugin phases.
+  Status InitHosts() {
+    RETURN_IF_ERROR(run_.Phase("pre-init-host", all_, img_.id, true));
+    if (PlanHas(plan0_, "scripts/init.sh")) {
+      RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) {
+        return run_.Step(c, "init", img_.id, "scripts/init.sh",
+                         HostCommand(host_scripts::kRunScript, {run_.Rootfs(), "init.sh"}));
+      }));
+    }
+    return run_.Phase("post-init-host", all_, img_.id, true);
+  }
+
+  // 4. The built-in registry on master0, when the image has registry/.
+  Status StartRegistry() {
+    if (!PlanHas(plan0_, "registry")) return Status::Ok();
+    auto env = [&](const char* k, const char* def) {
+      auto it = m0_.env.find(k);
+      return it == m0_.env.end() ? std::string(def) : it->second;
+    };
+    const std::string port = env("REGISTRY_PORT", "5000"), domain = env("REGISTRY_DOMAIN", "sea.hub");
+    const std::string R = run_.Rootfs();
+    std::string cmd =
+        PlanHas(plan0_, "scripts/init-registry.sh")
+            ? HostCommand(host_scripts::kRunScript,
+                          {R, "init-registry.sh", port, R + "/registry", domain})
+            : HostCommand(host_scripts::kStartRegistry, {run_.dir(), R, port});
+    return run_.Step(m0_, "", "", "built-in registry", cmd);
+  }
+
+  // 6. The CMDs (spec.cmd replaces the image's), then the CMDS list, on master0.
+  Status RunCommands() {
+    const Clusterfile& cf = run_.cluster();
+    std::vector<std::string> cmds = cf.cmd.empty() ? img_.cmds : cf.cmd;
+    for (const auto& c : img_.cmds_launch) cmds.push_back(c);
+    for (size_t i = 0; i < cmds.size(); i++) {
+      std::string id = "cmd-" + std::to_string(i);
+      std::string value = img_.id + "/" + Digest::Of(cmds[i]).Short();
+      RETURN_IF_ERROR(run_.Step(m0_, id, value, "CMD " + cmds[i],
+                                HostCommand(host_scripts::kRunCommand, {run_.Rootfs(), cmds[i]})));
+    }
+    return Status::Ok();
+  }
+
+  // 6. The LAUNCH apps on master0.
+  Status Launch() {
+    for (const auto& app : img_.launch)
+      RETURN_IF_ERROR(run_.Step(m0_, "launch-" + app, img_.id, "LAUNCH " + app,
+                                HostCommand(host_scripts::kLaunch, {run_.Rootfs(), app})));
+    return Status::Ok();
+  }
+
+  HostRunner& run_;
+  const ClusterImage& img_;
+  const std::vector<HostCtx*>& all_;
+  HostCtx& m0_;
+  RootfsPlan plan0_;  // what master0 holds once the rootfs is sent
+};
+
+// Connects to every host; returns those reached, in cluster order, and sets
+// *unreachable to the failure of the others (Ok when none failed).
+std::vector<HostCtx*> ConnectReachable(HostRunner& run, const std::vector<HostCtx*>& all,
+                                       Status* unreachable) {
+  run.Log("connecting to " + std::to_string(all.size()) + " hosts");
+  std::vector<HostCtx*> up;
+  std::mutex mu;
+  *unreachable = run.ForEach(all, [&](HostCtx& c) {
+    Status s = run.Connect(c);
+    if (s.ok()) {
+      std::lock_guard<std::mutex> l(mu);
+      up.push_back(&c);
+    }
+    return s;
+  });
+  std::sort(up.begin(), up.end(), [&](HostCtx* a, HostCtx* b) {
+    return std::find(all.begin(), all.end(), a) < std::find(all.begin(), all.end(), b);
+  });
+  return up;
+}
+
+// Cleans one host: kubeadm reset, scripts/clean.sh, the registry stopped.
+Status CleanHost(HostRunner& run, HostCtx& c) {
+  if (!c.has_record && c.steps.empty() && !c.has_dir) {
+    run.Log(c.host.ip + ": nothing of cluster " + run.cluster().name + " here");
+    return Status::Ok();
+  }
+  const std::string R = run.Rootfs();
+  RETURN_IF_ERROR(run.Step(c, "", "", "kubeadm reset",
+                           HostCommand(host_scripts::kKubeadm, {"--if-present", R, "reset", "-f"})));
+  RETURN_IF_ERROR(run.Step(c, "", "", "scripts/clean.sh",
+                           HostCommand(host_scripts::kRunScript, {R, "clean.sh"})));
+  return run.Step(c, "", "", "stop the registry",
+                  HostCommand(host_scripts::kStopRegistry, {run.dir()}));
+}
+
+}  // namespace
+
+Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
+  signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
+  HostRunner run(cf, o);
+  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
+  ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(details, cf.image));
+  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, details));
+  Hosts hosts(run, {}, img.env);
+  Deployment d(run, img, hosts.all());
+  RETURN_IF_ERROR(d.Run(store, image.stack));
+  return d.Report();
+}
+
+Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o) {
+  signal(SIGPIPE, SIG_IGN);
+  HostRunner run(cf, o);
+  Hosts hosts(run, ips, {});
+  // Hosts that cannot be reached are reported; the others are cleaned.
+  Status unreachable;
+  std::vector<HostCtx*> up = ConnectReachable(run, hosts.all(), &unreachable);
+  RETURN_IF_ERROR(run.Phase("pre-clean-host", up, "", false));
+  RETURN_IF_ERROR(run.ForEach(up, [&](HostCtx& c) { return CleanHost(run, c); }));
+  RETURN_IF_ERROR(run.Phase("post-clean-host", up, "", false));
+  RETURN_IF_ERROR(run.ForEach(up, [&](HostCtx& c) {
+    return run.Step(c, "", "", "remove " + run.dir(),
+                    HostCommand(host_scripts::kRemoveCluster, {run.dir()}));
+  }));
+  return unreachable;
+}
+
+Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
+                         const DeployOptions& o) {
+  Clusterfile saved;
+  ASSIGN_OR_RETURN(auto dropped, DroppedHosts(clusters_dir, cf, &saved));
+  if (dropped.empty()) return Status::Ok();
+  std::string list;
+  for (const auto& ip : dropped) list += (list.empty() ? "" : ",") + ip;
+  if (!prune)
+    return Status::Invalid("cluster " + cf.name + " has host(s) " + list +
+                           " that this deploy leaves out; remove them with `cimg scale-down " +
+                           cf.name + " --nodes/--masters " + list +
+                           "` first, or add --prune-hosts to do it now");
+  if (dropped[0] == saved.Hosts()[0].ip)
+    return Status::Invalid("host " + dropped[0] + " is master0 of cluster " + cf.name +
+                           "; it cannot be removed (cimg delete " + cf.name +
+                           " removes the cluster)");
+  return Delete(saved, dropped, o);
+}
+
+}  // namespace cfs::deploy

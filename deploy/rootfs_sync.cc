@@ -1,0 +1,319 @@
+#include "deploy/rootfs_sync.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/digest.h"
+#include "base/thread_annotations.h"
+#include "deploy/host_script.h"
+
+namespace cfs::deploy {
+
+namespace {
+
+// One host's part of the rootfs transfer.
+struct HostSync {
+  RootfsPlan plan;
+  RootfsDelta delta;
+  std::vector<size_t> shared;  // delta.send entries from the store (the same for many hosts)
+  std::vector<size_t> own;     // delta.send entries rendered for this host
+  std::string key;             // hosts with equal keys get one shared stream
+};
+
+// Hosts whose rootfs transfer failed, with why (filled from several threads).
+class HostErrors {
+ public:
+  // Keeps the first failure of h.
+  void Add(HostCtx* h, const Status& s) {
+    MutexLock l(&mu_);
+    by_host_.emplace(h, s);
+  }
+  bool Has(HostCtx* h) {
+    MutexLock l(&mu_);
+    return by_host_.count(h) > 0;
+  }
+  Status Get(HostCtx* h) {
+    MutexLock l(&mu_);
+    auto it = by_host_.find(h);
+    return it == by_host_.end() ? Status::Ok() : it->second;
+  }
+
+ private:
+  Mutex mu_;
+  std::map<HostCtx*, Status> by_host_ GUARDED_BY(mu_);
+};
+
+// Calls progress({"rootfs", "sending", done, total}) every 200 ms on a
+// thread of its own until destroyed (not at all without progress or total).
+class ProgressReporter {
+ public:
+  ProgressReporter(const ProgressFn& progress, const std::atomic<uint64_t>& done, uint64_t total) {
+    if (!progress || total == 0) return;
+    thread_ = std::thread([this, progress, &done, total] {
+      std::unique_lock<std::mutex> l(mu_);
+      while (!cv_.wait_for(l, std::chrono::milliseconds(200), [&] { return finished_; }))
+        progress({"rootfs", "sending", done.load(), total});
+    });
+  }
+  ~ProgressReporter() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      finished_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false;
+  std::thread thread_;
+};
+
+// The transfer to all hosts; Run() is the whole of it.
+class Sync {
+ public:
+  Sync(HostRunner& run, Store& store, const LayerStack& stack, const std::vector<HostCtx*>& all)
+      : run_(run), store_(store), stack_(stack), all_(all), sync_(all.size()) {
+    for (size_t i = 0; i < all.size(); i++) index_[all[i]] = i;
+  }
+
+  Status Run(std::vector<RootfsPlan>* plans) {
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return Prepare(c); }));
+    {
+      ProgressReporter reporter(run_.options().progress, done_, TotalBytes());
+      StreamShared();
+      RETURN_IF_ERROR(FinishHosts());
+    }
+    for (auto& hs : sync_) plans->push_back(std::move(hs.plan));
+    return Status::Ok();
+  }
+
+ private:
+  HostSync& Of(HostCtx* h) { return sync_[index_.at(h)]; }
+
+  // 1. c's plan, record and delta; deletes what is gone.
+  Status Prepare(HostCtx& c) {
+    HostSync& hs = Of(&c);
+    ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
+    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master));
+    ASSIGN_OR_RETURN(Record old, ReadRecord(c));
+    hs.delta = ComputeDelta(hs.plan, old);
+    c.report.files_total = hs.plan.entries.size();
+    c.report.files_sent = hs.delta.send.size();
+    c.report.files_removed = hs.delta.remove.size();
+    c.report.data_bytes = hs.delta.send_bytes;
+    SplitDelta(c, &hs);
+    if (!hs.delta.remove.empty()) {
+      std::string list;
+      for (const auto& p : hs.delta.remove) list += p + '\0';
+      RETURN_IF_ERROR(run_.Run(c, "removing deleted files",
+                               HostCommand(host_scripts::kPrune, {run_.Rootfs()}), list));
+    }
+    LogDelta(c, hs);
+    return Status::Ok();
+  }
+
+  // What c holds by its record (nothing without one, or with --resend; an
+  // unreadable one is logged and taken as nothing).
+  Result<Record> ReadRecord(HostCtx& c) {
+    if (!c.has_record || run_.options().resend) return Record();
+    ExecResult r;
+    RETURN_IF_ERROR(run_.Run(c, "reading the host record",
+                             HostCommand(host_scripts::kReadFile, {run_.dir() + "/files.gz"}), "",
+                             &r));
+    auto raw = Gunzip(r.out);
+    auto dec = raw.ok() ? DecodeRecord(*raw) : Result<Record>(raw.status());
+    if (dec.ok()) return std::move(*dec);
+    run_.Log(c.host.ip + ": host record unreadable (" + dec.status().message() +
+             "), sending everything");
+    return Record();
+  }
+
+  // Splits the entries to send into shared (from the store) and own
+  // (rendered for c); the key names the shared ones and the compression.
+  static void SplitDelta(const HostCtx& c, HostSync* hs) {
+    Sha256 key;
+    key.Update(c.zstd ? "zstd\n" : "gzip\n");
+    for (size_t i : hs->delta.send) {
+      const RootfsEntry& e = hs->plan.entries[i];
+      if (e.rendered >= 0) {
+        hs->own.push_back(i);
+      } else {
+        hs->shared.push_back(i);
+        key.Update(e.fingerprint + " " + e.path + "\n");
+      }
+    }
+    hs->key = key.Finish().Hex();
+  }
+
+  void LogDelta(const HostCtx& c, const HostSync& hs) const {
+    if (hs.delta.send.empty()) {
+      run_.Log(c.host.ip + ": rootfs: up to date (" + std::to_string(hs.plan.entries.size()) +
+               " entries)");
+      return;
+    }
+    run_.Log(c.host.ip + ": rootfs: sending " + std::to_string(hs.delta.send.size()) + " of " +
+             std::to_string(hs.plan.entries.size()) + " entries (" +
+             std::to_string(hs.delta.send_bytes / 1000000.0).substr(0, 6) + " MB), removing " +
+             std::to_string(hs.delta.remove.size()));
+  }
+
+  // Hosts with the same shared entries, in batches of at most `parallel`.
+  std::vector<std::vector<HostCtx*>> Batches() {
+    std::map<std::string, std::vector<HostCtx*>> groups;
+    for (HostCtx* h : all_)
+      if (!Of(h).shared.empty()) groups[Of(h).key].push_back(h);
+    std::vector<std::vector<HostCtx*>> batches;
+    for (auto& [k, hosts] : groups)
+      for (size_t b = 0; b < hosts.size(); b += Parallel())
+        batches.emplace_back(hosts.begin() + b,
+                             hosts.begin() + std::min(hosts.size(), b + Parallel()));
+    return batches;
+  }
+
+  size_t Parallel() const { return std::max(1, run_.options().parallel); }
+
+  // The bytes of every stream, shared (once a batch) and per host.
+  uint64_t TotalBytes() {
+    uint64_t total = 0;
+    for (const auto& b : Batches())
+      for (size_t i : Of(b[0]).shared) total += Of(b[0]).plan.entries[i].size;
+    for (const auto& hs : sync_)
+      for (size_t i : hs.own) total += hs.plan.entries[i].size;
+    return total;
+  }
+
+  // 2. Each batch gets one stream; waves of batches with at most `parallel`
+  //    hosts in all.
+  void StreamShared() {
+    const auto batches = Batches();
+    for (size_t bi = 0; bi < batches.size();) {
+      std::vector<std::thread> threads;
+      for (size_t n = 0; bi < batches.size() && (threads.empty() || n + batches[bi].size() <= Parallel());
+           bi++) {
+        const auto& hosts = batches[bi];
+        n += hosts.size();
+        if (hosts.size() > 1) {
+          std::string ips;
+          for (HostCtx* h : hosts) ips += (ips.empty() ? "" : ", ") + h->host.ip;
+          run_.Log("rootfs: one stream for " + ips);
+        }
+        threads.emplace_back([this, &hosts] { Stream(Of(hosts[0]).plan, Of(hosts[0]).shared, hosts); });
+      }
+      for (auto& t : threads) t.join();
+    }
+  }
+
+  // Streams `send` of `plan` to `hosts` at once (one producer, one pipe per
+  // host), every host read concurrently. A host that fails is dropped from
+  // the stream (its pipe closed, the producer goes on for the others) and
+  // added to failed_; when the data itself cannot be read, every host that
+  // had not failed yet is. REQUIRES: hosts.size() <= Parallel().
+  void Stream(const RootfsPlan& plan, const std::vector<size_t>& send,
+              const std::vector<HostCtx*>& hosts) {
+    std::map<HostCtx*, int> rfd;
+    std::vector<int> wfds;
+    for (HostCtx* h : hosts) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        for (auto& [k, fd] : rfd) close(fd);
+        for (int fd : wfds) close(fd);
+        for (HostCtx* x : hosts) failed_.Add(x, Status::IOError("rootfs stream: pipe"));
+        return;
+      }
+      rfd[h] = p[0];
+      wfds.push_back(p[1]);
+    }
+    Status produced;
+    std::thread producer([&] { produced = Produce(plan, send, hosts[0]->zstd, wfds); });
+    run_.ForEach(hosts, [&](HostCtx& c) {
+      Status r = Receive(c, rfd[&c]);
+      close(rfd[&c]);  // drops this host from the stream if it hung up
+      if (!r.ok()) failed_.Add(&c, r);
+      return Status::Ok();
+    });
+    producer.join();
+    if (produced.ok()) return;
+    for (HostCtx* h : hosts)
+      if (!failed_.Has(h)) failed_.Add(h, produced);
+  }
+
+  // Writes the tar stream to wfds (and closes them).
+  Status Produce(const RootfsPlan& plan, const std::vector<size_t>& send, bool zstd,
+                 const std::vector<int>& wfds) {
+    auto chunks = store_.OpenChunkSource();
+    if (!chunks.ok()) {
+      for (int fd : wfds) close(fd);
+      return chunks.status();
+    }
+    return WriteRootfsTar(stack_, **chunks, plan, send, zstd ? "zstd" : "gzip", wfds, &done_);
+  }
+
+  // Unpacks the stream readable from fd into c's rootfs.
+  Status Receive(HostCtx& c, int fd) {
+    auto r = c.ssh->Run(
+        HostCommand(host_scripts::kReceiveRootfs, {run_.Rootfs(), c.zstd ? "zstd" : "gzip"}), "",
+        fd);
+    if (!r.ok()) return HostRunner::Lost(c, "rootfs transfer", r.status());
+    if (r->exit_code != 0) return run_.Fail(c, "unpacking the rootfs", *r);
+    return Status::Ok();
+  }
+
+  // 3. Each host's rendered files, then its new record; a host whose stream
+  //    failed is left as it is, the others finish.
+  Status FinishHosts() {
+    std::vector<HostCtx*> ok;
+    for (HostCtx* h : all_)
+      if (!failed_.Has(h)) ok.push_back(h);
+    Status s = run_.ForEach(ok, [&](HostCtx& c) { return Finish(c); });
+    std::vector<Status> errors;
+    for (HostCtx* h : all_)
+      if (failed_.Has(h) && std::find(ok.begin(), ok.end(), h) == ok.end())
+        errors.push_back(failed_.Get(h));
+    if (errors.empty()) return s;
+    if (!s.ok()) run_.Log("error: " + s.message());
+    return run_.Combine(errors);
+  }
+
+  Status Finish(HostCtx& c) {
+    HostSync& hs = Of(&c);
+    if (!hs.own.empty()) {
+      Stream(hs.plan, hs.own, {&c});
+      if (failed_.Has(&c)) return failed_.Get(&c);
+    }
+    if (hs.delta.send.empty() && hs.delta.remove.empty() && c.has_record && !run_.options().resend)
+      return Status::Ok();
+    return run_.Run(c, "writing the host record",
+                    HostCommand(host_scripts::kWriteFile, {run_.dir() + "/files.gz"}),
+                    Gzip(EncodeRecord(hs.plan)));
+  }
+
+  HostRunner& run_;
+  Store& store_;
+  const LayerStack& stack_;
+  const std::vector<HostCtx*>& all_;
+  std::vector<HostSync> sync_;
+  std::map<HostCtx*, size_t> index_;
+  std::atomic<uint64_t> done_{0};  // file data bytes streamed
+  HostErrors failed_;
+};
+
+}  // namespace
+
+Status SyncRootfs(HostRunner& run, Store& store, const LayerStack& stack,
+                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans) {
+  Sync sync(run, store, stack, all);
+  return sync.Run(plans);
+}
+
+}  // namespace cfs::deploy

@@ -1,0 +1,78 @@
+#include "deploy/saved_cluster.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "base/io.h"
+
+namespace cfs::deploy {
+namespace {
+
+const char kCluster[] = R"(apiVersion: sealer.io/v2
+kind: Cluster
+metadata:
+  name: c1
+spec:
+  image: img:1
+  hosts:
+    - ips: [10.0.0.1]
+      roles: [master]
+    - ips: [10.0.0.2, 10.0.0.3]
+      roles: [node]
+)";
+
+std::vector<std::string> Ips(const Clusterfile& cf) {
+  std::vector<std::string> out;
+  for (const auto& h : cf.Hosts()) out.push_back(h.ip);
+  return out;
+}
+
+TEST(SavedCluster, AddAndRemoveHosts) {
+  auto cf = ParseClusterfile(kCluster, "Clusterfile");
+  ASSERT_TRUE(cf.ok()) << cf.status().message();
+  HostGroup nodes;
+  nodes.ips = {"10.0.0.4"};
+  nodes.roles = {"node"};
+  auto up = WithHostsAdded(*cf, {nodes});
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  EXPECT_EQ(Ips(*up), (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}));
+  nodes.ips = {"10.0.0.2"};
+  EXPECT_EQ(WithHostsAdded(*cf, {nodes}).status().message(), "host 10.0.0.2 is already in cluster c1");
+  nodes.ips = {"10.0.0.5", "10.0.0.5"};
+  EXPECT_EQ(WithHostsAdded(*cf, {nodes}).status().message(), "host 10.0.0.5 is given twice");
+
+  auto down = WithHostsRemoved(*up, {"10.0.0.2", "10.0.0.3", "10.0.0.4"});
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  EXPECT_EQ(Ips(*down), (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_EQ(down->hosts.size(), 1u);  // emptied groups are dropped
+  EXPECT_FALSE(WithHostsRemoved(*cf, {"10.0.0.1"}).ok());  // master0
+  EXPECT_TRUE(WithHostsRemoved(*cf, {"10.0.0.9"}).status().IsNotFound());
+}
+
+TEST(SavedCluster, SaveLoadDroppedForget) {
+  char tmpl[] = "/tmp/saved_cluster_test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto cf = ParseClusterfile(kCluster, "Clusterfile");
+  ASSERT_TRUE(cf.ok());
+  EXPECT_TRUE(LoadSavedCluster(dir, "c1").status().IsNotFound());
+  Clusterfile saved;
+  auto none = DroppedHosts(dir, *cf, &saved);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(SaveCluster(dir, *cf).ok());
+  auto back = LoadSavedCluster(dir, "c1");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(Ips(*back), Ips(*cf));
+  auto smaller = WithHostsRemoved(*cf, {"10.0.0.3"});
+  ASSERT_TRUE(smaller.ok());
+  auto dropped = DroppedHosts(dir, *smaller, &saved);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(*dropped, std::vector<std::string>{"10.0.0.3"});
+  ForgetCluster(dir, "c1");
+  EXPECT_FALSE(PathExists(dir + "/c1"));
+  EXPECT_EQ(rmdir(tmpl), 0);
+}
+
+}  // namespace
+}  // namespace cfs::deploy

@@ -1,0 +1,37 @@
+// The plan of a lazy mount of a registry image: its manifest and config
+// resolved for the host's platform, and its layers' TOCs fetched -- only
+// metadata crosses the wire. A layer the store holds is read from the store;
+// a zstd:chunked one from its TOC (kept in the store as a partial layer,
+// its chunks added to the LazyChunkSource, read by Range requests); any
+// other (or one of a registry that ignores Range) is pulled whole.
+//
+// Here, in registry/, because it needs only the registry and the store;
+// clusterfs (tools/) puts the result under a FUSE lower (fs/).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "registry/client.h"
+#include "registry/lazy.h"
+#include "registry/reference.h"
+#include "store/image_stack.h"
+#include "store/store.h"
+
+namespace cfs::registry {
+
+struct LazyPlanOptions {
+  ClientOptions client;
+  std::string tmp_dir;  // for the resolution's scratch (under the store)
+  std::function<void(const std::string&)> log;  // one line per layer fetched whole
+};
+
+// The image `ref` as one LayerStack, its layers leased (ImageStack::lease).
+// REQUIRES: `lazy` reads the store first (it serves the chunked layers it
+// is given here).
+Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Reference& ref,
+                                 const LazyPlanOptions& o);
+
+}  // namespace cfs::registry
