@@ -104,7 +104,12 @@ struct RegistryFlags {
   }
 };
 
-// The deploy commands (tools/cimg_deploy.cc).
-void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);
+// The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
+// live as long as the process (static).
+void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_images.cc
+void AddBuildCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_build.cc
+void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_login.cc
+void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
+void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
 
 }  // namespace cimg

@@ -1,0 +1,385 @@
+// cimg commands over stored images: pull, load, push, save, images,
+// inspect, tag, rmi, history, diff. Argument parsing and printing only.
+#include <ctime>
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "registry/client.h"
+#include "registry/image_io.h"
+#include "registry/pull.h"
+#include "registry/reference.h"
+#include "store/store.h"
+#include "store/work_dir.h"
+#include "tools/cimg_common.h"
+
+namespace cimg {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Ago(int64_t t) {
+  if (t <= 0) return "N/A";
+  int64_t d = static_cast<int64_t>(std::time(nullptr)) - t;
+  if (d < 60) return "Less than a minute ago";
+  if (d < 3600) return std::to_string(d / 60) + " minutes ago";
+  if (d < 86400) return std::to_string(d / 3600) + " hours ago";
+  if (d < 86400 * 60) return std::to_string(d / 86400) + " days ago";
+  return std::to_string(d / (86400 * 30)) + " months ago";
+}
+
+std::string Iso(int64_t t) {
+  if (t <= 0) return "";
+  char buf[32];
+  struct tm tm;
+  time_t tt = static_cast<time_t>(t);
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void SplitName(const std::string& n, std::string* repo, std::string* tag) {
+  if (auto at = n.find('@'); at != std::string::npos) {  // REPO@sha256:… (pulled by digest)
+    *repo = n.substr(0, at);
+    *tag = "<none>";
+    return;
+  }
+  auto slash = n.rfind('/');
+  auto colon = n.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    *repo = n.substr(0, colon);
+    *tag = n.substr(colon + 1);
+  } else {
+    *repo = n;
+    *tag = "<none>";
+  }
+}
+
+json InspectJson(const cfs::ImageDetails& d) {
+  json config = json::parse(d.config, nullptr, false);
+  json manifest = json::parse(d.manifest, nullptr, false);
+  json j;
+  j["Id"] = d.summary.image_id.ToString();
+  j["Digest"] = d.summary.manifest_digest.ToString();
+  j["RepoTags"] = d.summary.names;
+  j["Created"] = Iso(d.summary.created);
+  j["Size"] = d.summary.size;
+  j["Source"] = d.source;
+  if (config.is_object()) {
+    j["Architecture"] = config.value("architecture", "");
+    j["Os"] = config.value("os", "");
+    if (config.contains("config")) j["Config"] = config["config"];
+  }
+  j["Layers"] = json::array();
+  for (const auto& l : d.layers)
+    j["Layers"].push_back({{"DiffID", l.diff_id.ToString()},
+                           {"SourceDigest", l.source_digest.ToString()},
+                           {"SourceMediaType", l.source_media_type},
+                           {"Size", l.tar_size},
+                           {"Entries", l.entries},
+                           {"Chunks", l.chunks}});
+  j["Chunks"] = {{"Total", d.chunks_total}, {"New", d.chunks_new}, {"NewBytes", d.bytes_new}};
+  j["Manifest"] = manifest;
+  return j;
+}
+
+std::function<void(const std::string&, uint64_t, uint64_t)> ItemProgress(
+    const cfs::ProgressFn& p, const std::string& phase) {
+  if (!p) return nullptr;
+  return [p, phase](const std::string& item, uint64_t done, uint64_t total) {
+    p({phase, item, done, total});
+  };
+}
+
+// cimg pull
+void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
+  static std::string pull_src, pull_as, pull_platform;
+  static RegistryFlags pull_reg;
+  pull->add_option("SRC", pull_src,
+                   "[docker://]REGISTRY/REPO[:TAG|@DIGEST] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | "
+                   "docker-archive:FILE")
+      ->required();
+  pull->add_option("--as", pull_as, "Local name (default: from the source)");
+  pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
+  pull_reg.Add(pull);
+  pull->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PullOptions o;
+    o.as_name = pull_as;
+    if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
+    o.progress = TerminalProgress(quiet);
+    cfs::PullResult r;
+    if (cfs::registry::IsRegistryReference(pull_src)) {
+      auto ref = Must(cfs::registry::Reference::Parse(pull_src));
+      cfs::registry::PullFromRegistryOptions po;
+      po.client = pull_reg.Connect(ref.registry);
+      po.parallel = pull_reg.parallel;
+      po.pull = o;
+      r = Must(cfs::registry::PullFromRegistry(*store, ref, po));
+      auto st = po.client->stats();
+      std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),
+                  HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
+    } else {
+      r = Must(store->Pull(pull_src, o));
+    }
+    const auto& d = r.image;
+    std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
+    if (r.chunks_replaced)
+      std::printf("  %llu damaged chunk%s of the stored image replaced\n",
+                  static_cast<unsigned long long>(r.chunks_replaced), r.chunks_replaced == 1 ? "" : "s");
+    std::printf("  %zu layers (%llu already stored, %llu fetched by parts), %s; chunks: %llu distinct, "
+                "%llu new (%s stored)\n",
+                d.layers.size(), static_cast<unsigned long long>(r.layers_reused),
+                static_cast<unsigned long long>(r.layers_by_parts),
+                HumanSize(d.summary.size).c_str(), static_cast<unsigned long long>(d.chunks_total),
+                static_cast<unsigned long long>(d.chunks_new), HumanSize(d.bytes_new).c_str());
+  });
+}
+
+// cimg load
+void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* load = app.add_subcommand("load", "Load every image of an oci-archive or docker-archive file");
+  static std::string load_in;
+  load->add_option("-i,--input", load_in, "Archive file")->required();
+  load->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PullOptions o;
+    o.progress = TerminalProgress(quiet);
+    for (const auto& r : Must(store->Load(load_in, o)))
+      std::printf("Loaded image: %s\n", r.name.c_str());
+  });
+}
+
+// cimg push
+void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* push = app.add_subcommand("push", "Write an image to a destination");
+  static std::string push_name, push_dest, push_comp = "zstd:chunked";
+  static RegistryFlags push_reg;
+  push->add_option("NAME", push_name, "Image in the store")->required();
+  push->add_option("DEST", push_dest,
+                   "[docker://]REGISTRY/REPO[:TAG] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] "
+                   "(default: NAME as a registry reference)");
+  push->add_option("--compression", push_comp, "zstd:chunked (default) | zstd | gzip | none");
+  push_reg.Add(push);
+  push->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PushOptions o;
+    o.compression = Must(cfs::ParseCompression(push_comp));
+    o.progress = TerminalProgress(quiet);
+    std::string dest = push_dest.empty() ? push_name : push_dest;
+    if (!cfs::registry::IsRegistryReference(dest)) {
+      Must(store->Push(push_name, dest, o));
+      std::printf("Pushed %s to %s\n", push_name.c_str(), dest.c_str());
+      return;
+    }
+    auto ref = Must(cfs::registry::Reference::Parse(dest));
+    if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
+    // Blobs of an image pulled from another repository of the same registry
+    // may be mounted from there instead of uploaded.
+    std::string mount_from;
+    auto details = Must(store->Inspect(push_name));
+    if (details.source.rfind("docker://", 0) == 0) {
+      auto from = cfs::registry::Reference::Parse(details.source);
+      if (from.ok() && from->registry == ref.registry && from->repository != ref.repository)
+        mount_from = from->repository;
+    }
+    auto client = push_reg.Connect(ref.registry);
+    cfs::registry::PushStats stats;
+    // Scratch in a work dir of this process (gc leaves it alone), gone
+    // before any exit, failures included.
+    auto push_remote = [&]() -> Status {
+      ASSIGN_OR_RETURN(auto work, cfs::WorkDir::Create(store->root(), "push-"));
+      ASSIGN_OR_RETURN(auto dst, cfs::registry::OpenRegistryDestination(
+                                     client, ref, work.path(), mount_from, &stats,
+                                     ItemProgress(o.progress, "upload"), push_reg.parallel));
+      Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
+      dst.reset();  // joins its upload threads first
+      return pushed;
+    };
+    Must(push_remote());
+    std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
+                push_name.c_str(), ref.ToString().c_str(),
+                static_cast<unsigned long long>(stats.blobs_uploaded),
+                HumanSize(stats.bytes_uploaded).c_str(),
+                static_cast<unsigned long long>(stats.blobs_skipped),
+                static_cast<unsigned long long>(stats.blobs_mounted));
+  });
+}
+
+// cimg save
+void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* save = app.add_subcommand("save", "Write images into one oci-archive file");
+  static std::string save_out, save_comp = "zstd:chunked";
+  static std::vector<std::string> save_names;
+  save->add_option("-o,--output", save_out, "Archive file to write")->required();
+  save->add_option("NAME", save_names, "Images to save")->required();
+  save->add_option("--compression", save_comp, "zstd:chunked (default) | zstd | gzip | none");
+  save->callback([&] {
+    auto store = Must(OpenStore(g));
+    cfs::PushOptions o;
+    o.compression = Must(cfs::ParseCompression(save_comp));
+    o.progress = TerminalProgress(quiet);
+    Must(store->Save(save_names, save_out, o));
+  });
+}
+
+// cimg images
+void AddImagesCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* images = app.add_subcommand("images", "List images in the store");
+  static std::string images_format;
+  images->add_option("--format", images_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  images->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto list = Must(store->ListImages());
+    if (images_format == "json") {
+      json j = json::array();
+      for (const auto& s : list)
+        j.push_back({{"Names", s.names},
+                     {"Id", s.image_id.ToString()},
+                     {"Digest", s.manifest_digest.ToString()},
+                     {"Created", Iso(s.created)},
+                     {"Size", s.size}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+    for (const auto& s : list) {
+      std::vector<std::string> names = s.names;
+      if (names.empty()) names.push_back("<none>");
+      for (const auto& n : names) {
+        std::string repo, tag;
+        SplitName(n, &repo, &tag);
+        std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(),
+                    s.image_id.Hex().substr(0, 12).c_str(), Ago(s.created).c_str(),
+                    HumanSize(s.size).c_str());
+      }
+    }
+  });
+}
+
+// cimg inspect
+void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* inspect = app.add_subcommand("inspect", "Show an image's metadata as JSON");
+  static std::vector<std::string> inspect_names;
+  static std::string inspect_format = "json";
+  inspect->add_option("NAME", inspect_names, "Images (name, digest or ID prefix)")->required();
+  inspect->add_option("--format", inspect_format, "json (default)")->check(CLI::IsMember({"json"}));
+  inspect->callback([&] {
+    auto store = Must(OpenStore(g));
+    json out = json::array();
+    for (const auto& n : inspect_names) out.push_back(InspectJson(Must(store->Inspect(n))));
+    std::printf("%s\n", out.dump(2).c_str());
+  });
+}
+
+// cimg tag
+void AddTagCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* tag = app.add_subcommand("tag", "Give an image another name");
+  static std::string tag_src, tag_dst;
+  tag->add_option("SRC", tag_src, "Existing image")->required();
+  tag->add_option("DST", tag_dst, "New name")->required();
+  tag->callback([&] {
+    auto store = Must(OpenStore(g));
+    Must(store->Tag(tag_src, tag_dst));
+  });
+}
+
+// cimg rmi
+void AddRmiCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* rmi = app.add_subcommand("rmi", "Remove image names (data goes at the next gc)");
+  static std::vector<std::string> rmi_names;
+  static bool rmi_force = false;
+  rmi->add_option("NAME", rmi_names, "Images to remove (a name, or an ID: the image and all its names)")->required();
+  rmi->add_flag("-f,--force", rmi_force, "Remove an image by ID even when several names point at it");
+  rmi->callback([&] {
+    auto store = Must(OpenStore(g));
+    for (const auto& n : rmi_names)
+      for (const auto& r : Must(store->Remove(n, rmi_force))) std::printf("Untagged: %s\n", r.c_str());
+  });
+}
+
+// cimg history
+void AddHistoryCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* history = app.add_subcommand("history", "Show how an image's layers were made");
+  static std::string history_name, history_format;
+  history->add_option("NAME", history_name, "Image")->required();
+  history->add_option("--format", history_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  history->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto d = Must(store->Inspect(history_name));
+    json config = json::parse(d.config, nullptr, false);
+    json hist = config.is_object() && config.contains("history") ? config["history"] : json::array();
+    json rows = json::array();
+    size_t layer = 0;
+    for (const auto& h : hist) {
+      bool empty = h.value("empty_layer", false);
+      uint64_t size = 0;
+      std::string id = "<missing>";
+      if (!empty && layer < d.layers.size()) {
+        size = d.layers[layer].tar_size;
+        id = d.layers[layer].diff_id.ToString();
+        layer++;
+      }
+      rows.push_back({{"Layer", empty ? "" : id},
+                      {"Created", h.value("created", "")},
+                      {"CreatedBy", h.value("created_by", "")},
+                      {"Size", size},
+                      {"Comment", h.value("comment", "")}});
+    }
+    if (history_format == "json") {
+      std::printf("%s\n", rows.dump(2).c_str());
+      return;
+    }
+    std::printf("%-14s %-22s %-50s %-10s %s\n", "LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+    for (const auto& r : rows) {
+      std::string id = r["Layer"].get<std::string>();
+      std::string by = r["CreatedBy"].get<std::string>();
+      if (by.size() > 48) by = by.substr(0, 47) + "…";
+      std::printf("%-14s %-22s %-50s %-10s %s\n", id.empty() ? "-" : id.substr(7, 12).c_str(),
+                  Ago(cfs::ParseRfc3339(r["Created"].get<std::string>())).c_str(), by.c_str(),
+                  HumanSize(r["Size"].get<uint64_t>()).c_str(), r["Comment"].get<std::string>().c_str());
+    }
+  });
+}
+
+// cimg diff
+void AddDiffCommand(CLI::App& app, const Global& g, const bool& quiet) {
+  static auto* diff = app.add_subcommand("diff", "List paths added (A), changed (C) and deleted (D)");
+  static std::string diff_a, diff_b, diff_format;
+  diff->add_option("NAME", diff_a, "Image (alone: compared with its parent, i.e. its top layer's changes)")->required();
+  diff->add_option("NAME2", diff_b, "Second image: the changes from NAME to NAME2");
+  diff->add_option("--format", diff_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  diff->callback([&] {
+    auto store = Must(OpenStore(g));
+    auto changes = Must(store->Diff(diff_a, diff_b));
+    if (diff_format == "json") {
+      json j = json::array();
+      for (const auto& c : changes) j.push_back({{"Kind", std::string(1, c.kind)}, {"Path", "/" + c.path}});
+      std::printf("%s\n", j.dump(2).c_str());
+      return;
+    }
+    for (const auto& c : changes) std::printf("%c /%s\n", c.kind, c.path.c_str());
+  });
+}
+
+}  // namespace
+
+void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet) {
+  AddPullCommand(app, g, quiet);
+  AddLoadCommand(app, g, quiet);
+  AddPushCommand(app, g, quiet);
+  AddSaveCommand(app, g, quiet);
+  AddImagesCommand(app, g, quiet);
+  AddInspectCommand(app, g, quiet);
+  AddTagCommand(app, g, quiet);
+  AddRmiCommand(app, g, quiet);
+  AddHistoryCommand(app, g, quiet);
+  AddDiffCommand(app, g, quiet);
+}
+
+}  // namespace cimg
