@@ -8,7 +8,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/io.h"
@@ -164,6 +166,10 @@ class PosixEnv : public Env {
     struct timeval tv;
     ::gettimeofday(&tv, nullptr);
     return static_cast<uint64_t>(tv.tv_sec) * 1000000 + static_cast<uint64_t>(tv.tv_usec);
+  }
+
+  void SleepForMicroseconds(int micros) override {
+    if (micros > 0) std::this_thread::sleep_for(std::chrono::microseconds(micros));
   }
 };
 

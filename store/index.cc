@@ -78,10 +78,13 @@ rocksdb::Options BaseOptions() {
 }
 
 // RocksDB's Env for the store's env: none (its own) for the default one.
+// Through another Env (tests), a failed write is final: RocksDB does not
+// retry it in the background (a second later) before the session closes.
 std::unique_ptr<rocksdb::Env> RocksEnvFor(Env* env, rocksdb::Options* o) {
   if (env == Env::Default()) return nullptr;
   auto rocks = NewRocksEnv(env);
   o->env = rocks.get();
+  o->max_bgerror_resume_count = 0;
   return rocks;
 }
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
+#include <rocksdb/system_clock.h>
 
 #include <string>
 
@@ -128,10 +129,32 @@ class RocksFileSystem : public rocksdb::FileSystemWrapper {
   Env* env_;
 };
 
+// RocksDB's clock: time and pauses from our Env.
+class RocksClock : public rocksdb::SystemClockWrapper {
+ public:
+  explicit RocksClock(Env* env)
+      : rocksdb::SystemClockWrapper(rocksdb::SystemClock::Default()), env_(env) {}
+  const char* Name() const override { return "CfsEnvClock"; }
+  uint64_t NowMicros() override { return env_->NowMicros(); }
+  void SleepForMicroseconds(int micros) override { env_->SleepForMicroseconds(micros); }
+
+ private:
+  Env* env_;
+};
+
+class RocksEnv : public rocksdb::EnvWrapper {
+ public:
+  explicit RocksEnv(cfs::Env* env)
+      : rocksdb::EnvWrapper(rocksdb::NewCompositeEnv(std::make_shared<RocksFileSystem>(env))) {
+    system_clock_ = std::make_shared<RocksClock>(env);
+  }
+  const char* Name() const override { return "CfsEnv"; }
+  uint64_t NowMicros() override { return system_clock_->NowMicros(); }
+  void SleepForMicroseconds(int micros) override { system_clock_->SleepForMicroseconds(micros); }
+};
+
 }  // namespace
 
-std::unique_ptr<rocksdb::Env> NewRocksEnv(Env* env) {
-  return rocksdb::NewCompositeEnv(std::make_shared<RocksFileSystem>(env));
-}
+std::unique_ptr<rocksdb::Env> NewRocksEnv(Env* env) { return std::make_unique<RocksEnv>(env); }
 
 }  // namespace cfs

@@ -1,8 +1,9 @@
 // The RocksDB side of the Env seam (private to store/): a rocksdb::Env whose
 // file system creates, writes, syncs, renames and removes files through our
-// Env, so a test Env (store/testing/fault_injection_env.h) sees the index's
-// writes and syncs beside the packs'. Reads go to RocksDB's own POSIX file
-// system: the bytes are really on the files.
+// Env, and whose clock (time, pauses) is our Env's, so a test Env
+// (store/testing/fault_injection_env.h) sees the index's writes and syncs
+// beside the packs'. Reads go to RocksDB's own POSIX file system: the bytes
+// are really on the files.
 // Index uses it only when the store's Env is not Env::Default(); with the
 // default Env RocksDB runs exactly as before (its own POSIX I/O).
 #pragma once

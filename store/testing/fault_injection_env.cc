@@ -207,6 +207,10 @@ Status FaultInjectionEnv::CreateDir(const std::string& path, mode_t mode) {
   return target()->CreateDir(path, mode);
 }
 
+void FaultInjectionEnv::SleepForMicroseconds(int micros) {
+  if (!power_cut()) target()->SleepForMicroseconds(micros);
+}
+
 void FaultInjectionEnv::RevertRenamesLocked() {
   for (auto it = renames_.rbegin(); it != renames_.rend(); ++it) {
     if (!PathExists(it->to)) continue;  // removed since: nothing to move back

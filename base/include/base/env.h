@@ -91,6 +91,8 @@ class Env {
   virtual Status CreateDir(const std::string& path, mode_t mode = 0755) = 0;
   // Microseconds since the epoch (the store's record times).
   virtual uint64_t NowMicros() = 0;
+  // Waits (RocksDB's pauses before it retries failed background work).
+  virtual void SleepForMicroseconds(int micros) = 0;
 
   // Helpers built on the above.
   // Every missing directory of path, parents first.
@@ -119,6 +121,7 @@ class EnvWrapper : public Env {
     return target_->CreateDir(path, mode);
   }
   uint64_t NowMicros() override { return target_->NowMicros(); }
+  void SleepForMicroseconds(int micros) override { target_->SleepForMicroseconds(micros); }
 
  private:
   Env* target_;
