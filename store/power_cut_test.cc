@@ -265,6 +265,17 @@ TEST_F(PowerCutTest, Tag) {
 }
 
 TEST_F(PowerCutTest, Gc) {
+  {  // gc really deletes here: b's own chunks, its layer and blobs
+    const std::string probe = dir_->path() + "/gc-probe";
+    fs::copy(dir_->path() + "/b-removed", probe, fs::copy_options::recursive);
+    auto s = MustOpen(probe);
+    ASSERT_TRUE(s);
+    auto gc = s->Gc();
+    ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+    EXPECT_GT(gc->chunks_removed, 0u);
+    EXPECT_EQ(gc->layers_removed, 1u);
+    EXPECT_GT(gc->blobs_removed, 0u);
+  }
   RunEveryCut({"gc", "b-removed", OnStore([](Store& s) { return s.Gc().status(); }),
                [](Store& s) {
                  ExpectFsckClean(s, "gc re-run");
