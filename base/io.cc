@@ -73,30 +73,28 @@ Status PreadAll(int fd, void* buf, size_t n, uint64_t off) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<AtomicFileSink>> AtomicFileSink::Create(const std::string& path,
+Result<std::unique_ptr<AtomicFileSink>> AtomicFileSink::Create(Env* env, const std::string& path,
                                                                mode_t mode) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + RandomHex(4);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IOError(tmp);
-  return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(path, tmp, UniqueFd(fd)));
+  ASSIGN_OR_RETURN(auto file, env->OpenWritable(tmp, Env::OpenMode::kCreateNew, mode));
+  return std::unique_ptr<AtomicFileSink>(new AtomicFileSink(env, path, std::move(file)));
 }
 
 AtomicFileSink::~AtomicFileSink() {
-  if (!committed_) ::unlink(tmp_.c_str());
+  if (!committed_) (void)env_->RemoveFile(file_->path());
 }
 
 Status AtomicFileSink::Write(const void* data, size_t n) {
   written_ += n;
-  return WriteAll(fd_.get(), data, n).Prefix(tmp_);
+  return file_->Append(std::string_view(static_cast<const char*>(data), n));
 }
 
 Status AtomicFileSink::Commit() {
-  if (::fsync(fd_.get()) != 0) return Status::IOError("fsync " + tmp_);
-  fd_.Reset();
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) return Status::IOError("rename " + path_);
+  RETURN_IF_ERROR(file_->Sync());
+  RETURN_IF_ERROR(file_->Close());
+  RETURN_IF_ERROR(env_->Rename(file_->path(), path_));
   committed_ = true;
-  auto slash = path_.rfind('/');
-  return FsyncDir(slash == std::string::npos ? "." : path_.substr(0, slash));
+  return env_->SyncDir(DirName(path_));
 }
 
 Result<FileLock> FileLock::Acquire(const std::string& path, Mode mode) {
@@ -142,7 +140,11 @@ Result<std::string> ReadFile(const std::string& path, size_t max_size) {
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
-  ASSIGN_OR_RETURN(auto sink, AtomicFileSink::Create(path, mode));
+  return WriteFileAtomic(Env::Default(), path, data, mode);
+}
+
+Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data, mode_t mode) {
+  ASSIGN_OR_RETURN(auto sink, AtomicFileSink::Create(env, path, mode));
   RETURN_IF_ERROR(sink->Write(data));
   return sink->Commit();
 }
@@ -162,13 +164,9 @@ Status MakeDirs(const std::string& path, mode_t mode) {
   return Status::Ok();
 }
 
-Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(dir);
-  UniqueFd ufd(fd);
-  if (::fsync(fd) != 0) return Status::IOError("fsync " + dir);
-  return Status::Ok();
-}
+Status FsyncDir(const std::string& dir) { return FsyncDir(Env::Default(), dir); }
+
+Status FsyncDir(Env* env, const std::string& dir) { return env->SyncDir(dir); }
 
 Status RemoveTree(const std::string& path) {
   auto cb = [](const char* p, const struct stat*, int, struct FTW*) -> int {

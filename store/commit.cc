@@ -245,7 +245,7 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
     return Status::Invalid(dir + ": not a directory");
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
   ASSIGN_OR_RETURN(auto snapshot, impl_->Reader());
-  PackWriter packs(impl_->packs_dir);
+  PackWriter packs(impl_->packs_dir, impl_->env());
   LayerImporter importer(*impl_->chunker, &packs, snapshot.get(), impl_->opts.compression_level,
                          impl_->opts.threads);
   BytePipe pipe;
@@ -313,7 +313,7 @@ Result<ImageDetails> Store::CreateImage(const std::string& name, const std::stri
   rec.config = Digest::Of(config);
   rec.source = source;
   rec.manifest_media_type = "application/vnd.oci.image.manifest.v1+json";
-  rec.stored_at = static_cast<int64_t>(::time(nullptr));
+  rec.stored_at = static_cast<int64_t>(impl_->env()->NowMicros() / 1000000);
   nlohmann::json m = {{"schemaVersion", 2},
                       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
                       {"config",

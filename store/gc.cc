@@ -17,7 +17,6 @@
 // gc holds gc.lock exclusively and the writer session for the whole run, so
 // no import, export or lease-taking runs meanwhile and the index does not
 // change under it; packs still locked by a live writer are left alone.
-#include <linux/falloc.h>
 #include <sys/stat.h>
 
 #include <unordered_map>
@@ -36,14 +35,14 @@ namespace {
 using DigestSet = std::unordered_set<Digest, DigestHash>;
 
 // Layers named by live leases; stale lease files are removed.
-Result<std::vector<Digest>> LeasedLayers(const std::string& dir) {
+Result<std::vector<Digest>> LeasedLayers(Env* env, const std::string& dir) {
   std::vector<Digest> out;
   ASSIGN_OR_RETURN(auto names, ListDir(dir, ".lease"));
   for (const auto& n : names) {
     std::string f = dir + "/" + n;
     auto probe = FileLock::TryAcquire(f, FileLock::Mode::kExclusive);
     if (probe.ok()) {  // nobody holds it: stale
-      ::unlink(f.c_str());
+      (void)env->RemoveFile(f);
       continue;
     }
     ASSIGN_OR_RETURN(std::string body, ReadFile(f));
@@ -79,7 +78,7 @@ uint64_t TreeDiskBytes(const std::string& path) {
 // reader's secondary index, a running build's work dir) is live. A dead
 // build's work dir first has its process groups killed and its mounts
 // detached (store/work_dir.h); one that keeps a mount stays.
-void RemoveStaleScratch(const std::string& tmp, GcReport* rep) {
+void RemoveStaleScratch(Env* env, const std::string& tmp, GcReport* rep) {
   auto names = ListDir(tmp);
   if (!names.ok()) return;
   for (const auto& n : *names) {
@@ -88,7 +87,7 @@ void RemoveStaleScratch(const std::string& tmp, GcReport* rep) {
     if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !ReclaimScratch(path).ok())
       continue;
     uint64_t bytes = TreeDiskBytes(path);
-    if (RemoveTree(path).ok()) {
+    if (env->RemoveTree(path).ok()) {
       rep->scratch_removed++;
       rep->bytes_reclaimed += bytes;
     }
@@ -253,14 +252,13 @@ Status CheckPacks(const std::string& packs_dir, const ChunkMap& indexed,
 }
 
 // Moves files found in packs/ that are not packs to ROOT/quarantine/.
-Status Quarantine(const std::string& root, const std::string& packs_dir,
+Status Quarantine(Env* env, const std::string& root, const std::string& packs_dir,
                   const std::vector<std::string>& names, GcReport* rep) {
   if (names.empty()) return Status::Ok();
-  RETURN_IF_ERROR(MakeDirs(root + "/quarantine", 0700));
+  RETURN_IF_ERROR(env->CreateDirs(root + "/quarantine", 0700));
   for (const auto& n : names) {
     std::string from = packs_dir + "/" + n;
-    if (::rename(from.c_str(), (root + "/quarantine/" + n).c_str()) != 0)
-      return Status::IOError("move " + from + " to quarantine");
+    RETURN_IF_ERROR(env->Rename(from, root + "/quarantine/" + n).Prefix("move to quarantine"));
     rep->quarantined++;
   }
   return Status::Ok();
@@ -269,7 +267,7 @@ Status Quarantine(const std::string& root, const std::string& packs_dir,
 // Punches out records no index entry points at, cuts a torn tail, unlinks a
 // pack with no live record. REQUIRES: p checked by CheckPackWithIndex and the index
 // batch that drops dead entries written (their records are punched too).
-Status SweepPack(const ChunkMap& indexed, const CheckedPack& p, GcReport* rep) {
+Status SweepPack(Env* env, const ChunkMap& indexed, const CheckedPack& p, GcReport* rep) {
   std::vector<ChunkLoc> dead = p.unindexed;
   uint64_t live = 0;
   auto it = indexed.find(p.id);
@@ -282,32 +280,24 @@ Status SweepPack(const ChunkMap& indexed, const CheckedPack& p, GcReport* rep) {
     }
   uint64_t before = DiskBytes(p.path);
   if (live == 0) {
-    if (::unlink(p.path.c_str()) != 0) return Status::IOError("unlink " + p.path);
+    RETURN_IF_ERROR(env->RemoveFile(p.path));
     rep->packs_removed++;
     rep->bytes_reclaimed += before;
     return Status::Ok();
   }
-  int fd = ::open(p.path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(p.path);
-  UniqueFd ufd(fd);
+  ASSIGN_OR_RETURN(auto file, env->OpenWritable(p.path, Env::OpenMode::kExisting));
   for (const auto& loc : dead) {
     // Mark first, then punch: a crash in between leaves a marked record
     // whose frame is intact, which is still garbage and still walkable.
     const char flag[4] = {static_cast<char>(kRecordReclaimed), 0, 0, 0};
-    if (::pwrite(fd, flag, 4, static_cast<off_t>(loc.offset + 12)) != 4)
-      return Status::IOError("mark record in " + p.path);
-    if (loc.clen == 0) continue;
-    if (::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                    static_cast<off_t>(loc.offset + kRecordHeaderSize),
-                    static_cast<off_t>(loc.clen)) != 0 &&
-        errno != EOPNOTSUPP)
-      return Status::IOError("punch hole in " + p.path);
+    RETURN_IF_ERROR(file->WriteAt(loc.offset + 12, std::string_view(flag, 4)));
+    Status punched = file->PunchHole(loc.offset + kRecordHeaderSize, loc.clen);
+    if (!punched.ok() && punched.err() != EOPNOTSUPP) return punched;
   }
   // A torn tail past the last whole record is dropped (CheckPackWithIndex proved no
   // indexed record lies there).
   if (p.scan.size > p.scan.valid_end && p.scan.valid_end > 0)
-    if (::ftruncate(fd, static_cast<off_t>(p.scan.valid_end)) != 0)
-      return Status::IOError("truncate " + p.path);
+    RETURN_IF_ERROR(file->Truncate(p.scan.valid_end));
   uint64_t after = DiskBytes(p.path);
   if (before > after) rep->bytes_reclaimed += before - after;
   return Status::Ok();
@@ -325,7 +315,7 @@ Result<GcReport> Store::Gc() {
   // Mark, checking every record on the way.
   Marked m;
   RETURN_IF_ERROR(MarkImages(ix, &m));
-  ASSIGN_OR_RETURN(auto leased, LeasedLayers(impl_->leases_dir));
+  ASSIGN_OR_RETURN(auto leased, LeasedLayers(impl_->env(), impl_->leases_dir));
   m.layers.insert(leased.begin(), leased.end());
   Index::Batch b;
   RETURN_IF_ERROR(MarkLayers(ix, "t", /*complete=*/true, &m, &b, &rep));
@@ -348,10 +338,10 @@ Result<GcReport> Store::Gc() {
   RETURN_IF_ERROR(CheckPacks(impl_->packs_dir, indexed, &packs, &strangers));
 
   // Sweep.
-  RETURN_IF_ERROR(Quarantine(impl_->root, impl_->packs_dir, strangers, &rep));
-  RemoveStaleScratch(impl_->tmp_dir, &rep);
+  RETURN_IF_ERROR(Quarantine(impl_->env(), impl_->root, impl_->packs_dir, strangers, &rep));
+  RemoveStaleScratch(impl_->env(), impl_->tmp_dir, &rep);
   if (b.Count() > 0) RETURN_IF_ERROR(ix.Write(b));
-  for (const auto& p : packs) RETURN_IF_ERROR(SweepPack(indexed, p.pack, &rep));
+  for (const auto& p : packs) RETURN_IF_ERROR(SweepPack(impl_->env(), indexed, p.pack, &rep));
   return rep;
 }
 

@@ -1,5 +1,7 @@
 #include "store/index.h"
 
+#include <rocksdb/env.h>
+
 #include <rocksdb/db.h>
 #include <rocksdb/metadata.h>
 #include <sys/stat.h>
@@ -14,6 +16,8 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+
+#include "store/rocks_env.h"
 
 namespace cfs {
 
@@ -72,6 +76,17 @@ rocksdb::Options BaseOptions() {
   o.info_log_level = rocksdb::WARN_LEVEL;
   return o;
 }
+
+// RocksDB's Env for the store's env: none (its own) for the default one.
+// Through another Env (tests), a failed write is final: RocksDB does not
+// retry it in the background (a second later) before the session closes.
+std::unique_ptr<rocksdb::Env> RocksEnvFor(Env* env, rocksdb::Options* o) {
+  if (env == Env::Default()) return nullptr;
+  auto rocks = NewRocksEnv(env);
+  o->env = rocks.get();
+  o->max_bgerror_resume_count = 0;
+  return rocks;
+}
 }  // namespace
 
 Index::~Index() {
@@ -109,13 +124,14 @@ static Status CheckLiveFiles(rocksdb::DB* db, const std::string& dir) {
   return Status::Ok();
 }
 
-Status Index::Create(const std::string& root) {
+Status Index::Create(const std::string& root, Env* env) {
   ASSIGN_OR_RETURN(FileLock lock,
                    FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
   if (PathExists(root + "/index/CURRENT")) return Status::Ok();
   rocksdb::Options o = BaseOptions();
   o.create_if_missing = true;
   o.error_if_exists = true;
+  auto rocks_env = RocksEnvFor(env, &o);
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, root + "/index", &db),
                             "create index " + root + "/index"));
@@ -123,7 +139,7 @@ Status Index::Create(const std::string& root) {
   return Status::Ok();
 }
 
-Status Index::RestoreCurrent(const std::string& root) {
+Status Index::RestoreCurrent(const std::string& root, Env* env) {
   std::string dir = root + "/index";
   ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
   if (PathExists(dir + "/CURRENT")) return Status::Ok();
@@ -139,23 +155,24 @@ Status Index::RestoreCurrent(const std::string& root) {
       if (newest.empty() || no > newest_no) newest = n, newest_no = no;
     }
   if (newest.empty()) return Status::NotFound(dir + ": no MANIFEST file to restore CURRENT from");
-  return WriteFileAtomic(dir + "/CURRENT", newest + "\n");
+  return WriteFileAtomic(env, dir + "/CURRENT", newest + "\n");
 }
 
-Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root) {
+Result<std::unique_ptr<Index>> Index::OpenWriter(const std::string& root, Env* env) {
   std::unique_ptr<Index> ix(new Index());
   ASSIGN_OR_RETURN(ix->lock_, FileLock::Acquire(root + "/index.lock", FileLock::Mode::kExclusive));
   if (!PathExists(root + "/index/CURRENT")) return IndexMissing(root);
   rocksdb::DB* db = nullptr;
   rocksdb::Options o = BaseOptions();
   o.info_log = WriterLogger(root + "/index");
+  ix->rocks_env_ = RocksEnvFor(env, &o);
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(o, root + "/index", &db),
                             "open index " + root + "/index"));
   ix->db_.reset(db);
   return ix;
 }
 
-Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
+Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root, Env* env) {
   std::string path = root + "/index";
   if (!PathExists(path + "/CURRENT")) return IndexMissing(root);
   rocksdb::Options o = BaseOptions();
@@ -192,7 +209,7 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root) {
     if (!s.ok() && attempt == 0 && !s.IsNoSpace()) {
       // A writer killed mid-write can leave a WAL tail a secondary will not
       // read; one primary open recovers it (under the writer lock).
-      auto w = OpenWriter(root);
+      auto w = OpenWriter(root, env);
       if (w.ok()) continue;
       return read_only(w.status());
     }

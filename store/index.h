@@ -27,10 +27,12 @@
 #include <vector>
 
 #include "base/digest.h"
+#include "base/env.h"
 #include "base/io.h"
 
 namespace rocksdb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -54,18 +56,25 @@ constexpr char kSecondaryOwnerLock[] = "owner.lock";
 class Index {
  public:
   ~Index();
+  // Every file the database writes (and every sync) goes through env, the
+  // store's (StoreOptions::env); with Env::Default() RocksDB does its own
+  // POSIX I/O, as it always did. env must outlive the Index.
+
   // Creates the database of a new store (no-op when it exists). Opening
   // never creates one: a store whose index vanished is refused, not emptied.
-  static Status Create(const std::string& root);
+  static Status Create(const std::string& root, Env* env = Env::Default());
   // Repair: writes a lost ROOT/index/CURRENT naming the newest MANIFEST-*
   // file of the database. Ok and nothing written when CURRENT exists;
   // NotFound when there is no manifest to name (the index is gone).
-  static Status RestoreCurrent(const std::string& root);
+  static Status RestoreCurrent(const std::string& root, Env* env = Env::Default());
   // A reader sees a consistent snapshot of the index as of open/Refresh.
-  // Thread-safe.
-  static Result<std::unique_ptr<Index>> OpenReader(const std::string& root);
+  // It writes nothing of the store's (env: for the one writer session it
+  // may open to recover a dead writer's WAL). Thread-safe.
+  static Result<std::unique_ptr<Index>> OpenReader(const std::string& root,
+                                                   Env* env = Env::Default());
   // Blocks until this process holds the writer session. Thread-safe.
-  static Result<std::unique_ptr<Index>> OpenWriter(const std::string& root);
+  static Result<std::unique_ptr<Index>> OpenWriter(const std::string& root,
+                                                   Env* env = Env::Default());
 
   Result<std::optional<std::string>> Get(const std::string& k);
   // Values for many keys at once; nullopt where absent.
@@ -98,6 +107,7 @@ class Index {
 
  private:
   Index() = default;
+  std::unique_ptr<rocksdb::Env> rocks_env_;  // before db_: outlives it (non-default Env only)
   std::unique_ptr<rocksdb::DB> db_;
   FileLock lock_;            // writer session lock (index.lock)
   std::string secondary_dir_;  // readers: removed on close

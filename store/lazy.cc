@@ -56,7 +56,7 @@ Status DecodeRest(std::string_view v, ChunkedLayer* l) {
 class StashImpl : public Store::ChunkStash {
  public:
   StashImpl(Store::Impl* impl, std::unique_ptr<Index> reader)
-      : impl_(impl), reader_(std::move(reader)), packs_(impl->packs_dir) {
+      : impl_(impl), reader_(std::move(reader)), packs_(impl->packs_dir, impl->env()) {
     flusher_ = std::thread([this] { FlushLoop(); });
   }
   ~StashImpl() override {
@@ -208,7 +208,7 @@ Status Store::ImportLayer(ImageSourceReader& src, const Descriptor& d, const Dig
   ASSIGN_OR_RETURN(auto snapshot, impl_->Reader());
   ASSIGN_OR_RETURN(auto have, snapshot->Get(key::Toc(diff_id)));
   if (have) return Status::Ok();
-  PackWriter packs(impl_->packs_dir);
+  PackWriter packs(impl_->packs_dir, impl_->env());
   LayerImporter importer(*impl_->chunker, &packs, snapshot.get(), impl_->opts.compression_level,
                          impl_->opts.threads);
   const std::string what = "layer " + d.digest.ToString();

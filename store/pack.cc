@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
 #include <sys/stat.h>
 #include <zstd.h>
 
@@ -75,26 +74,25 @@ std::string PackPath(const std::string& dir, uint64_t id) {
 PackWriter::~PackWriter() = default;
 
 Status PackWriter::StartPack() {
-  if (cur_.fd.valid()) finished_.push_back(std::move(cur_.fd));
+  if (cur_.file) finished_.push_back(std::move(cur_.file));
   for (int tries = 0; tries < 16; tries++) {
     uint64_t id = RandomId();
     std::string path = PackPath(dir_, id);
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
-      return Status::IOError(path);
+    auto file = env_->OpenWritable(path, Env::OpenMode::kCreateNew);
+    if (!file.ok()) {
+      if (file.status().err() == EEXIST) continue;
+      return file.status();
     }
-    UniqueFd ufd(fd);
     created_.push_back(id);
     // gc skips packs whose writer is alive: they hold this lock.
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return Status::IOError("flock " + path);
+    if (::flock((*file)->fd(), LOCK_EX | LOCK_NB) != 0) return Status::IOError("flock " + path);
     char hdr[kPackHeaderSize];
     std::memcpy(hdr, kPackMagic, 8);
     EncodeFixed64(hdr + 8, id);
     EncodeFixed64(hdr + 16, HeaderCheck(hdr));
-    RETURN_IF_ERROR(WriteAll(fd, hdr, sizeof hdr).Prefix(path));
+    RETURN_IF_ERROR((*file)->WriteAt(0, std::string_view(hdr, sizeof hdr)).Prefix(path));
     cur_.id = id;
-    cur_.fd = std::move(ufd);
+    cur_.file = std::move(*file);
     cur_.size = kPackHeaderSize;
     return Status::Ok();
   }
@@ -108,33 +106,15 @@ Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uin
   EncodeFixed32(hdr + 8, ulen);
   std::memcpy(hdr + 16, d.bytes.data(), 32);
   MutexLock l(&mu_);
-  if (!cur_.fd.valid() || cur_.size + kRecordHeaderSize + frame.size() > max_size_)
+  if (!cur_.file || cur_.size + kRecordHeaderSize + frame.size() > max_size_)
     RETURN_IF_ERROR(StartPack());
   ChunkLoc loc{cur_.id, cur_.size, static_cast<uint32_t>(frame.size()), ulen};
-  struct iovec iov[2] = {{hdr, sizeof hdr}, {const_cast<char*>(frame.data()), frame.size()}};
-  size_t want = sizeof hdr + frame.size();
-  ssize_t w = ::pwritev(cur_.fd.get(), iov, 2, static_cast<off_t>(cur_.size));
-  if (w < 0) {
-    const int err = errno;  // before PackPath can touch it
-    return Status::IOError("write pack " + PackPath(dir_, cur_.id), err);
+  Status s = cur_.file->WriteAt(cur_.size, {std::string_view(hdr, sizeof hdr), frame});
+  if (!s.ok()) {
+    // A 0-byte write means the disk is full (the Env reports ENOSPC then).
+    return Status::IOError("write pack " + PackPath(dir_, cur_.id), s.err() ? s.err() : EIO);
   }
-  if (static_cast<size_t>(w) != want) {
-    // Short write (disk full?): finish it the slow way.
-    std::string all(hdr, sizeof hdr);
-    all.append(frame);
-    Status s = Status::Ok();
-    size_t done = static_cast<size_t>(w);
-    while (done < want) {
-      ssize_t k = ::pwrite(cur_.fd.get(), all.data() + done, want - done,
-                           static_cast<off_t>(cur_.size + done));
-      if (k <= 0) {
-        const int err = k < 0 ? errno : ENOSPC;  // a 0-byte write: the disk is full
-        return Status::IOError("write pack " + PackPath(dir_, cur_.id), err);
-      }
-      done += static_cast<size_t>(k);
-    }
-  }
-  cur_.size += want;
+  cur_.size += sizeof hdr + frame.size();
   return loc;
 }
 
@@ -143,15 +123,21 @@ std::vector<uint64_t> PackWriter::created() const {
   return created_;
 }
 
+void PackWriter::RemoveCreated() {
+  MutexLock l(&mu_);
+  for (uint64_t id : created_) (void)env_->RemoveFile(PackPath(dir_, id));
+}
+
 Status PackWriter::Sync() {
   MutexLock l(&mu_);
   // Rolled packs stay open (and flock'ed) until the writer goes: their
   // records are indexed only after this Sync, and gc must not take them for
   // garbage in between.
   for (; finished_synced_ < finished_.size(); finished_synced_++)
-    if (::fdatasync(finished_[finished_synced_].get()) != 0) return Status::IOError("fdatasync pack");
-  if (cur_.fd.valid() && ::fdatasync(cur_.fd.get()) != 0) return Status::IOError("fdatasync pack");
-  return FsyncDir(dir_);
+    RETURN_IF_ERROR(finished_[finished_synced_]->Sync());
+  if (cur_.file) RETURN_IF_ERROR(cur_.file->Sync());
+  // The packs' names: a pack created since the last Sync is durable only now.
+  return env_->SyncDir(dir_);
 }
 
 // --- reading ------------------------------------------------------------------
@@ -394,13 +380,13 @@ Result<PackScan> ScanPack(const std::string& path,
   return scan;
 }
 
-Status RestoreRecordHeader(const std::string& packs_dir, const Digest& d, const ChunkLoc& loc) {
+Status RestoreRecordHeader(Env* env, const std::string& packs_dir, const Digest& d,
+                           const ChunkLoc& loc) {
   std::string path = PackPath(packs_dir, loc.pack_id);
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(path);
-  UniqueFd ufd(fd);
+  ASSIGN_OR_RETURN(auto file, env->OpenWritable(path, Env::OpenMode::kExisting));
   std::string frame(loc.clen, '\0');
-  RETURN_IF_ERROR(PreadAll(fd, frame.data(), frame.size(), loc.offset + kRecordHeaderSize).Prefix(path));
+  RETURN_IF_ERROR(
+      PreadAll(file->fd(), frame.data(), frame.size(), loc.offset + kRecordHeaderSize).Prefix(path));
   if (!DecompressVerified(d, frame, loc.ulen).ok())
     return Status::NotFound("chunk " + d.ToString() + ": its frame is damaged too");
   char hdr[kRecordHeaderSize] = {};
@@ -408,17 +394,14 @@ Status RestoreRecordHeader(const std::string& packs_dir, const Digest& d, const 
   EncodeFixed32(hdr + 4, loc.clen);
   EncodeFixed32(hdr + 8, loc.ulen);
   std::memcpy(hdr + 16, d.bytes.data(), 32);
-  if (::pwrite(fd, hdr, sizeof hdr, static_cast<off_t>(loc.offset)) != static_cast<ssize_t>(sizeof hdr) ||
-      ::fdatasync(fd) != 0)
-    return Status::IOError("rewrite record header in " + path);
-  return Status::Ok();
+  RETURN_IF_ERROR(file->WriteAt(loc.offset, std::string_view(hdr, sizeof hdr)));
+  return file->Sync();
 }
 
-Status RestorePackHeader(const std::string& path) {
+Status RestorePackHeader(Env* env, const std::string& path) {
   ASSIGN_OR_RETURN(uint64_t id, PackIdFromFileName(path.substr(path.rfind('/') + 1)));
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(path);
-  UniqueFd ufd(fd);
+  ASSIGN_OR_RETURN(auto file, env->OpenWritable(path, Env::OpenMode::kExisting));
+  const int fd = file->fd();
   struct stat st;
   if (::fstat(fd, &st) != 0) return Status::IOError(path);
   if (CheckPackHeader(fd, static_cast<uint64_t>(st.st_size), path).ok()) return Status::Ok();
@@ -434,9 +417,8 @@ Status RestorePackHeader(const std::string& path) {
   std::memcpy(hdr, hsize == kPackHeaderSize ? kPackMagic : kPackMagicV1, 8);
   EncodeFixed64(hdr + 8, id);
   EncodeFixed64(hdr + 16, HeaderCheck(hdr));
-  if (::pwrite(fd, hdr, hsize, 0) != static_cast<ssize_t>(hsize) || ::fdatasync(fd) != 0)
-    return Status::IOError("rewrite pack header of " + path);
-  return Status::Ok();
+  RETURN_IF_ERROR(file->WriteAt(0, std::string_view(hdr, hsize)));
+  return file->Sync();
 }
 
 }  // namespace cfs

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "base/digest.h"
+#include "base/env.h"
 #include "base/io.h"
 #include "base/thread_annotations.h"
 
@@ -51,12 +52,15 @@ std::string PackPath(const std::string& packs_dir, uint64_t pack_id);
 // The pack id a file name "%016x.pack" stands for; Invalid for other names.
 Result<uint64_t> PackIdFromFileName(std::string_view name);
 
-// Appends records to the packs of this process. Thread-safe.
+// Appends records to the packs of this process, creating, writing and
+// syncing them through env (the store's; it must outlive the writer).
+// Thread-safe.
 class PackWriter {
  public:
   // max_pack_size: roll over to a new pack beyond this. Default: 1 GiB.
-  explicit PackWriter(std::string packs_dir, uint64_t max_pack_size = 1ull << 30)
-      : dir_(std::move(packs_dir)), max_size_(max_pack_size) {}
+  explicit PackWriter(std::string packs_dir, Env* env = Env::Default(),
+                      uint64_t max_pack_size = 1ull << 30)
+      : dir_(std::move(packs_dir)), env_(env), max_size_(max_pack_size) {}
   ~PackWriter();
   // Appends one record and returns its location (not yet durable).
   Result<ChunkLoc> Append(const Digest& d, std::string_view frame, uint32_t ulen);
@@ -65,20 +69,25 @@ class PackWriter {
   // Ids of the packs this writer created, oldest first. A caller that
   // indexed none of their records may unlink them (a failed import).
   std::vector<uint64_t> created() const EXCLUDES(mu_);
+  // Unlinks every pack this writer created (through its env). REQUIRES: none
+  // of their records is indexed.
+  void RemoveCreated() EXCLUDES(mu_);
 
  private:
   struct Open {
     uint64_t id = 0;
-    UniqueFd fd;
+    std::unique_ptr<WritableFile> file;
     uint64_t size = 0;
   };
   Status StartPack() REQUIRES(mu_);
   const std::string dir_;
+  Env* const env_;
   const uint64_t max_size_;
   mutable Mutex mu_;
   Open cur_ GUARDED_BY(mu_);
   std::vector<uint64_t> created_ GUARDED_BY(mu_);
-  std::vector<UniqueFd> finished_ GUARDED_BY(mu_);  // rolled packs, locked until destruction
+  // Rolled packs, open (and so flock'ed) until destruction.
+  std::vector<std::unique_ptr<WritableFile>> finished_ GUARDED_BY(mu_);
   size_t finished_synced_ GUARDED_BY(mu_) = 0;      // finished_[0, this) are synced
 };
 
@@ -148,14 +157,15 @@ struct PackScan {
 Result<PackScan> ScanPack(const std::string& path,
                           const std::function<Status(const PackRecord&)>& fn);
 
-// Repair (store/repair.cc). Both write in place and fdatasync.
+// Repair (store/repair.cc). Both write in place and sync, through env.
 // Rewrites the header of the record at loc from what the index says of it,
 // if -- and only if -- the frame there decompresses to d. NotFound otherwise.
-Status RestoreRecordHeader(const std::string& packs_dir, const Digest& d, const ChunkLoc& loc);
+Status RestoreRecordHeader(Env* env, const std::string& packs_dir, const Digest& d,
+                           const ChunkLoc& loc);
 // Rewrites a damaged pack header from the file name, choosing the version by
 // where the first record starts. Ok (and nothing written) when it is intact;
 // NotFound when no record starts where either version would put it.
-Status RestorePackHeader(const std::string& path);
+Status RestorePackHeader(Env* env, const std::string& path);
 
 // Decompresses one zstd frame of known size and verifies its digest.
 Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);

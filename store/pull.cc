@@ -137,17 +137,14 @@ static LowerTocs LowerTocsOf(Store::Impl& impl, const SourceImage& img, size_t n
 // surface after a restart) what is left is garbage for gc.
 class DropPacksUnlessCommitted {
  public:
-  DropPacksUnlessCommitted(const PackWriter& packs, const std::string& dir)
-      : packs_(packs), dir_(dir) {}
+  explicit DropPacksUnlessCommitted(PackWriter& packs) : packs_(packs) {}
   ~DropPacksUnlessCommitted() {
-    if (commit_tried_) return;
-    for (uint64_t id : packs_.created()) (void)::unlink(PackPath(dir_, id).c_str());
+    if (!commit_tried_) packs_.RemoveCreated();
   }
   void CommitTried() { commit_tried_ = true; }
 
  private:
-  const PackWriter& packs_;
-  const std::string& dir_;
+  PackWriter& packs_;
   bool commit_tried_ = false;
 };
 
@@ -177,15 +174,15 @@ static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src
   if (stored) {
     ASSIGN_OR_RETURN(res.chunks_replaced, DropDamagedChunks(impl, *snapshot, img.diff_ids));
   }
-  PackWriter packs(impl.packs_dir);
-  DropPacksUnlessCommitted drop(packs, impl.packs_dir);
+  PackWriter packs(impl.packs_dir, impl.env());
+  DropPacksUnlessCommitted drop(packs);
   LayerImporter importer(*impl.chunker, &packs, snapshot.get(), impl.opts.compression_level,
                          impl.opts.threads);
   ImageRecord rec;
   rec.config = img.config_digest;
   rec.source = source_desc;
   rec.manifest_media_type = img.manifest_media_type;
-  rec.stored_at = static_cast<int64_t>(::time(nullptr));
+  rec.stored_at = static_cast<int64_t>(impl.env()->NowMicros() / 1000000);
   std::unordered_set<Digest, DigestHash> distinct;
   // Chunks that zstd:chunked layers of this pull fetched by parts.
   std::unordered_map<Digest, ChunkLoc, DigestHash> fresh;

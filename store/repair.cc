@@ -106,14 +106,14 @@ Result<std::vector<RepairReport::Image>> ImagesNeeding(Store::Impl& impl, Index&
 }  // namespace
 
 // Rewrites pack headers that fail their check.
-static void RestorePackHeaders(const std::string& packs_dir, RepairReport* rep) {
+static void RestorePackHeaders(Env* env, const std::string& packs_dir, RepairReport* rep) {
   auto names = ListDir(packs_dir, ".pack");
   if (!names.ok()) return;
   for (const auto& n : *names) {
     std::string path = packs_dir + "/" + n;
     auto scan = ScanPack(path, [](const PackRecord&) { return Status::Ok(); });
     if (scan.ok() || scan.status().code() != Status::Code::kCorruption) continue;
-    Status s = RestorePackHeader(path);
+    Status s = RestorePackHeader(env, path);
     rep->actions.push_back(s.ok() ? path + ": damaged pack header rewritten from its file name"
                                   : path + ": damaged pack header left as is: " + s.message());
   }
@@ -123,11 +123,11 @@ Result<RepairReport> Store::Repair() {
   RepairReport rep;
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
   ASSIGN_OR_RETURN(auto w, impl_->Writer());
-  RestorePackHeaders(impl_->packs_dir, &rep);
+  RestorePackHeaders(impl_->env(), impl_->packs_dir, &rep);
   ASSIGN_OR_RETURN(auto bad, BadChunks(*w, impl_->packs));
   for (auto it = bad.begin(); it != bad.end();) {
     const auto& [d, loc] = *it;
-    if (loc.pack_id != 0 && RestoreRecordHeader(impl_->packs_dir, d, loc).ok() &&
+    if (loc.pack_id != 0 && RestoreRecordHeader(impl_->env(), impl_->packs_dir, d, loc).ok() &&
         impl_->packs.ReadChunk(d, loc).ok()) {
       rep.actions.push_back("chunk " + d.ToString() + ": damaged record header rewritten in " +
                             PackPath(impl_->packs_dir, loc.pack_id));

@@ -291,13 +291,15 @@ class StoreChunkSource : public ChunkSource {
 // Holds an exclusive flock on its lease file; removes the file on release.
 class FileLease : public Store::Lease {
  public:
-  FileLease(std::string path, FileLock lock) : path_(std::move(path)), lock_(std::move(lock)) {}
+  FileLease(Env* env, std::string path, FileLock lock)
+      : env_(env), path_(std::move(path)), lock_(std::move(lock)) {}
   ~FileLease() override {
-    ::unlink(path_.c_str());
+    (void)env_->RemoveFile(path_);
     lock_.Release();
   }
 
  private:
+  Env* env_;
   std::string path_;
   FileLock lock_;
 };
@@ -308,20 +310,18 @@ class FileLease : public Store::Lease {
 constexpr char kLeaseReserve[] = "/leases.reserve";
 constexpr size_t kLeaseReserveBytes = 64 << 10;
 
-void EnsureLeaseReserve(const std::string& root) {
+void EnsureLeaseReserve(Env* env, const std::string& root) {
   const std::string path = root + kLeaseReserve;
-  if (!PathExists(path)) (void)WriteFileAtomic(path, std::string(kLeaseReserveBytes, '\0'));
+  if (!PathExists(path)) (void)WriteFileAtomic(env, path, std::string(kLeaseReserveBytes, '\0'));
 }
 
 // Creates and locks the lease file at path, holding body.
-Result<FileLock> WriteLease(const std::string& path, const std::string& body) {
+Result<FileLock> WriteLease(Env* env, const std::string& path, const std::string& body) {
   ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path, FileLock::Mode::kExclusive));
-  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return Status::IOError(path);
-  UniqueFd ufd(fd);
+  ASSIGN_OR_RETURN(auto file, env->OpenWritable(path, Env::OpenMode::kTruncate));
   // The path names the store root, e.g. on a full disk.
-  RETURN_IF_ERROR(WriteAll(fd, body.data(), body.size()).Prefix(path));
-  if (::fsync(fd) != 0) return Status::IOError(path);
+  RETURN_IF_ERROR(file->Append(body).Prefix(path));
+  RETURN_IF_ERROR(file->Sync().Prefix(path));
   return lock;
 }
 }  // namespace
@@ -339,13 +339,13 @@ const std::string& Store::root() const { return impl_->root; }
 namespace {
 // A store made by an older cimg may have no index yet if nothing was ever
 // stored; one with packs or a partial index/ dir has lost it, and is refused.
-Status CheckIndexPresent(const std::string& root) {
+Status CheckIndexPresent(Env* env, const std::string& root) {
   if (PathExists(root + "/index/CURRENT")) return Status::Ok();
   auto packs = ListDir(root + "/packs", ".pack");
   auto index_files = ListDir(root + "/index");
   bool empty = packs.ok() && packs->empty() && (!index_files.ok() || index_files->empty());
-  if (!empty) return Index::OpenWriter(root).status();  // the one-line refusal
-  return Index::Create(root);
+  if (!empty) return Index::OpenWriter(root, env).status();  // the one-line refusal
+  return Index::Create(root, env);
 }
 }  // namespace
 
@@ -354,7 +354,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
   if (o.root.empty()) o.root = DefaultStoreRoot();
   while (o.root.size() > 1 && o.root.back() == '/') o.root.pop_back();
   for (const char* sub : {"", "/packs", "/tmp", "/leases"})
-    RETURN_IF_ERROR(MakeDirs(o.root + sub, 0700).Prefix("store root " + o.root));
+    RETURN_IF_ERROR(o.env->CreateDirs(o.root + sub, 0700).Prefix("store root " + o.root));
   // Chunker parameters are fixed at creation.
   std::string cfg_path = o.root + "/store.json";
   if (PathExists(cfg_path)) {
@@ -367,10 +367,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
     } catch (const std::exception& e) {
       return Status::Corruption(cfg_path + ": " + e.what());
     }
-    RETURN_IF_ERROR(CheckIndexPresent(o.root));
+    RETURN_IF_ERROR(CheckIndexPresent(o.env, o.root));
   } else {
     RETURN_IF_ERROR(o.chunker.Validate());
-    RETURN_IF_ERROR(Index::Create(o.root));
+    RETURN_IF_ERROR(Index::Create(o.root, o.env));
     json j = {{"version", 1},
               {"digest", "sha256"},
               {"chunker",
@@ -378,10 +378,10 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
                 {"min", o.chunker.min_size},
                 {"avg", o.chunker.avg_size},
                 {"max", o.chunker.max_size}}}};
-    RETURN_IF_ERROR(WriteFileAtomic(cfg_path, j.dump(2) + "\n"));
+    RETURN_IF_ERROR(WriteFileAtomic(o.env, cfg_path, j.dump(2) + "\n"));
   }
   RETURN_IF_ERROR(o.chunker.Validate().Prefix(cfg_path));
-  EnsureLeaseReserve(o.root);
+  EnsureLeaseReserve(o.env, o.root);
   auto impl = std::make_unique<Impl>(o);
   impl->chunker = std::make_unique<Chunker>(o.chunker);
   return std::unique_ptr<Store>(new Store(std::move(impl)));
@@ -495,18 +495,18 @@ Result<std::unique_ptr<Store::Lease>> Store::TakeLease(const std::vector<Digest>
   json j = json::array();
   for (const auto& d : diff_ids) j.push_back(d.ToString());
   const std::string body = j.dump();
-  auto lock = WriteLease(path, body);
+  Env* env = impl_->env();
+  auto lock = WriteLease(env, path, body);
   if (!lock.ok() && lock.status().err() == ENOSPC) {
     // A full disk: use the room kept for this.
-    ::unlink(path.c_str());
-    if (::unlink((impl_->root + kLeaseReserve).c_str()) == 0)
-      lock = WriteLease(path, body);
+    (void)env->RemoveFile(path);
+    if (env->RemoveFile(impl_->root + kLeaseReserve).ok()) lock = WriteLease(env, path, body);
   }
   if (!lock.ok()) {
-    ::unlink(path.c_str());
+    (void)env->RemoveFile(path);
     return lock.status();
   }
-  return std::unique_ptr<Lease>(std::make_unique<FileLease>(path, std::move(*lock)));
+  return std::unique_ptr<Lease>(std::make_unique<FileLease>(env, path, std::move(*lock)));
 }
 
 }  // namespace cfs

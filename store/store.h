@@ -20,6 +20,7 @@
 #include "store/chunked_layer.h"
 #include "store/chunker.h"
 #include "base/digest.h"
+#include "base/env.h"
 #include "transport/image_source.h"
 #include "layer/layer_writer.h"
 #include "base/status.h"
@@ -38,6 +39,11 @@ struct StoreOptions {
   int compression_level = 1;
   // Worker threads for hashing and compression. Default: 0 = all cores.
   int threads = 0;
+  // Every write and sync the store makes (packs, index, store.json, gc,
+  // repair, work dirs) goes through it; reads stay plain POSIX. Tests pass a
+  // fault-injecting Env (store/testing/fault_injection_env.h). Not owned: it
+  // must outlive the Store. Default: Env::Default() (POSIX).
+  Env* env = Env::Default();
 };
 
 // Reported during long work; called from the calling thread.

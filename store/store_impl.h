@@ -39,8 +39,10 @@ class Store::Impl {
   Result<FileLock> OperationLock() {
     return FileLock::Acquire(root + "/gc.lock", FileLock::Mode::kShared);
   }
-  Result<std::unique_ptr<Index>> Reader() { return Index::OpenReader(root); }
-  Result<std::unique_ptr<Index>> Writer() { return Index::OpenWriter(root); }
+  Result<std::unique_ptr<Index>> Reader() { return Index::OpenReader(root, opts.env); }
+  Result<std::unique_ptr<Index>> Writer() { return Index::OpenWriter(root, opts.env); }
+  // Every write and sync of the store goes through it (StoreOptions::env).
+  Env* env() const { return opts.env; }
 
   // Resolves a name, manifest digest or image-ID prefix to a manifest digest.
   Result<Digest> Resolve(Index& ix, const std::string& name);

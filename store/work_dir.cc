@@ -95,9 +95,11 @@ void KillGroup(pid_t pgid, unsigned long long start) {
 
 }  // namespace
 
-Result<WorkDir> WorkDir::Create(const std::string& store_root, const std::string& prefix) {
+Result<WorkDir> WorkDir::Create(const std::string& store_root, const std::string& prefix,
+                                Env* env) {
   ASSIGN_OR_RETURN(FileLock gc, FileLock::Acquire(store_root + "/gc.lock", FileLock::Mode::kShared));
   WorkDir w;
+  w.env_ = env;
   ASSIGN_OR_RETURN(w.dir_, TempDir::Create(store_root + "/tmp", prefix));
   ASSIGN_OR_RETURN(w.owner_, FileLock::Acquire(w.dir_.path() + "/" + kSecondaryOwnerLock,
                                                FileLock::Mode::kExclusive));
@@ -109,7 +111,7 @@ WorkDir::~WorkDir() = default;
 Status WorkDir::Save() {
   json j = {{"mounts", mounts_}, {"groups", json::array()}};
   for (const auto& [pgid, start] : groups_) j["groups"].push_back({{"pgid", pgid}, {"start", start}});
-  return WriteFileAtomic(path() + "/" + kUndoFile, j.dump());
+  return WriteFileAtomic(env_, path() + "/" + kUndoFile, j.dump());
 }
 
 Status WorkDir::AddMount(const std::string& mnt) {

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/env.h"
 #include "base/io.h"
 #include "base/status.h"
 
@@ -27,8 +28,10 @@ class WorkDir {
  public:
   // Creates store_root/tmp/PREFIXxxxxxx with its owner lock held. The
   // store's gc.lock is held shared meanwhile, so a gc never sees the
-  // directory before its owner lock.
-  static Result<WorkDir> Create(const std::string& store_root, const std::string& prefix);
+  // directory before its owner lock. undo.json is written through env (the
+  // store's; it must outlive the WorkDir).
+  static Result<WorkDir> Create(const std::string& store_root, const std::string& prefix,
+                                Env* env = Env::Default());
   WorkDir() = default;
   WorkDir(WorkDir&&) = default;
   WorkDir& operator=(WorkDir&&) = default;
@@ -49,6 +52,7 @@ class WorkDir {
  private:
   Status Save();
 
+  Env* env_ = Env::Default();
   FileLock owner_;
   TempDir dir_;  // after owner_: removed before the lock is released
   std::vector<std::string> mounts_;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/digest.h"
+#include "base/env.h"
 #include "base/status.h"
 
 namespace cfs {
@@ -151,13 +152,19 @@ class ForwardingSink : public ByteSink {
   uint64_t count_ = 0;
 };
 
-// Writes a file atomically: data goes to "<path>.tmp.<pid>", and Commit()
-// fsyncs, renames over path and fsyncs the directory. Destroyed without
-// Commit(), the temporary file is removed and path is untouched.
+// Writes a file atomically through env: data goes to "<path>.tmp.<pid>.<rand>",
+// and Commit() syncs it, renames it over path and syncs the directory, so
+// after a crash path holds either its old or its new bytes. Destroyed
+// without Commit(), the temporary file is removed and path is untouched.
 class AtomicFileSink : public ByteSink {
  public:
-  static Result<std::unique_ptr<AtomicFileSink>> Create(const std::string& path,
+  static Result<std::unique_ptr<AtomicFileSink>> Create(Env* env, const std::string& path,
                                                         mode_t mode = 0644);
+  // The same with Env::Default().
+  static Result<std::unique_ptr<AtomicFileSink>> Create(const std::string& path,
+                                                        mode_t mode = 0644) {
+    return Create(Env::Default(), path, mode);
+  }
   ~AtomicFileSink() override;
   using ByteSink::Write;
   Status Write(const void* data, size_t n) override;
@@ -165,10 +172,11 @@ class AtomicFileSink : public ByteSink {
   uint64_t bytes_written() const { return written_; }
 
  private:
-  AtomicFileSink(std::string path, std::string tmp, UniqueFd fd)
-      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
-  std::string path_, tmp_;
-  UniqueFd fd_;
+  AtomicFileSink(Env* env, std::string path, std::unique_ptr<WritableFile> file)
+      : env_(env), path_(std::move(path)), file_(std::move(file)) {}
+  Env* env_;
+  std::string path_;
+  std::unique_ptr<WritableFile> file_;  // the temporary file
   uint64_t written_ = 0;
   bool committed_ = false;
 };
@@ -194,11 +202,15 @@ class FileLock {
 
 // Whole-file helpers.
 Result<std::string> ReadFile(const std::string& path, size_t max_size = 256u << 20);
+// AtomicFileSink in one call (through env; the first form: Env::Default()).
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+Status WriteFileAtomic(Env* env, const std::string& path, std::string_view data,
+                       mode_t mode = 0644);
 Status WriteAll(int fd, const void* data, size_t n);
 Status PreadAll(int fd, void* buf, size_t n, uint64_t off);
 Status MakeDirs(const std::string& path, mode_t mode = 0755);
-Status FsyncDir(const std::string& dir);
+Status FsyncDir(const std::string& dir);  // env->SyncDir(dir) with Env::Default()
+Status FsyncDir(Env* env, const std::string& dir);
 Status RemoveTree(const std::string& path);
 bool PathExists(const std::string& path);
 // Names in dir (not "." or ".."), sorted, keeping those ending in suffix.
