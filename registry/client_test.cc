@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "registry/http.h"
 #include "registry/testing/fake_transport.h"
 
 namespace cfs::registry {
@@ -238,6 +239,12 @@ TEST_F(ClientTest, UploadThenPullRoundTrips) {
   auto head = c->HeadBlob(kRepo, d.digest);
   ASSERT_TRUE(head.ok() && *head) << head.status().ToString();
   EXPECT_EQ(**head, bytes.size());
+}
+
+TEST(HttpTest, UrlEscapeRoundTrips) {
+  const std::string s = "sha256:ab/c d?e=f&g%";
+  EXPECT_EQ(http::UrlEscape(s), "sha256%3Aab%2Fc%20d%3Fe%3Df%26g%25");
+  EXPECT_EQ(http::UrlUnescape(http::UrlEscape(s)), s);
 }
 
 }  // namespace

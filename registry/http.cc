@@ -1,6 +1,7 @@
 #include "registry/http.h"
 
 #include <cctype>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace cfs::registry::http {
@@ -17,6 +18,19 @@ std::string UrlEscape(const std::string& s) {
       out += '%';
       out += kHex[c >> 4];
       out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string UrlUnescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::strtol(s.substr(i + 1, 2).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
     }
   }
   return out;

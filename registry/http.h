@@ -86,6 +86,8 @@ std::string ResolveLocation(const std::string& base, const std::string& loc);
 // url + "?kv" or "&kv".
 std::string WithQuery(const std::string& url, const std::string& kv);
 std::string UrlEscape(const std::string& s);
+// Decodes %XX escapes (the inverse of UrlEscape; "+" stays "+").
+std::string UrlUnescape(const std::string& s);
 
 // Performs exchanges. Implementations are thread-safe (a Client runs
 // transfers in parallel) and count what they moved.

@@ -29,26 +29,13 @@ FakeTransport::Answer ErrorAnswer(long status, const std::string& code, const st
   return a;
 }
 
-std::string UrlUnescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::strtol(s.substr(i + 1, 2).c_str(), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // The value of key in a query "a=1&b=2" ("" when absent), unescaped.
 std::string QueryParam(const std::string& query, const std::string& key) {
   size_t pos = 0;
   while (pos <= query.size()) {
     size_t amp = query.find('&', pos);
     std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    if (kv.rfind(key + "=", 0) == 0) return UrlUnescape(kv.substr(key.size() + 1));
+    if (kv.rfind(key + "=", 0) == 0) return http::UrlUnescape(kv.substr(key.size() + 1));
     if (amp == std::string::npos) break;
     pos = amp + 1;
   }
