@@ -10,7 +10,7 @@
 namespace cfs::registry {
 
 // Once Cancel() is called, cancelled() is true for good, every SleepUntil()
-// returns false at once, and the transfers that check it (http.cc's progress
+// returns false at once, and the transfers that check it (curl_transport.cc's progress
 // callback, called by curl about once a second) abort. Thread-safe.
 class Canceller {
  public:

@@ -1,5 +1,6 @@
-// The registry client: an HTTP layer over libcurl easy handles, then auth,
-// redirects and retries, then the distribution API calls.
+// The registry client: auth, redirects and retries over an http::Transport
+// (curl unless ClientOptions::transport says otherwise), then the
+// distribution API calls.
 #include "registry/client.h"
 
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "registry/cancel.h"
+#include "registry/curl_transport.h"
 #include "registry/http.h"
 #include "registry/reference.h"
 #include "base/thread_annotations.h"
@@ -31,8 +33,8 @@ using http::Request;
 using http::Response;
 using http::RegistryErrors;
 using http::ResolveLocation;
-using http::TlsCurl;
-using http::TransientCurl;
+using http::Outcome;
+using http::TransientOutcome;
 using http::TransientStatus;
 using http::UrlEscape;
 using http::WithQuery;
@@ -53,7 +55,7 @@ class Client::Impl {
  public:
   std::string registry, host, scheme = "https";
   ClientOptions opts;
-  std::unique_ptr<http::Transport> http;
+  std::shared_ptr<http::Transport> http;
 
   Mutex auth_mu;
   std::optional<Challenge> challenge GUARDED_BY(auth_mu);
@@ -77,7 +79,10 @@ class Client::Impl {
   }
 
   // One HTTP exchange, no retries, no redirects.
-  Exchange Perform(const Request& rq) { return http->Perform(rq); }
+  Exchange Perform(Request rq) {
+    rq.cancel = &cancel;
+    return http->Perform(rq);
+  }
 
   // Credentials for this registry (given, else the auth file's), loaded once.
   Result<std::optional<Credentials>> Creds() REQUIRES(auth_mu);
@@ -94,6 +99,8 @@ class Client::Impl {
   // whatever its status; Unavailable when the registry cannot be reached
   // after the retries, Aborted once cancelled.
   Result<Response> Do(Request rq, const std::string& scope);
+  // GET /v2/: sets scheme and challenge.
+  Status Probe();
 
   // Error for an unexpected response.
   Status Unexpected(const std::string& what, const Response& r);
@@ -120,7 +127,7 @@ class Client::Impl {
 
 Status Client::Impl::TransportError(const std::string& what, const Exchange& ex) const {
   std::string msg = what + ": " + ex.error;
-  if (TlsCurl(ex.code) && ex.code != CURLE_SSL_CONNECT_ERROR) {
+  if (ex.outcome == Outcome::kTlsVerify) {
     msg += " (TLS verification failed: give the registry's CA with --cert-dir DIR, or use "
            "--tls-verify=false for a registry you trust)";
   }
@@ -191,14 +198,14 @@ Result<std::string> Client::Impl::FetchToken(const Challenge& ch, const std::str
   Exchange ex;
   for (int attempt = 0;; attempt++) {
     ex = Perform(rq);
-    bool again = ex.code != CURLE_OK ? TransientCurl(ex.code) : TransientStatus(ex.resp.status);
+    bool again = !ex.ok() ? TransientOutcome(ex.outcome) : TransientStatus(ex.resp.status);
     if (!again || attempt >= opts.retries ||
-        !Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr, limit))
+        !Backoff(attempt, ex.ok() ? &ex.resp : nullptr, limit))
       break;
   }
   const std::string what = registry + ": token from " + realm;
-  if (ex.cancelled || cancel.cancelled()) return Cancelled(what);
-  if (ex.code != CURLE_OK) return TransportError(what, ex);
+  if (ex.outcome == Outcome::kCancelled || cancel.cancelled()) return Cancelled(what);
+  if (!ex.ok()) return TransportError(what, ex);
   if (ex.resp.status == 401 || ex.resp.status == 403) {
     if (c && !c->username.empty())
       return Status::Denied(registry + ": login refused for user \"" + c->username +
@@ -264,11 +271,11 @@ Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
       rq.auth.clear();  // never send registry credentials to blob storage
     }
     Exchange ex = Perform(rq);
-    if (ex.code != CURLE_OK) {
+    if (!ex.ok()) {
       if (!ex.resp.sink_status.ok()) return ex.resp.sink_status;
-      if (ex.cancelled) return Cancelled(what);
+      if (ex.outcome == Outcome::kCancelled) return Cancelled(what);
       // A body already handed to the sink cannot be taken back: the caller resumes.
-      if (TransientCurl(ex.code) && ex.resp.sink_bytes == 0 && attempt < opts.retries &&
+      if (TransientOutcome(ex.outcome) && ex.resp.sink_bytes == 0 && attempt < opts.retries &&
           Backoff(attempt, nullptr, limit)) {
         attempt++;
         continue;
@@ -342,19 +349,16 @@ Client::Stats Client::stats() const {
                impl_->n_retries.load()};
 }
 
-Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
-                                               const ClientOptions& o) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  auto impl = std::make_unique<Impl>();
-  impl->registry = NormalizeRegistryHost(registry);
-  if (impl->registry.empty()) return Status::Invalid("empty registry name");
-  impl->host = impl->registry == "docker.io" ? "registry-1.docker.io" : impl->registry;
-  impl->opts = o;
+namespace {
+
+// The curl transport for o, with the CA certificates of cert_dir (given, or
+// the containers-tools directory of the registry when there is one).
+Result<std::shared_ptr<http::Transport>> MakeCurlTransport(const std::string& registry,
+                                                           const ClientOptions& o) {
   std::string cert_dir = o.cert_dir;
   if (cert_dir.empty()) {
     for (const char* base : {"/etc/containers/certs.d/", "/etc/docker/certs.d/"}) {
-      std::string d = base + impl->registry;
+      std::string d = base + registry;
       if (PathExists(d)) {
         cert_dir = d;
         break;
@@ -368,43 +372,43 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   to.connect_timeout_s = o.connect_timeout_s;
   to.stall_timeout_s = o.stall_timeout_s;
   to.low_speed_bps = o.low_speed_bps;
-  to.cancel = &impl->cancel;
   if (!cert_dir.empty()) to.ca_blob = http::CaBundle(cert_dir, &to.client_cert, &to.client_key);
-  impl->http = std::make_unique<http::Transport>(std::move(to));
+  return std::shared_ptr<http::Transport>(std::make_shared<http::CurlTransport>(std::move(to)));
+}
 
-  // Probe /v2/: the scheme, and the challenge that says how to authenticate.
+}  // namespace
+
+// Probes /v2/: the scheme, and the challenge that says how to authenticate.
+Status Client::Impl::Probe() {
   Request rq;
-  rq.url = impl->Base() + "/v2/";
+  rq.url = Base() + "/v2/";
   Exchange ex;
-  const auto limit = impl->RetryLimit(Impl::Clock::time_point::max());
+  const auto limit = RetryLimit(Clock::time_point::max());
   for (int attempt = 0;; attempt++) {
-    ex = impl->Perform(rq);
+    ex = Perform(rq);
     // A plain-http registry answers a TLS hello with garbage: try http at once.
-    if (ex.code != CURLE_OK && !o.tls_verify && impl->scheme == "https") {
-      impl->scheme = "http";
-      rq.url = impl->Base() + "/v2/";
-      Exchange plain = impl->Perform(rq);
-      if (plain.code == CURLE_OK ||
-          (ex.code == CURLE_SSL_CONNECT_ERROR && plain.code == CURLE_OPERATION_TIMEDOUT)) {
+    if (!ex.ok() && !opts.tls_verify && scheme == "https") {
+      scheme = "http";
+      rq.url = Base() + "/v2/";
+      Exchange plain = Perform(rq);
+      if (plain.ok() ||
+          (ex.outcome == Outcome::kTlsHandshake && plain.outcome == Outcome::kTimedOut)) {
         // (No TLS, and plain http taken but not answered: a plain registry
         // that hangs; its error is the one to report.)
         ex = std::move(plain);
       } else {
-        impl->scheme = "https";
-        rq.url = impl->Base() + "/v2/";
+        scheme = "https";
+        rq.url = Base() + "/v2/";
       }
     }
-    bool again = ex.code != CURLE_OK
-                     ? TransientCurl(ex.code) && ex.code != CURLE_COULDNT_RESOLVE_HOST
-                     : TransientStatus(ex.resp.status);
-    if (!again || attempt >= o.retries ||
-        !impl->Backoff(attempt, ex.code == CURLE_OK ? &ex.resp : nullptr, limit))
+    bool again = !ex.ok() ? TransientOutcome(ex.outcome) && ex.outcome != Outcome::kResolveFailed
+                          : TransientStatus(ex.resp.status);
+    if (!again || attempt >= opts.retries || !Backoff(attempt, ex.ok() ? &ex.resp : nullptr, limit))
       break;
   }
-  if (ex.code != CURLE_OK) {
-    Status s = impl->TransportError(impl->registry, ex);
-    if (o.tls_verify && (ex.code == CURLE_SSL_CONNECT_ERROR || ex.code == CURLE_RECV_ERROR ||
-                         ex.code == CURLE_GOT_NOTHING)) {
+  if (!ex.ok()) {
+    Status s = TransportError(registry, ex);
+    if (opts.tls_verify && (ex.outcome == Outcome::kTlsHandshake || ex.outcome == Outcome::kCut)) {
       return Status::Unavailable(s.message() +
                                  " (TLS handshake failed: a plain-http registry needs "
                                  "--tls-verify=false)");
@@ -413,11 +417,28 @@ Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
   }
   if (ex.resp.status == 401) {
     auto ch = ParseChallenge(ex.resp.Header("www-authenticate"));
-    MutexLock l(&impl->auth_mu);
-    impl->challenge = ch;
+    MutexLock l(&auth_mu);
+    challenge = ch;
   } else if (ex.resp.status != 200) {
-    return impl->Unexpected(impl->registry + ": GET /v2/ (is this an OCI registry?)", ex.resp);
+    return Unexpected(registry + ": GET /v2/ (is this an OCI registry?)", ex.resp);
   }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Client>> Client::Create(const std::string& registry,
+                                               const ClientOptions& o) {
+  auto impl = std::make_unique<Impl>();
+  impl->registry = NormalizeRegistryHost(registry);
+  if (impl->registry.empty()) return Status::Invalid("empty registry name");
+  impl->host = impl->registry == "docker.io" ? "registry-1.docker.io" : impl->registry;
+  impl->opts = o;
+  impl->opts.transport = nullptr;  // held once, in impl->http
+  if (o.transport) {
+    impl->http = o.transport;
+  } else {
+    ASSIGN_OR_RETURN(impl->http, MakeCurlTransport(impl->registry, o));
+  }
+  RETURN_IF_ERROR(impl->Probe());
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 

@@ -1,4 +1,5 @@
-// OCI distribution (registry API v2) client over libcurl.
+// OCI distribution (registry API v2) client over an HTTP transport (libcurl
+// by default).
 //
 // One Client talks to one registry host. It finds out the scheme (https, or
 // plain http only when tls_verify is off), authenticates (anonymous, Bearer
@@ -25,6 +26,10 @@
 
 namespace cfs::registry {
 
+namespace http {
+class Transport;
+}
+
 struct ClientOptions {
   bool tls_verify = true;  // false: plain http or unverified https allowed
   // CA certificates (*.crt) and a client certificate (*.cert + *.key) in the
@@ -47,6 +52,10 @@ struct ClientOptions {
   long low_speed_bps = 1024;
   int retry_window_s = 60;
   int backoff_ms = 250;  // first retry delay; doubles each time (at most 15 s)
+  // What performs the HTTP exchanges (registry/http.h). null: libcurl, with
+  // the TLS and timeout options above. Tests give a fake registry
+  // (registry/testing/fake_transport.h); the timeouts are then its to model.
+  std::shared_ptr<http::Transport> transport;
 };
 
 struct FetchedManifest {

@@ -1,11 +1,12 @@
-// HTTP exchanges over libcurl for the registry client: one request, one
-// response -- no auth, no retries, no redirects (client.cc adds those).
+// HTTP exchanges for the registry client: one request, one response -- no
+// auth, no retries, no redirects (client.cc adds those). `Transport` is the
+// interface; curl_transport.h is the real one over libcurl,
+// testing/fake_transport.h a registry in memory with injected faults.
 // Private to registry/.
 #pragma once
 
-#include <curl/curl.h>
-
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -13,16 +14,15 @@
 #include <utility>
 #include <vector>
 
-#include "registry/cancel.h"
 #include "base/io.h"
-#include "base/thread_annotations.h"
+#include "registry/cancel.h"
 
 namespace cfs::registry::http {
 
 struct Request {
   std::string method = "GET";
   std::string url;
-  std::vector<std::string> headers;
+  std::vector<std::string> headers;  // "Name: value" lines
   std::string auth;  // "Authorization: …" line, never logged
   std::string body;  // request body (PUT/POST/PATCH) unless body_fd >= 0
   int body_fd = -1;
@@ -33,17 +33,20 @@ struct Request {
   uint64_t resume_from = 0;
   size_t max_body = 1 << 20;
   std::function<void(uint64_t done, uint64_t total)> upload_progress;
-  // The exchange fails (CURLE_OPERATION_TIMEDOUT, "deadline" in the error)
-  // at this time, whatever its phase. Default: none.
+  // The exchange fails (Outcome::kTimedOut, "deadline" in the error) at
+  // this time, whatever its phase. Default: none.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // When set and cancelled, the exchange is aborted (Outcome::kCancelled)
+  // within about a second, or not started.
+  const Canceller* cancel = nullptr;
 };
 
 struct Response {
   long status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
   std::string body;
-  uint64_t sink_bytes = 0;
-  Status sink_status;
+  uint64_t sink_bytes = 0;  // bytes Request::sink accepted
+  Status sink_status;       // the sink's failure, which aborted the exchange
   std::string Header(std::string_view name) const {
     for (const auto& [k, v] : headers)
       if (k == name) return v;
@@ -51,18 +54,29 @@ struct Response {
   }
 };
 
-// curl's outcome of one exchange: transport failure (with whether another
-// try may pass) or a response.
-struct Exchange {
-  CURLcode code = CURLE_OK;
-  bool cancelled = false;  // aborted by TransportOptions::cancel
-  std::string error;
-  Response resp;
+// How an exchange ended, short of a complete response.
+enum class Outcome {
+  kOk,             // a complete response (whatever its status)
+  kResolveFailed,  // no such host name
+  kConnectFailed,  // TCP connect refused or unreachable
+  kTimedOut,       // the deadline, or a stall (too few bytes/s), or connect timeout
+  kCut,            // the connection broke or closed mid-exchange
+  kTlsHandshake,   // TLS handshake failed (e.g. a plain-http peer)
+  kTlsVerify,      // the peer's certificate (or ours) was refused
+  kCancelled,      // Request::cancel fired
+  kFailed,         // anything else (a sink failure, out of memory, ...)
 };
 
-bool TransientCurl(CURLcode c);
-// TLS handshake or verification failures.
-bool TlsCurl(CURLcode c);
+// The outcome of one exchange: transport failure or a response.
+struct Exchange {
+  Outcome outcome = Outcome::kOk;
+  std::string error;  // one line, when outcome != kOk
+  Response resp;
+  bool ok() const { return outcome == Outcome::kOk; }
+};
+
+// Failures another try may pass: resolve, connect, timeouts, cuts.
+bool TransientOutcome(Outcome o);
 // Statuses worth another try: 408, 429, 5xx except 501.
 bool TransientStatus(long s);
 // The "errors" array of a registry error body, as one line ("" if none).
@@ -72,43 +86,28 @@ std::string ResolveLocation(const std::string& base, const std::string& loc);
 // url + "?kv" or "&kv".
 std::string WithQuery(const std::string& url, const std::string& kv);
 std::string UrlEscape(const std::string& s);
-// Bytes of all *.crt in dir plus the system bundle ("" when dir has none);
-// sets the client certificate pair (*.cert + *.key) when there is one.
-std::string CaBundle(const std::string& dir, std::string* client_cert, std::string* client_key);
+// Decodes %XX escapes (the inverse of UrlEscape; "+" stays "+").
+std::string UrlUnescape(const std::string& s);
 
-struct TransportOptions {
-  bool tls_verify = true;
-  std::string ca_blob;  // PEM CAs to trust (with the system's); "" = system only
-  std::string client_cert, client_key;  // files
-  // TCP + TLS handshake bound.
-  int connect_timeout_s = 15;
-  // A transfer (waiting for the first byte included) that moves fewer than
-  // low_speed_bps bytes per second over stall_timeout_s seconds fails.
-  int stall_timeout_s = 30;
-  long low_speed_bps = 1024;
-  // When set, cancelled() aborts every exchange within about a second.
-  const Canceller* cancel = nullptr;
-};
-
-// A pool of curl easy handles (connections are reused). Thread-safe.
+// Performs exchanges. Implementations are thread-safe (a Client runs
+// transfers in parallel) and count what they moved.
 class Transport {
  public:
-  explicit Transport(TransportOptions o) : opts_(std::move(o)) {}
-  ~Transport();
-  Transport(const Transport&) = delete;
-  Transport& operator=(const Transport&) = delete;
+  virtual ~Transport() = default;
   // One exchange: no retries, no redirects.
-  Exchange Perform(const Request& rq);
+  virtual Exchange Perform(const Request& rq) = 0;
   uint64_t requests() const { return n_requests_.load(); }
   uint64_t bytes_down() const { return n_down_.load(); }
   uint64_t bytes_up() const { return n_up_.load(); }
 
+ protected:
+  void Count(uint64_t up, uint64_t down) {
+    n_requests_++;
+    n_up_ += up;
+    n_down_ += down;
+  }
+
  private:
-  CURL* TakeHandle();
-  void ReturnHandle(CURL* c);
-  const TransportOptions opts_;
-  Mutex pool_mu_;
-  std::vector<CURL*> pool_ GUARDED_BY(pool_mu_);
   std::atomic<uint64_t> n_requests_{0}, n_down_{0}, n_up_{0};
 };
 

@@ -177,6 +177,8 @@ class Store {
   Result<LayerToc> GetLayerToc(const Digest& diff_id);
   Result<TarSplit> GetTarSplit(const Digest& diff_id);
   // A chunk source over this store's packs (verified reads). Thread-safe.
+  // A chunk the index lacks is Corruption (a layer needs it: the store is
+  // damaged), not NotFound.
   Result<std::unique_ptr<ChunkSource>> OpenChunkSource();
 
   // --- new layers and images (cimg build, cimg commit) ---
