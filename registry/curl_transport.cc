@@ -1,4 +1,5 @@
 #include "registry/curl_transport.h"
+#include "base/strings.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -19,12 +20,6 @@ constexpr char kUserAgent[] = "cimg/0.1 (clusterfs)";
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-std::string Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return std::string(s);
 }
 
 bool DebugHttp() {
