@@ -1,12 +1,12 @@
 #include "store/chunked_layer.h"
 
-#include <openssl/evp.h>
 #include <zstd.h>
 
 #include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/coding.h"
 #include "store/pack.h"
 #include "layer/tar_reader.h"
 #include "layer/zstd_chunked.h"
@@ -57,17 +57,9 @@ Result<std::string> Decompress(std::string_view z, uint64_t ulen, uint64_t max,
 }
 
 Result<std::string> B64(std::string_view in, const std::string& what) {
-  std::string s(in);
-  while (s.size() % 4) s += '=';
-  std::string out(3 * (s.size() / 4) + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
-  if (n < 0) return Status::Corruption(what + ": bad base64");
-  size_t pad = 0;
-  for (size_t k = s.size(); k > 0 && s[k - 1] == '='; k--) pad++;
-  out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, 2));
-  return out;
+  auto r = Base64Decode(in);
+  if (!r.ok()) return Status::Corruption(what + ": bad base64");
+  return r;
 }
 
 // The tar as the tar-split describes it, with every payload replaced by
@@ -134,112 +126,132 @@ std::string Str(const json& e, const char* k) {
 
 // Chunks of every regular file in the TOC, by normalized name (a name may
 // repeat: a queue per name, consumed in tar order).
-Result<std::map<std::string, std::deque<FileChunks>>> TocChunks(const json& entries,
-                                                                uint64_t data_end,
-                                                                const std::string& what) {
-  std::map<std::string, std::deque<FileChunks>> out;
-  FileChunks* cur = nullptr;
-  std::string cur_name;
-  uint64_t cur_end = 0;  // the reg entry's endOffset
-  auto finish = [&]() -> Status {
-    if (!cur) return Status::Ok();
-    uint64_t sum = 0;
-    for (size_t i = 0; i < cur->refs.size(); i++) {
-      BlobChunk& w = cur->where[i];
-      if (!w.zeros && w.length == UINT64_MAX) {
-        // No endOffset: ends where the next chunk starts, or at the file's end.
-        uint64_t end = cur_end;
-        for (size_t j = i + 1; j < cur->where.size(); j++)
-          if (!cur->where[j].zeros) {
-            end = cur->where[j].offset;
-            break;
-          }
-        if (end < w.offset) return Status::Corruption(what + ": " + cur_name + ": chunk offsets go backwards");
-        w.length = end - w.offset;
+class TocChunkReader {
+ public:
+  TocChunkReader(uint64_t data_end, const std::string& what) : data_end_(data_end), what_(what) {}
+
+  Result<std::map<std::string, std::deque<FileChunks>>> Run(const json& entries) {
+    for (const auto& e : entries) {
+      if (!e.is_object()) return Status::Corruption(what_ + ": TOC entry is not an object");
+      std::string type = Str(e, "type");
+      if (type == "chunk") {
+        RETURN_IF_ERROR(Chunk(e));
+        continue;
       }
-      if (!w.zeros && (w.length == 0 || w.offset + w.length > data_end || w.offset + w.length < w.offset))
-        return Status::Corruption(what + ": " + cur_name + ": chunk range outside the blob's data");
-      sum += cur->refs[i].size;
+      RETURN_IF_ERROR(Finish());
+      if (type == "reg") RETURN_IF_ERROR(Reg(e));
     }
-    if (sum != cur->size)
-      return Status::Corruption(what + ": " + cur_name + ": chunks add up to " +
-                                std::to_string(sum) + " bytes, the file has " +
-                                std::to_string(cur->size));
-    cur = nullptr;
-    return Status::Ok();
-  };
-  for (const auto& e : entries) {
-    if (!e.is_object()) return Status::Corruption(what + ": TOC entry is not an object");
-    std::string type = Str(e, "type");
-    if (type == "chunk") {
-      if (!cur) return Status::Corruption(what + ": chunk entry without a file before it");
-      uint64_t coff = U64(e, "chunkOffset"), csize = U64(e, "chunkSize");
-      uint64_t have = 0;
-      for (const auto& r : cur->refs) have += r.size;
-      if (coff != have || csize == 0 || csize > UINT32_MAX)
-        return Status::Corruption(what + ": " + cur_name + ": chunk at " + std::to_string(coff) +
-                                  " does not follow the previous one");
-      ChunkRef ref;
-      ref.size = static_cast<uint32_t>(csize);
-      BlobChunk w;
-      if (Str(e, "chunkType") == "zeros") {
-        w.zeros = true;
-        std::string z(csize, '\0');
-        ref.digest = Digest::Of(z);
-      } else {
-        auto d = Digest::Parse(Str(e, "chunkDigest"));
-        if (!d.ok()) return Status::Corruption(what + ": " + cur_name + ": bad chunkDigest");
-        ref.digest = *d;
-        w.offset = U64(e, "offset");
-        w.length = e.contains("endOffset") ? U64(e, "endOffset") - w.offset : UINT64_MAX;
-        if (e.contains("endOffset") && U64(e, "endOffset") < w.offset)
-          return Status::Corruption(what + ": " + cur_name + ": endOffset before offset");
-      }
-      cur->refs.push_back(ref);
-      cur->where.push_back(w);
-      continue;
-    }
-    RETURN_IF_ERROR(finish());
-    if (type != "reg") continue;
+    RETURN_IF_ERROR(Finish());
+    return std::move(out_);
+  }
+
+ private:
+  Status Bad(const std::string& why) const {
+    return Status::Corruption(what_ + ": " + cur_name_ + ": " + why);
+  }
+
+  // A "reg" entry: a file, with its first chunk.
+  Status Reg(const json& e) {
     uint64_t size = U64(e, "size");
-    if (size == 0) continue;  // no data
+    if (size == 0) return Status::Ok();  // no data
     auto name = NormalizeEntryName(Str(e, "name"));
-    if (!name.ok()) return Status::Corruption(what + ": TOC: " + name.status().message());
-    auto& q = out[*name];
+    if (!name.ok()) return Status::Corruption(what_ + ": TOC: " + name.status().message());
+    auto& q = out_[*name];
     q.emplace_back();
-    cur = &q.back();
-    cur_name = *name;
-    cur->size = size;
+    cur_ = &q.back();
+    cur_name_ = *name;
+    cur_->size = size;
     uint64_t off = U64(e, "offset"), end = U64(e, "endOffset");
-    if (end < off || end > data_end)
-      return Status::Corruption(what + ": " + cur_name + ": file range outside the blob's data");
-    cur_end = end;
+    if (end < off || end > data_end_) return Bad("file range outside the blob's data");
+    cur_end_ = end;
     uint64_t csize = U64(e, "chunkSize");
     ChunkRef ref;
     BlobChunk w;
     w.offset = off;
     if (csize == 0 || csize == size) {
-      if (size > UINT32_MAX) return Status::Corruption(what + ": " + cur_name + ": chunk too large");
+      if (size > UINT32_MAX) return Bad("chunk too large");
       auto d = Digest::Parse(Str(e, "chunkDigest").empty() ? Str(e, "digest") : Str(e, "chunkDigest"));
-      if (!d.ok()) return Status::Corruption(what + ": " + cur_name + ": bad digest");
+      if (!d.ok()) return Bad("bad digest");
       ref.digest = *d;
       ref.size = static_cast<uint32_t>(size);
       w.length = end - off;
     } else {
-      if (csize > UINT32_MAX || csize > size)
-        return Status::Corruption(what + ": " + cur_name + ": bad chunkSize");
+      if (csize > UINT32_MAX || csize > size) return Bad("bad chunkSize");
       auto d = Digest::Parse(Str(e, "chunkDigest"));
-      if (!d.ok()) return Status::Corruption(what + ": " + cur_name + ": bad chunkDigest");
+      if (!d.ok()) return Bad("bad chunkDigest");
       ref.digest = *d;
       ref.size = static_cast<uint32_t>(csize);
       w.length = UINT64_MAX;  // up to the next chunk
     }
-    cur->refs.push_back(ref);
-    cur->where.push_back(w);
+    cur_->refs.push_back(ref);
+    cur_->where.push_back(w);
+    return Status::Ok();
   }
-  RETURN_IF_ERROR(finish());
-  return out;
-}
+
+  // A "chunk" entry: the next chunk of the current file.
+  Status Chunk(const json& e) {
+    if (!cur_) return Status::Corruption(what_ + ": chunk entry without a file before it");
+    uint64_t coff = U64(e, "chunkOffset"), csize = U64(e, "chunkSize");
+    uint64_t have = 0;
+    for (const auto& r : cur_->refs) have += r.size;
+    if (coff != have || csize == 0 || csize > UINT32_MAX)
+      return Bad("chunk at " + std::to_string(coff) + " does not follow the previous one");
+    ChunkRef ref;
+    ref.size = static_cast<uint32_t>(csize);
+    BlobChunk w;
+    if (Str(e, "chunkType") == "zeros") {
+      w.zeros = true;
+      std::string z(csize, '\0');
+      ref.digest = Digest::Of(z);
+    } else {
+      auto d = Digest::Parse(Str(e, "chunkDigest"));
+      if (!d.ok()) return Bad("bad chunkDigest");
+      ref.digest = *d;
+      w.offset = U64(e, "offset");
+      w.length = e.contains("endOffset") ? U64(e, "endOffset") - w.offset : UINT64_MAX;
+      if (e.contains("endOffset") && U64(e, "endOffset") < w.offset)
+        return Bad("endOffset before offset");
+    }
+    cur_->refs.push_back(ref);
+    cur_->where.push_back(w);
+    return Status::Ok();
+  }
+
+  // Closes the current file: chunk ends and sizes checked.
+  Status Finish() {
+    if (!cur_) return Status::Ok();
+    uint64_t sum = 0;
+    for (size_t i = 0; i < cur_->refs.size(); i++) {
+      BlobChunk& w = cur_->where[i];
+      if (!w.zeros && w.length == UINT64_MAX) {
+        // No endOffset: ends where the next chunk starts, or at the file's end.
+        uint64_t end = cur_end_;
+        for (size_t j = i + 1; j < cur_->where.size(); j++)
+          if (!cur_->where[j].zeros) {
+            end = cur_->where[j].offset;
+            break;
+          }
+        if (end < w.offset) return Bad("chunk offsets go backwards");
+        w.length = end - w.offset;
+      }
+      if (!w.zeros && (w.length == 0 || w.offset + w.length > data_end_ || w.offset + w.length < w.offset))
+        return Bad("chunk range outside the blob's data");
+      sum += cur_->refs[i].size;
+    }
+    if (sum != cur_->size)
+      return Bad("chunks add up to " + std::to_string(sum) + " bytes, the file has " +
+                 std::to_string(cur_->size));
+    cur_ = nullptr;
+    return Status::Ok();
+  }
+
+  const uint64_t data_end_;
+  const std::string& what_;
+  std::map<std::string, std::deque<FileChunks>> out_;
+  FileChunks* cur_ = nullptr;
+  std::string cur_name_;
+  uint64_t cur_end_ = 0;  // the reg entry's endOffset
+};
 
 }  // namespace
 
@@ -277,9 +289,11 @@ Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(const Descriptor& d) 
   return std::optional<ChunkedPositions>(p);
 }
 
-Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view split_z,
-                                       const ChunkedPositions& pos, const Digest& diff_id,
-                                       uint64_t blob_size, const std::string& what) {
+namespace {
+
+// The TOC's JSON, checked against its digest, and the tar-split digest it names.
+Result<json> LoadToc(std::string_view toc_z, const ChunkedPositions& pos, Digest* split_digest,
+                     const std::string& what) {
   if (Digest::Of(toc_z) != pos.toc_digest)
     return Status::Corruption(what + ": TOC does not match the manifest-checksum annotation");
   ASSIGN_OR_RETURN(std::string toc_bytes, Decompress(toc_z, pos.toc_ulength, kMaxToc, what + ": TOC"));
@@ -296,18 +310,13 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
     return Status::Unsupported(what + ": TOC names no tar-split digest (old zstd:chunked variant)");
   auto want_split = Digest::Parse(tsd);
   if (!want_split.ok()) return Status::Corruption(what + ": bad tarSplitDigest");
-  if (Digest::Of(split_z) != *want_split)
-    return Status::Corruption(what + ": tar-split does not match the TOC's tarSplitDigest");
-  ASSIGN_OR_RETURN(std::string split_bytes,
-                   Decompress(split_z, pos.split_ulength, kMaxSplit, what + ": tar-split"));
+  *split_digest = *want_split;
+  return toc;
+}
 
-  // Data frames end where the first metadata frame begins.
-  uint64_t data_end = std::min(pos.toc_offset, pos.split_offset);
-  data_end = data_end >= 8 ? data_end - 8 : 0;
-  data_end = std::min(data_end, blob_size);
-  ASSIGN_OR_RETURN(auto chunks, TocChunks(toc["entries"], data_end, what));
-
-  // The tar-split, as a tar with zero payloads.
+// The tar-split (JSON lines), as the pieces of a tar with zero payloads.
+Result<std::deque<SyntheticTar::Piece>> SplitPieces(const std::string& split_bytes,
+                                                    const std::string& what) {
   std::deque<SyntheticTar::Piece> pieces;
   size_t start = 0;
   uint64_t line_no = 0;
@@ -318,26 +327,66 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
     start = nl == std::string::npos ? split_bytes.size() : nl + 1;
     line_no++;
     if (line.empty()) continue;
+    const std::string where = what + ": tar-split line " + std::to_string(line_no);
     json j;
     try {
       j = json::parse(line);
     } catch (const std::exception& e) {
-      return Status::Corruption(what + ": tar-split line " + std::to_string(line_no) + ": " + e.what());
+      return Status::Corruption(where + ": " + e.what());
     }
     int type = j.value("type", 0);
     if (type == 2) {
-      ASSIGN_OR_RETURN(std::string raw, B64(Str(j, "payload"), what + ": tar-split line " +
-                                                                std::to_string(line_no)));
+      ASSIGN_OR_RETURN(std::string raw, B64(Str(j, "payload"), where));
       if (!raw.empty()) pieces.push_back({std::move(raw), 0});
     } else if (type == 1) {
       uint64_t size = U64(j, "size");
       if (size == UINT64_MAX) return Status::Corruption(what + ": tar-split: bad size");
       if (size) pieces.push_back({std::string(), size});
     } else {
-      return Status::Corruption(what + ": tar-split line " + std::to_string(line_no) +
-                                ": unknown type " + std::to_string(type));
+      return Status::Corruption(where + ": unknown type " + std::to_string(type));
     }
   }
+  return pieces;
+}
+
+// Gives regular file e its chunks from the TOC (consumed in tar order).
+Status AttachChunks(TocEntry& e, std::map<std::string, std::deque<FileChunks>>& chunks,
+                    ChunkedLayer* out, const std::string& what) {
+  auto it = chunks.find(e.name);
+  if (it == chunks.end() || it->second.empty())
+    return Status::Corruption(what + ": TOC has no data for " + e.name);
+  FileChunks fc = std::move(it->second.front());
+  it->second.pop_front();
+  if (fc.size != e.size)
+    return Status::Corruption(what + ": " + e.name + ": TOC size " + std::to_string(fc.size) +
+                              ", tar size " + std::to_string(e.size));
+  e.first_chunk = static_cast<uint32_t>(out->toc.chunks.size());
+  e.num_chunks = static_cast<uint32_t>(fc.refs.size());
+  for (size_t i = 0; i < fc.refs.size(); i++) {
+    out->toc.chunks.push_back(fc.refs[i]);
+    out->where.push_back(fc.where[i]);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view split_z,
+                                       const ChunkedPositions& pos, const Digest& diff_id,
+                                       uint64_t blob_size, const std::string& what) {
+  Digest want_split;
+  ASSIGN_OR_RETURN(json toc, LoadToc(toc_z, pos, &want_split, what));
+  if (Digest::Of(split_z) != want_split)
+    return Status::Corruption(what + ": tar-split does not match the TOC's tarSplitDigest");
+  ASSIGN_OR_RETURN(std::string split_bytes,
+                   Decompress(split_z, pos.split_ulength, kMaxSplit, what + ": tar-split"));
+
+  // Data frames end where the first metadata frame begins.
+  uint64_t data_end = std::min(pos.toc_offset, pos.split_offset);
+  data_end = data_end >= 8 ? data_end - 8 : 0;
+  data_end = std::min(data_end, blob_size);
+  ASSIGN_OR_RETURN(auto chunks, TocChunkReader(data_end, what).Run(toc["entries"]));
+  ASSIGN_OR_RETURN(auto pieces, SplitPieces(split_bytes, what));
   SyntheticTar tar(std::move(pieces));
   TarReader reader(&tar);
   ChunkedLayer out;
@@ -346,22 +395,7 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
     TocEntry e;
     ASSIGN_OR_RETURN(bool more, reader.Next(&e));
     if (!more) break;
-    if (e.type == EntryType::kRegular && e.size > 0) {
-      auto it = chunks.find(e.name);
-      if (it == chunks.end() || it->second.empty())
-        return Status::Corruption(what + ": TOC has no data for " + e.name);
-      FileChunks fc = std::move(it->second.front());
-      it->second.pop_front();
-      if (fc.size != e.size)
-        return Status::Corruption(what + ": " + e.name + ": TOC size " + std::to_string(fc.size) +
-                                  ", tar size " + std::to_string(e.size));
-      e.first_chunk = static_cast<uint32_t>(out.toc.chunks.size());
-      e.num_chunks = static_cast<uint32_t>(fc.refs.size());
-      for (size_t i = 0; i < fc.refs.size(); i++) {
-        out.toc.chunks.push_back(fc.refs[i]);
-        out.where.push_back(fc.where[i]);
-      }
-    }
+    if (e.type == EntryType::kRegular && e.size > 0) RETURN_IF_ERROR(AttachChunks(e, chunks, &out, what));
     out.toc.entries.push_back(std::move(e));
   }
   out.toc.tar_size = tar.total();

@@ -237,6 +237,51 @@ void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResul
   r->bytes_new += loc.clen + kRecordHeaderSize;
 }
 
+namespace {
+
+// Reads s to its end (so a digest over it covers every byte).
+Status Drain(ByteSource& s) {
+  char sink[65536];
+  for (;;) {
+    ASSIGN_OR_RETURN(size_t got, s.Read(sink, sizeof sink));
+    if (got == 0) return Status::Ok();
+  }
+}
+
+}  // namespace
+
+Status LayerImporter::ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf,
+                                   std::deque<ChunkRef>* refs, LayerImportResult* r) {
+  const size_t max = chunker_.params().max_size;
+  const size_t cap = buf.size();
+  uint64_t unread = e.size;
+  size_t start = 0, end = 0;
+  while (unread > 0 || end > start) {
+    // Fill the window to min(max, bytes left in this file).
+    size_t want = static_cast<size_t>(std::min<uint64_t>(max, (end - start) + unread));
+    if (start + want > cap) {
+      std::memmove(buf.data(), buf.data() + start, end - start);
+      end -= start;
+      start = 0;
+    }
+    while (end - start < want) {
+      ASSIGN_OR_RETURN(size_t got,
+                       reader.ReadPayload(buf.data() + end, std::min<uint64_t>(cap - end, unread)));
+      if (got == 0) return Status::Corruption("truncated payload of \"" + e.name + "\"");
+      end += got;
+      unread -= got;
+    }
+    size_t cut = chunker_.NextCut(reinterpret_cast<const uint8_t*>(buf.data()) + start, want);
+    refs->emplace_back();
+    ChunkRef* out = &refs->back();
+    std::string data = TakeBuffer();
+    data.assign(buf.data() + start, cut);
+    start += cut;
+    pool_->Submit([this, out, r, d = std::move(data)]() mutable { StoreChunk(std::move(d), out, r); });
+  }
+  return Status::Ok();
+}
+
 Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& want_blob,
                                                 const Digest& want_diff_id,
                                                 const std::string& what,
@@ -259,56 +304,20 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   // import, also resolves hard links into the layers below).
   LayerRules rules;
   std::deque<ChunkRef> refs;  // stable addresses while workers fill them in
-  const size_t max = chunker_.params().max_size;
-  const size_t kBuf = std::max<size_t>(4 << 20, 2 * max);
-  std::string buf(kBuf, '\0');
+  std::string buf(std::max<size_t>(4 << 20, 2 * chunker_.params().max_size), '\0');
   uint64_t next_progress = 0;
   Status st;
   TocEntry e;
   for (;;) {
     auto more = reader.Next(&e);
-    if (!more.ok()) {
+    if (!more.ok() || !*more) {
       st = more.status();
       break;
     }
-    if (!*more) break;
     st = rules.Add(e);
     if (!st.ok()) break;
     e.first_chunk = static_cast<uint32_t>(refs.size());
-    uint64_t unread = e.size;
-    size_t start = 0, end = 0;
-    while (st.ok() && (unread > 0 || end > start)) {
-      // Fill the window to min(max, bytes left in this file).
-      size_t want = static_cast<size_t>(std::min<uint64_t>(max, (end - start) + unread));
-      if (start + want > kBuf) {
-        std::memmove(buf.data(), buf.data() + start, end - start);
-        end -= start;
-        start = 0;
-      }
-      while (end - start < want) {
-        auto got = reader.ReadPayload(buf.data() + end, std::min<uint64_t>(kBuf - end, unread));
-        if (!got.ok()) {
-          st = got.status();
-          break;
-        }
-        if (*got == 0) {
-          st = Status::Corruption("truncated payload of \"" + e.name + "\"");
-          break;
-        }
-        end += *got;
-        unread -= *got;
-      }
-      if (!st.ok()) break;
-      size_t cut = chunker_.NextCut(reinterpret_cast<const uint8_t*>(buf.data()) + start, want);
-      refs.emplace_back();
-      ChunkRef* out = &refs.back();
-      std::string data = TakeBuffer();
-      data.assign(buf.data() + start, cut);
-      start += cut;
-      pool_->Submit([this, out, &r, d = std::move(data)]() mutable {
-        StoreChunk(std::move(d), out, &r);
-      });
-    }
+    st = ChunkPayload(reader, e, buf, &refs, &r);
     if (!st.ok()) break;
     e.num_chunks = static_cast<uint32_t>(refs.size()) - e.first_chunk;
     r.toc.entries.push_back(std::move(e));
@@ -325,18 +334,8 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
     error_ = Status::Ok();
   }
   if (!st.ok()) return st.Prefix(what);
-  // Drain what follows the tar so the blob digest covers every byte.
-  char sink[65536];
-  for (;;) {
-    auto got = tar.Read(sink, sizeof sink);
-    if (!got.ok()) return got.status().Prefix(what);
-    if (*got == 0) break;
-  }
-  for (;;) {
-    auto got = compressed.Read(sink, sizeof sink);
-    if (!got.ok()) return got.status().Prefix(what);
-    if (*got == 0) break;
-  }
+  RETURN_IF_ERROR(Drain(tar).Prefix(what));
+  RETURN_IF_ERROR(Drain(compressed).Prefix(what));
   r.split = reader.TakeSplit();
   r.toc.chunks.assign(refs.begin(), refs.end());
   r.toc.tar_size = tar.count();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -108,6 +109,11 @@ class LayerImporter {
 
  private:
   void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
+  // Cuts the payload of entry e (the reader stands at its start) into chunks
+  // appended to refs, each stored by a worker. buf: a window of at least
+  // twice the largest chunk.
+  Status ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf,
+                      std::deque<ChunkRef>* refs, LayerImportResult* r);
   // Chunk buffers are recycled: fresh 64-256 KiB allocations would be
   // mmap'ed and zero-filled by the kernel for every chunk.
   std::string TakeBuffer() EXCLUDES(mu_);

@@ -162,127 +162,172 @@ static Status CheckDiffIds(const SourceImage& img, const std::string& source_des
   return Status::Ok();
 }
 
-// Imports one resolved image from `src`. REQUIRES: the operation lock held.
-static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
-                                       const SourceImage& img, const std::string& source_desc,
-                                       const std::string& name, const PullOptions& o) {
-  PullResult res;
-  res.name = name;
-  RETURN_IF_ERROR(CheckDiffIds(img, source_desc));
-  ASSIGN_OR_RETURN(auto snapshot, impl.Reader());
-  ASSIGN_OR_RETURN(auto stored, snapshot->Get(key::Image(img.manifest_digest)));
-  if (stored) {
-    ASSIGN_OR_RETURN(res.chunks_replaced, DropDamagedChunks(impl, *snapshot, img.diff_ids));
-  }
-  PackWriter packs(impl.packs_dir, impl.env());
-  DropPacksUnlessCommitted drop(packs);
-  LayerImporter importer(*impl.chunker, &packs, snapshot.get(), impl.opts.compression_level,
-                         impl.opts.threads);
-  ImageRecord rec;
-  rec.config = img.config_digest;
-  rec.source = source_desc;
-  rec.manifest_media_type = img.manifest_media_type;
-  rec.stored_at = static_cast<int64_t>(impl.env()->NowMicros() / 1000000);
-  std::unordered_set<Digest, DigestHash> distinct;
+// One pull of a resolved image: each layer reused, fetched by parts
+// (zstd:chunked) or imported whole, each committed to the index as it is
+// stored; the image record last. REQUIRES: the operation lock held.
+class ImagePull {
+ public:
+  ImagePull(Store::Impl& impl, ImageSourceReader& src, const SourceImage& img,
+            std::unique_ptr<Index> snapshot, const PullOptions& o)
+      : impl_(impl), src_(src), img_(img), o_(o), snapshot_(std::move(snapshot)),
+        packs_(impl.packs_dir, impl.env()), drop_(packs_),
+        importer_(*impl.chunker, &packs_, snapshot_.get(), impl.opts.compression_level,
+                  impl.opts.threads),
+        store_chunks_(impl.ChunkSourceOver(snapshot_.get())) {}
+
+  Result<PullResult> Run(const std::string& source_desc, const std::string& name);
+
+ private:
+  // Tells a remote source which blobs will be read whole, so it can fetch ahead.
+  Status Prefetch();
+  Result<LayerToc> PullLayer(size_t i, const std::string& what);
+  // The layer by parts; nullopt when the source cannot read ranges after all
+  // (a registry ignoring Range).
+  Result<std::optional<LayerToc>> PullByParts(size_t i, const ChunkedPositions& cp,
+                                              const std::string& what);
+  // The whole blob, imported like any other layer.
+  Result<LayerToc> ImportWhole(size_t i, const std::string& what);
+  ProgressFn PhaseProgress(const char* phase, const std::string& what) const;
+
+  Store::Impl& impl_;
+  ImageSourceReader& src_;
+  const SourceImage& img_;
+  const PullOptions& o_;
+  std::unique_ptr<Index> snapshot_;
+  PackWriter packs_;
+  DropPacksUnlessCommitted drop_;
+  LayerImporter importer_;
+  std::unique_ptr<ChunkSource> store_chunks_;
+  ImageRecord rec_;
+  PullResult res_;
   // Chunks that zstd:chunked layers of this pull fetched by parts.
-  std::unordered_map<Digest, ChunkLoc, DigestHash> fresh;
-  auto store_chunks = impl.ChunkSourceOver(snapshot.get());
-  {
-    // Tell a remote source which blobs will be read, so it can fetch ahead.
-    std::vector<Descriptor> need;
-    for (size_t i = 0; i < img.layers.size(); i++) {
-      ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot, img.diff_ids[i]));
-      if (have) continue;
-      if (src.CanReadRanges()) {
-        auto cp = ChunkedPositionsOf(img.layers[i]);
-        if (cp.ok() && cp->has_value()) continue;  // pulled by parts below
-      }
-      need.push_back(img.layers[i]);
+  std::unordered_map<Digest, ChunkLoc, DigestHash> fresh_;
+};
+
+ProgressFn ImagePull::PhaseProgress(const char* phase, const std::string& what) const {
+  if (!o_.progress) return nullptr;
+  return [this, phase, what](const Progress& pr) { o_.progress({phase, what, pr.done, pr.total}); };
+}
+
+Status ImagePull::Prefetch() {
+  std::vector<Descriptor> need;
+  for (size_t i = 0; i < img_.layers.size(); i++) {
+    ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot_, img_.diff_ids[i]));
+    if (have) continue;
+    if (src_.CanReadRanges()) {
+      auto cp = ChunkedPositionsOf(img_.layers[i]);
+      if (cp.ok() && cp->has_value()) continue;  // pulled by parts
     }
-    if (o.progress) {
-      src.SetProgress([&o](const std::string& item, uint64_t done, uint64_t total) {
-        o.progress({"fetch", item, done, total});
-      });
-    }
-    src.Prefetch(need);
+    need.push_back(img_.layers[i]);
   }
-  for (size_t i = 0; i < img.layers.size(); i++) {
-    const Descriptor& d = img.layers[i];
+  if (o_.progress) {
+    src_.SetProgress([this](const std::string& item, uint64_t done, uint64_t total) {
+      o_.progress({"fetch", item, done, total});
+    });
+  }
+  src_.Prefetch(need);
+  return Status::Ok();
+}
+
+Result<LayerToc> ImagePull::ImportWhole(size_t i, const std::string& what) {
+  const Descriptor& d = img_.layers[i];
+  ASSIGN_OR_RETURN(auto blob, src_.OpenBlob(d));
+  ASSIGN_OR_RETURN(LayerImportResult r, importer_.Import(*blob, d.digest, img_.diff_ids[i], what,
+                                                         PhaseProgress("import", what), d.size));
+  RETURN_IF_ERROR(CheckLayer(r.toc, LowerTocsOf(impl_, img_, i)).Prefix(what));
+  RETURN_IF_ERROR(packs_.Sync());
+  {
+    ASSIGN_OR_RETURN(auto w, impl_.Writer());
+    drop_.CommitTried();
+    RETURN_IF_ERROR(importer_.Commit(*w, r).Prefix(what));
+  }
+  rec_.chunks_new += r.chunks_new;
+  rec_.bytes_new += r.bytes_new;
+  return std::move(r.toc);
+}
+
+Result<std::optional<LayerToc>> ImagePull::PullByParts(size_t i, const ChunkedPositions& cp,
+                                                       const std::string& what) {
+  auto r = PullChunkedLayer(src_, img_.layers[i], cp, img_.diff_ids[i], *snapshot_, packs_,
+                            impl_.packs, *store_chunks_, fresh_, what, PhaseProgress("chunks", what));
+  if (!r.ok()) {
+    if (r.status().code() == Status::Code::kUnsupported) return std::optional<LayerToc>();
+    return r.status();
+  }
+  RETURN_IF_ERROR(CheckLayer(r->toc, LowerTocsOf(impl_, img_, i)).Prefix(what));
+  ASSIGN_OR_RETURN(auto w, impl_.Writer());
+  drop_.CommitTried();
+  RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh_).Prefix(what));
+  rec_.chunks_new += r->chunks_new;
+  rec_.bytes_new += r->bytes_new;
+  res_.layers_by_parts++;
+  return std::optional<LayerToc>(std::move(r->toc));
+}
+
+Result<LayerToc> ImagePull::PullLayer(size_t i, const std::string& what) {
+  const Descriptor& d = img_.layers[i];
+  ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot_, img_.diff_ids[i]));
+  if (have) {
+    res_.layers_reused++;
+    if (o_.progress) o_.progress({"reused", what, d.size, d.size});
+    return std::move(*have);
+  }
+  if (std::optional<ChunkedPositions> cp = ChunkedPartsOf(src_, d)) {
+    ASSIGN_OR_RETURN(std::optional<LayerToc> toc, PullByParts(i, *cp, what));
+    if (toc) return std::move(*toc);
+  }
+  return ImportWhole(i, what);
+}
+
+Result<PullResult> ImagePull::Run(const std::string& source_desc, const std::string& name) {
+  res_.name = name;
+  rec_.config = img_.config_digest;
+  rec_.source = source_desc;
+  rec_.manifest_media_type = img_.manifest_media_type;
+  rec_.stored_at = static_cast<int64_t>(impl_.env()->NowMicros() / 1000000);
+  RETURN_IF_ERROR(Prefetch());
+  std::unordered_set<Digest, DigestHash> distinct;
+  for (size_t i = 0; i < img_.layers.size(); i++) {
+    const Descriptor& d = img_.layers[i];
+    std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img_.layers.size()) +
+                       " " + d.digest.ToString();
+    ASSIGN_OR_RETURN(LayerToc toc, PullLayer(i, what));
     LayerSummary ls;
-    ls.diff_id = img.diff_ids[i];
+    ls.diff_id = img_.diff_ids[i];
     ls.source_digest = d.digest;
     ls.source_media_type = d.media_type;
-    std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img.layers.size()) +
-                       " " + d.digest.ToString();
-    ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot, ls.diff_id));
-    LayerToc toc;
-    if (have) {
-      toc = std::move(*have);
-      res.layers_reused++;
-      if (o.progress) o.progress({"reused", what, d.size, d.size});
-    } else {
-      // The whole blob, imported like any other layer.
-      auto import_whole = [&]() -> Result<LayerToc> {
-        ASSIGN_OR_RETURN(auto blob, src.OpenBlob(d));
-        ProgressFn p;
-        if (o.progress)
-          p = [&](const Progress& pr) { o.progress({"import", what, pr.done, pr.total}); };
-        ASSIGN_OR_RETURN(LayerImportResult r,
-                         importer.Import(*blob, d.digest, ls.diff_id, what, p, d.size));
-        RETURN_IF_ERROR(CheckLayer(r.toc, LowerTocsOf(impl, img, i)).Prefix(what));
-        RETURN_IF_ERROR(packs.Sync());
-        {
-          ASSIGN_OR_RETURN(auto w, impl.Writer());
-          drop.CommitTried();
-          RETURN_IF_ERROR(importer.Commit(*w, r).Prefix(what));
-        }
-        rec.chunks_new += r.chunks_new;
-        rec.bytes_new += r.bytes_new;
-        return std::move(r.toc);
-      };
-      std::optional<ChunkedPositions> cp = ChunkedPartsOf(src, d);
-      bool done = false;
-      if (cp) {
-        ProgressFn p;
-        if (o.progress)
-          p = [&](const Progress& pr) { o.progress({"chunks", what, pr.done, pr.total}); };
-        auto r = PullChunkedLayer(src, d, *cp, ls.diff_id, *snapshot, packs, impl.packs,
-                                  *store_chunks, fresh, what, p);
-        if (r.ok()) {
-          RETURN_IF_ERROR(CheckLayer(r->toc, LowerTocsOf(impl, img, i)).Prefix(what));
-          ASSIGN_OR_RETURN(auto w, impl.Writer());
-          drop.CommitTried();
-          RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh).Prefix(what));
-          rec.chunks_new += r->chunks_new;
-          rec.bytes_new += r->bytes_new;
-          res.layers_by_parts++;
-          toc = std::move(r->toc);
-          done = true;
-        } else if (r.status().code() != Status::Code::kUnsupported) {
-          return r.status();
-        }
-        // Unsupported: the source cannot read ranges after all (a registry
-        // ignoring Range), so the whole blob.
-      }
-      if (!done) {
-        ASSIGN_OR_RETURN(toc, import_whole());
-      }
-    }
     ls.tar_size = toc.tar_size;
     ls.entries = toc.entries.size();
     ls.chunks = toc.chunks.size();
     for (const auto& c : toc.chunks) distinct.insert(c.digest);
-    rec.layers.push_back(ls);
+    rec_.layers.push_back(ls);
   }
-  rec.chunks_total = distinct.size();
-  ASSIGN_OR_RETURN(auto w, impl.Writer());
+  rec_.chunks_total = distinct.size();
+  ASSIGN_OR_RETURN(auto w, impl_.Writer());
   Index::Batch b;
-  b.Put(key::Blob(img.manifest_digest), img.manifest);
-  b.Put(key::Blob(img.config_digest), img.config);
-  b.Put(key::Image(img.manifest_digest), rec.ToJson());
-  b.Put(key::Name(name), img.manifest_digest.ToString());
+  b.Put(key::Blob(img_.manifest_digest), img_.manifest);
+  b.Put(key::Blob(img_.config_digest), img_.config);
+  b.Put(key::Image(img_.manifest_digest), rec_.ToJson());
+  b.Put(key::Name(name), img_.manifest_digest.ToString());
   RETURN_IF_ERROR(w->Write(b));
-  ASSIGN_OR_RETURN(res.image, impl.Details(*w, img.manifest_digest));
+  ASSIGN_OR_RETURN(res_.image, impl_.Details(*w, img_.manifest_digest));
+  return std::move(res_);
+}
+
+// Imports one resolved image from `src`. REQUIRES: the operation lock held.
+static Result<PullResult> PullResolved(Store::Impl& impl, ImageSourceReader& src,
+                                       const SourceImage& img, const std::string& source_desc,
+                                       const std::string& name, const PullOptions& o) {
+  RETURN_IF_ERROR(CheckDiffIds(img, source_desc));
+  ASSIGN_OR_RETURN(auto snapshot, impl.Reader());
+  ASSIGN_OR_RETURN(auto stored, snapshot->Get(key::Image(img.manifest_digest)));
+  uint64_t replaced = 0;
+  if (stored) {
+    ASSIGN_OR_RETURN(replaced, DropDamagedChunks(impl, *snapshot, img.diff_ids));
+  }
+  ImagePull pull(impl, src, img, std::move(snapshot), o);
+  ASSIGN_OR_RETURN(PullResult res, pull.Run(source_desc, name));
+  res.chunks_replaced = replaced;
   return res;
 }
 

@@ -57,11 +57,75 @@ Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descript
                            what);
 }
 
+namespace {
+
+using FreshChunks = std::unordered_map<Digest, ChunkLoc, DigestHash>;
+
+// The chunks of toc that neither the store nor this pull has (the first
+// occurrence of each).
+Result<std::vector<size_t>> MissingChunks(const LayerToc& toc, Index& snapshot,
+                                          const FreshChunks& fresh) {
+  std::unordered_set<Digest, DigestHash> seen;
+  std::vector<size_t> firsts, missing;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < toc.chunks.size(); i++) {
+    const Digest& c = toc.chunks[i].digest;
+    if (!seen.insert(c).second || fresh.count(c)) continue;
+    firsts.push_back(i);
+    keys.push_back(key::Chunk(c));
+  }
+  ASSIGN_OR_RETURN(auto have, snapshot.MultiGet(keys));
+  for (size_t k = 0; k < firsts.size(); k++)
+    if (!have[k]) missing.push_back(firsts[k]);
+  return missing;
+}
+
+// A run of zeros is not in the blob: made and stored here.
+Status StoreZeroChunk(const ChunkRef& c, PackWriter& packs, FreshChunks& fresh,
+                      LayerImportResult* res) {
+  std::string z(c.size, '\0');
+  std::string frame(ZSTD_compressBound(z.size()), '\0');
+  size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
+  if (ZSTD_isError(n)) return Status::IOError("zstd", EIO);
+  frame.resize(n);
+  ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, frame, c.size));
+  fresh[c.digest] = loc;
+  res->chunks_new++;
+  res->bytes_new += n;
+  return Status::Ok();
+}
+
+// The missing chunks (not zero runs) each planned range holds; the ranges
+// are sorted and disjoint.
+Result<std::vector<std::vector<size_t>>> ChunksByRange(const ChunkedLayer& layer,
+                                                       const std::vector<size_t>& missing,
+                                                       const std::vector<BlobRange>& plan,
+                                                       const std::string& what) {
+  std::vector<size_t> order;
+  for (size_t i : missing)
+    if (!layer.where[i].zeros) order.push_back(i);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return layer.where[a].offset < layer.where[b].offset;
+  });
+  std::vector<std::vector<size_t>> in_range(plan.size());
+  size_t k = 0;
+  for (size_t i : order) {
+    const BlobChunk& w = layer.where[i];
+    while (k < plan.size() && w.offset >= plan[k].offset + plan[k].length) k++;
+    if (k == plan.size() || w.offset < plan[k].offset ||
+        w.offset + w.length > plan[k].offset + plan[k].length)
+      return Status::Corruption(what + ": chunk ranges overlap oddly");
+    in_range[k].push_back(i);
+  }
+  return in_range;
+}
+
+}  // namespace
+
 Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descriptor& d,
                                            const ChunkedPositions& p, const Digest& diff_id,
                                            Index& snapshot, PackWriter& packs, PackReader& reader,
-                                           ChunkSource& store_chunks,
-                                           std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh,
+                                           ChunkSource& store_chunks, FreshChunks& fresh,
                                            const std::string& what, const ProgressFn& progress) {
   ASSIGN_OR_RETURN(ChunkedLayer layer, FetchChunkedMetadata(src, d, p, diff_id, what));
   {
@@ -72,63 +136,18 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
   LayerImportResult res;
   res.blob_digest = d.digest;
   res.blob_size = d.size;
-
-  // Which chunks the store lacks (first occurrence of each).
-  std::vector<size_t> missing;
-  {
-    std::unordered_set<Digest, DigestHash> seen;
-    std::vector<size_t> firsts;
-    std::vector<std::string> keys;
-    for (size_t i = 0; i < layer.toc.chunks.size(); i++) {
-      const Digest& c = layer.toc.chunks[i].digest;
-      if (!seen.insert(c).second || fresh.count(c)) continue;
-      firsts.push_back(i);
-      keys.push_back(key::Chunk(c));
-    }
-    ASSIGN_OR_RETURN(auto have, snapshot.MultiGet(keys));
-    for (size_t k = 0; k < firsts.size(); k++)
-      if (!have[k]) missing.push_back(firsts[k]);
-  }
-
-  // Zero runs are not in the blob: make them here.
+  ASSIGN_OR_RETURN(std::vector<size_t> missing, MissingChunks(layer.toc, snapshot, fresh));
   std::vector<BlobRange> want;
   for (size_t i : missing) {
     const BlobChunk& w = layer.where[i];
-    const ChunkRef& c = layer.toc.chunks[i];
     if (w.zeros) {
-      std::string z(c.size, '\0');
-      std::string frame(ZSTD_compressBound(z.size()), '\0');
-      size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
-      if (ZSTD_isError(n)) return Status::IOError("zstd", EIO);
-      frame.resize(n);
-      ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, frame, c.size));
-      fresh[c.digest] = loc;
-      res.chunks_new++;
-      res.bytes_new += n;
-      continue;
+      RETURN_IF_ERROR(StoreZeroChunk(layer.toc.chunks[i], packs, fresh, &res));
+    } else {
+      want.push_back({w.offset, w.length});
     }
-    want.push_back({w.offset, w.length});
   }
   std::vector<BlobRange> plan = PlanRanges(want, 64 << 10, 16 << 20);
-  // The missing chunks each planned range holds (ranges are sorted, disjoint).
-  std::vector<size_t> order;
-  for (size_t i : missing)
-    if (!layer.where[i].zeros) order.push_back(i);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return layer.where[a].offset < layer.where[b].offset;
-  });
-  std::vector<std::vector<size_t>> in_range(plan.size());
-  {
-    size_t k = 0;
-    for (size_t i : order) {
-      const BlobChunk& w = layer.where[i];
-      while (k < plan.size() && w.offset >= plan[k].offset + plan[k].length) k++;
-      if (k == plan.size() || w.offset < plan[k].offset ||
-          w.offset + w.length > plan[k].offset + plan[k].length)
-        return Status::Corruption(what + ": chunk ranges overlap oddly");
-      in_range[k].push_back(i);
-    }
-  }
+  ASSIGN_OR_RETURN(auto in_range, ChunksByRange(layer, missing, plan, what));
   uint64_t total = 0;
   for (const auto& r : plan) total += r.length;
   std::mutex mu;  // guards fresh, res, done
