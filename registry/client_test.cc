@@ -37,6 +37,13 @@ class ClientTest : public ::testing::Test {
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(*c) : nullptr;
   }
+  // FetchBlob through a new client: the status, the bytes into *got.
+  Status Fetch(const Descriptor& d, std::string* got) {
+    auto c = Connect();
+    if (!c) return Status::Unavailable("no client");
+    StringSink sink(got);
+    return c->FetchBlob(kRepo, d, sink);
+  }
   Descriptor PutBlob(size_t n, uint32_t seed) {
     std::string bytes = RandomBytes(n, seed);
     Descriptor d;
@@ -60,11 +67,8 @@ TEST_F(ClientTest, BlobPullResumesWithRangeAfterCuts) {
   Descriptor d = PutBlob(300000, 1);
   fake_->AddFault(Fault::Cut("/blobs/", 70000));
   fake_->AddFault(Fault::Cut("/blobs/", 50000));
-  auto c = Connect();
-  ASSERT_TRUE(c);
   std::string got;
-  StringSink sink(&got);
-  Status s = c->FetchBlob(kRepo, d, sink);
+  Status s = Fetch(d, &got);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(got, *fake_->Blob(kRepo, d.digest));
   // Resumed where each cut left off, not from the start.
@@ -79,11 +83,8 @@ TEST_F(ClientTest, ResumeAnsweredInFullIsTrimmed) {
   Descriptor d = PutBlob(100000, 2);
   fake_->IgnoreRange(true);
   fake_->AddFault(Fault::Cut("/blobs/", 40000));
-  auto c = Connect();
-  ASSERT_TRUE(c);
   std::string got;
-  StringSink sink(&got);
-  Status s = c->FetchBlob(kRepo, d, sink);
+  Status s = Fetch(d, &got);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Digest::Of(got), d.digest);
 }
@@ -210,11 +211,8 @@ TEST_F(ClientTest, BlobWhoseBytesDoNotMatchItsDigestIsCorruption) {
   d.digest = Digest::Of("what the manifest promised");
   d.size = bytes.size();
   fake_->PutRawBlob(kRepo, d.digest, bytes);
-  auto c = Connect();
-  ASSERT_TRUE(c);
   std::string got;
-  StringSink sink(&got);
-  Status s = c->FetchBlob(kRepo, d, sink);
+  Status s = Fetch(d, &got);
   EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
   EXPECT_NE(s.message().find(d.digest.ToString()), std::string::npos) << s.ToString();
 }
