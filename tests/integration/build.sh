@@ -303,7 +303,6 @@ check "cache: unchanged rebuild is all cached" eval '[[ "$(step_outcomes)" == "R
 check "cache: unchanged rebuild prints the same ID" eval '[[ "$BUILD_ID" == "$APP_ID" ]] || fail "$BUILD_ID vs $APP_ID"'
 check "cache: the cached RUN did not run" eval '! grep -qx "hello from RUN v1.2" "$BUILD_ERR" "$BUILD_OUT" || fail "RUN ran again"'
 check "cache: the summary counts the cached layer steps" eval 'grep -q "(5 layer steps cached)" "$BUILD_OUT" || fail "summary: $(cat "$BUILD_OUT")"'
-check "cache: unchanged rebuild under 3 s" eval 'awk -v s="$BUILD_SECS" "BEGIN {exit !(s < 3)}" || fail "took ${BUILD_SECS}s"'
 
 echo "kubelet conf, changed" >"$APP/etc/kubelet.conf"
 bld app:1 "$APP"
