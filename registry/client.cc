@@ -99,6 +99,11 @@ class Client::Impl {
   // whatever its status; Unavailable when the registry cannot be reached
   // after the retries, Aborted once cancelled.
   Result<Response> Do(Request rq, const std::string& scope);
+  // After a 401: takes the challenge and renews the credentials (once, or
+  // again when the scheme changed) into rq->auth. True when rq should be
+  // sent again.
+  Result<bool> Reauthenticate(const Response& r, const std::string& scope, bool* renewed,
+                              Request* rq);
   // GET /v2/: sets scheme and challenge.
   Status Probe();
 
@@ -253,6 +258,29 @@ Result<std::string> Client::Impl::AuthFor(const std::string& scope, bool force_n
   return FetchToken(*ch, scope, deadline);
 }
 
+Result<bool> Client::Impl::Reauthenticate(const Response& r, const std::string& scope,
+                                          bool* renewed, Request* rq) {
+  auto ch = ParseChallenge(r.Header("www-authenticate"));
+  bool changed;
+  {
+    MutexLock l(&auth_mu);
+    changed = ch && (!challenge || challenge->scheme != ch->scheme);
+    if (ch) challenge = ch;
+  }
+  if (!ch || (!changed && *renewed)) return false;
+  *renewed = true;
+  if (ch->scheme == "bearer") {
+    // The challenge may name the scope it wants (it may differ from ours).
+    std::string want = ch->Param("scope").empty() ? scope : ch->Param("scope");
+    ASSIGN_OR_RETURN(rq->auth, AuthFor(want, true, rq->deadline));
+    if (want != scope) {
+      MutexLock l(&auth_mu);
+      if (tokens.count(want)) tokens[scope] = tokens[want];
+    }
+  }
+  return true;
+}
+
 Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
   const std::string what = rq.method + " " + rq.url;
   const std::string origin_url = rq.url;
@@ -289,26 +317,8 @@ Result<Response> Client::Impl::Do(Request rq, const std::string& scope) {
     }
     Response& r = ex.resp;
     if (r.status == 401 && !redirected) {
-      auto ch = ParseChallenge(r.Header("www-authenticate"));
-      bool changed;
-      {
-        MutexLock l(&auth_mu);
-        changed = ch && (!challenge || challenge->scheme != ch->scheme);
-        if (ch) challenge = ch;
-      }
-      if (ch && (changed || !renewed)) {
-        renewed = true;
-        if (ch->scheme == "bearer") {
-          // The challenge may name the scope it wants (it may differ from ours).
-          std::string want = ch->Param("scope").empty() ? scope : ch->Param("scope");
-          ASSIGN_OR_RETURN(rq.auth, AuthFor(want, true, rq.deadline));
-          if (want != scope) {
-            MutexLock l(&auth_mu);
-            if (tokens.count(want)) tokens[scope] = tokens[want];
-          }
-        }
-        continue;
-      }
+      ASSIGN_OR_RETURN(bool again, Reauthenticate(r, scope, &renewed, &rq));
+      if (again) continue;
       return r;
     }
     if ((r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
