@@ -34,7 +34,7 @@ BUILD=${BUILD_DIR:-build}
 ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if [ "${1:-}" = "--asan" ]; then
   BUILD=${BUILD_DIR:-build-asan}
-  ARGS=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DCFS_SANITIZE=ON)
+  ARGS=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0" -DCFS_SANITIZE=ON)
 fi
 cmake -S . -B "$BUILD" -G Ninja "${ARGS[@]}" >/dev/null
 TARGETS=()
