@@ -51,11 +51,12 @@ if [ "$QUICK" != "--quick" ]; then
     tail -n 40 build-asan.log
     rc=1
   else
-    # The power-cut test (PowerCutTest.*, ~90 cuts, 4x slower here) runs in the
-    # pass above only, to keep CI under 30 minutes; the Env it stands on
-    # (FaultInjectionEnvTest.*) runs here too.
+    # Only the binaries setup.sh --asan builds run here (its ninja run fails
+    # if one of them does not build); the others are listed by ctest as
+    # *_NOT_BUILT: the power-cut test (~90 cuts, 4x slower here) and the
+    # fs/builder/deploy unit tests run in the pass above only (CI time).
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:allow_user_segv_handler=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-       ctest --output-on-failure -j2 -LE integration -E '^(PowerCutTest\.|store_power_cut_test_NOT_BUILT)' --timeout 900) || rc=1
+       ctest --output-on-failure -j2 -LE integration -E '_NOT_BUILT$|^lint\.' --timeout 900) || rc=1
   fi
 fi
 exit $rc
