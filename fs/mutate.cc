@@ -152,7 +152,7 @@ int OverlayFs::MakeNode(Inode* parent, const std::string& name, mode_t mode, dev
   if (over) {
     if (S_ISDIR(mode) && !link_target) {
       std::string p = work_path_ + "/" + tmp;
-      if (::lsetxattr(p.c_str(), kOpaque, "y", 1, 0) != 0) return undo(errno);
+      if (::lsetxattr(p.c_str(), kOverlayOpaqueXattr, "y", 1, 0) != 0) return undo(errno);
     }
     // A directory cannot replace a non-directory: swap, then drop the whiteout.
     bool is_dir = S_ISDIR(mode) && !link_target;
@@ -338,7 +338,7 @@ int OverlayFs::Rename(Inode* parent, const std::string& name, Inode* newparent,
   // A pure-upper directory moved into a merged directory is marked opaque,
   // as the kernel does, so no lower dir of that name can ever merge into it.
   if (dir1 && !(flags & RENAME_EXCHANGE) && !newparent->dir_lowers.empty()) {
-    if (::setxattr(ProcPath(n1->upper.load()).c_str(), kOpaque, "y", 1, 0) != 0) {
+    if (::setxattr(ProcPath(n1->upper.load()).c_str(), kOverlayOpaqueXattr, "y", 1, 0) != 0) {
       return release(errno);
     }
   }

@@ -170,7 +170,7 @@ int OverlayFs::Resolve(Inode* dir, const std::string& name, Resolved* r) {
       r->st.st_ino = UpperIno(st);
       if (S_ISDIR(st.st_mode)) {
         char v[4];
-        ssize_t n = ::getxattr(ProcPath(fd).c_str(), kOpaque, v, sizeof v);
+        ssize_t n = ::getxattr(ProcPath(fd).c_str(), kOverlayOpaqueXattr, v, sizeof v);
         if (!(n == 1 && v[0] == 'y')) merge_below(0);
         if (!r->dir_lowers.empty()) r->st.st_nlink = 1;  // as the kernel for merged dirs
       }

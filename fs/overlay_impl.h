@@ -41,10 +41,10 @@ namespace cfs {
 
 struct NewObject;
 
-// The overlay's own xattrs: never shown through the mount.
-inline constexpr const char* kOpaque = kOverlayOpaqueXattr;
 // Permission bits of a whiteout (char 0/0), as the kernel's WHITEOUT_MODE.
 inline constexpr mode_t kWhiteoutMode = 0;
+// The overlay's own xattrs (trusted.overlay.*, layer/whiteouts.h): never
+// shown through the mount.
 inline bool IsPrivateXattr(const std::string& n) { return n.rfind("trusted.overlay.", 0) == 0; }
 
 struct Inode {
