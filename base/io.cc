@@ -199,6 +199,17 @@ bool PathExists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+uint64_t DiskBytes(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  uint64_t total = static_cast<uint64_t>(st.st_blocks) * 512;
+  if (!S_ISDIR(st.st_mode)) return total;
+  auto names = ListDir(path);
+  if (!names.ok()) return total;
+  for (const auto& n : *names) total += DiskBytes(path + "/" + n);
+  return total;
+}
+
 std::string RandomHex(size_t n) {
   std::string raw(n, '\0');
   size_t got = 0;

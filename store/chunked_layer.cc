@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/coding.h"
-#include "store/pack.h"
+#include "chunkstore/chunk_store.h"
 #include "layer/tar_reader.h"
 #include "layer/zstd_chunked.h"
 

@@ -20,8 +20,8 @@
 #include <mutex>
 #include <thread>
 
-#include "store/layer_import.h"
-#include "store/store_impl.h"
+#include "layer_import.h"
+#include "store_impl.h"
 #include "layer/whiteouts.h"
 
 namespace cfs {
@@ -245,9 +245,8 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
     return Status::Invalid(dir + ": not a directory");
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
   ASSIGN_OR_RETURN(auto snapshot, impl_->Reader());
-  PackWriter packs(impl_->packs_dir, impl_->env());
-  LayerImporter importer(*impl_->chunker, &packs, snapshot.get(), impl_->opts.compression_level,
-                         impl_->opts.threads);
+  auto chunks = impl_->chunks->NewWriter(snapshot.get());
+  LayerImporter importer(impl_->chunks->chunker(), chunks.get(), impl_->opts.threads);
   BytePipe pipe;
   Status written;
   std::thread writer([&] {
@@ -259,7 +258,7 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
   writer.join();
   if (!written.ok()) return written.Prefix(dir);
   if (!r.ok()) return r.status().Prefix(dir);
-  RETURN_IF_ERROR(packs.Sync());
+  RETURN_IF_ERROR(chunks->Sync());
   {
     ASSIGN_OR_RETURN(auto w, impl_->Writer());
     RETURN_IF_ERROR(importer.Commit(*w, *r));

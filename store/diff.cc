@@ -1,7 +1,7 @@
 // Store::Diff: what changed between two images' merged trees (cimg diff).
 #include <map>
 
-#include "store/store_impl.h"
+#include "store_impl.h"
 
 namespace cfs {
 

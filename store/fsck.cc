@@ -16,8 +16,7 @@
 #include <unordered_set>
 
 #include "layer/layer_writer.h"
-#include "store/pack_check.h"
-#include "store/store_impl.h"
+#include "store_impl.h"
 
 namespace cfs {
 
@@ -25,63 +24,12 @@ using nlohmann::json;
 
 namespace {
 
-using DigestSet = std::unordered_set<Digest, DigestHash>;
-
 struct FsckState {
   FsckReport* rep = nullptr;
-  ChunkMap indexed;  // every "c" entry that decodes
-  DigestSet good_chunks;
+  DigestSet good_chunks;  // indexed chunks that read back clean
   DigestSet layers;  // complete layers whose records decode
   void Problem(std::string s) { rep->problems.push_back(std::move(s)); }
 };
-
-Status CheckChunks(Index& ix, PackReader& packs, FsckState* st) {
-  RETURN_IF_ERROR(ix.Scan("c", [&](std::string_view k, std::string_view v) {
-    Digest d = Digest::FromRaw(k.substr(1));
-    auto loc = ChunkLoc::Decode(v);
-    if (!loc.ok())
-      st->Problem("chunk " + d.ToString() + ": index entry does not decode");
-    else
-      st->indexed[loc->pack_id][loc->offset] = IndexedChunk{d, *loc, true};
-    return true;
-  }));
-  for (const auto& [pack, entries] : st->indexed)
-    for (const auto& [off, e] : entries) {
-      st->rep->chunks_checked++;
-      auto data = packs.ReadChunk(e.digest, e.loc);
-      if (data.ok())
-        st->good_chunks.insert(e.digest);
-      else
-        st->Problem(data.status().message());
-    }
-  return Status::Ok();
-}
-
-// Every pack's header and walk, matched with the index; unindexed records
-// are garbage (gc removes them), not problems.
-void CheckPacks(const std::string& packs_dir, FsckState* st) {
-  auto names = ListDir(packs_dir);
-  if (!names.ok()) return st->Problem(names.status().message());
-  std::unordered_set<uint64_t> present;
-  for (const auto& n : *names) {
-    auto id = PackIdFromFileName(n);
-    if (!id.ok()) {
-      st->Problem(packs_dir + "/" + n + ": not a pack file (gc moves it to quarantine/)");
-      continue;
-    }
-    present.insert(*id);
-    CheckedPack p;
-    p.path = packs_dir + "/" + n;
-    p.id = *id;
-    Status s = CheckPackWithIndex(st->indexed, &p);
-    if (!s.ok()) st->Problem(s.message());
-    st->rep->garbage_records += p.unindexed.size();
-  }
-  for (const auto& [id, entries] : st->indexed)
-    if (!present.count(id))
-      st->Problem(PackPath(packs_dir, id) + ": missing, though " + std::to_string(entries.size()) +
-                  " indexed chunk(s) live there");
-}
 
 // Rebuilds the layer's tar (discarding it) and checks diffID and size.
 void CheckLayerTar(Index& ix, Store::Impl& impl, const LayerToc& toc, FsckState* st) {
@@ -198,8 +146,12 @@ Result<FsckReport> Store::Fsck() {
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   FsckState st;
   st.rep = &rep;
-  RETURN_IF_ERROR(CheckChunks(*ix, impl_->packs, &st));
-  CheckPacks(impl_->packs_dir, &st);
+  ChunkCheckReport chunks;
+  RETURN_IF_ERROR(impl_->chunks->Check(*ix, &chunks));
+  rep.chunks_checked = chunks.chunks_checked;
+  rep.garbage_records = chunks.garbage_records;
+  rep.problems = std::move(chunks.problems);
+  st.good_chunks = std::move(chunks.good);
   RETURN_IF_ERROR(CheckLayers(*ix, *impl_, &st));
   RETURN_IF_ERROR(CheckImages(*ix, *impl_, &st));
   return rep;

@@ -1,4 +1,4 @@
-#include "store/layer_import.h"
+#include "layer_import.h"
 
 #include <archive.h>
 #include <zstd.h>
@@ -9,6 +9,7 @@
 #include <functional>
 #include <thread>
 
+#include "keys.h"
 #include "layer/layer_rules.h"
 
 namespace cfs {
@@ -156,22 +157,13 @@ class LayerImporter::Pool {
   std::vector<std::thread> workers_;
 };
 
-LayerImporter::LayerImporter(const Chunker& chunker, PackWriter* packs, Index* dedup, int level,
-                             int threads)
-    : chunker_(chunker), packs_(packs), dedup_(dedup), level_(level) {
+LayerImporter::LayerImporter(const Chunker& chunker, ChunkWriter* chunks, int threads)
+    : chunker_(chunker), chunks_(chunks) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   pool_ = std::make_unique<Pool>(threads, static_cast<size_t>(threads) * 8);
 }
 
 LayerImporter::~LayerImporter() = default;
-
-namespace {
-struct CCtxDeleter {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> tls_cctx;
-thread_local std::string tls_frame;  // compression output, reused
-}  // namespace
 
 std::string LayerImporter::TakeBuffer() {
   MutexLock l(&mu_);
@@ -186,55 +178,26 @@ void LayerImporter::GiveBuffer(std::string b) {
   if (free_buffers_.size() < 64) free_buffers_.push_back(std::move(b));
 }
 
-// Runs on a pool thread: hash, dedup, compress, append.
+// Runs on a pool thread: hash, then store (the writer skips chunks the
+// store or this pull has, and compresses the rest).
 void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r) {
   Digest d = Digest::Of(data);
   out->digest = d;
   out->size = static_cast<uint32_t>(data.size());
-  bool skip;
   {
     MutexLock l(&mu_);
-    skip = !error_.ok() || written_.count(d) || in_store_.count(d);
+    if (!error_.ok()) return;
   }
-  if (!skip && dedup_) {
-    auto have = dedup_->Get(key::Chunk(d));
-    if (have.ok() && have->has_value()) {
-      MutexLock l(&mu_);
-      in_store_.insert(d);
-      skip = true;
-    }
-  }
-  if (!skip) {
-    MutexLock l(&mu_);
-    // Claim it, so no other worker compresses the same chunk.
-    skip = !written_.emplace(d, ChunkLoc{}).second;
-  }
-  if (skip) {
-    GiveBuffer(std::move(data));
-    return;
-  }
-  if (!tls_cctx) tls_cctx.reset(ZSTD_createCCtx());
-  size_t bound = ZSTD_compressBound(data.size());
-  if (tls_frame.size() < bound) tls_frame.resize(bound);
-  size_t c = ZSTD_compressCCtx(tls_cctx.get(), tls_frame.data(), bound, data.data(),
-                               data.size(), level_);
+  auto added = chunks_->Put(d, data);
   GiveBuffer(std::move(data));
-  Status st;
-  ChunkLoc loc;
-  if (ZSTD_isError(c)) {
-    st = Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(c), EIO);
-  } else {
-    auto res = packs_->Append(d, std::string_view(tls_frame.data(), c), out->size);
-    if (res.ok()) loc = *res; else st = res.status();
-  }
   MutexLock l(&mu_);
-  if (!st.ok()) {
-    if (error_.ok()) error_ = st;
+  if (!added.ok()) {
+    if (error_.ok()) error_ = added.status();
     return;
   }
-  written_[d] = loc;
+  if (*added == 0) return;
   r->chunks_new++;
-  r->bytes_new += loc.clen + kRecordHeaderSize;
+  r->bytes_new += *added;
 }
 
 namespace {
@@ -352,40 +315,23 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   return r;
 }
 
-Status CommitLayerRecords(Index& w, const LayerImportResult& r,
-                          const std::function<const ChunkLoc*(const Digest&)>& written) {
-  // Distinct chunks this layer references.
-  std::unordered_set<Digest, DigestHash> uniq;
-  std::vector<Digest> order;
-  for (const auto& c : r.toc.chunks)
-    if (uniq.insert(c.digest).second) order.push_back(c.digest);
-  std::vector<std::string> keys;
-  keys.reserve(order.size());
-  for (const auto& d : order) keys.push_back(key::Chunk(d));
-  ASSIGN_OR_RETURN(auto have, w.MultiGet(keys));
+std::vector<Digest> DistinctChunks(const LayerToc& toc) {
+  DigestSet seen;
+  std::vector<Digest> out;
+  for (const auto& c : toc.chunks)
+    if (seen.insert(c.digest).second) out.push_back(c.digest);
+  return out;
+}
+
+Status CommitLayerRecords(Index& w, const LayerImportResult& r, ChunkWriter& chunks) {
   Index::Batch b;
-  for (size_t i = 0; i < order.size(); i++) {
-    if (have[i]) continue;  // indexed already (maybe by another process)
-    const ChunkLoc* loc = written(order[i]);
-    if (loc == nullptr || loc->pack_id == 0)
-      return Status::Aborted("chunk " + order[i].ToString() +
-                             " left the store during the import (gc?); run the command again");
-    b.Put(keys[i], loc->Encode());
-  }
+  RETURN_IF_ERROR(chunks.IndexInto(w, DistinctChunks(r.toc), &b));
   b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
   b.Put(key::Split(r.toc.diff_id), r.split.Encode());
   // A partial (lazily fetched) record of the layer is complete now.
   b.Delete(key::PartialToc(r.toc.diff_id));
   b.Delete(key::PartialRest(r.toc.diff_id));
   return w.Write(b);
-}
-
-Status LayerImporter::Commit(Index& w, const LayerImportResult& r) {
-  MutexLock l(&mu_);
-  return CommitLayerRecords(w, r, [&](const Digest& d) NO_THREAD_SAFETY_ANALYSIS -> const ChunkLoc* {
-    auto it = written_.find(d);
-    return it == written_.end() ? nullptr : &it->second;
-  });
 }
 
 }  // namespace cfs

@@ -9,13 +9,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "store/chunker.h"
-#include "transport/image_source.h"
-#include "store/index.h"
-#include "store/pack.h"
-#include "store/store.h"
-#include "layer/tar_reader.h"
 #include "base/thread_annotations.h"
+#include "chunkstore/chunk_store.h"
+#include "layer/tar_reader.h"
+#include "store/store.h"
+#include "transport/image_source.h"
 
 namespace cfs {
 
@@ -79,33 +77,35 @@ struct LayerImportResult {
   uint64_t bytes_new = 0;    // compressed bytes written
 };
 
-// Commits a layer in writer session w: indexes the chunks of r.toc that w
-// does not know yet (located by written(digest); nullptr or an unset
-// location means the chunk left the store, an Aborted error), stores TOC and
-// tar-split, and drops a partial record of the layer.
-Status CommitLayerRecords(Index& w, const LayerImportResult& r,
-                          const std::function<const ChunkLoc*(const Digest&)>& written);
+// The distinct chunks toc references, in the order they first appear.
+std::vector<Digest> DistinctChunks(const LayerToc& toc);
+
+// Commits a layer in writer session w, in one batch: indexes the chunks of
+// r.toc that w does not know yet (where chunks stored them; one stored
+// nowhere left the store: Aborted), stores TOC and tar-split, and drops a
+// partial record of the layer. REQUIRES: chunks synced.
+Status CommitLayerRecords(Index& w, const LayerImportResult& r, ChunkWriter& chunks);
 
 // Imports the layers of one pull. Chunks written by an earlier layer of the
 // same importer are reused by later ones. Not thread-safe (one pull).
 class LayerImporter {
  public:
-  // dedup: an index snapshot used to skip chunks the store already has.
-  LayerImporter(const Chunker& chunker, PackWriter* packs, Index* dedup, int level, int threads);
+  // chunks: where the layers' chunks go (it skips those the store has).
+  LayerImporter(const Chunker& chunker, ChunkWriter* chunks, int threads);
   ~LayerImporter();
 
   // Reads the blob (verifying its digest against want_blob unless it is
   // zero, and the tar against want_diff_id unless it is zero), stores new
-  // chunks in packs (not yet durable: call packs->Sync()).
+  // chunks (not yet durable: call chunks->Sync()).
   Result<LayerImportResult> Import(ByteSource& blob, const Digest& want_blob,
                                    const Digest& want_diff_id, const std::string& what,
                                    const ProgressFn& progress, uint64_t blob_size_hint);
 
-  // Commits an imported layer in writer session w: indexes its new chunks
-  // (skipping ones another process indexed meanwhile), checks that every
-  // chunk the TOC references is indexed, stores TOC and tar-split.
-  // REQUIRES: the packs were synced after Import().
-  Status Commit(Index& w, const LayerImportResult& r);
+  // Commits an imported layer in writer session w (CommitLayerRecords).
+  // REQUIRES: the chunks were synced after Import().
+  Status Commit(Index& w, const LayerImportResult& r) {
+    return CommitLayerRecords(w, r, *chunks_);
+  }
 
  private:
   void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
@@ -120,15 +120,11 @@ class LayerImporter {
   void GiveBuffer(std::string b) EXCLUDES(mu_);
   class Pool;
   const Chunker& chunker_;
-  PackWriter* packs_;
-  Index* dedup_;
-  int level_;
+  ChunkWriter* chunks_;
   std::unique_ptr<Pool> pool_;
-  // Guards the dedup sets, the first error and the buffer pool. Taken by
-  // pool threads and the reader; never held while compressing or writing.
+  // Guards the counters, the first error and the buffer pool. Taken by pool
+  // threads and the reader; never held while compressing or writing.
   Mutex mu_;
-  std::unordered_map<Digest, ChunkLoc, DigestHash> written_ GUARDED_BY(mu_);
-  std::unordered_set<Digest, DigestHash> in_store_ GUARDED_BY(mu_);
   Status error_ GUARDED_BY(mu_);
   std::vector<std::string> free_buffers_ GUARDED_BY(mu_);
 };

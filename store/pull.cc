@@ -9,10 +9,10 @@
 
 #include <algorithm>
 
-#include "store/layer_import.h"
+#include "layer_import.h"
 #include "layer/layer_rules.h"
-#include "store/pull_chunked.h"
-#include "store/store_impl.h"
+#include "pull_chunked.h"
+#include "store_impl.h"
 
 namespace cfs {
 
@@ -66,18 +66,14 @@ static std::optional<ChunkedPositions> ChunkedPartsOf(ImageSourceReader& src, co
 // their check, and the next pull of an image that needs them (or a damaged
 // TOC) must store them again. Returns the stored layer's TOC, or nothing
 // when the layer is absent or must be imported anew.
-static Result<std::optional<LayerToc>> ReusableLayer(Index& ix, const Digest& diff_id) {
+static Result<std::optional<LayerToc>> ReusableLayer(ChunkStore& chunks, Index& ix,
+                                                     const Digest& diff_id) {
   ASSIGN_OR_RETURN(auto record, ix.Get(key::Toc(diff_id)));
   if (!record) return std::optional<LayerToc>();
   auto toc = LayerToc::Decode(*record);
   if (!toc.ok()) return std::optional<LayerToc>();  // damaged: imported anew
-  std::unordered_set<Digest, DigestHash> seen;
-  std::vector<std::string> keys;
-  for (const auto& c : toc->chunks)
-    if (seen.insert(c.digest).second) keys.push_back(key::Chunk(c.digest));
-  ASSIGN_OR_RETURN(auto vals, ix.MultiGet(keys));
-  for (const auto& v : vals)
-    if (!v) return std::optional<LayerToc>();
+  ASSIGN_OR_RETURN(std::vector<Digest> absent, chunks.Unindexed(ix, DistinctChunks(*toc)));
+  if (!absent.empty()) return std::optional<LayerToc>();
   return std::optional<LayerToc>(std::move(*toc));
 }
 
@@ -88,26 +84,22 @@ static Result<std::optional<LayerToc>> ReusableLayer(Index& ix, const Digest& di
 // Returns how many were dropped; ix is refreshed to see it.
 static Result<uint64_t> DropDamagedChunks(Store::Impl& impl, Index& ix,
                                           const std::vector<Digest>& diff_ids) {
-  std::unordered_set<Digest, DigestHash> seen;
-  std::vector<Digest> bad;
+  DigestSet seen;
+  std::vector<Digest> stored;
   for (const Digest& id : diff_ids) {
     ASSIGN_OR_RETURN(auto v, ix.Get(key::Toc(id)));
     if (!v) continue;
     auto toc = LayerToc::Decode(*v);
     if (!toc.ok()) continue;  // imported anew anyway (ReusableLayer)
-    for (const auto& c : toc->chunks) {
-      if (!seen.insert(c.digest).second) continue;
-      ASSIGN_OR_RETURN(auto lv, ix.Get(key::Chunk(c.digest)));
-      if (!lv) continue;
-      auto loc = ChunkLoc::Decode(*lv);
-      if (!loc.ok() || !impl.packs.ReadChunk(c.digest, *loc).ok()) bad.push_back(c.digest);
-    }
+    for (const auto& c : toc->chunks)
+      if (seen.insert(c.digest).second) stored.push_back(c.digest);
   }
+  ASSIGN_OR_RETURN(std::vector<Digest> bad, impl.chunks->Damaged(ix, stored));
   if (bad.empty()) return uint64_t{0};
   {
     ASSIGN_OR_RETURN(auto w, impl.Writer());
     Index::Batch b;
-    for (const auto& d : bad) b.Delete(key::Chunk(d));
+    impl.chunks->Drop(bad, &b);
     RETURN_IF_ERROR(w->Write(b));
   }
   RETURN_IF_ERROR(ix.Refresh());
@@ -135,16 +127,16 @@ static LowerTocs LowerTocsOf(Store::Impl& impl, const SourceImage& img, size_t n
 // none of their records is indexed, so a refused or failed pull leaves
 // nothing behind. Once a commit was tried (a failed index write may still
 // surface after a restart) what is left is garbage for gc.
-class DropPacksUnlessCommitted {
+class DiscardUnlessCommitted {
  public:
-  explicit DropPacksUnlessCommitted(PackWriter& packs) : packs_(packs) {}
-  ~DropPacksUnlessCommitted() {
-    if (!commit_tried_) packs_.RemoveCreated();
+  explicit DiscardUnlessCommitted(ChunkWriter& chunks) : chunks_(chunks) {}
+  ~DiscardUnlessCommitted() {
+    if (!commit_tried_) chunks_.Discard();
   }
   void CommitTried() { commit_tried_ = true; }
 
  private:
-  PackWriter& packs_;
+  ChunkWriter& chunks_;
   bool commit_tried_ = false;
 };
 
@@ -170,9 +162,8 @@ class ImagePull {
   ImagePull(Store::Impl& impl, ImageSourceReader& src, const SourceImage& img,
             std::unique_ptr<Index> snapshot, const PullOptions& o)
       : impl_(impl), src_(src), img_(img), o_(o), snapshot_(std::move(snapshot)),
-        packs_(impl.packs_dir, impl.env()), drop_(packs_),
-        importer_(*impl.chunker, &packs_, snapshot_.get(), impl.opts.compression_level,
-                  impl.opts.threads),
+        chunks_(impl.chunks->NewWriter(snapshot_.get())), drop_(*chunks_),
+        importer_(impl.chunks->chunker(), chunks_.get(), impl.opts.threads),
         store_chunks_(impl.ChunkSourceOver(snapshot_.get())) {}
 
   Result<PullResult> Run(const std::string& source_desc, const std::string& name);
@@ -194,14 +185,12 @@ class ImagePull {
   const SourceImage& img_;
   const PullOptions& o_;
   std::unique_ptr<Index> snapshot_;
-  PackWriter packs_;
-  DropPacksUnlessCommitted drop_;
+  std::unique_ptr<ChunkWriter> chunks_;  // every chunk this pull stores
+  DiscardUnlessCommitted drop_;
   LayerImporter importer_;
   std::unique_ptr<ChunkSource> store_chunks_;
   ImageRecord rec_;
   PullResult res_;
-  // Chunks that zstd:chunked layers of this pull fetched by parts.
-  std::unordered_map<Digest, ChunkLoc, DigestHash> fresh_;
 };
 
 ProgressFn ImagePull::PhaseProgress(const char* phase, const std::string& what) const {
@@ -212,7 +201,7 @@ ProgressFn ImagePull::PhaseProgress(const char* phase, const std::string& what) 
 Status ImagePull::Prefetch() {
   std::vector<Descriptor> need;
   for (size_t i = 0; i < img_.layers.size(); i++) {
-    ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot_, img_.diff_ids[i]));
+    ASSIGN_OR_RETURN(auto have, ReusableLayer(*impl_.chunks, *snapshot_, img_.diff_ids[i]));
     if (have) continue;
     if (src_.CanReadRanges()) {
       auto cp = ChunkedPositionsOf(img_.layers[i]);
@@ -235,7 +224,7 @@ Result<LayerToc> ImagePull::ImportWhole(size_t i, const std::string& what) {
   ASSIGN_OR_RETURN(LayerImportResult r, importer_.Import(*blob, d.digest, img_.diff_ids[i], what,
                                                          PhaseProgress("import", what), d.size));
   RETURN_IF_ERROR(CheckLayer(r.toc, LowerTocsOf(impl_, img_, i)).Prefix(what));
-  RETURN_IF_ERROR(packs_.Sync());
+  RETURN_IF_ERROR(chunks_->Sync());
   {
     ASSIGN_OR_RETURN(auto w, impl_.Writer());
     drop_.CommitTried();
@@ -248,8 +237,8 @@ Result<LayerToc> ImagePull::ImportWhole(size_t i, const std::string& what) {
 
 Result<std::optional<LayerToc>> ImagePull::PullByParts(size_t i, const ChunkedPositions& cp,
                                                        const std::string& what) {
-  auto r = PullChunkedLayer(src_, img_.layers[i], cp, img_.diff_ids[i], *snapshot_, packs_,
-                            impl_.packs, *store_chunks_, fresh_, what, PhaseProgress("chunks", what));
+  auto r = PullChunkedLayer(src_, img_.layers[i], cp, img_.diff_ids[i], *chunks_,
+                            *store_chunks_, what, PhaseProgress("chunks", what));
   if (!r.ok()) {
     if (r.status().code() == Status::Code::kUnsupported) return std::optional<LayerToc>();
     return r.status();
@@ -257,7 +246,7 @@ Result<std::optional<LayerToc>> ImagePull::PullByParts(size_t i, const ChunkedPo
   RETURN_IF_ERROR(CheckLayer(r->toc, LowerTocsOf(impl_, img_, i)).Prefix(what));
   ASSIGN_OR_RETURN(auto w, impl_.Writer());
   drop_.CommitTried();
-  RETURN_IF_ERROR(CommitChunkedLayer(*w, *r, fresh_).Prefix(what));
+  RETURN_IF_ERROR(CommitLayerRecords(*w, *r, *chunks_).Prefix(what));
   rec_.chunks_new += r->chunks_new;
   rec_.bytes_new += r->bytes_new;
   res_.layers_by_parts++;
@@ -266,7 +255,7 @@ Result<std::optional<LayerToc>> ImagePull::PullByParts(size_t i, const ChunkedPo
 
 Result<LayerToc> ImagePull::PullLayer(size_t i, const std::string& what) {
   const Descriptor& d = img_.layers[i];
-  ASSIGN_OR_RETURN(auto have, ReusableLayer(*snapshot_, img_.diff_ids[i]));
+  ASSIGN_OR_RETURN(auto have, ReusableLayer(*impl_.chunks, *snapshot_, img_.diff_ids[i]));
   if (have) {
     res_.layers_reused++;
     if (o_.progress) o_.progress({"reused", what, d.size, d.size});

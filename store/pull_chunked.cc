@@ -1,6 +1,6 @@
 // Pulling a zstd:chunked layer by parts: its TOC and tar-split first, then
 // only the chunks the store lacks, with ranged reads of the blob.
-#include "store/pull_chunked.h"
+#include "pull_chunked.h"
 
 #include <algorithm>
 #include <mutex>
@@ -13,35 +13,6 @@
 #include "layer/layer_writer.h"
 
 namespace cfs {
-
-namespace {
-
-// Chunks written by this pull first, then the store.
-class OverlayChunkSource : public ChunkSource {
- public:
-  OverlayChunkSource(const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh,
-                     PackReader* packs, ChunkSource* store)
-      : fresh_(fresh), packs_(packs), store_(store) {}
-  Result<std::string> ReadChunk(const ChunkRef& c) override {
-    auto it = fresh_.find(c.digest);
-    if (it != fresh_.end()) return packs_->ReadChunk(c.digest, it->second);
-    return store_->ReadChunk(c);
-  }
-  Result<std::string> ReadFrame(const ChunkRef& c) override {
-    auto it = fresh_.find(c.digest);
-    if (it == fresh_.end()) return store_->ReadFrame(c);
-    ASSIGN_OR_RETURN(std::string frame, packs_->ReadFrame(c.digest, it->second));
-    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, it->second.ulen).status());
-    return frame;
-  }
-
- private:
-  const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh_;
-  PackReader* packs_;
-  ChunkSource* store_;
-};
-
-}  // namespace
 
 Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
                                           const ChunkedPositions& p, const Digest& diff_id,
@@ -59,39 +30,26 @@ Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descript
 
 namespace {
 
-using FreshChunks = std::unordered_map<Digest, ChunkLoc, DigestHash>;
-
-// The chunks of toc that neither the store nor this pull has (the first
-// occurrence of each).
-Result<std::vector<size_t>> MissingChunks(const LayerToc& toc, Index& snapshot,
-                                          const FreshChunks& fresh) {
-  std::unordered_set<Digest, DigestHash> seen;
-  std::vector<size_t> firsts, missing;
-  std::vector<std::string> keys;
-  for (size_t i = 0; i < toc.chunks.size(); i++) {
-    const Digest& c = toc.chunks[i].digest;
-    if (!seen.insert(c).second || fresh.count(c)) continue;
-    firsts.push_back(i);
-    keys.push_back(key::Chunk(c));
-  }
-  ASSIGN_OR_RETURN(auto have, snapshot.MultiGet(keys));
-  for (size_t k = 0; k < firsts.size(); k++)
-    if (!have[k]) missing.push_back(firsts[k]);
+// The chunks of toc that neither the store nor this pull has (the index of
+// the first occurrence of each).
+Result<std::vector<size_t>> MissingChunks(const LayerToc& toc, ChunkWriter& chunks) {
+  std::unordered_map<Digest, size_t, DigestHash> first;
+  std::vector<Digest> order;
+  for (size_t i = 0; i < toc.chunks.size(); i++)
+    if (first.emplace(toc.chunks[i].digest, i).second) order.push_back(toc.chunks[i].digest);
+  ASSIGN_OR_RETURN(std::vector<Digest> lacking, chunks.Lacking(order));
+  std::vector<size_t> missing;
+  for (const auto& d : lacking) missing.push_back(first[d]);
   return missing;
 }
 
 // A run of zeros is not in the blob: made and stored here.
-Status StoreZeroChunk(const ChunkRef& c, PackWriter& packs, FreshChunks& fresh,
-                      LayerImportResult* res) {
-  std::string z(c.size, '\0');
-  std::string frame(ZSTD_compressBound(z.size()), '\0');
-  size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
-  if (ZSTD_isError(n)) return Status::IOError("zstd", EIO);
-  frame.resize(n);
-  ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, frame, c.size));
-  fresh[c.digest] = loc;
-  res->chunks_new++;
-  res->bytes_new += n;
+Status StoreZeroChunk(const ChunkRef& c, ChunkWriter& chunks, LayerImportResult* res) {
+  ASSIGN_OR_RETURN(uint64_t added, chunks.Put(c.digest, std::string(c.size, '\0')));
+  if (added > 0) {
+    res->chunks_new++;
+    res->bytes_new += added;
+  }
   return Status::Ok();
 }
 
@@ -124,8 +82,7 @@ Result<std::vector<std::vector<size_t>>> ChunksByRange(const ChunkedLayer& layer
 
 Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descriptor& d,
                                            const ChunkedPositions& p, const Digest& diff_id,
-                                           Index& snapshot, PackWriter& packs, PackReader& reader,
-                                           ChunkSource& store_chunks, FreshChunks& fresh,
+                                           ChunkWriter& chunks, ChunkSource& store_chunks,
                                            const std::string& what, const ProgressFn& progress) {
   ASSIGN_OR_RETURN(ChunkedLayer layer, FetchChunkedMetadata(src, d, p, diff_id, what));
   {
@@ -136,12 +93,12 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
   LayerImportResult res;
   res.blob_digest = d.digest;
   res.blob_size = d.size;
-  ASSIGN_OR_RETURN(std::vector<size_t> missing, MissingChunks(layer.toc, snapshot, fresh));
+  ASSIGN_OR_RETURN(std::vector<size_t> missing, MissingChunks(layer.toc, chunks));
   std::vector<BlobRange> want;
   for (size_t i : missing) {
     const BlobChunk& w = layer.where[i];
     if (w.zeros) {
-      RETURN_IF_ERROR(StoreZeroChunk(layer.toc.chunks[i], packs, fresh, &res));
+      RETURN_IF_ERROR(StoreZeroChunk(layer.toc.chunks[i], chunks, &res));
     } else {
       want.push_back({w.offset, w.length});
     }
@@ -150,7 +107,7 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
   ASSIGN_OR_RETURN(auto in_range, ChunksByRange(layer, missing, plan, what));
   uint64_t total = 0;
   for (const auto& r : plan) total += r.length;
-  std::mutex mu;  // guards fresh, res, done
+  std::mutex mu;  // guards res, done
   uint64_t done = 0;
   // Verified before it is stored; stored as it came. Runs on the fetching
   // threads, so checking overlaps the transfers.
@@ -162,36 +119,28 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
       const ChunkRef& c = layer.toc.chunks[i];
       std::string_view z = std::string_view(got).substr(w.offset - plan[k].offset, w.length);
       RETURN_IF_ERROR(DecodeBlobChunk(c, z).status().Prefix(what));
-      ASSIGN_OR_RETURN(ChunkLoc loc, packs.Append(c.digest, z, c.size));
+      ASSIGN_OR_RETURN(uint64_t added, chunks.PutFrame(c, z));
+      if (added == 0) continue;
       std::lock_guard<std::mutex> l(mu);
-      fresh[c.digest] = loc;
       res.chunks_new++;
-      res.bytes_new += z.size();
+      res.bytes_new += added;
     }
     std::lock_guard<std::mutex> l(mu);
     done += plan[k].length;
     if (progress) progress({"chunks", what, done, total});  // serialized by mu
     return Status::Ok();
   }));
-  RETURN_IF_ERROR(packs.Sync());
+  RETURN_IF_ERROR(chunks.Sync());
 
   // The rebuilt tar must hash to the diffID the config names.
-  OverlayChunkSource chunks(fresh, &reader, &store_chunks);
+  std::unique_ptr<ChunkSource> all = chunks.Over(&store_chunks);
   CountingSink sink;
-  RETURN_IF_ERROR(WriteLayerBlob(layer.toc, layer.split, chunks, Compression::kNone, sink)
+  RETURN_IF_ERROR(WriteLayerBlob(layer.toc, layer.split, *all, Compression::kNone, sink)
                       .status()
                       .Prefix(what));
   res.toc = std::move(layer.toc);
   res.split = std::move(layer.split);
   return res;
-}
-
-Status CommitChunkedLayer(Index& w, const LayerImportResult& r,
-                          const std::unordered_map<Digest, ChunkLoc, DigestHash>& fresh) {
-  return CommitLayerRecords(w, r, [&](const Digest& d) -> const ChunkLoc* {
-    auto it = fresh.find(d);
-    return it == fresh.end() ? nullptr : &it->second;
-  });
 }
 
 }  // namespace cfs

@@ -1,5 +1,5 @@
 // Store::Push and Store::Save: images out of the store as OCI layouts.
-#include "store/store_impl.h"
+#include "store_impl.h"
 
 namespace cfs {
 

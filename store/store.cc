@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "store/store_impl.h"
+#include "store_impl.h"
 
 namespace cfs {
 
@@ -108,16 +108,6 @@ Result<ImageRecord> ImageRecord::FromJson(std::string_view s) {
   }
   return r;
 }
-
-// ---------------------------------------------------------------- Impl
-
-Store::Impl::Impl(const StoreOptions& o)
-    : opts(o),
-      root(o.root),
-      packs_dir(o.root + "/packs"),
-      tmp_dir(o.root + "/tmp"),
-      leases_dir(o.root + "/leases"),
-      packs(o.root + "/packs") {}
 
 namespace {
 
@@ -253,138 +243,24 @@ Result<ImageDetails> Store::Impl::Details(Index& ix, const Digest& m) {
   return d;
 }
 
-namespace {
-// Reads chunks through an index snapshot and the packs. Thread-safe.
-class StoreChunkSource : public ChunkSource {
- public:
-  StoreChunkSource(Index* ix, PackReader* packs, std::unique_ptr<Index> owned = nullptr)
-      : owned_(std::move(owned)), ix_(ix ? ix : owned_.get()), packs_(packs) {}
-  Result<std::string> ReadChunk(const ChunkRef& c) override {
-    ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
-    return packs_->ReadChunk(c.digest, loc);
-  }
-  Status ReadChunkInto(const ChunkRef& c, char* out) override {
-    ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
-    return packs_->ReadChunkInto(c.digest, loc, out);
-  }
-  Result<std::string> ReadFrame(const ChunkRef& c) override {
-    ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
-    ASSIGN_OR_RETURN(std::string frame, packs_->ReadFrame(c.digest, loc));
-    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, loc.ulen).status());
-    return frame;
-  }
-
- private:
-  Result<ChunkLoc> Locate(const ChunkRef& c) {
-    ASSIGN_OR_RETURN(auto v, ix_->Get(key::Chunk(c.digest)));
-    if (!v) return Status::Corruption("chunk " + c.digest.ToString() + " missing from the store");
-    ASSIGN_OR_RETURN(ChunkLoc loc, ChunkLoc::Decode(*v));
-    if (loc.ulen != c.size)
-      return Status::Corruption("chunk " + c.digest.ToString() + ": size mismatch");
-    return loc;
-  }
-  std::unique_ptr<Index> owned_;
-  Index* ix_;
-  PackReader* packs_;
-};
-
-// Holds an exclusive flock on its lease file; removes the file on release.
-class FileLease : public Store::Lease {
- public:
-  FileLease(Env* env, std::string path, FileLock lock)
-      : env_(env), path_(std::move(path)), lock_(std::move(lock)) {}
-  ~FileLease() override {
-    (void)env_->RemoveFile(path_);
-    lock_.Release();
-  }
-
- private:
-  Env* env_;
-  std::string path_;
-  FileLock lock_;
-};
-
-// ROOT/leases.reserve: room kept so a mount can pin its layers even on a
-// full disk (a lease is a few hundred bytes and one inode). TakeLease removes
-// it to make that room; the next Store::Open with space recreates it.
-constexpr char kLeaseReserve[] = "/leases.reserve";
-constexpr size_t kLeaseReserveBytes = 64 << 10;
-
-void EnsureLeaseReserve(Env* env, const std::string& root) {
-  const std::string path = root + kLeaseReserve;
-  if (!PathExists(path)) (void)WriteFileAtomic(env, path, std::string(kLeaseReserveBytes, '\0'));
-}
-
-// Creates and locks the lease file at path, holding body.
-Result<FileLock> WriteLease(Env* env, const std::string& path, const std::string& body) {
-  ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path, FileLock::Mode::kExclusive));
-  ASSIGN_OR_RETURN(auto file, env->OpenWritable(path, Env::OpenMode::kTruncate));
-  // The path names the store root, e.g. on a full disk.
-  RETURN_IF_ERROR(file->Append(body).Prefix(path));
-  RETURN_IF_ERROR(file->Sync().Prefix(path));
-  return lock;
-}
-}  // namespace
-
-std::unique_ptr<ChunkSource> Store::Impl::ChunkSourceOver(Index* ix) {
-  return std::make_unique<StoreChunkSource>(ix, &packs);
-}
-
 // ---------------------------------------------------------------- Store
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() = default;
 const std::string& Store::root() const { return impl_->root; }
 
-namespace {
-// A store made by an older cimg may have no index yet if nothing was ever
-// stored; one with packs or a partial index/ dir has lost it, and is refused.
-Status CheckIndexPresent(Env* env, const std::string& root) {
-  if (PathExists(root + "/index/CURRENT")) return Status::Ok();
-  auto packs = ListDir(root + "/packs", ".pack");
-  auto index_files = ListDir(root + "/index");
-  bool empty = packs.ok() && packs->empty() && (!index_files.ok() || index_files->empty());
-  if (!empty) return Index::OpenWriter(root, env).status();  // the one-line refusal
-  return Index::Create(root, env);
-}
-}  // namespace
-
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
   StoreOptions o = in;
   if (o.root.empty()) o.root = DefaultStoreRoot();
   while (o.root.size() > 1 && o.root.back() == '/') o.root.pop_back();
-  for (const char* sub : {"", "/packs", "/tmp", "/leases"})
-    RETURN_IF_ERROR(o.env->CreateDirs(o.root + sub, 0700).Prefix("store root " + o.root));
-  // Chunker parameters are fixed at creation.
-  std::string cfg_path = o.root + "/store.json";
-  if (PathExists(cfg_path)) {
-    ASSIGN_OR_RETURN(std::string cfg, ReadFile(cfg_path));
-    try {
-      json j = json::parse(cfg);
-      o.chunker.min_size = j.at("chunker").at("min").get<uint32_t>();
-      o.chunker.avg_size = j.at("chunker").at("avg").get<uint32_t>();
-      o.chunker.max_size = j.at("chunker").at("max").get<uint32_t>();
-    } catch (const std::exception& e) {
-      return Status::Corruption(cfg_path + ": " + e.what());
-    }
-    RETURN_IF_ERROR(CheckIndexPresent(o.env, o.root));
-  } else {
-    RETURN_IF_ERROR(o.chunker.Validate());
-    RETURN_IF_ERROR(Index::Create(o.root, o.env));
-    json j = {{"version", 1},
-              {"digest", "sha256"},
-              {"chunker",
-               {{"algorithm", "fastcdc"},
-                {"min", o.chunker.min_size},
-                {"avg", o.chunker.avg_size},
-                {"max", o.chunker.max_size}}}};
-    RETURN_IF_ERROR(WriteFileAtomic(o.env, cfg_path, j.dump(2) + "\n"));
-  }
-  RETURN_IF_ERROR(o.chunker.Validate().Prefix(cfg_path));
-  EnsureLeaseReserve(o.env, o.root);
-  auto impl = std::make_unique<Impl>(o);
-  impl->chunker = std::make_unique<Chunker>(o.chunker);
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  ChunkStoreOptions co;
+  co.root = o.root;
+  co.chunker = o.chunker;
+  co.compression_level = o.compression_level;
+  co.env = o.env;
+  ASSIGN_OR_RETURN(auto chunks, ChunkStore::Open(co));
+  o.chunker = chunks->chunker().params();
+  return std::unique_ptr<Store>(new Store(std::make_unique<Impl>(o, std::move(chunks))));
 }
 
 Result<std::vector<ImageSummary>> Store::ListImages() {
@@ -482,31 +358,14 @@ Result<TarSplit> Store::GetTarSplit(const Digest& diff_id) {
 }
 
 Result<std::unique_ptr<ChunkSource>> Store::OpenChunkSource() {
-  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
-  return std::unique_ptr<ChunkSource>(
-      std::make_unique<StoreChunkSource>(nullptr, &impl_->packs, std::move(ix)));
+  return impl_->chunks->OpenSource();
 }
 
 Result<std::unique_ptr<Store::Lease>> Store::TakeLease(const std::vector<Digest>& diff_ids) {
   // Taken under the operation lock so a running gc finishes first and a
   // later gc sees the lease.
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
-  std::string path = impl_->leases_dir + "/" + RandomHex(8) + ".lease";
-  json j = json::array();
-  for (const auto& d : diff_ids) j.push_back(d.ToString());
-  const std::string body = j.dump();
-  Env* env = impl_->env();
-  auto lock = WriteLease(env, path, body);
-  if (!lock.ok() && lock.status().err() == ENOSPC) {
-    // A full disk: use the room kept for this.
-    (void)env->RemoveFile(path);
-    if (env->RemoveFile(impl_->root + kLeaseReserve).ok()) lock = WriteLease(env, path, body);
-  }
-  if (!lock.ok()) {
-    (void)env->RemoveFile(path);
-    return lock.status();
-  }
-  return std::unique_ptr<Lease>(std::make_unique<FileLease>(env, path, std::move(*lock)));
+  return impl_->chunks->TakeLease(diff_ids);
 }
 
 }  // namespace cfs

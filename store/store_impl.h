@@ -1,10 +1,11 @@
-// Store internals shared by store.cc, pull.cc, push.cc, gc.cc and fsck.cc.
+// Image store internals shared by its files (store.cc, pull.cc, push.cc,
+// commit.cc, gc.cc, fsck.cc, repair.cc, lazy.cc, diff.cc). Private to store/.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
-#include "store/index.h"
-#include "store/pack.h"
+#include "chunkstore/chunk_store.h"
+#include "keys.h"
 #include "store/store.h"
 
 namespace cfs {
@@ -28,19 +29,17 @@ struct ImageRecord {
 class Store::Impl {
  public:
   StoreOptions opts;
-  std::string root, packs_dir, tmp_dir, leases_dir;
-  std::unique_ptr<Chunker> chunker;
-  PackReader packs;
+  std::string root, tmp_dir;
+  std::unique_ptr<ChunkStore> chunks;  // the chunks, and the index records live in
 
-  explicit Impl(const StoreOptions& o);
+  Impl(const StoreOptions& o, std::unique_ptr<ChunkStore> c)
+      : opts(o), root(o.root), tmp_dir(o.root + "/tmp"), chunks(std::move(c)) {}
 
-  // gc.lock: writers and readers of pack data hold it shared for their
-  // whole operation; gc holds it exclusively.
-  Result<FileLock> OperationLock() {
-    return FileLock::Acquire(root + "/gc.lock", FileLock::Mode::kShared);
-  }
-  Result<std::unique_ptr<Index>> Reader() { return Index::OpenReader(root, opts.env); }
-  Result<std::unique_ptr<Index>> Writer() { return Index::OpenWriter(root, opts.env); }
+  // gc.lock: writers and readers of chunks hold it shared for their whole
+  // operation; gc holds it exclusively.
+  Result<FileLock> OperationLock() { return chunks->OperationLock(); }
+  Result<std::unique_ptr<Index>> Reader() { return chunks->OpenReader(); }
+  Result<std::unique_ptr<Index>> Writer() { return chunks->OpenWriter(); }
   // Every write and sync of the store goes through it (StoreOptions::env).
   Env* env() const { return opts.env; }
 
@@ -52,7 +51,7 @@ class Store::Impl {
   Result<std::vector<std::string>> NamesOf(Index& ix, const Digest& manifest);
   Result<ImageDetails> Details(Index& ix, const Digest& manifest);
   // A chunk source reading through index ix. ix must outlive it.
-  std::unique_ptr<ChunkSource> ChunkSourceOver(Index* ix);
+  std::unique_ptr<ChunkSource> ChunkSourceOver(Index* ix) { return chunks->SourceOver(ix); }
   // Writes one image (layers, config, then the manifest under tag).
   Result<Descriptor> ExportImage(Index& ix, const Digest& manifest, ImageDestination& out,
                                  const std::string& tag, const PushOptions& o);

@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "base/io.h"
-#include "store/index.h"
-#include "store/pack.h"
+#include "chunkstore/chunk_store.h"
+#include "chunkstore/pack.h"  // white-box: the pack format
 
 namespace cfs {
 namespace {

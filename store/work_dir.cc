@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "store/index.h"
+#include "chunkstore/chunk_store.h"
 
 namespace cfs {
 
@@ -101,7 +101,7 @@ Result<WorkDir> WorkDir::Create(const std::string& store_root, const std::string
   WorkDir w;
   w.env_ = env;
   ASSIGN_OR_RETURN(w.dir_, TempDir::Create(store_root + "/tmp", prefix));
-  ASSIGN_OR_RETURN(w.owner_, FileLock::Acquire(w.dir_.path() + "/" + kSecondaryOwnerLock,
+  ASSIGN_OR_RETURN(w.owner_, FileLock::Acquire(w.dir_.path() + "/" + kScratchOwnerLock,
                                                FileLock::Mode::kExclusive));
   return w;
 }
@@ -135,7 +135,7 @@ Status WorkDir::RemoveGroup(pid_t pgid) {
 }
 
 Status ReclaimScratch(const std::string& dir) {
-  std::string lock = dir + "/" + kSecondaryOwnerLock;
+  std::string lock = dir + "/" + kScratchOwnerLock;
   FileLock owner;
   if (PathExists(lock)) {
     auto probe = FileLock::TryAcquire(lock, FileLock::Mode::kExclusive);

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "store/index.h"
+#include "chunkstore/chunk_store.h"
 
 namespace cfs {
 namespace {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/pull.h"
-#include "store/index.h"
+#include "chunkstore/chunk_store.h"
 #include "store/store.h"
 #include "tools/cimg_common.h"
 

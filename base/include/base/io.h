@@ -213,6 +213,9 @@ Status FsyncDir(const std::string& dir);  // env->SyncDir(dir) with Env::Default
 Status FsyncDir(Env* env, const std::string& dir);
 Status RemoveTree(const std::string& path);
 bool PathExists(const std::string& path);
+// Disk bytes allocated to a file, or to a whole tree (symlinks not
+// followed); 0 for what cannot be read.
+uint64_t DiskBytes(const std::string& path);
 // Names in dir (not "." or ".."), sorted, keeping those ending in suffix.
 Result<std::vector<std::string>> ListDir(const std::string& dir, const std::string& suffix = "");
 // Random hex string of n bytes (2n characters), from the kernel's CSPRNG.

@@ -1,11 +1,9 @@
-// The clusterfs store: images, layers and chunks under one root directory.
+// The image store: images (manifests, configs, names), their layers (TOC,
+// tar-split, partial layers) and the build cache, kept in the index of a
+// chunk store (chunkstore/chunk_store.h), whose root it shares:
 //
-//   ROOT/index/        RocksDB index (store/index.h, FORMAT.md)
-//   ROOT/packs/        append-only chunk packs (store/pack.h)
-//   ROOT/leases/       one file per live mount or long reader, flock'ed
-//   ROOT/tmp/          scratch (unpacked archives, secondary index logs)
-//   ROOT/store.json    parameters fixed at creation (chunker)
-//   ROOT/index.lock    writer-session lock; ROOT/gc.lock: gc vs. writers
+//   ROOT/index/ ROOT/packs/ ROOT/leases/ ...   the chunk store's
+//   ROOT/tmp/          scratch: unpacked archives, build work dirs, index readers
 //
 // Any number of processes may use one root at once (see index.h). Every
 // public method is thread-safe unless it says otherwise.
@@ -16,15 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "layer/chunk_source.h"
-#include "store/chunked_layer.h"
-#include "store/chunker.h"
 #include "base/digest.h"
 #include "base/env.h"
-#include "transport/image_source.h"
-#include "layer/layer_writer.h"
 #include "base/status.h"
+#include "chunkstore/chunk_store.h"
+#include "layer/chunk_source.h"
+#include "layer/layer_writer.h"
 #include "layer/toc.h"
+#include "store/chunked_layer.h"
+#include "transport/image_source.h"
 
 namespace cfs {
 
@@ -132,7 +130,12 @@ struct PushOptions {
 
 class Store {
  public:
-  class Lease;  // below
+  // A lease keeps the named layers (diffIDs) and their chunks from gc while
+  // it lives, even if their images are removed; a mount holds one.
+  using Lease = ChunkStore::Lease;
+  // Chunks for a long-running reader that also adds chunks it fetched
+  // (a lazy mount). Thread-safe.
+  using ChunkStash = cfs::ChunkStash;
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& opts);
   ~Store();
 
@@ -226,27 +229,8 @@ class Store {
   Status ImportLayer(ImageSourceReader& src, const Descriptor& d, const Digest& diff_id,
                      const ProgressFn& progress);
 
-  // Chunks for a long-running reader that also adds chunks it fetched
-  // (a lazy mount). Thread-safe.
-  class ChunkStash : public ChunkSource {
-   public:
-    // ReadChunk/ReadFrame: NotFound when the store lacks the chunk.
-    // True when the store (or this stash) has the chunk.
-    virtual bool Has(const Digest& d) = 0;
-    // Stores zdata, zstd data the caller verified to decode to c, as it is.
-    // Durable and visible to other processes after the next Flush (one runs
-    // every second in the background).
-    virtual Status Add(const ChunkRef& c, std::string_view zdata) = 0;
-    virtual Status Flush() = 0;
-  };
   Result<std::unique_ptr<ChunkStash>> OpenChunkStash();
 
-  // A lease keeps the named layers (diffIDs) and their chunks from gc while
-  // it lives, even if their images are removed; a mount holds one.
-  class Lease {
-   public:
-    virtual ~Lease() = default;
-  };
   Result<std::unique_ptr<Lease>> TakeLease(const std::vector<Digest>& diff_ids);
 
   class Impl;

@@ -1,12 +1,12 @@
 // Matching packs with the index: the proof gc needs before it deletes, and
-// the check fsck reports. Internal to store/.
+// the check fsck reports. Private to chunkstore/.
 #pragma once
 
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "store/pack.h"
+#include "pack.h"
 
 namespace cfs {
 

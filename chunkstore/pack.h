@@ -9,7 +9,7 @@
 //   flags  := bit 0 "reclaimed": gc punched the frame out (a hole of zeros)
 //
 // A record is self-describing so gc and fsck can walk a pack without the
-// index. A chunk is indexed (store/index.h) only after its pack bytes were
+// index. A chunk is indexed (the "c" entries of the Index) only after its pack bytes were
 // fdatasync'ed, so the index never points at bytes that a crash can lose; a
 // torn record at the tail of a pack is garbage that gc reclaims.
 // Each writing process appends to packs of its own, holding an exclusive
@@ -30,8 +30,12 @@
 #include "base/env.h"
 #include "base/io.h"
 #include "base/thread_annotations.h"
+#include "chunkstore/chunk_store.h"
 
 namespace cfs {
+
+// The index key of a chunk: "c" + its raw digest; the value is its ChunkLoc.
+inline std::string ChunkKey(const Digest& d) { return "c" + std::string(d.Raw()); }
 
 constexpr size_t kPackHeaderSize = 24;      // what PackWriter writes (v2)
 constexpr size_t kPackHeaderSizeV1 = 16;
@@ -157,7 +161,7 @@ struct PackScan {
 Result<PackScan> ScanPack(const std::string& path,
                           const std::function<Status(const PackRecord&)>& fn);
 
-// Repair (store/repair.cc). Both write in place and sync, through env.
+// Repair (chunk_check.cc). Both write in place and sync, through env.
 // Rewrites the header of the record at loc from what the index says of it,
 // if -- and only if -- the frame there decompresses to d. NotFound otherwise.
 Status RestoreRecordHeader(Env* env, const std::string& packs_dir, const Digest& d,
@@ -167,9 +171,5 @@ Status RestoreRecordHeader(Env* env, const std::string& packs_dir, const Digest&
 // NotFound when no record starts where either version would put it.
 Status RestorePackHeader(Env* env, const std::string& path);
 
-// Decompresses one zstd frame of known size and verifies its digest.
-Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);
-// The same into out[0, ulen); on failure out holds garbage.
-Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out);
 
 }  // namespace cfs

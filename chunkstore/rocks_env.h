@@ -1,4 +1,4 @@
-// The RocksDB side of the Env seam (private to store/): a rocksdb::Env whose
+// The RocksDB side of the Env seam (private to chunkstore/): a rocksdb::Env whose
 // file system creates, writes, syncs, renames and removes files through our
 // Env, and whose clock (time, pauses) is our Env's, so a test Env
 // (store/testing/fault_injection_env.h) sees the index's writes and syncs

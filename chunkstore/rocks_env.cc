@@ -1,4 +1,4 @@
-#include "store/rocks_env.h"
+#include "rocks_env.h"
 
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>

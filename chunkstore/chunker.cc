@@ -1,4 +1,4 @@
-#include "store/chunker.h"
+#include "chunkstore/chunk_store.h"
 
 #include <array>
 #include <bit>

@@ -1,4 +1,4 @@
-#include "store/index.h"
+#include "chunkstore/chunk_store.h"
 
 #include <rocksdb/env.h>
 
@@ -17,7 +17,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-#include "store/rocks_env.h"
+#include "rocks_env.h"
 
 namespace cfs {
 
@@ -200,7 +200,7 @@ Result<std::unique_ptr<Index>> Index::OpenReader(const std::string& root, Env* e
     std::unique_ptr<Index> ix(new Index());
     auto sec = TempDir::Create(root + "/tmp", "secondary-");
     if (!sec.ok()) return read_only(sec.status());
-    auto owner = FileLock::Acquire(sec->path() + "/" + kSecondaryOwnerLock,
+    auto owner = FileLock::Acquire(sec->path() + "/" + kScratchOwnerLock,
                                    FileLock::Mode::kExclusive);
     if (!owner.ok()) return read_only(owner.status());
     ix->secondary_owner_ = std::move(*owner);

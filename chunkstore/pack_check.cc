@@ -1,4 +1,4 @@
-#include "store/pack_check.h"
+#include "pack_check.h"
 
 namespace cfs {
 

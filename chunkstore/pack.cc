@@ -1,4 +1,4 @@
-#include "store/pack.h"
+#include "pack.h"
 
 #include <setjmp.h>
 #include <signal.h>
