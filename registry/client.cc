@@ -724,6 +724,85 @@ Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& 
   }
 }
 
+namespace {
+
+// One upload of blob d from fd to repo: a session started (or the blob
+// mounted from another repository), PATCHes above kMonolithicMax, then the
+// closing PUT.
+class BlobUpload {
+ public:
+  BlobUpload(Client::Impl& m, const std::string& repo, const Descriptor& d, int fd,
+             const TransferProgress& progress, const std::string& what)
+      : m_(m), repo_(repo), d_(d), fd_(fd), progress_(progress), what_(what) {}
+
+  // POSTs a new session (with a cross-repository mount from mount_from when
+  // given): its location, or "" when the registry mounted the blob.
+  Result<std::string> Start(const std::string& mount_from) {
+    Request start;
+    start.method = "POST";
+    start.url = m_.Base() + "/v2/" + repo_ + "/blobs/uploads/";
+    if (!mount_from.empty() && mount_from != repo_)
+      start.url += "?mount=" + d_.digest.ToString() + "&from=" + UrlEscape(mount_from);
+    ASSIGN_OR_RETURN(Response r, m_.Do(start, PushScope(repo_)));
+    if (r.status == 201) return std::string();  // mounted from the other repository
+    if (r.status != 202) return m_.Unexpected(what_, r);
+    std::string loc = r.Header("location");
+    if (loc.empty()) return Status::Invalid(what_ + ": registry gave no upload location");
+    return ResolveLocation(start.url, loc);
+  }
+
+  // Sends the blob to the session at loc: PATCHes of kUploadChunk when it
+  // is over kMonolithicMax, then the PUT that closes the session.
+  Status Send(std::string loc) {
+    uint64_t off = 0;
+    while (d_.size > kMonolithicMax && off < d_.size) {
+      uint64_t n = std::min<uint64_t>(kUploadChunk, d_.size - off);
+      Request p = Body("PATCH", loc, off, n);
+      p.headers.push_back("Content-Range: " + std::to_string(off) + "-" +
+                          std::to_string(off + n - 1));
+      ASSIGN_OR_RETURN(Response pr, m_.Do(p, PushScope(repo_)));
+      if (pr.status != 202) return m_.Unexpected(what_, pr);
+      off += n;
+      std::string next = pr.Header("location");
+      if (!next.empty()) loc = ResolveLocation(loc, next);
+    }
+    Request put = Body("PUT", WithQuery(loc, "digest=" + UrlEscape(d_.digest.ToString())), off,
+                       d_.size - off);
+    ASSIGN_OR_RETURN(Response pr, m_.Do(put, PushScope(repo_)));
+    if (pr.status != 201 && pr.status != 204) return m_.Unexpected(what_, pr);
+    std::string hd = pr.Header("docker-content-digest");
+    if (!hd.empty() && hd != d_.digest.ToString())
+      return Status::Corruption("registry computed " + hd);
+    if (progress_) progress_(d_.size, d_.size);
+    return Status::Ok();
+  }
+
+ private:
+  // A request sending bytes [off, off + len) of the blob (none when len is 0).
+  Request Body(const std::string& method, const std::string& url, uint64_t off, uint64_t len) {
+    Request rq;
+    rq.method = method;
+    rq.url = url;
+    rq.headers.push_back("Content-Type: application/octet-stream");
+    if (len == 0) return rq;
+    rq.body_fd = fd_;
+    rq.body_off = off;
+    rq.body_len = len;
+    if (progress_)
+      rq.upload_progress = [this, off](uint64_t done, uint64_t) { progress_(off + done, d_.size); };
+    return rq;
+  }
+
+  Client::Impl& m_;
+  const std::string& repo_;
+  const Descriptor& d_;
+  const int fd_;
+  const TransferProgress& progress_;
+  const std::string& what_;
+};
+
+}  // namespace
+
 Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
                           const std::string& mount_from, const TransferProgress& progress) {
   Impl& m = *impl_;
@@ -735,77 +814,14 @@ Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const st
   if (static_cast<uint64_t>(st.st_size) != d.size)
     return Status::Invalid(what + ": file " + path + " has " + std::to_string(st.st_size) +
                            " bytes, want " + std::to_string(d.size));
-  std::string scope = PushScope(repo);
-  if (!mount_from.empty()) scope += " repository:" + mount_from + ":pull";
-
+  BlobUpload upload(m, repo, d, fd.get(), progress, what);
   for (int attempt = 0;; attempt++) {
-    // Start a session (or mount).
     // Another session starts only within the retry window of this one's start.
     const auto limit = m.RetryLimit(Impl::Clock::time_point::max());
-    Request start;
-    start.method = "POST";
-    start.url = m.Base() + "/v2/" + repo + "/blobs/uploads/";
-    if (!mount_from.empty() && mount_from != repo)
-      start.url += "?mount=" + d.digest.ToString() + "&from=" + UrlEscape(mount_from);
-    ASSIGN_OR_RETURN(Response r, m.Do(start, PushScope(repo)));
-    if (r.status == 201) return Status::Ok();  // mounted from the other repository
-    if (r.status != 202) return m.Unexpected(what, r);
-    std::string loc = r.Header("location");
-    if (loc.empty()) return Status::Invalid(what + ": registry gave no upload location");
-    loc = ResolveLocation(start.url, loc);
-
-    Status failed;
-    uint64_t off = 0;
-    if (d.size > kMonolithicMax) {
-      while (off < d.size) {
-        uint64_t n = std::min<uint64_t>(kUploadChunk, d.size - off);
-        Request p;
-        p.method = "PATCH";
-        p.url = loc;
-        p.headers.push_back("Content-Type: application/octet-stream");
-        p.headers.push_back("Content-Range: " + std::to_string(off) + "-" +
-                            std::to_string(off + n - 1));
-        p.body_fd = fd.get();
-        p.body_off = off;
-        p.body_len = n;
-        uint64_t base = off;
-        if (progress) p.upload_progress = [&](uint64_t done, uint64_t) { progress(base + done, d.size); };
-        auto pr = m.Do(p, PushScope(repo));
-        if (!pr.ok()) {
-          failed = pr.status();
-          break;
-        }
-        if (pr->status != 202) {
-          failed = m.Unexpected(what, *pr);
-          break;
-        }
-        off += n;
-        std::string next = pr->Header("location");
-        if (!next.empty()) loc = ResolveLocation(loc, next);
-      }
-    }
-    if (failed.ok()) {
-      Request put;
-      put.method = "PUT";
-      put.url = WithQuery(loc, "digest=" + UrlEscape(d.digest.ToString()));
-      put.headers.push_back("Content-Type: application/octet-stream");
-      if (off < d.size) {
-        put.body_fd = fd.get();
-        put.body_off = off;
-        put.body_len = d.size - off;
-        uint64_t base = off;
-        if (progress) put.upload_progress = [&](uint64_t done, uint64_t) { progress(base + done, d.size); };
-      }
-      auto pr = m.Do(put, PushScope(repo));
-      if (pr.ok() && (pr->status == 201 || pr->status == 204)) {
-        std::string hd = pr->Header("docker-content-digest");
-        if (!hd.empty() && hd != d.digest.ToString())
-          return Status::Corruption(what + ": registry computed " + hd);
-        if (progress) progress(d.size, d.size);
-        return Status::Ok();
-      }
-      failed = pr.ok() ? m.Unexpected(what, *pr) : pr.status();
-    }
+    ASSIGN_OR_RETURN(std::string loc, upload.Start(mount_from));
+    if (loc.empty()) return Status::Ok();  // mounted
+    Status failed = upload.Send(std::move(loc));
+    if (failed.ok()) return Status::Ok();
     // A failed session is abandoned (the registry expires it); a new one
     // starts from the beginning.
     bool again = failed.code() == Status::Code::kUnavailable;
