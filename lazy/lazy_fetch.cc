@@ -1,4 +1,4 @@
-#include "registry/lazy.h"
+#include "lazy/lazy_fetch.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,7 +13,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace cfs::registry {
+namespace cfs::lazy {
+
+using registry::Client;
+using registry::Deadline;
+using registry::kNoDeadline;
 
 struct RemoteLayer {
   std::shared_ptr<Client> client;
@@ -354,4 +358,4 @@ LazyChunkSource::Stats LazyChunkSource::stats() const {
   return Stats{impl_->n_requests.load(), impl_->n_bytes.load(), impl_->n_chunks.load()};
 }
 
-}  // namespace cfs::registry
+}  // namespace cfs::lazy
