@@ -17,6 +17,9 @@
 namespace cfs::lazy {
 
 struct LazyOptions {
+  // A read brings along the missing chunks after the one wanted (of its
+  // file; of the layer when prefetching), merged by PlanRanges
+  // (transport/image_source.h) with these limits.
   uint64_t max_request = 2 << 20;       // compressed bytes merged into one read
   uint64_t max_gap = 64 << 10;          // bytes between chunks still merged
   uint64_t prefetch_request = 8 << 20;  // per request when prefetching everything
