@@ -3,8 +3,6 @@
 // distribution API calls.
 #include "registry/client.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "registry/cancel.h"
+#include "registry/client_impl.h"
 #include "registry/curl_transport.h"
 #include "registry/http.h"
 #include "registry/reference.h"
@@ -46,89 +45,8 @@ constexpr char kAcceptManifests[] =
     "application/vnd.docker.distribution.manifest.list.v2+json, "
     "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5";
 constexpr size_t kMaxManifest = 4 << 20;
-constexpr uint64_t kMonolithicMax = 32ull << 20;
-constexpr uint64_t kUploadChunk = 32ull << 20;
 
 }  // namespace
-
-class Client::Impl {
- public:
-  std::string registry, host, scheme = "https";
-  ClientOptions opts;
-  std::shared_ptr<http::Transport> http;
-
-  Mutex auth_mu;
-  std::optional<Challenge> challenge GUARDED_BY(auth_mu);
-  bool creds_loaded GUARDED_BY(auth_mu) = false;
-  std::optional<Credentials> creds GUARDED_BY(auth_mu);
-  struct Token {
-    std::string value;
-    std::chrono::steady_clock::time_point expires;
-  };
-  std::map<std::string, Token> tokens GUARDED_BY(auth_mu);
-
-  std::atomic<uint64_t> n_retries{0};
-  Canceller cancel;  // Client::Cancel(); the transport watches it
-
-  using Clock = std::chrono::steady_clock;
-  std::string Base() const { return scheme + "://" + host; }
-  // When a call whose (latest progress or) first try starts now stops
-  // trying again: the retry window, or the call's deadline if sooner.
-  Clock::time_point RetryLimit(Clock::time_point deadline) const {
-    return std::min(deadline, Clock::now() + std::chrono::seconds(opts.retry_window_s));
-  }
-
-  // One HTTP exchange, no retries, no redirects.
-  Exchange Perform(Request rq) {
-    rq.cancel = &cancel;
-    return http->Perform(rq);
-  }
-
-  // Credentials for this registry (given, else the auth file's), loaded once.
-  Result<std::optional<Credentials>> Creds() REQUIRES(auth_mu);
-  // The Authorization line for a request on scope ("" = none).
-  Result<std::string> AuthFor(const std::string& scope, bool force_new,
-                              Clock::time_point deadline = Clock::time_point::max());
-  Result<std::string> FetchToken(const Challenge& ch, const std::string& scope,
-                                 Clock::time_point deadline = Clock::time_point::max());
-
-  // Sends rq with auth for scope, following redirects (GET/HEAD) without the
-  // Authorization header and retrying transient failures (at most
-  // opts.retries more tries, none started after the retry window or
-  // rq.deadline). A 401 renews the token once. Returns the final response
-  // whatever its status; Unavailable when the registry cannot be reached
-  // after the retries, Aborted once cancelled.
-  Result<Response> Do(Request rq, const std::string& scope);
-  // After a 401: takes the challenge and renews the credentials (once, or
-  // again when the scheme changed) into rq->auth. True when rq should be
-  // sent again.
-  Result<bool> Reauthenticate(const Response& r, const std::string& scope, bool* renewed,
-                              Request* rq);
-  // GET /v2/: sets scheme and challenge.
-  Status Probe();
-
-  // Error for an unexpected response.
-  Status Unexpected(const std::string& what, const Response& r);
-  Status TransportError(const std::string& what, const Exchange& ex) const;
-  // Sleeps before another try; false (no sleep) when that try would start
-  // after limit, or when cancelled.
-  bool Backoff(int attempt, const Response* r, Clock::time_point limit) {
-    long ms = static_cast<long>(opts.backoff_ms) << std::min(attempt, 6);
-    if (r) {
-      std::string ra = r->Header("retry-after");
-      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
-        ms = std::max(ms, std::min(30000L, std::atol(ra.c_str()) * 1000L));
-    }
-    ms = std::min(ms, 15000L);
-    auto until = Clock::now() + std::chrono::milliseconds(ms);
-    if (until >= limit || cancel.cancelled()) return false;
-    n_retries++;
-    return cancel.SleepUntil(until);
-  }
-  Status Cancelled(const std::string& what) const {
-    return Status::Aborted(what + ": cancelled (the mount is going away)");
-  }
-};
 
 Status Client::Impl::TransportError(const std::string& what, const Exchange& ex) const {
   std::string msg = what + ": " + ex.error;
@@ -481,11 +399,6 @@ Status Client::CheckLogin() {
   return m.Unexpected(m.registry + ": GET /v2/", r);
 }
 
-namespace {
-std::string PullScope(const std::string& repo) { return "repository:" + repo + ":pull"; }
-std::string PushScope(const std::string& repo) { return "repository:" + repo + ":pull,push"; }
-}  // namespace
-
 Result<FetchedManifest> Client::GetManifest(const std::string& repo, const std::string& ref) {
   Impl& m = *impl_;
   const std::string what = m.registry + "/" + repo + (ref.rfind("sha256:", 0) == 0 ? "@" : ":") + ref;
@@ -721,112 +634,6 @@ Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& 
       return Status::Unavailable(what + ": got " + std::to_string(sink.data.size()) + " bytes");
     }
     return std::move(sink.data);
-  }
-}
-
-namespace {
-
-// One upload of blob d from fd to repo: a session started (or the blob
-// mounted from another repository), PATCHes above kMonolithicMax, then the
-// closing PUT.
-class BlobUpload {
- public:
-  BlobUpload(Client::Impl& m, const std::string& repo, const Descriptor& d, int fd,
-             const TransferProgress& progress, const std::string& what)
-      : m_(m), repo_(repo), d_(d), fd_(fd), progress_(progress), what_(what) {}
-
-  // POSTs a new session (with a cross-repository mount from mount_from when
-  // given): its location, or "" when the registry mounted the blob.
-  Result<std::string> Start(const std::string& mount_from) {
-    Request start;
-    start.method = "POST";
-    start.url = m_.Base() + "/v2/" + repo_ + "/blobs/uploads/";
-    if (!mount_from.empty() && mount_from != repo_)
-      start.url += "?mount=" + d_.digest.ToString() + "&from=" + UrlEscape(mount_from);
-    ASSIGN_OR_RETURN(Response r, m_.Do(start, PushScope(repo_)));
-    if (r.status == 201) return std::string();  // mounted from the other repository
-    if (r.status != 202) return m_.Unexpected(what_, r);
-    std::string loc = r.Header("location");
-    if (loc.empty()) return Status::Invalid(what_ + ": registry gave no upload location");
-    return ResolveLocation(start.url, loc);
-  }
-
-  // Sends the blob to the session at loc: PATCHes of kUploadChunk when it
-  // is over kMonolithicMax, then the PUT that closes the session.
-  Status Send(std::string loc) {
-    uint64_t off = 0;
-    while (d_.size > kMonolithicMax && off < d_.size) {
-      uint64_t n = std::min<uint64_t>(kUploadChunk, d_.size - off);
-      Request p = Body("PATCH", loc, off, n);
-      p.headers.push_back("Content-Range: " + std::to_string(off) + "-" +
-                          std::to_string(off + n - 1));
-      ASSIGN_OR_RETURN(Response pr, m_.Do(p, PushScope(repo_)));
-      if (pr.status != 202) return m_.Unexpected(what_, pr);
-      off += n;
-      std::string next = pr.Header("location");
-      if (!next.empty()) loc = ResolveLocation(loc, next);
-    }
-    Request put = Body("PUT", WithQuery(loc, "digest=" + UrlEscape(d_.digest.ToString())), off,
-                       d_.size - off);
-    ASSIGN_OR_RETURN(Response pr, m_.Do(put, PushScope(repo_)));
-    if (pr.status != 201 && pr.status != 204) return m_.Unexpected(what_, pr);
-    std::string hd = pr.Header("docker-content-digest");
-    if (!hd.empty() && hd != d_.digest.ToString())
-      return Status::Corruption("registry computed " + hd);
-    if (progress_) progress_(d_.size, d_.size);
-    return Status::Ok();
-  }
-
- private:
-  // A request sending bytes [off, off + len) of the blob (none when len is 0).
-  Request Body(const std::string& method, const std::string& url, uint64_t off, uint64_t len) {
-    Request rq;
-    rq.method = method;
-    rq.url = url;
-    rq.headers.push_back("Content-Type: application/octet-stream");
-    if (len == 0) return rq;
-    rq.body_fd = fd_;
-    rq.body_off = off;
-    rq.body_len = len;
-    if (progress_)
-      rq.upload_progress = [this, off](uint64_t done, uint64_t) { progress_(off + done, d_.size); };
-    return rq;
-  }
-
-  Client::Impl& m_;
-  const std::string& repo_;
-  const Descriptor& d_;
-  const int fd_;
-  const TransferProgress& progress_;
-  const std::string& what_;
-};
-
-}  // namespace
-
-Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
-                          const std::string& mount_from, const TransferProgress& progress) {
-  Impl& m = *impl_;
-  const std::string what = m.registry + "/" + repo + ": upload of blob " + d.digest.ToString();
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::IOError(path);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Status::IOError(path);
-  if (static_cast<uint64_t>(st.st_size) != d.size)
-    return Status::Invalid(what + ": file " + path + " has " + std::to_string(st.st_size) +
-                           " bytes, want " + std::to_string(d.size));
-  BlobUpload upload(m, repo, d, fd.get(), progress, what);
-  for (int attempt = 0;; attempt++) {
-    // Another session starts only within the retry window of this one's start.
-    const auto limit = m.RetryLimit(Impl::Clock::time_point::max());
-    ASSIGN_OR_RETURN(std::string loc, upload.Start(mount_from));
-    if (loc.empty()) return Status::Ok();  // mounted
-    Status failed = upload.Send(std::move(loc));
-    if (failed.ok()) return Status::Ok();
-    // A failed session is abandoned (the registry expires it); a new one
-    // starts from the beginning.
-    bool again = failed.code() == Status::Code::kUnavailable;
-    if (!again || attempt >= m.opts.retries || !m.Backoff(attempt, nullptr, limit))
-      return failed.Prefix(what);
   }
 }
 
