@@ -149,8 +149,7 @@ TEST_F(LazyFetchTest, OneReadIsAtMostMaxRequestBytes) {
   AddFile("a", std::vector<uint32_t>(7, 10000));
   Open();
   for (size_t k = 0; k < 7; k++) Read(k);
-  EXPECT_EQ(RangeReads(),
-            (std::vector<std::string>{RangeOf(0, 2), RangeOf(3, 5), RangeOf(6, 6)}));
+  EXPECT_EQ(RangeReads(), (std::vector<std::string>{RangeOf(0, 2), RangeOf(3, 5), RangeOf(6, 6)}));
 }
 
 TEST_F(LazyFetchTest, AChunkTheStoreHoldsEndsTheRead) {
