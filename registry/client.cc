@@ -3,8 +3,6 @@
 // distribution API calls.
 #include "registry/client.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "registry/cancel.h"
+#include "registry/client_impl.h"
 #include "registry/curl_transport.h"
 #include "registry/http.h"
 #include "registry/reference.h"
@@ -46,89 +45,8 @@ constexpr char kAcceptManifests[] =
     "application/vnd.docker.distribution.manifest.list.v2+json, "
     "application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5";
 constexpr size_t kMaxManifest = 4 << 20;
-constexpr uint64_t kMonolithicMax = 32ull << 20;
-constexpr uint64_t kUploadChunk = 32ull << 20;
 
 }  // namespace
-
-class Client::Impl {
- public:
-  std::string registry, host, scheme = "https";
-  ClientOptions opts;
-  std::shared_ptr<http::Transport> http;
-
-  Mutex auth_mu;
-  std::optional<Challenge> challenge GUARDED_BY(auth_mu);
-  bool creds_loaded GUARDED_BY(auth_mu) = false;
-  std::optional<Credentials> creds GUARDED_BY(auth_mu);
-  struct Token {
-    std::string value;
-    std::chrono::steady_clock::time_point expires;
-  };
-  std::map<std::string, Token> tokens GUARDED_BY(auth_mu);
-
-  std::atomic<uint64_t> n_retries{0};
-  Canceller cancel;  // Client::Cancel(); the transport watches it
-
-  using Clock = std::chrono::steady_clock;
-  std::string Base() const { return scheme + "://" + host; }
-  // When a call whose (latest progress or) first try starts now stops
-  // trying again: the retry window, or the call's deadline if sooner.
-  Clock::time_point RetryLimit(Clock::time_point deadline) const {
-    return std::min(deadline, Clock::now() + std::chrono::seconds(opts.retry_window_s));
-  }
-
-  // One HTTP exchange, no retries, no redirects.
-  Exchange Perform(Request rq) {
-    rq.cancel = &cancel;
-    return http->Perform(rq);
-  }
-
-  // Credentials for this registry (given, else the auth file's), loaded once.
-  Result<std::optional<Credentials>> Creds() REQUIRES(auth_mu);
-  // The Authorization line for a request on scope ("" = none).
-  Result<std::string> AuthFor(const std::string& scope, bool force_new,
-                              Clock::time_point deadline = Clock::time_point::max());
-  Result<std::string> FetchToken(const Challenge& ch, const std::string& scope,
-                                 Clock::time_point deadline = Clock::time_point::max());
-
-  // Sends rq with auth for scope, following redirects (GET/HEAD) without the
-  // Authorization header and retrying transient failures (at most
-  // opts.retries more tries, none started after the retry window or
-  // rq.deadline). A 401 renews the token once. Returns the final response
-  // whatever its status; Unavailable when the registry cannot be reached
-  // after the retries, Aborted once cancelled.
-  Result<Response> Do(Request rq, const std::string& scope);
-  // After a 401: takes the challenge and renews the credentials (once, or
-  // again when the scheme changed) into rq->auth. True when rq should be
-  // sent again.
-  Result<bool> Reauthenticate(const Response& r, const std::string& scope, bool* renewed,
-                              Request* rq);
-  // GET /v2/: sets scheme and challenge.
-  Status Probe();
-
-  // Error for an unexpected response.
-  Status Unexpected(const std::string& what, const Response& r);
-  Status TransportError(const std::string& what, const Exchange& ex) const;
-  // Sleeps before another try; false (no sleep) when that try would start
-  // after limit, or when cancelled.
-  bool Backoff(int attempt, const Response* r, Clock::time_point limit) {
-    long ms = static_cast<long>(opts.backoff_ms) << std::min(attempt, 6);
-    if (r) {
-      std::string ra = r->Header("retry-after");
-      if (!ra.empty() && std::all_of(ra.begin(), ra.end(), ::isdigit))
-        ms = std::max(ms, std::min(30000L, std::atol(ra.c_str()) * 1000L));
-    }
-    ms = std::min(ms, 15000L);
-    auto until = Clock::now() + std::chrono::milliseconds(ms);
-    if (until >= limit || cancel.cancelled()) return false;
-    n_retries++;
-    return cancel.SleepUntil(until);
-  }
-  Status Cancelled(const std::string& what) const {
-    return Status::Aborted(what + ": cancelled (the mount is going away)");
-  }
-};
 
 Status Client::Impl::TransportError(const std::string& what, const Exchange& ex) const {
   std::string msg = what + ": " + ex.error;
@@ -481,11 +399,6 @@ Status Client::CheckLogin() {
   return m.Unexpected(m.registry + ": GET /v2/", r);
 }
 
-namespace {
-std::string PullScope(const std::string& repo) { return "repository:" + repo + ":pull"; }
-std::string PushScope(const std::string& repo) { return "repository:" + repo + ":pull,push"; }
-}  // namespace
-
 Result<FetchedManifest> Client::GetManifest(const std::string& repo, const std::string& ref) {
   Impl& m = *impl_;
   const std::string what = m.registry + "/" + repo + (ref.rfind("sha256:", 0) == 0 ? "@" : ":") + ref;
@@ -721,96 +634,6 @@ Result<std::string> Client::GetBlobRange(const std::string& repo, const Digest& 
       return Status::Unavailable(what + ": got " + std::to_string(sink.data.size()) + " bytes");
     }
     return std::move(sink.data);
-  }
-}
-
-Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
-                          const std::string& mount_from, const TransferProgress& progress) {
-  Impl& m = *impl_;
-  const std::string what = m.registry + "/" + repo + ": upload of blob " + d.digest.ToString();
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::IOError(path);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Status::IOError(path);
-  if (static_cast<uint64_t>(st.st_size) != d.size)
-    return Status::Invalid(what + ": file " + path + " has " + std::to_string(st.st_size) +
-                           " bytes, want " + std::to_string(d.size));
-  std::string scope = PushScope(repo);
-  if (!mount_from.empty()) scope += " repository:" + mount_from + ":pull";
-
-  for (int attempt = 0;; attempt++) {
-    // Start a session (or mount).
-    // Another session starts only within the retry window of this one's start.
-    const auto limit = m.RetryLimit(Impl::Clock::time_point::max());
-    Request start;
-    start.method = "POST";
-    start.url = m.Base() + "/v2/" + repo + "/blobs/uploads/";
-    if (!mount_from.empty() && mount_from != repo)
-      start.url += "?mount=" + d.digest.ToString() + "&from=" + UrlEscape(mount_from);
-    ASSIGN_OR_RETURN(Response r, m.Do(start, PushScope(repo)));
-    if (r.status == 201) return Status::Ok();  // mounted from the other repository
-    if (r.status != 202) return m.Unexpected(what, r);
-    std::string loc = r.Header("location");
-    if (loc.empty()) return Status::Invalid(what + ": registry gave no upload location");
-    loc = ResolveLocation(start.url, loc);
-
-    Status failed;
-    uint64_t off = 0;
-    if (d.size > kMonolithicMax) {
-      while (off < d.size) {
-        uint64_t n = std::min<uint64_t>(kUploadChunk, d.size - off);
-        Request p;
-        p.method = "PATCH";
-        p.url = loc;
-        p.headers.push_back("Content-Type: application/octet-stream");
-        p.headers.push_back("Content-Range: " + std::to_string(off) + "-" +
-                            std::to_string(off + n - 1));
-        p.body_fd = fd.get();
-        p.body_off = off;
-        p.body_len = n;
-        uint64_t base = off;
-        if (progress) p.upload_progress = [&](uint64_t done, uint64_t) { progress(base + done, d.size); };
-        auto pr = m.Do(p, PushScope(repo));
-        if (!pr.ok()) {
-          failed = pr.status();
-          break;
-        }
-        if (pr->status != 202) {
-          failed = m.Unexpected(what, *pr);
-          break;
-        }
-        off += n;
-        std::string next = pr->Header("location");
-        if (!next.empty()) loc = ResolveLocation(loc, next);
-      }
-    }
-    if (failed.ok()) {
-      Request put;
-      put.method = "PUT";
-      put.url = WithQuery(loc, "digest=" + UrlEscape(d.digest.ToString()));
-      put.headers.push_back("Content-Type: application/octet-stream");
-      if (off < d.size) {
-        put.body_fd = fd.get();
-        put.body_off = off;
-        put.body_len = d.size - off;
-        uint64_t base = off;
-        if (progress) put.upload_progress = [&](uint64_t done, uint64_t) { progress(base + done, d.size); };
-      }
-      auto pr = m.Do(put, PushScope(repo));
-      if (pr.ok() && (pr->status == 201 || pr->status == 204)) {
-        std::string hd = pr->Header("docker-content-digest");
-        if (!hd.empty() && hd != d.digest.ToString())
-          return Status::Corruption(what + ": registry computed " + hd);
-        if (progress) progress(d.size, d.size);
-        return Status::Ok();
-      }
-      failed = pr.ok() ? m.Unexpected(what, *pr) : pr.status();
-    }
-    // A failed session is abandoned (the registry expires it); a new one
-    // starts from the beginning.
-    bool again = failed.code() == Status::Code::kUnavailable;
-    if (!again || attempt >= m.opts.retries || !m.Backoff(attempt, nullptr, limit))
-      return failed.Prefix(what);
   }
 }
 

@@ -5,13 +5,12 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <vector>
 
+#include "base/executor.h"
 #include "transport/oci_metadata.h"
 
 namespace cfs::registry {
@@ -42,49 +41,6 @@ class HashingFileSink : public ByteSink {
   uint64_t size_ = 0;
 };
 
-// A fixed pool of worker threads running queued jobs.
-class Workers {
- public:
-  explicit Workers(int n) {
-    for (int i = 0; i < std::max(1, n); i++) threads_.emplace_back([this] { Loop(); });
-  }
-  ~Workers() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  void Add(std::function<void()> job) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      jobs_.push_back(std::move(job));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void Loop() {
-    while (true) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      job();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
-
 // ---------------------------------------------------------------- source
 
 class RegistrySource : public ImageSourceReader {
@@ -94,6 +50,7 @@ class RegistrySource : public ImageSourceReader {
   ~RegistrySource() override {
     cancel_ = true;
     workers_.reset();  // joins; running fetches stop at their next write
+    ranges_.reset();
   }
 
   Result<SourceImage> Resolve(const Platform& want) override;
@@ -130,7 +87,8 @@ class RegistrySource : public ImageSourceReader {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<Digest, std::shared_ptr<Fetch>> fetches_;
-  std::unique_ptr<Workers> workers_;
+  std::unique_ptr<Executor> workers_;  // blob fetches, made by the first Prefetch
+  std::unique_ptr<Executor> ranges_;   // range reads, made by the first ReadBlobRanges
 };
 
 Result<SourceImage> RegistrySource::Resolve(const Platform& want) {
@@ -180,7 +138,7 @@ void RegistrySource::Run(const std::shared_ptr<Fetch>& f) {
 
 void RegistrySource::Prefetch(const std::vector<Descriptor>& blobs) {
   if (blobs.empty()) return;
-  if (!workers_) workers_ = std::make_unique<Workers>(parallel_);
+  if (!workers_) workers_ = std::make_unique<Executor>(parallel_);
   for (const auto& d : blobs) {
     std::shared_ptr<Fetch> f;
     {
@@ -191,7 +149,7 @@ void RegistrySource::Prefetch(const std::vector<Descriptor>& blobs) {
       f->path = Path(d.digest);
       fetches_[d.digest] = f;
     }
-    workers_->Add([this, f] { Run(f); });
+    workers_->Submit([this, f] { Run(f); });
   }
 }
 
@@ -213,11 +171,11 @@ Status RegistrySource::ReadBlobRanges(const Descriptor& d, const std::vector<Blo
       }
     }
   };
-  std::vector<std::thread> threads;
-  int n = std::min<int>(parallel_, static_cast<int>(ranges.size()));
-  for (int k = 1; k < n; k++) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  if (!ranges_) ranges_ = std::make_unique<Executor>(parallel_);
+  TaskGroup group(ranges_.get());
+  const int n = std::min<int>(ranges_->threads(), static_cast<int>(ranges.size()));
+  for (int k = 0; k < n; k++) group.Submit(work);
+  group.Wait();
   return first;
 }
 
@@ -267,7 +225,7 @@ class RegistryDestination : public ImageDestination {
         mount_from_(std::move(mount_from)),
         stats_(stats ? stats : &own_stats_),
         progress_(std::move(progress)),
-        workers_(std::make_unique<Workers>(parallel)) {}
+        workers_(std::make_unique<Executor>(parallel)) {}
   ~RegistryDestination() override {
     cancel_ = true;
     workers_.reset();
@@ -324,7 +282,7 @@ class RegistryDestination : public ImageDestination {
       pending_++;
       active_.push_back(up);
     }
-    workers_->Add([this, up, path] {
+    workers_->Submit([this, up, path] {
       Status st = cancel_ ? Status::Aborted("cancelled") : UploadOne(*up, path);
       ::unlink(path.c_str());
       {
@@ -392,7 +350,7 @@ class RegistryDestination : public ImageDestination {
   Status first_error_;
   std::set<Digest> queued_;
   std::vector<std::shared_ptr<Upload>> active_;
-  std::unique_ptr<Workers> workers_;  // last: joined first on destruction
+  std::unique_ptr<Executor> workers_;  // last: joined first on destruction
 };
 
 }  // namespace

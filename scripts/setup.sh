@@ -41,13 +41,13 @@ TARGETS=()
 if [ "${1:-}" = "--asan" ]; then
   # The sanitizer pass runs the unit tests of the libraries that parse what
   # comes from outside and hold the store (base, layer, transport, chunkstore, store,
-  # registry, the conformance suites): build just those binaries and the
+  # registry, lazy, the conformance suites): build just those binaries and the
   # libraries they link, not the tools, not fs/builder/deploy, and not the
   # power-cut test, which scripts/test.sh runs in the normal build only
   # (CI time).
   mapfile -t TARGETS < <(ninja -C "$BUILD" -t targets all |
     sed -n 's/^\(tests\/\)\{0,1\}\([a-z_]*_test\): CXX_EXECUTABLE_LINKER.*/\2/p' |
-    grep -E '^(base|layer|transport|chunkstore|store|registry|conformance)_' | grep -vx store_power_cut_test)
+    grep -E '^(base|layer|transport|chunkstore|store|registry|lazy|conformance)_' | grep -vx store_power_cut_test)
 fi
 ninja -C "$BUILD" -j"$(nproc)" "${TARGETS[@]}"
 echo "setup: built into $BUILD/"

@@ -37,8 +37,8 @@
 #include "fs/mount.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
-#include "registry/lazy.h"
-#include "registry/lazy_plan.h"
+#include "lazy/lazy_fetch.h"
+#include "lazy/lazy_plan.h"
 #include "registry/reference.h"
 #include "fs/overlay.h"
 #include "base/digest.h"
@@ -264,7 +264,7 @@ Status CheckPathLike(const MountArgs& a) {
 struct Mounted {
   std::unique_ptr<cfs::Store> store;
   std::vector<std::unique_ptr<cfs::Store::Lease>> leases;
-  cfs::registry::LazyChunkSource* lazy = nullptr;  // owned by cache
+  cfs::lazy::LazyChunkSource* lazy = nullptr;  // owned by cache
   std::vector<std::string> manifests;  // of store images mounted ("" for registry ones)
   int dir_lowers = 0;
   std::unique_ptr<cfs::ChunkCache> cache;
@@ -299,10 +299,10 @@ Status MakeCache(const MountArgs& a, Mounted* m, bool lazy) {
   if (lazy) {
     auto stash = m->store->OpenChunkStash();
     if (!stash.ok()) return stash.status();
-    cfs::registry::LazyOptions lo;
+    cfs::lazy::LazyOptions lo;
     lo.tmp_dir = m->store->root() + "/tmp";
     lo.log = LogLine;
-    auto l = std::make_unique<cfs::registry::LazyChunkSource>(std::move(*stash), lo);
+    auto l = std::make_unique<cfs::lazy::LazyChunkSource>(std::move(*stash), lo);
     m->lazy = l.get();
     src = std::move(l);
   } else {
@@ -333,17 +333,17 @@ cfs::registry::ClientOptions LazyClientOptions(const MountArgs& a) {
   return co;
 }
 
-// A registry image the store lacks, read lazily (registry/lazy_plan.h).
+// A registry image the store lacks, read lazily (lazy/lazy_plan.h).
 Result<cfs::ImageStack> LazyImage(const MountArgs& a, Mounted* m, const std::string& ref_s) {
   if (Status s = MakeCache(a, m, true); !s.ok()) return s;
   m->manifests.push_back("");
   auto ref = cfs::registry::Reference::Parse(ref_s);
   if (!ref.ok()) return ref.status();
-  cfs::registry::LazyPlanOptions lo;
+  cfs::lazy::LazyPlanOptions lo;
   lo.client = LazyClientOptions(a);
   lo.tmp_dir = m->store->root() + "/tmp";
   lo.log = LogLine;
-  return cfs::registry::PlanLazyImage(*m->store, *m->lazy, *ref, lo);
+  return cfs::lazy::PlanLazyImage(*m->store, *m->lazy, *ref, lo);
 }
 
 // An image of the store.
@@ -389,7 +389,7 @@ std::string PidFile(const std::string& mnt) {
 // daemon, alive long after the unmount (reads there then fail ENOTCONN).
 // Sets *gone then. Null when the watch cannot start (logged).
 std::unique_ptr<cfs::ConnectionWatch> WatchUnmount(fuse_session* se, const std::string& mnt,
-                                                   cfs::registry::LazyChunkSource* lazy,
+                                                   cfs::lazy::LazyChunkSource* lazy,
                                                    std::atomic<bool>* gone) {
   pthread_t main_thread = ::pthread_self();
   auto w = cfs::ConnectionWatch::Start(lazy ? se : nullptr, MountDevice(mnt),

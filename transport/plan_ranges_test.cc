@@ -33,5 +33,16 @@ TEST(PlanRanges, OverlapsAndDuplicatesCollapse) {
   EXPECT_TRUE(PlanRanges({}, 0, 10).empty());
 }
 
+// The lazy fetch (lazy/lazy_fetch.cc) takes the first range as one read: a
+// gap of exactly max_gap and a length of exactly max_len still merge.
+TEST(PlanRanges, GapAndLengthLimitsAreInclusive) {
+  auto p = PlanRanges({{0, 10}, {26, 10}, {52, 10}}, 16, 36);
+  EXPECT_EQ(Plain(p), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 36}, {52, 10}}));
+  p = PlanRanges({{0, 10}, {27, 10}}, 16, 1 << 20);
+  EXPECT_EQ(Plain(p), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 10}, {27, 10}}));
+  p = PlanRanges({{0, 10}, {26, 11}}, 16, 36);
+  EXPECT_EQ(Plain(p), (std::vector<std::pair<uint64_t, uint64_t>>{{0, 10}, {26, 11}}));
+}
+
 }  // namespace
 }  // namespace cfs

@@ -1,6 +1,6 @@
 // Every ChunkSource implementation passes the same cases: the store's
 // (Store::OpenChunkSource), the lazy-mount stash (Store::ChunkStash), and
-// registry/lazy's remote source over the in-memory fake registry.
+// lazy/'s remote source (lazy_fetch.h) over the in-memory fake registry.
 // (fs/chunk_cache.h's ChunkCache sits in front of a ChunkSource but is not
 // one; store/pull_chunked.cc's overlay source is private to a pull.)
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <functional>
 #include <thread>
 
-#include "registry/lazy.h"
+#include "lazy/lazy_fetch.h"
 #include "store/chunked_layer.h"
 #include "store/store.h"
 #include "tests/conformance/conformance_util.h"
@@ -148,9 +148,9 @@ Result<ChunkRef> CorruptRegistryBlob(ChunkWorld& w) {
 Result<std::unique_ptr<ChunkSource>> OpenLazy(ChunkWorld& w) {
   RETURN_IF_ERROR(w.PrepareRemote());
   ASSIGN_OR_RETURN(auto stash, w.empty_store->OpenChunkStash());
-  registry::LazyOptions lo;
+  lazy::LazyOptions lo;
   lo.tmp_dir = w.tmp.path();
-  auto lazy = std::make_unique<registry::LazyChunkSource>(std::move(stash), lo);
+  auto lazy = std::make_unique<lazy::LazyChunkSource>(std::move(stash), lo);
   auto client = FakeClient(w.fake);
   if (!client) return Status::Unavailable("no client for the fake registry");
   lazy->AddLayer(client, kRepo, w.zdesc, std::make_shared<LayerToc>(w.zlayer.toc),

@@ -1,8 +1,8 @@
-// Lazy reads of registry layers: the remote ChunkSource behind a lazy
-// clusterfs mount. Chunks come from the store when it has them, else from
-// the layer blob with a Range request (neighbouring missing chunks merged
-// into one), are verified against their digests, and are added to the store
-// so a second mount or a later pull reuses them.
+// Lazy fetch: the remote ChunkSource behind a lazy clusterfs mount. Chunks
+// come from the store when it has them, else from the layer blob with a
+// Range request (neighbouring missing chunks merged into one), are verified
+// against their digests, and are added to the store so a second mount or a
+// later pull reuses them.
 #pragma once
 
 #include <functional>
@@ -14,9 +14,12 @@
 #include "store/chunked_layer.h"
 #include "store/store.h"
 
-namespace cfs::registry {
+namespace cfs::lazy {
 
 struct LazyOptions {
+  // A read brings along the missing chunks after the one wanted (of its
+  // file; of the layer when prefetching), merged by PlanRanges
+  // (transport/image_source.h) with these limits.
   uint64_t max_request = 2 << 20;       // compressed bytes merged into one read
   uint64_t max_gap = 64 << 10;          // bytes between chunks still merged
   uint64_t prefetch_request = 8 << 20;  // per request when prefetching everything
@@ -39,7 +42,7 @@ class LazyChunkSource : public ChunkSource {
 
   // A layer whose missing chunks are read from blob d of repo. Call before
   // the first read; not thread-safe with reads.
-  void AddLayer(std::shared_ptr<Client> client, const std::string& repo, const Descriptor& d,
+  void AddLayer(std::shared_ptr<registry::Client> client, const std::string& repo, const Descriptor& d,
                 std::shared_ptr<const LayerToc> toc, std::vector<BlobChunk> where);
 
   // Verified chunk bytes. Unavailable (EIO through FUSE) when the registry
@@ -71,4 +74,4 @@ class LazyChunkSource : public ChunkSource {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace cfs::registry
+}  // namespace cfs::lazy

@@ -1,11 +1,14 @@
-#include "registry/lazy_plan.h"
+#include "lazy/lazy_plan.h"
 
 #include <optional>
 
 #include "registry/image_io.h"
 #include "store/chunked_layer.h"
 
-namespace cfs::registry {
+namespace cfs::lazy {
+
+using registry::Client;
+using registry::Reference;
 
 namespace {
 
@@ -71,7 +74,7 @@ Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Refe
                                  const LazyPlanOptions& o) {
   ASSIGN_OR_RETURN(auto c, Client::Create(ref.registry, o.client));
   std::shared_ptr<Client> client(std::move(c));
-  ASSIGN_OR_RETURN(auto src, OpenRegistrySource(client, ref, o.tmp_dir));
+  ASSIGN_OR_RETURN(auto src, registry::OpenRegistrySource(client, ref, o.tmp_dir));
   ASSIGN_OR_RETURN(auto img, src->Resolve(Platform::Host()));
   ASSIGN_OR_RETURN(auto lease, store.TakeLease(img.diff_ids));
   LayerPlanner planner(store, lazy, client, *src, ref, o);
@@ -85,4 +88,4 @@ Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Refe
   return ImageStack{std::move(lease), std::move(*stack)};
 }
 
-}  // namespace cfs::registry
+}  // namespace cfs::lazy

@@ -5,8 +5,8 @@
 // its chunks added to the LazyChunkSource, read by Range requests); any
 // other (or one of a registry that ignores Range) is pulled whole.
 //
-// Here, in registry/, because it needs only the registry and the store;
-// clusterfs (tools/) puts the result under a FUSE lower (fs/).
+// In lazy/ (above registry/ and store/, which it drives); clusterfs
+// (tools/) puts the result under a FUSE lower (fs/).
 #pragma once
 
 #include <functional>
@@ -14,16 +14,16 @@
 #include <string>
 
 #include "base/status.h"
+#include "lazy/lazy_fetch.h"
 #include "registry/client.h"
-#include "registry/lazy.h"
 #include "registry/reference.h"
 #include "store/image_stack.h"
 #include "store/store.h"
 
-namespace cfs::registry {
+namespace cfs::lazy {
 
 struct LazyPlanOptions {
-  ClientOptions client;
+  registry::ClientOptions client;
   std::string tmp_dir;  // for the resolution's scratch (under the store)
   std::function<void(const std::string&)> log;  // one line per layer fetched whole
 };
@@ -31,7 +31,7 @@ struct LazyPlanOptions {
 // The image `ref` as one LayerStack, its layers leased (ImageStack::lease).
 // REQUIRES: `lazy` reads the store first (it serves the chunked layers it
 // is given here).
-Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Reference& ref,
+Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const registry::Reference& ref,
                                  const LazyPlanOptions& o);
 
-}  // namespace cfs::registry
+}  // namespace cfs::lazy

@@ -1,4 +1,4 @@
-#include "registry/lazy.h"
+#include "lazy/lazy_fetch.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,7 +13,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace cfs::registry {
+#include "transport/image_source.h"
+
+namespace cfs::lazy {
+
+using registry::Client;
+using registry::Deadline;
+using registry::kNoDeadline;
 
 struct RemoteLayer {
   std::shared_ptr<Client> client;
@@ -64,6 +70,28 @@ class LazyChunkSource::Impl {
   // layer when across_files, up to max_request bytes in one read).
   Result<std::string> Fetch(const ChunkRef& c, uint64_t max_request, bool across_files,
                             Deadline deadline);
+  // One past the last chunk that one Range read starting at chunk i of L
+  // may bring along: the chunks after i (of its file, or of the layer when
+  // across_files) in blob order up to the first all-zeros one, merged as
+  // PlanRanges merges (gaps up to max_gap, at most max_request bytes).
+  uint32_t ReadWindow(const RemoteLayer& L, uint32_t i, uint64_t max_request,
+                      bool across_files) const;
+  // Claims chunk i of L and the chunks after it in its read window that
+  // neither the store holds nor another fetch claimed: marks them in flight
+  // and returns them (in blob order). Empty when a fetch of chunk i was in
+  // flight and has ended (look again); fails when waiting for it timed out
+  // or the mount goes away, or (deadline set) when chunk i failed lately.
+  Result<std::vector<uint32_t>> Claim(RemoteLayer& L, uint32_t i, uint64_t max_request,
+                                      bool across_files, Deadline deadline);
+  // Ends the claim of Claim's run and wakes the readers waiting on it.
+  void Release(const RemoteLayer& L, const std::vector<uint32_t>& run);
+  // Reads the claimed chunks run of L with one Range request, verifies each
+  // and adds it to the store: chunk i's bytes, or why not (a failed read is
+  // remembered for failure_hold_ms).
+  Result<std::string> FetchRun(RemoteLayer& L, uint32_t i, const std::vector<uint32_t>& run,
+                               Deadline deadline);
+  // An all-zeros chunk (it has no bytes in the blob), added to the store.
+  std::string StashZeros(const ChunkRef& c);
   Result<std::string> ReadRange(RemoteLayer& L, uint64_t off, uint64_t len, Deadline deadline);
   // The failure of a fetch of d that ended less than failure_hold_ms ago
   // (Ok if none). mu held.
@@ -191,6 +219,96 @@ Result<std::string> LazyChunkSource::Impl::ReadRange(RemoteLayer& L, uint64_t of
   return out;
 }
 
+uint32_t LazyChunkSource::Impl::ReadWindow(const RemoteLayer& L, uint32_t i,
+                                           uint64_t max_request, bool across_files) const {
+  if (L.where[i].zeros) return i + 1;
+  const uint32_t end = across_files ? static_cast<uint32_t>(L.where.size()) : L.file_end[i];
+  // Chunks starting past the horizon cannot join (a bound on the work only).
+  const uint64_t horizon = L.where[i].offset + max_request;
+  std::vector<BlobRange> chunks = {{L.where[i].offset, L.where[i].length}};
+  for (uint32_t j = i + 1; j < end; j++) {
+    const BlobChunk& w = L.where[j];
+    const BlobRange& prev = chunks.back();
+    if (w.zeros || w.offset > horizon || w.offset < prev.offset + prev.length) break;
+    chunks.push_back({w.offset, w.length});
+  }
+  const BlobRange read = PlanRanges(chunks, opts.max_gap, max_request).front();
+  uint32_t n = 0;
+  while (n < chunks.size() && chunks[n].offset + chunks[n].length <= read.offset + read.length) n++;
+  return i + n;
+}
+
+Result<std::vector<uint32_t>> LazyChunkSource::Impl::Claim(RemoteLayer& L, uint32_t i,
+                                                           uint64_t max_request, bool across_files,
+                                                           Deadline deadline) {
+  const uint32_t window = ReadWindow(L, i, max_request, across_files);
+  const Digest& d = L.toc->chunks[i].digest;
+  std::unique_lock<std::mutex> l(mu);
+  if (inflight.count(d)) {
+    RETURN_IF_ERROR(WaitInflight(l, d, deadline));
+    return std::vector<uint32_t>();  // someone fetched it (or it failed): look again
+  }
+  if (deadline != kNoDeadline) RETURN_IF_ERROR(RecentFailure(d));
+  std::vector<uint32_t> run = {i};
+  inflight.insert(d);
+  for (uint32_t j = i + 1; j < window; j++) {
+    const Digest& dj = L.toc->chunks[j].digest;
+    if (inflight.count(dj)) break;
+    l.unlock();
+    bool have = stash->Has(dj);
+    l.lock();
+    if (have || inflight.count(dj)) break;
+    inflight.insert(dj);
+    run.push_back(j);
+  }
+  return run;
+}
+
+void LazyChunkSource::Impl::Release(const RemoteLayer& L, const std::vector<uint32_t>& run) {
+  std::lock_guard<std::mutex> l(mu);
+  for (uint32_t k : run) inflight.erase(L.toc->chunks[k].digest);
+  cv.notify_all();
+}
+
+Result<std::string> LazyChunkSource::Impl::FetchRun(RemoteLayer& L, uint32_t i,
+                                                    const std::vector<uint32_t>& run,
+                                                    Deadline deadline) {
+  const uint64_t lo = L.where[run.front()].offset;
+  const uint64_t hi = L.where[run.back()].offset + L.where[run.back()].length;
+  auto bytes = ReadRange(L, lo, hi - lo, deadline);
+  if (!bytes.ok()) {
+    Status st = bytes.status().Prefix("layer " + L.desc.digest.ToString());
+    NoteFailure(L, run, st);
+    return st;
+  }
+  Result<std::string> mine = Status::NotFound("");
+  for (uint32_t k : run) {
+    const ChunkRef& ck = L.toc->chunks[k];
+    std::string_view z = std::string_view(*bytes).substr(L.where[k].offset - lo, L.where[k].length);
+    auto data = DecodeBlobChunk(ck, z);  // verified before it is served or stored
+    if (!data.ok()) {
+      if (k == i) mine = data.status().Prefix("layer " + L.desc.digest.ToString());
+      continue;
+    }
+    Status st = stash->Add(ck, z);
+    if (!st.ok()) Log("storing a fetched chunk failed: " + st.message());
+    n_chunks++;
+    if (k == i) mine = std::move(*data);
+  }
+  return mine;
+}
+
+std::string LazyChunkSource::Impl::StashZeros(const ChunkRef& c) {
+  std::string z(c.size, '\0');
+  std::string frame(ZSTD_compressBound(z.size()), '\0');
+  size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
+  if (!ZSTD_isError(n)) {
+    frame.resize(n);
+    (void)stash->Add(c, frame);
+  }
+  return z;
+}
+
 Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max_request,
                                                  bool across_files, Deadline deadline) {
   while (true) {
@@ -201,77 +319,12 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
       return Status::NotFound("chunk " + c.digest.ToString() +
                               " is neither in the store nor in a remote layer");
     RemoteLayer& L = *layers[it->second.first];
-    uint32_t i = it->second.second;
-    std::vector<uint32_t> run;
-    {
-      std::unique_lock<std::mutex> l(mu);
-      if (inflight.count(c.digest)) {
-        RETURN_IF_ERROR(WaitInflight(l, c.digest, deadline));
-        continue;  // someone fetched it (or it failed): look again
-      }
-      if (deadline != kNoDeadline) RETURN_IF_ERROR(RecentFailure(c.digest));
-      // This chunk and the following missing ones of the layer, while they
-      // are close together in the blob.
-      run.push_back(i);
-      inflight.insert(c.digest);
-      uint32_t end = across_files ? static_cast<uint32_t>(L.where.size()) : L.file_end[i];
-      for (uint32_t j = i + 1; j < end && !L.where[i].zeros; j++) {
-        const BlobChunk& prev = L.where[run.back()];
-        const BlobChunk& w = L.where[j];
-        if (w.zeros || w.offset < prev.offset + prev.length) break;
-        if (w.offset - (prev.offset + prev.length) > opts.max_gap) break;
-        if (w.offset + w.length - L.where[i].offset > max_request) break;
-        const Digest& dj = L.toc->chunks[j].digest;
-        if (inflight.count(dj)) break;
-        l.unlock();
-        bool have = stash->Has(dj);
-        l.lock();
-        if (have || inflight.count(dj)) break;
-        inflight.insert(dj);
-        run.push_back(j);
-      }
-    }
-    auto release = [&] {
-      std::lock_guard<std::mutex> l(mu);
-      for (uint32_t k : run) inflight.erase(L.toc->chunks[k].digest);
-      cv.notify_all();
-    };
-    Result<std::string> mine = Status::NotFound("");
-    if (L.where[i].zeros) {
-      std::string z(c.size, '\0');
-      std::string frame(ZSTD_compressBound(z.size()), '\0');
-      size_t n = ZSTD_compress(frame.data(), frame.size(), z.data(), z.size(), 3);
-      if (!ZSTD_isError(n)) {
-        frame.resize(n);
-        (void)stash->Add(c, frame);
-      }
-      release();
-      return z;
-    }
-    uint64_t lo = L.where[run.front()].offset;
-    uint64_t hi = L.where[run.back()].offset + L.where[run.back()].length;
-    auto bytes = ReadRange(L, lo, hi - lo, deadline);
-    if (!bytes.ok()) {
-      Status st = bytes.status().Prefix("layer " + L.desc.digest.ToString());
-      NoteFailure(L, run, st);
-      release();
-      return st;
-    }
-    for (uint32_t k : run) {
-      const ChunkRef& ck = L.toc->chunks[k];
-      std::string_view z = std::string_view(*bytes).substr(L.where[k].offset - lo, L.where[k].length);
-      auto data = DecodeBlobChunk(ck, z);  // verified before it is served or stored
-      if (!data.ok()) {
-        if (k == i) mine = data.status().Prefix("layer " + L.desc.digest.ToString());
-        continue;
-      }
-      Status st = stash->Add(ck, z);
-      if (!st.ok()) Log("storing a fetched chunk failed: " + st.message());
-      n_chunks++;
-      if (k == i) mine = std::move(*data);
-    }
-    release();
-    return mine;
+    const uint32_t i = it->second.second;
+    ASSIGN_OR_RETURN(std::vector<uint32_t> run, Claim(L, i, max_request, across_files, deadline));
+    if (run.empty()) continue;  // another fetch of c ended: look again
+    Result<std::string> r = L.where[i].zeros ? StashZeros(c) : FetchRun(L, i, run, deadline);
+    Release(L, run);
+    return r;
   }
 }
 
@@ -354,4 +407,4 @@ LazyChunkSource::Stats LazyChunkSource::stats() const {
   return Stats{impl_->n_requests.load(), impl_->n_bytes.load(), impl_->n_chunks.load()};
 }
 
-}  // namespace cfs::registry
+}  // namespace cfs::lazy
