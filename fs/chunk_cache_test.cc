@@ -6,8 +6,6 @@
 #include <map>
 #include <thread>
 
-#include "fs/ino_map.h"
-
 namespace cfs {
 namespace {
 
@@ -117,21 +115,6 @@ TEST(ChunkCache, PrefetchLoadsAhead) {
   int reads = s->reads.load();
   for (const auto& c : cs) ASSERT_TRUE(cache.Get(c).ok());
   EXPECT_EQ(s->reads.load(), reads);  // all hits
-}
-
-TEST(InoMap, SlotsPerDeviceAndStable) {
-  InoMap m;
-  uint64_t upper = m.ForReal(10, 5);
-  EXPECT_EQ(upper, 5u);  // first device: slot 0, the number itself
-  uint64_t other = m.ForReal(11, 5);
-  EXPECT_NE(other, upper);
-  EXPECT_EQ(m.ForReal(11, 5), other);
-  uint64_t big = m.ForReal(10, uint64_t{1} << 60);  // does not fit: overflow slot
-  EXPECT_EQ(big >> InoMap::kShift, 0xFFu);
-  EXPECT_EQ(m.ForReal(10, uint64_t{1} << 60), big);
-  uint64_t s = m.ReserveStackSlot();
-  EXPECT_GE(s, 0x80u);
-  EXPECT_NE(InoMap::ForStack(s, 1), m.ForReal(10, 1));
 }
 
 }  // namespace

@@ -79,6 +79,43 @@ bool AllZero(const char* p, size_t n) {
   return true;
 }
 
+// Writes [off, off+len) of lf (the lower file at `path`) to fd at the same
+// offsets, leaving all-zero blocks as holes: chunked data has no fd to copy
+// from, and this keeps sparse files sparse.
+Status CopySparse(LowerFile* lf, int fd, uint64_t off, uint64_t len, const std::string& path) {
+  std::string buf(1 << 20, '\0');
+  for (uint64_t pos = off; pos < off + len;) {
+    ASSIGN_OR_RETURN(size_t n,
+                     lf->Read(pos, std::min<uint64_t>(buf.size(), off + len - pos), buf.data()));
+    if (n == 0) break;
+    for (size_t i = 0; i < n; i += 65536) {
+      size_t k = std::min<size_t>(65536, n - i);
+      if (AllZero(buf.data() + i, k)) continue;
+      if (::pwrite(fd, buf.data() + i, k, pos + i) != static_cast<ssize_t>(k)) {
+        return Status::IOError("copy-up of " + path);
+      }
+    }
+    pos += n;
+  }
+  return Status::Ok();
+}
+
+// Copies the data of lf (the lower file at `path`) into fd.
+Status CopyData(LowerFile* lf, int fd, const std::string& path) {
+  return lf->ForEachData([&](uint64_t off, uint64_t len) -> Status {
+    if (lf->fd() < 0) return CopySparse(lf, fd, off, len, path);
+    int err = CopyRange(lf->fd(), fd, off, len);
+    return err ? Status::IOError("copy-up of " + path, err) : Status::Ok();
+  });
+}
+
+// Sets the atime and mtime of the object at fd back to st's: a copy-up into
+// a directory keeps its times, as the kernel does.
+void RestoreTimes(int fd, const struct stat& st) {
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ::utimensat(AT_FDCWD, ProcPath(fd).c_str(), times, 0);
+}
+
 }  // namespace
 
 std::string OverlayFs::TmpName() {
@@ -100,6 +137,73 @@ int OverlayFs::TopLower(const std::string& path, LowerEntry* e, int* which) {
   return ENOENT;
 }
 
+void OverlayFs::RemoveFromWork(const std::string& tmp, mode_t mode) {
+  ::unlinkat(work_fd_.get(), tmp.c_str(), S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+}
+
+int OverlayFs::MakeInWork(const struct stat& st, int l, const std::string& path,
+                          const std::string& tmp, UniqueFd* data_fd) {
+  switch (st.st_mode & S_IFMT) {
+    case S_IFDIR:
+      return ::mkdirat(work_fd_.get(), tmp.c_str(), 0700) != 0 ? errno : 0;
+    case S_IFREG:
+      return MakeRegularInWork(st, l, path, tmp, data_fd);
+    case S_IFLNK: {
+      auto target = lowers_[l]->ReadLink(path);
+      if (!target.ok()) return ToErrno(target.status());
+      return ::symlinkat(target->c_str(), work_fd_.get(), tmp.c_str()) != 0 ? errno : 0;
+    }
+    default: {
+      mode_t mode = (st.st_mode & S_IFMT) | 0600;
+      return ::mknodat(work_fd_.get(), tmp.c_str(), mode, st.st_rdev) != 0 ? errno : 0;
+    }
+  }
+}
+
+int OverlayFs::MakeRegularInWork(const struct stat& st, int l, const std::string& path,
+                                 const std::string& tmp, UniqueFd* data_fd) {
+  int fd = ::openat(work_fd_.get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return errno;
+  data_fd->Reset(fd);
+  int err = 0;
+  auto f = lowers_[l]->Open(path);
+  if (!f.ok()) {
+    err = ToErrno(f.status());
+  } else if (Status s = CopyData(f->get(), fd, path); !s.ok()) {
+    err = ToErrno(s);
+  } else if (::ftruncate(fd, st.st_size) != 0) {
+    err = errno;
+  }
+  if (err) RemoveFromWork(tmp, st.st_mode);
+  return err;
+}
+
+int OverlayFs::CopyMetadataInWork(const struct stat& st, int l, const std::string& path,
+                                  const std::string& tmp) {
+  // Owner first: chown clears setuid/setgid, chmod then sets the mode.
+  if (::fchownat(work_fd_.get(), tmp.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno;
+  }
+  if (!S_ISLNK(st.st_mode) && ::fchmodat(work_fd_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) {
+    return errno;
+  }
+  auto xs = lowers_[l]->Xattrs(path);
+  if (!xs.ok()) return ToErrno(xs.status());
+  std::string tmp_path = work_path_ + "/" + tmp;
+  for (const auto& [k, v] : *xs) {
+    if (IsPrivateXattr(k)) continue;
+    if (::lsetxattr(tmp_path.c_str(), k.c_str(), v.data(), v.size(), 0) != 0) {
+      int err = errno;
+      fuse_log(FUSE_LOG_ERR, "clusterfs: copy-up of %s: xattr %s: %s\n", path.c_str(), k.c_str(),
+               std::strerror(err));
+      return err;
+    }
+  }
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::utimensat(work_fd_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  return 0;
+}
+
 int OverlayFs::CopyUpPath(int parent_fd, const std::string& name, const std::string& path) {
   LowerEntry e;
   int l;
@@ -108,92 +212,20 @@ int OverlayFs::CopyUpPath(int parent_fd, const std::string& name, const std::str
   struct stat pst;
   if (::fstatat(parent_fd, "", &pst, AT_EMPTY_PATH) != 0) return errno;
   std::string tmp = TmpName();
-  std::string tmp_path = work_path_ + "/" + tmp;
   UniqueFd data_fd;
-  int err = 0;
-  auto fail = [&](int e) {
-    if (S_ISDIR(st.st_mode)) {
-      ::unlinkat(work_fd_.get(), tmp.c_str(), AT_REMOVEDIR);
-    } else {
-      ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
-    }
-    return e;
-  };
-  switch (st.st_mode & S_IFMT) {
-    case S_IFDIR:
-      if (::mkdirat(work_fd_.get(), tmp.c_str(), 0700) != 0) return errno;
-      break;
-    case S_IFREG: {
-      int fd = ::openat(work_fd_.get(), tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd < 0) return errno;
-      data_fd.Reset(fd);
-      auto f = lowers_[l]->Open(path);
-      if (!f.ok()) return fail(ToErrno(f.status()));
-      LowerFile* lf = f->get();
-      Status s = lf->ForEachData([&](uint64_t off, uint64_t len) -> Status {
-        if (lf->fd() >= 0) {
-          int e2 = CopyRange(lf->fd(), fd, off, len);
-          return e2 ? Status::IOError("copy-up of " + path, e2) : Status::Ok();
-        }
-        // Chunked data: write what is not zeros, leaving holes (sparse).
-        std::string buf(1 << 20, '\0');
-        for (uint64_t pos = off; pos < off + len;) {
-          ASSIGN_OR_RETURN(size_t n, lf->Read(pos, std::min<uint64_t>(buf.size(), off + len - pos),
-                                              buf.data()));
-          if (n == 0) break;
-          for (size_t i = 0; i < n; i += 65536) {
-            size_t k = std::min<size_t>(65536, n - i);
-            if (AllZero(buf.data() + i, k)) continue;
-            if (::pwrite(fd, buf.data() + i, k, pos + i) != static_cast<ssize_t>(k)) {
-              return Status::IOError("copy-up of " + path);
-            }
-          }
-          pos += n;
-        }
-        return Status::Ok();
-      });
-      if (!s.ok()) return fail(ToErrno(s));
-      if (::ftruncate(fd, st.st_size) != 0) return fail(errno);
-      break;
-    }
-    case S_IFLNK: {
-      auto target = lowers_[l]->ReadLink(path);
-      if (!target.ok()) return ToErrno(target.status());
-      if (::symlinkat(target->c_str(), work_fd_.get(), tmp.c_str()) != 0) return errno;
-      break;
-    }
-    default:
-      if (::mknodat(work_fd_.get(), tmp.c_str(), (st.st_mode & S_IFMT) | 0600, st.st_rdev) != 0) {
-        return errno;
-      }
+  if (int err = MakeInWork(st, l, path, tmp, &data_fd)) return err;
+  int err = CopyMetadataInWork(st, l, path, tmp);
+  // The data is durable before the object appears in the upper dir.
+  if (!err && data_fd.valid() && opts_.sync_copy_up && ::fsync(data_fd.get()) != 0) err = errno;
+  if (!err && ::renameat(work_fd_.get(), tmp.c_str(), parent_fd, name.c_str()) != 0) err = errno;
+  if (err) {
+    RemoveFromWork(tmp, st.st_mode);
+    return err;
   }
-  // Owner first: chown clears setuid/setgid, chmod then sets the mode.
-  if (::fchownat(work_fd_.get(), tmp.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    return fail(errno);
-  }
-  if (!S_ISLNK(st.st_mode) && ::fchmodat(work_fd_.get(), tmp.c_str(), st.st_mode & 07777, 0) != 0) {
-    return fail(errno);
-  }
-  auto xs = lowers_[l]->Xattrs(path);
-  if (!xs.ok()) return fail(ToErrno(xs.status()));
-  for (const auto& [k, v] : *xs) {
-    if (k.rfind("trusted.overlay.", 0) == 0) continue;
-    if (::lsetxattr(tmp_path.c_str(), k.c_str(), v.data(), v.size(), 0) != 0) {
-      err = errno;
-      fuse_log(FUSE_LOG_ERR, "clusterfs: copy-up of %s: xattr %s: %s\n", path.c_str(), k.c_str(),
-               std::strerror(err));
-      return fail(err);
-    }
-  }
-  struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (::utimensat(work_fd_.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return fail(errno);
-  if (data_fd.valid() && opts_.sync_copy_up && ::fsync(data_fd.get()) != 0) return fail(errno);
-  if (::renameat(work_fd_.get(), tmp.c_str(), parent_fd, name.c_str()) != 0) return fail(errno);
-  struct timespec ptimes[2] = {pst.st_atim, pst.st_mtim};
-  ::utimensat(AT_FDCWD, ProcPath(parent_fd).c_str(), ptimes, 0);
+  RestoreTimes(parent_fd, pst);
   struct stat ust;
   if (::fstatat(parent_fd, name.c_str(), &ust, AT_SYMLINK_NOFOLLOW) == 0) {
-    origin_[inos_->ForReal(ust.st_dev, ust.st_ino)] = st.st_ino;
+    table_.SetOrigin(ust, st.st_ino);
   }
   ++copy_gen_;
   return 0;
@@ -235,11 +267,7 @@ int OverlayFs::EnsureUpper(Inode* n) {
 }
 
 void OverlayFs::LinkAliases(Inode* n) {
-  std::vector<std::string> aliases;
-  {
-    std::lock_guard<std::mutex> l(aliases_mu_);
-    if (n->aliases) aliases = *n->aliases;
-  }
+  std::vector<std::string> aliases = table_.Aliases(n);
   if (n->lower >= 0) {
     for (auto& a : lowers_[n->lower]->HardlinkAliases(n->path)) aliases.push_back(std::move(a));
   }
@@ -252,7 +280,7 @@ int OverlayFs::LinkUp(Inode* n, const std::string& alias) {
   if (ufd < 0) return 0;
   // The alias must still be a visible, lower-only name of the same file.
   std::vector<std::unique_ptr<Inode>> chain;  // views of the directories on the way
-  Inode* dir = root_;
+  Inode* dir = table_.root();
   Resolved r;
   std::vector<std::string> comps = Components(alias);
   for (size_t i = 0; i < comps.size(); ++i) {
@@ -274,8 +302,7 @@ int OverlayFs::LinkUp(Inode* n, const std::string& alias) {
   if (::linkat(AT_FDCWD, ProcPath(ufd).c_str(), pfd.get(), name.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     return errno == EEXIST ? 0 : errno;
   }
-  struct timespec ptimes[2] = {pst.st_atim, pst.st_mtim};
-  ::utimensat(AT_FDCWD, ProcPath(pfd.get()).c_str(), ptimes, 0);
+  RestoreTimes(pfd.get(), pst);
   ++copy_gen_;
   return 0;
 }

@@ -1,5 +1,5 @@
 // Changes to the namespace and metadata: create, link, unlink, rename,
-// setattr, xattr writes. Every one holds ns_mu_ exclusive.
+// setattr. Every one holds ns_mu_ exclusive.
 //
 // Whiteouts and opaque dirs follow overlayfs.rst: removing a name that a
 // lower has leaves a char 0/0 whiteout; a directory made where a whiteout
@@ -31,12 +31,6 @@ bool OverlayFs::InSomeLower(Inode* dir, const std::string& path) {
   return false;
 }
 
-Inode* OverlayFs::Hold(Inode* dir, const std::string& name, Resolved* r) {
-  Inode* n = Remember(JoinPath(dir->path, name), r);
-  n->parent_ino.store(dir->ino);
-  return n;
-}
-
 int OverlayFs::CheckEmpty(Inode* dir) {
   DirHandle dh;
   if (int err = FillDirLocked(dir, &dh)) return err;
@@ -45,7 +39,7 @@ int OverlayFs::CheckEmpty(Inode* dir) {
 
 int OverlayFs::ClearWhiteouts(int dir_fd) {
   std::vector<LowerDirEntry> items;
-  Status s = ReadDirAt(dir_fd, inos_.get(), &items);
+  Status s = ReadDirAt(dir_fd, table_.inos(), &items);
   if (!s.ok()) return s.err() ? s.err() : EIO;
   int err = 0;
   for (const auto& it : items)
@@ -276,14 +270,11 @@ int OverlayFs::Unlink(Inode* parent, const std::string& name, bool dir) {
     return err;
   }
   // The Inode of a name that is gone for good must not be found by path.
-  MutexLock t(&table_mu_);
-  auto it = table_.find(r.st.st_ino);
-  if (it != table_.end()) {
-    Inode* n = it->second;
-    struct stat st;
-    bool gone = is_dir || (r.upper.valid() ? (::fstat(r.upper.get(), &st) == 0 && st.st_nlink == 0)
-                                           : n->lower_nlink <= 1);
-    if (gone) n->unlinked = true;
+  struct stat st;
+  if (is_dir || !r.upper.valid()) {
+    table_.MarkUnlinked(r.st.st_ino, /*unless_more_lower_names=*/!is_dir);
+  } else if (::fstat(r.upper.get(), &st) == 0 && st.st_nlink == 0) {
+    table_.MarkUnlinked(r.st.st_ino, /*unless_more_lower_names=*/false);
   }
   return 0;
 }
@@ -409,35 +400,6 @@ int OverlayFs::SetAttr(Inode* n, const struct stat& attr, int to_set, struct fus
     if (rc != 0) return errno;
   }
   return GetAttr(n, out);
-}
-
-int OverlayFs::SetXattr(Inode* n, const std::string& name, const std::string& value, int flags) {
-  if (IsPrivateXattr(name)) return EPERM;
-  if (!writable()) return EROFS;
-  WriterLock l(&ns_mu_);
-  if (int err = EnsureUpper(n)) return err;
-  std::string p = ProcPath(UpperFd(n));
-  if (::setxattr(p.c_str(), name.c_str(), value.data(), value.size(), flags) != 0) return errno;
-  return 0;
-}
-
-int OverlayFs::RemoveXattr(Inode* n, const std::string& name) {
-  if (IsPrivateXattr(name)) return ENODATA;
-  if (!writable()) return EROFS;
-  WriterLock l(&ns_mu_);
-  if (UpperFd(n) < 0) {
-    // Nothing to remove: fail without copying up, as the kernel does.
-    int lw = n->type == S_IFDIR ? n->dir_lowers[0] : n->lower;
-    auto xs = lowers_[lw]->Xattrs(n->path);
-    if (!xs.ok()) return ToErrno(xs.status());
-    bool has = false;
-    for (const auto& kv : *xs) has |= kv.first == name;
-    if (!has) return ENODATA;
-  }
-  if (int err = EnsureUpper(n)) return err;
-  std::string p = ProcPath(UpperFd(n));
-  if (::removexattr(p.c_str(), name.c_str()) != 0) return errno;
-  return 0;
 }
 
 }  // namespace cfs
