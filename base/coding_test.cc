@@ -46,7 +46,9 @@ TEST(Coding, Base64DecodeRefusesWhatNoEncodingProduces) {
   for (const char* bad : {"Z", "Zm9vY", "Zm=v", "=Zm9", "Zm9v===", "Zm9*", "Zg=", "Zg==Zg=="}) {
     auto d = Base64Decode(bad);
     EXPECT_FALSE(d.ok()) << bad;
-    if (!d.ok()) EXPECT_EQ(d.status().message(), "bad base64");
+    if (!d.ok()) {
+      EXPECT_EQ(d.status().message(), "bad base64");
+    }
   }
 }
 

@@ -172,17 +172,6 @@ void InstallSigbusHandler() {
   });
 }
 
-ZSTD_DCtx* ThreadDCtx() {
-  // One decompression context per thread: ZSTD_decompress() would allocate
-  // and initialise a fresh one for every chunk.
-  struct DCtx {
-    ZSTD_DCtx* p = ZSTD_createDCtx();
-    ~DCtx() { ZSTD_freeDCtx(p); }
-  };
-  thread_local DCtx dctx;
-  return dctx.p;
-}
-
 // Copies the record header at rec and decompresses the clen bytes after it
 // into out. Only plain C calls between sigsetjmp and the end of the guard:
 // a SIGBUS jumps back here and skips no destructor. Returns false on SIGBUS.
@@ -217,19 +206,6 @@ Status CheckRecordHeader(const char* hdr, const Digest& d, const ChunkLoc& loc,
   return Status::Ok();
 }
 
-Status CheckDecompressed(const Digest& d, size_t zstd_result, uint32_t ulen) {
-  if (ZSTD_isError(zstd_result) || zstd_result != ulen)
-    return Status::Corruption("chunk " + d.ToString() + ": cannot decompress (" +
-                              (ZSTD_isError(zstd_result) ? ZSTD_getErrorName(zstd_result)
-                                                         : "wrong size") +
-                              ")");
-  return Status::Ok();
-}
-
-Status CheckDigest(const Digest& d, const char* data, uint32_t ulen) {
-  if (Digest::Of(data, ulen) != d) return Status::Corruption("chunk " + d.ToString() + ": digest mismatch");
-  return Status::Ok();
-}
 }  // namespace
 
 PackReader::~PackReader() {
@@ -291,29 +267,16 @@ Result<std::string> PackReader::ReadFrame(const Digest& d, const ChunkLoc& loc) 
   return buf;
 }
 
-Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out) {
-  RETURN_IF_ERROR(
-      CheckDecompressed(d, ZSTD_decompressDCtx(ThreadDCtx(), out, ulen, frame.data(), frame.size()), ulen));
-  return CheckDigest(d, out, ulen);
-}
-
-Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen) {
-  std::string out(ulen, '\0');
-  RETURN_IF_ERROR(DecompressVerifiedInto(d, frame, ulen, out.data()));
-  return out;
-}
-
 Status PackReader::ReadChunkInto(const Digest& d, const ChunkLoc& loc, char* out) {
   // Straight from the mapping: header check, decompression, digest.
   ASSIGN_OR_RETURN(Map m, Mapping(loc.pack_id, loc.offset + kRecordHeaderSize + loc.clen, loc.clen));
   char hdr[kRecordHeaderSize];
   size_t r = 0;
-  if (!GuardedDecompress(m.base + loc.offset, hdr, ThreadDCtx(), out, loc.ulen, loc.clen, &r))
+  if (!GuardedDecompress(m.base + loc.offset, hdr, ThreadZstdDCtx(), out, loc.ulen, loc.clen, &r))
     return Status::IOError("chunk " + d.ToString() + ": " + PackPath(dir_, loc.pack_id) +
                            " was truncated while mapped", EIO);
   RETURN_IF_ERROR(CheckRecordHeader(hdr, d, loc, PackPath(dir_, loc.pack_id)));
-  RETURN_IF_ERROR(CheckDecompressed(d, r, loc.ulen));
-  return CheckDigest(d, out, loc.ulen);
+  return CheckDecodedChunk(d, r, out, loc.ulen);
 }
 
 Result<std::string> PackReader::ReadChunk(const Digest& d, const ChunkLoc& loc) {

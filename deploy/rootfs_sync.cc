@@ -236,7 +236,8 @@ class Sync {
     }
     Status produced;
     std::thread producer([&] { produced = Produce(plan, send, hosts[0]->zstd, wfds); });
-    run_.ForEach(hosts, [&](HostCtx& c) {
+    // Each host's failure is recorded in failed_; the lambda never fails.
+    (void)run_.ForEach(hosts, [&](HostCtx& c) {
       Status r = Receive(c, rfd[&c]);
       close(rfd[&c]);  // drops this host from the stream if it hung up
       if (!r.ok()) failed_.Add(&c, r);

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "registry/image_io.h"
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 
 namespace cfs::lazy {
 
@@ -42,10 +42,11 @@ class LayerPlanner {
                                               const std::string& what) {
     ASSIGN_OR_RETURN(std::optional<ChunkedLayer> layer, store_.GetPartialLayer(diff_id));
     if (layer) return layer;
-    auto cp = ChunkedPositionsOf(d);
+    auto cp = ChunkedPositionsOf(d.annotations, d.size, what);
     bool no_range = false;
     if (cp.ok() && cp->has_value()) {
-      auto l = FetchChunkedMetadata(src_, d, **cp, diff_id, what);
+      auto read = [&](uint64_t off, uint64_t len) { return src_.ReadBlobRange(d, off, len); };
+      auto l = FetchChunkedMetadata(read, d.size, **cp, diff_id, what);
       if (l.ok()) {
         RETURN_IF_ERROR(store_.PutPartialLayer(*l));
         return std::optional<ChunkedLayer>(std::move(*l));

@@ -43,7 +43,9 @@ class ClientTest : public ::testing::Test {
     if (!c) return nullptr;
     auto r = c->GetManifest(kRepo, "v1");
     EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (r.ok()) EXPECT_EQ(r->bytes, m);
+    if (r.ok()) {
+      EXPECT_EQ(r->bytes, m);
+    }
     EXPECT_EQ(fake_->Seen("GET /v2/lib/app/manifests/v1"), 2);
     return c;
   }

@@ -6,7 +6,7 @@
 //   "i" digest[32]   -> image record JSON, keyed by manifest digest
 //   "n" name         -> manifest digest ("sha256:…"), for tags
 //   "p" diff_id[32]  -> LayerToc of a partial (lazily fetched) layer
-//   "q" diff_id[32]  -> its TarSplit and chunk blob ranges (chunked_layer.h)
+//   "q" diff_id[32]  -> its TarSplit and chunk blob ranges (store/zstd_chunked_reader.h)
 //   "k" key[32]      -> build cache entry (JSON, builder/)
 // Private to store/.
 #pragma once

@@ -56,7 +56,7 @@ std::string DerivedName(const std::string& ref, const std::string& ref_name) {
 // Malformed annotations mean a whole-blob import (which verifies everything).
 static std::optional<ChunkedPositions> ChunkedPartsOf(ImageSourceReader& src, const Descriptor& d) {
   if (!src.CanReadRanges()) return std::nullopt;
-  auto cp = ChunkedPositionsOf(d);
+  auto cp = ChunkedPositionsOf(d.annotations, d.size, "layer " + d.digest.ToString());
   if (!cp.ok()) return std::nullopt;
   return *cp;
 }
@@ -203,10 +203,7 @@ Status ImagePull::Prefetch() {
   for (size_t i = 0; i < img_.layers.size(); i++) {
     ASSIGN_OR_RETURN(auto have, ReusableLayer(*impl_.chunks, *snapshot_, img_.diff_ids[i]));
     if (have) continue;
-    if (src_.CanReadRanges()) {
-      auto cp = ChunkedPositionsOf(img_.layers[i]);
-      if (cp.ok() && cp->has_value()) continue;  // pulled by parts
-    }
+    if (ChunkedPartsOf(src_, img_.layers[i])) continue;  // pulled by parts
     need.push_back(img_.layers[i]);
   }
   if (o_.progress) {

@@ -14,20 +14,6 @@
 
 namespace cfs {
 
-Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
-                                          const ChunkedPositions& p, const Digest& diff_id,
-                                          const std::string& what) {
-  // TOC and tar-split are neighbours: one request for both.
-  uint64_t lo = std::min(p.toc_offset, p.split_offset);
-  uint64_t hi = std::max(p.toc_offset + p.toc_length, p.split_offset + p.split_length);
-  ASSIGN_OR_RETURN(std::string meta, src.ReadBlobRange(d, lo, hi - lo));
-  if (meta.size() != hi - lo) return Status::Corruption(what + ": short metadata read");
-  std::string_view mv(meta);
-  return ParseChunkedLayer(mv.substr(p.toc_offset - lo, p.toc_length),
-                           mv.substr(p.split_offset - lo, p.split_length), p, diff_id, d.size,
-                           what);
-}
-
 namespace {
 
 // The chunks of toc that neither the store nor this pull has (the index of
@@ -84,7 +70,9 @@ Result<LayerImportResult> PullChunkedLayer(ImageSourceReader& src, const Descrip
                                            const ChunkedPositions& p, const Digest& diff_id,
                                            ChunkWriter& chunks, ChunkSource& store_chunks,
                                            const std::string& what, const ProgressFn& progress) {
-  ASSIGN_OR_RETURN(ChunkedLayer layer, FetchChunkedMetadata(src, d, p, diff_id, what));
+  ASSIGN_OR_RETURN(ChunkedLayer layer, FetchChunkedMetadata(
+                       [&](uint64_t off, uint64_t len) { return src.ReadBlobRange(d, off, len); },
+                       d.size, p, diff_id, what));
   {
     // A bad entry is refused before any chunk is fetched.
     LayerRules rules;

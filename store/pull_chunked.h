@@ -3,7 +3,7 @@
 #pragma once
 
 #include "chunkstore/chunk_store.h"
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 #include "layer_import.h"
 
 namespace cfs {

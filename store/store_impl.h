@@ -1,5 +1,5 @@
 // Image store internals shared by its files (store.cc, pull.cc, push.cc,
-// commit.cc, gc.cc, fsck.cc, repair.cc, lazy.cc, diff.cc). Private to store/.
+// commit.cc, gc.cc, fsck.cc, repair.cc, partial_layers.cc, diff.cc). Private to store/.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "lazy/lazy_fetch.h"
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 #include "store/store.h"
 #include "tests/conformance/conformance_util.h"
 
@@ -93,9 +93,13 @@ Status ChunkWorld::PrepareRemote() {
   zdesc = img.layers.at(0);
   ASSIGN_OR_RETURN(auto blob_src, src->OpenBlob(zdesc));
   ASSIGN_OR_RETURN(std::string blob, Drain(*blob_src));
-  ASSIGN_OR_RETURN(std::optional<ChunkedPositions> pos, ChunkedPositionsOf(zdesc));
+  ASSIGN_OR_RETURN(std::optional<ChunkedPositions> pos, ChunkedPositionsOf(zdesc.annotations, zdesc.size, "layer"));
   if (!pos) return Status::Invalid("pushed layer is not zstd:chunked");
-  ASSIGN_OR_RETURN(zlayer, FetchChunkedMetadata(*src, zdesc, *pos, img.diff_ids.at(0), "layer"));
+  ASSIGN_OR_RETURN(zlayer, FetchChunkedMetadata(
+                                  [&](uint64_t off, uint64_t len) {
+                                    return src->ReadBlobRange(zdesc, off, len);
+                                  },
+                                  zdesc.size, *pos, img.diff_ids.at(0), "layer"));
   if (zlayer.toc.chunks != toc.chunks) return Status::Invalid("chunked TOC differs from the store's");
   fake = std::make_shared<FakeTransport>();
   fake->PutBlob(kRepo, blob);

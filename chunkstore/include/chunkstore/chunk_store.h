@@ -73,12 +73,6 @@ class Chunker {
   uint64_t mask_large_;  // used after avg_size: easier to match
 };
 
-// Decompresses one zstd frame that holds chunk d of ulen bytes and verifies
-// its digest: the check every chunk read makes. Never returns bad bytes.
-Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);
-// The same into out[0, ulen); on failure out holds garbage.
-Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out);
-
 // ---------------------------------------------------------------- index
 
 // The lock file inside a scratch dir under ROOT/tmp (an index reader's

@@ -6,7 +6,24 @@
 
 #include "layer/toc.h"
 
+struct ZSTD_DCtx_s;
+
 namespace cfs {
+
+// A chunk is one zstd frame when stored or sent; every read decodes it
+// with these and checks size and SHA-256, so bad bytes are never returned.
+//
+// Decompresses frame, which holds chunk d of ulen bytes, and verifies it:
+// Corruption naming the chunk otherwise.
+Result<std::string> DecompressVerified(const Digest& d, std::string_view frame, uint32_t ulen);
+// The same into out[0, ulen); on failure out holds garbage.
+Status DecompressVerifiedInto(const Digest& d, std::string_view frame, uint32_t ulen, char* out);
+// The checks of DecompressVerifiedInto, for a caller that decompressed by
+// itself into out (the chunk store, from mapped packs under a SIGBUS guard):
+// zstd_result is what the zstd call returned.
+Status CheckDecodedChunk(const Digest& d, size_t zstd_result, const char* out, uint32_t ulen);
+// This thread's zstd decompression context, made once per thread.
+ZSTD_DCtx_s* ThreadZstdDCtx();
 
 // Implementations say whether they are thread-safe.
 class ChunkSource {

@@ -1,6 +1,7 @@
-// Internal to store/: the zstd side of layer_writer.cc — a streaming zstd
-// frame sink, the zstd:chunked blob writer (layer/FORMAT_zstd_chunked.md), and
-// the small pieces of tar layout both writers share. Not a public header.
+// The zstd:chunked writer: the zstd side of layer_writer.cc — a streaming
+// zstd frame sink, the zstd:chunked blob writer (layer/FORMAT_zstd_chunked.md),
+// and the small pieces of tar layout both writers share. Its reader (from
+// blob ranges: partial pulls, lazy mounts) is store/zstd_chunked_reader.h.
 #pragma once
 
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "registry/client.h"
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 #include "store/store.h"
 
 namespace cfs::lazy {

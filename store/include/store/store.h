@@ -21,7 +21,7 @@
 #include "layer/chunk_source.h"
 #include "layer/layer_writer.h"
 #include "layer/toc.h"
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 #include "transport/image_source.h"
 
 namespace cfs {

@@ -1,4 +1,4 @@
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 
 #include <zstd.h>
 
@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/coding.h"
-#include "chunkstore/chunk_store.h"
 #include "layer/tar_reader.h"
 #include "layer/zstd_chunked.h"
 
@@ -255,16 +254,18 @@ class TocChunkReader {
 
 }  // namespace
 
-Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(const Descriptor& d) {
+Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(
+    const std::map<std::string, std::string>& annotations, uint64_t blob_size,
+    const std::string& blob) {
   auto find = [&](const char* k) -> const std::string* {
-    auto it = d.annotations.find(k);
-    return it == d.annotations.end() ? nullptr : &it->second;
+    auto it = annotations.find(k);
+    return it == annotations.end() ? nullptr : &it->second;
   };
   const std::string* sum = find(kZstdChunkedManifestChecksumKey);
   const std::string* mpos = find(kZstdChunkedManifestPositionKey);
   const std::string* tpos = find(kZstdChunkedTarSplitPositionKey);
   if (!sum || !mpos || !tpos) return std::optional<ChunkedPositions>();
-  const std::string what = "layer " + d.digest.ToString() + ": zstd:chunked annotations";
+  const std::string what = blob + ": zstd:chunked annotations";
   ChunkedPositions p;
   auto dg = Digest::Parse(*sum);
   if (!dg.ok()) return Status::Invalid(what + ": bad manifest-checksum");
@@ -280,7 +281,7 @@ Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(const Descriptor& d) 
   ASSIGN_OR_RETURN(p.split_length, ParseU64(t[1], what));
   ASSIGN_OR_RETURN(p.split_ulength, ParseU64(t[2], what));
   auto inside = [&](uint64_t off, uint64_t len) {
-    return off <= d.size && len <= d.size - off;
+    return off <= blob_size && len <= blob_size - off;
   };
   if (!inside(p.toc_offset, p.toc_length) || !inside(p.split_offset, p.split_length))
     return Status::Invalid(what + ": position outside the blob");
@@ -401,6 +402,20 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
   out.toc.tar_size = tar.total();
   out.split = reader.TakeSplit();
   return out;
+}
+
+Result<ChunkedLayer> FetchChunkedMetadata(const BlobRangeReader& read, uint64_t blob_size,
+                                          const ChunkedPositions& p, const Digest& diff_id,
+                                          const std::string& what) {
+  // TOC and tar-split are neighbours: one request for both.
+  uint64_t lo = std::min(p.toc_offset, p.split_offset);
+  uint64_t hi = std::max(p.toc_offset + p.toc_length, p.split_offset + p.split_length);
+  ASSIGN_OR_RETURN(std::string meta, read(lo, hi - lo));
+  if (meta.size() != hi - lo) return Status::Corruption(what + ": short metadata read");
+  std::string_view mv(meta);
+  return ParseChunkedLayer(mv.substr(p.toc_offset - lo, p.toc_length),
+                           mv.substr(p.split_offset - lo, p.split_length), p, diff_id, blob_size,
+                           what);
 }
 
 Result<std::string> DecodeBlobChunk(const ChunkRef& c, std::string_view zdata) {

@@ -1,4 +1,4 @@
-#include "store/chunked_layer.h"
+#include "layer/zstd_chunked_reader.h"
 #include "layer/layer_writer.h"
 #include "layer/tar_reader.h"
 
@@ -558,18 +558,14 @@ TEST_F(LayerWriterTest, EmptyLayer) {
   }
 }
 
-// The zstd:chunked reader (store/chunked_layer.h) gets back from the blob's
+// The zstd:chunked reader (layer/zstd_chunked_reader.h) gets back from the blob's
 // metadata alone what an import of the tar gives: entries, tar-split, and
 // chunks whose blob ranges decode to the file data.
 TEST_F(LayerWriterTest, ZstdChunkedReadsBack) {
   TestLayer l = MakeLayer();
   std::string blob;
   LayerBlobInfo info = WriteBlob(l, Compression::kZstdChunked, &blob);
-  Descriptor d;
-  d.digest = Digest::Of(blob);
-  d.size = blob.size();
-  d.annotations = info.annotations;
-  auto pos = ChunkedPositionsOf(d);
+  auto pos = ChunkedPositionsOf(info.annotations, blob.size(), "blob");
   ASSERT_TRUE(pos.ok()) << pos.status().ToString();
   ASSERT_TRUE(pos->has_value());
   const ChunkedPositions& p = **pos;
@@ -632,15 +628,11 @@ TEST_F(LayerWriterTest, ZstdChunkedReadsBack) {
   auto bad = DecodeBlobChunk(layer->toc.chunks[0], std::string_view(blob).substr(w0.offset + 1, w0.length - 1));
   EXPECT_FALSE(bad.ok());
   // Plain zstd has no annotations: not lazily readable.
-  Descriptor plain;
-  plain.size = 10;
-  auto none = ChunkedPositionsOf(plain);
+  auto none = ChunkedPositionsOf({}, 10, "plain");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
   // Positions outside the blob are refused.
-  Descriptor out = d;
-  out.size = p.toc_offset;
-  EXPECT_FALSE(ChunkedPositionsOf(out).ok());
+  EXPECT_FALSE(ChunkedPositionsOf(info.annotations, p.toc_offset, "short").ok());
 }
 
 }  // namespace

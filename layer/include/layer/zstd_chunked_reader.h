@@ -6,26 +6,31 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "transport/image_source.h"
+#include "layer/chunk_source.h"
 #include "layer/toc.h"
 
 namespace cfs {
 
-// The blob ranges of a zstd:chunked layer, from its descriptor.
+// The blob ranges of a zstd:chunked layer, from its descriptor's annotations.
 struct ChunkedPositions {
   uint64_t toc_offset = 0, toc_length = 0, toc_ulength = 0;
   uint64_t split_offset = 0, split_length = 0, split_ulength = 0;
   Digest toc_digest;  // sha256 of the compressed TOC bytes: the trust anchor
 };
 
-// nullopt when d carries no (complete) zstd:chunked annotations; Invalid
-// when they are malformed or point outside the blob.
-Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(const Descriptor& d);
+// nullopt when a blob of blob_size bytes with these annotations carries no
+// (complete) zstd:chunked annotations; Invalid when they are malformed or
+// point outside the blob. what names the blob in errors.
+Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(
+    const std::map<std::string, std::string>& annotations, uint64_t blob_size,
+    const std::string& what);
 
 // Where one chunk lives in the blob: [offset, offset+length) holds zstd
 // data decompressing to the chunk. zeros: a run of zero bytes not stored in
@@ -51,9 +56,12 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
                                        const ChunkedPositions& pos, const Digest& diff_id,
                                        uint64_t blob_size, const std::string& what);
 
-// Reads a layer's TOC and tar-split from src (one ranged read) and parses
-// them with ParseChunkedLayer.
-Result<ChunkedLayer> FetchChunkedMetadata(ImageSourceReader& src, const Descriptor& d,
+// Reads `length` bytes of the blob at `offset` (a ranged read of a source).
+using BlobRangeReader = std::function<Result<std::string>(uint64_t offset, uint64_t length)>;
+
+// Reads a layer's TOC and tar-split with one ranged read and parses them
+// with ParseChunkedLayer.
+Result<ChunkedLayer> FetchChunkedMetadata(const BlobRangeReader& read, uint64_t blob_size,
                                           const ChunkedPositions& p, const Digest& diff_id,
                                           const std::string& what);
 
