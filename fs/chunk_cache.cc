@@ -1,15 +1,21 @@
 #include "fs/chunk_cache.h"
 
-#include <pthread.h>
-
 #include <utility>
 
 namespace cfs {
 
-ChunkCache::ChunkCache(std::unique_ptr<ChunkSource> source, ChunkCacheOptions o)
-    : source_(std::move(source)), opts_(o) {
-  for (int i = 0; i < opts_.prefetch_threads; ++i) workers_.emplace_back([this] { Worker(); });
+namespace {
+std::unique_ptr<Executor> ReadAheadWorkers(int threads) {
+  if (threads <= 0) return nullptr;
+  ExecutorOptions o;
+  o.threads = threads;
+  o.name = "cfs-readahead";
+  return std::make_unique<Executor>(std::move(o));
 }
+}  // namespace
+
+ChunkCache::ChunkCache(std::unique_ptr<ChunkSource> source, ChunkCacheOptions o)
+    : source_(std::move(source)), opts_(o), workers_(ReadAheadWorkers(opts_.prefetch_threads)) {}
 
 ChunkCache::~ChunkCache() {
   {
@@ -17,8 +23,7 @@ ChunkCache::~ChunkCache() {
     stop_ = true;
     queue_.clear();
   }
-  queued_.notify_all();
-  for (auto& t : workers_) t.join();
+  workers_.reset();  // the tasks still queued return at once
 }
 
 Result<ChunkCache::Chunk> ChunkCache::Load(const ChunkRef& c) {
@@ -90,7 +95,8 @@ Result<ChunkCache::Chunk> ChunkCache::Get(const ChunkRef& c, bool last_use) {
 }
 
 void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
-  if (workers_.empty()) return;
+  if (!workers_) return;
+  size_t queued = 0;
   {
     MutexLock l(&mu_);
     for (const auto& c : chunks) {
@@ -99,39 +105,36 @@ void ChunkCache::Prefetch(const std::vector<ChunkRef>& chunks) {
       s.loading = true;
       s.queued = true;
       queue_.push_back(c);
+      ++queued;
     }
   }
-  queued_.notify_all();
+  for (size_t i = 0; i < queued; ++i) workers_->Submit([this] { LoadQueued(); });
 }
 
-void ChunkCache::Worker() {
-  ::pthread_setname_np(::pthread_self(), "cfs-readahead");
-  for (;;) {
-    ChunkRef c;
-    {
-      MutexLock l(&mu_);
-      l.Wait(queued_, [&]() REQUIRES(mu_) { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      c = queue_.front();
-      queue_.pop_front();
-      auto it = slots_.find(c.digest);
-      if (it == slots_.end() || !it->second.queued) continue;  // a reader took it
-      it->second.queued = false;
-    }
-    auto r = Load(c);
-    bool wake;
-    {
-      MutexLock l(&mu_);
-      if (r.ok()) {
-        Insert(c.digest, *r, false);
-        ++stats_.prefetched;
-      } else {
-        slots_.erase(c.digest);  // a reader will load it again and see the error
-      }
-      wake = waiters_ > 0;
-    }
-    if (wake) loaded_.notify_all();
+void ChunkCache::LoadQueued() {
+  ChunkRef c;
+  {
+    MutexLock l(&mu_);
+    if (stop_ || queue_.empty()) return;
+    c = queue_.front();
+    queue_.pop_front();
+    auto it = slots_.find(c.digest);
+    if (it == slots_.end() || !it->second.queued) return;  // a reader took it
+    it->second.queued = false;
   }
+  auto r = Load(c);
+  bool wake;
+  {
+    MutexLock l(&mu_);
+    if (r.ok()) {
+      Insert(c.digest, *r, false);
+      ++stats_.prefetched;
+    } else {
+      slots_.erase(c.digest);  // a reader will load it again and see the error
+    }
+    wake = waiters_ > 0;
+  }
+  if (wake) loaded_.notify_all();
 }
 
 ChunkCache::Stats ChunkCache::stats() {

@@ -17,13 +17,13 @@
 #include <list>
 #include <memory>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
-#include "layer/chunk_source.h"
 #include "base/digest.h"
+#include "base/executor.h"
 #include "base/thread_annotations.h"
+#include "layer/chunk_source.h"
 
 namespace cfs {
 
@@ -80,22 +80,26 @@ class ChunkCache {
   };
   // Caches a loaded chunk as the most recently used (or, last_use, the least).
   void Insert(const Digest& d, Chunk data, bool last_use) REQUIRES(mu_);
-  void Worker() EXCLUDES(mu_);
+  // One read-ahead task (Prefetch submits one per chunk it queues): loads
+  // the chunk at the front of queue_ unless a reader took it; returns at
+  // once when stopping or nothing is queued.
+  void LoadQueued() EXCLUDES(mu_);
   Result<Chunk> Load(const ChunkRef& c);
 
   std::unique_ptr<ChunkSource> source_;
   const ChunkCacheOptions opts_;
   Mutex mu_;
   std::condition_variable loaded_;    // a load finished (readers waiting on it)
-  std::condition_variable queued_;    // read-ahead work queued, or stop
   int waiters_ GUARDED_BY(mu_) = 0;   // readers waiting on loaded_
   std::unordered_map<Digest, Slot, DigestHash> slots_ GUARDED_BY(mu_);
   std::list<Digest> lru_ GUARDED_BY(mu_);  // front = most recent; loaded slots only
   size_t bytes_ GUARDED_BY(mu_) = 0;
-  std::deque<ChunkRef> queue_ GUARDED_BY(mu_);
-  bool stop_ GUARDED_BY(mu_) = false;
+  std::deque<ChunkRef> queue_ GUARDED_BY(mu_);  // read-ahead not started yet
+  bool stop_ GUARDED_BY(mu_) = false;           // the destructor runs
   Stats stats_ GUARDED_BY(mu_);
-  std::vector<std::thread> workers_;
+  // prefetch_threads workers named "cfs-readahead" running LoadQueued; null
+  // when prefetch_threads is 0. Last: its tasks use the members above.
+  std::unique_ptr<Executor> workers_;
 };
 
 }  // namespace cfs

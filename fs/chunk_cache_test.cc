@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <thread>
 
 namespace cfs {
@@ -36,6 +39,42 @@ class CountingSource : public ChunkSource {
 
  private:
   std::map<Digest, std::string> chunks_;
+};
+
+// A CountingSource whose read of one chunk waits until Release (at most a
+// minute, so a broken test fails instead of hanging). It also counts reads
+// in *all_reads, which outlives it.
+class GatedSource : public CountingSource {
+ public:
+  explicit GatedSource(std::atomic<int>* all_reads) : all_reads_(all_reads) {}
+  void Hold(const Digest& d) { held_ = d; }
+  Result<std::string> ReadChunk(const ChunkRef& c) override {
+    ++*all_reads_;
+    if (c.digest == held_) {
+      std::unique_lock<std::mutex> l(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait_for(l, std::chrono::minutes(1), [&] { return released_; });
+    }
+    return CountingSource::ReadChunk(c);
+  }
+  // Whether a read of the held chunk has begun (waits up to a minute).
+  bool WaitEntered() {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::minutes(1), [&] { return entered_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::atomic<int>* const all_reads_;
+  Digest held_;  // set before the source is shared
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false, released_ = false;
 };
 
 TEST(ChunkCache, HitsAfterFirstLoad) {
@@ -108,13 +147,44 @@ TEST(ChunkCache, PrefetchLoadsAhead) {
   for (int i = 0; i < 6; ++i) cs.push_back(s->Add("chunk " + std::to_string(i)));
   ChunkCache cache(std::move(src), {1 << 20, 2});
   cache.Prefetch(cs);
-  for (int i = 0; i < 200 && cache.stats().prefetched < 6; ++i) {
+  // Waits for the workers (giving up after a minute: a hang fails the test).
+  for (int i = 0; i < 12000 && cache.stats().prefetched < 6; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ(cache.stats().prefetched, 6u);
   int reads = s->reads.load();
   for (const auto& c : cs) ASSERT_TRUE(cache.Get(c).ok());
   EXPECT_EQ(s->reads.load(), reads);  // all hits
+}
+
+TEST(ChunkCache, AReaderLoadsQueuedReadAheadItself) {
+  std::atomic<int> reads{0};
+  auto src = std::make_unique<GatedSource>(&reads);
+  GatedSource* s = src.get();  // until the cache goes
+  ChunkRef a = s->Add("first"), b = s->Add("second");
+  s->Hold(a.digest);
+  {
+    ChunkCache cache(std::move(src), {1 << 20, 1});
+    cache.Prefetch({a, b});
+    // The one read-ahead worker is inside the read of a: b is still queued.
+    EXPECT_TRUE(s->WaitEntered());
+    auto rb = cache.Get(b);
+    ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+    EXPECT_EQ(Str(*rb), "second");
+    ChunkCache::Stats st = cache.stats();
+    EXPECT_EQ(st.taken, 1u);
+    EXPECT_EQ(st.misses, 1u);
+    EXPECT_EQ(st.prefetched, 0u);
+    s->Release();
+    auto ra = cache.Get(a);  // waits for the worker's load, then hits
+    ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+    EXPECT_EQ(Str(*ra), "first");
+    st = cache.stats();
+    EXPECT_EQ(st.prefetched, 1u);
+    EXPECT_EQ(st.hits, 1u);
+  }
+  // The worker's task for b found it taken: each chunk was read once.
+  EXPECT_EQ(reads.load(), 2);
 }
 
 }  // namespace

@@ -4,21 +4,21 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <pthread.h>
-
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
-#include "fs/lower.h"
+#include "base/executor.h"
 #include "base/io.h"
+#include "base/thread_annotations.h"
+#include "fs/lower.h"
 #include "layer/whiteouts.h"
 
 namespace cfs {
@@ -91,40 +91,53 @@ bool IsOpaqueDir(const std::string& path) {
 class DirWarmer {
  public:
   explicit DirWarmer(int root_fd) : root_fd_(root_fd) {}
+  // Stops the warming tasks (each returns after the entry it is on), then
+  // joins the workers.
   ~DirWarmer() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
+    workers_.reset();
   }
-  // dirs: paths relative to the root, in listing order.
-  void Queue(std::vector<std::string> dirs) {
+  // dirs: paths relative to the root, in listing order. Thread-safe.
+  void Queue(std::vector<std::string> dirs) EXCLUDES(mu_) {
     if (dirs.empty()) return;
+    Executor* workers;
+    int submit = 0;  // warming tasks to start
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (stop_) return;
-      if (threads_.empty())
-        for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+      if (!workers_) {
+        ExecutorOptions o;
+        o.threads = kThreads;
+        o.name = "cfs-dir-ahead";
+        workers_ = std::make_unique<Executor>(std::move(o));
+      }
       for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) queue_.push_back(std::move(*it));
       while (queue_.size() > kMaxQueued) queue_.pop_front();
+      submit = std::min<int>(kThreads - running_, static_cast<int>(queue_.size()));
+      running_ += submit;
+      workers = workers_.get();
     }
-    cv_.notify_all();
+    for (int i = 0; i < submit; ++i) workers->Submit([this] { WarmQueued(); });
   }
 
  private:
   static constexpr int kThreads = 2;
   static constexpr size_t kMaxQueued = 1024;
 
-  void Run() {
-    ::pthread_setname_np(::pthread_self(), "cfs-dir-ahead");
+  // A warming task: warms the newest queued directory until none is left
+  // or the warmer stops.
+  void WarmQueued() EXCLUDES(mu_) {
     for (;;) {
       std::string dir;
       {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
-        if (stop_) return;
+        MutexLock l(&mu_);
+        if (stop_ || queue_.empty()) {
+          --running_;
+          return;
+        }
         dir = std::move(queue_.back());
         queue_.pop_back();
       }
@@ -153,11 +166,14 @@ class DirWarmer {
   }
 
   const int root_fd_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  std::atomic<bool> stop_{false};  // set under mu_ (for the wait), read anywhere
-  std::vector<std::thread> threads_;
+  Mutex mu_;
+  std::deque<std::string> queue_ GUARDED_BY(mu_);  // back = newest
+  int running_ GUARDED_BY(mu_) = 0;  // warming tasks submitted and not returned
+  // Set under mu_ (WarmQueued reads it there); Warm also reads it without.
+  std::atomic<bool> stop_{false};
+  // kThreads workers, made by the first Queue; guarded by mu_ until the
+  // destructor. Last: its tasks use the members above.
+  std::unique_ptr<Executor> workers_;
 };
 
 class DirLower : public Lower {

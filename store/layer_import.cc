@@ -3,11 +3,10 @@
 #include <archive.h>
 #include <zstd.h>
 
-#include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <functional>
 #include <thread>
+#include <utility>
 
 #include "keys.h"
 #include "layer/layer_rules.h"
@@ -97,71 +96,21 @@ Result<size_t> DecompressingSource::Read(void* buf, size_t n) {
   return static_cast<size_t>(r);
 }
 
-// A fixed set of worker threads running jobs from a bounded queue.
-class LayerImporter::Pool {
- public:
-  Pool(int threads, size_t max_queued) : max_queued_(max_queued) {
-    for (int i = 0; i < threads; i++) workers_.emplace_back([this] { Run(); });
-  }
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-  // When the queue is full the caller runs queued jobs itself rather than
-  // wait: the reading thread then lends its spare time to compression.
-  void Submit(std::function<void()> job) {
-    std::unique_lock<std::mutex> l(mu_);
-    while (queue_.size() >= max_queued_) {
-      std::function<void()> other = std::move(queue_.front());
-      queue_.pop_front();
-      l.unlock();
-      other();
-      l.lock();
-      if (--pending_ == 0) idle_.notify_all();
-    }
-    queue_.push_back(std::move(job));
-    pending_++;
-    cv_.notify_one();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    idle_.wait(l, [&] { return pending_ == 0; });
-  }
+namespace {
 
- private:
-  void Run() {
-    for (;;) {
-      std::function<void()> job;
-      {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return stop_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        job = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      job();
-      std::lock_guard<std::mutex> l(mu_);
-      if (--pending_ == 0) idle_.notify_all();
-    }
-  }
-  size_t max_queued_;
-  std::mutex mu_;  // guards everything below
-  std::condition_variable cv_, idle_;
-  std::deque<std::function<void()>> queue_;
-  size_t pending_ = 0;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
-};
+// threads workers (0 or less: one per core), at most threads*8 chunks waiting.
+ExecutorOptions ImportWorkers(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ExecutorOptions o;
+  o.threads = threads;
+  o.max_queued = static_cast<size_t>(threads) * 8;
+  return o;
+}
+
+}  // namespace
 
 LayerImporter::LayerImporter(const Chunker& chunker, ChunkWriter* chunks, int threads)
-    : chunker_(chunker), chunks_(chunks) {
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  pool_ = std::make_unique<Pool>(threads, static_cast<size_t>(threads) * 8);
-}
+    : chunker_(chunker), chunks_(chunks), workers_(ImportWorkers(threads)) {}
 
 LayerImporter::~LayerImporter() = default;
 
@@ -178,8 +127,9 @@ void LayerImporter::GiveBuffer(std::string b) {
   if (free_buffers_.size() < 64) free_buffers_.push_back(std::move(b));
 }
 
-// Runs on a pool thread: hash, then store (the writer skips chunks the
-// store or this pull has, and compresses the rest).
+// Runs on a worker (or on the reading thread, when the queue is full): hash,
+// then store (the writer skips chunks the store or this pull has, and
+// compresses the rest).
 void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r) {
   Digest d = Digest::Of(data);
   out->digest = d;
@@ -214,7 +164,8 @@ Status Drain(ByteSource& s) {
 }  // namespace
 
 Status LayerImporter::ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf,
-                                   std::deque<ChunkRef>* refs, LayerImportResult* r) {
+                                   TaskGroup* group, std::deque<ChunkRef>* refs,
+                                   LayerImportResult* r) {
   const size_t max = chunker_.params().max_size;
   const size_t cap = buf.size();
   uint64_t unread = e.size;
@@ -240,7 +191,7 @@ Status LayerImporter::ChunkPayload(TarReader& reader, const TocEntry& e, std::st
     std::string data = TakeBuffer();
     data.assign(buf.data() + start, cut);
     start += cut;
-    pool_->Submit([this, out, r, d = std::move(data)]() mutable { StoreChunk(std::move(d), out, r); });
+    group->Submit([this, out, r, d = std::move(data)]() mutable { StoreChunk(std::move(d), out, r); });
   }
   return Status::Ok();
 }
@@ -267,6 +218,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   // import, also resolves hard links into the layers below).
   LayerRules rules;
   std::deque<ChunkRef> refs;  // stable addresses while workers fill them in
+  TaskGroup group(&workers_);  // after refs and r: waited for before they go
   std::string buf(std::max<size_t>(4 << 20, 2 * chunker_.params().max_size), '\0');
   uint64_t next_progress = 0;
   Status st;
@@ -280,7 +232,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
     st = rules.Add(e);
     if (!st.ok()) break;
     e.first_chunk = static_cast<uint32_t>(refs.size());
-    st = ChunkPayload(reader, e, buf, &refs, &r);
+    st = ChunkPayload(reader, e, buf, &group, &refs, &r);
     if (!st.ok()) break;
     e.num_chunks = static_cast<uint32_t>(refs.size()) - e.first_chunk;
     r.toc.entries.push_back(std::move(e));
@@ -290,7 +242,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
       next_progress = compressed.count() + (8 << 20);
     }
   }
-  pool_->Wait();
+  group.Wait();
   {
     MutexLock l(&mu_);
     if (st.ok() && !error_.ok()) st = error_;

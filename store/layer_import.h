@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/executor.h"
 #include "base/thread_annotations.h"
 #include "chunkstore/chunk_store.h"
 #include "layer/tar_reader.h"
@@ -110,23 +111,25 @@ class LayerImporter {
  private:
   void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
   // Cuts the payload of entry e (the reader stands at its start) into chunks
-  // appended to refs, each stored by a worker. buf: a window of at least
-  // twice the largest chunk.
-  Status ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf,
+  // appended to refs, each stored by a task of group. buf: a window of at
+  // least twice the largest chunk.
+  Status ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf, TaskGroup* group,
                       std::deque<ChunkRef>* refs, LayerImportResult* r);
   // Chunk buffers are recycled: fresh 64-256 KiB allocations would be
   // mmap'ed and zero-filled by the kernel for every chunk.
   std::string TakeBuffer() EXCLUDES(mu_);
   void GiveBuffer(std::string b) EXCLUDES(mu_);
-  class Pool;
   const Chunker& chunker_;
   ChunkWriter* chunks_;
-  std::unique_ptr<Pool> pool_;
-  // Guards the counters, the first error and the buffer pool. Taken by pool
-  // threads and the reader; never held while compressing or writing.
+  // Guards the counters, the first error and the buffer pool. Taken by the
+  // workers and the reader; never held while compressing or writing.
   Mutex mu_;
   Status error_ GUARDED_BY(mu_);
   std::vector<std::string> free_buffers_ GUARDED_BY(mu_);
+  // Stores chunks: threads workers, at most threads*8 chunks waiting (then
+  // the reading thread stores the oldest itself, lending its spare time to
+  // compression). Last: joined before the members its tasks use go.
+  Executor workers_;
 };
 
 }  // namespace cfs
