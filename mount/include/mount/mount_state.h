@@ -45,7 +45,7 @@ void MakeMountRecordDir();
 Status WriteMountState(const MountState& s);
 
 // The record of mount point `mnt` (a real path): the read's error when there
-// is none (NotFound, ...), Corruption when it is malformed.
+// is none (IOError), Corruption when it is malformed.
 Result<MountState> ReadMountState(const std::string& mnt);
 
 }  // namespace cfs::mount
