@@ -38,7 +38,8 @@ Result<fuse_session*> MountSession(const ImageMountOptions& o, Overlay* ov) {
   for (auto& s : argv_s) argv.push_back(s.data());
   struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   struct fuse_session* se = fuse_session_new(&args, &ov->ops(), sizeof(fuse_lowlevel_ops), ov);
-  if (se == nullptr) return Status::Invalid("cannot start a FUSE session (bad options: " + opts + ")");
+  if (se == nullptr)
+    return Status::Invalid("cannot start a FUSE session (bad options: " + opts + ")");
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_session_destroy(se);
     return Status::IOError("cannot install signal handlers");
@@ -74,18 +75,19 @@ void RaiseReadahead(const ImageMountOptions& o) {
 // daemon, alive long after the unmount (reads there then fail ENOTCONN).
 // Sets *gone then. Null when the watch cannot start (logged).
 std::unique_ptr<ConnectionWatch> WatchUnmount(fuse_session* se, const ImageMountOptions& o,
-                                              lazy::LazyChunkSource* lazy, std::atomic<bool>* gone) {
+                                              lazy::LazyChunkSource* lazy,
+                                              std::atomic<bool>* gone) {
   pthread_t main_thread = ::pthread_self();
   auto log = o.log;
-  auto w = ConnectionWatch::Start(lazy ? se : nullptr, MountDevice(o.mountpoint),
-                                  [lazy, main_thread, gone, log] {
-                                    if (lazy) {
-                                      if (log) log("unmounted: cancelling the registry transfers in flight");
-                                      lazy->Cancel();
-                                    }
-                                    *gone = true;
-                                    ::pthread_kill(main_thread, SIGTERM);
-                                  });
+  auto w = ConnectionWatch::Start(
+      lazy ? se : nullptr, MountDevice(o.mountpoint), [lazy, main_thread, gone, log] {
+        if (lazy) {
+          if (log) log("unmounted: cancelling the registry transfers in flight");
+          lazy->Cancel();
+        }
+        *gone = true;
+        ::pthread_kill(main_thread, SIGTERM);
+      });
   if (w.ok()) return std::move(*w);
   Log(o, "cannot watch for the unmount (" + w.status().message() +
              "): an unmount waits for the reads in flight");

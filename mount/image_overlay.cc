@@ -81,7 +81,8 @@ registry::ClientOptions LazyClientOptions(const ImageMountOptions& o) {
 }
 
 // A registry image the store lacks, read lazily (lazy/lazy_plan.h).
-Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m, const std::string& ref_s) {
+Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m,
+                             const std::string& ref_s) {
   if (Status s = MakeCache(o, m, true); !s.ok()) return s;
   m->manifests.push_back("");
   auto ref = registry::Reference::Parse(ref_s);
@@ -94,7 +95,8 @@ Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m, const 
 }
 
 // An image of the store.
-Result<ImageStack> StoredImage(const ImageMountOptions& o, ImageOverlay* m, const std::string& ref) {
+Result<ImageStack> StoredImage(const ImageMountOptions& o, ImageOverlay* m,
+                               const std::string& ref) {
   auto det = m->store->Inspect(ref);
   if (!det.ok()) {
     if (det.status().code() == Status::Code::kNotFound) {
@@ -147,7 +149,8 @@ Result<std::vector<std::unique_ptr<Lower>>> OpenLowers(const ImageMountOptions& 
   for (const auto& l : o.lowerdirs) {
     bool is_dir = IsDir(l);
     if (is_dir) m->dir_lowers++;
-    Result<std::unique_ptr<Lower>> lower = is_dir ? OpenDirLower(l, inos) : ImageLower(o, m, l, inos);
+    Result<std::unique_ptr<Lower>> lower =
+        is_dir ? OpenDirLower(l, inos) : ImageLower(o, m, l, inos);
     if (!lower.ok()) return lower.status();
     lowers.push_back(std::move(*lower));
   }

@@ -102,8 +102,8 @@ class ImageMount {
 
   const ImageMountOptions options_;
   std::unique_ptr<ImageOverlay> overlay_;  // with the store, leases and cache
-  fuse_session* session_ = nullptr;  // while mounted
-  std::string state_file_;           // the record, while mounted
+  fuse_session* session_ = nullptr;        // while mounted
+  std::string state_file_;                 // the record, while mounted
 };
 
 }  // namespace cfs::mount
