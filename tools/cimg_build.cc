@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/builder.h"
+#include "mount/mount_state.h"
 #include "store/store.h"
 #include "tools/cimg_common.h"
 
@@ -75,22 +76,18 @@ void AddCommitCommand(CLI::App& app, const Global& g, const bool& quiet) {
     if (!rp) Fail(Status::NotFound(commit_mnt + ": no such directory"));
     std::string mnt = rp;
     ::free(rp);
-    std::string dir = ::geteuid() == 0 ? "/run/clusterfs"
-                                       : "/run/user/" + std::to_string(::geteuid()) + "/clusterfs";
-    std::string statefile = dir + "/" + cfs::Digest::Of(mnt).Hex().substr(0, 16) + ".json";
-    auto body = cfs::ReadFile(statefile);
-    if (!body.ok()) Fail(Status::NotFound(commit_mnt + " is not a clusterfs mount"));
-    json st = json::parse(*body, nullptr, false);
-    if (!st.is_object()) Fail(Status::Corruption(statefile + ": malformed"));
-    std::string upper = st.value("upper", "");
-    auto manifests = st.value("manifests", std::vector<std::string>());
+    auto st = cfs::mount::ReadMountState(mnt);
+    if (!st.ok() && st.status().code() == Status::Code::kCorruption) Fail(st.status());
+    if (!st.ok()) Fail(Status::NotFound(commit_mnt + " is not a clusterfs mount"));
+    const std::string& upper = st->upper;
+    const auto& manifests = st->manifests;
     if (upper.empty()) Fail(Status::Invalid(commit_mnt + " is read-only (no upper dir): nothing to commit"));
-    if (manifests.size() != 1 || manifests[0].empty() || st.value("dir_lowers", 0) != 0)
+    if (manifests.size() != 1 || manifests[0].empty() || st->dir_lowers != 0)
       Fail(Status::Unsupported(commit_mnt + ": commit needs a mount of one image from the store"));
     auto store = Must(OpenStore(g));
-    if (st.value("root", "") != store->root())
-      Fail(Status::Invalid(commit_mnt + " is mounted from the store " + st.value("root", "") +
-                           " (use cimg --root " + st.value("root", "") + ")"));
+    if (st->root != store->root())
+      Fail(Status::Invalid(commit_mnt + " is mounted from the store " + st->root +
+                           " (use cimg --root " + st->root + ")"));
     // Changes made through the mount are in the upper dir once synced.
     int fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {

@@ -13,6 +13,7 @@
 
 #include "registry/auth.h"
 #include "registry/client.h"
+#include "registry/pull.h"
 #include "store/store.h"
 
 namespace cimg {
@@ -101,6 +102,14 @@ struct RegistryFlags {
   std::shared_ptr<cfs::registry::Client> Connect(const std::string& registry) const {
     auto c = Must(cfs::registry::Client::Create(registry, Options()));
     return std::shared_ptr<cfs::registry::Client>(std::move(c));
+  }
+  // A pull from `registry` with these flags (exits when the client cannot be made).
+  cfs::registry::PullFromRegistryOptions Pull(const std::string& registry, cfs::PullOptions pull) const {
+    cfs::registry::PullFromRegistryOptions po;
+    po.client = Connect(registry);
+    po.parallel = parallel;
+    po.pull = std::move(pull);
+    return po;
   }
 };
 

@@ -108,12 +108,10 @@ void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlag
   if (!found.status().IsNotFound() || !cfs::registry::IsRegistryReference(image)) Fail(found.status());
   auto ref = Must(cfs::registry::Reference::Parse(image));
   if (!quiet) std::fprintf(stderr, "pulling %s\n", ref.ToString().c_str());
-  cfs::registry::PullFromRegistryOptions po;
-  po.client = reg.Connect(ref.registry);
-  po.parallel = reg.parallel;
-  po.pull.as_name = image;
-  po.pull.progress = TerminalProgress(quiet);
-  Must(cfs::registry::PullFromRegistry(store, ref, po));
+  cfs::PullOptions o;
+  o.as_name = image;
+  o.progress = TerminalProgress(quiet);
+  Must(cfs::registry::PullFromRegistry(store, ref, reg.Pull(ref.registry, o)));
 }
 
 void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, bool as_json) {

@@ -113,10 +113,7 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
     cfs::PullResult r;
     if (cfs::registry::IsRegistryReference(pull_src)) {
       auto ref = Must(cfs::registry::Reference::Parse(pull_src));
-      cfs::registry::PullFromRegistryOptions po;
-      po.client = pull_reg.Connect(ref.registry);
-      po.parallel = pull_reg.parallel;
-      po.pull = o;
+      auto po = pull_reg.Pull(ref.registry, o);
       r = Must(cfs::registry::PullFromRegistry(*store, ref, po));
       auto st = po.client->stats();
       std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),

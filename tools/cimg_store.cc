@@ -27,11 +27,8 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
       if (!ref.ok()) {
         r = ref.status();
       } else {
-        cfs::registry::PullFromRegistryOptions po;
-        po.client = reg.Connect(ref->registry);
-        po.parallel = reg.parallel;
+        auto po = reg.Pull(ref->registry, o);
         po.source = src;
-        po.pull = o;
         r = cfs::registry::PullFromRegistry(store, *ref, po);
       }
     } else if (src.rfind("oci:", 0) == 0 || src.rfind("oci-archive:", 0) == 0 ||

@@ -4,47 +4,34 @@
 //   clusterfs umount MNT
 //   clusterfs IMAGE|none MNT -o OPTS      (what mount.fuse3 runs for
 //                                          `mount -t fuse.clusterfs`)
-// Argument parsing and process handling only; the filesystem is fs/.
+// Argument parsing, printing and process handling only; the mount is
+// mount/ (mount/image_mount.h), the filesystem fs/.
 #include <fcntl.h>
 #include <malloc.h>
 #include <poll.h>
-#include <pthread.h>
-#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <syslog.h>
-
-#include "fs/chunk_cache.h"
-#include "fs/mount.h"
-#include "registry/client.h"
-#include "registry/image_io.h"
-#include "lazy/lazy_fetch.h"
-#include "lazy/lazy_plan.h"
-#include "registry/reference.h"
-#include "fs/overlay.h"
-#include "base/digest.h"
 #include "base/io.h"
-#include "store/image_stack.h"
-#include "store/store.h"
+#include "mount/image_mount.h"
+#include "mount/mount_state.h"
+#include "mount/mount_table.h"
 
 namespace {
 
@@ -167,41 +154,6 @@ Status ParseOptions(MountArgs* a) {
   return Status::Ok();
 }
 
-// The "major:minor" of the filesystem mounted at `path`, or "".
-std::string MountDevice(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, dev;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, majmin, root, mp;
-    ls >> id >> parent >> majmin >> root >> mp;
-    if (mp == path) dev = majmin;  // the last (topmost) mount wins
-  }
-  return dev;
-}
-
-bool IsMountPoint(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string f[5];
-    for (auto& x : f) ls >> x;
-    // Field 5 is the mount point, with octal escapes for spaces etc.
-    std::string mp;
-    for (size_t i = 0; i < f[4].size(); ++i) {
-      if (f[4][i] == '\\' && i + 3 < f[4].size()) {
-        mp += static_cast<char>(std::stoi(f[4].substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        mp += f[4][i];
-      }
-    }
-    if (mp == path) return true;
-  }
-  return false;
-}
-
 Status CheckEnvironment(const MountArgs& a) {
   struct stat st;
   if (::stat("/dev/fuse", &st) != 0 || !S_ISCHR(st.st_mode)) {
@@ -213,7 +165,7 @@ Status CheckEnvironment(const MountArgs& a) {
     return Status::NotFound("mountpoint " + a.mountpoint + ": " + std::strerror(errno));
   }
   if (!S_ISDIR(st.st_mode)) return Status::Invalid("mountpoint " + a.mountpoint + ": not a directory");
-  if (IsMountPoint(RealPath(a.mountpoint))) {
+  if (cfs::mount::IsMountPoint(RealPath(a.mountpoint))) {
     return Status::Invalid("mountpoint " + a.mountpoint +
                            " is busy: something is already mounted there");
   }
@@ -260,317 +212,70 @@ Status CheckPathLike(const MountArgs& a) {
   return Status::Ok();
 }
 
-// Everything the mount owns besides the FUSE session.
-struct Mounted {
-  std::unique_ptr<cfs::Store> store;
-  std::vector<std::unique_ptr<cfs::Store::Lease>> leases;
-  cfs::lazy::LazyChunkSource* lazy = nullptr;  // owned by cache
-  std::vector<std::string> manifests;  // of store images mounted ("" for registry ones)
-  int dir_lowers = 0;
-  std::unique_ptr<cfs::ChunkCache> cache;
-  std::unique_ptr<cfs::Overlay> overlay;
-};
-
-Status OpenStore(const MountArgs& a, Mounted* m) {
-  if (m->store) return Status::Ok();
-  cfs::StoreOptions so;
-  so.root = a.root;
-  auto st = cfs::Store::Open(so);
-  if (!st.ok()) return st.status();
-  m->store = std::move(*st);
-  return Status::Ok();
-}
-
-// A reference the store does not hold that names a registry explicitly
-// (docker://…, or a first component with a '.' or ':' or "localhost").
-bool IsRemoteRef(const std::string& ref, Mounted* m) {
-  if (m->store->Inspect(ref).ok()) return false;
-  if (ref.rfind("docker://", 0) == 0) return true;
-  auto slash = ref.find('/');
-  if (slash == std::string::npos) return false;
-  std::string first = ref.substr(0, slash);
-  return first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
-         first == "localhost";
-}
-
-Status MakeCache(const MountArgs& a, Mounted* m, bool lazy) {
-  if (m->cache) return Status::Ok();
-  std::unique_ptr<cfs::ChunkSource> src;
-  if (lazy) {
-    auto stash = m->store->OpenChunkStash();
-    if (!stash.ok()) return stash.status();
-    cfs::lazy::LazyOptions lo;
-    lo.tmp_dir = m->store->root() + "/tmp";
-    lo.log = LogLine;
-    auto l = std::make_unique<cfs::lazy::LazyChunkSource>(std::move(*stash), lo);
-    m->lazy = l.get();
-    src = std::move(l);
-  } else {
-    auto s = m->store->OpenChunkSource();
-    if (!s.ok()) return s.status();
-    src = std::move(*s);
-  }
-  cfs::ChunkCacheOptions co;
-  co.capacity = a.cache_mb << 20;
-  m->cache = std::make_unique<cfs::ChunkCache>(std::move(src), co);
-  return Status::Ok();
-}
-
-// The client options of a lazy mount.
-cfs::registry::ClientOptions LazyClientOptions(const MountArgs& a) {
-  cfs::registry::ClientOptions co;
-  // A read waits for the network: fail it (EIO) within seconds, not minutes
-  // (LazyOptions::read_timeout_s bounds each read); the next read tries
-  // again. The mount itself fails within about 30 s.
-  co.connect_timeout_s = 10;
-  co.stall_timeout_s = 10;
-  co.retries = 3;
-  co.retry_window_s = 20;
-  co.tls_verify = a.tls_verify;
-  co.cert_dir = a.cert_dir;
-  co.auth_file = a.authfile;
-  if (!a.creds.empty()) co.creds = cfs::registry::Credentials::Parse(a.creds);
-  return co;
-}
-
-// A registry image the store lacks, read lazily (lazy/lazy_plan.h).
-Result<cfs::ImageStack> LazyImage(const MountArgs& a, Mounted* m, const std::string& ref_s) {
-  if (Status s = MakeCache(a, m, true); !s.ok()) return s;
-  m->manifests.push_back("");
-  auto ref = cfs::registry::Reference::Parse(ref_s);
-  if (!ref.ok()) return ref.status();
-  cfs::lazy::LazyPlanOptions lo;
-  lo.client = LazyClientOptions(a);
-  lo.tmp_dir = m->store->root() + "/tmp";
-  lo.log = LogLine;
-  return cfs::lazy::PlanLazyImage(*m->store, *m->lazy, *ref, lo);
-}
-
-// An image of the store.
-Result<cfs::ImageStack> StoredImage(const MountArgs& a, Mounted* m, const std::string& ref) {
-  auto det = m->store->Inspect(ref);
-  if (!det.ok()) {
-    if (det.status().code() == cfs::Status::Code::kNotFound) {
-      return Status::NotFound("image '" + ref + "' is not in the store " + m->store->root() +
-                              " (see 'cimg images'; or not a directory)");
-    }
-    return det.status();
-  }
-  m->manifests.push_back(det->summary.manifest_digest.ToString());
-  // The lease first: from here on gc keeps the layers even if the image is removed.
-  auto image = cfs::OpenImageStack(*m->store, *det);
-  if (!image.ok()) return image.status().Prefix("image " + ref);
-  if (Status s = MakeCache(a, m, false); !s.ok()) return s;
-  return image;
-}
-
-Result<std::unique_ptr<cfs::Lower>> ImageLower(const MountArgs& a, Mounted* m,
-                                               const std::string& ref, cfs::InoMap* inos) {
-  if (Status s = OpenStore(a, m); !s.ok()) return s;
-  auto image = IsRemoteRef(ref, m) ? LazyImage(a, m, ref) : StoredImage(a, m, ref);
-  if (!image.ok()) return image.status();
-  m->leases.push_back(std::move(image->lease));
-  image->stack.DropEntryNames();  // the TOCs are ours alone
-  return cfs::OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
-}
-
 std::string PidFile(const std::string& mnt) {
-  std::string dir = ::geteuid() == 0 ? "/run/clusterfs"
-                                     : "/run/user/" + std::to_string(::geteuid()) + "/clusterfs";
-  ::mkdir(dir.c_str(), 0700);
-  return dir + "/" + cfs::Digest::Of(RealPath(mnt)).Hex().substr(0, 16) + ".pid";
+  cfs::mount::MakeMountRecordDir();
+  return cfs::mount::MountRecordPath(RealPath(mnt), ".pid");
 }
 
-// When the mount leaves the mount table (an unmount), cancels the registry
-// transfers at once -- the kernel completes the unmount only once the reads
-// in flight end -- and ends the session loop (SIGTERM to the calling thread,
-// libfuse's handler): a copy of the mount in another mount namespace (made
-// by unshare -m while it was mounted) would keep the connection, and this
-// daemon, alive long after the unmount (reads there then fail ENOTCONN).
-// Sets *gone then. Null when the watch cannot start (logged).
-std::unique_ptr<cfs::ConnectionWatch> WatchUnmount(fuse_session* se, const std::string& mnt,
-                                                   cfs::lazy::LazyChunkSource* lazy,
-                                                   std::atomic<bool>* gone) {
-  pthread_t main_thread = ::pthread_self();
-  auto w = cfs::ConnectionWatch::Start(lazy ? se : nullptr, MountDevice(mnt),
-                                       [lazy, main_thread, gone] {
-                                         if (lazy) {
-                                           LogLine("unmounted: cancelling the registry transfers in flight");
-                                           lazy->Cancel();
-                                         }
-                                         *gone = true;
-                                         ::pthread_kill(main_thread, SIGTERM);
-                                       });
-  if (w.ok()) return std::move(*w);
-  LogLine("cannot watch for the unmount (" + w.status().message() +
-          "): an unmount waits for the reads in flight");
-  return nullptr;
+// What the mount library needs of the arguments.
+cfs::mount::ImageMountOptions MountOptionsOf(const MountArgs& a) {
+  cfs::mount::ImageMountOptions o;
+  o.root = a.root;
+  o.source = a.source;
+  o.lowerdirs = a.lowerdirs;
+  o.mountpoint = a.mountpoint;
+  o.upper = a.upper;
+  o.work = a.work;
+  o.sync_copy_up = a.sync_copy_up;
+  o.allow_other = a.allow_other;
+  o.fuse_opts = a.fuse_opts;
+  o.debug = a.debug;
+  o.cache_mb = a.cache_mb;
+  o.readahead_kb = a.readahead_kb;
+  o.tls_verify = a.tls_verify;
+  o.cert_dir = a.cert_dir;
+  o.auth_file = a.authfile;
+  o.creds = a.creds;
+  o.prefetch_all = a.prefetch == "all";
+  o.log = LogLine;
+  return o;
 }
 
-// The images among the lowers and IMAGE (lowerdir entries that are not
-// directories).
-std::vector<std::string> ImageNames(const MountArgs& a) {
-  std::vector<std::string> images;
-  for (const auto& l : a.lowerdirs) {
-    struct stat st;
-    if (!(::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode))) images.push_back(l);
-  }
-  if (a.source != "none" && !a.source.empty()) images.push_back(a.source);
-  return images;
-}
-
-// The lowers (top first) and the overlay over them into m->overlay. One
-// chunk cache serves every image lower: a lazy one (store first, then the
-// registry) when any lower is a registry image the store lacks.
-Status BuildOverlay(const MountArgs& a, Mounted* m) {
-  auto inos = std::make_unique<cfs::InoMap>();
-  std::vector<std::unique_ptr<cfs::Lower>> lowers;
-  if (auto images = ImageNames(a); !images.empty()) {
-    if (Status s = OpenStore(a, m); !s.ok()) return s;
-    bool lazy = false;
-    for (const auto& i : images) lazy |= IsRemoteRef(i, m);
-    if (Status s = MakeCache(a, m, lazy); !s.ok()) return s;
-  }
-  for (const auto& l : a.lowerdirs) {
-    struct stat st;
-    bool is_dir = ::stat(l.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-    if (is_dir) m->dir_lowers++;
-    Result<std::unique_ptr<cfs::Lower>> lower =
-        is_dir ? cfs::OpenDirLower(l, inos.get()) : ImageLower(a, m, l, inos.get());
-    if (!lower.ok()) return lower.status();
-    lowers.push_back(std::move(*lower));
-  }
-  if (a.source != "none" && !a.source.empty()) {
-    auto lower = ImageLower(a, m, a.source, inos.get());
-    if (!lower.ok()) return lower.status();
-    lowers.push_back(std::move(*lower));
-  }
-  if (lowers.empty()) return Status::Invalid("nothing to mount: give an IMAGE or -o lowerdir=");
-  cfs::OverlayOptions oo;
-  oo.upperdir = a.upper;
-  oo.workdir = a.work;
-  oo.sync_copy_up = a.sync_copy_up;
-  auto ov = cfs::Overlay::Create(std::move(lowers), std::move(inos), oo);
-  if (!ov.ok()) return ov.status();
-  m->overlay = std::move(*ov);
-  return Status::Ok();
-}
-
-// The FUSE session of the overlay, mounted on a.mountpoint (with libfuse's
-// signal handlers).
-Result<fuse_session*> MountSession(const MountArgs& a, Mounted* m) {
-  std::string fsname = a.source == "none" || a.source.empty() ? "clusterfs" : a.source;
-  for (char& c : fsname)
-    if (c == ',') c = '_';
-  std::string o = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
-  if (a.allow_other) o += ",allow_other";
-  if (a.upper.empty()) o += ",ro";
-  for (const auto& f : a.fuse_opts) o += "," + f;
-  std::vector<std::string> argv_s = {"clusterfs", "-o", o};
-  if (a.debug) argv_s.push_back("-d");
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  struct fuse_session* se =
-      fuse_session_new(&args, &m->overlay->ops(), sizeof(fuse_lowlevel_ops), m->overlay.get());
-  if (se == nullptr) return Status::Invalid("cannot start a FUSE session (bad options: " + o + ")");
-  if (fuse_set_signal_handlers(se) != 0) {
-    fuse_session_destroy(se);
-    return Status::IOError("cannot install signal handlers");
-  }
-  if (fuse_session_mount(se, a.mountpoint.c_str()) != 0) {
-    fuse_remove_signal_handlers(se);
-    fuse_session_destroy(se);
-    return Status::IOError("mounting on " + a.mountpoint + " failed (see the message above)");
-  }
-  return se;
-}
-
-// FUSE mounts get the 128 KiB default read-ahead; sequential reads of big
-// files go much faster with more (root only; best effort). The kernel sets
-// it while it handles our INIT reply, so raise it after that: a stat of the
-// mount point returns only once INIT is done.
-void RaiseReadahead(const MountArgs& a) {
-  if (a.readahead_kb == 0) return;
-  std::string dev = MountDevice(a.mountpoint);
-  std::thread([dev, kb = a.readahead_kb, mnt = a.mountpoint] {
-    struct stat st;
-    if (dev.empty() || ::stat(mnt.c_str(), &st) != 0) return;
-    std::ofstream ra("/sys/class/bdi/" + dev + "/read_ahead_kb");
-    ra << kb << "\n";
-  }).detach();
-}
-
-// The pid file, and beside it what `cimg commit` needs to know about this
-// mount; returns both paths (removed when the mount ends).
-std::pair<std::string, std::string> WriteStateFiles(const MountArgs& a, const Mounted& m) {
-  std::string pidfile = PidFile(a.mountpoint);
-  (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
-  std::string statefile = pidfile.substr(0, pidfile.size() - 4) + ".json";
-  nlohmann::json st;
-  st["mountpoint"] = a.mountpoint;
-  st["root"] = m.store ? m.store->root() : "";
-  st["source"] = a.source;
-  st["manifests"] = m.manifests;
-  st["dir_lowers"] = m.dir_lowers;
-  st["upper"] = a.upper;
-  st["work"] = a.work;
-  st["pid"] = ::getpid();
-  (void)cfs::WriteFileAtomic(statefile, st.dump() + "\n", 0600);
-  return {pidfile, statefile};
-}
-
-// Serves the mounted session until it is unmounted (or a signal ends it);
-// then unmounts (unless the mount is gone already) and destroys it.
-int ServeUntilUnmounted(fuse_session* se, const MountArgs& a, Mounted* m) {
-  if (m->lazy && a.prefetch == "all") m->lazy->StartPrefetch();
-  std::atomic<bool> gone{false};
-  std::unique_ptr<cfs::ConnectionWatch> watch = WatchUnmount(se, a.mountpoint, m->lazy, &gone);
-  struct fuse_loop_config* cfg = fuse_loop_cfg_create();
-  fuse_loop_cfg_set_max_threads(cfg, 8);
-  fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
-  int rc = fuse_session_loop_mt(se, cfg);
-  fuse_loop_cfg_destroy(cfg);
-  watch.reset();
-  if (m->lazy) m->lazy->Cancel();  // (a signal ended the loop): stop the prefetch and read-ahead
-  if (m->cache && (a.foreground || a.debug || !g_log_file.empty())) {
-    auto st = m->cache->stats();
-    LogLine("chunk cache: " + std::to_string(st.hits) + " hits, " + std::to_string(st.misses) +
-            " misses (" + std::to_string(st.taken) + " taken from the read-ahead queue), " +
-            std::to_string(st.prefetched) + " chunks read ahead");
-  }
-  // (Once gone, the mount point may hold someone else's mount: leave it.)
-  if (!gone) fuse_session_unmount(se);
-  fuse_remove_signal_handlers(se);
-  fuse_session_destroy(se);
-  return rc == 0 ? 0 : 1;
+// Logs the chunk cache's counters (when the log is read: in the foreground
+// or to --log FILE).
+void LogCacheStats(const MountArgs& a, const cfs::mount::ImageMount& m) {
+  auto st = m.cache_stats();
+  if (!st || !(a.foreground || a.debug || !g_log_file.empty())) return;
+  LogLine("chunk cache: " + std::to_string(st->hits) + " hits, " + std::to_string(st->misses) +
+          " misses (" + std::to_string(st->taken) + " taken from the read-ahead queue), " +
+          std::to_string(st->prefetched) + " chunks read ahead");
 }
 
 // Builds the overlay and mounts it; calls ready(error) once the mount is
-// live (empty error) or failed; then serves until unmounted.
-int Serve(MountArgs a, const std::function<void(const std::string&)>& ready) {
+// live (empty error) or failed; then serves until unmounted, the pid file
+// beside the mount's record.
+int Serve(const MountArgs& a, const std::function<void(const std::string&)>& ready) {
   // A long-lived daemon with many threads: few malloc arenas and an early
   // return of freed memory keep its RSS near what it really uses.
   ::mallopt(M_ARENA_MAX, 2);
   ::mallopt(M_MMAP_THRESHOLD, 512 << 10);  // chunks (<= 256 KiB) stay in the arenas
   ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
-  Mounted m;
   auto fail = [&](const Status& s) {
     ready(s.message());
     return 1;
   };
-  if (Status s = BuildOverlay(a, &m); !s.ok()) return fail(s);
+  auto m = cfs::mount::ImageMount::Prepare(MountOptionsOf(a));
+  if (!m.ok()) return fail(m.status());
   ::malloc_trim(0);  // give back what building the layer stacks needed transiently
-  auto se = MountSession(a, &m);
-  if (!se.ok()) return fail(se.status());
-  RaiseReadahead(a);
-  auto [pidfile, statefile] = WriteStateFiles(a, m);
+  if (Status s = (*m)->Mount(); !s.ok()) return fail(s);
+  std::string pidfile = PidFile(a.mountpoint);
+  (void)cfs::WriteFileAtomic(pidfile, std::to_string(::getpid()) + "\n");
   ready("");
   if (!a.foreground && !a.debug) g_log_stderr = false;
-  int rc = ServeUntilUnmounted(*se, a, &m);
+  Status served = (*m)->Serve();
+  LogCacheStats(a, **m);
   ::unlink(pidfile.c_str());
-  ::unlink(statefile.c_str());
-  return rc;
+  return served.ok() ? 0 : 1;
 }
 
 // Checks the arguments and makes their paths absolute (the daemon changes
@@ -687,7 +392,7 @@ int DoUmount(const std::string& mnt) {
   std::string pidfile = PidFile(real);
   pid_t pid = 0;
   if (auto s = cfs::ReadFile(pidfile); s.ok()) pid = std::atoi(s->c_str());
-  if (!IsMountPoint(real)) {
+  if (!cfs::mount::IsMountPoint(real)) {
     std::fprintf(stderr, "clusterfs: %s is not mounted\n", mnt.c_str());
     return 1;
   }

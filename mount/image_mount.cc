@@ -1,0 +1,162 @@
+#include "mount/image_mount.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+#include <utility>
+
+#include "fs/mount.h"
+#include "image_overlay.h"
+#include "mount/mount_state.h"
+#include "mount/mount_table.h"
+
+namespace cfs::mount {
+namespace {
+
+void Log(const ImageMountOptions& o, const std::string& line) {
+  if (o.log) o.log(line);
+}
+
+// The FUSE session of ov, mounted on o.mountpoint (with libfuse's signal
+// handlers).
+Result<fuse_session*> MountSession(const ImageMountOptions& o, Overlay* ov) {
+  std::string fsname = o.source == "none" || o.source.empty() ? "clusterfs" : o.source;
+  for (char& c : fsname)
+    if (c == ',') c = '_';
+  std::string opts = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
+  if (o.allow_other) opts += ",allow_other";
+  if (o.upper.empty()) opts += ",ro";
+  for (const auto& f : o.fuse_opts) opts += "," + f;
+  std::vector<std::string> argv_s = {"clusterfs", "-o", opts};
+  if (o.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  struct fuse_session* se = fuse_session_new(&args, &ov->ops(), sizeof(fuse_lowlevel_ops), ov);
+  if (se == nullptr)
+    return Status::Invalid("cannot start a FUSE session (bad options: " + opts + ")");
+  if (fuse_set_signal_handlers(se) != 0) {
+    fuse_session_destroy(se);
+    return Status::IOError("cannot install signal handlers");
+  }
+  if (fuse_session_mount(se, o.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    return Status::IOError("mounting on " + o.mountpoint + " failed (see the message above)");
+  }
+  return se;
+}
+
+// FUSE mounts get the 128 KiB default read-ahead; sequential reads of big
+// files go much faster with more (root only; best effort). The kernel sets
+// it while it handles our INIT reply, so raise it after that: a stat of the
+// mount point returns only once INIT is done.
+void RaiseReadahead(const ImageMountOptions& o) {
+  if (o.readahead_kb == 0) return;
+  std::string dev = MountDevice(o.mountpoint);
+  std::thread([dev, kb = o.readahead_kb, mnt = o.mountpoint] {
+    struct stat st;
+    if (dev.empty() || ::stat(mnt.c_str(), &st) != 0) return;
+    std::ofstream ra("/sys/class/bdi/" + dev + "/read_ahead_kb");
+    ra << kb << "\n";
+  }).detach();
+}
+
+// When the mount leaves the mount table (an unmount), cancels the registry
+// transfers at once -- the kernel completes the unmount only once the reads
+// in flight end -- and ends the session loop (SIGTERM to the calling thread,
+// libfuse's handler): a copy of the mount in another mount namespace (made
+// by unshare -m while it was mounted) would keep the connection, and this
+// daemon, alive long after the unmount (reads there then fail ENOTCONN).
+// Sets *gone then. Null when the watch cannot start (logged).
+std::unique_ptr<ConnectionWatch> WatchUnmount(fuse_session* se, const ImageMountOptions& o,
+                                              lazy::LazyChunkSource* lazy,
+                                              std::atomic<bool>* gone) {
+  pthread_t main_thread = ::pthread_self();
+  auto log = o.log;
+  auto w = ConnectionWatch::Start(
+      lazy ? se : nullptr, MountDevice(o.mountpoint), [lazy, main_thread, gone, log] {
+        if (lazy) {
+          if (log) log("unmounted: cancelling the registry transfers in flight");
+          lazy->Cancel();
+        }
+        *gone = true;
+        ::pthread_kill(main_thread, SIGTERM);
+      });
+  if (w.ok()) return std::move(*w);
+  Log(o, "cannot watch for the unmount (" + w.status().message() +
+             "): an unmount waits for the reads in flight");
+  return nullptr;
+}
+
+}  // namespace
+
+ImageMount::ImageMount(ImageMountOptions o)
+    : options_(std::move(o)), overlay_(std::make_unique<ImageOverlay>()) {}
+
+ImageMount::~ImageMount() {
+  if (session_ != nullptr) EndSession(false);
+}
+
+Result<std::unique_ptr<ImageMount>> ImageMount::Prepare(ImageMountOptions o) {
+  std::unique_ptr<ImageMount> m(new ImageMount(std::move(o)));
+  if (Status s = BuildImageOverlay(m->options_, m->overlay_.get()); !s.ok()) return s;
+  return m;
+}
+
+Status ImageMount::Mount() {
+  auto se = MountSession(options_, overlay_->overlay.get());
+  if (!se.ok()) return se.status();
+  session_ = *se;
+  RaiseReadahead(options_);
+  MountState st;
+  st.mountpoint = options_.mountpoint;
+  st.root = overlay_->store ? overlay_->store->root() : "";
+  st.source = options_.source;
+  st.manifests = overlay_->manifests;
+  st.dir_lowers = overlay_->dir_lowers;
+  st.upper = options_.upper;
+  st.work = options_.work;
+  st.pid = ::getpid();
+  state_file_ = MountRecordPath(options_.mountpoint, ".json");
+  (void)WriteMountState(st);
+  return Status::Ok();
+}
+
+Status ImageMount::Serve() {
+  lazy::LazyChunkSource* lazy = overlay_->lazy;
+  if (lazy && options_.prefetch_all) lazy->StartPrefetch();
+  std::atomic<bool> gone{false};
+  std::unique_ptr<ConnectionWatch> watch = WatchUnmount(session_, options_, lazy, &gone);
+  struct fuse_loop_config* cfg = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(cfg, 8);
+  fuse_loop_cfg_set_idle_threads(cfg, 8);  // no thread churn: keep them all
+  int rc = fuse_session_loop_mt(session_, cfg);
+  fuse_loop_cfg_destroy(cfg);
+  watch.reset();
+  if (lazy) lazy->Cancel();  // (a signal ended the loop): stop the prefetch and read-ahead
+  EndSession(gone);
+  if (rc != 0) return Status::IOError("the FUSE session loop failed");
+  return Status::Ok();
+}
+
+void ImageMount::EndSession(bool gone) {
+  // (Once gone, the mount point may hold someone else's mount: leave it.)
+  if (!gone) fuse_session_unmount(session_);
+  fuse_remove_signal_handlers(session_);
+  fuse_session_destroy(session_);
+  session_ = nullptr;
+  ::unlink(state_file_.c_str());
+}
+
+std::optional<ChunkCache::Stats> ImageMount::cache_stats() const {
+  if (!overlay_->cache) return std::nullopt;
+  return overlay_->cache->stats();
+}
+
+}  // namespace cfs::mount
