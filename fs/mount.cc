@@ -13,6 +13,23 @@
 
 namespace cfs {
 
+Result<fuse_session*> NewFuseSession(Overlay* ov, const MountOptions& o, bool debug) {
+  std::string fsname = o.fsname;
+  for (char& c : fsname)
+    if (c == ',') c = '_';
+  std::string opts = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
+  if (o.allow_other) opts += ",allow_other";
+  for (const auto& e : o.extra) opts += "," + e;
+  std::vector<std::string> argv_s = {"clusterfs", "-o", opts};
+  if (debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_session* se = fuse_session_new(&args, &ov->ops(), sizeof(fuse_lowlevel_ops), ov);
+  if (se == nullptr) return Status::Invalid("cannot start a FUSE session (bad options: " + opts + ")");
+  return se;
+}
+
 Result<std::unique_ptr<Mount>> Mount::Start(std::unique_ptr<Overlay> ov,
                                             const std::string& mountpoint,
                                             const MountOptions& o) {
@@ -22,18 +39,7 @@ Result<std::unique_ptr<Mount>> Mount::Start(std::unique_ptr<Overlay> ov,
   std::unique_ptr<Mount> m(new Mount());
   m->ov_ = std::move(ov);
   m->mountpoint_ = mountpoint;
-  std::string fsname = o.fsname;
-  for (char& c : fsname)
-    if (c == ',') c = '_';
-  std::string opts = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
-  if (o.allow_other) opts += ",allow_other";
-  for (const auto& e : o.extra) opts += "," + e;
-  std::vector<std::string> argv_s = {"clusterfs", "-o", opts};
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  m->se_ = fuse_session_new(&args, &m->ov_->ops(), sizeof(fuse_lowlevel_ops), m->ov_.get());
-  if (!m->se_) return Status::Invalid("cannot start a FUSE session (options " + opts + ")");
+  ASSIGN_OR_RETURN(m->se_, NewFuseSession(m->ov_.get(), o));
   if (fuse_session_mount(m->se_, mountpoint.c_str()) != 0) {
     fuse_session_destroy(m->se_);
     m->se_ = nullptr;

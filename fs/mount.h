@@ -1,6 +1,7 @@
 // A live FUSE mount of an Overlay, served by threads of this process, for
 // tools that mount, work through the mount and unmount again (cimg build).
-// The clusterfs daemon uses the same steps with its own process handling.
+// The clusterfs daemon mounts through mount/image_mount.h instead, which
+// adds what a long-lived mount needs (libfuse's signal handlers, state files).
 #pragma once
 
 #include <functional>
@@ -21,6 +22,12 @@ struct MountOptions {
   std::vector<std::string> extra;  // more -o options for the kernel ("nosuid", ...)
   int threads = 8;
 };
+
+// A FUSE session serving ov (not owned) with clusterfs's options: fsname
+// (commas replaced), subtype=clusterfs, default_permissions, allow_other
+// when asked, then o.extra; libfuse's debug output when debug. Not mounted
+// yet. Invalid naming the options when libfuse refuses them.
+Result<fuse_session*> NewFuseSession(Overlay* ov, const MountOptions& o, bool debug = false);
 
 class Mount {
  public:

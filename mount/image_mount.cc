@@ -25,21 +25,12 @@ void Log(const ImageMountOptions& o, const std::string& line) {
 // The FUSE session of ov, mounted on o.mountpoint (with libfuse's signal
 // handlers).
 Result<fuse_session*> MountSession(const ImageMountOptions& o, Overlay* ov) {
-  std::string fsname = o.source == "none" || o.source.empty() ? "clusterfs" : o.source;
-  for (char& c : fsname)
-    if (c == ',') c = '_';
-  std::string opts = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
-  if (o.allow_other) opts += ",allow_other";
-  if (o.upper.empty()) opts += ",ro";
-  for (const auto& f : o.fuse_opts) opts += "," + f;
-  std::vector<std::string> argv_s = {"clusterfs", "-o", opts};
-  if (o.debug) argv_s.push_back("-d");
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  struct fuse_session* se = fuse_session_new(&args, &ov->ops(), sizeof(fuse_lowlevel_ops), ov);
-  if (se == nullptr)
-    return Status::Invalid("cannot start a FUSE session (bad options: " + opts + ")");
+  MountOptions mo;
+  mo.fsname = o.source == "none" || o.source.empty() ? "clusterfs" : o.source;
+  mo.allow_other = o.allow_other;
+  if (o.upper.empty()) mo.extra.push_back("ro");
+  mo.extra.insert(mo.extra.end(), o.fuse_opts.begin(), o.fuse_opts.end());
+  ASSIGN_OR_RETURN(fuse_session * se, NewFuseSession(ov, mo, o.debug));
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_session_destroy(se);
     return Status::IOError("cannot install signal handlers");

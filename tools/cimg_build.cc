@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/builder.h"
-#include "mount/mount_state.h"
+#include "mount/commit.h"
 #include "store/store.h"
 #include "tools/cimg_common.h"
 
@@ -72,50 +72,13 @@ void AddCommitCommand(CLI::App& app, const Global& g, const bool& quiet) {
   commit->add_option("NAME", commit_name, "Name of the new image")->required();
   commit->add_option("-m,--message", commit_msg, "Comment in the image history");
   commit->callback([&] {
-    char* rp = ::realpath(commit_mnt.c_str(), nullptr);
-    if (!rp) Fail(Status::NotFound(commit_mnt + ": no such directory"));
-    std::string mnt = rp;
-    ::free(rp);
-    auto st = cfs::mount::ReadMountState(mnt);
-    if (!st.ok() && st.status().code() == Status::Code::kCorruption) Fail(st.status());
-    if (!st.ok()) Fail(Status::NotFound(commit_mnt + " is not a clusterfs mount"));
-    const std::string& upper = st->upper;
-    const auto& manifests = st->manifests;
-    if (upper.empty()) Fail(Status::Invalid(commit_mnt + " is read-only (no upper dir): nothing to commit"));
-    if (manifests.size() != 1 || manifests[0].empty() || st->dir_lowers != 0)
-      Fail(Status::Unsupported(commit_mnt + ": commit needs a mount of one image from the store"));
+    auto m = Must(cfs::mount::CommittableMount(commit_mnt));
     auto store = Must(OpenStore(g));
-    if (st->root != store->root())
-      Fail(Status::Invalid(commit_mnt + " is mounted from the store " + st->root +
-                           " (use cimg --root " + st->root + ")"));
-    // Changes made through the mount are in the upper dir once synced.
-    int fd = ::open(mnt.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::syncfs(fd);
-      ::close(fd);
-    }
-    auto base = Must(store->Inspect(manifests[0]));
-    std::unique_ptr<cfs::Store::Lease> lease2;
-    auto layer = Must(store->ImportDirLayer(upper, TerminalProgress(quiet), &lease2));
-    json cfg = json::parse(base.config, nullptr, false);
-    if (!cfg.is_object()) cfg = json::object();
-    char now[32];
-    std::time_t t = std::time(nullptr);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cfg["created"] = now;
-    if (!cfg.contains("rootfs") || !cfg["rootfs"].is_object())
-      cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};
-    cfg["rootfs"]["diff_ids"].push_back(layer.diff_id.ToString());
-    if (!cfg.contains("history") || !cfg["history"].is_array()) cfg["history"] = json::array();
-    json h = {{"created", now}, {"created_by", "cimg commit " + mnt}};
-    if (!commit_msg.empty()) h["comment"] = commit_msg;
-    cfg["history"].push_back(h);
-    auto img = Must(store->CreateImage(commit_name, cfg.dump(), "commit:" + mnt, {layer}));
+    auto r = Must(cfs::mount::CommitMount(*store, m, commit_name, commit_msg,
+                                          TerminalProgress(quiet)));
     std::printf("%s  %s\n  %zu layers (+1: %llu entries, %s)\n", commit_name.c_str(),
-                img.summary.image_id.ToString().c_str(), img.layers.size(),
-                static_cast<unsigned long long>(layer.entries), HumanSize(layer.tar_size).c_str());
+                r.image.summary.image_id.ToString().c_str(), r.image.layers.size(),
+                static_cast<unsigned long long>(r.layer.entries), HumanSize(r.layer.tar_size).c_str());
   });
 }
 

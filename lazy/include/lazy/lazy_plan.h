@@ -5,8 +5,8 @@
 // its chunks added to the LazyChunkSource, read by Range requests); any
 // other (or one of a registry that ignores Range) is pulled whole.
 //
-// In lazy/ (above registry/ and store/, which it drives); clusterfs
-// (tools/) puts the result under a FUSE lower (fs/).
+// In lazy/ (above registry/ and store/, which it drives); mount/
+// (image_mount.h) puts the result under a FUSE lower (fs/).
 #pragma once
 
 #include <functional>
