@@ -134,18 +134,16 @@ void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResul
   Digest d = Digest::Of(data);
   out->digest = d;
   out->size = static_cast<uint32_t>(data.size());
-  {
-    MutexLock l(&mu_);
-    if (!error_.ok()) return;
-  }
+  if (failed_.load(std::memory_order_relaxed)) return;  // the import is lost anyway
   auto added = chunks_->Put(d, data);
   GiveBuffer(std::move(data));
+  if (added.ok() && *added == 0) return;  // had: no lock on the (common) dedup path
   MutexLock l(&mu_);
   if (!added.ok()) {
     if (error_.ok()) error_ = added.status();
+    failed_.store(true, std::memory_order_relaxed);
     return;
   }
-  if (*added == 0) return;
   r->chunks_new++;
   r->bytes_new += *added;
 }
@@ -247,6 +245,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
     MutexLock l(&mu_);
     if (st.ok() && !error_.ok()) st = error_;
     error_ = Status::Ok();
+    failed_.store(false, std::memory_order_relaxed);
   }
   if (!st.ok()) return st.Prefix(what);
   RETURN_IF_ERROR(Drain(tar).Prefix(what));

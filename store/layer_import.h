@@ -125,6 +125,7 @@ class LayerImporter {
   // workers and the reader; never held while compressing or writing.
   Mutex mu_;
   Status error_ GUARDED_BY(mu_);
+  std::atomic<bool> failed_{false};  // error_ is set: workers skip what is left
   std::vector<std::string> free_buffers_ GUARDED_BY(mu_);
   // Stores chunks: threads workers, at most threads*8 chunks waiting (then
   // the reading thread stores the oldest itself, lending its spare time to

@@ -8,9 +8,9 @@
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/pull.h"
+#include "registry/push.h"
 #include "registry/reference.h"
 #include "store/store.h"
-#include "store/work_dir.h"
 #include "tools/cimg_common.h"
 
 namespace cimg {
@@ -82,14 +82,6 @@ json InspectJson(const cfs::ImageDetails& d) {
   j["Chunks"] = {{"Total", d.chunks_total}, {"New", d.chunks_new}, {"NewBytes", d.bytes_new}};
   j["Manifest"] = manifest;
   return j;
-}
-
-std::function<void(const std::string&, uint64_t, uint64_t)> ItemProgress(
-    const cfs::ProgressFn& p, const std::string& phase) {
-  if (!p) return nullptr;
-  return [p, phase](const std::string& item, uint64_t done, uint64_t total) {
-    p({phase, item, done, total});
-  };
 }
 
 // cimg pull
@@ -173,29 +165,11 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     auto ref = Must(cfs::registry::Reference::Parse(dest));
     if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
-    // Blobs of an image pulled from another repository of the same registry
-    // may be mounted from there instead of uploaded.
-    std::string mount_from;
-    auto details = Must(store->Inspect(push_name));
-    if (details.source.rfind("docker://", 0) == 0) {
-      auto from = cfs::registry::Reference::Parse(details.source);
-      if (from.ok() && from->registry == ref.registry && from->repository != ref.repository)
-        mount_from = from->repository;
-    }
-    auto client = push_reg.Connect(ref.registry);
-    cfs::registry::PushStats stats;
-    // Scratch in a work dir of this process (gc leaves it alone), gone
-    // before any exit, failures included.
-    auto push_remote = [&]() -> Status {
-      ASSIGN_OR_RETURN(auto work, cfs::WorkDir::Create(store->root(), "push-"));
-      ASSIGN_OR_RETURN(auto dst, cfs::registry::OpenRegistryDestination(
-                                     client, ref, work.path(), mount_from, &stats,
-                                     ItemProgress(o.progress, "upload"), push_reg.parallel));
-      Status pushed = store->PushTo(push_name, *dst, ref.digest ? "" : ref.tag, o);
-      dst.reset();  // joins its upload threads first
-      return pushed;
-    };
-    Must(push_remote());
+    cfs::registry::PushToRegistryOptions po;
+    po.client = push_reg.Connect(ref.registry);
+    po.parallel = push_reg.parallel;
+    po.push = o;
+    auto stats = Must(cfs::registry::PushToRegistry(*store, push_name, ref, po));
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),
                 static_cast<unsigned long long>(stats.blobs_uploaded),
