@@ -39,9 +39,7 @@ class StashImpl : public ChunkStash {
   }
   Result<std::string> ReadFrame(const ChunkRef& c) override {
     ASSIGN_OR_RETURN(ChunkLoc loc, Locate(c));
-    ASSIGN_OR_RETURN(std::string frame, store_->packs().ReadFrame(c.digest, loc));
-    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, loc.ulen).status());
-    return frame;
+    return VerifiedFrame(store_->packs(), c.digest, loc);
   }
   bool Has(const Digest& d) override {
     {

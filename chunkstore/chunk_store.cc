@@ -112,9 +112,7 @@ class IndexedChunkSource : public ChunkSource {
   }
   Result<std::string> ReadFrame(const ChunkRef& c) override {
     ASSIGN_OR_RETURN(ChunkLoc loc, store_->Locate(*ix_, c, MissingIsCorruption));
-    ASSIGN_OR_RETURN(std::string frame, store_->packs().ReadFrame(c.digest, loc));
-    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, loc.ulen).status());
-    return frame;
+    return VerifiedFrame(store_->packs(), c.digest, loc);
   }
 
  private:
@@ -285,9 +283,7 @@ class WrittenFirst : public ChunkSource {
   Result<std::string> ReadFrame(const ChunkRef& c) override {
     auto loc = w_->Written(c.digest);
     if (!loc) return below_->ReadFrame(c);
-    ASSIGN_OR_RETURN(std::string frame, w_->reader().ReadFrame(c.digest, *loc));
-    RETURN_IF_ERROR(DecompressVerified(c.digest, frame, loc->ulen).status());
-    return frame;
+    return VerifiedFrame(w_->reader(), c.digest, *loc);
   }
 
  private:

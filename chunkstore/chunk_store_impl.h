@@ -11,6 +11,14 @@
 
 namespace cfs {
 
+// The stored frame of chunk d at loc, checked to decode to it (the
+// ChunkSource::ReadFrame contract), for every chunk source of this library.
+inline Result<std::string> VerifiedFrame(PackReader& packs, const Digest& d, const ChunkLoc& loc) {
+  ASSIGN_OR_RETURN(std::string frame, packs.ReadFrame(d, loc));
+  RETURN_IF_ERROR(DecompressVerified(d, frame, loc.ulen).status());
+  return frame;
+}
+
 class ChunkStoreImpl : public ChunkStore {
  public:
   explicit ChunkStoreImpl(const ChunkStoreOptions& o)
