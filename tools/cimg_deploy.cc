@@ -111,7 +111,8 @@ void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlag
   cfs::PullOptions o;
   o.as_name = image;
   o.progress = TerminalProgress(quiet);
-  Must(cfs::registry::PullFromRegistry(store, ref, reg.Pull(ref.registry, o)));
+  auto po = reg.Pull(o);
+  Must(cfs::registry::PullFromSource(store, image, po));
 }
 
 void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, bool as_json) {
