@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "deploy/clusterfile.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::deploy {
 
@@ -32,6 +33,9 @@ Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& 
                                " is not a shell variable name; refusing to deploy it");
       img.env[p->first] = p->second;
     }
+    img.platform.os = cfg.value("os", "");
+    img.platform.arch = cfg.value("architecture", "");
+    img.platform.variant = cfg.value("variant", "");
     const json& labels = c.value("Labels", json::object());
     auto list = [&](const char* key, std::vector<std::string>* out) {
       if (labels.contains(key))
@@ -44,6 +48,19 @@ Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& 
     return Status::Corruption("image config: " + std::string(e.what()));
   }
   return img;
+}
+
+Status CheckHostPlatform(const ClusterImage& img, const std::string& image_name,
+                         const std::string& host, const std::string& machine) {
+  if (img.platform.arch.empty()) return Status::Ok();
+  Platform want = Platform::FromMachine(machine);
+  Platform have = img.platform;
+  if (have.os.empty()) have.os = "linux";
+  if (oci::PlatformMatches(want, have)) return Status::Ok();
+  return Status::Invalid("host " + host + " is " + machine + " (" + want.ToString() + "), but image " +
+                         image_name + " is for " + have.ToString() +
+                         "; deploy an image of that platform to it (cimg pull --platform " +
+                         want.ToString() + ")");
 }
 
 }  // namespace cfs::deploy

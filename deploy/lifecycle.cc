@@ -78,6 +78,13 @@ class Deployment {
   Status ConnectAll() {
     run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    // Every host runs the image's platform, or none is touched.
+    std::vector<Status> wrong;
+    for (HostCtx* c : all_) {
+      Status st = CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine);
+      if (!st.ok()) wrong.push_back(st);
+    }
+    RETURN_IF_ERROR(run_.Combine(wrong));
     if (run_.options().on_connected) run_.options().on_connected();
     return Status::Ok();
   }

@@ -15,7 +15,9 @@
 #     scale-down), --prune-hosts cleans it; scale-up of a host already in the
 #     cluster says so;
 #  7. one host killed during a shared rootfs stream: the error names it once,
-#     the other hosts finish (their records kept: the re-run sends them nothing).
+#     the other hosts finish (their records kept: the re-run sends them nothing);
+#  8. a host of another architecture than the image's (`uname -m` faked on a
+#     node) is refused, naming it and its machine, before any host changes.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -64,6 +66,19 @@ assert_eq "x" "$(cat "$(np 1 $RF1/etc/x)")" "etc/x on the host"
 [[ -d "$(np 1 $RF1/etc)" && ! -L "$(np 1 $RF1/etc)" ]] || fail "etc is not a directory on the host"
 ci delete ci1 "${KH[@]}" >/dev/null 2>"$T/del1.err" || fail "delete ci1: $(cat "$T/del1.err")"
 log "1. deployed; opt/app and etc made as directories"
+
+# ------------------------------------------------- 8. host architecture
+log "8. a host whose uname -m is not the image's architecture"
+# A stand-in uname on node 2 only (its /usr/local is its own): an arm64 host.
+node_exec 2 bash -c 'printf "#!/bin/sh\necho aarch64\n" >/usr/local/bin/uname && chmod +x /usr/local/bin/uname'
+clusterfile carch edge/implied:1 "$M0" "$N1" >"$T/carch.yaml"
+expect_one_line_error "host $N1 is aarch64 \\(linux/arm64/v8\\), but image edge/implied:1 is for linux/amd64" \
+  ci deploy -f "$T/carch.yaml" "${KH[@]}"
+for i in 1 2; do
+  [[ ! -e "$(np "$i" /var/lib/cimg/carch)" ]] || fail "the refused deploy changed node $i"
+done
+node_exec 2 rm -f /usr/local/bin/uname
+log "8. refused: $ERR_LINE"
 
 # ------------------------------------------------- 2. Env key injection
 log "2. an image config Env key that is shell code"
