@@ -19,10 +19,11 @@ bool Basic(const Value& v) {
 Result<bool> Equal(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) {
     if (a.is_nil() || b.is_nil()) return false;
-    return Status::Invalid("incompatible types for comparison");
+    return Status::Invalid(std::string("incompatible types for comparison: ") + a.TypeName() +
+                           " and " + b.TypeName());
   }
   if (a.kind() == K::kList || a.kind() == K::kMap)
-    return Status::Invalid(std::string("non-comparable type ") + a.TypeName());
+    return Status::Invalid("non-comparable type " + FormatValue(a) + ": " + a.TypeName());
   return a == b;
 }
 

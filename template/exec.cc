@@ -129,9 +129,12 @@ class Exec {
   }
 
   Status WalkTemplate(const Value& dot, const Node& n) {
+    // A defined template, else (as in Go) the main one by its name.
     auto it = t_.defines.find(n.text);
-    if (it == t_.defines.end())
-      return Error(n.pos, n.pos, "template \"" + n.text + "\" not defined");
+    const NodeList* body = it != t_.defines.end() ? &it->second
+                           : n.text == t_.name    ? &t_.main
+                                                  : nullptr;
+    if (!body) return Error(n.pos, n.pos, "template \"" + n.text + "\" not defined");
     if (depth_ >= kMaxDepth)
       return Error(n.pos, n.pos, "exceeded maximum template depth (" + std::to_string(kMaxDepth) + ")");
     Value arg;
@@ -144,7 +147,7 @@ class Exec {
     current_ = n.text;
     depth_++;
     Flow flow = Flow::kNormal;
-    Status s = Walk(arg, it->second, &flow);
+    Status s = Walk(arg, *body, &flow);
     depth_--;
     vars_ = std::move(saved_vars);
     current_ = std::move(saved_name);

@@ -163,9 +163,10 @@ const Row kRows[] = {
     {"{{urlquery \"a b&c=d/\\u00e9\"}}", "a+b%26c%3Dd%2F%C3%A9"},
     {"{{html 1 2}}", "1 2"},
     {"{{index .list 5}}", nullptr, "t:1:3: executing \"t\" at <index>: error calling index: index out of range: 5"},
-    {"{{eq 1 \"a\"}}", nullptr, "error calling eq: incompatible types for comparison"},
+    {"{{eq 1 \"a\"}}", nullptr, "error calling eq: incompatible types for comparison: int and string"},
     {"{{lt true false}}", nullptr, "error calling lt: invalid type for comparison"},
-    {"{{eq .list .list}}", nullptr, "non-comparable type"},
+    {"{{eq .list .list}}", nullptr, "non-comparable type [a b c]: []interface {}"},
+    {"{{eq .nil nil}} {{eq .nil \"a\"}} {{eq \"a\" .nil}}", "true false false"},
     {"{{len 3}}", nullptr, "error calling len: len of type int"},
     {"{{printf}}", nullptr, "wrong number of args for printf: want at least 1 got 0"},
     // sprig.
@@ -284,6 +285,12 @@ TEST(Template, ParsedOnceRunsOnManyDataAndThreads) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(),
             "k.tmpl:1:3: executing \"k.tmpl\" at <.ip>: map has no entry for key \"ip\"");
+}
+
+TEST(Template, TheMainTemplateIsCalledByItsName) {
+  auto out = Render("{{if .}}{{slice . 0 1}}-{{template \"r\" (slice . 1)}}{{end}}", "r", "abc");
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(*out, "a-b-c-");
 }
 
 TEST(Template, DeepNestingIsAnErrorNotACrash) {
