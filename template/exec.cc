@@ -250,8 +250,10 @@ class Exec {
     const Function& f = *FindFunction(fn.name);
     const int n = static_cast<int>(c.args.size() - 1 + (final ? 1 : 0));
     if (n < f.min_args || (f.max_args >= 0 && n > f.max_args)) {
-      std::string want = f.max_args < 0 ? "at least " + std::to_string(f.min_args)
-                                        : std::to_string(f.min_args == f.max_args ? f.max_args : f.max_args);
+      std::string want = f.max_args < 0            ? "at least " + std::to_string(f.min_args)
+                         : f.min_args == f.max_args ? std::to_string(f.min_args)
+                                                    : std::to_string(f.min_args) + " to " +
+                                                          std::to_string(f.max_args);
       return Error(fn, "wrong number of args for " + fn.name + ": want " + want + " got " +
                            std::to_string(n));
     }

@@ -136,7 +136,7 @@ std::string FormatDouble(const Spec& sp, double f) {
   if (conv != 'e' && conv != 'E' && conv != 'f' && conv != 'F' && conv != 'g' && conv != 'G')
     return BadVerb(sp, Value(f));
   if (std::isnan(f)) return "NaN";
-  if (std::isinf(f)) return f < 0 ? "-Inf" : sp.plus ? "+Inf" : "+Inf";
+  if (std::isinf(f)) return f < 0 ? "-Inf" : "+Inf";
   if ((conv == 'g' || conv == 'G') && sp.prec < 0) {
     std::string s = FormatFloat(f);
     if (conv == 'G')

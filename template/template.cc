@@ -15,6 +15,28 @@ std::string Tree::Where(size_t pos) const {
   return name + ":" + std::to_string(line) + ":" + std::to_string(col);
 }
 
+namespace {
+
+// The error on one line: control bytes (a newline in the template text or
+// in a value quoted by the message) shown as \n or \xNN.
+Status OneLine(const Status& s) {
+  std::string m;
+  for (char c : s.message()) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      m += "\\n";
+    } else if (u < 0x20 || u == 0x7F) {
+      const char* hex = "0123456789abcdef";
+      m += std::string("\\x") + hex[u >> 4] + hex[u & 15];
+    } else {
+      m += c;
+    }
+  }
+  return Status::Invalid(m);
+}
+
+}  // namespace
+
 Result<Template> Template::Parse(std::string_view text, std::string name) {
   auto tree = std::make_shared<Tree>();
   tree->name = std::move(name);
@@ -22,12 +44,15 @@ Result<Template> Template::Parse(std::string_view text, std::string name) {
   tree->line_starts.push_back(0);
   for (size_t i = 0; i < text.size(); i++)
     if (text[i] == '\n') tree->line_starts.push_back(i + 1);
-  RETURN_IF_ERROR(ParseTree(tree.get()));
+  Status s = ParseTree(tree.get());
+  if (!s.ok()) return OneLine(s);
   return Template(std::move(tree));
 }
 
 Result<std::string> Template::Execute(const Value& data) const {
-  return ExecuteTree(*tree_, data);
+  auto out = ExecuteTree(*tree_, data);
+  if (!out.ok()) return OneLine(out.status());
+  return out;
 }
 
 const std::string& Template::name() const { return tree_->name; }

@@ -198,6 +198,10 @@ const Row kRows[] = {
     {"{{hasKey . \"name\"}} {{hasKey . \"nope\"}}", "true false"},
     {"{{first .list}}{{last .list}} {{until 3}}", "ac [0 1 2]"},
     {"{{cat \"hello\" \"beautiful\" \"world\"}}|{{cat \"a\" nil 1}}", "hello beautiful world|a 1"},
+    {"{{slice .list 1 2 3 4}}", nullptr, "wrong number of args for slice: want 1 to 4 got 5"},
+    {"{{required \"two\\nlines\" .empty}}", nullptr, "error calling required: two\\nlines"},
+    {"{{ (print\n  .missing) }}", nullptr, "t:2:3: executing \"t\" at <.missing>: map has no entry"},
+    {"{{ (print\n \"a\") 1 }}", nullptr, "t:1:4: executing \"t\" at <(print\\n \"a\")>: can't give argument"},
     {"{{upper 5}}", nullptr, "error calling upper: wrong type for value; expected string; got int"},
     {"{{upper \"a\" \"b\"}}", nullptr, "t:1:3: executing \"t\" at <upper>: wrong number of args for upper: want 1 got 2"},
     // Execution errors, with where.

@@ -14,9 +14,11 @@
 // function is a parse error, so is a template using one; nested template
 // calls are limited to a depth of 1000 (Go: 100000).
 //
-// Every error is InvalidArgument with the message "NAME:LINE:COL: reason",
-// NAME the name given to Parse, LINE:COL (1-based, COL in bytes) where the
-// fault is.
+// Every error is InvalidArgument with a one-line message
+// "NAME:LINE:COL: reason", NAME the name given to Parse, LINE:COL (1-based,
+// COL in bytes) where the fault is: the token, or for execution errors the
+// operand or function at fault ("executing "TEMPLATE" at <.X>: ...").
+// Control bytes in the message show as \n or \xNN.
 #pragma once
 
 #include <memory>
