@@ -62,13 +62,26 @@ class Exec {
         return Status::Ok();
       }
       case Node::Kind::kIf:
-      case Node::Kind::kWith: return WalkIfWith(dot, n, flow);
-      case Node::Kind::kRange: return WalkRange(dot, n, flow);
-      case Node::Kind::kTemplate: return WalkTemplate(dot, n);
+      case Node::Kind::kWith:
+      case Node::Kind::kRange:
+      case Node::Kind::kTemplate: return WalkNested(dot, n, flow);
       case Node::Kind::kBreak: *flow = Flow::kBreak; return Status::Ok();
       case Node::Kind::kContinue: *flow = Flow::kContinue; return Status::Ok();
     }
     return Status::Ok();
+  }
+
+  // A control block or template call, counted: the executor recurses into
+  // them, so their depth (template calls and blocks together) is bounded.
+  Status WalkNested(const Value& dot, const Node& n, Flow* flow) {
+    if (depth_ >= kMaxDepth)
+      return Error(n.pos, n.pos, "exceeded maximum template depth (" + std::to_string(kMaxDepth) + ")");
+    depth_++;
+    Status s = n.kind == Node::Kind::kRange      ? WalkRange(dot, n, flow)
+               : n.kind == Node::Kind::kTemplate ? WalkTemplate(dot, n)
+                                                 : WalkIfWith(dot, n, flow);
+    depth_--;
+    return s;
   }
 
   // Variables the pipeline declares live until the end of the block.
@@ -135,8 +148,6 @@ class Exec {
                            : n.text == t_.name    ? &t_.main
                                                   : nullptr;
     if (!body) return Error(n.pos, n.pos, "template \"" + n.text + "\" not defined");
-    if (depth_ >= kMaxDepth)
-      return Error(n.pos, n.pos, "exceeded maximum template depth (" + std::to_string(kMaxDepth) + ")");
     Value arg;
     if (n.pipe) {
       ASSIGN_OR_RETURN(arg, EvalPipeline(dot, *n.pipe, false));
@@ -145,10 +156,8 @@ class Exec {
     std::string saved_name = std::move(current_);
     vars_ = {{"$", arg}};
     current_ = n.text;
-    depth_++;
     Flow flow = Flow::kNormal;
     Status s = Walk(arg, *body, &flow);
-    depth_--;
     vars_ = std::move(saved_vars);
     current_ = std::move(saved_name);
     return s;
@@ -283,7 +292,7 @@ class Exec {
   const Tree& t_;
   std::vector<std::pair<std::string, Value>> vars_;  // innermost last
   std::string current_;                              // the template running, for messages
-  int depth_ = 0;
+  int depth_ = 0;                                    // nested blocks and template calls
   std::string out_;
 };
 

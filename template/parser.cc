@@ -404,7 +404,7 @@ class Parser {
   int range_depth_ = 0;
   // Control blocks and parentheses open now: bounded, as the parser
   // recurses into them.
-  static constexpr int kMaxNesting = 1000;
+  static constexpr int kMaxNesting = 100;
   int nesting_ = 0;
 };
 

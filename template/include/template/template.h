@@ -11,8 +11,10 @@
 //
 // Differences from Go, on purpose: a field of a map that has no such key is
 // an error (Go's option missingkey=error), never "<no value>"; an unknown
-// function is a parse error, so is a template using one; nested template
-// calls are limited to a depth of 1000 (Go: 100000).
+// function is a parse error, so is a template using one; template calls
+// and control blocks together nest at most 1000 deep when executed (Go:
+// 100000 template calls), control blocks and parentheses at most 100 deep in
+// the text (so recursion never runs out of stack).
 //
 // Every error is InvalidArgument with a one-line message
 // "NAME:LINE:COL: reason", NAME the name given to Parse, LINE:COL (1-based,
