@@ -107,7 +107,7 @@ Outcome DeployImage(const std::map<std::string, std::string>& files) {
 TEST(Deploy, TemplateErrorFailsBeforeAnyHostIsReached) {
   // Renders on master0 (ZONE=a); fails on the node (ZONE empty → required).
   Outcome r = DeployImage({{"statics/zone.conf", "zone: {{ required \"ZONE is empty\" .ZONE }}\n"},
-                       {"etc/kubeadm.yml.tmpl", "ip: {{ .CIMG_HOST_IP }}\n"}});
+                           {"etc/kubeadm.yml.tmpl", "ip: {{ .CIMG_HOST_IP }}\n"}});
   ASSERT_FALSE(r.status.ok());
   EXPECT_EQ(r.status.message(),
             "host 127.0.0.2: statics/zone.conf:1:10: executing \"statics/zone.conf\" at "

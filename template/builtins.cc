@@ -70,11 +70,16 @@ Result<Value> Not(const std::vector<Value>& a) { return Value(!a[0].Truth()); }
 
 Result<Value> Len(const std::vector<Value>& a) {
   switch (a[0].kind()) {
-    case K::kString: return Value(static_cast<int64_t>(a[0].str().size()));
-    case K::kList: return Value(static_cast<int64_t>(a[0].list().size()));
-    case K::kMap: return Value(static_cast<int64_t>(a[0].map().size()));
-    case K::kNil: return Status::Invalid("len of nil pointer");
-    default: return Status::Invalid(std::string("len of type ") + a[0].TypeName());
+    case K::kString:
+      return Value(static_cast<int64_t>(a[0].str().size()));
+    case K::kList:
+      return Value(static_cast<int64_t>(a[0].list().size()));
+    case K::kMap:
+      return Value(static_cast<int64_t>(a[0].map().size()));
+    case K::kNil:
+      return Status::Invalid("len of nil pointer");
+    default:
+      return Status::Invalid(std::string("len of type ") + a[0].TypeName());
   }
 }
 
@@ -92,7 +97,8 @@ Result<Value> Index(const std::vector<Value>& a) {
   for (size_t k = 1; k < a.size(); k++) {
     const Value& idx = a[k];
     switch (item.kind()) {
-      case K::kNil: return Status::Invalid("index of untyped nil");
+      case K::kNil:
+        return Status::Invalid("index of untyped nil");
       case K::kList: {
         ASSIGN_OR_RETURN(int64_t i, IndexArg(idx, item.list().size(), false));
         item = Value(item.list()[i]);
@@ -111,7 +117,8 @@ Result<Value> Index(const std::vector<Value>& a) {
         item = it == item.map().end() ? Value() : Value(it->second);
         break;
       }
-      default: return Status::Invalid(std::string("can't index item of type ") + item.TypeName());
+      default:
+        return Status::Invalid(std::string("can't index item of type ") + item.TypeName());
     }
   }
   return item;
@@ -129,8 +136,9 @@ Result<Value> Slice(const std::vector<Value>& a) {
   for (size_t k = 1; k < a.size(); k++) {
     ASSIGN_OR_RETURN(idx[k - 1], IndexArg(a[k], len, true));
   }
-  if (idx[0] > idx[1]) return Status::Invalid("invalid slice index: " + std::to_string(idx[0]) +
-                                              " > " + std::to_string(idx[1]));
+  if (idx[0] > idx[1])
+    return Status::Invalid("invalid slice index: " + std::to_string(idx[0]) + " > " +
+                           std::to_string(idx[1]));
   if (a.size() == 4 && idx[1] > idx[2])
     return Status::Invalid("invalid slice index: " + std::to_string(idx[1]) + " > " +
                            std::to_string(idx[2]));
@@ -155,13 +163,26 @@ Result<Value> Html(const std::vector<Value>& a) {
   std::string out;
   for (char c : EscaperInput(a)) {
     switch (c) {
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\0': out += "\xEF\xBF\xBD"; break;
-      default: out += c;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\0':
+        out += "\xEF\xBF\xBD";
+        break;
+      default:
+        out += c;
     }
   }
   return Value(out);
@@ -173,10 +194,19 @@ Result<Value> Js(const std::vector<Value>& a) {
     unsigned char c = static_cast<unsigned char>(ch);
     char buf[8];
     switch (c) {
-      case '\\': out += "\\\\"; continue;
-      case '\'': out += "\\'"; continue;
-      case '"': out += "\\\""; continue;
-      case '<': case '>': case '&': case '=':
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\'':
+        out += "\\'";
+        continue;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '<':
+      case '>':
+      case '&':
+      case '=':
         std::snprintf(buf, sizeof buf, "\\u%04X", c);
         out += buf;
         continue;
@@ -212,12 +242,12 @@ Result<Value> UrlQuery(const std::vector<Value>& a) {
 
 const std::vector<Function>& GoBuiltins() {
   static const std::vector<Function> kTable = {
-      {"and", 1, -1, nullptr},     {"or", 1, -1, nullptr},        {"not", 1, 1, Not},
-      {"len", 1, 1, Len},          {"index", 1, -1, Index},       {"slice", 1, 4, Slice},
-      {"print", 0, -1, Print},     {"printf", 1, -1, Printf},     {"println", 0, -1, Println},
-      {"eq", 1, -1, Eq},           {"ne", 2, 2, Ne},              {"lt", 2, 2, Lt},
-      {"le", 2, 2, Le},            {"gt", 2, 2, Gt},              {"ge", 2, 2, Ge},
-      {"html", 0, -1, Html},       {"js", 0, -1, Js},             {"urlquery", 0, -1, UrlQuery},
+      {"and", 1, -1, nullptr}, {"or", 1, -1, nullptr},    {"not", 1, 1, Not},
+      {"len", 1, 1, Len},      {"index", 1, -1, Index},   {"slice", 1, 4, Slice},
+      {"print", 0, -1, Print}, {"printf", 1, -1, Printf}, {"println", 0, -1, Println},
+      {"eq", 1, -1, Eq},       {"ne", 2, 2, Ne},          {"lt", 2, 2, Lt},
+      {"le", 2, 2, Le},        {"gt", 2, 2, Gt},          {"ge", 2, 2, Ge},
+      {"html", 0, -1, Html},   {"js", 0, -1, Js},         {"urlquery", 0, -1, UrlQuery},
   };
   return kTable;
 }

@@ -55,7 +55,9 @@ class Exec {
 
   Status WalkNode(const Value& dot, const Node& n, Flow* flow) {
     switch (n.kind) {
-      case Node::Kind::kText: out_ += n.text; return Status::Ok();
+      case Node::Kind::kText:
+        out_ += n.text;
+        return Status::Ok();
       case Node::Kind::kAction: {
         ASSIGN_OR_RETURN(Value v, EvalPipeline(dot, *n.pipe, true));
         if (n.pipe->decl.empty()) out_ += Printed(v);
@@ -64,9 +66,14 @@ class Exec {
       case Node::Kind::kIf:
       case Node::Kind::kWith:
       case Node::Kind::kRange:
-      case Node::Kind::kTemplate: return WalkNested(dot, n, flow);
-      case Node::Kind::kBreak: *flow = Flow::kBreak; return Status::Ok();
-      case Node::Kind::kContinue: *flow = Flow::kContinue; return Status::Ok();
+      case Node::Kind::kTemplate:
+        return WalkNested(dot, n, flow);
+      case Node::Kind::kBreak:
+        *flow = Flow::kBreak;
+        return Status::Ok();
+      case Node::Kind::kContinue:
+        *flow = Flow::kContinue;
+        return Status::Ok();
     }
     return Status::Ok();
   }
@@ -75,7 +82,8 @@ class Exec {
   // them, so their depth (template calls and blocks together) is bounded.
   Status WalkNested(const Value& dot, const Node& n, Flow* flow) {
     if (depth_ >= kMaxDepth)
-      return Error(n.pos, n.pos, "exceeded maximum template depth (" + std::to_string(kMaxDepth) + ")");
+      return Error(n.pos, n.pos,
+                   "exceeded maximum template depth (" + std::to_string(kMaxDepth) + ")");
     depth_++;
     Status s = n.kind == Node::Kind::kRange      ? WalkRange(dot, n, flow)
                : n.kind == Node::Kind::kTemplate ? WalkTemplate(dot, n)
@@ -117,7 +125,8 @@ class Exec {
         s = step(Value(it->first), it->second, &stop);
     } else if (v.kind() == K::kInt) {
       if (n.pipe->decl.size() > 1)
-        return Error(n.pipe->pos, n.pipe->pos, "can't use an int to iterate over more than one variable");
+        return Error(n.pipe->pos, n.pipe->pos,
+                     "can't use an int to iterate over more than one variable");
       for (int64_t i = 0; s.ok() && !stop && i < v.integer(); i++, count++)
         s = step(Value(i), Value(i), &stop);
     } else if (!v.is_nil()) {
@@ -131,8 +140,8 @@ class Exec {
   // $v, or $k, $v, for one iteration of a range.
   void SetRangeVars(const Pipeline& p, size_t body_mark, const Value& key, const Value& elem) {
     if (p.decl.empty()) return;
-    std::vector<Value> vals = p.decl.size() == 1 ? std::vector<Value>{elem}
-                                                  : std::vector<Value>{key, elem};
+    std::vector<Value> vals =
+        p.decl.size() == 1 ? std::vector<Value>{elem} : std::vector<Value>{key, elem};
     if (!p.assign) {
       // EvalPipeline pushed decl.size() variables just below body_mark.
       for (size_t i = 0; i < vals.size(); i++) vars_[body_mark - vals.size() + i].second = vals[i];
@@ -211,8 +220,11 @@ class Exec {
   Result<Value> EvalTerm(const Value& dot, const Term& t) {
     Value base;
     switch (t.kind) {
-      case Term::Kind::kDot: return dot;
-      case Term::Kind::kField: base = dot; break;
+      case Term::Kind::kDot:
+        return dot;
+      case Term::Kind::kField:
+        base = dot;
+        break;
       case Term::Kind::kVariable: {
         ASSIGN_OR_RETURN(base, Var(t));
         break;
@@ -228,11 +240,16 @@ class Exec {
         c.args = {t};
         return Call(dot, c, nullptr);
       }
-      case Term::Kind::kString: return Value(t.name);
-      case Term::Kind::kInt: return Value(t.i);
-      case Term::Kind::kFloat: return Value(t.f);
-      case Term::Kind::kBool: return Value(t.b);
-      case Term::Kind::kNil: return Value();
+      case Term::Kind::kString:
+        return Value(t.name);
+      case Term::Kind::kInt:
+        return Value(t.i);
+      case Term::Kind::kFloat:
+        return Value(t.f);
+      case Term::Kind::kBool:
+        return Value(t.b);
+      case Term::Kind::kNil:
+        return Value();
     }
     return Fields(base, t);
   }
@@ -259,10 +276,10 @@ class Exec {
     const Function& f = *FindFunction(fn.name);
     const int n = static_cast<int>(c.args.size() - 1 + (final ? 1 : 0));
     if (n < f.min_args || (f.max_args >= 0 && n > f.max_args)) {
-      std::string want = f.max_args < 0            ? "at least " + std::to_string(f.min_args)
-                         : f.min_args == f.max_args ? std::to_string(f.min_args)
-                                                    : std::to_string(f.min_args) + " to " +
-                                                          std::to_string(f.max_args);
+      std::string want = f.max_args < 0 ? "at least " + std::to_string(f.min_args)
+                         : f.min_args == f.max_args
+                             ? std::to_string(f.min_args)
+                             : std::to_string(f.min_args) + " to " + std::to_string(f.max_args);
       return Error(fn, "wrong number of args for " + fn.name + ": want " + want + " got " +
                            std::to_string(n));
     }

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "base/status.h"
 #include "ast.h"
+#include "base/status.h"
 #include "template/value.h"
 
 namespace cfs::tmpl {

@@ -105,17 +105,25 @@ std::string BadVerb(const Spec& sp, const Value& v) {
   return std::string("%!") + sp.verb + "(" + v.TypeName() + "=" + FormatValue(v) + ")";
 }
 
-std::string Sign(bool neg, const Spec& sp) { return neg ? "-" : sp.plus ? "+" : sp.space ? " " : ""; }
+std::string Sign(bool neg, const Spec& sp) {
+  return neg ? "-" : sp.plus ? "+" : sp.space ? " " : "";
+}
 
 std::string FormatInt(const Spec& sp, int64_t i) {
   bool neg = i < 0;
   uint64_t u = neg ? 0 - static_cast<uint64_t>(i) : static_cast<uint64_t>(i);
   switch (sp.verb) {
-    case 'v': case 'd': return Sign(neg, sp) + std::to_string(u);
-    case 'x': return Sign(neg, sp) + (sp.sharp ? "0x" : "") + Hex(u, false);
-    case 'X': return Sign(neg, sp) + (sp.sharp ? "0X" : "") + Hex(u, true);
-    case 'o': return Sign(neg, sp) + (sp.sharp ? "0" : "") + Hex(u, false, 8);
-    case 'b': return Sign(neg, sp) + Hex(u, false, 2);
+    case 'v':
+    case 'd':
+      return Sign(neg, sp) + std::to_string(u);
+    case 'x':
+      return Sign(neg, sp) + (sp.sharp ? "0x" : "") + Hex(u, false);
+    case 'X':
+      return Sign(neg, sp) + (sp.sharp ? "0X" : "") + Hex(u, true);
+    case 'o':
+      return Sign(neg, sp) + (sp.sharp ? "0" : "") + Hex(u, false, 8);
+    case 'b':
+      return Sign(neg, sp) + Hex(u, false, 2);
     case 'c': {
       std::string s;
       AppendRune(&s, static_cast<uint32_t>(i));
@@ -126,7 +134,8 @@ std::string FormatInt(const Spec& sp, int64_t i) {
       AppendRune(&s, static_cast<uint32_t>(i));
       return "'" + (s == "'" ? "\\'" : s == "\\" ? "\\\\" : s) + "'";
     }
-    default: return BadVerb(sp, Value(i));
+    default:
+      return BadVerb(sp, Value(i));
   }
 }
 
@@ -156,14 +165,17 @@ std::string FormatDouble(const Spec& sp, double f) {
 
 std::string FormatString(const Spec& sp, const std::string& s) {
   switch (sp.verb) {
-    case 'v': case 's': {
+    case 'v':
+    case 's': {
       if (sp.prec < 0) return s;
       size_t i = 0;
       for (int n = 0; n < sp.prec && i < s.size(); n++) NextRune(s, &i);
       return s.substr(0, i);
     }
-    case 'q': return sp.sharp && s.find('`') == std::string::npos ? "`" + s + "`" : QuoteGo(s);
-    case 'x': case 'X': {
+    case 'q':
+      return sp.sharp && s.find('`') == std::string::npos ? "`" + s + "`" : QuoteGo(s);
+    case 'x':
+    case 'X': {
       std::string out;
       for (unsigned char c : s) {
         std::string h = Hex(c, sp.verb == 'X');
@@ -171,7 +183,8 @@ std::string FormatString(const Spec& sp, const std::string& s) {
       }
       return out;
     }
-    default: return BadVerb(sp, Value(s));
+    default:
+      return BadVerb(sp, Value(s));
   }
 }
 
@@ -195,14 +208,19 @@ std::string FormatComposite(const Spec& sp, const Value& v) {
 
 std::string FormatOne(const Spec& sp, const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kNil: return sp.verb == 'v' ? "<nil>" : BadVerb(sp, v);
+    case Value::Kind::kNil:
+      return sp.verb == 'v' ? "<nil>" : BadVerb(sp, v);
     case Value::Kind::kBool:
       return sp.verb == 'v' || sp.verb == 't' ? (v.boolean() ? "true" : "false") : BadVerb(sp, v);
-    case Value::Kind::kInt: return FormatInt(sp, v.integer());
-    case Value::Kind::kFloat: return FormatDouble(sp, v.floating());
-    case Value::Kind::kString: return FormatString(sp, v.str());
+    case Value::Kind::kInt:
+      return FormatInt(sp, v.integer());
+    case Value::Kind::kFloat:
+      return FormatDouble(sp, v.floating());
+    case Value::Kind::kString:
+      return FormatString(sp, v.str());
     case Value::Kind::kList:
-    case Value::Kind::kMap: return FormatComposite(sp, v);
+    case Value::Kind::kMap:
+      return FormatComposite(sp, v);
   }
   return "";
 }
@@ -225,12 +243,18 @@ Spec ParseSpec(std::string_view f, size_t* i) {
   Spec sp;
   for (; *i < f.size(); (*i)++) {
     char c = f[*i];
-    if (c == '-') sp.minus = true;
-    else if (c == '+') sp.plus = true;
-    else if (c == '#') sp.sharp = true;
-    else if (c == ' ') sp.space = true;
-    else if (c == '0') sp.zero = !sp.minus;
-    else break;
+    if (c == '-')
+      sp.minus = true;
+    else if (c == '+')
+      sp.plus = true;
+    else if (c == '#')
+      sp.sharp = true;
+    else if (c == ' ')
+      sp.space = true;
+    else if (c == '0')
+      sp.zero = !sp.minus;
+    else
+      break;
   }
   auto number = [&] {
     int n = -1;
@@ -321,15 +345,33 @@ std::string QuoteGo(std::string_view s) {
       continue;
     }
     switch (r) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\a': out += "\\a"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\v': out += "\\v"; continue;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\a':
+        out += "\\a";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\v':
+        out += "\\v";
+        continue;
     }
     if (r < 0x20 || r == 0x7F) {
       std::string h = Hex(r, false);

@@ -190,8 +190,8 @@ class Lexer {
       run();
     }
     if (pos_ < s_.size() && (IsAlnum(s_[pos_]) || s_[pos_] == '.'))
-      return Error(start, "bad number syntax: \"" +
-                              std::string(s_.substr(start, pos_ + 1 - start)) + "\"");
+      return Error(
+          start, "bad number syntax: \"" + std::string(s_.substr(start, pos_ + 1 - start)) + "\"");
     Emit(Token::Kind::kNumber, std::string(s_.substr(start, pos_ - start)), start, space);
     return Status::Ok();
   }
@@ -209,8 +209,7 @@ class Lexer {
     const size_t start = pos_++;
     std::string value;
     while (true) {
-      if (pos_ >= s_.size() || s_[pos_] == '\n')
-        return Error(start, "unterminated quoted string");
+      if (pos_ >= s_.size() || s_[pos_] == '\n') return Error(start, "unterminated quoted string");
       char c = s_[pos_];
       if (c == '"') break;
       if (c == '\\') {
@@ -255,14 +254,30 @@ class Lexer {
     if (pos_ >= s_.size()) return Error(at, "unterminated quoted string");
     char c = s_[pos_++];
     switch (c) {
-      case 'a': *out += '\a'; return Status::Ok();
-      case 'b': *out += '\b'; return Status::Ok();
-      case 'f': *out += '\f'; return Status::Ok();
-      case 'n': *out += '\n'; return Status::Ok();
-      case 'r': *out += '\r'; return Status::Ok();
-      case 't': *out += '\t'; return Status::Ok();
-      case 'v': *out += '\v'; return Status::Ok();
-      case '\\': *out += '\\'; return Status::Ok();
+      case 'a':
+        *out += '\a';
+        return Status::Ok();
+      case 'b':
+        *out += '\b';
+        return Status::Ok();
+      case 'f':
+        *out += '\f';
+        return Status::Ok();
+      case 'n':
+        *out += '\n';
+        return Status::Ok();
+      case 'r':
+        *out += '\r';
+        return Status::Ok();
+      case 't':
+        *out += '\t';
+        return Status::Ok();
+      case 'v':
+        *out += '\v';
+        return Status::Ok();
+      case '\\':
+        *out += '\\';
+        return Status::Ok();
     }
     if (c == quote) {
       *out += c;

@@ -6,15 +6,30 @@
 #include <string_view>
 #include <vector>
 
-#include "base/status.h"
 #include "ast.h"
+#include "base/status.h"
 
 namespace cfs::tmpl {
 
 struct Token {
   enum class Kind {
-    kText, kLeftDelim, kRightDelim, kIdentifier, kField, kVariable, kDot, kString, kChar,
-    kNumber, kPipe, kLeftParen, kRightParen, kDeclare, kAssign, kComma, kEOF,
+    kText,
+    kLeftDelim,
+    kRightDelim,
+    kIdentifier,
+    kField,
+    kVariable,
+    kDot,
+    kString,
+    kChar,
+    kNumber,
+    kPipe,
+    kLeftParen,
+    kRightParen,
+    kDeclare,
+    kAssign,
+    kComma,
+    kEOF,
   };
   Kind kind = Kind::kEOF;
   std::string text;  // kText: the text; kString: the value (unquoted); kField: the name

@@ -14,28 +14,33 @@ namespace {
 using TK = Token::Kind;
 
 bool IsKeyword(const std::string& s) {
-  static const char* kWords[] = {"if", "else", "end", "range", "with", "define",
-                                 "template", "block", "break", "continue"};
+  static const char* kWords[] = {"if",     "else",     "end",   "range", "with",
+                                 "define", "template", "block", "break", "continue"};
   return std::any_of(std::begin(kWords), std::end(kWords), [&](const char* w) { return s == w; });
 }
 
 // How a token reads in a message.
 std::string Describe(const Token& t) {
   switch (t.kind) {
-    case TK::kEOF: return "EOF";
-    case TK::kRightDelim: return "\"}}\"";
-    case TK::kLeftDelim: return "\"{{\"";
-    case TK::kText: return "text";
-    case TK::kField: return "\"." + t.text + "\"";
-    default: return "\"" + t.text + "\"";
+    case TK::kEOF:
+      return "EOF";
+    case TK::kRightDelim:
+      return "\"}}\"";
+    case TK::kLeftDelim:
+      return "\"{{\"";
+    case TK::kText:
+      return "text";
+    case TK::kField:
+      return "\"." + t.text + "\"";
+    default:
+      return "\"" + t.text + "\"";
   }
 }
 
 // A whitespace-only list: a define that is only a placeholder.
 bool IsEmptyList(const NodeList& l) {
   return std::all_of(l.begin(), l.end(), [](const Node& n) {
-    return n.kind == Node::Kind::kText &&
-           n.text.find_first_not_of(" \t\r\n") == std::string::npos;
+    return n.kind == Node::Kind::kText && n.text.find_first_not_of(" \t\r\n") == std::string::npos;
   });
 }
 
@@ -137,8 +142,8 @@ class Parser {
     n.kind = kind;
     n.pos = kw.pos;
     const size_t mark = vars_.size();
-    ASSIGN_OR_RETURN(n.pipe, ParsePipeline(word.c_str(), true, kind == Node::Kind::kRange,
-                                           TK::kRightDelim));
+    ASSIGN_OR_RETURN(
+        n.pipe, ParsePipeline(word.c_str(), true, kind == Node::Kind::kRange, TK::kRightDelim));
     Next();  // "}}"
     Stop stop;
     if (kind == Node::Kind::kRange) range_depth_++;
@@ -220,8 +225,8 @@ class Parser {
   }
 
   // [decl :=|=] command [| command]..., up to `end` (not consumed).
-  Result<std::shared_ptr<const Pipeline>> ParsePipeline(const char* context, bool decl,
-                                                        bool range, TK end) {
+  Result<std::shared_ptr<const Pipeline>> ParsePipeline(const char* context, bool decl, bool range,
+                                                        TK end) {
     auto p = std::make_shared<Pipeline>();
     p->pos = Peek().pos;
     if (decl) RETURN_IF_ERROR(ParseDecl(p.get(), context, range));
@@ -333,7 +338,9 @@ class Parser {
   // Everything an operand can be but a field, variable or ( pipeline ).
   Status ParseLiteral(const Token& t, Term* term) {
     switch (t.kind) {
-      case TK::kDot: term->kind = Term::Kind::kDot; return Status::Ok();
+      case TK::kDot:
+        term->kind = Term::Kind::kDot;
+        return Status::Ok();
       case TK::kString:
         term->kind = Term::Kind::kString;
         term->name = t.text;
@@ -342,10 +349,14 @@ class Parser {
         term->kind = Term::Kind::kInt;
         term->i = std::stoll(t.text);
         return Status::Ok();
-      case TK::kNumber: return ParseNumber(t, term);
-      case TK::kIdentifier: break;
-      case TK::kRightParen: return Error(t.pos, "unexpected right paren");
-      default: return Error(t.pos, "unexpected " + Describe(t) + " in operand");
+      case TK::kNumber:
+        return ParseNumber(t, term);
+      case TK::kIdentifier:
+        break;
+      case TK::kRightParen:
+        return Error(t.pos, "unexpected right paren");
+      default:
+        return Error(t.pos, "unexpected " + Describe(t) + " in operand");
     }
     if (t.text == "true" || t.text == "false") {
       term->kind = Term::Kind::kBool;
@@ -368,8 +379,8 @@ class Parser {
     for (char c : t.text)
       if (c != '_') s += c;
     const bool hex = s.find("0x") != std::string::npos || s.find("0X") != std::string::npos;
-    const bool is_float = s.find('.') != std::string::npos ||
-                          (!hex && s.find_first_of("eE") != std::string::npos);
+    const bool is_float =
+        s.find('.') != std::string::npos || (!hex && s.find_first_of("eE") != std::string::npos);
     const Status bad = Error(t.pos, "bad number syntax: \"" + t.text + "\"");
     char* end = nullptr;
     errno = 0;

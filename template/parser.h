@@ -4,8 +4,8 @@
 // range.
 #pragma once
 
-#include "base/status.h"
 #include "ast.h"
+#include "base/status.h"
 
 namespace cfs::tmpl {
 

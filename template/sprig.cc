@@ -93,7 +93,9 @@ Result<Value> Title(const Args& a) {
   });
 }
 
-bool IsWhite(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool IsWhite(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 std::string TrimSet(const std::string& s, const std::string& set, bool white) {
   auto in = [&](char c) { return white ? IsWhite(c) : set.find(c) != std::string::npos; };
   size_t b = 0, e = s.size();
@@ -108,9 +110,8 @@ Result<Value> TrimAll(const Args& a) {
   return OnStrings<2>(a, [](std::string* s) { return TrimSet(s[1], s[0], false); });
 }
 Result<Value> TrimPrefix(const Args& a) {
-  return OnStrings<2>(a, [](std::string* s) {
-    return s[1].rfind(s[0], 0) == 0 ? s[1].substr(s[0].size()) : s[1];
-  });
+  return OnStrings<2>(
+      a, [](std::string* s) { return s[1].rfind(s[0], 0) == 0 ? s[1].substr(s[0].size()) : s[1]; });
 }
 Result<Value> TrimSuffix(const Args& a) {
   return OnStrings<2>(a, [](std::string* s) {
@@ -261,11 +262,16 @@ std::string JsonString(const std::string& s) {
 
 std::string Json(const Value& v) {
   switch (v.kind()) {
-    case K::kNil: return "null";
-    case K::kBool: return v.boolean() ? "true" : "false";
-    case K::kInt: return std::to_string(v.integer());
-    case K::kFloat: return FormatFloat(v.floating(), true);
-    case K::kString: return JsonString(v.str());
+    case K::kNil:
+      return "null";
+    case K::kBool:
+      return v.boolean() ? "true" : "false";
+    case K::kInt:
+      return std::to_string(v.integer());
+    case K::kFloat:
+      return FormatFloat(v.floating(), true);
+    case K::kString:
+      return JsonString(v.str());
     case K::kList: {
       std::string out = "[";
       for (size_t i = 0; i < v.list().size(); i++) out += (i ? "," : "") + Json(v.list()[i]);
@@ -273,7 +279,8 @@ std::string Json(const Value& v) {
     }
     case K::kMap: {
       std::string out = "{";
-      for (const auto& [k, e] : v.map()) out += (out.size() > 1 ? "," : "") + JsonString(k) + ":" + Json(e);
+      for (const auto& [k, e] : v.map())
+        out += (out.size() > 1 ? "," : "") + JsonString(k) + ":" + Json(e);
       return out + "}";
     }
   }
@@ -303,37 +310,45 @@ Result<Value> Int(const Args& a) {
   const Value& v = a[0];
   int64_t out = 0;
   switch (v.kind()) {
-    case K::kInt: return v;
-    case K::kFloat: return Value(static_cast<int64_t>(v.floating()));
-    case K::kBool: return Value(int64_t{v.boolean() ? 1 : 0});
+    case K::kInt:
+      return v;
+    case K::kFloat:
+      return Value(static_cast<int64_t>(v.floating()));
+    case K::kBool:
+      return Value(int64_t{v.boolean() ? 1 : 0});
     case K::kString: {
       std::string s = v.str();
-      if (size_t dot = s.find('.'); dot != std::string::npos &&
-                                    s.find_first_not_of('0', dot + 1) == std::string::npos)
+      if (size_t dot = s.find('.');
+          dot != std::string::npos && s.find_first_not_of('0', dot + 1) == std::string::npos)
         s.erase(dot);
       return Value(ParseInt(s, 0, &out) ? out : 0);
     }
-    default: return Value(int64_t{0});
+    default:
+      return Value(int64_t{0});
   }
 }
 
 Result<Value> List(const Args& a) { return Value(Value::List(a.begin(), a.end())); }
 Result<Value> Dict(const Args& a) {
   Value::Map m;
-  for (size_t i = 0; i < a.size(); i += 2) m[StrVal(a[i])] = i + 1 < a.size() ? a[i + 1] : Value("");
+  for (size_t i = 0; i < a.size(); i += 2)
+    m[StrVal(a[i])] = i + 1 < a.size() ? a[i + 1] : Value("");
   return Value(std::move(m));
 }
 Result<Value> HasKey(const Args& a) {
-  if (a[0].kind() != K::kMap) return Status::Invalid(std::string("hasKey: not a map but ") + a[0].TypeName());
+  if (a[0].kind() != K::kMap)
+    return Status::Invalid(std::string("hasKey: not a map but ") + a[0].TypeName());
   ASSIGN_OR_RETURN(std::string k, StringArg(a, 1));
   return Value(a[0].map().count(k) > 0);
 }
 Result<Value> First(const Args& a) {
-  if (a[0].kind() != K::kList) return Status::Invalid(std::string("cannot find first on type ") + a[0].TypeName());
+  if (a[0].kind() != K::kList)
+    return Status::Invalid(std::string("cannot find first on type ") + a[0].TypeName());
   return a[0].list().empty() ? Value() : a[0].list().front();
 }
 Result<Value> Last(const Args& a) {
-  if (a[0].kind() != K::kList) return Status::Invalid(std::string("cannot find last on type ") + a[0].TypeName());
+  if (a[0].kind() != K::kList)
+    return Status::Invalid(std::string("cannot find last on type ") + a[0].TypeName());
   return a[0].list().empty() ? Value() : a[0].list().back();
 }
 Result<Value> Until(const Args& a) {
@@ -354,24 +369,42 @@ Result<Value> Cat(const Args& a) {
 
 const std::vector<Function>& SprigFunctions() {
   static const std::vector<Function> kTable = {
-      {"b64enc", 1, 1, B64Enc},         {"b64dec", 1, 1, B64Dec},
-      {"quote", 0, -1, Quote},          {"squote", 0, -1, SQuote},
-      {"default", 1, -1, Default},      {"empty", 1, 1, Empty},
-      {"coalesce", 0, -1, Coalesce},    {"required", 2, 2, Required},
-      {"ternary", 3, 3, Ternary},       {"upper", 1, 1, Upper},
-      {"lower", 1, 1, Lower},           {"title", 1, 1, Title},
-      {"trim", 1, 1, Trim},             {"trimAll", 2, 2, TrimAll},
-      {"trimPrefix", 2, 2, TrimPrefix}, {"trimSuffix", 2, 2, TrimSuffix},
-      {"replace", 3, 3, Replace},       {"contains", 2, 2, Contains},
-      {"hasPrefix", 2, 2, HasPrefix},   {"hasSuffix", 2, 2, HasSuffix},
-      {"split", 2, 2, Split},           {"splitList", 2, 2, SplitList},
-      {"join", 2, 2, Join},             {"indent", 2, 2, Indent},
-      {"nindent", 2, 2, NIndent},       {"repeat", 2, 2, Repeat},
-      {"toJson", 1, 1, ToJson},         {"toString", 1, 1, ToString},
-      {"atoi", 1, 1, Atoi},             {"int", 1, 1, Int},
-      {"list", 0, -1, List},            {"dict", 0, -1, Dict},
-      {"hasKey", 2, 2, HasKey},         {"first", 1, 1, First},
-      {"last", 1, 1, Last},             {"until", 1, 1, Until},
+      {"b64enc", 1, 1, B64Enc},
+      {"b64dec", 1, 1, B64Dec},
+      {"quote", 0, -1, Quote},
+      {"squote", 0, -1, SQuote},
+      {"default", 1, -1, Default},
+      {"empty", 1, 1, Empty},
+      {"coalesce", 0, -1, Coalesce},
+      {"required", 2, 2, Required},
+      {"ternary", 3, 3, Ternary},
+      {"upper", 1, 1, Upper},
+      {"lower", 1, 1, Lower},
+      {"title", 1, 1, Title},
+      {"trim", 1, 1, Trim},
+      {"trimAll", 2, 2, TrimAll},
+      {"trimPrefix", 2, 2, TrimPrefix},
+      {"trimSuffix", 2, 2, TrimSuffix},
+      {"replace", 3, 3, Replace},
+      {"contains", 2, 2, Contains},
+      {"hasPrefix", 2, 2, HasPrefix},
+      {"hasSuffix", 2, 2, HasSuffix},
+      {"split", 2, 2, Split},
+      {"splitList", 2, 2, SplitList},
+      {"join", 2, 2, Join},
+      {"indent", 2, 2, Indent},
+      {"nindent", 2, 2, NIndent},
+      {"repeat", 2, 2, Repeat},
+      {"toJson", 1, 1, ToJson},
+      {"toString", 1, 1, ToString},
+      {"atoi", 1, 1, Atoi},
+      {"int", 1, 1, Int},
+      {"list", 0, -1, List},
+      {"dict", 0, -1, Dict},
+      {"hasKey", 2, 2, HasKey},
+      {"first", 1, 1, First},
+      {"last", 1, 1, Last},
+      {"until", 1, 1, Until},
       {"cat", 0, -1, Cat},
   };
   return kTable;

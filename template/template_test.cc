@@ -31,7 +31,7 @@ Value Data() {
 
 struct Row {
   const char* tmpl;
-  const char* want;  // the output, when err is null
+  const char* want;           // the output, when err is null
   const char* err = nullptr;  // else a part of the error message
 };
 
@@ -61,7 +61,9 @@ const Row kRows[] = {
     // Literals.
     {"{{\"a\\tb\"}}", "a\tb"},
     {"{{`raw\\n`}}", "raw\\n"},
-    {"{{\"\\u00e9\\x41\\101\"}}", "\xC3\xA9" "AA"},
+    {"{{\"\\u00e9\\x41\\101\"}}",
+     "\xC3\xA9"
+     "AA"},
     {"{{'a'}} {{'\\n'}}", "97 10"},
     {"{{0x1F}} {{0o17}} {{017}} {{0b101}} {{1_000}}", "31 15 15 5 1000"},
     {"{{1e3}} {{1.0}} {{2.50}} {{-2}}", "1000 1 2.5 -2"},
@@ -106,7 +108,8 @@ const Row kRows[] = {
     {"{{range $.list}}{{$.name}}{{end}}", "worldworldworld"},
     {"{{range .list}}{{$x := .}}{{$x}}{{end}}", "abc"},
     {"{{range 3}}{{.}}{{end}}", "012"},
-    {"{{range .name}}{{end}}", nullptr, "t:1:9: executing \"t\" at <.name>: range can't iterate over world"},
+    {"{{range .name}}{{end}}", nullptr,
+     "t:1:9: executing \"t\" at <.name>: range can't iterate over world"},
     {"{{break}}", nullptr, "t:1:3: {{break}} outside {{range}}"},
     // if.
     {"{{if .t}}yes{{end}}", "yes"},
@@ -129,7 +132,8 @@ const Row kRows[] = {
     {"{{block \"b\" .name}}<{{.}}>{{end}}", "<world>"},
     {"{{define \"x\"}}{{$}}{{end}}{{template \"x\" 5}}", "5"},
     {"{{define \"x\"}}{{.}}{{end}}{{template \"x\"}}", "<no value>"},
-    {"{{define \"r\"}}{{if .}}{{.}}{{template \"r\" (slice . 1)}}{{end}}{{end}}{{template \"r\" \"abc\"}}",
+    {"{{define \"r\"}}{{if .}}{{.}}{{template \"r\" (slice . 1)}}{{end}}{{end}}{{template \"r\" "
+     "\"abc\"}}",
      "abcbcc"},
     {"{{define \"x\"}}{{.missing}}{{end}}{{template \"x\" .}}", nullptr,
      "t:1:17: executing \"x\" at <.missing>: map has no entry for key \"missing\""},
@@ -138,7 +142,8 @@ const Row kRows[] = {
      "exceeded maximum template depth (1000)"},
     {"{{define \"a\"}}x{{end}}{{define \"a\"}}y{{end}}", nullptr,
      "t:1:25: template: multiple definition of template \"a\""},
-    {"{{if 1}}{{define \"x\"}}{{end}}{{end}}", nullptr, "t:1:11: {{define}} is allowed only at the top level"},
+    {"{{if 1}}{{define \"x\"}}{{end}}{{end}}", nullptr,
+     "t:1:11: {{define}} is allowed only at the top level"},
     // Go's builtins.
     {"{{and 1 0 2}} {{and 1 2}} {{or 0 \"\" \"x\"}} {{or 0 \"\"}}|", "0 2 x |"},
     {"{{and false .missing}} {{or true .missing}}", "false true"},
@@ -155,15 +160,20 @@ const Row kRows[] = {
     {"{{printf \"%d\" \"x\"}}", "%!d(string=x)"},
     {"{{printf \"%s\" 1 2}}", "%!s(int=1)%!(EXTRA int=2)"},
     {"{{printf \"%v %v %v\" 1.5 1e21 .m}}", "1.5 1e+21 map[a:1 b:2 c:3]"},
-    {"{{printf \"%.3f %e %g %6.2f%%\" 2.0 1234.5678 0.00001 12.5}}", "2.000 1.234568e+03 1e-05  12.50%"},
+    {"{{printf \"%.3f %e %g %6.2f%%\" 2.0 1234.5678 0.00001 12.5}}",
+     "2.000 1.234568e+03 1e-05  12.50%"},
     {"{{eq 1 1}} {{eq \"a\" \"b\" \"a\"}} {{ne 1 2}}", "true true true"},
-    {"{{lt 1 2}} {{le 2 2}} {{gt 1 2}} {{ge \"b\" \"a\"}} {{lt 1.5 2.5}}", "true true false true true"},
+    {"{{lt 1 2}} {{le 2 2}} {{gt 1 2}} {{ge \"b\" \"a\"}} {{lt 1.5 2.5}}",
+     "true true false true true"},
     {"{{html \"<a href='x'>&\\\"</a>\"}}", "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;"},
-    {"{{js \"it's <b> \\\"q\\\" \\\\ =\\n\"}}", "it\\'s \\u003Cb\\u003E \\\"q\\\" \\\\ \\u003D\\u000A"},
+    {"{{js \"it's <b> \\\"q\\\" \\\\ =\\n\"}}",
+     "it\\'s \\u003Cb\\u003E \\\"q\\\" \\\\ \\u003D\\u000A"},
     {"{{urlquery \"a b&c=d/\\u00e9\"}}", "a+b%26c%3Dd%2F%C3%A9"},
     {"{{html 1 2}}", "1 2"},
-    {"{{index .list 5}}", nullptr, "t:1:3: executing \"t\" at <index>: error calling index: index out of range: 5"},
-    {"{{eq 1 \"a\"}}", nullptr, "error calling eq: incompatible types for comparison: int and string"},
+    {"{{index .list 5}}", nullptr,
+     "t:1:3: executing \"t\" at <index>: error calling index: index out of range: 5"},
+    {"{{eq 1 \"a\"}}", nullptr,
+     "error calling eq: incompatible types for comparison: int and string"},
     {"{{lt true false}}", nullptr, "error calling lt: invalid type for comparison"},
     {"{{eq .list .list}}", nullptr, "non-comparable type [a b c]: []interface {}"},
     {"{{eq .nil nil}} {{eq .nil \"a\"}} {{eq \"a\" .nil}}", "true false false"},
@@ -173,17 +183,21 @@ const Row kRows[] = {
     {"{{.name | b64enc}} {{\"d29ybGQ=\" | b64dec}}", "d29ybGQ= world"},
     {"{{b64dec \"!!\"}}", nullptr, "error calling b64dec"},
     {"{{quote \"a\\\"b\" 1}} {{squote \"a\"}}", "\"a\\\"b\" \"1\" 'a'"},
-    {"{{.empty | default \"foo\"}} {{.name | default \"foo\"}} {{index . \"absent\" | default \"d\"}}",
+    {"{{.empty | default \"foo\"}} {{.name | default \"foo\"}} {{index . \"absent\" | default "
+     "\"d\"}}",
      "foo world d"},
     {"{{empty .nolist}} {{empty .n}} {{coalesce .empty .zero \"x\"}}", "true false x"},
     {"{{required \"name is required\" .name}}", "world"},
-    {"{{required \"need it\" .empty}}", nullptr, "t:1:3: executing \"t\" at <required>: error calling required: need it"},
+    {"{{required \"need it\" .empty}}", nullptr,
+     "t:1:3: executing \"t\" at <required>: error calling required: need it"},
     {"{{ternary \"yes\" \"no\" .t}} {{true | ternary \"a\" \"b\"}}", "yes a"},
     {"{{upper \"abc\"}} {{lower \"ABC\"}} {{title \"hello world\"}}", "ABC abc Hello World"},
-    {"{{trim \"  x  \"}}|{{trimAll \"$\" \"$5.00$\"}}|{{trimPrefix \"-\" \"-x\"}}|{{trimSuffix \".tmpl\" \"a.yml.tmpl\"}}",
+    {"{{trim \"  x  \"}}|{{trimAll \"$\" \"$5.00$\"}}|{{trimPrefix \"-\" \"-x\"}}|{{trimSuffix "
+     "\".tmpl\" \"a.yml.tmpl\"}}",
      "x|5.00|x|a.yml"},
     {"{{replace \" \" \"-\" \"I Am Henry VIII\"}}", "I-Am-Henry-VIII"},
-    {"{{contains \"cat\" \"catch\"}} {{hasPrefix \"cat\" \"catch\"}} {{hasSuffix \"ch\" \"catch\"}}",
+    {"{{contains \"cat\" \"catch\"}} {{hasPrefix \"cat\" \"catch\"}} {{hasSuffix \"ch\" "
+     "\"catch\"}}",
      "true true true"},
     {"{{$a := split \"$\" \"foo$bar$baz\"}}{{$a._0}}{{$a._2}}", "foobaz"},
     {"{{splitList \",\" \"a,b,c\"}} {{splitList \",\" \"a,b\" | join \"+\"}}", "[a b c] a+b"},
@@ -191,7 +205,8 @@ const Row kRows[] = {
     {"{{\"a\\nb\" | indent 2}}", "  a\n  b"},
     {"x:{{\"a\\nb\" | nindent 2}}", "x:\n  a\n  b"},
     {"{{repeat 3 \"ab\"}}", "ababab"},
-    {"{{toJson .m}} {{toJson (list \"<x>\" 1.5 nil true)}}", "{\"a\":1,\"b\":2,\"c\":3} [\"\\u003cx\\u003e\",1.5,null,true]"},
+    {"{{toJson .m}} {{toJson (list \"<x>\" 1.5 nil true)}}",
+     "{\"a\":1,\"b\":2,\"c\":3} [\"\\u003cx\\u003e\",1.5,null,true]"},
     {"{{toString 5 | printf \"%q\"}} {{atoi \"42\"}} {{atoi \"x\"}}", "\"5\" 42 0"},
     {"{{int \"12\"}} {{int 3.9}} {{int \"0x10\"}}", "12 3 16"},
     {"{{list 1 \"a\"}} {{$d := dict \"k\" \"v\" \"n\" 1}}{{$d.k}}{{$d.n}}", "[1 a] v1"},
@@ -200,18 +215,25 @@ const Row kRows[] = {
     {"{{cat \"hello\" \"beautiful\" \"world\"}}|{{cat \"a\" nil 1}}", "hello beautiful world|a 1"},
     {"{{slice .list 1 2 3 4}}", nullptr, "wrong number of args for slice: want 1 to 4 got 5"},
     {"{{required \"two\\nlines\" .empty}}", nullptr, "error calling required: two\\nlines"},
-    {"{{ (print\n  .missing) }}", nullptr, "t:2:3: executing \"t\" at <.missing>: map has no entry"},
-    {"{{ (print\n \"a\") 1 }}", nullptr, "t:1:4: executing \"t\" at <(print\\n \"a\")>: can't give argument"},
+    {"{{ (print\n  .missing) }}", nullptr,
+     "t:2:3: executing \"t\" at <.missing>: map has no entry"},
+    {"{{ (print\n \"a\") 1 }}", nullptr,
+     "t:1:4: executing \"t\" at <(print\\n \"a\")>: can't give argument"},
     {"{{upper 5}}", nullptr, "error calling upper: wrong type for value; expected string; got int"},
-    {"{{upper \"a\" \"b\"}}", nullptr, "t:1:3: executing \"t\" at <upper>: wrong number of args for upper: want 1 got 2"},
+    {"{{upper \"a\" \"b\"}}", nullptr,
+     "t:1:3: executing \"t\" at <upper>: wrong number of args for upper: want 1 got 2"},
     // Execution errors, with where.
-    {"{{ .missing }}", nullptr, "t:1:4: executing \"t\" at <.missing>: map has no entry for key \"missing\""},
-    {"line1\n  {{ .nested.x.zz }}", nullptr, "t:2:6: executing \"t\" at <.nested.x.zz>: map has no entry for key \"zz\""},
+    {"{{ .missing }}", nullptr,
+     "t:1:4: executing \"t\" at <.missing>: map has no entry for key \"missing\""},
+    {"line1\n  {{ .nested.x.zz }}", nullptr,
+     "t:2:6: executing \"t\" at <.nested.x.zz>: map has no entry for key \"zz\""},
     {"{{ .missing | default \"x\" }}", nullptr, "map has no entry for key \"missing\""},
-    {"{{ if .missing }}{{ end }}", nullptr, "t:1:7: executing \"t\" at <.missing>: map has no entry"},
+    {"{{ if .missing }}{{ end }}", nullptr,
+     "t:1:7: executing \"t\" at <.missing>: map has no entry"},
     {"{{ nil }}", nullptr, "t:1:4: executing \"t\" at <nil>: nil is not a command"},
     {"{{ .name 1 }}", nullptr, "name is not a method but has arguments"},
-    {"{{ $x := 1 }}{{ $x 2 }}", nullptr, "t:1:17: executing \"t\" at <$x>: can't give argument to non-function $x"},
+    {"{{ $x := 1 }}{{ $x 2 }}", nullptr,
+     "t:1:17: executing \"t\" at <$x>: can't give argument to non-function $x"},
     {"{{ 1 2 }}", nullptr, "can't give argument to non-function 1"},
     {"{{ .name.x }}", nullptr, "can't evaluate field x in type string"},
     {"{{ .nil.x }}", nullptr, "nil data; no entry for key \"x\""},
@@ -283,8 +305,7 @@ TEST(Template, ParsedOnceRunsOnManyDataAndThreads) {
       outs[i] = r.ok() ? *r : r.status().message();
     });
   for (auto& th : threads) th.join();
-  for (int i = 0; i < 8; i++)
-    EXPECT_EQ(outs[i], std::to_string(i) + (i % 2 == 0 ? " master" : ""));
+  for (int i = 0; i < 8; i++) EXPECT_EQ(outs[i], std::to_string(i) + (i % 2 == 0 ? " master" : ""));
   auto missing = t->Execute(Value(Value::Map{}));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(),

@@ -10,26 +10,40 @@ Value Value::FromEnv(const std::map<std::string, std::string>& env) {
 
 bool Value::Truth() const {
   switch (kind()) {
-    case Kind::kNil: return false;
-    case Kind::kBool: return boolean();
-    case Kind::kInt: return integer() != 0;
-    case Kind::kFloat: return floating() != 0;
-    case Kind::kString: return !str().empty();
-    case Kind::kList: return !list().empty();
-    case Kind::kMap: return !map().empty();
+    case Kind::kNil:
+      return false;
+    case Kind::kBool:
+      return boolean();
+    case Kind::kInt:
+      return integer() != 0;
+    case Kind::kFloat:
+      return floating() != 0;
+    case Kind::kString:
+      return !str().empty();
+    case Kind::kList:
+      return !list().empty();
+    case Kind::kMap:
+      return !map().empty();
   }
   return false;
 }
 
 const char* Value::TypeName() const {
   switch (kind()) {
-    case Kind::kNil: return "<nil>";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float64";
-    case Kind::kString: return "string";
-    case Kind::kList: return "[]interface {}";
-    case Kind::kMap: return "map[string]interface {}";
+    case Kind::kNil:
+      return "<nil>";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kInt:
+      return "int";
+    case Kind::kFloat:
+      return "float64";
+    case Kind::kString:
+      return "string";
+    case Kind::kList:
+      return "[]interface {}";
+    case Kind::kMap:
+      return "map[string]interface {}";
   }
   return "?";
 }
@@ -37,13 +51,20 @@ const char* Value::TypeName() const {
 bool Value::operator==(const Value& o) const {
   if (kind() != o.kind()) return false;
   switch (kind()) {
-    case Kind::kNil: return true;
-    case Kind::kBool: return boolean() == o.boolean();
-    case Kind::kInt: return integer() == o.integer();
-    case Kind::kFloat: return floating() == o.floating();
-    case Kind::kString: return str() == o.str();
-    case Kind::kList: return list() == o.list();
-    case Kind::kMap: return map() == o.map();
+    case Kind::kNil:
+      return true;
+    case Kind::kBool:
+      return boolean() == o.boolean();
+    case Kind::kInt:
+      return integer() == o.integer();
+    case Kind::kFloat:
+      return floating() == o.floating();
+    case Kind::kString:
+      return str() == o.str();
+    case Kind::kList:
+      return list() == o.list();
+    case Kind::kMap:
+      return map() == o.map();
   }
   return false;
 }

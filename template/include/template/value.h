@@ -22,14 +22,14 @@ class Value {
   using List = std::vector<Value>;
   using Map = std::map<std::string, Value>;
 
-  Value() = default;  // nil
-  Value(std::nullptr_t) {}                     // NOLINT: implicit by design
-  Value(bool b) : v_(b) {}                     // NOLINT
-  Value(int i) : v_(int64_t{i}) {}             // NOLINT
-  Value(int64_t i) : v_(i) {}                  // NOLINT
-  Value(double d) : v_(d) {}                   // NOLINT
-  Value(std::string s) : v_(std::move(s)) {}   // NOLINT
-  Value(const char* s) : v_(std::string(s)) {} // NOLINT
+  Value() = default;                                                 // nil
+  Value(std::nullptr_t) {}                                           // NOLINT: implicit by design
+  Value(bool b) : v_(b) {}                                           // NOLINT
+  Value(int i) : v_(int64_t{i}) {}                                   // NOLINT
+  Value(int64_t i) : v_(i) {}                                        // NOLINT
+  Value(double d) : v_(d) {}                                         // NOLINT
+  Value(std::string s) : v_(std::move(s)) {}                         // NOLINT
+  Value(const char* s) : v_(std::string(s)) {}                       // NOLINT
   Value(List l) : v_(std::make_shared<const List>(std::move(l))) {}  // NOLINT
   Value(Map m) : v_(std::make_shared<const Map>(std::move(m))) {}    // NOLINT
 
