@@ -390,9 +390,9 @@ class Parser {
       term->f = std::strtod(s.c_str(), &end);
       return *end == '\0' && errno == 0 ? Status::Ok() : bad;
     }
-    size_t digits = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+    size_t sign_len = (s[0] == '-' || s[0] == '+') ? 1 : 0;
     int base = 10;
-    std::string body = s.substr(digits);
+    std::string body = s.substr(sign_len);
     if (body.size() > 1 && body[0] == '0') {
       char p = static_cast<char>(std::tolower(static_cast<unsigned char>(body[1])));
       base = p == 'x' ? 16 : p == 'b' ? 2 : 8;
