@@ -50,8 +50,11 @@ class Deployment {
       : run_(run), img_(img), all_(all), m0_(*all[0]) {}
 
   Status Run(Store& store, const LayerStack& stack) {
+    // Every host's templates rendered before any host is reached: a
+    // template error leaves every host as it was.
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
+                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_));
     RETURN_IF_ERROR(ConnectAll());
-    std::vector<RootfsPlan> plans;
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
     RETURN_IF_ERROR(InitHosts());
@@ -74,7 +77,8 @@ class Deployment {
   }
 
  private:
-  // 1. Every host reached before anything changes on one.
+  // 1. Every host reached (after every plan is made) before anything
+  //    changes on one.
   Status ConnectAll() {
     run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));

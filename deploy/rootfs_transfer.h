@@ -5,8 +5,11 @@
 // image's layer TOCs, file data from the chunk store), with templates
 // rendered for the host: every regular file under statics/ in place, and
 // every *.tmpl under etc/, charts/ and manifests/ into the same path without
-// ".tmpl". Only `{{ .KEY }}` (KEY a shell variable name) is replaced; other
-// `{{ ... }}` text is left alone; an unset KEY is an error naming file:line.
+// ".tmpl". Rendering is Go's text/template with sprig's functions
+// (template/template.h) over the host's env, a map of strings: `{{ .KEY }}`,
+// if/range/with, pipelines such as `{{ .X | b64enc }}`. An unset KEY, an
+// unknown function or bad syntax is an error naming FILE:LINE:COL; nothing
+// is ever half rendered.
 //
 // The host record (/var/lib/cimg/<cluster>/files.gz on the host) lists what
 // the last successful transfer left there, one line per path:
