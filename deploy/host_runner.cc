@@ -129,6 +129,12 @@ std::string HostRunner::Exports(const HostCtx& c) const {
   return s;
 }
 
+Result<ExecResult> HostRunner::Exec(HostCtx& c, const std::string& cmd) {
+  auto r = c.ssh->Run(Exports(c) + cmd, "");
+  if (!r.ok()) return Lost(c, "the command", r.status());
+  return r;
+}
+
 Status HostRunner::Run(HostCtx& c, const std::string& what, const std::string& cmd,
                        const std::string& input, ExecResult* out) {
   ASSIGN_OR_RETURN(ExecResult r, c.ssh->Run(cmd, input));

@@ -77,6 +77,10 @@ class HostRunner {
               const std::string& what, const std::string& cmd, const std::string& input = "",
               ExecResult* out = nullptr);
 
+  // Runs `cmd` on c with c's environment exported, whatever its exit
+  // status; an error only when the connection is lost.
+  Result<ExecResult> Exec(HostCtx& c, const std::string& cmd);
+
   // Runs `cmd` on c without the environment and without logging its
   // output; a non-zero exit is an error "host IP: `what` failed".
   Status Run(HostCtx& c, const std::string& what, const std::string& cmd,

@@ -120,5 +120,6 @@ void AddBuildCommands(CLI::App& app, const Global& g, const bool& quiet);  // ci
 void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_login.cc
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
+void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 
 }  // namespace cimg
