@@ -1,12 +1,13 @@
 #include "deploy/clusterfile.h"
 
-#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <set>
 
 #include "base/io.h"
+#include "deploy/ip_range.h"
+#include "deploy/yaml_fields.h"
 
 namespace cfs::deploy {
 
@@ -43,56 +44,10 @@ Status CheckClusterName(const std::string& n) {
 
 namespace {
 
-// Parse errors carry the node's line (1-based).
-class Parser {
+// The Cluster and Plugin documents (the other kinds have files of their own).
+class Parser : public YamlFields {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
-
-  Status Err(const YAML::Node& n, const std::string& why) const {
-    int line = n.IsDefined() ? n.Mark().line + 1 : 0;
-    return Status::Invalid(file_ + ":" + std::to_string(line > 0 ? line : 1) + ": " + why);
-  }
-
-  Status Keys(const YAML::Node& map, const std::string& where,
-              std::initializer_list<const char*> allowed) const {
-    if (!map.IsMap()) return Err(map, where + " must be a mapping");
-    for (const auto& kv : map) {
-      std::string k = kv.first.Scalar();
-      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
-        std::string list;
-        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        return Err(kv.first, "unknown field " + where + "." + k + " (known: " + list + ")");
-      }
-    }
-    return Status::Ok();
-  }
-
-  Result<std::string> Str(const YAML::Node& n, const std::string& what) const {
-    if (!n.IsScalar()) return Err(n, what + " must be a string");
-    return n.Scalar();
-  }
-
-  Result<std::vector<std::string>> StrList(const YAML::Node& n, const std::string& what) const {
-    std::vector<std::string> out;
-    if (n.IsNull()) return out;
-    if (!n.IsSequence()) return Err(n, what + " must be a list");
-    for (const auto& i : n) {
-      ASSIGN_OR_RETURN(std::string s, Str(i, what + " item"));
-      out.push_back(s);
-    }
-    return out;
-  }
-
-  Result<std::vector<std::string>> EnvList(const YAML::Node& n, const std::string& what) const {
-    ASSIGN_OR_RETURN(auto list, StrList(n, what));
-    size_t i = 0;
-    for (const auto& kv : list) {
-      auto p = ParseEnvEntry(kv);
-      if (!p.ok()) return Err(n[i], what + ": " + p.status().message());
-      i++;
-    }
-    return list;
-  }
+  using YamlFields::YamlFields;
 
   Result<SshSpec> Ssh(const YAML::Node& n, const std::string& where) const {
     SshSpec s;
@@ -102,15 +57,7 @@ class Parser {
     if (n["passwd"]) { ASSIGN_OR_RETURN(s.passwd, Str(n["passwd"], where + ".passwd")); }
     if (n["pk"]) { ASSIGN_OR_RETURN(s.pk, Str(n["pk"], where + ".pk")); }
     if (n["pkPasswd"]) { ASSIGN_OR_RETURN(s.pk_passwd, Str(n["pkPasswd"], where + ".pkPasswd")); }
-    if (n["port"]) {
-      ASSIGN_OR_RETURN(std::string p, Str(n["port"], where + ".port"));
-      int v = 0;
-      bool ok = !p.empty() && p.size() <= 5 && std::all_of(p.begin(), p.end(), ::isdigit);
-      if (ok) v = std::stoi(p);
-      if (!ok || v < 1 || v > 65535)
-        return Err(n["port"], where + ".port \"" + p + "\" is not a port number (1-65535)");
-      s.port = v;
-    }
+    if (n["port"]) { ASSIGN_OR_RETURN(s.port, Port(n["port"], where + ".port")); }
     if (s.user && s.user->empty()) return Err(n["user"], where + ".user is empty");
     return s;
   }
@@ -120,13 +67,17 @@ class Parser {
     RETURN_IF_ERROR(Keys(n, where, {"ips", "roles", "ssh", "env", "labels", "taints"}));
     HostGroup g;
     if (!n["ips"]) return Err(n, where + ": ips is required");
-    ASSIGN_OR_RETURN(g.ips, StrList(n["ips"], where + ".ips"));
-    if (g.ips.empty()) return Err(n["ips"], where + ".ips is empty");
-    for (size_t k = 0; k < g.ips.size(); k++) {
-      unsigned char buf[16];
-      if (inet_pton(AF_INET, g.ips[k].c_str(), buf) != 1 &&
-          inet_pton(AF_INET6, g.ips[k].c_str(), buf) != 1)
-        return Err(n["ips"][k], where + ".ips: \"" + g.ips[k] + "\" is not an IP address");
+    ASSIGN_OR_RETURN(auto items, StrList(n["ips"], where + ".ips"));
+    if (items.empty()) return Err(n["ips"], where + ".ips is empty");
+    for (size_t k = 0; k < items.size(); k++) {
+      auto ips = ExpandIpRange(items[k]);
+      if (!ips.ok()) return Err(n["ips"][k], where + ".ips: " + ips.status().message());
+      for (const auto& ip : *ips) {
+        if (!IsIpAddress(ip))
+          return Err(n["ips"][k], where + ".ips: \"" + ip + "\" is not an IP address");
+        g.ips.push_back(ip);
+        g.ip_lines.push_back(Line(n["ips"][k]));
+      }
     }
     if (!n["roles"]) return Err(n, where + ": roles is required (master or node)");
     ASSIGN_OR_RETURN(g.roles, StrList(n["roles"], where + ".roles"));
@@ -182,7 +133,8 @@ class Parser {
       ASSIGN_OR_RETURN(HostGroup g, Hosts(spec["hosts"][i], i));
       for (size_t k = 0; k < g.ips.size(); k++)
         if (!seen.insert(g.ips[k]).second)
-          return Err(spec["hosts"][i]["ips"][k], "host " + g.ips[k] + " is listed twice");
+          return Status::Invalid(file() + ":" + std::to_string(g.ip_lines[k]) + ": host " +
+                                 g.ips[k] + " is listed twice");
       master = master || g.roles[0] == "master" || g.roles.back() == "master";
       c->hosts.push_back(std::move(g));
     }
@@ -247,8 +199,6 @@ class Parser {
     return p;
   }
 
- private:
-  std::string file_;
 };
 
 }  // namespace

@@ -10,7 +10,7 @@
 //     cmd: ["kubectl apply -f x"]     # replaces the image's CMDs
 //     ssh: {user: root, passwd: .., pk: /root/.ssh/id_ed25519, pkPasswd: .., port: 22}
 //     hosts:
-//     - ips: [10.0.0.2, 10.0.0.3]
+//     - ips: [10.0.0.2, 10.0.0.5-10.0.0.9]   # ranges as sealer's --masters takes them
 //       roles: [master]               # master | node
 //       ssh: {...}                    # overrides spec.ssh for these hosts
 //       env: [K=V]                    # overrides spec.env for these hosts
@@ -47,12 +47,13 @@ struct SshSpec {
 };
 
 struct HostGroup {
-  std::vector<std::string> ips;
+  std::vector<std::string> ips;  // ranges "A-B" expanded (deploy/ip_range.h)
   std::vector<std::string> roles;  // "master" or "node" (exactly one of them)
   SshSpec ssh;
   std::vector<std::string> env;  // "K=V"
   std::map<std::string, std::string> labels;
   std::vector<std::string> taints;
+  std::vector<int> ip_lines;  // parsed: the Clusterfile line of each of ips (for errors)
 };
 
 // Plugin phases, in lifecycle order.
