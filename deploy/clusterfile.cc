@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/io.h"
+#include "deploy/clusterfile_docs.h"
 #include "deploy/ip_range.h"
 #include "deploy/yaml_fields.h"
 
@@ -203,6 +204,62 @@ class Parser : public YamlFields {
 
 }  // namespace
 
+namespace {
+
+// The apiVersions each kind is accepted with ("" ends a list).
+struct KindInfo {
+  const char* kind;
+  const char* api[5];
+};
+constexpr KindInfo kKinds[] = {
+    {"Cluster", {"sealer.io/v2", "sealer.cloud/v2", ""}},
+    {"Plugin", {"sealer.io/v2", "sealer.cloud/v2", "sealer.io/v1", "sealer.cloud/v1", ""}},
+    {"Config", {"sealer.io/v2", "sealer.cloud/v2", "sealer.io/v1", "sealer.cloud/v1", ""}},
+};
+
+// The kind of doc, checked against its apiVersion.
+Result<const KindInfo*> DocKind(const Parser& p, const YAML::Node& doc) {
+  if (!doc.IsMap()) return p.Err(doc, "a document must be a mapping");
+  if (!doc["apiVersion"]) return p.Err(doc, "apiVersion is required");
+  ASSIGN_OR_RETURN(std::string api, p.Str(doc["apiVersion"], "apiVersion"));
+  if (!doc["kind"]) return p.Err(doc, "kind is required");
+  ASSIGN_OR_RETURN(std::string kind, p.Str(doc["kind"], "kind"));
+  std::string kinds;
+  for (const KindInfo& k : kKinds) {
+    kinds += (kinds.empty() ? "" : ", ") + std::string(k.kind);
+    if (kind != k.kind) continue;
+    std::string apis;
+    for (const char* const* a = k.api; **a; a++) {
+      if (api == *a) return &k;
+      apis += (apis.empty() ? "" : ", ") + std::string(*a);
+    }
+    return p.Err(doc["apiVersion"],
+                 "apiVersion \"" + api + "\" is not supported for kind " + kind + " (" + apis + ")");
+  }
+  return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (" + kinds + ")");
+}
+
+// One document into c.
+Status AddDoc(const Parser& p, const YAML::Node& doc, Clusterfile* c, bool* have_cluster) {
+  ASSIGN_OR_RETURN(const KindInfo* k, DocKind(p, doc));
+  const std::string kind = k->kind;
+  if (kind == "Cluster") {
+    if (*have_cluster) return p.Err(doc, "a second kind: Cluster document");
+    *have_cluster = true;
+    return p.Cluster(doc, c);
+  }
+  if (kind == "Plugin") {
+    ASSIGN_OR_RETURN(Plugin pl, p.PluginDoc(doc));
+    c->plugins.push_back(std::move(pl));
+  } else if (kind == "Config") {
+    ASSIGN_OR_RETURN(ConfigDoc cd, ParseConfigDoc(p, doc));
+    c->configs.push_back(std::move(cd));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Clusterfile> ParseClusterfile(const std::string& text, const std::string& file) {
   Parser p(file);
   std::vector<YAML::Node> docs;
@@ -214,26 +271,8 @@ Result<Clusterfile> ParseClusterfile(const std::string& text, const std::string&
   Clusterfile c;
   bool have_cluster = false;
   try {
-    for (const auto& doc : docs) {
-      if (doc.IsNull()) continue;
-      if (!doc.IsMap()) return p.Err(doc, "a document must be a mapping");
-      if (!doc["apiVersion"]) return p.Err(doc, "apiVersion is required");
-      ASSIGN_OR_RETURN(std::string api, p.Str(doc["apiVersion"], "apiVersion"));
-      if (api != "sealer.io/v2" && api != "sealer.cloud/v2")
-        return p.Err(doc["apiVersion"], "apiVersion \"" + api + "\" is not supported (sealer.io/v2)");
-      if (!doc["kind"]) return p.Err(doc, "kind is required");
-      ASSIGN_OR_RETURN(std::string kind, p.Str(doc["kind"], "kind"));
-      if (kind == "Cluster") {
-        if (have_cluster) return p.Err(doc, "a second kind: Cluster document");
-        RETURN_IF_ERROR(p.Cluster(doc, &c));
-        have_cluster = true;
-      } else if (kind == "Plugin") {
-        ASSIGN_OR_RETURN(Plugin pl, p.PluginDoc(doc));
-        c.plugins.push_back(std::move(pl));
-      } else {
-        return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (Cluster, Plugin)");
-      }
-    }
+    for (const auto& doc : docs)
+      if (!doc.IsNull()) RETURN_IF_ERROR(AddDoc(p, doc, &c, &have_cluster));
   } catch (const YAML::Exception& e) {
     return Status::Invalid(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
@@ -281,6 +320,20 @@ void EmitSsh(YAML::Emitter& e, const SshSpec& s) {
   if (s.port) e << YAML::Key << "port" << YAML::Value << std::to_string(*s.port);
   e << YAML::EndMap;
 }
+std::string EmitConfigDoc(const ConfigDoc& c) {
+  YAML::Emitter e;
+  e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "sealer.io/v1" << YAML::Key
+    << "kind" << YAML::Value << "Config" << YAML::Key << "metadata" << YAML::Value
+    << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::EndMap
+    << YAML::Key << "spec" << YAML::Value << YAML::BeginMap << YAML::Key << "path"
+    << YAML::Value << c.path;
+  if (!c.app_name.empty()) e << YAML::Key << "appName" << YAML::Value << c.app_name;
+  if (!c.strategy.empty()) e << YAML::Key << "strategy" << YAML::Value << c.strategy;
+  if (!c.process.empty()) e << YAML::Key << "process" << YAML::Value << c.process;
+  e << YAML::Key << "data" << YAML::Value << YAML::Literal << c.data << YAML::EndMap
+    << YAML::EndMap;
+  return std::string(e.c_str()) + "\n";
+}
 bool Empty(const SshSpec& s) { return !s.user && !s.passwd && !s.pk && !s.pk_passwd && !s.port; }
 }  // namespace
 
@@ -327,6 +380,7 @@ std::string EmitClusterfile(const Clusterfile& c) {
        << YAML::EndMap;
     out += "---\n" + std::string(pe.c_str()) + "\n";
   }
+  for (const auto& cd : c.configs) out += "---\n" + EmitConfigDoc(cd);
   return out;
 }
 

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "deploy/config_docs.h"
 
 namespace cfs::deploy {
 
@@ -75,6 +76,7 @@ struct Clusterfile {
   SshSpec ssh;
   std::vector<HostGroup> hosts;
   std::vector<Plugin> plugins;
+  std::vector<ConfigDoc> configs;  // kind: Config, in order (deploy/config_docs.h)
 
   // The hosts in order: masters first (the first is master0), then nodes.
   struct Host {

@@ -103,7 +103,7 @@ TEST(Clusterfile, BadInputNamesTheLine) {
       {"bad env", "- REGISTRY_PORT=5000", "- REGISTRY PORT", "Clusterfile:8: spec.env: env entry"},
       {"bad api", "apiVersion: sealer.io/v2\nkind: Cluster", "apiVersion: sealer.io/v9\nkind: Cluster",
        "Clusterfile:1: apiVersion \"sealer.io/v9\" is not supported"},
-      {"bad kind", "kind: Plugin", "kind: Config", "Clusterfile:28: kind \"Config\" is not supported"},
+      {"bad kind", "kind: Plugin", "kind: Infra", "Clusterfile:28: kind \"Infra\" is not supported (Cluster, Plugin, Config"},
       {"bad action", "action: PostInstall|pre-init-host", "action: after-all", "Clusterfile:33: Plugin notify: unknown action \"after-all\""},
       {"bad plugin type", "type: SHELL", "type: LABEL", "Clusterfile:32: Plugin notify: type \"LABEL\""},
       {"bad name", "name: my-cluster", "name: My_Cluster", "Clusterfile:4: cluster name \"My_Cluster\""},

@@ -1,0 +1,15 @@
+// The parsers of the Clusterfile kinds beside Cluster and Plugin (private to
+// deploy/; ParseClusterfile calls them). Every error is "FILE:LINE: reason".
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include "deploy/clusterfile.h"
+#include "deploy/yaml_fields.h"
+
+namespace cfs::deploy {
+
+// kind: Config (deploy/config_docs.h).
+Result<ConfigDoc> ParseConfigDoc(const YamlFields& f, const YAML::Node& doc);
+
+}  // namespace cfs::deploy
