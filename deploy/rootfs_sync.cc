@@ -88,6 +88,7 @@ class Sync {
   }
 
   Status Run(std::vector<RootfsPlan>* plans) {
+    RETURN_IF_ERROR(ConfigOverrides());
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return Prepare(c); }));
     {
       ProgressReporter reporter(run_.options().progress, done_, TotalBytes());
@@ -101,11 +102,24 @@ class Sync {
  private:
   HostSync& Of(HostCtx* h) { return sync_[index_.at(h)]; }
 
+  // The files the Clusterfile's Config documents write (the same for every
+  // host; sealer writes them into the rootfs before rendering it).
+  Status ConfigOverrides() {
+    if (run_.cluster().configs.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
+    ASSIGN_OR_RETURN(overrides_, ConfigFiles(run_.cluster().configs, [&](const std::string& p) {
+                       return ReadRootfsFile(stack_, *chunks, p);
+                     }));
+    for (const auto& [path, contents] : overrides_)
+      run_.Log("Config: " + path + " (" + std::to_string(contents.size()) + " bytes)");
+    return Status::Ok();
+  }
+
   // 1. c's plan, record and delta; deletes what is gone.
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
     ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
-    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master));
+    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master, overrides_));
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     c.report.files_total = hs.plan.entries.size();
@@ -305,6 +319,7 @@ class Sync {
   const std::vector<HostCtx*>& all_;
   std::vector<HostSync> sync_;
   std::map<HostCtx*, size_t> index_;
+  FileOverrides overrides_;        // Config documents' files
   std::atomic<uint64_t> done_{0};  // file data bytes streamed
   HostErrors failed_;
 };

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ struct RootfsEntry {
   std::string path;      // relative, "" never (the root is not listed)
   LayerStack::Ref ref;   // metadata (and data, after ResolveHardlink)
   int rendered = -1;     // index into RootfsPlan::rendered, or -1
+  int perm = -1;         // permission bits instead of ref's (a file the plan adds: 0644)
   char type = 'f';
   uint64_t size = 0;     // file data bytes (regular files)
   std::string fingerprint;
@@ -44,10 +46,25 @@ struct RootfsPlan {
   uint64_t bytes = 0;                // file data bytes in total
 };
 
+// Files whose contents replace the image's, or are added (with 0755
+// parent directories and mode 0644, owner root), before templates are
+// rendered: rootfs-relative path -> contents (the Clusterfile's Config
+// documents, deploy/config_docs.h).
+using FileOverrides = std::map<std::string, std::string>;
+
 // Builds the plan for one host. `env` renders templates; with
-// `with_registry` false, registry/ is left out (nodes).
+// `with_registry` false, registry/ is left out (nodes). An override of a
+// path that is not a regular file in the image (or below one that is not a
+// directory) is kInvalidArgument naming it.
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
-                              const std::map<std::string, std::string>& env, bool with_registry);
+                              const std::map<std::string, std::string>& env, bool with_registry,
+                              const FileOverrides& overrides = {});
+
+// The contents of the regular file (or hard link to one) at `path` in the
+// merged rootfs; nullopt when nothing is there; kInvalidArgument when it is
+// another type.
+Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, ChunkSource& chunks,
+                                                  const std::string& path);
 
 // The host record of a plan (uncompressed), and a parsed one: path → (fp, type).
 std::string EncodeRecord(const RootfsPlan& plan);
