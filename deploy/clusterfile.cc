@@ -8,6 +8,7 @@
 #include "base/io.h"
 #include "deploy/clusterfile_docs.h"
 #include "deploy/ip_range.h"
+#include "deploy/node_labels.h"
 #include "deploy/yaml_fields.h"
 
 namespace cfs::deploy {
@@ -94,6 +95,9 @@ class Parser : public YamlFields {
     if (n["ssh"]) { ASSIGN_OR_RETURN(g.ssh, Ssh(n["ssh"], where + ".ssh")); }
     if (n["env"]) { ASSIGN_OR_RETURN(g.env, EnvList(n["env"], where + ".env")); }
     if (n["taints"]) { ASSIGN_OR_RETURN(g.taints, StrList(n["taints"], where + ".taints")); }
+    for (size_t k = 0; k < g.taints.size(); k++)
+      if (auto t = ParseTaint(g.taints[k]); !t.ok())
+        return Err(n["taints"][k], where + ".taints: " + t.status().message());
     if (const auto& l = n["labels"]; l && !l.IsNull()) {
       if (!l.IsMap()) return Err(l, where + ".labels must be a mapping");
       for (const auto& kv : l) {

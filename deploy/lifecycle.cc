@@ -11,6 +11,7 @@
 #include "deploy/host_runner.h"
 #include "deploy/host_script.h"
 #include "deploy/kubeadm.h"
+#include "deploy/node_labels.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
 #include "store/image_stack.h"
@@ -57,8 +58,10 @@ class Deployment {
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());
     RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
-    if (PlanHas(plan0_, "bin/kubeadm"))
+    if (PlanHas(plan0_, "bin/kubeadm")) {
       RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
+      RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
+    }
     RETURN_IF_ERROR(RunCommands());
     RETURN_IF_ERROR(Launch());
     return run_.Phase("post-install", all_, img_.id, true);
