@@ -8,6 +8,7 @@
 #include "base/io.h"
 #include "deploy/clusterfile_docs.h"
 #include "deploy/ip_range.h"
+#include "deploy/kubeadm_config.h"
 #include "deploy/node_labels.h"
 #include "deploy/yaml_fields.h"
 
@@ -222,31 +223,37 @@ constexpr KindInfo kKinds[] = {
 };
 
 // The kind of doc, checked against its apiVersion.
-Result<const KindInfo*> DocKind(const Parser& p, const YAML::Node& doc) {
+Result<std::string> DocKind(const Parser& p, const YAML::Node& doc) {
   if (!doc.IsMap()) return p.Err(doc, "a document must be a mapping");
   if (!doc["apiVersion"]) return p.Err(doc, "apiVersion is required");
   ASSIGN_OR_RETURN(std::string api, p.Str(doc["apiVersion"], "apiVersion"));
   if (!doc["kind"]) return p.Err(doc, "kind is required");
   ASSIGN_OR_RETURN(std::string kind, p.Str(doc["kind"], "kind"));
+  if (IsKubeadmKind(kind)) {
+    if (KubeadmApiVersionOk(kind, api)) return kind;
+    return p.Err(doc["apiVersion"], "apiVersion \"" + api + "\" is not supported for kind " +
+                                        kind + " (" + KubeadmApiVersions(kind) + ")");
+  }
   std::string kinds;
   for (const KindInfo& k : kKinds) {
     kinds += (kinds.empty() ? "" : ", ") + std::string(k.kind);
     if (kind != k.kind) continue;
     std::string apis;
     for (const char* const* a = k.api; **a; a++) {
-      if (api == *a) return &k;
+      if (api == *a) return kind;
       apis += (apis.empty() ? "" : ", ") + std::string(*a);
     }
     return p.Err(doc["apiVersion"],
                  "apiVersion \"" + api + "\" is not supported for kind " + kind + " (" + apis + ")");
   }
-  return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (" + kinds + ")");
+  return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (" + kinds +
+                                ", InitConfiguration, ClusterConfiguration, JoinConfiguration, "
+                                "KubeletConfiguration, KubeProxyConfiguration)");
 }
 
 // One document into c.
 Status AddDoc(const Parser& p, const YAML::Node& doc, Clusterfile* c, bool* have_cluster) {
-  ASSIGN_OR_RETURN(const KindInfo* k, DocKind(p, doc));
-  const std::string kind = k->kind;
+  ASSIGN_OR_RETURN(const std::string kind, DocKind(p, doc));
   if (kind == "Cluster") {
     if (*have_cluster) return p.Err(doc, "a second kind: Cluster document");
     *have_cluster = true;
@@ -258,6 +265,10 @@ Status AddDoc(const Parser& p, const YAML::Node& doc, Clusterfile* c, bool* have
   } else if (kind == "Config") {
     ASSIGN_OR_RETURN(ConfigDoc cd, ParseConfigDoc(p, doc));
     c->configs.push_back(std::move(cd));
+  } else if (IsKubeadmKind(kind)) {
+    for (const auto& k : c->kubeadm)
+      if (k.kind == kind) return p.Err(doc, "a second kind: " + kind + " document");
+    c->kubeadm.push_back({kind, doc["apiVersion"].Scalar(), YAML::Dump(doc) + "\n"});
   }
   return Status::Ok();
 }
@@ -385,6 +396,7 @@ std::string EmitClusterfile(const Clusterfile& c) {
     out += "---\n" + std::string(pe.c_str()) + "\n";
   }
   for (const auto& cd : c.configs) out += "---\n" + EmitConfigDoc(cd);
+  for (const auto& k : c.kubeadm) out += "---\n" + k.yaml;
   return out;
 }
 

@@ -37,6 +37,7 @@
 
 #include "base/status.h"
 #include "deploy/config_docs.h"
+#include "deploy/kubeadm_config.h"
 
 namespace cfs::deploy {
 
@@ -77,6 +78,7 @@ struct Clusterfile {
   std::vector<HostGroup> hosts;
   std::vector<Plugin> plugins;
   std::vector<ConfigDoc> configs;  // kind: Config, in order (deploy/config_docs.h)
+  std::vector<KubeadmDoc> kubeadm;  // kubeadm documents, one per kind (deploy/kubeadm_config.h)
 
   // The hosts in order: masters first (the first is master0), then nodes.
   struct Host {

@@ -103,8 +103,16 @@ class Sync {
   HostSync& Of(HostCtx* h) { return sync_[index_.at(h)]; }
 
   // The files the Clusterfile's Config documents write (the same for every
-  // host; sealer writes them into the rootfs before rendering it).
+  // host; sealer writes them into the rootfs before rendering it), and the
+  // merge of its kubeadm documents into the rendered etc/kubeadm.yml.
   Status ConfigOverrides() {
+    if (!run_.cluster().kubeadm.empty()) {
+      // The Clusterfile's kubeadm documents into the rendered etc/kubeadm.yml.
+      const auto& docs = run_.cluster().kubeadm;
+      filters_["etc/kubeadm.yml"] = [&docs](const std::string& in) {
+        return MergeKubeadmConfig(in, docs);
+      };
+    }
     if (run_.cluster().configs.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
     ASSIGN_OR_RETURN(overrides_, ConfigFiles(run_.cluster().configs, [&](const std::string& p) {
@@ -119,7 +127,8 @@ class Sync {
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
     ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
-    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master, overrides_));
+    ASSIGN_OR_RETURN(hs.plan,
+                     PlanRootfs(stack_, *chunks, c.env, c.host.master, overrides_, filters_));
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     c.report.files_total = hs.plan.entries.size();
@@ -320,6 +329,7 @@ class Sync {
   std::vector<HostSync> sync_;
   std::map<HostCtx*, size_t> index_;
   FileOverrides overrides_;        // Config documents' files
+  FileFilters filters_;            // kubeadm documents merged into etc/kubeadm.yml
   std::atomic<uint64_t> done_{0};  // file data bytes streamed
   HostErrors failed_;
 };

@@ -159,6 +159,35 @@ Status ApplyOverrides(const FileOverrides& overrides, bool with_registry, Rootfs
   return Status::Ok();
 }
 
+// Runs the filters on the plan's final contents (PlanRootfs, after templates).
+Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilters& filters,
+                    bool with_registry, RootfsPlan* plan) {
+  for (const auto& [path, filter] : filters) {
+    auto find = [&] {
+      return std::find_if(plan->entries.begin(), plan->entries.end(),
+                          [&](const RootfsEntry& e) { return e.path == path; });
+    };
+    auto it = find();
+    if (it == plan->entries.end()) {  // added, empty, then filtered
+      std::map<std::string, size_t> index;
+      for (size_t i = 0; i < plan->entries.size(); i++) index[plan->entries[i].path] = i;
+      RETURN_IF_ERROR(ApplyOverrides({{path, ""}}, with_registry, plan, &index));
+      if ((it = find()) == plan->entries.end()) continue;  // registry/ on a node
+    }
+    std::string contents;
+    if (it->type != 'f') return Status::Invalid(path + ": not a regular file in the image");
+    if (it->rendered >= 0) {
+      contents = plan->rendered[it->rendered];
+    } else {
+      ASSIGN_OR_RETURN(contents, ReadData(stack, chunks, stack.ResolveHardlink(it->ref)));
+    }
+    ASSIGN_OR_RETURN(std::string out, filter(contents));
+    plan->rendered.push_back(std::move(out));
+    it->rendered = static_cast<int>(plan->rendered.size() - 1);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, ChunkSource& chunks,
@@ -174,7 +203,7 @@ Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, Chunk
 
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
                               const std::map<std::string, std::string>& env, bool with_registry,
-                              const FileOverrides& overrides) {
+                              const FileOverrides& overrides, const FileFilters& filters) {
   RootfsPlan plan;
   std::map<std::string, size_t> index;  // path → entry, for .tmpl outputs
   Status err;
@@ -225,6 +254,7 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     }
   }
   for (auto& r : extra) plan.entries.push_back(std::move(r));
+  RETURN_IF_ERROR(ApplyFilters(stack, chunks, filters, with_registry, &plan));
   for (auto& e : plan.entries) {
     LayerStack::Ref data = stack.ResolveHardlink(e.ref);
     const TocEntry& te = stack.Entry(data);

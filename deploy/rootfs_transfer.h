@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -52,13 +53,20 @@ struct RootfsPlan {
 // documents, deploy/config_docs.h).
 using FileOverrides = std::map<std::string, std::string>;
 
+// Filters of a file's final contents, after templates are rendered: path ->
+// the new contents given the old ("" when the image lacks the file, which is
+// then added as overrides are). The Clusterfile's kubeadm documents.
+using FileFilter = std::function<Result<std::string>(const std::string& contents)>;
+using FileFilters = std::map<std::string, FileFilter>;
+
 // Builds the plan for one host. `env` renders templates; with
 // `with_registry` false, registry/ is left out (nodes). An override of a
 // path that is not a regular file in the image (or below one that is not a
 // directory) is kInvalidArgument naming it.
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
                               const std::map<std::string, std::string>& env, bool with_registry,
-                              const FileOverrides& overrides = {});
+                              const FileOverrides& overrides = {},
+                              const FileFilters& filters = {});
 
 // The contents of the regular file (or hard link to one) at `path` in the
 // merged rootfs; nullopt when nothing is there; kInvalidArgument when it is

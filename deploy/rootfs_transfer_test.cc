@@ -487,5 +487,23 @@ TEST(Rootfs, OverridesReplaceAndAddFilesBeforeTemplates) {
   EXPECT_EQ(bad.status().message(), "etc/a.yaml/x: etc/a.yaml is not a directory in the image");
 }
 
+// Filters see a file's rendered contents (kubeadm documents merged into
+// etc/kubeadm.yml); a missing file is added from "".
+TEST(Rootfs, FiltersRunAfterTemplates) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("etc").File("etc/kubeadm.yml.tmpl", "ip: {{ .CIMG_HOST_IP }}\n");
+  auto stack = Stack({base.toc()});
+  FileFilters f = {{"etc/kubeadm.yml", [](const std::string& in) -> Result<std::string> { return in + "+"; }},
+                   {"etc/new.yml", [](const std::string& in) -> Result<std::string> { return in + "new"; }}};
+  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, {}, f);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::vector<size_t> all(p->entries.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = i;
+  auto files = ReadTar(Stream(stack, chunks, *p, all, "gzip"));
+  EXPECT_EQ(files["etc/kubeadm.yml"].second, "ip: 10.0.0.2\n+");
+  EXPECT_EQ(files["etc/new.yml"].second, "new");
+}
+
 }  // namespace
 }  // namespace cfs::deploy
