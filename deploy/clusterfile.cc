@@ -120,8 +120,11 @@ class Parser : public YamlFields {
     const YAML::Node spec = doc["spec"];
     if (!spec) return Err(doc, "spec is required");
     RETURN_IF_ERROR(Keys(spec, "spec", {"image", "env", "cmd", "ssh", "hosts", "cmdArgs",
-                                        "appNames", "registry", "containerRuntime"}));
-    for (const char* unsupported : {"cmdArgs", "appNames", "registry", "containerRuntime"})
+                                        "appNames", "registry", "containerRuntime",
+                                        "cmd_args", "hostAliases", "dataRoot"}));
+    RETURN_IF_ERROR(ParseRegistry(*this, spec, &c->registry, &c->container_runtime));
+    if (spec["appNames"]) { ASSIGN_OR_RETURN(c->app_names, StrList(spec["appNames"], "spec.appNames")); }
+    for (const char* unsupported : {"cmdArgs", "cmd_args", "hostAliases", "dataRoot"})
       if (spec[unsupported])
         return Err(spec[unsupported].IsDefined() ? spec[unsupported] : spec,
                    std::string("spec.") + unsupported + " is not supported by cimg");
@@ -303,8 +306,8 @@ Result<Clusterfile> LoadClusterfile(const std::string& path) {
 
 std::vector<Clusterfile::Host> Clusterfile::Hosts() const {
   std::map<std::string, std::string> base;
-  for (const auto& kv : env)
-    if (auto p = ParseEnvEntry(kv); p.ok()) base[p->first] = p->second;
+  for (const auto& kv : env)  // sealer drops the keys it derives (registry_spec.h)
+    if (auto p = ParseEnvEntry(kv); p.ok() && !IsDerivedEnvKey(p->first)) base[p->first] = p->second;
   std::vector<Host> masters, nodes;
   for (const auto& g : hosts) {
     bool m = std::find(g.roles.begin(), g.roles.end(), "master") != g.roles.end();
@@ -349,6 +352,23 @@ std::string EmitConfigDoc(const ConfigDoc& c) {
     << YAML::EndMap;
   return std::string(e.c_str()) + "\n";
 }
+void EmitRegistry(YAML::Emitter& e, const Clusterfile& c) {
+  auto endpoint = [&](const char* key, const RegistryEndpoint& r) {
+    e << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "domain"
+      << YAML::Value << r.domain;
+    if (r.port) e << YAML::Key << "port" << YAML::Value << r.port;
+    e << YAML::EndMap;
+  };
+  if (c.registry.local || c.registry.external) {
+    e << YAML::Key << "registry" << YAML::Value << YAML::BeginMap;
+    if (c.registry.local) endpoint("localRegistry", *c.registry.local);
+    if (c.registry.external) endpoint("externalRegistry", *c.registry.external);
+    e << YAML::EndMap;
+  }
+  if (!c.container_runtime.empty())
+    e << YAML::Key << "containerRuntime" << YAML::Value << YAML::BeginMap << YAML::Key << "type"
+      << YAML::Value << c.container_runtime << YAML::EndMap;
+}
 bool Empty(const SshSpec& s) { return !s.user && !s.passwd && !s.pk && !s.pk_passwd && !s.port; }
 }  // namespace
 
@@ -365,6 +385,8 @@ std::string EmitClusterfile(const Clusterfile& c) {
     e << YAML::Key << "ssh" << YAML::Value;
     EmitSsh(e, c.ssh);
   }
+  EmitRegistry(e, c);
+  if (!c.app_names.empty()) e << YAML::Key << "appNames" << YAML::Value << c.app_names;
   e << YAML::Key << "hosts" << YAML::Value << YAML::BeginSeq;
   for (const auto& g : c.hosts) {
     e << YAML::BeginMap << YAML::Key << "ips" << YAML::Value << YAML::Flow << g.ips

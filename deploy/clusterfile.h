@@ -38,6 +38,7 @@
 #include "base/status.h"
 #include "deploy/config_docs.h"
 #include "deploy/kubeadm_config.h"
+#include "deploy/registry_spec.h"
 
 namespace cfs::deploy {
 
@@ -76,6 +77,9 @@ struct Clusterfile {
   std::vector<std::string> cmd;  // empty = the image's
   SshSpec ssh;
   std::vector<HostGroup> hosts;
+  RegistrySpec registry;          // spec.registry (deploy/registry_spec.h)
+  std::string container_runtime;  // spec.containerRuntime.type
+  std::vector<std::string> app_names;  // spec.appNames: the apps to launch (empty: the image's)
   std::vector<Plugin> plugins;
   std::vector<ConfigDoc> configs;  // kind: Config, in order (deploy/config_docs.h)
   std::vector<KubeadmDoc> kubeadm;  // kubeadm documents, one per kind (deploy/kubeadm_config.h)
