@@ -223,6 +223,7 @@ constexpr KindInfo kKinds[] = {
     {"Cluster", {"sealer.io/v2", "sealer.cloud/v2", ""}},
     {"Plugin", {"sealer.io/v2", "sealer.cloud/v2", "sealer.io/v1", "sealer.cloud/v1", ""}},
     {"Config", {"sealer.io/v2", "sealer.cloud/v2", "sealer.io/v1", "sealer.cloud/v1", ""}},
+    {"Application", {"sealer.io/v2", "sealer.cloud/v2", ""}},
 };
 
 // The kind of doc, checked against its apiVersion.
@@ -268,6 +269,10 @@ Status AddDoc(const Parser& p, const YAML::Node& doc, Clusterfile* c, bool* have
   } else if (kind == "Config") {
     ASSIGN_OR_RETURN(ConfigDoc cd, ParseConfigDoc(p, doc));
     c->configs.push_back(std::move(cd));
+  } else if (kind == "Application") {
+    if (c->application) return p.Err(doc, "a second kind: Application document");
+    ASSIGN_OR_RETURN(c->application, ParseApplicationDoc(p, doc));
+    c->application_yaml = YAML::Dump(doc) + "\n";
   } else if (IsKubeadmKind(kind)) {
     for (const auto& k : c->kubeadm)
       if (k.kind == kind) return p.Err(doc, "a second kind: " + kind + " document");
@@ -418,6 +423,7 @@ std::string EmitClusterfile(const Clusterfile& c) {
     out += "---\n" + std::string(pe.c_str()) + "\n";
   }
   for (const auto& cd : c.configs) out += "---\n" + EmitConfigDoc(cd);
+  if (c.application) out += "---\n" + c.application_yaml;
   for (const auto& k : c.kubeadm) out += "---\n" + k.yaml;
   return out;
 }

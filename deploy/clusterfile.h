@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "deploy/application_doc.h"
 #include "deploy/config_docs.h"
 #include "deploy/kubeadm_config.h"
 #include "deploy/registry_spec.h"
@@ -82,6 +83,8 @@ struct Clusterfile {
   std::vector<std::string> app_names;  // spec.appNames: the apps to launch (empty: the image's)
   std::vector<Plugin> plugins;
   std::vector<ConfigDoc> configs;  // kind: Config, in order (deploy/config_docs.h)
+  std::optional<ApplicationDoc> application;  // kind: Application (deploy/application_doc.h)
+  std::string application_yaml;  // that document as given (saved with the Clusterfile)
   std::vector<KubeadmDoc> kubeadm;  // kubeadm documents, one per kind (deploy/kubeadm_config.h)
 
   // The hosts in order: masters first (the first is master0), then nodes.

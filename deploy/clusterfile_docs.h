@@ -12,6 +12,9 @@ namespace cfs::deploy {
 // kind: Config (deploy/config_docs.h).
 Result<ConfigDoc> ParseConfigDoc(const YamlFields& f, const YAML::Node& doc);
 
+// kind: Application (deploy/application_doc.h).
+Result<ApplicationDoc> ParseApplicationDoc(const YamlFields& f, const YAML::Node& doc);
+
 // spec.registry and spec.containerRuntime of the Cluster document
 // (deploy/registry_spec.h).
 Status ParseRegistry(const YamlFields& f, const YAML::Node& spec, RegistrySpec* r,
