@@ -148,6 +148,22 @@ class Parser : public YamlFields {
       c->hosts.push_back(std::move(g));
     }
     if (!master) return Err(spec["hosts"], "spec.hosts has no master");
+    return CheckEnvAndFamily(spec, *c);
+  }
+
+  // As sealer: one IP family for all hosts; SvcCIDR a network with 10 addresses.
+  Status CheckEnvAndFamily(const YAML::Node& spec, const Clusterfile& c) const {
+    for (size_t i = 0; i < c.env.size(); i++)
+      if (auto kv = ParseEnvEntry(c.env[i]); kv.ok() && kv->first == "SvcCIDR")
+        if (Status s = CheckSvcCidr(kv->second); !s.ok())
+          return Err(spec["env"][i], "spec.env: " + s.message());
+    const std::string& first = c.hosts[0].ips[0];
+    for (const auto& g : c.hosts)
+      for (size_t k = 0; k < g.ips.size(); k++)
+        if ((g.ips[k].find(':') == std::string::npos) != (first.find(':') == std::string::npos))
+          return Status::Invalid(file() + ":" + std::to_string(g.ip_lines[k]) + ": host " +
+                                 g.ips[k] + " and host " + first +
+                                 " are of different IP families (sealer needs one)");
     return Status::Ok();
   }
 

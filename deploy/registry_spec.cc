@@ -82,7 +82,14 @@ std::map<std::string, std::string> SealerEnv(const RegistrySpec& registry,
     out["DNSSvcIP"] = IndexIp(first, 10);
   }
   if (!env.count("HostIP")) out["HostIP"] = ip;
+  if (ip.find(':') != std::string::npos) out["HostIPFamily"] = "ipv6";
   return out;
+}
+
+Status CheckSvcCidr(const std::string& svc_cidr) {
+  std::string first = svc_cidr.substr(0, svc_cidr.find(','));
+  if (svc_cidr.empty() || !IndexIp(first, 10).empty()) return Status::Ok();
+  return Status::Invalid("SvcCIDR \"" + first + "\" is not a network with 10 addresses");
 }
 
 }  // namespace cfs::deploy

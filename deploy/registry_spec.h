@@ -9,6 +9,7 @@
 //   ContainerRuntime        spec.containerRuntime.type, when given
 //   KubeSvcIP, DNSSvcIP     the 1st and 10th address of env SvcCIDR, when given
 //   HostIP                  the host's IP, unless its env sets it
+//   HostIPFamily            "ipv6" on IPv6 hosts (all hosts are of one family)
 //
 // URL is DOMAIN:PORT (DOMAIN alone without a port). These keys given in
 // spec.env are dropped, as sealer drops them (the derived values win).
@@ -52,6 +53,10 @@ std::map<std::string, std::string> SealerEnv(const RegistrySpec& registry,
                                              const std::string& container_runtime,
                                              const std::map<std::string, std::string>& env,
                                              const std::string& ip);
+
+// Ok unless SvcCIDR (its first network when comma-separated) has no 10th
+// address, which sealer refuses.
+Status CheckSvcCidr(const std::string& svc_cidr);
 
 // Whether spec.env key `k` is one sealer derives (and so drops from spec.env).
 bool IsDerivedEnvKey(const std::string& k);

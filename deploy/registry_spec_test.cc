@@ -63,6 +63,23 @@ TEST(RegistrySpec, LocalExternalAndRuntime) {
   EXPECT_EQ(SealerEnv(ext->registry, "", {}, "h").at("RegistryURL"), "reg.example.com:443");
 }
 
+TEST(RegistrySpec, SealersClusterChecks) {
+  std::string text = kBase;
+  text.replace(text.find("10.96.0.0/22"), 12, "10.96.0.0/29");
+  auto c = ParseClusterfile(text, "Clusterfile");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "Clusterfile:6: spec.env: SvcCIDR \"10.96.0.0/29\" is not a network with 10 addresses");
+  text = kBase;
+  text.replace(text.find("[10.0.0.2]"), 10, "[10.0.0.2, 'fd00::2']");
+  c = ParseClusterfile(text, "Clusterfile");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "Clusterfile:7: host fd00::2 and host 10.0.0.2 are of different IP families (sealer needs one)");
+  EXPECT_EQ(SealerEnv({}, "", {}, "fd00::2").at("HostIPFamily"), "ipv6");
+  EXPECT_EQ(SealerEnv({}, "", {}, "10.0.0.2").count("HostIPFamily"), 0u);
+}
+
 TEST(RegistrySpec, RefusedWithTheReason) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"  registry: {localRegistry: {ha: true}}\n", "Clusterfile:8: spec.registry.localRegistry.ha: true is not supported"},
