@@ -1,12 +1,16 @@
 #include "deploy/clusterfile.h"
 
-#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <set>
 
 #include "base/io.h"
+#include "deploy/clusterfile_docs.h"
+#include "deploy/ip_range.h"
+#include "deploy/kubeadm_config.h"
+#include "deploy/node_labels.h"
+#include "deploy/yaml_fields.h"
 
 namespace cfs::deploy {
 
@@ -43,56 +47,10 @@ Status CheckClusterName(const std::string& n) {
 
 namespace {
 
-// Parse errors carry the node's line (1-based).
-class Parser {
+// The Cluster and Plugin documents (the other kinds have files of their own).
+class Parser : public YamlFields {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
-
-  Status Err(const YAML::Node& n, const std::string& why) const {
-    int line = n.IsDefined() ? n.Mark().line + 1 : 0;
-    return Status::Invalid(file_ + ":" + std::to_string(line > 0 ? line : 1) + ": " + why);
-  }
-
-  Status Keys(const YAML::Node& map, const std::string& where,
-              std::initializer_list<const char*> allowed) const {
-    if (!map.IsMap()) return Err(map, where + " must be a mapping");
-    for (const auto& kv : map) {
-      std::string k = kv.first.Scalar();
-      if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; })) {
-        std::string list;
-        for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-        return Err(kv.first, "unknown field " + where + "." + k + " (known: " + list + ")");
-      }
-    }
-    return Status::Ok();
-  }
-
-  Result<std::string> Str(const YAML::Node& n, const std::string& what) const {
-    if (!n.IsScalar()) return Err(n, what + " must be a string");
-    return n.Scalar();
-  }
-
-  Result<std::vector<std::string>> StrList(const YAML::Node& n, const std::string& what) const {
-    std::vector<std::string> out;
-    if (n.IsNull()) return out;
-    if (!n.IsSequence()) return Err(n, what + " must be a list");
-    for (const auto& i : n) {
-      ASSIGN_OR_RETURN(std::string s, Str(i, what + " item"));
-      out.push_back(s);
-    }
-    return out;
-  }
-
-  Result<std::vector<std::string>> EnvList(const YAML::Node& n, const std::string& what) const {
-    ASSIGN_OR_RETURN(auto list, StrList(n, what));
-    size_t i = 0;
-    for (const auto& kv : list) {
-      auto p = ParseEnvEntry(kv);
-      if (!p.ok()) return Err(n[i], what + ": " + p.status().message());
-      i++;
-    }
-    return list;
-  }
+  using YamlFields::YamlFields;
 
   Result<SshSpec> Ssh(const YAML::Node& n, const std::string& where) const {
     SshSpec s;
@@ -102,15 +60,7 @@ class Parser {
     if (n["passwd"]) { ASSIGN_OR_RETURN(s.passwd, Str(n["passwd"], where + ".passwd")); }
     if (n["pk"]) { ASSIGN_OR_RETURN(s.pk, Str(n["pk"], where + ".pk")); }
     if (n["pkPasswd"]) { ASSIGN_OR_RETURN(s.pk_passwd, Str(n["pkPasswd"], where + ".pkPasswd")); }
-    if (n["port"]) {
-      ASSIGN_OR_RETURN(std::string p, Str(n["port"], where + ".port"));
-      int v = 0;
-      bool ok = !p.empty() && p.size() <= 5 && std::all_of(p.begin(), p.end(), ::isdigit);
-      if (ok) v = std::stoi(p);
-      if (!ok || v < 1 || v > 65535)
-        return Err(n["port"], where + ".port \"" + p + "\" is not a port number (1-65535)");
-      s.port = v;
-    }
+    if (n["port"]) { ASSIGN_OR_RETURN(s.port, Port(n["port"], where + ".port")); }
     if (s.user && s.user->empty()) return Err(n["user"], where + ".user is empty");
     return s;
   }
@@ -120,13 +70,17 @@ class Parser {
     RETURN_IF_ERROR(Keys(n, where, {"ips", "roles", "ssh", "env", "labels", "taints"}));
     HostGroup g;
     if (!n["ips"]) return Err(n, where + ": ips is required");
-    ASSIGN_OR_RETURN(g.ips, StrList(n["ips"], where + ".ips"));
-    if (g.ips.empty()) return Err(n["ips"], where + ".ips is empty");
-    for (size_t k = 0; k < g.ips.size(); k++) {
-      unsigned char buf[16];
-      if (inet_pton(AF_INET, g.ips[k].c_str(), buf) != 1 &&
-          inet_pton(AF_INET6, g.ips[k].c_str(), buf) != 1)
-        return Err(n["ips"][k], where + ".ips: \"" + g.ips[k] + "\" is not an IP address");
+    ASSIGN_OR_RETURN(auto items, StrList(n["ips"], where + ".ips"));
+    if (items.empty()) return Err(n["ips"], where + ".ips is empty");
+    for (size_t k = 0; k < items.size(); k++) {
+      auto ips = ExpandIpRange(items[k]);
+      if (!ips.ok()) return Err(n["ips"][k], where + ".ips: " + ips.status().message());
+      for (const auto& ip : *ips) {
+        if (!IsIpAddress(ip))
+          return Err(n["ips"][k], where + ".ips: \"" + ip + "\" is not an IP address");
+        g.ips.push_back(ip);
+        g.ip_lines.push_back(Line(n["ips"][k]));
+      }
     }
     if (!n["roles"]) return Err(n, where + ": roles is required (master or node)");
     ASSIGN_OR_RETURN(g.roles, StrList(n["roles"], where + ".roles"));
@@ -142,6 +96,9 @@ class Parser {
     if (n["ssh"]) { ASSIGN_OR_RETURN(g.ssh, Ssh(n["ssh"], where + ".ssh")); }
     if (n["env"]) { ASSIGN_OR_RETURN(g.env, EnvList(n["env"], where + ".env")); }
     if (n["taints"]) { ASSIGN_OR_RETURN(g.taints, StrList(n["taints"], where + ".taints")); }
+    for (size_t k = 0; k < g.taints.size(); k++)
+      if (auto t = ParseTaint(g.taints[k]); !t.ok())
+        return Err(n["taints"][k], where + ".taints: " + t.status().message());
     if (const auto& l = n["labels"]; l && !l.IsNull()) {
       if (!l.IsMap()) return Err(l, where + ".labels must be a mapping");
       for (const auto& kv : l) {
@@ -163,8 +120,11 @@ class Parser {
     const YAML::Node spec = doc["spec"];
     if (!spec) return Err(doc, "spec is required");
     RETURN_IF_ERROR(Keys(spec, "spec", {"image", "env", "cmd", "ssh", "hosts", "cmdArgs",
-                                        "appNames", "registry", "containerRuntime"}));
-    for (const char* unsupported : {"cmdArgs", "appNames", "registry", "containerRuntime"})
+                                        "appNames", "registry", "containerRuntime",
+                                        "cmd_args", "hostAliases", "dataRoot"}));
+    RETURN_IF_ERROR(ParseRegistry(*this, spec, &c->registry, &c->container_runtime));
+    if (spec["appNames"]) { ASSIGN_OR_RETURN(c->app_names, StrList(spec["appNames"], "spec.appNames")); }
+    for (const char* unsupported : {"cmdArgs", "cmd_args", "hostAliases", "dataRoot"})
       if (spec[unsupported])
         return Err(spec[unsupported].IsDefined() ? spec[unsupported] : spec,
                    std::string("spec.") + unsupported + " is not supported by cimg");
@@ -182,11 +142,28 @@ class Parser {
       ASSIGN_OR_RETURN(HostGroup g, Hosts(spec["hosts"][i], i));
       for (size_t k = 0; k < g.ips.size(); k++)
         if (!seen.insert(g.ips[k]).second)
-          return Err(spec["hosts"][i]["ips"][k], "host " + g.ips[k] + " is listed twice");
+          return Status::Invalid(file() + ":" + std::to_string(g.ip_lines[k]) + ": host " +
+                                 g.ips[k] + " is listed twice");
       master = master || g.roles[0] == "master" || g.roles.back() == "master";
       c->hosts.push_back(std::move(g));
     }
     if (!master) return Err(spec["hosts"], "spec.hosts has no master");
+    return CheckEnvAndFamily(spec, *c);
+  }
+
+  // As sealer: one IP family for all hosts; SvcCIDR a network with 10 addresses.
+  Status CheckEnvAndFamily(const YAML::Node& spec, const Clusterfile& c) const {
+    for (size_t i = 0; i < c.env.size(); i++)
+      if (auto kv = ParseEnvEntry(c.env[i]); kv.ok() && kv->first == "SvcCIDR")
+        if (Status s = CheckSvcCidr(kv->second); !s.ok())
+          return Err(spec["env"][i], "spec.env: " + s.message());
+    const std::string& first = c.hosts[0].ips[0];
+    for (const auto& g : c.hosts)
+      for (size_t k = 0; k < g.ips.size(); k++)
+        if ((g.ips[k].find(':') == std::string::npos) != (first.find(':') == std::string::npos))
+          return Status::Invalid(file() + ":" + std::to_string(g.ip_lines[k]) + ": host " +
+                                 g.ips[k] + " and host " + first +
+                                 " are of different IP families (sealer needs one)");
     return Status::Ok();
   }
 
@@ -247,9 +224,78 @@ class Parser {
     return p;
   }
 
- private:
-  std::string file_;
 };
+
+}  // namespace
+
+namespace {
+
+// The apiVersions each kind is accepted with ("" ends a list).
+struct KindInfo {
+  const char* kind;
+  const char* api[5];
+};
+constexpr KindInfo kKinds[] = {
+    {"Cluster", {"sealer.io/v2", "sealer.cloud/v2", ""}},
+    {"Plugin", {"sealer.io/v2", "sealer.cloud/v2", "sealer.io/v1", "sealer.cloud/v1", ""}},
+    {"Config", {"sealer.io/v2", "sealer.cloud/v2", "sealer.io/v1", "sealer.cloud/v1", ""}},
+    {"Application", {"sealer.io/v2", "sealer.cloud/v2", ""}},
+};
+
+// The kind of doc, checked against its apiVersion.
+Result<std::string> DocKind(const Parser& p, const YAML::Node& doc) {
+  if (!doc.IsMap()) return p.Err(doc, "a document must be a mapping");
+  if (!doc["apiVersion"]) return p.Err(doc, "apiVersion is required");
+  ASSIGN_OR_RETURN(std::string api, p.Str(doc["apiVersion"], "apiVersion"));
+  if (!doc["kind"]) return p.Err(doc, "kind is required");
+  ASSIGN_OR_RETURN(std::string kind, p.Str(doc["kind"], "kind"));
+  if (IsKubeadmKind(kind)) {
+    if (KubeadmApiVersionOk(kind, api)) return kind;
+    return p.Err(doc["apiVersion"], "apiVersion \"" + api + "\" is not supported for kind " +
+                                        kind + " (" + KubeadmApiVersions(kind) + ")");
+  }
+  std::string kinds;
+  for (const KindInfo& k : kKinds) {
+    kinds += (kinds.empty() ? "" : ", ") + std::string(k.kind);
+    if (kind != k.kind) continue;
+    std::string apis;
+    for (const char* const* a = k.api; **a; a++) {
+      if (api == *a) return kind;
+      apis += (apis.empty() ? "" : ", ") + std::string(*a);
+    }
+    return p.Err(doc["apiVersion"],
+                 "apiVersion \"" + api + "\" is not supported for kind " + kind + " (" + apis + ")");
+  }
+  return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (" + kinds +
+                                ", InitConfiguration, ClusterConfiguration, JoinConfiguration, "
+                                "KubeletConfiguration, KubeProxyConfiguration)");
+}
+
+// One document into c.
+Status AddDoc(const Parser& p, const YAML::Node& doc, Clusterfile* c, bool* have_cluster) {
+  ASSIGN_OR_RETURN(const std::string kind, DocKind(p, doc));
+  if (kind == "Cluster") {
+    if (*have_cluster) return p.Err(doc, "a second kind: Cluster document");
+    *have_cluster = true;
+    return p.Cluster(doc, c);
+  }
+  if (kind == "Plugin") {
+    ASSIGN_OR_RETURN(Plugin pl, p.PluginDoc(doc));
+    c->plugins.push_back(std::move(pl));
+  } else if (kind == "Config") {
+    ASSIGN_OR_RETURN(ConfigDoc cd, ParseConfigDoc(p, doc));
+    c->configs.push_back(std::move(cd));
+  } else if (kind == "Application") {
+    if (c->application) return p.Err(doc, "a second kind: Application document");
+    ASSIGN_OR_RETURN(c->application, ParseApplicationDoc(p, doc));
+    c->application_yaml = YAML::Dump(doc) + "\n";
+  } else if (IsKubeadmKind(kind)) {
+    for (const auto& k : c->kubeadm)
+      if (k.kind == kind) return p.Err(doc, "a second kind: " + kind + " document");
+    c->kubeadm.push_back({kind, doc["apiVersion"].Scalar(), YAML::Dump(doc) + "\n"});
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -264,26 +310,8 @@ Result<Clusterfile> ParseClusterfile(const std::string& text, const std::string&
   Clusterfile c;
   bool have_cluster = false;
   try {
-    for (const auto& doc : docs) {
-      if (doc.IsNull()) continue;
-      if (!doc.IsMap()) return p.Err(doc, "a document must be a mapping");
-      if (!doc["apiVersion"]) return p.Err(doc, "apiVersion is required");
-      ASSIGN_OR_RETURN(std::string api, p.Str(doc["apiVersion"], "apiVersion"));
-      if (api != "sealer.io/v2" && api != "sealer.cloud/v2")
-        return p.Err(doc["apiVersion"], "apiVersion \"" + api + "\" is not supported (sealer.io/v2)");
-      if (!doc["kind"]) return p.Err(doc, "kind is required");
-      ASSIGN_OR_RETURN(std::string kind, p.Str(doc["kind"], "kind"));
-      if (kind == "Cluster") {
-        if (have_cluster) return p.Err(doc, "a second kind: Cluster document");
-        RETURN_IF_ERROR(p.Cluster(doc, &c));
-        have_cluster = true;
-      } else if (kind == "Plugin") {
-        ASSIGN_OR_RETURN(Plugin pl, p.PluginDoc(doc));
-        c.plugins.push_back(std::move(pl));
-      } else {
-        return p.Err(doc["kind"], "kind \"" + kind + "\" is not supported (Cluster, Plugin)");
-      }
-    }
+    for (const auto& doc : docs)
+      if (!doc.IsNull()) RETURN_IF_ERROR(AddDoc(p, doc, &c, &have_cluster));
   } catch (const YAML::Exception& e) {
     return Status::Invalid(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
@@ -299,8 +327,8 @@ Result<Clusterfile> LoadClusterfile(const std::string& path) {
 
 std::vector<Clusterfile::Host> Clusterfile::Hosts() const {
   std::map<std::string, std::string> base;
-  for (const auto& kv : env)
-    if (auto p = ParseEnvEntry(kv); p.ok()) base[p->first] = p->second;
+  for (const auto& kv : env)  // sealer drops the keys it derives (registry_spec.h)
+    if (auto p = ParseEnvEntry(kv); p.ok() && !IsDerivedEnvKey(p->first)) base[p->first] = p->second;
   std::vector<Host> masters, nodes;
   for (const auto& g : hosts) {
     bool m = std::find(g.roles.begin(), g.roles.end(), "master") != g.roles.end();
@@ -331,6 +359,37 @@ void EmitSsh(YAML::Emitter& e, const SshSpec& s) {
   if (s.port) e << YAML::Key << "port" << YAML::Value << std::to_string(*s.port);
   e << YAML::EndMap;
 }
+std::string EmitConfigDoc(const ConfigDoc& c) {
+  YAML::Emitter e;
+  e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "sealer.io/v1" << YAML::Key
+    << "kind" << YAML::Value << "Config" << YAML::Key << "metadata" << YAML::Value
+    << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::EndMap
+    << YAML::Key << "spec" << YAML::Value << YAML::BeginMap << YAML::Key << "path"
+    << YAML::Value << c.path;
+  if (!c.app_name.empty()) e << YAML::Key << "appName" << YAML::Value << c.app_name;
+  if (!c.strategy.empty()) e << YAML::Key << "strategy" << YAML::Value << c.strategy;
+  if (!c.process.empty()) e << YAML::Key << "process" << YAML::Value << c.process;
+  e << YAML::Key << "data" << YAML::Value << YAML::Literal << c.data << YAML::EndMap
+    << YAML::EndMap;
+  return std::string(e.c_str()) + "\n";
+}
+void EmitRegistry(YAML::Emitter& e, const Clusterfile& c) {
+  auto endpoint = [&](const char* key, const RegistryEndpoint& r) {
+    e << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "domain"
+      << YAML::Value << r.domain;
+    if (r.port) e << YAML::Key << "port" << YAML::Value << r.port;
+    e << YAML::EndMap;
+  };
+  if (c.registry.local || c.registry.external) {
+    e << YAML::Key << "registry" << YAML::Value << YAML::BeginMap;
+    if (c.registry.local) endpoint("localRegistry", *c.registry.local);
+    if (c.registry.external) endpoint("externalRegistry", *c.registry.external);
+    e << YAML::EndMap;
+  }
+  if (!c.container_runtime.empty())
+    e << YAML::Key << "containerRuntime" << YAML::Value << YAML::BeginMap << YAML::Key << "type"
+      << YAML::Value << c.container_runtime << YAML::EndMap;
+}
 bool Empty(const SshSpec& s) { return !s.user && !s.passwd && !s.pk && !s.pk_passwd && !s.port; }
 }  // namespace
 
@@ -347,6 +406,8 @@ std::string EmitClusterfile(const Clusterfile& c) {
     e << YAML::Key << "ssh" << YAML::Value;
     EmitSsh(e, c.ssh);
   }
+  EmitRegistry(e, c);
+  if (!c.app_names.empty()) e << YAML::Key << "appNames" << YAML::Value << c.app_names;
   e << YAML::Key << "hosts" << YAML::Value << YAML::BeginSeq;
   for (const auto& g : c.hosts) {
     e << YAML::BeginMap << YAML::Key << "ips" << YAML::Value << YAML::Flow << g.ips
@@ -377,6 +438,9 @@ std::string EmitClusterfile(const Clusterfile& c) {
        << YAML::EndMap;
     out += "---\n" + std::string(pe.c_str()) + "\n";
   }
+  for (const auto& cd : c.configs) out += "---\n" + EmitConfigDoc(cd);
+  if (c.application) out += "---\n" + c.application_yaml;
+  for (const auto& k : c.kubeadm) out += "---\n" + k.yaml;
   return out;
 }
 

@@ -10,7 +10,7 @@
 //     cmd: ["kubectl apply -f x"]     # replaces the image's CMDs
 //     ssh: {user: root, passwd: .., pk: /root/.ssh/id_ed25519, pkPasswd: .., port: 22}
 //     hosts:
-//     - ips: [10.0.0.2, 10.0.0.3]
+//     - ips: [10.0.0.2, 10.0.0.5-10.0.0.9]   # ranges as sealer's --masters takes them
 //       roles: [master]               # master | node
 //       ssh: {...}                    # overrides spec.ssh for these hosts
 //       env: [K=V]                    # overrides spec.env for these hosts
@@ -36,6 +36,10 @@
 #include <vector>
 
 #include "base/status.h"
+#include "deploy/application_doc.h"
+#include "deploy/config_docs.h"
+#include "deploy/kubeadm_config.h"
+#include "deploy/registry_spec.h"
 
 namespace cfs::deploy {
 
@@ -47,12 +51,13 @@ struct SshSpec {
 };
 
 struct HostGroup {
-  std::vector<std::string> ips;
+  std::vector<std::string> ips;  // ranges "A-B" expanded (deploy/ip_range.h)
   std::vector<std::string> roles;  // "master" or "node" (exactly one of them)
   SshSpec ssh;
   std::vector<std::string> env;  // "K=V"
   std::map<std::string, std::string> labels;
   std::vector<std::string> taints;
+  std::vector<int> ip_lines;  // parsed: the Clusterfile line of each of ips (for errors)
 };
 
 // Plugin phases, in lifecycle order.
@@ -73,7 +78,14 @@ struct Clusterfile {
   std::vector<std::string> cmd;  // empty = the image's
   SshSpec ssh;
   std::vector<HostGroup> hosts;
+  RegistrySpec registry;          // spec.registry (deploy/registry_spec.h)
+  std::string container_runtime;  // spec.containerRuntime.type
+  std::vector<std::string> app_names;  // spec.appNames: the apps to launch (empty: the image's)
   std::vector<Plugin> plugins;
+  std::vector<ConfigDoc> configs;  // kind: Config, in order (deploy/config_docs.h)
+  std::optional<ApplicationDoc> application;  // kind: Application (deploy/application_doc.h)
+  std::string application_yaml;  // that document as given (saved with the Clusterfile)
+  std::vector<KubeadmDoc> kubeadm;  // kubeadm documents, one per kind (deploy/kubeadm_config.h)
 
   // The hosts in order: masters first (the first is master0), then nodes.
   struct Host {

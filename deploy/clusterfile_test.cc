@@ -103,7 +103,7 @@ TEST(Clusterfile, BadInputNamesTheLine) {
       {"bad env", "- REGISTRY_PORT=5000", "- REGISTRY PORT", "Clusterfile:8: spec.env: env entry"},
       {"bad api", "apiVersion: sealer.io/v2\nkind: Cluster", "apiVersion: sealer.io/v9\nkind: Cluster",
        "Clusterfile:1: apiVersion \"sealer.io/v9\" is not supported"},
-      {"bad kind", "kind: Plugin", "kind: Config", "Clusterfile:28: kind \"Config\" is not supported"},
+      {"bad kind", "kind: Plugin", "kind: Infra", "Clusterfile:28: kind \"Infra\" is not supported (Cluster, Plugin, Config"},
       {"bad action", "action: PostInstall|pre-init-host", "action: after-all", "Clusterfile:33: Plugin notify: unknown action \"after-all\""},
       {"bad plugin type", "type: SHELL", "type: LABEL", "Clusterfile:32: Plugin notify: type \"LABEL\""},
       {"bad name", "name: my-cluster", "name: My_Cluster", "Clusterfile:4: cluster name \"My_Cluster\""},
@@ -111,6 +111,10 @@ TEST(Clusterfile, BadInputNamesTheLine) {
       {"duplicate host", "[10.0.0.3, 10.0.0.4]", "[10.0.0.3, 10.0.0.2]", "Clusterfile:21: host 10.0.0.2 is listed twice"},
       {"no master", "roles: [master]", "roles: [node]", "has no master"},
       {"yaml syntax", "  image: cimg-examples/app:1", "  image: [unclosed", "Clusterfile:"},
+      {"reversed range", "[10.0.0.3, 10.0.0.4]", "[10.0.0.9-10.0.0.3]",
+       "Clusterfile:16: spec.hosts[0].ips: IP range \"10.0.0.9-10.0.0.3\": 10.0.0.9 comes after 10.0.0.3"},
+      {"range over a listed host", "[10.0.0.3, 10.0.0.4]", "[10.0.0.1-10.0.0.3]",
+       "Clusterfile:21: host 10.0.0.2 is listed twice"},
       {"missing image", "  image: cimg-examples/app:1\n", "", "Clusterfile:6: spec.image is required"},
   };
   for (const auto& b : cases) {
@@ -124,6 +128,16 @@ TEST(Clusterfile, BadInputNamesTheLine) {
         << b.what << ": got \"" << c.status().message() << "\"";
     EXPECT_EQ(c.status().message().find('\n'), std::string::npos) << b.what << ": not one line";
   }
+}
+
+TEST(Clusterfile, IpRangesExpand) {
+  std::string text = kGood;
+  text.replace(text.find("[10.0.0.3, 10.0.0.4]"), 20, "[10.0.0.3-10.0.0.5, 10.0.0.9]");
+  auto c = ParseClusterfile(text, "Clusterfile");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->hosts[0].ips, (std::vector<std::string>{"10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.9"}));
+  // The saved form lists every host.
+  EXPECT_NE(EmitClusterfile(*c).find("[10.0.0.3, 10.0.0.4, 10.0.0.5, 10.0.0.9]"), std::string::npos);
 }
 
 TEST(Clusterfile, NoClusterDocument) {

@@ -7,7 +7,9 @@
 //     1. connect to every host (in parallel, at most `parallel` at once),
 //        check host keys, authenticate, check sudo;
 //     2. send each host what it lacks of the image's merged rootfs (read from
-//        the store, templates rendered for the host) to
+//        the store, the Clusterfile's Config documents applied, templates
+//        rendered for the host, its kubeadm documents merged into
+//        etc/kubeadm.yml) to
 //        /var/lib/cimg/<cluster>/rootfs — registry/ only to masters — as one
 //        compressed tar stream, after deleting what is gone (rootfs.h); a
 //        host that fails its transfer is dropped from a shared stream, the
@@ -17,7 +19,8 @@
 //     4. the built-in registry on master0 from rootfs/registry
 //        (scripts/init-registry.sh PORT DIR DOMAIN when the image has one,
 //        else bin/registry or the host's docker-registry), port $REGISTRY_PORT
-//        (default 5000);
+//        (default 5000; spec.registry.localRegistry's port), its domain in
+//        every host's /etc/hosts (registry_spec.h);
 //     5. "pre-install"; when the image carries bin/kubeadm: `kubeadm init
 //        --config etc/kubeadm.yml --upload-certs` on master0, then `kubeadm
 //        join` (the command `kubeadm token create --print-join-command`
@@ -25,7 +28,8 @@
 //        printed, kept in /var/lib/cimg/<cluster>/kubeadm-join on master0;
 //        masters add --control-plane --certificate-key from
 //        `kubeadm init phase upload-certs --upload-certs`) on the other
-//        masters one by one and on the nodes in parallel;
+//        masters one by one and on the nodes in parallel; then the hosts'
+//        labels and taints with kubectl on master0 (node_labels.h);
 //     6. the image's CMDs on master0 in order (spec.cmd replaces them), then
 //        its CMDS list, then its LAUNCH apps; "post-install".
 //   Each step that succeeds is recorded on its host (/var/lib/cimg/<cluster>/

@@ -41,6 +41,8 @@ std::unique_ptr<HostCtx> HostRunner::NewHost(
             {"CIMG_ROLE", h.master ? "master" : "node"}};
   for (const auto& [k, v] : image_env) c->env[k] = v;
   for (const auto& [k, v] : h.env) c->env[k] = v;
+  for (const auto& [k, v] : SealerEnv(cf_.registry, cf_.container_runtime, c->env, h.ip))
+    c->env[k] = v;
   return c;
 }
 

@@ -10,7 +10,9 @@
 #include "deploy/deploy.h"
 #include "deploy/host_runner.h"
 #include "deploy/host_script.h"
+#include "deploy/ip_range.h"
 #include "deploy/kubeadm.h"
+#include "deploy/node_labels.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
 #include "store/image_stack.h"
@@ -60,8 +62,10 @@ class Deployment {
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());
     RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
-    if (PlanHas(plan0_, "bin/kubeadm"))
+    if (PlanHas(plan0_, "bin/kubeadm")) {
       RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
+      RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
+    }
     RETURN_IF_ERROR(RunCommands());
     RETURN_IF_ERROR(Launch());
     return run_.Phase("post-install", all_, img_.id, true);
@@ -105,21 +109,26 @@ class Deployment {
     return run_.Phase("post-init-host", all_, img_.id, true);
   }
 
-  // 4. The built-in registry on master0, when the image has registry/.
+  // 4. The built-in registry on master0, when the image has registry/ (not
+  //    with only an external registry), and its domain in every host's
+  //    /etc/hosts.
   Status StartRegistry() {
     if (!PlanHas(plan0_, "registry")) return Status::Ok();
-    auto env = [&](const char* k, const char* def) {
-      auto it = m0_.env.find(k);
-      return it == m0_.env.end() ? std::string(def) : it->second;
-    };
-    const std::string port = env("REGISTRY_PORT", "5000"), domain = env("REGISTRY_DOMAIN", "sea.hub");
-    const std::string R = run_.Rootfs();
+    auto reg = LocalRegistry(run_.cluster().registry, m0_.env);
+    if (!reg) return Status::Ok();
+    const std::string port = std::to_string(reg->port), R = run_.Rootfs();
     std::string cmd =
         PlanHas(plan0_, "scripts/init-registry.sh")
             ? HostCommand(host_scripts::kRunScript,
-                          {R, "init-registry.sh", port, R + "/registry", domain})
+                          {R, "init-registry.sh", port, R + "/registry", reg->domain})
             : HostCommand(host_scripts::kStartRegistry, {run_.dir(), R, port});
-    return run_.Step(m0_, "", "", "built-in registry", cmd);
+    RETURN_IF_ERROR(run_.Step(m0_, "", "", "built-in registry", cmd));
+    if (IsIpAddress(reg->domain)) return Status::Ok();
+    return run_.ForEach(all_, [&](HostCtx& c) {
+      return run_.Step(c, "registry-host-alias", reg->domain + "=" + m0_.host.ip,
+                       "/etc/hosts: " + reg->domain + " is " + m0_.host.ip,
+                       HostCommand(host_scripts::kSetHostAlias, {m0_.host.ip, reg->domain}));
+    });
   }
 
   // 6. The CMDs (spec.cmd replaces the image's), then the CMDS list, on master0.
@@ -183,8 +192,11 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
                            HostCommand(host_scripts::kKubeadm, {"--if-present", R, "reset", "-f"})));
   RETURN_IF_ERROR(run.Step(c, "", "", "scripts/clean.sh",
                            HostCommand(host_scripts::kRunScript, {R, "clean.sh"})));
-  return run.Step(c, "", "", "stop the registry",
-                  HostCommand(host_scripts::kStopRegistry, {run.dir()}));
+  RETURN_IF_ERROR(run.Step(c, "", "", "stop the registry",
+                           HostCommand(host_scripts::kStopRegistry, {run.dir()})));
+  if (!c.steps.count("registry-host-alias")) return Status::Ok();
+  return run.Step(c, "", "", "/etc/hosts: registry domain removed",
+                  HostCommand(host_scripts::kSetHostAlias, {"--remove"}));
 }
 
 }  // namespace

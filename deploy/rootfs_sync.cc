@@ -13,7 +13,9 @@
 
 #include "base/digest.h"
 #include "base/thread_annotations.h"
+#include "deploy/config_docs.h"
 #include "deploy/host_script.h"
+#include "deploy/kubeadm_config.h"
 
 namespace cfs::deploy {
 
@@ -309,17 +311,42 @@ class Sync {
   HostErrors failed_;
 };
 
+// The files the Clusterfile's Config documents write (the same for every
+// host; sealer writes them into the rootfs before rendering it), and the
+// merge of its kubeadm documents into the rendered etc/kubeadm.yml.
+Status ClusterfileFiles(HostRunner& run, const LayerStack& stack, const OpenChunks& open,
+                        FileOverrides* overrides, FileFilters* filters) {
+  const Clusterfile& cf = run.cluster();
+  if (!cf.kubeadm.empty()) {
+    const auto* docs = &cf.kubeadm;
+    (*filters)["etc/kubeadm.yml"] = [docs](const std::string& in) {
+      return MergeKubeadmConfig(in, *docs);
+    };
+  }
+  if (cf.configs.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto chunks, open());
+  ASSIGN_OR_RETURN(*overrides, ConfigFiles(cf.configs, [&](const std::string& p) {
+                     return ReadRootfsFile(stack, *chunks, p);
+                   }));
+  for (const auto& [path, contents] : *overrides)
+    run.Log("Config: " + path + " (" + std::to_string(contents.size()) + " bytes)");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
                                           const OpenChunks& open,
                                           const std::vector<HostCtx*>& all) {
+  FileOverrides overrides;
+  FileFilters filters;
+  RETURN_IF_ERROR(ClusterfileFiles(run, stack, open, &overrides, &filters));
   std::vector<RootfsPlan> plans(all.size());
   std::map<HostCtx*, size_t> index;
   for (size_t i = 0; i < all.size(); i++) index[all[i]] = i;
   RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) -> Status {
     ASSIGN_OR_RETURN(auto chunks, open());
-    auto plan = PlanRootfs(stack, *chunks, c.env, c.host.master);
+    auto plan = PlanRootfs(stack, *chunks, c.env, c.host.master, overrides, filters);
     if (!plan.ok()) return plan.status().Prefix("host " + c.host.ip);
     plans[index.at(&c)] = std::move(*plan);
     return Status::Ok();

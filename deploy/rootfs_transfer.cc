@@ -101,10 +101,93 @@ std::string EscapePath(const std::string& p) {
   return o;
 }
 
+// Adds the parent directories of `path` the plan lacks (synthetic, 0755);
+// each one it has must be a directory.
+Status AddParents(const std::string& path, RootfsPlan* plan, std::map<std::string, size_t>* index) {
+  for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    const std::string dir = path.substr(0, slash);
+    auto it = index->find(dir);
+    if (it != index->end()) {
+      if (plan->entries[it->second].type != 'd')
+        return Status::Invalid(path + ": " + dir + " is not a directory in the image");
+      continue;
+    }
+    RootfsEntry d;
+    d.path = dir;
+    d.type = 'd';
+    (*index)[dir] = plan->entries.size();
+    plan->entries.push_back(std::move(d));
+  }
+  return Status::Ok();
+}
+
+// Puts the overrides into the plan as rendered files (PlanRootfs).
+Status ApplyOverrides(const FileOverrides& overrides, bool with_registry, RootfsPlan* plan,
+                      std::map<std::string, size_t>* index) {
+  for (const auto& [path, contents] : overrides) {
+    if (!with_registry && (path == "registry" || StartsWith(path, "registry/"))) continue;
+    auto it = index->find(path);
+    if (it == index->end()) {
+      RETURN_IF_ERROR(AddParents(path, plan, index));
+      RootfsEntry f;
+      f.path = path;
+      f.perm = 0644;
+      it = index->emplace(path, plan->entries.size()).first;
+      plan->entries.push_back(std::move(f));
+    }
+    RootfsEntry& e = plan->entries[it->second];
+    if (e.type != 'f') return Status::Invalid(path + ": not a regular file in the image");
+    plan->rendered.push_back(contents);
+    e.rendered = static_cast<int>(plan->rendered.size() - 1);
+  }
+  return Status::Ok();
+}
+
+// Runs the filters on the plan's final contents (PlanRootfs, after templates).
+Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilters& filters,
+                    bool with_registry, RootfsPlan* plan) {
+  for (const auto& [path, filter] : filters) {
+    auto find = [&] {
+      return std::find_if(plan->entries.begin(), plan->entries.end(),
+                          [&](const RootfsEntry& e) { return e.path == path; });
+    };
+    auto it = find();
+    if (it == plan->entries.end()) {  // added, empty, then filtered
+      std::map<std::string, size_t> index;
+      for (size_t i = 0; i < plan->entries.size(); i++) index[plan->entries[i].path] = i;
+      RETURN_IF_ERROR(ApplyOverrides({{path, ""}}, with_registry, plan, &index));
+      if ((it = find()) == plan->entries.end()) continue;  // registry/ on a node
+    }
+    std::string contents;
+    if (it->type != 'f') return Status::Invalid(path + ": not a regular file in the image");
+    if (it->rendered >= 0) {
+      contents = plan->rendered[it->rendered];
+    } else {
+      ASSIGN_OR_RETURN(contents, ReadData(stack, chunks, stack.ResolveHardlink(it->ref)));
+    }
+    ASSIGN_OR_RETURN(std::string out, filter(contents));
+    plan->rendered.push_back(std::move(out));
+    it->rendered = static_cast<int>(plan->rendered.size() - 1);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
+Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, ChunkSource& chunks,
+                                                  const std::string& path) {
+  auto ref = stack.Lookup(path);
+  if (!ref) return std::optional<std::string>();
+  LayerStack::Ref data = stack.ResolveHardlink(*ref);
+  if (data.synthetic() || stack.Entry(data).type != EntryType::kRegular)
+    return Status::Invalid(path + ": not a regular file in the image");
+  ASSIGN_OR_RETURN(std::string bytes, ReadData(stack, chunks, data));
+  return std::optional<std::string>(std::move(bytes));
+}
+
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
-                              const std::map<std::string, std::string>& env, bool with_registry) {
+                              const std::map<std::string, std::string>& env, bool with_registry,
+                              const FileOverrides& overrides, const FileFilters& filters) {
   RootfsPlan plan;
   std::map<std::string, size_t> index;  // path → entry, for .tmpl outputs
   Status err;
@@ -118,6 +201,7 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     index[path] = plan.entries.size();
     plan.entries.push_back(std::move(e));
   });
+  RETURN_IF_ERROR(ApplyOverrides(overrides, with_registry, &plan, &index));
   // Templates, after the walk so a rendered X replaces the image's own X.
   std::vector<RootfsEntry> extra;
   for (size_t i = 0; i < plan.entries.size(); i++) {
@@ -128,7 +212,12 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
                 (StartsWith(e.path, "etc/") || StartsWith(e.path, "charts/") ||
                  StartsWith(e.path, "manifests/"));
     if (!statics && !tmpl) continue;
-    ASSIGN_OR_RETURN(std::string data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
+    std::string data;
+    if (e.rendered >= 0) {
+      data = plan.rendered[e.rendered];  // an override's contents
+    } else {
+      ASSIGN_OR_RETURN(data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
+    }
     ASSIGN_OR_RETURN(std::string out, Render(data, env, e.path));
     plan.rendered.push_back(std::move(out));
     if (statics) {
@@ -149,15 +238,22 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     }
   }
   for (auto& r : extra) plan.entries.push_back(std::move(r));
+  RETURN_IF_ERROR(ApplyFilters(stack, chunks, filters, with_registry, &plan));
   for (auto& e : plan.entries) {
     LayerStack::Ref data = stack.ResolveHardlink(e.ref);
     const TocEntry& te = stack.Entry(data);
     const TocEntry& meta = stack.Entry(e.ref);
     const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
     // A hard link takes data and metadata from the entry it shares.
-    const TocEntry& src = meta.type == EntryType::kHardlink ? te : meta;
+    const TocEntry* src = meta.type == EntryType::kHardlink ? &te : &meta;
+    TocEntry with_perm;
+    if (e.perm >= 0) {
+      with_perm = *src;
+      with_perm.mode = (with_perm.mode & ~07777u) | static_cast<uint32_t>(e.perm);
+      src = &with_perm;
+    }
     const LayerToc* toc = data.synthetic() ? nullptr : &stack.layer(data.layer);
-    e.fingerprint = Fingerprint(src, e.type, toc, rendered);
+    e.fingerprint = Fingerprint(*src, e.type, toc, rendered);
     if (e.type == 'f') e.size = rendered ? rendered->size() : te.size;
     plan.bytes += e.size;
   }
@@ -307,7 +403,7 @@ void FillHeader(archive_entry* x, const LayerStack& stack, const RootfsPlan& pla
   archive_entry_clear(x);
   archive_entry_set_pathname(x, e.path.c_str());
   archive_entry_set_filetype(x, FileType(e.type));
-  archive_entry_set_perm(x, meta.mode & 07777);
+  archive_entry_set_perm(x, e.perm >= 0 ? e.perm : meta.mode & 07777);
   archive_entry_set_uid(x, meta.uid);
   archive_entry_set_gid(x, meta.gid);
   archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);

@@ -21,8 +21,10 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,7 @@ struct RootfsEntry {
   std::string path;      // relative, "" never (the root is not listed)
   LayerStack::Ref ref;   // metadata (and data, after ResolveHardlink)
   int rendered = -1;     // index into RootfsPlan::rendered, or -1
+  int perm = -1;         // permission bits instead of ref's (a file the plan adds: 0644)
   char type = 'f';
   uint64_t size = 0;     // file data bytes (regular files)
   std::string fingerprint;
@@ -47,10 +50,32 @@ struct RootfsPlan {
   uint64_t bytes = 0;                // file data bytes in total
 };
 
+// Files whose contents replace the image's, or are added (with 0755
+// parent directories and mode 0644, owner root), before templates are
+// rendered: rootfs-relative path -> contents (the Clusterfile's Config
+// documents, deploy/config_docs.h).
+using FileOverrides = std::map<std::string, std::string>;
+
+// Filters of a file's final contents, after templates are rendered: path ->
+// the new contents given the old ("" when the image lacks the file, which is
+// then added as overrides are). The Clusterfile's kubeadm documents.
+using FileFilter = std::function<Result<std::string>(const std::string& contents)>;
+using FileFilters = std::map<std::string, FileFilter>;
+
 // Builds the plan for one host. `env` renders templates; with
-// `with_registry` false, registry/ is left out (nodes).
+// `with_registry` false, registry/ is left out (nodes). An override of a
+// path that is not a regular file in the image (or below one that is not a
+// directory) is kInvalidArgument naming it.
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
-                              const std::map<std::string, std::string>& env, bool with_registry);
+                              const std::map<std::string, std::string>& env, bool with_registry,
+                              const FileOverrides& overrides = {},
+                              const FileFilters& filters = {});
+
+// The contents of the regular file (or hard link to one) at `path` in the
+// merged rootfs; nullopt when nothing is there; kInvalidArgument when it is
+// another type.
+Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, ChunkSource& chunks,
+                                                  const std::string& path);
 
 // The host record of a plan (uncompressed), and a parsed one: path → (fp, type).
 std::string EncodeRecord(const RootfsPlan& plan);

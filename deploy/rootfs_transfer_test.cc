@@ -463,5 +463,64 @@ TEST(Rootfs, PlanAndStreamMatchExtractionOnDisk) {
   EXPECT_GT(cross_links, 100);
 }
 
+// Overrides (the Clusterfile's Config documents) replace image files, add
+// new ones with their parents, and are rendered afterwards when templates.
+TEST(Rootfs, OverridesReplaceAndAddFilesBeforeTemplates) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("etc").File("etc/a.yaml", "a: 1\n", 0600).Dir("statics").File("statics/s.conf", "x");
+  auto stack = Stack({base.toc()});
+  auto read = ReadRootfsFile(stack, chunks, "etc/a.yaml");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(**read, "a: 1\n");
+  EXPECT_FALSE(ReadRootfsFile(stack, chunks, "etc/none")->has_value());
+  EXPECT_FALSE(ReadRootfsFile(stack, chunks, "etc").ok());
+
+  FileOverrides ov = {{"etc/a.yaml", "b: 2\n"},
+                      {"application/apps/db/values.yaml", "v: 1\n"},
+                      {"statics/s.conf", "host={{ .CIMG_HOST_IP }}\n"}};
+  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, ov);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  auto paths = Paths(*p);
+  for (const char* want : {"application", "application/apps", "application/apps/db"})
+    EXPECT_NE(std::find(paths.begin(), paths.end(), want), paths.end()) << want;
+  std::vector<size_t> all(p->entries.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = i;
+  auto files = ReadTar(Stream(stack, chunks, *p, all, "gzip"));
+  EXPECT_EQ(files["etc/a.yaml"].second, "b: 2\n");
+  EXPECT_EQ(files["application/apps/db/values.yaml"].second, "v: 1\n");
+  EXPECT_EQ(files["application/apps/db"].first, 'd');
+  EXPECT_EQ(files["statics/s.conf"].second, "host=10.0.0.2\n");
+  // An override changes the fingerprint: a re-deploy sends the file.
+  auto plain = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true);
+  auto d = ComputeDelta(*p, *DecodeRecord(EncodeRecord(*plain)));
+  EXPECT_EQ(d.send.size(), 6u);  // a.yaml, s.conf, 3 dirs, values.yaml
+
+  auto bad = PlanRootfs(stack, chunks, {}, true, {{"etc", "x"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "etc: not a regular file in the image");
+  bad = PlanRootfs(stack, chunks, {}, true, {{"etc/a.yaml/x", "x"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "etc/a.yaml/x: etc/a.yaml is not a directory in the image");
+}
+
+// Filters see a file's rendered contents (kubeadm documents merged into
+// etc/kubeadm.yml); a missing file is added from "".
+TEST(Rootfs, FiltersRunAfterTemplates) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("etc").File("etc/kubeadm.yml.tmpl", "ip: {{ .CIMG_HOST_IP }}\n");
+  auto stack = Stack({base.toc()});
+  FileFilters f = {{"etc/kubeadm.yml", [](const std::string& in) -> Result<std::string> { return in + "+"; }},
+                   {"etc/new.yml", [](const std::string& in) -> Result<std::string> { return in + "new"; }}};
+  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, {}, f);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::vector<size_t> all(p->entries.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = i;
+  auto files = ReadTar(Stream(stack, chunks, *p, all, "gzip"));
+  EXPECT_EQ(files["etc/kubeadm.yml"].second, "ip: 10.0.0.2\n+");
+  EXPECT_EQ(files["etc/new.yml"].second, "new");
+}
+
 }  // namespace
 }  // namespace cfs::deploy

@@ -8,6 +8,7 @@
 
 #include "deploy/clusterfile.h"
 #include "deploy/deploy.h"
+#include "deploy/ip_range.h"
 #include "deploy/saved_cluster.h"
 #include "registry/image_io.h"
 #include "registry/pull.h"
@@ -22,14 +23,22 @@ namespace {
 
 namespace dp = cfs::deploy;
 
+// The IPs of a --masters/--nodes value: comma-separated, each an IP or a
+// range FIRST-LAST (deploy/ip_range.h), as sealer takes them.
+std::vector<std::string> FlagIps(const char* flag, const std::vector<std::string>& in) {
+  auto ips = dp::ExpandIpRanges(SplitComma(in));
+  if (!ips.ok()) Fail(ips.status().Prefix(flag));
+  return *ips;
+}
+
 // Host options of the IMAGE form (and of scale-up).
 struct HostFlags {
   std::vector<std::string> masters, nodes, env;
   std::string user, passwd, pk, pk_passwd;
   int port = 0;
   void Add(CLI::App* c, bool with_env) {
-    c->add_option("--masters,-m", masters, "Master IPs (comma-separated)");
-    c->add_option("--nodes", nodes, "Node IPs (comma-separated)");
+    c->add_option("--masters,-m", masters, "Master IPs (comma-separated; ranges 10.0.0.2-10.0.0.9)");
+    c->add_option("--nodes", nodes, "Node IPs (comma-separated; ranges 10.0.0.2-10.0.0.9)");
     c->add_option("-u,--user", user, "SSH user (default root; others use sudo)");
     c->add_option("-p,--passwd", passwd, "SSH password (also given to sudo)");
     c->add_option("-i,--pk", pk, "SSH private key file");
@@ -49,9 +58,9 @@ struct HostFlags {
   // Host groups for --masters/--nodes.
   std::vector<dp::HostGroup> Groups() const {
     std::vector<dp::HostGroup> out;
-    auto m = SplitComma(masters), n = SplitComma(nodes);
-    if (!m.empty()) out.push_back({m, {"master"}, {}, {}, {}, {}});
-    if (!n.empty()) out.push_back({n, {"node"}, {}, {}, {}, {}});
+    auto m = FlagIps("--masters", masters), n = FlagIps("--nodes", nodes);
+    if (!m.empty()) out.push_back({m, {"master"}, {}, {}, {}, {}, {}});
+    if (!n.empty()) out.push_back({n, {"node"}, {}, {}, {}, {}, {}});
     return out;
   }
 };
@@ -228,8 +237,8 @@ void AddScaleDown(CLI::App& app, const Global& g, const bool& quiet) {
   down->callback([&g, &quiet] {
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = Must(dp::LoadSavedCluster(ClustersDir(*store), name));
-    auto ips = SplitComma(hosts.masters);
-    for (const auto& n : SplitComma(hosts.nodes)) ips.push_back(n);
+    auto ips = FlagIps("--masters", hosts.masters);
+    for (const auto& n : FlagIps("--nodes", hosts.nodes)) ips.push_back(n);
     if (ips.empty()) Fail(Status::Invalid("give the hosts to remove with --masters and/or --nodes"));
     dp::Clusterfile smaller = Must(dp::WithHostsRemoved(cf, ips));
     Must(dp::Delete(cf, ips, ssh.Options(quiet)));

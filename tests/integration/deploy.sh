@@ -79,6 +79,17 @@ case "$*" in
 esac
 EOF
 chmod 755 "$C/bin/kubeadm"
+# The kubectl stand-in: the nodes by name and InternalIP; other calls recorded.
+cat >"$C/bin/kubectl" <<EOF
+#!/bin/sh
+mkdir -p /var/lib/cimg-test
+case "\$1" in
+  get) printf 'dep-n1 %s\\ndep-n2 %s\\ndep-n3 %s\\n' $M0 $N1 $N2 ;;
+  *) echo "\$*" >> /var/lib/cimg-test/kubectl.log ;;
+esac
+EOF
+chmod 755 "$C/bin/kubectl"
+printf 'replicas: 1\nname: app\n' >"$C/etc/app.yaml"
 cat >"$C/scripts/init.sh" <<'EOF'
 #!/bin/bash
 # sealer's contract: run from rootfs/scripts
@@ -155,11 +166,22 @@ spec:
   scope: master
   data: |
     echo "post-install \$(hostname) \$(ls /var/lib/cimg-test/cmds.log)" >> /var/lib/cimg-test/plugins.log
+---
+apiVersion: sealer.io/v1
+kind: Config
+metadata: {name: app-config}
+spec:
+  path: etc/app.yaml
+  strategy: merge
+  data: |
+    replicas: 2
 EOF
 }
 NODE1_YAML="    - ips: [$N1]
       roles: [node]
-      ssh: {user: deployer, passwd: $NODE_USER_PASS}"
+      ssh: {user: deployer, passwd: $NODE_USER_PASS}
+      labels: {zone: b}
+      taints: [gpu=true:NoSchedule]"
 clusterfile c1 test/cluster:1 "$NODE1_YAML" >"$T/Clusterfile"
 ci deploy -f "$T/Clusterfile" "${KH[@]}" --format json >"$T/deploy1.json" 2>"$T/deploy1.err" ||
   fail "deploy: $(tail -20 "$T/deploy1.err")"
@@ -191,6 +213,13 @@ JOIN="join $M0:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-ha
 assert_eq "dep-n1 init --config $RF/etc/kubeadm.yml --upload-certs
 dep-n1 token create --print-join-command
 dep-n2 $JOIN" "$(kubeadm_log)" "kubeadm calls in order"
+# Clusterfile Config documents, labels and taints, the registry's domain.
+assert_eq "name: app
+replicas: 2" "$(cat "$(n1 $RF/etc/app.yaml)")" "Config document merged into etc/app.yaml"
+assert_eq 'label node dep-n2 --overwrite zone=b
+patch node dep-n2 --type merge -p {"spec":{"taints":[{"effect":"NoSchedule","key":"gpu","value":"true"}]}}' \
+  "$(cat "$(n0 /var/lib/cimg-test/kubectl.log)")" "labels and taints set with kubectl on master0"
+grep -qx "$M0 sea.hub #hostalias-set-by-sealer" "$(n1 /etc/hosts)" || fail "node /etc/hosts: no sea.hub alias"
 # The built-in registry on the master serves the collected image.
 want=$(skopeo_ inspect --tls-verify=false "docker://$R/library/pause:3.9" | json_get 'j["Digest"]')
 got=$(skopeo_ inspect --tls-verify=false "docker://$M0:5000/library/pause:3.9" | json_get 'j["Digest"]') ||

@@ -1,0 +1,159 @@
+#include "deploy/registry_spec.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+#include "deploy/clusterfile_docs.h"
+
+namespace cfs::deploy {
+
+namespace {
+
+constexpr const char* kDerived[] = {
+    "LocalRegistryDomain", "LocalRegistryPort", "LocalRegistryURL", "ExternalRegistryDomain",
+    "ExternalRegistryPort", "ExternalRegistryURL", "RegistryDomain", "RegistryPort",
+    "RegistryURL", "ContainerRuntime", "DNSSvcIP", "KubeSvcIP"};
+
+std::string Url(const RegistryEndpoint& r) {
+  if (r.port == 0) return r.domain;
+  bool v6 = r.domain.find(':') != std::string::npos;
+  return (v6 ? "[" + r.domain + "]" : r.domain) + ":" + std::to_string(r.port);
+}
+
+void Put(std::map<std::string, std::string>& out, const std::string& prefix,
+         const RegistryEndpoint& r) {
+  out[prefix + "Domain"] = r.domain;
+  out[prefix + "Port"] = r.port ? std::to_string(r.port) : "";
+  out[prefix + "URL"] = Url(r);
+}
+
+// The index-th address of IPv4 or IPv6 network `cidr` ("" when it has none).
+std::string IndexIp(const std::string& cidr, unsigned index) {
+  size_t slash = cidr.find('/');
+  std::string ip = cidr.substr(0, slash);
+  unsigned char b[16];
+  int len = inet_pton(AF_INET, ip.c_str(), b) == 1 ? 4 : inet_pton(AF_INET6, ip.c_str(), b) == 1 ? 16 : 0;
+  if (len == 0 || slash == std::string::npos) return "";
+  int bits = std::atoi(cidr.c_str() + slash + 1);
+  if (bits < 0 || bits > len * 8 || (len * 8 - bits < 32 && (1ull << (len * 8 - bits)) <= index))
+    return "";
+  unsigned carry = index;
+  for (int i = len - 1; i >= 0 && carry; i--) {
+    unsigned v = b[i] + (carry & 0xff);
+    b[i] = static_cast<unsigned char>(v & 0xff);
+    carry = (carry >> 8) + (v >> 8);
+  }
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(len == 4 ? AF_INET : AF_INET6, b, text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+bool IsDerivedEnvKey(const std::string& k) {
+  return std::any_of(std::begin(kDerived), std::end(kDerived),
+                     [&](const char* d) { return k.rfind(d, 0) == 0; });
+}
+
+std::optional<RegistryEndpoint> LocalRegistry(const RegistrySpec& registry,
+                                              const std::map<std::string, std::string>& env) {
+  if (registry.local) return registry.local;
+  if (registry.external) return std::nullopt;
+  RegistryEndpoint r{"sea.hub", 5000};
+  if (auto it = env.find("REGISTRY_DOMAIN"); it != env.end()) r.domain = it->second;
+  if (auto it = env.find("REGISTRY_PORT"); it != env.end()) r.port = std::atoi(it->second.c_str());
+  return r;
+}
+
+std::map<std::string, std::string> SealerEnv(const RegistrySpec& registry,
+                                             const std::string& container_runtime,
+                                             const std::map<std::string, std::string>& env,
+                                             const std::string& ip) {
+  std::map<std::string, std::string> out;
+  auto local = LocalRegistry(registry, env);
+  if (local) Put(out, "LocalRegistry", *local);
+  if (registry.external) Put(out, "ExternalRegistry", *registry.external);
+  if (local || registry.external) Put(out, "Registry", local ? *local : *registry.external);
+  if (!container_runtime.empty()) out["ContainerRuntime"] = container_runtime;
+  if (auto it = env.find("SvcCIDR"); it != env.end() && !it->second.empty()) {
+    std::string first = it->second.substr(0, it->second.find(','));
+    out["KubeSvcIP"] = IndexIp(first, 1);
+    out["DNSSvcIP"] = IndexIp(first, 10);
+  }
+  if (!env.count("HostIP")) out["HostIP"] = ip;
+  if (ip.find(':') != std::string::npos) out["HostIPFamily"] = "ipv6";
+  return out;
+}
+
+Status CheckSvcCidr(const std::string& svc_cidr) {
+  std::string first = svc_cidr.substr(0, svc_cidr.find(','));
+  if (svc_cidr.empty() || !IndexIp(first, 10).empty()) return Status::Ok();
+  return Status::Invalid("SvcCIDR \"" + first + "\" is not a network with 10 addresses");
+}
+
+}  // namespace cfs::deploy
+
+namespace cfs::deploy {
+
+namespace {
+
+Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, const std::string& where,
+                                  bool local) {
+  if (local)
+    RETURN_IF_ERROR(f.Keys(n, where, {"domain", "port", "username", "password", "ha", "insecure", "cert"}));
+  else
+    RETURN_IF_ERROR(f.Keys(n, where, {"domain", "port", "username", "password"}));
+  RegistryEndpoint r;
+  if (n["domain"]) { ASSIGN_OR_RETURN(r.domain, f.Str(n["domain"], where + ".domain")); }
+  if (n["port"]) { ASSIGN_OR_RETURN(r.port, f.Port(n["port"], where + ".port")); }
+  for (const char* k : {"username", "password"})
+    if (n[k])
+      return f.Err(n[k], where + "." + k +
+                             ": registry credentials are not supported by cimg yet (no htpasswd, "
+                             "no runtime login)");
+  if (!local) {
+    if (r.domain.empty()) return f.Err(n, where + ".domain is required");
+    return r;
+  }
+  if (r.domain.empty()) r.domain = "sea.hub";
+  if (r.port == 0) r.port = 5000;
+  if (n["ha"]) {
+    ASSIGN_OR_RETURN(bool ha, f.Bool(n["ha"], where + ".ha"));
+    if (ha)
+      return f.Err(n["ha"], where + ".ha: true is not supported by cimg (the built-in registry "
+                                    "runs on master0 only; give ha: false)");
+  }
+  if (n["insecure"]) {
+    ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
+    if (!insecure)
+      return f.Err(n["insecure"], where + ".insecure: false is not supported by cimg (the "
+                                          "built-in registry serves plain HTTP; give insecure: true)");
+  }
+  if (n["cert"])
+    return f.Err(n["cert"], where + ".cert is not supported by cimg (no TLS for the built-in registry)");
+  return r;
+}
+
+}  // namespace
+
+Status ParseRegistry(const YamlFields& f, const YAML::Node& spec, RegistrySpec* r,
+                     std::string* container_runtime) {
+  if (const YAML::Node reg = spec["registry"]; reg && !reg.IsNull()) {
+    RETURN_IF_ERROR(f.Keys(reg, "spec.registry", {"localRegistry", "externalRegistry"}));
+    if (reg["localRegistry"]) {
+      ASSIGN_OR_RETURN(r->local, Endpoint(f, reg["localRegistry"], "spec.registry.localRegistry", true));
+    }
+    if (reg["externalRegistry"]) {
+      ASSIGN_OR_RETURN(r->external,
+                       Endpoint(f, reg["externalRegistry"], "spec.registry.externalRegistry", false));
+    }
+  }
+  if (const YAML::Node cr = spec["containerRuntime"]; cr && !cr.IsNull()) {
+    RETURN_IF_ERROR(f.Keys(cr, "spec.containerRuntime", {"type"}));
+    if (cr["type"]) { ASSIGN_OR_RETURN(*container_runtime, f.Str(cr["type"], "spec.containerRuntime.type")); }
+  }
+  return Status::Ok();
+}
+
+}  // namespace cfs::deploy

@@ -1,0 +1,101 @@
+#include "deploy/registry_spec.h"
+
+#include <gtest/gtest.h>
+
+#include "deploy/clusterfile.h"
+
+namespace cfs::deploy {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+const char kBase[] = R"(apiVersion: sealer.io/v2
+kind: Cluster
+metadata: {name: c1}
+spec:
+  image: img
+  env: [SvcCIDR=10.96.0.0/22, RegistryURL=ignored, A=1]
+  hosts: [{ips: [10.0.0.2], roles: [master]}]
+)";
+
+Result<Clusterfile> With(const std::string& extra) {
+  return ParseClusterfile(kBase + extra, "Clusterfile");
+}
+
+TEST(RegistrySpec, DefaultIsTheBuiltInRegistry) {
+  auto c = With("");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto hosts = c->Hosts();
+  EXPECT_EQ(hosts[0].env.count("RegistryURL"), 0u);  // dropped as sealer drops it
+  Env env = SealerEnv(c->registry, c->container_runtime, hosts[0].env, "10.0.0.2");
+  EXPECT_EQ(env, (Env{{"LocalRegistryDomain", "sea.hub"}, {"LocalRegistryPort", "5000"},
+                      {"LocalRegistryURL", "sea.hub:5000"}, {"RegistryDomain", "sea.hub"},
+                      {"RegistryPort", "5000"}, {"RegistryURL", "sea.hub:5000"},
+                      {"KubeSvcIP", "10.96.0.1"}, {"DNSSvcIP", "10.96.0.10"},
+                      {"HostIP", "10.0.0.2"}}));
+  // cimg's REGISTRY_PORT / REGISTRY_DOMAIN pick the built-in registry's.
+  env = SealerEnv(c->registry, "", {{"REGISTRY_PORT", "5001"}, {"HostIP", "x"}}, "10.0.0.2");
+  EXPECT_EQ(env.at("RegistryURL"), "sea.hub:5001");
+  EXPECT_EQ(env.count("HostIP"), 0u);
+}
+
+TEST(RegistrySpec, LocalExternalAndRuntime) {
+  auto c = With(R"(  registry:
+    localRegistry: {domain: hub.local, port: 5443, ha: false, insecure: true}
+    externalRegistry: {domain: reg.example.com}
+  containerRuntime: {type: containerd}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  Env env = SealerEnv(c->registry, c->container_runtime, {}, "10.0.0.2");
+  EXPECT_EQ(env.at("LocalRegistryURL"), "hub.local:5443");
+  EXPECT_EQ(env.at("RegistryURL"), "hub.local:5443");
+  EXPECT_EQ(env.at("ExternalRegistryURL"), "reg.example.com");
+  EXPECT_EQ(env.at("ExternalRegistryPort"), "");
+  EXPECT_EQ(env.at("ContainerRuntime"), "containerd");
+  auto again = ParseClusterfile(EmitClusterfile(*c), "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->registry.local->port, 5443);
+  EXPECT_EQ(again->container_runtime, "containerd");
+
+  auto ext = With("  registry: {externalRegistry: {domain: reg.example.com, port: 443}}\n");
+  ASSERT_TRUE(ext.ok());
+  EXPECT_FALSE(LocalRegistry(ext->registry, {}).has_value());
+  EXPECT_EQ(SealerEnv(ext->registry, "", {}, "h").at("RegistryURL"), "reg.example.com:443");
+}
+
+TEST(RegistrySpec, SealersClusterChecks) {
+  std::string text = kBase;
+  text.replace(text.find("10.96.0.0/22"), 12, "10.96.0.0/29");
+  auto c = ParseClusterfile(text, "Clusterfile");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "Clusterfile:6: spec.env: SvcCIDR \"10.96.0.0/29\" is not a network with 10 addresses");
+  text = kBase;
+  text.replace(text.find("[10.0.0.2]"), 10, "[10.0.0.2, 'fd00::2']");
+  c = ParseClusterfile(text, "Clusterfile");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "Clusterfile:7: host fd00::2 and host 10.0.0.2 are of different IP families (sealer needs one)");
+  EXPECT_EQ(SealerEnv({}, "", {}, "fd00::2").at("HostIPFamily"), "ipv6");
+  EXPECT_EQ(SealerEnv({}, "", {}, "10.0.0.2").count("HostIPFamily"), 0u);
+}
+
+TEST(RegistrySpec, RefusedWithTheReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"  registry: {localRegistry: {ha: true}}\n", "Clusterfile:8: spec.registry.localRegistry.ha: true is not supported"},
+      {"  registry: {localRegistry: {insecure: false}}\n", "insecure: false is not supported"},
+      {"  registry: {localRegistry: {username: u, password: p}}\n", "registry credentials are not supported"},
+      {"  registry: {localRegistry: {portt: 1}}\n", "unknown field spec.registry.localRegistry.portt"},
+      {"  registry: {externalRegistry: {port: 1}}\n", "spec.registry.externalRegistry.domain is required"},
+      {"  containerRuntime: {type: docker, version: 1}\n", "unknown field spec.containerRuntime.version"},
+      {"  hostAliases: []\n", "spec.hostAliases is not supported"},
+  };
+  for (const auto& [extra, want] : cases) {
+    auto c = With(extra);
+    ASSERT_FALSE(c.ok()) << extra;
+    EXPECT_NE(c.status().message().find(want), std::string::npos) << c.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace cfs::deploy
