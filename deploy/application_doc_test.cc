@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "deploy/clusterfile_testing.h"
+
 #include "deploy/clusterfile.h"
 
 namespace cfs::deploy {
@@ -57,22 +59,13 @@ TEST(ApplicationDoc, ParsedAndSaved) {
 }
 
 TEST(ApplicationDoc, BadOnesNameTheLine) {
-  const std::vector<std::pair<std::pair<std::string, std::string>, std::string>> cases = {
-      {{"  - name: nginx\n", "  - env: [A=1]\n"}, "Clusterfile:17: spec.configs[0].name is required"},
-      {{"      strategy: merge", "      strategy: append"}, "Clusterfile:23: spec.configs[0].files[0].strategy: \"append\" is not overwrite or merge"},
-      {{"      cmds: [\"kubectl apply -f nginx.yaml\"]", "      helm: x"}, "unknown field spec.configs[0].launch.helm"},
-      {{"  launchApps:", "  launchApp:"}, "Clusterfile:15: unknown field Application spec.launchApp"},
-      {{"      data: \"replicas: 2\"", "      data: \"\""}, "spec.configs[0].files[0].data is required"},
-  };
-  for (const auto& [edit, want] : cases) {
-    std::string text = kText;
-    size_t at = text.find(edit.first);
-    ASSERT_NE(at, std::string::npos) << edit.first;
-    text.replace(at, edit.first.size(), edit.second);
-    auto c = ParseClusterfile(text, "Clusterfile");
-    ASSERT_FALSE(c.ok()) << want;
-    EXPECT_NE(c.status().message().find(want), std::string::npos) << c.status().message();
-  }
+  testing::ExpectEditsFail(kText, {
+      {"  - name: nginx\n", "  - env: [A=1]\n", "Clusterfile:17: spec.configs[0].name is required"},
+      {"      strategy: merge", "      strategy: append", "Clusterfile:23: spec.configs[0].files[0].strategy: \"append\" is not overwrite or merge"},
+      {"      cmds: [\"kubectl apply -f nginx.yaml\"]", "      helm: x", "unknown field spec.configs[0].launch.helm"},
+      {"  launchApps:", "  launchApp:", "Clusterfile:15: unknown field Application spec.launchApp"},
+      {"      data: \"replicas: 2\"", "      data: \"\"", "spec.configs[0].files[0].data is required"},
+  });
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "deploy/clusterfile_testing.h"
+
 #include "deploy/clusterfile.h"
 
 namespace cfs::deploy {
@@ -149,23 +151,14 @@ TEST(ConfigDocs, ParsedFromTheClusterfileAndSaved) {
 }
 
 TEST(ConfigDocs, BadConfigsNameTheLine) {
-  const std::vector<std::pair<std::pair<std::string, std::string>, std::string>> cases = {
-      {{"  strategy: merge", "  strategy: append"}, "Clusterfile:15: Config mysql-config: unknown strategy \"append\""},
-      {{"value|toJson", "value|toYaml"}, "Clusterfile:16: Config mysql-config: unknown process \"toYaml\""},
-      {{"  path: etc/mysql.yaml", "  path: ../../etc/passwd"}, "Clusterfile:13: Config mysql-config: path"},
-      {{"  appName: mysql", "  app: mysql"}, "Clusterfile:14: unknown field Config spec.app"},
-      {{"  path: etc/mysql.yaml\n", ""}, "Clusterfile:13: Config mysql-config: spec.path is required"},
-      {{"sealer.io/v1\nkind: Config", "v1\nkind: Config"}, "Clusterfile:8: apiVersion \"v1\" is not supported for kind Config"},
-  };
-  for (const auto& [edit, want] : cases) {
-    std::string text = kCluster;
-    size_t at = text.find(edit.first);
-    ASSERT_NE(at, std::string::npos) << edit.first;
-    text.replace(at, edit.first.size(), edit.second);
-    auto c = ParseClusterfile(text, "Clusterfile");
-    ASSERT_FALSE(c.ok()) << want;
-    EXPECT_NE(c.status().message().find(want), std::string::npos) << c.status().message();
-  }
+  testing::ExpectEditsFail(kCluster, {
+      {"  strategy: merge", "  strategy: append", "Clusterfile:15: Config mysql-config: unknown strategy \"append\""},
+      {"value|toJson", "value|toYaml", "Clusterfile:16: Config mysql-config: unknown process \"toYaml\""},
+      {"  path: etc/mysql.yaml", "  path: ../../etc/passwd", "Clusterfile:13: Config mysql-config: path"},
+      {"  appName: mysql", "  app: mysql", "Clusterfile:14: unknown field Config spec.app"},
+      {"  path: etc/mysql.yaml\n", "", "Clusterfile:13: Config mysql-config: spec.path is required"},
+      {"sealer.io/v1\nkind: Config", "v1\nkind: Config", "Clusterfile:8: apiVersion \"v1\" is not supported for kind Config"},
+  });
 }
 
 }  // namespace
