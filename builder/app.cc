@@ -63,6 +63,7 @@ Result<bool> IsHelm(const std::vector<CopySource>& sources) {
     else if (n.ends_with("templates")) seen |= 4;
   };
   for (const auto& s : sources) {
+    if (!Exists(s.path)) return Status::IOError("APP: " + s.display, errno);
     if (!IsDir(s.path, true)) {
       note(s.path);
       continue;
