@@ -86,7 +86,8 @@ Result<std::vector<std::vector<std::string>>> FilesOf(const std::vector<CopySour
     if (IsDir(s.path, true)) {
       RETURN_IF_ERROR(WalkFiles(s.path, "", &files));
     } else {
-      files.push_back(s.path.substr(s.path.rfind('/') + 1));
+      // its name in the app's dir (a download's file is named after its URL)
+      files.push_back(s.name.empty() ? s.path.substr(s.path.rfind('/') + 1) : s.name);
     }
     out.push_back(std::move(files));
   }

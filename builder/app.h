@@ -25,7 +25,8 @@ namespace cfs::builder {
 //   type ""      otherwise (a mix, other files, none): APPCMDS must say how
 //                to launch it; no files.
 // A file of a directory source is named by its path below that directory
-// with a leading '/' ("/sub/a.yaml"), a file source by its base name.
+// with a leading '/' ("/sub/a.yaml"), a file source by its CopySource name
+// (the name it gets in the app's dir).
 Result<SealerApp> DetectApp(const std::string& name, const std::vector<CopySource>& sources);
 
 }  // namespace cfs::builder

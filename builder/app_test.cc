@@ -77,6 +77,16 @@ TEST_F(DetectAppTest, FilesPerType) {
   EXPECT_EQ(k->files, (Strings{"top.YAML", "/sub/deep.yml", "/top.YAML"}));
 }
 
+// A downloaded file (APP x https://host/deploy.yaml) is stored under another
+// name; the app knows it by the name it gets in application/apps/NAME/.
+TEST_F(DetectAppTest, DownloadedFileKeepsItsName) {
+  std::string p = Make("downloads/0123abcd-deploy.yaml");
+  auto k = DetectApp("web", {CopySource{"https://host/deploy.yaml", p, "deploy.yaml"}});
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(k->type, "kube");
+  EXPECT_EQ(k->files, Strings{"deploy.yaml"});
+}
+
 TEST_F(DetectAppTest, Helm) {
   Make("chart/Chart.yaml");
   Make("chart/values.yaml");

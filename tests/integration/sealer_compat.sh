@@ -4,6 +4,7 @@
 #     (test/suites/build/fixtures/build_with_appcmds, build_with_launch):
 #     APP (kube, shell, helm via CNI, a mixed app with APPCMDS), APPENV, ENV,
 #     KUBEVERSION, CNI, LAUNCH; the files land in application/apps/NAME/;
+#     FROM --platform builds for that platform (another --platform: refused);
 #  2. the image carries sealer's manifest annotation sealer.image.extension
 #     (types, files, cmds, env, launch.app_names as sealer writes them) and
 #     sealer's labels, also after cimg push to an OCI layout (read by skopeo);
@@ -72,6 +73,19 @@ for f in yamlapp/a.yaml yamlapp/b.yaml shellapp/a.sh mixedapp/install.sh mixedap
   [[ -f "$MNT/application/apps/$f" ]] || fail "application/apps/$f missing: $(cd "$MNT" && find application)"
 done
 cfs_umount "$MNT"
+
+# FROM --platform: the image is built for that platform; against another
+# cimg build --platform it is refused by line.
+P=$T/ctx-platform
+mkdir -p "$P"
+printf 'FROM --platform=linux/arm64 scratch\nCOPY Kubefile k\n' >"$P/Kubefile"
+ci build --ignored-image-list /dev/null -t sc/arm:1 "$P" >"$T/build-arm.out" 2>&1 ||
+  fail "build FROM --platform: $(tail -5 "$T/build-arm.out")"
+assert_eq arm64 "$(ci inspect sc/arm:1 | json_get 'j[0]["Architecture"]')" "architecture of FROM --platform=linux/arm64"
+rc=0
+ci build --ignored-image-list /dev/null --platform linux/amd64 -t sc/bad:1 "$P" >"$T/build-bad.out" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q '^cimg: Kubefile:1: FROM --platform=linux/arm64 differs from' "$T/build-bad.out" ||
+  fail "FROM --platform against --platform: exit $rc, $(cat "$T/build-bad.out")"
 
 # ------------------------------------------------------ 2. the annotation
 log "2. sealer.image.extension and sealer's labels, also after push"
