@@ -57,6 +57,17 @@ Result<std::string> Command(const SealerApp& app, const std::string& root) {
 
 }  // namespace
 
+std::map<std::string, std::map<std::string, std::string>> AppTemplateEnvs(
+    const SealerImageExtension& ext) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  for (const auto& app : ext.applications) {
+    std::map<std::string, std::string> env = ext.env;
+    for (const auto& [k, v] : app.env) env[k] = v;
+    if (!env.empty()) out[app.name] = std::move(env);
+  }
+  return out;
+}
+
 Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::string& name) {
   const std::string what = "app " + QuoteForMessage(name);
   const SealerApp* app = ext.App(name);

@@ -10,9 +10,11 @@
 // APPCMDS items are shell text by design (like CMD); everything else that
 // comes from the image (names, files) is shell-quoted. The app's env is
 // sealer's: its APPENV over the image extension's env; deploy exports it for
-// the command (sealer renders the app's *.tmpl files with it; see README).
+// the command and, as sealer does, renders the *.tmpl files of every app
+// that has one with it (AppTemplateEnvs, deploy/rootfs_transfer.h).
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,5 +34,10 @@ struct AppLaunch {
 // leaves the app's dir (absolute after its leading '/', or a ".."
 // component), or when an env key is not a shell name.
 Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::string& name);
+
+// The env of every app of ext that has one (sealer's formatImageExtension:
+// its APPENV over the extension's env), for rendering its *.tmpl files.
+std::map<std::string, std::map<std::string, std::string>> AppTemplateEnvs(
+    const SealerImageExtension& ext);
 
 }  // namespace cfs::deploy

@@ -86,6 +86,16 @@ TEST(PlanAppLaunch, Quoting) {
   EXPECT_EQ(l->command, "bash 'application/apps/a/it'\\''s $(x).sh'");
 }
 
+// Every app with an env (its own over the image's) renders its templates.
+TEST(AppTemplateEnvs, AppsWithEnv) {
+  auto envs = AppTemplateEnvs(Fixture());
+  EXPECT_EQ(envs.at("shellapp"), (std::map<std::string, std::string>{{"MODE", "fast"}, {"Version", "app"}}));
+  EXPECT_EQ(envs.at("yamlapp"), (std::map<std::string, std::string>{{"Version", "v1"}}));
+  SealerImageExtension none;
+  none.applications.push_back({"bare", "kube", {"/a.yaml"}, "v1", {}, {}});
+  EXPECT_TRUE(AppTemplateEnvs(none).empty());
+}
+
 ImageDetails Image(const nlohmann::json& labels, const std::string& extension) {
   ImageDetails d;
   nlohmann::json cfg = {{"config", {{"Env", {"PATH=/bin"}}}}};

@@ -53,7 +53,8 @@ class Deployment {
   Status Run(Store& store, const LayerStack& stack) {
     RETURN_IF_ERROR(ConnectAll());
     std::vector<RootfsPlan> plans;
-    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
+    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans,
+                               img_.has_extension ? AppTemplateEnvs(img_.extension) : AppEnvs{}));
     plan0_ = std::move(plans[0]);
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());

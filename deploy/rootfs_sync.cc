@@ -82,8 +82,9 @@ class ProgressReporter {
 // The transfer to all hosts; Run() is the whole of it.
 class Sync {
  public:
-  Sync(HostRunner& run, Store& store, const LayerStack& stack, const std::vector<HostCtx*>& all)
-      : run_(run), store_(store), stack_(stack), all_(all), sync_(all.size()) {
+  Sync(HostRunner& run, Store& store, const LayerStack& stack, const std::vector<HostCtx*>& all,
+       const AppEnvs& app_env)
+      : run_(run), store_(store), stack_(stack), all_(all), app_env_(app_env), sync_(all.size()) {
     for (size_t i = 0; i < all.size(); i++) index_[all[i]] = i;
   }
 
@@ -105,7 +106,7 @@ class Sync {
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
     ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
-    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master));
+    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master, app_env_));
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     c.report.files_total = hs.plan.entries.size();
@@ -303,6 +304,7 @@ class Sync {
   Store& store_;
   const LayerStack& stack_;
   const std::vector<HostCtx*>& all_;
+  const AppEnvs& app_env_;
   std::vector<HostSync> sync_;
   std::map<HostCtx*, size_t> index_;
   std::atomic<uint64_t> done_{0};  // file data bytes streamed
@@ -312,8 +314,9 @@ class Sync {
 }  // namespace
 
 Status SyncRootfs(HostRunner& run, Store& store, const LayerStack& stack,
-                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans) {
-  Sync sync(run, store, stack, all);
+                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans,
+                  const AppEnvs& app_env) {
+  Sync sync(run, store, stack, all, app_env);
   return sync.Run(plans);
 }
 

@@ -26,7 +26,9 @@ namespace cfs::deploy {
 // REQUIRES: every host of `all` connected (HostRunner::Connect).
 // On success, plans[i] is what all[i] holds now; the hosts' reports
 // (files and data bytes) are filled in.
+// app_env: the apps whose *.tmpl files are rendered (rootfs_transfer.h).
 Status SyncRootfs(HostRunner& run, Store& store, const LayerStack& stack,
-                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans);
+                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans,
+                  const AppEnvs& app_env = {});
 
 }  // namespace cfs::deploy

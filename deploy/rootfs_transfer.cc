@@ -119,8 +119,31 @@ std::string EscapePath(const std::string& p) {
 
 }  // namespace
 
+// The env a template at `path` is rendered with, or nullptr when the path
+// is not a template: *.tmpl under etc/, charts/, manifests/ (the host's env)
+// and under application/apps/NAME/ of an app in app_env (its env over the
+// host's, built into *scratch).
+const std::map<std::string, std::string>* TemplateEnv(
+    const std::string& path, const std::map<std::string, std::string>& env,
+    const AppEnvs& app_env, std::map<std::string, std::string>* scratch) {
+  if (!EndsWith(path, ".tmpl")) return nullptr;
+  if (StartsWith(path, "etc/") || StartsWith(path, "charts/") || StartsWith(path, "manifests/"))
+    return &env;
+  static constexpr char kApps[] = "application/apps/";
+  const std::string apps = kApps;
+  if (!StartsWith(path, kApps)) return nullptr;
+  auto slash = path.find('/', apps.size());
+  if (slash == std::string::npos) return nullptr;
+  auto it = app_env.find(path.substr(apps.size(), slash - apps.size()));
+  if (it == app_env.end()) return nullptr;
+  *scratch = env;
+  for (const auto& [k, v] : it->second) (*scratch)[k] = v;
+  return scratch;
+}
+
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
-                              const std::map<std::string, std::string>& env, bool with_registry) {
+                              const std::map<std::string, std::string>& env, bool with_registry,
+                              const AppEnvs& app_env) {
   RootfsPlan plan;
   std::map<std::string, size_t> index;  // path → entry, for .tmpl outputs
   Status err;
@@ -140,12 +163,11 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     RootfsEntry& e = plan.entries[i];
     if (e.type != 'f') continue;
     bool statics = StartsWith(e.path, "statics/");
-    bool tmpl = EndsWith(e.path, ".tmpl") &&
-                (StartsWith(e.path, "etc/") || StartsWith(e.path, "charts/") ||
-                 StartsWith(e.path, "manifests/"));
-    if (!statics && !tmpl) continue;
+    std::map<std::string, std::string> scratch;
+    const auto* tmpl_env = TemplateEnv(e.path, env, app_env, &scratch);
+    if (!statics && !tmpl_env) continue;
     ASSIGN_OR_RETURN(std::string data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
-    ASSIGN_OR_RETURN(std::string out, Render(data, env, e.path));
+    ASSIGN_OR_RETURN(std::string out, Render(data, statics ? env : *tmpl_env, e.path));
     plan.rendered.push_back(std::move(out));
     if (statics) {
       e.rendered = static_cast<int>(plan.rendered.size() - 1);

@@ -5,8 +5,11 @@
 // image's layer TOCs, file data from the chunk store), with templates
 // rendered for the host: every regular file under statics/ in place, and
 // every *.tmpl under etc/, charts/ and manifests/ into the same path without
-// ".tmpl". Only `{{ .KEY }}` (KEY a shell variable name) is replaced; other
-// `{{ ... }}` text is left alone; an unset KEY is an error naming file:line.
+// ".tmpl", and, as sealer renders an application's files with its env,
+// every *.tmpl under application/apps/NAME/ of an app given in `app_env`
+// (the host's env with the app's over it). Only `{{ .KEY }}` (KEY a shell
+// variable name) is replaced; other `{{ ... }}` text is left alone; an unset
+// KEY is an error naming file:line.
 //
 // The host record (/var/lib/cimg/<cluster>/files.gz on the host) lists what
 // the last successful transfer left there, one line per path:
@@ -44,10 +47,15 @@ struct RootfsPlan {
   uint64_t bytes = 0;                // file data bytes in total
 };
 
+// app name -> the env its application/apps/NAME/*.tmpl files are rendered
+// with, over the host's (deploy/app_launch.h AppTemplateEnvs).
+using AppEnvs = std::map<std::string, std::map<std::string, std::string>>;
+
 // Builds the plan for one host. `env` renders templates; with
 // `with_registry` false, registry/ is left out (nodes).
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
-                              const std::map<std::string, std::string>& env, bool with_registry);
+                              const std::map<std::string, std::string>& env, bool with_registry,
+                              const AppEnvs& app_env = {});
 
 // The host record of a plan (uncompressed), and a parsed one: path → (fp, type).
 std::string EncodeRecord(const RootfsPlan& plan);

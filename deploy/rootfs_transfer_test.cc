@@ -176,6 +176,35 @@ TEST(Rootfs, PlanRendersTemplatesAndLeavesRegistryToMasters) {
   EXPECT_TRUE(d.remove.empty());
 }
 
+// sealer renders an application's *.tmpl files with its env (APPENV over
+// the image's): the apps given, over the host's env; other apps' templates
+// stay as they are.
+TEST(Rootfs, PlanRendersAppTemplatesWithTheAppsEnv) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("application")
+      .Dir("application/apps")
+      .Dir("application/apps/web")
+      .File("application/apps/web/svc.yaml.tmpl", "mode: {{ .MODE }} host: {{ .CIMG_HOST_IP }}\n")
+      .Dir("application/apps/other")
+      .File("application/apps/other/x.yaml.tmpl", "{{ .MODE }}");
+  auto stack = Stack({base.toc()});
+  std::map<std::string, std::string> env = {{"CIMG_HOST_IP", "10.0.0.2"}, {"MODE", "host"}};
+  auto p = PlanRootfs(stack, chunks, env, true, {{"web", {{"MODE", "fast"}}}});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::vector<size_t> all(p->entries.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = i;
+  auto files = ReadTar(Stream(stack, chunks, *p, all, "zstd"));
+  EXPECT_EQ(files["application/apps/web/svc.yaml"].second, "mode: fast host: 10.0.0.2\n");
+  EXPECT_EQ(files.count("application/apps/other/x.yaml"), 0u);
+  EXPECT_EQ(files["application/apps/other/x.yaml.tmpl"].second, "{{ .MODE }}");
+  // without app envs (an image without sealer's extension) nothing of it is rendered
+  auto plain = PlanRootfs(stack, chunks, env, true);
+  ASSERT_TRUE(plain.ok());
+  auto paths = Paths(*plain);
+  EXPECT_EQ(std::find(paths.begin(), paths.end(), "application/apps/web/svc.yaml"), paths.end());
+}
+
 TEST(Rootfs, UnsetTemplateKeyNamesFileAndLine) {
   MemChunks chunks;
   LayerBuilder base(&chunks);

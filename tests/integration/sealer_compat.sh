@@ -13,7 +13,7 @@
 #  4. both are deployed to an sshd node (tests/integration/nodes_lib.sh):
 #     the LAUNCH apps run on master0 in order, each with sealer's command
 #     (APPCMDS in the app's dir; kubectl apply -f / bash / helm install per
-#     type) and its APPENV exported. (That launch.cmds replace the apps, and
+#     type) and its APPENV exported, its *.tmpl files rendered with it. (That launch.cmds replace the apps, and
 #     that a re-deploy runs nothing again, are checked by the unit tests and
 #     deploy.sh: deploys are the slow part here.)
 # kubectl and helm cannot run here: the images carry STAND-INS for them
@@ -45,6 +45,8 @@ for s in a b; do
     "$s" >"$C/shellcontext/$s.sh"
 done
 printf 'kind: Namespace\n' >"$C/mixedcontext/app.yaml"
+# rendered at deploy with the app's env, as sealer does (Version: the image's ENV)
+printf 'version: {{ .Version }}\n' >"$C/mixedcontext/cfg.yaml.tmpl"
 printf '#!/bin/bash\necho install\n' >"$C/install.sh"
 printf 'name: calico\nversion: 0.1.0\n' >"$C/calico/Chart.yaml"
 printf 'replicas: 1\n' >"$C/calico/values.yaml"
@@ -166,6 +168,7 @@ kubectl apply -f application/apps/yamlapp/a.yaml | pwd=$RF MODE= Version=v1
 kubectl apply -f application/apps/yamlapp/b.yaml | pwd=$RF MODE= Version=v1
 helm install calico application/apps/calico/ | pwd=$RF MODE= Version=v1" "$(launch_log)" \
   "the apps of the cimg-built image, in LAUNCH order"
+assert_eq "version: v1" "$(node_exec 1 cat $RF/application/apps/mixedapp/cfg.yaml)" "an app's template rendered with its env"
 reset_log
 ci deploy sealer/apps:1 --masters "$M0" -n sealer -i "$NODE_KEY" "${KH[@]}" >"$T/d2.out" 2>&1 ||
   fail "deploy sealer/apps:1: $(tail -20 "$T/d2.out")"
