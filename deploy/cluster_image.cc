@@ -4,6 +4,7 @@
 
 #include "deploy/app_launch.h"
 #include "deploy/clusterfile.h"
+#include "transport/oci_metadata.h"
 
 namespace cfs::deploy {
 
@@ -49,6 +50,9 @@ Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& 
                                " is not a shell variable name; refusing to deploy it");
       img.env[p->first] = p->second;
     }
+    img.platform.os = cfg.value("os", "");
+    img.platform.arch = cfg.value("architecture", "");
+    img.platform.variant = cfg.value("variant", "");
     const json& labels = c.value("Labels", json::object());
     auto list = [&](const char* key, std::vector<std::string>* out) {
       if (labels.contains(key))
@@ -75,6 +79,19 @@ Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& 
     if (img.has_extension && img.extension.App(app))
       RETURN_IF_ERROR(PlanAppLaunch(img.extension, app).status().Prefix("image " + name));
   return img;
+}
+
+Status CheckHostPlatform(const ClusterImage& img, const std::string& image_name,
+                         const std::string& host, const std::string& machine) {
+  if (img.platform.arch.empty()) return Status::Ok();
+  Platform want = Platform::FromMachine(machine);
+  Platform have = img.platform;
+  if (have.os.empty()) have.os = "linux";
+  if (oci::PlatformMatches(want, have)) return Status::Ok();
+  return Status::Invalid("host " + host + " is " + machine + " (" + want.ToString() + "), but image " +
+                         image_name + " is for " + have.ToString() +
+                         "; deploy an image of that platform to it (cimg pull --platform " +
+                         want.ToString() + ")");
 }
 
 }  // namespace cfs::deploy

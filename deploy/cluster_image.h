@@ -30,7 +30,14 @@ struct ClusterImage {
   std::vector<std::string> launch;         // label io.cimg.launch
   bool has_extension = false;              // the manifest has sealer.image.extension
   SealerImageExtension extension;
+  Platform platform;                       // config os/architecture/variant
 };
+
+// Ok when a host whose `uname -m` is `machine` runs img: its platform
+// matches (an image whose config names no architecture runs anywhere).
+// Otherwise Invalid naming the host, its machine and the image's platform.
+Status CheckHostPlatform(const ClusterImage& img, const std::string& image_name,
+                         const std::string& host, const std::string& machine);
 
 // The image's config; `name` names it in errors. Env keys become `export
 // KEY=...` on the hosts, so a key that is not a shell name is refused (an

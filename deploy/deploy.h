@@ -1,6 +1,9 @@
 // Deploy: a cluster image onto hosts over SSH, and its lifecycle.
 //
 //   Deploy(store, clusterfile):
+//     0. render every host's templates (Go text/template, rootfs_transfer.h)
+//        before any host is reached: a template error fails the deploy
+//        with every host as it was;
 //     1. connect to every host (in parallel, at most `parallel` at once),
 //        check host keys, authenticate, check sudo;
 //     2. send each host what it lacks of the image's merged rootfs (read from

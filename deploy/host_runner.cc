@@ -96,6 +96,7 @@ Status HostRunner::Connect(HostCtx& c) {
     if (line == "zstd") c.zstd = true;
     if (line == "dir") c.has_dir = true;
     if (line == "record") c.has_record = true;
+    if (line.rfind("arch ", 0) == 0) c.machine = line.substr(5);
     if (line.rfind("step ", 0) == 0) {
       size_t sp = line.find(' ', 5);
       if (sp != std::string::npos) c.steps[line.substr(5, sp - 5)] = line.substr(sp + 1);
@@ -126,6 +127,12 @@ std::string HostRunner::Exports(const HostCtx& c) const {
   std::string s = "export PATH=" + ShellQuote(Rootfs() + "/bin") + ":$PATH\n";
   for (const auto& [k, v] : c.env) s += "export " + k + "=" + ShellQuote(v) + "\n";
   return s;
+}
+
+Result<ExecResult> HostRunner::Exec(HostCtx& c, const std::string& cmd) {
+  auto r = c.ssh->Run(Exports(c) + cmd, "");
+  if (!r.ok()) return Lost(c, "the command", r.status());
+  return r;
 }
 
 Status HostRunner::Run(HostCtx& c, const std::string& what, const std::string& cmd,

@@ -39,6 +39,7 @@ struct HostCtx {
   bool zstd = false;        // the host has zstd (else the rootfs stream is gzip)
   bool has_dir = false;     // HostDir exists on the host
   bool has_record = false;  // the host holds a rootfs record
+  std::string machine;      // `uname -m` of the host
   HostReport report;
 };
 
@@ -65,7 +66,7 @@ class HostRunner {
   // The first of several hosts' failures (the others logged), or Ok.
   Status Combine(const std::vector<Status>& errors) const;
 
-  // Connects to c and reads its state (steps, record, dir, zstd).
+  // Connects to c and reads its state (steps, record, dir, zstd, machine).
   Status Connect(HostCtx& c);
 
   // Runs `cmd` on c (with c's environment exported) as step `id` unless the
@@ -75,6 +76,10 @@ class HostRunner {
   Status Step(HostCtx& c, const std::string& id, const std::string& value,
               const std::string& what, const std::string& cmd, const std::string& input = "",
               ExecResult* out = nullptr);
+
+  // Runs `cmd` on c with c's environment exported, whatever its exit
+  // status; an error only when the connection is lost.
+  Result<ExecResult> Exec(HostCtx& c, const std::string& cmd);
 
   // Runs `cmd` on c without the environment and without logging its
   // output; a non-zero exit is an error "host IP: `what` failed".

@@ -51,10 +51,13 @@ class Deployment {
       : run_(run), img_(img), all_(all), m0_(*all[0]) {}
 
   Status Run(Store& store, const LayerStack& stack) {
-    RETURN_IF_ERROR(ConnectAll());
-    std::vector<RootfsPlan> plans;
-    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans,
+    // Every host's templates rendered before any host is reached: a
+    // template error leaves every host as it was.
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
+                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_,
                                img_.has_extension ? AppTemplateEnvs(img_.extension) : AppEnvs{}));
+    RETURN_IF_ERROR(ConnectAll());
+    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());
@@ -76,10 +79,18 @@ class Deployment {
   }
 
  private:
-  // 1. Every host reached before anything changes on one.
+  // 1. Every host reached (after every plan is made) before anything
+  //    changes on one.
   Status ConnectAll() {
     run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    // Every host runs the image's platform, or none is touched.
+    std::vector<Status> wrong;
+    for (HostCtx* c : all_) {
+      Status st = CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine);
+      if (!st.ok()) wrong.push_back(st);
+    }
+    RETURN_IF_ERROR(run_.Combine(wrong));
     if (run_.options().on_connected) run_.options().on_connected();
     return Status::Ok();
   }

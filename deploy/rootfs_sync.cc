@@ -82,13 +82,14 @@ class ProgressReporter {
 // The transfer to all hosts; Run() is the whole of it.
 class Sync {
  public:
-  Sync(HostRunner& run, Store& store, const LayerStack& stack, const std::vector<HostCtx*>& all,
-       const AppEnvs& app_env)
-      : run_(run), store_(store), stack_(stack), all_(all), app_env_(app_env), sync_(all.size()) {
+  Sync(HostRunner& run, Store& store, const LayerStack& stack, const std::vector<HostCtx*>& all)
+      : run_(run), store_(store), stack_(stack), all_(all), sync_(all.size()) {
     for (size_t i = 0; i < all.size(); i++) index_[all[i]] = i;
   }
 
   Status Run(std::vector<RootfsPlan>* plans) {
+    for (size_t i = 0; i < all_.size(); i++) sync_[i].plan = std::move((*plans)[i]);
+    plans->clear();
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return Prepare(c); }));
     {
       ProgressReporter reporter(run_.options().progress, done_, TotalBytes());
@@ -102,11 +103,9 @@ class Sync {
  private:
   HostSync& Of(HostCtx* h) { return sync_[index_.at(h)]; }
 
-  // 1. c's plan, record and delta; deletes what is gone.
+  // 1. c's record and delta (its plan made by PlanHosts); deletes what is gone.
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
-    ASSIGN_OR_RETURN(auto chunks, store_.OpenChunkSource());
-    ASSIGN_OR_RETURN(hs.plan, PlanRootfs(stack_, *chunks, c.env, c.host.master, app_env_));
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     c.report.files_total = hs.plan.entries.size();
@@ -304,7 +303,6 @@ class Sync {
   Store& store_;
   const LayerStack& stack_;
   const std::vector<HostCtx*>& all_;
-  const AppEnvs& app_env_;
   std::vector<HostSync> sync_;
   std::map<HostCtx*, size_t> index_;
   std::atomic<uint64_t> done_{0};  // file data bytes streamed
@@ -313,10 +311,27 @@ class Sync {
 
 }  // namespace
 
+Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
+                                          const OpenChunks& open,
+                                          const std::vector<HostCtx*>& all,
+                                          const AppEnvs& app_env) {
+  std::vector<RootfsPlan> plans(all.size());
+  std::map<HostCtx*, size_t> index;
+  for (size_t i = 0; i < all.size(); i++) index[all[i]] = i;
+  RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) -> Status {
+    ASSIGN_OR_RETURN(auto chunks, open());
+    auto plan = PlanRootfs(stack, *chunks, c.env, c.host.master, app_env);
+    if (!plan.ok()) return plan.status().Prefix("host " + c.host.ip);
+    plans[index.at(&c)] = std::move(*plan);
+    return Status::Ok();
+  }));
+  return plans;
+}
+
 Status SyncRootfs(HostRunner& run, Store& store, const LayerStack& stack,
-                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans,
-                  const AppEnvs& app_env) {
-  Sync sync(run, store, stack, all, app_env);
+                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans) {
+  if (plans->size() != all.size()) return Status::Invalid("SyncRootfs: a plan for every host");
+  Sync sync(run, store, stack, all);
   return sync.Run(plans);
 }
 

@@ -1,9 +1,11 @@
-// SyncRootfs: brings every host's /var/lib/cimg/<cluster>/rootfs to the
-// image's merged rootfs over SSH (deploy.h, step 2), with the plans, host
-// records, deltas and tar streams of rootfs_transfer.h.
+// PlanHosts and SyncRootfs: bring every host's /var/lib/cimg/<cluster>/rootfs
+// to the image's merged rootfs over SSH (deploy.h, step 2), with the plans,
+// host records, deltas and tar streams of rootfs_transfer.h.
 //
-//   1. per host: plan (templates rendered for it), read its record, compute
-//      the delta, delete what is gone;
+//   0. PlanHosts, before any host is reached: every host's plan (its
+//      templates rendered with its env), so a template that fails for one
+//      host fails the deploy with no host touched;
+//   1. per host: read its record, compute the delta, delete what is gone;
 //   2. the entries from the store that several hosts need alike: one stream,
 //      read and compressed once, for each group of such hosts (batches of at
 //      most `parallel` hosts, waves of at most `parallel` hosts in all);
@@ -13,6 +15,8 @@
 // their records; then SyncRootfs fails naming the failed hosts.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "base/status.h"
@@ -23,12 +27,20 @@
 
 namespace cfs::deploy {
 
-// REQUIRES: every host of `all` connected (HostRunner::Connect).
-// On success, plans[i] is what all[i] holds now; the hosts' reports
-// (files and data bytes) are filled in.
-// app_env: the apps whose *.tmpl files are rendered (rootfs_transfer.h).
+// Every host's plan, plans[i] for all[i] (host env and role), made
+// `parallel` at a time on local threads; talks to no host. `open` gives each
+// thread its chunk source (the store's, in production). app_env: the apps
+// whose *.tmpl files are rendered (rootfs_transfer.h).
+using OpenChunks = std::function<Result<std::unique_ptr<ChunkSource>>()>;
+Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
+                                          const OpenChunks& open,
+                                          const std::vector<HostCtx*>& all,
+                                          const AppEnvs& app_env = {});
+
+// REQUIRES: every host of `all` connected (HostRunner::Connect); plans[i]
+// all[i]'s plan from PlanHosts. On success, plans[i] is what all[i] holds
+// now; the hosts' reports (files and data bytes) are filled in.
 Status SyncRootfs(HostRunner& run, Store& store, const LayerStack& stack,
-                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans,
-                  const AppEnvs& app_env = {});
+                  const std::vector<HostCtx*>& all, std::vector<RootfsPlan>* plans);
 
 }  // namespace cfs::deploy

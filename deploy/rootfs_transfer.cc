@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/digest.h"
+#include "template/template.h"
 
 namespace cfs::deploy {
 
@@ -47,39 +48,22 @@ Result<std::string> ReadData(const LayerStack& stack, ChunkSource& chunks, Layer
   return out;
 }
 
-// Replaces {{ .KEY }} with env[KEY]; `file` names errors.
+// Renders a template file for a host with the template engine, the host's
+// env as data (template/template.h); `file` names errors (FILE:LINE:COL).
+// A key the env lacks gets a hint on where to give it.
 Result<std::string> Render(const std::string& in, const std::map<std::string, std::string>& env,
                            const std::string& file) {
-  std::string out;
-  size_t pos = 0;
-  while (true) {
-    size_t open = in.find("{{", pos);
-    if (open == std::string::npos) break;
-    size_t close = in.find("}}", open + 2);
-    if (close == std::string::npos) break;
-    std::string inner = in.substr(open + 2, close - open - 2);
-    size_t a = inner.find_first_not_of(" \t"), b = inner.find_last_not_of(" \t");
-    std::string expr = a == std::string::npos ? "" : inner.substr(a, b - a + 1);
-    bool simple = expr.size() > 1 && expr[0] == '.' && !(expr[1] >= '0' && expr[1] <= '9');
-    for (size_t i = 1; simple && i < expr.size(); i++)
-      simple = std::isalnum(static_cast<unsigned char>(expr[i])) || expr[i] == '_';
-    out.append(in, pos, open - pos);
-    if (simple) {
-      std::string key = expr.substr(1);
-      auto it = env.find(key);
-      if (it == env.end()) {
-        size_t line = 1 + std::count(in.begin(), in.begin() + open, '\n');
-        return Status::Invalid(file + ":" + std::to_string(line) + ": {{ " + expr + " }}: " +
-                               key + " is not set (give it in the Clusterfile env or with -e)");
-      }
-      out += it->second;
-    } else {
-      out.append(in, open, close + 2 - open);
-    }
-    pos = close + 2;
-  }
-  out.append(in, pos, std::string::npos);
-  return out;
+  auto out = tmpl::Render(in, file, tmpl::Value::FromEnv(env));
+  if (out.ok()) return out;
+  const std::string& m = out.status().message();
+  const std::string marker = "map has no entry for key \"";
+  size_t k = m.find(marker);
+  if (k == std::string::npos) return out.status();
+  k += marker.size();
+  std::string key = m.substr(k, m.find('"', k) - k);
+  if (env.count(key)) return out.status();
+  return Status::Invalid(m + " (" + key +
+                         " is not set: give it in the Clusterfile env or with -e)");
 }
 
 // `toc` holds e's chunks; null for synthetic directories (no layer lists
@@ -117,8 +101,6 @@ std::string EscapePath(const std::string& p) {
   return o;
 }
 
-}  // namespace
-
 // The env a template at `path` is rendered with, or nullptr when the path
 // is not a template: *.tmpl under etc/, charts/, manifests/ (the host's env)
 // and under application/apps/NAME/ of an app in app_env (its env over the
@@ -140,6 +122,8 @@ const std::map<std::string, std::string>* TemplateEnv(
   for (const auto& [k, v] : it->second) (*scratch)[k] = v;
   return scratch;
 }
+
+}  // namespace
 
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
                               const std::map<std::string, std::string>& env, bool with_registry,

@@ -7,9 +7,11 @@
 // every *.tmpl under etc/, charts/ and manifests/ into the same path without
 // ".tmpl", and, as sealer renders an application's files with its env,
 // every *.tmpl under application/apps/NAME/ of an app given in `app_env`
-// (the host's env with the app's over it). Only `{{ .KEY }}` (KEY a shell
-// variable name) is replaced; other `{{ ... }}` text is left alone; an unset
-// KEY is an error naming file:line.
+// (the host's env with the app's over it). Rendering is Go's text/template
+// with sprig's functions (template/template.h) over that env, a map of
+// strings: `{{ .KEY }}`, if/range/with, pipelines such as `{{ .X | b64enc }}`.
+// An unset KEY, an unknown function or bad syntax is an error naming
+// FILE:LINE:COL; nothing is ever half rendered.
 //
 // The host record (/var/lib/cimg/<cluster>/files.gz on the host) lists what
 // the last successful transfer left there, one line per path:

@@ -132,7 +132,9 @@ TEST(Rootfs, PlanRendersTemplatesAndLeavesRegistryToMasters) {
       .File("etc/kubeadm.yml.tmpl", "advertise: {{ .CIMG_HOST_IP }}\npod: {{.POD_CIDR}}\n")
       .File("etc/plain.tmpl.txt", "{{ .NOT_RENDERED }}")
       .Dir("statics")
-      .File("statics/audit.yaml", "line1\nkeep {{ .Values.x }} and {{ if .A }}\nhost={{ .CIMG_HOST_IP }}\n")
+      .File("statics/audit.yaml",
+            "line1\n{{- if .POD_CIDR }}\npod={{ .POD_CIDR }}{{ end }}\n"
+            "b64={{ .CIMG_HOST_IP | b64enc }}\nhost={{ .CIMG_HOST_IP }}\n")
       .Dir("registry")
       .File("registry/blob", "blob-bytes")
       .Symlink("bin", "usr/bin");
@@ -157,7 +159,7 @@ TEST(Rootfs, PlanRendersTemplatesAndLeavesRegistryToMasters) {
   EXPECT_EQ(files["etc/kubeadm.yml.tmpl"].second, "advertise: {{ .CIMG_HOST_IP }}\npod: {{.POD_CIDR}}\n");
   EXPECT_EQ(files["etc/plain.tmpl.txt"].second, "{{ .NOT_RENDERED }}");
   EXPECT_EQ(files["statics/audit.yaml"].second,
-            "line1\nkeep {{ .Values.x }} and {{ if .A }}\nhost=10.0.0.2\n");
+            "line1\npod=10.1.0.0/16\nb64=MTAuMC4wLjI=\nhost=10.0.0.2\n");
   EXPECT_EQ(files["registry/blob"].second, "blob-bytes");
   EXPECT_EQ(files["bin"], std::make_pair('l', std::string("usr/bin")));
   EXPECT_EQ(files["etc"].first, 'd');
@@ -205,7 +207,7 @@ TEST(Rootfs, PlanRendersAppTemplatesWithTheAppsEnv) {
   EXPECT_EQ(std::find(paths.begin(), paths.end(), "application/apps/web/svc.yaml"), paths.end());
 }
 
-TEST(Rootfs, UnsetTemplateKeyNamesFileAndLine) {
+TEST(Rootfs, UnsetTemplateKeyNamesFileLineAndColumn) {
   MemChunks chunks;
   LayerBuilder base(&chunks);
   base.Dir("statics").File("statics/a.conf", "one\ntwo {{ .MISSING }}\n");
@@ -213,7 +215,22 @@ TEST(Rootfs, UnsetTemplateKeyNamesFileAndLine) {
   auto p = PlanRootfs(stack, chunks, {}, true);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
-            "statics/a.conf:2: {{ .MISSING }}: MISSING is not set (give it in the Clusterfile env or with -e)");
+            "statics/a.conf:2:8: executing \"statics/a.conf\" at <.MISSING>: map has no entry for "
+            "key \"MISSING\" (MISSING is not set: give it in the Clusterfile env or with -e)");
+}
+
+// Templates are Go text/template: a function the engine lacks fails the
+// plan, even in a branch that would not run, and nothing is half rendered.
+TEST(Rootfs, UnsupportedTemplateFunctionFailsThePlan) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("statics")
+      .File("statics/ok.conf", "{{ if eq .ROLE \"master\" }}m{{ else }}n{{ end }}")
+      .File("statics/x.conf", "{{ if false }}{{ .A | sha256sum }}{{ end }}");
+  auto stack = Stack({base.toc()});
+  auto p = PlanRootfs(stack, chunks, {{"A", "a"}, {"ROLE", "master"}}, true);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(), "statics/x.conf:1:23: function \"sha256sum\" not defined");
 }
 
 TEST(Rootfs, DeltaSendsChangesAndRemovesWhatIsGone) {

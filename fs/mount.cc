@@ -1,5 +1,7 @@
 #include "fs/mount.h"
 
+#include "base/mountinfo.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -93,19 +95,8 @@ bool Listed(int fd, const std::string& dev) {
     off += n;
   }
   if (n < 0) return true;  // unknown: keep watching the connection
-  // Each line: ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
-  size_t pos = 0;
-  while (pos < all.size()) {
-    size_t end = all.find('\n', pos);
-    if (end == std::string::npos) end = all.size();
-    std::string_view line(all.data() + pos, end - pos);
-    size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
-    if (b != std::string_view::npos) {
-      size_t c = line.find(' ', b + 1);
-      if (line.substr(b + 1, c - b - 1) == dev) return true;
-    }
-    pos = end + 1;
-  }
+  for (const auto& m : ParseMountInfo(all))
+    if (m.device == dev) return true;
   return false;
 }
 

@@ -25,4 +25,19 @@ Result<PullResult> PullFromRegistry(Store& store, const Reference& ref,
   return pulled;
 }
 
+Result<PullResult> PullFromSource(Store& store, const std::string& source,
+                                  PullFromRegistryOptions& o) {
+  if (source.empty()) return Status::Invalid("no source recorded");
+  for (const char* t : {"oci:", "oci-archive:", "docker-archive:"})
+    if (source.rfind(t, 0) == 0) return store.Pull(source, o.pull);
+  if (!IsRegistryReference(source))
+    return Status::Invalid("\"" + source + "\" is not a source to pull from");
+  ASSIGN_OR_RETURN(Reference ref, Reference::Parse(source));
+  if (!o.client) {
+    ASSIGN_OR_RETURN(auto c, Client::Create(ref.registry, o.client_options));
+    o.client = std::move(c);
+  }
+  return PullFromRegistry(store, ref, o);
+}
+
 }  // namespace cfs::registry

@@ -32,4 +32,13 @@ struct PullFromRegistryOptions {
 Result<PullResult> PullFromRegistry(Store& store, const Reference& ref,
                                     const PullFromRegistryOptions& o);
 
+// A pull from any source cimg names: a registry reference
+// ([docker://]REGISTRY/REPO[:TAG|@DIGEST]) through PullFromRegistry, with
+// o.client made from o.client_options for its registry when unset (and left
+// in o for the caller's statistics); oci:, oci-archive: and docker-archive:
+// through Store::Pull with o.pull. Invalid for anything else (an empty
+// source: "no source recorded").
+Result<PullResult> PullFromSource(Store& store, const std::string& source,
+                                  PullFromRegistryOptions& o);
+
 }  // namespace cfs::registry

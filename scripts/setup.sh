@@ -47,7 +47,7 @@ if [ "${1:-}" = "--asan" ]; then
   # (CI time).
   mapfile -t TARGETS < <(ninja -C "$BUILD" -t targets all |
     sed -n 's/^\(tests\/\)\{0,1\}\([a-z_]*_test\): CXX_EXECUTABLE_LINKER.*/\2/p' |
-    grep -E '^(base|layer|transport|chunkstore|store|registry|lazy|conformance)_' | grep -vx store_power_cut_test)
+    grep -E '^(base|template|layer|transport|chunkstore|store|registry|lazy|conformance)_' | grep -vx store_power_cut_test)
 fi
 ninja -C "$BUILD" -j"$(nproc)" "${TARGETS[@]}"
 echo "setup: built into $BUILD/"

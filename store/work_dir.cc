@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/mountinfo.h"
 #include "chunkstore/chunk_store.h"
 
 namespace cfs {
@@ -38,33 +39,10 @@ unsigned long long StartTime(pid_t pid) {
 // Mount points (absolute, unescaped) at or under dir, deepest first.
 std::vector<std::string> MountsUnder(const std::string& dir) {
   std::vector<std::string> out;
-  auto info = ReadFile("/proc/self/mountinfo", 64 << 20);
-  if (!info.ok()) return out;
-  size_t start = 0;
-  while (start < info->size()) {
-    size_t nl = info->find('\n', start);
-    if (nl == std::string::npos) nl = info->size();
-    std::string line = info->substr(start, nl - start);
-    start = nl + 1;
-    // "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the fifth field, octal-escaped.
-    size_t p = 0;
-    for (int f = 0; f < 4 && p != std::string::npos; f++) {
-      p = line.find(' ', p);
-      if (p != std::string::npos) p++;
-    }
-    if (p == std::string::npos) continue;
-    std::string raw = line.substr(p, line.find(' ', p) - p);
-    std::string mnt;
-    for (size_t i = 0; i < raw.size(); i++) {
-      if (raw[i] == '\\' && i + 3 < raw.size()) {
-        mnt += static_cast<char>(std::stoi(raw.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        mnt += raw[i];
-      }
-    }
-    if (mnt == dir || mnt.rfind(dir + "/", 0) == 0) out.push_back(mnt);
-  }
+  auto mounts = ReadMountInfo();
+  if (!mounts.ok()) return out;
+  for (const auto& m : *mounts)
+    if (m.mount_point == dir || m.mount_point.rfind(dir + "/", 0) == 0) out.push_back(m.mount_point);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
   return out;
 }

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   AddLoginCommands(app, g, quiet);
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
+  AddExecCommands(app, g, quiet);
 
   // Name an unknown command (CLI11 would only say one is required).
   for (int i = 1; i < argc; i++) {

@@ -103,10 +103,10 @@ struct RegistryFlags {
     auto c = Must(cfs::registry::Client::Create(registry, Options()));
     return std::shared_ptr<cfs::registry::Client>(std::move(c));
   }
-  // A pull from `registry` with these flags (exits when the client cannot be made).
-  cfs::registry::PullFromRegistryOptions Pull(const std::string& registry, cfs::PullOptions pull) const {
+  // A pull with these flags (PullFromSource makes the client).
+  cfs::registry::PullFromRegistryOptions Pull(cfs::PullOptions pull) const {
     cfs::registry::PullFromRegistryOptions po;
-    po.client = Connect(registry);
+    po.client_options = Options();
     po.parallel = parallel;
     po.pull = std::move(pull);
     return po;
@@ -120,5 +120,6 @@ void AddBuildCommands(CLI::App& app, const Global& g, const bool& quiet);  // ci
 void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_login.cc
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
+void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 
 }  // namespace cimg

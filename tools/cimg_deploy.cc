@@ -14,56 +14,13 @@
 #include "registry/reference.h"
 #include "base/io.h"
 #include "tools/cimg_common.h"
+#include "tools/cimg_cluster.h"
 
 namespace cimg {
 
 namespace {
 
 namespace dp = cfs::deploy;
-
-std::vector<std::string> SplitComma(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& s : in) {
-    size_t pos = 0;
-    while (pos <= s.size()) {
-      size_t c = s.find(',', pos);
-      std::string part = s.substr(pos, c == std::string::npos ? std::string::npos : c - pos);
-      if (!part.empty()) out.push_back(part);
-      if (c == std::string::npos) break;
-      pos = c + 1;
-    }
-  }
-  return out;
-}
-
-// Flags every cluster command takes.
-struct SshFlags {
-  std::string known_hosts;
-  bool insecure = false;
-  int parallel = 8;
-  void Add(CLI::App* c) {
-    c->add_option("--known-hosts", known_hosts, "known_hosts file host keys must be in (default: ~/.ssh/known_hosts)");
-    c->add_flag("--insecure-host-keys", insecure, "Do not check host keys (anyone in between can read passwords)");
-    c->add_option("--parallel", parallel, "Hosts worked on at once (default 8)")->check(CLI::Range(1, 256));
-  }
-  dp::DeployOptions Options(bool quiet) const {
-    dp::DeployOptions o;
-    o.known_hosts = known_hosts;
-    o.insecure_host_keys = insecure;
-    o.parallel = parallel;
-    auto mu = std::make_shared<std::mutex>();
-    o.log = [mu, quiet](const std::string& line) {
-      // "error: ..." and "IP| output of a failed step" are shown even with -q.
-      bool error = line.rfind("error:", 0) == 0 ||
-                   (line.find("| ") != std::string::npos && line.find("| ") == line.find_first_of(" >|"));
-      if (quiet && !error) return;
-      std::lock_guard<std::mutex> l(*mu);
-      // On a terminal, clear a progress line first (it is drawn again).
-      std::fprintf(stderr, "%s%s\n", ::isatty(2) ? "\r\033[K" : "", line.c_str());
-    };
-    return o;
-  }
-};
 
 // Host options of the IMAGE form (and of scale-up).
 struct HostFlags {
@@ -99,7 +56,6 @@ struct HostFlags {
   }
 };
 
-std::string ClustersDir(const cfs::Store& store) { return store.root() + "/clusters"; }
 
 // Makes sure the image is in the store: pulls registry references.
 void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlags& reg, bool quiet) {
@@ -111,7 +67,8 @@ void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlag
   cfs::PullOptions o;
   o.as_name = image;
   o.progress = TerminalProgress(quiet);
-  Must(cfs::registry::PullFromRegistry(store, ref, reg.Pull(ref.registry, o)));
+  auto po = reg.Pull(o);
+  Must(cfs::registry::PullFromSource(store, image, po));
 }
 
 void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, bool as_json) {

@@ -102,16 +102,12 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.as_name = pull_as;
     if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
     o.progress = TerminalProgress(quiet);
-    cfs::PullResult r;
-    if (cfs::registry::IsRegistryReference(pull_src)) {
-      auto ref = Must(cfs::registry::Reference::Parse(pull_src));
-      auto po = pull_reg.Pull(ref.registry, o);
-      r = Must(cfs::registry::PullFromRegistry(*store, ref, po));
+    auto po = pull_reg.Pull(o);
+    cfs::PullResult r = Must(cfs::registry::PullFromSource(*store, pull_src, po));
+    if (po.client) {
       auto st = po.client->stats();
-      std::printf("%s: %s fetched in %llu requests\n", ref.ToString().c_str(),
+      std::printf("%s: %s fetched in %llu requests\n", pull_src.c_str(),
                   HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
-    } else {
-      r = Must(store->Pull(pull_src, o));
     }
     const auto& d = r.image;
     std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());

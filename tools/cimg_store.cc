@@ -20,21 +20,10 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
     cfs::PullOptions o;
     o.as_name = img.names.empty() ? "" : img.names[0];
     o.progress = TerminalProgress(quiet);
-    cfs::Result<cfs::PullResult> r = cfs::Status::Invalid("no source recorded");
-    std::string src = img.source;
-    if (src.rfind("docker://", 0) == 0) {
-      auto ref = cfs::registry::Reference::Parse(src);
-      if (!ref.ok()) {
-        r = ref.status();
-      } else {
-        auto po = reg.Pull(ref->registry, o);
-        po.source = src;
-        r = cfs::registry::PullFromRegistry(store, *ref, po);
-      }
-    } else if (src.rfind("oci:", 0) == 0 || src.rfind("oci-archive:", 0) == 0 ||
-               src.rfind("docker-archive:", 0) == 0) {
-      r = store.Pull(src, o);
-    }
+    const std::string& src = img.source;
+    auto po = reg.Pull(o);
+    po.source = src;
+    auto r = cfs::registry::PullFromSource(store, src, po);
     if (r.ok())
       std::printf("repair: %s: pulled again from %s\n", name.c_str(), src.c_str());
     else

@@ -98,11 +98,14 @@ Result<TempDir> Unpack(const std::string& archive, const std::string& name,
 }  // namespace
 
 Platform Platform::Host() {
+  struct utsname u;
+  if (::uname(&u) != 0) return Platform{"linux", "", ""};
+  return FromMachine(u.machine);
+}
+
+Platform Platform::FromMachine(const std::string& machine) {
   Platform p;
   p.os = "linux";
-  struct utsname u;
-  if (::uname(&u) != 0) return p;
-  const std::string machine = u.machine;
   p.arch = machine;
   for (const auto& m : kMachines) {
     if (machine == m.machine) {

@@ -3,10 +3,11 @@
 # Usage: probe.sh DIR   (DIR: /var/lib/cimg/<cluster>)
 # Prints, one a line: "zstd" when zstd is installed, "dir" when DIR exists,
 # "record" when DIR holds a host record, "step NAME VALUE" for each step
-# recorded. Exit 3: tar is missing.
+# recorded, "arch MACHINE" (uname -m). Exit 3: tar is missing.
 D=$1
 command -v tar >/dev/null 2>&1 || { echo 'tar is not installed' >&2; exit 3; }
 command -v zstd >/dev/null 2>&1 && echo zstd
+printf 'arch %s\n' "$(uname -m)"
 [ -d "$D" ] && echo dir
 [ -f "$D/files.gz" ] && echo record
 for f in "$D"/steps/*; do

@@ -15,7 +15,11 @@
 #     scale-down), --prune-hosts cleans it; scale-up of a host already in the
 #     cluster says so;
 #  7. one host killed during a shared rootfs stream: the error names it once,
-#     the other hosts finish (their records kept: the re-run sends them nothing).
+#     the other hosts finish (their records kept: the re-run sends them nothing);
+#  8. a host of another architecture than the image's (`uname -m` faked on a
+#     node) is refused, naming it and its machine, before any host changes;
+#  9. cimg exec runs a command on the cluster's hosts (by role, by IP), each
+#     line prefixed with its host, failing hosts named, exit 1.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -64,6 +68,19 @@ assert_eq "x" "$(cat "$(np 1 $RF1/etc/x)")" "etc/x on the host"
 [[ -d "$(np 1 $RF1/etc)" && ! -L "$(np 1 $RF1/etc)" ]] || fail "etc is not a directory on the host"
 ci delete ci1 "${KH[@]}" >/dev/null 2>"$T/del1.err" || fail "delete ci1: $(cat "$T/del1.err")"
 log "1. deployed; opt/app and etc made as directories"
+
+# ------------------------------------------------- 8. host architecture
+log "8. a host whose uname -m is not the image's architecture"
+# A stand-in uname on node 2 only (its /usr/local is its own): an arm64 host.
+node_exec 2 bash -c 'printf "#!/bin/sh\necho aarch64\n" >/usr/local/bin/uname && chmod +x /usr/local/bin/uname'
+clusterfile carch edge/implied:1 "$M0" "$N1" >"$T/carch.yaml"
+expect_one_line_error "host $N1 is aarch64 \\(linux/arm64/v8\\), but image edge/implied:1 is for linux/amd64" \
+  ci deploy -f "$T/carch.yaml" "${KH[@]}"
+for i in 1 2; do
+  [[ ! -e "$(np "$i" /var/lib/cimg/carch)" ]] || fail "the refused deploy changed node $i"
+done
+node_exec 2 rm -f /usr/local/bin/uname
+log "8. refused: $ERR_LINE"
 
 # ------------------------------------------------- 2. Env key injection
 log "2. an image config Env key that is shell code"
@@ -224,5 +241,29 @@ sent=$(json_get '",".join(str(h["FilesSent"]) for h in j["Hosts"])' <"$T/ck4.jso
 [[ "$sent" == 0,0,* && "$sent" != "0,0,0" ]] || fail "files sent per host on the re-run: $sent (want 0,0,N)"
 cmp -s "$C/data/bigblob" "$(np 3 /var/lib/cimg/ck/rootfs/data/bigblob)" || fail "$N2 after the re-run"
 log "7. the re-run sent files to $N2 only ($sent)"
+
+# ------------------------------------------------- 9. cimg exec
+log "9. cimg exec on the cluster's hosts"
+# shellcheck disable=SC2016  # expanded on the hosts
+ci exec ck "${KH[@]}" -- 'echo "$CIMG_ROLE $PWD"' >"$T/exec.out" 2>"$T/exec.err" ||
+  fail "exec: $(cat "$T/exec.err")"
+for want in "$M0: master /var/lib/cimg/ck/rootfs" "$N1: node /var/lib/cimg/ck/rootfs" "$N2: node /var/lib/cimg/ck/rootfs"; do
+  grep -qxF "$want" "$T/exec.out" || fail "no line '$want' in: $(cat "$T/exec.out")"
+done
+assert_eq 3 "$(wc -l <"$T/exec.out")" "lines of exec output"
+rc=0
+ci exec -c ck --roles node "${KH[@]}" 'echo bad >&2; exit 3' >"$T/exec2.out" 2>"$T/exec2.err" || rc=$?
+assert_eq 1 "$rc" "exit status of exec failing on the nodes"
+for ip in "$N1" "$N2"; do
+  grep -qxF "$ip: bad" "$T/exec2.err" || fail "no '$ip: bad' in: $(cat "$T/exec2.err")"
+  grep -qxF "cimg: host $ip: exit status 3" "$T/exec2.err" || fail "$ip not named: $(cat "$T/exec2.err")"
+done
+grep -q "$M0" "$T/exec2.err" && fail "--roles node ran on the master: $(cat "$T/exec2.err")"
+ci exec ck --hosts "$N2" --format json "${KH[@]}" -- uname -m >"$T/exec3.json" 2>"$T/exec3.err" ||
+  fail "exec --format json: $(cat "$T/exec3.err")"
+assert_eq "$N2 0 $(uname -m)" "$(json_get '" ".join(str(x) for h in j for x in (h["host"], h["exit_code"], h["stdout"].strip()))' <"$T/exec3.json")" "exec json"
+expect_one_line_error "host 10.9.9.9 is not in cluster ck" ci exec ck --hosts 10.9.9.9 "${KH[@]}" -- true
+log "9. exec ran by role and by host; failures named"
+
 ci delete ck "${KH[@]}" >/dev/null 2>"$T/delck.err" || fail "delete ck: $(cat "$T/delck.err")"
 log "all edge cases pass"

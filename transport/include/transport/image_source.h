@@ -22,6 +22,8 @@ struct Platform {
   // linux and the machine from uname(2) in GOARCH terms: x86_64 → amd64,
   // aarch64 → arm64/v8, armv7l → arm/v7, i686 → 386, ...
   static Platform Host();
+  // linux and `machine` (what `uname -m` prints) in GOARCH terms, as Host().
+  static Platform FromMachine(const std::string& machine);
   // "os/arch" or "os/arch/variant"; Invalid otherwise.
   static Result<Platform> Parse(const std::string& s);
   std::string ToString() const;
