@@ -14,6 +14,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "builder/app.h"
 #include "builder/build_cache.h"
 #include "builder/copy.h"
 #include "builder/images.h"
@@ -26,6 +27,7 @@
 #include "registry/reference.h"
 #include "store/image_stack.h"
 #include "store/work_dir.h"
+#include "transport/sealer_image.h"
 
 namespace cfs::builder {
 
@@ -82,6 +84,10 @@ struct State {
   std::vector<std::string> cmds;         // every CMD: the parent's, then ours
   std::vector<std::string> cmds_launch;  // the last CMDS (not inherited)
   std::vector<std::string> launch;       // the last LAUNCH (not inherited)
+  // sealer's image extension: the FROM image's apps and this Kubefile's
+  // APPs, its ENV, CMD/CMDS and LAUNCH (builder.h).
+  SealerImageExtension ext;
+  std::map<std::string, int> app_lines;  // APPs of this Kubefile: name -> line
   std::string author;
   json history = json::array();
   std::string created;  // of the last layer step (or the base): keeps rebuilds identical
@@ -103,9 +109,21 @@ class Builder {
     return kf_.path + ":" + std::to_string(in.line);
   }
   Status From(const Instruction& in);
-  // Pulls FROM name from its registry for o_.platform.
+  // Pulls FROM name from its registry for target_.
   Result<ImageDetails> PullBase(const std::string& name);
   Status LayerStep(const Instruction& in);
+  struct StepInput;
+  Status PrepareCopy(const Instruction& in, const Vars& vars, const std::string& tmp, StepInput* si);
+  Status PrepareApp(const Instruction& in, const Vars& vars, const std::string& tmp, StepInput* si);
+  void RegisterApp(const Instruction& in, SealerApp app);
+  Status RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp);
+  // FROM --platform: the platform the build is for from here on.
+  Status FromPlatform(const Instruction& in);
+  // The FROM image's sealer apps (its extension), inherited as sealer does.
+  void InheritApps(const ImageDetails& d);
+  // sealer's checks of app names (APPCMDS, APPENV, LAUNCH) and types.
+  Status CheckApp(const Instruction& in, const std::string& name) const;
+  Status CheckAppsLaunchable() const;
   // Runs fn(mount dir) on a mount of the layers so far with upper dir upper.
   Status OnMount(const std::string& tmp, const std::function<Status(const std::string&)>& fn);
   Status RunCommand(const Instruction& in, const std::string& rootfs);
@@ -122,8 +140,10 @@ class Builder {
   // Steps of Run.
   Status Start();
   void WarnUndeclaredArgs();
-  void ApplyConfigStep(const Instruction& in);
+  Status ApplyConfigStep(const Instruction& in);
+  Status ApplyAppStep(const Instruction& in);
   std::string ImageConfig() const;
+  std::map<std::string, std::string> ImageAnnotations() const;
   // Steps of CollectImages.
   struct Collection;
   Status FindCollection(const std::string& rootfs, Collection* c);
@@ -132,6 +152,7 @@ class Builder {
 
   Store& store_;
   const BuildOptions& o_;
+  Platform target_;  // --platform, or FROM --platform (empty: the host's)
   BuildCache cache_{store_, o_.no_cache};
   Kubefile kf_;
   WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
@@ -161,11 +182,11 @@ bool PlatformMatches(const Platform& have, const Platform& want) {
 Result<ImageDetails> Builder::PullBase(const std::string& name) {
   ASSIGN_OR_RETURN(auto ref, registry::Reference::Parse(name));
   Log("pulling " + ref.ToString() +
-      (o_.platform.arch.empty() ? "" : " for " + o_.platform.ToString()));
+      (target_.arch.empty() ? "" : " for " + target_.ToString()));
   registry::PullFromRegistryOptions po;
   po.client_options = o_.registry;
   po.scratch_dir = work_.path();
-  po.pull.platform = o_.platform;
+  po.pull.platform = target_;
   po.pull.progress = o_.progress;
   // Under its reference, as docker pull --platform does: the variant for
   // this platform replaces another one stored under that name.
@@ -173,7 +194,45 @@ Result<ImageDetails> Builder::PullBase(const std::string& name) {
   return pulled.image;
 }
 
+// FROM --platform=P (build args and $TARGETPLATFORM/$BUILDPLATFORM
+// expanded): the base is taken for P (pulled for it, or the stored one must
+// be of it) and the image is built for P. With cimg build --platform too, the
+// two must agree: one build makes one platform's image.
+Status Builder::FromPlatform(const Instruction& in) {
+  if (in.platform.empty()) return Status::Ok();
+  const Platform host = Platform::Host();
+  Vars vars = {{"TARGETPLATFORM", (target_.arch.empty() ? host : target_).ToString()},
+               {"BUILDPLATFORM", host.ToString()}};
+  for (const auto& kv : o_.build_args) vars.push_back(kv);
+  const std::string text = Expand(in.platform, vars);
+  auto p = Platform::Parse(text);
+  if (!p.ok()) return Status::Invalid(Where(in) + ": FROM --platform=" + text + ": " + p.status().message());
+  if (!target_.arch.empty() && !PlatformMatches(*p, target_) && !PlatformMatches(target_, *p))
+    return Status::Invalid(Where(in) + ": FROM --platform=" + p->ToString() +
+                           " differs from the build's --platform " + target_.ToString() +
+                           " (one build makes one platform's image)");
+  if (target_.arch.empty() || !p->variant.empty()) target_ = *p;
+  return Status::Ok();
+}
+
+// sealer's FROM merges the base image's applications into the build's, so a
+// LAUNCH, APPCMDS or APPENV may name them.
+void Builder::InheritApps(const ImageDetails& d) {
+  json m = json::parse(d.manifest, nullptr, false);
+  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_object()) return;
+  const json& a = m["annotations"];
+  auto it = a.find(kSealerImageExtension);
+  if (it == a.end() || !it->is_string()) return;
+  auto ext = ParseSealerImageExtension(it->get<std::string>());
+  if (!ext.ok()) {
+    Log("warning: FROM image: " + ext.status().message() + "; its applications are not inherited");
+    return;
+  }
+  st_.ext.applications = ext->applications;
+}
+
 Status Builder::From(const Instruction& in) {
+  RETURN_IF_ERROR(FromPlatform(in));
   std::string name = Expand(in.args[0], o_.build_args);
   if (name == "scratch") return Status::Ok();
   const std::string where = Where(in) + ": FROM " + name;
@@ -183,18 +242,18 @@ Status Builder::From(const Instruction& in) {
   if (!details.ok()) return details.status().Prefix(where);
   // --platform: the stored image must be of that platform; one pulled from
   // a registry is pulled again for this platform.
-  if (!o_.platform.arch.empty()) {
+  if (!target_.arch.empty()) {
     Platform have = ConfigPlatform(details->config);
     const std::string wrong = where + ": the stored image is " +
                               (have.arch.empty() ? "of no platform" : have.ToString()) + ", not " +
-                              o_.platform.ToString() + " (--platform)";
-    if (!PlatformMatches(have, o_.platform) && remote && details->source.starts_with("docker://")) {
-      Log("stored " + name + " is " + have.ToString() + ", not " + o_.platform.ToString());
+                              target_.ToString() + " (--platform)";
+    if (!PlatformMatches(have, target_) && remote && details->source.starts_with("docker://")) {
+      Log("stored " + name + " is " + have.ToString() + ", not " + target_.ToString());
       details = PullBase(name);
       if (!details.ok()) return Status::Invalid(wrong + "; pulling it: " + details.status().message());
       have = ConfigPlatform(details->config);
     }
-    if (!PlatformMatches(have, o_.platform)) return Status::Invalid(wrong);
+    if (!PlatformMatches(have, target_)) return Status::Invalid(wrong);
   }
   for (const auto& l : details->layers) st_.diff_ids.push_back(l.diff_id);
   RETURN_IF_ERROR(LeaseLayers(store_, st_.diff_ids, &st_.leases).Prefix(Where(in) + ": FROM " + name));
@@ -230,6 +289,7 @@ Status Builder::From(const Instruction& in) {
   }
   st_.labels.erase(kLabelCmdsLaunch);
   st_.labels.erase(kLabelLaunch);
+  InheritApps(*details);
   return Status::Ok();
 }
 
@@ -338,42 +398,107 @@ Status Builder::RunCommand(const Instruction& in, const std::string& rootfs) {
   return Status::Aborted(Where(in) + ": RUN failed with " + why + " (output above)");
 }
 
+// What a COPY/ADD/APP/RUN step works from: its text (history, cache key),
+// its cache key, and for the copies the resolved sources and destination.
+struct Builder::StepInput {
+  std::string text;
+  Sha256 key;
+  std::vector<CopySource> sources;
+  std::string dest;
+};
+
+// COPY/ADD: the sources after substitution (${ARCH}: the target
+// architecture, unless an ARG/ENV says otherwise), resolved in the context.
+Status Builder::PrepareCopy(const Instruction& in, const Vars& vars, const std::string& tmp,
+                            StepInput* si) {
+  std::vector<std::string> srcs;
+  Vars with_arch = {{"ARCH", st_.arch}};
+  for (const auto& kv : vars) with_arch.push_back(kv);
+  for (size_t i = 0; i + 1 < in.args.size(); i++) srcs.push_back(Expand(in.args[i], with_arch));
+  si->dest = Expand(in.args.back(), vars);
+  si->text = "COPY";
+  for (const auto& s : srcs) si->text += " " + s;
+  si->text += " " + si->dest;
+  auto resolved = ResolveSources(o_.context, srcs, tmp + "/downloads", o_.download);
+  if (!resolved.ok()) return resolved.status().Prefix(Where(in));
+  si->sources = std::move(*resolved);
+  ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
+  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
+  return Status::Ok();
+}
+
+// APP/CNI/CSI name src...: local://PATH in the context (wildcards as COPY),
+// http(s) URLs downloaded; into application/apps/NAME/, a directory's
+// contents (buildah's COPY, which sealer hands these to). The app's type
+// and launch files are sealer's (builder/app.h).
+Status Builder::PrepareApp(const Instruction& in, const Vars& vars, const std::string& tmp,
+                           StepInput* si) {
+  const std::string& name = in.args[0];
+  std::vector<std::string> srcs;
+  Vars with_arch = {{"ARCH", st_.arch}};
+  for (const auto& kv : vars) with_arch.push_back(kv);
+  for (size_t i = 1; i < in.args.size(); i++) {
+    std::string src = Expand(in.args[i], with_arch);
+    srcs.push_back(src.starts_with("local://") ? src.substr(8) : src);
+  }
+  si->dest = std::string(kSealerAppRoot) + name + "/";
+  si->text = in.keyword + " " + name;
+  for (const auto& s : srcs) si->text += " " + s;
+  auto resolved = ResolveSources(o_.context, srcs, tmp + "/downloads", o_.download);
+  if (!resolved.ok()) return resolved.status().Prefix(Where(in));
+  si->sources = std::move(*resolved);
+  for (auto& s : si->sources) {
+    struct stat st;
+    if (::lstat(s.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) s.name.clear();  // contents
+  }
+  auto app = DetectApp(name, si->sources);
+  if (!app.ok()) return app.status().Prefix(Where(in));
+  RegisterApp(in, std::move(*app));
+  ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
+  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
+  return Status::Ok();
+}
+
+// An APP replaces one of the same name (sealer's map), keeping its place.
+void Builder::RegisterApp(const Instruction& in, SealerApp app) {
+  st_.app_lines[app.name] = in.line;
+  if (in.keyword == "CNI" || in.keyword == "CSI")
+    st_.labels[std::string(in.keyword == "CNI" ? kLabelSealerCni : kLabelSealerCsi) + "-" +
+               in.args[0]] = "true";
+  for (auto& a : st_.ext.applications)
+    if (a.name == app.name) {
+      a = std::move(app);
+      return;
+    }
+  st_.ext.applications.push_back(std::move(app));
+}
+
 Status Builder::LayerStep(const Instruction& in) {
   Vars vars = st_.args;
   for (const auto& kv : st_.env) vars.push_back(kv);
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "step-"));
-  std::string text;
-  std::vector<CopySource> sources;
-  std::string dest;
-  Sha256 key;
-  key.Update("cimg-build-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n");
-  if (in.keyword == "COPY") {
-    std::vector<std::string> srcs;
-    for (size_t i = 0; i + 1 < in.args.size(); i++) {
-      // ${ARCH}: the target architecture (set unless an ARG/ENV says otherwise).
-      Vars with_arch = {{"ARCH", st_.arch}};
-      for (const auto& kv : vars) with_arch.push_back(kv);
-      srcs.push_back(Expand(in.args[i], with_arch));
-    }
-    dest = Expand(in.args.back(), vars);
-    text = "COPY";
-    for (const auto& s : srcs) text += " " + s;
-    text += " " + dest;
-    auto resolved = ResolveSources(o_.context, srcs, tmp.path() + "/downloads", o_.download);
-    if (!resolved.ok()) return resolved.status().Prefix(Where(in));
-    sources = std::move(*resolved);
-    ASSIGN_OR_RETURN(Digest inputs, DigestSources(sources));
-    key.Update(text + "\n" + inputs.ToString() + "\n");
-  } else {  // RUN
+  StepInput si;
+  si.key.Update("cimg-build-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n");
+  if (in.keyword == "COPY" || in.keyword == "ADD") {
+    RETURN_IF_ERROR(PrepareCopy(in, vars, tmp.path(), &si));
+  } else if (in.keyword != "RUN") {  // APP, CNI, CSI
+    RETURN_IF_ERROR(PrepareApp(in, vars, tmp.path(), &si));
+  } else {
     // RUN sees the target architecture too (unless an ARG/ENV names ARCH).
     bool has_arch = false;
     for (const auto& kv : vars) has_arch |= kv.first == "ARCH";
     if (!has_arch) vars.emplace_back("ARCH", st_.arch);
-    text = "RUN " + in.raw;
-    key.Update(text + "\n");
-    for (const auto& [k, v] : vars) key.Update(k + "=" + v + "\n");
+    si.text = "RUN " + in.raw;
+    si.key.Update(si.text + "\n");
+    for (const auto& [k, v] : vars) si.key.Update(k + "=" + v + "\n");
   }
-  Digest cache_key = key.Finish();
+  return RunLayerStep(in, si, tmp.path());
+}
+
+// The step from the cache, else run on a mount and its upper dir imported.
+Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp) {
+  const std::string& text = si.text;
+  Digest cache_key = si.key.Finish();
   if (auto hit = cache_.Lookup(cache_key, &st_.leases)) {
     Log(" --> cached");
     res_.cached++;
@@ -387,15 +512,15 @@ Status Builder::LayerStep(const Instruction& in) {
                            {"empty_layer", !hit->layer}});
     return Status::Ok();
   }
-  RETURN_IF_ERROR(OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
+  RETURN_IF_ERROR(OnMount(tmp, [&](const std::string& rootfs) -> Status {
     if (in.keyword == "RUN") return RunCommand(in, rootfs);
     UniqueFd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root.valid()) return Status::IOError(rootfs);
-    return CopyInto(root.get(), sources, dest).Prefix(Where(in));
+    return CopyInto(root.get(), si.sources, si.dest).Prefix(Where(in));
   }));
   std::string diff;
-  if (!DirEmpty(tmp.path() + "/upper")) {
-    ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp.path() + "/upper"));
+  if (!DirEmpty(tmp + "/upper")) {
+    ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp + "/upper"));
     st_.diff_ids.push_back(ls.diff_id);
     diff = ls.diff_id.ToString();
     res_.layers++;
@@ -430,7 +555,7 @@ Status Builder::CollectImages() {
     ASSIGN_OR_RETURN(c.ignored, ReadImageList(o_.ignored_image_list));
   }
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "images-"));
-  c.platform = o_.platform.arch.empty() ? Platform::Host() : o_.platform;
+  c.platform = target_.arch.empty() ? Platform::Host() : target_;
   RETURN_IF_ERROR(OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
     RETURN_IF_ERROR(FindCollection(rootfs, &c));
     if (c.names.empty() && c.archives.empty()) return Status::Ok();
@@ -546,6 +671,7 @@ Status Builder::Start() {
   struct stat st;
   if (::stat(o_.context.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::NotFound("build context " + o_.context + ": not a directory");
+  target_ = o_.platform;
   st_.arch = o_.platform.arch.empty() ? Platform::Host().arch : o_.platform.arch;
   ASSIGN_OR_RETURN(work_, WorkDir::Create(store_.root(), "build-"));
   return Status::Ok();
@@ -560,8 +686,9 @@ void Builder::WarnUndeclaredArgs() {
   }
 }
 
-// ARG, ENV, LABEL, MAINTAINER, CMD, CMDS, LAUNCH: the config only.
-void Builder::ApplyConfigStep(const Instruction& in) {
+// ARG, ENV, LABEL, MAINTAINER, CMD, CMDS, LAUNCH, KUBEVERSION, APPCMDS,
+// APPENV: the config only.
+Status Builder::ApplyConfigStep(const Instruction& in) {
   const std::string& k = in.keyword;
   Vars vars = st_.args;
   for (const auto& kv : st_.env) vars.push_back(kv);
@@ -571,8 +698,11 @@ void Builder::ApplyConfigStep(const Instruction& in) {
       if (bk == in.args[0]) v = bv;
     SetVar(&st_.args, in.args[0], v);
   } else if (k == "ENV") {
-    for (size_t a = 0; a + 1 < in.args.size(); a += 2)
-      SetVar(&st_.env, in.args[a], Expand(in.args[a + 1], vars));
+    for (size_t a = 0; a + 1 < in.args.size(); a += 2) {
+      std::string v = Expand(in.args[a + 1], vars);
+      SetVar(&st_.env, in.args[a], v);
+      st_.ext.env[in.args[a]] = v;  // sealer's global env: this Kubefile's ENV
+    }
     st_.history.push_back({{"created", st_.created}, {"created_by", "ENV " + in.raw}, {"empty_layer", true}});
   } else if (k == "LABEL") {
     for (size_t a = 0; a + 1 < in.args.size(); a += 2)
@@ -582,11 +712,61 @@ void Builder::ApplyConfigStep(const Instruction& in) {
     st_.author = in.raw;
   } else if (k == "CMD") {
     st_.cmds.push_back(in.raw);
+    st_.ext.launch_cmds.push_back(in.raw);  // sealer: CMD and CMDS are launch.cmds
   } else if (k == "CMDS") {
-    st_.cmds_launch = in.args;  // the last one wins
-  } else if (k == "LAUNCH") {
-    st_.launch = in.args;  // the last one wins
+    st_.cmds_launch = in.args;
+    st_.ext.launch_cmds.insert(st_.ext.launch_cmds.end(), in.args.begin(), in.args.end());
+  } else if (k == "KUBEVERSION") {
+    st_.labels[kLabelSealerKubeVersion] = Expand(in.args[0], vars);
+  } else {
+    return ApplyAppStep(in);
   }
+  return Status::Ok();
+}
+
+// LAUNCH, APPCMDS, APPENV: of apps this Kubefile or its FROM image declares.
+Status Builder::ApplyAppStep(const Instruction& in) {
+  const std::string& k = in.keyword;
+  if (k == "LAUNCH") {
+    for (const auto& a : in.args) RETURN_IF_ERROR(CheckApp(in, a));
+    st_.launch = in.args;
+    st_.ext.launch_apps = in.args;
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(CheckApp(in, in.args[0]));
+  SealerApp* app = nullptr;
+  for (auto& a : st_.ext.applications)
+    if (a.name == in.args[0]) app = &a;
+  if (k == "APPCMDS") {
+    app->cmds.assign(in.args.begin() + 1, in.args.end());
+  } else {  // APPENV: added to (and overriding) the app's earlier ones
+    Vars vars = st_.args;
+    for (const auto& kv : st_.env) vars.push_back(kv);
+    for (size_t a = 1; a + 1 < in.args.size(); a += 2) app->env[in.args[a]] = Expand(in.args[a + 1], vars);
+  }
+  return Status::Ok();
+}
+
+Status Builder::CheckApp(const Instruction& in, const std::string& name) const {
+  if (st_.ext.App(name)) return Status::Ok();
+  std::string known;
+  for (const auto& a : st_.ext.applications) known += (known.empty() ? "" : ", ") + a.name;
+  return Status::Invalid(Where(in) + ": " + in.keyword + ": application \"" + name +
+                         "\" does not exist in the image (declare it with APP; known: " +
+                         (known.empty() ? "none" : known) + ")");
+}
+
+// sealer: an app whose type could not be detected needs APPCMDS.
+Status Builder::CheckAppsLaunchable() const {
+  for (const auto& a : st_.ext.applications) {
+    if (!a.type.empty() || !a.cmds.empty()) continue;
+    auto line = st_.app_lines.find(a.name);
+    return Status::Invalid(kf_.path + ":" + std::to_string(line == st_.app_lines.end() ? 1 : line->second) +
+                           ": APP " + a.name +
+                           ": its type is not detected (not a helm chart, nor only .yaml/.yml "
+                           "files, nor only .sh files): give it an APPCMDS");
+  }
+  return Status::Ok();
 }
 
 // The image config of what the build holds.
@@ -611,6 +791,24 @@ std::string Builder::ImageConfig() const {
   return cfg.dump();
 }
 
+// The manifest annotations sealer writes (transport/sealer_image.h), so that
+// sealer deploys the image and cimg deploy launches its apps.
+std::map<std::string, std::string> Builder::ImageAnnotations() const {
+  SealerImageExtension ext = st_.ext;
+  ext.sealer_version = kSealerVersionWritten;
+  ext.buildah_version = "";
+  std::map<std::string, std::string> a = {{kSealerImageExtension, ext.ToJson()}};
+  if (!res_.images.empty()) {
+    std::vector<SealerContainerImage> list;
+    for (const auto& n : res_.images) {
+      auto ref = registry::Reference::Parse(n);
+      list.push_back({ref.ok() ? ref->ToString() : n, "", st_.os, st_.arch, target_.variant});
+    }
+    a[kSealerContainerImages] = SealerContainerImagesJson(list);
+  }
+  return a;
+}
+
 Result<BuildResult> Builder::Run() {
   RETURN_IF_ERROR(Start());
   WarnUndeclaredArgs();
@@ -620,19 +818,21 @@ Result<BuildResult> Builder::Run() {
     Log("STEP " + std::to_string(i + 1) + "/" + std::to_string(n) + ": " + in.keyword + " " + in.raw);
     if (in.keyword == "FROM") {
       RETURN_IF_ERROR(From(in));
-      if (!o_.platform.arch.empty()) st_.arch = o_.platform.arch;
+      if (!target_.arch.empty()) st_.arch = target_.arch;
       continue;
     }
     res_.steps++;
-    if (in.keyword == "COPY" || in.keyword == "RUN")
+    static const std::set<std::string> kLayerSteps = {"COPY", "ADD", "RUN", "APP", "CNI", "CSI"};
+    if (kLayerSteps.count(in.keyword))
       RETURN_IF_ERROR(LayerStep(in));
     else
-      ApplyConfigStep(in);
+      RETURN_IF_ERROR(ApplyConfigStep(in));
   }
+  RETURN_IF_ERROR(CheckAppsLaunchable());
   if (o_.collect_images) RETURN_IF_ERROR(CollectImages());
   if (st_.created.empty()) st_.created = NowRfc3339();
-  ASSIGN_OR_RETURN(res_.image,
-                   store_.CreateImage(o_.tag, ImageConfig(), "build:" + o_.context, st_.imported));
+  ASSIGN_OR_RETURN(res_.image, store_.CreateImage(o_.tag, ImageConfig(), "build:" + o_.context,
+                                                  st_.imported, ImageAnnotations()));
   return res_;
 }
 

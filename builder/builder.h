@@ -50,6 +50,22 @@ inline constexpr char kLabelCmdsLaunch[] = "io.cimg.cmds-launch";
 inline constexpr char kLabelLaunch[] = "io.cimg.launch";
 inline constexpr char kLabelImages[] = "io.cimg.images";
 
+// sealer's labels (build/kubefile/command/command.go): KUBEVERSION sets the
+// first; CNI NAME / CSI NAME set "<prefix>-NAME" to "true".
+inline constexpr char kLabelSealerKubeVersion[] = "app.alpha.sealer.io/supported-kube-version";
+inline constexpr char kLabelSealerCni[] = "cluster.alpha.sealer.io/kube-cni";
+inline constexpr char kLabelSealerCsi[] = "cluster.alpha.sealer.io/kube-csi";
+
+// Every built image also carries sealer's manifest annotations
+// (transport/sealer_image.h): "sealer.image.extension" with the APPs (the
+// FROM image's and this Kubefile's, each with its detected type, launch
+// files, APPCMDS and APPENV), this Kubefile's ENV, its CMDs and CMDS as
+// launch.cmds and its LAUNCH as launch.app_names, type "kube-installer",
+// buildClient.sealerVersion kSealerVersionWritten; and, when container
+// images were collected, "sealer.image.container.images". cimg push and save
+// keep them in the manifest, where sealer (buildah) reads them.
+inline constexpr char kSealerVersionWritten[] = "cimg";
+
 struct BuildOptions {
   std::string kubefile;  // "" = CONTEXT/Kubefile
   std::string context;

@@ -40,6 +40,13 @@ bool JsonArray(const std::string& s, std::vector<std::string>* out) {
 
 }  // namespace
 
+bool ValidAppName(const std::string& n) {
+  if (n.empty() || n.size() > 255 || n[0] == '.' || n[0] == '-') return false;
+  for (char c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') return false;
+  return true;
+}
+
 Result<std::vector<std::string>> SplitWords(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
@@ -183,31 +190,58 @@ std::string JoinContinuations(const std::vector<std::string>& lines, const std::
 // (the caller adds "FILE:LINE: ").
 class ArgParser {
  public:
-  // The last CMDS / LAUNCH so far (0: none), for the rule that excludes one
-  // by the other.
-  int cmds_line = 0, launch_line = 0;
+  // The last CMD, CMDS and LAUNCH so far (0: none), for sealer's rules
+  // between them.
+  int cmd_line = 0, cmds_line = 0, launch_line = 0;
 
   Status Parse(Instruction* in) {
     const std::string& k = in->keyword;
+    // sealer: CMDS and LAUNCH end the Kubefile.
+    if (int last = std::max(cmds_line, launch_line); last && k != "CMDS" && k != "LAUNCH")
+      return Status::Invalid(std::string(last == cmds_line ? "CMDS" : "LAUNCH") +
+                             " must be the last instruction (it is on line " +
+                             std::to_string(last) + ")");
     if (k == "FROM") return From(in);
     if (k == "ARG") return Arg(in);
     if (k == "ENV" || k == "LABEL") return KeyValues(in);
-    if (k == "COPY") return Copy(in);
+    if (k == "COPY" || k == "ADD") return Copy(in);
     if (k == "RUN" || k == "CMDS" || k == "LAUNCH") return List(in);
+    if (k == "APP" || k == "CNI" || k == "CSI") return App(in);
+    if (k == "APPCMDS") return AppCmds(in);
+    if (k == "APPENV") return AppEnv(in);
     if (k == "CMD") {
       if (in->raw.empty()) return Status::Invalid("CMD needs a command");
+      cmd_line = in->line;
       std::vector<std::string> w;
       in->json_form = JsonArray(in->raw, &w);
     }
-    in->args = {in->raw};  // CMD, MAINTAINER
+    in->args = {in->raw};  // CMD, MAINTAINER, KUBEVERSION
     return Status::Ok();
   }
 
  private:
+  // "A and B cannot be used together (OTHER is on line N)".
+  static Status Together(const std::string& pair, const std::string& other, int line) {
+    return Status::Invalid(pair + " cannot be used together (" + other + " is on line " +
+                           std::to_string(line) + ")");
+  }
+
+  // FROM [--platform=P] image: sealer takes --platform only.
   static Status From(Instruction* in) {
     auto w = SplitWords(in->raw);
-    if (!w.ok() || w->size() != 1) return Status::Invalid("FROM takes one image name (or scratch)");
-    in->args = *w;
+    if (!w.ok()) return Status::Invalid("FROM: " + w.status().message());
+    std::vector<std::string> rest;
+    for (const auto& a : *w) {
+      if (!a.starts_with("--")) {
+        rest.push_back(a);
+        continue;
+      }
+      if (!a.starts_with("--platform=") || a.size() == 11)
+        return Status::Invalid("FROM: option " + a + " is not supported (only --platform=os/arch)");
+      in->platform = a.substr(11);
+    }
+    if (rest.size() != 1) return Status::Invalid("FROM takes one image name (or scratch)");
+    in->args = rest;
     return Status::Ok();
   }
 
@@ -253,20 +287,98 @@ class ArgParser {
     return Status::Ok();
   }
 
+  // COPY, ADD.
   static Status Copy(Instruction* in) {
+    const std::string& k = in->keyword;
     std::vector<std::string> w;
     if (JsonArray(in->raw, &w)) {
       in->json_form = true;
     } else {
       auto s = SplitWords(in->raw);
-      if (!s.ok()) return Status::Invalid("COPY: " + s.status().message());
+      if (!s.ok()) return Status::Invalid(k + ": " + s.status().message());
       w = *s;
     }
     // Flags docker knows are not part of sealer's COPY.
     for (const auto& a : w)
-      if (a.rfind("--", 0) == 0) return Status::Invalid("COPY: options (" + a + ") are not supported");
-    if (w.size() < 2) return Status::Invalid("COPY needs a source and a destination");
+      if (a.rfind("--", 0) == 0) return Status::Invalid(k + ": options (" + a + ") are not supported");
+    if (w.size() < 2) return Status::Invalid(k + " needs a source and a destination");
     in->args = w;
+    return Status::Ok();
+  }
+
+  // The words of an instruction that takes a JSON list or plain words
+  // (sealer's parseMaybeJSONToList).
+  static Status JsonOrWords(Instruction* in, std::vector<std::string>* out) {
+    if (JsonArray(in->raw, out)) {
+      in->json_form = true;
+      return Status::Ok();
+    }
+    if (!in->raw.empty() && in->raw[0] == '[')
+      return Status::Invalid(in->keyword + ": not a JSON list of strings");
+    auto w = SplitWords(in->raw);
+    if (!w.ok()) return Status::Invalid(in->keyword + ": " + w.status().message());
+    *out = *w;
+    return Status::Ok();
+  }
+
+  static Status AppName(const Instruction& in, const std::string& name) {
+    if (ValidAppName(name)) return Status::Ok();
+    return Status::Invalid(in.keyword + ": bad app name \"" + name +
+                           "\" (letters, digits, '.', '_', '-'; it names application/apps/NAME)");
+  }
+
+  // APP, CNI, CSI: name src...; sources local://PATH or http(s)://URL.
+  static Status App(Instruction* in) {
+    const std::string& k = in->keyword;
+    std::vector<std::string> w;
+    RETURN_IF_ERROR(JsonOrWords(in, &w));
+    if (w.size() < 2) return Status::Invalid(k + " needs a name and at least one source (" + k + " name local://path)");
+    RETURN_IF_ERROR(AppName(*in, w[0]));
+    for (size_t i = 1; i < w.size(); i++) {
+      const std::string& src = w[i];
+      if (src.starts_with("http://") || src.starts_with("https://")) continue;
+      if (!src.starts_with("local://"))
+        return Status::Invalid(k + ": source \"" + src + "\" must start with local://, http:// or https://");
+      if (src.size() == 8) return Status::Invalid(k + ": empty local:// path");
+    }
+    in->args = w;
+    return Status::Ok();
+  }
+
+  // APPCMDS name ["cmd", ...]: the list must be JSON (sealer unmarshals it).
+  static Status AppCmds(Instruction* in) {
+    const std::string& raw = in->raw;
+    size_t sp = 0;
+    while (sp < raw.size() && !std::isspace(static_cast<unsigned char>(raw[sp]))) sp++;
+    std::string name = raw.substr(0, sp);
+    RETURN_IF_ERROR(AppName(*in, name));
+    std::vector<std::string> cmds;
+    if (!JsonArray(Trim(raw.substr(sp)), &cmds))
+      return Status::Invalid("APPCMDS takes an app name and a JSON list of strings, e.g. APPCMDS " +
+                             name + " [\"kubectl apply -f app.yaml\"]");
+    if (cmds.empty()) return Status::Invalid("APPCMDS: empty list");
+    in->json_form = true;
+    in->args = {name};
+    in->args.insert(in->args.end(), cmds.begin(), cmds.end());
+    return Status::Ok();
+  }
+
+  // APPENV name K=V...: entries without '=' are skipped, as sealer does;
+  // keys must be shell names (deploy exports them).
+  static Status AppEnv(Instruction* in) {
+    std::vector<std::string> w;
+    RETURN_IF_ERROR(JsonOrWords(in, &w));
+    if (w.empty()) return Status::Invalid("APPENV needs an app name");
+    RETURN_IF_ERROR(AppName(*in, w[0]));
+    in->args = {w[0]};
+    for (size_t i = 1; i < w.size(); i++) {
+      auto eq = w[i].find('=');
+      if (eq == std::string::npos) continue;
+      std::string key = w[i].substr(0, eq);
+      if (!ValidName(key)) return Status::Invalid("APPENV: bad name \"" + key + "\"");
+      in->args.push_back(key);
+      in->args.push_back(w[i].substr(eq + 1));
+    }
     return Status::Ok();
   }
 
@@ -274,23 +386,32 @@ class ArgParser {
   Status List(Instruction* in) {
     const std::string& k = in->keyword;
     std::vector<std::string> w;
-    if (JsonArray(in->raw, &w)) {
+    if (k == "LAUNCH") {
+      RETURN_IF_ERROR(JsonOrWords(in, &w));  // sealer: LAUNCH app1 app2 also works
+      if (w.empty()) return Status::Invalid("LAUNCH: empty list");
+      for (const auto& a : w) RETURN_IF_ERROR(AppName(*in, a));
+      in->args = w;
+    } else if (JsonArray(in->raw, &w)) {
       in->json_form = true;
       if (w.empty()) return Status::Invalid(k + ": empty list");
       in->args = w;
     } else if (k == "RUN") {
       in->args = {in->raw};
+      return Status::Ok();
     } else {
+      // sealer would take every word as a command of its own.
       return Status::Invalid(k + " takes a JSON list of strings, e.g. " + k + " [\"a\", \"b\"]");
     }
+    if (k == "RUN") return Status::Ok();
+    int& mine = k == "CMDS" ? cmds_line : launch_line;
+    if (mine) return Status::Invalid("only one " + k + " may be given (line " + std::to_string(mine) + " has one)");
+    mine = in->line;
     // sealer's rule: an image either runs commands (CMDS) or launches apps
-    // (LAUNCH), never both.
-    if (k == "CMDS") cmds_line = in->line;
-    if (k == "LAUNCH") launch_line = in->line;
+    // (LAUNCH), never both; nor CMD with LAUNCH.
     if (cmds_line && launch_line)
-      return Status::Invalid("CMDS and LAUNCH cannot be used together (" +
-                             std::string(k == "CMDS" ? "LAUNCH" : "CMDS") + " is on line " +
-                             std::to_string(k == "CMDS" ? launch_line : cmds_line) + ")");
+      return Together("CMDS and LAUNCH", k == "CMDS" ? "LAUNCH" : "CMDS",
+                      k == "CMDS" ? launch_line : cmds_line);
+    if (k == "LAUNCH" && cmd_line) return Together("CMD and LAUNCH", "CMD", cmd_line);
     return Status::Ok();
   }
 };
@@ -298,8 +419,10 @@ class ArgParser {
 // The checks every instruction gets before its arguments are parsed.
 Status CheckPlace(const Kubefile& kf, const Instruction& in, const std::string& word) {
   const std::string& k = in.keyword;
-  static const char* kKnown[] = {"FROM", "ARG", "ENV", "LABEL", "MAINTAINER",
-                                 "COPY", "RUN", "CMD", "CMDS",  "LAUNCH"};
+  static const char* kKnown[] = {"FROM",   "ARG",    "ENV",     "LABEL",  "MAINTAINER",
+                                 "COPY",   "ADD",    "RUN",     "CMD",    "CMDS",
+                                 "LAUNCH", "APP",    "APPCMDS", "APPENV", "CNI",
+                                 "CSI",    "KUBEVERSION"};
   bool known = false;
   for (const char* n : kKnown) known |= k == n;
   if (!known) return Status::Invalid("unknown instruction \"" + word + "\"");

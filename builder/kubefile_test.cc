@@ -255,7 +255,7 @@ TEST(ParseKubefile, UnknownInstructionAsTheFirstLine) {
 }
 
 TEST(ParseKubefile, DockerOnlyInstructionsAreUnknown) {
-  for (const char* kw : {"ADD", "WORKDIR", "USER", "ENTRYPOINT", "EXPOSE", "VOLUME", "SHELL",
+  for (const char* kw : {"WORKDIR", "USER", "ENTRYPOINT", "EXPOSE", "VOLUME", "SHELL",
                          "HEALTHCHECK", "ONBUILD", "STOPSIGNAL"}) {
     std::string m = ExpectError(std::string("FROM scratch\n") + kw + " x\n", 2, "unknown instruction");
     EXPECT_NE(m.find(kw), std::string::npos) << m;
@@ -263,7 +263,8 @@ TEST(ParseKubefile, DockerOnlyInstructionsAreUnknown) {
 }
 
 TEST(ParseKubefile, InstructionsNeedArguments) {
-  for (const char* kw : {"ARG", "ENV", "LABEL", "COPY", "RUN", "CMDS", "LAUNCH", "MAINTAINER"})
+  for (const char* kw : {"ARG", "ENV", "LABEL", "COPY", "ADD", "RUN", "CMDS", "LAUNCH",
+                         "MAINTAINER", "APP", "APPCMDS", "APPENV", "CNI", "CSI", "KUBEVERSION"})
     ExpectError(std::string("FROM scratch\n") + kw + "\n", 2, kw);
 }
 
@@ -458,23 +459,30 @@ TEST(ParseKubefile, CmdsAndLaunchJsonLists) {
   EXPECT_EQ(launch[0].args, (Strings{"calico", "app"}));
 }
 
-// Repeating CMDS (or LAUNCH) is allowed: every one is parsed, in order (the
-// builder keeps the last).
-TEST(ParseKubefile, CmdsOrLaunchRepeated) {
+// sealer (build/kubefile/parser/kubefile.go): one CMDS and one LAUNCH at
+// most, each the last instruction.
+TEST(ParseKubefile, CmdsOrLaunchOnceAndLast) {
   for (const char* kw : {"CMDS", "LAUNCH"}) {
     std::string k = kw;
-    auto in = Body(k + " [\"a\"]\nCMD x\n" + k + " [\"b\", \"c\"]\n");
-    ASSERT_EQ(in.size(), 3u) << k;
-    EXPECT_EQ(in[0].args, Strings{"a"});
-    EXPECT_EQ(in[2].keyword, k);
-    EXPECT_EQ(in[2].args, (Strings{"b", "c"}));
+    std::string m = ExpectError("FROM scratch\n" + k + " [\"a\"]\n" + k + " [\"b\", \"c\"]\n", 3,
+                                "only one " + k);
+    EXPECT_NE(m.find("line 2"), std::string::npos) << m;
+    m = ExpectError("FROM scratch\n" + k + " [\"a\"]\n# c\n\nRUN true\n", 5,
+                    k + " must be the last instruction");
+    EXPECT_NE(m.find("line 2"), std::string::npos) << m;
+    ExpectError("FROM scratch\n" + k + " [\"a\"]\nCMD x\n", 3, "must be the last");
   }
+  auto in = Body("CMD a\nCMD b\nCMDS [\"c\"]\n");
+  ASSERT_EQ(in.size(), 3u);
+  EXPECT_EQ(in[2].args, Strings{"c"});
 }
 
-// CMD goes with either of them.
-TEST(ParseKubefile, CmdWithCmdsOrLaunch) {
-  EXPECT_EQ(Body("CMD a\nCMDS [\"b\"]\nCMD c\n").size(), 3u);
-  EXPECT_EQ(Body("CMD a\nLAUNCH [\"b\"]\nCMD c\n").size(), 3u);
+// CMD goes with CMDS, not with LAUNCH.
+TEST(ParseKubefile, CmdWithCmdsNotLaunch) {
+  EXPECT_EQ(Body("CMD a\nCMDS [\"b\"]\n").size(), 2u);
+  std::string m = ExpectError("FROM scratch\nCMD a\nAPP app local://x\nLAUNCH [\"app\"]\n", 4,
+                              "CMD and LAUNCH cannot be used together");
+  EXPECT_NE(m.find("CMD is on line 2"), std::string::npos) << m;
 }
 
 // sealer: CMDS and LAUNCH exclude each other; the error names the later one.
@@ -482,7 +490,7 @@ TEST(ParseKubefile, CmdsAndLaunchTogetherRefused) {
   std::string m = ExpectError("FROM scratch\nCMDS [\"a\"]\nLAUNCH [\"app\"]\n", 3,
                               "CMDS and LAUNCH cannot be used together");
   EXPECT_NE(m.find("CMDS is on line 2"), std::string::npos) << m;
-  m = ExpectError("FROM scratch\nLAUNCH [\"app\"]\nRUN true\nCMDS [\"a\"]\n", 4,
+  m = ExpectError("FROM scratch\nLAUNCH [\"app\"]\nCMDS [\"a\"]\n", 3,
                   "CMDS and LAUNCH cannot be used together");
   EXPECT_NE(m.find("LAUNCH is on line 2"), std::string::npos) << m;
   // lines counted across comments, blank lines and continuations; keywords in any case
@@ -492,26 +500,122 @@ TEST(ParseKubefile, CmdsAndLaunchTogetherRefused) {
       "      \"b\"]\n"          // 3
       "# a comment\n"          // 4
       "\n"                     // 5
-      "CMD x\n"                // 6
-      "Launch [\"app\"]\n",    // 7
-      7, "CMDS and LAUNCH cannot be used together");
-  // the first LAUNCH after several CMDS is the offending line
-  ExpectError("FROM scratch\nCMDS [\"a\"]\nCMDS [\"b\"]\nLAUNCH [\"x\"]\nLAUNCH [\"y\"]\n", 4,
-              "cannot be used together");
+      "Launch [\"app\"]\n",    // 6
+      6, "CMDS and LAUNCH cannot be used together");
   // a bad list is reported as such, not as the pair
-  ExpectError("FROM scratch\nCMDS [\"a\"]\nLAUNCH app\n", 3, "JSON");
+  ExpectError("FROM scratch\nCMDS [\"a\"]\nLAUNCH [1]\n", 3, "JSON");
 }
 
-TEST(ParseKubefile, CmdsAndLaunchRefuseNonJson) {
+TEST(ParseKubefile, CmdsRefusesNonJson) {
+  std::string m = ExpectError("FROM scratch\nCMDS kubectl apply\n", 2, "CMDS");
+  EXPECT_NE(m.find("JSON"), std::string::npos) << m;
   for (const char* kw : {"CMDS", "LAUNCH"}) {
     std::string k = kw;
-    std::string m = ExpectError("FROM scratch\n" + k + " kubectl apply\n", 2, k);
-    EXPECT_NE(m.find("JSON"), std::string::npos) << m;
     ExpectError("FROM scratch\n\n" + k + " [\"unterminated\"\n", 3, "JSON");
-    ExpectError("FROM scratch\n" + k + " [1, 2]\n", 2, "JSON");      // not strings
-    ExpectError("FROM scratch\n" + k + " {\"a\": \"b\"}\n", 2, "JSON");  // not a list
+    ExpectError("FROM scratch\n" + k + " [1, 2]\n", 2, "JSON");  // not strings
     ExpectError("FROM scratch\n" + k + " []\n", 2, "empty list");
   }
+  ExpectError("FROM scratch\nCMDS {\"a\": \"b\"}\n", 2, "JSON");  // not a list
+}
+
+// sealer's fixture build_with_launch: "LAUNCH myapp" (plain words).
+TEST(ParseKubefile, LaunchWords) {
+  auto in = Body("APP myapp local://app.yaml\nLAUNCH myapp other\n");
+  ASSERT_EQ(in.size(), 2u);
+  EXPECT_EQ(in[1].keyword, "LAUNCH");
+  EXPECT_FALSE(in[1].json_form);
+  EXPECT_EQ(in[1].args, (Strings{"myapp", "other"}));
+  ExpectError("FROM scratch\nLAUNCH ../etc\n", 2, "bad app name");
+  ExpectError("FROM scratch\nLAUNCH [\"a/b\"]\n", 2, "bad app name");
+}
+
+// ------------------------------------------------------- sealer's app instructions
+
+// sealer's fixture build_with_appcmds, line for line.
+TEST(ParseKubefile, SealerAppFixture) {
+  auto in = Body(
+      "APP yamlapp local://yamlcontext\n"
+      "APP shellapp local://shellcontext\n"
+      "APP mixedapp local://install.sh local://mixedcontext\n"
+      "APPCMDS mixedapp [\"kubectl apply -f app.yaml\"]\n"
+      "LAUNCH [\"mixedapp\",\"shellapp\"]\n");
+  ASSERT_EQ(in.size(), 5u);
+  EXPECT_EQ(in[0].keyword, "APP");
+  EXPECT_EQ(in[0].args, (Strings{"yamlapp", "local://yamlcontext"}));
+  EXPECT_EQ(in[2].args, (Strings{"mixedapp", "local://install.sh", "local://mixedcontext"}));
+  EXPECT_EQ(in[3].keyword, "APPCMDS");
+  EXPECT_EQ(in[3].args, (Strings{"mixedapp", "kubectl apply -f app.yaml"}));
+  EXPECT_EQ(in[4].args, (Strings{"mixedapp", "shellapp"}));
+}
+
+TEST(ParseKubefile, AppSources) {
+  auto in = Body("app web local://a.yaml https://example.com/b.yaml http://x/c.sh\n"
+                 "CNI calico local://calico\nCSI [\"openebs\", \"local://openebs\"]\n");
+  ASSERT_EQ(in.size(), 3u);
+  EXPECT_EQ(in[0].args.size(), 4u);
+  EXPECT_EQ(in[1].keyword, "CNI");
+  EXPECT_EQ(in[1].args, (Strings{"calico", "local://calico"}));
+  EXPECT_EQ(in[2].keyword, "CSI");
+  EXPECT_EQ(in[2].args, (Strings{"openebs", "local://openebs"}));
+  for (const char* kw : {"APP", "CNI", "CSI"}) {
+    std::string k = kw;
+    ExpectError("FROM scratch\n" + k + " web\n", 2, "needs a name and at least one source");
+    ExpectError("FROM scratch\n" + k + " web a.yaml\n", 2, "must start with local://");
+    ExpectError("FROM scratch\n" + k + " web ftp://x/a\n", 2, "must start with local://");
+    ExpectError("FROM scratch\n" + k + " web local://\n", 2, "empty local:// path");
+    ExpectError("FROM scratch\n" + k + " ../web local://a\n", 2, "bad app name");
+    ExpectError("FROM scratch\n" + k + " .hidden local://a\n", 2, "bad app name");
+  }
+}
+
+TEST(ParseKubefile, AppCmds) {
+  auto in = Body("APPCMDS web [\"kubectl apply -f a.yaml\", \"echo done\"]\n");
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_TRUE(in[0].json_form);
+  EXPECT_EQ(in[0].args, (Strings{"web", "kubectl apply -f a.yaml", "echo done"}));
+  ExpectError("FROM scratch\nAPPCMDS web kubectl apply\n", 2, "JSON list");
+  ExpectError("FROM scratch\nAPPCMDS web\n", 2, "JSON list");
+  ExpectError("FROM scratch\nAPPCMDS [\"a\"]\n", 2, "bad app name");
+  ExpectError("FROM scratch\nAPPCMDS web []\n", 2, "empty list");
+  ExpectError("FROM scratch\nAPPCMDS web [1]\n", 2, "JSON list");
+}
+
+TEST(ParseKubefile, AppEnv) {
+  auto in = Body("APPENV web A=1 B=\"x y\" ignored C=\n");
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in[0].args, (Strings{"web", "A", "1", "B", "x y", "C", ""}));
+  ExpectError("FROM scratch\nAPPENV web 1A=x\n", 2, "bad name \"1A\"");
+  ExpectError("FROM scratch\nAPPENV web A-B=x\n", 2, "bad name");
+  ExpectError("FROM scratch\nAPPENV a/b A=1\n", 2, "bad app name");
+  ExpectError("FROM scratch\nAPPENV web A=\"x\n", 2, "unterminated");
+}
+
+TEST(ParseKubefile, KubeVersion) {
+  auto in = Body("KUBEVERSION >=v1.22.0 <v1.26\n");
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in[0].args, Strings{">=v1.22.0 <v1.26"});
+}
+
+TEST(ParseKubefile, AddIsCopy) {
+  auto in = Body("ADD a b /dst/\nadd [\"x y\", \"z\"]\n");
+  ASSERT_EQ(in.size(), 2u);
+  EXPECT_EQ(in[0].keyword, "ADD");
+  EXPECT_EQ(in[0].args, (Strings{"a", "b", "/dst/"}));
+  EXPECT_TRUE(in[1].json_form);
+  ExpectError("FROM scratch\nADD a\n", 2, "ADD needs a source and a destination");
+  ExpectError("FROM scratch\nADD --chown=1 a b\n", 2, "ADD: options");
+}
+
+TEST(ParseKubefile, FromPlatform) {
+  Kubefile kf = MustParse("FROM --platform=linux/arm64 base:1\nRUN true\n");
+  ASSERT_EQ(kf.instructions.size(), 2u);
+  EXPECT_EQ(kf.instructions[0].platform, "linux/arm64");
+  EXPECT_EQ(kf.instructions[0].args, Strings{"base:1"});
+  EXPECT_EQ(MustParse("FROM base:1 --platform=${P}\n").instructions[0].platform, "${P}");
+  EXPECT_EQ(MustParse("FROM scratch\n").instructions[0].platform, "");
+  ExpectError("FROM --arch=arm64 base\n", 1, "only --platform");
+  ExpectError("FROM --platform= base\n", 1, "not supported");
+  ExpectError("FROM --platform=linux/arm64\n", 1, "one image name");
 }
 
 // --------------------------------------------------------------------- Expand

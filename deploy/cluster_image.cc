@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deploy/app_launch.h"
 #include "deploy/clusterfile.h"
 #include "transport/oci_metadata.h"
 
@@ -16,11 +17,27 @@ constexpr char kLabelCmds[] = "io.cimg.cmds";
 constexpr char kLabelCmdsLaunch[] = "io.cimg.cmds-launch";
 constexpr char kLabelLaunch[] = "io.cimg.launch";
 
+// The manifest's sealer.image.extension, when it has one.
+Status ReadExtension(const std::string& manifest, const std::string& name, ClusterImage* img) {
+  json m = json::parse(manifest, nullptr, false);
+  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_object()) return Status::Ok();
+  const json& a = m["annotations"];
+  auto it = a.find(kSealerImageExtension);
+  if (it == a.end()) return Status::Ok();
+  if (!it->is_string()) return Status::Invalid("image " + name + ": " + kSealerImageExtension + " is not a string");
+  auto ext = ParseSealerImageExtension(it->get<std::string>());
+  if (!ext.ok()) return ext.status().Prefix("image " + name);
+  img->extension = std::move(*ext);
+  img->has_extension = true;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& name) {
   ClusterImage img;
   img.id = d.summary.image_id.ToString();
+  bool cimg_labels = false;
   try {
     json cfg = json::parse(d.config);
     const json& c = cfg.value("config", json::object());
@@ -44,9 +61,23 @@ Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& 
     list(kLabelCmds, &img.cmds);
     list(kLabelCmdsLaunch, &img.cmds_launch);
     list(kLabelLaunch, &img.launch);
+    cimg_labels = labels.contains(kLabelCmds) || labels.contains(kLabelCmdsLaunch) ||
+                  labels.contains(kLabelLaunch);
   } catch (const std::exception& e) {
     return Status::Corruption("image config: " + std::string(e.what()));
   }
+  RETURN_IF_ERROR(ReadExtension(d.manifest, name, &img));
+  // An image sealer built: its commands, else its apps (sealer's
+  // GetImageLaunchCmds: launch.cmds, when given, replace the apps).
+  if (img.has_extension && !cimg_labels) {
+    img.cmds = img.extension.launch_cmds;
+    if (img.cmds.empty()) img.launch = img.extension.launch_apps;
+  }
+  // Every app to launch is planned now, so a bad one stops the deploy
+  // before any host is touched.
+  for (const auto& app : img.launch)
+    if (img.has_extension && img.extension.App(app))
+      RETURN_IF_ERROR(PlanAppLaunch(img.extension, app).status().Prefix("image " + name));
   return img;
 }
 

@@ -1,5 +1,15 @@
-// What deploy reads of a cluster image's config: its ID, its Env and the
-// commands cimg build recorded in its labels (builder/builder.h).
+// What deploy reads of a cluster image: its ID, its config's Env, the
+// commands cimg build recorded in the config's labels (builder/builder.h),
+// and sealer's image extension, the manifest annotation
+// "sealer.image.extension" (transport/sealer_image.h) that sealer and cimg
+// build write.
+//
+// Which commands run: an image with any of the io.cimg.* command labels
+// (built by cimg) runs those; one without them (built by sealer) runs the
+// extension's launch.cmds as its CMDs, and, only when it has none (sealer's
+// rule: commands replace app launches), launches launch.app_names. A LAUNCH
+// app the extension describes is launched as sealer does (deploy/app_launch.h);
+// one it does not (images of earlier cimg) by deploy/host/launch.sh.
 #pragma once
 
 #include <map>
@@ -8,6 +18,7 @@
 
 #include "base/status.h"
 #include "store/store.h"
+#include "transport/sealer_image.h"
 
 namespace cfs::deploy {
 
@@ -17,6 +28,8 @@ struct ClusterImage {
   std::vector<std::string> cmds;           // label io.cimg.cmds
   std::vector<std::string> cmds_launch;    // label io.cimg.cmds-launch
   std::vector<std::string> launch;         // label io.cimg.launch
+  bool has_extension = false;              // the manifest has sealer.image.extension
+  SealerImageExtension extension;
   Platform platform;                       // config os/architecture/variant
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "deploy/app_launch.h"
 #include "deploy/cluster_image.h"
 #include "deploy/deploy.h"
 #include "deploy/host_runner.h"
@@ -55,7 +56,8 @@ class Deployment {
     // Every host's templates rendered before any host is reached: a
     // template error leaves every host as it was.
     ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
-                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_));
+                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_,
+                               img_.has_extension ? AppTemplateEnvs(img_.extension) : AppEnvs{}));
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
@@ -145,11 +147,23 @@ class Deployment {
     return Status::Ok();
   }
 
-  // 6. The LAUNCH apps on master0.
+  // 6. The LAUNCH apps on master0: as sealer launches them when the image's
+  // extension describes them, else (images of earlier cimg) their *.sh and
+  // *.yaml files.
   Status Launch() {
-    for (const auto& app : img_.launch)
-      RETURN_IF_ERROR(run_.Step(m0_, "launch-" + app, img_.id, "LAUNCH " + app,
-                                HostCommand(host_scripts::kLaunch, {run_.Rootfs(), app})));
+    for (const auto& app : img_.launch) {
+      std::string cmd = HostCommand(host_scripts::kLaunch, {run_.Rootfs(), app});
+      if (img_.has_extension && img_.extension.App(app)) {
+        ASSIGN_OR_RETURN(AppLaunch l, PlanAppLaunch(img_.extension, app));
+        std::vector<std::string> args = {run_.Rootfs(), l.command};
+        for (const auto& [k, v] : l.env) {
+          args.push_back(k);
+          args.push_back(v);
+        }
+        cmd = HostCommand(host_scripts::kRunApp, args);
+      }
+      RETURN_IF_ERROR(run_.Step(m0_, "launch-" + app, img_.id, "LAUNCH " + app, cmd));
+    }
     return Status::Ok();
   }
 

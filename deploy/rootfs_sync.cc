@@ -337,16 +337,17 @@ Status ClusterfileFiles(HostRunner& run, const LayerStack& stack, const OpenChun
 
 Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
                                           const OpenChunks& open,
-                                          const std::vector<HostCtx*>& all) {
-  FileOverrides overrides;
-  FileFilters filters;
-  RETURN_IF_ERROR(ClusterfileFiles(run, stack, open, &overrides, &filters));
+                                          const std::vector<HostCtx*>& all,
+                                          const AppEnvs& app_env) {
+  PlanExtras extras;
+  extras.app_env = app_env;
+  RETURN_IF_ERROR(ClusterfileFiles(run, stack, open, &extras.overrides, &extras.filters));
   std::vector<RootfsPlan> plans(all.size());
   std::map<HostCtx*, size_t> index;
   for (size_t i = 0; i < all.size(); i++) index[all[i]] = i;
   RETURN_IF_ERROR(run.ForEach(all, [&](HostCtx& c) -> Status {
     ASSIGN_OR_RETURN(auto chunks, open());
-    auto plan = PlanRootfs(stack, *chunks, c.env, c.host.master, overrides, filters);
+    auto plan = PlanRootfs(stack, *chunks, c.env, c.host.master, extras);
     if (!plan.ok()) return plan.status().Prefix("host " + c.host.ip);
     plans[index.at(&c)] = std::move(*plan);
     return Status::Ok();

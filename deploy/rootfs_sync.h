@@ -29,11 +29,13 @@ namespace cfs::deploy {
 
 // Every host's plan, plans[i] for all[i] (host env and role), made
 // `parallel` at a time on local threads; talks to no host. `open` gives each
-// thread its chunk source (the store's, in production).
+// thread its chunk source (the store's, in production). app_env: the apps
+// whose *.tmpl files are rendered (rootfs_transfer.h).
 using OpenChunks = std::function<Result<std::unique_ptr<ChunkSource>>()>;
 Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
                                           const OpenChunks& open,
-                                          const std::vector<HostCtx*>& all);
+                                          const std::vector<HostCtx*>& all,
+                                          const AppEnvs& app_env = {});
 
 // REQUIRES: every host of `all` connected (HostRunner::Connect); plans[i]
 // all[i]'s plan from PlanHosts. On success, plans[i] is what all[i] holds

@@ -172,6 +172,28 @@ Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilt
   return Status::Ok();
 }
 
+// The env a template at `path` is rendered with, or nullptr when the path
+// is not a template: *.tmpl under etc/, charts/, manifests/ (the host's env)
+// and under application/apps/NAME/ of an app in app_env (its env over the
+// host's, built into *scratch).
+const std::map<std::string, std::string>* TemplateEnv(
+    const std::string& path, const std::map<std::string, std::string>& env,
+    const AppEnvs& app_env, std::map<std::string, std::string>* scratch) {
+  if (!EndsWith(path, ".tmpl")) return nullptr;
+  if (StartsWith(path, "etc/") || StartsWith(path, "charts/") || StartsWith(path, "manifests/"))
+    return &env;
+  static constexpr char kApps[] = "application/apps/";
+  const std::string apps = kApps;
+  if (!StartsWith(path, kApps)) return nullptr;
+  auto slash = path.find('/', apps.size());
+  if (slash == std::string::npos) return nullptr;
+  auto it = app_env.find(path.substr(apps.size(), slash - apps.size()));
+  if (it == app_env.end()) return nullptr;
+  *scratch = env;
+  for (const auto& [k, v] : it->second) (*scratch)[k] = v;
+  return scratch;
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, ChunkSource& chunks,
@@ -187,7 +209,7 @@ Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, Chunk
 
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
                               const std::map<std::string, std::string>& env, bool with_registry,
-                              const FileOverrides& overrides, const FileFilters& filters) {
+                              const PlanExtras& extras) {
   RootfsPlan plan;
   std::map<std::string, size_t> index;  // path → entry, for .tmpl outputs
   Status err;
@@ -201,24 +223,23 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     index[path] = plan.entries.size();
     plan.entries.push_back(std::move(e));
   });
-  RETURN_IF_ERROR(ApplyOverrides(overrides, with_registry, &plan, &index));
+  RETURN_IF_ERROR(ApplyOverrides(extras.overrides, with_registry, &plan, &index));
   // Templates, after the walk so a rendered X replaces the image's own X.
   std::vector<RootfsEntry> extra;
   for (size_t i = 0; i < plan.entries.size(); i++) {
     RootfsEntry& e = plan.entries[i];
     if (e.type != 'f') continue;
     bool statics = StartsWith(e.path, "statics/");
-    bool tmpl = EndsWith(e.path, ".tmpl") &&
-                (StartsWith(e.path, "etc/") || StartsWith(e.path, "charts/") ||
-                 StartsWith(e.path, "manifests/"));
-    if (!statics && !tmpl) continue;
+    std::map<std::string, std::string> scratch;
+    const auto* tmpl_env = TemplateEnv(e.path, env, extras.app_env, &scratch);
+    if (!statics && !tmpl_env) continue;
     std::string data;
     if (e.rendered >= 0) {
       data = plan.rendered[e.rendered];  // an override's contents
     } else {
       ASSIGN_OR_RETURN(data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
     }
-    ASSIGN_OR_RETURN(std::string out, Render(data, env, e.path));
+    ASSIGN_OR_RETURN(std::string out, Render(data, statics ? env : *tmpl_env, e.path));
     plan.rendered.push_back(std::move(out));
     if (statics) {
       e.rendered = static_cast<int>(plan.rendered.size() - 1);
@@ -238,7 +259,7 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     }
   }
   for (auto& r : extra) plan.entries.push_back(std::move(r));
-  RETURN_IF_ERROR(ApplyFilters(stack, chunks, filters, with_registry, &plan));
+  RETURN_IF_ERROR(ApplyFilters(stack, chunks, extras.filters, with_registry, &plan));
   for (auto& e : plan.entries) {
     LayerStack::Ref data = stack.ResolveHardlink(e.ref);
     const TocEntry& te = stack.Entry(data);

@@ -5,11 +5,13 @@
 // image's layer TOCs, file data from the chunk store), with templates
 // rendered for the host: every regular file under statics/ in place, and
 // every *.tmpl under etc/, charts/ and manifests/ into the same path without
-// ".tmpl". Rendering is Go's text/template with sprig's functions
-// (template/template.h) over the host's env, a map of strings: `{{ .KEY }}`,
-// if/range/with, pipelines such as `{{ .X | b64enc }}`. An unset KEY, an
-// unknown function or bad syntax is an error naming FILE:LINE:COL; nothing
-// is ever half rendered.
+// ".tmpl", and, as sealer renders an application's files with its env,
+// every *.tmpl under application/apps/NAME/ of an app given in `app_env`
+// (the host's env with the app's over it). Rendering is Go's text/template
+// with sprig's functions (template/template.h) over that env, a map of
+// strings: `{{ .KEY }}`, if/range/with, pipelines such as `{{ .X | b64enc }}`.
+// An unset KEY, an unknown function or bad syntax is an error naming
+// FILE:LINE:COL; nothing is ever half rendered.
 //
 // The host record (/var/lib/cimg/<cluster>/files.gz on the host) lists what
 // the last successful transfer left there, one line per path:
@@ -62,14 +64,24 @@ using FileOverrides = std::map<std::string, std::string>;
 using FileFilter = std::function<Result<std::string>(const std::string& contents)>;
 using FileFilters = std::map<std::string, FileFilter>;
 
+// app name -> the env its application/apps/NAME/*.tmpl files are rendered
+// with, over the host's (deploy/app_launch.h AppTemplateEnvs).
+using AppEnvs = std::map<std::string, std::map<std::string, std::string>>;
+
+// What the Clusterfile and the image's apps add to a host's plan.
+struct PlanExtras {
+  FileOverrides overrides;  // Config documents
+  FileFilters filters;      // kubeadm documents
+  AppEnvs app_env;          // the apps' template envs
+};
+
 // Builds the plan for one host. `env` renders templates; with
 // `with_registry` false, registry/ is left out (nodes). An override of a
 // path that is not a regular file in the image (or below one that is not a
 // directory) is kInvalidArgument naming it.
 Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
                               const std::map<std::string, std::string>& env, bool with_registry,
-                              const FileOverrides& overrides = {},
-                              const FileFilters& filters = {});
+                              const PlanExtras& extras = {});
 
 // The contents of the regular file (or hard link to one) at `path` in the
 // merged rootfs; nullopt when nothing is there; kInvalidArgument when it is

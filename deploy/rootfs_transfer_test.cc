@@ -178,6 +178,37 @@ TEST(Rootfs, PlanRendersTemplatesAndLeavesRegistryToMasters) {
   EXPECT_TRUE(d.remove.empty());
 }
 
+// sealer renders an application's *.tmpl files with its env (APPENV over
+// the image's): the apps given, over the host's env; other apps' templates
+// stay as they are.
+TEST(Rootfs, PlanRendersAppTemplatesWithTheAppsEnv) {
+  MemChunks chunks;
+  LayerBuilder base(&chunks);
+  base.Dir("application")
+      .Dir("application/apps")
+      .Dir("application/apps/web")
+      .File("application/apps/web/svc.yaml.tmpl", "mode: {{ .MODE }} host: {{ .CIMG_HOST_IP }}\n")
+      .Dir("application/apps/other")
+      .File("application/apps/other/x.yaml.tmpl", "{{ .MODE }}");
+  auto stack = Stack({base.toc()});
+  std::map<std::string, std::string> env = {{"CIMG_HOST_IP", "10.0.0.2"}, {"MODE", "host"}};
+  PlanExtras x;
+  x.app_env = {{"web", {{"MODE", "fast"}}}};
+  auto p = PlanRootfs(stack, chunks, env, true, x);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  std::vector<size_t> all(p->entries.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = i;
+  auto files = ReadTar(Stream(stack, chunks, *p, all, "zstd"));
+  EXPECT_EQ(files["application/apps/web/svc.yaml"].second, "mode: fast host: 10.0.0.2\n");
+  EXPECT_EQ(files.count("application/apps/other/x.yaml"), 0u);
+  EXPECT_EQ(files["application/apps/other/x.yaml.tmpl"].second, "{{ .MODE }}");
+  // without app envs (an image without sealer's extension) nothing of it is rendered
+  auto plain = PlanRootfs(stack, chunks, env, true);
+  ASSERT_TRUE(plain.ok());
+  auto paths = Paths(*plain);
+  EXPECT_EQ(std::find(paths.begin(), paths.end(), "application/apps/web/svc.yaml"), paths.end());
+}
+
 TEST(Rootfs, UnsetTemplateKeyNamesFileLineAndColumn) {
   MemChunks chunks;
   LayerBuilder base(&chunks);
@@ -479,7 +510,7 @@ TEST(Rootfs, OverridesReplaceAndAddFilesBeforeTemplates) {
   FileOverrides ov = {{"etc/a.yaml", "b: 2\n"},
                       {"application/apps/db/values.yaml", "v: 1\n"},
                       {"statics/s.conf", "host={{ .CIMG_HOST_IP }}\n"}};
-  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, ov);
+  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, PlanExtras{ov, {}, {}});
   ASSERT_TRUE(p.ok()) << p.status().message();
   auto paths = Paths(*p);
   for (const char* want : {"application", "application/apps", "application/apps/db"})
@@ -496,10 +527,10 @@ TEST(Rootfs, OverridesReplaceAndAddFilesBeforeTemplates) {
   auto d = ComputeDelta(*p, *DecodeRecord(EncodeRecord(*plain)));
   EXPECT_EQ(d.send.size(), 6u);  // a.yaml, s.conf, 3 dirs, values.yaml
 
-  auto bad = PlanRootfs(stack, chunks, {}, true, {{"etc", "x"}});
+  auto bad = PlanRootfs(stack, chunks, {}, true, PlanExtras{{{"etc", "x"}}, {}, {}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "etc: not a regular file in the image");
-  bad = PlanRootfs(stack, chunks, {}, true, {{"etc/a.yaml/x", "x"}});
+  bad = PlanRootfs(stack, chunks, {}, true, PlanExtras{{{"etc/a.yaml/x", "x"}}, {}, {}});
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "etc/a.yaml/x: etc/a.yaml is not a directory in the image");
 }
@@ -513,7 +544,7 @@ TEST(Rootfs, FiltersRunAfterTemplates) {
   auto stack = Stack({base.toc()});
   FileFilters f = {{"etc/kubeadm.yml", [](const std::string& in) -> Result<std::string> { return in + "+"; }},
                    {"etc/new.yml", [](const std::string& in) -> Result<std::string> { return in + "new"; }}};
-  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, {}, f);
+  auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, PlanExtras{{}, f, {}});
   ASSERT_TRUE(p.ok()) << p.status().message();
   std::vector<size_t> all(p->entries.size());
   for (size_t i = 0; i < all.size(); i++) all[i] = i;

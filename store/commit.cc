@@ -285,7 +285,8 @@ namespace cfs {
 
 Result<ImageDetails> Store::CreateImage(const std::string& name, const std::string& config,
                                         const std::string& source,
-                                        const std::vector<LayerSummary>& imported) {
+                                        const std::vector<LayerSummary>& imported,
+                                        const std::map<std::string, std::string>& annotations) {
   nlohmann::json cj;
   try {
     cj = nlohmann::json::parse(config);
@@ -339,6 +340,7 @@ Result<ImageDetails> Store::CreateImage(const std::string& name, const std::stri
                            {"digest", d.ToString()},
                            {"size", toc.tar_size}});
   }
+  if (!annotations.empty()) m["annotations"] = annotations;
   rec.chunks_total = distinct.size();
   for (const auto& l : imported) {
     rec.chunks_new += l.chunks_new;

@@ -75,6 +75,14 @@ Result<Descriptor> Store::Impl::ExportImage(Index& ix, const Digest& m, ImageDes
     if (!info.annotations.empty()) l["annotations"] = info.annotations;
     manifest["layers"].push_back(l);
   }
+  // The stored manifest's own annotations (sealer's image metadata among
+  // them) travel with the image.
+  if (auto stored = LoadBlob(ix, m); stored.ok()) {
+    json sm = json::parse(*stored, nullptr, false);
+    if (sm.is_object() && sm.contains("annotations") && sm["annotations"].is_object() &&
+        !sm["annotations"].empty())
+      manifest["annotations"] = sm["annotations"];
+  }
   Descriptor cd;
   cd.media_type = kOciConfig;
   cd.digest = rec.config;

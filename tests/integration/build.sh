@@ -6,8 +6,8 @@
 #  2. an app image FROM it: ARG/ENV/LABEL, RUN (writes with $Version, deletes
 #     a base file, makes dirs), COPY file into an existing dir, COPY dir
 #     contents into the top, wildcards, CMD/CMDS/LAUNCH with sealer's rules
-#     (CMDs add up across images; the last CMDS or LAUNCH of a Kubefile wins
-#     and neither is inherited; both in one Kubefile is an error);
+#     (CMDs add up across images; one CMDS or LAUNCH, last in its Kubefile,
+#     never inherited; both, or CMD with LAUNCH, in one Kubefile is an error);
 #     --build-arg; stdout is only "NAME  sha256:ID" and the summary;
 #  3. the build cache: unchanged rebuild all cached + same ID + fast; a
 #     changed COPY source busts that step and the later ones only; --no-cache;
@@ -129,7 +129,6 @@ COPY etc .
 COPY yamls/*.yaml charts
 CMD kubectl apply -f manifests/
 CMD kubectl get nodes
-CMDS ["echo replaced"]
 CMDS ["echo third", "echo fourth"]
 EOF
 bld app:1 "$APP"
@@ -187,7 +186,7 @@ check "app: inspect Env in order" eval '
 check "app: ENV LIT=\\\$HOME keeps a literal \$HOME" eval '
   got=$(ci inspect app:1 | json_get "[e for e in j[0][\"Config\"][\"Env\"] if e.startswith(\"LIT=\")]")
   [[ "$got" == "[${Q}LIT=\$HOME${Q}]" ]] || fail "Env LIT: $got (want LIT=\$HOME)"'
-check "app: inspect Labels (io.cimg.cmds in order, io.cimg.cmds-launch: the last CMDS, no io.cimg.launch)" eval '
+check "app: inspect Labels (io.cimg.cmds in order, io.cimg.cmds-launch: the CMDS, no io.cimg.launch)" eval '
   ci inspect app:1 | python3 -c "
 import json, sys
 l = json.load(sys.stdin)[0][\"Config\"][\"Labels\"]
@@ -220,19 +219,21 @@ log "2c. a child image inherits config; CMDs add up; CMDS and LAUNCH are not inh
 labels_of() { ci inspect "$1" | json_get 'json.dumps(j[0]["Config"].get("Labels") or {})'; }
 CHILD=$T/ctx-child
 mkdir -p "$CHILD"
-printf 'FROM app:1\nCMD echo fifth\nLAUNCH ["other"]\nLAUNCH ["other2", "x"]\nLABEL io.example.name=child\n' >"$CHILD/Kubefile"
+echo 'echo other2' >"$CHILD/other2.sh"
+echo 'kind: ConfigMap' >"$CHILD/x.yaml"
+printf 'FROM app:1\nLABEL io.example.name=child\nAPP other2 local://other2.sh\nAPP x local://x.yaml\nLAUNCH ["other2", "x"]\n' >"$CHILD/Kubefile"
 bld child:1 "$CHILD"
-check "child: config inherited, CMDs extended, the last LAUNCH, no CMDS of the parent" eval '
+check "child: config inherited, CMDs inherited, its LAUNCH, no CMDS of the parent" eval '
   ci inspect child:1 | python3 -c "
 import json, sys
 j = json.load(sys.stdin)[0]; c = j[\"Config\"]
 assert \"KUBE_VERSION=v1.2\" in c[\"Env\"], c[\"Env\"]
 l = c[\"Labels\"]
-assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\", \"echo fifth\"], l[\"io.cimg.cmds\"]
+assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\"], l[\"io.cimg.cmds\"]
 assert json.loads(l[\"io.cimg.launch\"]) == [\"other2\", \"x\"], l[\"io.cimg.launch\"]
 assert \"io.cimg.cmds-launch\" not in l, (\"inherited CMDS\", l[\"io.cimg.cmds-launch\"])
 assert l[\"io.example.name\"] == \"child\" and l[\"io.example.version\"] == \"v1.2\", l
-assert len(j[\"Layers\"]) == 5, len(j[\"Layers\"])
+assert len(j[\"Layers\"]) == 7, len(j[\"Layers\"])
 " || fail "config: $(config_json child:1)"'
 
 # a CMDS of its own on a parent that has LAUNCH: allowed (the rule is per
@@ -245,7 +246,7 @@ check "grandchild: its own CMDS, the parent's LAUNCH not inherited, CMDs still a
   labels_of grand:1 | python3 -c "
 import json, sys
 l = json.load(sys.stdin)
-assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\", \"echo fifth\"], l[\"io.cimg.cmds\"]
+assert json.loads(l[\"io.cimg.cmds\"]) == [\"kubectl apply -f manifests/\", \"kubectl get nodes\"], l[\"io.cimg.cmds\"]
 assert json.loads(l[\"io.cimg.cmds-launch\"]) == [\"echo own\"], l[\"io.cimg.cmds-launch\"]
 assert \"io.cimg.launch\" not in l, (\"inherited LAUNCH\", l[\"io.cimg.launch\"])
 " || fail "labels: $(labels_of grand:1)"'
@@ -365,10 +366,17 @@ check "error: COPY glob through a context symlink leading out" build_error 2 'ou
 check "error: COPY absolute source" build_error 2 'absolute' $'FROM base:1\nCOPY /etc/passwd .\n'
 check "error: COPY --chown" build_error 2 '--chown' $'FROM base:1\nCOPY --chown=1:1 file .\n'
 check "error: CMDS not JSON" build_error 2 'JSON' $'FROM base:1\nCMDS kubectl apply\n'
-check "error: CMDS then LAUNCH" build_error 5 'CMDS and LAUNCH cannot be used together' \
+check "error: CMDS not last" build_error 3 'CMDS must be the last instruction' \
   $'FROM base:1\nCMDS ["a"]\nCOPY file /\n# x\nLAUNCH ["app"]\n'
 check "error: LAUNCH then CMDS" build_error 3 'CMDS and LAUNCH cannot be used together' \
-  $'FROM base:1\nlaunch ["app"]\nCMDS ["a", \\\n  "b"]\nCMD c\n'
+  $'FROM base:1\nlaunch ["app"]\nCMDS ["a", \\\n  "b"]\n'
+check "error: CMD with LAUNCH" build_error 4 'CMD and LAUNCH cannot be used together' \
+  $'FROM base:1\nCMD c\nAPP app local://file\nLAUNCH app\n'
+check "error: LAUNCH of an unknown app" build_error 2 'application "app" does not exist in the image' \
+  $'FROM base:1\nLAUNCH ["app"]\n'
+check "error: APP without a type or APPCMDS" build_error 2 'its type is not detected' \
+  $'FROM base:1\nAPP app local://file\nLAUNCH app\n'
+check "error: APP source not local://" build_error 2 'must start with local://' $'FROM base:1\nAPP app file\n'
 
 # -f: another Kubefile; its errors name it the same way at parse and at run time
 alt_kubefile() {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -197,9 +198,12 @@ class Store {
   // manifest lists the layers uncompressed. name may be "" (untagged).
   // imported: the layers the caller's operation imported (ImportDirLayer);
   // their chunks_new/bytes_new sum to the image's (what it stored anew).
+  // annotations go into the manifest ("annotations", when not empty); push
+  // and save keep a stored manifest's annotations.
   Result<ImageDetails> CreateImage(const std::string& name, const std::string& config,
                                    const std::string& source,
-                                   const std::vector<LayerSummary>& imported = {});
+                                   const std::vector<LayerSummary>& imported = {},
+                                   const std::map<std::string, std::string>& annotations = {});
 
   // What changed from image a to image b ('A'dded, 'C'hanged, 'D'eleted
   // paths of the merged trees, sorted); b "" compares a with its parent (a
