@@ -54,7 +54,7 @@ Status BuildImage(Store& store, const std::string& dir, const std::string& name,
 }
 
 // Two hosts on 127.0.0.1 and 127.0.0.2, port 1: nothing listens there.
-Result<Clusterfile> Cluster(const std::string& image) {
+Result<Clusterfile> Cluster(const std::string& image, const std::string& extra_spec = "") {
   return ParseClusterfile(R"(apiVersion: sealer.io/v2
 kind: Cluster
 metadata:
@@ -62,7 +62,7 @@ metadata:
 spec:
   image: )" + image + R"(
   env: [ZONE=a]
-  ssh:
+)" + extra_spec + R"(  ssh:
     passwd: x
     port: "1"
   hosts:
@@ -81,7 +81,8 @@ struct Outcome {
   std::vector<std::string> log;
 };
 
-Outcome DeployImage(const std::map<std::string, std::string>& files) {
+Outcome DeployImage(const std::map<std::string, std::string>& files,
+                    const std::string& extra_spec = "") {
   TempDir tmp;
   StoreOptions so;
   so.root = tmp.path() + "/store";
@@ -92,7 +93,7 @@ Outcome DeployImage(const std::map<std::string, std::string>& files) {
   if (!store.ok()) return r;
   Status built = BuildImage(**store, tmp.path() + "/rootfs", "test/tmpl:1", files);
   EXPECT_TRUE(built.ok()) << built.ToString();
-  auto cf = Cluster("test/tmpl:1");
+  auto cf = Cluster("test/tmpl:1", extra_spec);
   EXPECT_TRUE(cf.ok()) << cf.status().ToString();
   DeployOptions o;
   o.insecure_host_keys = true;
@@ -121,6 +122,14 @@ TEST(Deploy, UnknownFunctionFailsBeforeAnyHostIsReached) {
   ASSERT_FALSE(r.status.ok());
   EXPECT_NE(r.status.message().find("etc/a.yml.tmpl:1:15: function \"sha256sum\" not defined"),
             std::string::npos)
+      << r.status.message();
+  EXPECT_FALSE(r.connected);
+}
+
+TEST(Deploy, WhatIsNotCarriedOutIsRefusedBeforeAnyHostIsReached) {
+  Outcome r = DeployImage({{"application/apps/a/a.yaml", "kind: x\n"}}, "  appNames: [a]\n");
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("spec.appNames is not carried out"), std::string::npos)
       << r.status.message();
   EXPECT_FALSE(r.connected);
 }

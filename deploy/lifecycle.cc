@@ -217,6 +217,13 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 
 Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
+  // Parsed and checked, not carried out yet: refused rather than ignored.
+  if (cf.application)
+    return Status::Invalid("Clusterfile: kind: Application (cmds, launchApps, configs) is not "
+                           "carried out by cimg yet; remove it (spec.cmd replaces the image's CMDs)");
+  if (!cf.app_names.empty())
+    return Status::Invalid("Clusterfile: spec.appNames is not carried out by cimg yet; remove it "
+                           "(the image's LAUNCH apps are launched)");
   HostRunner run(cf, o);
   ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
   ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(details, cf.image));
