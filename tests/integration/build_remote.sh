@@ -60,7 +60,7 @@ echo "x=1" >"$A/etc/conf.d/x.conf"
 head -c 300000 /dev/urandom >"$A/bin/payload"
 chmod 0750 "$A/bin/payload"
 ln -s ../etc/a.conf "$A/bin/a-link"
-printf 'FROM scratch\nCOPY . .\nCMD echo from-a\nLAUNCH ["a-app"]\n' >"$A/Kubefile"
+printf 'FROM scratch\nCOPY . .\nCMD echo from-a\nCMDS ["echo a-cmds"]\n' >"$A/Kubefile"
 bld a:1 "$A"
 A_LAYERS=$(diff_ids a:1)
 # A's tree as its mount shows it: what the child must show under its new layer
@@ -103,12 +103,12 @@ check "a: the layers are A's plus one" eval '
 check "a: cimg diff b:1 (its top layer) adds exactly etc/b.txt" eval '
   got=$(ci diff b:1 | grep -v "^C /etc$" | tr "\n" " ")
   [[ "$got" == "A /etc/b.txt " ]] || fail "diff: $(ci diff b:1 | tr "\n" " ")"'
-check "a: config from the pulled parent: CMDs add up, its LAUNCH is not inherited" eval '
+check "a: config from the pulled parent: CMDs add up, its CMDS is not inherited" eval '
   ci inspect b:1 | python3 -c "
 import json, sys
 l = json.load(sys.stdin)[0][\"Config\"][\"Labels\"]
 assert json.loads(l[\"io.cimg.cmds\"]) == [\"echo from-a\", \"echo from-b\"], l
-assert \"io.cimg.launch\" not in l, l
+assert \"io.cimg.cmds-launch\" not in l, l
 " || fail "labels: $(ci inspect b:1 | json_get "j[0][\"Config\"]")"'
 
 cp -a "$B/b.txt" "$EXP/etc/b.txt"
