@@ -30,7 +30,7 @@ void UnionCertSans(YAML::Node merged, const YAML::Node& image) {
       !cm["apiServer"]["certSANs"])
     return;
   std::vector<std::string> sans;
-  for (const YAML::Node list : {cm["apiServer"]["certSANs"], image["apiServer"]["certSANs"]})
+  for (const YAML::Node& list : {cm["apiServer"]["certSANs"], image["apiServer"]["certSANs"]})
     for (const auto& s : list)
       if (s.IsScalar() && std::find(sans.begin(), sans.end(), s.Scalar()) == sans.end())
         sans.push_back(s.Scalar());

@@ -146,7 +146,9 @@ Status ApplyOverrides(const FileOverrides& overrides, bool with_registry, Rootfs
 // Runs the filters on the plan's final contents (PlanRootfs, after templates).
 Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilters& filters,
                     bool with_registry, RootfsPlan* plan) {
-  for (const auto& [path, filter] : filters) {
+  for (const auto& entry : filters) {
+    const std::string& path = entry.first;  // (a structured binding cannot be captured in C++20)
+    const FileFilter& filter = entry.second;
     auto find = [&] {
       return std::find_if(plan->entries.begin(), plan->entries.end(),
                           [&](const RootfsEntry& e) { return e.path == path; });
