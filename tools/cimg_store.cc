@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/pull.h"
+#include "registry/reference.h"
 #include "chunkstore/chunk_store.h"
 #include "store/store.h"
 #include "tools/cimg_common.h"
@@ -23,7 +24,11 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
     const std::string& src = img.source;
     auto po = reg.Pull(o);
     po.source = src;
-    auto r = cfs::registry::PullFromSource(store, src, po);
+    // A pull records "docker://REF" or the local transport it read; a build
+    // or commit records "build:..." / "commit:...", nothing to pull from.
+    const bool pulled = src.rfind("docker://", 0) == 0 || !cfs::registry::IsRegistryReference(src);
+    auto r = pulled ? cfs::registry::PullFromSource(store, src, po)
+                    : cfs::Result<cfs::PullResult>(cfs::Status::Invalid("no source recorded"));
     if (r.ok())
       std::printf("repair: %s: pulled again from %s\n", name.c_str(), src.c_str());
     else
