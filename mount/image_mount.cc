@@ -130,7 +130,13 @@ Status ImageMount::Serve() {
   int rc = fuse_session_loop_mt(session_, cfg);
   fuse_loop_cfg_destroy(cfg);
   watch.reset();
-  if (lazy) lazy->Cancel();  // (a signal ended the loop): stop the prefetch and read-ahead
+  if (lazy) {
+    // The loop also ends when the kernel drops the connection before the
+    // watch saw the unmount (or a signal ended it): stop the prefetch and
+    // the read-ahead here, and say so as the watch does.
+    if (!gone) Log(options_, "session ended: cancelling the registry transfers in flight");
+    lazy->Cancel();
+  }
   EndSession(gone);
   if (rc != 0) return Status::IOError("the FUSE session loop failed");
   return Status::Ok();
