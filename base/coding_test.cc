@@ -59,5 +59,25 @@ TEST(Strings, TrimDropsAsciiWhitespaceAtBothEnds) {
   EXPECT_EQ(TrimView("x"), "x");
 }
 
+TEST(Strings, ParseByteSizeReadsUnitsAsPowersOf1024) {
+  struct Row {
+    const char* in;
+    uint64_t want;
+  } rows[] = {{"0", 0},           {"1048576", 1048576},     {"1K", 1024},
+              {"700M", 700ull << 20}, {"4G", 4ull << 30}, {"4GiB", 4ull << 30},
+              {"4gb", 4ull << 30},    {"1.5G", 3ull << 29}, {"2T", 2ull << 40},
+              {"512B", 512}};
+  for (const auto& r : rows) {
+    auto v = ParseByteSize(r.in);
+    ASSERT_TRUE(v.ok()) << r.in << ": " << v.status().message();
+    EXPECT_EQ(*v, r.want) << r.in;
+  }
+  for (const char* bad : {"", "G", "4X", "4 G", "-1", "4GX", "99999999999999999999", "20000000T"}) {
+    auto v = ParseByteSize(bad);
+    EXPECT_FALSE(v.ok()) << bad;
+    if (!v.ok()) EXPECT_NE(v.status().message().find("size"), std::string::npos) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cfs

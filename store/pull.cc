@@ -123,23 +123,6 @@ static LowerTocs LowerTocsOf(Store::Impl& impl, const SourceImage& img, size_t n
   };
 }
 
-// Unlinks the packs of a pull that fails before it tries to commit any layer:
-// none of their records is indexed, so a refused or failed pull leaves
-// nothing behind. Once a commit was tried (a failed index write may still
-// surface after a restart) what is left is garbage for gc.
-class DiscardUnlessCommitted {
- public:
-  explicit DiscardUnlessCommitted(ChunkWriter& chunks) : chunks_(chunks) {}
-  ~DiscardUnlessCommitted() {
-    if (!commit_tried_) chunks_.Discard();
-  }
-  void CommitTried() { commit_tried_ = true; }
-
- private:
-  ChunkWriter& chunks_;
-  bool commit_tried_ = false;
-};
-
 // Zero or missing diffIDs, or a count that is not the layer count.
 static Status CheckDiffIds(const SourceImage& img, const std::string& source_desc) {
   if (img.diff_ids.size() != img.layers.size())

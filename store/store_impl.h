@@ -26,6 +26,23 @@ struct ImageRecord {
   static Result<ImageRecord> FromJson(std::string_view s);
 };
 
+// Unlinks the packs of a pull (or a delta load) that fails before it tries to commit any layer:
+// none of their records is indexed, so a refused or failed pull leaves
+// nothing behind. Once a commit was tried (a failed index write may still
+// surface after a restart) what is left is garbage for gc.
+class DiscardUnlessCommitted {
+ public:
+  explicit DiscardUnlessCommitted(ChunkWriter& chunks) : chunks_(chunks) {}
+  ~DiscardUnlessCommitted() {
+    if (!commit_tried_) chunks_.Discard();
+  }
+  void CommitTried() { commit_tried_ = true; }
+
+ private:
+  ChunkWriter& chunks_;
+  bool commit_tried_ = false;
+};
+
 class Store::Impl {
  public:
   StoreOptions opts;

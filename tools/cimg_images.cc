@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/pull.h"
@@ -125,14 +126,32 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
 
 // cimg load
 void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
-  static auto* load = app.add_subcommand("load", "Load every image of an oci-archive or docker-archive file");
-  static std::string load_in;
-  load->add_option("-i,--input", load_in, "Archive file")->required();
+  static auto* load = app.add_subcommand(
+      "load", "Load every image of an oci-archive or docker-archive file, or a delta bundle");
+  static std::vector<std::string> load_in;
+  load->add_option("-i,--input", load_in,
+                   "Archive file; a delta bundle's volumes (cimg save --since): all of them, "
+                   "in any order (-i V1 -i V2 ...)")
+      ->required();
+  load->footer(
+      "Examples:\n  cimg load -i cluster.tar\n"
+      "  cimg load -i delta.tar                       # a delta bundle (its base image stored)\n"
+      "  cimg load -i delta.tar.002 -i delta.tar.001  # its volumes, in any order\n");
   load->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PullOptions o;
     o.progress = TerminalProgress(quiet);
-    for (const auto& r : Must(store->Load(load_in, o)))
+    if (cfs::Store::IsDeltaBundle(load_in[0])) {
+      for (const auto& r : Must(store->LoadDelta(load_in, o)))
+        std::printf("Loaded image: %s (%llu of its layers were in the store)\n",
+                    r.name.empty() ? r.image.summary.manifest_digest.ToString().c_str()
+                                   : r.name.c_str(),
+                    static_cast<unsigned long long>(r.layers_reused));
+      return;
+    }
+    if (load_in.size() != 1) Must(cfs::Status::Invalid("load: one archive at a time (several -i "
+                                                       "only for the volumes of a delta bundle)"));
+    for (const auto& r : Must(store->Load(load_in[0], o)))
       std::printf("Loaded image: %s\n", r.name.c_str());
   });
 }
@@ -177,18 +196,49 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
 
 // cimg save
 void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
-  static auto* save = app.add_subcommand("save", "Write images into one oci-archive file");
-  static std::string save_out, save_comp = "zstd:chunked";
+  static auto* save = app.add_subcommand(
+      "save", "Write images into one oci-archive file, or a delta bundle against an older image");
+  static std::string save_out, save_comp = "zstd:chunked", save_since, save_split;
   static std::vector<std::string> save_names;
   save->add_option("-o,--output", save_out, "Archive file to write")->required();
   save->add_option("NAME", save_names, "Images to save")->required();
   save->add_option("--compression", save_comp, "zstd:chunked (default) | zstd | gzip | none");
+  save->add_option("--since", save_since,
+                   "Write a delta bundle: only what image OLD (held by the receiving store) "
+                   "lacks, down to chunks");
+  save->add_option("--split-size", save_split,
+                   "With --since: volumes OUTPUT.001, OUTPUT.002, ... of at most this size "
+                   "(e.g. 4G, 700M; at least 1M)");
+  save->footer(
+      "Examples:\n  cimg save -o cluster.tar mycluster:v2\n"
+      "  cimg save --since mycluster:v1 -o delta.tar mycluster:v2\n"
+      "  cimg save --since mycluster:v1 --split-size 4G -o /media/usb/delta.tar mycluster:v2\n");
   save->callback([&] {
     auto store = Must(OpenStore(g));
-    cfs::PushOptions o;
-    o.compression = Must(cfs::ParseCompression(save_comp));
+    if (save_since.empty()) {
+      if (!save_split.empty()) Must(cfs::Status::Invalid("--split-size needs --since"));
+      cfs::PushOptions o;
+      o.compression = Must(cfs::ParseCompression(save_comp));
+      o.progress = TerminalProgress(quiet);
+      Must(store->Save(save_names, save_out, o));
+      return;
+    }
+    cfs::DeltaSaveOptions o;
+    o.since = save_since;
+    if (!save_split.empty()) o.split_size = Must(cfs::ParseByteSize(save_split));
     o.progress = TerminalProgress(quiet);
-    Must(store->Save(save_names, save_out, o));
+    auto rep = Must(store->SaveDelta(save_names, save_out, o));
+    auto n = [](uint64_t k, const char* what) {
+      return std::to_string(k) + " " + what + (k == 1 ? "" : "s");
+    };
+    std::printf("Wrote %s in %s: %s (%llu more in %s), %s (%llu more in %s), %s of chunks\n",
+                HumanSize(rep.bytes).c_str(), n(rep.files.size(), "volume").c_str(),
+                n(rep.layers_sent, "layer").c_str(),
+                static_cast<unsigned long long>(rep.layers_in_base), save_since.c_str(),
+                n(rep.chunks_sent, "chunk").c_str(),
+                static_cast<unsigned long long>(rep.chunks_in_base), save_since.c_str(),
+                HumanSize(rep.chunk_bytes).c_str());
+    for (const auto& f : rep.files) std::printf("  %s\n", f.c_str());
   });
 }
 

@@ -97,6 +97,21 @@ struct PullResult {
   uint64_t chunks_replaced = 0;  // re-pull: stored chunks that failed their check, stored anew
 };
 
+// cimg save --since: a delta bundle (store/delta.cc; FORMAT.md "Delta bundles").
+struct DeltaSaveOptions {
+  std::string since;        // the base image the receiving store holds (name or ID)
+  uint64_t split_size = 0;  // 0: one file; else volumes FILE.001, ... of at most this many bytes
+  ProgressFn progress;
+};
+
+struct DeltaSaveReport {
+  std::vector<std::string> files;             // the volumes written
+  uint64_t layers_sent = 0, layers_in_base = 0;
+  uint64_t chunks_sent = 0, chunks_in_base = 0;  // distinct chunks of the layers sent
+  uint64_t chunk_bytes = 0;                   // zstd frames of the chunks sent
+  uint64_t bytes = 0;                         // size of the volumes
+};
+
 struct GcReport {
   uint64_t chunks_removed = 0, layers_removed = 0, blobs_removed = 0;
   uint64_t packs_removed = 0, bytes_reclaimed = 0;
@@ -150,6 +165,20 @@ class Store {
                               const std::string& name, const PullOptions& o);
   // Imports every image of an oci-archive or docker-archive file.
   Result<std::vector<PullResult>> Load(const std::string& file, const PullOptions& o);
+
+  // Writes the images `names` as a delta bundle against o.since: only the
+  // layers the base lacks, and of those only the chunks the base's layers do
+  // not hold (plus manifests, configs, TOCs and tar-splits).
+  Result<DeltaSaveReport> SaveDelta(const std::vector<std::string>& names, const std::string& file,
+                                    const DeltaSaveOptions& o);
+  // Loads a delta bundle from its volumes, in any order. Refuses, naming the
+  // base image, when this store lacks it; verifies every chunk, TOC,
+  // tar-split, config and manifest, and every layer's tar against its diffID,
+  // before anything is indexed. The images keep their digests.
+  Result<std::vector<PullResult>> LoadDelta(const std::vector<std::string>& files,
+                                            const PullOptions& o);
+  // True when file is (a volume of) a delta bundle.
+  static bool IsDeltaBundle(const std::string& file);
 
   Result<std::vector<ImageSummary>> ListImages();
   // name: "repo[:tag]", a manifest digest, or an image ID (prefix ok).
