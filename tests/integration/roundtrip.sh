@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A 3-layer image with every kind of tar entry, whiteouts and an opaque dir goes
 # through cimg pull -> push (zstd:chunked, gzip, none) and must unpack to the
-# same tree as the original, byte-exact for the uncompressed export.
+# same tree as the original, byte-exact for the uncompressed export. Then a
+# delta bundle (cimg save --since) carries the next version of an image to a
+# store that got the old one another way (save/load): one file, and split
+# volumes given out of order; refused by a store without the old one.
 source "$(dirname "$0")/lib.sh"
 it_setup umoci skopeo setfattr getfattr mknod mkfifo zstd
 
@@ -162,3 +165,39 @@ assert_eq "$CFG" "$(cir "$R2" inspect back:1 | json_get 'j[0]["Id"]')" "ID after
 assert_fsck_clean "$R2"
 rm -rf "$ZC"
 assert_fsck_clean
+
+# --- delta bundles: v2 = v1 + a 3 MiB layer, against a store that holds v1
+# under another manifest (it came by cimg save/load)
+log "delta bundle: save --since, load (one file, volumes out of order, no base)"
+D=$T/delta
+mkdir -p "$D/l1" "$D/l2"
+rand_file "$D/l1/base.bin" 500000
+rand_file "$D/l2/new.bin" $((3 * 1024 * 1024))
+tar -C "$D/l1" -cf "$D/l1.tar" . || fail "delta: layer tar 1"
+tar -C "$D/l2" -cf "$D/l2.tar" . || fail "delta: layer tar 2"
+oci_build "$D/oci" v1 "$D/l1.tar" >/dev/null
+oci_build "$D/oci" v2 "$D/l1.tar" "$D/l2.tar" >/dev/null
+ci pull "oci:$D/oci:v1" --as app:v1 >/dev/null || fail "delta: pull of v1"
+ci pull "oci:$D/oci:v2" --as app:v2 >/dev/null || fail "delta: pull of v2"
+ci save -o "$D/v1.tar" app:v1 || fail "delta: save of v1"
+RB=$T/root-b
+cir "$RB" load -i "$D/v1.tar" >/dev/null || fail "delta: load of v1"
+out=$(ci save --since app:v1 -o "$D/delta.tar" app:v2) || fail "delta: save --since failed"
+grep -q '1 layer (1 more in app:v1)' <<<"$out" || fail "delta: unexpected summary: $out"
+size=$(stat -c %s "$D/delta.tar")
+((size < 4 * 1024 * 1024)) || fail "delta: the bundle is $size bytes, more than the new layer"
+ci save --since app:v1 --split-size 1M -o "$D/vol.tar" app:v2 >/dev/null || fail "delta: split save failed"
+vols=("$D"/vol.tar.*)
+((${#vols[@]} >= 3)) || fail "delta: expected 3+ volumes of at most 1M, got ${#vols[@]}"
+for v in "${vols[@]}"; do (($(stat -c %s "$v") <= 1048576)) || fail "delta: $v is over 1M"; done
+RC=$T/root-c
+expect_one_line_error 'against app:v1 .*which this store lacks' cir "$RC" load -i "$D/delta.tar"
+expect_one_line_error "volume 3 is missing" cir "$RB" load -i "${vols[1]}" -i "${vols[0]}"
+args=()
+for ((i = ${#vols[@]} - 1; i >= 0; i--)); do args+=(-i "${vols[i]}"); done
+cir "$RB" load "${args[@]}" >/dev/null || fail "delta: load of the volumes in reverse order failed"
+assert_eq "$(image_id app:v2)" "$(cir "$RB" inspect app:v2 | json_get 'j[0]["Id"]')" "delta: image ID"
+assert_eq "$(ci inspect app:v2 | json_get 'j[0]["Digest"]')" \
+  "$(cir "$RB" inspect app:v2 | json_get 'j[0]["Digest"]')" "delta: manifest digest"
+assert_fsck_clean "$RB"
+
