@@ -13,7 +13,7 @@ PKGS=(
   # tests and peers
   fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
-  shellcheck
+  shellcheck ccache
   # benchmarks
   debootstrap hyperfine bc rsync
 )
@@ -39,6 +39,11 @@ if [ "${1:-}" = "--asan" ]; then
   BUILD=${BUILD_DIR:-build-asan}
   ARGS=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0" -DCFS_SANITIZE=ON)
 fi
+# ccache: a rebuild of unchanged sources (another clone of the repo, a CI
+# run after the last one) compiles nothing. Paths under the repo are hashed
+# relative to it, so clones in other directories share the cache.
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+ARGS+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$BUILD" -G Ninja "${ARGS[@]}" >/dev/null
 TARGETS=()
 if [ "${1:-}" = "--asan" ]; then

@@ -18,8 +18,10 @@ rc=0
 rm -f build-tsa.rc build-asan.rc
 (
   trc=0
-  { CXX=clang++ cmake -S . -B build-tsa -G Ninja -DCFS_THREAD_SAFETY=ON -DCMAKE_BUILD_TYPE=Debug \
-      -DCMAKE_CXX_FLAGS_DEBUG=-O0 >/dev/null &&
+  export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1  # as setup.sh: clones share the cache
+  { CXX=clang++ cmake -S . -B build-tsa -G Ninja \
+      -DCFS_THREAD_SAFETY=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null &&
     nice -n 19 ninja -C build-tsa -j"$(nproc)" cfs_chunkstore cfs_store cfs_fs cfs_registry cfs_lazy cfs_deploy; } \
     >build-tsa.log 2>&1 || trc=1
   echo $trc >build-tsa.rc
