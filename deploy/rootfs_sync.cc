@@ -12,10 +12,12 @@
 #include <thread>
 
 #include "base/digest.h"
+#include "base/strings.h"
 #include "base/thread_annotations.h"
 #include "deploy/config_docs.h"
 #include "deploy/host_script.h"
 #include "deploy/kubeadm_config.h"
+#include "deploy/rootfs_patch.h"
 
 namespace cfs::deploy {
 
@@ -27,6 +29,7 @@ struct HostSync {
   RootfsDelta delta;
   std::vector<size_t> shared;  // delta.send entries from the store (the same for many hosts)
   std::vector<size_t> own;     // delta.send entries rendered for this host
+  std::vector<FilePatch> patches;  // big files rebuilt on the host from its old copy
   std::string key;             // hosts with equal keys get one shared stream
 };
 
@@ -110,10 +113,13 @@ class Sync {
     HostSync& hs = Of(&c);
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
+    if (!old.empty()) hs.patches = PlanPatches(stack_, hs.plan, ReadChunkLists(c), &hs.delta);
+    uint64_t patch_bytes = 0;
+    for (const auto& p : hs.patches) patch_bytes += p.new_bytes;
     c.report.files_total = hs.plan.entries.size();
-    c.report.files_sent = hs.delta.send.size();
+    c.report.files_sent = hs.delta.send.size() + hs.patches.size();
     c.report.files_removed = hs.delta.remove.size();
-    c.report.data_bytes = hs.delta.send_bytes;
+    c.report.data_bytes = hs.delta.send_bytes + patch_bytes;
     SplitDelta(c, &hs);
     if (!hs.delta.remove.empty()) {
       std::string list;
@@ -141,6 +147,19 @@ class Sync {
     return Record();
   }
 
+  // The chunk lists of c's big files (rootfs_patch.h); none when it has none
+  // (a deploy by an older cimg) or they are unreadable (logged).
+  ChunkLists ReadChunkLists(HostCtx& c) {
+    auto r = c.ssh->Run(HostCommand(host_scripts::kReadFile, {run_.dir() + "/chunks.gz"}));
+    if (!r.ok() || r->exit_code != 0) return {};
+    auto raw = Gunzip(r->out);
+    auto dec = raw.ok() ? DecodeChunkLists(*raw) : Result<ChunkLists>(raw.status());
+    if (dec.ok()) return std::move(*dec);
+    run_.Log(c.host.ip + ": chunk lists unreadable (" + dec.status().message() +
+             "), big files go whole");
+    return {};
+  }
+
   // Splits the entries to send into shared (from the store) and own
   // (rendered for c); the key names the shared ones and the compression.
   static void SplitDelta(const HostCtx& c, HostSync* hs) {
@@ -159,6 +178,10 @@ class Sync {
   }
 
   void LogDelta(const HostCtx& c, const HostSync& hs) const {
+    for (const auto& p : hs.patches)
+      run_.Log(c.host.ip + ": rootfs: patching " + hs.plan.entries[p.entry].path + " (" +
+               std::to_string(p.new_bytes) + " of " +
+               std::to_string(hs.plan.entries[p.entry].size) + " bytes new)");
     if (hs.delta.send.empty()) {
       run_.Log(c.host.ip + ": rootfs: up to date (" + std::to_string(hs.plan.entries.size()) +
                " entries)");
@@ -190,8 +213,10 @@ class Sync {
     uint64_t total = 0;
     for (const auto& b : Batches())
       for (size_t i : Of(b[0]).shared) total += Of(b[0]).plan.entries[i].size;
-    for (const auto& hs : sync_)
+    for (const auto& hs : sync_) {
       for (size_t i : hs.own) total += hs.plan.entries[i].size;
+      for (const auto& p : hs.patches) total += p.new_bytes;
+    }
     return total;
   }
 
@@ -294,11 +319,65 @@ class Sync {
       Stream(hs.plan, hs.own, {&c});
       if (failed_.Has(&c)) return failed_.Get(&c);
     }
-    if (hs.delta.send.empty() && hs.delta.remove.empty() && c.has_record && !run_.options().resend)
+    if (!hs.patches.empty()) RETURN_IF_ERROR(Patch(c));
+    if (hs.delta.send.empty() && hs.delta.remove.empty() && hs.patches.empty() && c.has_record &&
+        !run_.options().resend)
       return Status::Ok();
+    // The chunk lists first: a record left older than them costs a failed
+    // checksum on the host (the file then goes whole), never a wrong file.
+    RETURN_IF_ERROR(run_.Run(c, "writing the host's chunk lists",
+                             HostCommand(host_scripts::kWriteFile, {run_.dir() + "/chunks.gz"}),
+                             Gzip(EncodeChunkLists(stack_, hs.plan))));
     return run_.Run(c, "writing the host record",
                     HostCommand(host_scripts::kWriteFile, {run_.dir() + "/files.gz"}),
                     Gzip(EncodeRecord(hs.plan)));
+  }
+
+  // Rebuilds c's patched files on c (patch_files.sh); those it could not
+  // (their old copy changed), and all of them when the patching itself
+  // failed, are sent whole.
+  Status Patch(HostCtx& c) {
+    HostSync& hs = Of(&c);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return Status::IOError("patch stream: pipe");
+    Status produced;
+    std::thread producer([&] {
+      auto chunks = store_.OpenChunkSource();
+      if (!chunks.ok()) {
+        close(p[1]);
+        produced = chunks.status();
+        return;
+      }
+      produced = WritePatchStream(stack_, **chunks, hs.plan, hs.patches, c.zstd ? "zstd" : "gzip",
+                                  p[1], &done_);
+    });
+    auto r = c.ssh->Run(HostCommand(host_scripts::kPatchFiles,
+                                    {run_.Rootfs(), run_.dir() + "/patch", c.zstd ? "zstd" : "gzip"}),
+                        "", p[0]);
+    close(p[0]);
+    producer.join();
+    if (!r.ok()) return HostRunner::Lost(c, "patching files", r.status());
+    std::vector<size_t> whole;
+    if (r->exit_code != 0 || !produced.ok()) {
+      run_.Log(c.host.ip + ": patching failed (" +
+               (produced.ok() ? Trim(r->err) : produced.message()) + "), sending the files whole");
+      for (const auto& fp : hs.patches) whole.push_back(fp.entry);
+    } else {
+      std::map<std::string, size_t> by_path;
+      for (const auto& fp : hs.patches) by_path[hs.plan.entries[fp.entry].path] = fp.entry;
+      for (size_t a = 0; a < r->out.size();) {
+        size_t nl = r->out.find('\n', a);
+        std::string path = r->out.substr(a, nl == std::string::npos ? std::string::npos : nl - a);
+        a = nl == std::string::npos ? r->out.size() : nl + 1;
+        auto it = by_path.find(path);
+        if (it == by_path.end()) continue;
+        run_.Log(c.host.ip + ": " + path + " changed on the host, sending it whole");
+        whole.push_back(it->second);
+      }
+    }
+    if (whole.empty()) return Status::Ok();
+    Stream(hs.plan, whole, {&c});
+    return failed_.Get(&c);
   }
 
   HostRunner& run_;

@@ -1,4 +1,5 @@
 #include "deploy/rootfs_transfer.h"
+#include "deploy/rootfs_patch.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -487,13 +488,25 @@ class TarStream {
     return Status::Ok();
   }
 
- private:
+  // A member that is not of the rootfs (the patch stream's): a root-owned
+  // 0600 file of `size` bytes, written with Write() next.
+  Status Begin(const std::string& name, uint64_t size) {
+    archive_entry_clear(ae_.get());
+    archive_entry_set_pathname(ae_.get(), name.c_str());
+    archive_entry_set_filetype(ae_.get(), AE_IFREG);
+    archive_entry_set_perm(ae_.get(), 0600);
+    archive_entry_set_size(ae_.get(), static_cast<la_int64_t>(size));
+    if (archive_write_header(a_.get(), ae_.get()) != ARCHIVE_OK) return Fail("header " + name);
+    return Status::Ok();
+  }
+
   Status Write(const std::string& bytes, const std::string& path, std::atomic<uint64_t>* done) {
     if (archive_write_data(a_.get(), bytes.data(), bytes.size()) < 0) return Fail("data " + path);
     if (done) *done += bytes.size();
     return Status::Ok();
   }
 
+ private:
   Status Fail(const std::string& what) {
     archive* a = a_.get();
     return Status::IOError("rootfs stream: " + what + ": " + archive_error_string(a),
@@ -514,6 +527,39 @@ Status WriteRootfsTar(const LayerStack& stack, ChunkSource& chunks, const Rootfs
   TarStream tar(fds);
   RETURN_IF_ERROR(tar.Open(compression));
   for (size_t i : send) RETURN_IF_ERROR(tar.Add(stack, chunks, plan, plan.entries[i], done));
+  return tar.Close();
+}
+
+Status WritePatchStream(const LayerStack& stack, ChunkSource& chunks, const RootfsPlan& plan,
+                        const std::vector<FilePatch>& patches, const std::string& compression,
+                        int fd, std::atomic<uint64_t>* done) {
+  BlockSigpipe block;
+  TarStream tar({fd});
+  RETURN_IF_ERROR(tar.Open(compression));
+  uint64_t data_size = 0;
+  for (const auto& p : patches) data_size += p.new_bytes;
+  RETURN_IF_ERROR(tar.Begin("data", data_size));
+  std::vector<std::string> sha256s;
+  for (const auto& p : patches) {
+    const RootfsEntry& e = plan.entries[p.entry];
+    const TocEntry& te = stack.Entry(e.ref);
+    const LayerToc& toc = stack.layer(e.ref.layer);
+    Sha256 h;
+    size_t k = 0;
+    for (uint32_t i = 0; i < te.num_chunks; i++) {
+      auto bytes = chunks.ReadChunk(toc.chunks[te.first_chunk + i]);
+      if (!bytes.ok()) return bytes.status().Prefix("patch stream: " + e.path);
+      h.Update(*bytes);
+      if (k < p.new_at.size() && p.new_at[k] == i) {
+        RETURN_IF_ERROR(tar.Write(*bytes, e.path, done));
+        k++;
+      }
+    }
+    sha256s.push_back(h.Finish().Hex());
+  }
+  const std::string recipe = EncodeRecipe(stack, plan, patches, sha256s);
+  RETURN_IF_ERROR(tar.Begin("recipe", recipe.size()));
+  RETURN_IF_ERROR(tar.Write(recipe, "recipe", nullptr));
   return tar.Close();
 }
 
