@@ -109,6 +109,8 @@ struct RegistryFlags {
     po.client_options = Options();
     po.parallel = parallel;
     po.pull = std::move(pull);
+    // registries.conf: the endpoints that failed and the one that served.
+    po.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
     return po;
   }
 };
