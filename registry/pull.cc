@@ -77,7 +77,8 @@ Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullF
     o.served_by = c.served_by;
     logical = c.logical;
     remote = c.remote;
-    if (o.log) o.log(logical.ToString() + ": served by " + c.served_by);
+    const bool moved = c.remote.registry != logical.registry || c.remote.repository != logical.repository;
+    if (o.log && moved) o.log(logical.ToString() + ": served by " + c.served_by);
   }
   WorkDir work;  // declared before the reader: removed after it is gone
   std::string scratch = o.scratch_dir;

@@ -47,7 +47,8 @@ struct PullFromRegistryOptions {
   // Where the image came from, after the pull: "mirror HOST" or the
   // registry's location (PullSource::Describe), "" with a given client.
   std::string served_by;
-  // Hears the endpoints tried and which one served (may be null).
+  // Hears the endpoints that failed, and which one served when that is not
+  // the name's own registry and repository (a mirror, a rewrite). May be null.
   std::function<void(const std::string&)> log;
   // Layer blobs fetched at once.
   int parallel = 3;
