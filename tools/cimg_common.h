@@ -88,7 +88,7 @@ struct RegistryFlags {
                   "Require HTTPS and verify certificates (default true; false allows plain http)")
         ->default_str("true");
     c->add_option("--cert-dir", cert_dir, "Directory with the registry's CA (*.crt) and client cert (*.cert, *.key)");
-    c->add_option("--authfile", authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+    c->add_option("--authfile", authfile, "Auth file (default: $REGISTRY_AUTH_FILE, else docker's config.json with its credHelpers/credsStore, then podman's auth.json)");
     if (with_creds) c->add_option("--creds", creds, "USER[:PASSWORD] for the registry (instead of the auth file)");
   }
   cfs::registry::ClientOptions Options() const {
