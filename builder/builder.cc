@@ -111,6 +111,9 @@ class Builder {
   Status From(const Instruction& in);
   // Pulls FROM name from its registry for target_.
   Result<ImageDetails> PullBase(const std::string& name);
+  // registries.conf, read once per build (mirrors, blocked names, short
+  // names: registry/registries_conf.h).
+  Result<std::shared_ptr<const registry::RegistriesConf>> Registries();
   Status LayerStep(const Instruction& in);
   struct StepInput;
   Status PrepareCopy(const Instruction& in, const Vars& vars, const std::string& tmp, StepInput* si);
@@ -155,6 +158,7 @@ class Builder {
   Platform target_;  // --platform, or FROM --platform (empty: the host's)
   BuildCache cache_{store_, o_.no_cache};
   Kubefile kf_;
+  std::shared_ptr<const registry::RegistriesConf> registries_;  // Registries()
   WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
   State st_;
   BuildResult res_;
@@ -179,18 +183,29 @@ bool PlatformMatches(const Platform& have, const Platform& want) {
          (want.variant.empty() || have.variant == want.variant);
 }
 
+Result<std::shared_ptr<const registry::RegistriesConf>> Builder::Registries() {
+  if (!registries_) {
+    registry::PullFromRegistryOptions po;
+    ASSIGN_OR_RETURN(registries_, registry::RegistriesOf(po));
+  }
+  return registries_;
+}
+
 Result<ImageDetails> Builder::PullBase(const std::string& name) {
-  ASSIGN_OR_RETURN(auto ref, registry::Reference::Parse(name));
-  Log("pulling " + ref.ToString() +
+  auto full = registry::Reference::Parse(name);
+  const bool qualified = full.ok() && !registry::IsShortName(name);
+  Log("pulling " + (qualified ? full->ToString() : name) +
       (target_.arch.empty() ? "" : " for " + target_.ToString()));
   registry::PullFromRegistryOptions po;
+  ASSIGN_OR_RETURN(po.registries, Registries());
   po.client_options = o_.registry;
   po.scratch_dir = work_.path();
   po.pull.platform = target_;
   po.pull.progress = o_.progress;
+  po.log = [this](const std::string& s) { Log(" --> " + s); };
   // Under its reference, as docker pull --platform does: the variant for
   // this platform replaces another one stored under that name.
-  ASSIGN_OR_RETURN(auto pulled, registry::PullFromRegistry(store_, ref, po));
+  ASSIGN_OR_RETURN(auto pulled, registry::PullFromRegistry(store_, name, po));
   return pulled.image;
 }
 
@@ -608,18 +623,18 @@ Status Builder::FindCollection(const std::string& rootfs, Collection* c) {
 // the rootfs's registry/.
 Status Builder::FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c) {
   registry::DistributionLayout layout(rootfs + "/registry");
-  std::map<std::string, std::shared_ptr<registry::Client>> clients;
+  ASSIGN_OR_RETURN(auto conf, Registries());
+  auto log = [this](const std::string& s) { Log(" --> " + s); };
   for (const auto& n : c->names) {
+    // Named as the kubelet will ask for it (short names are docker.io's, as
+    // in Kubernetes manifests); fetched where registries.conf says.
     auto ref = registry::Reference::Parse(n);
     if (!ref.ok()) return ref.status().Prefix("container image");
-    auto& client = clients[ref->registry];
-    if (!client) {
-      auto cr = registry::Client::Create(ref->registry, o_.registry);
-      if (!cr.ok()) return cr.status().Prefix(n);
-      client = std::shared_ptr<registry::Client>(std::move(*cr));
-    }
-    Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag));
-    RETURN_IF_ERROR(CopyToBuiltinRegistry(*client, *ref, c->platform, layout).Prefix(n));
+    auto conn = registry::ConnectForPull({*ref}, *conf, o_.registry, log);
+    if (!conn.ok()) return conn.status().Prefix(n);
+    Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag) +
+        " (from " + conn->served_by + ")");
+    RETURN_IF_ERROR(CopyToBuiltinRegistry(*conn->client, conn->remote, *ref, c->platform, layout).Prefix(n));
   }
   for (const auto& a : c->archives) {
     ASSIGN_OR_RETURN(std::vector<std::string> loaded,

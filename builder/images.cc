@@ -137,15 +137,17 @@ Result<std::vector<std::string>> FindImages(const std::string& rootfs) {
   return std::vector<std::string>(found.begin(), found.end());
 }
 
-Status CopyToBuiltinRegistry(registry::Client& client, const registry::Reference& ref,
-                             const Platform& platform, registry::DistributionLayout& layout) {
+Status CopyToBuiltinRegistry(registry::Client& client, const registry::Reference& remote,
+                             const registry::Reference& name, const Platform& platform,
+                             registry::DistributionLayout& layout) {
   registry::CopyStats cs;
-  RETURN_IF_ERROR(registry::CopyImageToLayout(client, ref, platform, layout, ref.repository,
-                                              ref.tag, &cs));
-  ASSIGN_OR_RETURN(registry::FetchedManifest top, client.GetManifest(ref.repository, ref.ManifestRef()));
+  RETURN_IF_ERROR(registry::CopyImageToLayout(client, remote, platform, layout, name.repository,
+                                              name.tag, &cs));
+  ASSIGN_OR_RETURN(registry::FetchedManifest top,
+                   client.GetManifest(remote.repository, remote.ManifestRef()));
   if (!oci::IsIndexMediaType(top.media_type)) return Status::Ok();
   RETURN_IF_ERROR(layout.PutBlob(top.digest, top.bytes));
-  return layout.LinkManifest(ref.repository, top.digest, "");
+  return layout.LinkManifest(name.repository, top.digest, "");
 }
 
 }  // namespace cfs::builder

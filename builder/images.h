@@ -23,12 +23,14 @@ Result<std::vector<std::string>> FindImages(const std::string& rootfs);
 // One reference per line; blank lines and # comments skipped.
 Result<std::vector<std::string>> ReadImageList(const std::string& path);
 
-// Copies the image ref names for platform into the layout (repo, tag), and,
-// when ref names an index (by digest, or a tag pointing at one), the index
-// too, linked as a revision of repo: a registry serving the layout then
-// answers for the index digest as well as for the platform manifest it
-// names (the tag keeps naming the platform manifest).
-Status CopyToBuiltinRegistry(registry::Client& client, const registry::Reference& ref,
-                             const Platform& platform, registry::DistributionLayout& layout);
+// Copies the image `remote` names at client's registry (a mirror's name
+// for it, or its own) for platform into the layout under name's repository
+// and tag, and, when it is an index (by digest, or a tag pointing at one),
+// the index too, linked as a revision of that repository: a registry
+// serving the layout then answers for the index digest as well as for the
+// platform manifest it names (the tag keeps naming the platform manifest).
+Status CopyToBuiltinRegistry(registry::Client& client, const registry::Reference& remote,
+                             const registry::Reference& name, const Platform& platform,
+                             registry::DistributionLayout& layout);
 
 }  // namespace cfs::builder

@@ -73,8 +73,11 @@ class LayerPlanner {
 
 Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Reference& ref,
                                  const LazyPlanOptions& o) {
-  ASSIGN_OR_RETURN(auto c, Client::Create(ref.registry, o.client));
-  std::shared_ptr<Client> client(std::move(c));
+  std::shared_ptr<Client> client = o.connected;
+  if (!client) {
+    ASSIGN_OR_RETURN(auto c, Client::Create(ref.registry, o.client));
+    client = std::move(c);
+  }
   ASSIGN_OR_RETURN(auto src, registry::OpenRegistrySource(client, ref, o.tmp_dir));
   ASSIGN_OR_RETURN(auto img, src->Resolve(Platform::Host()));
   ASSIGN_OR_RETURN(auto lease, store.TakeLease(img.diff_ids));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "lazy/lazy_plan.h"
+#include "registry/pull.h"
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "registry/reference.h"
@@ -91,7 +92,15 @@ Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m,
   lo.client = LazyClientOptions(o);
   lo.tmp_dir = m->store->root() + "/tmp";
   lo.log = o.log;
-  return lazy::PlanLazyImage(*m->store, *m->lazy, *ref, lo);
+  // Read where registries.conf says: a mirror that has it, else the
+  // (rewritten) location; a blocked name is refused.
+  auto conf = registry::RegistriesOf(registry::PullFromRegistryOptions());
+  if (!conf.ok()) return conf.status();
+  auto conn = registry::ConnectForPull({*ref}, **conf, lo.client, o.log);
+  if (!conn.ok()) return conn.status();
+  if (o.log) o.log(ref->ToString() + ": served by " + conn->served_by);
+  lo.connected = conn->client;
+  return lazy::PlanLazyImage(*m->store, *m->lazy, conn->remote, lo);
 }
 
 // An image of the store.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "registry/credential_helper.h"
 #include "registry/reference.h"
 #include "base/io.h"
 
@@ -74,6 +75,66 @@ Result<std::optional<Credentials>> LookupCredentials(const std::string& auth_fil
     if (entry.contains("identitytoken") && entry["identitytoken"].is_string())
       c.identity_token = entry["identitytoken"].get<std::string>();
     if (!c.empty()) return std::optional<Credentials>(c);
+  }
+  return std::optional<Credentials>();
+}
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& dflt) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : dflt;
+}
+
+Result<std::optional<Credentials>> FromHelper(const std::string& helper, const std::string& registry,
+                                              const std::string& file, const char* key) {
+  auto c = RunCredentialHelper(helper, AuthKey(registry));
+  if (!c.ok()) return c.status().Prefix(file + ": " + key);
+  return c;
+}
+
+// One auth file: credHelpers[registry], else auths[registry], else (when
+// with_store) credsStore. found: the file had an entry that decided.
+Result<std::optional<Credentials>> LookupInFile(const std::string& file, const std::string& registry,
+                                                bool with_store, bool* decided) {
+  *decided = false;
+  ASSIGN_OR_RETURN(json j, LoadAuthFile(file));
+  if (j.contains("credHelpers") && j["credHelpers"].is_object()) {
+    for (auto& [key, helper] : j["credHelpers"].items()) {
+      if (NormalizeRegistryHost(key) != registry || !helper.is_string()) continue;
+      *decided = true;
+      return FromHelper(helper.get<std::string>(), registry, file, "credHelpers");
+    }
+  }
+  ASSIGN_OR_RETURN(auto c, LookupCredentials(file, registry));
+  if (c) {
+    *decided = true;
+    return c;
+  }
+  if (with_store && j.contains("credsStore") && j["credsStore"].is_string() &&
+      !j["credsStore"].get<std::string>().empty()) {
+    ASSIGN_OR_RETURN(c, FromHelper(j["credsStore"].get<std::string>(), registry, file, "credsStore"));
+    *decided = c.has_value();
+    return c;
+  }
+  return std::optional<Credentials>();
+}
+
+}  // namespace
+
+Result<std::optional<Credentials>> FindCredentials(const std::string& auth_file,
+                                                   const std::string& registry) {
+  bool decided = false;
+  std::string given = auth_file.empty() ? EnvOr("REGISTRY_AUTH_FILE", "") : auth_file;
+  if (!given.empty()) return LookupInFile(given, registry, true, &decided);
+  const std::string home = EnvOr("HOME", "/root");
+  std::vector<std::string> files = {EnvOr("DOCKER_CONFIG", home + "/.docker") + "/config.json"};
+  if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run && *run)
+    files.push_back(std::string(run) + "/containers/auth.json");
+  files.push_back(EnvOr("XDG_CONFIG_HOME", home + "/.config") + "/containers/auth.json");
+  for (size_t i = 0; i < files.size(); i++) {
+    ASSIGN_OR_RETURN(auto c, LookupInFile(files[i], registry, i == 0, &decided));
+    if (decided) return c;
   }
   return std::optional<Credentials>();
 }

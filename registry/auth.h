@@ -35,6 +35,22 @@ std::string DefaultAuthFile();
 // credentials; a malformed one is Invalid naming the file.
 Result<std::optional<Credentials>> LookupCredentials(const std::string& auth_file,
                                                      const std::string& registry);
+// The credentials for registry (host[:port]) as the containers tools and
+// docker find them; the first place that has an entry wins:
+//  1. auth_file when given (--authfile), else $REGISTRY_AUTH_FILE: that file
+//     alone (its credHelpers, then its auths);
+//  2. docker's config ($DOCKER_CONFIG/config.json, else
+//     ~/.docker/config.json): credHelpers[registry] (that helper's answer is
+//     final), else auths[registry], else credsStore (a helper);
+//  3. podman's ${XDG_RUNTIME_DIR}/containers/auth.json, then
+//     ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json (credHelpers, auths).
+// Helpers run through RunCredentialHelper (credential_helper.h) with
+// docker's server URL for the registry ("https://index.docker.io/v1/" for
+// docker.io). nullopt: anonymous. A malformed file or a failing helper:
+// the error, naming it.
+Result<std::optional<Credentials>> FindCredentials(const std::string& auth_file,
+                                                   const std::string& registry);
+
 // Adds or replaces the registry's entry, keeping everything else in the file;
 // writes atomically with mode 0600 (parent created 0700).
 Status StoreCredentials(const std::string& auth_file, const std::string& registry,

@@ -84,8 +84,7 @@ Result<std::optional<Credentials>> Client::Impl::Creds() {
     if (opts.creds) {
       creds = opts.creds;
     } else {
-      std::string f = opts.auth_file.empty() ? DefaultAuthFile() : opts.auth_file;
-      ASSIGN_OR_RETURN(creds, LookupCredentials(f, registry));
+      ASSIGN_OR_RETURN(creds, FindCredentials(opts.auth_file, registry));
     }
     creds_loaded = true;
   }

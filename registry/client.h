@@ -37,7 +37,7 @@ struct ClientOptions {
   // /etc/docker/certs.d/HOST[:PORT], when present.
   std::string cert_dir;
   std::optional<Credentials> creds;  // given on the command line; else the auth file's
-  std::string auth_file;             // "" = DefaultAuthFile()
+  std::string auth_file;             // "" = FindCredentials's order (auth.h)
   // Every network wait is bounded: a try fails when the TCP + TLS handshake
   // takes more than connect_timeout_s, or when fewer than low_speed_bps
   // bytes/s move over stall_timeout_s seconds (waiting for the first byte

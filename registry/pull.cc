@@ -5,12 +5,80 @@
 
 namespace cfs::registry {
 
-Result<PullResult> PullFromRegistry(Store& store, const Reference& ref,
-                                    const PullFromRegistryOptions& o) {
-  std::shared_ptr<Client> client = o.client;
-  if (!client) {
-    ASSIGN_OR_RETURN(auto c, Client::Create(ref.registry, o.client_options));
-    client = std::move(c);
+namespace {
+
+// The client for one pull source: its endpoint's insecure setting turns TLS
+// verification off for it alone.
+Result<std::shared_ptr<Client>> Connect(const PullSource& s, const ClientOptions& o) {
+  ClientOptions co = o;
+  if (s.insecure) co.tls_verify = false;
+  ASSIGN_OR_RETURN(auto c, Client::Create(s.remote.registry, co));
+  return std::shared_ptr<Client>(std::move(c));
+}
+
+}  // namespace
+
+Result<ConnectedPull> ConnectForPull(const std::vector<Reference>& candidates,
+                                     const RegistriesConf& conf, const ClientOptions& o,
+                                     const std::function<void(const std::string&)>& log) {
+  std::vector<std::pair<Reference, PullSource>> tries;
+  std::string errors;
+  auto fail = [&](const std::string& e) {
+    errors += (errors.empty() ? "" : "; ") + e;
+    if (log) log(e);
+  };
+  for (const auto& c : candidates) {
+    auto sources = conf.PullSources(c);
+    if (!sources.ok()) {
+      if (candidates.size() == 1) return sources.status();
+      fail(sources.status().message());
+      continue;
+    }
+    for (auto& s : *sources) tries.push_back({c, std::move(s)});
+  }
+  for (size_t i = 0; i < tries.size(); i++) {
+    const auto& [logical, src] = tries[i];
+    const bool last = i + 1 == tries.size();
+    const std::string what = src.remote.ToString() + (src.mirror ? " (mirror)" : "");
+    auto client = Connect(src, o);
+    if (client.ok() && !last) {
+      // Probe: only an endpoint that has the image serves it.
+      auto m = (*client)->GetManifest(src.remote.repository, src.remote.ManifestRef());
+      if (!m.ok()) client = m.status();
+    }
+    if (!client.ok()) {
+      if (last && errors.empty()) return client.status();
+      fail(what + ": " + client.status().message());
+      continue;
+    }
+    return ConnectedPull{std::move(*client), logical, src.remote, src.Describe()};
+  }
+  if (tries.empty() && errors.empty()) return Status::Invalid("no image name to pull");
+  return Status::Unavailable("no registry served " + candidates.front().ToString() + ": " + errors);
+}
+
+Result<std::shared_ptr<const RegistriesConf>> RegistriesOf(const PullFromRegistryOptions& o) {
+  if (o.registries) return o.registries;
+  ASSIGN_OR_RETURN(RegistriesConf c, RegistriesConf::LoadDefault());
+  return std::shared_ptr<const RegistriesConf>(std::make_shared<RegistriesConf>(std::move(c)));
+}
+
+Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullFromRegistryOptions& o) {
+  Reference logical, remote;
+  if (o.client) {
+    ASSIGN_OR_RETURN(logical, Reference::Parse(name));
+    remote = logical;
+    o.served_by.clear();
+  } else {
+    ASSIGN_OR_RETURN(auto conf, RegistriesOf(o));
+    ASSIGN_OR_RETURN(auto candidates, conf->Resolve(name));
+    ASSIGN_OR_RETURN(ConnectedPull c, ConnectForPull(candidates, *conf, o.client_options, o.log));
+    o.client = c.client;
+    o.served_by = c.served_by;
+    logical = c.logical;
+    remote = c.remote;
+    const bool moved = c.remote.registry != logical.registry || c.remote.repository != logical.repository;
+    if (o.log && moved) o.log(logical.ToString() + ": served by " + c.served_by);
   }
   WorkDir work;  // declared before the reader: removed after it is gone
   std::string scratch = o.scratch_dir;
@@ -18,9 +86,9 @@ Result<PullResult> PullFromRegistry(Store& store, const Reference& ref,
     ASSIGN_OR_RETURN(work, WorkDir::Create(store.root(), "pull-"));
     scratch = work.path();
   }
-  ASSIGN_OR_RETURN(auto src, OpenRegistrySource(client, ref, scratch, o.parallel));
-  auto pulled = store.PullFrom(*src, o.source.empty() ? "docker://" + ref.ToString() : o.source,
-                               ref.LocalName(), o.pull);
+  ASSIGN_OR_RETURN(auto src, OpenRegistrySource(o.client, remote, scratch, o.parallel));
+  auto pulled = store.PullFrom(*src, o.source.empty() ? "docker://" + logical.ToString() : o.source,
+                               logical.LocalName(), o.pull);
   src.reset();  // joins its transfer threads first
   return pulled;
 }
@@ -32,12 +100,7 @@ Result<PullResult> PullFromSource(Store& store, const std::string& source,
     if (source.rfind(t, 0) == 0) return store.Pull(source, o.pull);
   if (!IsRegistryReference(source))
     return Status::Invalid("\"" + source + "\" is not a source to pull from");
-  ASSIGN_OR_RETURN(Reference ref, Reference::Parse(source));
-  if (!o.client) {
-    ASSIGN_OR_RETURN(auto c, Client::Create(ref.registry, o.client_options));
-    o.client = std::move(c);
-  }
-  return PullFromRegistry(store, ref, o);
+  return PullFromRegistry(store, source, o);
 }
 
 }  // namespace cfs::registry

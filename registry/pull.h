@@ -1,44 +1,82 @@
 // PullFromRegistry: an image from a registry into the store -- the one way
 // cimg pull, fsck --repair, deploy (an IMAGE the store lacks) and build
-// (FROM) fetch a registry image.
+// (FROM) fetch a registry image -- and ConnectForPull, the endpoint choice
+// through registries.conf that lazy mounts and image collection share.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "registry/client.h"
 #include "registry/reference.h"
+#include "registry/registries_conf.h"
 #include "store/store.h"
 
 namespace cfs::registry {
 
+// A registry image reachable for reading.
+struct ConnectedPull {
+  std::shared_ptr<Client> client;  // talks to the endpoint that answered
+  Reference logical;  // the name asked for (after short-name resolution)
+  Reference remote;   // the same image at that endpoint (mirror or rewrite)
+  std::string served_by;  // PullSource::Describe() of the endpoint
+};
+
+// For each candidate (RegistriesConf::Resolve) in order, each of its pull
+// sources in order (the mirrors registries.conf allows, then the primary
+// location): the first endpoint that answers with the image's manifest.
+// An insecure endpoint gets tls_verify off (o.tls_verify=false stays off for
+// all). log (may be null) hears one line per endpoint that failed. The last
+// endpoint is not probed (its errors come from the pull itself). When none
+// answers: the errors of each, on one line; a blocked name: Denied by name.
+Result<ConnectedPull> ConnectForPull(const std::vector<Reference>& candidates,
+                                     const RegistriesConf& conf, const ClientOptions& o,
+                                     const std::function<void(const std::string&)>& log = nullptr);
+
 struct PullFromRegistryOptions {
-  // The client to use (the caller may read its stats after). Default: one
-  // made for ref.registry with `client_options`.
+  // The client to use, as is: no registries.conf (the caller chose the
+  // endpoint). Default: one chosen by ConnectForPull, left here after the
+  // pull (the caller may read its stats).
   std::shared_ptr<Client> client;
   ClientOptions client_options;
+  // The registries.conf to follow. Default: RegistriesConf::LoadDefault().
+  std::shared_ptr<const RegistriesConf> registries;
+  // Where the image came from, after the pull: "mirror HOST" or the
+  // registry's location (PullSource::Describe), "" with a given client.
+  std::string served_by;
+  // Hears the endpoints that failed, and which one served when that is not
+  // the name's own registry and repository (a mirror, a rewrite). May be null.
+  std::function<void(const std::string&)> log;
   // Layer blobs fetched at once.
   int parallel = 3;
   // Where the blobs wait until stored. Default: a work dir of the store
   // (gc leaves it alone while the pull lives), removed when the pull ends.
   std::string scratch_dir;
-  // Recorded as where the image came from. Default: "docker://" + ref.
+  // Recorded as where the image came from. Default: "docker://" + the name
+  // pulled (after short-name resolution; never a mirror's).
   std::string source;
-  // as_name: the local name, Default: ref.LocalName(); platform, progress.
+  // as_name: the local name, Default: the pulled name's LocalName();
+  // platform, progress.
   PullOptions pull;
 };
 
-Result<PullResult> PullFromRegistry(Store& store, const Reference& ref,
-                                    const PullFromRegistryOptions& o);
+// Pulls the image a user named (name: [docker://]REF, short names resolved
+// by registries.conf) through ConnectForPull, unless o.client is given (then
+// name is parsed and read from o.client as is).
+Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullFromRegistryOptions& o);
 
 // A pull from any source cimg names: a registry reference
-// ([docker://]REGISTRY/REPO[:TAG|@DIGEST]) through PullFromRegistry, with
-// o.client made from o.client_options for its registry when unset (and left
-// in o for the caller's statistics); oci:, oci-archive: and docker-archive:
-// through Store::Pull with o.pull. Invalid for anything else (an empty
-// source: "no source recorded").
+// ([docker://]REGISTRY/REPO[:TAG|@DIGEST], or a short name) through
+// PullFromRegistry; oci:, oci-archive: and docker-archive: through
+// Store::Pull with o.pull. Invalid for anything else (an empty source: "no
+// source recorded").
 Result<PullResult> PullFromSource(Store& store, const std::string& source,
                                   PullFromRegistryOptions& o);
+
+// The configuration o names, else the default one.
+Result<std::shared_ptr<const RegistriesConf>> RegistriesOf(const PullFromRegistryOptions& o);
 
 }  // namespace cfs::registry

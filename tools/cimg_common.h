@@ -88,7 +88,7 @@ struct RegistryFlags {
                   "Require HTTPS and verify certificates (default true; false allows plain http)")
         ->default_str("true");
     c->add_option("--cert-dir", cert_dir, "Directory with the registry's CA (*.crt) and client cert (*.cert, *.key)");
-    c->add_option("--authfile", authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+    c->add_option("--authfile", authfile, "Auth file (default: $REGISTRY_AUTH_FILE, else docker's config.json with its credHelpers/credsStore, then podman's auth.json)");
     if (with_creds) c->add_option("--creds", creds, "USER[:PASSWORD] for the registry (instead of the auth file)");
   }
   cfs::registry::ClientOptions Options() const {
@@ -109,6 +109,8 @@ struct RegistryFlags {
     po.client_options = Options();
     po.parallel = parallel;
     po.pull = std::move(pull);
+    // registries.conf: the endpoints that failed and the one that served.
+    po.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
     return po;
   }
 };

@@ -94,6 +94,15 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
                    "[docker://]REGISTRY/REPO[:TAG|@DIGEST] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] | "
                    "docker-archive:FILE")
       ->required();
+  pull->footer(
+      "A registry name is read as podman reads it: registries.conf ($CONTAINERS_REGISTRIES_CONF, else\n"
+      "~/.config/containers/registries.conf or /etc/containers/registries.conf, with registries.conf.d/)\n"
+      "gives mirrors (tried first), location rewrites, blocked and insecure registries, short-name\n"
+      "aliases and unqualified-search registries. Credentials: --creds, --authfile/$REGISTRY_AUTH_FILE,\n"
+      "else docker's config.json (credHelpers, auths, credsStore), else podman's auth.json.\n\n"
+      "Examples:\n  cimg pull quay.io/team/app:1.0\n  cimg pull nginx:1.25          # an alias or a search registry\n"
+      "  CONTAINERS_REGISTRIES_CONF=./mirror.conf cimg pull docker.io/library/nginx:1.25\n"
+      "  cimg pull oci-archive:app.tar --as app:1");
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
   pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
   pull_reg.Add(pull);

@@ -24,6 +24,10 @@ namespace cfs::lazy {
 
 struct LazyPlanOptions {
   registry::ClientOptions client;
+  // The client to read with, already connected to the endpoint that serves
+  // ref (registry::ConnectForPull: a mirror's). Default: one made for
+  // ref.registry with `client`.
+  std::shared_ptr<registry::Client> connected;
   std::string tmp_dir;  // for the resolution's scratch (under the store)
   std::function<void(const std::string&)> log;  // one line per layer fetched whole
 };
