@@ -125,7 +125,7 @@ RUN echo "version=$Version kube=$KUBE_VERSION name=$CLUSTER_NAME" > version.txt 
     mkdir -p opt/app/empty
 RUN echo "hello from RUN $Version"
 COPY imageList manifests
-COPY etc .
+COPY etc etc
 COPY yamls/*.yaml charts
 CMD kubectl apply -f manifests/
 CMD kubectl get nodes
@@ -161,7 +161,7 @@ check "app: RUN made the dirs" eval '[[ -d "$MNT/opt/app/empty" ]] || fail "opt/
 check "app: COPY file into an existing dir (replacing the base file)" eval '
   cmp "$APP/imageList" "$MNT/manifests/imageList" || fail "manifests/imageList differs"
   [[ ! -e "$MNT/manifests/manifests" ]] || fail "made manifests/manifests"'
-check "app: COPY etc . copies the directory into the top (sealer: cp -r)" eval '
+check "app: COPY etc etc merges the directory's contents into etc/ (buildah)" eval '
   cmp "$APP/etc/kubelet.conf" "$MNT/etc/kubelet.conf" || fail "etc/kubelet.conf"
   cmp "$APP/etc/cni/net.conf" "$MNT/etc/cni/net.conf" || fail "etc/cni/net.conf"
   cmp "$APP/etc/statics/audit-policy.yml" "$MNT/etc/statics/audit-policy.yml" || fail "etc/statics/audit-policy.yml"
@@ -365,7 +365,7 @@ check "error: COPY through a context symlink leading out" build_error 3 'outside
 check "error: COPY glob through a context symlink leading out" build_error 2 'outside the build context' $'FROM base:1\nCOPY outdir/* .\n'
 check "error: COPY absolute source" build_error 2 'absolute' $'FROM base:1\nCOPY /etc/passwd .\n'
 check "error: COPY --chown" build_error 2 '--chown' $'FROM base:1\nCOPY --chown=1:1 file .\n'
-check "error: CMDS not JSON" build_error 2 'JSON' $'FROM base:1\nCMDS kubectl apply\n'
+check "error: CMDS not a JSON list of strings" build_error 2 'JSON' $'FROM base:1\nCMDS ["a", 1]\n'
 check "error: CMDS not last" build_error 3 'CMDS must be the last instruction' \
   $'FROM base:1\nCMDS ["a"]\nCOPY file /\n# x\nLAUNCH ["app"]\n'
 check "error: LAUNCH then CMDS" build_error 3 'CMDS and LAUNCH cannot be used together' \
