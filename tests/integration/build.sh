@@ -14,6 +14,7 @@
 #  4. errors: one line "cimg: Kubefile:N: ...", non-zero exit, nothing tagged,
 #     no mount or temp dir left, fsck clean;
 #  5. COPY never writes outside the rootfs (symlinks planted by RUN, "..");
+#     ADD unpacks a local archive, refusing a member that climbs out;
 #  6. a RUN that changes nothing adds no layer;
 #  7. whiteouts/opaque dirs and other RUN-made entries read the same through
 #     clusterfs and through push (gzip) + umoci unpack.
@@ -503,6 +504,27 @@ check "security: COPY file ../../x refused" eval '
   printf "FROM evil:1\nCOPY file ../../x\n" >"$EVC/Kubefile"
   expect_one_line_error "^cimg: Kubefile:2: .*leaves the rootfs" cb -t evil:3 "$EVC"
   [[ ! -e "$T/x" && ! -e "$ROOT/x" && ! -e /x ]] || fail "an x appeared"'
+# ADD (builder/archive.h; every case in builder/copy_test.cc): a local
+# archive unpacked, COPY keeping it whole, a member climbing out refused.
+ADDC=$T/ctx-add
+mkdir -p "$ADDC/src/app"
+echo hi >"$ADDC/src/app/run.sh"
+tar -C "$ADDC/src" -czf "$ADDC/pkg.tgz" app
+python3 -c 'import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w"); i = tarfile.TarInfo("../../x"); i.size = 1
+t.addfile(i, io.BytesIO(b"x")); t.close()' "$ADDC/evil.tar"
+check "ADD unpacks a local archive; COPY keeps it" eval '
+  printf "FROM base:1\nADD pkg.tgz opt/pkg\nCOPY pkg.tgz keep/\n" >"$ADDC/Kubefile"
+  cb -t add:1 "$ADDC" >/dev/null
+  cfs_mount add:1 "$MNT"
+  ok=1; [[ "$(cat "$MNT/opt/pkg/app/run.sh" 2>/dev/null)" == hi ]] && cmp -s "$ADDC/pkg.tgz" "$MNT/keep/pkg.tgz" || ok=0
+  cfs_umount "$MNT"
+  [[ $ok -eq 1 ]] || fail "opt/pkg/app/run.sh or keep/pkg.tgz missing"'
+it_force_umount "$MNT"
+check "ADD: a member climbing out is refused with its line" eval '
+  printf "FROM base:1\n# x\nADD evil.tar opt/\n" >"$ADDC/Kubefile"
+  expect_one_line_error "^cimg: Kubefile:3: ADD evil.tar: member \"../../x\": a \"..\" component" cb -t add:2 "$ADDC"
+  [[ ! -e "$T/x" && ! -e "$ROOT/x" ]] || fail "an x appeared"'
 check "security: host dir untouched" eval '[[ -z "$(ls -A "$U")" ]] || fail "$(ls -lA "$U")"'
 
 # ====================================================== 6. no-op RUN, no layer
