@@ -133,6 +133,9 @@ dp::Clusterfile DeployClusterfile(const DeployFlags& f) {
   if (!f.file.empty()) {
     if (!f.hosts.masters.empty() || !f.hosts.nodes.empty())
       Fail(Status::Invalid("--masters/--nodes go with IMAGE, not with -f (edit the Clusterfile)"));
+    if (!f.cmd.empty() || !f.apps.empty())
+      Fail(Status::Invalid("--cmd/--apps go with IMAGE, not with -f (edit the Clusterfile's "
+                           "spec.cmd / spec.appNames)"));
     cf = Must(dp::LoadClusterfile(f.file));
   } else {
     Must(dp::CheckClusterName(f.name));

@@ -215,4 +215,13 @@ spec:
     replicas: 2" "$(node_exec 1 cat $RF/application/apps/nginx/nginx.yaml)" "Application file merged"
 assert_eq "extra=1" "$(node_exec 1 cat $RF/application/apps/tools/extra.conf)" "Application file written"
 assert_eq "extra: from-config" "$(node_exec 1 cat $RF/application/apps/tools/conf)" "an app's template rendered with its config's env"
+# --apps (sealer's run --apps): an app the image lacks is refused by name
+# before any host is reached; with -f it is refused (the Clusterfile says).
+rc=0
+ci deploy sc/apps:1 --masters "$M0" -n apps2 --apps yamlapp,nope -i "$NODE_KEY" "${KH[@]}" >"$T/d3.out" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q '^cimg: Clusterfile: spec.appNames: app "nope" is not among the image.s applications' "$T/d3.out" &&
+  ! grep -q connecting "$T/d3.out" || fail "--apps nope: exit $rc, $(cat "$T/d3.out")"
+rc=0
+ci deploy -f "$T/apps.yaml" --apps nginx "${KH[@]}" >"$T/d4.out" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q -- '--cmd/--apps go with IMAGE' "$T/d4.out" || fail "--apps with -f: exit $rc, $(cat "$T/d4.out")"
 log "ok"
