@@ -431,12 +431,18 @@ Status Builder::PrepareCopy(const Instruction& in, const Vars& vars, const std::
   for (const auto& kv : vars) with_arch.push_back(kv);
   for (size_t i = 0; i + 1 < in.args.size(); i++) srcs.push_back(Expand(in.args[i], with_arch));
   si->dest = Expand(in.args.back(), vars);
-  si->text = "COPY";
+  si->text = in.keyword;  // COPY, or ADD (which unpacks local archives)
   for (const auto& s : srcs) si->text += " " + s;
   si->text += " " + si->dest;
   auto resolved = ResolveSources(o_.context, srcs, tmp + "/downloads", o_.download);
   if (!resolved.ok()) return resolved.status().Prefix(Where(in));
   si->sources = std::move(*resolved);
+  // A directory gives its contents (buildah's COPY): no name of its own
+  // (which also keys the cache apart from cimg's earlier `cp -r` rule).
+  for (auto& src : si->sources) {
+    struct stat st;
+    if (::lstat(src.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) src.name.clear();
+  }
   ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
   si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
   return Status::Ok();
@@ -531,7 +537,7 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
     if (in.keyword == "RUN") return RunCommand(in, rootfs);
     UniqueFd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root.valid()) return Status::IOError(rootfs);
-    return CopyInto(root.get(), si.sources, si.dest).Prefix(Where(in));
+    return CopyInto(root.get(), si.sources, si.dest, in.keyword == "ADD").Prefix(Where(in));
   }));
   std::string diff;
   if (!DirEmpty(tmp + "/upper")) {

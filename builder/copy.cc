@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "base/io.h"
+#include "builder/archive.h"
 
 namespace cfs::builder {
 
@@ -252,7 +253,7 @@ Result<CopySource> Download(const std::string& url, const std::string& tmp_dir,
     ::unlink(out.c_str());  // no partial download stays behind
     return st;
   }
-  return CopySource{url, out, name};
+  return CopySource{url, out, name, true};
 }
 
 }  // namespace
@@ -334,14 +335,19 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs) {
   return h.Finish();
 }
 
-Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest_in) {
+Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest_in,
+                bool unpack_archives) {
   std::string dest = dest_in;
+  auto is_dir = [](const CopySource& s) {
+    struct stat st;
+    return ::lstat(s.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+  auto unpacks = [&](const CopySource& s) { return unpack_archives && !s.remote && IsTarArchive(s.path); };
   bool dir_dest = dest.empty() || dest.back() == '/' || dest == "." || srcs.size() > 1;
   ASSIGN_OR_RETURN(auto comps, Components(dest));
   std::string dest_rel = Join(comps, comps.size());
   if (!dir_dest && !srcs.empty()) {
-    struct stat st;
-    if (::lstat(srcs[0].path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) dir_dest = true;
+    if (is_dir(srcs[0]) || unpacks(srcs[0])) dir_dest = true;
     UniqueFd existing(OpenIn(root_fd, dest_rel, O_PATH | O_DIRECTORY));
     if (existing.valid()) dir_dest = true;
   }
@@ -350,11 +356,10 @@ Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::str
     UniqueFd d(OpenIn(root_fd, dest_rel, O_RDONLY | O_DIRECTORY));
     if (!d.valid()) return Status::IOError("COPY: " + dest_rel);
     for (const auto& s : srcs) {
-      struct stat st;
-      if (::lstat(s.path.c_str(), &st) != 0) return Status::IOError("COPY: " + s.path);
-      if (S_ISDIR(st.st_mode) && s.name.empty()) {
-        // The context itself ("COPY . ."): its contents.
+      if (is_dir(s)) {
         RETURN_IF_ERROR(CopyDirContents(root_fd, s.path, dest_rel));
+      } else if (unpacks(s)) {
+        RETURN_IF_ERROR(UnpackTarArchive(s.path, d.get(), "ADD " + s.display));
       } else {
         RETURN_IF_ERROR(CopyAny(root_fd, s.path, d.get(), s.name,
                                 dest_rel.empty() ? s.name : dest_rel + "/" + s.name));

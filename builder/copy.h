@@ -24,6 +24,7 @@ struct CopySource {
   std::string display;  // as written (for messages)
   std::string path;     // an absolute path in the context, or a downloaded file
   std::string name;     // the name it gets in a directory destination
+  bool remote = false;  // downloaded from an http(s) URL
 };
 
 // Resolves COPY sources: wildcards (glob) in the context, "${ARCH}" already
@@ -43,12 +44,18 @@ Result<std::vector<CopySource>> ResolveSources(const std::string& context,
 Result<Digest> DigestSources(const std::vector<CopySource>& srcs);
 
 // Copies the sources to dest (relative to the rootfs dir root_fd, "/" and
-// "." mean its top), with sealer's (cp -r) semantics: dest is a directory
-// when it ends in "/", when there are several sources, when a source is a
-// directory, or when it exists as one, and each source lands in it under its
-// own name ("COPY apollo charts" makes charts/apollo); the context itself
-// ("COPY . .") gives its contents. Parents are created. Files keep mode and
+// "." mean its top), as buildah copies for sealer (COPY and ADD): dest is a
+// directory when it ends in "/", when there are several sources (after
+// wildcards), when a source is a directory (or, with unpack_archives, a
+// local tar archive), or when it exists as one; it is created with its
+// parents. A directory source gives its contents ("COPY etc etc" makes
+// etc/..., "COPY etc ." puts etc's entries at the top; so does each
+// directory a wildcard matches); a file lands in a directory destination
+// under its own name, else as dest. With unpack_archives (ADD), a local
+// source that reads as a tar archive (builder/archive.h) is unpacked into
+// dest instead; downloads are copied as they are. Files keep mode and
 // mtimes, and are owned by root; symlinks are copied as symlinks.
-Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest);
+Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest,
+                bool unpack_archives = false);
 
 }  // namespace cfs::builder

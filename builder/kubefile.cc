@@ -186,6 +186,23 @@ std::string JoinContinuations(const std::vector<std::string>& lines, const std::
   return joined;
 }
 
+// Words separated by runs of space, tab, \v, \f or \r (sealer's
+// tokenWhitespace), quotes not special.
+std::vector<std::string> BlankSeparated(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r') {
+      if (!cur.empty()) out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
 // Parses in->args of one instruction; errors are "FILE:LINE: reason"
 // (the caller adds "FILE:LINE: ").
 class ArgParser {
@@ -398,9 +415,12 @@ class ArgParser {
     } else if (k == "RUN") {
       in->args = {in->raw};
       return Status::Ok();
+    } else if (!in->raw.empty() && in->raw[0] == '[') {
+      return Status::Invalid(k + ": not a JSON list of strings");
     } else {
-      // sealer would take every word as a command of its own.
-      return Status::Invalid(k + " takes a JSON list of strings, e.g. " + k + " [\"a\", \"b\"]");
+      // sealer (parseMaybeJSONToList): every word is a command of its own,
+      // words split at blanks with no quoting.
+      in->args = BlankSeparated(in->raw);
     }
     if (k == "RUN") return Status::Ok();
     int& mine = k == "CMDS" ? cmds_line : launch_line;

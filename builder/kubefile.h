@@ -6,13 +6,15 @@
 //   LABEL k=v [k=v...]            image labels
 //   MAINTAINER text
 //   COPY src... dest              from the build context (or http(s) URLs) into the rootfs
-//   ADD src... dest               the same as COPY (sealer hands ADD to buildah; we
-//                                 do not unpack archives)
+//   ADD src... dest               COPY, except that a local tar archive (plain,
+//                                 gzip, bzip2, xz, zstd) is unpacked into dest,
+//                                 as buildah does for sealer (builder/archive.h)
 //   RUN cmd | RUN ["exe","arg"]   on the build host, in the merged rootfs
 //   CMD cmd                       repeatable: run at deploy on the first master, in
 //                                 order, after the parent image's CMDs
-//   CMDS ["cmd", ...]             the commands run at deploy (the parent image's
-//                                 are not inherited)
+//   CMDS ["cmd", ...] | CMDS a b  the commands run at deploy (the parent image's
+//                                 are not inherited); unbracketed, as sealer:
+//                                 every blank-separated word is one command
 //   APP name src...               sealer's application: each src local://PATH (in the
 //                                 context) or http(s)://URL, copied into
 //                                 application/apps/NAME/ (a directory's contents)

@@ -506,16 +506,22 @@ TEST(ParseKubefile, CmdsAndLaunchTogetherRefused) {
   ExpectError("FROM scratch\nCMDS [\"a\"]\nLAUNCH [1]\n", 3, "JSON");
 }
 
-TEST(ParseKubefile, CmdsRefusesNonJson) {
-  std::string m = ExpectError("FROM scratch\nCMDS kubectl apply\n", 2, "CMDS");
-  EXPECT_NE(m.find("JSON"), std::string::npos) << m;
+// sealer (parseMaybeJSONToList): unbracketed, every blank-separated word is
+// a command of its own, quotes not special; a bracketed list must be JSON
+// strings.
+TEST(ParseKubefile, CmdsShellFormIsOneCommandAWord) {
+  auto in = Body("CMDS kubectl\t apply  \"-f x\"\n");
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_FALSE(in[0].json_form);
+  EXPECT_EQ(in[0].args, (Strings{"kubectl", "apply", "\"-f", "x\""}));
+  in = Body("CMDS {\"a\": \"b\"}\n");  // not a list: words too
+  EXPECT_EQ(in[0].args, (Strings{"{\"a\":", "\"b\"}"}));
   for (const char* kw : {"CMDS", "LAUNCH"}) {
     std::string k = kw;
     ExpectError("FROM scratch\n\n" + k + " [\"unterminated\"\n", 3, "JSON");
     ExpectError("FROM scratch\n" + k + " [1, 2]\n", 2, "JSON");  // not strings
     ExpectError("FROM scratch\n" + k + " []\n", 2, "empty list");
   }
-  ExpectError("FROM scratch\nCMDS {\"a\": \"b\"}\n", 2, "JSON");  // not a list
 }
 
 // sealer's fixture build_with_launch: "LAUNCH myapp" (plain words).

@@ -9,8 +9,8 @@ namespace cfs::deploy {
 
 namespace {
 
-// application/apps/NAME/ + file, as Go's filepath.Join cleans it; Invalid
-// for a file that would leave the app's dir.
+// root + file, as Go's filepath.Join cleans it; Invalid for a file that
+// would leave root.
 Result<std::string> AppPath(const std::string& root, const std::string& file) {
   std::string rel, part;
   auto flush = [&]() -> Status {
@@ -68,7 +68,21 @@ std::map<std::string, std::map<std::string, std::string>> AppTemplateEnvs(
   return out;
 }
 
-Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::string& name) {
+std::string EachInOwnShell(const std::vector<std::string>& cmds) {
+  // Newlines around each command: a trailing comment in it cannot swallow
+  // the closing parenthesis.
+  std::string out;
+  for (const auto& c : cmds)
+    if (!c.empty()) out += (out.empty() ? "(\n" : " && (\n") + c + "\n)";
+  return out;
+}
+
+Result<std::string> AppFilePath(const std::string& app, const std::string& file) {
+  return AppPath(std::string(kSealerAppRoot) + app + "/", file);
+}
+
+Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::string& name,
+                                const AppOverride& over) {
   const std::string what = "app " + QuoteForMessage(name);
   const SealerApp* app = ext.App(name);
   if (!app) return Status::Invalid(what + " is not among the image's applications");
@@ -76,11 +90,16 @@ Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::stri
     return Status::Invalid(what + ": not a directory name");
   const std::string root = std::string(kSealerAppRoot) + name + "/";
   AppLaunch l;
-  auto cmd = Command(*app, root);
-  if (!cmd.ok()) return cmd.status().Prefix(what);
-  l.command = *cmd;
+  if (over.has_cmds) {
+    l.command = EachInOwnShell(over.cmds);
+  } else {
+    auto cmd = Command(*app, root);
+    if (!cmd.ok()) return cmd.status().Prefix(what);
+    l.command = *cmd;
+  }
   std::map<std::string, std::string> env = ext.env;  // the app's own win
   for (const auto& [k, v] : app->env) env[k] = v;
+  for (const auto& [k, v] : over.env) env[k] = v;
   for (const auto& [k, v] : env) {
     if (!ParseEnvEntry(k + "=").ok())
       return Status::Invalid(what + ": env key " + QuoteForMessage(k) + " is not a shell variable name");

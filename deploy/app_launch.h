@@ -25,15 +25,35 @@
 namespace cfs::deploy {
 
 struct AppLaunch {
-  std::string command;  // shell text, run in the rootfs
+  std::string command;  // shell text, run in the rootfs ("": nothing to run)
   std::vector<std::pair<std::string, std::string>> env;  // exported first, sorted by name
 };
 
+// What a Clusterfile's `kind: Application` config changes of one app
+// (deploy/launch_plan.h): env over the app's own, and launch commands that
+// replace its launch, each run in the rootfs on its own (sealer's
+// appLaunchCmdsMap: `cd ROOTFS && CMD` per command).
+struct AppOverride {
+  std::map<std::string, std::string> env;
+  bool has_cmds = false;
+  std::vector<std::string> cmds;
+};
+
 // The launch of app `name` of ext. Invalid (naming the app) when ext has no
-// such app, when it has neither a known type nor APPCMDS, when a file path
-// leaves the app's dir (absolute after its leading '/', or a ".."
-// component), or when an env key is not a shell name.
-Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::string& name);
+// such app, when it has neither a known type nor APPCMDS (and `over` gives
+// no commands), when a file path leaves the app's dir (absolute after its
+// leading '/', or a ".." component), or when an env key is not a shell name.
+Result<AppLaunch> PlanAppLaunch(const SealerImageExtension& ext, const std::string& name,
+                                const AppOverride& over = {});
+
+// The shell text that runs `cmds` one after the other, each as its own
+// subshell started in the current directory, stopping at the first that
+// fails; empty commands are skipped ("" when none is left).
+std::string EachInOwnShell(const std::vector<std::string>& cmds);
+
+// application/apps/NAME/ + file as Go's filepath.Join cleans it; Invalid
+// for a file that would leave the app's directory or names none.
+Result<std::string> AppFilePath(const std::string& app, const std::string& file);
 
 // The env of every app of ext that has one (sealer's formatImageExtension:
 // its APPENV over the extension's env), for rendering its *.tmpl files.

@@ -6,7 +6,7 @@
 //   kind: Application
 //   metadata: {name: my-apps}
 //   spec:
-//     cmds: ["kubectl get pods -A"]        # replace the image's CMDS (when not empty)
+//     cmds: ["kubectl get pods -A"]        # replace the image's CMDs, CMDS and app launches
 //     launchApps: [nginx, ""]              # replace the image's LAUNCH list ("" allowed)
 //     configs:
 //     - name: nginx                        # an app of the image; ignored unless launched
@@ -18,8 +18,8 @@
 // What sealer checks when it reads the Clusterfile is checked here (a config
 // without name; launch without cmds; a file without path, data or a known
 // strategy), and every field outside these is an error. Checks that need the
-// image (launchApps naming registered apps) and carrying them out belong to
-// the launch code.
+// image (launchApps naming registered apps) and carrying them out are
+// deploy/launch_plan.h.
 #pragma once
 
 #include <string>

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "deploy/app_launch.h"
 #include "deploy/clusterfile.h"
 #include "transport/oci_metadata.h"
 
@@ -71,13 +70,11 @@ Result<ClusterImage> ReadClusterImage(const ImageDetails& d, const std::string& 
   // GetImageLaunchCmds: launch.cmds, when given, replace the apps).
   if (img.has_extension && !cimg_labels) {
     img.cmds = img.extension.launch_cmds;
+    img.commands_replace_apps = !img.cmds.empty();
     if (img.cmds.empty()) img.launch = img.extension.launch_apps;
+  } else {
+    img.commands_replace_apps = !img.cmds_launch.empty();
   }
-  // Every app to launch is planned now, so a bad one stops the deploy
-  // before any host is touched.
-  for (const auto& app : img.launch)
-    if (img.has_extension && img.extension.App(app))
-      RETURN_IF_ERROR(PlanAppLaunch(img.extension, app).status().Prefix("image " + name));
   return img;
 }
 

@@ -9,7 +9,8 @@
 // extension's launch.cmds as its CMDs, and, only when it has none (sealer's
 // rule: commands replace app launches), launches launch.app_names. A LAUNCH
 // app the extension describes is launched as sealer does (deploy/app_launch.h);
-// one it does not (images of earlier cimg) by deploy/host/launch.sh.
+// one it does not (images of earlier cimg) by deploy/host/launch.sh. What
+// the Clusterfile changes of this is deploy/launch_plan.h.
 #pragma once
 
 #include <map>
@@ -28,6 +29,9 @@ struct ClusterImage {
   std::vector<std::string> cmds;           // label io.cimg.cmds
   std::vector<std::string> cmds_launch;    // label io.cimg.cmds-launch
   std::vector<std::string> launch;         // label io.cimg.launch
+  // The image runs commands of its own that, as in sealer, replace app
+  // launches: a sealer-built image's launch.cmds, a cimg image's CMDS.
+  bool commands_replace_apps = false;
   bool has_extension = false;              // the manifest has sealer.image.extension
   SealerImageExtension extension;
   Platform platform;                       // config os/architecture/variant

@@ -123,7 +123,10 @@ class Parser : public YamlFields {
                                         "appNames", "registry", "containerRuntime",
                                         "cmd_args", "hostAliases", "dataRoot"}));
     RETURN_IF_ERROR(ParseRegistry(*this, spec, &c->registry, &c->container_runtime));
-    if (spec["appNames"]) { ASSIGN_OR_RETURN(c->app_names, StrList(spec["appNames"], "spec.appNames")); }
+    if (spec["appNames"]) {
+      c->has_app_names = true;
+      ASSIGN_OR_RETURN(c->app_names, StrList(spec["appNames"], "spec.appNames"));
+    }
     for (const char* unsupported : {"cmdArgs", "cmd_args", "hostAliases", "dataRoot"})
       if (spec[unsupported])
         return Err(spec[unsupported].IsDefined() ? spec[unsupported] : spec,
@@ -407,7 +410,7 @@ std::string EmitClusterfile(const Clusterfile& c) {
     EmitSsh(e, c.ssh);
   }
   EmitRegistry(e, c);
-  if (!c.app_names.empty()) e << YAML::Key << "appNames" << YAML::Value << c.app_names;
+  if (c.has_app_names) e << YAML::Key << "appNames" << YAML::Value << c.app_names;
   e << YAML::Key << "hosts" << YAML::Value << YAML::BeginSeq;
   for (const auto& g : c.hosts) {
     e << YAML::BeginMap << YAML::Key << "ips" << YAML::Value << YAML::Flow << g.ips

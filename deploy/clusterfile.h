@@ -7,7 +7,8 @@
 //   spec:
 //     image: cimg-examples/app:1
 //     env: [K=V, ...]                 # rendering and lifecycle environment
-//     cmd: ["kubectl apply -f x"]     # replaces the image's CMDs
+//     cmd: ["kubectl apply -f x"]     # replaces the image's CMDs, CMDS and app launches
+//     appNames: [app1, app2]          # the apps to launch (deploy/launch_plan.h)
 //     ssh: {user: root, passwd: .., pk: /root/.ssh/id_ed25519, pkPasswd: .., port: 22}
 //     hosts:
 //     - ips: [10.0.0.2, 10.0.0.5-10.0.0.9]   # ranges as sealer's --masters takes them
@@ -80,7 +81,8 @@ struct Clusterfile {
   std::vector<HostGroup> hosts;
   RegistrySpec registry;          // spec.registry (deploy/registry_spec.h)
   std::string container_runtime;  // spec.containerRuntime.type
-  std::vector<std::string> app_names;  // spec.appNames: the apps to launch (empty: the image's)
+  bool has_app_names = false;          // spec.appNames given (even empty)
+  std::vector<std::string> app_names;  // spec.appNames: the apps to launch (deploy/launch_plan.h)
   std::vector<Plugin> plugins;
   std::vector<ConfigDoc> configs;  // kind: Config, in order (deploy/config_docs.h)
   std::optional<ApplicationDoc> application;  // kind: Application (deploy/application_doc.h)

@@ -79,9 +79,11 @@ Result<std::string> ToSecret(const std::string& existing, const std::string& dat
   return EmitSortedYaml(out, 2);
 }
 
+}  // namespace
+
 // getMergeConfigData: data deep-merged into each "---\n"-separated document
 // of `existing` (data wins), written as yaml.v3 writes maps.
-Result<std::string> MergeInto(const std::string& existing, const std::string& data) {
+Result<std::string> MergeYamlDocuments(const std::string& existing, const std::string& data) {
   ASSIGN_OR_RETURN(YAML::Node src, DataMap(data, "merge"));
   std::string out;
   size_t pos = 0;
@@ -98,7 +100,6 @@ Result<std::string> MergeInto(const std::string& existing, const std::string& da
   return out;
 }
 
-}  // namespace
 
 Result<std::vector<std::string>> ConfigProcessors(const std::string& process) {
   std::vector<std::string> out;
@@ -149,7 +150,7 @@ Result<std::string> ApplyConfig(const ConfigDoc& c, const std::optional<std::str
   if (std::find(steps.begin(), steps.end(), "toSecret") != steps.end()) {
     ASSIGN_OR_RETURN(data, ToSecret(*existing, data));
   }
-  if (c.strategy == "merge") return MergeInto(*existing, data);
+  if (c.strategy == "merge") return MergeYamlDocuments(*existing, data);
   return data;
 }
 

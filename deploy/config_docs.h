@@ -58,6 +58,12 @@ Result<std::string> ProcessConfigData(const ConfigDoc& c);
 // kInvalidArgument when it climbs out with "..".
 Result<std::string> ConfigTarget(const ConfigDoc& c);
 
+// data (a YAML map) deep-merged into each "---\n"-separated YAML document
+// of `existing` (data wins; maps merge, lists are replaced), written with
+// sorted keys and 4-space indents (sealer's getMergeConfigData and the
+// Application files' merge: mergo WithOverride, yaml.v3).
+Result<std::string> MergeYamlDocuments(const std::string& existing, const std::string& data);
+
 // The new contents of c's target, which holds `existing` (nullopt: absent).
 Result<std::string> ApplyConfig(const ConfigDoc& c, const std::optional<std::string>& existing);
 

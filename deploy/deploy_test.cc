@@ -39,22 +39,26 @@ void WriteFile(const std::string& path, const std::string& data) {
   std::ofstream(path) << data;
 }
 
-// An image named `name` in `store` holding the files of `files` (path → data).
+// An image named `name` in `store` holding the files of `files` (path →
+// data); its app launches of an earlier cimg, when any.
 Status BuildImage(Store& store, const std::string& dir, const std::string& name,
-                  const std::map<std::string, std::string>& files) {
+                  const std::map<std::string, std::string>& files,
+                  const std::vector<std::string>& launch) {
   for (const auto& [p, data] : files) WriteFile(dir + "/" + p, data);
   std::unique_ptr<Store::Lease> lease;
   ASSIGN_OR_RETURN(LayerSummary l, store.ImportDirLayer(dir, nullptr, &lease));
-  std::string config =
+  nlohmann::json config =
       nlohmann::json({{"architecture", "amd64"},
                       {"os", "linux"},
-                      {"rootfs", {{"type", "layers"}, {"diff_ids", {l.diff_id.ToString()}}}}})
-          .dump();
-  return store.CreateImage(name, config, "test", {l}).status();
+                      {"rootfs", {{"type", "layers"}, {"diff_ids", {l.diff_id.ToString()}}}}});
+  if (!launch.empty())
+    config["config"] = {{"Labels", {{"io.cimg.launch", nlohmann::json(launch).dump()}}}};
+  return store.CreateImage(name, config.dump(), "test", {l}).status();
 }
 
 // Two hosts on 127.0.0.1 and 127.0.0.2, port 1: nothing listens there.
-Result<Clusterfile> Cluster(const std::string& image, const std::string& extra_spec = "") {
+Result<Clusterfile> Cluster(const std::string& image, const std::string& extra_spec = "",
+                            const std::string& application = "") {
   return ParseClusterfile(R"(apiVersion: sealer.io/v2
 kind: Cluster
 metadata:
@@ -71,7 +75,8 @@ spec:
     - ips: [127.0.0.2]
       roles: [node]
       env: [ZONE=]
-)",
+)" + (application.empty() ? "" : "---\napiVersion: sealer.io/v2\nkind: Application\n"
+                                    "metadata: {name: apps}\nspec:\n" + application),
                           "Clusterfile");
 }
 
@@ -82,7 +87,8 @@ struct Outcome {
 };
 
 Outcome DeployImage(const std::map<std::string, std::string>& files,
-                    const std::string& extra_spec = "") {
+                    const std::string& extra_spec = "", const std::string& application = "",
+                    const std::vector<std::string>& launch = {}) {
   TempDir tmp;
   StoreOptions so;
   so.root = tmp.path() + "/store";
@@ -91,9 +97,9 @@ Outcome DeployImage(const std::map<std::string, std::string>& files,
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   Outcome r;
   if (!store.ok()) return r;
-  Status built = BuildImage(**store, tmp.path() + "/rootfs", "test/tmpl:1", files);
+  Status built = BuildImage(**store, tmp.path() + "/rootfs", "test/tmpl:1", files, launch);
   EXPECT_TRUE(built.ok()) << built.ToString();
-  auto cf = Cluster("test/tmpl:1", extra_spec);
+  auto cf = Cluster("test/tmpl:1", extra_spec, application);
   EXPECT_TRUE(cf.ok()) << cf.status().ToString();
   DeployOptions o;
   o.insecure_host_keys = true;
@@ -126,10 +132,27 @@ TEST(Deploy, UnknownFunctionFailsBeforeAnyHostIsReached) {
   EXPECT_FALSE(r.connected);
 }
 
-TEST(Deploy, WhatIsNotCarriedOutIsRefusedBeforeAnyHostIsReached) {
+TEST(Deploy, UnknownAppRefusedBeforeAnyHostIsReached) {
   Outcome r = DeployImage({{"application/apps/a/a.yaml", "kind: x\n"}}, "  appNames: [a]\n");
   ASSERT_FALSE(r.status.ok());
-  EXPECT_NE(r.status.message().find("spec.appNames is not carried out"), std::string::npos)
+  EXPECT_EQ(r.status.message(),
+            "Clusterfile: spec.appNames: app \"a\" is not among the image's applications (none)");
+  EXPECT_FALSE(r.connected);
+  EXPECT_TRUE(r.log.empty());
+}
+
+// An Application file that cannot be written (merge into a file the image
+// lacks) fails while the hosts' plans are made: no host is reached.
+TEST(Deploy, ApplicationFileErrorFailsBeforeAnyHostIsReached) {
+  Outcome r = DeployImage({{"application/apps/a/a.yaml", "kind: x\n"}}, "",
+                          "  launchApps: [a]\n  configs:\n  - name: a\n    files:\n"
+                          "    - {path: missing.yaml, strategy: merge, data: \"x: 1\"}\n",
+                          {"a"});
+  ASSERT_FALSE(r.status.ok());
+  // (every host's plan fails; which one is named first is not fixed)
+  EXPECT_NE(r.status.message().find(": application/apps/a/missing.yaml: strategy merge: the "
+                                    "image has no such file to merge into"),
+            std::string::npos)
       << r.status.message();
   EXPECT_FALSE(r.connected);
 }

@@ -13,6 +13,7 @@
 #include "deploy/host_script.h"
 #include "deploy/ip_range.h"
 #include "deploy/kubeadm.h"
+#include "deploy/launch_plan.h"
 #include "deploy/node_labels.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
@@ -49,15 +50,18 @@ class Hosts {
 // The deploy of one image to the hosts, phase by phase (deploy.h).
 class Deployment {
  public:
-  Deployment(HostRunner& run, const ClusterImage& img, const std::vector<HostCtx*>& all)
-      : run_(run), img_(img), all_(all), m0_(*all[0]) {}
+  Deployment(HostRunner& run, const ClusterImage& img, const LaunchPlan& launch,
+             const std::vector<HostCtx*>& all)
+      : run_(run), img_(img), launch_(launch), all_(all), m0_(*all[0]) {}
 
   Status Run(Store& store, const LayerStack& stack) {
     // Every host's templates rendered before any host is reached: a
     // template error leaves every host as it was.
+    PlanExtras apps;
+    apps.app_env = launch_.template_env;
+    apps.filters = launch_.files;
     ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
-                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_,
-                               img_.has_extension ? AppTemplateEnvs(img_.extension) : AppEnvs{}));
+                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps));
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
@@ -133,11 +137,10 @@ class Deployment {
     });
   }
 
-  // 6. The CMDs (spec.cmd replaces the image's), then the CMDS list, on master0.
+  // 6. The commands on master0: the image's CMDs and CMDS, or the
+  //    Clusterfile's (deploy/launch_plan.h).
   Status RunCommands() {
-    const Clusterfile& cf = run_.cluster();
-    std::vector<std::string> cmds = cf.cmd.empty() ? img_.cmds : cf.cmd;
-    for (const auto& c : img_.cmds_launch) cmds.push_back(c);
+    const std::vector<std::string>& cmds = launch_.cmds;
     for (size_t i = 0; i < cmds.size(); i++) {
       std::string id = "cmd-" + std::to_string(i);
       std::string value = img_.id + "/" + Digest::Of(cmds[i]).Short();
@@ -147,28 +150,34 @@ class Deployment {
     return Status::Ok();
   }
 
-  // 6. The LAUNCH apps on master0: as sealer launches them when the image's
-  // extension describes them, else (images of earlier cimg) their *.sh and
-  // *.yaml files.
+  // 6. The apps on master0, in order: as sealer launches them when the
+  //    image's extension describes them (with the Application document's
+  //    changes), else (images of earlier cimg) their *.sh and *.yaml files.
   Status Launch() {
-    for (const auto& app : img_.launch) {
-      std::string cmd = HostCommand(host_scripts::kLaunch, {run_.Rootfs(), app});
-      if (img_.has_extension && img_.extension.App(app)) {
-        ASSIGN_OR_RETURN(AppLaunch l, PlanAppLaunch(img_.extension, app));
-        std::vector<std::string> args = {run_.Rootfs(), l.command};
-        for (const auto& [k, v] : l.env) {
+    for (const PlannedApp& app : launch_.apps) {
+      std::string cmd = HostCommand(host_scripts::kLaunch, {run_.Rootfs(), app.name});
+      std::string value = img_.id;
+      if (!app.legacy) {
+        if (app.launch.command.empty()) continue;  // launch.cmds: []
+        std::vector<std::string> args = {run_.Rootfs(), app.launch.command};
+        std::string what = app.launch.command;
+        for (const auto& [k, v] : app.launch.env) {
           args.push_back(k);
           args.push_back(v);
+          what += "\n" + k + "=" + v;
         }
         cmd = HostCommand(host_scripts::kRunApp, args);
+        // A launch the Clusterfile changed runs again when it changes.
+        if (app.configured) value += "/" + Digest::Of(what).Short();
       }
-      RETURN_IF_ERROR(run_.Step(m0_, "launch-" + app, img_.id, "LAUNCH " + app, cmd));
+      RETURN_IF_ERROR(run_.Step(m0_, "launch-" + app.name, value, "LAUNCH " + app.name, cmd));
     }
     return Status::Ok();
   }
 
   HostRunner& run_;
   const ClusterImage& img_;
+  const LaunchPlan& launch_;
   const std::vector<HostCtx*>& all_;
   HostCtx& m0_;
   RootfsPlan plan0_;  // what master0 holds once the rootfs is sent
@@ -217,19 +226,15 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 
 Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
-  // Parsed and checked, not carried out yet: refused rather than ignored.
-  if (cf.application)
-    return Status::Invalid("Clusterfile: kind: Application (cmds, launchApps, configs) is not "
-                           "carried out by cimg yet; remove it (spec.cmd replaces the image's CMDs)");
-  if (!cf.app_names.empty())
-    return Status::Invalid("Clusterfile: spec.appNames is not carried out by cimg yet; remove it "
-                           "(the image's LAUNCH apps are launched)");
   HostRunner run(cf, o);
   ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
   ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(details, cf.image));
+  // What runs at the end, decided now: a bad app name touches no host.
+  ASSIGN_OR_RETURN(LaunchPlan launch, PlanLaunch(img, cf));
+  for (const auto& note : launch.notes) run.Log(note);
   ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, details));
   Hosts hosts(run, {}, img.env);
-  Deployment d(run, img, hosts.all());
+  Deployment d(run, img, launch, hosts.all());
   RETURN_IF_ERROR(d.Run(store, image.stack));
   return d.Report();
 }

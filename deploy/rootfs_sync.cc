@@ -398,8 +398,8 @@ Status ClusterfileFiles(HostRunner& run, const LayerStack& stack, const OpenChun
   const Clusterfile& cf = run.cluster();
   if (!cf.kubeadm.empty()) {
     const auto* docs = &cf.kubeadm;
-    (*filters)["etc/kubeadm.yml"] = [docs](const std::string& in) {
-      return MergeKubeadmConfig(in, *docs);
+    (*filters)["etc/kubeadm.yml"] = [docs](const std::optional<std::string>& in) {
+      return MergeKubeadmConfig(in.value_or(""), *docs);
     };
   }
   if (cf.configs.empty()) return Status::Ok();
@@ -417,10 +417,15 @@ Status ClusterfileFiles(HostRunner& run, const LayerStack& stack, const OpenChun
 Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
                                           const OpenChunks& open,
                                           const std::vector<HostCtx*>& all,
-                                          const AppEnvs& app_env) {
+                                          const PlanExtras& apps) {
   PlanExtras extras;
-  extras.app_env = app_env;
+  extras.app_env = apps.app_env;
   RETURN_IF_ERROR(ClusterfileFiles(run, stack, open, &extras.overrides, &extras.filters));
+  for (const auto& [path, filter] : apps.filters) {
+    if (extras.filters.count(path))
+      return Status::Invalid(path + ": written both by an Application file and a kubeadm document");
+    extras.filters[path] = filter;
+  }
   std::vector<RootfsPlan> plans(all.size());
   std::map<HostCtx*, size_t> index;
   for (size_t i = 0; i < all.size(); i++) index[all[i]] = i;

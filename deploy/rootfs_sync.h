@@ -29,13 +29,15 @@ namespace cfs::deploy {
 
 // Every host's plan, plans[i] for all[i] (host env and role), made
 // `parallel` at a time on local threads; talks to no host. `open` gives each
-// thread its chunk source (the store's, in production). app_env: the apps
-// whose *.tmpl files are rendered (rootfs_transfer.h).
+// thread its chunk source (the store's, in production). apps: the env of
+// the apps whose *.tmpl files are rendered and the filters of the apps'
+// files (deploy/launch_plan.h); its overrides are not used (the
+// Clusterfile's Config documents are added here).
 using OpenChunks = std::function<Result<std::unique_ptr<ChunkSource>>()>;
 Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& stack,
                                           const OpenChunks& open,
                                           const std::vector<HostCtx*>& all,
-                                          const AppEnvs& app_env = {});
+                                          const PlanExtras& apps = {});
 
 // REQUIRES: every host of `all` connected (HostRunner::Connect); plans[i]
 // all[i]'s plan from PlanHosts. On success, plans[i] is what all[i] holds

@@ -155,15 +155,15 @@ Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilt
                           [&](const RootfsEntry& e) { return e.path == path; });
     };
     auto it = find();
+    std::optional<std::string> contents;
     if (it == plan->entries.end()) {  // added, empty, then filtered
       std::map<std::string, size_t> index;
       for (size_t i = 0; i < plan->entries.size(); i++) index[plan->entries[i].path] = i;
       RETURN_IF_ERROR(ApplyOverrides({{path, ""}}, with_registry, plan, &index));
       if ((it = find()) == plan->entries.end()) continue;  // registry/ on a node
-    }
-    std::string contents;
-    if (it->type != 'f') return Status::Invalid(path + ": not a regular file in the image");
-    if (it->rendered >= 0) {
+    } else if (it->type != 'f') {
+      return Status::Invalid(path + ": not a regular file in the image");
+    } else if (it->rendered >= 0) {
       contents = plan->rendered[it->rendered];
     } else {
       ASSIGN_OR_RETURN(contents, ReadData(stack, chunks, stack.ResolveHardlink(it->ref)));

@@ -59,9 +59,11 @@ struct RootfsPlan {
 using FileOverrides = std::map<std::string, std::string>;
 
 // Filters of a file's final contents, after templates are rendered: path ->
-// the new contents given the old ("" when the image lacks the file, which is
-// then added as overrides are). The Clusterfile's kubeadm documents.
-using FileFilter = std::function<Result<std::string>(const std::string& contents)>;
+// the new contents given the old (nullopt when the image lacks the file,
+// which is then added as overrides are). The Clusterfile's kubeadm
+// documents and its Application documents' files (deploy/launch_plan.h).
+using FileFilter =
+    std::function<Result<std::string>(const std::optional<std::string>& contents)>;
 using FileFilters = std::map<std::string, FileFilter>;
 
 // app name -> the env its application/apps/NAME/*.tmpl files are rendered
@@ -71,7 +73,7 @@ using AppEnvs = std::map<std::string, std::map<std::string, std::string>>;
 // What the Clusterfile and the image's apps add to a host's plan.
 struct PlanExtras {
   FileOverrides overrides;  // Config documents
-  FileFilters filters;      // kubeadm documents
+  FileFilters filters;      // kubeadm documents, Application files
   AppEnvs app_env;          // the apps' template envs
 };
 

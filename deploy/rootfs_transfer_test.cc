@@ -536,14 +536,17 @@ TEST(Rootfs, OverridesReplaceAndAddFilesBeforeTemplates) {
 }
 
 // Filters see a file's rendered contents (kubeadm documents merged into
-// etc/kubeadm.yml); a missing file is added from "".
+// etc/kubeadm.yml); a missing one is added, the filter told it was absent.
 TEST(Rootfs, FiltersRunAfterTemplates) {
   MemChunks chunks;
   LayerBuilder base(&chunks);
   base.Dir("etc").File("etc/kubeadm.yml.tmpl", "ip: {{ .CIMG_HOST_IP }}\n");
   auto stack = Stack({base.toc()});
-  FileFilters f = {{"etc/kubeadm.yml", [](const std::string& in) -> Result<std::string> { return in + "+"; }},
-                   {"etc/new.yml", [](const std::string& in) -> Result<std::string> { return in + "new"; }}};
+  using In = std::optional<std::string>;
+  FileFilters f = {{"etc/kubeadm.yml",
+                    [](const In& in) -> Result<std::string> { return in.value_or("?") + "+"; }},
+                   {"etc/new.yml",  // absent: nullopt
+                    [](const In& in) -> Result<std::string> { return std::string(in ? "was there" : "new"); }}};
   auto p = PlanRootfs(stack, chunks, {{"CIMG_HOST_IP", "10.0.0.2"}}, true, PlanExtras{{}, f, {}});
   ASSERT_TRUE(p.ok()) << p.status().message();
   std::vector<size_t> all(p->entries.size());

@@ -40,6 +40,13 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
       ->check(CLI::PositiveNumber);
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
+  build->footer(
+      "Example Kubefile (sealer's instructions; see README \"Building images\"):\n"
+      "  FROM cimg-examples/base:1\n"
+      "  COPY etc etc                  # a directory's contents, as buildah copies\n"
+      "  ADD helm-v3.12.tar.gz opt/    # a local tar archive (gz, bz2, xz, zst) is unpacked\n"
+      "  APP nginx local://nginx.yaml\n"
+      "  LAUNCH [\"nginx\"]             # or CMDS [\"kubectl apply -f manifests/\"]\n");
   build->callback([&] {
     auto store = Must(OpenStore(g));
     for (const auto& a : build_args) {

@@ -121,7 +121,7 @@ struct DeployFlags {
   SshFlags ssh;
   RegistryFlags reg;
   bool resend = false, prune_hosts = false;
-  std::vector<std::string> cmd;
+  std::vector<std::string> cmd, apps;
 };
 
 // The Clusterfile cimg deploy applies: -f's, or one made of IMAGE and the
@@ -133,6 +133,9 @@ dp::Clusterfile DeployClusterfile(const DeployFlags& f) {
   if (!f.file.empty()) {
     if (!f.hosts.masters.empty() || !f.hosts.nodes.empty())
       Fail(Status::Invalid("--masters/--nodes go with IMAGE, not with -f (edit the Clusterfile)"));
+    if (!f.cmd.empty() || !f.apps.empty())
+      Fail(Status::Invalid("--cmd/--apps go with IMAGE, not with -f (edit the Clusterfile's "
+                           "spec.cmd / spec.appNames)"));
     cf = Must(dp::LoadClusterfile(f.file));
   } else {
     Must(dp::CheckClusterName(f.name));
@@ -141,6 +144,8 @@ dp::Clusterfile DeployClusterfile(const DeployFlags& f) {
     cf.image = f.image;
     cf.ssh = f.hosts.Ssh();
     cf.cmd = f.cmd;
+    cf.has_app_names = !f.apps.empty();
+    cf.app_names = f.apps;
   }
   for (const auto& e : f.hosts.env) {
     Must(dp::ParseEnvEntry(e).status().Prefix("-e"));
@@ -159,7 +164,13 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   deploy->add_option("-f,--clusterfile", f.file, "Clusterfile (sealer.io/v2)");
   deploy->add_option("IMAGE", f.image, "Cluster image (instead of -f); pulled when it is a registry reference");
   deploy->add_option("-n,--name", f.name, "Cluster name with IMAGE (default my-cluster)");
-  deploy->add_option("--cmd", f.cmd, "Commands replacing the image's CMDs (with IMAGE; repeatable)");
+  deploy->add_option("--cmd", f.cmd,
+                     "Commands replacing what the image runs: its CMDs, CMDS and app launches "
+                     "(with IMAGE; repeatable)");
+  deploy->add_option("--apps", f.apps,
+                     "Apps to launch, in order, instead of the image's LAUNCH (with IMAGE; "
+                     "comma-separated; sealer's run --apps)")
+      ->delimiter(',');
   f.hosts.Add(deploy, true);
   f.ssh.Add(deploy);
   f.reg.Add(deploy);
@@ -169,6 +180,11 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
                    "(default: refuse)");
   deploy->add_option("--format", f.format, "Report format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  deploy->footer(
+      "Examples:\n"
+      "  cimg deploy -f Clusterfile      # kind: Application documents choose the apps and their config\n"
+      "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3 -i ~/.ssh/id_ed25519 \\\n"
+      "      --apps calico,nginx\n");
   deploy->callback([&g, &quiet] {
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));

@@ -14,6 +14,7 @@
 #  4. errors: one line "cimg: Kubefile:N: ...", non-zero exit, nothing tagged,
 #     no mount or temp dir left, fsck clean;
 #  5. COPY never writes outside the rootfs (symlinks planted by RUN, "..");
+#     ADD unpacks a local archive, refusing a member that climbs out;
 #  6. a RUN that changes nothing adds no layer;
 #  7. whiteouts/opaque dirs and other RUN-made entries read the same through
 #     clusterfs and through push (gzip) + umoci unpack.
@@ -125,7 +126,7 @@ RUN echo "version=$Version kube=$KUBE_VERSION name=$CLUSTER_NAME" > version.txt 
     mkdir -p opt/app/empty
 RUN echo "hello from RUN $Version"
 COPY imageList manifests
-COPY etc .
+COPY etc etc
 COPY yamls/*.yaml charts
 CMD kubectl apply -f manifests/
 CMD kubectl get nodes
@@ -161,7 +162,7 @@ check "app: RUN made the dirs" eval '[[ -d "$MNT/opt/app/empty" ]] || fail "opt/
 check "app: COPY file into an existing dir (replacing the base file)" eval '
   cmp "$APP/imageList" "$MNT/manifests/imageList" || fail "manifests/imageList differs"
   [[ ! -e "$MNT/manifests/manifests" ]] || fail "made manifests/manifests"'
-check "app: COPY etc . copies the directory into the top (sealer: cp -r)" eval '
+check "app: COPY etc etc merges the directory's contents into etc/ (buildah)" eval '
   cmp "$APP/etc/kubelet.conf" "$MNT/etc/kubelet.conf" || fail "etc/kubelet.conf"
   cmp "$APP/etc/cni/net.conf" "$MNT/etc/cni/net.conf" || fail "etc/cni/net.conf"
   cmp "$APP/etc/statics/audit-policy.yml" "$MNT/etc/statics/audit-policy.yml" || fail "etc/statics/audit-policy.yml"
@@ -365,7 +366,7 @@ check "error: COPY through a context symlink leading out" build_error 3 'outside
 check "error: COPY glob through a context symlink leading out" build_error 2 'outside the build context' $'FROM base:1\nCOPY outdir/* .\n'
 check "error: COPY absolute source" build_error 2 'absolute' $'FROM base:1\nCOPY /etc/passwd .\n'
 check "error: COPY --chown" build_error 2 '--chown' $'FROM base:1\nCOPY --chown=1:1 file .\n'
-check "error: CMDS not JSON" build_error 2 'JSON' $'FROM base:1\nCMDS kubectl apply\n'
+check "error: CMDS not a JSON list of strings" build_error 2 'JSON' $'FROM base:1\nCMDS ["a", 1]\n'
 check "error: CMDS not last" build_error 3 'CMDS must be the last instruction' \
   $'FROM base:1\nCMDS ["a"]\nCOPY file /\n# x\nLAUNCH ["app"]\n'
 check "error: LAUNCH then CMDS" build_error 3 'CMDS and LAUNCH cannot be used together' \
@@ -503,6 +504,27 @@ check "security: COPY file ../../x refused" eval '
   printf "FROM evil:1\nCOPY file ../../x\n" >"$EVC/Kubefile"
   expect_one_line_error "^cimg: Kubefile:2: .*leaves the rootfs" cb -t evil:3 "$EVC"
   [[ ! -e "$T/x" && ! -e "$ROOT/x" && ! -e /x ]] || fail "an x appeared"'
+# ADD (builder/archive.h; every case in builder/copy_test.cc): a local
+# archive unpacked, COPY keeping it whole, a member climbing out refused.
+ADDC=$T/ctx-add
+mkdir -p "$ADDC/src/app"
+echo hi >"$ADDC/src/app/run.sh"
+tar -C "$ADDC/src" -czf "$ADDC/pkg.tgz" app
+python3 -c 'import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w"); i = tarfile.TarInfo("../../x"); i.size = 1
+t.addfile(i, io.BytesIO(b"x")); t.close()' "$ADDC/evil.tar"
+check "ADD unpacks a local archive; COPY keeps it" eval '
+  printf "FROM base:1\nADD pkg.tgz opt/pkg\nCOPY pkg.tgz keep/\n" >"$ADDC/Kubefile"
+  cb -t add:1 "$ADDC" >/dev/null
+  cfs_mount add:1 "$MNT"
+  ok=1; [[ "$(cat "$MNT/opt/pkg/app/run.sh" 2>/dev/null)" == hi ]] && cmp -s "$ADDC/pkg.tgz" "$MNT/keep/pkg.tgz" || ok=0
+  cfs_umount "$MNT"
+  [[ $ok -eq 1 ]] || fail "opt/pkg/app/run.sh or keep/pkg.tgz missing"'
+it_force_umount "$MNT"
+check "ADD: a member climbing out is refused with its line" eval '
+  printf "FROM base:1\n# x\nADD evil.tar opt/\n" >"$ADDC/Kubefile"
+  expect_one_line_error "^cimg: Kubefile:3: ADD evil.tar: member \"../../x\": a \"..\" component" cb -t add:2 "$ADDC"
+  [[ ! -e "$T/x" && ! -e "$ROOT/x" ]] || fail "an x appeared"'
 check "security: host dir untouched" eval '[[ -z "$(ls -A "$U")" ]] || fail "$(ls -lA "$U")"'
 
 # ====================================================== 6. no-op RUN, no layer

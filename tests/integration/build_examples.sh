@@ -47,7 +47,7 @@ diff -u "$T/want.sum" "$T/got.sum" >&2 || fail "the base image's contents differ
 [[ ! -e "$M/registry" ]] || fail "the base collected images although they were ignored"
 cfs_umount "$M"
 
-log "2. the app: ARG, RUN, COPY imageList manifests, COPY etc ., CMDs"
+log "2. the app: ARG, RUN, COPY imageList manifests, COPY etc etc, CMDs"
 APP=$T/app
 cp -a "$REPO/examples/app" "$APP"
 printf '# offline: the images pushed above\n%s/library/nginx:1.25\n%s/team/app:2\n' "$R" "$R" >"$APP/imageList"
@@ -58,7 +58,7 @@ cfs_mount cimg-examples/app:1 "$M"
 assert_eq "kubernetes v1.27.2" "$(cat "$M/opt/app/VERSION")" "opt/app/VERSION (ARG + ENV in RUN)"
 [[ ! -e "$M/images/README" && -d "$M/images" ]] || fail "RUN did not delete images/README"
 cmp "$APP/imageList" "$M/manifests/imageList" || fail "manifests/imageList is not the app's"
-cmp "$APP/etc/app.conf" "$M/etc/app.conf" || fail "COPY etc . did not make etc/app.conf"
+cmp "$APP/etc/app.conf" "$M/etc/app.conf" || fail "COPY etc etc did not make etc/app.conf"
 cmp "$REPO/examples/rootfs/etc/kubeadm.yml" "$M/etc/kubeadm.yml" || fail "the base's etc/kubeadm.yml changed"
 for f in bin/README scripts/init.sh scripts/clean.sh statics/audit-policy.yml; do
   cmp "$REPO/examples/rootfs/$f" "$M/$f" || fail "$f differs from the base"
@@ -124,7 +124,7 @@ skopeo_ copy -q "oci:$d/oci:t" "docker-archive:$T/tool.tar:team/tool:7" || fail 
 CTX=$T/allctx
 mkdir -p "$CTX/images"
 cp "$T/tool.tar" "$CTX/images/tool.tar"
-printf 'FROM cimg-examples/base:1\nCOPY images .\n' >"$CTX/Kubefile"
+printf 'FROM cimg-examples/base:1\nCOPY images images\n' >"$CTX/Kubefile"
 ci build -t cimg-examples/all:1 --build-mode all --ignored-image-list "$T/ignored" "$CTX" >"$T/all.out" 2>"$T/all.err" ||
   fail "--build-mode all build: $(tail -n 5 "$T/all.err")"
 grep -q "1 container images" "$T/all.out" || fail "--build-mode all summary: $(cat "$T/all.out")"

@@ -13,7 +13,10 @@
 #  4. both are deployed to an sshd node (tests/integration/nodes_lib.sh):
 #     the LAUNCH apps run on master0 in order, each with sealer's command
 #     (APPCMDS in the app's dir; kubectl apply -f / bash / helm install per
-#     type) and its APPENV exported, its *.tmpl files rendered with it. (That launch.cmds replace the apps, and
+#     type) and its APPENV exported, its *.tmpl files rendered with it; the
+#     sealer-built one from a Clusterfile whose kind: Application reorders
+#     the apps, replaces one's launch commands, adds env and writes files
+#     (deploy/launch_plan.h). (That launch.cmds replace the apps, and
 #     that a re-deploy runs nothing again, are checked by the unit tests and
 #     deploy.sh: deploys are the slow part here.)
 # kubectl and helm cannot run here: the images carry STAND-INS for them
@@ -53,7 +56,7 @@ printf 'replicas: 1\n' >"$C/calico/values.yaml"
 printf 'kind: DaemonSet\n' >"$C/calico/templates/ds.yaml"
 cat >"$C/Kubefile" <<'EOF'
 FROM scratch
-COPY bin .
+COPY bin bin
 ENV Version=v1
 KUBEVERSION v1.22.15
 APP yamlapp local://yamlcontext
@@ -122,8 +125,9 @@ S=$T/sealer-rootfs
 mkdir -p "$S/bin" "$S/application/apps/nginx" "$S/application/apps/tools"
 cp "$C/bin/kubectl" "$C/bin/helm" "$S/bin/"
 printf 'kind: Deployment\n' >"$S/application/apps/nginx/nginx.yaml"
-printf '#!/bin/bash\necho "tools | pwd=$(pwd) TOOLS_MODE=$TOOLS_MODE" >> /var/lib/cimg-test/launch.log\n' \
+printf '#!/bin/bash\necho "tools | pwd=$(pwd) TOOLS_MODE=$TOOLS_MODE EXTRA=${EXTRA:-}" >> /var/lib/cimg-test/launch.log\n' \
   >"$S/application/apps/tools/run.sh"
+printf 'extra: {{ .EXTRA }}\n' >"$S/application/apps/tools/conf.tmpl"
 tar -C "$S" -cf "$T/sealer-layer.tar" .
 oci_build "$T/sealer-oci" v1 "$T/sealer-layer.tar" >/dev/null
 # What sealer's build.go puts in the manifest (pkg/define/image/v1 field names).
@@ -170,10 +174,54 @@ helm install calico application/apps/calico/ | pwd=$RF MODE= Version=v1" "$(laun
   "the apps of the cimg-built image, in LAUNCH order"
 assert_eq "version: v1" "$(node_exec 1 cat $RF/application/apps/mixedapp/cfg.yaml)" "an app's template rendered with its env"
 reset_log
-ci deploy sealer/apps:1 --masters "$M0" -n sealer -i "$NODE_KEY" "${KH[@]}" >"$T/d2.out" 2>&1 ||
+# The sealer-built image through a Clusterfile with an Application document:
+# launchApps reorders, a config's launch.cmds replace nginx's launch (each
+# run in the rootfs), tools gets env (exported, and rendering its *.tmpl) and
+# files written into its app dir (overwrite) and merged into nginx's YAML.
+cat >"$T/apps.yaml" <<EOF
+apiVersion: sealer.io/v2
+kind: Cluster
+metadata: {name: sealer}
+spec:
+  image: sealer/apps:1
+  ssh: {pk: $NODE_KEY}
+  hosts: [{ips: [$M0], roles: [master]}]
+---
+apiVersion: sealer.io/v2
+kind: Application
+metadata: {name: apps}
+spec:
+  launchApps: [nginx, tools]
+  configs:
+  - name: nginx
+    launch:
+      cmds: ["kubectl apply -f nginx.yaml -n web", "kubectl get pods"]
+    files:
+    - {path: nginx.yaml, strategy: merge, data: "spec: {replicas: 2}"}
+  - name: tools
+    env: [EXTRA=from-config]
+    files:
+    - {path: /extra.conf, strategy: overwrite, data: "extra=1"}
+EOF
+ci deploy -f "$T/apps.yaml" "${KH[@]}" >"$T/d2.out" 2>&1 ||
   fail "deploy sealer/apps:1: $(tail -20 "$T/d2.out")"
 RF=/var/lib/cimg/sealer/rootfs
-assert_eq "tools | pwd=$RF TOOLS_MODE=it's \$(not run)
-kubectl apply -f application/apps/nginx/nginx.yaml | pwd=$RF MODE= Version=" "$(launch_log)" \
-  "the apps of the sealer-built image (env quoted, never run as code)"
+assert_eq "kubectl apply -f nginx.yaml -n web | pwd=$RF MODE= Version=
+kubectl get pods | pwd=$RF MODE= Version=
+tools | pwd=$RF TOOLS_MODE=it's \$(not run) EXTRA=from-config" "$(launch_log)" \
+  "the apps of the sealer-built image, as the Application document says (image env quoted, never run as code)"
+assert_eq "kind: Deployment
+spec:
+    replicas: 2" "$(node_exec 1 cat $RF/application/apps/nginx/nginx.yaml)" "Application file merged"
+assert_eq "extra=1" "$(node_exec 1 cat $RF/application/apps/tools/extra.conf)" "Application file written"
+assert_eq "extra: from-config" "$(node_exec 1 cat $RF/application/apps/tools/conf)" "an app's template rendered with its config's env"
+# --apps (sealer's run --apps): an app the image lacks is refused by name
+# before any host is reached; with -f it is refused (the Clusterfile says).
+rc=0
+ci deploy sc/apps:1 --masters "$M0" -n apps2 --apps yamlapp,nope -i "$NODE_KEY" "${KH[@]}" >"$T/d3.out" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q '^cimg: Clusterfile: spec.appNames: app "nope" is not among the image.s applications' "$T/d3.out" &&
+  ! grep -q connecting "$T/d3.out" || fail "--apps nope: exit $rc, $(cat "$T/d3.out")"
+rc=0
+ci deploy -f "$T/apps.yaml" --apps nginx "${KH[@]}" >"$T/d4.out" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q -- '--cmd/--apps go with IMAGE' "$T/d4.out" || fail "--apps with -f: exit $rc, $(cat "$T/d4.out")"
 log "ok"
