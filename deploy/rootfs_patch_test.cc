@@ -11,6 +11,7 @@
 #include <random>
 
 #include "base/io.h"
+#include "layer/testing/layer_testing.h"
 #include "deploy/host_scripts.h"
 
 namespace cfs::deploy {
@@ -18,23 +19,7 @@ namespace {
 
 constexpr size_t kChunk = 64 << 10;
 
-class MemChunks : public ChunkSource {
- public:
-  ChunkRef Put(const std::string& data) {
-    ChunkRef c{Digest::Of(data), static_cast<uint32_t>(data.size())};
-    m_[c.digest.Hex()] = data;
-    return c;
-  }
-  Result<std::string> ReadChunk(const ChunkRef& c) override {
-    auto it = m_.find(c.digest.Hex());
-    if (it == m_.end()) return Status::NotFound("chunk " + c.digest.Short());
-    return it->second;
-  }
-  Result<std::string> ReadFrame(const ChunkRef&) override { return Status::Unsupported("frame"); }
-
- private:
-  std::map<std::string, std::string> m_;
-};
+using MemChunks = testing::MemoryChunks;
 
 std::string Random(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);

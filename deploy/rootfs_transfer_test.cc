@@ -15,25 +15,7 @@
 namespace cfs::deploy {
 namespace {
 
-// Chunks held in memory (the store's chunk source stands in for this in
-// production; here we only need bytes by digest).
-class MemChunks : public ChunkSource {
- public:
-  ChunkRef Put(const std::string& data) {
-    ChunkRef c{Digest::Of(data), static_cast<uint32_t>(data.size())};
-    m_[c.digest.Hex()] = data;
-    return c;
-  }
-  Result<std::string> ReadChunk(const ChunkRef& c) override {
-    auto it = m_.find(c.digest.Hex());
-    if (it == m_.end()) return Status::NotFound("chunk " + c.digest.Short());
-    return it->second;
-  }
-  Result<std::string> ReadFrame(const ChunkRef&) override { return Status::Unsupported("frame"); }
-
- private:
-  std::map<std::string, std::string> m_;
-};
+using MemChunks = testing::MemoryChunks;
 
 class LayerBuilder {
  public:

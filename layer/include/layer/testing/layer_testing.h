@@ -1,5 +1,5 @@
-// Test-only helpers shared by layer/layer_stack_test.cc and
-// deploy/rootfs_diff_test.cc: a hand-built layer TOC (Layer), a random layer
+// Test-only helpers shared by layer/layer_stack_test.cc and the deploy/
+// tests: chunks in memory (MemoryChunks), a hand-built layer TOC (Layer), a random layer
 // generator over a tiny name space (LayerGen), and an independent reference
 // that applies layers by extracting them onto a real directory (ApplyOnDisk)
 // and lists a directory tree (WalkDisk) for comparison.
@@ -24,11 +24,34 @@
 #include <string_view>
 #include <vector>
 
+#include <map>
+
+#include "layer/chunk_source.h"
 #include "layer/toc.h"
 
 namespace cfs::testing {
 
 namespace fs = std::filesystem;
+
+// Chunks held in memory by digest (where the store's chunk source serves in
+// production). ReadFrame is unsupported.
+class MemoryChunks : public ChunkSource {
+ public:
+  ChunkRef Put(const std::string& data) {
+    ChunkRef c{Digest::Of(data), static_cast<uint32_t>(data.size())};
+    m_[c.digest.Hex()] = data;
+    return c;
+  }
+  Result<std::string> ReadChunk(const ChunkRef& c) override {
+    auto it = m_.find(c.digest.Hex());
+    if (it == m_.end()) return Status::NotFound("chunk " + c.digest.Short());
+    return it->second;
+  }
+  Result<std::string> ReadFrame(const ChunkRef&) override { return Status::Unsupported("frame"); }
+
+ private:
+  std::map<std::string, std::string> m_;
+};
 
 // Builds one layer's TOC by hand, in tar order.
 class Layer {
