@@ -281,8 +281,10 @@ void RunImages(cfs::Store& store, const ImagesFlags& f) {
     ASSIGN_OR_RETURN(cfs::ImageDetails d, store.Inspect(n));
     return d.summary;
   }));
-  // Labels only when a filter or the format reads them (one config read per image).
-  const bool labels = filter.needs_labels() || f.format.find("Labels") != std::string::npos;
+  // Labels only when a filter or the format may read them (one config read
+  // per image).
+  const bool labels = filter.needs_labels() || f.format.find("Labels") != std::string::npos ||
+                      f.format.find("json") != std::string::npos;
   std::map<std::string, std::map<std::string, std::string>> labels_by_id;
   std::vector<cfs::ImageSummary> list;
   for (auto& s : Must(store.ListImages())) {
