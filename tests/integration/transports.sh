@@ -122,10 +122,9 @@ assert_eq "$CFG_A $CFG_A" "$(ci inspect -f '{{.ID}} {{.Id}}' extra/name:9)" "ins
 assert_eq "$nh_a" "$(ci history extra/name:9 --format '{{.ID}}' | wc -l)" "history --format: one line per entry"
 ci diff extra/name:9 --format '{{.Kind}}|{{.Path}}' | grep -qx 'A|/etc/layer2' || fail "diff --format lacks A|/etc/layer2"
 # global options after the command, as before it
-assert_eq "$(ci images -q)" "$("$CIMG" images --root "$ROOT" -q)" "images --root after the command"
+assert_eq "$ids" "$("$CIMG" images --root "$ROOT" -q)" "images --root after the command"
 # rmi by an ID shared by several names: refused naming them, -f removes all
 expect_one_line_error 'extra/name:9.*use -f' ci rmi "${CFG_A:7:12}"
-assert_eq "$CFG_A" "$(image_id extra/name:9)" "a refused rmi removes nothing"
 ci push bee "oci:$T/dg:t" --digestfile "$T/dg.txt" >/dev/null || fail "push --digestfile"
 assert_eq "$(json_get 'j["manifests"][0]["digest"]' <"$T/dg/index.json")" "$(cat "$T/dg.txt")" "--digestfile holds the manifest digest"
 
@@ -164,8 +163,9 @@ for c in pull push save load images inspect tag rmi history diff version gc fsck
   grep -qi usage <<<"$out" || fail "cimg $c --help prints no usage"
   grep -q "^  cimg $c" <<<"$out" || fail "cimg $c --help shows no example"
 done
-grep -Eqx 'cimg version [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}|unknown)\)' <<<"$("$CIMG" --version)" ||
-  fail "cimg --version: $("$CIMG" --version)"
+version=$("$CIMG" --version)
+grep -Eqx 'cimg version [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}|unknown)\)' <<<"$version" ||
+  fail "cimg --version: $version"
 "$CIMG" version --format json | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
@@ -174,7 +174,7 @@ for k in ("libfuse3", "RocksDB", "zstd", "libarchive", "libcurl", "OpenSSL", "ya
     assert libs.get(k, "")[:1].isdigit(), (k, libs)
 assert v["Version"] and v["GitCommit"] and v["BuildType"], v
 ' || fail "cimg version --format json"
-assert_eq "$("$CIMG" version --format '{{.Version}}')" "$("$CIMG" --version | awk '{print $3}')" "version --format {{.Version}}"
+assert_eq "$("$CIMG" version --format '{{.Version}}')" "$(awk '{print $3}' <<<"$version")" "version --format {{.Version}}"
 CLUSTERFS=${CLUSTERFS:-$(dirname "$CIMG")/clusterfs}
 grep -Eq '^clusterfs version [0-9.]+ \(commit ' <<<"$("$CLUSTERFS" --version)" || fail "clusterfs --version: $("$CLUSTERFS" --version)"
 
