@@ -409,7 +409,7 @@ TEST_F(LayerWriterTest, ZstdChunkedBlob) {
   EXPECT_EQ(f.type, 1u);
   EXPECT_EQ(f.ts_off, f.toc_off + f.toc_len + 8);
   EXPECT_EQ(f.ts_off + f.ts_len, blob.size() - 72);
-  EXPECT_EQ(info.annotations.size(), 3u);
+  EXPECT_EQ(info.annotations.size(), 5u);
   auto pos = [](std::initializer_list<uint64_t> v) {
     std::string s;
     for (uint64_t x : v) s += (s.empty() ? "" : ":") + std::to_string(x);
@@ -420,6 +420,11 @@ TEST_F(LayerWriterTest, ZstdChunkedBlob) {
   EXPECT_EQ(info.annotations["io.github.containers.zstd-chunked.tarsplit-position"],
             pos({f.ts_off, f.ts_len, f.ts_ulen}));
   EXPECT_EQ(info.annotations["io.github.containers.zstd-chunked.manifest-checksum"],
+            Digest::Of(blob.substr(f.toc_off, f.toc_len)).ToString());
+  // The names containers/storage 1.43 (podman 4.3) reads, with the same values.
+  EXPECT_EQ(info.annotations["io.containers.zstd-chunked.manifest-position"],
+            pos({f.toc_off, f.toc_len, f.toc_ulen, 1}));
+  EXPECT_EQ(info.annotations["io.containers.zstd-chunked.manifest-checksum"],
             Digest::Of(blob.substr(f.toc_off, f.toc_len)).ToString());
 
   Json toc = Json::parse(Metadata(blob, f.toc_off, f.toc_len, f.toc_ulen));
@@ -633,6 +638,47 @@ TEST_F(LayerWriterTest, ZstdChunkedReadsBack) {
   EXPECT_FALSE(none->has_value());
   // Positions outside the blob are refused.
   EXPECT_FALSE(ChunkedPositionsOf(info.annotations, p.toc_offset, "short").ok());
+}
+
+// Either set of annotation names locates the TOC; a blob carrying both must
+// agree; without the tar-split position (the older variant) it is read whole.
+TEST_F(LayerWriterTest, ZstdChunkedPositionsFromEitherAnnotationSet) {
+  TestLayer l = MakeLayer();
+  std::string blob;
+  LayerBlobInfo info = WriteBlob(l, Compression::kZstdChunked, &blob);
+  auto both = ChunkedPositionsOf(info.annotations, blob.size(), "blob");
+  ASSERT_TRUE(both.ok() && both->has_value()) << both.status().ToString();
+  const std::string kNew = "io.github.containers.zstd-chunked.";
+  const std::string kOld = "io.containers.zstd-chunked.";
+
+  for (const std::string& drop : {kNew, kOld}) {
+    auto a = info.annotations;
+    a.erase(drop + "manifest-checksum");
+    a.erase(drop + "manifest-position");
+    auto p = ChunkedPositionsOf(a, blob.size(), "blob");
+    ASSERT_TRUE(p.ok() && p->has_value()) << drop << ": " << p.status().ToString();
+    EXPECT_EQ((*p)->toc_digest, (*both)->toc_digest);
+    EXPECT_EQ((*p)->toc_offset, (*both)->toc_offset);
+    EXPECT_EQ((*p)->split_offset, (*both)->split_offset);
+    EXPECT_TRUE(ParseChunkedLayer(blob.substr((*p)->toc_offset, (*p)->toc_length),
+                                  blob.substr((*p)->split_offset, (*p)->split_length), **p,
+                                  l.toc.diff_id, blob.size(), "blob")
+                    .ok());
+  }
+
+  auto disagree = info.annotations;
+  disagree[kOld + "manifest-checksum"] = Digest::Of("other").ToString();
+  auto d = ChunkedPositionsOf(disagree, blob.size(), "blob");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("differ"), std::string::npos) << d.status().message();
+
+  // What containers/storage 1.43 wrote: the old names only, no tar-split.
+  std::map<std::string, std::string> old_only = {
+      {kOld + "manifest-checksum", info.annotations[kNew + "manifest-checksum"]},
+      {kOld + "manifest-position", info.annotations[kNew + "manifest-position"]}};
+  auto whole = ChunkedPositionsOf(old_only, blob.size(), "blob");
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_FALSE(whole->has_value());
 }
 
 }  // namespace

@@ -551,6 +551,8 @@ Status ChunkedBlobWriter::Run(int level, std::map<std::string, std::string>* ann
                                                     str(kManifestTypeCrfs);
   (*annotations)[kZstdChunkedTarSplitPositionKey] =
       str(ts_offset) + ":" + str(ts_z_.size()) + ":" + str(ts_len_);
+  (*annotations)[kZstdChunkedOldManifestChecksumKey] = (*annotations)[kZstdChunkedManifestChecksumKey];
+  (*annotations)[kZstdChunkedOldManifestPositionKey] = (*annotations)[kZstdChunkedManifestPositionKey];
   return Status::Ok();
 }
 

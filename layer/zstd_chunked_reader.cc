@@ -257,15 +257,27 @@ class TocChunkReader {
 Result<std::optional<ChunkedPositions>> ChunkedPositionsOf(
     const std::map<std::string, std::string>& annotations, uint64_t blob_size,
     const std::string& blob) {
+  const std::string what = blob + ": zstd:chunked annotations";
   auto find = [&](const char* k) -> const std::string* {
     auto it = annotations.find(k);
     return it == annotations.end() ? nullptr : &it->second;
   };
-  const std::string* sum = find(kZstdChunkedManifestChecksumKey);
-  const std::string* mpos = find(kZstdChunkedManifestPositionKey);
+  // A value under its newer or its older name; both present must agree.
+  auto either = [&](const char* key, const char* old_key) -> Result<const std::string*> {
+    const std::string* v = find(key);
+    const std::string* old = find(old_key);
+    if (v && old && *v != *old)
+      return Status::Invalid(what + ": " + key + " and " + old_key + " differ");
+    return v ? v : old;
+  };
+  ASSIGN_OR_RETURN(const std::string* sum,
+                   either(kZstdChunkedManifestChecksumKey, kZstdChunkedOldManifestChecksumKey));
+  ASSIGN_OR_RETURN(const std::string* mpos,
+                   either(kZstdChunkedManifestPositionKey, kZstdChunkedOldManifestPositionKey));
   const std::string* tpos = find(kZstdChunkedTarSplitPositionKey);
+  // Without a tar-split (the older variant) the tar cannot be rebuilt from
+  // parts: such a layer is read whole.
   if (!sum || !mpos || !tpos) return std::optional<ChunkedPositions>();
-  const std::string what = blob + ": zstd:chunked annotations";
   ChunkedPositions p;
   auto dg = Digest::Parse(*sum);
   if (!dg.ok()) return Status::Invalid(what + ": bad manifest-checksum");

@@ -23,6 +23,7 @@ Result<std::unique_ptr<ImageSourceReader>> OpenRegistrySource(std::shared_ptr<Cl
 struct PushStats {
   uint64_t blobs_uploaded = 0, blobs_skipped = 0, blobs_mounted = 0;
   uint64_t bytes_uploaded = 0;
+  Digest manifest_digest;  // of the manifest put (PushToRegistry)
 };
 
 // Writes to the repository of ref (the manifest under ref's tag, or by

@@ -38,9 +38,11 @@ Result<PushStats> PushToRegistry(Store& store, const std::string& name, Referenc
   ASSIGN_OR_RETURN(auto dst, OpenRegistryDestination(client, ref, work.path(),
                                                      MountFrom(details, ref), &stats, progress,
                                                      o.parallel));
-  Status pushed = store.PushTo(name, *dst, ref.digest ? "" : ref.tag, o.push);
+  Digest manifest;
+  Status pushed = store.PushTo(name, *dst, ref.digest ? "" : ref.tag, o.push, &manifest);
   dst.reset();  // joins its upload threads (which fill stats) before work goes
   RETURN_IF_ERROR(pushed);
+  stats.manifest_digest = manifest;
   return stats;
 }
 

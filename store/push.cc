@@ -97,7 +97,8 @@ Result<Descriptor> Store::Impl::ExportImage(Index& ix, const Digest& m, ImageDes
   return d;
 }
 
-Status Store::Push(const std::string& name, const std::string& dest, const PushOptions& o) {
+Status Store::Push(const std::string& name, const std::string& dest, const PushOptions& o,
+                   Digest* manifest) {
   ASSIGN_OR_RETURN(Dest d, ParseDest(dest));
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
@@ -109,23 +110,29 @@ Status Store::Push(const std::string& name, const std::string& dest, const PushO
   }
   if (d.transport == "oci") {
     ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(d.path));
-    RETURN_IF_ERROR(impl_->ExportImage(*ix, m, *w, tag, o).status());
-    return w->Finish();
+    ASSIGN_OR_RETURN(Descriptor written, impl_->ExportImage(*ix, m, *w, tag, o));
+    RETURN_IF_ERROR(w->Finish());
+    if (manifest) *manifest = written.digest;
+    return Status::Ok();
   }
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(impl_->tmp_dir, "push-"));
   ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(tmp.path() + "/layout"));
-  RETURN_IF_ERROR(impl_->ExportImage(*ix, m, *w, tag, o).status());
+  ASSIGN_OR_RETURN(Descriptor written, impl_->ExportImage(*ix, m, *w, tag, o));
   RETURN_IF_ERROR(w->Finish());
-  return WriteTarOfDir(w->dir(), d.path);
+  RETURN_IF_ERROR(WriteTarOfDir(w->dir(), d.path));
+  if (manifest) *manifest = written.digest;
+  return Status::Ok();
 }
 
 Status Store::PushTo(const std::string& name, ImageDestination& dest, const std::string& tag,
-                    const PushOptions& o) {
+                    const PushOptions& o, Digest* manifest) {
   ASSIGN_OR_RETURN(FileLock op, impl_->OperationLock());
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, name));
-  RETURN_IF_ERROR(impl_->ExportImage(*ix, m, dest, tag, o).status());
-  return dest.Finish();
+  ASSIGN_OR_RETURN(Descriptor written, impl_->ExportImage(*ix, m, dest, tag, o));
+  RETURN_IF_ERROR(dest.Finish());
+  if (manifest) *manifest = written.digest;
+  return Status::Ok();
 }
 
 Status Store::Save(const std::vector<std::string>& names, const std::string& file,

@@ -330,9 +330,13 @@ Result<std::vector<std::string>> Store::Remove(const std::string& name, bool for
     ASSIGN_OR_RETURN(auto ns, impl_->NamesOf(*w, d));
     all.insert(ns.begin(), ns.end());
   }
-  if (all.size() > 1 && !force)
+  if (all.size() > 1 && !force) {
+    std::string list;
+    for (const auto& n : all) list += (list.empty() ? "" : ", ") + n;
     return Status::Invalid("unable to delete " + name + ": image is referenced in " +
-                           std::to_string(all.size()) + " names; use -f");
+                           std::to_string(all.size()) + " names (" + list +
+                           "); use -f to remove them all");
+  }
   for (const auto& n : all) {
     b.Delete(key::Name(n));
     removed.push_back(n);

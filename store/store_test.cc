@@ -414,5 +414,31 @@ TEST_F(StoreTest, NamesResolveByTagDigestAndIdPrefix) {
   EXPECT_TRUE(store_->Inspect("repo/a").ok());
 }
 
+TEST_F(StoreTest, RemoveByIdNamesTheTagsUnlessForced) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "repo/a:1");
+  ASSERT_TRUE(store_->Tag("repo/a:1", "other:v2").ok());
+  const std::string id = a.image.summary.image_id.Hex().substr(0, 12);
+  auto refused = store_->Remove(id);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("2 names (other:v2, repo/a:1); use -f"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(store_->Inspect("other:v2").ok());  // nothing removed
+  auto removed = store_->Remove(id, /*force=*/true);
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, (std::vector<std::string>{"other:v2", "repo/a:1"}));
+  EXPECT_TRUE(store_->Inspect(id).status().IsNotFound());
+}
+
+TEST_F(StoreTest, PushReportsTheManifestDigestWritten) {
+  MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  Digest written;
+  PushOptions o;
+  o.compression = Compression::kGzip;
+  ASSERT_TRUE(store_->Push("a:1", "oci:" + tmp_.path() + "/out:t", o, &written).ok());
+  std::ifstream f(tmp_.path() + "/out/index.json");
+  auto index = nlohmann::json::parse(f);
+  EXPECT_EQ(written.ToString(), index["manifests"][0]["digest"].get<std::string>());
+}
+
 }  // namespace
 }  // namespace cfs

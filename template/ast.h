@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "template/template.h"
+
 namespace cfs::tmpl {
 
 struct Pipeline;
@@ -58,6 +60,7 @@ struct Tree {
   std::vector<size_t> line_starts;  // offset of each line's first byte
   NodeList main;
   std::map<std::string, NodeList> defines;  // {{define}} and {{block}}
+  std::vector<Func> funcs;                  // given to Parse, besides the builtins
 
   // "NAME:LINE:COL" of byte offset `pos` (1-based).
   std::string Where(size_t pos) const;

@@ -273,7 +273,7 @@ class Exec {
 
   Result<Value> Call(const Value& dot, const Command& c, const Value* final) {
     const Term& fn = c.args[0];
-    const Function& f = *FindFunction(fn.name);
+    const Function& f = *FindFunction(t_.funcs, fn.name);
     const int n = static_cast<int>(c.args.size() - 1 + (final ? 1 : 0));
     if (n < f.min_args || (f.max_args >= 0 && n > f.max_args)) {
       std::string want = f.max_args < 0 ? "at least " + std::to_string(f.min_args)

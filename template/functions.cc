@@ -20,6 +20,12 @@ const Function* FindFunction(std::string_view name) {
   return nullptr;
 }
 
+const Function* FindFunction(const std::vector<Func>& added, std::string_view name) {
+  for (const Func& f : added)
+    if (name == f.name) return &f;
+  return FindFunction(name);
+}
+
 Result<std::string> StringArg(const std::vector<Value>& args, size_t i) {
   if (args[i].kind() != Value::Kind::kString) return WrongType("string", args[i]);
   return args[i].str();

@@ -15,22 +15,20 @@
 #include <vector>
 
 #include "base/status.h"
+#include "template/template.h"
 #include "template/value.h"
 
 namespace cfs::tmpl {
 
-struct Function {
-  const char* name;
-  int min_args;
-  int max_args;  // -1: no limit
-  // The call, on evaluated arguments; an error's message is the reason
-  // alone (the executor adds where). Null for "and" and "or", which the
-  // executor evaluates lazily (they stop at the deciding argument).
-  Result<Value> (*call)(const std::vector<Value>& args);
-};
+// A builtin or sprig function (template/template.h's Func); "and" and "or"
+// have no call: the executor evaluates them lazily (they stop at the
+// deciding argument).
+using Function = Func;
 
 // The function named `name`, or null.
 const Function* FindFunction(std::string_view name);
+// The same, looking first at the functions the template was given.
+const Function* FindFunction(const std::vector<Func>& added, std::string_view name);
 
 // The tables FindFunction searches.
 const std::vector<Function>& GoBuiltins();

@@ -365,7 +365,7 @@ class Parser {
       term->kind = Term::Kind::kNil;
     } else if (IsKeyword(t.text)) {
       return Error(t.pos, "unexpected " + Describe(t) + " in operand");
-    } else if (FindFunction(t.text) == nullptr) {
+    } else if (FindFunction(t_.funcs, t.text) == nullptr) {
       return Error(t.pos, "function \"" + t.text + "\" not defined");
     } else {
       term->kind = Term::Kind::kFunction;

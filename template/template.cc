@@ -38,8 +38,14 @@ Status OneLine(const Status& s) {
 }  // namespace
 
 Result<Template> Template::Parse(std::string_view text, std::string name) {
+  return Parse(text, std::move(name), {});
+}
+
+Result<Template> Template::Parse(std::string_view text, std::string name,
+                                 std::vector<Func> funcs) {
   auto tree = std::make_shared<Tree>();
   tree->name = std::move(name);
+  tree->funcs = std::move(funcs);
   tree->text = std::string(text);
   tree->line_starts.push_back(0);
   for (size_t i = 0; i < text.size(); i++)

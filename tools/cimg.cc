@@ -5,13 +5,18 @@
 #include <string>
 
 #include "tools/cimg_common.h"
+#include "tools/version.h"
 
 using namespace cimg;
 
 int main(int argc, char** argv) {
   CLI::App app{"cimg: build, store, move and inspect cluster images"};
   app.require_subcommand(1);
+  // Global options are accepted after the command too (`cimg images --root
+  // X`); a command's own option of the same name wins (`images -q`).
+  app.fallthrough();
   app.set_help_all_flag("--help-all", "Show help for every command");
+  app.set_version_flag("--version", VersionLine("cimg", CimgVersion()), "Show the version and exit");
   Global g;
   app.add_option("--root", g.root, "Store root (default: $CIMG_ROOT or /var/lib/cimg)");
   app.add_option("--threads", g.threads, "Worker threads for hashing and compression (0 = all cores)");
@@ -24,6 +29,7 @@ int main(int argc, char** argv) {
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
   AddExecCommands(app, g, quiet);
+  AddVersionCommand(app);
 
   // Name an unknown command (CLI11 would only say one is required).
   for (int i = 1; i < argc; i++) {
@@ -46,6 +52,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line, like every other error; name the subcommand when there is one.

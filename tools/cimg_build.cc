@@ -17,6 +17,9 @@ using nlohmann::json;
 // cimg build
 void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* build = app.add_subcommand("build", "Build a cluster image from a Kubefile");
+  build->footer("Examples:\n"
+      "  cimg build -t demo/base:1 examples/base\n"
+      "  cimg build -f Kubefile.app -t demo/app:1 --build-arg Version=v1.27 ctx");
   static cfs::builder::BuildOptions bo;
   static std::vector<std::string> build_args;
   static std::string build_platform;
@@ -74,6 +77,8 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
 void AddCommitCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* commit = app.add_subcommand("commit",
                                     "Make a writable clusterfs mount's changes (its upper dir) a new image");
+  commit->footer("Example:\n"
+      "  cimg commit /mnt/app demo/app:2 -m 'new config'");
   static std::string commit_mnt, commit_name, commit_msg;
   commit->add_option("MNT", commit_mnt, "Mount point of a clusterfs mount with an upper dir")->required();
   commit->add_option("NAME", commit_name, "Name of the new image")->required();

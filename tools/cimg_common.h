@@ -15,23 +15,12 @@
 #include "registry/client.h"
 #include "registry/pull.h"
 #include "store/store.h"
+#include "tools/image_list.h"
+#include "tools/version.h"
 
 namespace cimg {
 
 using cfs::Status;
-
-inline std::string HumanSize(uint64_t b) {
-  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1000 && u < 4) {
-    v /= 1000;
-    u++;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.3g %s", v, units[u]);
-  return buf;
-}
 
 // Progress lines on a terminal; nothing when stderr is not one.
 inline cfs::ProgressFn TerminalProgress(bool quiet) {
@@ -123,5 +112,8 @@ void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // ci
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
+void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
+// This binary's version report, with the deploy libraries (cimg_version.cc).
+VersionInfo CimgVersion();
 
 }  // namespace cimg

@@ -160,6 +160,9 @@ dp::Clusterfile DeployClusterfile(const DeployFlags& f) {
 
 void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   auto* deploy = app.add_subcommand("deploy", "Deploy a cluster image to hosts over SSH (run or apply)");
+  deploy->footer("Examples:\n"
+      "  cimg deploy -f Clusterfile\n"
+      "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3,10.0.0.4 -i ~/.ssh/id_ed25519");
   static DeployFlags f;
   deploy->add_option("-f,--clusterfile", f.file, "Clusterfile (sealer.io/v2)");
   deploy->add_option("IMAGE", f.image, "Cluster image (instead of -f); pulled when it is a registry reference");
@@ -199,6 +202,9 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
 
 void AddDelete(CLI::App& app, const Global& g, const bool& quiet) {
   auto* del = app.add_subcommand("delete", "Remove a deployed cluster from its hosts");
+  del->footer("Examples:\n"
+      "  cimg delete my-cluster\n"
+      "  cimg delete -f Clusterfile");
   static std::string file, name;
   static SshFlags ssh;
   static bool prune = false;
@@ -222,6 +228,8 @@ void AddDelete(CLI::App& app, const Global& g, const bool& quiet) {
 
 void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   auto* up = app.add_subcommand("scale-up", "Add hosts to a deployed cluster");
+  up->footer("Example:\n"
+      "  cimg scale-up my-cluster --nodes 10.0.0.5");
   static std::string name;
   static HostFlags hosts;
   static SshFlags ssh;
@@ -243,6 +251,8 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
 
 void AddScaleDown(CLI::App& app, const Global& g, const bool& quiet) {
   auto* down = app.add_subcommand("scale-down", "Remove hosts from a deployed cluster (cleaning them)");
+  down->footer("Example:\n"
+      "  cimg scale-down my-cluster --nodes 10.0.0.5");
   static std::string name;
   static HostFlags hosts;
   static SshFlags ssh;

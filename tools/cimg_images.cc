@@ -1,61 +1,29 @@
 // cimg commands over stored images: pull, load, push, save, images,
 // inspect, tag, rmi, history, diff. Argument parsing and printing only.
-#include <ctime>
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <ctime>
+#include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "base/io.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/pull.h"
 #include "registry/push.h"
 #include "registry/reference.h"
 #include "store/store.h"
+#include "template/report.h"
 #include "tools/cimg_common.h"
+#include "tools/image_list.h"
 
 namespace cimg {
 
 namespace {
 
 using nlohmann::json;
-
-std::string Ago(int64_t t) {
-  if (t <= 0) return "N/A";
-  int64_t d = static_cast<int64_t>(std::time(nullptr)) - t;
-  if (d < 60) return "Less than a minute ago";
-  if (d < 3600) return std::to_string(d / 60) + " minutes ago";
-  if (d < 86400) return std::to_string(d / 3600) + " hours ago";
-  if (d < 86400 * 60) return std::to_string(d / 86400) + " days ago";
-  return std::to_string(d / (86400 * 30)) + " months ago";
-}
-
-std::string Iso(int64_t t) {
-  if (t <= 0) return "";
-  char buf[32];
-  struct tm tm;
-  time_t tt = static_cast<time_t>(t);
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-void SplitName(const std::string& n, std::string* repo, std::string* tag) {
-  if (auto at = n.find('@'); at != std::string::npos) {  // REPO@sha256:… (pulled by digest)
-    *repo = n.substr(0, at);
-    *tag = "<none>";
-    return;
-  }
-  auto slash = n.rfind('/');
-  auto colon = n.rfind(':');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    *repo = n.substr(0, colon);
-    *tag = n.substr(colon + 1);
-  } else {
-    *repo = n;
-    *tag = "<none>";
-  }
-}
 
 json InspectJson(const cfs::ImageDetails& d) {
   json config = json::parse(d.config, nullptr, false);
@@ -88,6 +56,11 @@ json InspectJson(const cfs::ImageDetails& d) {
 // cimg pull
 void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
+  pull->footer("Examples:\n"
+      "  cimg pull nginx:1.25\n"
+      "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
+      "  cimg pull oci-archive:/tmp/app.tar:v1\n"
+      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
   static std::string pull_src, pull_as, pull_platform;
   static RegistryFlags pull_reg;
   pull->add_option("SRC", pull_src,
@@ -165,6 +138,13 @@ void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
   });
 }
 
+// push --digestfile: the digest alone, no newline (as skopeo and podman).
+void WriteDigestFile(const std::string& path, const cfs::Digest& d) {
+  if (path.empty()) return;
+  Status s = cfs::WriteFileAtomic(path, d.ToString());
+  if (!s.ok()) Fail(Status::Invalid("--digestfile: " + s.message()));
+}
+
 // cimg push
 void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* push = app.add_subcommand("push", "Write an image to a destination");
@@ -174,8 +154,16 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
   push->add_option("DEST", push_dest,
                    "[docker://]REGISTRY/REPO[:TAG] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] "
                    "(default: NAME as a registry reference)");
+  static std::string push_digestfile;
   push->add_option("--compression", push_comp, "zstd:chunked (default) | zstd | gzip | none");
+  push->add_option("--digestfile", push_digestfile,
+                   "Write the digest of the manifest pushed to this file (as skopeo and podman)");
   push_reg.Add(push);
+  push->footer(
+      "Examples:\n"
+      "  cimg push demo/app:1 registry.example.com/team/app:1\n"
+      "  cimg push demo/app:1 oci-archive:/tmp/app.tar --compression gzip\n"
+      "  cimg push demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile /tmp/app.digest");
   push->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PushOptions o;
@@ -183,7 +171,9 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.progress = TerminalProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
     if (!cfs::registry::IsRegistryReference(dest)) {
-      Must(store->Push(push_name, dest, o));
+      cfs::Digest manifest;
+      Must(store->Push(push_name, dest, o, &manifest));
+      WriteDigestFile(push_digestfile, manifest);
       std::printf("Pushed %s to %s\n", push_name.c_str(), dest.c_str());
       return;
     }
@@ -194,6 +184,7 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     po.parallel = push_reg.parallel;
     po.push = o;
     auto stats = Must(cfs::registry::PushToRegistry(*store, push_name, ref, po));
+    WriteDigestFile(push_digestfile, stats.manifest_digest);
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),
                 static_cast<unsigned long long>(stats.blobs_uploaded),
@@ -251,39 +242,98 @@ void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
   });
 }
 
+// The config's Labels (config.Labels of the image config JSON).
+std::map<std::string, std::string> ConfigLabels(const std::string& config) {
+  std::map<std::string, std::string> out;
+  json c = json::parse(config, nullptr, false);
+  if (!c.is_object() || !c.contains("config") || !c["config"].is_object()) return out;
+  const json& l = c["config"].value("Labels", json());
+  if (!l.is_object()) return out;
+  for (auto it = l.begin(); it != l.end(); ++it)
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  return out;
+}
+
+// A --format value's report, refused before any work when it does not parse.
+cfs::tmpl::Report MustReport(const std::string& format, const char* default_table,
+                             const std::vector<std::string>& fields,
+                             const std::map<std::string, std::string>& headers = {}) {
+  return Must(cfs::tmpl::Report::Parse(format.empty() ? "table" : format, default_table, fields, headers));
+}
+
+void PrintReport(const cfs::tmpl::Report& r, const std::vector<cfs::tmpl::Value>& rows) {
+  std::fputs(Must(r.Render(rows)).c_str(), stdout);
+}
+
 // cimg images
+struct ImagesFlags {
+  std::string format;
+  std::vector<std::string> filters;
+  bool quiet = false, no_trunc = false, digests = false;
+};
+
+void RunImages(cfs::Store& store, const ImagesFlags& f) {
+  const bool as_json = cfs::tmpl::IsJsonFormat(f.format);
+  std::optional<cfs::tmpl::Report> report;
+  if (!as_json && !f.quiet)
+    report = MustReport(f.format, f.digests ? kImagesTableDigests : kImagesTable, ImageFields(), ImageHeaders());
+  auto filter = Must(ImageFilter::Parse(f.filters, [&](const std::string& n) -> cfs::Result<cfs::ImageSummary> {
+    ASSIGN_OR_RETURN(cfs::ImageDetails d, store.Inspect(n));
+    return d.summary;
+  }));
+  // Labels only when a filter or the format may read them (one config read
+  // per image).
+  const bool labels = filter.needs_labels() || f.format.find("Labels") != std::string::npos ||
+                      f.format.find("json") != std::string::npos;
+  std::map<std::string, std::map<std::string, std::string>> labels_by_id;
+  std::vector<cfs::ImageSummary> list;
+  for (auto& s : Must(store.ListImages())) {
+    std::map<std::string, std::string> l;
+    if (labels) l = ConfigLabels(Must(store.Inspect(s.manifest_digest.ToString())).config);
+    if (!filter.Match(s, l)) continue;
+    s.names = filter.ShownNames(s);
+    labels_by_id[s.image_id.ToString()] = std::move(l);
+    list.push_back(std::move(s));
+  }
+  if (f.quiet) {
+    for (const auto& id : UniqueIds(list, f.no_trunc)) std::printf("%s\n", id.c_str());
+  } else if (as_json) {
+    json j = json::array();
+    for (const auto& s : list)
+      j.push_back({{"Names", s.names},
+                   {"Id", s.image_id.ToString()},
+                   {"Digest", s.manifest_digest.ToString()},
+                   {"Created", Iso(s.created)},
+                   {"Size", s.size}});
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    if (!labels) labels_by_id.clear();
+    PrintReport(*report, ImageRows(list, labels_by_id, {f.no_trunc, std::time(nullptr)}));
+  }
+}
+
 void AddImagesCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* images = app.add_subcommand("images", "List images in the store");
-  static std::string images_format;
-  images->add_option("--format", images_format, "json for machine-readable output")
-      ->check(CLI::IsMember({"", "json", "table"}));
-  images->callback([&] {
-    auto store = Must(OpenStore(g));
-    auto list = Must(store->ListImages());
-    if (images_format == "json") {
-      json j = json::array();
-      for (const auto& s : list)
-        j.push_back({{"Names", s.names},
-                     {"Id", s.image_id.ToString()},
-                     {"Digest", s.manifest_digest.ToString()},
-                     {"Created", Iso(s.created)},
-                     {"Size", s.size}});
-      std::printf("%s\n", j.dump(2).c_str());
-      return;
-    }
-    std::printf("%-40s %-16s %-14s %-22s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
-    for (const auto& s : list) {
-      std::vector<std::string> names = s.names;
-      if (names.empty()) names.push_back("<none>");
-      for (const auto& n : names) {
-        std::string repo, tag;
-        SplitName(n, &repo, &tag);
-        std::printf("%-40s %-16s %-14s %-22s %s\n", repo.c_str(), tag.c_str(),
-                    s.image_id.Hex().substr(0, 12).c_str(), Ago(s.created).c_str(),
-                    HumanSize(s.size).c_str());
-      }
-    }
-  });
+  static ImagesFlags f;
+  images->add_option("--format", f.format,
+                     "json, or a Go template: {{.ID}} {{.Repository}} {{.Tag}} {{.Digest}} {{.Created}} "
+                     "{{.Size}} {{json .}} ...; 'table ...' adds a header row");
+  images->add_option("-f,--filter", f.filters,
+                     "reference=PATTERN, before=IMAGE, since=IMAGE, label=K[=V], label!=K[=V], "
+                     "dangling=true|false, id=PREFIX (repeatable)");
+  images->add_flag("-q,--quiet", f.quiet, "Print only the image IDs, each once");
+  images->add_flag("--no-trunc", f.no_trunc, "Full image IDs (sha256:...)");
+  images->add_flag("--digests", f.digests, "Add a DIGEST column (the manifest digest)");
+  images->footer(
+      "Fields of --format: ID, Id, Repository, Tag, Digest, Names, Created, CreatedAt, CreatedSince,\n"
+      "CreatedTime, Size, VirtualSize, Labels, Dangling. \\t and \\n mean tab and newline.\n\n"
+      "Examples:\n"
+      "  cimg images -q --filter reference='demo/*'\n"
+      "  cimg images --filter since=demo/base:1 --filter label=app=web\n"
+      "  cimg images --format '{{.Repository}}:{{.Tag}} {{.ID}}'\n"
+      "  cimg images --format 'table {{.ID}}\\t{{.Repository}}\\t{{.Size}}' --no-trunc\n"
+      "  cimg images --format json");
+  images->callback([&] { RunImages(*Must(OpenStore(g)), f); });
 }
 
 // cimg inspect
@@ -292,12 +342,33 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static std::vector<std::string> inspect_names;
   static std::string inspect_format = "json";
   inspect->add_option("NAME", inspect_names, "Images (name, digest or ID prefix)")->required();
-  inspect->add_option("--format", inspect_format, "json (default)")->check(CLI::IsMember({"json"}));
+  inspect->add_option("-f,--format", inspect_format,
+                      "json (default), or a Go template run on each image: {{.Id}}, {{.Digest}}, "
+                      "{{.RepoTags}}, {{.Config.Labels}}, {{json .Config}} ...");
+  inspect->footer(
+      "Examples:\n"
+      "  cimg inspect demo/app:1\n"
+      "  cimg inspect --format '{{.Id}} {{.Digest}}' demo/app:1\n"
+      "  cimg inspect --format '{{index .Config.Labels \"io.cimg.cmds\"}}' demo/app:1\n"
+      "  cimg inspect --format '{{range .Layers}}{{.DiffID}} {{.Size}}\\n{{end}}' demo/app:1");
   inspect->callback([&] {
+    std::optional<cfs::tmpl::Report> report;
+    if (!cfs::tmpl::IsJsonFormat(inspect_format)) report = Must(cfs::tmpl::Report::Parse(inspect_format, "", {}));
     auto store = Must(OpenStore(g));
     json out = json::array();
     for (const auto& n : inspect_names) out.push_back(InspectJson(Must(store->Inspect(n))));
-    std::printf("%s\n", out.dump(2).c_str());
+    if (!report) {
+      std::printf("%s\n", out.dump(2).c_str());
+      return;
+    }
+    std::vector<cfs::tmpl::Value> rows;
+    for (auto& j : out) {
+      j["ID"] = j["Id"];  // docker's and podman's spelling both
+      if (j.contains("Config") && j["Config"].is_object() && j["Config"].contains("Labels"))
+        j["Labels"] = j["Config"]["Labels"];
+      rows.push_back(FromJson(j));
+    }
+    PrintReport(*report, rows);
   });
 }
 
@@ -307,6 +378,7 @@ void AddTagCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static std::string tag_src, tag_dst;
   tag->add_option("SRC", tag_src, "Existing image")->required();
   tag->add_option("DST", tag_dst, "New name")->required();
+  tag->footer("Example:\n  cimg tag demo/app:1 registry.example.com/team/app:1");
   tag->callback([&] {
     auto store = Must(OpenStore(g));
     Must(store->Tag(tag_src, tag_dst));
@@ -319,7 +391,14 @@ void AddRmiCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static std::vector<std::string> rmi_names;
   static bool rmi_force = false;
   rmi->add_option("NAME", rmi_names, "Images to remove (a name, or an ID: the image and all its names)")->required();
-  rmi->add_flag("-f,--force", rmi_force, "Remove an image by ID even when several names point at it");
+  rmi->add_flag("-f,--force", rmi_force, "Remove an image by ID or digest even when several names point at it");
+  rmi->footer(
+      "A name removes that name (the image goes with its last one); an ID (full or a prefix) or a\n"
+      "manifest digest removes the image with all its names, refused without -f when it has several.\n\n"
+      "Examples:\n"
+      "  cimg rmi demo/app:1\n"
+      "  cimg rmi -f 3f2a9c1b7d4e\n"
+      "  cimg rmi $(cimg images -q --filter reference='demo/*')");
   rmi->callback([&] {
     auto store = Must(OpenStore(g));
     for (const auto& n : rmi_names)
@@ -328,48 +407,70 @@ void AddRmiCommand(CLI::App& app, const Global& g, const bool& quiet) {
 }
 
 // cimg history
+struct HistoryFlags {
+  std::string name, format;
+  bool no_trunc = false, quiet = false;
+};
+
+void RunHistory(cfs::Store& store, const HistoryFlags& f) {
+  static const std::vector<std::string> kFields = {"ID", "Layer", "Created", "CreatedAt", "CreatedBy",
+                                                   "Size", "Comment"};
+  const bool as_json = cfs::tmpl::IsJsonFormat(f.format);
+  std::optional<cfs::tmpl::Report> report;
+  if (!as_json)
+    report = MustReport(f.quiet ? "{{.ID}}" : f.format,
+                        "table {{.ID}}\\t{{.Created}}\\t{{.CreatedBy}}\\t{{.Size}}\\t{{.Comment}}",
+                        kFields, {{"Layer", "LAYER ID"}});
+  auto d = Must(store.Inspect(f.name));
+  json config = json::parse(d.config, nullptr, false);
+  json hist = config.is_object() && config.contains("history") ? config["history"] : json::array();
+  json rows = json::array();
+  std::vector<cfs::tmpl::Value> values;
+  size_t layer = 0;
+  for (const auto& h : hist) {
+    bool empty = h.value("empty_layer", false);
+    uint64_t size = 0;
+    std::string id;
+    if (!empty && layer < d.layers.size()) {
+      size = d.layers[layer].tar_size;
+      id = d.layers[layer].diff_id.ToString();
+      layer++;
+    }
+    std::string created = h.value("created", ""), by = h.value("created_by", "");
+    rows.push_back({{"Layer", id}, {"Created", created}, {"CreatedBy", by}, {"Size", size},
+                    {"Comment", h.value("comment", "")}});
+    if (!f.no_trunc && by.size() > 45) by = by.substr(0, 42) + "...";
+    values.push_back(cfs::tmpl::Value::Map{
+        {"ID", id.empty() ? "<missing>" : f.no_trunc ? id : id.substr(7, 12)},
+        {"Layer", id},
+        {"Created", Ago(cfs::ParseRfc3339(created), std::time(nullptr))},
+        {"CreatedAt", created},
+        {"CreatedBy", by},
+        {"Size", HumanSize(size)},
+        {"Comment", h.value("comment", "")}});
+  }
+  if (as_json) {
+    std::printf("%s\n", rows.dump(2).c_str());
+    return;
+  }
+  PrintReport(*report, values);
+}
+
 void AddHistoryCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* history = app.add_subcommand("history", "Show how an image's layers were made");
-  static std::string history_name, history_format;
-  history->add_option("NAME", history_name, "Image")->required();
-  history->add_option("--format", history_format, "json for machine-readable output")
-      ->check(CLI::IsMember({"", "json", "table"}));
-  history->callback([&] {
-    auto store = Must(OpenStore(g));
-    auto d = Must(store->Inspect(history_name));
-    json config = json::parse(d.config, nullptr, false);
-    json hist = config.is_object() && config.contains("history") ? config["history"] : json::array();
-    json rows = json::array();
-    size_t layer = 0;
-    for (const auto& h : hist) {
-      bool empty = h.value("empty_layer", false);
-      uint64_t size = 0;
-      std::string id = "<missing>";
-      if (!empty && layer < d.layers.size()) {
-        size = d.layers[layer].tar_size;
-        id = d.layers[layer].diff_id.ToString();
-        layer++;
-      }
-      rows.push_back({{"Layer", empty ? "" : id},
-                      {"Created", h.value("created", "")},
-                      {"CreatedBy", h.value("created_by", "")},
-                      {"Size", size},
-                      {"Comment", h.value("comment", "")}});
-    }
-    if (history_format == "json") {
-      std::printf("%s\n", rows.dump(2).c_str());
-      return;
-    }
-    std::printf("%-14s %-22s %-50s %-10s %s\n", "LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT");
-    for (const auto& r : rows) {
-      std::string id = r["Layer"].get<std::string>();
-      std::string by = r["CreatedBy"].get<std::string>();
-      if (by.size() > 48) by = by.substr(0, 47) + "…";
-      std::printf("%-14s %-22s %-50s %-10s %s\n", id.empty() ? "-" : id.substr(7, 12).c_str(),
-                  Ago(cfs::ParseRfc3339(r["Created"].get<std::string>())).c_str(), by.c_str(),
-                  HumanSize(r["Size"].get<uint64_t>()).c_str(), r["Comment"].get<std::string>().c_str());
-    }
-  });
+  static HistoryFlags f;
+  history->add_option("NAME", f.name, "Image")->required();
+  history->add_option("--format", f.format,
+                      "json, or a Go template: {{.ID}} {{.Layer}} {{.Created}} {{.CreatedAt}} "
+                      "{{.CreatedBy}} {{.Size}} {{.Comment}}; 'table ...' adds a header row");
+  history->add_flag("--no-trunc", f.no_trunc, "Full layer IDs and commands");
+  history->add_flag("-q,--quiet", f.quiet, "Print only the layer IDs");
+  history->footer(
+      "Examples:\n"
+      "  cimg history demo/app:1\n"
+      "  cimg history --format '{{.Size}}\\t{{.CreatedBy}}' demo/app:1\n"
+      "  cimg history --format json demo/app:1");
+  history->callback([&] { RunHistory(*Must(OpenStore(g)), f); });
 }
 
 // cimg diff
@@ -378,18 +479,32 @@ void AddDiffCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static std::string diff_a, diff_b, diff_format;
   diff->add_option("NAME", diff_a, "Image (alone: compared with its parent, i.e. its top layer's changes)")->required();
   diff->add_option("NAME2", diff_b, "Second image: the changes from NAME to NAME2");
-  diff->add_option("--format", diff_format, "json for machine-readable output")
-      ->check(CLI::IsMember({"", "json", "table"}));
+  diff->add_option("--format", diff_format,
+                   "json, or a Go template: {{.Kind}} {{.Path}}; 'table ...' adds a header row");
+  diff->footer(
+      "Examples:\n"
+      "  cimg diff demo/app:1\n"
+      "  cimg diff demo/app:1 demo/app:2 --format '{{if eq .Kind \"D\"}}{{.Path}}{{end}}'\n"
+      "  cimg diff demo/app:1 --format json");
   diff->callback([&] {
+    const bool as_json = cfs::tmpl::IsJsonFormat(diff_format);
+    std::optional<cfs::tmpl::Report> report;
+    if (!as_json)
+      report = Must(cfs::tmpl::Report::Parse(diff_format.empty() ? "{{.Kind}} {{.Path}}" : diff_format,
+                                             "table {{.Kind}}\\t{{.Path}}", {"Kind", "Path"}));
     auto store = Must(OpenStore(g));
     auto changes = Must(store->Diff(diff_a, diff_b));
-    if (diff_format == "json") {
-      json j = json::array();
-      for (const auto& c : changes) j.push_back({{"Kind", std::string(1, c.kind)}, {"Path", "/" + c.path}});
+    json j = json::array();
+    std::vector<cfs::tmpl::Value> rows;
+    for (const auto& c : changes) {
+      j.push_back({{"Kind", std::string(1, c.kind)}, {"Path", "/" + c.path}});
+      rows.push_back(cfs::tmpl::Value::Map{{"Kind", std::string(1, c.kind)}, {"Path", "/" + c.path}});
+    }
+    if (as_json) {
       std::printf("%s\n", j.dump(2).c_str());
       return;
     }
-    for (const auto& c : changes) std::printf("%c /%s\n", c.kind, c.path.c_str());
+    PrintReport(*report, rows);
   });
 }
 

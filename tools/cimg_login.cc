@@ -25,6 +25,8 @@ std::string ReadPasswordStdin() {
 // cimg login and cimg logout
 void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* login = app.add_subcommand("login", "Log in to a registry (credentials go to the auth file)");
+  login->footer("Example:\n"
+      "  cimg login registry.example.com -u alice --password-stdin <pw.txt");
   static std::string login_reg, login_user, login_pass;
   static bool login_stdin = false;
   static RegistryFlags login_flags;
@@ -60,6 +62,8 @@ void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet) {
     std::printf("Login Succeeded (%s)\n", reg.c_str());
   });
   static auto* logout = app.add_subcommand("logout", "Remove a registry's credentials from the auth file");
+  logout->footer("Example:\n"
+      "  cimg logout registry.example.com");
   static std::string logout_reg, logout_file;
   logout->add_option("REGISTRY", logout_reg, "host[:port]")->required();
   logout->add_option("--authfile", logout_file, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");

@@ -42,6 +42,9 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet) {
   // gc
   auto* gc = app.add_subcommand("gc", "Remove data no image or mount references");
+  gc->footer("Examples:\n"
+      "  cimg gc\n"
+      "  cimg --root /srv/cimg gc");
   gc->callback([&g] {
     auto store = Must(OpenStore(g));
     auto r = Must(store->Gc());

@@ -32,6 +32,7 @@
 #include "mount/image_mount.h"
 #include "mount/mount_state.h"
 #include "mount/mount_table.h"
+#include "tools/version.h"
 
 namespace {
 
@@ -437,11 +438,14 @@ int main(int argc, char** argv) {
   // The mount.fuse3 helper form: clusterfs SOURCE MNT [-o OPTS].
   std::vector<std::string> args(argv, argv + argc);
   HideCredentials(argc, argv);  // args keeps them
-  if (args.size() > 1 && args[1] != "mount" && args[1] != "umount" && args[1][0] != '-') {
+  if (args.size() > 1 && args[1] != "mount" && args[1] != "umount" && args[1] != "version" &&
+      args[1][0] != '-') {
     args.insert(args.begin() + 1, "mount");
   }
   CLI::App app{"clusterfs: mount cluster images and directories as an overlay filesystem"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", cimg::VersionLine("clusterfs", cimg::CurrentVersion()),
+                       "Show the version and exit");
   MountArgs a;
   auto* mount = app.add_subcommand("mount", "Mount IMAGE (or none) with optional -o lowerdir=... on MNT");
   mount->add_option("IMAGE", a.source, "Image in the store (name[:tag], ID prefix), a registry image (REGISTRY/REPO[:TAG], mounted lazily) or 'none'")->required();
@@ -469,11 +473,25 @@ int main(int argc, char** argv) {
   auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");
   std::string umnt;
   umount->add_option("MNT", umnt, "Mount point")->required();
+  umount->footer("Example:\n  clusterfs umount /mnt/app");
+  mount->footer(
+      "Examples:\n"
+      "  clusterfs mount demo/app:1 /mnt/app\n"
+      "  clusterfs mount --upper /tmp/u --work /tmp/w demo/app:1 /mnt/app\n"
+      "  clusterfs mount -o lowerdir=/a:/b,upperdir=/u,workdir=/w none /mnt/merged\n"
+      "  clusterfs mount 127.0.0.1:5000/team/app:1 /mnt/app --tls-verify=false --prefetch all");
+  auto* version = app.add_subcommand("version", "Show the version, git commit and libraries");
+  std::string version_format;
+  version->add_option("-f,--format", version_format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json"}));
+  version->footer("Examples:\n  clusterfs version --format json\n  clusterfs --version");
   std::vector<char*> cargv;
   for (auto& s : args) cargv.push_back(s.data());
   try {
     app.parse(static_cast<int>(cargv.size()), cargv.data());
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string where = "clusterfs";
@@ -483,5 +501,14 @@ int main(int argc, char** argv) {
   }
   if (mount->parsed()) return DoMount(a);
   if (umount->parsed()) return DoUmount(umnt);
+  if (version->parsed()) {
+    cimg::VersionInfo v = cimg::CurrentVersion();
+    if (version_format == "json") {
+      std::printf("%s\n", cimg::VersionJson(v).dump(2).c_str());
+    } else {
+      std::fputs(cimg::VersionText(v).c_str(), stdout);
+    }
+    return 0;
+  }
   return 2;
 }

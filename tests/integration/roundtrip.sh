@@ -138,6 +138,8 @@ for l in m["layers"]:
     a = l.get("annotations", {})
     for k in ("manifest-checksum", "manifest-position"):
         assert "io.github.containers.zstd-chunked." + k in a, ("missing annotation", k, a)
+        # the older name, as containers/storage 1.43 (podman 4.3) reads it
+        assert a.get("io.containers.zstd-chunked." + k) == a["io.github.containers.zstd-chunked." + k], ("older annotation", k, a)
 ' || fail "zstd:chunked layer descriptors lack the expected media type / annotations"
     for blob in $(oci_manifest_json "$PUSHED_DIR" t | json_get '" ".join(l["digest"] for l in j["layers"])'); do
       f=$PUSHED_DIR/blobs/${blob/://}

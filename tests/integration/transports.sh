@@ -86,6 +86,7 @@ assert len(names) == 2, names
 assert_fsck_clean "$R3"
 
 log "tag / rmi / history"
+nh_a=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["history"]))' "$IMG/blobs/${CFG_A/://}")
 ci tag x:y extra/name:9 || fail "tag"
 assert_eq "$CFG_A" "$(image_id extra/name:9)" "tagged image ID"
 ci images | grep -Eq '^extra/name +9 ' || fail "images table lacks extra/name 9: $(ci images)"
@@ -102,6 +103,31 @@ assert len(tagged) == 1 and "x:y" in tagged[0]["Names"], ("tag names the same ma
 for x in j:
     for k in ("Names", "Id", "Digest", "Created", "Size"): assert k in x, (k, x)
 ' "$CFG_A" || fail "images JSON after tag"
+log "scripting: images -q / --no-trunc / --filter / --format, inspect/history/diff --format"
+ids=$(ci images -q) || fail "images -q"
+n_ids=$(ci images --format json | json_get 'len(set(i["Id"] for i in j))')
+assert_eq "$n_ids" "$(wc -l <<<"$ids")" "images -q: one line per image ID"
+assert_eq "$n_ids" "$(sort -u <<<"$ids" | wc -l)" "images -q: each ID once"
+grep -qx "${CFG_A:7:12}" <<<"$ids" || fail "images -q lacks ${CFG_A:7:12}: $ids"
+ci images -q --no-trunc | grep -qx "$CFG_A" || fail "images -q --no-trunc lacks $CFG_A"
+assert_eq "extra/name:9 $CFG_A" "$(ci images --filter 'reference=extra/*' --format '{{.Repository}}:{{.Tag}} {{.Id}}')" \
+  "images --filter reference= --format"
+assert_eq "x:y" "$(ci images --filter reference=x --filter "id=${CFG_A:7:8}" --format '{{.Repository}}:{{.Tag}}')" \
+  "images --filter reference= and id="
+assert_eq "IMAGE ID      TAG" "$(ci images --format 'table {{.ID}} {{.Tag}}' --filter reference=bee | head -n1)" \
+  "images table header"
+expect_one_line_error 'unsupported image filter "containers"' ci images --filter containers=false
+expect_one_line_error 'format:1:' ci images --format '{{.ID'
+assert_eq "$CFG_A $CFG_A" "$(ci inspect -f '{{.ID}} {{.Id}}' extra/name:9)" "inspect -f {{.ID}} {{.Id}} (docker's and podman's spelling)"
+assert_eq "$nh_a" "$(ci history extra/name:9 --format '{{.ID}}' | wc -l)" "history --format: one line per entry"
+ci diff extra/name:9 --format '{{.Kind}}|{{.Path}}' | grep -qx 'A|/etc/layer2' || fail "diff --format lacks A|/etc/layer2"
+# global options after the command, as before it
+assert_eq "$ids" "$("$CIMG" images --root "$ROOT" -q)" "images --root after the command"
+# rmi by an ID shared by several names: refused naming them, -f removes all
+expect_one_line_error 'extra/name:9.*use -f' ci rmi "${CFG_A:7:12}"
+ci push bee "oci:$T/dg:t" --digestfile "$T/dg.txt" >/dev/null || fail "push --digestfile"
+assert_eq "$(json_get 'j["manifests"][0]["digest"]' <"$T/dg/index.json")" "$(cat "$T/dg.txt")" "--digestfile holds the manifest digest"
+
 ci rmi x:y || fail "rmi"
 ci images --format json | python3 -c '
 import json, sys
@@ -114,7 +140,7 @@ expect_one_line_error '' ci rmi x:y
 expect_one_line_error '' ci tag does-not:exist z:z
 assert_eq "$CFG_A" "$(image_id extra/name:9)" "ID of the remaining name"
 ci history extra/name:9 >/dev/null || fail "history (table)"
-nh=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["history"]))' "$IMG/blobs/${CFG_A/://}")
+nh=$nh_a
 ci history extra/name:9 --format json | python3 -c '
 import json, sys
 h = json.load(sys.stdin)
@@ -124,14 +150,33 @@ assert len(layers) == 2, ("two entries with layers", h)
 for r in h:
     for k in ("Layer", "Created", "CreatedBy", "Size", "Comment"): assert k in r, (k, r)
 ' "$nh" || fail "history JSON"
+ci rmi -f "${CFG_A:7:12}" >"$T/rmi.out" || fail "rmi -f of an ID with several names"
+assert_eq "example.com/team/app:v1 extra/name:9" "$(sed 's/^Untagged: //' "$T/rmi.out" | sort | tr '\n' ' ' | sed 's/ $//')" \
+  "rmi -f ID removes every name"
+assert_eq "" "$(ci images -q --no-trunc | grep -x "$CFG_A" || true)" "rmi -f ID: the image is gone"
 assert_fsck_clean
 
-log "--help everywhere"
+log "--help everywhere, version"
 "$CIMG" --help >/dev/null || fail "cimg --help exits non-zero"
-for c in pull push save load images inspect tag rmi history gc fsck; do
+for c in pull push save load images inspect tag rmi history diff version gc fsck; do
   out=$("$CIMG" "$c" --help) || fail "cimg $c --help exits non-zero"
   grep -qi usage <<<"$out" || fail "cimg $c --help prints no usage"
+  grep -q "^  cimg $c" <<<"$out" || fail "cimg $c --help shows no example"
 done
+version=$("$CIMG" --version)
+grep -Eqx 'cimg version [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}|unknown)\)' <<<"$version" ||
+  fail "cimg --version: $version"
+"$CIMG" version --format json | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+libs = v["Libraries"]
+for k in ("libfuse3", "RocksDB", "zstd", "libarchive", "libcurl", "OpenSSL", "yaml-cpp", "libssh2"):
+    assert libs.get(k, "")[:1].isdigit(), (k, libs)
+assert v["Version"] and v["GitCommit"] and v["BuildType"], v
+' || fail "cimg version --format json"
+assert_eq "$("$CIMG" version --format '{{.Version}}')" "$(awk '{print $3}' <<<"$version")" "version --format {{.Version}}"
+CLUSTERFS=${CLUSTERFS:-$(dirname "$CIMG")/clusterfs}
+grep -Eq '^clusterfs version [0-9.]+ \(commit ' <<<"$("$CLUSTERFS" --version)" || fail "clusterfs --version: $("$CLUSTERFS" --version)"
 
 log "multi-platform index"
 MP=$T/multi

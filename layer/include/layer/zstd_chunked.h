@@ -26,6 +26,14 @@ inline constexpr char kZstdChunkedManifestPositionKey[] =
     "io.github.containers.zstd-chunked.manifest-position";
 inline constexpr char kZstdChunkedTarSplitPositionKey[] =
     "io.github.containers.zstd-chunked.tarsplit-position";
+// The names containers/storage used up to v1.43 (Debian 12's podman 4.3 and
+// skopeo 1.9), which know no tar-split: same values as the two above. We
+// write both sets; readers take either (the tar-split position exists only
+// under its newer name).
+inline constexpr char kZstdChunkedOldManifestChecksumKey[] =
+    "io.containers.zstd-chunked.manifest-checksum";
+inline constexpr char kZstdChunkedOldManifestPositionKey[] =
+    "io.containers.zstd-chunked.manifest-position";
 
 // The next three are defined in layer_writer.cc.
 
@@ -91,7 +99,7 @@ class ZstdFrameSink : public ByteSink {
 
 // Writes the layer as a zstd:chunked blob to `out` (the blob's first byte is
 // the first byte written to out) and sets the three position/checksum
-// annotations. Chunk payloads are the stored frames from chunks.ReadFrame,
+// annotations, plus the older names of the first two. Chunk payloads are the stored frames from chunks.ReadFrame,
 // copied verbatim, one frame per chunk.
 // Returns Unsupported before writing anything when the layer cannot be
 // described faithfully in zstd:chunked (a global PAX header, a tar type the

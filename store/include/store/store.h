@@ -191,10 +191,13 @@ class Store {
   Result<std::vector<std::string>> Remove(const std::string& name, bool force = false);
 
   // Writes the image to "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]".
-  Status Push(const std::string& name, const std::string& dest, const PushOptions& o);
+  // manifest (may be null) gets the digest of the manifest written (what
+  // `--digestfile` records).
+  Status Push(const std::string& name, const std::string& dest, const PushOptions& o,
+              Digest* manifest = nullptr);
   // Writes the image to any destination (a registry, registry/) under tag.
   Status PushTo(const std::string& name, ImageDestination& dest, const std::string& tag,
-                const PushOptions& o);
+                const PushOptions& o, Digest* manifest = nullptr);
   // Writes several images into one oci-archive, each tagged with its name.
   Status Save(const std::vector<std::string>& names, const std::string& file,
               const PushOptions& o);

@@ -23,9 +23,11 @@
 // Control bytes in the message show as \n or \xNN.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "template/value.h"
@@ -34,10 +36,26 @@ namespace cfs::tmpl {
 
 struct Tree;  // parsed templates (template/ast.h)
 
+// A function a template may call (Go's FuncMap entry). `call` gets the
+// evaluated arguments; an error's message is the reason alone (the executor
+// adds where). A null `call` is allowed only for the builtins "and" and
+// "or", which the executor evaluates lazily.
+struct Func {
+  std::string name;
+  int min_args = 0;
+  int max_args = -1;  // -1: no limit
+  std::function<Result<Value>(const std::vector<Value>&)> call;
+};
+
 class Template {
  public:
   // Parses `text`; `name` names errors (e.g. the file's path).
   [[nodiscard]] static Result<Template> Parse(std::string_view text, std::string name);
+  // The same, with `funcs` added to the functions the text may call (Go's
+  // Template.Funcs before Parse): they take precedence over the builtins and
+  // sprig's of the same name.
+  [[nodiscard]] static Result<Template> Parse(std::string_view text, std::string name,
+                                              std::vector<Func> funcs);
 
   // Runs the template on `data` ("." and "$"). Thread-safe: one Template
   // may execute on several threads at once.
