@@ -9,6 +9,11 @@
 
 set -euo pipefail
 
+# The Debian tools scripts/setup.sh installs come first: a version manager's
+# shim (pyenv's python3) ahead of them costs up to a second a call on a
+# loaded machine, and the tests call python3 hundreds of times.
+PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+
 IT_NAME=$(basename "${0%.sh}")
 IT_START=$SECONDS
 IT_BG_PIDS=()
