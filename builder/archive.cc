@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "base/io.h"
+#include "builder/rootfs_path.h"
 
 namespace cfs::builder {
 
@@ -49,12 +49,7 @@ Reader OpenTar(const std::string& path, std::string* why) {
 // openat2(dir_fd, path, RESOLVE_BENEATH): every step of the resolution,
 // symlinks included, stays below dir_fd.
 int OpenBeneath(int dir_fd, const std::string& path, int flags) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  std::string p = path.empty() ? "." : path;
-  return static_cast<int>(::syscall(SYS_openat2, dir_fd, p.c_str(), &how, sizeof how));
+  return OpenResolved(dir_fd, path, flags, RESOLVE_BENEATH);
 }
 
 // A member's name as components: "" and "." dropped; absolute names, ".."
@@ -63,24 +58,12 @@ Result<std::vector<std::string>> MemberComponents(const char* raw) {
   if (!raw) return Status::Invalid("a name that is not text");
   std::string name = raw;
   if (!name.empty() && name[0] == '/') return Status::Invalid("an absolute name");
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= name.size()) {
-    size_t slash = name.find('/', start);
-    std::string c = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+  std::vector<std::string> out = SplitComponents(name);
+  for (const auto& c : out) {
     if (c == "..") return Status::Invalid("a \"..\" component (it would leave the destination)");
     if (c.rfind(".wh.", 0) == 0) return Status::Invalid("a whiteout name (.wh.), reserved by the layer format");
-    if (!c.empty() && c != ".") out.push_back(c);
-    if (slash == std::string::npos) break;
-    start = slash + 1;
   }
   return out;
-}
-
-std::string Join(const std::vector<std::string>& c, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n; i++) s += (i ? "/" : "") + c[i];
-  return s;
 }
 
 Status OpenError(const std::string& dir) {
@@ -94,17 +77,17 @@ Status OpenError(const std::string& dir) {
 // missing directories created (0755).
 Result<UniqueFd> OpenParent(int dir_fd, const std::vector<std::string>& comps) {
   for (size_t i = 0; i + 1 < comps.size(); i++) {
-    const std::string p = Join(comps, i + 1);
+    const std::string p = JoinComponents(comps, i + 1);
     UniqueFd fd(OpenBeneath(dir_fd, p, O_RDONLY | O_DIRECTORY));
     if (fd.valid()) continue;
     if (errno != ENOENT) return OpenError(p);
-    UniqueFd parent(OpenBeneath(dir_fd, Join(comps, i), O_RDONLY | O_DIRECTORY));
-    if (!parent.valid()) return OpenError(Join(comps, i));
+    UniqueFd parent(OpenBeneath(dir_fd, JoinComponents(comps, i), O_RDONLY | O_DIRECTORY));
+    if (!parent.valid()) return OpenError(JoinComponents(comps, i));
     if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
       return Status::IOError("mkdir " + p);
   }
-  UniqueFd fd(OpenBeneath(dir_fd, Join(comps, comps.size() - 1), O_RDONLY | O_DIRECTORY));
-  if (!fd.valid()) return OpenError(Join(comps, comps.size() - 1));
+  UniqueFd fd(OpenBeneath(dir_fd, JoinComponents(comps, comps.size() - 1), O_RDONLY | O_DIRECTORY));
+  if (!fd.valid()) return OpenError(JoinComponents(comps, comps.size() - 1));
   return fd;
 }
 
@@ -139,7 +122,7 @@ class Unpacker {
     struct timespec mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
     const mode_t perm = archive_entry_perm(e) & 07777;
     if (hardlink) return Link(hardlink, parent.get(), base);
-    if (type == AE_IFDIR) return Dir(parent.get(), Join(comps, comps.size()), base, perm, mtime);
+    if (type == AE_IFDIR) return Dir(parent.get(), JoinComponents(comps, comps.size()), base, perm, mtime);
     if (type == AE_IFREG) return File(parent.get(), base, perm, mtime, archive_entry_size(e));
     if (type == AE_IFLNK) return Symlink(archive_entry_symlink(e), parent.get(), base, mtime);
     return Status::Unsupported("device nodes, FIFOs and sockets are not unpacked");

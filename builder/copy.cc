@@ -6,7 +6,6 @@
 #include <glob.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 
 #include "base/io.h"
 #include "builder/archive.h"
+#include "builder/rootfs_path.h"
 
 namespace cfs::builder {
 
@@ -35,34 +35,15 @@ bool Inside(const std::string& root, const std::string& p) {
 // openat2(dirfd, path, flags, RESOLVE_IN_ROOT): path resolved as if dirfd
 // were "/".
 int OpenIn(int root_fd, const std::string& path, int flags, mode_t mode = 0) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.mode = (flags & O_CREAT) ? mode : 0;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  std::string p = path.empty() ? "." : path;
-  return static_cast<int>(::syscall(SYS_openat2, root_fd, p.c_str(), &how, sizeof how));
+  return OpenResolved(root_fd, path, flags, RESOLVE_IN_ROOT, mode);
 }
 
 // "a/b/c" components; ".." refused; "." and empty dropped.
 Result<std::vector<std::string>> Components(const std::string& p) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= p.size()) {
-    auto slash = p.find('/', start);
-    std::string c = p.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+  std::vector<std::string> out = SplitComponents(p);
+  for (const auto& c : out)
     if (c == "..") return Status::Invalid("COPY: destination \"" + p + "\" leaves the rootfs (..)");
-    if (!c.empty() && c != ".") out.push_back(c);
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
   return out;
-}
-
-std::string Join(const std::vector<std::string>& c, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n; i++) s += (i ? "/" : "") + c[i];
-  return s;
 }
 
 // Opens (creating as needed, mode 0755) the directory comps[0..n) in the rootfs.
@@ -70,11 +51,11 @@ Result<UniqueFd> MakeDirs(int root_fd, const std::vector<std::string>& comps, si
   UniqueFd cur(OpenIn(root_fd, "", O_PATH | O_DIRECTORY));
   if (!cur.valid()) return Status::IOError("rootfs");
   for (size_t i = 0; i < n; i++) {
-    std::string p = Join(comps, i + 1);
+    std::string p = JoinComponents(comps, i + 1);
     int fd = OpenIn(root_fd, p, O_PATH | O_DIRECTORY);
     if (fd < 0 && errno == ENOENT) {
-      UniqueFd parent(OpenIn(root_fd, Join(comps, i), O_PATH | O_DIRECTORY));
-      if (!parent.valid()) return Status::IOError("COPY: " + Join(comps, i));
+      UniqueFd parent(OpenIn(root_fd, JoinComponents(comps, i), O_PATH | O_DIRECTORY));
+      if (!parent.valid()) return Status::IOError("COPY: " + JoinComponents(comps, i));
       if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
         return Status::IOError("COPY: mkdir " + p);
       fd = OpenIn(root_fd, p, O_PATH | O_DIRECTORY);
@@ -345,7 +326,7 @@ Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::str
   auto unpacks = [&](const CopySource& s) { return unpack_archives && !s.remote && IsTarArchive(s.path); };
   bool dir_dest = dest.empty() || dest.back() == '/' || dest == "." || srcs.size() > 1;
   ASSIGN_OR_RETURN(auto comps, Components(dest));
-  std::string dest_rel = Join(comps, comps.size());
+  std::string dest_rel = JoinComponents(comps, comps.size());
   if (!dir_dest && !srcs.empty()) {
     if (is_dir(srcs[0]) || unpacks(srcs[0])) dir_dest = true;
     UniqueFd existing(OpenIn(root_fd, dest_rel, O_PATH | O_DIRECTORY));
@@ -369,7 +350,7 @@ Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::str
   }
   if (comps.empty()) return Status::Invalid("COPY: empty destination");
   ASSIGN_OR_RETURN(UniqueFd p0, MakeDirs(root_fd, comps, comps.size() - 1));
-  UniqueFd parent(OpenIn(root_fd, Join(comps, comps.size() - 1), O_RDONLY | O_DIRECTORY));
+  UniqueFd parent(OpenIn(root_fd, JoinComponents(comps, comps.size() - 1), O_RDONLY | O_DIRECTORY));
   if (!parent.valid()) return Status::IOError("COPY: " + dest_rel);
   return CopyAny(root_fd, srcs[0].path, parent.get(), comps.back(), dest_rel);
 }
