@@ -312,13 +312,8 @@ class DeltaLoader {
 
 Status DeltaLoader::CheckStoredLayer(const Digest& diff_id, const std::string& image) {
   const std::string base = load_.base_name + " (ID " + load_.base_id.Hex().substr(0, 12) + ")";
-  ASSIGN_OR_RETURN(auto v, snapshot_->Get(key::Toc(diff_id)));
-  auto toc = v ? LayerToc::Decode(*v) : Result<LayerToc>(Status::NotFound(""));
-  if (toc.ok()) {
-    ASSIGN_OR_RETURN(std::vector<Digest> absent,
-                     impl_.chunks->Unindexed(*snapshot_, DistinctChunks(*toc)));
-    if (absent.empty()) return Status::Ok();
-  }
+  ASSIGN_OR_RETURN(std::optional<LayerToc> whole, ReusableLayer(*impl_.chunks, *snapshot_, diff_id));
+  if (whole) return Status::Ok();
   return Status::Invalid(what_ + ": layer " + diff_id.ToString() + " of " + image +
                          " is not in the bundle and this store does not hold it whole; it comes "
                          "with the base image " + base + " (pull or load it again, cimg fsck)");

@@ -66,8 +66,8 @@ static std::optional<ChunkedPositions> ChunkedPartsOf(ImageSourceReader& src, co
 // their check, and the next pull of an image that needs them (or a damaged
 // TOC) must store them again. Returns the stored layer's TOC, or nothing
 // when the layer is absent or must be imported anew.
-static Result<std::optional<LayerToc>> ReusableLayer(ChunkStore& chunks, Index& ix,
-                                                     const Digest& diff_id) {
+Result<std::optional<LayerToc>> ReusableLayer(ChunkStore& chunks, Index& ix,
+                                              const Digest& diff_id) {
   ASSIGN_OR_RETURN(auto record, ix.Get(key::Toc(diff_id)));
   if (!record) return std::optional<LayerToc>();
   auto toc = LayerToc::Decode(*record);

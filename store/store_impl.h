@@ -43,6 +43,11 @@ class DiscardUnlessCommitted {
   bool commit_tried_ = false;
 };
 
+// The stored layer diff_id, when its TOC decodes (checksum included) and
+// every chunk it needs is indexed; nothing when it is absent or damaged
+// (a pull then imports it anew). store/pull.cc.
+Result<std::optional<LayerToc>> ReusableLayer(ChunkStore& chunks, Index& ix, const Digest& diff_id);
+
 class Store::Impl {
  public:
   StoreOptions opts;
