@@ -125,7 +125,7 @@ expect_deploy_error() {
   ERR_LINE=$(tail -1 "$T/.err")
   [[ "$ERR_LINE" == "cimg: "* ]] || fail "last stderr line is not 'cimg: ...': $ERR_LINE"
   grep -Eq -- "$re" <<<"$ERR_LINE" || fail "error does not match /$re/: $ERR_LINE"
-  if grep -v -e '^error: ' -e '^cimg: ' -e '^[0-9.]*| ' "$T/.err" | grep -q .; then
+  if grep -v -e '^error: ' -e '^cimg: ' -e '^[0-9.]*| ' "$T/.err" | grep . >/dev/null; then
     fail "unexpected stderr lines: $(cat "$T/.err")"
   fi
 }
