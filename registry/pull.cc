@@ -103,4 +103,11 @@ Result<PullResult> PullFromSource(Store& store, const std::string& source,
   return PullFromRegistry(store, source, o);
 }
 
+Result<PullResult> PullAgainFromRecordedSource(Store& store, const std::string& recorded,
+                                               PullFromRegistryOptions& o) {
+  if (recorded.rfind("docker://", 0) != 0 && IsRegistryReference(recorded))
+    return Status::Invalid("\"" + recorded + "\" was built or committed here: no source to pull from");
+  return PullFromSource(store, recorded, o);
+}
+
 }  // namespace cfs::registry

@@ -76,6 +76,13 @@ Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullF
 Result<PullResult> PullFromSource(Store& store, const std::string& source,
                                   PullFromRegistryOptions& o);
 
+// Pulls an image again from the source its store record names (fsck
+// --repair): a pull records "docker://REF" or the local transport it read;
+// a build or a commit records "build:..." / "commit:...", which no pull can
+// reach: Invalid, as is an empty source ("no source recorded").
+Result<PullResult> PullAgainFromRecordedSource(Store& store, const std::string& recorded,
+                                               PullFromRegistryOptions& o);
+
 // The configuration o names, else the default one.
 Result<std::shared_ptr<const RegistriesConf>> RegistriesOf(const PullFromRegistryOptions& o);
 

@@ -15,13 +15,15 @@ PKGS=(
   fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
   shellcheck ccache
+  # packaging
+  help2man dpkg-dev zsh
   # benchmarks
   debootstrap hyperfine bc rsync
 )
 
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
