@@ -12,6 +12,13 @@ using namespace cimg;
 int main(int argc, char** argv) {
   CLI::App app{"cimg: build, store, move and inspect cluster images"};
   app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  cimg build -t demo/app:1 examples/app     # a cluster image from a Kubefile\n"
+      "  cimg push demo/app:1 registry.example.com/team/app:1\n"
+      "  cimg deploy -f Clusterfile                # to hosts over SSH\n"
+      "  cimg save --since app:1 -o delta.tar app:2   # what a site holding app:1 lacks\n\n"
+      "cimg COMMAND --help shows each command's options and examples (man cimg-COMMAND).");
   // Global options are accepted after the command too (`cimg images --root
   // X`); a command's own option of the same name wins (`images -q`).
   app.fallthrough();

@@ -160,9 +160,6 @@ dp::Clusterfile DeployClusterfile(const DeployFlags& f) {
 
 void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   auto* deploy = app.add_subcommand("deploy", "Deploy a cluster image to hosts over SSH (run or apply)");
-  deploy->footer("Examples:\n"
-      "  cimg deploy -f Clusterfile\n"
-      "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3,10.0.0.4 -i ~/.ssh/id_ed25519");
   static DeployFlags f;
   deploy->add_option("-f,--clusterfile", f.file, "Clusterfile (sealer.io/v2)");
   deploy->add_option("IMAGE", f.image, "Cluster image (instead of -f); pulled when it is a registry reference");

@@ -56,11 +56,6 @@ json InspectJson(const cfs::ImageDetails& d) {
 // cimg pull
 void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
-  pull->footer("Examples:\n"
-      "  cimg pull nginx:1.25\n"
-      "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
-      "  cimg pull oci-archive:/tmp/app.tar:v1\n"
-      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
   static std::string pull_src, pull_as, pull_platform;
   static RegistryFlags pull_reg;
   pull->add_option("SRC", pull_src,
@@ -75,7 +70,9 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "else docker's config.json (credHelpers, auths, credsStore), else podman's auth.json.\n\n"
       "Examples:\n  cimg pull quay.io/team/app:1.0\n  cimg pull nginx:1.25          # an alias or a search registry\n"
       "  CONTAINERS_REGISTRIES_CONF=./mirror.conf cimg pull docker.io/library/nginx:1.25\n"
-      "  cimg pull oci-archive:app.tar --as app:1");
+      "  cimg pull oci-archive:app.tar --as app:1\n"
+      "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
+      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
   pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
   pull_reg.Add(pull);
