@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   AddLoginCommands(app, g, quiet);
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
+  AddClustersCommand(app, g);
   AddExecCommands(app, g, quiet);
   AddVersionCommand(app);
 

@@ -16,28 +16,16 @@
 #include "registry/pull.h"
 #include "store/store.h"
 #include "tools/image_list.h"
+#include "tools/progress.h"
 #include "tools/version.h"
 
 namespace cimg {
 
 using cfs::Status;
 
-// Progress lines on a terminal; nothing when stderr is not one.
-inline cfs::ProgressFn TerminalProgress(bool quiet) {
-  if (quiet || !::isatty(2)) return nullptr;
-  return [last = std::chrono::steady_clock::time_point()](const cfs::Progress& p) mutable {
-    auto now = std::chrono::steady_clock::now();
-    bool done = p.total && p.done >= p.total;
-    if (!done && now - last < std::chrono::milliseconds(100)) return;
-    last = now;
-    std::string item = p.item.size() > 60 ? p.item.substr(0, 60) + "…" : p.item;
-    std::fprintf(stderr, "\r\033[K%-7s %s  %s", p.phase.c_str(), item.c_str(),
-                 p.total ? (HumanSize(p.done) + " / " + HumanSize(p.total)).c_str()
-                         : HumanSize(p.done).c_str());
-    if (done) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  };
-}
+// Progress on stderr (tools/progress.h): lines redrawn in place on a
+// terminal, one plain line per finished item elsewhere; nothing with -q.
+inline cfs::ProgressFn TerminalProgress(bool quiet) { return StderrProgress(quiet); }
 
 struct Global {
   std::string root;
@@ -113,6 +101,7 @@ void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // c
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
+void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).
 VersionInfo CimgVersion();
 
