@@ -4,7 +4,8 @@
 # shows the layer being read with a half-full bar and its sizes; once released, the
 # screen holds each layer's line exactly once, finished ("done in"), with no
 # stray escape sequences; and the same pull with stderr on a pipe writes
-# plain lines only (no escapes, one per finished item).
+# plain lines only (no escapes, one per finished item); -vv logs every
+# registry request and never the password.
 source "$(dirname "$0")/lib.sh"
 it_setup tmux docker-registry
 source "$(dirname "$0")/registry_lib.sh"
@@ -74,4 +75,20 @@ n=$(grep -c 'done in' "$T/plain.err" || true)
 ((n >= 2)) || fail "plain progress: $n finished lines, want one per layer at least: $(cat "$T/plain.err")"
 sort "$T/plain.err" | uniq -d >"$T/dups"
 [[ ! -s "$T/dups" ]] || fail "repeated plain lines: $(cat "$T/dups")"
+log "--log-level debug / -vv: every registry request, never a secret"
+reg_proxy_ctl "$REG_PX_CTL" "auth u:s3cret-pw"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$PX" "$(printf 'u:s3cret-pw' | base64)" >"$T/auth.json"
+REGISTRY_AUTH_FILE=$T/auth.json "$CIMG" --root "$T/root4" -q pull "$PX/prog:1" --tls-verify=false \
+  --as prog:4 -vv 2>"$T/debug.err" >/dev/null || fail "pull -vv: $(tail -n 5 "$T/debug.err")"
+grep -q "^DEBU\[[0-9.]*\] http: GET http://$PX/v2/prog/manifests/1 -> 200" "$T/debug.err" ||
+  fail "no debug line for the manifest request: $(head -n 20 "$T/debug.err")"
+grep -q "^DEBU\[[0-9.]*\] http: GET http://$PX/v2/prog/blobs/${LAYERS[0]} -> 200" "$T/debug.err" ||
+  fail "no debug line for a layer blob: $(head -n 20 "$T/debug.err")"
+if grep -q -e 's3cret' -e "$(printf 'u:s3cret-pw' | base64)" "$T/debug.err"; then
+  fail "the password reached the debug log"
+fi
+REGISTRY_AUTH_FILE=$T/auth.json "$CIMG" --root "$T/root5" pull "$PX/prog:1" --tls-verify=false \
+  --as prog:5 2>"$T/default.err" >/dev/null || fail "pull: $(tail -n 5 "$T/default.err")"
+if grep -q -e '^DEBU' -e '^INFO' "$T/default.err"; then fail "debug lines without -v: $(cat "$T/default.err")"; fi
+log "   $(grep -c '^DEBU' "$T/debug.err") debug lines, e.g. $(grep -m1 'manifests' "$T/debug.err")"
 log "PASS"
