@@ -12,9 +12,9 @@ PKGS=(
   libyaml-cpp-dev libssh2-1-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
   libtomlplusplus-dev
   # tests and peers
-  fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
+  fuse3 fuse-overlayfs skopeo umoci podman buildah docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
-  shellcheck ccache
+  shellcheck ccache tmux
   # packaging
   help2man dpkg-dev zsh
   # benchmarks

@@ -91,4 +91,3 @@ REGISTRY_AUTH_FILE=$T/auth.json "$CIMG" --root "$T/root5" pull "$PX/prog:1" --tl
   --as prog:5 2>"$T/default.err" >/dev/null || fail "pull: $(tail -n 5 "$T/default.err")"
 if grep -q -e '^DEBU' -e '^INFO' "$T/default.err"; then fail "debug lines without -v: $(cat "$T/default.err")"; fi
 log "   $(grep -c '^DEBU' "$T/debug.err") debug lines, e.g. $(grep -m1 'manifests' "$T/debug.err")"
-log "PASS"
