@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   AddClustersCommand(app, g);
   AddExecCommands(app, g, quiet);
   AddVersionCommand(app);
+  AddCompletionCommand(app);
 
   // Name an unknown command (CLI11 would only say one is required).
   for (int i = 1; i < argc; i++) {

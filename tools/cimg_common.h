@@ -102,6 +102,7 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // c
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
 void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
+void AddCompletionCommand(CLI::App& app);                                    // cimg_completion.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).
 VersionInfo CimgVersion();
 
