@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Sigstore signatures and policy.json, with Debian's skopeo 1.9 as the
+# independent client, against docker-registry on 127.0.0.1:
+#  1. keys from `cimg generate-key` (passphrase from a file and from
+#     $COSIGN_PASSWORD); skopeo signs with them (it reads our private key format);
+#  2. `cimg push --sign-by-sigstore-private-key`: `skopeo copy` under a
+#     sigstoreSigned policy accepts the image (and refuses an unsigned one and
+#     one checked against another key: skopeo does enforce);
+#  3. skopeo signs (`copy --sign-by-sigstore-private-key`): `cimg pull` under
+#     the same policy accepts it (by tag and by digest);
+#  4. cimg refuses, with one line naming the policy entry: an unsigned image,
+#     one signed by another key, a `reject` scope, a signature of another
+#     identity; on pull, build FROM and lazy mount, and stores nothing;
+#  5. `cimg sign` of a pushed image makes it acceptable; a wrong passphrase
+#     is one line.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/registry_lib.sh"
+it_setup skopeo curl
+cfs_setup
+
+# ------------------------------------------------------------ image, registry
+mkdir -p "$T/src/etc"
+echo "signed content" >"$T/src/etc/hello"
+(cd "$T/src" && tar --sort=name --format=pax -cf "$T/layer.tar" -- *) || fail "tar of the source tree"
+oci_build "$T/oci" v1 "$T/layer.tar" >/dev/null
+ci pull "oci:$T/oci:v1" --as app:1 >/dev/null || fail "pull of the source image"
+
+reg_start_plain reg
+REG=$REG_REG_ADDR
+
+# ---------------------------------------------------------------------- keys
+printf 'first passphrase\n' >"$T/pass1"
+printf 'second passphrase\n' >"$T/pass2"
+ci generate-key --output-prefix "$T/k1" --passphrase-file "$T/pass1" >/dev/null || fail "generate-key k1"
+COSIGN_PASSWORD='second passphrase' ci generate-key --output-prefix "$T/k2" >/dev/null || fail "generate-key k2 (\$COSIGN_PASSWORD)"
+head -n1 "$T/k1.private" | grep -qx -- '-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----' || fail "k1.private is not an encrypted cosign key"
+head -n1 "$T/k1.pub" | grep -qx -- '-----BEGIN PUBLIC KEY-----' || fail "k1.pub is not a PEM public key"
+assert_eq 600 "$(stat -c %a "$T/k1.private")" "mode of the private key"
+expect_one_line_error 'already exists' ci generate-key --output-prefix "$T/k1" --passphrase-file "$T/pass1"
+openssl pkey -pubin -in "$T/k1.pub" -noout -text 2>/dev/null | grep -q 'P-256' || fail "k1.pub is not an ECDSA P-256 key (openssl)"
+
+# skopeo reads and writes sigstore attachments only when registries.d says so
+mkdir -p "$T/regd"
+printf 'default-docker:\n  use-sigstore-attachments: true\n' >"$T/regd/default.yaml"
+
+# policy.json: $REG/signed needs k1's signature, $REG/rejected is refused,
+# everything else is accepted.
+# write_policy FILE PUBKEY
+write_policy() {
+  cat >"$1" <<EOF
+{
+  "default": [{"type": "insecureAcceptAnything"}],
+  "transports": {
+    "docker": {
+      "$REG/signed": [{"type": "sigstoreSigned", "keyPath": "$2"}],
+      "$REG/rejected": [{"type": "reject"}]
+    }
+  }
+}
+EOF
+}
+write_policy "$T/policy-k1.json" "$T/k1.pub"
+write_policy "$T/policy-k2.json" "$T/k2.pub"
+export CONTAINERS_POLICY=$T/policy-k1.json
+ENTRY="$T/policy-k1.json transports.docker\[\"$REG/signed\"\]"
+
+# sig_manifest REPO DIGEST: the .sig attachment manifest (fails when absent)
+sig_manifest() {
+  curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://$REG/v2/$1/manifests/sha256-${2#sha256:}.sig"
+}
+
+# ---------------------------------------- 2. cimg signs, skopeo accepts it
+log "cimg push --sign-by-sigstore-private-key; skopeo copy under sigstoreSigned"
+ci push app:1 "$REG/signed/cimg:1" --tls-verify=false --digestfile "$T/cimg.digest" \
+  --sign-by-sigstore-private-key "$T/k1.private" --sign-passphrase-file "$T/pass1" >/dev/null ||
+  fail "signed push"
+D_CIMG=$(cat "$T/cimg.digest")
+sig_manifest signed/cimg "$D_CIMG" >"$T/cimg.sig.json" || fail "no sha256-<digest>.sig manifest after the signed push"
+grep -q 'application/vnd.dev.cosign.simplesigning.v1+json' "$T/cimg.sig.json" || fail "the .sig manifest has no simplesigning layer"
+grep -q 'dev.cosignproject.cosign/signature' "$T/cimg.sig.json" || fail "the .sig manifest has no signature annotation"
+ci push app:1 "$REG/signed/plain:1" --tls-verify=false >/dev/null || fail "unsigned push"
+
+skopeo --policy "$T/policy-k1.json" --registries.d "$T/regd" copy -q --src-tls-verify=false --remove-signatures \
+  "docker://$REG/signed/cimg:1" "oci:$T/out-cimg:x" 2>"$T/skopeo1.err" ||
+  fail "skopeo refused the image cimg signed: $(cat "$T/skopeo1.err")"
+[[ -f "$T/out-cimg/index.json" ]] || fail "skopeo copied nothing"
+# skopeo enforces: unsigned and wrong-key are refused by it
+if skopeo --policy "$T/policy-k1.json" --registries.d "$T/regd" copy -q --src-tls-verify=false \
+  --remove-signatures "docker://$REG/signed/plain:1" "oci:$T/out-plain:x" 2>"$T/skopeo2.err"; then
+  fail "skopeo accepted an unsigned image under sigstoreSigned (the check above proves nothing)"
+fi
+grep -qi 'signature' "$T/skopeo2.err" || fail "skopeo failed for another reason: $(cat "$T/skopeo2.err")"
+if skopeo --policy "$T/policy-k2.json" --registries.d "$T/regd" copy -q --src-tls-verify=false \
+  --remove-signatures "docker://$REG/signed/cimg:1" "oci:$T/out-k2:x" 2>"$T/skopeo3.err"; then
+  fail "skopeo accepted cimg's k1 signature under a k2 policy"
+fi
+
+# ------------------------------------------- 3. skopeo signs, cimg accepts it
+log "skopeo copy --sign-by-sigstore-private-key (a cimg key); cimg pull under sigstoreSigned"
+skopeo --insecure-policy --registries.d "$T/regd" copy -q --src-tls-verify=false --dest-tls-verify=false \
+  --sign-by-sigstore-private-key "$T/k1.private" --sign-passphrase-file "$T/pass1" \
+  "docker://$REG/signed/plain:1" "docker://$REG/signed/skopeo:1" 2>"$T/skopeo4.err" ||
+  fail "skopeo could not sign with a key of cimg generate-key: $(cat "$T/skopeo4.err")"
+D_SK=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REG/signed/skopeo:1")
+sig_manifest signed/skopeo "$D_SK" >"$T/skopeo.sig.json" || fail "skopeo wrote no .sig manifest"
+SIG_BLOB=$(json_get 'j["layers"][0]["digest"]' <"$T/skopeo.sig.json")
+curl -sf "http://$REG/v2/signed/skopeo/blobs/$SIG_BLOB" | grep -q '"creator":"containers/image' ||
+  fail "the signature is not skopeo's (creator containers/image)"
+ci pull "$REG/signed/skopeo:1" --tls-verify=false >/dev/null || fail "cimg refused the image skopeo signed"
+ci pull "$REG/signed/skopeo@$D_SK" --tls-verify=false >/dev/null || fail "cimg refused the skopeo-signed image by digest"
+ci pull "$REG/signed/cimg:1" --tls-verify=false >/dev/null || fail "cimg refused its own signed image"
+ci images --format '{{.Repository}}:{{.Tag}}' >"$T/images1"
+grep -qx "$REG/signed/skopeo:1" "$T/images1" || fail "the accepted image is not stored"
+
+# ---------------------------------------------------------- 4. refusals
+log "refusals: unsigned, another key, reject, another identity; pull, build FROM, lazy mount"
+expect_one_line_error "^cimg: $REG/signed/plain:1: refused by policy $ENTRY \(sigstoreSigned\): A signature was required, but no signature exists$" \
+  ci pull "$REG/signed/plain:1" --tls-verify=false
+ci push app:1 "$REG/signed/other:1" --tls-verify=false \
+  --sign-by-sigstore-private-key "$T/k2.private" --sign-passphrase-file "$T/pass2" >/dev/null || fail "push signed with k2"
+expect_one_line_error "^cimg: $REG/signed/other:1: refused by policy $ENTRY \(sigstoreSigned\): cryptographic signature verification failed$" \
+  ci pull "$REG/signed/other:1" --tls-verify=false
+ci push app:1 "$REG/rejected/x:1" --tls-verify=false >/dev/null || fail "push to rejected/"
+expect_one_line_error "refused by policy $T/policy-k1.json transports.docker\[\"$REG/rejected\"\] \(reject\)" \
+  ci pull "$REG/rejected/x:1" --tls-verify=false
+# a k1 signature made for another name does not vouch for this one
+ci push app:1 "$REG/signed/ident:1" --tls-verify=false --sign-identity "$REG/signed/elsewhere:1" \
+  --sign-by-sigstore-private-key "$T/k1.private" --sign-passphrase-file "$T/pass1" >/dev/null || fail "push --sign-identity"
+expect_one_line_error "signature for identity \"$REG/signed/elsewhere:1\" is not accepted" \
+  ci pull "$REG/signed/ident:1" --tls-verify=false
+ci images --format '{{.Repository}}:{{.Tag}}' >"$T/images2"
+for n in signed/plain:1 signed/other:1 rejected/x:1 signed/ident:1; do
+  if grep -qx "$REG/$n" "$T/images2"; then fail "refused image $n was stored"; fi
+done
+
+# build FROM
+mkdir -p "$T/ctx"
+printf 'FROM %s\n' "$REG/signed/plain:1" >"$T/ctx/Kubefile"
+expect_one_line_error "refused by policy $ENTRY \(sigstoreSigned\)" ci build -t built:1 --tls-verify=false "$T/ctx"
+printf 'FROM %s\n' "$REG/signed/cimg:1" >"$T/ctx/Kubefile"
+cir "$T/root-build" build -t built:1 --tls-verify=false "$T/ctx" >/dev/null 2>&1 || fail "build FROM a signed image refused"
+
+# lazy mounts: refused before anything is mounted; a signed image mounts
+mkdir -p "$T/mnt-refused" "$T/mnt-ok"
+rc=0
+timeout -k 5 60 "$CLUSTERFS" mount --root "$T/root-lazy" --tls-verify=false "$REG/signed/plain:1" "$T/mnt-refused" \
+  >"$T/mount.out" 2>"$T/mount.err" || rc=$?
+((rc != 0 && rc != 124)) || fail "lazy mount of an unsigned image under sigstoreSigned: exit $rc"
+if is_mounted "$T/mnt-refused"; then
+  it_track_mount "$T/mnt-refused"
+  fail "the refused image was mounted"
+fi
+assert_eq 1 "$(wc -l <"$T/mount.err")" "lines of the lazy mount's refusal"
+grep -E "refused by policy $ENTRY \(sigstoreSigned\)" "$T/mount.err" >/dev/null ||
+  fail "lazy mount refusal does not name the entry: $(cat "$T/mount.err")"
+ROOT_SAVED=$ROOT
+ROOT=$T/root-lazy
+cfs_mount --tls-verify=false "$REG/signed/cimg:1" "$T/mnt-ok"
+assert_eq "signed content" "$(cat "$T/mnt-ok/etc/hello")" "file of the lazily mounted signed image"
+cfs_umount "$T/mnt-ok"
+ROOT=$ROOT_SAVED
+
+# ------------------------------------------------------ 5. cimg sign, passphrase
+log "cimg sign; a wrong passphrase"
+expect_one_line_error 'wrong passphrase' ci sign "$REG/signed/plain:1" --tls-verify=false \
+  --sign-by-sigstore-private-key "$T/k1.private" --sign-passphrase-file "$T/pass2"
+ci sign "$REG/signed/plain:1" --tls-verify=false --sign-by-sigstore-private-key "$T/k1.private" \
+  --sign-passphrase-file - <"$T/pass1" >/dev/null || fail "cimg sign (passphrase on stdin)"
+ci pull "$REG/signed/plain:1" --tls-verify=false >/dev/null || fail "pull after cimg sign refused"
+skopeo --policy "$T/policy-k1.json" --registries.d "$T/regd" copy -q --src-tls-verify=false --remove-signatures \
+  "docker://$REG/signed/plain:1" "oci:$T/out-plain2:x" 2>"$T/skopeo5.err" ||
+  fail "skopeo refused the image after cimg sign: $(cat "$T/skopeo5.err")"
+log "ok"
