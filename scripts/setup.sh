@@ -14,6 +14,7 @@ PKGS=(
   # tests and peers
   fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
+  python3-cryptography
   shellcheck ccache
   # benchmarks
   debootstrap hyperfine bc rsync
