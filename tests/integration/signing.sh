@@ -15,7 +15,8 @@
 #     it; `cimg sign` adds a second signature that both accept;
 #  4. cimg refuses, with one line naming the policy entry: an unsigned image,
 #     one signed by another key, a `reject` scope, a signature of another
-#     identity; on pull, build FROM and lazy mount, and stores nothing;
+#     identity; on pull, build FROM, a build's image collection, deploy and
+#     lazy mount, and stores nothing;
 #  5. `cimg sign` of a pushed image makes it acceptable; a wrong passphrase
 #     is one line.
 source "$(dirname "$0")/lib.sh"
@@ -139,6 +140,17 @@ for n in signed/plain:1 signed/other:1 rejected/x:1 signed/ident:1; do
   if grep -qx "$REG/$n" "$T/images2"; then fail "refused image $n was stored"; fi
 done
 
+# local transports: an oci: scope (the layout's absolute path)
+printf '{"default":[{"type":"insecureAcceptAnything"}],"transports":{"oci":{"%s":[{"type":"reject"}]}}}\n' \
+  "$T/oci" >"$T/policy-oci.json"
+CONTAINERS_POLICY=$T/policy-oci.json expect_one_line_error \
+  "^cimg: oci:$T/oci:v1: refused by policy $T/policy-oci.json transports.oci\[\"$T/oci\"\] \(reject\)" \
+  cir "$T/root-oci" pull "oci:$T/oci:v1"
+printf '{"default":[{"type":"reject"}],"transports":{"oci":{"%s":[{"type":"insecureAcceptAnything"}]}}}\n' \
+  "$(dirname "$T/oci")" >"$T/policy-oci2.json"
+CONTAINERS_POLICY=$T/policy-oci2.json cir "$T/root-oci" pull "oci:$T/oci:v1" >/dev/null ||
+  fail "an oci: layout under an accepted parent directory was refused"
+
 # build FROM
 mkdir -p "$T/ctx"
 printf 'FROM %s\n' "$REG/signed/plain:1" >"$T/ctx/Kubefile"
@@ -146,6 +158,18 @@ expect_one_line_error "refused by policy $ENTRY \(sigstoreSigned\)" ci build -t 
 log "  $ERR_LINE"
 printf 'FROM %s\n' "$REG/signed/cimg:1" >"$T/ctx/Kubefile"
 cir "$T/root-build" build -t built:1 --tls-verify=false "$T/ctx" >/dev/null 2>&1 || fail "build FROM a signed image refused"
+# a build's image collection (manifests/imageList) reads under the policy too
+mkdir -p "$T/ctx2/manifests"
+printf '%s\n' "$REG/signed/plain:1" >"$T/ctx2/manifests/imageList"
+printf 'FROM scratch\nCOPY manifests manifests\n' >"$T/ctx2/Kubefile"
+expect_one_line_error "refused by policy $ENTRY \(sigstoreSigned\)" ci build -t collected:1 --tls-verify=false "$T/ctx2"
+log "  $ERR_LINE"
+printf '%s\n' "$REG/signed/cimg:1" >"$T/ctx2/manifests/imageList"
+cir "$T/root-build" build -t collected:1 --tls-verify=false "$T/ctx2" >/dev/null 2>&1 ||
+  fail "a build collecting a signed image was refused"
+# deploy of an image the store lacks: refused before any host is contacted
+expect_one_line_error "^cimg: $REG/signed/plain:1: refused by policy $ENTRY \(sigstoreSigned\)" \
+  ci deploy "$REG/signed/plain:1" --masters 192.0.2.1 --tls-verify=false
 
 # lazy mounts: refused before anything is mounted; a signed image mounts
 mkdir -p "$T/mnt-refused" "$T/mnt-ok"
