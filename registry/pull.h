@@ -1,7 +1,8 @@
 // PullFromRegistry: an image from a registry into the store -- the one way
 // cimg pull, fsck --repair, deploy (an IMAGE the store lacks) and build
 // (FROM) fetch a registry image -- and ConnectForPull, the endpoint choice
-// through registries.conf that lazy mounts and image collection share.
+// through registries.conf that lazy mounts and image collection share, and
+// CheckPullPolicy, policy.json's verdict on what they are about to read.
 #pragma once
 
 #include <functional>
