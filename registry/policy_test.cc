@@ -134,6 +134,43 @@ TEST(Policy, SignedIdentityRules) {
   EXPECT_FALSE(IdentityMatches(id, Ref("mirror.local/teamx/app:1"), "quay.io/team/app:1"));
 }
 
+// A signature cosign made (containers/image's fixture dir-img-cosign-valid,
+// key cosign.pub): cosign names the repository without a tag, so the default
+// signedIdentity refuses it and matchRepository accepts it, as in
+// containers/image's own tests. The key comes as keyData (base64 of the PEM).
+TEST(Policy, CosignSignatureUnderKeyDataAndSignedIdentity) {
+  const std::string pub =
+      "-----BEGIN PUBLIC KEY-----\n"
+      "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFNLqFhf4fiN6o/glAuYnq2jYUeL0\n"
+      "vRuLu/z39pmbVwS9ff5AYnlwaP9sxREajdLY9ynM6G1sy6AAmb7Z63TsLg==\n"
+      "-----END PUBLIC KEY-----\n";
+  sigstore::Signature sig;
+  sig.media_type = sigstore::kSignatureMediaType;
+  sig.payload = "{\"critical\":{\"identity\":{\"docker-reference\":\"192.168.64.2:5000/cosign-signed-single-sample\"},"
+                "\"image\":{\"docker-manifest-digest\":\"sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00\"},"
+                "\"type\":\"cosign container image signature\"},\"optional\":null}";
+  sig.annotations[sigstore::kSignatureAnnotation] =
+      "MEYCIQDmtamqYPjMg81nqeBhptrPls44aA/r7PwLmspINJY4MwIhANKRpqe2E9UCBtGFdPoz/8jAbaQm4uP4h+IpwKTE6ClR";
+  PolicyImage img{"192.168.64.2:5000/cosign-signed-single-sample:latest", "docker",
+                  Ref("192.168.64.2:5000/cosign-signed-single-sample:latest"),
+                  *Digest::Parse("sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"),
+                  [&] { return Result<std::vector<sigstore::Signature>>(std::vector<sigstore::Signature>{sig}); }};
+  auto policy = [&](const std::string& identity) {
+    return Policy("{\"default\":[{\"type\":\"sigstoreSigned\",\"keyData\":\"" + Base64Encode(pub) + "\"" +
+                  identity + "}]}");
+  };
+  SignaturePolicy by_repo = policy(",\"signedIdentity\":{\"type\":\"matchRepository\"}");
+  Status s = SignaturePolicy::Check(by_repo.ForDocker(img.reference), img);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  SignaturePolicy exact = policy("");
+  s = SignaturePolicy::Check(exact.ForDocker(img.reference), img);
+  EXPECT_NE(s.message().find("signature for identity \"192.168.64.2:5000/cosign-signed-single-sample\" is not accepted"),
+            std::string::npos) << s.message();
+  img.manifest_digest = Digest::Of(std::string("another manifest"));
+  s = SignaturePolicy::Check(by_repo.ForDocker(img.reference), img);
+  EXPECT_NE(s.message().find("does not match"), std::string::npos) << s.message();
+}
+
 // Signatures in a registry (the fake one) through CheckPullPolicy.
 class SignedPullTest : public ::testing::Test {
  protected:
