@@ -1,6 +1,7 @@
 // cimg sign and generate-key, and the signing of push
 // (--sign-by-sigstore-private-key): sigstore signatures as skopeo and cosign
 // write them (registry/sigstore.h). Argument parsing and printing only.
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -22,9 +23,28 @@ namespace {
 
 namespace sig = cfs::registry::sigstore;
 
+// One line typed on the terminal without echo (prompt on stderr).
+cfs::Result<std::string> Prompt(const std::string& prompt) {
+  std::fprintf(stderr, "%s", prompt.c_str());
+  termios old{};
+  const bool tty = ::tcgetattr(0, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(0, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (tty) ::tcsetattr(0, TCSAFLUSH, &old);
+  std::fprintf(stderr, "\n");
+  if (!got) return Status::Invalid("no passphrase typed");
+  return line;
+}
+
 // The passphrase: the first line of FILE ("-": stdin), else $COSIGN_PASSWORD
-// (cosign's variable); never a command-line argument.
-cfs::Result<std::string> Passphrase(const std::string& file, const char* flag) {
+// (cosign's variable), else typed on the terminal (twice when `confirm`);
+// never a command-line argument.
+cfs::Result<std::string> Passphrase(const std::string& file, const char* flag, bool confirm = false) {
   std::string text;
   if (file == "-") {
     std::getline(std::cin, text);
@@ -33,9 +53,15 @@ cfs::Result<std::string> Passphrase(const std::string& file, const char* flag) {
     text = text.substr(0, text.find('\n'));
   } else if (const char* env = std::getenv("COSIGN_PASSWORD")) {
     text = env;
+  } else if (::isatty(0)) {
+    ASSIGN_OR_RETURN(text, Prompt("Passphrase: "));
+    if (confirm) {
+      ASSIGN_OR_RETURN(std::string again, Prompt("Passphrase again: "));
+      if (again != text) return Status::Invalid("the passphrases differ");
+    }
   } else {
     return Status::Invalid(std::string("a passphrase is needed: ") + flag +
-                           " FILE (- for stdin) or $COSIGN_PASSWORD");
+                           " FILE (- for stdin), $COSIGN_PASSWORD, or a terminal");
   }
   if (!text.empty() && text.back() == '\r') text.pop_back();
   return text;
@@ -52,7 +78,7 @@ void AddGenerateKeyCommand(CLI::App& app) {
   static std::string prefix, pass_file;
   c->add_option("--output-prefix", prefix, "Write PREFIX.private (encrypted) and PREFIX.pub")->required();
   c->add_option("--passphrase-file", pass_file,
-                "Read the passphrase from the first line of this file (- for stdin; default $COSIGN_PASSWORD)");
+                "Read the passphrase from the first line of this file (- for stdin; default $COSIGN_PASSWORD, else asked on the terminal)");
   c->footer("An ECDSA P-256 key pair as skopeo generate-sigstore-key and cosign write it: the private\n"
             "key encrypted with the passphrase (scrypt + nacl/secretbox, PEM ENCRYPTED COSIGN PRIVATE KEY),\n"
             "the public key as a PEM PUBLIC KEY for policy.json's sigstoreSigned keyPath.\n\n"
@@ -62,7 +88,7 @@ void AddGenerateKeyCommand(CLI::App& app) {
     const std::string priv = prefix + ".private", pub = prefix + ".pub";
     for (const auto& f : {priv, pub})
       if (cfs::PathExists(f)) Fail(Status::Exists(f + " already exists"));
-    std::string pass = Must(Passphrase(pass_file, "--passphrase-file"));
+    std::string pass = Must(Passphrase(pass_file, "--passphrase-file", true));
     auto pair = Must(sig::GenerateKeyPair(pass));
     Must(cfs::WriteFileAtomic(priv, pair.private_pem, 0600));
     Must(cfs::WriteFileAtomic(pub, pair.public_pem, 0644));
@@ -99,7 +125,7 @@ void SignFlags::Add(CLI::App* c) {
   c->add_option("--sign-by-sigstore-private-key", key,
                 "Sign with this sigstore private key (cimg generate-key, skopeo, cosign)");
   c->add_option("--sign-passphrase-file", passphrase_file,
-                "The key's passphrase: first line of this file (- for stdin; default $COSIGN_PASSWORD)");
+                "The key's passphrase: first line of this file (- for stdin; default $COSIGN_PASSWORD, else asked on the terminal)");
   c->add_option("--sign-identity", identity,
                 "The reference the signature names (default: the destination)");
 }
