@@ -15,6 +15,7 @@
 #include "registry/client.h"
 #include "registry/pull.h"
 #include "registry/reference.h"
+#include "registry/sigstore_key.h"
 #include "store/store.h"
 #include "tools/image_list.h"
 #include "tools/version.h"
@@ -110,10 +111,14 @@ struct SignFlags {
   std::string key, passphrase_file, identity;
   void Add(CLI::App* c);
 };
-// Signs manifest `manifest` of ref's repository with f's key, as ref (or
+// f's key, decrypted with its passphrase (before any work: a wrong
+// passphrase costs nothing).
+cfs::Result<cfs::registry::sigstore::PrivateKey> LoadSigningKey(const SignFlags& f);
+// Signs manifest `manifest` of ref's repository with key, as ref (or
 // f.identity), and stores the signature there (sigstore attachments).
-Status SignInRegistry(const SignFlags& f, cfs::registry::Client& client,
-                      const cfs::registry::Reference& ref, const cfs::Digest& manifest);
+Status SignInRegistry(const SignFlags& f, const cfs::registry::sigstore::PrivateKey& key,
+                      cfs::registry::Client& client, const cfs::registry::Reference& ref,
+                      const cfs::Digest& manifest);
 
 // The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
 // live as long as the process (static).

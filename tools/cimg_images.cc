@@ -185,12 +185,14 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     auto ref = Must(cfs::registry::Reference::Parse(dest));
     if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
+    std::optional<cfs::registry::sigstore::PrivateKey> key;
+    if (!push_sign.key.empty()) key = Must(LoadSigningKey(push_sign));
     cfs::registry::PushToRegistryOptions po;
     po.client = push_reg.Connect(ref.registry);
     po.parallel = push_reg.parallel;
     po.push = o;
     auto stats = Must(cfs::registry::PushToRegistry(*store, push_name, ref, po));
-    if (!push_sign.key.empty()) Must(SignInRegistry(push_sign, *po.client, ref, stats.manifest_digest));
+    if (key) Must(SignInRegistry(push_sign, *key, *po.client, ref, stats.manifest_digest));
     WriteDigestFile(push_digestfile, stats.manifest_digest);
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),

@@ -112,9 +112,10 @@ void AddSignCommand(CLI::App& app) {
   c->callback([&] {
     if (flags.key.empty()) Fail(Status::Invalid("sign: --sign-by-sigstore-private-key is required"));
     auto ref = Must(cfs::registry::Reference::Parse(name));
+    auto key = Must(LoadSigningKey(flags));
     auto client = reg.Connect(ref.registry);
     auto m = Must(client->GetManifest(ref.repository, ref.ManifestRef()));
-    Must(SignInRegistry(flags, *client, ref, m.digest));
+    Must(SignInRegistry(flags, key, *client, ref, m.digest));
     std::printf("Signed %s (%s)\n", ref.ToString().c_str(), m.digest.ToString().c_str());
   });
 }
@@ -130,18 +131,22 @@ void SignFlags::Add(CLI::App* c) {
                 "The reference the signature names (default: the destination)");
 }
 
-Status SignInRegistry(const SignFlags& f, cfs::registry::Client& client, const cfs::registry::Reference& ref,
-                      const cfs::Digest& manifest) {
+cfs::Result<sig::PrivateKey> LoadSigningKey(const SignFlags& f) {
   ASSIGN_OR_RETURN(std::string pem, cfs::ReadFile(f.key, 1 << 20));
   ASSIGN_OR_RETURN(std::string pass, Passphrase(f.passphrase_file, "--sign-passphrase-file"));
   auto key = sig::PrivateKey::Load(pem, pass);
   if (!key.ok()) return key.status().Prefix(f.key);
-  std::string identity = f.identity.empty() ? ref.ToString() : f.identity;
+  return key;
+}
+
+Status SignInRegistry(const SignFlags& f, const sig::PrivateKey& key, cfs::registry::Client& client,
+                      const cfs::registry::Reference& ref, const cfs::Digest& manifest) {
+  std::string identity = ref.ToString();
   if (!f.identity.empty()) {
     ASSIGN_OR_RETURN(auto id, cfs::registry::Reference::Parse(f.identity));
     identity = id.ToString();
   }
-  ASSIGN_OR_RETURN(sig::Signature s, sig::Sign(*key, manifest, identity, "cimg " + CurrentVersion().version));
+  ASSIGN_OR_RETURN(sig::Signature s, sig::Sign(key, manifest, identity, "cimg " + CurrentVersion().version));
   return sig::PutSignature(client, ref.repository, manifest, s, TmpDir());
 }
 

@@ -18,7 +18,7 @@
 #     identity; on pull, build FROM, a build's image collection, deploy and
 #     lazy mount, and stores nothing;
 #  5. `cimg sign` of a pushed image makes it acceptable; a wrong passphrase
-#     is one line.
+#     is one line, and a signed push with one pushes nothing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 it_setup skopeo curl openssl
@@ -196,6 +196,13 @@ ROOT=$ROOT_SAVED
 log "cimg sign; a wrong passphrase"
 expect_one_line_error 'wrong passphrase' ci sign "$REG/signed/plain:1" --tls-verify=false \
   --sign-by-sigstore-private-key "$T/k1.private" --sign-passphrase-file "$T/pass2"
+# a signed push checks the key first: nothing is pushed with a wrong passphrase
+expect_one_line_error "^cimg: $T/k1.private: decryption failed \(wrong passphrase\?\)$" \
+  ci push app:1 "$REG/signed/never:1" --tls-verify=false \
+  --sign-by-sigstore-private-key "$T/k1.private" --sign-passphrase-file "$T/pass2"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  "http://$REG/v2/signed/never/manifests/1")
+assert_eq 404 "$code" "manifest of a push refused for its passphrase"
 ci sign "$REG/signed/plain:1" --tls-verify=false --sign-by-sigstore-private-key "$T/k1.private" \
   --sign-passphrase-file - <"$T/pass1" >/dev/null || fail "cimg sign (passphrase on stdin)"
 ci pull "$REG/signed/plain:1" --tls-verify=false >/dev/null || fail "pull after cimg sign refused"
