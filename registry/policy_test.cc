@@ -134,37 +134,36 @@ TEST(Policy, SignedIdentityRules) {
   EXPECT_FALSE(IdentityMatches(id, Ref("mirror.local/teamx/app:1"), "quay.io/team/app:1"));
 }
 
-// A signature cosign made (containers/image's fixture dir-img-cosign-valid,
-// key cosign.pub): cosign names the repository without a tag, so the default
-// signedIdentity refuses it and matchRepository accepts it, as in
-// containers/image's own tests. The key comes as keyData (base64 of the PEM).
-TEST(Policy, CosignSignatureUnderKeyDataAndSignedIdentity) {
-  const std::string pub =
-      "-----BEGIN PUBLIC KEY-----\n"
-      "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFNLqFhf4fiN6o/glAuYnq2jYUeL0\n"
-      "vRuLu/z39pmbVwS9ff5AYnlwaP9sxREajdLY9ynM6G1sy6AAmb7Z63TsLg==\n"
-      "-----END PUBLIC KEY-----\n";
+// A signature whose identity names the repository without a tag (as cosign
+// writes them): the default signedIdentity refuses it, matchRepository
+// accepts it. The key comes as keyData (base64 of the PEM).
+TEST(Policy, RepositoryIdentityUnderKeyDataAndSignedIdentity) {
+  auto pair = sigstore::GenerateKeyPair("pw");
+  ASSERT_TRUE(pair.ok());
+  auto key = sigstore::PrivateKey::Load(pair->private_pem, "pw");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  const Digest manifest = Digest::Of(std::string("the signed manifest"));
   sigstore::Signature sig;
   sig.media_type = sigstore::kSignatureMediaType;
-  sig.payload = "{\"critical\":{\"identity\":{\"docker-reference\":\"192.168.64.2:5000/cosign-signed-single-sample\"},"
-                "\"image\":{\"docker-manifest-digest\":\"sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00\"},"
+  sig.payload = "{\"critical\":{\"identity\":{\"docker-reference\":\"reg.example:5000/signed-sample\"},"
+                "\"image\":{\"docker-manifest-digest\":\"" + manifest.ToString() + "\"},"
                 "\"type\":\"cosign container image signature\"},\"optional\":null}";
-  sig.annotations[sigstore::kSignatureAnnotation] =
-      "MEYCIQDmtamqYPjMg81nqeBhptrPls44aA/r7PwLmspINJY4MwIhANKRpqe2E9UCBtGFdPoz/8jAbaQm4uP4h+IpwKTE6ClR";
-  PolicyImage img{"192.168.64.2:5000/cosign-signed-single-sample:latest", "docker",
-                  Ref("192.168.64.2:5000/cosign-signed-single-sample:latest"),
-                  *Digest::Parse("sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00"),
+  auto raw = key->Sign(sig.payload);
+  ASSERT_TRUE(raw.ok());
+  sig.annotations[sigstore::kSignatureAnnotation] = Base64Encode(*raw);
+  PolicyImage img{"reg.example:5000/signed-sample:latest", "docker", Ref("reg.example:5000/signed-sample:latest"),
+                  manifest,
                   [&] { return Result<std::vector<sigstore::Signature>>(std::vector<sigstore::Signature>{sig}); }};
   auto policy = [&](const std::string& identity) {
-    return Policy("{\"default\":[{\"type\":\"sigstoreSigned\",\"keyData\":\"" + Base64Encode(pub) + "\"" +
-                  identity + "}]}");
+    return Policy("{\"default\":[{\"type\":\"sigstoreSigned\",\"keyData\":\"" + Base64Encode(pair->public_pem) +
+                  "\"" + identity + "}]}");
   };
   SignaturePolicy by_repo = policy(",\"signedIdentity\":{\"type\":\"matchRepository\"}");
   Status s = SignaturePolicy::Check(by_repo.ForDocker(img.reference), img);
   EXPECT_TRUE(s.ok()) << s.ToString();
   SignaturePolicy exact = policy("");
   s = SignaturePolicy::Check(exact.ForDocker(img.reference), img);
-  EXPECT_NE(s.message().find("signature for identity \"192.168.64.2:5000/cosign-signed-single-sample\" is not accepted"),
+  EXPECT_NE(s.message().find("signature for identity \"reg.example:5000/signed-sample\" is not accepted"),
             std::string::npos) << s.message();
   img.manifest_digest = Digest::Of(std::string("another manifest"));
   s = SignaturePolicy::Check(by_repo.ForDocker(img.reference), img);

@@ -16,64 +16,6 @@ const KeyPair& Pair() {
   return p;
 }
 
-// Interoperability vectors made by the real tools (facts taken from their
-// repositories' test data, Apache-2.0):
-//  - an Ed25519 key cosign generated with an empty passphrase, PEM type
-//    "ENCRYPTED SIGSTORE PRIVATE KEY", scrypt N=2^16, and its public key
-//    (sigstore/cosign pkg/signature/keys_test.go);
-//  - a cosign signature of manifest sha256:634a8f35... with cosign.pub
-//    (containers/image signature/fixtures/dir-img-cosign-valid, cosign.pub).
-const char* kCosignEd25519Private =
-    "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
-    "eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjo2NTUzNiwiciI6\n"
-    "OCwicCI6MX0sInNhbHQiOiJxYVVSY1ppbTN3RE9ZMVlselFGaFdVWHBnMU5tZlAv\n"
-    "YndiM2ZpWE54ck5BPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94\n"
-    "Iiwibm9uY2UiOiJMRjNVN3crNXgzWmRvMlNGUkFicE1nY1N5Y2sxN3R1LyJ9LCJj\n"
-    "aXBoZXJ0ZXh0IjoiY2lUQTYrODVWRDdsTlpwRTVLdmpMdjJrTXNZdmtvOHNHV0tq\n"
-    "QTRYZDY2WFRaTUw3UG5xczQ2NloycDRyWGJUdXBlcStwSXlnSXhvS29UVmFHbG9N\n"
-    "RXc9PSJ9\n"
-    "-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n";
-const char* kCosignEd25519Public =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MCowBQYDK2VwAyEAFs2AhZmYWkoEsqUf6yotyIwVb5uATpuKK194tq8OkoQ=\n"
-    "-----END PUBLIC KEY-----\n";
-const char* kCImageCosignPub =
-    "-----BEGIN PUBLIC KEY-----\n"
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFNLqFhf4fiN6o/glAuYnq2jYUeL0\n"
-    "vRuLu/z39pmbVwS9ff5AYnlwaP9sxREajdLY9ynM6G1sy6AAmb7Z63TsLg==\n"
-    "-----END PUBLIC KEY-----\n";
-const char* kCosignPayloadB64 =
-    "eyJjcml0aWNhbCI6eyJpZGVudGl0eSI6eyJkb2NrZXItcmVmZXJlbmNlIjoiMTkyLjE2OC42NC4yOjUwMDAvY29zaWduLXNpZ25l"
-    "ZC1zaW5nbGUtc2FtcGxlIn0sImltYWdlIjp7ImRvY2tlci1tYW5pZmVzdC1kaWdlc3QiOiJzaGEyNTY6NjM0YThmMzViNWYxNmRj"
-    "ZjRhYWEwODIyYWRjMGIxOTY0YmI3ODZmY2ExMmY2ODMxZGU4ZGRjNDVlNTk4NmEwMCJ9LCJ0eXBlIjoiY29zaWduIGNvbnRhaW5l"
-    "ciBpbWFnZSBzaWduYXR1cmUifSwib3B0aW9uYWwiOm51bGx9";
-const char* kCosignSignature =
-    "MEYCIQDmtamqYPjMg81nqeBhptrPls44aA/r7PwLmspINJY4MwIhANKRpqe2E9UCBtGFdPoz/8jAbaQm4uP4h+IpwKTE6ClR";
-
-TEST(SigstoreInterop, ReadsAKeyCosignGenerated) {
-  auto k = PrivateKey::Load(kCosignEd25519Private, "");
-  ASSERT_TRUE(k.ok()) << k.status().ToString();
-  EXPECT_EQ(k->Public().Pem(), PublicKey::Parse(kCosignEd25519Public)->Pem());
-  auto sig = k->Sign("test data");
-  ASSERT_TRUE(sig.ok());
-  EXPECT_TRUE(PublicKey::Parse(kCosignEd25519Public)->Verify("test data", *sig));
-  EXPECT_EQ(PrivateKey::Load(kCosignEd25519Private, "x").status().code(), Status::Code::kPermissionDenied);
-}
-
-TEST(SigstoreInterop, VerifiesASignatureCosignMade) {
-  Signature s;
-  s.media_type = kSignatureMediaType;
-  s.payload = *Base64Decode(kCosignPayloadB64);
-  s.annotations[kSignatureAnnotation] = kCosignSignature;
-  auto v = VerifySignature({*PublicKey::Parse(kCImageCosignPub)}, s);
-  ASSERT_TRUE(v.ok()) << v.status().ToString();
-  EXPECT_EQ(v->manifest_digest.ToString(),
-            "sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00");
-  EXPECT_EQ(v->docker_reference, "192.168.64.2:5000/cosign-signed-single-sample");
-  EXPECT_FALSE(v->timestamp.has_value());  // cosign's "optional": null
-  EXPECT_FALSE(VerifySignature({*PublicKey::Parse(Pair().public_pem)}, s).ok());  // another key
-}
-
 TEST(SigstoreKey, GeneratedPairHasCosignPemTypes) {
   EXPECT_NE(Pair().private_pem.find("-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n"), std::string::npos);
   EXPECT_NE(Pair().public_pem.find("-----BEGIN PUBLIC KEY-----"), std::string::npos);
