@@ -14,6 +14,8 @@
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "registry/pull.h"
+#include "registry/reference.h"
+#include "registry/sigstore_key.h"
 #include "store/store.h"
 #include "tools/image_list.h"
 #include "tools/progress.h"
@@ -92,6 +94,20 @@ struct RegistryFlags {
   }
 };
 
+// Signing flags of push and sign (cimg_sign.cc).
+struct SignFlags {
+  std::string key, passphrase_file, identity;
+  void Add(CLI::App* c);
+};
+// f's key, decrypted with its passphrase (before any work: a wrong
+// passphrase costs nothing).
+cfs::Result<cfs::registry::sigstore::PrivateKey> LoadSigningKey(const SignFlags& f);
+// Signs manifest `manifest` of ref's repository with key, as ref (or
+// f.identity), and stores the signature there (sigstore attachments).
+Status SignInRegistry(const SignFlags& f, const cfs::registry::sigstore::PrivateKey& key,
+                      cfs::registry::Client& client, const cfs::registry::Reference& ref,
+                      const cfs::Digest& manifest);
+
 // The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
 // live as long as the process (static).
 void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_images.cc
@@ -100,6 +116,7 @@ void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // ci
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
+void AddSignCommands(CLI::App& app);                                         // cimg_sign.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
 void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
 void AddCompletionCommand(CLI::App& app);                                    // cimg_completion.cc
