@@ -14,6 +14,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "builder/upper_root.h"
 
 namespace cfs::builder {
 
@@ -22,9 +23,9 @@ namespace cfs::builder {
 // isArchivePath). An empty archive is not one: it is copied as a file.
 bool IsTarArchive(const std::string& path);
 
-// Unpacks the archive at `path` into the directory `dir_fd` (an fd opened
-// O_DIRECTORY, the destination). `shown` names the archive in errors:
+// Unpacks the archive at `path` into the directory `dest` of root. `shown` names the archive in errors:
 // "SHOWN: member \"NAME\": reason".
-Status UnpackTarArchive(const std::string& path, int dir_fd, const std::string& shown);
+Status UnpackTarArchive(const std::string& path, UpperRoot& root, const UpperRoot::Dir& dest,
+                        const std::string& shown);
 
 }  // namespace cfs::builder

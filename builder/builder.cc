@@ -120,6 +120,7 @@ class Builder {
   Status PrepareApp(const Instruction& in, const Vars& vars, const std::string& tmp, StepInput* si);
   void RegisterApp(const Instruction& in, SealerApp app);
   Status RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp);
+  Status CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp);
   // FROM --platform: the platform the build is for from here on.
   Status FromPlatform(const Instruction& in);
   // The FROM image's sealer apps (its extension), inherited as sealer does.
@@ -127,6 +128,13 @@ class Builder {
   // sealer's checks of app names (APPCMDS, APPENV, LAUNCH) and types.
   Status CheckApp(const Instruction& in, const std::string& name) const;
   Status CheckAppsLaunchable() const;
+  // The image so far as a Lower (an empty directory `empty` for none).
+  struct StepLower {
+    std::unique_ptr<InoMap> inos;
+    std::unique_ptr<ChunkCache> cache;  // outlives lower
+    std::unique_ptr<Lower> lower;
+  };
+  Result<StepLower> OpenLower(const std::string& empty);
   // Runs fn(mount dir) on a mount of the layers so far with upper dir upper.
   Status OnMount(const std::string& tmp, const std::function<Status(const std::string&)>& fn);
   Status RunCommand(const Instruction& in, const std::string& rootfs);
@@ -150,7 +158,7 @@ class Builder {
   // Steps of CollectImages.
   struct Collection;
   Status FindCollection(const std::string& rootfs, Collection* c);
-  Status FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c);
+  Status FetchCollection(const std::string& registry, const std::string& tmp, Collection* c);
   Status AddCollectedLayer(const std::string& upper, const Collection& c);
 
   Store& store_;
@@ -308,29 +316,33 @@ Status Builder::From(const Instruction& in) {
   return Status::Ok();
 }
 
+Result<Builder::StepLower> Builder::OpenLower(const std::string& empty) {
+  StepLower sl;
+  sl.inos = std::make_unique<InoMap>();
+  if (st_.diff_ids.empty()) {
+    ASSIGN_OR_RETURN(sl.lower, OpenDirLower(empty, sl.inos.get()));  // FROM scratch
+    return sl;
+  }
+  ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased (LeaseLayers)
+  ASSIGN_OR_RETURN(auto src, store_.OpenChunkSource());
+  sl.cache = std::make_unique<ChunkCache>(std::move(src), ChunkCacheOptions{});
+  ASSIGN_OR_RETURN(sl.lower, OpenStackLower("build", std::move(stack), sl.cache.get(), sl.inos.get()));
+  return sl;
+}
+
 Status Builder::OnMount(const std::string& tmp,
                         const std::function<Status(const std::string&)>& fn) {
   const std::string upper = tmp + "/upper", work = tmp + "/work", mnt = tmp + "/rootfs",
                     empty = tmp + "/empty";
   for (const auto& d : {upper, work, mnt, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
-  auto inos = std::make_unique<InoMap>();
+  ASSIGN_OR_RETURN(StepLower sl, OpenLower(empty));
   std::vector<std::unique_ptr<Lower>> lowers;
-  std::unique_ptr<ChunkCache> cache;
-  if (!st_.diff_ids.empty()) {
-    ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased (LeaseLayers)
-    ASSIGN_OR_RETURN(auto src, store_.OpenChunkSource());
-    cache = std::make_unique<ChunkCache>(std::move(src), ChunkCacheOptions{});
-    ASSIGN_OR_RETURN(auto lower, OpenStackLower("build", std::move(stack), cache.get(), inos.get()));
-    lowers.push_back(std::move(lower));
-  } else {
-    ASSIGN_OR_RETURN(auto lower, OpenDirLower(empty, inos.get()));  // FROM scratch
-    lowers.push_back(std::move(lower));
-  }
+  lowers.push_back(std::move(sl.lower));
   OverlayOptions oo;
   oo.upperdir = upper;
   oo.workdir = work;
   oo.sync_copy_up = false;  // the upper dir is ingested (and synced) right after
-  ASSIGN_OR_RETURN(auto ov, Overlay::Create(std::move(lowers), std::move(inos), oo));
+  ASSIGN_OR_RETURN(auto ov, Overlay::Create(std::move(lowers), std::move(sl.inos), oo));
   MountOptions mo;
   mo.fsname = "cimg-build";
   RETURN_IF_ERROR(work_.AddMount(mnt));
@@ -516,6 +528,18 @@ Status Builder::LayerStep(const Instruction& in) {
   return RunLayerStep(in, si, tmp.path());
 }
 
+// COPY, ADD, APP: no mount; the files go into the upper dir directly, with
+// the overlay's rules (builder/upper_root.h), over the image so far.
+Status Builder::CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp) {
+  const std::string upper = tmp + "/upper", empty = tmp + "/empty";
+  for (const auto& d : {upper, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
+  ASSIGN_OR_RETURN(StepLower sl, OpenLower(empty));
+  UniqueFd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Status::IOError(upper);
+  UpperRoot root(fd.get(), st_.diff_ids.empty() ? nullptr : sl.lower.get());
+  return CopyInto(root, si.sources, si.dest, in.keyword == "ADD").Prefix(Where(in));
+}
+
 // The step from the cache, else run on a mount and its upper dir imported.
 Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp) {
   const std::string& text = si.text;
@@ -533,12 +557,11 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
                            {"empty_layer", !hit->layer}});
     return Status::Ok();
   }
-  RETURN_IF_ERROR(OnMount(tmp, [&](const std::string& rootfs) -> Status {
-    if (in.keyword == "RUN") return RunCommand(in, rootfs);
-    UniqueFd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root.valid()) return Status::IOError(rootfs);
-    return CopyInto(root.get(), si.sources, si.dest, in.keyword == "ADD").Prefix(Where(in));
-  }));
+  if (in.keyword == "RUN") {
+    RETURN_IF_ERROR(OnMount(tmp, [&](const std::string& rootfs) { return RunCommand(in, rootfs); }));
+  } else {
+    RETURN_IF_ERROR(CopyStep(in, si, tmp));
+  }
   std::string diff;
   if (!DirEmpty(tmp + "/upper")) {
     ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp + "/upper"));
@@ -585,7 +608,16 @@ Status Builder::CollectImages() {
       if (!hit->created.empty()) st_.created = hit->created;
       return Status::Ok();
     }
-    return FetchCollection(rootfs, tmp.path(), &c);
+    // registry/ is written in the upper dir directly when the image so far
+    // has none (else through the mount, which then merges with it). The
+    // mount never looks at registry/ again and is gone before the import,
+    // so none of its caches can serve stale data.
+    struct stat rst;
+    if (::lstat((rootfs + "/registry").c_str(), &rst) == 0 || errno != ENOENT)
+      return FetchCollection(rootfs + "/registry", tmp.path(), &c);
+    const std::string direct = tmp.path() + "/upper/registry";
+    if (::mkdir(direct.c_str(), 0755) != 0) return Status::IOError(direct);
+    return FetchCollection(direct, tmp.path(), &c);
   }));
   if (c.names.empty()) return Status::Ok();
   return AddCollectedLayer(tmp.path() + "/upper", c);
@@ -625,10 +657,10 @@ Status Builder::FindCollection(const std::string& rootfs, Collection* c) {
   return Status::Ok();
 }
 
-// Copies the images (from their registries) and the archives' images into
-// the rootfs's registry/.
-Status Builder::FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c) {
-  registry::DistributionLayout layout(rootfs + "/registry");
+// Copies the images (from their registries) and the archives' images (read
+// in the rootfs) into the directory `registry`: the rootfs's registry/.
+Status Builder::FetchCollection(const std::string& registry, const std::string& tmp, Collection* c) {
+  registry::DistributionLayout layout(registry);
   ASSIGN_OR_RETURN(auto conf, Registries());
   auto log = [this](const std::string& s) { Log(" --> " + s); };
   for (const auto& n : c->names) {
