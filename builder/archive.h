@@ -5,9 +5,10 @@
 // destination: a member named absolutely or with a ".." component, or whose
 // parent directories lead out of the destination through a symlink (an
 // absolute one, or one climbing above it), is refused by name and nothing
-// more is unpacked. A hard link must name a member path inside the
-// destination; device nodes, FIFOs and sockets are refused, and so are
-// names the layer format reserves (".wh." whiteouts). Members keep their
+// more is unpacked. A hard link must name a file this step wrote before it
+// inside the destination (an earlier member; not a file of the image
+// below); device nodes, FIFOs and sockets are refused, and so are names the
+// layer format reserves (".wh." whiteouts). Members keep their
 // mode and mtime; everything is owned by root, as COPY's files are.
 #pragma once
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "builder/app.h"
@@ -121,6 +122,7 @@ class Builder {
   void RegisterApp(const Instruction& in, SealerApp app);
   Status RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp);
   Status CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp);
+  Status DigestAndCopy(const Instruction& in, const std::string& tmp, StepInput* si);
   // FROM --platform: the platform the build is for from here on.
   Status FromPlatform(const Instruction& in);
   // The FROM image's sealer apps (its extension), inherited as sealer does.
@@ -170,6 +172,7 @@ class Builder {
   WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
   State st_;
   BuildResult res_;
+  Digest seen_key_;  // the current COPY/ADD/APP step's "seen" marker (DigestAndCopy)
 };
 
 // The platform an image config names ("" parts when it names none).
@@ -432,6 +435,8 @@ struct Builder::StepInput {
   Sha256 key;
   std::vector<CopySource> sources;
   std::string dest;
+  bool copied = false;  // the copy ran already (into the step's upper dir)...
+  Status copy_status;   // ...with this outcome (reported unless the cache hits)
 };
 
 // COPY/ADD: the sources after substitution (${ARCH}: the target
@@ -455,8 +460,6 @@ Status Builder::PrepareCopy(const Instruction& in, const Vars& vars, const std::
     struct stat st;
     if (::lstat(src.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) src.name.clear();
   }
-  ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
-  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
   return Status::Ok();
 }
 
@@ -487,8 +490,6 @@ Status Builder::PrepareApp(const Instruction& in, const Vars& vars, const std::s
   auto app = DetectApp(name, si->sources);
   if (!app.ok()) return app.status().Prefix(Where(in));
   RegisterApp(in, std::move(*app));
-  ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
-  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
   return Status::Ok();
 }
 
@@ -524,8 +525,47 @@ Status Builder::LayerStep(const Instruction& in) {
     si.text = "RUN " + in.raw;
     si.key.Update(si.text + "\n");
     for (const auto& [k, v] : vars) si.key.Update(k + "=" + v + "\n");
+    return RunLayerStep(in, si, tmp.path());
   }
+  RETURN_IF_ERROR(DigestAndCopy(in, tmp.path(), &si));
   return RunLayerStep(in, si, tmp.path());
+}
+
+// The sources' digest (the cache key's inputs). When no cache entry of this
+// step's text on these parent layers can exist (its "seen" marker is absent,
+// or --no-cache), the copy runs meanwhile, on another thread: the context is
+// read once from disk, not once for the digest and again for the copy. (A
+// cache hit found after all, from a cache older than the markers, drops the
+// copy.)
+Status Builder::DigestAndCopy(const Instruction& in, const std::string& tmp, StepInput* si) {
+  Sha256 seen;
+  seen.Update("cimg-build-seen-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n" + si->text + "\n");
+  seen_key_ = seen.Finish();
+  bool speculate = o_.no_cache;
+  if (!speculate) {
+    auto marker = store_.GetBuildCache(seen_key_);
+    speculate = marker.ok() && !marker->has_value();
+  }
+  Status digested;
+  Digest inputs;
+  auto digest = [&] {
+    auto d = DigestSources(si->sources);
+    if (d.ok()) inputs = *d;
+    digested = d.status();
+  };
+  if (speculate) {
+    std::thread t(digest);
+    Status copied = CopyStep(in, *si, tmp);
+    t.join();
+    RETURN_IF_ERROR(digested);
+    si->copied = true;
+    si->copy_status = std::move(copied);
+  } else {
+    digest();
+    RETURN_IF_ERROR(digested);
+  }
+  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
+  return Status::Ok();
 }
 
 // COPY, ADD, APP: no mount; the files go into the upper dir directly, with
@@ -555,12 +595,13 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
     st_.history.push_back({{"created", st_.created},
                            {"created_by", text},
                            {"empty_layer", !hit->layer}});
-    return Status::Ok();
+    // A hit on a copy made in vain (a cache older than the markers): marked now.
+    return si.copied ? store_.PutBuildCache(seen_key_, "{\"seen\":true}") : Status::Ok();
   }
   if (in.keyword == "RUN") {
     RETURN_IF_ERROR(OnMount(tmp, [&](const std::string& rootfs) { return RunCommand(in, rootfs); }));
   } else {
-    RETURN_IF_ERROR(CopyStep(in, si, tmp));
+    RETURN_IF_ERROR(si.copied ? si.copy_status : CopyStep(in, si, tmp));
   }
   std::string diff;
   if (!DirEmpty(tmp + "/upper")) {
@@ -575,7 +616,9 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
   }
   st_.created = NowRfc3339();
   st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", diff.empty()}});
-  return cache_.Put(cache_key, diff, st_.created);
+  RETURN_IF_ERROR(cache_.Put(cache_key, diff, st_.created));
+  if (in.keyword == "RUN") return Status::Ok();
+  return store_.PutBuildCache(seen_key_, "{\"seen\":true}");  // DigestAndCopy's marker
 }
 
 // What CollectImages gathers: the images to collect, the archives of
@@ -597,6 +640,13 @@ Status Builder::CollectImages() {
   }
   if (!o_.ignored_image_list.empty()) {
     ASSIGN_OR_RETURN(c.ignored, ReadImageList(o_.ignored_image_list));
+  }
+  if (c.extra.empty() && !st_.diff_ids.empty()) {
+    // Nothing to look at (no manifests/, charts/, images/): no mount.
+    ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased
+    bool any = false;
+    for (const char* d : {"manifests", "charts", "images"}) any |= stack.Lookup(d).has_value();
+    if (!any) return Status::Ok();
   }
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "images-"));
   c.platform = target_.arch.empty() ? Platform::Host() : target_;

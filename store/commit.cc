@@ -204,12 +204,12 @@ class TreeWriter {
     RETURN_IF_ERROR(Header(e.get(), rel));
     if (S_ISREG(st.st_mode) && st.st_size > 0) {
       ASSIGN_OR_RETURN(auto src, FdSource::Open(path));
-      std::string buf(1 << 20, '\0');
+      if (buf_.empty()) buf_.resize(1 << 20);  // once: not a 1 MiB memset per file
       uint64_t total = 0;
       for (;;) {
-        ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), buf.size()));
+        ASSIGN_OR_RETURN(size_t n, src->Read(buf_.data(), buf_.size()));
         if (n == 0) break;
-        if (archive_write_data(a_.get(), buf.data(), n) < 0) return Fail("tar data " + rel);
+        if (archive_write_data(a_.get(), buf_.data(), n) < 0) return Fail("tar data " + rel);
         total += n;
       }
       if (total != static_cast<uint64_t>(st.st_size))
@@ -234,6 +234,7 @@ class TreeWriter {
   BytePipe* out_;
   std::unique_ptr<struct archive, ArchiveFree> a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::string buf_;
 };
 
 }  // namespace
