@@ -145,7 +145,7 @@ class Builder {
   // Imports the upper dir of a step as a new layer, leased at once.
   Result<LayerSummary> Import(const std::string& upper) {
     std::unique_ptr<Store::Lease> lease;
-    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease));
+    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease, /*remove=*/true));
     st_.leases.push_back(std::move(lease));
     st_.imported.push_back(ls);
     return ls;
