@@ -2,8 +2,8 @@
 # cimg build's COPY writes into the step's upper dir directly (no mount,
 # builder/upper_root.h). Kernel differential check of what it writes:
 #  1. a base (FROM scratch / COPY . .) and an image FROM it whose steps are:
-#     a RUN that deletes a base file (a whiteout, through the FUSE mount) and
-#     sets an xattr on a base directory,
+#     a RUN that deletes a base file (a whiteout, through the FUSE mount),
+#     sets an xattr on a base directory and makes a file with two names,
 #     COPY of a tree over the base (a file over a lower file, a directory over
 #     a lower file, a file over a lower symlink, a directory where the RUN left
 #     a whiteout, new entries in lower directories), COPY of a file into an
@@ -58,7 +58,7 @@ touch -d 2021-05-06T07:08:09 "$A/over/etc" "$A/over/opt" "$A/over/var" "$A/over/
   "$A/over/opt/thing" "$A/over/opt/thing/sub" "$A/one.txt"
 cat >"$A/Kubefile" <<'EOF'
 FROM test/upper-base:1
-RUN rm etc/gone && setfattr -n user.cimg -v kept etc/keep
+RUN rm etc/gone && setfattr -n user.cimg -v kept etc/keep && echo h >hl1 && ln hl1 hl2
 COPY over/ /
 COPY one.txt etc/keep/
 COPY vialink.txt lnk/
@@ -80,7 +80,9 @@ check "the COPY over the base made the dir replacing a file opaque, nothing else
   [[ "$o" == opt/thing ]] || fail "opaque dirs in the COPY layer: $o (expected opt/thing only)"
   w=$(find "$T/layers/2" -type c | wc -l)
   [[ $w -eq 0 ]] || fail "$w whiteouts in the COPY layer (a COPY removes nothing)"
-  [[ -c "$T/layers/1/etc/gone" ]] || fail "the RUN layer has no whiteout for etc/gone"'
+  [[ -c "$T/layers/1/etc/gone" ]] || fail "the RUN layer has no whiteout for etc/gone"
+  [[ "$(stat -c %i "$T/layers/1/hl1")" == "$(stat -c %i "$T/layers/1/hl2")" ]] ||
+    fail "hl1 and hl2 are not one file in the RUN layer (the ingest removing the upper dir broke the link)"'
 check "the COPY into a lower dir copied it up (mode, xattr) and followed the symlink" eval '
   [[ "$(stat -c %a "$T/layers/3/etc/keep")" == 750 ]] || fail "etc/keep copied up with mode $(stat -c %a "$T/layers/3/etc/keep")"
   getfattr -h --only-values -n user.cimg "$T/layers/3/etc/keep" | grep -x kept >/dev/null ||
