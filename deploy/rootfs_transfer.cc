@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/digest.h"
+#include "layer/merged_file.h"
 #include "template/template.h"
 
 namespace cfs::deploy {
@@ -35,18 +36,6 @@ bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-Result<std::string> ReadData(const LayerStack& stack, ChunkSource& chunks, LayerStack::Ref r) {
-  const LayerToc& toc = stack.layer(r.layer);
-  const TocEntry& e = stack.Entry(r);
-  std::string out;
-  out.reserve(e.size);
-  for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks; i++) {
-    ASSIGN_OR_RETURN(std::string c, chunks.ReadChunk(toc.chunks[i]));
-    out += c;
-  }
-  return out;
 }
 
 // Renders a template file for a host with the template engine, the host's
@@ -166,7 +155,7 @@ Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilt
     } else if (it->rendered >= 0) {
       contents = plan->rendered[it->rendered];
     } else {
-      ASSIGN_OR_RETURN(contents, ReadData(stack, chunks, stack.ResolveHardlink(it->ref)));
+      ASSIGN_OR_RETURN(contents, ReadMergedFileBytes(stack, chunks, stack.ResolveHardlink(it->ref)));
     }
     ASSIGN_OR_RETURN(std::string out, filter(contents));
     plan->rendered.push_back(std::move(out));
@@ -206,7 +195,7 @@ Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, Chunk
   LayerStack::Ref data = stack.ResolveHardlink(*ref);
   if (data.synthetic() || stack.Entry(data).type != EntryType::kRegular)
     return Status::Invalid(path + ": not a regular file in the image");
-  ASSIGN_OR_RETURN(std::string bytes, ReadData(stack, chunks, data));
+  ASSIGN_OR_RETURN(std::string bytes, ReadMergedFileBytes(stack, chunks, data));
   return std::optional<std::string>(std::move(bytes));
 }
 
@@ -240,7 +229,7 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     if (e.rendered >= 0) {
       data = plan.rendered[e.rendered];  // an override's contents
     } else {
-      ASSIGN_OR_RETURN(data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
+      ASSIGN_OR_RETURN(data, ReadMergedFileBytes(stack, chunks, stack.ResolveHardlink(e.ref)));
     }
     ASSIGN_OR_RETURN(std::string out, Render(data, statics ? env : *tmpl_env, e.path));
     plan.rendered.push_back(std::move(out));

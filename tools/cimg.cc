@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
   AddExecCommands(app, g, quiet);
+  AddBrowseCommands(app, g, quiet);
   AddVersionCommand(app);
 
   // Name an unknown command (CLI11 would only say one is required).
