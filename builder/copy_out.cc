@@ -199,17 +199,19 @@ Result<Target> PlaceCopy(const std::string& src, bool src_is_dir, const std::str
 Result<CopyOutStats> CopyOut(const LayerStack& stack, ChunkSource& chunks, const std::string& src,
                              const std::string& dest,
                              const std::function<void(const std::string&)>& log) {
-  auto found = LookupMerged(stack, src);
+  auto resolved = ResolveMergedPath(stack, src, false);
+  if (!resolved.ok()) return resolved.status().Prefix(src);
+  auto found = LookupMerged(stack, *resolved);
   if (!found.ok()) return found.status().Prefix(src);
   LayerStack::Ref ref = *found;
   const bool is_dir = stack.Entry(ref).type == EntryType::kDirectory;
-  ASSIGN_OR_RETURN(Target t, PlaceCopy(src, is_dir, dest));
+  ASSIGN_OR_RETURN(Target t, PlaceCopy(*resolved, is_dir, dest));
   UniqueFd root(::open(t.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return Status::IOError(t.dir);
   CopyWriter w(stack, chunks, root.get(), t.dir, log);
   if (!t.top.empty()) RETURN_IF_ERROR(w.Add(t.top, ref));
   if (is_dir) {
-    ASSIGN_OR_RETURN(auto entries, ListMerged(stack, src, true));
+    ASSIGN_OR_RETURN(auto entries, ListMerged(stack, *resolved, true));
     for (const auto& e : entries)
       RETURN_IF_ERROR(w.Add(t.top.empty() ? e.path : t.top + "/" + e.path, e.ref));
   }

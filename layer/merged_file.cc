@@ -1,5 +1,7 @@
 #include "layer/merged_file.h"
 
+#include <algorithm>
+
 namespace cfs {
 
 const TocEntry& MergedMeta(const LayerStack& stack, LayerStack::Ref r) {
@@ -8,8 +10,59 @@ const TocEntry& MergedMeta(const LayerStack& stack, LayerStack::Ref r) {
   return stack.Entry(stack.ResolveHardlink(r));
 }
 
-Result<LayerStack::Ref> LookupMerged(const LayerStack& stack, std::string_view path) {
-  auto ref = stack.Lookup(path);
+namespace {
+
+// Appends the components of p to *out ("" and "." dropped, ".." kept).
+void PushComponents(std::string_view p, std::vector<std::string>* out) {
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t slash = p.find('/', start);
+    std::string_view c = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (!c.empty() && c != ".") out->emplace_back(c);
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+}
+
+std::string Join(const std::vector<std::string>& c) {
+  std::string s;
+  for (const auto& x : c) s += (s.empty() ? "" : "/") + x;
+  return s;
+}
+
+}  // namespace
+
+Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view path, bool follow_last) {
+  if (!path.empty() && path.back() == '/') follow_last = true;  // "link/" is the directory
+  std::vector<std::string> todo, done;  // todo: reversed, the next component last
+  PushComponents(path, &todo);
+  std::reverse(todo.begin(), todo.end());
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = std::move(todo.back());
+    todo.pop_back();
+    if (c == "..") {  // stops at the root
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    done.push_back(std::move(c));
+    auto ref = stack.Lookup(Join(done));
+    if (!ref || stack.Entry(*ref).type != EntryType::kSymlink || (todo.empty() && !follow_last)) continue;
+    if (++links > 40) return Status::Invalid("too many levels of symbolic links");
+    const std::string& target = stack.Entry(*ref).link_target;
+    done.pop_back();
+    if (!target.empty() && target[0] == '/') done.clear();
+    std::vector<std::string> more;
+    PushComponents(target, &more);
+    std::reverse(more.begin(), more.end());
+    for (auto& m : more) todo.push_back(std::move(m));
+  }
+  return Join(done);
+}
+
+Result<LayerStack::Ref> LookupMerged(const LayerStack& stack, std::string_view path, bool follow_last) {
+  ASSIGN_OR_RETURN(std::string resolved, ResolveMergedPath(stack, path, follow_last));
+  auto ref = stack.Lookup(resolved);
   if (!ref) return Status::NotFound("no such file or directory");
   return *ref;
 }
@@ -61,16 +114,15 @@ void ListChildren(const LayerStack& stack, uint32_t node, const std::string& pre
 
 Result<std::vector<MergedListEntry>> ListMerged(const LayerStack& stack, std::string_view path,
                                                 bool recursive) {
-  ASSIGN_OR_RETURN(LayerStack::Ref ref, LookupMerged(stack, path));
+  ASSIGN_OR_RETURN(std::string resolved, ResolveMergedPath(stack, path, false));
+  ASSIGN_OR_RETURN(LayerStack::Ref ref, LookupMerged(stack, resolved));
   std::vector<MergedListEntry> out;
   if (stack.Entry(ref).type != EntryType::kDirectory) {
-    std::string_view p = path;
-    while (!p.empty() && p.back() == '/') p.remove_suffix(1);
-    size_t slash = p.rfind('/');
-    out.push_back({std::string(slash == std::string_view::npos ? p : p.substr(slash + 1)), ref});
+    size_t slash = resolved.rfind('/');
+    out.push_back({slash == std::string::npos ? resolved : resolved.substr(slash + 1), ref});
     return out;
   }
-  auto node = stack.FindNode(path);
+  auto node = stack.FindNode(resolved);
   if (!node) return Status::NotFound("no such file or directory");
   ListChildren(stack, *node, "", recursive, &out);
   return out;

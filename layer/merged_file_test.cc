@@ -51,6 +51,10 @@ class MergedFileTest : public ::testing::Test {
     l2->entries.push_back(Entry(EntryType::kSymlink, "etc/link", "hosts"));
     l2->entries.push_back(Entry(EntryType::kDirectory, "etc/sub"));
     l2->entries.push_back(FileEntry(*l2, mem_, "etc/sub/deep", "deep"));
+    l2->entries.push_back(Entry(EntryType::kSymlink, "abs", "/etc/sub"));
+    l2->entries.push_back(Entry(EntryType::kSymlink, "up", "../../../etc/./link"));
+    l2->entries.push_back(Entry(EntryType::kSymlink, "loop1", "loop2"));
+    l2->entries.push_back(Entry(EntryType::kSymlink, "loop2", "/loop1"));
     auto s = LayerStack::Build({l1, l2});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     stack_ = std::make_unique<LayerStack>(std::move(*s));
@@ -92,7 +96,7 @@ TEST_F(MergedFileTest, ListsDirectoriesSortedAndRecursively) {
   ASSERT_TRUE(top.ok());
   std::vector<std::string> names;
   for (const auto& e : *top) names.push_back(e.path);
-  EXPECT_EQ(names, (std::vector<std::string>{"empty", "etc"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"abs", "empty", "etc", "loop1", "loop2", "up"}));
   auto all = ListMerged(*stack_, "etc", true);
   ASSERT_TRUE(all.ok());
   names.clear();
@@ -103,6 +107,27 @@ TEST_F(MergedFileTest, ListsDirectoriesSortedAndRecursively) {
   ASSERT_EQ(one->size(), 1u);
   EXPECT_EQ((*one)[0].path, "deep");
   EXPECT_EQ(ListMerged(*stack_, "/etc/nope", true).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(MergedFileTest, ResolvesSymlinksInsideTheImage) {
+  EXPECT_EQ(*ResolveMergedPath(*stack_, "/abs/deep", false), "etc/sub/deep");
+  EXPECT_EQ(*ResolveMergedPath(*stack_, "abs", false), "abs");
+  EXPECT_EQ(*ResolveMergedPath(*stack_, "abs", true), "etc/sub");
+  EXPECT_EQ(*ResolveMergedPath(*stack_, "/up", true), "etc/hosts");  // ".." stops at the root
+  EXPECT_EQ(*ResolveMergedPath(*stack_, "/etc/sub/../../../etc/hosts", true), "etc/hosts");
+  auto r = LookupMerged(*stack_, "/up", true);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*ReadMergedFileBytes(*stack_, mem_, *r), "127.0.0.1 localhost\n");
+  EXPECT_EQ(LookupMerged(*stack_, "/up", false).ok(), true);  // the link itself
+  EXPECT_EQ(ResolveMergedPath(*stack_, "/loop1", true).status().message(), "too many levels of symbolic links");
+  auto listed = ListMerged(*stack_, "/abs", false);  // the link itself, as ls -l shows it
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].path, "abs");
+  auto inside = ListMerged(*stack_, "/abs/", false);  // "link/": the directory
+  ASSERT_TRUE(inside.ok());
+  ASSERT_EQ(inside->size(), 1u);
+  EXPECT_EQ((*inside)[0].path, "deep");
 }
 
 }  // namespace

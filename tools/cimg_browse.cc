@@ -171,7 +171,7 @@ void AddCatCommand(CLI::App& app, const Global& g) {
     auto store = Must(OpenStore(g));
     auto img = OpenImage(*store, image, reg);
     const std::string what = image + ":" + path;
-    auto ref = cfs::LookupMerged(img->stack(), path);
+    auto ref = cfs::LookupMerged(img->stack(), path, true);
     if (!ref.ok()) Fail(ref.status().Prefix(what));
     const cfs::TocEntry& m = cfs::MergedMeta(img->stack(), *ref);
     if (m.type == cfs::EntryType::kDirectory) Fail(cfs::Status::Invalid(what + ": is a directory"));
@@ -201,6 +201,7 @@ void AddCpCommand(CLI::App& app, const Global& g) {
     if (path.empty()) Fail(cfs::Status::Invalid(arg + ": no path (IMAGE:/PATH)"));
     auto store = Must(OpenStore(g));
     auto img = OpenImage(*store, image, reg);
+    if (auto ref = cfs::LookupMerged(img->stack(), path); !ref.ok()) Fail(ref.status().Prefix(image + ":" + path));
     auto log = [](const std::string& s) { std::fprintf(stderr, "cimg: %s\n", s.c_str()); };
     auto st = cfs::builder::CopyOut(img->stack(), img->chunks(), path, dest, log);
     if (!st.ok()) Fail(st.status().Prefix(image));

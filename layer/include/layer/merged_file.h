@@ -19,10 +19,19 @@ namespace cfs {
 // link's target entry (ResolveHardlink), any other entry itself.
 const TocEntry& MergedMeta(const LayerStack& stack, LayerStack::Ref r);
 
-// The merged path `path` ("/a/b", "a/b"; "" or "/" is the root). NotFound
-// "no such file or directory" (the caller names the path) when the merged
-// view has nothing there.
-Result<LayerStack::Ref> LookupMerged(const LayerStack& stack, std::string_view path);
+// `path` ("/a/b", "a/b"; "" or "/" is the root) with the symlinks of its
+// directories resolved as the kernel would inside a chroot of the merged
+// view (an absolute target starts at its root, ".." stops there), and of
+// its last component too when follow_last or when path ends in "/"
+// (as "link/" names the directory): the path without symlinks
+// ("a/b"), which need not exist. Invalid "too many levels of symbolic
+// links" after 40.
+Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view path, bool follow_last);
+
+// The entry at `path` (resolved as ResolveMergedPath). NotFound "no such
+// file or directory" (the caller names the path) when there is none.
+Result<LayerStack::Ref> LookupMerged(const LayerStack& stack, std::string_view path,
+                                     bool follow_last = false);
 
 // Writes the bytes of the regular file (or hard link to one) `r` to out,
 // chunk after chunk. Invalid when r is another type; Corruption when the
@@ -44,8 +53,9 @@ struct MergedListEntry {
   LayerStack::Ref ref;
 };
 
-// The entries of directory `path` sorted by name, with `recursive` their
-// subtrees too (a parent before its children); a non-directory lists itself.
+// The entries of directory `path` (its directories' symlinks resolved, not
+// its last component's) sorted by name, with `recursive` their subtrees too
+// (a parent before its children); a non-directory lists itself.
 // NotFound as LookupMerged.
 Result<std::vector<MergedListEntry>> ListMerged(const LayerStack& stack, std::string_view path,
                                                 bool recursive);
