@@ -37,7 +37,11 @@ class CopyWriter {
  public:
   CopyWriter(const LayerStack& stack, ChunkSource& chunks, int root_fd, std::string shown,
              const std::function<void(const std::string&)>& log)
-      : stack_(stack), chunks_(chunks), root_(root_fd), shown_(std::move(shown)), log_(log),
+      : stack_(stack),
+        chunks_(chunks),
+        root_(root_fd),
+        shown_(std::move(shown)),
+        log_(log),
         as_root_(::geteuid() == 0) {}
 
   // rel: the path below root_fd ("a/b").
@@ -50,12 +54,14 @@ class CopyWriter {
     if (meta.type == EntryType::kDirectory) return Dir(parent.get(), leaf, rel, meta);
     RETURN_IF_ERROR(MakeRoom(parent.get(), leaf, rel));
     switch (meta.type) {
-      case EntryType::kRegular: return File(parent.get(), leaf, rel, ref, meta);
+      case EntryType::kRegular:
+        return File(parent.get(), leaf, rel, ref, meta);
       case EntryType::kSymlink:
         if (::symlinkat(meta.link_target.c_str(), parent.get(), leaf.c_str()) != 0)
           return Status::IOError(Shown(rel));
         return Finish(parent.get(), leaf, rel, meta);
-      default: return Special(parent.get(), leaf, rel, meta);
+      default:
+        return Special(parent.get(), leaf, rel, meta);
     }
   }
 
@@ -73,7 +79,9 @@ class CopyWriter {
   const CopyOutStats& stats() const { return stats_; }
 
  private:
-  std::string Shown(const std::string& rel) const { return rel.empty() ? shown_ : shown_ + "/" + rel; }
+  std::string Shown(const std::string& rel) const {
+    return rel.empty() ? shown_ : shown_ + "/" + rel;
+  }
 
   // An existing entry at leaf that is not a directory is removed.
   Status MakeRoom(int parent, const std::string& leaf, const std::string& rel) {
@@ -90,7 +98,8 @@ class CopyWriter {
     if (!leaf.empty() && ::mkdirat(parent, leaf.c_str(), 0700) != 0) {
       struct stat st;
       if (errno != EEXIST) return Status::IOError(Shown(rel));
-      if (::fstatat(parent, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Status::IOError(Shown(rel));
+      if (::fstatat(parent, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return Status::IOError(Shown(rel));
       if (!S_ISDIR(st.st_mode)) {
         RETURN_IF_ERROR(MakeRoom(parent, leaf, rel));
         if (::mkdirat(parent, leaf.c_str(), 0700) != 0) return Status::IOError(Shown(rel));
@@ -106,12 +115,14 @@ class CopyWriter {
     const uint64_t key = uint64_t{data.layer} << 32 | data.entry;
     if (auto it = first_.find(key); it != first_.end()) {
       UniqueFd from(OpenResolved(root_, Parent(it->second), O_PATH | O_DIRECTORY, kBeneath));
-      if (!from.valid() || ::linkat(from.get(), Leaf(it->second).c_str(), parent, leaf.c_str(), 0) != 0)
+      if (!from.valid() ||
+          ::linkat(from.get(), Leaf(it->second).c_str(), parent, leaf.c_str(), 0) != 0)
         return Status::IOError(Shown(rel));
       return Status::Ok();
     }
     first_.emplace(key, rel);
-    UniqueFd fd(::openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(
+        ::openat(parent, leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) return Status::IOError(Shown(rel));
     FdSink sink(fd.get());
     Status s = ReadMergedFile(stack_, chunks_, data, sink);
@@ -120,9 +131,11 @@ class CopyWriter {
     return Meta(fd.get(), rel, meta);
   }
 
-  Status Special(int parent, const std::string& leaf, const std::string& rel, const TocEntry& meta) {
-    mode_t type = meta.type == EntryType::kFifo ? S_IFIFO
-                  : meta.type == EntryType::kChar ? S_IFCHR : S_IFBLK;
+  Status Special(int parent, const std::string& leaf, const std::string& rel,
+                 const TocEntry& meta) {
+    mode_t type = meta.type == EntryType::kFifo   ? S_IFIFO
+                  : meta.type == EntryType::kChar ? S_IFCHR
+                                                  : S_IFBLK;
     if (type != S_IFIFO && !as_root_) {
       stats_.skipped++;
       if (log_) log_(Shown(rel) + ": a device, left out (needs root)");
@@ -142,7 +155,8 @@ class CopyWriter {
       return Status::IOError(Shown(rel));
     struct timespec ts[2] = {{meta.mtime_sec, static_cast<long>(meta.mtime_nsec)},
                              {meta.mtime_sec, static_cast<long>(meta.mtime_nsec)}};
-    if (::utimensat(parent, leaf.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) return Status::IOError(Shown(rel));
+    if (::utimensat(parent, leaf.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::IOError(Shown(rel));
     return Status::Ok();
   }
 
@@ -151,7 +165,8 @@ class CopyWriter {
     if (as_root_ && ::fchown(fd, meta.uid, meta.gid) != 0) return Status::IOError(Shown(rel));
     for (const auto& [k, v] : meta.xattrs) {
       if (::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0) == 0) continue;
-      if (errno != EPERM && errno != ENOTSUP && errno != EACCES) return Status::IOError(Shown(rel) + ": xattr " + k);
+      if (errno != EPERM && errno != ENOTSUP && errno != EACCES)
+        return Status::IOError(Shown(rel) + ": xattr " + k);
       if (log_) log_(Shown(rel) + ": xattr " + k + " left out (" + std::strerror(errno) + ")");
     }
     if (::fchmod(fd, meta.mode & 07777) != 0) return Status::IOError(Shown(rel));

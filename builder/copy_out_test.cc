@@ -33,7 +33,8 @@ TocEntry File(LayerToc& toc, MemoryChunks& mem, const std::string& name, const s
   TocEntry e = Make(EntryType::kRegular, name, 0640);
   e.size = data.size();
   e.first_chunk = static_cast<uint32_t>(toc.chunks.size());
-  for (size_t off = 0; off < data.size(); off += 5) toc.chunks.push_back(mem.Put(data.substr(off, 5)));
+  for (size_t off = 0; off < data.size(); off += 5)
+    toc.chunks.push_back(mem.Put(data.substr(off, 5)));
   e.num_chunks = static_cast<uint32_t>(toc.chunks.size()) - e.first_chunk;
   return e;
 }
@@ -92,7 +93,8 @@ TEST_F(CopyOutTest, AFileToANewNameAndIntoADirectory) {
   EXPECT_EQ(Read(dir / "renamed"), "key = value\n");
   ASSERT_TRUE(CopyOut(*stack_, mem_, "etc/app/conf.hl", dir.string()).ok());
   EXPECT_EQ(Read(dir / "conf.hl"), "key = value\n");
-  EXPECT_EQ(CopyOut(*stack_, mem_, "/etc/nope", dir.string()).status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(CopyOut(*stack_, mem_, "/etc/nope", dir.string()).status().code(),
+            Status::Code::kNotFound);
   EXPECT_EQ(CopyOut(*stack_, mem_, "/etc", (dir / "renamed").string()).status().code(),
             Status::Code::kAlreadyExists);
   EXPECT_EQ(CopyOut(*stack_, mem_, "/etc/app/conf", (dir / "no/such/dir").string()).status().code(),

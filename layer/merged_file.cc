@@ -17,7 +17,8 @@ void PushComponents(std::string_view p, std::vector<std::string>* out) {
   size_t start = 0;
   while (start <= p.size()) {
     size_t slash = p.find('/', start);
-    std::string_view c = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    std::string_view c =
+        p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (!c.empty() && c != ".") out->emplace_back(c);
     if (slash == std::string_view::npos) break;
     start = slash + 1;
@@ -32,7 +33,8 @@ std::string Join(const std::vector<std::string>& c) {
 
 }  // namespace
 
-Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view path, bool follow_last) {
+Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view path,
+                                      bool follow_last) {
   if (!path.empty() && path.back() == '/') follow_last = true;  // "link/" is the directory
   std::vector<std::string> todo, done;  // todo: reversed, the next component last
   PushComponents(path, &todo);
@@ -47,7 +49,8 @@ Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view 
     }
     done.push_back(std::move(c));
     auto ref = stack.Lookup(Join(done));
-    if (!ref || stack.Entry(*ref).type != EntryType::kSymlink || (todo.empty() && !follow_last)) continue;
+    if (!ref || stack.Entry(*ref).type != EntryType::kSymlink || (todo.empty() && !follow_last))
+      continue;
     if (++links > 40) return Status::Invalid("too many levels of symbolic links");
     const std::string& target = stack.Entry(*ref).link_target;
     done.pop_back();
@@ -60,7 +63,8 @@ Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view 
   return Join(done);
 }
 
-Result<LayerStack::Ref> LookupMerged(const LayerStack& stack, std::string_view path, bool follow_last) {
+Result<LayerStack::Ref> LookupMerged(const LayerStack& stack, std::string_view path,
+                                     bool follow_last) {
   ASSIGN_OR_RETURN(std::string resolved, ResolveMergedPath(stack, path, follow_last));
   auto ref = stack.Lookup(resolved);
   if (!ref) return Status::NotFound("no such file or directory");

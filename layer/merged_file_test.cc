@@ -14,14 +14,16 @@ namespace {
 using testing::MemoryChunks;
 
 // A regular file of `data`, cut into chunks of at most 4 bytes.
-TocEntry FileEntry(LayerToc& toc, MemoryChunks& mem, const std::string& name, const std::string& data) {
+TocEntry FileEntry(LayerToc& toc, MemoryChunks& mem, const std::string& name,
+                   const std::string& data) {
   TocEntry e;
   e.type = EntryType::kRegular;
   e.name = name;
   e.mode = 0644;
   e.size = data.size();
   e.first_chunk = static_cast<uint32_t>(toc.chunks.size());
-  for (size_t off = 0; off < data.size(); off += 4) toc.chunks.push_back(mem.Put(data.substr(off, 4)));
+  for (size_t off = 0; off < data.size(); off += 4)
+    toc.chunks.push_back(mem.Put(data.substr(off, 4)));
   e.num_chunks = static_cast<uint32_t>(toc.chunks.size()) - e.first_chunk;
   return e;
 }
@@ -81,7 +83,9 @@ TEST_F(MergedFileTest, RefusesWhatIsNotAFile) {
   for (const char* p : {"/etc", "/etc/link"}) {
     auto r = LookupMerged(*stack_, p);
     ASSERT_TRUE(r.ok()) << p;
-    EXPECT_EQ(ReadMergedFileBytes(*stack_, mem_, *r).status().code(), Status::Code::kInvalidArgument) << p;
+    EXPECT_EQ(ReadMergedFileBytes(*stack_, mem_, *r).status().code(),
+              Status::Code::kInvalidArgument)
+        << p;
   }
 }
 
@@ -119,7 +123,8 @@ TEST_F(MergedFileTest, ResolvesSymlinksInsideTheImage) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*ReadMergedFileBytes(*stack_, mem_, *r), "127.0.0.1 localhost\n");
   EXPECT_EQ(LookupMerged(*stack_, "/up", false).ok(), true);  // the link itself
-  EXPECT_EQ(ResolveMergedPath(*stack_, "/loop1", true).status().message(), "too many levels of symbolic links");
+  EXPECT_EQ(ResolveMergedPath(*stack_, "/loop1", true).status().message(),
+            "too many levels of symbolic links");
   auto listed = ListMerged(*stack_, "/abs", false);  // the link itself, as ls -l shows it
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);

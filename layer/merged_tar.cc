@@ -17,12 +17,18 @@ namespace {
 
 unsigned FileType(EntryType t) {
   switch (t) {
-    case EntryType::kDirectory: return AE_IFDIR;
-    case EntryType::kSymlink: return AE_IFLNK;
-    case EntryType::kChar: return AE_IFCHR;
-    case EntryType::kBlock: return AE_IFBLK;
-    case EntryType::kFifo: return AE_IFIFO;
-    default: return AE_IFREG;
+    case EntryType::kDirectory:
+      return AE_IFDIR;
+    case EntryType::kSymlink:
+      return AE_IFLNK;
+    case EntryType::kChar:
+      return AE_IFCHR;
+    case EntryType::kBlock:
+      return AE_IFBLK;
+    case EntryType::kFifo:
+      return AE_IFIFO;
+    default:
+      return AE_IFREG;
   }
 }
 
@@ -45,8 +51,11 @@ la_ssize_t WriteSink(struct archive* a, void* ctx, const void* buf, size_t n) {
 class MergedTarWriter {
  public:
   MergedTarWriter(const LayerStack& stack, ChunkSource& chunks, ByteSink& out)
-      : stack_(stack), chunks_(chunks), ctx_{&out, Status::Ok()},
-        a_(archive_write_new(), archive_write_free), ae_(archive_entry_new(), archive_entry_free) {}
+      : stack_(stack),
+        chunks_(chunks),
+        ctx_{&out, Status::Ok()},
+        a_(archive_write_new(), archive_write_free),
+        ae_(archive_entry_new(), archive_entry_free) {}
 
   Status Open() {
     archive_write_set_format_pax_restricted(a_.get());
@@ -104,7 +113,8 @@ class MergedTarWriter {
     }
     for (const auto& [k, v] : meta.xattrs)
       archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
-    archive_entry_set_size(x, meta.type == EntryType::kRegular ? static_cast<la_int64_t>(meta.size) : 0);
+    archive_entry_set_size(
+        x, meta.type == EntryType::kRegular ? static_cast<la_int64_t>(meta.size) : 0);
   }
 
   Status Data(const std::string& path, LayerStack::Ref data) {

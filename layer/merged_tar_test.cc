@@ -30,7 +30,8 @@ TocEntry File(LayerToc& toc, MemoryChunks& mem, const std::string& name, const s
   TocEntry e = Make(EntryType::kRegular, name, 0640);
   e.size = data.size();
   e.first_chunk = static_cast<uint32_t>(toc.chunks.size());
-  for (size_t off = 0; off < data.size(); off += 3) toc.chunks.push_back(mem.Put(data.substr(off, 3)));
+  for (size_t off = 0; off < data.size(); off += 3)
+    toc.chunks.push_back(mem.Put(data.substr(off, 3)));
   e.num_chunks = static_cast<uint32_t>(toc.chunks.size()) - e.first_chunk;
   return e;
 }

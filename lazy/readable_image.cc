@@ -27,8 +27,9 @@ Result<std::unique_ptr<ReadableImage>> ReadableImage::Open(Store& store, const s
   if (!IsRegistryImageName(store, name)) {
     auto det = store.Inspect(name);
     if (!det.ok() && det.status().code() == Status::Code::kNotFound)
-      return Status::NotFound("image '" + name + "' is not in the store " + store.root() +
-                              " (see 'cimg images'; a registry image is named REGISTRY/REPO[:TAG])");
+      return Status::NotFound(
+          "image '" + name + "' is not in the store " + store.root() +
+          " (see 'cimg images'; a registry image is named REGISTRY/REPO[:TAG])");
     if (!det.ok()) return det.status();
     ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, *det));
     r->image_.emplace(std::move(image));

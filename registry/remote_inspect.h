@@ -26,11 +26,11 @@ struct RemoteInspectOptions {
 };
 
 struct RemoteInspect {
-  Reference logical;        // the name asked for, after short-name resolution
-  std::string served_by;    // the endpoint that answered (PullSource::Describe)
-  FetchedManifest served;   // raw: the manifest or index the reference names
-  SourceImage image;        // not raw: the platform's manifest and config
-  Client::Stats stats;      // what crossed the wire
+  Reference logical;       // the name asked for, after short-name resolution
+  std::string served_by;   // the endpoint that answered (PullSource::Describe)
+  FetchedManifest served;  // raw: the manifest or index the reference names
+  SourceImage image;       // not raw: the platform's manifest and config
+  Client::Stats stats;     // what crossed the wire
 };
 
 // name: [docker://]REF. Errors as a pull's (NotFound for an unknown tag,

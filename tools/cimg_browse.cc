@@ -119,11 +119,13 @@ void PrintLong(const cfs::LayerStack& stack, const std::vector<cfs::MergedListEn
 
 // cimg ls
 void AddLsCommand(CLI::App& app, const Global& g) {
-  static auto* ls = app.add_subcommand("ls", "List a directory of an image (stored or in a registry)");
+  static auto* ls =
+      app.add_subcommand("ls", "List a directory of an image (stored or in a registry)");
   static std::string arg, path_arg, format;
   static bool recursive = false;
   static RegistryFlags reg;
-  ls->add_option("IMAGE[:/PATH]", arg, "An image of the store or REGISTRY/REPO[:TAG], and a path (default /)")
+  ls->add_option("IMAGE[:/PATH]", arg,
+                 "An image of the store or REGISTRY/REPO[:TAG], and a path (default /)")
       ->required();
   ls->add_option("PATH", path_arg, "The path, when not given after IMAGE:");
   ls->add_flag("-R,--recursive", recursive, "List subdirectories too");
@@ -156,7 +158,8 @@ void AddCatCommand(CLI::App& app, const Global& g) {
   static auto* cat = app.add_subcommand("cat", "Write a file of an image to stdout");
   static std::string arg;
   static RegistryFlags reg;
-  cat->add_option("IMAGE:/PATH", arg, "An image of the store or REGISTRY/REPO[:TAG], and the file")->required();
+  cat->add_option("IMAGE:/PATH", arg, "An image of the store or REGISTRY/REPO[:TAG], and the file")
+      ->required();
   reg.Add(cat);
   cat->footer(
       "Every chunk is verified against its digest. A registry image is read lazily: its TOCs and\n"
@@ -186,8 +189,10 @@ void AddCpCommand(CLI::App& app, const Global& g) {
   static auto* cp = app.add_subcommand("cp", "Copy a file or directory out of an image");
   static std::string arg, dest;
   static RegistryFlags reg;
-  cp->add_option("IMAGE:/PATH", arg, "An image of the store or REGISTRY/REPO[:TAG], and the path")->required();
-  cp->add_option("DEST", dest, "Where to (an existing directory: the copy goes inside it)")->required();
+  cp->add_option("IMAGE:/PATH", arg, "An image of the store or REGISTRY/REPO[:TAG], and the path")
+      ->required();
+  cp->add_option("DEST", dest, "Where to (an existing directory: the copy goes inside it)")
+      ->required();
   reg.Add(cp);
   cp->footer(
       "As docker cp: DEST an existing directory receives PATH's last component; else DEST becomes\n"
@@ -201,7 +206,8 @@ void AddCpCommand(CLI::App& app, const Global& g) {
     if (path.empty()) Fail(cfs::Status::Invalid(arg + ": no path (IMAGE:/PATH)"));
     auto store = Must(OpenStore(g));
     auto img = OpenImage(*store, image, reg);
-    if (auto ref = cfs::LookupMerged(img->stack(), path); !ref.ok()) Fail(ref.status().Prefix(image + ":" + path));
+    if (auto ref = cfs::LookupMerged(img->stack(), path); !ref.ok())
+      Fail(ref.status().Prefix(image + ":" + path));
     auto log = [](const std::string& s) { std::fprintf(stderr, "cimg: %s\n", s.c_str()); };
     auto st = cfs::builder::CopyOut(img->stack(), img->chunks(), path, dest, log);
     if (!st.ok()) Fail(st.status().Prefix(image));
@@ -241,8 +247,8 @@ void AddExportCommand(CLI::App& app, const Global& g) {
 
 }  // namespace
 
-json RemoteInspectJson(const std::string& name, const RegistryFlags& reg, const std::string& platform,
-                       bool raw, std::string* raw_bytes) {
+json RemoteInspectJson(const std::string& name, const RegistryFlags& reg,
+                       const std::string& platform, bool raw, std::string* raw_bytes) {
   cfs::registry::RemoteInspectOptions o;
   o.client = reg.Options();
   if (!platform.empty()) o.platform = Must(cfs::Platform::Parse(platform));
@@ -269,8 +275,11 @@ json RemoteInspectJson(const std::string& name, const RegistryFlags& reg, const 
     size += l.size;
     json a = json::object();
     for (const auto& [k, v] : l.annotations) a[k] = v;
-    layers.push_back({{"DiffID", im.diff_ids[i].ToString()}, {"SourceDigest", l.digest.ToString()},
-                      {"SourceMediaType", l.media_type}, {"Size", l.size}, {"Annotations", a}});
+    layers.push_back({{"DiffID", im.diff_ids[i].ToString()},
+                      {"SourceDigest", l.digest.ToString()},
+                      {"SourceMediaType", l.media_type},
+                      {"Size", l.size},
+                      {"Annotations", a}});
   }
   j["Size"] = size;
   if (config.is_object()) {

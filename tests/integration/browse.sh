@@ -211,8 +211,21 @@ reg_proxy_ctl "$REG_PX_CTL" reset-stats
 cir "$RR" ls -R "$PX/browse:1:/" --tls-verify=false >"$T/r.ls" || fail "remote ls -R"
 cmp <(ci ls -R br:1:/) "$T/r.ls" || fail "remote ls -R differs from the stored image's"
 b=$(pbytes)
+log "   ls -R after that: $b bytes"
 ((b < 64 * 1024)) || fail "remote ls moved $b bytes (the TOCs are in the store already)"
+reg_proxy_ctl "$REG_PX_CTL" reset-stats
 cir "$RR" export "docker://$PX/browse:1" --tls-verify=false -o "$T/r.tar" || fail "remote export"
 cmp "$T/rootfs.tar" "$T/r.tar" || fail "remote export differs from the stored image's"
+b=$(pbytes)
+log "   export after that: $b bytes in $(reg_proxy_stat "$STATS" requests) requests"
+((b <= IMG_SIZE)) || fail "remote export moved $b bytes, more than the image's layers ($IMG_SIZE)"
 expect_one_line_error 'no such file or directory' cir "$RR" cat "$PX/browse:1:/nope" --tls-verify=false
 expect_one_line_error '' cir "$RR" cat "$PX/nosuch:1:/x" --tls-verify=false
+
+log "a gzip image: not lazily readable, so its layers are fetched whole, and cat says so"
+ci push br:1 "$REG_REG_ADDR/browse-gz:1" --tls-verify=false --compression gzip >/dev/null || fail "push --compression gzip"
+cir "$T/gz-root" cat "$PX/browse-gz:1:/a/b/hl2" --tls-verify=false >"$T/gz.out" 2>"$T/gz.err" ||
+  fail "cat of a gzip image's file: $(cat "$T/gz.err")"
+cmp "$O/a/b/hl2" "$T/gz.out" || fail "cat of a gzip image's file differs"
+grep -F 'is not lazily readable (not zstd:chunked): fetching it whole' "$T/gz.err" >/dev/null ||
+  fail "cat of a gzip image did not say its layers are fetched whole: $(cat "$T/gz.err")"

@@ -26,7 +26,8 @@ const TocEntry& MergedMeta(const LayerStack& stack, LayerStack::Ref r);
 // (as "link/" names the directory): the path without symlinks
 // ("a/b"), which need not exist. Invalid "too many levels of symbolic
 // links" after 40.
-Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view path, bool follow_last);
+Result<std::string> ResolveMergedPath(const LayerStack& stack, std::string_view path,
+                                      bool follow_last);
 
 // The entry at `path` (resolved as ResolveMergedPath). NotFound "no such
 // file or directory" (the caller names the path) when there is none.
