@@ -49,6 +49,7 @@ Result<std::unique_ptr<ReadableImage>> ReadableImage::Open(Store& store, const s
   po.client = o.client;
   po.connected = conn.client;
   po.tmp_dir = lo.tmp_dir;
+  po.platform = o.platform;
   po.log = o.log;
   ASSIGN_OR_RETURN(ImageStack image, PlanLazyImage(store, *lazy, conn.remote, po));
   r->image_.emplace(std::move(image));

@@ -44,10 +44,21 @@ void SplitImagePath(const std::string& arg, std::string* image, std::string* pat
   *path = arg.substr(at + 1);
 }
 
+// The flags of a command that reads a registry image: pull's, and --platform.
+struct SourceFlags : RegistryFlags {
+  std::string platform;
+  void Add(CLI::App* c) {
+    RegistryFlags::Add(c);
+    c->add_option("--platform", platform,
+                  "A registry image's os/arch[/variant] to pick from an index (default: this host)");
+  }
+};
+
 std::unique_ptr<cfs::lazy::ReadableImage> OpenImage(cfs::Store& store, const std::string& name,
-                                                    const RegistryFlags& reg) {
+                                                    const SourceFlags& reg) {
   cfs::lazy::ReadableImageOptions o;
   o.client = reg.Options();
+  if (!reg.platform.empty()) o.platform = Must(cfs::Platform::Parse(reg.platform));
   o.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
   return Must(cfs::lazy::ReadableImage::Open(store, name, o));
 }
@@ -123,7 +134,7 @@ void AddLsCommand(CLI::App& app, const Global& g) {
       app.add_subcommand("ls", "List a directory of an image (stored or in a registry)");
   static std::string arg, path_arg, format;
   static bool recursive = false;
-  static RegistryFlags reg;
+  static SourceFlags reg;
   ls->add_option("IMAGE[:/PATH]", arg,
                  "An image of the store or REGISTRY/REPO[:TAG], and a path (default /)")
       ->required();
@@ -157,7 +168,7 @@ void AddLsCommand(CLI::App& app, const Global& g) {
 void AddCatCommand(CLI::App& app, const Global& g) {
   static auto* cat = app.add_subcommand("cat", "Write a file of an image to stdout");
   static std::string arg;
-  static RegistryFlags reg;
+  static SourceFlags reg;
   cat->add_option("IMAGE:/PATH", arg, "An image of the store or REGISTRY/REPO[:TAG], and the file")
       ->required();
   reg.Add(cat);
@@ -188,7 +199,7 @@ void AddCatCommand(CLI::App& app, const Global& g) {
 void AddCpCommand(CLI::App& app, const Global& g) {
   static auto* cp = app.add_subcommand("cp", "Copy a file or directory out of an image");
   static std::string arg, dest;
-  static RegistryFlags reg;
+  static SourceFlags reg;
   cp->add_option("IMAGE:/PATH", arg, "An image of the store or REGISTRY/REPO[:TAG], and the path")
       ->required();
   cp->add_option("DEST", dest, "Where to (an existing directory: the copy goes inside it)")
@@ -218,7 +229,7 @@ void AddCpCommand(CLI::App& app, const Global& g) {
 void AddExportCommand(CLI::App& app, const Global& g) {
   static auto* ex = app.add_subcommand("export", "Write an image's merged rootfs as one tar");
   static std::string image, output;
-  static RegistryFlags reg;
+  static SourceFlags reg;
   ex->add_option("IMAGE", image, "An image of the store or REGISTRY/REPO[:TAG]")->required();
   ex->add_option("-o,--output", output, "The tar file (default: stdout, unless a terminal)");
   reg.Add(ex);

@@ -219,6 +219,8 @@ cmp "$T/rootfs.tar" "$T/r.tar" || fail "remote export differs from the stored im
 b=$(pbytes)
 log "   export after that: $b bytes in $(reg_proxy_stat "$STATS" requests) requests"
 ((b <= IMG_SIZE)) || fail "remote export moved $b bytes, more than the image's layers ($IMG_SIZE)"
+cir "$RR" cat "docker://$PX/browse:1:/a/rel-link" --tls-verify=false >"$T/r.link" || fail "cat docker://...:/a/rel-link"
+cmp "$O/small.txt" "$T/r.link" || fail "remote cat through a symlink differs"
 expect_one_line_error 'no such file or directory' cir "$RR" cat "$PX/browse:1:/nope" --tls-verify=false
 expect_one_line_error '' cir "$RR" cat "$PX/nosuch:1:/x" --tls-verify=false
 

@@ -28,7 +28,8 @@ namespace cfs::lazy {
 bool IsRegistryImageName(Store& store, const std::string& name);
 
 struct ReadableImageOptions {
-  registry::ClientOptions client;  // for a registry image
+  registry::ClientOptions client;        // for a registry image
+  Platform platform = Platform::Host();  // the manifest of a registry image's index
   // A chunk the registry cannot serve within this many seconds fails the read.
   int read_timeout_s = 300;
   std::function<void(const std::string&)> log;  // layers fetched whole, the endpoint that served
