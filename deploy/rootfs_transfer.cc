@@ -12,6 +12,7 @@
 
 #include "base/digest.h"
 #include "layer/merged_file.h"
+#include "layer/merged_tar.h"
 #include "template/template.h"
 
 namespace cfs::deploy {
@@ -411,22 +412,11 @@ unsigned FileType(char type) {
 void FillHeader(archive_entry* x, const LayerStack& stack, const RootfsPlan& plan,
                 const RootfsEntry& e) {
   LayerStack::Ref data = stack.ResolveHardlink(e.ref);
-  const TocEntry& meta = stack.Entry(stack.Entry(e.ref).type == EntryType::kHardlink ? data : e.ref);
   const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
-  archive_entry_clear(x);
-  archive_entry_set_pathname(x, e.path.c_str());
+  FillTarEntry(x, e.path, MergedMeta(stack, e.ref));
+  // the plan's type, permissions and size win: a file it adds or renders
   archive_entry_set_filetype(x, FileType(e.type));
-  archive_entry_set_perm(x, e.perm >= 0 ? e.perm : meta.mode & 07777);
-  archive_entry_set_uid(x, meta.uid);
-  archive_entry_set_gid(x, meta.gid);
-  archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
-  if (e.type == 'l') archive_entry_set_symlink(x, meta.link_target.c_str());
-  if (e.type == 'c' || e.type == 'b') {
-    archive_entry_set_rdevmajor(x, meta.dev_major);
-    archive_entry_set_rdevminor(x, meta.dev_minor);
-  }
-  for (const auto& [k, v] : meta.xattrs)
-    archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
+  if (e.perm >= 0) archive_entry_set_perm(x, e.perm);
   uint64_t size = e.type != 'f' ? 0 : rendered ? rendered->size() : stack.Entry(data).size;
   archive_entry_set_size(x, static_cast<la_int64_t>(size));
 }

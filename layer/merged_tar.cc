@@ -72,7 +72,7 @@ class MergedTarWriter {
   Status Add(const std::string& path, LayerStack::Ref ref) {
     LayerStack::Ref data = stack_.ResolveHardlink(ref);
     const TocEntry& meta = MergedMeta(stack_, ref);
-    Header(path, meta);
+    FillTarEntry(ae_.get(), path, meta);
     if (meta.type == EntryType::kRegular) {
       auto [it, first] = written_.try_emplace(Key(data), path);
       if (!first) {
@@ -94,28 +94,6 @@ class MergedTarWriter {
 
  private:
   static uint64_t Key(LayerStack::Ref r) { return uint64_t{r.layer} << 32 | r.entry; }
-
-  void Header(const std::string& path, const TocEntry& meta) {
-    archive_entry* x = ae_.get();
-    archive_entry_clear(x);
-    archive_entry_set_pathname(x, path.c_str());
-    archive_entry_set_filetype(x, FileType(meta.type));
-    archive_entry_set_perm(x, meta.mode & 07777);
-    archive_entry_set_uid(x, meta.uid);
-    archive_entry_set_gid(x, meta.gid);
-    if (!meta.uname.empty()) archive_entry_set_uname(x, meta.uname.c_str());
-    if (!meta.gname.empty()) archive_entry_set_gname(x, meta.gname.c_str());
-    archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
-    if (meta.type == EntryType::kSymlink) archive_entry_set_symlink(x, meta.link_target.c_str());
-    if (meta.type == EntryType::kChar || meta.type == EntryType::kBlock) {
-      archive_entry_set_rdevmajor(x, meta.dev_major);
-      archive_entry_set_rdevminor(x, meta.dev_minor);
-    }
-    for (const auto& [k, v] : meta.xattrs)
-      archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
-    archive_entry_set_size(
-        x, meta.type == EntryType::kRegular ? static_cast<la_int64_t>(meta.size) : 0);
-  }
 
   Status Data(const std::string& path, LayerStack::Ref data) {
     class ArchiveSink : public ByteSink {
@@ -151,6 +129,24 @@ class MergedTarWriter {
 };
 
 }  // namespace
+
+void FillTarEntry(archive_entry* x, const std::string& path, const TocEntry& meta) {
+  archive_entry_clear(x);
+  archive_entry_set_pathname(x, path.c_str());
+  archive_entry_set_filetype(x, FileType(meta.type));
+  archive_entry_set_perm(x, meta.mode & 07777);
+  archive_entry_set_uid(x, meta.uid);
+  archive_entry_set_gid(x, meta.gid);
+  archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
+  if (meta.type == EntryType::kSymlink) archive_entry_set_symlink(x, meta.link_target.c_str());
+  if (meta.type == EntryType::kChar || meta.type == EntryType::kBlock) {
+    archive_entry_set_rdevmajor(x, meta.dev_major);
+    archive_entry_set_rdevminor(x, meta.dev_minor);
+  }
+  for (const auto& [k, v] : meta.xattrs) archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
+  const bool reg = meta.type == EntryType::kRegular;
+  archive_entry_set_size(x, reg ? static_cast<la_int64_t>(meta.size) : 0);
+}
 
 Status WriteMergedTar(const LayerStack& stack, ChunkSource& chunks, ByteSink& out) {
   MergedTarWriter w(stack, chunks, out);

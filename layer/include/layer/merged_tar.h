@@ -8,12 +8,23 @@
 // ChunkSource, every chunk verified.
 #pragma once
 
+#include <string>
+
 #include "base/io.h"
 #include "base/status.h"
 #include "layer/chunk_source.h"
 #include "layer/layer_stack.h"
 
+struct archive_entry;  // libarchive's
+
 namespace cfs {
+
+// Clears x and describes `meta` (what the merged view shows at `path`:
+// MergedMeta) named `path`: type, permission bits, numeric owner (no
+// names: a tar extracted elsewhere keeps the image's ids), mtime, symlink
+// target, device numbers, xattrs, and size (a regular file's). The one
+// header of a merged entry, for this tar and for deploy's rootfs stream.
+void FillTarEntry(archive_entry* x, const std::string& path, const TocEntry& meta);
 
 // Writes the tar (uncompressed, POSIX pax) to out. Errors name the path
 // whose data could not be read, or the write that failed.
