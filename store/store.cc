@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "base/log.h"
 #include "store_impl.h"
 
 namespace cfs {
@@ -273,6 +274,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
     return Status::Denied(opened.status().message() +
                           " (not root: --root DIR or $CIMG_ROOT names a store of your own)");
   ASSIGN_OR_RETURN(auto chunks, std::move(opened));
+  LogDebug("store: " + o.root);
   o.chunker = chunks->chunker().params();
   return std::unique_ptr<Store>(new Store(std::make_unique<Impl>(o, std::move(chunks))));
 }

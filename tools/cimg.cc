@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "base/log.h"
 #include "tools/cimg_common.h"
 #include "tools/version.h"
 
@@ -29,20 +30,36 @@ int main(int argc, char** argv) {
   app.add_option("--threads", g.threads, "Worker threads for hashing and compression (0 = all cores)");
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "No progress output");
+  app.add_option_function<std::string>(
+         "--log-level",
+         [](const std::string& l) {
+           auto level = cfs::ParseLogLevel(l);
+           if (!level.ok()) throw CLI::ValidationError("--log-level", level.status().message());
+           cfs::SetLogLevel(*level);
+         },
+         "Diagnostics on stderr from this level up: error, warn (default), info, debug (every "
+         "registry request, without secrets)");
+  app.add_flag_function(
+      "-v,--verbose",
+      [](std::int64_t n) { cfs::SetLogLevel(n >= 2 ? cfs::LogLevel::kDebug : cfs::LogLevel::kInfo); },
+      "--log-level info; -vv: debug");
 
   AddImageCommands(app, g, quiet);
   AddBuildCommands(app, g, quiet);
   AddLoginCommands(app, g, quiet);
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
+  AddClustersCommand(app, g);
   AddExecCommands(app, g, quiet);
   AddBrowseCommands(app, g, quiet);
+  AddSignCommands(app);
   AddVersionCommand(app);
+  AddCompletionCommand(app);
 
   // Name an unknown command (CLI11 would only say one is required).
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
-    if (a == "--root" || a == "--threads") {
+    if (a == "--root" || a == "--threads" || a == "--log-level") {
       i++;
       continue;
     }

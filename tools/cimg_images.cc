@@ -156,11 +156,15 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
   push->add_option("--digestfile", push_digestfile,
                    "Write the digest of the manifest pushed to this file (as skopeo and podman)");
   push_reg.Add(push);
+  static SignFlags push_sign;
+  push_sign.Add(push);
   push->footer(
       "Examples:\n"
       "  cimg push demo/app:1 registry.example.com/team/app:1\n"
       "  cimg push demo/app:1 oci-archive:/tmp/app.tar --compression gzip\n"
-      "  cimg push demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile /tmp/app.digest");
+      "  cimg push demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile /tmp/app.digest\n"
+      "  cimg push demo/app:1 quay.io/team/app:1 --sign-by-sigstore-private-key key.private \\\n"
+      "      --sign-passphrase-file pass.txt");
   push->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PushOptions o;
@@ -168,6 +172,8 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.progress = TerminalProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
     if (!cfs::registry::IsRegistryReference(dest)) {
+      if (!push_sign.key.empty())
+        Fail(Status::Invalid("--sign-by-sigstore-private-key: signatures go to registries only"));
       cfs::Digest manifest;
       Must(store->Push(push_name, dest, o, &manifest));
       WriteDigestFile(push_digestfile, manifest);
@@ -176,11 +182,14 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     auto ref = Must(cfs::registry::Reference::Parse(dest));
     if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
+    std::optional<cfs::registry::sigstore::PrivateKey> key;
+    if (!push_sign.key.empty()) key = Must(LoadSigningKey(push_sign));
     cfs::registry::PushToRegistryOptions po;
     po.client = push_reg.Connect(ref.registry);
     po.parallel = push_reg.parallel;
     po.push = o;
     auto stats = Must(cfs::registry::PushToRegistry(*store, push_name, ref, po));
+    if (key) Must(SignInRegistry(push_sign, *key, *po.client, ref, stats.manifest_digest));
     WriteDigestFile(push_digestfile, stats.manifest_digest);
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),

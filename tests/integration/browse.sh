@@ -231,3 +231,15 @@ cir "$T/gz-root" cat "$PX/browse-gz:1:/a/b/hl2" --tls-verify=false >"$T/gz.out" 
 cmp "$O/a/b/hl2" "$T/gz.out" || fail "cat of a gzip image's file differs"
 grep -F 'is not lazily readable (not zstd:chunked): fetching it whole' "$T/gz.err" >/dev/null ||
   fail "cat of a gzip image did not say its layers are fetched whole: $(cat "$T/gz.err")"
+
+log "policy.json: a registry image it refuses is not read"
+cat >"$T/policy.json" <<EOF2
+{"default": [{"type": "insecureAcceptAnything"}],
+ "transports": {"docker": {"$PX/browse": [{"type": "reject"}]}}}
+EOF2
+reg_proxy_ctl "$REG_PX_CTL" reset-stats
+CONTAINERS_POLICY=$T/policy.json expect_one_line_error 'refused by policy' \
+  cir "$T/policy-root" cat "$PX/browse:1:/small.txt" --tls-verify=false
+b=$(pbytes)
+((b < 64 * 1024)) || fail "a refused image moved $b bytes"
+CONTAINERS_POLICY=$T/policy.json ci cat br:1:/small.txt >/dev/null || fail "policy.json stopped a stored image's cat"

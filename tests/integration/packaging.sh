@@ -59,6 +59,15 @@ name=cimg-build.1.gz
 zcat "$T/x/usr/share/man/man1/$name" >"$T/page"
 grep -q 'cimg build \\-t' "$T/page" || fail "$name shows no 'cimg build -t' command line"
 
+# `cimg completion bash` prints what the package installs
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+"$CIMG" completion bash >"$T/completion.bash"
+cmp -s "$T/completion.bash" "$REPO/packaging/completion/cimg.bash" ||
+  fail "cimg completion bash differs from packaging/completion/cimg.bash"
+"$CIMG" completion zsh >"$T/completion.zsh"
+zsh -n "$T/completion.zsh" || fail "cimg completion zsh is not valid zsh"
+expect_one_line_error "completion" "$CIMG" completion fish
+
 log "an image for the mounts"
 mkdir -p "$T/src/etc" "$T/src/bin"
 text_file "$T/src/etc/app.conf" 3000

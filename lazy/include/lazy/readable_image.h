@@ -39,7 +39,8 @@ struct ReadableImageOptions {
 class ReadableImage {
  public:
   // name: an image of the store (name, digest, ID prefix), else a registry
-  // reference (IsRegistryImageName; registries.conf as a pull follows it).
+  // reference (IsRegistryImageName; registries.conf and policy.json as a
+  // pull follows them: a refused image is Denied before anything is read).
   // NotFound naming the store for an unknown store name.
   static Result<std::unique_ptr<ReadableImage>> Open(Store& store, const std::string& name,
                                                      const ReadableImageOptions& o);
