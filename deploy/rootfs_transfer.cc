@@ -11,6 +11,8 @@
 #include <cstring>
 
 #include "base/digest.h"
+#include "layer/merged_file.h"
+#include "layer/merged_tar.h"
 #include "template/template.h"
 
 namespace cfs::deploy {
@@ -35,18 +37,6 @@ bool StartsWith(const std::string& s, const char* p) { return s.rfind(p, 0) == 0
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-Result<std::string> ReadData(const LayerStack& stack, ChunkSource& chunks, LayerStack::Ref r) {
-  const LayerToc& toc = stack.layer(r.layer);
-  const TocEntry& e = stack.Entry(r);
-  std::string out;
-  out.reserve(e.size);
-  for (uint32_t i = e.first_chunk; i < e.first_chunk + e.num_chunks; i++) {
-    ASSIGN_OR_RETURN(std::string c, chunks.ReadChunk(toc.chunks[i]));
-    out += c;
-  }
-  return out;
 }
 
 // Renders a template file for a host with the template engine, the host's
@@ -166,7 +156,7 @@ Status ApplyFilters(const LayerStack& stack, ChunkSource& chunks, const FileFilt
     } else if (it->rendered >= 0) {
       contents = plan->rendered[it->rendered];
     } else {
-      ASSIGN_OR_RETURN(contents, ReadData(stack, chunks, stack.ResolveHardlink(it->ref)));
+      ASSIGN_OR_RETURN(contents, ReadMergedFileBytes(stack, chunks, stack.ResolveHardlink(it->ref)));
     }
     ASSIGN_OR_RETURN(std::string out, filter(contents));
     plan->rendered.push_back(std::move(out));
@@ -206,7 +196,7 @@ Result<std::optional<std::string>> ReadRootfsFile(const LayerStack& stack, Chunk
   LayerStack::Ref data = stack.ResolveHardlink(*ref);
   if (data.synthetic() || stack.Entry(data).type != EntryType::kRegular)
     return Status::Invalid(path + ": not a regular file in the image");
-  ASSIGN_OR_RETURN(std::string bytes, ReadData(stack, chunks, data));
+  ASSIGN_OR_RETURN(std::string bytes, ReadMergedFileBytes(stack, chunks, data));
   return std::optional<std::string>(std::move(bytes));
 }
 
@@ -240,7 +230,7 @@ Result<RootfsPlan> PlanRootfs(const LayerStack& stack, ChunkSource& chunks,
     if (e.rendered >= 0) {
       data = plan.rendered[e.rendered];  // an override's contents
     } else {
-      ASSIGN_OR_RETURN(data, ReadData(stack, chunks, stack.ResolveHardlink(e.ref)));
+      ASSIGN_OR_RETURN(data, ReadMergedFileBytes(stack, chunks, stack.ResolveHardlink(e.ref)));
     }
     ASSIGN_OR_RETURN(std::string out, Render(data, statics ? env : *tmpl_env, e.path));
     plan.rendered.push_back(std::move(out));
@@ -422,22 +412,11 @@ unsigned FileType(char type) {
 void FillHeader(archive_entry* x, const LayerStack& stack, const RootfsPlan& plan,
                 const RootfsEntry& e) {
   LayerStack::Ref data = stack.ResolveHardlink(e.ref);
-  const TocEntry& meta = stack.Entry(stack.Entry(e.ref).type == EntryType::kHardlink ? data : e.ref);
   const std::string* rendered = e.rendered >= 0 ? &plan.rendered[e.rendered] : nullptr;
-  archive_entry_clear(x);
-  archive_entry_set_pathname(x, e.path.c_str());
+  FillTarEntry(x, e.path, MergedMeta(stack, e.ref));
+  // the plan's type, permissions and size win: a file it adds or renders
   archive_entry_set_filetype(x, FileType(e.type));
-  archive_entry_set_perm(x, e.perm >= 0 ? e.perm : meta.mode & 07777);
-  archive_entry_set_uid(x, meta.uid);
-  archive_entry_set_gid(x, meta.gid);
-  archive_entry_set_mtime(x, meta.mtime_sec, meta.mtime_nsec);
-  if (e.type == 'l') archive_entry_set_symlink(x, meta.link_target.c_str());
-  if (e.type == 'c' || e.type == 'b') {
-    archive_entry_set_rdevmajor(x, meta.dev_major);
-    archive_entry_set_rdevminor(x, meta.dev_minor);
-  }
-  for (const auto& [k, v] : meta.xattrs)
-    archive_entry_xattr_add_entry(x, k.c_str(), v.data(), v.size());
+  if (e.perm >= 0) archive_entry_set_perm(x, e.perm);
   uint64_t size = e.type != 'f' ? 0 : rendered ? rendered->size() : stack.Entry(data).size;
   archive_entry_set_size(x, static_cast<la_int64_t>(size));
 }

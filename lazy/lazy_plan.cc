@@ -79,7 +79,7 @@ Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Refe
     client = std::move(c);
   }
   ASSIGN_OR_RETURN(auto src, registry::OpenRegistrySource(client, ref, o.tmp_dir));
-  ASSIGN_OR_RETURN(auto img, src->Resolve(Platform::Host()));
+  ASSIGN_OR_RETURN(auto img, src->Resolve(o.platform));
   ASSIGN_OR_RETURN(auto lease, store.TakeLease(img.diff_ids));
   LayerPlanner planner(store, lazy, client, *src, ref, o);
   std::vector<std::shared_ptr<const LayerToc>> tocs;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "lazy/lazy_plan.h"
+#include "lazy/readable_image.h"
 #include "registry/pull.h"
 #include "registry/auth.h"
 #include "registry/client.h"
@@ -27,18 +28,6 @@ Status OpenStore(const ImageMountOptions& o, ImageOverlay* m) {
   if (!st.ok()) return st.status();
   m->store = std::move(*st);
   return Status::Ok();
-}
-
-// A reference the store does not hold that names a registry explicitly
-// (docker://…, or a first component with a '.' or ':' or "localhost").
-bool IsRemoteRef(const std::string& ref, ImageOverlay* m) {
-  if (m->store->Inspect(ref).ok()) return false;
-  if (ref.rfind("docker://", 0) == 0) return true;
-  auto slash = ref.find('/');
-  if (slash == std::string::npos) return false;
-  std::string first = ref.substr(0, slash);
-  return first.find('.') != std::string::npos || first.find(':') != std::string::npos ||
-         first == "localhost";
 }
 
 Status MakeCache(const ImageMountOptions& o, ImageOverlay* m, bool lazy) {
@@ -129,7 +118,8 @@ Result<ImageStack> StoredImage(const ImageMountOptions& o, ImageOverlay* m,
 Result<std::unique_ptr<Lower>> ImageLower(const ImageMountOptions& o, ImageOverlay* m,
                                           const std::string& ref, InoMap* inos) {
   if (Status s = OpenStore(o, m); !s.ok()) return s;
-  auto image = IsRemoteRef(ref, m) ? LazyImage(o, m, ref) : StoredImage(o, m, ref);
+  const bool remote = lazy::IsRegistryImageName(*m->store, ref);
+  auto image = remote ? LazyImage(o, m, ref) : StoredImage(o, m, ref);
   if (!image.ok()) return image.status();
   m->leases.push_back(std::move(image->lease));
   image->stack.DropEntryNames();  // the TOCs are ours alone
@@ -156,7 +146,7 @@ Result<std::vector<std::unique_ptr<Lower>>> OpenLowers(const ImageMountOptions& 
   if (auto images = ImageNames(o); !images.empty()) {
     if (Status s = OpenStore(o, m); !s.ok()) return s;
     bool lazy = false;
-    for (const auto& i : images) lazy |= IsRemoteRef(i, m);
+    for (const auto& i : images) lazy |= lazy::IsRegistryImageName(*m->store, i);
     if (Status s = MakeCache(o, m, lazy); !s.ok()) return s;
   }
   for (const auto& l : o.lowerdirs) {

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   AddDeployCommands(app, g, quiet);
   AddClustersCommand(app, g);
   AddExecCommands(app, g, quiet);
+  AddBrowseCommands(app, g, quiet);
   AddSignCommands(app);
   AddVersionCommand(app);
   AddCompletionCommand(app);

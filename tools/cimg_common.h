@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "registry/auth.h"
@@ -118,6 +119,11 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // c
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 void AddSignCommands(CLI::App& app);                                         // cimg_sign.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
+void AddBrowseCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_browse.cc
+// `cimg inspect docker://REF`: the JSON of a registry image (manifest and
+// config only), or with raw the manifest as served, in *raw_bytes (cimg_browse.cc).
+nlohmann::json RemoteInspectJson(const std::string& name, const RegistryFlags& reg,
+                                 const std::string& platform, bool raw, std::string* raw_bytes);
 void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
 void AddCompletionCommand(CLI::App& app);                                    // cimg_completion.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).

@@ -346,23 +346,46 @@ void AddImagesCommand(CLI::App& app, const Global& g, const bool& quiet) {
 void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* inspect = app.add_subcommand("inspect", "Show an image's metadata as JSON");
   static std::vector<std::string> inspect_names;
-  static std::string inspect_format = "json";
-  inspect->add_option("NAME", inspect_names, "Images (name, digest or ID prefix)")->required();
+  static std::string inspect_format = "json", inspect_platform;
+  static bool inspect_raw = false;
+  static RegistryFlags inspect_reg;
+  inspect->add_option("NAME", inspect_names, "Images (name, digest or ID prefix; docker://REF: a registry's)")
+      ->required();
   inspect->add_option("-f,--format", inspect_format,
                       "json (default), or a Go template run on each image: {{.Id}}, {{.Digest}}, "
                       "{{.RepoTags}}, {{.Config.Labels}}, {{json .Config}} ...");
+  inspect->add_flag("--raw", inspect_raw, "The manifest as stored (docker://: as served, an index stays one)");
+  inspect->add_option("--platform", inspect_platform,
+                      "docker://: os/arch[/variant] to pick from an index (default: this host)");
+  inspect_reg.Add(inspect);
   inspect->footer(
+      "docker://REF reads a registry image without pulling it: its manifest and config, nothing\n"
+      "else (registries.conf and credentials as for pull).\n\n"
       "Examples:\n"
       "  cimg inspect demo/app:1\n"
       "  cimg inspect --format '{{.Id}} {{.Digest}}' demo/app:1\n"
       "  cimg inspect --format '{{index .Config.Labels \"io.cimg.cmds\"}}' demo/app:1\n"
-      "  cimg inspect --format '{{range .Layers}}{{.DiffID}} {{.Size}}\\n{{end}}' demo/app:1");
+      "  cimg inspect --format '{{range .Layers}}{{.DiffID}} {{.Size}}\\n{{end}}' demo/app:1\n"
+      "  cimg inspect docker://quay.io/team/app:1 --platform linux/arm64\n"
+      "  cimg inspect --raw docker://127.0.0.1:5000/team/app:1 --tls-verify=false");
   inspect->callback([&] {
     std::optional<cfs::tmpl::Report> report;
     if (!cfs::tmpl::IsJsonFormat(inspect_format)) report = Must(cfs::tmpl::Report::Parse(inspect_format, "", {}));
-    auto store = Must(OpenStore(g));
+    std::unique_ptr<cfs::Store> store;
     json out = json::array();
-    for (const auto& n : inspect_names) out.push_back(InspectJson(Must(store->Inspect(n))));
+    for (const auto& n : inspect_names) {
+      std::string raw;
+      if (n.rfind("docker://", 0) == 0) {
+        out.push_back(RemoteInspectJson(n, inspect_reg, inspect_platform, inspect_raw, &raw));
+      } else {
+        if (!store) store = Must(OpenStore(g));
+        auto d = Must(store->Inspect(n));
+        raw = d.manifest;
+        out.push_back(InspectJson(d));
+      }
+      if (inspect_raw) std::fwrite(raw.data(), 1, raw.size(), stdout);  // the bytes exactly
+    }
+    if (inspect_raw) return;
     if (!report) {
       std::printf("%s\n", out.dump(2).c_str());
       return;

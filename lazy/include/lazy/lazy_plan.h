@@ -29,6 +29,7 @@ struct LazyPlanOptions {
   // ref.registry with `client`.
   std::shared_ptr<registry::Client> connected;
   std::string tmp_dir;  // for the resolution's scratch (under the store)
+  Platform platform = Platform::Host();  // the manifest an index resolves to
   std::function<void(const std::string&)> log;  // one line per layer fetched whole
 };
 
