@@ -26,12 +26,15 @@ np() { node_path "$1" "$2"; }
 dep() { "$CIMG" --root "$ROOT" deploy "$@" "${KH[@]}"; }
 tx() { cat "/sys/class/net/$NODES_BRIDGE/statistics/tx_bytes"; }
 
-# clusterfile NAME: node1 the master, the other four nodes; root by key.
+# clusterfile NAME: node1 the master, the other four nodes; root by key,
+# but node2 (a relay) as `deployer`, a sudo user with a password: the hosts
+# below it fetch as deployer, whose authorized_keys admits them.
 clusterfile() {
   printf 'apiVersion: sealer.io/v2\nkind: Cluster\nmetadata:\n  name: %s\nspec:\n' "$1"
   printf '  image: fan/img:1\n  ssh:\n    pk: %s\n  hosts:\n' "$NODE_KEY"
   printf '    - ips: [%s]\n      roles: [master]\n' "$NODE_IP_1"
-  printf '    - ips: [%s,%s,%s,%s]\n      roles: [node]\n' "$NODE_IP_2" "$NODE_IP_3" "$NODE_IP_4" "$NODE_IP_5"
+  printf '    - ips: [%s]\n      roles: [node]\n      ssh: {user: deployer, passwd: %s}\n' "$NODE_IP_2" "$NODE_USER_PASS"
+  printf '    - ips: [%s,%s,%s]\n      roles: [node]\n' "$NODE_IP_3" "$NODE_IP_4" "$NODE_IP_5"
 }
 
 # same_rootfs I CLUSTER: node I holds the image's files.
@@ -51,8 +54,8 @@ no_leftovers() {
   local i
   for i in 1 2 3 4 5; do
     [[ ! -e "$(np "$i" "/var/lib/cimg/$1/fanout")" ]] || fail "node $i kept /var/lib/cimg/$1/fanout"
-    ! grep -q cimg-fanout "$(np "$i" /root/.ssh/authorized_keys)" ||
-      fail "node $i kept a cimg-fanout line in root's authorized_keys"
+    ! grep -q cimg-fanout "$(np "$i" /root/.ssh/authorized_keys)" "$(np "$i" /home/deployer/.ssh/authorized_keys)" ||
+      fail "node $i kept a cimg-fanout line in an authorized_keys"
   done
 }
 
@@ -102,7 +105,7 @@ dep -f "$T/fa.yaml" --fanout 2 --resend >"$T/fc.out" 2>"$T/fc.err" ||
   fail "deploy with a corrupt relay: $(tail -5 "$T/fc.err")"
 node_exec 4 rm -f /usr/local/bin/ssh
 node_exec 4 test -d /run/cimg-test-corrupted || fail "node4's ssh wrapper never ran"
-grep -E "^$NODE_IP_4: rootfs fanout: piece [0-9]+ from root@$NODE_IP_2:22: size or SHA-256 differs" "$T/fc.err" >/dev/null ||
+grep -E "^$NODE_IP_4: rootfs fanout: piece [0-9]+ from deployer@$NODE_IP_2:22: size or SHA-256 differs" "$T/fc.err" >/dev/null ||
   fail "the corrupt piece was not named: $(grep fanout "$T/fc.err")"
 for i in 1 2 3 4 5; do same_rootfs "$i" fa; done
 no_leftovers fa
@@ -141,7 +144,7 @@ for ip in "$NODE_IP_1" "$NODE_IP_3" "$NODE_IP_4" "$NODE_IP_5"; do
 done
 for i in 1 3 4 5; do same_rootfs "$i" fk; done
 for ip in "$NODE_IP_4" "$NODE_IP_5"; do
-  grep -E "^$ip: rootfs fanout: source root@$NODE_IP_2:22 left at piece 1\$" "$T/fk.err" >/dev/null ||
+  grep -E "^$ip: rootfs fanout: source deployer@$NODE_IP_2:22 left at piece 1\$" "$T/fk.err" >/dev/null ||
     fail "$ip did not leave node2 at piece 1: $(grep fanout "$T/fk.err")"
 done
 log "3. $last"
