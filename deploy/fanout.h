@@ -30,6 +30,9 @@ namespace cfs::deploy {
 // Bytes of a piece of the compressed stream (the last one may be shorter).
 inline constexpr size_t kFanoutPiece = 4 << 20;
 
+// File data below which a stream goes to each host directly.
+inline constexpr uint64_t kFanoutMinBytes = 16 << 20;
+
 // The relay tree of n hosts for `fanout` >= 1: parent[i] is the host host i
 // fetches from, -1 the deploy host (host 0, the seed, only); host i >= 1
 // takes the stream from host (i - 1) / fanout, so every host feeds at most

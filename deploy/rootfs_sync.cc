@@ -201,7 +201,7 @@ class Sync {
       if (!Of(h).shared.empty()) groups[Of(h).key].push_back(h);
     std::vector<std::vector<HostCtx*>> batches;
     for (auto& [k, hosts] : groups) {
-      if (Fanout() && hosts.size() > 1) {  // one relay tree: all at once
+      if (Relayed(hosts)) {  // one relay tree: all at once
         batches.push_back(hosts);
         continue;
       }
@@ -213,7 +213,15 @@ class Sync {
   }
 
   size_t Parallel() const { return std::max(1, run_.options().parallel); }
-  bool Fanout() const { return run_.options().fanout > 0; }
+  // Whether hosts (sharing one stream) relay it (fanout.h): with --fanout,
+  // two hosts or more and a stream of kFanoutMinBytes or more (a smaller one
+  // costs less sent to each than the relay's set-up).
+  bool Relayed(const std::vector<HostCtx*>& hosts) {
+    if (run_.options().fanout <= 0 || hosts.size() < 2) return false;
+    uint64_t bytes = 0;
+    for (size_t i : Of(hosts[0]).shared) bytes += Of(hosts[0]).plan.entries[i].size;
+    return bytes >= kFanoutMinBytes;
+  }
 
   // The bytes of every stream, shared (once a batch) and per host.
   uint64_t TotalBytes() {
@@ -243,7 +251,7 @@ class Sync {
           run_.Log("rootfs: one stream for " + ips);
         }
         threads.emplace_back([this, &hosts] {
-          if (Fanout() && hosts.size() > 1)
+          if (Relayed(hosts))
             StreamFanout(Of(hosts[0]).plan, Of(hosts[0]).shared, hosts);
           else
             Stream(Of(hosts[0]).plan, Of(hosts[0]).shared, hosts);
