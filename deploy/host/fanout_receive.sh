@@ -5,13 +5,14 @@
 # ("sum I SIZE SHA256"), "end N" after the last, and the bytes of the pieces
 # this host takes from it ("data I SIZE", then SIZE bytes). The other pieces
 # are fetched from the SOURCES in turn (user@address:port, nearest first:
-# hosts receiving the same stream) over SSH, with this host's key
-# FANOUT_DIR/key and the sources' host keys in FANOUT_DIR/known_hosts, both
-# given by the deploy host. A source that cannot be reached, ends early, or
-# sends a piece whose size or SHA-256 is not the deploy host's is left for
-# the next; with none left this host prints "need K" and the deploy host
-# sends the pieces from K on itself. Only verified pieces enter
-# FANOUT_DIR/spool (served from there to the hosts that fetch from this one,
+# hosts receiving the same stream) over SSH, with this host's own key
+# (FANOUT_DIR/key, fanout_setup.sh) and the sources' host keys the deploy
+# host checked (FANOUT_DIR/known_hosts). A source that cannot be reached,
+# ends early, goes quiet for 120 s, or sends another piece than the next or
+# one whose size or SHA-256 is not the deploy host's is left for the next;
+# with none left this host prints "need K" and the deploy host sends the
+# pieces from K on itself. Only verified pieces enter FANOUT_DIR/spool
+# (served from there to the hosts that fetch from this one,
 # fanout_serve.sh) and the unpacker, which feeds them in order to zstd or
 # gzip and tar. Notices ("fanout: ...": a source left, and why) and the
 # helpers' errors go to stderr at the end.
@@ -73,29 +74,50 @@ missing() {
   echo "$i"
 }
 
-# take SOURCE: pieces and "end N" (stdin, from SOURCE) into the spool; fails
-# when a piece is wrong or the source ends early.
-take() {
-  local tag i size
-  while IFS=' ' read -r tag i size; do
+# sum_of I: waits until the deploy host has sent piece I's sum; fails when
+# there is no piece I (or this host's receiver is gone).
+sum_of() {
+  local count
+  until [ -f "$spool/$1.sum" ]; do
     alive || return 1
-    [[ $i =~ ^[0-9]+$ ]] || return 1
+    count=$(cat -- "$spool/count" 2>/dev/null) || count=
+    if [ -n "$count" ] && [ "$1" -ge "$count" ]; then return 1; fi
+    sleep 0.05
+  done
+}
+
+# take SOURCE FIRST: the pieces from FIRST on, in order, and "end N" (stdin,
+# from SOURCE) into the spool. Fails when a piece is out of order or wrong,
+# the source says "end" before this host has every piece, goes quiet for
+# 120 s, or ends early.
+take() {
+  local tag i size want next=$2
+  while IFS=' ' read -r -t 120 tag i size; do
+    alive || return 1
     case $tag in
     piece)
-      [[ $size =~ ^[0-9]+$ ]] || return 1
+      if [ "$i" != "$next" ] || ! sum_of "$i" || ! read -r want _ <"$spool/$i.sum" ||
+        [ "$size" != "$want" ]; then
+        note "piece $i from $1: not the next piece ($next) of the deploy host's size; leaving it"
+        return 1
+      fi
       head -c "$size" >"$spool/$i.f"
-      until [ -f "$spool/$i.sum" ]; do
-        alive || return 1
-        sleep 0.05
-      done
       if ! check "$spool/$i.f" "$i"; then
         rm -f -- "$spool/$i.f"
         note "piece $i from $1: size or SHA-256 differs from the deploy host's; leaving it"
         return 1
       fi
       mv -f -- "$spool/$i.f" "$spool/$i"
+      next=$((i + 1))
       ;;
-    end) return 0 ;;
+    end)
+      until [ -f "$spool/count" ]; do
+        alive || return 1
+        sleep 0.05
+      done
+      [ "$(missing)" -ge "$(cat -- "$spool/count")" ]
+      return
+      ;;
     *) return 1 ;;
     esac
   done
@@ -104,14 +126,15 @@ take() {
 
 # pull SOURCE: the pieces this host lacks, from SOURCE (user@address:port).
 pull() {
-  local user=${1%%@*} host=${1#*@}
+  local user=${1%%@*} host=${1#*@} first
   local port=${host##*:}
+  first=$(missing)
   host=${host%:*}
   ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$d/key" \
     -o UserKnownHostsFile="$d/known_hosts" -o GlobalKnownHostsFile=/dev/null \
     -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 \
-    -o ServerAliveCountMax=3 -o LogLevel=ERROR -p "$port" -- "$user@$host" "from $(missing)" \
-    </dev/null | take "$1"
+    -o ServerAliveCountMax=3 -o LogLevel=ERROR -p "$port" -- "$user@$host" "from $first" \
+    </dev/null | take "$1" "$first"
 }
 
 # fetch SOURCE...: every piece from the sources in turn, then from the
