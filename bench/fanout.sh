@@ -16,6 +16,7 @@ usage() {
 Usage: bench/fanout.sh [--help]        (as root; tools from scripts/setup.sh)
 Environment: SIZE_MB=200  NODES=8  RATE=200mbit  FANOUTS="0 1 2 3"  CIMG=build/tools/cimg
              BENCH_TMP=/tmp (not under /var, /etc, /root, /home, /opt or /usr/local)
+             BENCH_LOGS=DIR: keep each deploy's log there
 EOF
 }
 case "${1:-}" in
@@ -104,6 +105,8 @@ run() { # FANOUT
   diff -r "$W/ctx" "$(node_path "$NODES" /var/lib/cimg/fan/rootfs)" -x Kubefile >/dev/null ||
     fail "node $NODES's rootfs differs after --fanout $1"
   log "--fanout $1: ${SECS[$1]} s, $((WIRE[$1] / 1000000)) MB from the deploy host"
+  [[ -z "${BENCH_LOGS:-}" ]] || cp "$W/last.err" "$BENCH_LOGS/fanout-$1-$(date +%s).err"
+  grep -e "rootfs fanout:" -e "rootfs: fan-out" -e "error:" "$W/last.err" >&2 || true # the tree, sources left
 }
 for f in $FANOUTS; do run "$f"; done
 

@@ -170,14 +170,17 @@ bool Send(int fd, const std::string& s) { return Send(fd, s.data(), s.size()); }
 // from r.need on, "end N" after the last; until r's command ends. A broken
 // stream is closed without "end" (the host fails).
 void Feed(PieceStore& ps, Receiver& r) {
-  size_t sums = 0, data = kNone, count = 0;
+  size_t sums = 0, data = kNone, count = 0, asked = kNone;
   uint64_t seen = 0;
   bool finished = false, failed = false, ended = false;
   std::string bytes;
   while (!r.done) {
     ps.Wait(&seen, &count, &finished, &failed);
     if (failed) break;
-    data = std::min(data, r.need.load());
+    if (size_t need = r.need.load(); need < asked) {  // a new request: from there on
+      asked = need;
+      data = std::min(data, need);
+    }
     std::string lines;
     for (; sums < count; sums++) {
       PieceStore::Piece p = ps.Get(sums);
@@ -212,6 +215,9 @@ void Receive(HostRunner& run, PieceStore& ps, Receiver& r, int their_fd, const s
       size_t k = std::strtoull(partial.c_str() + 5, nullptr, 10);
       if (k < r.need) r.need = k;
       ps.Poke();
+      if (!r.sources.empty())
+        run.Log(r.host->host.ip + ": rootfs fanout: no source left, the pieces from " +
+                std::to_string(k) + " on come from here");
     }
   };
   auto res = r.host->ssh->Run(cmd, "", their_fd, on_out);

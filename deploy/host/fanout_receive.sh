@@ -133,7 +133,8 @@ pull() {
   ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$d/key" \
     -o UserKnownHostsFile="$d/known_hosts" -o GlobalKnownHostsFile=/dev/null \
     -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 \
-    -o ServerAliveCountMax=3 -o LogLevel=ERROR -p "$port" -- "$user@$host" "from $first" \
+    -o ServerAliveCountMax=3 -o LogLevel=ERROR -o Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-ctr,aes256-ctr \
+    -p "$port" -- "$user@$host" "from $first" \
     </dev/null | take "$1" "$first"
 }
 

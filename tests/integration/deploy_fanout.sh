@@ -4,7 +4,8 @@
 # other over SSH (deploy/fanout.h). With 5 hosts and --fanout 2 the tree is
 # node1 (seed) -> node2, node3; node2 -> node4, node5.
 #  1. the deploy host's side of the bridge carries about one copy of the
-#     stream (its tx bytes under 1.5 times the stream; --fanout 0 carries 5),
+#     stream (its tx bytes under 1.5 times the stream, the piece bytes it
+#     sent exactly one stream; --fanout 0 carries 5),
 #     every node ends with the image's rootfs, and no node keeps the
 #     transfer's authorized_keys lines, key pair or spool;
 #  2. a relay that sends a corrupt piece (an ssh wrapper on node4 flips one
@@ -79,6 +80,8 @@ stream=$(stream_bytes "$T/fa.err")
 grep -q "rootfs: fan-out 2: here -> $NODE_IP_1\$" "$T/fa.err" || fail "the seed is not $NODE_IP_1: $(grep fan-out "$T/fa.err")"
 grep -q "rootfs: fan-out $NODE_IP_2 -> $NODE_IP_4, $NODE_IP_5\$" "$T/fa.err" ||
   fail "the tree: $(grep fan-out "$T/fa.err")"
+grep -E "rootfs: fan-out to 5 hosts: stream ([0-9.]+) MB, \1 MB of it sent from here" "$T/fa.err" >/dev/null ||
+  fail "the deploy host sent more piece bytes than the stream: $(grep "sent from here" "$T/fa.err")"
 [[ $((sent * 2)) -lt $((stream * 3)) ]] || fail "the deploy host sent $sent bytes for a stream of $stream (want < 1.5 copies)"
 for i in 1 2 3 4 5; do same_rootfs "$i" fa; done
 no_leftovers fa
