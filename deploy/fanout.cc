@@ -46,6 +46,11 @@ class PieceStore {
 
   Status Open(const std::string& dir) {
     fd_ = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ < 0) {  // a file system without O_TMPFILE: a named one, unlinked
+      std::string name = dir + "/fanout-XXXXXX";
+      fd_ = mkostemp(name.data(), O_CLOEXEC);
+      if (fd_ >= 0) unlink(name.c_str());
+    }
     if (fd_ < 0) return Status::IOError("fan-out: a spool file in " + dir);
     return Status::Ok();
   }

@@ -26,3 +26,4 @@ tmp=$ak.cimg-fanout
 chown -- "$user:$group" "$tmp"
 chmod 0600 "$tmp"
 mv -f -- "$tmp" "$ak"
+if command -v restorecon >/dev/null 2>&1; then restorecon -- "$ak" || true; fi # SELinux: sshd's label

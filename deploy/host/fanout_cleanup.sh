@@ -13,5 +13,6 @@ if [ -n "$home" ] && [ -f "$ak" ] && grep -q -F -e " $marker" -- "$ak"; then
   chown --reference="$ak" -- "$tmp"
   chmod --reference="$ak" -- "$tmp"
   mv -f -- "$tmp" "$ak"
+  if command -v restorecon >/dev/null 2>&1; then restorecon -- "$ak" || true; fi
 fi
 rm -rf -- "$d"
