@@ -384,6 +384,12 @@ void Plan(HostRunner& run, const std::string& dir, int fanout, std::vector<Recei
 
 }  // namespace
 
+Status FanoutCleanup(HostRunner& run, HostCtx& c) {
+  return run.Run(c, "removing the fan-out keys and spool",
+                 HostCommand(host_scripts::kFanoutCleanup,
+                             {run.dir() + "/fanout", "cimg-fanout:" + run.cluster().name}));
+}
+
 std::vector<Status> FanoutStream(HostRunner& run, const std::vector<HostCtx*>& hosts, int fanout,
                                  const std::string& tmp_dir, const StreamProducer& produce,
                                  FanoutStats* stats) {
@@ -402,10 +408,9 @@ std::vector<Status> FanoutStream(HostRunner& run, const std::vector<HostCtx*>& h
     Plan(run, dir, fanout, live);
     Transfer(run, live, dir).Run(tmp_dir, produce, stats);
   }
-  const std::string marker = "cimg-fanout:" + run.cluster().name;
   (void)run.ForEach(ready, [&](HostCtx& c) {
-    auto r = c.ssh->Run(HostCommand(host_scripts::kFanoutCleanup, {dir, marker}));
-    if (r.ok() && r->exit_code != 0) run.Log(c.host.ip + ": fan-out cleanup: " + r->Tail(1));
+    Status s = FanoutCleanup(run, c);
+    if (!s.ok()) run.Log(s.message());
     return Status::Ok();
   });
   std::vector<Status> out;

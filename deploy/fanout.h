@@ -53,6 +53,11 @@ using StreamProducer = std::function<Status(int fd)>;
 // Returns each host's outcome (statuses[i] for hosts[i]); a host that fails
 // is named in its status and the others finish. Every host is left without
 // the transfer's keys and spool.
+// Removes what a fan-out transfer left on c (its authorized_keys lines, key
+// pair and spool; its processes then end): done at the end of every
+// transfer, and by the next deploy on a host the end did not reach.
+Status FanoutCleanup(HostRunner& run, HostCtx& c);
+
 std::vector<Status> FanoutStream(HostRunner& run, const std::vector<HostCtx*>& hosts, int fanout,
                                  const std::string& tmp_dir, const StreamProducer& produce,
                                  FanoutStats* stats);

@@ -77,10 +77,18 @@ class FanoutScripts : public ::testing::Test {
     return in + "end " + std::to_string(pieces_.size()) + "\n";
   }
 
+  // Runs fanout_receive.sh with `input` on its stdin, kept open until it
+  // ends (as the deploy host does: an early end of its stdin is a failure).
   int Receive(const std::string& input) {
     EXPECT_TRUE(WriteFileAtomic(t_ + "/in", input).ok());
-    return RunHere(HostCommand(host_scripts::kFanoutReceive, {t_ + "/out", t_ + "/fan", "gzip"}) +
-                   " < " + t_ + "/in > " + t_ + "/recv.out 2> " + t_ + "/recv.err");
+    const std::string done = t_ + "/recv.done";
+    int rc = RunHere("{ cat " + t_ + "/in; until [ -e " + done + " ]; do sleep 0.05; done; } | { " +
+                     HostCommand(host_scripts::kFanoutReceive, {t_ + "/out", t_ + "/fan", "gzip"}) +
+                     " > " + t_ + "/recv.out 2> " + t_ + "/recv.err; echo $? > " + t_ +
+                     "/recv.rc; touch " + done + "; }");
+    EXPECT_EQ(rc, 0);
+    auto status = ReadFile(t_ + "/recv.rc");
+    return status.ok() ? std::atoi(status->c_str()) : -1;
   }
 
   static constexpr size_t kPiece = 1 << 20;
@@ -105,6 +113,17 @@ TEST_F(FanoutScripts, SeedChecksUnpacksAndServesInOrder) {
               2 << 8)
         << bad;
   EXPECT_FALSE(PathExists("/tmp/fanout_pwned"));
+}
+
+TEST_F(FanoutScripts, TheDeployHostGoneIsAFailure) {
+  const std::string in = SeedInput();
+  ASSERT_TRUE(WriteFileAtomic(t_ + "/in", in.substr(0, in.find("data 1 "))).ok());
+  EXPECT_NE(RunHere(HostCommand(host_scripts::kFanoutReceive, {t_ + "/out", t_ + "/fan", "gzip"}) +
+                    " < " + t_ + "/in 2> " + t_ + "/recv.err"),
+            0);
+  auto err = ReadFile(t_ + "/recv.err");
+  ASSERT_TRUE(err.ok());
+  EXPECT_NE(err->find("the deploy host closed the stream"), std::string::npos) << *err;
 }
 
 TEST_F(FanoutScripts, ACorruptPieceFromTheDeployHostFailsByName) {

@@ -112,6 +112,7 @@ class Sync {
   // 1. c's record and delta (its plan made by PlanHosts); deletes what is gone.
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
+    if (c.fanout_left) RETURN_IF_ERROR(FanoutCleanup(run_, c));
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     if (!old.empty()) hs.patches = PlanPatches(stack_, hs.plan, ReadChunkLists(c), &hs.delta);

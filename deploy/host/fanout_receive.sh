@@ -26,7 +26,8 @@ exec 5>&2 2>>"$d/log"
 echo "$main" >"$spool/pid"
 mkdir -p -- "$rootfs" || exit 1
 
-alive() { [ -d "/proc/$main" ]; }
+# alive: this script runs and its spool is there (fanout_cleanup.sh ends helpers left behind).
+alive() { [ -d "/proc/$main" ] && [ -d "$spool" ]; }
 note() { printf 'fanout: %s\n' "$*" >&2; }
 failed() { echo "$*" >"$d/failed"; }
 
@@ -64,7 +65,8 @@ from_deploy() {
       ;;
     esac
   done
-  [ -f "$spool/count" ] || failed "the deploy host closed the stream early"
+  # The deploy host closes this only after this script ends: it is gone.
+  failed "the deploy host closed the stream"
 }
 
 # missing: the first piece this host lacks.

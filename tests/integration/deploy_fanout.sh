@@ -14,7 +14,10 @@
 #  3. the relay node2 killed mid-transfer (its receiver, once it holds the
 #     first piece, its own source stalled so that it has no other): node4 and
 #     node5 re-attach to node1 at piece 1 and complete; the deploy fails
-#     naming node2 alone; the re-run completes node2.
+#     naming node2 alone; the re-run completes node2;
+#  4. the same with node2's link taken down instead: node4 and node5 leave it
+#     through SSH keep-alives, the deploy fails naming node2 alone, and the
+#     re-run removes the keys and spool node2 kept.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -155,3 +158,50 @@ dep -f "$T/fk.yaml" --fanout 2 >"$T/fk2.out" 2>"$T/fk2.err" || fail "re-run: $(t
 same_rootfs 2 fk
 no_leftovers fk
 log "3. the re-run completed node2"
+
+# ------------------------------------------------- 4. a relay's link down
+log "4. the relay $NODE_IP_2's link down mid-transfer"
+# node2 stalls after the first piece again; then its link goes down: node4
+# and node5 notice through SSH keep-alives and re-attach to node1, the
+# deploy host's session to node2 breaks (TCP and SSH keep-alives). Node2
+# keeps what the transfer left; the re-run removes it.
+node_exec 2 sh -c 'cat >/usr/local/bin/ssh && chmod 755 /usr/local/bin/ssh' <<'EOF'
+#!/bin/bash
+/usr/bin/ssh "$@" | { head -c 4194320; echo $$ >/run/cimg-test-stall.pid; exec sleep 3600; }
+EOF
+clusterfile fl >"$T/fl.yaml"
+spool2=$(np 2 /var/lib/cimg/fl/fanout/spool)
+"$CIMG" --root "$ROOT" deploy -f "$T/fl.yaml" --fanout 2 "${KH[@]}" >"$T/fl.out" 2>"$T/fl.err" &
+dpid=$!
+IT_BG_PIDS+=("$dpid")
+for _ in $(seq 3000); do # hang guard only: the event is node2 holding piece 0
+  [[ -e "$spool2/0" ]] && break
+  kill -0 "$dpid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -e "$spool2/0" ]] || fail "node2 never held piece 0: $(tail -5 "$T/fl.err")"
+ip link set "$NODES_TAG-v2" down
+rc=0
+wait "$dpid" || rc=$?
+ip link set "$NODES_TAG-v2" up
+# shellcheck disable=SC2016  # expanded in the node
+node_exec 2 sh -c 'kill "$(cat /run/cimg-test-stall.pid)"; rm -f /usr/local/bin/ssh'
+[[ $rc -ne 0 && $rc -lt 128 ]] || fail "deploy with node2's link down: exit $rc: $(tail -3 "$T/fl.err")"
+last=$(tail -1 "$T/fl.err")
+[[ "$last" == "cimg: host $NODE_IP_2: "* ]] || fail "the error does not name node2 first: $last"
+for ip in "$NODE_IP_1" "$NODE_IP_3" "$NODE_IP_4" "$NODE_IP_5"; do
+  ! grep -q "$ip" <<<"$last" || fail "$ip is blamed: $last"
+done
+for i in 1 3 4 5; do same_rootfs "$i" fl; done
+for ip in "$NODE_IP_4" "$NODE_IP_5"; do
+  # piece 0 or 1: the link may go down while it fetches piece 0
+  grep -E "^$ip: rootfs fanout: source deployer@$NODE_IP_2:22 left at piece [01]\$" "$T/fl.err" >/dev/null ||
+    fail "$ip did not leave node2: $(grep fanout "$T/fl.err")"
+done
+log "4. $last"
+[[ -d "$(np 2 /var/lib/cimg/fl/fanout)" ]] || fail "node2 lost its fan-out state with its link down"
+node_wait 2
+dep -f "$T/fl.yaml" --fanout 2 >"$T/fl2.out" 2>"$T/fl2.err" || fail "re-run: $(tail -5 "$T/fl2.err")"
+same_rootfs 2 fl
+no_leftovers fl
+log "4. the re-run completed node2 and removed what the transfer left there"
