@@ -638,6 +638,8 @@ Status Builder::FetchCollection(const std::string& rootfs, const std::string& tm
     if (!ref.ok()) return ref.status().Prefix("container image");
     auto conn = registry::ConnectForPull({*ref}, *conf, o_.registry, log);
     if (!conn.ok()) return conn.status().Prefix(n);
+    ASSIGN_OR_RETURN(auto policy, registry::PolicyOf(registry::PullFromRegistryOptions()));
+    RETURN_IF_ERROR(registry::CheckPullPolicy(*policy, *conn));
     Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag) +
         " (from " + conn->served_by + ")");
     RETURN_IF_ERROR(CopyToBuiltinRegistry(*conn->client, conn->remote, *ref, c->platform, layout).Prefix(n));
