@@ -4,7 +4,8 @@
 # (OpenSSH servers in network namespaces, tests/integration/nodes_lib.sh),
 # all nodes at once:
 #   cimg deploy        the image's merged rootfs straight from the store, one
-#                      zstd tar stream per host over libssh2
+#                      zstd tar stream per host over libssh2 (--fanout 0: the
+#                      hosts relaying it to each other is bench/fanout.sh's)
 #   tar | zstd | ssh   tar -cf - | zstd -3 -T2 | ssh 'zstd -d | tar -x' per
 #                      node, in parallel (what a shell script would do)
 #   rsync -a -e ssh    rsync over OpenSSH per node, in parallel (whole-file
@@ -115,7 +116,7 @@ each_node() { # CMD-with-{IP}: run for every node in parallel, fail if any fails
   return $rc
 }
 SSH="ssh -F /dev/null -o BatchMode=yes -o UserKnownHostsFile=$NODE_KNOWN_HOSTS -o StrictHostKeyChecking=yes -i $NODE_KEY"
-cimg_deploy() { "$CIMG" --root "$W/store" -q deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"; }
+cimg_deploy() { "$CIMG" --root "$W/store" -q deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS" --fanout 0; }
 tar_ssh() {
   each_node "tar -C '$CTX' -cf - . | zstd -3 -T2 -q | $SSH root@{IP} 'mkdir -p /var/lib/peer-tar && zstd -dq | tar -x -C /var/lib/peer-tar'"
 }

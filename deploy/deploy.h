@@ -60,11 +60,18 @@
 
 namespace cfs::deploy {
 
+// Chosen with bench/fanout.sh (README, Deploying).
+inline constexpr int kDefaultFanout = 1;
+
 struct DeployOptions {
   std::string known_hosts;          // Default: ~/.ssh/known_hosts
   bool insecure_host_keys = false;  // skip host key checks (not recommended)
   int parallel = 8;                 // hosts worked on at once
   bool resend = false;              // ignore host records: send the whole rootfs
+  // Hosts that get the same rootfs stream (16 MiB of data or more) relay it
+  // to each other, each to at most `fanout` others (deploy/fanout.h); 0:
+  // every host gets it from here.
+  int fanout = kDefaultFanout;
   int connect_timeout_ms = 10000;
   // Progress and host output, one line per call: "IP> line" is output of a
   // step that succeeded, "IP| line" of one that failed, "error: ..." another

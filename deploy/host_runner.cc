@@ -98,6 +98,7 @@ Status HostRunner::Connect(HostCtx& c) {
     if (line == "zstd") c.zstd = true;
     if (line == "dir") c.has_dir = true;
     if (line == "record") c.has_record = true;
+    if (line == "fanout") c.fanout_left = true;
     if (line.rfind("arch ", 0) == 0) c.machine = line.substr(5);
     if (line.rfind("step ", 0) == 0) {
       size_t sp = line.find(' ', 5);

@@ -39,6 +39,7 @@ struct HostCtx {
   bool zstd = false;        // the host has zstd (else the rootfs stream is gzip)
   bool has_dir = false;     // HostDir exists on the host
   bool has_record = false;  // the host holds a rootfs record
+  bool fanout_left = false; // a fan-out transfer that ended badly left its keys (fanout.h)
   std::string machine;      // `uname -m` of the host
   HostReport report;
 };

@@ -15,6 +15,7 @@
 #include "base/strings.h"
 #include "base/thread_annotations.h"
 #include "deploy/config_docs.h"
+#include "deploy/fanout.h"
 #include "deploy/host_script.h"
 #include "deploy/kubeadm_config.h"
 #include "deploy/rootfs_patch.h"
@@ -111,6 +112,7 @@ class Sync {
   // 1. c's record and delta (its plan made by PlanHosts); deletes what is gone.
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
+    if (c.fanout_left) RETURN_IF_ERROR(FanoutCleanup(run_, c));
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     if (!old.empty()) hs.patches = PlanPatches(stack_, hs.plan, ReadChunkLists(c), &hs.delta);
@@ -199,14 +201,28 @@ class Sync {
     for (HostCtx* h : all_)
       if (!Of(h).shared.empty()) groups[Of(h).key].push_back(h);
     std::vector<std::vector<HostCtx*>> batches;
-    for (auto& [k, hosts] : groups)
+    for (auto& [k, hosts] : groups) {
+      if (Relayed(hosts)) {  // one relay tree: all at once
+        batches.push_back(hosts);
+        continue;
+      }
       for (size_t b = 0; b < hosts.size(); b += Parallel())
         batches.emplace_back(hosts.begin() + b,
                              hosts.begin() + std::min(hosts.size(), b + Parallel()));
+    }
     return batches;
   }
 
   size_t Parallel() const { return std::max(1, run_.options().parallel); }
+  // Whether hosts (sharing one stream) relay it (fanout.h): with --fanout,
+  // two hosts or more and a stream of kFanoutMinBytes or more (a smaller one
+  // costs less sent to each than the relay's set-up).
+  bool Relayed(const std::vector<HostCtx*>& hosts) {
+    if (run_.options().fanout <= 0 || hosts.size() < 2) return false;
+    uint64_t bytes = 0;
+    for (size_t i : Of(hosts[0]).shared) bytes += Of(hosts[0]).plan.entries[i].size;
+    return bytes >= kFanoutMinBytes;
+  }
 
   // The bytes of every stream, shared (once a batch) and per host.
   uint64_t TotalBytes() {
@@ -235,7 +251,12 @@ class Sync {
           for (HostCtx* h : hosts) ips += (ips.empty() ? "" : ", ") + h->host.ip;
           run_.Log("rootfs: one stream for " + ips);
         }
-        threads.emplace_back([this, &hosts] { Stream(Of(hosts[0]).plan, Of(hosts[0]).shared, hosts); });
+        threads.emplace_back([this, &hosts] {
+          if (Relayed(hosts))
+            StreamFanout(Of(hosts[0]).plan, Of(hosts[0]).shared, hosts);
+          else
+            Stream(Of(hosts[0]).plan, Of(hosts[0]).shared, hosts);
+        });
       }
       for (auto& t : threads) t.join();
     }
@@ -274,6 +295,21 @@ class Sync {
     if (produced.ok()) return;
     for (HostCtx* h : hosts)
       if (!failed_.Has(h)) failed_.Add(h, produced);
+  }
+
+  // Streams `send` of `plan` to `hosts` relaying it among them (fanout.h);
+  // a host that fails is added to failed_.
+  void StreamFanout(const RootfsPlan& plan, const std::vector<size_t>& send,
+                    const std::vector<HostCtx*>& hosts) {
+    FanoutStats stats;
+    auto produce = [&](int fd) { return Produce(plan, send, hosts[0]->zstd, {fd}); };
+    auto st = FanoutStream(run_, hosts, run_.options().fanout, store_.root() + "/tmp", produce,
+                           &stats);
+    for (size_t i = 0; i < hosts.size(); i++)
+      if (!st[i].ok()) failed_.Add(hosts[i], st[i]);
+    auto mb = [](uint64_t b) { return std::to_string(b / 1000000.0).substr(0, 6) + " MB"; };
+    run_.Log("rootfs: fan-out to " + std::to_string(hosts.size()) + " hosts: stream " +
+             mb(stats.stream_bytes) + ", " + mb(stats.sent_bytes) + " of it sent from here");
   }
 
   // Writes the tar stream to wfds (and closes them).

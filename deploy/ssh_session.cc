@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "deploy/ssh_keys.h"
+#include "base/coding.h"
 #include "base/io.h"
 
 namespace cfs::deploy {
@@ -416,9 +417,10 @@ namespace {
 // session is non-blocking meanwhile).
 class ChannelPump {
  public:
-  ChannelPump(LIBSSH2_CHANNEL* ch, std::string pending, int input_fd)
+  using OnOut = std::function<void(std::string_view)>;
+  ChannelPump(LIBSSH2_CHANNEL* ch, std::string pending, int input_fd, const OnOut& on_out)
       : ch_(ch), pending_(std::move(pending)), input_fd_(input_fd), input_done_(input_fd < 0),
-        buf_(256 * 1024) {
+        buf_(256 * 1024), on_out_(on_out) {
     if (input_fd >= 0) fcntl(input_fd, F_SETFL, fcntl(input_fd, F_GETFL) | O_NONBLOCK);
   }
 
@@ -443,7 +445,7 @@ class ChannelPump {
     for (int stream : {0, 1}) {
       ssize_t n;
       while ((n = libssh2_channel_read_ex(ch_, stream, buf_.data(), buf_.size())) > 0)
-        Out(stream).append(buf_.data(), n);
+        Append(stream, n);
     }
     return true;
   }
@@ -457,6 +459,10 @@ class ChannelPump {
 
  private:
   std::string& Out(int stream) { return stream == 0 ? res_.out : res_.err; }
+  void Append(int stream, ssize_t n) {
+    Out(stream).append(buf_.data(), n);
+    if (stream == 0 && on_out_) on_out_(std::string_view(buf_.data(), n));
+  }
 
   bool ReadInput(bool* progress) {
     if (pending_off_ != pending_.size() || input_done_) return true;
@@ -501,7 +507,7 @@ class ChannelPump {
       for (;;) {
         ssize_t n = libssh2_channel_read_ex(ch_, stream, buf_.data(), buf_.size());
         if (n > 0) {
-          Out(stream).append(buf_.data(), n);
+          Append(stream, n);
           *progress = true;
           continue;
         }
@@ -518,13 +524,15 @@ class ChannelPump {
   int input_fd_;
   bool input_done_, eof_sent_ = false;
   std::vector<char> buf_;
+  const OnOut& on_out_;
   ExecResult res_;
 };
 
 }  // namespace
 
 Result<ExecResult> SshSession::Run(const std::string& command, const std::string& input,
-                                   int input_fd) {
+                                   int input_fd,
+                                   const std::function<void(std::string_view)>& on_out) {
   Impl& im = *impl_;
   std::string cmd = command, pending = input;
   if (im.sudo) {
@@ -549,7 +557,7 @@ Result<ExecResult> SshSession::Run(const std::string& command, const std::string
   int r;
   while ((r = libssh2_channel_exec(ch, cmd.c_str())) == LIBSSH2_ERROR_EAGAIN) im.Wait(1000);
   if (r != 0) return im.Fail("exec");
-  ChannelPump pump(ch, std::move(pending), input_fd);
+  ChannelPump pump(ch, std::move(pending), input_fd, on_out);
   while (true) {
     bool progress;
     switch (pump.Step(&progress)) {
@@ -566,6 +574,23 @@ Result<ExecResult> SshSession::Run(const std::string& command, const std::string
     }
   }
   return im.Finish(ch, std::move(pump.result()));
+}
+
+std::string SshSession::host_key() const {
+  size_t len = 0;
+  int type = 0;
+  const char* key = libssh2_session_hostkey(impl_->s, &len, &type);
+  const char* name = nullptr;
+  switch (type) {
+    case LIBSSH2_HOSTKEY_TYPE_RSA: name = "ssh-rsa"; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: name = "ecdsa-sha2-nistp256"; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: name = "ecdsa-sha2-nistp384"; break;
+    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: name = "ecdsa-sha2-nistp521"; break;
+    case LIBSSH2_HOSTKEY_TYPE_ED25519: name = "ssh-ed25519"; break;
+    default: break;
+  }
+  if (!key || !name) return "";
+  return std::string(name) + " " + Base64Encode(std::string_view(key, len));
 }
 
 }  // namespace cfs::deploy

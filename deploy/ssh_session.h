@@ -11,8 +11,10 @@
 // sessions may run concurrently (libssh2 is initialised once per process).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 
@@ -59,9 +61,15 @@ class SshSession {
   // its stdin first, then everything readable from `input_fd` (if >= 0) until
   // EOF there; stdin is then closed. Returns the exit status and output (a
   // non-zero exit is not an error of Run). Fails only when the connection
-  // breaks or `input_fd` fails.
+  // breaks or `input_fd` fails. `on_out` (optional) sees stdout as it
+  // arrives, on this thread, while the command runs (it is collected too).
   Result<ExecResult> Run(const std::string& command, const std::string& input = "",
-                         int input_fd = -1);
+                         int input_fd = -1,
+                         const std::function<void(std::string_view)>& on_out = nullptr);
+
+  // The host key this session checked, as known_hosts writes it:
+  // "ssh-ed25519 AAAA..." (empty for a key type without an OpenSSH name).
+  std::string host_key() const;
 
   // Bytes written to and read from the network so far (SSH framing included,
   // after SSH's own compression, if any).

@@ -46,11 +46,21 @@ struct SshFlags {
     c->add_flag("--insecure-host-keys", insecure, "Do not check host keys (anyone in between can read passwords)");
     c->add_option("--parallel", parallel, "Hosts worked on at once (default 8)")->check(CLI::Range(1, 256));
   }
+  // --fanout, for the commands that send a rootfs (deploy, scale-up).
+  int fanout = cfs::deploy::kDefaultFanout;
+  void AddFanout(CLI::App* c) {
+    c->add_option("--fanout", fanout,
+                  "Hosts relay the rootfs to each other, each to at most N others; the deploy "
+                  "host sends about one copy (0: it sends every host its own; default " +
+                      std::to_string(cfs::deploy::kDefaultFanout) + ")")
+        ->check(CLI::Range(0, 64));
+  }
   cfs::deploy::DeployOptions Options(bool quiet) const {
     cfs::deploy::DeployOptions o;
     o.known_hosts = known_hosts;
     o.insecure_host_keys = insecure;
     o.parallel = parallel;
+    o.fanout = fanout;
     auto mu = std::make_shared<std::mutex>();
     o.log = [mu, quiet](const std::string& line) {
       // "error: ..." and "IP| output of a failed step" are shown even with -q.

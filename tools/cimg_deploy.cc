@@ -189,6 +189,7 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
       ->delimiter(',');
   f.hosts.Add(deploy, true);
   f.ssh.Add(deploy);
+  f.ssh.AddFanout(deploy);
   f.reg.Add(deploy);
   deploy->add_flag("--resend", f.resend, "Send the whole rootfs again, ignoring what hosts hold");
   deploy->add_flag("--prune-hosts", f.prune_hosts,
@@ -249,6 +250,7 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   up->add_option("NAME", name, "Cluster name")->required();
   hosts.Add(up, false);
   ssh.Add(up);
+  ssh.AddFanout(up);
   up->callback([&g, &quiet] {
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = Must(dp::LoadSavedCluster(ClustersDir(*store), name));

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Serves this host's verified pieces of a fan-out transfer to a host that
+# fetches from here (deploy/fanout.h); sshd runs it as the forced command of
+# that host's key (fanout_authorize.sh), as the login user. The request is
+# SSH_ORIGINAL_COMMAND "from K": for I = K, K+1, ... it writes "piece I SIZE"
+# and the piece's bytes as soon as this host has verified piece I, then
+# "end N" after the last one. It fails when this host's receiver is gone (or
+# never started) before it has piece I: the fetching host moves on.
+# Usage: fanout_serve.sh SPOOL
+set -o pipefail
+spool=$1
+read -r verb i extra <<<"${SSH_ORIGINAL_COMMAND:-}"
+if [ "$verb" != from ] || ! [[ $i =~ ^[0-9]+$ ]] || [ -n "$extra" ]; then
+  echo "fanout_serve.sh: bad request" >&2
+  exit 2
+fi
+waited=0
+while [ -d "$spool" ]; do
+  if [ -f "$spool/$i" ]; then
+    size=$(stat -c %s -- "$spool/$i") || exit 1
+    printf 'piece %s %s\n' "$i" "$size"
+    head -c "$size" -- "$spool/$i" || exit 1
+    i=$((i + 1))
+    continue
+  fi
+  count=$(cat -- "$spool/count" 2>/dev/null) || count=
+  if [ -n "$count" ] && [ "$i" -ge "$count" ]; then
+    printf 'end %s\n' "$count"
+    exit 0
+  fi
+  pid=$(cat -- "$spool/pid" 2>/dev/null) || pid=
+  if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && [ ! -f "$spool/$i" ]; then
+    exit 1 # the receiver is gone without piece I
+  fi
+  if [ -z "$pid" ]; then
+    waited=$((waited + 1))
+    [ "$waited" -lt 600 ] || exit 1 # its receiver never started (60 s)
+  fi
+  sleep 0.05
+done
+exit 1
