@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lazy-pull benchmark, side by side in one run, over a slow link:
-#   lazy     clusterfs mount REG/IMAGE (zstd:chunked): only the TOC first, then
-#            the chunks of what is read (Range requests)
+#   lazy     clusterfs mount REG/IMAGE (zstd:chunked): manifest, config, then
+#            each layer's TOC (one Range request; not the tar-split), then the
+#            chunks of what is read (Range requests)
 #   skopeo   skopeo copy docker://REG/IMAGE oci:DIR + umoci unpack (gzip image:
 #            umoci 0.4.7 cannot read zstd) -- nothing can be read before both end
 #   pull     cimg pull (full) vs skopeo copy (full), the transfer alone
@@ -82,6 +83,8 @@ LARGE=$(cd "$W/src/rootfs" && find . -type f -printf '%s %p\n' | sort -n | tail 
 SMALL=${SMALL#./}
 LARGE=${LARGE#./}
 tar -C "$W/src/rootfs" -cf "$W/layer.tar" .
+ENTRIES=$(tar -tf "$W/layer.tar" | wc -l)
+FILES=$(find "$W/src/rootfs" -type f | wc -l)
 oci_build "$W/oci" t --compress none "$W/layer.tar" >/dev/null
 export CIMG_ROOT=$W/store-build
 "$CIMG" -q pull "oci:$W/oci:t" --as bench/lazy:src >/dev/null
@@ -150,7 +153,7 @@ for rate in $RATES; do
   r=$(echo "$rate / 1000000" | bc -l | xargs printf '%g')
   log "rate $r MB/s, RTT $RTT_MS ms"
   read -r m s b < <(lazy_first "$rate" "$SMALL")
-  row "${r}MB/s" "lazy: mount" "$m s" "-"
+  row "${r}MB/s" "lazy: mount (manifest, config, TOC)" "$m s" "-"
   row "${r}MB/s" "lazy: first read of a small file (from zero)" "$s s" "$b B"
   read -r m s b < <(lazy_first "$rate" "$LARGE")
   row "${r}MB/s" "lazy: first read of the largest file" "$s s" "$b B"
@@ -190,7 +193,7 @@ for rate in $FULL_RATES; do
 done
 
 echo
-echo "bench/lazy.sh: $SIZE_MB MB /usr sample, one layer; zstd:chunked $ZC_SIZE B, gzip $GZ_SIZE B; RTT $RTT_MS ms"
+echo "bench/lazy.sh: $SIZE_MB MB /usr sample, one layer of $ENTRIES entries ($FILES files); zstd:chunked $ZC_SIZE B, gzip $GZ_SIZE B; RTT $RTT_MS ms"
 echo "small file: $SMALL ($(stat -c %s "$W/src/rootfs/$SMALL") B); largest: $LARGE ($(stat -c %s "$W/src/rootfs/$LARGE") B)"
 printf '%-10s %-44s %10s %14s\n' LINK STEP TIME "BYTES MOVED"
 for r in "${ROWS[@]}"; do echo "$r"; done

@@ -386,10 +386,14 @@ Status LazyChunkSource::Impl::Prefetch() {
   return Status::Ok();
 }
 
-void LazyChunkSource::StartPrefetch() {
-  impl_->prefetcher = std::thread([this] {
+void LazyChunkSource::StartPrefetch(std::function<Status()> then) {
+  impl_->prefetcher = std::thread([this, then = std::move(then)] {
     Status st = impl_->Prefetch();
     if (!st.ok() && !impl_->stop) impl_->Log("prefetch failed: " + st.message());
+    if (st.ok() && then) {
+      st = then();
+      if (!st.ok() && !impl_->stop) impl_->Log("prefetch complete, but " + st.message());
+    }
     std::lock_guard<std::mutex> l(impl_->pf_mu);
     impl_->pf_done = true;
     impl_->pf_status = st;

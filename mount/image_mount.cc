@@ -121,7 +121,8 @@ Status ImageMount::Mount() {
 
 Status ImageMount::Serve() {
   lazy::LazyChunkSource* lazy = overlay_->lazy;
-  if (lazy && options_.prefetch_all) lazy->StartPrefetch();
+  if (lazy && options_.prefetch_all)
+    lazy->StartPrefetch([this] { return StoreLazyImages(options_, overlay_.get()); });
   std::atomic<bool> gone{false};
   std::unique_ptr<ConnectionWatch> watch = WatchUnmount(session_, options_, lazy, &gone);
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();

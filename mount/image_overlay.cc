@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "lazy/lazy_plan.h"
+#include "lazy/lazy_store.h"
 #include "registry/pull.h"
 #include "registry/auth.h"
 #include "registry/client.h"
@@ -100,6 +101,7 @@ Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m,
   if (!conn.ok()) return conn.status();
   if (o.log) o.log(ref->ToString() + ": served by " + conn->served_by);
   lo.connected = conn->client;
+  m->lazy_images.push_back({conn->client, conn->logical, conn->remote});
   return lazy::PlanLazyImage(*m->store, *m->lazy, conn->remote, lo);
 }
 
@@ -185,6 +187,17 @@ Status BuildImageOverlay(const ImageMountOptions& o, ImageOverlay* out) {
   auto ov = Overlay::Create(std::move(*lowers), std::move(inos), oo);
   if (!ov.ok()) return ov.status();
   out->overlay = std::move(*ov);
+  return Status::Ok();
+}
+
+Status StoreLazyImages(const ImageMountOptions& o, ImageOverlay* m) {
+  for (const LazyImageRef& r : m->lazy_images) {
+    auto pulled = lazy::StoreLazyImage(*m->store, r.client, r.logical, r.remote);
+    if (!pulled.ok()) return pulled.status().Prefix("storing " + r.logical.ToString() + " failed");
+    if (o.log)
+      o.log("image " + pulled->name + " stored complete (" + pulled->image.summary.manifest_digest.ToString() +
+            "): listed by cimg images, mountable without the registry");
+  }
   return Status::Ok();
 }
 

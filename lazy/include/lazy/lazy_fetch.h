@@ -53,7 +53,9 @@ class LazyChunkSource : public ChunkSource {
   // Fetches every missing chunk of every layer in the background (entries
   // before a ".prefetch.landmark" file first, as eStargz images mark their
   // startup files); logs when done, after which no read needs the network.
-  void StartPrefetch();
+  // Then runs `then` (when given) on the prefetch's thread; its failure is
+  // the prefetch's (logged, and WaitPrefetch's result).
+  void StartPrefetch(std::function<Status()> then = nullptr);
   // Blocks until the prefetch finished; its result.
   Status WaitPrefetch();
 
