@@ -5,7 +5,10 @@
 #include <optional>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "registry/image_io.h"
+#include "store/read_profile.h"
 #include "layer/zstd_chunked_reader.h"
 
 namespace cfs::lazy {
@@ -112,6 +115,40 @@ class LayerPlanner {
   const LazyPlanOptions& o_;
 };
 
+// The chunks the bring-up profile kept with the image (its manifest's
+// annotation) names, in its order; none when it has none (a damaged one is
+// logged and ignored: it only orders a prefetch).
+std::vector<ChunkRef> ProfileChunks(const std::string& manifest, const LayerStack& stack,
+                                    const LazyPlanOptions& o) {
+  auto m = nlohmann::json::parse(manifest, nullptr, false);
+  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_object() ||
+      !m["annotations"].contains(kReadProfileAnnotation) || !m["annotations"][kReadProfileAnnotation].is_string())
+    return {};
+  auto p = ReadProfile::FromAnnotation(m["annotations"][kReadProfileAnnotation].get<std::string>());
+  if (!p.ok()) {
+    if (o.log) o.log("the image's profile is ignored: " + p.status().message());
+    return {};
+  }
+  std::vector<ChunkRef> out;
+  for (const ReadProfile::Range& r : p->ranges) {
+    auto ref = stack.Lookup(r.path);
+    if (!ref || ref->synthetic()) continue;
+    const LayerStack::Ref f = stack.ResolveHardlink(*ref);
+    const TocEntry& e = stack.Entry(f);
+    if (e.type != EntryType::kRegular) continue;
+    const LayerToc& toc = stack.layer(f.layer);
+    uint64_t pos = 0;
+    for (uint32_t k = e.first_chunk; k < e.first_chunk + e.num_chunks && pos < r.offset + r.length; k++) {
+      if (pos + toc.chunks[k].size > r.offset) out.push_back(toc.chunks[k]);
+      pos += toc.chunks[k].size;
+    }
+  }
+  if (o.log)
+    o.log("profile: " + std::to_string(p->ranges.size()) + " file ranges, " + std::to_string(out.size()) +
+          " chunks to fetch first");
+  return out;
+}
+
 }  // namespace
 
 Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Reference& ref,
@@ -128,6 +165,7 @@ Result<ImageStack> PlanLazyImage(Store& store, LazyChunkSource& lazy, const Refe
   ASSIGN_OR_RETURN(auto tocs, planner.Tocs(img));
   auto stack = LayerStack::Build(std::move(tocs));
   if (!stack.ok()) return stack.status().Prefix("image " + ref.ToString());
+  if (auto order = ProfileChunks(img.manifest, *stack, o); !order.empty()) lazy.SetProfile(std::move(order));
   return ImageStack{std::move(lease), std::move(*stack)};
 }
 

@@ -131,7 +131,10 @@ Result<std::unique_ptr<Lower>> ImageLower(const ImageMountOptions& o, ImageOverl
   if (!image.ok()) return image.status();
   m->leases.push_back(std::move(image->lease));
   image->stack.DropEntryNames();  // the TOCs are ours alone
-  return OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
+  auto lower = OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
+  if (!lower.ok() || o.record_profile.empty()) return lower;
+  if (!m->recorder) m->recorder = std::make_shared<ProfileRecorder>();
+  return RecordingLower(std::move(*lower), m->recorder);
 }
 
 bool HasSource(const ImageMountOptions& o) { return o.source != "none" && !o.source.empty(); }

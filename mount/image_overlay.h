@@ -12,6 +12,7 @@
 #include "fs/overlay.h"
 #include "lazy/lazy_fetch.h"
 #include "mount/image_mount.h"
+#include "profile_recorder.h"
 #include "registry/client.h"
 #include "registry/reference.h"
 #include "store/store.h"
@@ -30,6 +31,7 @@ struct ImageOverlay {
   lazy::LazyChunkSource* lazy = nullptr;  // owned by cache; null unless a registry image
   std::vector<std::string> manifests;     // of the images mounted ("" for registry ones)
   std::vector<LazyImageRef> lazy_images;  // the registry images among them
+  std::shared_ptr<ProfileRecorder> recorder;  // null unless record_profile
   int dir_lowers = 0;                     // how many lowers are directories
   std::unique_ptr<ChunkCache> cache;      // null when no lower is an image
   std::unique_ptr<Overlay> overlay;

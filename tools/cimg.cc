@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
   AddExecCommands(app, g, quiet);
+  AddProfileCommands(app, g, quiet);
   AddVersionCommand(app);
 
   // Name an unknown command (CLI11 would only say one is required).

@@ -113,6 +113,7 @@ void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // c
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
+void AddProfileCommands(CLI::App& app, const Global& g, const bool& quiet); // cimg_profile.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).
 VersionInfo CimgVersion();
 

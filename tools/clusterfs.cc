@@ -52,6 +52,7 @@ struct MountArgs {
   // Lazy mounts of registry images.
   bool tls_verify = true;
   std::string cert_dir, creds, authfile, prefetch = "none", log_file;
+  std::string record_profile;
 };
 
 // Log lines of the mount: to --log FILE when given; also to stderr in the
@@ -238,6 +239,7 @@ cfs::mount::ImageMountOptions MountOptionsOf(const MountArgs& a) {
   o.auth_file = a.authfile;
   o.creds = a.creds;
   o.prefetch_all = a.prefetch == "all";
+  o.record_profile = a.record_profile;
   o.log = LogLine;
   return o;
 }
@@ -303,6 +305,8 @@ int PrepareArgs(MountArgs* a) {
     if (a->log_file[0] != '/') a->log_file = RealPath(".") + "/" + a->log_file;
     g_log_file = a->log_file;
   }
+  if (!a->record_profile.empty() && a->record_profile[0] != '/')
+    a->record_profile = RealPath(".") + "/" + a->record_profile;
   if (a->prefetch != "all" && a->prefetch != "none")
     return fail(Status::Invalid("prefetch= takes all or none"), 2);
   return 0;
@@ -468,6 +472,9 @@ int main(int argc, char** argv) {
   mount->add_option("--prefetch", a.prefetch,
                     "Registry images: 'all' fetches the whole image in the background, 'none' (default) only what is read")
       ->check(CLI::IsMember({"all", "none"}));
+  mount->add_option("--record-profile", a.record_profile,
+                    "Write the file ranges read from the images, in order, to FILE at the unmount "
+                    "(a bring-up profile: cimg profile attach)");
   mount->add_option("--log", a.log_file, "Daemon log file (default: syslog)");
   mount->add_flag("-d,--debug", a.debug, "Log every FUSE request (implies -f)");
   auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");
