@@ -436,6 +436,23 @@ void HideCredentials(int argc, char** argv) {
   }
 }
 
+// The mount's options for registry images and profiles.
+void AddRegistryOptions(CLI::App* mount, MountArgs& a) {
+  mount->add_option("--tls-verify", a.tls_verify,
+                    "Registry images: require HTTPS with verified certificates (default true)")
+      ->default_str("true");
+  mount->add_option("--cert-dir", a.cert_dir, "Registry images: directory with the registry's CA (*.crt)");
+  mount->add_option("--creds", a.creds, "Registry images: USER[:PASSWORD] (default: the auth file)");
+  mount->add_option("--authfile", a.authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+  mount->add_option("--prefetch", a.prefetch,
+                    "Registry images: 'all' fetches the whole image in the background, 'none' (default) "
+                    "only what is read (and the image's profile first, when it has one)")
+      ->check(CLI::IsMember({"all", "none"}));
+  mount->add_option("--record-profile", a.record_profile,
+                    "Write the file ranges read from the images, in order, to FILE at the unmount "
+                    "(a bring-up profile: cimg profile attach)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -463,18 +480,7 @@ int main(int argc, char** argv) {
                     "root=, cache_mb= (chunk cache, default 16), readahead_kb= (default 1024), and the usual mount flags")
       ->allow_extra_args(false);  // one value per -o: positionals may follow
   mount->add_flag("-f,--foreground", a.foreground, "Stay in the foreground, log to stderr");
-  mount->add_option("--tls-verify", a.tls_verify,
-                    "Registry images: require HTTPS with verified certificates (default true)")
-      ->default_str("true");
-  mount->add_option("--cert-dir", a.cert_dir, "Registry images: directory with the registry's CA (*.crt)");
-  mount->add_option("--creds", a.creds, "Registry images: USER[:PASSWORD] (default: the auth file)");
-  mount->add_option("--authfile", a.authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
-  mount->add_option("--prefetch", a.prefetch,
-                    "Registry images: 'all' fetches the whole image in the background, 'none' (default) only what is read")
-      ->check(CLI::IsMember({"all", "none"}));
-  mount->add_option("--record-profile", a.record_profile,
-                    "Write the file ranges read from the images, in order, to FILE at the unmount "
-                    "(a bring-up profile: cimg profile attach)");
+  AddRegistryOptions(mount, a);
   mount->add_option("--log", a.log_file, "Daemon log file (default: syslog)");
   mount->add_flag("-d,--debug", a.debug, "Log every FUSE request (implies -f)");
   auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");

@@ -13,7 +13,10 @@
 # after them fetches it and stores the image with the source's digests, and
 # --prefetch all leaves a complete image in the store (listed, and mounted
 # again with the registry gone).
-# Order: 1 2 4 5 6 on one store, then 10+3, 8, 9, 7 on fresh stores.
+# A bring-up profile recorded on a mount (--record-profile), attached
+# (cimg profile attach) and pushed: a lazy mount of that image fetches the
+# profile's files in the background, and only those.
+# Order: 1 2 4 5 6 on one store, then 10+3, 8, 9, 7, 11 on fresh stores.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 it_setup tar split cmp curl
@@ -391,5 +394,43 @@ $(cat "$T/m5.err" "$T/m5.log" 2>/dev/null | tail -n 20)"
 ((NR_BYTES * 2 < IMG_SIZE * 3)) ||
   fail "through a Range-ignoring registry the mount moved $NR_BYTES bytes (image $IMG_SIZE): the layer should be fetched whole once"
 cfs_umount "$T/m5"
+assert_fsck_clean
+ROOT=$ROOT_A
+
+# ------------------------------------------------------- 11. a profile
+log "11. a profile recorded on a mount, attached and pushed; a lazy mount fetches it first"
+PROFILED=(etc/app.conf a_small/d3/w_ab rand/r2.bin a_small/d1/t_aac)
+mkdir -p "$T/m8" "$T/m9"
+ROOT=$SROOT # a mount of the image from the store records the profile
+cfs_mount --record-profile "$T/app.profile" --log "$T/m8.log" lazy:v1 "$T/m8"
+for f in "${PROFILED[@]}"; do cat "$T/m8/$f" >/dev/null || fail "cat $f on the recording mount"; done
+cfs_umount "$T/m8"
+for ((i = 0; i < 300; i++)); do [[ -s "$T/app.profile" ]] && break; sleep 0.1; done
+[[ -s "$T/app.profile" ]] || fail "no profile written at the unmount: $(tail -n 5 "$T/m8.log")"
+got=$(python3 -c 'import json, sys; print(" ".join(json.loads(l)["path"] for l in open(sys.argv[1])))' "$T/app.profile")
+assert_eq "${PROFILED[*]}" "$got" "paths of the recorded profile, in order"
+cir "$SROOT" profile attach lazy:v1 "$T/app.profile" >/dev/null || fail "cimg profile attach"
+cir "$SROOT" profile show lazy:v1 >"$T/app.profile.shown" || fail "cimg profile show"
+cmp "$T/app.profile" "$T/app.profile.shown" || fail "cimg profile show differs from the attached file"
+cir "$SROOT" push lazy:v1 "$REG/lazy:prof" --tls-verify=false >/dev/null || fail "push of the profiled image"
+ROOT=$T/root-profile
+reg_proxy_ctl "$CTL" ok "rate 0" reset-stats
+cfs_mount --tls-verify=false --log "$T/m9.log" "$PX/lazy:prof" "$T/m9"
+for ((i = 0; i < 600; i++)); do
+  grep -q 'profile fetched' "$T/m9.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'profile fetched' "$T/m9.log" || fail "no 'profile fetched' in the log: $(tail -n 20 "$T/m9.log")"
+log "   $(grep -m1 'profile:' "$T/m9.log"); $(grep -m1 'profile fetched' "$T/m9.log")"
+PROF_BYTES=$(pbytes "$STATS")
+((PROF_BYTES * 4 < IMG_SIZE)) || fail "the profile fetch moved $PROF_BYTES bytes (image $IMG_SIZE): more than its files"
+reg_proxy_ctl "$CTL" '503 *' reset-stats
+drop_caches
+for f in "${PROFILED[@]}"; do cmp "$SRC/$f" "$T/m9/$f" || fail "$f (profiled) on the lazy mount, registry gone"; done
+assert_eq 0 "$(preqs "$STATS")" "registry requests reading the profiled files after 'profile fetched'"
+# a file outside the profile was not fetched
+if timeout 60 cat "$T/m9/rand/r5.bin" >/dev/null 2>&1; then fail "rand/r5.bin (not profiled) read with the registry gone"; fi
+reg_proxy_ctl "$CTL" ok
+cfs_umount "$T/m9"
 assert_fsck_clean
 ROOT=$ROOT_A
