@@ -397,20 +397,38 @@ Status LazyChunkSource::Impl::FetchChunks(RemoteLayer& L, std::vector<uint32_t> 
       ranges.push_back({L.where[k].offset, L.where[k].length});
     }
   }
+  // The chunks each merged request reads.
+  std::vector<std::vector<uint32_t>> reads;
   size_t next = 0;
   for (const BlobRange& r : PlanRanges(ranges, opts.profile_gap, opts.profile_request)) {
-    std::vector<uint32_t> cands;
+    reads.emplace_back();
     for (; next < want.size() && L.where[want[next]].offset < r.offset + r.length; next++)
-      if (!L.where[want[next]].zeros) cands.push_back(want[next]);
-    if (stop) return Status::Aborted("prefetch stopped");
-    YieldToReads();
-    std::vector<uint32_t> run = ClaimList(L, cands);
-    if (run.empty()) continue;
-    auto got = FetchRun(L, run.front(), run, kNoDeadline);
-    Release(L, run);
-    if (!got.ok() && got.status().code() != Status::Code::kCorruption) return got.status();
+      if (!L.where[want[next]].zeros) reads.back().push_back(want[next]);
   }
-  return Status::Ok();
+  // Several requests at once: each costs a round trip.
+  std::atomic<size_t> at{0};
+  std::mutex err_mu;
+  Status err;
+  auto work = [&] {
+    for (size_t k; (k = at++) < reads.size();) {
+      if (stop) return;
+      YieldToReads();
+      std::vector<uint32_t> run = ClaimList(L, reads[k]);
+      if (run.empty()) continue;
+      auto got = FetchRun(L, run.front(), run, kNoDeadline);
+      Release(L, run);
+      if (!got.ok() && got.status().code() != Status::Code::kCorruption) {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (err.ok()) err = got.status();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min<size_t>(reads.size(), opts.profile_parallel); t++) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (stop) return Status::Aborted("prefetch stopped");
+  return err;
 }
 
 Status LazyChunkSource::Impl::FetchProfile() {

@@ -25,10 +25,12 @@ struct LazyOptions {
   uint64_t prefetch_request = 8 << 20;  // per request when prefetching everything
   // Fetching a profile: its next chunks up to profile_window compressed
   // bytes are read at once, in blob order, gaps up to profile_gap read
-  // through, at most profile_request bytes a request.
+  // through, at most profile_request bytes a request, profile_parallel
+  // requests at a time.
   uint64_t profile_window = 4 << 20;
   uint64_t profile_gap = 256 << 10;
   uint64_t profile_request = 2 << 20;
+  size_t profile_parallel = 6;  // requests in flight at once
   // A read the registry cannot serve within this many seconds (retries
   // included, and waiting for another read of the same chunk) fails with
   // EIO. Prefetching has no such bound (only the client's stall timeouts).
