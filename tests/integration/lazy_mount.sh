@@ -413,6 +413,12 @@ cir "$SROOT" profile attach lazy:v1 "$T/app.profile" >/dev/null || fail "cimg pr
 cir "$SROOT" profile show lazy:v1 >"$T/app.profile.shown" || fail "cimg profile show"
 cmp "$T/app.profile" "$T/app.profile.shown" || fail "cimg profile show differs from the attached file"
 cir "$SROOT" push lazy:v1 "$REG/lazy:prof" --tls-verify=false >/dev/null || fail "push of the profiled image"
+# cimg build --profile keeps one the same way
+mkdir -p "$T/ctx" && echo built >"$T/ctx/f" && printf 'FROM scratch\nCOPY f /f\n' >"$T/ctx/Kubefile"
+cir "$SROOT" build -t prof/built:1 --profile "$T/app.profile" "$T/ctx" >"$T/build.out" 2>&1 ||
+  fail "cimg build --profile: $(tail -n 5 "$T/build.out")"
+cir "$SROOT" profile show prof/built:1 >"$T/built.profile" || fail "cimg profile show of the built image"
+cmp "$T/app.profile" "$T/built.profile" || fail "the profile cimg build --profile kept differs from the file"
 ROOT=$T/root-profile
 reg_proxy_ctl "$CTL" ok "rate 0" reset-stats
 cfs_mount --tls-verify=false --log "$T/m9.log" "$PX/lazy:prof" "$T/m9"
