@@ -28,7 +28,7 @@ struct LazyOptions {
   // through, at most profile_request bytes a request, profile_parallel
   // requests at a time.
   uint64_t profile_window = 4 << 20;
-  uint64_t profile_gap = 256 << 10;
+  uint64_t profile_gap = 64 << 10;
   uint64_t profile_request = 2 << 20;
   size_t profile_parallel = 6;  // requests in flight at once
   // A read the registry cannot serve within this many seconds (retries
