@@ -30,7 +30,7 @@ bytes moved, then the full-pull throughput of cimg pull vs skopeo copy. One tabl
 at the end. Every lazily read file is compared with the source.
 
 Environment:
-  SIZE_MB=110        uncompressed image size (a /usr sample; ~9,000 entries)
+  SIZE_MB=270        uncompressed image size (a /usr sample; SIZE_MB=150: ~9,000 entries)
   MAX_FILE_MB=16     leave bigger files out of the sample
   WORKLOAD_FILES=300 PROFILE_RATE=10000000   the profile workload
   RATES="1000000 10000000"   link rates to test, bytes/s
@@ -48,7 +48,7 @@ esac
 
 cd "$(dirname "$0")/.."
 REPO=$PWD
-SIZE_MB=${SIZE_MB:-110}
+SIZE_MB=${SIZE_MB:-270}
 MAX_FILE_MB=${MAX_FILE_MB:-16}
 WORKLOAD_FILES=${WORKLOAD_FILES:-300}
 PROFILE_RATE=${PROFILE_RATE-10000000}
