@@ -1,27 +1,53 @@
 #include "profile_recorder.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace cfs::mount {
+
+namespace {
+
+// r grown to cover [off, off+len) when the two overlap or touch.
+bool Absorb(ReadProfile::Range& r, uint64_t off, uint64_t len) {
+  if (off > r.offset + r.length || off + len < r.offset) return false;
+  const uint64_t end = std::max(r.offset + r.length, off + len);
+  r.offset = std::min(r.offset, off);
+  r.length = end - r.offset;
+  return true;
+}
+
+}  // namespace
 
 void ProfileRecorder::Note(const std::string& path, uint64_t off, uint64_t len) {
   if (len == 0) return;
   std::lock_guard<std::mutex> l(mu_);
-  auto it = last_.find(path);
-  if (it != last_.end()) {
-    ReadProfile::Range& r = profile_.ranges[it->second];
-    if (off >= r.offset && off <= r.offset + r.length) {
-      r.length = std::max(r.length, off + len - r.offset);
-      return;
-    }
-  }
-  last_[path] = profile_.ranges.size();
+  std::vector<size_t>& mine = by_path_[path];
+  for (size_t i : mine)
+    if (Absorb(profile_.ranges[i], off, len)) return;
+  mine.push_back(profile_.ranges.size());
   profile_.ranges.push_back({path, off, len});
 }
 
 ReadProfile ProfileRecorder::Snapshot() const {
   std::lock_guard<std::mutex> l(mu_);
-  return profile_;
+  // Reads served out of order by parallel requests (read-ahead) may have
+  // left ranges of a file that touch: each goes into the first of them.
+  std::vector<bool> gone(profile_.ranges.size(), false);
+  ReadProfile out = profile_;
+  for (const auto& [path, idx] : by_path_)
+    for (size_t a = 0; a < idx.size(); a++)
+      for (size_t b = a + 1; b < idx.size(); b++) {
+        if (gone[idx[a]] || gone[idx[b]]) continue;
+        const ReadProfile::Range& r = out.ranges[idx[b]];
+        if (Absorb(out.ranges[idx[a]], r.offset, r.length)) {
+          gone[idx[b]] = true;
+          b = a;  // grown: look at the others again
+        }
+      }
+  ReadProfile kept;
+  for (size_t i = 0; i < out.ranges.size(); i++)
+    if (!gone[i]) kept.ranges.push_back(std::move(out.ranges[i]));
+  return kept;
 }
 
 namespace {
