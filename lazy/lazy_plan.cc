@@ -85,7 +85,11 @@ class LayerPlanner {
       for (size_t k; (k = next++) < pending.size();) {
         Pending& p = pending[k];
         const Descriptor& d = img.layers[p.layer];
-        auto read = [&](uint64_t off, uint64_t len) { return src_.ReadBlobRange(d, off, len); };
+        // (The client, not src_: a reader is one thread at a time; the
+        // client is thread-safe.)
+        auto read = [&](uint64_t off, uint64_t len) {
+          return client_->GetBlobRange(ref_.repository, d.digest, off, len);
+        };
         auto l = FetchChunkedToc(read, d.size, p.pos, img.diff_ids[p.layer], What(p.layer));
         if (l.ok()) (*chunked)[p.layer] = std::move(*l);
         else p.status = l.status();
