@@ -70,7 +70,7 @@ done
 printf 'FROM scratch\nCOPY . .\n' >"$W/Kubefile"
 BYTES=$(du -sb --exclude=Kubefile "$CTX" | cut -f1)
 FILES=$(find "$CTX" -type f | wc -l)
-BIG=$(find "$CTX" -type f -size +2M | head -1)
+BIG=$(find "$CTX" -type f -size +2M | sed -n 1p)
 [[ -n "$BIG" ]] || fail "no file over 2 MB in the sample to change"
 log "building the image ($((BYTES / 1000000)) MB, $FILES files)"
 "$CIMG" --root "$W/store" -q build -f "$W/Kubefile" -t bench/rootfs:1 "$CTX" >/dev/null

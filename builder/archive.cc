@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,12 +45,6 @@ Reader OpenTar(const std::string& path, std::string* why) {
   return a;
 }
 
-// openat2(dir_fd, path, RESOLVE_BENEATH): every step of the resolution,
-// symlinks included, stays below dir_fd.
-int OpenBeneath(int dir_fd, const std::string& path, int flags) {
-  return OpenResolved(dir_fd, path, flags, RESOLVE_BENEATH);
-}
-
 // A member's name as components: "" and "." dropped; absolute names, ".."
 // and whiteout names refused.
 Result<std::vector<std::string>> MemberComponents(const char* raw) {
@@ -73,31 +66,29 @@ Status OpenError(const std::string& dir) {
   return Status::IOError(dir);
 }
 
-// The directory holding the last component of comps, below dir_fd, its
-// missing directories created (0755).
-Result<UniqueFd> OpenParent(int dir_fd, const std::vector<std::string>& comps) {
-  for (size_t i = 0; i + 1 < comps.size(); i++) {
-    const std::string p = JoinComponents(comps, i + 1);
-    UniqueFd fd(OpenBeneath(dir_fd, p, O_RDONLY | O_DIRECTORY));
-    if (fd.valid()) continue;
-    if (errno != ENOENT) return OpenError(p);
-    UniqueFd parent(OpenBeneath(dir_fd, JoinComponents(comps, i), O_RDONLY | O_DIRECTORY));
-    if (!parent.valid()) return OpenError(JoinComponents(comps, i));
-    if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
-      return Status::IOError("mkdir " + p);
+using Dir = UpperRoot::Dir;
+
+// The directory holding the last component of comps, below dest, its
+// missing directories created (0755); no step of the way leaves dest.
+Result<Dir> OpenParent(UpperRoot& root, const Dir& dest, const std::vector<std::string>& comps) {
+  const std::string p = JoinComponents(comps, comps.size() - 1);
+  Dir d;
+  if (int err = root.OpenDir(dest.path, p, UpperRoot::Scope::kBeneath, &d)) {
+    errno = err;
+    return OpenError(p);
   }
-  UniqueFd fd(OpenBeneath(dir_fd, JoinComponents(comps, comps.size() - 1), O_RDONLY | O_DIRECTORY));
-  if (!fd.valid()) return OpenError(JoinComponents(comps, comps.size() - 1));
-  return fd;
+  return d;
 }
 
 // Makes room for a new non-directory `base` in parent: what is there goes,
 // unless it is a directory.
-Status Clear(int parent, const std::string& base) {
-  struct stat st;
-  if (::fstatat(parent, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Status::Ok();
-  if (S_ISDIR(st.st_mode)) return Status::Invalid("a directory of that name is in the destination");
-  if (::unlinkat(parent, base.c_str(), 0) != 0) return Status::IOError("replace " + base);
+Status Clear(UpperRoot& root, const Dir& parent, const std::string& base) {
+  int err = root.ClearForNonDir(parent, base);
+  if (err == EISDIR) return Status::Invalid("a directory of that name is in the destination");
+  if (err) {
+    errno = err;
+    return Status::IOError("replace " + base);
+  }
   return Status::Ok();
 }
 
@@ -109,7 +100,7 @@ struct DirTimes {
 
 class Unpacker {
  public:
-  Unpacker(archive* a, int dir_fd) : a_(a), dir_fd_(dir_fd) {}
+  Unpacker(archive* a, UpperRoot& root, const Dir& dest) : a_(a), root_(root), dest_(dest) {}
 
   // One member.
   Status Entry(archive_entry* e) {
@@ -117,21 +108,21 @@ class Unpacker {
     const mode_t type = archive_entry_filetype(e);
     const char* hardlink = archive_entry_hardlink(e);
     if (comps.empty()) return Status::Ok();  // the destination itself
-    ASSIGN_OR_RETURN(UniqueFd parent, OpenParent(dir_fd_, comps));
+    ASSIGN_OR_RETURN(Dir parent, OpenParent(root_, dest_, comps));
     const std::string& base = comps.back();
     struct timespec mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
     const mode_t perm = archive_entry_perm(e) & 07777;
-    if (hardlink) return Link(hardlink, parent.get(), base);
-    if (type == AE_IFDIR) return Dir(parent.get(), JoinComponents(comps, comps.size()), base, perm, mtime);
-    if (type == AE_IFREG) return File(parent.get(), base, perm, mtime, archive_entry_size(e));
-    if (type == AE_IFLNK) return Symlink(archive_entry_symlink(e), parent.get(), base, mtime);
+    if (hardlink) return Link(hardlink, parent, base);
+    if (type == AE_IFDIR) return MakeDir(parent, base, perm, mtime);
+    if (type == AE_IFREG) return File(parent, base, perm, mtime, archive_entry_size(e));
+    if (type == AE_IFLNK) return Symlink(archive_entry_symlink(e), parent, base, mtime);
     return Status::Unsupported("device nodes, FIFOs and sockets are not unpacked");
   }
 
   // Directory modes and times last (deepest first): their contents changed them.
   void FinishDirs() {
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-      UniqueFd d(OpenBeneath(dir_fd_, it->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+      UniqueFd d(root_.OpenUpper(it->path, O_RDONLY | O_DIRECTORY));
       if (!d.valid()) continue;
       ::fchmod(d.get(), it->mode);
       struct timespec ts[2] = {it->mtime, it->mtime};
@@ -140,22 +131,21 @@ class Unpacker {
   }
 
  private:
-  Status Dir(int parent, const std::string& path, const std::string& base, mode_t perm,
-             struct timespec mtime) {
-    struct stat st;
-    if (::fstatat(parent, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
-        ::unlinkat(parent, base.c_str(), 0) != 0)
-      return Status::IOError("replace " + base);
-    if (::mkdirat(parent, base.c_str(), 0755) != 0 && errno != EEXIST) return Status::IOError("mkdir");
-    ::fchownat(parent, base.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW);
-    dirs_.push_back({path, perm, mtime});
+  // A directory member (its rootfs path kept for FinishDirs).
+  Status MakeDir(const Dir& parent, const std::string& base, mode_t perm, struct timespec mtime) {
+    if (int err = root_.MakeDir(parent, base, 0755)) {
+      errno = err;
+      return Status::IOError("mkdir");
+    }
+    ::fchownat(parent.fd.get(), base.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW);
+    dirs_.push_back({parent.path.empty() ? base : parent.path + "/" + base, perm, mtime});
     return Status::Ok();
   }
 
-  Status File(int parent, const std::string& base, mode_t perm, struct timespec mtime,
+  Status File(const Dir& parent, const std::string& base, mode_t perm, struct timespec mtime,
               la_int64_t size) {
-    RETURN_IF_ERROR(Clear(parent, base));
-    UniqueFd out(::openat(parent, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    RETURN_IF_ERROR(Clear(root_, parent, base));
+    UniqueFd out(::openat(parent.fd.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out.valid()) return Status::IOError("create");
     const void* buf;
     size_t n;
@@ -175,27 +165,29 @@ class Unpacker {
     return Status::Ok();
   }
 
-  Status Symlink(const char* target, int parent, const std::string& base, struct timespec mtime) {
+  Status Symlink(const char* target, const Dir& parent, const std::string& base, struct timespec mtime) {
     if (!target) return Status::Invalid("a symlink without a target");
-    RETURN_IF_ERROR(Clear(parent, base));
-    if (::symlinkat(target, parent, base.c_str()) != 0) return Status::IOError("symlink");
-    ::fchownat(parent, base.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW);
+    RETURN_IF_ERROR(Clear(root_, parent, base));
+    const int pfd = parent.fd.get();
+    if (::symlinkat(target, pfd, base.c_str()) != 0) return Status::IOError("symlink");
+    ::fchownat(pfd, base.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW);
     struct timespec ts[2] = {mtime, mtime};
-    ::utimensat(parent, base.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    ::utimensat(pfd, base.c_str(), ts, AT_SYMLINK_NOFOLLOW);
     return Status::Ok();
   }
 
-  // A hard link to an earlier member: a regular file below the destination.
-  Status Link(const char* target, int parent, const std::string& base) {
+  // A hard link to an earlier member: a regular file below the destination
+  // that this step wrote (not one of the image below).
+  Status Link(const char* target, const Dir& parent, const std::string& base) {
     auto tc = MemberComponents(target);
     if (!tc.ok()) return tc.status().Prefix("hard link target");
     if (tc->empty()) return Status::Invalid("a hard link to the destination itself");
-    ASSIGN_OR_RETURN(UniqueFd tparent, OpenParent(dir_fd_, *tc));
+    ASSIGN_OR_RETURN(Dir tparent, OpenParent(root_, dest_, *tc));
     struct stat st;
-    if (::fstatat(tparent.get(), tc->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+    if (::fstatat(tparent.fd.get(), tc->back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
       return Status::Invalid("hard link target " + QuoteForMessage(target) + " is not a file unpacked before it");
-    RETURN_IF_ERROR(Clear(parent, base));
-    if (::linkat(tparent.get(), tc->back().c_str(), parent, base.c_str(), 0) != 0)
+    RETURN_IF_ERROR(Clear(root_, parent, base));
+    if (::linkat(tparent.fd.get(), tc->back().c_str(), parent.fd.get(), base.c_str(), 0) != 0)
       return Status::IOError("link");
     return Status::Ok();
   }
@@ -206,7 +198,8 @@ class Unpacker {
   }
 
   archive* a_;
-  int dir_fd_;
+  UpperRoot& root_;
+  const Dir& dest_;
   std::vector<DirTimes> dirs_;
 };
 
@@ -222,11 +215,12 @@ bool IsTarArchive(const std::string& path) {
   return archive_read_next_header(a.get(), &e) == ARCHIVE_OK;
 }
 
-Status UnpackTarArchive(const std::string& path, int dir_fd, const std::string& shown) {
+Status UnpackTarArchive(const std::string& path, UpperRoot& root, const UpperRoot::Dir& dest,
+                        const std::string& shown) {
   std::string why;
   Reader a = OpenTar(path, &why);
   if (!a) return Status::Invalid(shown + ": " + why);
-  Unpacker u(a.get(), dir_fd);
+  Unpacker u(a.get(), root, dest);
   for (;;) {
     archive_entry* e = nullptr;
     int r = archive_read_next_header(a.get(), &e);

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "builder/app.h"
@@ -121,6 +122,8 @@ class Builder {
   Status PrepareApp(const Instruction& in, const Vars& vars, const std::string& tmp, StepInput* si);
   void RegisterApp(const Instruction& in, SealerApp app);
   Status RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp);
+  Status CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp);
+  Status DigestAndCopy(const Instruction& in, const std::string& tmp, StepInput* si);
   // FROM --platform: the platform the build is for from here on.
   Status FromPlatform(const Instruction& in);
   // The FROM image's sealer apps (its extension), inherited as sealer does.
@@ -128,6 +131,13 @@ class Builder {
   // sealer's checks of app names (APPCMDS, APPENV, LAUNCH) and types.
   Status CheckApp(const Instruction& in, const std::string& name) const;
   Status CheckAppsLaunchable() const;
+  // The image so far as a Lower (an empty directory `empty` for none).
+  struct StepLower {
+    std::unique_ptr<InoMap> inos;
+    std::unique_ptr<ChunkCache> cache;  // outlives lower
+    std::unique_ptr<Lower> lower;
+  };
+  Result<StepLower> OpenLower(const std::string& empty);
   // Runs fn(mount dir) on a mount of the layers so far with upper dir upper.
   Status OnMount(const std::string& tmp, const std::function<Status(const std::string&)>& fn);
   Status RunCommand(const Instruction& in, const std::string& rootfs);
@@ -136,7 +146,7 @@ class Builder {
   // Imports the upper dir of a step as a new layer, leased at once.
   Result<LayerSummary> Import(const std::string& upper) {
     std::unique_ptr<Store::Lease> lease;
-    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease));
+    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease, /*remove=*/true));
     st_.leases.push_back(std::move(lease));
     st_.imported.push_back(ls);
     return ls;
@@ -151,7 +161,7 @@ class Builder {
   // Steps of CollectImages.
   struct Collection;
   Status FindCollection(const std::string& rootfs, Collection* c);
-  Status FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c);
+  Status FetchCollection(const std::string& registry, const std::string& tmp, Collection* c);
   Status AddCollectedLayer(const std::string& upper, const Collection& c);
 
   Store& store_;
@@ -163,6 +173,7 @@ class Builder {
   WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
   State st_;
   BuildResult res_;
+  Digest seen_key_;  // the current COPY/ADD/APP step's "seen" marker (DigestAndCopy)
 };
 
 // The platform an image config names ("" parts when it names none).
@@ -309,29 +320,33 @@ Status Builder::From(const Instruction& in) {
   return Status::Ok();
 }
 
+Result<Builder::StepLower> Builder::OpenLower(const std::string& empty) {
+  StepLower sl;
+  sl.inos = std::make_unique<InoMap>();
+  if (st_.diff_ids.empty()) {
+    ASSIGN_OR_RETURN(sl.lower, OpenDirLower(empty, sl.inos.get()));  // FROM scratch
+    return sl;
+  }
+  ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased (LeaseLayers)
+  ASSIGN_OR_RETURN(auto src, store_.OpenChunkSource());
+  sl.cache = std::make_unique<ChunkCache>(std::move(src), ChunkCacheOptions{});
+  ASSIGN_OR_RETURN(sl.lower, OpenStackLower("build", std::move(stack), sl.cache.get(), sl.inos.get()));
+  return sl;
+}
+
 Status Builder::OnMount(const std::string& tmp,
                         const std::function<Status(const std::string&)>& fn) {
   const std::string upper = tmp + "/upper", work = tmp + "/work", mnt = tmp + "/rootfs",
                     empty = tmp + "/empty";
   for (const auto& d : {upper, work, mnt, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
-  auto inos = std::make_unique<InoMap>();
+  ASSIGN_OR_RETURN(StepLower sl, OpenLower(empty));
   std::vector<std::unique_ptr<Lower>> lowers;
-  std::unique_ptr<ChunkCache> cache;
-  if (!st_.diff_ids.empty()) {
-    ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased (LeaseLayers)
-    ASSIGN_OR_RETURN(auto src, store_.OpenChunkSource());
-    cache = std::make_unique<ChunkCache>(std::move(src), ChunkCacheOptions{});
-    ASSIGN_OR_RETURN(auto lower, OpenStackLower("build", std::move(stack), cache.get(), inos.get()));
-    lowers.push_back(std::move(lower));
-  } else {
-    ASSIGN_OR_RETURN(auto lower, OpenDirLower(empty, inos.get()));  // FROM scratch
-    lowers.push_back(std::move(lower));
-  }
+  lowers.push_back(std::move(sl.lower));
   OverlayOptions oo;
   oo.upperdir = upper;
   oo.workdir = work;
   oo.sync_copy_up = false;  // the upper dir is ingested (and synced) right after
-  ASSIGN_OR_RETURN(auto ov, Overlay::Create(std::move(lowers), std::move(inos), oo));
+  ASSIGN_OR_RETURN(auto ov, Overlay::Create(std::move(lowers), std::move(sl.inos), oo));
   MountOptions mo;
   mo.fsname = "cimg-build";
   RETURN_IF_ERROR(work_.AddMount(mnt));
@@ -421,6 +436,8 @@ struct Builder::StepInput {
   Sha256 key;
   std::vector<CopySource> sources;
   std::string dest;
+  bool copied = false;  // the copy ran already (into the step's upper dir)...
+  Status copy_status;   // ...with this outcome (reported unless the cache hits)
 };
 
 // COPY/ADD: the sources after substitution (${ARCH}: the target
@@ -444,8 +461,6 @@ Status Builder::PrepareCopy(const Instruction& in, const Vars& vars, const std::
     struct stat st;
     if (::lstat(src.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) src.name.clear();
   }
-  ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
-  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
   return Status::Ok();
 }
 
@@ -476,8 +491,6 @@ Status Builder::PrepareApp(const Instruction& in, const Vars& vars, const std::s
   auto app = DetectApp(name, si->sources);
   if (!app.ok()) return app.status().Prefix(Where(in));
   RegisterApp(in, std::move(*app));
-  ASSIGN_OR_RETURN(Digest inputs, DigestSources(si->sources));
-  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
   return Status::Ok();
 }
 
@@ -513,8 +526,59 @@ Status Builder::LayerStep(const Instruction& in) {
     si.text = "RUN " + in.raw;
     si.key.Update(si.text + "\n");
     for (const auto& [k, v] : vars) si.key.Update(k + "=" + v + "\n");
+    return RunLayerStep(in, si, tmp.path());
   }
+  RETURN_IF_ERROR(DigestAndCopy(in, tmp.path(), &si));
   return RunLayerStep(in, si, tmp.path());
+}
+
+// The sources' digest (the cache key's inputs). When no cache entry of this
+// step's text on these parent layers can exist (its "seen" marker is absent,
+// or --no-cache), the copy runs meanwhile, on another thread: the context is
+// read once from disk, not once for the digest and again for the copy. (A
+// cache hit found after all, from a cache older than the markers, drops the
+// copy.)
+Status Builder::DigestAndCopy(const Instruction& in, const std::string& tmp, StepInput* si) {
+  Sha256 seen;
+  seen.Update("cimg-build-seen-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n" + si->text + "\n");
+  seen_key_ = seen.Finish();
+  bool speculate = o_.no_cache;
+  if (!speculate) {
+    auto marker = store_.GetBuildCache(seen_key_);
+    speculate = marker.ok() && !marker->has_value();
+  }
+  Status digested;
+  Digest inputs;
+  auto digest = [&] {
+    auto d = DigestSources(si->sources);
+    if (d.ok()) inputs = *d;
+    digested = d.status();
+  };
+  if (speculate) {
+    std::thread t(digest);
+    Status copied = CopyStep(in, *si, tmp);
+    t.join();
+    RETURN_IF_ERROR(digested);
+    si->copied = true;
+    si->copy_status = std::move(copied);
+  } else {
+    digest();
+    RETURN_IF_ERROR(digested);
+  }
+  si->key.Update(si->text + "\n" + inputs.ToString() + "\n");
+  return Status::Ok();
+}
+
+// COPY, ADD, APP: no mount; the files go into the upper dir directly, with
+// the overlay's rules (builder/upper_root.h), over the image so far.
+Status Builder::CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp) {
+  const std::string upper = tmp + "/upper", empty = tmp + "/empty";
+  for (const auto& d : {upper, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
+  ASSIGN_OR_RETURN(StepLower sl, OpenLower(empty));
+  UniqueFd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Status::IOError(upper);
+  UpperRoot root(fd.get(), st_.diff_ids.empty() ? nullptr : sl.lower.get());
+  return CopyInto(root, si.sources, si.dest, in.keyword == "ADD").Prefix(Where(in));
 }
 
 // The step from the cache, else run on a mount and its upper dir imported.
@@ -532,14 +596,14 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
     st_.history.push_back({{"created", st_.created},
                            {"created_by", text},
                            {"empty_layer", !hit->layer}});
-    return Status::Ok();
+    // A hit on a copy made in vain (a cache older than the markers): marked now.
+    return si.copied ? store_.PutBuildCache(seen_key_, "{\"seen\":true}") : Status::Ok();
   }
-  RETURN_IF_ERROR(OnMount(tmp, [&](const std::string& rootfs) -> Status {
-    if (in.keyword == "RUN") return RunCommand(in, rootfs);
-    UniqueFd root(::open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root.valid()) return Status::IOError(rootfs);
-    return CopyInto(root.get(), si.sources, si.dest, in.keyword == "ADD").Prefix(Where(in));
-  }));
+  if (in.keyword == "RUN") {
+    RETURN_IF_ERROR(OnMount(tmp, [&](const std::string& rootfs) { return RunCommand(in, rootfs); }));
+  } else {
+    RETURN_IF_ERROR(si.copied ? si.copy_status : CopyStep(in, si, tmp));
+  }
   std::string diff;
   if (!DirEmpty(tmp + "/upper")) {
     ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp + "/upper"));
@@ -553,7 +617,9 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
   }
   st_.created = NowRfc3339();
   st_.history.push_back({{"created", st_.created}, {"created_by", text}, {"empty_layer", diff.empty()}});
-  return cache_.Put(cache_key, diff, st_.created);
+  RETURN_IF_ERROR(cache_.Put(cache_key, diff, st_.created));
+  if (in.keyword == "RUN") return Status::Ok();
+  return store_.PutBuildCache(seen_key_, "{\"seen\":true}");  // DigestAndCopy's marker
 }
 
 // What CollectImages gathers: the images to collect, the archives of
@@ -576,6 +642,13 @@ Status Builder::CollectImages() {
   if (!o_.ignored_image_list.empty()) {
     ASSIGN_OR_RETURN(c.ignored, ReadImageList(o_.ignored_image_list));
   }
+  if (c.extra.empty() && !st_.diff_ids.empty()) {
+    // Nothing to look at (no manifests/, charts/, images/): no mount.
+    ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store_, st_.diff_ids));  // leased
+    bool any = false;
+    for (const char* d : {"manifests", "charts", "images"}) any |= stack.Lookup(d).has_value();
+    if (!any) return Status::Ok();
+  }
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(work_.path(), "images-"));
   c.platform = target_.arch.empty() ? Platform::Host() : target_;
   RETURN_IF_ERROR(OnMount(tmp.path(), [&](const std::string& rootfs) -> Status {
@@ -586,7 +659,16 @@ Status Builder::CollectImages() {
       if (!hit->created.empty()) st_.created = hit->created;
       return Status::Ok();
     }
-    return FetchCollection(rootfs, tmp.path(), &c);
+    // registry/ is written in the upper dir directly when the image so far
+    // has none (else through the mount, which then merges with it). The
+    // mount never looks at registry/ again and is gone before the import,
+    // so none of its caches can serve stale data.
+    struct stat rst;
+    if (::lstat((rootfs + "/registry").c_str(), &rst) == 0 || errno != ENOENT)
+      return FetchCollection(rootfs + "/registry", tmp.path(), &c);
+    const std::string direct = tmp.path() + "/upper/registry";
+    if (::mkdir(direct.c_str(), 0755) != 0) return Status::IOError(direct);
+    return FetchCollection(direct, tmp.path(), &c);
   }));
   if (c.names.empty()) return Status::Ok();
   return AddCollectedLayer(tmp.path() + "/upper", c);
@@ -626,10 +708,10 @@ Status Builder::FindCollection(const std::string& rootfs, Collection* c) {
   return Status::Ok();
 }
 
-// Copies the images (from their registries) and the archives' images into
-// the rootfs's registry/.
-Status Builder::FetchCollection(const std::string& rootfs, const std::string& tmp, Collection* c) {
-  registry::DistributionLayout layout(rootfs + "/registry");
+// Copies the images (from their registries) and the archives' images (read
+// in the rootfs) into the directory `registry`: the rootfs's registry/.
+Status Builder::FetchCollection(const std::string& registry, const std::string& tmp, Collection* c) {
+  registry::DistributionLayout layout(registry);
   ASSIGN_OR_RETURN(auto conf, Registries());
   auto log = [this](const std::string& s) { Log(" --> " + s); };
   for (const auto& n : c->names) {
@@ -639,6 +721,8 @@ Status Builder::FetchCollection(const std::string& rootfs, const std::string& tm
     if (!ref.ok()) return ref.status().Prefix("container image");
     auto conn = registry::ConnectForPull({*ref}, *conf, o_.registry, log);
     if (!conn.ok()) return conn.status().Prefix(n);
+    ASSIGN_OR_RETURN(auto policy, registry::PolicyOf(registry::PullFromRegistryOptions()));
+    RETURN_IF_ERROR(registry::CheckPullPolicy(*policy, *conn));
     Log(" --> " + n + " -> registry/" + ref->repository + (ref->tag.empty() ? "" : ":" + ref->tag) +
         " (from " + conn->served_by + ")");
     RETURN_IF_ERROR(CopyToBuiltinRegistry(*conn->client, conn->remote, *ref, c->platform, layout).Prefix(n));

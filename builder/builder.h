@@ -1,10 +1,13 @@
 // cimg build: runs a Kubefile (builder/kubefile.h) into an image.
 //
 // FROM gives the parent layers (from the store, or pulled from a registry).
-// COPY and RUN each run on an in-process clusterfs mount of the image so far
-// with a fresh empty upper dir; afterwards the upper dir is the layer diff
-// (char 0/0 -> whiteout, opaque xattr -> opaque) and is ingested
-// (Store::ImportDirLayer). ARG, ENV, LABEL, MAINTAINER, CMD, CMDS and LAUNCH
+// Each layer step has a fresh empty upper dir over the image so far: RUN
+// runs on an in-process clusterfs mount of the two; COPY, ADD and APP write
+// into the upper dir directly, with overlayfs's rules and no mount
+// (builder/upper_root.h), and so does the collection of container images
+// into registry/ (when the image so far has no registry/). Afterwards the
+// upper dir is the layer diff (char 0/0 -> whiteout, opaque xattr -> opaque)
+// and is ingested (Store::ImportDirLayer). ARG, ENV, LABEL, MAINTAINER, CMD, CMDS and LAUNCH
 // change only the config (CMD, CMDS and LAUNCH: the labels below). The
 // parent's config is inherited (Env, Labels, ...), except its CMDS and
 // LAUNCH labels. A step's result is cached under a key of the

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include "base/io.h"
 #include "builder/archive.h"
 #include "builder/rootfs_path.h"
+#include "builder/upper_root.h"
 
 namespace cfs::builder {
 
@@ -32,12 +32,6 @@ bool Inside(const std::string& root, const std::string& p) {
                        p[root.size()] == '/');
 }
 
-// openat2(dirfd, path, flags, RESOLVE_IN_ROOT): path resolved as if dirfd
-// were "/".
-int OpenIn(int root_fd, const std::string& path, int flags, mode_t mode = 0) {
-  return OpenResolved(root_fd, path, flags, RESOLVE_IN_ROOT, mode);
-}
-
 // "a/b/c" components; ".." refused; "." and empty dropped.
 Result<std::vector<std::string>> Components(const std::string& p) {
   std::vector<std::string> out = SplitComponents(p);
@@ -46,50 +40,64 @@ Result<std::vector<std::string>> Components(const std::string& p) {
   return out;
 }
 
-// Opens (creating as needed, mode 0755) the directory comps[0..n) in the rootfs.
-Result<UniqueFd> MakeDirs(int root_fd, const std::vector<std::string>& comps, size_t n) {
-  UniqueFd cur(OpenIn(root_fd, "", O_PATH | O_DIRECTORY));
-  if (!cur.valid()) return Status::IOError("rootfs");
-  for (size_t i = 0; i < n; i++) {
-    std::string p = JoinComponents(comps, i + 1);
-    int fd = OpenIn(root_fd, p, O_PATH | O_DIRECTORY);
-    if (fd < 0 && errno == ENOENT) {
-      UniqueFd parent(OpenIn(root_fd, JoinComponents(comps, i), O_PATH | O_DIRECTORY));
-      if (!parent.valid()) return Status::IOError("COPY: " + JoinComponents(comps, i));
-      if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
-        return Status::IOError("COPY: mkdir " + p);
-      fd = OpenIn(root_fd, p, O_PATH | O_DIRECTORY);
-    }
-    if (fd < 0) return Status::IOError("COPY: " + p + " is not a directory");
-    cur.Reset(fd);
+using Dir = UpperRoot::Dir;
+
+// Opens (creating as needed, mode 0755) the directory rel in the rootfs.
+Result<Dir> MakeDirs(UpperRoot& root, const std::string& rel) {
+  Dir d;
+  if (int err = root.OpenDir("", rel, UpperRoot::Scope::kInRoot, &d)) {
+    errno = err;
+    if (err == ENOTDIR) return Status::IOError("COPY: " + rel + " is not a directory");
+    return Status::IOError("COPY: " + (rel.empty() ? std::string("/") : rel));
   }
-  return cur;
+  return d;
 }
 
-Status CopyFile(const std::string& src, const struct stat& st, int dir_fd, const std::string& name,
-                const std::string& shown) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!in.valid()) return Status::IOError("COPY: " + src);
-  // Never write through a symlink or into a directory of that name.
-  struct stat old;
-  if (::fstatat(dir_fd, name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (S_ISDIR(old.st_mode))
-      return Status::Invalid("COPY: " + shown + " is a directory in the rootfs");
-    if (::unlinkat(dir_fd, name.c_str(), 0) != 0) return Status::IOError("COPY: replace " + shown);
+// Room for a new non-directory name in d (never a directory's place).
+Status Clear(UpperRoot& root, const Dir& d, const std::string& name, const std::string& shown) {
+  int err = root.ClearForNonDir(d, name);
+  if (err == EISDIR) return Status::Invalid("COPY: " + shown + " is a directory in the rootfs");
+  if (err) {
+    errno = err;
+    return Status::IOError("COPY: replace " + shown);
   }
-  UniqueFd out(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        st.st_mode & 07777));
-  if (!out.valid()) return Status::IOError("COPY: create " + shown);
+  return Status::Ok();
+}
+
+// The data of in into out: in the kernel (copy_file_range) when it can,
+// else read and written.
+Status CopyData(int in, int out, const std::string& src) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t{1} << 30, 0);
+    if (n > 0) continue;
+    if (n == 0) return Status::Ok();
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+      return Status::IOError("COPY: read " + src);
+    break;
+  }
   std::string buf(1 << 20, '\0');
   for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    ssize_t n = ::read(in, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::IOError("COPY: read " + src);
     }
-    if (n == 0) break;
-    RETURN_IF_ERROR(WriteAll(out.get(), buf.data(), static_cast<size_t>(n)));
+    if (n == 0) return Status::Ok();
+    RETURN_IF_ERROR(WriteAll(out, buf.data(), static_cast<size_t>(n)));
   }
+}
+
+Status CopyFile(UpperRoot& root, const std::string& src, const struct stat& st, const Dir& dir,
+                const std::string& name, const std::string& shown) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!in.valid()) return Status::IOError("COPY: " + src);
+  // Never write through a symlink or into a directory of that name.
+  RETURN_IF_ERROR(Clear(root, dir, name, shown));
+  UniqueFd out(::openat(dir.fd.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        st.st_mode & 07777));
+  if (!out.valid()) return Status::IOError("COPY: create " + shown);
+  RETURN_IF_ERROR(CopyData(in.get(), out.get(), src));
   if (::fchown(out.get(), 0, 0) != 0 && errno != EPERM) return Status::IOError("COPY: chown " + shown);
   if (::fchmod(out.get(), st.st_mode & 07777) != 0) return Status::IOError("COPY: chmod " + shown);
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
@@ -97,16 +105,14 @@ Status CopyFile(const std::string& src, const struct stat& st, int dir_fd, const
   return Status::Ok();
 }
 
-Status CopyLink(const std::string& src, int dir_fd, const std::string& name, const std::string& shown) {
+Status CopyLink(UpperRoot& root, const std::string& src, const Dir& dir, const std::string& name,
+                const std::string& shown) {
   std::string target(4096, '\0');
   ssize_t n = ::readlink(src.c_str(), target.data(), target.size());
   if (n < 0) return Status::IOError("COPY: readlink " + src);
   target.resize(static_cast<size_t>(n));
-  struct stat old;
-  if (::fstatat(dir_fd, name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (S_ISDIR(old.st_mode)) return Status::Invalid("COPY: " + shown + " is a directory in the rootfs");
-    if (::unlinkat(dir_fd, name.c_str(), 0) != 0) return Status::IOError("COPY: replace " + shown);
-  }
+  RETURN_IF_ERROR(Clear(root, dir, name, shown));
+  const int dir_fd = dir.fd.get();
   if (::symlinkat(target.c_str(), dir_fd, name.c_str()) != 0) return Status::IOError("COPY: symlink " + shown);
   ::fchownat(dir_fd, name.c_str(), 0, 0, AT_SYMLINK_NOFOLLOW);
   struct stat st;
@@ -117,46 +123,40 @@ Status CopyLink(const std::string& src, int dir_fd, const std::string& name, con
   return Status::Ok();
 }
 
-// Copies src (any type) as dir_fd/name; dest_rel is its rootfs path.
-Status CopyAny(int root_fd, const std::string& src, int dir_fd, const std::string& name,
+// Copies src (any type) as dir/name; dest_rel is its rootfs path.
+Status CopyAny(UpperRoot& root, const std::string& src, const Dir& dir, const std::string& name,
                const std::string& dest_rel);
 
 // Copies the entries of directory src into the rootfs directory dest_rel.
-Status CopyDirContents(int root_fd, const std::string& src, const std::string& dest_rel) {
+Status CopyDirContents(UpperRoot& root, const std::string& src, const std::string& dest_rel,
+                       Dir* out = nullptr) {
   ASSIGN_OR_RETURN(auto comps, Components(dest_rel));
-  ASSIGN_OR_RETURN(UniqueFd dir, MakeDirs(root_fd, comps, comps.size()));
-  // An O_PATH fd cannot be used for *at() creation on all kernels: reopen.
-  UniqueFd d(OpenIn(root_fd, dest_rel, O_RDONLY | O_DIRECTORY));
-  if (!d.valid()) return Status::IOError("COPY: " + dest_rel);
+  ASSIGN_OR_RETURN(Dir d, MakeDirs(root, JoinComponents(comps, comps.size())));
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(src));
   for (const auto& n : names)
-    RETURN_IF_ERROR(CopyAny(root_fd, src + "/" + n, d.get(), n,
-                            dest_rel.empty() ? n : dest_rel + "/" + n));
+    RETURN_IF_ERROR(CopyAny(root, src + "/" + n, d, n, dest_rel.empty() ? n : dest_rel + "/" + n));
+  if (out) *out = std::move(d);
   return Status::Ok();
 }
 
-Status CopyAny(int root_fd, const std::string& src, int dir_fd, const std::string& name,
+Status CopyAny(UpperRoot& root, const std::string& src, const Dir& dir, const std::string& name,
                const std::string& dest_rel) {
   struct stat st;
   if (::lstat(src.c_str(), &st) != 0) return Status::IOError("COPY: " + src);
-  if (S_ISLNK(st.st_mode)) return CopyLink(src, dir_fd, name, dest_rel);
-  if (S_ISREG(st.st_mode)) return CopyFile(src, st, dir_fd, name, dest_rel);
+  if (S_ISLNK(st.st_mode)) return CopyLink(root, src, dir, name, dest_rel);
+  if (S_ISREG(st.st_mode)) return CopyFile(root, src, st, dir, name, dest_rel);
   if (S_ISDIR(st.st_mode)) {
-    struct stat old;
-    if (::fstatat(dir_fd, name.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(old.st_mode)) {
-      if (::unlinkat(dir_fd, name.c_str(), 0) != 0) return Status::IOError("COPY: replace " + dest_rel);
-    }
-    if (::mkdirat(dir_fd, name.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST)
+    if (int err = root.MakeDir(dir, name, st.st_mode & 07777)) {
+      errno = err;
       return Status::IOError("COPY: mkdir " + dest_rel);
-    RETURN_IF_ERROR(CopyDirContents(root_fd, src, dest_rel));
-    UniqueFd d(OpenIn(root_fd, dest_rel, O_RDONLY | O_DIRECTORY));
-    if (d.valid()) {
-      ::fchown(d.get(), 0, 0);
-      ::fchmod(d.get(), st.st_mode & 07777);
-      // Last: copying the contents changed the directory's times.
-      struct timespec ts[2] = {st.st_atim, st.st_mtim};
-      ::futimens(d.get(), ts);
     }
+    Dir d;
+    RETURN_IF_ERROR(CopyDirContents(root, src, dest_rel, &d));
+    ::fchown(d.fd.get(), 0, 0);
+    ::fchmod(d.fd.get(), st.st_mode & 07777);
+    // Last: copying the contents changed the directory's times.
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::futimens(d.fd.get(), ts);
     return Status::Ok();
   }
   return Status::Unsupported("COPY: " + src + ": only files, directories and symlinks are copied");
@@ -285,6 +285,7 @@ Result<std::vector<CopySource>> ResolveSources(const std::string& context,
 
 Result<Digest> DigestSources(const std::vector<CopySource>& srcs) {
   Sha256 h;
+  std::string buf(1 << 20, '\0');  // once: not a 1 MiB memset per file
   std::function<Status(const std::string&, const std::string&)> walk =
       [&](const std::string& path, const std::string& rel) -> Status {
     struct stat st;
@@ -299,7 +300,6 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs) {
       h.Update(t + "\n");
     } else if (S_ISREG(st.st_mode)) {
       ASSIGN_OR_RETURN(auto src, FdSource::Open(path));
-      std::string buf(1 << 20, '\0');
       for (;;) {
         ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), buf.size()));
         if (n == 0) break;
@@ -316,7 +316,7 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs) {
   return h.Finish();
 }
 
-Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest_in,
+Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std::string& dest_in,
                 bool unpack_archives) {
   std::string dest = dest_in;
   auto is_dir = [](const CopySource& s) {
@@ -329,30 +329,30 @@ Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::str
   std::string dest_rel = JoinComponents(comps, comps.size());
   if (!dir_dest && !srcs.empty()) {
     if (is_dir(srcs[0]) || unpacks(srcs[0])) dir_dest = true;
-    UniqueFd existing(OpenIn(root_fd, dest_rel, O_PATH | O_DIRECTORY));
-    if (existing.valid()) dir_dest = true;
+    if (root.IsDir(dest_rel)) dir_dest = true;
   }
   if (dir_dest) {
-    ASSIGN_OR_RETURN(UniqueFd d0, MakeDirs(root_fd, comps, comps.size()));
-    UniqueFd d(OpenIn(root_fd, dest_rel, O_RDONLY | O_DIRECTORY));
-    if (!d.valid()) return Status::IOError("COPY: " + dest_rel);
+    ASSIGN_OR_RETURN(Dir d, MakeDirs(root, dest_rel));
     for (const auto& s : srcs) {
       if (is_dir(s)) {
-        RETURN_IF_ERROR(CopyDirContents(root_fd, s.path, dest_rel));
+        RETURN_IF_ERROR(CopyDirContents(root, s.path, dest_rel));
       } else if (unpacks(s)) {
-        RETURN_IF_ERROR(UnpackTarArchive(s.path, d.get(), "ADD " + s.display));
+        RETURN_IF_ERROR(UnpackTarArchive(s.path, root, d, "ADD " + s.display));
       } else {
-        RETURN_IF_ERROR(CopyAny(root_fd, s.path, d.get(), s.name,
-                                dest_rel.empty() ? s.name : dest_rel + "/" + s.name));
+        RETURN_IF_ERROR(CopyAny(root, s.path, d, s.name, dest_rel.empty() ? s.name : dest_rel + "/" + s.name));
       }
     }
     return Status::Ok();
   }
   if (comps.empty()) return Status::Invalid("COPY: empty destination");
-  ASSIGN_OR_RETURN(UniqueFd p0, MakeDirs(root_fd, comps, comps.size() - 1));
-  UniqueFd parent(OpenIn(root_fd, JoinComponents(comps, comps.size() - 1), O_RDONLY | O_DIRECTORY));
-  if (!parent.valid()) return Status::IOError("COPY: " + dest_rel);
-  return CopyAny(root_fd, srcs[0].path, parent.get(), comps.back(), dest_rel);
+  ASSIGN_OR_RETURN(Dir parent, MakeDirs(root, JoinComponents(comps, comps.size() - 1)));
+  return CopyAny(root, srcs[0].path, parent, comps.back(), dest_rel);
+}
+
+Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest,
+                bool unpack_archives) {
+  UpperRoot root(root_fd, nullptr);
+  return CopyInto(root, srcs, dest, unpack_archives);
 }
 
 }  // namespace cfs::builder

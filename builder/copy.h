@@ -9,6 +9,7 @@
 
 #include "base/digest.h"
 #include "base/status.h"
+#include "builder/upper_root.h"
 
 namespace cfs::builder {
 
@@ -55,6 +56,11 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs);
 // source that reads as a tar archive (builder/archive.h) is unpacked into
 // dest instead; downloads are copied as they are. Files keep mode and
 // mtimes, and are owned by root; symlinks are copied as symlinks.
+// The rootfs is root: a build step's upper dir over the image so far
+// (builder/upper_root.h), written directly in the overlay upper format.
+Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std::string& dest,
+                bool unpack_archives = false);
+// The same into the plain directory root_fd.
 Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest,
                 bool unpack_archives = false);
 

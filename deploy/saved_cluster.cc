@@ -1,8 +1,11 @@
 #include "deploy/saved_cluster.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <nlohmann/json.hpp>
 
 #include "base/io.h"
 
@@ -34,8 +37,57 @@ Result<Clusterfile> LoadSavedCluster(const std::string& clusters_dir, const std:
   return LoadClusterfile(path);
 }
 
+namespace {
+std::string StatePath(const std::string& clusters_dir, const std::string& name) {
+  return clusters_dir + "/" + name + "/state";
+}
+}  // namespace
+
+Status SaveClusterState(const std::string& clusters_dir, const std::string& name,
+                        const ClusterState& st) {
+  RETURN_IF_ERROR(CheckClusterName(name));
+  nlohmann::json j{{"state", st.state}, {"image", st.image}, {"detail", st.detail},
+                   {"updated", st.updated}};
+  RETURN_IF_ERROR(MakeDirs(clusters_dir + "/" + name, 0700));
+  return WriteFileAtomic(StatePath(clusters_dir, name), j.dump() + "\n", 0600);
+}
+
+Result<ClusterState> LoadClusterState(const std::string& clusters_dir, const std::string& name) {
+  RETURN_IF_ERROR(CheckClusterName(name));
+  const std::string path = StatePath(clusters_dir, name);
+  if (!PathExists(path)) return Status::NotFound("no state recorded for cluster " + name);
+  ASSIGN_OR_RETURN(std::string data, ReadFile(path, 1 << 20));
+  auto j = nlohmann::json::parse(data, nullptr, false);
+  if (!j.is_object() || !j.value("state", nlohmann::json()).is_string())
+    return Status::Corruption(path + ": not a cluster state");
+  ClusterState st;
+  st.state = j.value("state", "");
+  st.image = j.value("image", "");
+  st.detail = j.value("detail", "");
+  st.updated = j.value("updated", int64_t{0});
+  return st;
+}
+
+Result<std::vector<std::string>> ListSavedClusters(const std::string& clusters_dir) {
+  std::vector<std::string> names;
+  DIR* d = opendir(clusters_dir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return names;
+    return Status::IOError("opendir " + clusters_dir);
+  }
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == ".." || !CheckClusterName(n).ok()) continue;
+    if (PathExists(SavedClusterfile(clusters_dir, n))) names.push_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 void ForgetCluster(const std::string& clusters_dir, const std::string& name) {
   std::string saved = SavedClusterfile(clusters_dir, name);
+  unlink(StatePath(clusters_dir, name).c_str());
   unlink(saved.c_str());
   rmdir(saved.substr(0, saved.rfind('/')).c_str());
 }

@@ -23,6 +23,23 @@ Status SaveCluster(const std::string& clusters_dir, const Clusterfile& cf);
 // from here.
 Result<Clusterfile> LoadSavedCluster(const std::string& clusters_dir, const std::string& name);
 
+// How the last deploy (or scale-up) of a saved cluster went, kept next to
+// its Clusterfile (<clusters_dir>/<name>/state, JSON) for `cimg clusters`.
+struct ClusterState {
+  std::string state;   // "deploying" (or one that died mid-way), "deployed", "failed"
+  std::string image;   // the image of that deploy
+  std::string detail;  // why it failed (one line); else empty
+  int64_t updated = 0; // unix seconds of the change
+};
+Status SaveClusterState(const std::string& clusters_dir, const std::string& name,
+                        const ClusterState& st);
+// NotFound for a cluster saved before states were kept.
+Result<ClusterState> LoadClusterState(const std::string& clusters_dir, const std::string& name);
+
+// The names of the clusters saved in clusters_dir, sorted (none when the
+// directory does not exist).
+Result<std::vector<std::string>> ListSavedClusters(const std::string& clusters_dir);
+
 // Removes the saved Clusterfile of cluster `name` (and its directory).
 void ForgetCluster(const std::string& clusters_dir, const std::string& name);
 

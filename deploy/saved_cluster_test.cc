@@ -74,5 +74,41 @@ TEST(SavedCluster, SaveLoadDroppedForget) {
   EXPECT_EQ(rmdir(tmpl), 0);
 }
 
+TEST(SavedCluster, StatesAndListing) {
+  char tmpl[] = "/tmp/saved_cluster_test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto empty = ListSavedClusters(dir + "/absent");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  auto cf = ParseClusterfile(kCluster, "Clusterfile");
+  ASSERT_TRUE(cf.ok());
+  ASSERT_TRUE(SaveCluster(dir, *cf).ok());
+  cf->name = "a0";
+  ASSERT_TRUE(SaveCluster(dir, *cf).ok());
+  ASSERT_TRUE(MakeDirs(dir + "/stray", 0700).ok());  // no Clusterfile: not a cluster
+  auto names = ListSavedClusters(dir);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"a0", "c1"}));
+  EXPECT_TRUE(LoadClusterState(dir, "c1").status().IsNotFound());
+  ASSERT_TRUE(SaveClusterState(dir, "c1", {"deploying", "img:1", "", 100}).ok());
+  ASSERT_TRUE(SaveClusterState(dir, "c1", {"failed", "img:1", "10.0.0.2: init.sh exited 1", 200}).ok());
+  auto st = LoadClusterState(dir, "c1");
+  ASSERT_TRUE(st.ok()) << st.status().message();
+  EXPECT_EQ(st->state, "failed");
+  EXPECT_EQ(st->image, "img:1");
+  EXPECT_EQ(st->detail, "10.0.0.2: init.sh exited 1");
+  EXPECT_EQ(st->updated, 200);
+  EXPECT_FALSE(SaveClusterState(dir, "../x", {"deployed", "i", "", 1}).ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/a0/state", "not json", 0600).ok());
+  EXPECT_EQ(LoadClusterState(dir, "a0").status().code(), Status::Code::kCorruption);
+  ForgetCluster(dir, "c1");
+  ForgetCluster(dir, "a0");
+  EXPECT_FALSE(PathExists(dir + "/c1"));
+  EXPECT_FALSE(PathExists(dir + "/a0"));
+  EXPECT_EQ(rmdir((dir + "/stray").c_str()), 0);
+  EXPECT_EQ(rmdir(tmpl), 0);
+}
+
 }  // namespace
 }  // namespace cfs::deploy

@@ -1,4 +1,5 @@
 #include "registry/curl_transport.h"
+
 #include "base/strings.h"
 
 #include <dirent.h>
@@ -11,6 +12,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "base/log.h"
+
 namespace cfs::registry::http {
 
 namespace {
@@ -21,15 +24,6 @@ std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-
-bool DebugHttp() {
-  static const bool on = [] {
-    const char* v = std::getenv("CIMG_DEBUG_HTTP");
-    return v && *v && std::string(v) != "0";
-  }();
-  return on;
-}
-
 
 struct CallCtx {
   CURL* curl;
@@ -323,9 +317,11 @@ Exchange CurlTransport::Perform(const Request& rq) {
   if (code != CURLE_OK) ex.error = errbuf[0] ? errbuf : curl_easy_strerror(code);
   curl_slist_free_all(hdrs);
   ReturnHandle(c);
-  if (DebugHttp()) {
-    std::fprintf(stderr, "http: %s %s -> %ld%s%s\n", rq.method.c_str(), rq.url.c_str(),
-                 ex.resp.status, code == CURLE_OK ? "" : " error: ", ex.error.c_str());
+  if (LogEnabled(LogLevel::kDebug)) {
+    // Never the query (a redirect to storage signs it) nor the headers.
+    LogDebug("http: " + rq.method + " " + LoggableUrl(rq.url) + " -> " + std::to_string(ex.resp.status) +
+             " (" + std::to_string(down) + " bytes in, " + std::to_string(up) + " out)" +
+             (code == CURLE_OK ? "" : " error: " + ex.error));
   }
   return ex;
 }

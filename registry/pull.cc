@@ -1,6 +1,10 @@
 #include "registry/pull.h"
 
+#include <climits>
+#include <cstdlib>
+
 #include "registry/image_io.h"
+#include "registry/sigstore_attachments.h"
 #include "store/work_dir.h"
 
 namespace cfs::registry {
@@ -63,23 +67,68 @@ Result<std::shared_ptr<const RegistriesConf>> RegistriesOf(const PullFromRegistr
   return std::shared_ptr<const RegistriesConf>(std::make_shared<RegistriesConf>(std::move(c)));
 }
 
+Result<std::shared_ptr<const SignaturePolicy>> PolicyOf(const PullFromRegistryOptions& o) {
+  if (o.policy) return o.policy;
+  ASSIGN_OR_RETURN(SignaturePolicy p, SignaturePolicy::LoadDefault());
+  return std::shared_ptr<const SignaturePolicy>(std::make_shared<SignaturePolicy>(std::move(p)));
+}
+
+Status CheckPullPolicy(const SignaturePolicy& policy, ConnectedPull& c) {
+  PolicyScope scope = policy.ForDocker(c.logical);
+  if (scope.AcceptsAnything()) return Status::Ok();
+  PolicyImage image;
+  image.name = DockerPolicyIdentity(c.logical);
+  image.transport = "docker";
+  image.reference = c.logical;
+  bool signed_ = false;
+  for (const auto& r : *scope.requirements) signed_ |= r.type == PolicyRequirement::Type::kSigstoreSigned;
+  if (signed_) {
+    ASSIGN_OR_RETURN(FetchedManifest m, c.client->GetManifest(c.remote.repository, c.remote.ManifestRef()));
+    image.manifest_digest = m.digest;
+    image.signatures = [&c, d = m.digest] {
+      return sigstore::FetchSignatures(*c.client, c.remote.repository, d);
+    };
+  }
+  RETURN_IF_ERROR(SignaturePolicy::Check(scope, image));
+  if (signed_) c.remote.digest = image.manifest_digest;
+  return Status::Ok();
+}
+
+Status CheckLocalPolicy(const SignaturePolicy& policy, const std::string& source) {
+  const size_t colon = source.find(':');
+  const std::string transport = source.substr(0, colon);
+  std::string path = source.substr(colon + 1);
+  if (transport != "docker-archive") path = path.substr(0, path.find(':'));
+  char real[PATH_MAX];
+  if (::realpath(path.c_str(), real)) path = real;
+  PolicyScope scope = policy.ForLocal(transport, path);
+  if (scope.AcceptsAnything()) return Status::Ok();
+  PolicyImage image;
+  image.name = source;
+  image.transport = transport;
+  return SignaturePolicy::Check(scope, image);
+}
+
 Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullFromRegistryOptions& o) {
-  Reference logical, remote;
+  ASSIGN_OR_RETURN(auto policy, PolicyOf(o));
+  ConnectedPull c;
   if (o.client) {
-    ASSIGN_OR_RETURN(logical, Reference::Parse(name));
-    remote = logical;
+    ASSIGN_OR_RETURN(c.logical, Reference::Parse(name));
+    c.remote = c.logical;
+    c.client = o.client;
     o.served_by.clear();
   } else {
     ASSIGN_OR_RETURN(auto conf, RegistriesOf(o));
     ASSIGN_OR_RETURN(auto candidates, conf->Resolve(name));
-    ASSIGN_OR_RETURN(ConnectedPull c, ConnectForPull(candidates, *conf, o.client_options, o.log));
+    ASSIGN_OR_RETURN(c, ConnectForPull(candidates, *conf, o.client_options, o.log));
     o.client = c.client;
     o.served_by = c.served_by;
-    logical = c.logical;
-    remote = c.remote;
-    const bool moved = c.remote.registry != logical.registry || c.remote.repository != logical.repository;
-    if (o.log && moved) o.log(logical.ToString() + ": served by " + c.served_by);
+    const bool moved = c.remote.registry != c.logical.registry || c.remote.repository != c.logical.repository;
+    if (o.log && moved) o.log(c.logical.ToString() + ": served by " + c.served_by);
   }
+  RETURN_IF_ERROR(CheckPullPolicy(*policy, c));
+  const Reference& logical = c.logical;
+  const Reference& remote = c.remote;
   WorkDir work;  // declared before the reader: removed after it is gone
   std::string scratch = o.scratch_dir;
   if (scratch.empty()) {
@@ -96,11 +145,22 @@ Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullF
 Result<PullResult> PullFromSource(Store& store, const std::string& source,
                                   PullFromRegistryOptions& o) {
   if (source.empty()) return Status::Invalid("no source recorded");
-  for (const char* t : {"oci:", "oci-archive:", "docker-archive:"})
-    if (source.rfind(t, 0) == 0) return store.Pull(source, o.pull);
+  for (const char* t : {"oci:", "oci-archive:", "docker-archive:"}) {
+    if (source.rfind(t, 0) != 0) continue;
+    ASSIGN_OR_RETURN(auto policy, PolicyOf(o));
+    RETURN_IF_ERROR(CheckLocalPolicy(*policy, source));
+    return store.Pull(source, o.pull);
+  }
   if (!IsRegistryReference(source))
     return Status::Invalid("\"" + source + "\" is not a source to pull from");
   return PullFromRegistry(store, source, o);
+}
+
+Result<PullResult> PullAgainFromRecordedSource(Store& store, const std::string& recorded,
+                                               PullFromRegistryOptions& o) {
+  if (recorded.rfind("docker://", 0) != 0 && IsRegistryReference(recorded))
+    return Status::Invalid("\"" + recorded + "\" was built or committed here: no source to pull from");
+  return PullFromSource(store, recorded, o);
 }
 
 }  // namespace cfs::registry

@@ -1,7 +1,8 @@
 // PullFromRegistry: an image from a registry into the store -- the one way
 // cimg pull, fsck --repair, deploy (an IMAGE the store lacks) and build
 // (FROM) fetch a registry image -- and ConnectForPull, the endpoint choice
-// through registries.conf that lazy mounts and image collection share.
+// through registries.conf that lazy mounts and image collection share, and
+// CheckPullPolicy, policy.json's verdict on what they are about to read.
 #pragma once
 
 #include <functional>
@@ -11,6 +12,7 @@
 
 #include "base/status.h"
 #include "registry/client.h"
+#include "registry/policy.h"
 #include "registry/reference.h"
 #include "registry/registries_conf.h"
 #include "store/store.h"
@@ -44,6 +46,8 @@ struct PullFromRegistryOptions {
   ClientOptions client_options;
   // The registries.conf to follow. Default: RegistriesConf::LoadDefault().
   std::shared_ptr<const RegistriesConf> registries;
+  // The policy.json to enforce. Default: SignaturePolicy::LoadDefault().
+  std::shared_ptr<const SignaturePolicy> policy;
   // Where the image came from, after the pull: "mirror HOST" or the
   // registry's location (PullSource::Describe), "" with a given client.
   std::string served_by;
@@ -76,7 +80,29 @@ Result<PullResult> PullFromRegistry(Store& store, const std::string& name, PullF
 Result<PullResult> PullFromSource(Store& store, const std::string& source,
                                   PullFromRegistryOptions& o);
 
+// Pulls an image again from the source its store record names (fsck
+// --repair): a pull records "docker://REF" or the local transport it read;
+// a build or a commit records "build:..." / "commit:...", which no pull can
+// reach: Invalid, as is an empty source ("no source recorded").
+Result<PullResult> PullAgainFromRecordedSource(Store& store, const std::string& recorded,
+                                               PullFromRegistryOptions& o);
+
 // The configuration o names, else the default one.
 Result<std::shared_ptr<const RegistriesConf>> RegistriesOf(const PullFromRegistryOptions& o);
+// The policy o names, else the default one.
+Result<std::shared_ptr<const SignaturePolicy>> PolicyOf(const PullFromRegistryOptions& o);
+
+// policy.json for a registry image about to be read through c: the
+// requirements that apply to c.logical (the name asked for, never a
+// mirror's). When one is sigstoreSigned, the manifest c.remote names is
+// fetched, its signatures (from the endpoint that serves it) are checked,
+// and c.remote is pinned to that manifest's digest, so what was checked is
+// what is read. Denied with one line naming the policy entry otherwise.
+// Every registry read -- pull, build FROM and image collection, lazy
+// mounts, deploy -- passes here.
+Status CheckPullPolicy(const SignaturePolicy& policy, ConnectedPull& c);
+// The same for a local source (oci:DIR, oci-archive:FILE, docker-archive:FILE):
+// accept or reject only (no signatures are read from them).
+Status CheckLocalPolicy(const SignaturePolicy& policy, const std::string& source);
 
 }  // namespace cfs::registry

@@ -10,18 +10,21 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang
   librocksdb-dev libfuse3-dev libzstd-dev libarchive-dev libcurl4-openssl-dev libssl-dev
   libyaml-cpp-dev libssh2-1-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
-  libtomlplusplus-dev
+  libtomlplusplus-dev libsodium-dev
   # tests and peers
-  fuse3 fuse-overlayfs skopeo umoci docker-registry openssh-server attr python3 iproute2
+  fuse3 fuse-overlayfs skopeo umoci podman buildah docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
-  shellcheck ccache
+  python3-cryptography
+  shellcheck ccache tmux
+  # packaging
+  help2man dpkg-dev zsh
   # benchmarks
   debootstrap hyperfine bc rsync
 )
 
 missing=()
 for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -5,7 +5,8 @@
 // thread and imported like any layer blob on the calling one, with a bounded
 // in-memory pipe between them. Whiteouts (char 0/0) become ".wh.NAME",
 // opaque directories (trusted.overlay.opaque="y") get a ".wh..wh..opq"
-// entry; trusted.overlay.* xattrs are dropped; hard links stay links.
+// entry; trusted.overlay.* xattrs are dropped; hard links stay links. With
+// `remove`, the tree is removed as it is archived, on a third thread.
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -18,6 +19,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "layer_import.h"
@@ -93,9 +95,55 @@ la_ssize_t PipeWrite(struct archive*, void* client, const void* buf, size_t n) {
   return p->Push(buf, n).ok() ? static_cast<la_ssize_t>(n) : -1;
 }
 
+// Removes what it is given, in order, on a thread of its own: the entries
+// of a tree as they are archived (files, then each directory after its
+// contents), so that the removal overlaps the import. Errors are ignored:
+// the caller removes what is left.
+class Remover {
+ public:
+  Remover() : t_([this] { Loop(); }) {}
+  ~Remover() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    t_.join();
+  }
+  void Add(std::string path, bool dir) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      q_.emplace_back(std::move(path), dir);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      cv_.wait(l, [&] { return done_ || !q_.empty(); });
+      if (q_.empty()) return;
+      auto [path, dir] = std::move(q_.front());
+      q_.pop_front();
+      l.unlock();
+      dir ? ::rmdir(path.c_str()) : ::unlink(path.c_str());
+      l.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::string, bool>> q_;
+  bool done_ = false;
+  std::thread t_;
+};
+
 class TreeWriter {
  public:
-  TreeWriter(std::string root, BytePipe* out) : root_(std::move(root)), out_(out) {}
+  // remover: when set, every entry goes to it once archived.
+  TreeWriter(std::string root, BytePipe* out, Remover* remover = nullptr)
+      : root_(std::move(root)), out_(out), remover_(remover) {}
 
   Status Run() {
     a_.reset(archive_write_new());
@@ -171,7 +219,11 @@ class TreeWriter {
     auto slash = rel.rfind('/');
     std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
     std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
-    if (IsOverlayWhiteout(st)) return Marker(parent + WhiteoutName(base), st);
+    if (IsOverlayWhiteout(st)) {
+      RETURN_IF_ERROR(Marker(parent + WhiteoutName(base), st));
+      if (remover_) remover_->Add(path, false);
+      return Status::Ok();
+    }
     std::unique_ptr<struct archive_entry, EntryFree> e(archive_entry_new());
     archive_entry_set_pathname(e.get(), rel.c_str());
     archive_entry_copy_stat(e.get(), &st);
@@ -204,12 +256,12 @@ class TreeWriter {
     RETURN_IF_ERROR(Header(e.get(), rel));
     if (S_ISREG(st.st_mode) && st.st_size > 0) {
       ASSIGN_OR_RETURN(auto src, FdSource::Open(path));
-      std::string buf(1 << 20, '\0');
+      if (buf_.empty()) buf_.resize(1 << 20);  // once: not a 1 MiB memset per file
       uint64_t total = 0;
       for (;;) {
-        ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), buf.size()));
+        ASSIGN_OR_RETURN(size_t n, src->Read(buf_.data(), buf_.size()));
         if (n == 0) break;
-        if (archive_write_data(a_.get(), buf.data(), n) < 0) return Fail("tar data " + rel);
+        if (archive_write_data(a_.get(), buf_.data(), n) < 0) return Fail("tar data " + rel);
         total += n;
       }
       if (total != static_cast<uint64_t>(st.st_size))
@@ -219,6 +271,8 @@ class TreeWriter {
       if (opaque) RETURN_IF_ERROR(Marker(rel + "/" + std::string(kOpaqueMarker), st));
       RETURN_IF_ERROR(Dir(rel + "/"));
     }
+    // Not one name of several: the others must still read as its links.
+    if (remover_ && (S_ISDIR(st.st_mode) || st.st_nlink == 1)) remover_->Add(path, S_ISDIR(st.st_mode));
     return Status::Ok();
   }
 
@@ -232,14 +286,16 @@ class TreeWriter {
 
   std::string root_;
   BytePipe* out_;
+  Remover* remover_;
   std::unique_ptr<struct archive, ArchiveFree> a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::string buf_;
 };
 
 }  // namespace
 
 Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const ProgressFn& progress,
-                                          std::unique_ptr<Lease>* lease) {
+                                          std::unique_ptr<Lease>* lease, bool remove) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::Invalid(dir + ": not a directory");
@@ -249,13 +305,16 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
   LayerImporter importer(impl_->chunks->chunker(), chunks.get(), impl_->opts.threads);
   BytePipe pipe;
   Status written;
+  std::optional<Remover> remover;
+  if (remove) remover.emplace();
   std::thread writer([&] {
-    written = TreeWriter(dir, &pipe).Run();
+    written = TreeWriter(dir, &pipe, remover ? &*remover : nullptr).Run();
     pipe.CloseWriter(written);
   });
   auto r = importer.Import(pipe, Digest(), Digest(), "layer from " + dir, progress, 0);
   pipe.CloseReader();
   writer.join();
+  remover.reset();  // the rest of the removal
   if (!written.ok()) return written.Prefix(dir);
   if (!r.ok()) return r.status().Prefix(dir);
   RETURN_IF_ERROR(chunks->Sync());

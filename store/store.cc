@@ -2,13 +2,16 @@
 
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <algorithm>
 #include <map>
 #include <set>
 
+#include "base/log.h"
 #include "store_impl.h"
 
 namespace cfs {
@@ -17,7 +20,15 @@ using nlohmann::json;
 
 std::string DefaultStoreRoot() {
   const char* env = std::getenv("CIMG_ROOT");
-  return env && *env ? env : "/var/lib/cimg";
+  if (env && *env) return env;
+  if (::geteuid() == 0) return "/var/lib/cimg";
+  // Not root: a store of the user's own, where podman keeps rootless
+  // storage (~/.local/share/containers).
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  if (xdg && *xdg == '/') return std::string(xdg) + "/cimg";
+  const char* home = std::getenv("HOME");
+  if (home && *home == '/') return std::string(home) + "/.local/share/cimg";
+  return "/var/lib/cimg";
 }
 
 Result<std::string> NormalizeImageName(const std::string& in) {
@@ -258,7 +269,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& in) {
   co.chunker = o.chunker;
   co.compression_level = o.compression_level;
   co.env = o.env;
-  ASSIGN_OR_RETURN(auto chunks, ChunkStore::Open(co));
+  auto opened = ChunkStore::Open(co);
+  if (!opened.ok() && opened.status().err() == EACCES && ::geteuid() != 0)
+    return Status::Denied(opened.status().message() +
+                          " (not root: --root DIR or $CIMG_ROOT names a store of your own)");
+  ASSIGN_OR_RETURN(auto chunks, std::move(opened));
+  LogDebug("store: " + o.root);
   o.chunker = chunks->chunker().params();
   return std::unique_ptr<Store>(new Store(std::make_unique<Impl>(o, std::move(chunks))));
 }

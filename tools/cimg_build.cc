@@ -17,9 +17,6 @@ using nlohmann::json;
 // cimg build
 void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* build = app.add_subcommand("build", "Build a cluster image from a Kubefile");
-  build->footer("Examples:\n"
-      "  cimg build -t demo/base:1 examples/base\n"
-      "  cimg build -f Kubefile.app -t demo/app:1 --build-arg Version=v1.27 ctx");
   static cfs::builder::BuildOptions bo;
   static std::vector<std::string> build_args;
   static std::string build_platform;
@@ -46,6 +43,9 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
   build->footer(
+      "Examples:\n"
+      "  cimg build -t demo/base:1 examples/base\n"
+      "  cimg build -f Kubefile.app -t demo/app:1 --build-arg Version=v1.27 ctx\n\n"
       "Example Kubefile (sealer's instructions; see README \"Building images\"):\n"
       "  FROM cimg-examples/base:1\n"
       "  COPY etc etc                  # a directory's contents, as buildah copies\n"

@@ -14,30 +14,20 @@
 #include "registry/auth.h"
 #include "registry/client.h"
 #include "registry/pull.h"
+#include "registry/reference.h"
+#include "registry/sigstore_key.h"
 #include "store/store.h"
 #include "tools/image_list.h"
+#include "tools/progress.h"
 #include "tools/version.h"
 
 namespace cimg {
 
 using cfs::Status;
 
-// Progress lines on a terminal; nothing when stderr is not one.
-inline cfs::ProgressFn TerminalProgress(bool quiet) {
-  if (quiet || !::isatty(2)) return nullptr;
-  return [last = std::chrono::steady_clock::time_point()](const cfs::Progress& p) mutable {
-    auto now = std::chrono::steady_clock::now();
-    bool done = p.total && p.done >= p.total;
-    if (!done && now - last < std::chrono::milliseconds(100)) return;
-    last = now;
-    std::string item = p.item.size() > 60 ? p.item.substr(0, 60) + "…" : p.item;
-    std::fprintf(stderr, "\r\033[K%-7s %s  %s", p.phase.c_str(), item.c_str(),
-                 p.total ? (HumanSize(p.done) + " / " + HumanSize(p.total)).c_str()
-                         : HumanSize(p.done).c_str());
-    if (done) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  };
-}
+// Progress on stderr (tools/progress.h): lines redrawn in place on a
+// terminal, one plain line per finished item elsewhere; nothing with -q.
+inline cfs::ProgressFn TerminalProgress(bool quiet) { return StderrProgress(quiet); }
 
 struct Global {
   std::string root;
@@ -104,6 +94,20 @@ struct RegistryFlags {
   }
 };
 
+// Signing flags of push and sign (cimg_sign.cc).
+struct SignFlags {
+  std::string key, passphrase_file, identity;
+  void Add(CLI::App* c);
+};
+// f's key, decrypted with its passphrase (before any work: a wrong
+// passphrase costs nothing).
+cfs::Result<cfs::registry::sigstore::PrivateKey> LoadSigningKey(const SignFlags& f);
+// Signs manifest `manifest` of ref's repository with key, as ref (or
+// f.identity), and stores the signature there (sigstore attachments).
+Status SignInRegistry(const SignFlags& f, const cfs::registry::sigstore::PrivateKey& key,
+                      cfs::registry::Client& client, const cfs::registry::Reference& ref,
+                      const cfs::Digest& manifest);
+
 // The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
 // live as long as the process (static).
 void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_images.cc
@@ -112,8 +116,11 @@ void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // ci
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
+void AddSignCommands(CLI::App& app);                                         // cimg_sign.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc
 void AddProfileCommands(CLI::App& app, const Global& g, const bool& quiet); // cimg_profile.cc
+void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
+void AddCompletionCommand(CLI::App& app);                                    // cimg_completion.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).
 VersionInfo CimgVersion();
 

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -107,9 +109,23 @@ void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double se
 }
 
 void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
-  o.on_connected = [&] { Must(dp::SaveCluster(ClustersDir(store), cf)); };
+  const std::string dir = ClustersDir(store);
+  bool saved = false;
+  auto state = [&](const char* st, const std::string& detail) {
+    // What `cimg clusters` shows; a failure to record it is not the deploy's.
+    Status s = dp::SaveClusterState(dir, cf.name, {st, cf.image, detail, std::time(nullptr)});
+    if (!s.ok()) std::fprintf(stderr, "cimg: warning: cluster state: %s\n", s.message().c_str());
+  };
+  o.on_connected = [&] {
+    Must(dp::SaveCluster(dir, cf));
+    saved = true;
+    state("deploying", "");
+  };
   auto t0 = std::chrono::steady_clock::now();
-  auto r = Must(dp::Deploy(store, cf, o));
+  auto deployed = dp::Deploy(store, cf, o);
+  if (!deployed.ok() && saved) state("failed", deployed.status().message());
+  auto r = Must(std::move(deployed));
+  state("deployed", "");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   PrintReport(cf, r, secs, as_json);
 }
@@ -160,9 +176,6 @@ dp::Clusterfile DeployClusterfile(const DeployFlags& f) {
 
 void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   auto* deploy = app.add_subcommand("deploy", "Deploy a cluster image to hosts over SSH (run or apply)");
-  deploy->footer("Examples:\n"
-      "  cimg deploy -f Clusterfile\n"
-      "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3,10.0.0.4 -i ~/.ssh/id_ed25519");
   static DeployFlags f;
   deploy->add_option("-f,--clusterfile", f.file, "Clusterfile (sealer.io/v2)");
   deploy->add_option("IMAGE", f.image, "Cluster image (instead of -f); pulled when it is a registry reference");

@@ -56,11 +56,6 @@ json InspectJson(const cfs::ImageDetails& d) {
 // cimg pull
 void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
-  pull->footer("Examples:\n"
-      "  cimg pull nginx:1.25\n"
-      "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
-      "  cimg pull oci-archive:/tmp/app.tar:v1\n"
-      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
   static std::string pull_src, pull_as, pull_platform;
   static RegistryFlags pull_reg;
   pull->add_option("SRC", pull_src,
@@ -75,7 +70,9 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "else docker's config.json (credHelpers, auths, credsStore), else podman's auth.json.\n\n"
       "Examples:\n  cimg pull quay.io/team/app:1.0\n  cimg pull nginx:1.25          # an alias or a search registry\n"
       "  CONTAINERS_REGISTRIES_CONF=./mirror.conf cimg pull docker.io/library/nginx:1.25\n"
-      "  cimg pull oci-archive:app.tar --as app:1");
+      "  cimg pull oci-archive:app.tar --as app:1\n"
+      "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
+      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
   pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
   pull_reg.Add(pull);
@@ -159,11 +156,15 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
   push->add_option("--digestfile", push_digestfile,
                    "Write the digest of the manifest pushed to this file (as skopeo and podman)");
   push_reg.Add(push);
+  static SignFlags push_sign;
+  push_sign.Add(push);
   push->footer(
       "Examples:\n"
       "  cimg push demo/app:1 registry.example.com/team/app:1\n"
       "  cimg push demo/app:1 oci-archive:/tmp/app.tar --compression gzip\n"
-      "  cimg push demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile /tmp/app.digest");
+      "  cimg push demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile /tmp/app.digest\n"
+      "  cimg push demo/app:1 quay.io/team/app:1 --sign-by-sigstore-private-key key.private \\\n"
+      "      --sign-passphrase-file pass.txt");
   push->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PushOptions o;
@@ -171,6 +172,8 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.progress = TerminalProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
     if (!cfs::registry::IsRegistryReference(dest)) {
+      if (!push_sign.key.empty())
+        Fail(Status::Invalid("--sign-by-sigstore-private-key: signatures go to registries only"));
       cfs::Digest manifest;
       Must(store->Push(push_name, dest, o, &manifest));
       WriteDigestFile(push_digestfile, manifest);
@@ -179,11 +182,14 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     auto ref = Must(cfs::registry::Reference::Parse(dest));
     if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
+    std::optional<cfs::registry::sigstore::PrivateKey> key;
+    if (!push_sign.key.empty()) key = Must(LoadSigningKey(push_sign));
     cfs::registry::PushToRegistryOptions po;
     po.client = push_reg.Connect(ref.registry);
     po.parallel = push_reg.parallel;
     po.push = o;
     auto stats = Must(cfs::registry::PushToRegistry(*store, push_name, ref, po));
+    if (key) Must(SignInRegistry(push_sign, *key, *po.client, ref, stats.manifest_digest));
     WriteDigestFile(push_digestfile, stats.manifest_digest);
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),

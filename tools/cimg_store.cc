@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/pull.h"
-#include "registry/reference.h"
 #include "chunkstore/chunk_store.h"
 #include "store/store.h"
 #include "tools/cimg_common.h"
@@ -24,11 +23,7 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
     const std::string& src = img.source;
     auto po = reg.Pull(o);
     po.source = src;
-    // A pull records "docker://REF" or the local transport it read; a build
-    // or commit records "build:..." / "commit:...", nothing to pull from.
-    const bool pulled = src.rfind("docker://", 0) == 0 || !cfs::registry::IsRegistryReference(src);
-    auto r = pulled ? cfs::registry::PullFromSource(store, src, po)
-                    : cfs::Result<cfs::PullResult>(cfs::Status::Invalid("no source recorded"));
+    auto r = cfs::registry::PullAgainFromRecordedSource(store, src, po);
     if (r.ok())
       std::printf("repair: %s: pulled again from %s\n", name.c_str(), src.c_str());
     else

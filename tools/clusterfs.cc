@@ -453,6 +453,14 @@ void AddRegistryOptions(CLI::App* mount, MountArgs& a) {
                     "(a bring-up profile: cimg profile attach)");
 }
 
+constexpr char kExamples[] =
+    "Examples:\n"
+    "  clusterfs mount demo/app:1 /mnt/app               # an image of the store, read-only\n"
+    "  clusterfs mount registry.example.com/team/app:1 /mnt/app   # lazily, from a registry\n"
+    "  clusterfs mount -o lowerdir=/a:/b,upperdir=/u,workdir=/w none /mnt/m\n"
+    "  clusterfs umount /mnt/app\n\n"
+    "clusterfs COMMAND --help shows each command's options and examples (man clusterfs-COMMAND).";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -465,6 +473,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"clusterfs: mount cluster images and directories as an overlay filesystem"};
   app.require_subcommand(1);
+  app.footer(kExamples);
   app.set_version_flag("--version", cimg::VersionLine("clusterfs", cimg::CurrentVersion()),
                        "Show the version and exit");
   MountArgs a;

@@ -27,7 +27,7 @@ build_error() {
   [[ "$(names)" == "$before" ]] || fail "a failed build changed the names: $before -> $(names)"
   no_build_leftovers
   local part
-  part=$(find "$ROOT/tmp" -name '*.bin' 2>/dev/null | head -n 3)
+  part=$(find "$ROOT/tmp" -name '*.bin' 2>/dev/null | sed -n 1,3p)
   [[ -z "$part" ]] || fail "partial download left: $part"
   assert_fsck_clean
 }

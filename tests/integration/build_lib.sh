@@ -64,6 +64,6 @@ no_build_leftovers() {
   m=$(grep -F " $ROOT/" /proc/self/mountinfo | grep ' cimg-build ' || true)
   [[ -z "$m" ]] || fail "a cimg-build mount is left: $m"
   local left
-  left=$(find "$ROOT/tmp" -mindepth 1 -maxdepth 1 -name 'build-*' 2>/dev/null | head -n 3)
+  left=$(find "$ROOT/tmp" -mindepth 1 -maxdepth 1 -name 'build-*' 2>/dev/null | sed -n 1,3p)
   [[ -z "$left" ]] || fail "build temp dirs left in $ROOT/tmp: $left"
 }

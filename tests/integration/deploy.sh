@@ -125,7 +125,7 @@ expect_deploy_error() {
   ERR_LINE=$(tail -1 "$T/.err")
   [[ "$ERR_LINE" == "cimg: "* ]] || fail "last stderr line is not 'cimg: ...': $ERR_LINE"
   grep -Eq -- "$re" <<<"$ERR_LINE" || fail "error does not match /$re/: $ERR_LINE"
-  if grep -v -e '^error: ' -e '^cimg: ' -e '^[0-9.]*| ' "$T/.err" | grep -q .; then
+  if grep -v -e '^error: ' -e '^cimg: ' -e '^[0-9.]*| ' "$T/.err" | grep . >/dev/null; then
     fail "unexpected stderr lines: $(cat "$T/.err")"
   fi
 }
@@ -238,7 +238,9 @@ assert_eq "1" "$(wc -l <"$(n0 /var/lib/cimg-test/init.log)")" "init.sh runs on a
 assert_eq "3" "$(kubeadm_log | wc -l)" "kubeadm calls after a re-run"
 assert_eq "2" "$(wc -l <"$(n0 /var/lib/cimg-test/cmds.log)")" "CMD runs after a re-run"
 grep -q "done before, skipped" "$T/deploy2.err" || fail "re-run did not report skipped steps"
-log "3. a re-run is a no-op"
+assert_eq "c1 test/cluster:1 $M0 $N1 deployed" \
+  "$(ci clusters --format '{{.Name}} {{.Image}} {{.Masters}} {{.Nodes}} {{.State}}')" "cimg clusters"
+log "3. a re-run is a no-op; cimg clusters: $(ci clusters --format '{{.Name}} {{.State}} {{.Updated}}')"
 
 # ------------------------------------------------------------ 4. scale-up
 ci scale-up c1 --nodes "$N2" -u nopass -i "$NODE_KEY_PW" --pk-passwd "$NODE_KEY_PASSPHRASE" "${KH[@]}" \
@@ -344,6 +346,7 @@ done
 grep -q "reset -f" "$(n0 /var/lib/cimg-test/kubeadm.log)" 2>/dev/null && fail "kubeadm log survived clean.sh"
 (exec 3<>"/dev/tcp/$M0/5000") 2>/dev/null && fail "the built-in registry still listens on $M0:5000"
 [[ ! -e "$ROOT/clusters/c1" ]] || fail "the saved Clusterfile survived delete"
+[[ -z "$(ci clusters -q)" ]] || fail "cimg clusters lists a deleted cluster: $(ci clusters -q)"
 log "8. scale-down and delete left the nodes clean"
 
 # ------------------------------------------ 9. IMAGE form, password auth
@@ -377,6 +380,9 @@ EOF
 expect_deploy_error "host $M0: plugin broken \(post-init-host\) failed \(exit status 7\): disk full, say" \
   ci deploy -f "$T/failing.yaml" "${KH[@]}"
 grep -q "^$M0| disk full, say" "$T/.err" || fail "the failing step's output was not shown: $(cat "$T/.err")"
+ci clusters --format '{{.Name}}|{{.State}}|{{.Detail}}' >"$T/clusters4"
+grep -q "^c4|failed|host $M0: plugin broken (post-init-host) failed (exit status 7)" "$T/clusters4" ||
+  fail "cimg clusters does not show c4's failure: $(cat "$T/clusters4")"
 ci delete -f "$T/failing.yaml" "${KH[@]}" >/dev/null 2>"$T/del4.err" || fail "delete c4: $(cat "$T/del4.err")"
 [[ ! -e "$(n0 /var/lib/cimg/c4)" ]] || fail "delete c4 left /var/lib/cimg/c4"
 assert_fsck_clean

@@ -55,7 +55,7 @@ echo "x" >"$d/l3/etc/x"
 tar -C "$d/l1" -cf "$d/l1.tar" opt/app/config.txt # the file only, no opt/ nor opt/app/
 tar -C "$d/l2" -cf "$d/l2.tar" etc
 tar -C "$d/l3" -cf "$d/l3.tar" etc/x
-tar -tf "$d/l1.tar" | grep -qx 'opt/' && fail "l1.tar lists opt/"
+tar -tf "$d/l1.tar" | grep -x 'opt/' >/dev/null && fail "l1.tar lists opt/"
 oci_build "$d/oci" t "$d/l1.tar" "$d/l2.tar" "$d/l3.tar" >/dev/null
 ci pull "oci:$d/oci:t" --as edge/implied:1 >/dev/null 2>"$T/pull1.err" || fail "pull: $(cat "$T/pull1.err")"
 clusterfile ci1 edge/implied:1 "$M0" >"$T/ci1.yaml"

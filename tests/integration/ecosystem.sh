@@ -10,12 +10,14 @@
 #      are refused with one line naming them;
 #   3. a registry with htpasswd auth is pulled from with the credentials a
 #      docker-credential-test helper (credHelpers of a private DOCKER_CONFIG)
-#      gives; the helper was called with the registry's name.
+#      gives; the helper was called with the registry's name;
+#   4. podman 4.3 (Debian) pulls our zstd:chunked push by parts ("Retrieved
+#      partial blob" in its debug log), and its image reads as the source.
 # Private HOME, DOCKER_CONFIG, registries.conf: the machine's /etc/containers
 # and ~/.docker are never read.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
-it_setup tar curl htpasswd
+it_setup tar curl htpasswd podman
 cfs_setup
 
 export HOME=$T/home DOCKER_CONFIG=$T/docker CONTAINERS_REGISTRIES_CONF=$T/registries.conf
@@ -64,7 +66,7 @@ EOF
 log "1a. cimg pull of the upstream name, served by the mirror"
 ci pull "$UP/team/app:1" >"$T/pull.out" 2>"$T/pull.err" || fail "pull through the mirror: $(cat "$T/pull.err")"
 grep -q "$UP/team/app:1: served by mirror $MIRROR" "$T/pull.err" || fail "no 'served by mirror' line: $(cat "$T/pull.err")"
-ci images | grep -q "$UP/team/app" || fail "the image is not stored under its upstream name: $(ci images)"
+ci images | grep "$UP/team/app" >/dev/null || fail "the image is not stored under its upstream name: $(ci images)"
 
 log "1b. a short-name alias, served by the mirror"
 R2=$T/root2
@@ -125,3 +127,39 @@ grep -qx "$AUTH" "$T/helper.calls" || fail "docker-credential-test was not calle
 # Without the helper entry the registry refuses: the helper's answer was used.
 printf '{}\n' >"$DOCKER_CONFIG/config.json"
 expect_one_line_error "authentication required" cir "$T/root6" pull "$AUTH/team/app:1" --cert-dir "$REG_AUTH_CERTDIR"
+
+log "4. podman 4.3 pulls our zstd:chunked push by parts (partial pulls on, private storage)"
+command -v podman >/dev/null || fail "podman is missing (apt-get install podman; scripts/setup.sh does)"
+mkdir -p "$T/pp/usr/bin" "$T/pp/etc"
+rand_file "$T/pp/usr/bin/big" $((4 * 1024 * 1024))
+text_file "$T/pp/etc/conf" 5000
+tar -C "$T/pp" -cf "$T/pp.tar" .
+oci_build "$T/pp-oci" v1 "$T/pp.tar" >/dev/null
+ci pull "oci:$T/pp-oci:v1" --as pp:1 >/dev/null
+ci push pp:1 "$MIRROR/pp:1" --compression zstd:chunked --tls-verify=false >/dev/null
+LAYER=$(curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$MIRROR/v2/pp/manifests/1" |
+  json_get 'j["layers"][0]["digest"]')
+# A storage of its own (overlay, as partial pulls need), never the machine's.
+cat >"$T/storage.conf" <<EOC
+[storage]
+driver = "overlay"
+runroot = "$T/prun"
+graphroot = "$T/pstore"
+[storage.options]
+pull_options = {enable_partial_images = "true", use_hard_links = "false", ostree_repos = ""}
+EOC
+pod() { CONTAINERS_STORAGE_CONF=$T/storage.conf CONTAINERS_REGISTRIES_CONF=/dev/null podman "$@"; }
+IT_CLEANUP_HOOKS+=("CONTAINERS_STORAGE_CONF=$T/storage.conf podman image unmount -a >/dev/null 2>&1; CONTAINERS_STORAGE_CONF=$T/storage.conf podman rmi -a -f >/dev/null 2>&1; umount $T/pstore/overlay 2>/dev/null || true")
+pod --log-level debug pull --tls-verify=false "$MIRROR/pp:1" >/dev/null 2>"$T/podman.err" ||
+  fail "podman pull: $(grep -v level=debug "$T/podman.err" | tail -n 5)"
+grep -q "Retrieved partial blob $LAYER" "$T/podman.err" ||
+  fail "podman did not pull $LAYER by parts: $(grep -i -e partial -e chunked -e 'blob type' "$T/podman.err" | head -n 5)"
+MP=$(pod image mount "$MIRROR/pp:1")
+# Everything but times: podman 4.3's partially pulled files carry the time of
+# the pull, not the TOC's modtime (which we write; not yet traced further).
+no_times() { tree_listing "$1" | awk -F'\t' 'BEGIN{OFS="\t"} NF >= 6 {$6 = "-"} {print}'; }
+no_times "$T/pp" >"$T/pp.a"
+no_times "$MP" >"$T/pp.b"
+diff -u "$T/pp.a" "$T/pp.b" >"$T/pp.diff" || fail "podman's partially pulled image vs the source: $(head -n 30 "$T/pp.diff")"
+pod image unmount "$MIRROR/pp:1" >/dev/null
+log "   podman: $(grep -o "Retrieved partial blob sha256:[0-9a-f]\{12\}" "$T/podman.err")"

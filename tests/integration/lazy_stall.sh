@@ -155,9 +155,9 @@ expect_one_line_error_timed mount 'slow|time|answer' \
 ! is_mounted "$T/m3" || fail "a failed mount left $T/m3 mounted"
 # pull and push at once (the probe /v2/ answers; every repository request hangs)
 reg_proxy_ctl "$CTL" ok "hang * /v2/stall" reset-stats
-expect_one_line_error_timed pull 'slow|time|answer' "$CIMG" --root "$T/root-pull" pull "$PX/stall:v1" --tls-verify=false &
+expect_one_line_error_timed pull 'slow|time|answer' "$CIMG" -q --root "$T/root-pull" pull "$PX/stall:v1" --tls-verify=false &
 P1=$!
-expect_one_line_error_timed push 'slow|time|answer' "$CIMG" --root "$SROOT" push stall:v1 "$PX/stall:v2" --tls-verify=false &
+expect_one_line_error_timed push 'slow|time|answer' "$CIMG" -q --root "$SROOT" push stall:v1 "$PX/stall:v2" --tls-verify=false &
 P2=$!
 wait $P1 || fail "the pull case failed (above)"
 wait $P2 || fail "the push case failed (above)"

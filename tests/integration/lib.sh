@@ -460,7 +460,7 @@ cfs_mount() {
   [[ $rc -eq 0 ]] || fail "clusterfs mount $* failed (exit $rc$([[ $rc -eq 124 ]] && echo ': hung for 60 s')): $(head -c 2000 "$T/.cfs_mount.err")"
   is_mounted "$m" || fail "clusterfs mount $* exited 0 but $m is not a mount point (the contract: ready when the command returns)"
   [[ "$(fs_type "$m")" == fuse.clusterfs ]] || fail "$m is mounted as '$(fs_type "$m")', expected fuse.clusterfs"
-  CFS_PID=$(cfs_daemon_pids "$m" | head -n1)
+  CFS_PID=$(cfs_daemon_pids "$m" | sed -n 1p)
   [[ -n "$CFS_PID" ]] || fail "no clusterfs daemon process found for $m"
 }
 

@@ -8,8 +8,8 @@
 #  2. the image carries sealer's manifest annotation sealer.image.extension
 #     (types, files, cmds, env, launch.app_names as sealer writes them) and
 #     sealer's labels, also after cimg push to an OCI layout (read by skopeo);
-#  3. an image as sealer (buildah) writes it -- plain layers plus the
-#     annotation, no io.cimg.* labels -- is pulled;
+#  3. an image built by buildah as sealer drives it -- plain layers plus the
+#     manifest annotation, no io.cimg.* labels -- is pulled;
 #  4. both are deployed to an sshd node (tests/integration/nodes_lib.sh):
 #     the LAUNCH apps run on master0 in order, each with sealer's command
 #     (APPCMDS in the app's dir; kubectl apply -f / bash / helm install per
@@ -25,7 +25,7 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter skopeo python3 tar
+it_setup ssh ssh-keygen ip nsenter skopeo python3 tar buildah
 cfs_setup
 
 # --------------------------------------------------------------- 1. build
@@ -120,7 +120,7 @@ assert l["cluster.alpha.sealer.io/kube-cni-calico"] == "true", l
 ' "$labels" || fail "labels: $labels"
 
 # ---------------------------------------------- 3. an image sealer built
-log "3. an image as sealer writes it (buildah: layers + manifest annotation)"
+log "3. an image built by buildah as sealer builds it (layers + manifest annotation)"
 S=$T/sealer-rootfs
 mkdir -p "$S/bin" "$S/application/apps/nginx" "$S/application/apps/tools"
 cp "$C/bin/kubectl" "$C/bin/helm" "$S/bin/"
@@ -128,28 +128,27 @@ printf 'kind: Deployment\n' >"$S/application/apps/nginx/nginx.yaml"
 printf '#!/bin/bash\necho "tools | pwd=$(pwd) TOOLS_MODE=$TOOLS_MODE EXTRA=${EXTRA:-}" >> /var/lib/cimg-test/launch.log\n' \
   >"$S/application/apps/tools/run.sh"
 printf 'extra: {{ .EXTRA }}\n' >"$S/application/apps/tools/conf.tmpl"
-tar -C "$S" -cf "$T/sealer-layer.tar" .
-oci_build "$T/sealer-oci" v1 "$T/sealer-layer.tar" >/dev/null
-# What sealer's build.go puts in the manifest (pkg/define/image/v1 field names).
-python3 - "$T/sealer-oci" <<'PY' || fail "annotating the sealer image"
-import hashlib, json, sys
-out = sys.argv[1]
-ext = {"buildClient": {"sealerVersion": "v0.11.0", "buildahVersion": "1.27.1"},
-       "schemaVersion": "v1alpha1", "type": "kube-installer",
-       "applications": [{"name": "nginx", "type": "kube", "files": ["nginx.yaml"], "version": "v1"},
-                        {"name": "tools", "type": "shell", "files": ["run.sh"], "version": "v1",
-                         "env": {"TOOLS_MODE": "it's $(not run)"}}],
-       "launch": {"app_names": ["tools", "nginx"]}}
-idx = json.load(open(out + "/index.json"))
-for d in idx["manifests"]:
-    m = json.load(open(out + "/blobs/sha256/" + d["digest"][7:]))
-    m["annotations"] = {"sealer.image.extension": json.dumps(ext)}
-    b = json.dumps(m).encode()
-    h = hashlib.sha256(b).hexdigest()
-    open(out + "/blobs/sha256/" + h, "wb").write(b)
-    d["digest"], d["size"] = "sha256:" + h, len(b)
-json.dump(idx, open(out + "/index.json", "w"))
-PY
+# Built by buildah itself (Debian's, as sealer drives it): a scratch
+# container, the rootfs copied in, and the manifest annotation sealer's
+# build.go sets (pkg/define/image/v1 field names), committed as OCI and
+# pushed to a layout. A storage of its own under $T (vfs), never the machine's.
+EXT=$(python3 -c 'import json; print(json.dumps({
+  "buildClient": {"sealerVersion": "v0.11.0", "buildahVersion": "1.28.2"},
+  "schemaVersion": "v1alpha1", "type": "kube-installer",
+  "applications": [{"name": "nginx", "type": "kube", "files": ["nginx.yaml"], "version": "v1"},
+                   {"name": "tools", "type": "shell", "files": ["run.sh"], "version": "v1",
+                    "env": {"TOOLS_MODE": "it'"'"'s $(not run)"}}],
+  "launch": {"app_names": ["tools", "nginx"]}}))')
+bah() { buildah --root "$T/buildah" --runroot "$T/buildah-run" --storage-driver vfs "$@"; }
+IT_CLEANUP_HOOKS+=("buildah --root $T/buildah --runroot $T/buildah-run --storage-driver vfs rm -a >/dev/null 2>&1 || true")
+BC=$(bah from scratch)
+bah copy "$BC" "$S" / >/dev/null
+bah config --annotation "sealer.image.extension=$EXT" --label "io.buildah.test=sealer" "$BC"
+bah commit -q --format oci "$BC" localhost/sealer/apps:v1 >/dev/null
+bah push -q localhost/sealer/apps:v1 "oci:$T/sealer-oci:v1" >/dev/null
+skopeo_ inspect --raw "oci:$T/sealer-oci:v1" >"$T/sealer-manifest.json"
+json_get 'j["annotations"]["sealer.image.extension"]' <"$T/sealer-manifest.json" | grep -q '"kube-installer"' ||
+  fail "buildah's manifest lacks sealer.image.extension: $(cat "$T/sealer-manifest.json")"
 ci pull "oci:$T/sealer-oci:v1" --as sealer/apps:1 >/dev/null || fail "pull the sealer image"
 
 # ------------------------------------------------------------- 4. deploy

@@ -11,7 +11,7 @@ mapfile -d '' scripts < <(find "$REPO" \( -name 'build*' -o -name .git \) -prune
   -type f -name '*.sh' -print0 | sort -z)
 [ "${#scripts[@]}" -gt 20 ] || { echo "[shellcheck] FAIL: found only ${#scripts[@]} scripts under $REPO" >&2; exit 1; }
 for d in deploy/host scripts tests/integration bench; do
-  printf '%s\n' "${scripts[@]}" | grep -q "^$REPO/$d/" ||
+  printf '%s\n' "${scripts[@]}" | grep "^$REPO/$d/" >/dev/null ||
     { echo "[shellcheck] FAIL: no script found under $d/" >&2; exit 1; }
 done
 # -x: follow `source` of the test libraries; -P: where they are. From the

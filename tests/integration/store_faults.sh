@@ -23,7 +23,7 @@ PRISTINE=$T/pristine
 cp -a "$ROOT" "$PRISTINE"
 restore_pristine() { rm -rf "$ROOT" && cp -a "$PRISTINE" "$ROOT"; }
 pack_sums() { (cd "$ROOT/packs" && sha256sum ./*.pack); }
-the_pack() { ls "$ROOT"/packs/*.pack | head -n1; }
+the_pack() { ls "$ROOT"/packs/*.pack | sed -n 1p; }
 [[ $(ls "$ROOT"/packs/*.pack | wc -l) -eq 1 ]] || fail "expected one pack in the fresh store"
 
 # expect_fsck_problem REGEX: fsck exits non-zero, does not say clean, and
@@ -79,7 +79,7 @@ log "case 1: one byte flipped in the pack header (offset 9, the pack id)"
 flip_byte "$(the_pack)" 9
 expect_fsck_problem "pack header"
 expect_gc_refused
-ci images | grep -q victim || fail "image no longer listed"
+ci images | grep victim >/dev/null || fail "image no longer listed"
 out=$(ci fsck --repair 2>&1) || fail "fsck --repair failed: $out"
 grep -q "pack header rewritten" <<<"$out" || fail "repair did not say it rewrote the header: $out"
 expect_image_whole
@@ -165,7 +165,7 @@ restore_pristine
 
 # -------------------------------------------------------- altered TOC record
 log "case 4: a TOC record with two chunk entries swapped (passes RocksDB's checksums)"
-DIFF=$(oci_diff_ids "$IMG" t | head -n1)
+DIFF=$(oci_diff_ids "$IMG" t | sed -n 1p)
 DIFF=${DIFF#sha256:}
 KEY=0x74$DIFF
 ldb --db="$ROOT/index" get --key_hex "$KEY" --value_hex | sed 's/^0x//' | xxd -r -p >"$T/toc.zst"

@@ -223,8 +223,11 @@ class Store {
   // an image yet: hold a lease on it until CreateImage, or gc may take it.
   // When lease is given it receives one on the layer, taken before gc could
   // run (a lease taken after the call could come too late).
+  // remove: dir's contents are removed as they are archived (dir itself
+  // stays; on an error, part of them may be gone): a build step's upper dir,
+  // whose removal then overlaps the import.
   Result<LayerSummary> ImportDirLayer(const std::string& dir, const ProgressFn& progress,
-                                      std::unique_ptr<Lease>* lease = nullptr);
+                                      std::unique_ptr<Lease>* lease = nullptr, bool remove = false);
   // Stores an image made of layers the store holds: config is the image
   // config JSON (its rootfs.diff_ids name the layers, base first); the
   // manifest lists the layers uncompressed. name may be "" (untagged).
