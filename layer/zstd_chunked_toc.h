@@ -25,8 +25,9 @@ Result<std::vector<TocEntry>> TocEntriesOf(const nlohmann::json& entries, const 
 
 // Ok when the entries from the TOC and from the tar-split are the same
 // files: type, name, link target, mode, owner ids, mtime, size, device
-// numbers and xattrs, entry by entry. Corruption naming the first that
-// differs otherwise.
+// numbers and xattrs (the tar's may add LIBARCHIVE.xattr ones, which a TOC
+// written as Go's archive/tar reads the tar lacks), entry by entry.
+// Corruption naming the first that differs otherwise.
 Status CheckTocMatchesTar(const std::vector<TocEntry>& from_toc,
                           const std::vector<TocEntry>& from_tar, const std::string& what);
 

@@ -69,5 +69,25 @@ TEST(TocEntriesOf, RefusesWhatTheTarReaderRefuses) {
   EXPECT_EQ((*ok)[3].xattrs[1].second, "x");
 }
 
+TEST(CheckTocMatchesTar, TheTarMayAddXattrsNothingElse) {
+  TocEntry e;
+  e.name = "f";
+  e.size = 5;
+  e.xattrs = {{"user.a", "1"}};
+  TocEntry t = e;
+  t.uname = "root";  // the TOC has no owner names
+  t.xattrs = {{"user.a", "1"}, {"user.libarchive", "2"}};
+  EXPECT_TRUE(CheckTocMatchesTar({e}, {t}, "l").ok());
+  TocEntry other = t;
+  other.xattrs = {{"user.a", "9"}};
+  EXPECT_EQ(CheckTocMatchesTar({e}, {other}, "l").code(), Status::Code::kCorruption);
+  other = t;
+  other.mtime_nsec = 1;
+  auto st = CheckTocMatchesTar({e}, {other}, "l");
+  ASSERT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_NE(st.message().find("mtime"), std::string::npos) << st.message();
+  EXPECT_FALSE(CheckTocMatchesTar({e}, {t, t}, "l").ok());
+}
+
 }  // namespace
 }  // namespace cfs
