@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Lazy-pull benchmark, side by side in one run, over a slow link:
-#   lazy     clusterfs mount REG/IMAGE (zstd:chunked): only the TOC first, then
-#            the chunks of what is read (Range requests)
+#   lazy     clusterfs mount REG/IMAGE (zstd:chunked): manifest, config, then
+#            each layer's TOC (one Range request; not the tar-split), then the
+#            chunks of what is read (Range requests)
 #   skopeo   skopeo copy docker://REG/IMAGE oci:DIR + umoci unpack (gzip image:
 #            umoci 0.4.7 cannot read zstd) -- nothing can be read before both end
 #   pull     cimg pull (full) vs skopeo copy (full), the transfer alone
+#   profile  a workload reading WORKLOAD_FILES files (a fixed random pick, in
+#            random order) at PROFILE_RATE: on a lazy mount without a profile,
+#            on a lazy mount of the image with the profile recorded by
+#            `clusterfs mount --record-profile` on the same workload (`cimg
+#            profile attach`), and after `cimg pull` (then a mount of the
+#            local image) -- each from an empty store
 # The link: Debian's docker-registry on 127.0.0.1 behind tests/registry/
 # throttle_proxy.py (a token bucket of RATE bytes/s over all connections and
 # RTT_MS added before every response). Bytes moved = response bodies the proxy
 # sent. The image: a fixed random sample (seed 42) of /usr (bench/usr_sample.py),
-# SIZE_MB uncompressed, as one layer.
+# SIZE_MB uncompressed, files up to MAX_FILE_MB, as one layer.
 set -euo pipefail
 export LC_ALL=C
 
@@ -23,7 +30,9 @@ bytes moved, then the full-pull throughput of cimg pull vs skopeo copy. One tabl
 at the end. Every lazily read file is compared with the source.
 
 Environment:
-  SIZE_MB=270        uncompressed image size (a /usr sample)
+  SIZE_MB=270        uncompressed image size (a /usr sample; SIZE_MB=150: ~9,000 entries)
+  MAX_FILE_MB=16     leave bigger files out of the sample
+  WORKLOAD_FILES=300 PROFILE_RATE=10000000   the profile workload
   RATES="1000000 10000000"   link rates to test, bytes/s
   RTT_MS=40          added per response
   FULL_RATES="10000000"      rates at which full pulls are timed (slow!)
@@ -40,6 +49,9 @@ esac
 cd "$(dirname "$0")/.."
 REPO=$PWD
 SIZE_MB=${SIZE_MB:-270}
+MAX_FILE_MB=${MAX_FILE_MB:-16}
+WORKLOAD_FILES=${WORKLOAD_FILES:-300}
+PROFILE_RATE=${PROFILE_RATE-10000000}
 RATES=${RATES-"1000000 10000000"}
 FULL_RATES=${FULL_RATES-"10000000"}
 RTT_MS=${RTT_MS:-40}
@@ -73,7 +85,7 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 # ---- the image
 log "sampling $SIZE_MB MB of /usr"
 mkdir -p "$W/src/rootfs"
-"$PY" bench/usr_sample.py "$SIZE_MB" | while IFS= read -r f; do
+"$PY" bench/usr_sample.py "$SIZE_MB" "$MAX_FILE_MB" | while IFS= read -r f; do
   mkdir -p "$W/src/rootfs$(dirname "$f")"
   cp -p "$f" "$W/src/rootfs$f"
 done
@@ -82,9 +94,26 @@ LARGE=$(cd "$W/src/rootfs" && find . -type f -printf '%s %p\n' | sort -n | tail 
 SMALL=${SMALL#./}
 LARGE=${LARGE#./}
 tar -C "$W/src/rootfs" -cf "$W/layer.tar" .
+ENTRIES=$(tar -tf "$W/layer.tar" | wc -l)
+FILES=$(find "$W/src/rootfs" -type f | wc -l)
 oci_build "$W/oci" t --compress none "$W/layer.tar" >/dev/null
 export CIMG_ROOT=$W/store-build
 "$CIMG" -q pull "oci:$W/oci:t" --as bench/lazy:src >/dev/null
+# the workload: WORKLOAD_FILES files of the sample, a fixed random pick in
+# random order; its profile, recorded on a mount of the image
+(cd "$W/src/rootfs" && find . -type f -printf '%P\n' | LC_ALL=C sort) |
+  "$PY" -c 'import random, sys; f = sys.stdin.read().split("\n")[:-1]; random.Random(7).shuffle(f); print("\n".join(f[:int(sys.argv[1])]))' \
+    "$WORKLOAD_FILES" >"$W/workload.txt"
+WORKLOAD_BYTES=$(cd "$W/src/rootfs" && xargs -d '\n' stat -c %s <"$W/workload.txt" | paste -sd+ | bc)
+run_workload() { # MNT: reads every workload file
+  while IFS= read -r f; do cat "$1/$f" >/dev/null; done <"$W/workload.txt"
+}
+mkdir -p "$W/mnt"
+"$CLUSTERFS" mount --record-profile "$W/workload.profile" bench/lazy:src "$W/mnt"
+run_workload "$W/mnt"
+"$CLUSTERFS" umount "$W/mnt"
+"$CIMG" -q tag bench/lazy:src bench/lazy:profiled
+"$CIMG" -q profile attach bench/lazy:profiled "$W/workload.profile"
 
 # ---- registry + proxy
 RPORT=$(free_port)
@@ -106,6 +135,7 @@ for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$RPORT/v2/" >/dev/null 2>&1 
 REG=127.0.0.1:$RPORT
 "$CIMG" -q push bench/lazy:src "$REG/bench/lazy:zc" --tls-verify=false >/dev/null
 "$CIMG" -q push bench/lazy:src "$REG/bench/lazy:gz" --tls-verify=false --compression gzip >/dev/null
+"$CIMG" -q push bench/lazy:profiled "$REG/bench/lazy:zcp" --tls-verify=false >/dev/null
 blob_size() { # TAG: compressed size of the image's layers
   curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/bench/lazy/manifests/$1" |
     "$PY" -c 'import json,sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))'
@@ -150,7 +180,7 @@ for rate in $RATES; do
   r=$(echo "$rate / 1000000" | bc -l | xargs printf '%g')
   log "rate $r MB/s, RTT $RTT_MS ms"
   read -r m s b < <(lazy_first "$rate" "$SMALL")
-  row "${r}MB/s" "lazy: mount" "$m s" "-"
+  row "${r}MB/s" "lazy: mount (manifest, config, TOC)" "$m s" "-"
   row "${r}MB/s" "lazy: first read of a small file (from zero)" "$s s" "$b B"
   read -r m s b < <(lazy_first "$rate" "$LARGE")
   row "${r}MB/s" "lazy: first read of the largest file" "$s s" "$b B"
@@ -165,6 +195,35 @@ for rate in $RATES; do
   row "${r}MB/s" "skopeo copy + umoci unpack, then read" "$t s" "$(moved) B"
   rm -rf "$W/sk" "$W/bundle"
 done
+
+# workload TAG: fresh store, lazy mount of TAG, run the workload; prints "seconds bytes"
+workload() {
+  local t0 b
+  rm -rf "$W/store-lazy" && mkdir -p "$MNT"
+  ctl "rate $PROFILE_RATE" reset-stats
+  t0=$(now)
+  "$CLUSTERFS" mount --root "$W/store-lazy" "$PROXY/bench/lazy:$1" "$MNT" --tls-verify=false --log "$W/workload-$1.log"
+  run_workload "$MNT"
+  echo "$(elapsed "$t0") $(moved)"
+  "$CLUSTERFS" umount "$MNT"
+}
+if [[ -n "$PROFILE_RATE" ]]; then
+  r=$(echo "$PROFILE_RATE / 1000000" | bc -l | xargs printf '%g')
+  log "workload of $WORKLOAD_FILES files ($WORKLOAD_BYTES bytes) at $r MB/s"
+  read -r t b < <(workload zc)
+  row "${r}MB/s" "workload: lazy mount, no profile" "$t s" "$b B"
+  read -r t b < <(workload zcp)
+  row "${r}MB/s" "workload: lazy mount with its profile" "$t s" "$b B"
+  grep -h 'profile' "$W/workload-zcp.log" >&2 || true
+  rm -rf "$W/store-pull" && mkdir -p "$MNT"
+  ctl "rate $PROFILE_RATE" reset-stats
+  t0=$(now)
+  CIMG_ROOT=$W/store-pull "$CIMG" -q pull "$PROXY/bench/lazy:zc" --tls-verify=false >/dev/null
+  "$CLUSTERFS" mount --root "$W/store-pull" "$PROXY/bench/lazy:zc" "$MNT"
+  run_workload "$MNT"
+  row "${r}MB/s" "workload: cimg pull, then mount and read" "$(elapsed "$t0") s" "$(moved) B"
+  "$CLUSTERFS" umount "$MNT"
+fi
 
 for rate in $FULL_RATES; do
   r=$(echo "$rate / 1000000" | bc -l | xargs printf '%g')
@@ -190,7 +249,8 @@ for rate in $FULL_RATES; do
 done
 
 echo
-echo "bench/lazy.sh: $SIZE_MB MB /usr sample, one layer; zstd:chunked $ZC_SIZE B, gzip $GZ_SIZE B; RTT $RTT_MS ms"
+echo "bench/lazy.sh: $SIZE_MB MB /usr sample, one layer of $ENTRIES entries ($FILES files); zstd:chunked $ZC_SIZE B, gzip $GZ_SIZE B; RTT $RTT_MS ms"
 echo "small file: $SMALL ($(stat -c %s "$W/src/rootfs/$SMALL") B); largest: $LARGE ($(stat -c %s "$W/src/rootfs/$LARGE") B)"
+echo "workload: $WORKLOAD_FILES files, $WORKLOAD_BYTES B, read one after the other with cat"
 printf '%-10s %-44s %10s %14s\n' LINK STEP TIME "BYTES MOVED"
 for r in "${ROWS[@]}"; do echo "$r"; done

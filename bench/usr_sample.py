@@ -3,7 +3,7 @@
 path per line, up to SIZE_MB: a realistic rootfs mix of binaries, libraries,
 scripts and docs. Shared by the benchmarks so they measure the same tree.
 
-usage: usr_sample.py SIZE_MB
+usage: usr_sample.py SIZE_MB [MAX_FILE_MB]   (MAX_FILE_MB: leave out bigger files)
 """
 import os
 import random
@@ -32,8 +32,9 @@ def main():
     files = usr_files()
     random.Random(42).shuffle(files)
     left = int(sys.argv[1]) << 20
+    max_size = int(sys.argv[2]) << 20 if len(sys.argv) > 2 else left
     for p, size in files:
-        if size > left:
+        if size > left or size > max_size:
             continue
         left -= size
         print(p)

@@ -27,6 +27,7 @@
 #include "registry/layout.h"
 #include "registry/reference.h"
 #include "store/image_stack.h"
+#include "store/read_profile.h"
 #include "store/work_dir.h"
 #include "transport/sealer_image.h"
 
@@ -915,6 +916,12 @@ std::map<std::string, std::string> Builder::ImageAnnotations() const {
 }
 
 Result<BuildResult> Builder::Run() {
+  std::string profile;  // checked before the build, kept with the image
+  if (!o_.profile.empty()) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(o_.profile, 64 << 20));
+    ASSIGN_OR_RETURN(ReadProfile p, ReadProfile::ParseText(text, o_.profile));
+    profile = p.ToAnnotation();
+  }
   RETURN_IF_ERROR(Start());
   WarnUndeclaredArgs();
   const size_t n = kf_.instructions.size();
@@ -936,8 +943,10 @@ Result<BuildResult> Builder::Run() {
   RETURN_IF_ERROR(CheckAppsLaunchable());
   if (o_.collect_images) RETURN_IF_ERROR(CollectImages());
   if (st_.created.empty()) st_.created = NowRfc3339();
+  std::map<std::string, std::string> annotations = ImageAnnotations();
+  if (!profile.empty()) annotations[kReadProfileAnnotation] = profile;
   ASSIGN_OR_RETURN(res_.image, store_.CreateImage(o_.tag, ImageConfig(), "build:" + o_.context,
-                                                  st_.imported, ImageAnnotations()));
+                                                  st_.imported, annotations));
   return res_;
 }
 

@@ -83,6 +83,9 @@ struct BuildOptions {
   // "lite": the images named in the rootfs; "all": also the image archives
   // (docker save / oci-archive tars) under images/.
   std::string build_mode = "lite";
+  // A bring-up profile file (store/read_profile.h) kept with the image, as
+  // `cimg profile attach` keeps one. "" = none.
+  std::string profile;
   DownloadLimits download;  // COPY http(s)://
   registry::ClientOptions registry;  // for FROM images pulled from a registry
   // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").

@@ -640,6 +640,75 @@ TEST_F(LayerWriterTest, ZstdChunkedReadsBack) {
   EXPECT_FALSE(ChunkedPositionsOf(info.annotations, p.toc_offset, "short").ok());
 }
 
+// A lazy mount's view, from the TOC alone (no tar-split): the same entries
+// as the tar gives (but uname and gname, which the TOC lacks), the same
+// chunks and blob ranges; and a TOC that disagrees with its tar-split is
+// refused once the tar-split is read (what the mount showed is the layer).
+TEST_F(LayerWriterTest, ZstdChunkedTocAloneServesTheSameFiles) {
+  TestLayer l = MakeLayer();
+  std::string blob;
+  LayerBlobInfo info = WriteBlob(l, Compression::kZstdChunked, &blob);
+  auto pos = ChunkedPositionsOf(info.annotations, blob.size(), "blob");
+  ASSERT_TRUE(pos.ok() && pos->has_value()) << pos.status().ToString();
+  ChunkedPositions p = **pos;
+  const std::string toc_z = blob.substr(p.toc_offset, p.toc_length);
+  const std::string split_z = blob.substr(p.split_offset, p.split_length);
+  auto full = ParseChunkedLayer(toc_z, split_z, p, l.toc.diff_id, blob.size(), "test");
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  EXPECT_TRUE(full->has_split);
+  // One ranged read, of the TOC alone.
+  std::vector<std::pair<uint64_t, uint64_t>> reads;
+  auto read = [&](uint64_t off, uint64_t len) -> Result<std::string> {
+    reads.push_back({off, len});
+    return blob.substr(off, len);
+  };
+  auto lazy = FetchChunkedToc(read, blob.size(), p, l.toc.diff_id, "test");
+  ASSERT_TRUE(lazy.ok()) << lazy.status().ToString();
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0], std::make_pair(p.toc_offset, p.toc_length));
+  EXPECT_FALSE(lazy->has_split);
+  EXPECT_EQ(lazy->split, TarSplit());
+  EXPECT_EQ(lazy->toc.tar_size, 0u);
+  EXPECT_EQ(lazy->toc.chunks, full->toc.chunks);
+  ASSERT_EQ(lazy->where.size(), full->where.size());
+  for (size_t i = 0; i < lazy->where.size(); i++) {
+    EXPECT_EQ(lazy->where[i].offset, full->where[i].offset);
+    EXPECT_EQ(lazy->where[i].length, full->where[i].length);
+  }
+  ASSERT_EQ(lazy->toc.entries.size(), full->toc.entries.size());
+  bool saw_xattr = false, saw_nsec = false;
+  for (size_t i = 0; i < full->toc.entries.size(); i++) {
+    TocEntry want = full->toc.entries[i];
+    want.uname.clear();
+    want.gname.clear();
+    EXPECT_EQ(lazy->toc.entries[i], want) << want.name;
+    saw_xattr |= !want.xattrs.empty();
+    saw_nsec |= want.mtime_nsec != 0;
+  }
+  EXPECT_EQ(saw_xattr, has_xattr_);
+  EXPECT_TRUE(saw_nsec) << "expected sub-second mtimes (tar --format=posix)";
+
+  // A TOC claiming another mode for one entry (re-signed: its digest is the
+  // trust anchor) serves that mode, and is refused with its tar-split.
+  Json toc = Json::parse(Decompress("zstd", toc_z));
+  for (auto& e : toc["entries"])
+    if (e["name"] == "./d/small.txt") e["mode"] = 04777;
+  std::string json = toc.dump();
+  std::string z(ZSTD_compressBound(json.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), json.data(), json.size(), 3));
+  ChunkedPositions q = p;
+  q.toc_digest = Digest::Of(z);
+  q.toc_length = z.size();
+  q.toc_ulength = json.size();
+  auto lying = ParseChunkedToc(z, q, l.toc.diff_id, blob.size(), "test");
+  ASSERT_TRUE(lying.ok()) << lying.status().ToString();
+  auto refused = ParseChunkedLayer(z, split_z, q, l.toc.diff_id, blob.size(), "test");
+  ASSERT_EQ(refused.status().code(), Status::Code::kCorruption);
+  EXPECT_NE(refused.status().message().find("disagree on its mode"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("d/small.txt"), std::string::npos);
+}
+
 // Either set of annotation names locates the TOC; a blob carrying both must
 // agree; without the tar-split position (the older variant) it is read whole.
 TEST_F(LayerWriterTest, ZstdChunkedPositionsFromEitherAnnotationSet) {

@@ -9,6 +9,7 @@
 #include "base/coding.h"
 #include "layer/tar_reader.h"
 #include "layer/zstd_chunked.h"
+#include "zstd_chunked_toc.h"
 
 namespace cfs {
 
@@ -384,6 +385,37 @@ Status AttachChunks(TocEntry& e, std::map<std::string, std::deque<FileChunks>>& 
 
 }  // namespace
 
+namespace {
+
+// The layer as its TOC alone describes it (toc: LoadToc's), tar_size 0.
+Result<ChunkedLayer> TocLayer(const json& toc, const ChunkedPositions& pos, const Digest& diff_id,
+                              uint64_t blob_size, const std::string& what) {
+  // Data frames end where the first metadata frame begins.
+  uint64_t data_end = std::min(pos.toc_offset, pos.split_offset);
+  data_end = data_end >= 8 ? data_end - 8 : 0;
+  data_end = std::min(data_end, blob_size);
+  ASSIGN_OR_RETURN(auto chunks, TocChunkReader(data_end, what).Run(toc["entries"]));
+  ASSIGN_OR_RETURN(std::vector<TocEntry> entries, TocEntriesOf(toc["entries"], what));
+  ChunkedLayer out;
+  out.toc.diff_id = diff_id;
+  out.has_split = false;
+  for (TocEntry& e : entries) {
+    if (e.type == EntryType::kRegular && e.size > 0) RETURN_IF_ERROR(AttachChunks(e, chunks, &out, what));
+    out.toc.entries.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ChunkedLayer> ParseChunkedToc(std::string_view toc_z, const ChunkedPositions& pos,
+                                     const Digest& diff_id, uint64_t blob_size,
+                                     const std::string& what) {
+  Digest want_split;
+  ASSIGN_OR_RETURN(json toc, LoadToc(toc_z, pos, &want_split, what));
+  return TocLayer(toc, pos, diff_id, blob_size, what);
+}
+
 Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view split_z,
                                        const ChunkedPositions& pos, const Digest& diff_id,
                                        uint64_t blob_size, const std::string& what) {
@@ -393,26 +425,28 @@ Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view 
     return Status::Corruption(what + ": tar-split does not match the TOC's tarSplitDigest");
   ASSIGN_OR_RETURN(std::string split_bytes,
                    Decompress(split_z, pos.split_ulength, kMaxSplit, what + ": tar-split"));
-
-  // Data frames end where the first metadata frame begins.
-  uint64_t data_end = std::min(pos.toc_offset, pos.split_offset);
-  data_end = data_end >= 8 ? data_end - 8 : 0;
-  data_end = std::min(data_end, blob_size);
-  ASSIGN_OR_RETURN(auto chunks, TocChunkReader(data_end, what).Run(toc["entries"]));
+  ASSIGN_OR_RETURN(ChunkedLayer out, TocLayer(toc, pos, diff_id, blob_size, what));
   ASSIGN_OR_RETURN(auto pieces, SplitPieces(split_bytes, what));
   SyntheticTar tar(std::move(pieces));
   TarReader reader(&tar);
-  ChunkedLayer out;
-  out.toc.diff_id = diff_id;
+  std::vector<TocEntry> from_tar;
   while (true) {
     TocEntry e;
     ASSIGN_OR_RETURN(bool more, reader.Next(&e));
     if (!more) break;
-    if (e.type == EntryType::kRegular && e.size > 0) RETURN_IF_ERROR(AttachChunks(e, chunks, &out, what));
-    out.toc.entries.push_back(std::move(e));
+    from_tar.push_back(std::move(e));
   }
+  // What a lazy mount served (the TOC's) is what the layer holds; the
+  // metadata kept is the tar's own (uname, gname: the TOC has none).
+  RETURN_IF_ERROR(CheckTocMatchesTar(out.toc.entries, from_tar, what));
+  for (size_t i = 0; i < from_tar.size(); i++) {
+    from_tar[i].first_chunk = out.toc.entries[i].first_chunk;
+    from_tar[i].num_chunks = out.toc.entries[i].num_chunks;
+  }
+  out.toc.entries = std::move(from_tar);
   out.toc.tar_size = tar.total();
   out.split = reader.TakeSplit();
+  out.has_split = true;
   return out;
 }
 
@@ -428,6 +462,14 @@ Result<ChunkedLayer> FetchChunkedMetadata(const BlobRangeReader& read, uint64_t 
   return ParseChunkedLayer(mv.substr(p.toc_offset - lo, p.toc_length),
                            mv.substr(p.split_offset - lo, p.split_length), p, diff_id, blob_size,
                            what);
+}
+
+Result<ChunkedLayer> FetchChunkedToc(const BlobRangeReader& read, uint64_t blob_size,
+                                     const ChunkedPositions& p, const Digest& diff_id,
+                                     const std::string& what) {
+  ASSIGN_OR_RETURN(std::string toc_z, read(p.toc_offset, p.toc_length));
+  if (toc_z.size() != p.toc_length) return Status::Corruption(what + ": short TOC read");
+  return ParseChunkedToc(toc_z, p, diff_id, blob_size, what);
 }
 
 Result<std::string> DecodeBlobChunk(const ChunkRef& c, std::string_view zdata) {

@@ -5,7 +5,9 @@
 #include <zstd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -55,6 +57,8 @@ class LazyChunkSource::Impl {
   std::unordered_map<Digest, Failure, DigestHash> failed;  // guarded by mu
 
   std::atomic<uint64_t> n_requests{0}, n_bytes{0}, n_chunks{0};
+  std::atomic<int> foreground{0};  // reads waiting on the registry
+  std::vector<ChunkRef> profile;
   std::atomic<bool> stop{false};
   std::atomic<int64_t> last_fail_log_ms{-100000};
   std::thread prefetcher;
@@ -108,6 +112,19 @@ class LazyChunkSource::Impl {
     return std::chrono::steady_clock::now() + std::chrono::seconds(opts.read_timeout_s);
   }
   Status Prefetch();
+  // Fetches the profile's chunks (see StartPrefetch).
+  Status FetchProfile();
+  // Fetches the chunks `want` of L (indices, any order; the held ones
+  // skipped) with merged Range requests.
+  Status FetchChunks(RemoteLayer& L, std::vector<uint32_t> want);
+  // Claims the chunks of `cands` (sorted by blob offset) that neither the
+  // store holds nor another fetch claimed.
+  std::vector<uint32_t> ClaimList(RemoteLayer& L, const std::vector<uint32_t>& cands);
+  // Waits while reads wait on the registry (at most ~10 s).
+  void YieldToReads() {
+    for (int i = 0; i < 10000 && foreground.load() > 0 && !stop; i++)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 };
 
 LazyChunkSource::LazyChunkSource(std::unique_ptr<Store::ChunkStash> stash, LazyOptions o)
@@ -320,10 +337,19 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
                               " is neither in the store nor in a remote layer");
     RemoteLayer& L = *layers[it->second.first];
     const uint32_t i = it->second.second;
-    ASSIGN_OR_RETURN(std::vector<uint32_t> run, Claim(L, i, max_request, across_files, deadline));
+    const bool read = deadline != kNoDeadline;
+    if (read) foreground++;
+    auto claimed = Claim(L, i, max_request, across_files, deadline);
+    if (!claimed.ok()) {
+      if (read) foreground--;
+      return claimed.status();
+    }
+    std::vector<uint32_t> run = std::move(*claimed);
+    if (run.empty() && read) foreground--;
     if (run.empty()) continue;  // another fetch of c ended: look again
     Result<std::string> r = L.where[i].zeros ? StashZeros(c) : FetchRun(L, i, run, deadline);
     Release(L, run);
+    if (read) foreground--;
     return r;
   }
 }
@@ -347,6 +373,85 @@ Result<std::string> LazyChunkSource::ReadFrame(const ChunkRef& c) {
   if (f.ok() || f.status().code() != Status::Code::kNotFound) return f;
   RETURN_IF_ERROR(impl_->Fetch(c, impl_->opts.max_request, false, impl_->ReadDeadline()).status());
   return impl_->stash->ReadFrame(c);
+}
+
+std::vector<uint32_t> LazyChunkSource::Impl::ClaimList(RemoteLayer& L, const std::vector<uint32_t>& cands) {
+  std::vector<uint32_t> run;
+  for (uint32_t k : cands) {
+    const Digest& d = L.toc->chunks[k].digest;
+    if (stash->Has(d)) continue;
+    std::lock_guard<std::mutex> l(mu);
+    if (inflight.insert(d).second) run.push_back(k);
+  }
+  return run;
+}
+
+Status LazyChunkSource::Impl::FetchChunks(RemoteLayer& L, std::vector<uint32_t> want) {
+  std::sort(want.begin(), want.end(), [&](uint32_t a, uint32_t b) { return L.where[a].offset < L.where[b].offset; });
+  want.erase(std::unique(want.begin(), want.end()), want.end());
+  std::vector<BlobRange> ranges;
+  for (uint32_t k : want) {
+    if (L.where[k].zeros) {
+      if (!stash->Has(L.toc->chunks[k].digest)) StashZeros(L.toc->chunks[k]);
+    } else {
+      ranges.push_back({L.where[k].offset, L.where[k].length});
+    }
+  }
+  // The chunks each merged request reads.
+  std::vector<std::vector<uint32_t>> reads;
+  size_t next = 0;
+  for (const BlobRange& r : PlanRanges(ranges, opts.profile_gap, opts.profile_request)) {
+    reads.emplace_back();
+    for (; next < want.size() && L.where[want[next]].offset < r.offset + r.length; next++)
+      if (!L.where[want[next]].zeros) reads.back().push_back(want[next]);
+  }
+  // Several requests at once: each costs a round trip.
+  std::atomic<size_t> at{0};
+  std::mutex err_mu;
+  Status err;
+  auto work = [&] {
+    for (size_t k; (k = at++) < reads.size();) {
+      if (stop) return;
+      YieldToReads();
+      std::vector<uint32_t> run = ClaimList(L, reads[k]);
+      if (run.empty()) continue;
+      auto got = FetchRun(L, run.front(), run, kNoDeadline);
+      Release(L, run);
+      if (!got.ok() && got.status().code() != Status::Code::kCorruption) {
+        std::lock_guard<std::mutex> l(err_mu);
+        if (err.ok()) err = got.status();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < std::min<size_t>(reads.size(), opts.profile_parallel); t++) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (stop) return Status::Aborted("prefetch stopped");
+  return err;
+}
+
+Status LazyChunkSource::Impl::FetchProfile() {
+  if (profile.empty()) return Status::Ok();
+  const uint64_t bytes_before = n_bytes.load(), requests_before = n_requests.load();
+  std::unordered_set<Digest, DigestHash> seen;
+  for (size_t i = 0; i < profile.size();) {
+    // The next window of the profile's chunks the store lacks, by layer.
+    std::map<uint32_t, std::vector<uint32_t>> window;
+    for (uint64_t bytes = 0; i < profile.size() && bytes < opts.profile_window; i++) {
+      auto it = where.find(profile[i].digest);
+      if (it == where.end() || !seen.insert(profile[i].digest).second || stash->Has(profile[i].digest))
+        continue;
+      window[it->second.first].push_back(it->second.second);
+      bytes += layers[it->second.first]->where[it->second.second].length;
+    }
+    for (auto& [li, chunks] : window) RETURN_IF_ERROR(FetchChunks(*layers[li], std::move(chunks)));
+  }
+  RETURN_IF_ERROR(stash->Flush());
+  Log("profile fetched: " + std::to_string(seen.size()) + " chunks, " +
+      std::to_string(n_bytes.load() - bytes_before) + " bytes in " +
+      std::to_string(n_requests.load() - requests_before) + " requests (and by the reads meanwhile)");
+  return Status::Ok();
 }
 
 Status LazyChunkSource::Impl::Prefetch() {
@@ -386,10 +491,19 @@ Status LazyChunkSource::Impl::Prefetch() {
   return Status::Ok();
 }
 
-void LazyChunkSource::StartPrefetch() {
-  impl_->prefetcher = std::thread([this] {
-    Status st = impl_->Prefetch();
+void LazyChunkSource::SetProfile(std::vector<ChunkRef> order) { impl_->profile = std::move(order); }
+
+bool LazyChunkSource::has_profile() const { return !impl_->profile.empty(); }
+
+void LazyChunkSource::StartPrefetch(bool everything, std::function<Status()> then) {
+  impl_->prefetcher = std::thread([this, everything, then = std::move(then)] {
+    Status st = impl_->FetchProfile();
+    if (st.ok() && everything) st = impl_->Prefetch();
     if (!st.ok() && !impl_->stop) impl_->Log("prefetch failed: " + st.message());
+    if (st.ok() && then) {
+      st = then();
+      if (!st.ok() && !impl_->stop) impl_->Log("prefetch complete, but " + st.message());
+    }
     std::lock_guard<std::mutex> l(impl_->pf_mu);
     impl_->pf_done = true;
     impl_->pf_status = st;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -182,6 +183,45 @@ TEST_F(LazyFetchTest, PrefetchMergesAcrossFiles) {
   EXPECT_EQ(RangeReads(), (std::vector<std::string>{RangeOf(0, 2), RangeOf(3, 3)}));
   for (size_t k = 0; k < 4; k++) Read(k);  // all from the store now
   EXPECT_EQ(lazy_->stats().requests, 2u);
+}
+
+TEST_F(LazyFetchTest, AProfileFetchesItsChunksOnlyMergedThenInItsOrder) {
+  AddFile("a", {3000, 3000});
+  AddFile("b", {3000}, {{0, 500}});
+  AddFile("c", {3000}, {{0, 5000}});
+  opts_.profile_gap = 1000;
+  Open();
+  // a's chunks are neighbours (one read); b is not in the profile, and c is
+  // more than profile_gap after a: a read of its own.
+  lazy_->SetProfile({toc_.chunks[3], toc_.chunks[0], toc_.chunks[1]});
+  ASSERT_TRUE(lazy_->has_profile());
+  lazy_->StartPrefetch(false);
+  ASSERT_TRUE(lazy_->WaitPrefetch().ok());
+  std::vector<std::string> reads = RangeReads();  // (at once: in any order)
+  std::sort(reads.begin(), reads.end());
+  std::vector<std::string> want = {RangeOf(0, 1), RangeOf(3, 3)};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(reads, want);
+  Read(0);
+  Read(1);
+  Read(3);
+  EXPECT_EQ(lazy_->stats().requests, 2u);
+  Read(2);  // not in the profile: fetched by the read
+  EXPECT_EQ(lazy_->stats().requests, 3u);
+}
+
+TEST_F(LazyFetchTest, AProfileIsFetchedInItsOrderWindowByWindow) {
+  AddFile("a", {3000});
+  AddFile("b", {3000});
+  AddFile("c", {3000});
+  opts_.profile_window = 1;  // one chunk a window
+  Open();
+  lazy_->SetProfile({toc_.chunks[2], toc_.chunks[0], toc_.chunks[2], toc_.chunks[1]});
+  lazy_->StartPrefetch(false);
+  ASSERT_TRUE(lazy_->WaitPrefetch().ok());
+  EXPECT_EQ(RangeReads(), (std::vector<std::string>{RangeOf(2, 2), RangeOf(0, 0), RangeOf(1, 1)}));
+  for (size_t k = 0; k < 3; k++) Read(k);
+  EXPECT_EQ(lazy_->stats().requests, 3u);
 }
 
 }  // namespace

@@ -121,7 +121,10 @@ Status ImageMount::Mount() {
 
 Status ImageMount::Serve() {
   lazy::LazyChunkSource* lazy = overlay_->lazy;
-  if (lazy && options_.prefetch_all) lazy->StartPrefetch();
+  if (lazy && options_.prefetch_all)
+    lazy->StartPrefetch(true, [this] { return StoreLazyImages(options_, overlay_.get()); });
+  else if (lazy && lazy->has_profile())
+    lazy->StartPrefetch(false);
   std::atomic<bool> gone{false};
   std::unique_ptr<ConnectionWatch> watch = WatchUnmount(session_, options_, lazy, &gone);
   struct fuse_loop_config* cfg = fuse_loop_cfg_create();
@@ -138,6 +141,13 @@ Status ImageMount::Serve() {
     lazy->Cancel();
   }
   EndSession(gone);
+  if (overlay_->recorder) {
+    const ReadProfile p = overlay_->recorder->Snapshot();
+    Status st = WriteFileAtomic(options_.record_profile, p.ToText());
+    Log(options_, st.ok() ? "profile: " + std::to_string(p.ranges.size()) + " file ranges written to " +
+                                options_.record_profile
+                          : "writing the profile failed: " + st.message());
+  }
   if (rc != 0) return Status::IOError("the FUSE session loop failed");
   return Status::Ok();
 }

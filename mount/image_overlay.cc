@@ -6,6 +6,7 @@
 
 #include "lazy/lazy_plan.h"
 #include "lazy/readable_image.h"
+#include "lazy/lazy_store.h"
 #include "registry/pull.h"
 #include "registry/auth.h"
 #include "registry/client.h"
@@ -93,6 +94,7 @@ Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m,
   if (Status s = registry::CheckPullPolicy(**policy, *conn); !s.ok()) return s;
   if (o.log) o.log(ref->ToString() + ": served by " + conn->served_by);
   lo.connected = conn->client;
+  m->lazy_images.push_back({conn->client, conn->logical, conn->remote});
   return lazy::PlanLazyImage(*m->store, *m->lazy, conn->remote, lo);
 }
 
@@ -123,7 +125,10 @@ Result<std::unique_ptr<Lower>> ImageLower(const ImageMountOptions& o, ImageOverl
   if (!image.ok()) return image.status();
   m->leases.push_back(std::move(image->lease));
   image->stack.DropEntryNames();  // the TOCs are ours alone
-  return OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
+  auto lower = OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
+  if (!lower.ok() || o.record_profile.empty()) return lower;
+  if (!m->recorder) m->recorder = std::make_shared<ProfileRecorder>();
+  return RecordingLower(std::move(*lower), m->recorder);
 }
 
 bool HasSource(const ImageMountOptions& o) { return o.source != "none" && !o.source.empty(); }
@@ -179,6 +184,17 @@ Status BuildImageOverlay(const ImageMountOptions& o, ImageOverlay* out) {
   auto ov = Overlay::Create(std::move(*lowers), std::move(inos), oo);
   if (!ov.ok()) return ov.status();
   out->overlay = std::move(*ov);
+  return Status::Ok();
+}
+
+Status StoreLazyImages(const ImageMountOptions& o, ImageOverlay* m) {
+  for (const LazyImageRef& r : m->lazy_images) {
+    auto pulled = lazy::StoreLazyImage(*m->store, r.client, r.logical, r.remote);
+    if (!pulled.ok()) return pulled.status().Prefix("storing " + r.logical.ToString() + " failed");
+    if (o.log)
+      o.log("image " + pulled->name + " stored complete (" + pulled->image.summary.manifest_digest.ToString() +
+            "): listed by cimg images, mountable without the registry");
+  }
   return Status::Ok();
 }
 

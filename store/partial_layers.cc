@@ -10,14 +10,17 @@ namespace cfs {
 
 namespace {
 
-// "q" value: u64 version (1), u64 split length, split, u64 n, n x (offset,
-// length, flags).
+// "q" value: u64 version, [u64 split length, split: version 1 only], u64
+// n, n x (offset, length, flags). Version 2: known from its TOC alone (no
+// tar-split).
 std::string EncodeRest(const ChunkedLayer& l) {
-  std::string split = l.split.Encode();
   std::string out;
-  PutFixed64(&out, 1);
-  PutFixed64(&out, split.size());
-  out += split;
+  PutFixed64(&out, l.has_split ? 1 : 2);
+  if (l.has_split) {
+    std::string split = l.split.Encode();
+    PutFixed64(&out, split.size());
+    out += split;
+  }
   PutFixed64(&out, l.where.size());
   for (const auto& w : l.where) {
     PutFixed64(&out, w.offset);
@@ -29,11 +32,18 @@ std::string EncodeRest(const ChunkedLayer& l) {
 
 Status DecodeRest(std::string_view v, ChunkedLayer* l) {
   auto bad = [] { return Status::Corruption("partial layer record is damaged"); };
-  if (v.size() < 16 || DecodeFixed64(v.data()) != 1) return bad();
-  uint64_t n = DecodeFixed64(v.data() + 8);
-  if (n > v.size() - 16) return bad();
-  ASSIGN_OR_RETURN(l->split, TarSplit::Decode(v.substr(16, n)));
-  size_t p = 16 + n;
+  if (v.size() < 8) return bad();
+  const uint64_t version = DecodeFixed64(v.data());
+  if (version != 1 && version != 2) return bad();
+  size_t p = 8;
+  l->has_split = version == 1;
+  if (l->has_split) {
+    if (v.size() < 16) return bad();
+    uint64_t n = DecodeFixed64(v.data() + 8);
+    if (n > v.size() - 16) return bad();
+    ASSIGN_OR_RETURN(l->split, TarSplit::Decode(v.substr(16, n)));
+    p = 16 + n;
+  }
   if (v.size() - p < 8) return bad();
   uint64_t count = DecodeFixed64(v.data() + p);
   p += 8;

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   AddClustersCommand(app, g);
   AddExecCommands(app, g, quiet);
   AddBrowseCommands(app, g, quiet);
+  AddProfileCommands(app, g, quiet);
   AddSignCommands(app);
   AddVersionCommand(app);
   AddCompletionCommand(app);

@@ -28,6 +28,8 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
   build->add_flag("--no-cache", bo.no_cache, "Run every step, ignoring the build cache");
   build->add_option("--image-list", bo.image_list, "More container images to collect (one a line)");
   build->add_option("--ignored-image-list", bo.ignored_image_list, "Container images not to collect (one a line)");
+  build->add_option("--profile", bo.profile,
+                    "A bring-up profile (clusterfs mount --record-profile) to keep with the image");
   build->add_option("--build-mode", bo.build_mode,
                     "lite (default): collect the container images the rootfs names into registry/; "
                     "all: also the image archives under images/")

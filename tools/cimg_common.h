@@ -124,6 +124,7 @@ void AddBrowseCommands(CLI::App& app, const Global& g, const bool& quiet);  // c
 // config only), or with raw the manifest as served, in *raw_bytes (cimg_browse.cc).
 nlohmann::json RemoteInspectJson(const std::string& name, const RegistryFlags& reg,
                                  const std::string& platform, bool raw, std::string* raw_bytes);
+void AddProfileCommands(CLI::App& app, const Global& g, const bool& quiet); // cimg_profile.cc
 void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
 void AddCompletionCommand(CLI::App& app);                                    // cimg_completion.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).

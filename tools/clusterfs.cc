@@ -52,6 +52,7 @@ struct MountArgs {
   // Lazy mounts of registry images.
   bool tls_verify = true;
   std::string cert_dir, creds, authfile, prefetch = "none", log_file;
+  std::string record_profile;
 };
 
 // Log lines of the mount: to --log FILE when given; also to stderr in the
@@ -238,6 +239,7 @@ cfs::mount::ImageMountOptions MountOptionsOf(const MountArgs& a) {
   o.auth_file = a.authfile;
   o.creds = a.creds;
   o.prefetch_all = a.prefetch == "all";
+  o.record_profile = a.record_profile;
   o.log = LogLine;
   return o;
 }
@@ -303,6 +305,8 @@ int PrepareArgs(MountArgs* a) {
     if (a->log_file[0] != '/') a->log_file = RealPath(".") + "/" + a->log_file;
     g_log_file = a->log_file;
   }
+  if (!a->record_profile.empty() && a->record_profile[0] != '/')
+    a->record_profile = RealPath(".") + "/" + a->record_profile;
   if (a->prefetch != "all" && a->prefetch != "none")
     return fail(Status::Invalid("prefetch= takes all or none"), 2);
   return 0;
@@ -432,6 +436,23 @@ void HideCredentials(int argc, char** argv) {
   }
 }
 
+// The mount's options for registry images and profiles.
+void AddRegistryOptions(CLI::App* mount, MountArgs& a) {
+  mount->add_option("--tls-verify", a.tls_verify,
+                    "Registry images: require HTTPS with verified certificates (default true)")
+      ->default_str("true");
+  mount->add_option("--cert-dir", a.cert_dir, "Registry images: directory with the registry's CA (*.crt)");
+  mount->add_option("--creds", a.creds, "Registry images: USER[:PASSWORD] (default: the auth file)");
+  mount->add_option("--authfile", a.authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
+  mount->add_option("--prefetch", a.prefetch,
+                    "Registry images: 'all' fetches the whole image in the background, 'none' (default) "
+                    "only what is read (and the image's profile first, when it has one)")
+      ->check(CLI::IsMember({"all", "none"}));
+  mount->add_option("--record-profile", a.record_profile,
+                    "Write the file ranges read from the images, in order, to FILE at the unmount "
+                    "(a bring-up profile: cimg profile attach)");
+}
+
 constexpr char kExamples[] =
     "Examples:\n"
     "  clusterfs mount demo/app:1 /mnt/app               # an image of the store, read-only\n"
@@ -468,15 +489,7 @@ int main(int argc, char** argv) {
                     "root=, cache_mb= (chunk cache, default 16), readahead_kb= (default 1024), and the usual mount flags")
       ->allow_extra_args(false);  // one value per -o: positionals may follow
   mount->add_flag("-f,--foreground", a.foreground, "Stay in the foreground, log to stderr");
-  mount->add_option("--tls-verify", a.tls_verify,
-                    "Registry images: require HTTPS with verified certificates (default true)")
-      ->default_str("true");
-  mount->add_option("--cert-dir", a.cert_dir, "Registry images: directory with the registry's CA (*.crt)");
-  mount->add_option("--creds", a.creds, "Registry images: USER[:PASSWORD] (default: the auth file)");
-  mount->add_option("--authfile", a.authfile, "Auth file (default: $REGISTRY_AUTH_FILE or ~/.docker/config.json)");
-  mount->add_option("--prefetch", a.prefetch,
-                    "Registry images: 'all' fetches the whole image in the background, 'none' (default) only what is read")
-      ->check(CLI::IsMember({"all", "none"}));
+  AddRegistryOptions(mount, a);
   mount->add_option("--log", a.log_file, "Daemon log file (default: syslog)");
   mount->add_flag("-d,--debug", a.debug, "Log every FUSE request (implies -f)");
   auto* umount = app.add_subcommand("umount", "Unmount MNT and wait for its daemon to exit");

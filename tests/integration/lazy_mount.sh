@@ -8,7 +8,15 @@
 # mount fetches only the rest; a registry ignoring Range, a gzip (not
 # lazily readable) image, --prefetch all (then no registry needed); and gc
 # during a lazy mount keeps what the mount fetched, frees it after the unmount.
-# Order: 1 2 4 5 6 on one store, then 10+3, 8, 9, 7 on fresh stores.
+# The mount and its reads fetch each layer's TOC, never its tar-split (the
+# proxy's request log says which bytes of each blob were read); the pull
+# after them fetches it and stores the image with the source's digests, and
+# --prefetch all leaves a complete image in the store (listed, and mounted
+# again with the registry gone).
+# A bring-up profile recorded on a mount (--record-profile), attached
+# (cimg profile attach) and pushed: a lazy mount of that image fetches the
+# profile's files in the background, and only those.
+# Order: 1 2 4 5 6 on one store, then 10+3, 8, 9, 7, 11 on fresh stores.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/registry_lib.sh"
 it_setup tar split cmp curl
@@ -27,6 +35,35 @@ pbytes() {
   reg_proxy_stat "$1" body_bytes
 }
 preqs() { reg_proxy_stat "$1" requests; }
+
+# tarsplit_reads LOG REPO [FROM_LINE]: the GETs in proxy log LOG (from line
+# FROM_LINE on) of a layer blob of REPO:v1 that read a byte of its tar-split
+# (whole-blob GETs included)
+tarsplit_reads() {
+  manifest "$2" | python3 -c '
+import json, re, sys
+spans = {}
+for l in json.load(sys.stdin)["layers"]:
+    off, n, _ = l["annotations"]["io.github.containers.zstd-chunked.tarsplit-position"].split(":")
+    spans[l["digest"]] = (int(off), int(off) + int(n))
+hits = 0
+for line in open(sys.argv[1]).readlines()[int(sys.argv[2]) - 1:]:
+    m = re.search(r" GET \S*/blobs/(sha256:[0-9a-f]+) range=(\S+)", line)
+    if not m or m.group(1) not in spans:
+        continue
+    lo, hi = spans[m.group(1)]
+    r = re.match(r"bytes=(\d+)-(\d+)$", m.group(2))
+    hits += not r or (int(r.group(1)) < hi and int(r.group(2)) >= lo)
+print(hits)' "$1" "${3:-1}"
+}
+# meta_listing DIR: every entry's type, mode, owner, size (files), mtime and
+# link target, sorted (lstat only: no file data is read)
+meta_listing() {
+  (cd "$1" && find . -mindepth 1 -printf '%P\t%y\t%m\t%U:%G\t%s\t%T@\t%l\n' |
+    awk -F'\t' 'BEGIN{OFS="\t"} { if ($2 != "f") $5 = "-"; print }' | LC_ALL=C sort)
+}
+# loglines FILE: how many lines FILE has (0 when absent)
+loglines() { if [[ -e "$1" ]]; then wc -l <"$1"; else echo 0; fi; }
 
 # ------------------------------------------------------------ the source tree
 SRC=$T/src
@@ -91,7 +128,9 @@ reg_start_proxy px "$REG" --rate 1000000 --rtt-ms 40
 PX=$REG_PX_ADDR
 CTL=$REG_PX_CTL
 STATS=$REG_PX_STATS
+PXLOG=$REG_PX_LOG
 reg_proxy_ctl "$CTL" reset-stats
+MARK=$(($(loglines "$PXLOG") + 1))
 
 # ------------------------------------------------------ 1. mount + small file
 mkdir -p "$T/m1" "$T/m2" "$T/m3" "$T/m4" "$T/m5" "$T/m6" "$T/m7"
@@ -113,8 +152,17 @@ log "   first small file (3000 bytes): ${SMALL_S}s; $SMALL_BYTES bytes through t
 cmp "$SRC/etc/app.conf" "$T/app.conf.out" || fail "etc/app.conf read from the lazy mount differs from the source"
 ((SMALL_BYTES * 20 < IMG_SIZE)) ||
   fail "after the mount and one small read, $SMALL_BYTES bytes moved: not < 5% of the image ($IMG_SIZE)"
+sleep 0.3 # (the log line is written when a response ends)
+n=$(tarsplit_reads "$PXLOG" lazy "$MARK")
+assert_eq 0 "$n" "requests reading a tar-split byte during the lazy mount and its first read"
+grep -q 'GET [^ ]*/blobs/sha256:[0-9a-f]* range=bytes=' "$PXLOG" || fail "no Range request in the proxy log $PXLOG"
 [[ "$(stat -c %s "$T/m1/big/huge.bin")" == "$(stat -c %s "$SRC/big/huge.bin")" ]] || fail "size of big/huge.bin"
 ls -lR "$T/m1" >/dev/null || fail "ls -lR of the lazy mount"
+# the metadata served from the TOCs alone is the source's (type, mode, owner,
+# size, mtime, link target), read without fetching file data
+meta_listing "$SRC" >"$T/meta.src"
+meta_listing "$T/m1" >"$T/meta.m1"
+diff -u "$T/meta.src" "$T/meta.m1" >&2 || fail "metadata of the lazy mount (from the TOCs) differs from the source"
 b=$(pbytes "$STATS")
 ((b - SMALL_BYTES < 64 * 1024)) || fail "ls -lR (metadata only) moved $((b - SMALL_BYTES)) bytes"
 
@@ -206,8 +254,16 @@ cfs_umount "$T/m1"
 assert_fsck_clean
 READ_BYTES=$(($(stat -c %s "$SRC/etc/app.conf") + BIG + $(stat -c %s "$SRC/$CUT")))
 reg_proxy_ctl "$CTL" "rate 0" reset-stats
+MARK=$(($(loglines "$PXLOG") + 1))
 ci pull "$PX/lazy:v1" --tls-verify=false >"$T/pull.out" 2>&1 || fail "cimg pull after the lazy mount: $(cat "$T/pull.out")"
 PULL_BYTES=$(pbytes "$STATS")
+# the tar-split the lazy mount never fetched: the pull needs it (to rebuild
+# the tar) and fetched it; the image is the source's, layer by layer
+n=$(tarsplit_reads "$PXLOG" lazy "$MARK")
+((n > 0)) || fail "cimg pull after the lazy mount read no tar-split (the layer cannot be complete without it)"
+layers_of() { cir "$1" inspect --format '{{.Id}}{{range .Layers}} {{.DiffID}}{{end}}' "$2"; }
+assert_eq "$(layers_of "$SROOT" lazy:v1)" "$(layers_of "$ROOT" "$PX/lazy:v1")" \
+  "image ID and diffIDs of the pull after the lazy mount vs the source"
 log "   pull: $PULL_BYTES bytes (image $IMG_SIZE, already read $READ_BYTES)"
 ((PULL_BYTES < IMG_SIZE - READ_BYTES * 9 / 10)) ||
   fail "cimg pull moved $PULL_BYTES bytes: not < image size $IMG_SIZE - 90% of what was read ($READ_BYTES)"
@@ -294,10 +350,29 @@ done
 grep -q 'prefetch complete' "$T/m7.log" || fail "no 'prefetch complete' in the log within 60 s:
 $(tail -n 20 "$T/m7.log")"
 log "   prefetch complete after $(elapsed "$t0")s: $(pbytes "$STATS") bytes; $(grep -m1 'prefetch complete' "$T/m7.log")"
+# then the image is stored complete (its tar-splits fetched): wait for that
+for ((i = 0; i < 600; i++)); do
+  grep -q 'stored complete\|storing .* failed' "$T/m7.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'stored complete' "$T/m7.log" || fail "no 'stored complete' in the log after the prefetch:
+$(tail -n 20 "$T/m7.log")"
+log "   $(grep -m1 'stored complete' "$T/m7.log")"
 reg_proxy_ctl "$CTL" '503 *' reset-stats # the mount's only way to the registry
 drop_caches
 compare_trees "$SRC" "$T/m7" "prefetched mount with the registry gone vs the source"
 assert_eq 0 "$(preqs "$STATS")" "registry requests after 'prefetch complete'"
+cfs_umount "$T/m7"
+assert_fsck_clean
+# a complete image of the store: listed, the source's digests, and mounted
+# again with the registry gone (no request at all)
+ci images --format '{{.Repository}}:{{.Tag}}' >"$T/images.out" || fail "cimg images after --prefetch all"
+grep -qx "$PX/lazy:v1" "$T/images.out" || fail "cimg images does not list $PX/lazy:v1 after --prefetch all: $(cat "$T/images.out")"
+assert_eq "$(layers_of "$SROOT" lazy:v1)" "$(layers_of "$ROOT" "$PX/lazy:v1")" \
+  "image ID and diffIDs of the image --prefetch all stored vs the source"
+cfs_mount --tls-verify=false --log "$T/m7b.log" "$PX/lazy:v1" "$T/m7"
+compare_trees "$SRC" "$T/m7" "mount of the prefetched image, registry gone, vs the source"
+assert_eq 0 "$(preqs "$STATS")" "registry requests by a mount of the image --prefetch all stored"
 cfs_umount "$T/m7"
 assert_fsck_clean
 reg_proxy_ctl "$CTL" ok
@@ -319,5 +394,49 @@ $(cat "$T/m5.err" "$T/m5.log" 2>/dev/null | tail -n 20)"
 ((NR_BYTES * 2 < IMG_SIZE * 3)) ||
   fail "through a Range-ignoring registry the mount moved $NR_BYTES bytes (image $IMG_SIZE): the layer should be fetched whole once"
 cfs_umount "$T/m5"
+assert_fsck_clean
+ROOT=$ROOT_A
+
+# ------------------------------------------------------- 11. a profile
+log "11. a profile recorded on a mount, attached and pushed; a lazy mount fetches it first"
+PROFILED=(etc/app.conf a_small/d3/w_ab rand/r2.bin a_small/d1/t_aac)
+mkdir -p "$T/m8" "$T/m9"
+ROOT=$SROOT # a mount of the image from the store records the profile
+cfs_mount --record-profile "$T/app.profile" --log "$T/m8.log" lazy:v1 "$T/m8"
+for f in "${PROFILED[@]}"; do cat "$T/m8/$f" >/dev/null || fail "cat $f on the recording mount"; done
+cfs_umount "$T/m8"
+for ((i = 0; i < 300; i++)); do [[ -s "$T/app.profile" ]] && break; sleep 0.1; done
+[[ -s "$T/app.profile" ]] || fail "no profile written at the unmount: $(tail -n 5 "$T/m8.log")"
+got=$(python3 -c 'import json, sys; print(" ".join(dict.fromkeys(json.loads(l)["path"] for l in open(sys.argv[1]))))' "$T/app.profile")
+assert_eq "${PROFILED[*]}" "$got" "files of the recorded profile, in the order read"
+cir "$SROOT" profile attach lazy:v1 "$T/app.profile" >/dev/null || fail "cimg profile attach"
+cir "$SROOT" profile show lazy:v1 >"$T/app.profile.shown" || fail "cimg profile show"
+cmp "$T/app.profile" "$T/app.profile.shown" || fail "cimg profile show differs from the attached file"
+cir "$SROOT" push lazy:v1 "$REG/lazy:prof" --tls-verify=false >/dev/null || fail "push of the profiled image"
+# cimg build --profile keeps one the same way
+mkdir -p "$T/ctx" && echo built >"$T/ctx/f" && printf 'FROM scratch\nCOPY f /f\n' >"$T/ctx/Kubefile"
+cir "$SROOT" build -t prof/built:1 --profile "$T/app.profile" "$T/ctx" >"$T/build.out" 2>&1 ||
+  fail "cimg build --profile: $(tail -n 5 "$T/build.out")"
+cir "$SROOT" profile show prof/built:1 >"$T/built.profile" || fail "cimg profile show of the built image"
+cmp "$T/app.profile" "$T/built.profile" || fail "the profile cimg build --profile kept differs from the file"
+ROOT=$T/root-profile
+reg_proxy_ctl "$CTL" ok "rate 0" reset-stats
+cfs_mount --tls-verify=false --log "$T/m9.log" "$PX/lazy:prof" "$T/m9"
+for ((i = 0; i < 600; i++)); do
+  grep -q 'profile fetched' "$T/m9.log" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q 'profile fetched' "$T/m9.log" || fail "no 'profile fetched' in the log: $(tail -n 20 "$T/m9.log")"
+log "   $(grep -m1 'profile:' "$T/m9.log"); $(grep -m1 'profile fetched' "$T/m9.log")"
+PROF_BYTES=$(pbytes "$STATS")
+((PROF_BYTES * 4 < IMG_SIZE)) || fail "the profile fetch moved $PROF_BYTES bytes (image $IMG_SIZE): more than its files"
+reg_proxy_ctl "$CTL" '503 *' reset-stats
+drop_caches
+for f in "${PROFILED[@]}"; do cmp "$SRC/$f" "$T/m9/$f" || fail "$f (profiled) on the lazy mount, registry gone"; done
+assert_eq 0 "$(preqs "$STATS")" "registry requests reading the profiled files after 'profile fetched'"
+# a file outside the profile was not fetched
+if timeout 60 cat "$T/m9/rand/r5.bin" >/dev/null 2>&1; then fail "rand/r5.bin (not profiled) read with the registry gone"; fi
+reg_proxy_ctl "$CTL" ok
+cfs_umount "$T/m9"
 assert_fsck_clean
 ROOT=$ROOT_A

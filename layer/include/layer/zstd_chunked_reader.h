@@ -42,15 +42,29 @@ struct BlobChunk {
 
 struct ChunkedLayer {
   LayerToc toc;
-  TarSplit split;
+  TarSplit split;                // empty unless has_split
   std::vector<BlobChunk> where;  // parallel to toc.chunks
+  // False for a layer known from its TOC alone (ParseChunkedToc): enough to
+  // serve its files, not to rebuild its tar (toc.tar_size is 0, uname and
+  // gname empty); whatever needs the tar fetches the tar-split first.
+  bool has_split = true;
 };
+
+// The layer from its compressed TOC alone: entries' metadata from the TOC
+// JSON (containers/storage's fields), chunk lists and offsets as below;
+// has_split false. Verifies the TOC against pos.toc_digest.
+Result<ChunkedLayer> ParseChunkedToc(std::string_view toc_z, const ChunkedPositions& pos,
+                                     const Digest& diff_id, uint64_t blob_size,
+                                     const std::string& what);
 
 // Builds the layer from the compressed TOC and tar-split bytes as fetched.
 // Verifies the TOC against pos.toc_digest and the tar-split against the
 // TOC's tarSplitDigest; metadata comes from the raw tar headers in the
 // tar-split (exactly what an import of the tar would give), chunk lists and
-// offsets from the TOC. diff_id is the layer's (from the image config); it
+// offsets from the TOC. The TOC's entries must agree with the tar's on what
+// a mount shows (type, name, link, mode, owner, mtime, size, device,
+// xattrs: what ParseChunkedToc gave a lazy mount is what the layer holds);
+// Corruption naming the first entry that differs otherwise. diff_id is the layer's (from the image config); it
 // is checked when the tar is rebuilt (RebuiltTarCheck), not here.
 Result<ChunkedLayer> ParseChunkedLayer(std::string_view toc_z, std::string_view split_z,
                                        const ChunkedPositions& pos, const Digest& diff_id,
@@ -64,6 +78,13 @@ using BlobRangeReader = std::function<Result<std::string>(uint64_t offset, uint6
 Result<ChunkedLayer> FetchChunkedMetadata(const BlobRangeReader& read, uint64_t blob_size,
                                           const ChunkedPositions& p, const Digest& diff_id,
                                           const std::string& what);
+
+// Reads a layer's TOC alone with one ranged read (the tar-split and the
+// footer stay behind: the annotations say where the TOC is) and parses it
+// with ParseChunkedToc.
+Result<ChunkedLayer> FetchChunkedToc(const BlobRangeReader& read, uint64_t blob_size,
+                                     const ChunkedPositions& p, const Digest& diff_id,
+                                     const std::string& what);
 
 // Decompresses a fetched chunk range and checks it against c (size and
 // sha256). Corruption naming the chunk otherwise; never returns bad bytes.

@@ -23,6 +23,14 @@ struct LazyOptions {
   uint64_t max_request = 2 << 20;       // compressed bytes merged into one read
   uint64_t max_gap = 64 << 10;          // bytes between chunks still merged
   uint64_t prefetch_request = 8 << 20;  // per request when prefetching everything
+  // Fetching a profile: its next chunks up to profile_window compressed
+  // bytes are read at once, in blob order, gaps up to profile_gap read
+  // through, at most profile_request bytes a request, profile_parallel
+  // requests at a time.
+  uint64_t profile_window = 4 << 20;
+  uint64_t profile_gap = 64 << 10;
+  uint64_t profile_request = 2 << 20;
+  size_t profile_parallel = 6;  // requests in flight at once
   // A read the registry cannot serve within this many seconds (retries
   // included, and waiting for another read of the same chunk) fails with
   // EIO. Prefetching has no such bound (only the client's stall timeouts).
@@ -50,10 +58,22 @@ class LazyChunkSource : public ChunkSource {
   Result<std::string> ReadChunk(const ChunkRef& c) override;
   Result<std::string> ReadFrame(const ChunkRef& c) override;
 
-  // Fetches every missing chunk of every layer in the background (entries
-  // before a ".prefetch.landmark" file first, as eStargz images mark their
-  // startup files); logs when done, after which no read needs the network.
-  void StartPrefetch();
+  // A bring-up profile's chunks (store/read_profile.h), in the order its
+  // workload read them: the prefetch fetches these first. Call before
+  // StartPrefetch; not thread-safe with reads.
+  void SetProfile(std::vector<ChunkRef> order);
+  bool has_profile() const;
+
+  // Fetches in the background: the profile's chunks first (in its order, a
+  // window of them at a time in merged Range requests of up to
+  // profile_request bytes; a new request starts only while no read waits
+  // on the registry: reads are served first), then, when `everything`,
+  // every missing chunk of every layer (entries before a
+  // ".prefetch.landmark" file first, as eStargz images mark their startup
+  // files); logs when done (then no read needs the network). Then runs
+  // `then` (when given) on the prefetch's thread; its failure is the
+  // prefetch's (logged, and WaitPrefetch's result).
+  void StartPrefetch(bool everything = true, std::function<Status()> then = nullptr);
   // Blocks until the prefetch finished; its result.
   Status WaitPrefetch();
 

@@ -1,9 +1,12 @@
 // The plan of a lazy mount of a registry image: its manifest and config
 // resolved for the host's platform, and its layers' TOCs fetched -- only
-// metadata crosses the wire. A layer the store holds is read from the store;
-// a zstd:chunked one from its TOC (kept in the store as a partial layer,
-// its chunks added to the LazyChunkSource, read by Range requests); any
-// other (or one of a registry that ignores Range) is pulled whole.
+// metadata crosses the wire: the TOCs of all layers at once, one Range
+// request each; not the tar-splits (serving reads needs none: whatever
+// needs a layer's tar, a pull, fetches it then). A layer the store holds
+// is read from the store; a zstd:chunked one from its TOC (kept in the
+// store as a partial layer, its chunks added to the LazyChunkSource, read
+// by Range requests); any other (or one of a registry that ignores Range)
+// is pulled whole.
 //
 // In lazy/ (above registry/ and store/, which it drives); mount/
 // (image_mount.h) puts the result under a FUSE lower (fs/).

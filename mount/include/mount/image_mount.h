@@ -61,6 +61,9 @@ struct ImageMountOptions {
   bool tls_verify = true;
   std::string cert_dir, auth_file, creds;
   bool prefetch_all = false;
+  // When set: the file ranges the image lowers serve are recorded, in
+  // order, and written to this file (store/read_profile.h) at the unmount.
+  std::string record_profile;
   // Log lines of the mount (a layer fetched whole, cancelled transfers, ...).
   // Called from any thread. Default: none.
   std::function<void(const std::string&)> log;

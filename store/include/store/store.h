@@ -260,7 +260,9 @@ class Store {
   // --- lazy pulls (registry/) ---
   // A partial layer: known by its TOC while its chunks arrive one at a time.
   // gc keeps it, and the chunks of it that are stored, while a lease names
-  // it; a later pull of the layer fetches only the chunks still missing.
+  // it; a later pull of the layer fetches only the chunks still missing
+  // (and the tar-split: a record may hold none, ChunkedLayer::has_split; it
+  // is never the tar of a layer).
   Status PutPartialLayer(const ChunkedLayer& l);
   Result<std::optional<ChunkedLayer>> GetPartialLayer(const Digest& diff_id);
   // Imports one layer blob whole (a layer that cannot be read by parts);
