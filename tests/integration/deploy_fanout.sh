@@ -118,25 +118,34 @@ no_leftovers fa
 log "2. $(grep "$NODE_IP_4: rootfs fanout: piece" "$T/fc.err" | head -1)"
 
 # ------------------------------------------------- 3. a relay killed
+# deploy_with_stalled_relay NAME: node2's ssh client passes its source's
+# first piece and then stalls; starts `cimg deploy` of cluster NAME with
+# --fanout 2 in the background (dpid) and waits until node2 holds piece 0
+# (spool2: node2's spool).
+deploy_with_stalled_relay() {
+  local name=$1
+  node_exec 2 sh -c 'cat >/usr/local/bin/ssh && chmod 755 /usr/local/bin/ssh' <<'EOF'
+#!/bin/bash
+/usr/bin/ssh "$@" | { head -c 4194320; echo $$ >/run/cimg-test-stall.pid; exec sleep 3600; }
+EOF
+  clusterfile "$name" >"$T/$name.yaml"
+  spool2=$(np 2 "/var/lib/cimg/$name/fanout/spool")
+  "$CIMG" --root "$ROOT" deploy -f "$T/$name.yaml" --fanout 2 "${KH[@]}" >"$T/$name.out" 2>"$T/$name.err" &
+  dpid=$!
+  IT_BG_PIDS+=("$dpid")
+  for _ in $(seq 3000); do # hang guard only: the event is node2 holding piece 0
+    [[ -e "$spool2/0" ]] && break
+    kill -0 "$dpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -e "$spool2/0" ]] || fail "node2 never held piece 0: $(tail -5 "$T/$name.err")"
+}
+
 log "3. the relay $NODE_IP_2 killed mid-transfer"
 # node2's ssh client passes its source's first piece and then stalls: node2
 # holds piece 0 only, so node4 and node5 cannot finish from it; then node2's
 # receiver is killed.
-node_exec 2 sh -c 'cat >/usr/local/bin/ssh && chmod 755 /usr/local/bin/ssh' <<'EOF'
-#!/bin/bash
-/usr/bin/ssh "$@" | { head -c 4194320; echo $$ >/run/cimg-test-stall.pid; exec sleep 3600; }
-EOF
-clusterfile fk >"$T/fk.yaml"
-spool2=$(np 2 /var/lib/cimg/fk/fanout/spool)
-"$CIMG" --root "$ROOT" deploy -f "$T/fk.yaml" --fanout 2 "${KH[@]}" >"$T/fk.out" 2>"$T/fk.err" &
-dpid=$!
-IT_BG_PIDS+=("$dpid")
-for _ in $(seq 3000); do # hang guard only: the event is node2 holding piece 0
-  [[ -e "$spool2/0" ]] && break
-  kill -0 "$dpid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -e "$spool2/0" ]] || fail "node2 never held piece 0: $(tail -5 "$T/fk.err")"
+deploy_with_stalled_relay fk
 kill -9 "$(cat "$spool2/pid")"
 rc=0
 wait "$dpid" || rc=$?
@@ -165,21 +174,7 @@ log "4. the relay $NODE_IP_2's link down mid-transfer"
 # and node5 notice through SSH keep-alives and re-attach to node1, the
 # deploy host's session to node2 breaks (TCP and SSH keep-alives). Node2
 # keeps what the transfer left; the re-run removes it.
-node_exec 2 sh -c 'cat >/usr/local/bin/ssh && chmod 755 /usr/local/bin/ssh' <<'EOF'
-#!/bin/bash
-/usr/bin/ssh "$@" | { head -c 4194320; echo $$ >/run/cimg-test-stall.pid; exec sleep 3600; }
-EOF
-clusterfile fl >"$T/fl.yaml"
-spool2=$(np 2 /var/lib/cimg/fl/fanout/spool)
-"$CIMG" --root "$ROOT" deploy -f "$T/fl.yaml" --fanout 2 "${KH[@]}" >"$T/fl.out" 2>"$T/fl.err" &
-dpid=$!
-IT_BG_PIDS+=("$dpid")
-for _ in $(seq 3000); do # hang guard only: the event is node2 holding piece 0
-  [[ -e "$spool2/0" ]] && break
-  kill -0 "$dpid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -e "$spool2/0" ]] || fail "node2 never held piece 0: $(tail -5 "$T/fl.err")"
+deploy_with_stalled_relay fl
 ip link set "$NODES_TAG-v2" down
 rc=0
 wait "$dpid" || rc=$?
