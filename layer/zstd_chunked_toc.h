@@ -6,6 +6,8 @@
 // (zstd_chunked_reader.cc).
 #pragma once
 
+#include "base/time.h"  // ParseRfc3339, which the TOC's times use
+
 #include <string>
 #include <vector>
 
@@ -30,9 +32,5 @@ Result<std::vector<TocEntry>> TocEntriesOf(const nlohmann::json& entries, const 
 // Corruption naming the first that differs otherwise.
 Status CheckTocMatchesTar(const std::vector<TocEntry>& from_toc,
                           const std::vector<TocEntry>& from_tar, const std::string& what);
-
-// An RFC 3339 time ("2023-11-14T22:13:20.5Z", "...+01:00") as seconds
-// since the epoch and nanoseconds; false when malformed.
-bool ParseRfc3339(std::string_view s, int64_t* sec, uint32_t* nsec);
 
 }  // namespace cfs

@@ -1,7 +1,6 @@
 #include "store/store.h"
 
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -12,6 +11,7 @@
 #include <set>
 
 #include "base/log.h"
+#include "base/time.h"
 #include "store_impl.h"
 
 namespace cfs {
@@ -65,10 +65,9 @@ Result<std::string> NormalizeImageName(const std::string& in) {
 }
 
 int64_t ParseRfc3339(const std::string& s) {
-  struct tm tm = {};
-  const char* p = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) return 0;
-  return static_cast<int64_t>(timegm(&tm));
+  int64_t sec = 0;
+  uint32_t nsec = 0;
+  return ParseRfc3339(std::string_view(s), &sec, &nsec) ? sec : 0;
 }
 
 // ---------------------------------------------------------------- records
