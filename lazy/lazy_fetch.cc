@@ -337,19 +337,17 @@ Result<std::string> LazyChunkSource::Impl::Fetch(const ChunkRef& c, uint64_t max
                               " is neither in the store nor in a remote layer");
     RemoteLayer& L = *layers[it->second.first];
     const uint32_t i = it->second.second;
-    const bool read = deadline != kNoDeadline;
-    if (read) foreground++;
-    auto claimed = Claim(L, i, max_request, across_files, deadline);
-    if (!claimed.ok()) {
-      if (read) foreground--;
-      return claimed.status();
-    }
-    std::vector<uint32_t> run = std::move(*claimed);
-    if (run.empty() && read) foreground--;
+    // A read (it has a deadline) counts as waiting on the registry for
+    // this round, so that a profile's fetch yields to it.
+    struct Waiting {
+      std::atomic<int>* n;
+      explicit Waiting(std::atomic<int>* c) : n(c) { if (n) ++*n; }
+      ~Waiting() { if (n) --*n; }
+    } waiting(deadline != kNoDeadline ? &foreground : nullptr);
+    ASSIGN_OR_RETURN(std::vector<uint32_t> run, Claim(L, i, max_request, across_files, deadline));
     if (run.empty()) continue;  // another fetch of c ended: look again
     Result<std::string> r = L.where[i].zeros ? StashZeros(c) : FetchRun(L, i, run, deadline);
     Release(L, run);
-    if (read) foreground--;
     return r;
   }
 }
