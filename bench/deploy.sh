@@ -78,18 +78,7 @@ log "building the image ($((BYTES / 1000000)) MB, $FILES files)"
 
 nodes_up bd 230 "$NODES"
 IPS=("${NODE_IPS[@]}")
-hosts_yaml=$(printf '%s, ' "${IPS[@]:1}")
-cat >"$W/Clusterfile" <<EOF
-apiVersion: sealer.io/v2
-kind: Cluster
-metadata: {name: bench}
-spec:
-  image: bench/rootfs:1
-  ssh: {pk: $NODE_KEY}
-  hosts:
-    - {ips: [${IPS[0]}], roles: [master]}
-    - {ips: [${hosts_yaml%, }], roles: [node]}
-EOF
+nodes_clusterfile bench bench/rootfs:1 >"$W/Clusterfile"
 
 wire() { cat "/sys/class/net/$NODES_BRIDGE/statistics/tx_bytes"; }
 declare -A SECS WIRE

@@ -68,19 +68,7 @@ printf 'FROM scratch\nCOPY . .\n' >"$W/Kubefile"
 "$CIMG" --root "$W/store" -q build -f "$W/Kubefile" -t bench/fan:1 "$W/ctx" >/dev/null
 
 nodes_up bf 231 "$NODES"
-IPS=("${NODE_IPS[@]}")
-hosts_yaml=$(printf '%s, ' "${IPS[@]:1}")
-cat >"$W/Clusterfile" <<EOF
-apiVersion: sealer.io/v2
-kind: Cluster
-metadata: {name: fan}
-spec:
-  image: bench/fan:1
-  ssh: {pk: $NODE_KEY}
-  hosts:
-    - {ips: [${IPS[0]}], roles: [master]}
-    - {ips: [${hosts_yaml%, }], roles: [node]}
-EOF
+nodes_clusterfile fan bench/fan:1 >"$W/Clusterfile"
 
 shape() { tc qdisc replace dev "$1" root tbf rate "$RATE" burst 256kb latency 100ms; }
 shape "$NODES_BRIDGE"

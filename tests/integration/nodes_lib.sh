@@ -39,6 +39,7 @@
 #                              checking against $NODE_KNOWN_HOSTS, BatchMode
 #   node_ssh_pass I USER PASS CMD...
 #                              same with password auth only (SSH_ASKPASS)
+#   nodes_clusterfile NAME IMAGE   a Clusterfile: node 1 the master, the rest nodes
 #
 # Set by nodes_up:
 #   NODES_TAG NODES_SUBNET NODE_COUNT
@@ -124,6 +125,17 @@ nodes__set() { # VAR VALUE
 
 node_dir() { local i; i=$(nodes__i "$1") && printf '%s\n' "$T/nodes/$i"; }
 node_ip() { local i; i=$(nodes__i "$1") && printf '%s\n' "${NODE_IPS[i - 1]}"; }
+
+# nodes_clusterfile NAME IMAGE: a Clusterfile of cluster NAME with node 1 as
+# its master and the other nodes as nodes, reached as root with $NODE_KEY.
+nodes_clusterfile() {
+  local nodes
+  nodes=$(printf '%s, ' "${NODE_IPS[@]:1}")
+  printf 'apiVersion: sealer.io/v2\nkind: Cluster\nmetadata: {name: %s}\nspec:\n' "$1"
+  printf '  image: %s\n  ssh: {pk: %s}\n  hosts:\n' "$2" "$NODE_KEY"
+  printf '    - {ips: [%s], roles: [master]}\n' "${NODE_IPS[0]}"
+  printf '    - {ips: [%s], roles: [node]}\n' "${nodes%, }"
+}
 
 # nodes__alive PID: running (a zombie is not).
 nodes__alive() {
