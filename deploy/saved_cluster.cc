@@ -1,10 +1,8 @@
 #include "deploy/saved_cluster.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
@@ -70,18 +68,10 @@ Result<ClusterState> LoadClusterState(const std::string& clusters_dir, const std
 
 Result<std::vector<std::string>> ListSavedClusters(const std::string& clusters_dir) {
   std::vector<std::string> names;
-  DIR* d = opendir(clusters_dir.c_str());
-  if (!d) {
-    if (errno == ENOENT) return names;
-    return Status::IOError("opendir " + clusters_dir);
-  }
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n == "." || n == ".." || !CheckClusterName(n).ok()) continue;
-    if (PathExists(SavedClusterfile(clusters_dir, n))) names.push_back(n);
-  }
-  closedir(d);
-  std::sort(names.begin(), names.end());
+  if (!PathExists(clusters_dir)) return names;
+  ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDir(clusters_dir));
+  for (auto& n : entries)
+    if (CheckClusterName(n).ok() && PathExists(SavedClusterfile(clusters_dir, n))) names.push_back(std::move(n));
   return names;
 }
 
