@@ -64,7 +64,7 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
     bo.log = [&](const std::string& line) {
       if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
     };
-    bo.progress = TerminalProgress(quiet);
+    bo.progress = StderrProgress(quiet);
     auto t0 = std::chrono::steady_clock::now();
     auto r = Must(cfs::builder::Build(*store, bo));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -89,7 +89,7 @@ void AddCommitCommand(CLI::App& app, const Global& g, const bool& quiet) {
     auto m = Must(cfs::mount::CommittableMount(commit_mnt));
     auto store = Must(OpenStore(g));
     auto r = Must(cfs::mount::CommitMount(*store, m, commit_name, commit_msg,
-                                          TerminalProgress(quiet)));
+                                          StderrProgress(quiet)));
     std::printf("%s  %s\n  %zu layers (+1: %llu entries, %s)\n", commit_name.c_str(),
                 r.image.summary.image_id.ToString().c_str(), r.image.layers.size(),
                 static_cast<unsigned long long>(r.layer.entries), HumanSize(r.layer.tar_size).c_str());

@@ -26,9 +26,6 @@ namespace cimg {
 
 using cfs::Status;
 
-// Progress on stderr (tools/progress.h): lines redrawn in place on a
-// terminal, one plain line per finished item elsewhere; nothing with -q.
-inline cfs::ProgressFn TerminalProgress(bool quiet) { return StderrProgress(quiet); }
 
 struct Global {
   std::string root;

@@ -77,7 +77,7 @@ void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlag
   if (!quiet) std::fprintf(stderr, "pulling %s\n", ref.ToString().c_str());
   cfs::PullOptions o;
   o.as_name = image;
-  o.progress = TerminalProgress(quiet);
+  o.progress = StderrProgress(quiet);
   auto po = reg.Pull(o);
   Must(cfs::registry::PullFromSource(store, image, po));
 }
@@ -208,7 +208,7 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
     EnsureImage(*store, cf.image, f.reg, quiet);
     auto o = f.ssh.Options(quiet);
     o.resend = f.resend;
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     Must(dp::CheckDroppedHosts(ClustersDir(*store), cf, f.prune_hosts, o));
     RunDeploy(*store, cf, o, f.format == "json");
   });
@@ -259,7 +259,7 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
     for (auto& gr : groups) gr.ssh = hosts.Ssh();
     cf = Must(dp::WithHostsAdded(cf, groups));
     auto o = ssh.Options(quiet);
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     RunDeploy(*store, cf, o, false);
   });
 }

@@ -81,7 +81,7 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
     cfs::PullOptions o;
     o.as_name = pull_as;
     if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     auto po = pull_reg.Pull(o);
     cfs::PullResult r = Must(cfs::registry::PullFromSource(*store, pull_src, po));
     if (po.client) {
@@ -119,7 +119,7 @@ void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
   load->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PullOptions o;
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     if (cfs::Store::IsDeltaBundle(load_in[0])) {
       for (const auto& r : Must(store->LoadDelta(load_in, o)))
         std::printf("Loaded image: %s (%llu of its layers were in the store)\n",
@@ -169,7 +169,7 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     auto store = Must(OpenStore(g));
     cfs::PushOptions o;
     o.compression = Must(cfs::ParseCompression(push_comp));
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
     if (!cfs::registry::IsRegistryReference(dest)) {
       if (!push_sign.key.empty())
@@ -225,14 +225,14 @@ void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
       if (!save_split.empty()) Must(cfs::Status::Invalid("--split-size needs --since"));
       cfs::PushOptions o;
       o.compression = Must(cfs::ParseCompression(save_comp));
-      o.progress = TerminalProgress(quiet);
+      o.progress = StderrProgress(quiet);
       Must(store->Save(save_names, save_out, o));
       return;
     }
     cfs::DeltaSaveOptions o;
     o.since = save_since;
     if (!save_split.empty()) o.split_size = Must(cfs::ParseByteSize(save_split));
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     auto rep = Must(store->SaveDelta(save_names, save_out, o));
     auto n = [](uint64_t k, const char* what) {
       return std::to_string(k) + " " + what + (k == 1 ? "" : "s");

@@ -19,7 +19,7 @@ void RepairStore(cfs::Store& store, RegistryFlags& reg, bool quiet) {
     std::string name = img.names.empty() ? img.manifest.ToString() : img.names[0];
     cfs::PullOptions o;
     o.as_name = img.names.empty() ? "" : img.names[0];
-    o.progress = TerminalProgress(quiet);
+    o.progress = StderrProgress(quiet);
     const std::string& src = img.source;
     auto po = reg.Pull(o);
     po.source = src;
