@@ -22,6 +22,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/executor.h"
 #include "layer_import.h"
 #include "store_impl.h"
 #include "layer/whiteouts.h"
@@ -95,48 +96,18 @@ la_ssize_t PipeWrite(struct archive*, void* client, const void* buf, size_t n) {
   return p->Push(buf, n).ok() ? static_cast<la_ssize_t>(n) : -1;
 }
 
-// Removes what it is given, in order, on a thread of its own: the entries
-// of a tree as they are archived (files, then each directory after its
-// contents), so that the removal overlaps the import. Errors are ignored:
-// the caller removes what is left.
+// Removes what it is given, in order, on one worker of its own: the
+// entries of a tree as they are archived (files, then each directory after
+// its contents), so that the removal overlaps the import. Errors are
+// ignored: the caller removes what is left. Its destructor removes the rest.
 class Remover {
  public:
-  Remover() : t_([this] { Loop(); }) {}
-  ~Remover() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    t_.join();
-  }
   void Add(std::string path, bool dir) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      q_.emplace_back(std::move(path), dir);
-    }
-    cv_.notify_all();
+    worker_.Submit([path = std::move(path), dir] { dir ? ::rmdir(path.c_str()) : ::unlink(path.c_str()); });
   }
 
  private:
-  void Loop() {
-    std::unique_lock<std::mutex> l(mu_);
-    for (;;) {
-      cv_.wait(l, [&] { return done_ || !q_.empty(); });
-      if (q_.empty()) return;
-      auto [path, dir] = std::move(q_.front());
-      q_.pop_front();
-      l.unlock();
-      dir ? ::rmdir(path.c_str()) : ::unlink(path.c_str());
-      l.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::string, bool>> q_;
-  bool done_ = false;
-  std::thread t_;
+  Executor worker_{ExecutorOptions{.threads = 1, .max_queued = 0, .name = "cfs-remove"}};
 };
 
 class TreeWriter {
