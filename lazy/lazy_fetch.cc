@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/executor.h"
 #include "transport/image_source.h"
 
 namespace cfs::lazy {
@@ -116,7 +117,7 @@ class LazyChunkSource::Impl {
   Status FetchProfile();
   // Fetches the chunks `want` of L (indices, any order; the held ones
   // skipped) with merged Range requests.
-  Status FetchChunks(RemoteLayer& L, std::vector<uint32_t> want);
+  Status FetchChunks(Executor& pool, RemoteLayer& L, std::vector<uint32_t> want);
   // Claims the chunks of `cands` (sorted by blob offset) that neither the
   // store holds nor another fetch claimed.
   std::vector<uint32_t> ClaimList(RemoteLayer& L, const std::vector<uint32_t>& cands);
@@ -384,7 +385,7 @@ std::vector<uint32_t> LazyChunkSource::Impl::ClaimList(RemoteLayer& L, const std
   return run;
 }
 
-Status LazyChunkSource::Impl::FetchChunks(RemoteLayer& L, std::vector<uint32_t> want) {
+Status LazyChunkSource::Impl::FetchChunks(Executor& pool, RemoteLayer& L, std::vector<uint32_t> want) {
   std::sort(want.begin(), want.end(), [&](uint32_t a, uint32_t b) { return L.where[a].offset < L.where[b].offset; });
   want.erase(std::unique(want.begin(), want.end()), want.end());
   std::vector<BlobRange> ranges;
@@ -421,10 +422,11 @@ Status LazyChunkSource::Impl::FetchChunks(RemoteLayer& L, std::vector<uint32_t> 
       }
     }
   };
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < std::min<size_t>(reads.size(), opts.profile_parallel); t++) threads.emplace_back(work);
-  work();
-  for (auto& t : threads) t.join();
+  {
+    TaskGroup group(&pool);
+    for (size_t t = 1; t < std::min<size_t>(reads.size(), opts.profile_parallel); t++) group.Submit(work);
+    work();
+  }
   if (stop) return Status::Aborted("prefetch stopped");
   return err;
 }
@@ -433,6 +435,9 @@ Status LazyChunkSource::Impl::FetchProfile() {
   if (profile.empty()) return Status::Ok();
   const uint64_t bytes_before = n_bytes.load(), requests_before = n_requests.load();
   std::unordered_set<Digest, DigestHash> seen;
+  // The requests beside this thread's own (FetchChunks), made once.
+  Executor pool(ExecutorOptions{.threads = std::max(1, static_cast<int>(opts.profile_parallel) - 1), .max_queued = 0,
+                                .name = "cfs-profile"});
   for (size_t i = 0; i < profile.size();) {
     // The next window of the profile's chunks the store lacks, by layer.
     std::map<uint32_t, std::vector<uint32_t>> window;
@@ -443,7 +448,7 @@ Status LazyChunkSource::Impl::FetchProfile() {
       window[it->second.first].push_back(it->second.second);
       bytes += layers[it->second.first]->where[it->second.second].length;
     }
-    for (auto& [li, chunks] : window) RETURN_IF_ERROR(FetchChunks(*layers[li], std::move(chunks)));
+    for (auto& [li, chunks] : window) RETURN_IF_ERROR(FetchChunks(pool, *layers[li], std::move(chunks)));
   }
   RETURN_IF_ERROR(stash->Flush());
   Log("profile fetched: " + std::to_string(seen.size()) + " chunks, " +

@@ -44,10 +44,8 @@ Result<std::unique_ptr<ReadableImage>> ReadableImage::Open(Store& store, const s
   auto lazy = std::make_unique<LazyChunkSource>(std::move(stash), lo);
   ASSIGN_OR_RETURN(auto conf, registry::RegistriesOf(registry::PullFromRegistryOptions()));
   ASSIGN_OR_RETURN(auto candidates, conf->Resolve(name));
-  ASSIGN_OR_RETURN(auto conn, registry::ConnectForPull(candidates, *conf, o.client, o.log));
   // policy.json, as for a pull and a lazy mount: a refused image is not read.
-  ASSIGN_OR_RETURN(auto policy, registry::PolicyOf(registry::PullFromRegistryOptions()));
-  RETURN_IF_ERROR(registry::CheckPullPolicy(*policy, conn));
+  ASSIGN_OR_RETURN(auto conn, registry::ConnectForRead(candidates, *conf, o.client, o.log));
   LazyPlanOptions po;
   po.client = o.client;
   po.connected = conn.client;

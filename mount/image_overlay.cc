@@ -86,12 +86,9 @@ Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m,
   // (rewritten) location; a blocked name is refused.
   auto conf = registry::RegistriesOf(registry::PullFromRegistryOptions());
   if (!conf.ok()) return conf.status();
-  auto conn = registry::ConnectForPull({*ref}, **conf, lo.client, o.log);
-  if (!conn.ok()) return conn.status();
   // policy.json, as a pull: a refused image is not mounted.
-  auto policy = registry::PolicyOf(registry::PullFromRegistryOptions());
-  if (!policy.ok()) return policy.status();
-  if (Status s = registry::CheckPullPolicy(**policy, *conn); !s.ok()) return s;
+  auto conn = registry::ConnectForRead({*ref}, **conf, lo.client, o.log);
+  if (!conn.ok()) return conn.status();
   if (o.log) o.log(ref->ToString() + ": served by " + conn->served_by);
   lo.connected = conn->client;
   m->lazy_images.push_back({conn->client, conn->logical, conn->remote});

@@ -163,4 +163,13 @@ Result<PullResult> PullAgainFromRecordedSource(Store& store, const std::string& 
   return PullFromSource(store, recorded, o);
 }
 
+Result<ConnectedPull> ConnectForRead(const std::vector<Reference>& candidates, const RegistriesConf& conf,
+                                     const ClientOptions& o,
+                                     const std::function<void(const std::string&)>& log) {
+  ASSIGN_OR_RETURN(ConnectedPull conn, ConnectForPull(candidates, conf, o, log));
+  ASSIGN_OR_RETURN(auto policy, PolicyOf(PullFromRegistryOptions()));
+  RETURN_IF_ERROR(CheckPullPolicy(*policy, conn));
+  return conn;
+}
+
 }  // namespace cfs::registry

@@ -101,6 +101,13 @@ Result<std::shared_ptr<const SignaturePolicy>> PolicyOf(const PullFromRegistryOp
 // Every registry read -- pull, build FROM and image collection, lazy
 // mounts, deploy -- passes here.
 Status CheckPullPolicy(const SignaturePolicy& policy, ConnectedPull& c);
+
+// ConnectForPull, then CheckPullPolicy under the default policy.json: what
+// reads an image without pulling it (lazy mounts, cimg ls/cat/cp/export)
+// connects through this.
+Result<ConnectedPull> ConnectForRead(const std::vector<Reference>& candidates, const RegistriesConf& conf,
+                                     const ClientOptions& o,
+                                     const std::function<void(const std::string&)>& log = nullptr);
 // The same for a local source (oci:DIR, oci-archive:FILE, docker-archive:FILE):
 // accept or reject only (no signatures are read from them).
 Status CheckLocalPolicy(const SignaturePolicy& policy, const std::string& source);
