@@ -1,5 +1,6 @@
 #include "registry/sigstore_key.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -46,39 +47,30 @@ const EVP_MD* DigestFor(EVP_PKEY* p) {
   return EVP_PKEY_get_id(p) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
 }
 
+// A PEM block of any type (OpenSSL's generic PEM codec).
 std::string PemEncode(const std::string& type, std::string_view der) {
-  std::string b64 = Base64Encode(der), out = "-----BEGIN " + type + "-----\n";
-  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
-  return out + "-----END " + type + "-----\n";
+  BioPtr b(BIO_new(BIO_s_mem()));
+  PEM_write_bio(b.get(), type.c_str(), "", reinterpret_cast<const unsigned char*>(der.data()),
+                static_cast<long>(der.size()));
+  return BioString(b.get());
 }
 
-// The first PEM block of text: its type and decoded body (header lines, as
-// Go's pem.Decode allows them, are skipped).
+// The first PEM block of text: its type and decoded body (header lines are
+// skipped).
 Result<std::pair<std::string, std::string>> PemDecode(std::string_view text) {
-  const std::string_view begin = "-----BEGIN ";
-  size_t b = text.find(begin);
-  if (b == std::string_view::npos) return Status::Invalid("not a PEM file (no BEGIN line)");
-  size_t te = text.find("-----", b + begin.size());
-  if (te == std::string_view::npos) return Status::Invalid("not a PEM file (bad BEGIN line)");
-  std::string type(text.substr(b + begin.size(), te - b - begin.size()));
-  std::string end = "-----END " + type + "-----";
-  size_t body = text.find('\n', te);
-  size_t e = text.find(end, te);
-  if (body == std::string_view::npos || e == std::string_view::npos || e < body)
-    return Status::Invalid("PEM block " + type + " has no END line");
-  std::string b64;
-  for (size_t pos = body + 1; pos < e;) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos || nl > e) nl = e;
-    std::string_view line = text.substr(pos, nl - pos);
-    if (line.find(':') == std::string_view::npos)
-      for (char c : line)
-        if (!isspace(static_cast<unsigned char>(c))) b64 += c;
-    pos = nl + 1;
+  BioPtr b(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+  char *name = nullptr, *header = nullptr;
+  unsigned char* data = nullptr;
+  long len = 0;
+  if (PEM_read_bio(b.get(), &name, &header, &data, &len) != 1) {
+    ERR_clear_error();
+    return Status::Invalid("not a PEM file (no complete BEGIN/END block)");
   }
-  auto raw = Base64Decode(b64);
-  if (!raw.ok()) return Status::Invalid("PEM block " + type + ": bad base64");
-  return std::make_pair(type, std::move(*raw));
+  std::pair<std::string, std::string> out(name, std::string(reinterpret_cast<char*>(data), static_cast<size_t>(len)));
+  OPENSSL_free(name);
+  OPENSSL_free(header);
+  OPENSSL_free(data);
+  return out;
 }
 
 Result<std::string> Scrypt(std::string_view pass, std::string_view salt, uint64_t n, uint32_t r,
