@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -75,6 +78,28 @@ TEST(ProfileScripts, RecordWhatIsReadAfterTheMark) {
   EXPECT_EQ(p->ranges[0], (ReadProfile::Range{"first", 0, 1}));
   EXPECT_EQ(p->ranges[1], (ReadProfile::Range{"sub dir/second", 0, 3}));
   EXPECT_EQ(RunHere("rm -rf " + ShellQuote(root) + " " + ShellQuote(out)), 0);
+}
+
+// A filesystem where reads leave access times alone is refused (exit 4,
+// with the reason), before any file is changed. Needs root (a mount).
+TEST(ProfileScripts, NoatimeIsRefused) {
+  ASSERT_EQ(geteuid(), 0u) << "this test mounts a tmpfs: run it as root";
+  char tmpl[] = "/tmp/profile_record_test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  ASSERT_EQ(RunHere("mount -t tmpfs -o noatime tmpfs " + ShellQuote(root)), 0);
+  ASSERT_TRUE(WriteFileAtomic(root + "/f", "x").ok());
+  const std::string err = root + ".err";
+  int rc = RunHere(HostCommand(host_scripts::kProfileMark, {root}) + " 2> " + ShellQuote(err));
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 4) << rc;
+  auto msg = ReadFile(err);
+  ASSERT_TRUE(msg.ok());
+  EXPECT_NE(msg->find("noatime"), std::string::npos) << *msg;
+  struct stat st;
+  ASSERT_EQ(::stat((root + "/f").c_str(), &st), 0);
+  EXPECT_NE(st.st_atime, 0) << "a file was marked on a refused filesystem";
+  EXPECT_EQ(RunHere("umount " + ShellQuote(root) + " && rm -rf " + ShellQuote(root) + " " +
+                    ShellQuote(err)), 0);
 }
 
 }  // namespace
