@@ -53,7 +53,6 @@ int main(int argc, char** argv) {
   AddExecCommands(app, g, quiet);
   AddBrowseCommands(app, g, quiet);
   AddProfileCommands(app, g, quiet);
-  AddSbomCommand(app, g);
   AddSignCommands(app);
   AddVersionCommand(app);
   AddCompletionCommand(app);

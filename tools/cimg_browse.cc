@@ -300,6 +300,7 @@ void AddBrowseCommands(CLI::App& app, const Global& g, const bool& quiet) {
   AddCatCommand(app, g);
   AddCpCommand(app, g);
   AddExportCommand(app, g);
+  AddSbomCommand(app, g);  // cimg_sbom.cc
 }
 
 }  // namespace cimg
