@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "store/store_impl.h"
+#include "store_impl.h"
 
 namespace cfs {
 
