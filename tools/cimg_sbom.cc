@@ -63,15 +63,17 @@ Status WriteImageSbom(cfs::Store& store, const std::string& name, const SourceFl
   return cfs::sbom::WriteSbom(doc, f, out);
 }
 
-// The attached SBOM of a stored image: of format f when given, else the only one.
+// The attached SBOM of a stored image: of format when given, else the
+// SPDX one when there is one, else any.
 std::string AttachedSbom(cfs::Store& store, const std::string& name, const std::string& format) {
   cfs::ImageDetails d = Must(store.Inspect(name));
   const cfs::Referrer* found = nullptr;
   for (const auto& r : d.referrers) {
     auto f = cfs::sbom::SbomFormatOfMediaType(r.artifact_type);
     if (!f.ok()) continue;
-    if (!format.empty() && cfs::sbom::SbomFormatName(*f) != format) continue;
-    found = &r;
+    const std::string fname = cfs::sbom::SbomFormatName(*f);
+    if (!format.empty() && fname != format) continue;
+    if (!found || fname == "spdx-json") found = &r;
   }
   if (!found)
     Fail(Status::NotFound(name + " has no attached SBOM" + (format.empty() ? "" : " in " + format) +
