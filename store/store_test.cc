@@ -455,7 +455,7 @@ TEST_F(StoreTest, ArtifactsLiveAndDieWithTheirImage) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   auto r2 = store_->AttachArtifact("a:1", "application/spdx+json", "{\"spdx\":2}");
   ASSERT_TRUE(r2.ok());
-  ASSERT_TRUE(store_->AttachArtifact("a:1", "application/vnd.cyclonedx+json", "{}").ok());
+  ASSERT_TRUE(store_->AttachArtifact("a:1", "application/vnd.cyclonedx+json", "{\"cdx\":1}").ok());
   auto man = store_->ReadBlob(r2->manifest);
   ASSERT_TRUE(man.ok());
   json m = json::parse(*man);
