@@ -17,6 +17,8 @@
 #     inspect --raw of each referrer manifest shows subject = the pushed
 #     image's digest, and its layer is the SBOM; a second push leaves one
 #     entry per artifact;
+#     cimg sbom of the pushed image read from the registry (lazily, into an
+#     empty store) lists the same files and packages, with the pushed digest;
 #  5. gc keeps the artifacts while the image lives (fsck clean); rmi lets gc
 #     drop them (the blob count gc reports).
 source "$(dirname "$0")/lib.sh"
@@ -193,6 +195,17 @@ ci push sb/app:1 "$R/team/app:1" --tls-verify=false || fail "second push"
 skopeo_ inspect --raw --tls-verify=false "docker://$R/team/app:sha256-${D#sha256:}" >"$T/index.json"
 check_index >/dev/null || fail "the fallback index after a second push"
 log "   index sha256-${D#sha256:} lists both; each referrer's subject is $D"
+
+log "   a registry image, read lazily into an empty store: the same files and packages"
+cir "$T/root2" sbom "$R/team/app:1" --tls-verify=false -o "$T/remote.spdx.json" || fail "cimg sbom REGISTRY/REPO:TAG"
+"${VALIDATE[@]}" "$SCHEMAS/spdx23_schema.json" "$T/remote.spdx.json" || fail "the registry image's SBOM does not validate"
+/usr/bin/python3 - "$T/remote.spdx.json" "$T/a.spdx.json" "$D" <<'PY' || fail "the registry image's SBOM"
+import json, sys
+r, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert r["files"] == a["files"]
+assert r["packages"][1:] == a["packages"][1:]
+assert r["packages"][0]["versionInfo"] == sys.argv[3], r["packages"][0]
+PY
 
 log "5. gc keeps the artifacts while the image lives"
 ci gc >/dev/null
