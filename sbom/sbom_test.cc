@@ -207,5 +207,37 @@ TEST_F(SbomTest, BadTagLinkNamesThePath) {
       << inv.status().message();
 }
 
+TEST(Sbom, StatusDirEntriesAndMalformedStatus) {
+  MemoryChunks mem;
+  auto l = std::make_shared<LayerToc>();
+  auto add = [&](const std::string& name, const std::string& data) {
+    Layer one;
+    one.File(name);
+    l->entries.push_back(one.raw().entries.back());
+    SetData(*l, mem, data);
+  };
+  add("var/lib/dpkg/status.d/base-files", "Package: base-files\nVersion: 12.4\nArchitecture: amd64\n");
+  add("var/lib/dpkg/status.d/base-files.md5sums", "d41d8cd98f00b204e9800998ecf8427e  etc/x\n");
+  add("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a\nArchitecture: all\n");
+  auto stack = LayerStack::Build({l});
+  ASSERT_TRUE(stack.ok());
+  auto inv = CollectInventory(*stack, mem);
+  ASSERT_TRUE(inv.ok()) << inv.status().message();
+  ASSERT_EQ(inv->packages.size(), 2u);
+  EXPECT_EQ(inv->packages[0].name, "base-files");
+  EXPECT_EQ(inv->packages[1].name, "tzdata");
+
+  auto bad = std::make_shared<LayerToc>();
+  Layer one;
+  one.File("var/lib/dpkg/status");
+  bad->entries.push_back(one.raw().entries.back());
+  SetData(*bad, mem, "Package: a\nStatus: install ok installed\nVersion: 1\nbroken\n");
+  auto s2 = LayerStack::Build({bad});
+  ASSERT_TRUE(s2.ok());
+  inv = CollectInventory(*s2, mem);
+  ASSERT_FALSE(inv.ok());
+  EXPECT_EQ(inv.status().message().rfind("var/lib/dpkg/status:4: not a field", 0), 0u) << inv.status().message();
+}
+
 }  // namespace
 }  // namespace cfs::sbom
