@@ -25,7 +25,8 @@ Result<json> FallbackIndex(Client& c, const std::string& repo, const Digest& sub
 }
 
 // Adds desc to the fallback index of subject (replacing an entry of the same digest).
-Status AddToFallbackIndex(Client& c, const std::string& repo, const Digest& subject, const json& desc) {
+Status AddToFallbackIndex(Client& c, const std::string& repo, const Digest& subject,
+                          const json& desc) {
   ASSIGN_OR_RETURN(json index, FallbackIndex(c, repo, subject));
   json kept = json::array();
   for (const auto& e : index["manifests"])
@@ -43,7 +44,8 @@ Result<PushedReferrer> PushOne(Store& store, Client& c, const std::string& repo,
   RETURN_IF_ERROR(c.UploadBytes(repo, blob, r.artifact_type, tmp_dir));
   RETURN_IF_ERROR(c.UploadBytes(repo, "{}", kEmptyConfigMediaType, tmp_dir));
   json m = json::parse(stored, nullptr, false);
-  if (!m.is_object()) return Status::Corruption("artifact manifest " + r.manifest.ToString() + " is not JSON");
+  if (!m.is_object())
+    return Status::Corruption("artifact manifest " + r.manifest.ToString() + " is not JSON");
   m["subject"] = subject;
   const std::string bytes = m.dump();
   PushedReferrer out{r.artifact_type, Digest::Of(bytes), false};
@@ -71,7 +73,8 @@ Result<std::vector<PushedReferrer>> PushReferrers(Store& store, Client& c, const
   std::vector<PushedReferrer> out;
   if (image.referrers.empty()) return out;
   ASSIGN_OR_RETURN(FetchedManifest subject_manifest, c.GetManifest(repo, pushed.ToString()));
-  json subject = {{"mediaType", subject_manifest.media_type.empty() ? kOciManifest : subject_manifest.media_type},
+  json subject = {{"mediaType", subject_manifest.media_type.empty() ? kOciManifest
+                                                                    : subject_manifest.media_type},
                   {"digest", pushed.ToString()},
                   {"size", subject_manifest.bytes.size()}};
   for (const Referrer& r : image.referrers) {

@@ -22,7 +22,7 @@ namespace cfs::registry {
 
 struct PushedReferrer {
   std::string artifact_type;
-  Digest manifest;        // as pushed (subject rewritten)
+  Digest manifest;            // as pushed (subject rewritten)
   bool fallback_tag = false;  // listed in the sha256-<hex> index
 };
 

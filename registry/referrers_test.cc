@@ -34,7 +34,8 @@ class ReferrersTest : public ::testing::Test {
     std::ofstream(tmp_.path() + "/layer/file") << "data\n";
     auto l = store_->ImportDirLayer(tmp_.path() + "/layer", nullptr);
     ASSERT_TRUE(l.ok()) << l.status().ToString();
-    json config = {{"architecture", "amd64"}, {"os", "linux"},
+    json config = {{"architecture", "amd64"},
+                   {"os", "linux"},
                    {"rootfs", {{"type", "layers"}, {"diff_ids", {l->diff_id.ToString()}}}}};
     ASSERT_TRUE(store_->CreateImage("app:1", config.dump(), "test", {*l}).ok());
     ASSERT_TRUE(store_->AttachArtifact("app:1", kSpdx, "{\"sbom\":1}").ok());
@@ -42,8 +43,10 @@ class ReferrersTest : public ::testing::Test {
     ASSERT_TRUE(d.ok());
     image_ = *d;
     // What a push put there: some manifest of the repository.
-    pushed_bytes_ = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]})";
-    pushed_ = fake_->PutManifest(kRepo, "1", "application/vnd.oci.image.manifest.v1+json", pushed_bytes_);
+    pushed_bytes_ =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]})";
+    pushed_ =
+        fake_->PutManifest(kRepo, "1", "application/vnd.oci.image.manifest.v1+json", pushed_bytes_);
     ClientOptions o;
     o.transport = fake_;
     o.creds = Credentials{};
@@ -91,11 +94,13 @@ TEST_F(ReferrersTest, PushesBlobsManifestWithNewSubjectAndFallbackIndex) {
 TEST_F(ReferrersTest, MergesWithAnExistingIndexAndDoesNotRepeat) {
   json other = {{"schemaVersion", 2},
                 {"mediaType", "application/vnd.oci.image.index.v1+json"},
-                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"digest", Digest::Of("other").ToString()},
-                                {"size", 5},
-                                {"artifactType", "application/vnd.example+json"}}}}};
-  fake_->PutManifest(kRepo, ReferrersTag(pushed_), "application/vnd.oci.image.index.v1+json", other.dump());
+                {"manifests",
+                 {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"digest", Digest::Of("other").ToString()},
+                   {"size", 5},
+                   {"artifactType", "application/vnd.example+json"}}}}};
+  fake_->PutManifest(kRepo, ReferrersTag(pushed_), "application/vnd.oci.image.index.v1+json",
+                     other.dump());
   ASSERT_TRUE(PushReferrers(*store_, *client_, kRepo, image_, pushed_, tmp_.path()).ok());
   ASSERT_TRUE(PushReferrers(*store_, *client_, kRepo, image_, pushed_, tmp_.path()).ok());
   json i = FallbackIndex();
@@ -105,10 +110,12 @@ TEST_F(ReferrersTest, MergesWithAnExistingIndexAndDoesNotRepeat) {
 }
 
 TEST_F(ReferrersTest, RefusesToReplaceSomethingElseUnderTheTag) {
-  fake_->PutManifest(kRepo, ReferrersTag(pushed_), "application/vnd.oci.image.manifest.v1+json", pushed_bytes_);
+  fake_->PutManifest(kRepo, ReferrersTag(pushed_), "application/vnd.oci.image.manifest.v1+json",
+                     pushed_bytes_);
   auto r = PushReferrers(*store_, *client_, kRepo, image_, pushed_, tmp_.path());
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("not an OCI index"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("not an OCI index"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(ReferrersTest, NothingAttachedNothingPushed) {

@@ -24,7 +24,8 @@ json ImageComponent(const ImageIdentity& im) {
             {"purl", OciPurl(repo, im.manifest, tag)},
             {"hashes", Hashes(im.manifest)}};
   if (!im.os.empty())
-    c["properties"] = json::array({{{"name", "cimg:platform"}, {"value", im.os + "/" + im.architecture}}});
+    c["properties"] =
+        json::array({{{"name", "cimg:platform"}, {"value", im.os + "/" + im.architecture}}});
   return c;
 }
 
@@ -42,11 +43,16 @@ json Head(const SbomDocument& doc) {
 
 json DebComponent(const DebPackage& d) {
   std::string purl = DebPurl(d);
-  json c = {{"type", "library"}, {"bom-ref", purl}, {"name", d.name}, {"version", d.version}, {"purl", purl}};
+  json c = {{"type", "library"},
+            {"bom-ref", purl},
+            {"name", d.name},
+            {"version", d.version},
+            {"purl", purl}};
   if (!d.source.empty() || !d.source_version.empty())
-    c["properties"] = json::array(
-        {{{"name", "cimg:deb:source"},
-          {"value", (d.source.empty() ? d.name : d.source) + " " + (d.source_version.empty() ? d.version : d.source_version)}}});
+    c["properties"] =
+        json::array({{{"name", "cimg:deb:source"},
+                      {"value", (d.source.empty() ? d.name : d.source) + " " +
+                                    (d.source_version.empty() ? d.version : d.source_version)}}});
   return c;
 }
 
@@ -69,7 +75,10 @@ Status WriteCycloneDxJson(const SbomDocument& doc, ByteSink& out) {
   for (const auto& p : inv.packages) a.Add(DebComponent(p));
   for (const auto& im : inv.images) a.Add(OciComponent(im));
   for (const auto& f : inv.files)
-    a.Add({{"type", "file"}, {"bom-ref", "file:" + f.path}, {"name", f.path}, {"hashes", Hashes(f.sha256)}});
+    a.Add({{"type", "file"},
+           {"bom-ref", "file:" + f.path},
+           {"name", f.path},
+           {"hashes", Hashes(f.sha256)}});
   RETURN_IF_ERROR(a.Close());
   return out.Write("}\n");
 }

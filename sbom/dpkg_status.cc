@@ -62,7 +62,8 @@ Result<std::vector<Paragraph>> SplitParagraphs(std::string_view text, const std:
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0)
-      return LineError(file, n, "not a field (\"Name: value\"): " + std::string(line.substr(0, 60)));
+      return LineError(file, n,
+                       "not a field (\"Name: value\"): " + std::string(line.substr(0, 60)));
     std::string name = Lower(line.substr(0, colon));
     if (cur.fields.empty()) cur.line = n;
     if (cur.fields.count(name))
@@ -92,7 +93,8 @@ void ParseSource(const std::string& v, DebPackage* p) {
   p->source = Trim(v.substr(0, open));
   if (open != std::string::npos) {
     size_t close = v.find(')', open);
-    p->source_version = Trim(v.substr(open + 1, close == std::string::npos ? close : close - open - 1));
+    p->source_version =
+        Trim(v.substr(open + 1, close == std::string::npos ? close : close - open - 1));
   }
   if (p->source == p->name) p->source.clear();
   if (p->source_version == p->version) p->source_version.clear();

@@ -21,10 +21,10 @@
 namespace cfs::sbom {
 
 struct DebPackage {
-  std::string name;          // Package
-  std::string version;       // Version
-  std::string architecture;  // Architecture ("amd64", "all", ...)
-  std::string source;        // Source's name, "" when the same as name
+  std::string name;            // Package
+  std::string version;         // Version
+  std::string architecture;    // Architecture ("amd64", "all", ...)
+  std::string source;          // Source's name, "" when the same as name
   std::string source_version;  // Source's "(version)", "" when the same as version
 
   bool operator==(const DebPackage&) const = default;

@@ -17,7 +17,7 @@ TEST(DpkgStatus, InstalledPackagesWithMultiLineFields) {
       " .\n"
       " More text.\n"
       "\n"
-      "package: tzdata\n"           // field names are case-insensitive
+      "package: tzdata\n"            // field names are case-insensitive
       "STATUS: hold ok installed\n"  // held is installed too
       "Version: 2024a-0+deb12u1\n"
       "Architecture: all\n"
@@ -49,14 +49,16 @@ TEST(DpkgStatus, NotInstalledSkipped) {
 }
 
 TEST(DpkgStatus, StatusDEntriesNeedNoStatus) {
-  auto r = ParseDpkgStatus("Package: base-files\nVersion: 12.4\nArchitecture: amd64\n", "status.d/base", false);
+  auto r = ParseDpkgStatus("Package: base-files\nVersion: 12.4\nArchitecture: amd64\n",
+                           "status.d/base", false);
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].name, "base-files");
 }
 
 TEST(DpkgStatus, CommentsAndCrlf) {
-  auto r = ParseDpkgStatus("# comment\r\nPackage: a\r\nStatus: install ok installed\r\nVersion: 1\r\n", "s");
+  auto r = ParseDpkgStatus(
+      "# comment\r\nPackage: a\r\nStatus: install ok installed\r\nVersion: 1\r\n", "s");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->size(), 1u);
   EXPECT_EQ((*r)[0].version, "1");
@@ -65,7 +67,8 @@ TEST(DpkgStatus, CommentsAndCrlf) {
 TEST(DpkgStatus, MalformedLinesNameFileAndLine) {
   auto r = ParseDpkgStatus("Package: a\nVersion: 1\ngarbage line\n", "var/lib/dpkg/status");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message().rfind("var/lib/dpkg/status:3: not a field", 0), 0u) << r.status().message();
+  EXPECT_EQ(r.status().message().rfind("var/lib/dpkg/status:3: not a field", 0), 0u)
+      << r.status().message();
 
   r = ParseDpkgStatus("\n continued\nPackage: a\n", "f");
   ASSERT_FALSE(r.ok());

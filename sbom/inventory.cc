@@ -25,7 +25,8 @@ Result<Digest> FileDigest(const LayerStack& stack, ChunkSource& chunks, LayerSta
   const LayerToc& toc = stack.layer(data.layer);
   *read = false;
   if (e.num_chunks == 0 && e.size == 0) return Digest::Of("");
-  if (e.num_chunks == 1 && toc.chunks[e.first_chunk].size == e.size) return toc.chunks[e.first_chunk].digest;
+  if (e.num_chunks == 1 && toc.chunks[e.first_chunk].size == e.size)
+    return toc.chunks[e.first_chunk].digest;
   *read = true;
   Sha256 h;
   uint64_t done = 0;
@@ -41,7 +42,8 @@ Result<Digest> FileDigest(const LayerStack& stack, ChunkSource& chunks, LayerSta
 // "REPO/_manifests/tags/TAG/current/link" below kBuiltinRepositories.
 bool ParseTagLink(std::string_view rel, std::string* repo, std::string* tag) {
   static constexpr std::string_view kTags = "/_manifests/tags/", kCurrent = "/current/link";
-  if (rel.size() <= kCurrent.size() || rel.substr(rel.size() - kCurrent.size()) != kCurrent) return false;
+  if (rel.size() <= kCurrent.size() || rel.substr(rel.size() - kCurrent.size()) != kCurrent)
+    return false;
   rel.remove_suffix(kCurrent.size());
   size_t at = rel.rfind(kTags);
   if (at == std::string_view::npos || at == 0) return false;
@@ -94,9 +96,10 @@ Status AddPackages(const LayerStack& stack, ChunkSource& chunks, Inventory* inv)
   auto key = [](const DebPackage& p) { return std::tie(p.name, p.architecture, p.version); };
   std::sort(inv->packages.begin(), inv->packages.end(),
             [&](const DebPackage& a, const DebPackage& b) { return key(a) < key(b); });
-  inv->packages.erase(std::unique(inv->packages.begin(), inv->packages.end(),
-                                  [&](const DebPackage& a, const DebPackage& b) { return key(a) == key(b); }),
-                      inv->packages.end());
+  inv->packages.erase(
+      std::unique(inv->packages.begin(), inv->packages.end(),
+                  [&](const DebPackage& a, const DebPackage& b) { return key(a) == key(b); }),
+      inv->packages.end());
   return Status::Ok();
 }
 
@@ -123,13 +126,15 @@ Result<Inventory> CollectInventory(const LayerStack& stack, ChunkSource& chunks,
       bytes += size;
       if (progress) progress(inv.files_read, bytes);
     }
-    if (path.rfind(kBuiltinRepositories, 0) == 0) RETURN_IF_ERROR(AddImage(stack, chunks, path, r, &inv));
+    if (path.rfind(kBuiltinRepositories, 0) == 0)
+      RETURN_IF_ERROR(AddImage(stack, chunks, path, r, &inv));
   }
   std::sort(inv.files.begin(), inv.files.end(),
             [](const FileRecord& a, const FileRecord& b) { return a.path < b.path; });
-  std::sort(inv.images.begin(), inv.images.end(), [](const ContainerImage& a, const ContainerImage& b) {
-    return std::tie(a.repository, a.tag) < std::tie(b.repository, b.tag);
-  });
+  std::sort(inv.images.begin(), inv.images.end(),
+            [](const ContainerImage& a, const ContainerImage& b) {
+              return std::tie(a.repository, a.tag) < std::tie(b.repository, b.tag);
+            });
   RETURN_IF_ERROR(AddPackages(stack, chunks, &inv));
   return inv;
 }

@@ -39,10 +39,10 @@ struct ContainerImage {
 };
 
 struct Inventory {
-  std::vector<FileRecord> files;        // regular files and hard links, sorted by path (bytewise)
-  std::vector<DebPackage> packages;     // installed, sorted by name, architecture, version; unique
-  std::vector<ContainerImage> images;   // sorted by repository, tag
-  uint64_t files_read = 0;              // files of several chunks, read to hash them
+  std::vector<FileRecord> files;       // regular files and hard links, sorted by path (bytewise)
+  std::vector<DebPackage> packages;    // installed, sorted by name, architecture, version; unique
+  std::vector<ContainerImage> images;  // sorted by repository, tag
+  uint64_t files_read = 0;             // files of several chunks, read to hash them
 };
 
 // Where the built-in registry's repositories are in a cluster image.
@@ -52,7 +52,8 @@ inline constexpr const char* kBuiltinRepositories = "registry/docker/registry/v2
 // status file (FILE:LINE), a tag link that is not a digest, a chunk that
 // cannot be read. progress (may be empty) is called after each file read
 // whole, with the files read and the bytes hashed so far.
-Result<Inventory> CollectInventory(const LayerStack& stack, ChunkSource& chunks,
-                                   const std::function<void(uint64_t files, uint64_t bytes)>& progress = {});
+Result<Inventory> CollectInventory(
+    const LayerStack& stack, ChunkSource& chunks,
+    const std::function<void(uint64_t files, uint64_t bytes)>& progress = {});
 
 }  // namespace cfs::sbom

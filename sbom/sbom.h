@@ -31,9 +31,9 @@ Result<SbomFormat> SbomFormatOfMediaType(std::string_view media_type);
 
 // The image an SBOM describes.
 struct ImageIdentity {
-  std::string name;         // "demo/app:1" (what the user named; may be a digest)
-  Digest manifest;          // its manifest digest: the SBOM's subject
-  std::string architecture; // from the config ("" unknown)
+  std::string name;          // "demo/app:1" (what the user named; may be a digest)
+  Digest manifest;           // its manifest digest: the SBOM's subject
+  std::string architecture;  // from the config ("" unknown)
   std::string os;
 };
 

@@ -22,7 +22,8 @@ void SetData(LayerToc& toc, MemoryChunks& mem, const std::string& data, size_t c
   TocEntry& e = toc.entries.back();
   e.size = data.size();
   e.first_chunk = static_cast<uint32_t>(toc.chunks.size());
-  for (size_t at = 0; at < data.size(); at += chunk) toc.chunks.push_back(mem.Put(data.substr(at, chunk)));
+  for (size_t at = 0; at < data.size(); at += chunk)
+    toc.chunks.push_back(mem.Put(data.substr(at, chunk)));
   e.num_chunks = static_cast<uint32_t>(toc.chunks.size()) - e.first_chunk;
 }
 
@@ -37,7 +38,8 @@ const char kLinkRepo[] =
 class SbomTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto base = std::make_shared<LayerToc>(Layer().Dir("etc").File("etc/os-release").File("etc/gone").raw());
+    auto base = std::make_shared<LayerToc>(
+        Layer().Dir("etc").File("etc/os-release").File("etc/gone").raw());
     SetData(*base, mem_, "old");
     auto top = std::make_shared<LayerToc>(Layer()
                                               .File("etc/os-release")
@@ -97,8 +99,8 @@ TEST_F(SbomTest, InventoryOfTheMergedView) {
   const Inventory& inv = d.inventory;
   std::vector<std::string> paths;
   for (const auto& f : inv.files) paths.push_back(f.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"big.bin", "big.link", "empty", "etc/os-release", kLinkRepo,
-                                             "var/lib/dpkg/status"}));
+  EXPECT_EQ(paths, (std::vector<std::string>{"big.bin", "big.link", "empty", "etc/os-release",
+                                             kLinkRepo, "var/lib/dpkg/status"}));
   EXPECT_EQ(inv.files[0].sha256, Digest::Of(big_));  // read: several chunks
   EXPECT_EQ(inv.files[1].sha256, Digest::Of(big_));  // the hard link shares it
   EXPECT_EQ(inv.files[2].sha256, Digest::Of(""));
@@ -126,7 +128,8 @@ TEST_F(SbomTest, SpdxDocument) {
   EXPECT_EQ(j["documentNamespace"], "urn:uuid:" + ImageUuid(d.image.manifest));
   ASSERT_EQ(j["packages"].size(), 4u);  // image, 2 debs, 1 registry image
   EXPECT_EQ(j["packages"][0]["versionInfo"], d.image.manifest.ToString());
-  EXPECT_EQ(j["packages"][1]["externalRefs"][0]["referenceLocator"], "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64");
+  EXPECT_EQ(j["packages"][1]["externalRefs"][0]["referenceLocator"],
+            "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64");
   EXPECT_EQ(j["packages"][3]["externalRefs"][0]["referenceLocator"],
             "pkg:oci/pause@sha256%3A" + pause_.Hex() + "?tag=3.9");
   ASSERT_EQ(j["files"].size(), 6u);
@@ -184,7 +187,8 @@ TEST(Sbom, Helpers) {
   EXPECT_EQ(u[14], '8');
   EXPECT_NE(u, ImageUuid(Digest::Of("y")));
   EXPECT_FALSE(ParseSbomFormat("spdx").ok());
-  EXPECT_EQ(*SbomFormatOfMediaType(SbomMediaType(SbomFormat::kCycloneDxJson)), SbomFormat::kCycloneDxJson);
+  EXPECT_EQ(*SbomFormatOfMediaType(SbomMediaType(SbomFormat::kCycloneDxJson)),
+            SbomFormat::kCycloneDxJson);
 }
 
 TEST(Sbom, CreationTimeFromSourceDateEpoch) {
@@ -216,7 +220,8 @@ TEST(Sbom, StatusDirEntriesAndMalformedStatus) {
     l->entries.push_back(one.raw().entries.back());
     SetData(*l, mem, data);
   };
-  add("var/lib/dpkg/status.d/base-files", "Package: base-files\nVersion: 12.4\nArchitecture: amd64\n");
+  add("var/lib/dpkg/status.d/base-files",
+      "Package: base-files\nVersion: 12.4\nArchitecture: amd64\n");
   add("var/lib/dpkg/status.d/base-files.md5sums", "d41d8cd98f00b204e9800998ecf8427e  etc/x\n");
   add("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a\nArchitecture: all\n");
   auto stack = LayerStack::Build({l});
@@ -236,7 +241,8 @@ TEST(Sbom, StatusDirEntriesAndMalformedStatus) {
   ASSERT_TRUE(s2.ok());
   inv = CollectInventory(*s2, mem);
   ASSERT_FALSE(inv.ok());
-  EXPECT_EQ(inv.status().message().rfind("var/lib/dpkg/status:4: not a field", 0), 0u) << inv.status().message();
+  EXPECT_EQ(inv.status().message().rfind("var/lib/dpkg/status:4: not a field", 0), 0u)
+      << inv.status().message();
 }
 
 }  // namespace

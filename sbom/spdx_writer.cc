@@ -59,7 +59,8 @@ json DebPackageJson(const DebPackage& d, size_t i) {
 }
 
 json OciPackageJson(const ContainerImage& c, size_t i) {
-  json p = Package("SPDXRef-OCI-" + std::to_string(i), c.repository + ":" + c.tag, c.digest.ToString());
+  json p =
+      Package("SPDXRef-OCI-" + std::to_string(i), c.repository + ":" + c.tag, c.digest.ToString());
   p["primaryPackagePurpose"] = "CONTAINER";
   p["checksums"] = Sha256(c.digest);
   p["externalRefs"] = PurlRef(OciPurl(c.repository, c.digest, c.tag));
@@ -79,7 +80,8 @@ json Head(const SbomDocument& doc) {
           {"documentNamespace", "urn:uuid:" + ImageUuid(doc.image.manifest)},
           {"documentDescribes", json::array({kImageId})},
           {"creationInfo",
-           {{"created", Rfc3339Utc(doc.created)}, {"creators", json::array({"Tool: cimg-" + doc.tool_version})}}}};
+           {{"created", Rfc3339Utc(doc.created)},
+            {"creators", json::array({"Tool: cimg-" + doc.tool_version})}}}};
 }
 
 Status WritePackages(const SbomDocument& doc, ByteSink& out) {

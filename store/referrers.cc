@@ -18,20 +18,21 @@ constexpr const char* kEmptyConfig = "{}";
 
 // The artifact manifest: empty config, the artifact as the one layer, the
 // image as subject.
-std::string ArtifactManifest(const std::string& artifact_type, const Digest& blob, uint64_t blob_size,
-                             const json& subject, const std::string& created) {
-  json m = {{"schemaVersion", 2},
-            {"mediaType", kOciManifest},
-            {"artifactType", artifact_type},
-            {"config",
-             {{"mediaType", kEmptyConfigMediaType},
-              {"digest", Digest::Of(kEmptyConfig).ToString()},
-              {"size", 2},
-              {"data", "e30="}}},  // base64 of "{}"
-            {"layers", json::array({{{"mediaType", artifact_type},
-                                     {"digest", blob.ToString()},
-                                     {"size", blob_size}}})},
-            {"subject", subject}};
+std::string ArtifactManifest(const std::string& artifact_type, const Digest& blob,
+                             uint64_t blob_size, const json& subject, const std::string& created) {
+  json m = {
+      {"schemaVersion", 2},
+      {"mediaType", kOciManifest},
+      {"artifactType", artifact_type},
+      {"config",
+       {{"mediaType", kEmptyConfigMediaType},
+        {"digest", Digest::Of(kEmptyConfig).ToString()},
+        {"size", 2},
+        {"data", "e30="}}},  // base64 of "{}"
+      {"layers",
+       json::array(
+           {{{"mediaType", artifact_type}, {"digest", blob.ToString()}, {"size", blob_size}}})},
+      {"subject", subject}};
   if (!created.empty()) m["annotations"] = {{"org.opencontainers.image.created", created}};
   return m.dump();
 }
@@ -45,9 +46,10 @@ Result<Referrer> Store::AttachArtifact(const std::string& name, const std::strin
   ASSIGN_OR_RETURN(Digest image, impl_->Resolve(*w, name));
   ASSIGN_OR_RETURN(ImageRecord rec, impl_->LoadRecord(*w, image));
   ASSIGN_OR_RETURN(std::string image_manifest, impl_->LoadBlob(*w, image));
-  json subject = {{"mediaType", rec.manifest_media_type.empty() ? kOciManifest : rec.manifest_media_type},
-                  {"digest", image.ToString()},
-                  {"size", image_manifest.size()}};
+  json subject = {
+      {"mediaType", rec.manifest_media_type.empty() ? kOciManifest : rec.manifest_media_type},
+      {"digest", image.ToString()},
+      {"size", image_manifest.size()}};
   Referrer r;
   r.artifact_type = artifact_type;
   r.blob = Digest::Of(bytes);
@@ -80,7 +82,8 @@ Result<std::string> Store::ReadBlob(const Digest& d) {
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   ASSIGN_OR_RETURN(auto v, ix->Get(key::Blob(d)));
   if (!v) return Status::NotFound("blob " + d.ToString() + " is not in the store");
-  if (Digest::Of(*v) != d) return Status::Corruption("blob " + d.ToString() + ": digest mismatch (run cimg fsck)");
+  if (Digest::Of(*v) != d)
+    return Status::Corruption("blob " + d.ToString() + ": digest mismatch (run cimg fsck)");
   return std::move(*v);
 }
 

@@ -31,7 +31,8 @@ void SetPlatform(const std::string& config, cfs::sbom::ImageIdentity* id) {
 
 // What the SBOM says of the image itself: from the store, or for a registry
 // image from its manifest and config (two small requests).
-cfs::sbom::ImageIdentity Identity(cfs::Store& store, const std::string& name, const SourceFlags& reg) {
+cfs::sbom::ImageIdentity Identity(cfs::Store& store, const std::string& name,
+                                  const SourceFlags& reg) {
   cfs::sbom::ImageIdentity id;
   id.name = name;
   if (!cfs::lazy::IsRegistryImageName(store, name)) {
@@ -50,8 +51,8 @@ cfs::sbom::ImageIdentity Identity(cfs::Store& store, const std::string& name, co
 }
 
 // The SBOM of name in format f, to out.
-Status WriteImageSbom(cfs::Store& store, const std::string& name, const SourceFlags& reg, SbomFormat f,
-                      cfs::ByteSink& out) {
+Status WriteImageSbom(cfs::Store& store, const std::string& name, const SourceFlags& reg,
+                      SbomFormat f, cfs::ByteSink& out) {
   cfs::sbom::SbomDocument doc;
   doc.image = Identity(store, name, reg);
   auto img = OpenImage(store, name, reg);
@@ -105,14 +106,17 @@ Status AttachSbom(cfs::Store& store, const std::string& image, const std::string
 }
 
 void AddSbomCommand(CLI::App& app, const Global& g) {
-  static auto* sbom = app.add_subcommand("sbom", "Print an image's software bill of materials (SPDX or CycloneDX)");
+  static auto* sbom =
+      app.add_subcommand("sbom", "Print an image's software bill of materials (SPDX or CycloneDX)");
   static std::string image, format, output;
   static bool attached = false;
   static SourceFlags reg;
-  sbom->add_option("IMAGE", image, "An image of the store or REGISTRY/REPO[:TAG] (read lazily)")->required();
+  sbom->add_option("IMAGE", image, "An image of the store or REGISTRY/REPO[:TAG] (read lazily)")
+      ->required();
   sbom->add_option("--format", format, "spdx-json (default) or cyclonedx-json");
   sbom->add_option("-o,--output", output, "Write to FILE (default: stdout)");
-  sbom->add_flag("--attached", attached, "Print the SBOM cimg build --sbom attached to a stored image");
+  sbom->add_flag("--attached", attached,
+                 "Print the SBOM cimg build --sbom attached to a stored image");
   reg.Add(sbom);
   sbom->footer(
       "Lists every regular file with its SHA-256 (from the layers' TOCs; only files of several\n"

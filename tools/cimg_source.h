@@ -16,8 +16,9 @@ struct SourceFlags : RegistryFlags {
   std::string platform;
   void Add(CLI::App* c) {
     RegistryFlags::Add(c);
-    c->add_option("--platform", platform,
-                  "A registry image's os/arch[/variant] to pick from an index (default: this host)");
+    c->add_option(
+        "--platform", platform,
+        "A registry image's os/arch[/variant] to pick from an index (default: this host)");
   }
 };
 
