@@ -474,6 +474,9 @@ TEST_F(StoreTest, ArtifactsLiveAndDieWithTheirImage) {
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->blobs_removed, 2u);  // the replaced artifact's manifest and blob
   EXPECT_EQ(*store_->ReadBlob(r2->blob), "{\"spdx\":2}");
+  auto f = store_->Fsck();  // checks the artifacts' records too
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty()) << f->problems[0];
   ASSERT_TRUE(store_->Remove("a:1").ok());
   g = store_->Gc();
   ASSERT_TRUE(g.ok());
