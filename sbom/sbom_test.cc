@@ -1,5 +1,5 @@
-// The inventory of a small synthetic image and its SPDX and CycloneDX
-// documents.
+// The SPDX and CycloneDX documents of a synthetic image (sbom.cc,
+// spdx_writer.cc, cyclonedx_writer.cc), and the helpers of sbom.h.
 #include "sbom/sbom.h"
 
 #include <gtest/gtest.h>
@@ -7,69 +7,15 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "layer/testing/layer_testing.h"
-#include "sbom/purl.h"
+#include "sbom/testing/synthetic_image.h"
 
 namespace cfs::sbom {
 namespace {
 
 using nlohmann::json;
-using testing::Layer;
-using testing::MemoryChunks;
 
-// Gives the last entry of toc the bytes `data`, cut into chunks of `chunk` bytes.
-void SetData(LayerToc& toc, MemoryChunks& mem, const std::string& data, size_t chunk = 1 << 20) {
-  TocEntry& e = toc.entries.back();
-  e.size = data.size();
-  e.first_chunk = static_cast<uint32_t>(toc.chunks.size());
-  for (size_t at = 0; at < data.size(); at += chunk)
-    toc.chunks.push_back(mem.Put(data.substr(at, chunk)));
-  e.num_chunks = static_cast<uint32_t>(toc.chunks.size()) - e.first_chunk;
-}
-
-const char kStatus[] =
-    "Package: zlib1g\nStatus: install ok installed\nVersion: 1:1.2.13.dfsg-1\nArchitecture: amd64\n"
-    "Source: zlib\n\n"
-    "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\n"
-    "Description: shell\n multi-line\n";
-const char kLinkRepo[] =
-    "registry/docker/registry/v2/repositories/library/pause/_manifests/tags/3.9/current/link";
-
-class SbomTest : public ::testing::Test {
+class SbomTest : public testing::SyntheticImageTest {
  protected:
-  void SetUp() override {
-    auto base = std::make_shared<LayerToc>(
-        Layer().Dir("etc").File("etc/os-release").File("etc/gone").raw());
-    SetData(*base, mem_, "old");
-    auto top = std::make_shared<LayerToc>(Layer()
-                                              .File("etc/os-release")
-                                              .Whiteout("etc/gone")
-                                              .Dir("var/lib/dpkg")
-                                              .File("var/lib/dpkg/status")
-                                              .File("big.bin")
-                                              .File("empty")
-                                              .Hardlink("big.link", "big.bin")
-                                              .File(kLinkRepo)
-                                              .raw());
-    // Fill data in tar order: os-release, status, big.bin, empty, link.
-    auto set = [&](const std::string& name, const std::string& data, size_t chunk = 1 << 20) {
-      for (size_t i = 0; i < top->entries.size(); i++)
-        if (top->entries[i].name == name) {
-          std::swap(top->entries[i], top->entries.back());
-          SetData(*top, mem_, data, chunk);
-          std::swap(top->entries[i], top->entries.back());
-        }
-    };
-    set("etc/os-release", "ID=debian\n");
-    set("var/lib/dpkg/status", kStatus);
-    big_ = std::string(10000, 'x') + "tail";
-    set("big.bin", big_, 4096);
-    set(kLinkRepo, pause_.ToString() + "\n");
-    auto stack = LayerStack::Build({base, top});
-    ASSERT_TRUE(stack.ok()) << stack.status().message();
-    stack_.emplace(std::move(*stack));
-  }
-
   SbomDocument Doc() {
     auto inv = CollectInventory(*stack_, mem_);
     EXPECT_TRUE(inv.ok()) << inv.status().message();
@@ -87,35 +33,7 @@ class SbomTest : public ::testing::Test {
     EXPECT_TRUE(WriteSbom(d, f, sink).ok());
     return out;
   }
-
-  MemoryChunks mem_;
-  std::optional<LayerStack> stack_;
-  std::string big_;
-  Digest pause_ = Digest::Of("pause manifest");
 };
-
-TEST_F(SbomTest, InventoryOfTheMergedView) {
-  SbomDocument d = Doc();
-  const Inventory& inv = d.inventory;
-  std::vector<std::string> paths;
-  for (const auto& f : inv.files) paths.push_back(f.path);
-  EXPECT_EQ(paths, (std::vector<std::string>{"big.bin", "big.link", "empty", "etc/os-release",
-                                             kLinkRepo, "var/lib/dpkg/status"}));
-  EXPECT_EQ(inv.files[0].sha256, Digest::Of(big_));  // read: several chunks
-  EXPECT_EQ(inv.files[1].sha256, Digest::Of(big_));  // the hard link shares it
-  EXPECT_EQ(inv.files[2].sha256, Digest::Of(""));
-  EXPECT_EQ(inv.files[3].sha256, Digest::Of("ID=debian\n"));  // the upper layer's
-  EXPECT_EQ(inv.files[5].sha256, Digest::Of(kStatus));
-  EXPECT_EQ(inv.files_read, 2u);
-  ASSERT_EQ(inv.packages.size(), 2u);
-  EXPECT_EQ(inv.packages[0].name, "bash");
-  EXPECT_EQ(inv.packages[1].name, "zlib1g");
-  EXPECT_EQ(inv.packages[1].source, "zlib");
-  ASSERT_EQ(inv.images.size(), 1u);
-  EXPECT_EQ(inv.images[0].repository, "library/pause");
-  EXPECT_EQ(inv.images[0].tag, "3.9");
-  EXPECT_EQ(inv.images[0].digest, pause_);
-}
 
 TEST_F(SbomTest, SpdxDocument) {
   SbomDocument d = Doc();
@@ -197,52 +115,6 @@ TEST(Sbom, CreationTimeFromSourceDateEpoch) {
   ::setenv("SOURCE_DATE_EPOCH", "12x", 1);
   EXPECT_GT(SbomCreationTime(), 1700000000);
   ::unsetenv("SOURCE_DATE_EPOCH");
-}
-
-TEST_F(SbomTest, BadTagLinkNamesThePath) {
-  MemoryChunks mem;
-  auto l = std::make_shared<LayerToc>(Layer().File(kLinkRepo).raw());
-  SetData(*l, mem, "not a digest");
-  auto stack = LayerStack::Build({l});
-  ASSERT_TRUE(stack.ok());
-  auto inv = CollectInventory(*stack, mem);
-  ASSERT_FALSE(inv.ok());
-  EXPECT_EQ(inv.status().message().rfind(std::string(kLinkRepo) + ": not a digest link", 0), 0u)
-      << inv.status().message();
-}
-
-TEST(Sbom, StatusDirEntriesAndMalformedStatus) {
-  MemoryChunks mem;
-  auto l = std::make_shared<LayerToc>();
-  auto add = [&](const std::string& name, const std::string& data) {
-    Layer one;
-    one.File(name);
-    l->entries.push_back(one.raw().entries.back());
-    SetData(*l, mem, data);
-  };
-  add("var/lib/dpkg/status.d/base-files",
-      "Package: base-files\nVersion: 12.4\nArchitecture: amd64\n");
-  add("var/lib/dpkg/status.d/base-files.md5sums", "d41d8cd98f00b204e9800998ecf8427e  etc/x\n");
-  add("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a\nArchitecture: all\n");
-  auto stack = LayerStack::Build({l});
-  ASSERT_TRUE(stack.ok());
-  auto inv = CollectInventory(*stack, mem);
-  ASSERT_TRUE(inv.ok()) << inv.status().message();
-  ASSERT_EQ(inv->packages.size(), 2u);
-  EXPECT_EQ(inv->packages[0].name, "base-files");
-  EXPECT_EQ(inv->packages[1].name, "tzdata");
-
-  auto bad = std::make_shared<LayerToc>();
-  Layer one;
-  one.File("var/lib/dpkg/status");
-  bad->entries.push_back(one.raw().entries.back());
-  SetData(*bad, mem, "Package: a\nStatus: install ok installed\nVersion: 1\nbroken\n");
-  auto s2 = LayerStack::Build({bad});
-  ASSERT_TRUE(s2.ok());
-  inv = CollectInventory(*s2, mem);
-  ASSERT_FALSE(inv.ok());
-  EXPECT_EQ(inv.status().message().rfind("var/lib/dpkg/status:4: not a field", 0), 0u)
-      << inv.status().message();
 }
 
 }  // namespace
