@@ -115,20 +115,23 @@ Result<Inventory> CollectInventory(const LayerStack& stack, ChunkSource& chunks,
   });
   Inventory inv;
   uint64_t bytes = 0;
-  for (const auto& [path, r] : files) {
+  inv.files.reserve(files.size());
+  for (auto& [path, r] : files) {  // each path moved into inv.files: held once
     bool read = false;
     auto d = FileDigest(stack, chunks, r, &read);
     if (!d.ok()) return d.status().Prefix(path);
+    if (path.rfind(kBuiltinRepositories, 0) == 0)
+      RETURN_IF_ERROR(AddImage(stack, chunks, path, r, &inv));
     uint64_t size = stack.Entry(stack.ResolveHardlink(r)).size;
-    inv.files.push_back({path, *d, size});
+    inv.files.push_back({std::move(path), *d, size});
     if (read) {
       inv.files_read++;
       bytes += size;
       if (progress) progress(inv.files_read, bytes);
     }
-    if (path.rfind(kBuiltinRepositories, 0) == 0)
-      RETURN_IF_ERROR(AddImage(stack, chunks, path, r, &inv));
   }
+  files.clear();
+  files.shrink_to_fit();
   std::sort(inv.files.begin(), inv.files.end(),
             [](const FileRecord& a, const FileRecord& b) { return a.path < b.path; });
   std::sort(inv.images.begin(), inv.images.end(),
