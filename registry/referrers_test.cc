@@ -118,6 +118,16 @@ TEST_F(ReferrersTest, RefusesToReplaceSomethingElseUnderTheTag) {
       << r.status().message();
 }
 
+TEST_F(ReferrersTest, ARegistryWithTheReferrersApiGetsNoFallbackTag) {
+  fake_->SupportReferrers(true);
+  auto r = PushReferrers(*store_, *client_, kRepo, image_, pushed_, tmp_.path());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_FALSE((*r)[0].fallback_tag);
+  EXPECT_TRUE(client_->GetManifest(kRepo, (*r)[0].manifest.ToString()).ok());
+  EXPECT_FALSE(fake_->ManifestByTag(kRepo, ReferrersTag(pushed_)).has_value());
+}
+
 TEST_F(ReferrersTest, NothingAttachedNothingPushed) {
   image_.referrers.clear();
   auto r = PushReferrers(*store_, *client_, kRepo, image_, pushed_, tmp_.path());
