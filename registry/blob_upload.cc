@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "registry/client.h"
+#include "base/io.h"
 #include "registry/client_impl.h"
 
 namespace cfs::registry {
@@ -125,6 +126,18 @@ Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const st
     if (!again || attempt >= m.opts.retries || !m.Backoff(attempt, nullptr, limit))
       return failed.Prefix(what);
   }
+}
+
+Status Client::UploadBytes(const std::string& repo, const std::string& bytes,
+                           const std::string& media_type, const std::string& tmp_dir) {
+  Descriptor d{media_type, Digest::Of(bytes), bytes.size(), {}};
+  ASSIGN_OR_RETURN(auto have, HeadBlob(repo, d.digest, true));
+  if (have) return Status::Ok();
+  std::string path = tmp_dir + "/blob-" + RandomHex(8);
+  RETURN_IF_ERROR(WriteFileAtomic(path, bytes, 0600));
+  Status s = UploadBlob(repo, d, path);
+  ::unlink(path.c_str());
+  return s;
 }
 
 }  // namespace cfs::registry

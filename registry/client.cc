@@ -466,7 +466,8 @@ Result<std::pair<FetchedManifest, oci::Manifest>> Client::ResolveImageManifest(
 }
 
 Status Client::PutManifest(const std::string& repo, const std::string& ref,
-                           const std::string& media_type, const std::string& bytes) {
+                           const std::string& media_type, const std::string& bytes,
+                           std::string* oci_subject) {
   Impl& m = *impl_;
   const std::string what = m.registry + "/" + repo + ":" + ref + ": manifest upload";
   Request rq;
@@ -480,6 +481,7 @@ Status Client::PutManifest(const std::string& repo, const std::string& ref,
   if (!hd.empty() && hd != Digest::Of(bytes).ToString())
     return Status::Corruption(what + ": registry stored digest " + hd + ", we sent " +
                               Digest::Of(bytes).ToString());
+  if (oci_subject) *oci_subject = r.Header("oci-subject");
   return Status::Ok();
 }
 

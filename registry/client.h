@@ -93,8 +93,12 @@ class Client {
   // schema2 manifests and manifest lists (schema1 is Unsupported).
   Result<FetchedManifest> GetManifest(const std::string& repo, const std::string& ref);
   // Returns the digest the registry reports (checked against ours).
+  // oci_subject (may be null) receives the OCI-Subject header of the answer
+  // ("" when absent): a registry with the OCI 1.1 referrers API names the
+  // subject of a manifest that has one.
   Status PutManifest(const std::string& repo, const std::string& ref,
-                     const std::string& media_type, const std::string& bytes);
+                     const std::string& media_type, const std::string& bytes,
+                     std::string* oci_subject = nullptr);
 
   // The blob's size when the repository has it, nullopt when not.
   Result<std::optional<uint64_t>> HeadBlob(const std::string& repo, const Digest& d,
@@ -118,6 +122,10 @@ class Client {
   Status UploadBlob(const std::string& repo, const Descriptor& d, const std::string& path,
                     const std::string& mount_from = "",
                     const TransferProgress& progress = nullptr);
+  // Uploads a small blob held in memory (spooled to a file under tmp_dir
+  // meanwhile), unless the repository has it.
+  Status UploadBytes(const std::string& repo, const std::string& bytes,
+                     const std::string& media_type, const std::string& tmp_dir);
 
   // The image manifest for platform: ref's manifest, or the one an index
   // (several levels at most) chooses for platform; parsed and checked to be

@@ -1,7 +1,5 @@
 #include "registry/sigstore_attachments.h"
 
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
@@ -48,18 +46,6 @@ Result<std::string> AttachmentManifest(Client& c, const std::string& repo, const
   return std::move(m->bytes);
 }
 
-Status Upload(Client& c, const std::string& repo, const std::string& bytes, const std::string& media_type,
-              const std::string& tmp_dir) {
-  Descriptor d{media_type, Digest::Of(bytes), bytes.size(), {}};
-  ASSIGN_OR_RETURN(auto have, c.HeadBlob(repo, d.digest, true));
-  if (have) return Status::Ok();
-  std::string path = tmp_dir + "/sig-" + RandomHex(8);
-  RETURN_IF_ERROR(WriteFileAtomic(path, bytes, 0600));
-  Status s = c.UploadBlob(repo, d, path);
-  ::unlink(path.c_str());
-  return s;
-}
-
 json DescriptorJson(const std::string& media_type, const std::string& bytes) {
   return {{"mediaType", media_type}, {"digest", Digest::Of(bytes).ToString()}, {"size", bytes.size()}};
 }
@@ -95,12 +81,12 @@ Status PutSignature(Client& c, const std::string& repo, const Digest& d, const S
   for (const auto& l : layers)
     if (l == layer) return Status::Ok();  // the same signature is there
   layers.push_back(layer);
-  RETURN_IF_ERROR(Upload(c, repo, sig.payload, sig.media_type, tmp_dir).Prefix(what));
+  RETURN_IF_ERROR(c.UploadBytes(repo, sig.payload, sig.media_type, tmp_dir).Prefix(what));
   json config = {{"architecture", ""}, {"os", ""}, {"config", json::object()},
                  {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}}};
   for (const auto& l : layers) config["rootfs"]["diff_ids"].push_back(l.value("digest", ""));
   const std::string config_bytes = config.dump();
-  RETURN_IF_ERROR(Upload(c, repo, config_bytes, kOciConfig, tmp_dir).Prefix(what));
+  RETURN_IF_ERROR(c.UploadBytes(repo, config_bytes, kOciConfig, tmp_dir).Prefix(what));
   json m = {{"schemaVersion", 2}, {"mediaType", kOciManifest},
             {"config", DescriptorJson(kOciConfig, config_bytes)}, {"layers", layers}};
   return c.PutManifest(repo, AttachmentTag(d), kOciManifest, m.dump());

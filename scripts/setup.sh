@@ -14,7 +14,7 @@ PKGS=(
   # tests and peers
   fuse3 fuse-overlayfs skopeo umoci podman buildah docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
-  python3-cryptography
+  python3-cryptography python3-jsonschema
   shellcheck ccache tmux
   # packaging
   help2man dpkg-dev zsh

@@ -378,6 +378,7 @@ Result<ImageDetails> Store::CreateImage(const std::string& name, const std::stri
   }
   std::string manifest = m.dump();
   Digest md = Digest::Of(manifest);
+  RETURN_IF_ERROR(impl_->KeepReferrers(*w, md, &rec));
   Index::Batch b;
   b.Put(key::Blob(md), manifest);
   b.Put(key::Blob(rec.config), config);

@@ -411,6 +411,7 @@ Result<std::vector<PullResult>> DeltaLoader::Commit() {
     rec.stored_at = now;
     rec.chunks_new = chunks_new_;
     rec.bytes_new = bytes_new_;
+    RETURN_IF_ERROR(impl_.KeepReferrers(*w, img.manifest, &rec));
     b.Put(key::Blob(img.manifest), img.manifest_bytes);
     b.Put(key::Blob(rec.config), img.config_bytes);
     b.Put(key::Image(img.manifest), rec.ToJson());

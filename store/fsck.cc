@@ -106,6 +106,18 @@ void CheckImageBlobs(const Digest& m, const ImageRecord& rec, const std::string&
   }
 }
 
+// The artifacts attached to an image (referrers.cc): each manifest and
+// blob indexed and hashing to its digest.
+void CheckReferrers(Index& ix, Store::Impl& impl, const Digest& m, const ImageRecord& rec,
+                    FsckState* st) {
+  for (const auto& r : rec.referrers)
+    for (const Digest& d : {r.manifest, r.blob}) {
+      auto b = impl.LoadBlob(ix, d);
+      if (!b.ok())
+        st->Problem("image " + m.ToString() + ": " + r.artifact_type + " artifact: " + b.status().message());
+    }
+}
+
 Status CheckImages(Index& ix, Store::Impl& impl, FsckState* st) {
   DigestSet images;
   RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
@@ -122,6 +134,7 @@ Status CheckImages(Index& ix, Store::Impl& impl, FsckState* st) {
     if (!manifest.ok()) st->Problem("image " + m.ToString() + ": manifest: " + manifest.status().message());
     if (!config.ok()) st->Problem("image " + m.ToString() + ": config: " + config.status().message());
     if (manifest.ok() && config.ok()) CheckImageBlobs(m, *rec, *manifest, *config, st);
+    CheckReferrers(ix, impl, m, *rec, st);
     for (const auto& l : rec->layers)
       if (!st->layers.count(l.diff_id))
         st->Problem("image " + m.ToString() + ": layer " + l.diff_id.ToString() + " missing");

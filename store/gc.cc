@@ -85,6 +85,11 @@ Status MarkImages(Index& ix, Marked* m) {
       keys.push_back(key::Toc(l.diff_id));
       keys.push_back(key::Split(l.diff_id));
     }
+    for (const auto& r : rec.referrers) {  // artifacts kept with the image (referrers.cc)
+      m->blobs.insert(r.manifest);
+      m->blobs.insert(r.blob);
+      m->blobs.insert(Digest::Of("{}"));
+    }
     ASSIGN_OR_RETURN(auto vals, ix.MultiGet(keys));
     for (size_t i = 0; i < vals.size(); i++) {
       if (vals[i]) continue;

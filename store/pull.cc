@@ -273,6 +273,7 @@ Result<PullResult> ImagePull::Run(const std::string& source_desc, const std::str
   }
   rec_.chunks_total = distinct.size();
   ASSIGN_OR_RETURN(auto w, impl_.Writer());
+  RETURN_IF_ERROR(impl_.KeepReferrers(*w, img_.manifest_digest, &rec_));
   Index::Batch b;
   b.Put(key::Blob(img_.manifest_digest), img_.manifest);
   b.Put(key::Blob(img_.config_digest), img_.config);

@@ -89,6 +89,11 @@ std::string ImageRecord::ToJson() const {
                            {"tar_size", l.tar_size},
                            {"entries", l.entries},
                            {"chunks", l.chunks}});
+  for (const auto& r : referrers)
+    j["referrers"].push_back({{"manifest", r.manifest.ToString()},
+                              {"artifact_type", r.artifact_type},
+                              {"blob", r.blob.ToString()},
+                              {"blob_size", r.blob_size}});
   return j.dump();
 }
 
@@ -112,6 +117,14 @@ Result<ImageRecord> ImageRecord::FromJson(std::string_view s) {
       ls.entries = l.value("entries", uint64_t{0});
       ls.chunks = l.value("chunks", uint64_t{0});
       r.layers.push_back(ls);
+    }
+    for (const auto& x : j.value("referrers", json::array())) {
+      Referrer ref;
+      ASSIGN_OR_RETURN(ref.manifest, Digest::Parse(x.at("manifest").get<std::string>()));
+      ASSIGN_OR_RETURN(ref.blob, Digest::Parse(x.at("blob").get<std::string>()));
+      ref.artifact_type = x.at("artifact_type").get<std::string>();
+      ref.blob_size = x.value("blob_size", uint64_t{0});
+      r.referrers.push_back(std::move(ref));
     }
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("image record: ") + e.what());
@@ -250,6 +263,7 @@ Result<ImageDetails> Store::Impl::Details(Index& ix, const Digest& m) {
   d.chunks_total = rec.chunks_total;
   d.chunks_new = rec.chunks_new;
   d.bytes_new = rec.bytes_new;
+  d.referrers = rec.referrers;
   return d;
 }
 

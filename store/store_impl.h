@@ -21,6 +21,7 @@ struct ImageRecord {
   std::string manifest_media_type;
   int64_t stored_at = 0;
   uint64_t chunks_total = 0, chunks_new = 0, bytes_new = 0;
+  std::vector<Referrer> referrers;  // store/referrers.cc
 
   std::string ToJson() const;
   static Result<ImageRecord> FromJson(std::string_view s);
@@ -68,6 +69,10 @@ class Store::Impl {
   // Resolves a name, manifest digest or image-ID prefix to a manifest digest.
   Result<Digest> Resolve(Index& ix, const std::string& name);
   Result<ImageRecord> LoadRecord(Index& ix, const Digest& manifest);
+  // An image stored again under the same manifest (a rebuild, a re-pull)
+  // keeps the artifacts attached to it: copies the stored record's
+  // referrers into rec, if there is a record that decodes.
+  Status KeepReferrers(Index& ix, const Digest& manifest, ImageRecord* rec);
   Result<std::string> LoadBlob(Index& ix, const Digest& d);
   // Names pointing at a manifest.
   Result<std::vector<std::string>> NamesOf(Index& ix, const Digest& manifest);

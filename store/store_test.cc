@@ -442,3 +442,47 @@ TEST_F(StoreTest, PushReportsTheManifestDigestWritten) {
 
 }  // namespace
 }  // namespace cfs
+
+namespace cfs {
+namespace {
+
+// store/referrers.cc: an artifact lives in the image's record: gc keeps it
+// with the image, a re-pull of the same manifest keeps it, one per type,
+// and gc drops it with the image.
+TEST_F(StoreTest, ArtifactsLiveAndDieWithTheirImage) {
+  auto a = MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  auto r = store_->AttachArtifact("a:1", "application/spdx+json", "{\"spdx\":1}", "2026-01-01T00:00:00Z");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto r2 = store_->AttachArtifact("a:1", "application/spdx+json", "{\"spdx\":2}");
+  ASSERT_TRUE(r2.ok());
+  ASSERT_TRUE(store_->AttachArtifact("a:1", "application/vnd.cyclonedx+json", "{\"cdx\":1}").ok());
+  auto man = store_->ReadBlob(r2->manifest);
+  ASSERT_TRUE(man.ok());
+  json m = json::parse(*man);
+  EXPECT_EQ(m["artifactType"], "application/spdx+json");
+  EXPECT_EQ(m["subject"]["digest"], a.image.summary.manifest_digest.ToString());
+  EXPECT_EQ(m["subject"]["size"], a.image.manifest.size());
+  EXPECT_EQ(m["config"]["mediaType"], kEmptyConfigMediaType);
+  EXPECT_EQ(m["layers"][0]["digest"], Digest::Of("{\"spdx\":2}").ToString());
+  MustPull(*store_, tmp_.path() + "/oci-a", "a:1");  // stored again: the artifacts stay
+  auto d = store_->Inspect("a:1");
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->referrers.size(), 2u);  // the second spdx replaced the first
+  EXPECT_EQ(d->referrers[0].artifact_type, "application/spdx+json");
+  EXPECT_EQ(d->referrers[0].blob, Digest::Of("{\"spdx\":2}"));
+  auto g = store_->Gc();
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->blobs_removed, 2u);  // the replaced artifact's manifest and blob
+  EXPECT_EQ(*store_->ReadBlob(r2->blob), "{\"spdx\":2}");
+  auto f = store_->Fsck();  // checks the artifacts' records too
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->problems.empty()) << f->problems[0];
+  ASSERT_TRUE(store_->Remove("a:1").ok());
+  g = store_->Gc();
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->blobs_removed, 2u + 2u * 2u + 1u);  // manifest, config, 2 artifacts, the empty config
+  EXPECT_TRUE(store_->ReadBlob(r2->blob).status().IsNotFound());
+}
+
+}  // namespace
+}  // namespace cfs

@@ -23,6 +23,7 @@
 #include "lazy/readable_image.h"
 #include "registry/remote_inspect.h"
 #include "tools/cimg_common.h"
+#include "tools/cimg_source.h"
 
 namespace cimg {
 
@@ -42,25 +43,6 @@ void SplitImagePath(const std::string& arg, std::string* image, std::string* pat
   }
   *image = arg.substr(0, at);
   *path = arg.substr(at + 1);
-}
-
-// The flags of a command that reads a registry image: pull's, and --platform.
-struct SourceFlags : RegistryFlags {
-  std::string platform;
-  void Add(CLI::App* c) {
-    RegistryFlags::Add(c);
-    c->add_option("--platform", platform,
-                  "A registry image's os/arch[/variant] to pick from an index (default: this host)");
-  }
-};
-
-std::unique_ptr<cfs::lazy::ReadableImage> OpenImage(cfs::Store& store, const std::string& name,
-                                                    const SourceFlags& reg) {
-  cfs::lazy::ReadableImageOptions o;
-  o.client = reg.Options();
-  if (!reg.platform.empty()) o.platform = Must(cfs::Platform::Parse(reg.platform));
-  o.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
-  return Must(cfs::lazy::ReadableImage::Open(store, name, o));
 }
 
 // "drwxr-xr-x" of an entry.
@@ -258,6 +240,15 @@ void AddExportCommand(CLI::App& app, const Global& g) {
 
 }  // namespace
 
+std::unique_ptr<cfs::lazy::ReadableImage> OpenImage(cfs::Store& store, const std::string& name,
+                                                    const SourceFlags& reg) {
+  cfs::lazy::ReadableImageOptions o;
+  o.client = reg.Options();
+  if (!reg.platform.empty()) o.platform = Must(cfs::Platform::Parse(reg.platform));
+  o.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
+  return Must(cfs::lazy::ReadableImage::Open(store, name, o));
+}
+
 json RemoteInspectJson(const std::string& name, const RegistryFlags& reg,
                        const std::string& platform, bool raw, std::string* raw_bytes) {
   cfs::registry::RemoteInspectOptions o;
@@ -309,6 +300,7 @@ void AddBrowseCommands(CLI::App& app, const Global& g, const bool& quiet) {
   AddCatCommand(app, g);
   AddCpCommand(app, g);
   AddExportCommand(app, g);
+  AddSbomCommand(app, g);  // cimg_sbom.cc
 }
 
 }  // namespace cimg

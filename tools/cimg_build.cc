@@ -40,12 +40,18 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
   build->add_option("--download-timeout", bo.download.timeout_s,
                     "Seconds a COPY http(s):// download may take (default 1800)")
       ->check(CLI::PositiveNumber);
+  static std::string build_sbom;
+  build->add_option("--sbom", build_sbom,
+                    "Attach the image's SBOM (spdx-json or cyclonedx-json) as an OCI artifact that "
+                    "push carries (see cimg sbom)")
+      ->check(CLI::IsMember({"spdx-json", "cyclonedx-json"}));
   build_reg.Add(build);
   build->add_option("CONTEXT", bo.context, "Build context directory")->required();
   build->footer(
       "Examples:\n"
       "  cimg build -t demo/base:1 examples/base\n"
-      "  cimg build -f Kubefile.app -t demo/app:1 --build-arg Version=v1.27 ctx\n\n"
+      "  cimg build -f Kubefile.app -t demo/app:1 --build-arg Version=v1.27 ctx\n"
+      "  cimg build --sbom spdx-json -t demo/app:1 ctx    # then: cimg sbom --attached demo/app:1\n\n"
       "Example Kubefile (sealer's instructions; see README \"Building images\"):\n"
       "  FROM cimg-examples/base:1\n"
       "  COPY etc etc                  # a directory's contents, as buildah copies\n"
@@ -67,6 +73,7 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
     bo.progress = StderrProgress(quiet);
     auto t0 = std::chrono::steady_clock::now();
     auto r = Must(cfs::builder::Build(*store, bo));
+    if (!build_sbom.empty()) Must(AttachSbom(*store, bo.tag, build_sbom).Prefix(bo.tag + ": --sbom"));
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s  %s\n", bo.tag.c_str(), r.image.summary.image_id.ToString().c_str());
     std::printf("  %d steps (%d layer steps cached), %zu layers, %s, %zu container images, %.2f s\n",

@@ -124,6 +124,10 @@ nlohmann::json RemoteInspectJson(const std::string& name, const RegistryFlags& r
 void AddProfileCommands(CLI::App& app, const Global& g, const bool& quiet); // cimg_profile.cc
 void AddClustersCommand(CLI::App& app, const Global& g);                     // cimg_clusters.cc
 void AddCompletionCommand(CLI::App& app);                                    // cimg_completion.cc
+void AddSbomCommand(CLI::App& app, const Global& g);                         // cimg_sbom.cc
+// Makes image's SBOM in format ("spdx-json", "cyclonedx-json") and keeps it
+// with the image as an OCI artifact (cimg build --sbom; cimg_sbom.cc).
+Status AttachSbom(cfs::Store& store, const std::string& image, const std::string& format);
 // This binary's version report, with the deploy libraries (cimg_version.cc).
 VersionInfo CimgVersion();
 

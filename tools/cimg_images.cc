@@ -13,6 +13,7 @@
 #include "registry/image_io.h"
 #include "registry/pull.h"
 #include "registry/push.h"
+#include "registry/referrers.h"
 #include "registry/reference.h"
 #include "store/store.h"
 #include "template/report.h"
@@ -49,6 +50,11 @@ json InspectJson(const cfs::ImageDetails& d) {
                            {"Entries", l.entries},
                            {"Chunks", l.chunks}});
   j["Chunks"] = {{"Total", d.chunks_total}, {"New", d.chunks_new}, {"NewBytes", d.bytes_new}};
+  j["Referrers"] = json::array();
+  for (const auto& r : d.referrers)
+    j["Referrers"].push_back({{"Digest", r.manifest.ToString()},
+                              {"ArtifactType", r.artifact_type},
+                              {"Size", r.blob_size}});
   j["Manifest"] = manifest;
   return j;
 }
@@ -142,6 +148,20 @@ void WriteDigestFile(const std::string& path, const cfs::Digest& d) {
   if (!s.ok()) Fail(Status::Invalid("--digestfile: " + s.message()));
 }
 
+// The artifacts kept with the image (an SBOM of build --sbom), pushed as
+// OCI 1.1 referrers of the manifest just pushed.
+void PushAttachedArtifacts(cfs::Store& store, const std::string& name, cfs::registry::Client& client,
+                           const cfs::registry::Reference& ref, const cfs::Digest& pushed, bool quiet) {
+  cfs::ImageDetails d = Must(store.Inspect(name));
+  auto pushed_refs =
+      Must(cfs::registry::PushReferrers(store, client, ref.repository, d, pushed, store.root() + "/tmp"));
+  for (const auto& r : pushed_refs)
+    if (!quiet)
+      std::fprintf(stderr, "Pushed %s artifact %s%s\n", r.artifact_type.c_str(), r.manifest.ToString().c_str(),
+                   r.fallback_tag ? (" (listed under tag " + cfs::registry::ReferrersTag(pushed) + ")").c_str()
+                                  : "");
+}
+
 // cimg push
 void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* push = app.add_subcommand("push", "Write an image to a destination");
@@ -190,6 +210,7 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     po.push = o;
     auto stats = Must(cfs::registry::PushToRegistry(*store, push_name, ref, po));
     if (key) Must(SignInRegistry(push_sign, *key, *po.client, ref, stats.manifest_digest));
+    PushAttachedArtifacts(*store, push_name, *po.client, ref, stats.manifest_digest, quiet);
     WriteDigestFile(push_digestfile, stats.manifest_digest);
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),

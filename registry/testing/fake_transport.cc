@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <cstdlib>
 
 namespace cfs::registry::testing {
@@ -130,6 +131,10 @@ void FakeTransport::IgnoreRange(bool on) {
   MutexLock l(&mu_);
   ignore_range_ = on;
 }
+void FakeTransport::SupportReferrers(bool on) {
+  MutexLock l(&mu_);
+  referrers_api_ = on;
+}
 void FakeTransport::AddFault(Fault f) {
   MutexLock l(&mu_);
   faults_.push_back(std::move(f));
@@ -209,6 +214,9 @@ FakeTransport::Answer FakeTransport::Manifest(const std::string& method, const s
     Answer a;
     a.status = 201;
     a.headers.emplace_back("docker-content-digest", d.ToString());
+    auto j = nlohmann::json::parse(rq.body, nullptr, false);
+    if (referrers_api_ && j.is_object() && j.contains("subject") && j["subject"].is_object())
+      a.headers.emplace_back("oci-subject", j["subject"].value("digest", ""));
     return a;
   }
   auto d = Digest::Parse(ref);

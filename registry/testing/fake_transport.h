@@ -95,6 +95,9 @@ class FakeTransport : public http::Transport {
   void RejectAllTokens(bool on);
   // Blob GETs ignore Range headers (a full 200 answer).
   void IgnoreRange(bool on);
+  // The OCI 1.1 referrers API: a manifest PUT whose body has a "subject"
+  // is answered with an OCI-Subject header naming it.
+  void SupportReferrers(bool on);
   void AddFault(Fault f);
 
   // --- what happened ---
@@ -153,6 +156,7 @@ class FakeTransport : public http::Transport {
   bool bearer_ GUARDED_BY(mu_) = false;
   bool reject_tokens_ GUARDED_BY(mu_) = false;
   bool ignore_range_ GUARDED_BY(mu_) = false;
+  bool referrers_api_ GUARDED_BY(mu_) = false;
   int token_limit_ GUARDED_BY(mu_) = 0;
   int n_tokens_ GUARDED_BY(mu_) = 0;
   int n_uploads_ GUARDED_BY(mu_) = 0;

@@ -78,6 +78,21 @@ struct ImageSummary {
   uint64_t size = 0;    // sum of the layers' uncompressed tar sizes
 };
 
+// An OCI 1.1 artifact kept with an image (cimg build --sbom): an image
+// manifest with `artifactType`, the empty config
+// (application/vnd.oci.empty.v1+json, "{}"), the artifact as its one layer
+// and the image's manifest as its `subject`. Stored with the image's record,
+// so gc keeps it while the image lives and drops it with the image.
+struct Referrer {
+  Digest manifest;  // the artifact manifest's digest
+  std::string artifact_type;
+  Digest blob;      // its one layer (media type = artifact_type)
+  uint64_t blob_size = 0;
+};
+
+// The empty config of an artifact manifest: "{}".
+inline constexpr const char* kEmptyConfigMediaType = "application/vnd.oci.empty.v1+json";
+
 struct ImageDetails {
   ImageSummary summary;
   std::string manifest, config;  // raw JSON bytes
@@ -87,6 +102,7 @@ struct ImageDetails {
   uint64_t chunks_total = 0;     // distinct chunks the image references
   uint64_t chunks_new = 0;       // of which that pull stored anew
   uint64_t bytes_new = 0;        // compressed bytes that pull added to packs
+  std::vector<Referrer> referrers;  // artifacts attached (AttachArtifact), by artifact type
 };
 
 struct PullResult {
@@ -239,6 +255,14 @@ class Store {
                                    const std::string& source,
                                    const std::vector<LayerSummary>& imported = {},
                                    const std::map<std::string, std::string>& annotations = {});
+
+  // Stores bytes as an artifact referring to image `name` (see Referrer),
+  // replacing an earlier one of the same artifact_type. created (RFC 3339,
+  // may be "") becomes the manifest's org.opencontainers.image.created.
+  Result<Referrer> AttachArtifact(const std::string& name, const std::string& artifact_type,
+                                  const std::string& bytes, const std::string& created = "");
+  // A blob of the index (manifests, configs, artifacts); NotFound when absent.
+  Result<std::string> ReadBlob(const Digest& d);
 
   // What changed from image a to image b ('A'dded, 'C'hanged, 'D'eleted
   // paths of the merged trees, sorted); b "" compares a with its parent (a

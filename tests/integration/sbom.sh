@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# cimg sbom and cimg build --sbom, against a real docker-registry on 127.0.0.1:
+#  1. a two-layer image (a RUN deletes and changes files: whiteouts) with a
+#     dpkg status of two installed packages (and one removed) and a built-in
+#     registry holding one collected image: the SPDX document validates
+#     against tests/sbom/spdx23_schema.json (written from the SPDX 2.3
+#     clauses) and lists exactly the regular files of `cimg export`'s rootfs
+#     with their sha256sum, both packages (purls), and the collected image
+#     with its digest; the CycloneDX document validates against
+#     tests/sbom/cyclonedx15_schema.json with the same content;
+#  2. deterministic: two runs with SOURCE_DATE_EPOCH are byte-identical;
+#  3. build --sbom: inspect lists the referrer, sbom --attached prints the
+#     very document sbom prints; a cached rebuild with --sbom cyclonedx-json
+#     keeps the SPDX one beside it;
+#  4. push: the registry (distribution 2.8, no referrers API) gets the
+#     fallback index tagged sha256-<hex> listing both artifacts; skopeo
+#     inspect --raw of each referrer manifest shows subject = the pushed
+#     image's digest, and its layer is the SBOM; a second push leaves one
+#     entry per artifact;
+#     cimg sbom of the pushed image read from the registry (lazily, into an
+#     empty store) lists the same files and packages, with the pushed digest;
+#  5. gc keeps the artifacts while the image lives (fsck clean); rmi lets gc
+#     drop them (the blob count gc reports).
+source "$(dirname "$0")/lib.sh"
+it_setup docker-registry curl skopeo tar
+source "$(dirname "$0")/registry_lib.sh"
+cfs_setup
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+SCHEMAS=$REPO/tests/sbom
+VALIDATE=(/usr/bin/python3 "$SCHEMAS/validate.py")
+/usr/bin/python3 -c 'import jsonschema' 2>/dev/null ||
+  fail "Debian's python3-jsonschema is missing (apt-get install python3-jsonschema)"
+
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+
+reg_start_plain src
+R=$REG_SRC_ADDR
+
+log "a small container image in $R/library/pause:3.9"
+mkdir -p "$T/pause"
+echo pause >"$T/pause/pause"
+tar -C "$T/pause" -cf "$T/pause.tar" pause
+oci_build "$T/oci" pause "$T/pause.tar" --arch "$(dpkg --print-architecture)" >/dev/null
+skopeo_ copy -q --dest-tls-verify=false "oci:$T/oci:pause" "docker://$R/library/pause:3.9" ||
+  fail "skopeo push of the stand-in image"
+PAUSE=sha256:$(skopeo_ inspect --raw --tls-verify=false "docker://$R/library/pause:3.9" | sha256sum | cut -d' ' -f1)
+
+log "1. a cluster image with a dpkg status and a built-in registry"
+C=$T/ctx
+mkdir -p "$C/var/lib/dpkg" "$C/manifests" "$C/etc" "$C/bin"
+cat >"$C/var/lib/dpkg/status" <<'ST'
+Package: zlib1g
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Source: zlib
+Version: 1:1.2.13.dfsg-1
+Description: compression library - runtime
+ zlib is a library implementing the deflate compression method found
+ in gzip and PKZIP.
+
+Package: removed-pkg
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0-1
+
+Package: bash
+Status: install ok installed
+Architecture: amd64
+Version: 5.2.15-2+b2
+Description: GNU Bourne Again SHell
+ Bash is an sh-compatible command language interpreter.
+ST
+printf '%s/library/pause:3.9\n' "$R" >"$C/manifests/imageList"
+echo gone >"$C/etc/gone"
+echo old >"$C/etc/changed"
+: >"$C/etc/empty"
+head -c 3000000 /dev/urandom >"$C/bin/big"   # several chunks: hashed by reading
+ln "$C/bin/big" "$C/bin/big-link"
+ln -s big "$C/bin/big-sym"
+printf 'FROM scratch\nCOPY . .\nRUN rm etc/gone && echo new >etc/changed && echo added >etc/added\n' >"$C/Kubefile"
+export SOURCE_DATE_EPOCH=1700000000
+ci build --tls-verify=false --sbom spdx-json -t sb/app:1 "$C" >/dev/null || fail "cimg build --sbom"
+
+ci sbom sb/app:1 -o "$T/a.spdx.json" || fail "cimg sbom"
+"${VALIDATE[@]}" "$SCHEMAS/spdx23_schema.json" "$T/a.spdx.json" || fail "the SPDX document does not validate"
+log "   the SPDX document validates against tests/sbom/spdx23_schema.json"
+
+# every regular file of the exported rootfs, with its sha256sum
+mkdir "$T/rootfs"
+ci export sb/app:1 -o "$T/rootfs.tar"
+tar -C "$T/rootfs" -xf "$T/rootfs.tar"
+(cd "$T/rootfs" && find . -type f -print0 | sort -z | xargs -0 sha256sum | awk '{print $2 " " $1}') >"$T/want.files"
+/usr/bin/python3 - "$T/a.spdx.json" >"$T/got.files" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for f in sorted(d["files"], key=lambda f: f["fileName"]):
+    print(f["fileName"], [c["checksumValue"] for c in f["checksums"] if c["algorithm"] == "SHA256"][0])
+PY
+sort -o "$T/want.files" "$T/want.files"
+sort -o "$T/got.files" "$T/got.files"
+diff "$T/want.files" "$T/got.files" >"$T/files.diff" || fail "SBOM files differ from the exported rootfs:
+$(head -n 20 "$T/files.diff")"
+grep -F './etc/gone ' "$T/got.files" >/dev/null && fail "a whited-out file is listed"
+grep -F './bin/big-link ' "$T/got.files" >/dev/null || fail "the hard link is not listed"
+log "   $(wc -l <"$T/got.files") files, each with the sha256sum of the exported rootfs"
+
+/usr/bin/python3 - "$T/a.spdx.json" "$PAUSE" <<'PY' || fail "packages of the SPDX document"
+import json, sys
+d = json.load(open(sys.argv[1]))
+pause = sys.argv[2]
+purls = sorted(r["referenceLocator"] for p in d["packages"] for r in p.get("externalRefs", []))
+want_debs = ["pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64", "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64"]
+debs = [p for p in purls if p.startswith("pkg:deb/")]
+assert debs == want_debs, debs
+oci = [p for p in d["packages"] if p["name"] == "library/pause:3.9"]
+assert len(oci) == 1 and oci[0]["versionInfo"] == pause, oci
+assert oci[0]["checksums"] == [{"algorithm": "SHA256", "checksumValue": pause[7:]}], oci
+assert oci[0]["externalRefs"][0]["referenceLocator"] == "pkg:oci/pause@sha256%3A" + pause[7:] + "?tag=3.9"
+img = [p for p in d["packages"] if p["SPDXID"] == "SPDXRef-Image"][0]
+assert img["name"] == "sb/app:1"
+assert d["creationInfo"]["created"] == "2023-11-14T22:13:20Z"
+contains = [r for r in d["relationships"] if r["relationshipType"] == "CONTAINS"]
+assert len(contains) == len(d["files"]) + len(d["packages"]) - 1
+PY
+log "   both installed packages, the collected image $PAUSE"
+
+ci sbom sb/app:1 --format cyclonedx-json -o "$T/a.cdx.json" || fail "cimg sbom --format cyclonedx-json"
+"${VALIDATE[@]}" "$SCHEMAS/cyclonedx15_schema.json" "$T/a.cdx.json" || fail "the CycloneDX document does not validate"
+/usr/bin/python3 - "$T/a.cdx.json" "$T/a.spdx.json" "$PAUSE" <<'PY' || fail "CycloneDX content"
+import json, sys
+c, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+files = {x["name"]: x["hashes"][0]["content"] for x in c["components"] if x["type"] == "file"}
+spdx = {f["fileName"][2:]: f["checksums"][0]["checksumValue"] for f in s["files"]}
+assert files == spdx
+assert [x["purl"] for x in c["components"] if x["type"] == "library"] == \
+    ["pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64", "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64"]
+assert [x["version"] for x in c["components"] if x["type"] == "container"] == [sys.argv[3]]
+assert c["serialNumber"] == s["documentNamespace"]
+PY
+log "   the CycloneDX document validates and lists the same"
+
+log "2. deterministic with SOURCE_DATE_EPOCH"
+ci sbom sb/app:1 >"$T/b.spdx.json"
+cmp "$T/a.spdx.json" "$T/b.spdx.json" || fail "two runs differ"
+SOURCE_DATE_EPOCH=1700000060 ci sbom sb/app:1 >"$T/c.spdx.json"
+cmp "$T/a.spdx.json" "$T/c.spdx.json" >/dev/null && fail "SOURCE_DATE_EPOCH is not the creation time"
+printf '{"a": 1}' >"$T/bad.json"
+"${VALIDATE[@]}" "$SCHEMAS/spdx23_schema.json" "$T/bad.json" 2>/dev/null && fail "the schema accepts anything"
+
+log "3. build --sbom: the attached SBOM"
+ci inspect sb/app:1 | json_get 'j[0]["Referrers"][0]["ArtifactType"]' >"$T/types"
+assert_eq application/spdx+json "$(cat "$T/types")" "inspect's Referrers"
+ci sbom --attached sb/app:1 >"$T/att.spdx.json" || fail "cimg sbom --attached"
+cmp "$T/a.spdx.json" "$T/att.spdx.json" || fail "the attached SBOM is not what cimg sbom prints"
+expect_one_line_error 'no attached SBOM in cyclonedx-json' ci sbom --attached sb/app:1 --format cyclonedx-json
+ci build --tls-verify=false --sbom cyclonedx-json -t sb/app:1 "$C" >/dev/null || fail "rebuild --sbom cyclonedx-json"
+ci inspect sb/app:1 | json_get '" ".join(sorted(r["ArtifactType"] for r in j[0]["Referrers"]))' >"$T/types"
+assert_eq "application/spdx+json application/vnd.cyclonedx+json" "$(cat "$T/types")" "both artifacts after the rebuild"
+ci sbom --attached sb/app:1 --format cyclonedx-json | cmp - "$T/a.cdx.json" || fail "attached CycloneDX"
+
+log "4. push: the OCI 1.1 fallback tag"
+ci push sb/app:1 "$R/team/app:1" --tls-verify=false --digestfile "$T/digest" || fail "push"
+D=$(cat "$T/digest")
+skopeo_ inspect --raw --tls-verify=false "docker://$R/team/app:sha256-${D#sha256:}" >"$T/index.json" ||
+  fail "no referrers index under the fallback tag"
+check_index() {
+  /usr/bin/python3 - "$T/index.json" <<'PY'
+import json, sys
+i = json.load(open(sys.argv[1]))
+assert i["mediaType"] == "application/vnd.oci.image.index.v1+json", i
+types = sorted(m["artifactType"] for m in i["manifests"])
+assert types == ["application/spdx+json", "application/vnd.cyclonedx+json"], types
+for m in i["manifests"]: print(m["artifactType"], m["digest"])
+PY
+}
+check_index >"$T/refs" || fail "the fallback index"
+while read -r type ref; do
+  skopeo_ inspect --raw --tls-verify=false "docker://$R/team/app@$ref" >"$T/ref.json" || fail "referrer $ref"
+  json_get 'j["subject"]["digest"] + " " + j["artifactType"] + " " + j["config"]["mediaType"] + " " + j["layers"][0]["digest"]' \
+    <"$T/ref.json" >"$T/ref.fields"
+  read -r subject atype config layer <"$T/ref.fields"
+  assert_eq "$D" "$subject" "subject of the $type referrer"
+  assert_eq "$type" "$atype" "artifactType"
+  assert_eq application/vnd.oci.empty.v1+json "$config" "the empty config"
+  curl -sf "http://$R/v2/team/app/blobs/$layer" -o "$T/pushed.sbom" || fail "the SBOM blob"
+  if [[ $type == application/spdx+json ]]; then
+    cmp "$T/pushed.sbom" "$T/a.spdx.json" || fail "the pushed SPDX document"
+  else
+    cmp "$T/pushed.sbom" "$T/a.cdx.json" || fail "the pushed CycloneDX document"
+  fi
+done <"$T/refs"
+ci push sb/app:1 "$R/team/app:1" --tls-verify=false || fail "second push"
+skopeo_ inspect --raw --tls-verify=false "docker://$R/team/app:sha256-${D#sha256:}" >"$T/index.json"
+check_index >/dev/null || fail "the fallback index after a second push"
+log "   index sha256-${D#sha256:} lists both; each referrer's subject is $D"
+
+log "   a registry image, read lazily into an empty store: the same files and packages"
+cir "$T/root2" sbom "$R/team/app:1" --tls-verify=false -o "$T/remote.spdx.json" || fail "cimg sbom REGISTRY/REPO:TAG"
+"${VALIDATE[@]}" "$SCHEMAS/spdx23_schema.json" "$T/remote.spdx.json" || fail "the registry image's SBOM does not validate"
+/usr/bin/python3 - "$T/remote.spdx.json" "$T/a.spdx.json" "$D" <<'PY' || fail "the registry image's SBOM"
+import json, sys
+r, a = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert r["files"] == a["files"]
+assert r["packages"][1:] == a["packages"][1:]
+assert r["packages"][0]["versionInfo"] == sys.argv[3], r["packages"][0]
+PY
+
+log "5. gc keeps the artifacts while the image lives"
+ci gc >/dev/null
+ci sbom --attached sb/app:1 | cmp - "$T/a.spdx.json" || fail "gc took the attached SBOM"
+assert_fsck_clean
+ci rmi sb/app:1 >/dev/null
+out=$(ci gc)
+blobs=$(sed -n 's/.* \([0-9][0-9]*\) blobs.*/\1/p' <<<"$out")
+# manifest, config, 2 artifact manifests, 2 SBOMs, the empty config
+assert_eq 7 "$blobs" "blobs gc removed after rmi ($out)"
+assert_fsck_clean
