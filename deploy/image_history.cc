@@ -1,5 +1,6 @@
 #include "deploy/image_history.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace cfs::deploy {

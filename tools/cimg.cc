@@ -49,7 +49,6 @@ int main(int argc, char** argv) {
   AddLoginCommands(app, g, quiet);
   AddGcFsckCommands(app, g, quiet);
   AddDeployCommands(app, g, quiet);
-  AddUpgradeCommands(app, g, quiet);
   AddClustersCommand(app, g);
   AddExecCommands(app, g, quiet);
   AddBrowseCommands(app, g, quiet);

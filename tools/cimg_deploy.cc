@@ -302,6 +302,7 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
   AddDelete(app, g, quiet);
   AddScaleUp(app, g, quiet);
   AddScaleDown(app, g, quiet);
+  AddUpgradeCommands(app, g, quiet);  // cimg_upgrade.cc
 }
 
 }  // namespace cimg

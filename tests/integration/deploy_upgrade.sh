@@ -86,11 +86,13 @@ mkdir -p /var/lib/cimg-test
 if [ -f "/var/lib/cimg-test/fail-$2" ]; then echo "hook $2: failing as asked" >&2; exit 7; fi
 echo "$(date +%s.%N) $(hostname) $1 $2 $(cat "$CIMG_ROOTFS/data/version")" >> /var/lib/cimg-test/hooks.log
 EOF
-# The image's plugins/hooks.yaml: NAME ACTION pairs, out of name order.
+# The image's plugins/hooks.yaml: NAME ACTION PHASE, out of name order (and
+# one action in sealer's other spelling).
 hooks_yaml() {
-  local p name action
-  for p in "b-host upgrade-host" "a-host UpgradeHost" "up-cluster upgrade" "rb-cluster rollback"; do
-    read -r name action <<<"$p"
+  local p name action phase
+  for p in "b-host upgrade-host upgrade-host" "a-host UpgradeHost upgrade-host" \
+    "up-cluster upgrade upgrade" "rb-cluster rollback rollback"; do
+    read -r name action phase <<<"$p"
     cat <<EOF
 ---
 apiVersion: sealer.io/v2
@@ -99,7 +101,7 @@ metadata: {name: $name}
 spec:
   type: SHELL
   action: $action
-  data: bash scripts/hook.sh $action $name
+  data: bash scripts/hook.sh $phase $name
 EOF
   done
 }
