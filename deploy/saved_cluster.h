@@ -46,9 +46,9 @@ struct ClusterState {
   std::string image;   // the image of that deploy (its name)
   std::string detail;  // why it failed (one line); else empty
   int64_t updated = 0; // unix seconds of the change
-  std::string image_id, manifest;  // that image's ID and manifest digest
-  ImageRecord previous;  // the image the last upgrade left (rollback's target)
-  std::string operation; // the last upgrade or rollback: "upgrade-N" / "rollback-N"
+  std::string image_id{}, manifest{};  // that image's ID and manifest digest
+  ImageRecord previous{};  // the image the last upgrade left (rollback's target)
+  std::string operation{}; // the last upgrade or rollback: "upgrade-N" / "rollback-N"
 };
 Status SaveClusterState(const std::string& clusters_dir, const std::string& name,
                         const ClusterState& st);
