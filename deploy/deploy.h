@@ -58,7 +58,7 @@
 //   with the same op skips what is done.
 //
 //   Rollback(store, clusterfile, op): cf is the Clusterfile before the
-//   upgrade, its image the previous one (pinned by manifest digest), in the
+//   upgrade, its image the previous one (pinned by image ID), in the
 //   order of sealer's rollback (pkg/cluster-runtime/rollback.go):
 //     0.-1. as Deploy (the previous image's templates rendered first);
 //     2. the "rollback" hooks on master0: the image being left (master0's

@@ -142,14 +142,13 @@ Result<ImageRecord> ResolveImage(Store& store, const std::string& name) {
 }
 
 Status CheckRollbackImage(Store& store, const std::string& cluster, const ImageRecord& target) {
-  auto found = store.Inspect(target.manifest);
+  auto found = store.Inspect(target.id);
   if (found.ok() && found->summary.image_id.ToString() == target.id) return Status::Ok();
   if (!found.ok() && !found.status().IsNotFound()) return found.status();
-  return Status::NotFound("the previous image of cluster " + cluster + ", " + Shown(target) +
-                          " manifest " + target.manifest +
-                          ", is no longer in the store; get it back with `cimg pull " + target.name +
-                          "` (if that name still gives this manifest) or `cimg load -i FILE`, then "
-                          "run cimg rollback again");
+  return Status::NotFound("the previous image of cluster " + cluster + ", " + target.name + " (" +
+                          target.id + "), is no longer in the store; get it back with `cimg pull " +
+                          target.name + "` (if that name still gives this image) or `cimg load -i "
+                          "FILE`, then run cimg rollback again");
 }
 
 }  // namespace cfs::deploy

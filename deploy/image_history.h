@@ -12,7 +12,8 @@
 //  - the same image again continues the last upgrade (its operation, so the
 //    steps done are skipped on the hosts); after a deploy, a new operation;
 //  - a rollback goes to the recorded previous image only, pinned by its
-//    manifest digest (a re-tag of its name changes nothing); when it
+//    image ID (the config digest, which names every layer's content; a
+//    re-tag of its name changes nothing, a save and load keeps it); when it
 //    finishes, that image is the current one and none is previous; one that
 //    did not finish is continued by the next `cimg rollback`;
 //  - an upgrade is refused while a rollback is unfinished;
@@ -73,7 +74,7 @@ std::string OperationStepValue(const ClusterState& during);
 // `name` in the store as an ImageRecord.
 Result<ImageRecord> ResolveImage(Store& store, const std::string& name);
 
-// Ok when the store still holds `target` (by manifest digest), else
+// Ok when the store still holds `target` (by image ID), else
 // NotFound naming it and how to get it back (cimg pull / cimg load).
 Status CheckRollbackImage(Store& store, const std::string& cluster, const ImageRecord& target);
 

@@ -142,7 +142,7 @@ struct RollbackFlags {
 };
 
 // The Clusterfile before the upgrade, with the cluster's hosts (and SSH
-// settings) as they are now and the image pinned by manifest digest.
+// settings) as they are now and the image pinned by image ID.
 dp::Clusterfile RollbackClusterfile(const std::string& dir, const dp::Clusterfile& now,
                                     const dp::ImageRecord& target) {
   auto prev = dp::LoadClusterfile(dp::PreviousClusterfile(dir, now.name));
@@ -152,7 +152,7 @@ dp::Clusterfile RollbackClusterfile(const std::string& dir, const dp::Clusterfil
   dp::Clusterfile cf = *prev;
   cf.hosts = now.hosts;
   cf.ssh = now.ssh;
-  cf.image = target.manifest;
+  cf.image = target.id;
   return cf;
 }
 
@@ -202,7 +202,7 @@ void AddRollback(CLI::App& app, const Global& g, const bool& quiet) {
       "gives every host the previous image's rootfs exactly (what the upgrade added is removed),\n"
       "restarts the registry and runs that image's CMDs and apps; the Clusterfile before the\n"
       "upgrade is the cluster's again. The previous image is the one recorded by cimg upgrade,\n"
-      "by manifest digest: a re-tag of its name does not change it. Refused, changing nothing,\n"
+      "by image ID: a re-tag of its name does not change it. Refused, changing nothing,\n"
       "when none is recorded or the store no longer holds it (cimg pull / cimg load it back).\n\n"
       "Examples:\n"
       "  cimg rollback my-cluster\n"
