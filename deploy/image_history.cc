@@ -9,7 +9,8 @@ namespace {
 
 bool Unfinished(const ClusterState& st, const std::string& op) {
   return st.operation.rfind(op + "-", 0) == 0 &&
-         (st.state == (op == "upgrade" ? "upgrading" : "rolling-back") || st.state == op + "-failed");
+         (st.state == (op == "upgrade" ? "upgrading" : "rolling-back") ||
+          st.state == op + "-failed");
 }
 
 // "upgrade-N" / "rollback-N": N one more than the last operation's.
@@ -70,8 +71,8 @@ Result<UpgradePlan> PlanUpgrade(const std::string& cluster, const std::optional<
 }
 
 Result<RollbackPlan> PlanRollback(const std::string& cluster,
-                                  const std::optional<ClusterState>& have,
-                                  const std::string& asked, int64_t now) {
+                                  const std::optional<ClusterState>& have, const std::string& asked,
+                                  int64_t now) {
   if (!have || have->previous.empty())
     return Status::NotFound("cluster " + cluster +
                             " has no previous image to roll back to (none is recorded: it was not "
@@ -79,9 +80,10 @@ Result<RollbackPlan> PlanRollback(const std::string& cluster,
   RollbackPlan p;
   p.target = have->previous;
   if (!asked.empty() && !Names(p.target, asked))
-    return Status::Invalid(asked + " is not the previous image of cluster " + cluster + " (that is " +
-                           Shown(p.target) + "); rollback returns to it only: use `cimg upgrade " +
-                           cluster + " " + asked + "` to go to another image");
+    return Status::Invalid(asked + " is not the previous image of cluster " + cluster +
+                           " (that is " + Shown(p.target) +
+                           "); rollback returns to it only: use `cimg upgrade " + cluster + " " +
+                           asked + "` to go to another image");
   p.state = *have;
   p.continues = Unfinished(*have, "rollback");
   if (!p.continues) p.state.operation = NextOperation(have, "rollback");
@@ -132,7 +134,8 @@ ClusterState AfterDeploy(const std::optional<ClusterState>& have, const ImageRec
 }
 
 std::string OperationStepValue(const ClusterState& during) {
-  std::string target = during.operation.rfind("rollback-", 0) == 0 ? during.previous.id : during.image_id;
+  std::string target =
+      during.operation.rfind("rollback-", 0) == 0 ? during.previous.id : during.image_id;
   return during.operation + "/" + target;
 }
 
@@ -147,7 +150,8 @@ Status CheckRollbackImage(Store& store, const std::string& cluster, const ImageR
   if (!found.ok() && !found.status().IsNotFound()) return found.status();
   return Status::NotFound("the previous image of cluster " + cluster + ", " + target.name + " (" +
                           target.id + "), is no longer in the store; get it back with `cimg pull " +
-                          target.name + "` (if that name still gives this image) or `cimg load -i "
+                          target.name +
+                          "` (if that name still gives this image) or `cimg load -i "
                           "FILE`, then run cimg rollback again");
 }
 

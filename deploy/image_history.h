@@ -34,9 +34,9 @@
 namespace cfs::deploy {
 
 struct UpgradePlan {
-  ClusterState state;             // to save once every host is reached
+  ClusterState state;                      // to save once every host is reached
   bool keep_previous_clusterfile = false;  // save Clusterfile as Clusterfile.previous first
-  bool continues = false;         // the last upgrade's operation again
+  bool continues = false;                  // the last upgrade's operation again
 };
 
 // `have`: the cluster's record (nullopt: none; its image_id must be known,
@@ -46,16 +46,16 @@ Result<UpgradePlan> PlanUpgrade(const std::string& cluster, const std::optional<
                                 const ImageRecord& to, int64_t now);
 
 struct RollbackPlan {
-  ClusterState state;   // to save once every host is reached ("rolling-back")
-  ImageRecord target;   // the previous image
+  ClusterState state;  // to save once every host is reached ("rolling-back")
+  ImageRecord target;  // the previous image
   bool continues = false;
 };
 
 // `asked`: the IMAGE given on the command line (empty: none); it must name
 // the previous image (its name, or a prefix of its ID or manifest digest).
 Result<RollbackPlan> PlanRollback(const std::string& cluster,
-                                  const std::optional<ClusterState>& have,
-                                  const std::string& asked, int64_t now);
+                                  const std::optional<ClusterState>& have, const std::string& asked,
+                                  int64_t now);
 
 // The record after the operation of `during` (an Upgrade or Rollback plan's
 // state) succeeded, or failed with `detail`.

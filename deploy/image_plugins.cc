@@ -14,7 +14,8 @@ Result<std::vector<Plugin>> ParsePluginListing(const std::string& listing) {
   while (pos < listing.size()) {
     size_t nl = listing.find('\n', pos);
     if (listing.compare(pos, kHeader.size(), kHeader) != 0 || nl == std::string::npos)
-      return Status::Corruption("plugin listing from master0: bad header at byte " + std::to_string(pos));
+      return Status::Corruption("plugin listing from master0: bad header at byte " +
+                                std::to_string(pos));
     std::string line = listing.substr(pos + kHeader.size(), nl - pos - kHeader.size());
     char* end = nullptr;
     unsigned long long size = std::strtoull(line.c_str(), &end, 10);

@@ -45,7 +45,9 @@ TEST(ImagePlugins, ParsesTheListing) {
 }
 
 TEST(ImagePlugins, ErrorsNameTheFile) {
-  auto bad = ParsePluginListing(File("bad.yaml", "kind: Plugin\nmetadata: {name: x}\nspec:\n  type: SHELL\n  action: sometime\n  data: x\n"));
+  auto bad = ParsePluginListing(File(
+      "bad.yaml",
+      "kind: Plugin\nmetadata: {name: x}\nspec:\n  type: SHELL\n  action: sometime\n  data: x\n"));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message().rfind("plugins/bad.yaml:", 0), 0u) << bad.status().message();
   EXPECT_FALSE(ParsePluginListing("garbage\n").ok());

@@ -1,10 +1,11 @@
 // cimg upgrade and cimg rollback: the cluster's record (deploy/saved_cluster.h,
 // deploy/image_history.h) read and planned here, deploy/ does the work.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <optional>
-#include <unistd.h>
 
 #include "deploy/clusterfile.h"
 #include "deploy/deploy.h"
@@ -29,7 +30,7 @@ std::vector<std::string> Ips(const dp::Clusterfile& cf) {
 // The cluster's record, with the current image's ID filled from the store
 // for a record of an older cimg (or none); a note when it cannot be.
 std::optional<dp::ClusterState> CurrentRecord(cfs::Store& store, const std::string& dir,
-                                             const dp::Clusterfile& saved) {
+                                              const dp::Clusterfile& saved) {
   std::optional<dp::ClusterState> have;
   if (auto st = dp::LoadClusterState(dir, saved.name); st.ok()) have = *st;
   if (have && !have->image_id.empty()) return have;
@@ -70,8 +71,9 @@ dp::Clusterfile UpgradeClusterfile(const UpgradeFlags& f, const dp::Clusterfile&
   }
   dp::Clusterfile cf = Must(dp::LoadClusterfile(f.file));
   if (Ips(cf) != Ips(saved))
-    Fail(cfs::Status::Invalid(f.file + ": its hosts differ from cluster " + saved.name +
-                              "'s; an upgrade keeps the hosts (cimg scale-up / scale-down change them)"));
+    Fail(cfs::Status::Invalid(
+        f.file + ": its hosts differ from cluster " + saved.name +
+        "'s; an upgrade keeps the hosts (cimg scale-up / scale-down change them)"));
   return cf;
 }
 
@@ -102,7 +104,8 @@ void RunUpgrade(const Global& g, const UpgradeFlags& f, bool quiet) {
   if (!r.ok() && saved_state)
     SaveState(dir, name, dp::Failed(plan.state, r.status().message(), std::time(nullptr)));
   if (!r.ok())
-    Fail(cfs::Status::Aborted(r.status().message() + "; fix it and run cimg upgrade again (it resumes)"));
+    Fail(cfs::Status::Aborted(r.status().message() +
+                              "; fix it and run cimg upgrade again (it resumes)"));
   SaveState(dir, name, dp::Finished(plan.state, std::time(nullptr)));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   PrintReport(cf, *r, secs, f.format == "json");
@@ -112,7 +115,8 @@ void RunUpgrade(const Global& g, const UpgradeFlags& f, bool quiet) {
 }
 
 void AddUpgrade(CLI::App& app, const Global& g, const bool& quiet) {
-  auto* up = app.add_subcommand("upgrade", "Upgrade a deployed cluster to a new image (sealer upgrade)");
+  auto* up =
+      app.add_subcommand("upgrade", "Upgrade a deployed cluster to a new image (sealer upgrade)");
   static UpgradeFlags f;
   up->add_option("CLUSTER", f.name, "Name of a cluster deployed from here");
   up->add_option("IMAGE", f.image, "The new cluster image; pulled when it is a registry reference");
@@ -127,7 +131,8 @@ void AddUpgrade(CLI::App& app, const Global& g, const bool& quiet) {
   up->footer(
       "Sends each host only what changed of the rootfs, runs the image's and the Clusterfile's\n"
       "upgrade-host hooks (every host), kubeadm upgrade (apply on master0, node elsewhere) when\n"
-      "the image carries bin/kubeadm, the upgrade hooks (master0), then the image's CMDs and apps.\n"
+      "the image carries bin/kubeadm, the upgrade hooks (master0), then the image's CMDs and "
+      "apps.\n"
       "The image left (name, image ID, manifest digest) and its Clusterfile are recorded for\n"
       "cimg rollback. A failed upgrade is resumed by running the same command again.\n\n"
       "Examples:\n"
@@ -147,7 +152,8 @@ dp::Clusterfile RollbackClusterfile(const std::string& dir, const dp::Clusterfil
                                     const dp::ImageRecord& target) {
   auto prev = dp::LoadClusterfile(dp::PreviousClusterfile(dir, now.name));
   if (!prev.ok())
-    Fail(cfs::Status::NotFound("cluster " + now.name + ": the Clusterfile before its upgrade is missing (" +
+    Fail(cfs::Status::NotFound("cluster " + now.name +
+                               ": the Clusterfile before its upgrade is missing (" +
                                prev.status().message() + "); nothing was changed"));
   dp::Clusterfile cf = *prev;
   cf.hosts = now.hosts;
@@ -177,7 +183,8 @@ void RunRollback(const Global& g, const RollbackFlags& f, bool quiet) {
   if (!r.ok() && saved_state)
     SaveState(dir, f.name, dp::Failed(plan.state, r.status().message(), std::time(nullptr)));
   if (!r.ok())
-    Fail(cfs::Status::Aborted(r.status().message() + "; fix it and run cimg rollback again (it resumes)"));
+    Fail(cfs::Status::Aborted(r.status().message() +
+                              "; fix it and run cimg rollback again (it resumes)"));
   cf.image = plan.target.name;
   Must(dp::SaveCluster(dir, cf));
   SaveState(dir, f.name, dp::Finished(plan.state, std::time(nullptr)));
@@ -206,7 +213,8 @@ void AddRollback(CLI::App& app, const Global& g, const bool& quiet) {
       "when none is recorded or the store no longer holds it (cimg pull / cimg load it back).\n\n"
       "Examples:\n"
       "  cimg rollback my-cluster\n"
-      "  cimg rollback my-cluster registry.example.com/k8s:v1.26.6   # must be the previous image\n");
+      "  cimg rollback my-cluster registry.example.com/k8s:v1.26.6   # must be the previous "
+      "image\n");
   rb->callback([&g, &quiet] { RunRollback(g, f, quiet); });
 }
 
