@@ -17,9 +17,9 @@
 #  4. rollback: v2's rollback hook on master0, then every host's rootfs
 #     hashes as after the fresh deploy of v1; the cluster is v1 again and
 #     has no previous image (a second rollback is refused);
-#  5. upgrade again with an upgrade-host hook failing on one node: one-line
-#     error naming that host; a re-run completes, running only what had not
-#     run (every hook once per host);
+#  5. upgrade again (-f Clusterfile) with an upgrade-host hook failing on one
+#     node: one-line error naming that host; a re-run completes, running only
+#     what had not run (every hook once per host);
 #  6. rollback refused, changing nothing, when the previous image is gone
 #     from the store (and a re-tag of its name does not bring it back); an
 #     IMAGE other than the previous one is refused; once `cimg load` brings
@@ -238,8 +238,11 @@ log "4. rollback: every host's rootfs is v1's again; a second rollback: $ERR_LIN
 # ------------------------------------------ 5. a hook failing on one node
 node_exec 3 mkdir -p $TL
 node_exec 3 touch $TL/fail-b-host
+# This attempt with -f (the saved Clusterfile with a new spec.image), the
+# re-run with CLUSTER IMAGE: the same upgrade.
+sed 's#image: test/up:1#image: test/up:2#' "$ROOT/clusters/up/Clusterfile" >"$T/Clusterfile.v2"
 rc=0
-"$CIMG" --root "$ROOT" upgrade up test/up:2 "${KH[@]}" >"$T/up2.out" 2>"$T/up2.err" || rc=$?
+"$CIMG" --root "$ROOT" upgrade -f "$T/Clusterfile.v2" "${KH[@]}" >"$T/up2.out" 2>"$T/up2.err" || rc=$?
 (( rc != 0 )) || fail "an upgrade whose hook fails succeeded"
 ERR_LINE=$(tail -1 "$T/up2.err")
 [[ "$ERR_LINE" == "cimg: host $N2: plugin b-host (upgrade-host) failed"* ]] ||
