@@ -101,7 +101,8 @@ void RunUpgrade(const Global& g, const UpgradeFlags& f, bool quiet) {
   };
   auto t0 = std::chrono::steady_clock::now();
   auto r = dp::Upgrade(*store, cf, dp::OperationStepValue(plan.state), o);
-  if (!r.ok() && saved_state)
+  if (!r.ok() && !saved_state) Fail(r.status());  // no host changed
+  if (!r.ok())
     SaveState(dir, name, dp::Failed(plan.state, r.status().message(), std::time(nullptr)));
   if (!r.ok())
     Fail(cfs::Status::Aborted(r.status().message() +
@@ -180,7 +181,8 @@ void RunRollback(const Global& g, const RollbackFlags& f, bool quiet) {
   };
   auto t0 = std::chrono::steady_clock::now();
   auto r = dp::Rollback(*store, cf, dp::OperationStepValue(plan.state), o);
-  if (!r.ok() && saved_state)
+  if (!r.ok() && !saved_state) Fail(r.status());  // no host changed
+  if (!r.ok())
     SaveState(dir, f.name, dp::Failed(plan.state, r.status().message(), std::time(nullptr)));
   if (!r.ok())
     Fail(cfs::Status::Aborted(r.status().message() +

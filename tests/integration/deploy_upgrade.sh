@@ -23,7 +23,8 @@
 #  6. rollback refused, changing nothing, when the previous image is gone
 #     from the store (and a re-tag of its name does not bring it back); an
 #     IMAGE other than the previous one is refused; once `cimg load` brings
-#     it back, the rollback completes (rootfs = v1's again).
+#     it back, the rollback completes (rootfs = v1's again); an upgrade to an
+#     image whose template cannot render is refused before any host changes.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -287,6 +288,32 @@ for i in 1 2 3; do
 done
 assert_eq "up test/up:1 - rolled-back" "$(state)" "cimg clusters after the second rollback"
 log "6. after cimg load the rollback completes: every rootfs is v1's"
+
+# An image whose template cannot render is refused before any host changes.
+C3=$T/ctx3
+cp -a "$C1" "$C3"
+mkdir -p "$C3/statics"
+echo 'zone {{ .NO_SUCH_KEY }}' >"$C3/statics/zone.txt"
+echo "v3" >"$C3/data/version"
+ci build -t test/up:3 "$C3" >"$T/build3.out" 2>&1 || fail "build v3: $(tail -5 "$T/build3.out")"
+cp "$ROOT/clusters/up/state" "$T/state.before"
+cp "$ROOT/clusters/up/Clusterfile" "$T/cf.before"
+rc=0
+ci upgrade up test/up:3 "${KH[@]}" >/dev/null 2>"$T/up4.err" || rc=$?
+(( rc != 0 && rc < 128 )) || fail "upgrade to an image with a bad template: exit $rc"
+ERR_LINE=$(tail -1 "$T/up4.err")
+[[ "$ERR_LINE" =~ ^cimg:\ host\ [0-9.]+:\ statics/zone.txt:1:.*NO_SUCH_KEY ]] ||
+  fail "the refusal does not name the host and the template: $ERR_LINE"
+[[ "$ERR_LINE" != *"run cimg upgrade again"* ]] || fail "a refusal before any host changed says to re-run: $ERR_LINE"
+if grep -v -e '^error: host [0-9.]*: statics/zone.txt:1:' -e '^cimg: ' "$T/up4.err" | grep . >/dev/null; then
+  fail "unexpected stderr lines: $(cat "$T/up4.err")"
+fi
+cmp -s "$T/state.before" "$ROOT/clusters/up/state" || fail "a refused upgrade changed the cluster's state"
+cmp -s "$T/cf.before" "$ROOT/clusters/up/Clusterfile" || fail "a refused upgrade changed the saved Clusterfile"
+for i in 1 2 3; do
+  rootfs_listing $i | diff -q "$T/v1.rootfs.$i" - >/dev/null || fail "node $i: a refused upgrade changed the rootfs"
+done
+log "6. an image whose template fails is refused before any host changes: $ERR_LINE"
 
 ci delete up "${KH[@]}" >/dev/null 2>"$T/del.err" || fail "delete: $(tail -5 "$T/del.err")"
 [[ -z "$(ci clusters -q)" ]] || fail "cimg clusters lists a deleted cluster"
