@@ -16,6 +16,7 @@
 #include "deploy/kubeadm.h"
 #include "deploy/launch_plan.h"
 #include "deploy/node_labels.h"
+#include "deploy/profile_record.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
 #include "store/image_stack.h"
@@ -60,16 +61,12 @@ class Deployment {
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
-    RETURN_IF_ERROR(InitHosts());
-    RETURN_IF_ERROR(StartRegistry());
-    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
-    if (PlanHas(plan0_, "bin/kubeadm")) {
-      RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
-      RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
-    }
-    RETURN_IF_ERROR(RunCommands());
-    RETURN_IF_ERROR(Launch());
-    return run_.Phase("post-install", all_, img_.id, true);
+    ReadProfile* profile = run_.options().record_profile;
+    if (profile) RETURN_IF_ERROR(MarkProfileStart(run_, m0_));
+    RETURN_IF_ERROR(RunSteps());
+    if (!profile) return Status::Ok();
+    ASSIGN_OR_RETURN(*profile, CollectProfile(run_, m0_));
+    return Status::Ok();
   }
 
   // Upgrade (deploy.h): the new rootfs, "upgrade-host" hooks, the
@@ -127,6 +124,20 @@ class Deployment {
     apps.app_env = launch_.template_env;
     apps.filters = launch_.files;
     return PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps);
+  }
+
+  // 3.-6. Every step after the rootfs is sent.
+  Status RunSteps() {
+    RETURN_IF_ERROR(InitHosts());
+    RETURN_IF_ERROR(StartRegistry());
+    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
+    if (PlanHas(plan0_, "bin/kubeadm")) {
+      RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
+      RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
+    }
+    RETURN_IF_ERROR(RunCommands());
+    RETURN_IF_ERROR(Launch());
+    return run_.Phase("post-install", all_, img_.id, true);
   }
 
   // 1. Every host reached (after every plan is made) before anything

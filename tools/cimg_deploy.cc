@@ -137,6 +137,15 @@ void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o
   PrintReport(cf, r, secs, as_json);
 }
 
+// Writes what `deploy --record-profile` recorded; says when it is empty (every
+// step was done before: nothing ran to read the files).
+void WriteDeployProfile(const cfs::ReadProfile& p, const std::string& file) {
+  Must(cfs::WriteFileAtomic(file, p.ToText()).Prefix(file));
+  if (p.ranges.empty())
+    std::fprintf(stderr, "cimg: warning: %s: no file was read (steps done before are skipped: "
+                 "record on a fresh cluster)\n", file.c_str());
+}
+
 // The flags of cimg deploy (static: CLI11 keeps pointers to them).
 struct DeployFlags {
   std::string file, image, name = "my-cluster", format;
@@ -145,6 +154,7 @@ struct DeployFlags {
   RegistryFlags reg;
   bool resend = false, prune_hosts = false;
   std::vector<std::string> cmd, apps;
+  std::string record_profile;
 };
 
 // The Clusterfile cimg deploy applies: -f's, or one made of IMAGE and the
@@ -204,11 +214,16 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
                    "(default: refuse)");
   deploy->add_option("--format", f.format, "Report format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  deploy->add_option("--record-profile", f.record_profile,
+                     "Write the files master0 read during the steps that ran, in order, to FILE "
+                     "(a bring-up profile for `cimg profile attach`)");
   deploy->footer(
       "Examples:\n"
       "  cimg deploy -f Clusterfile      # kind: Application documents choose the apps and their config\n"
       "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3 -i ~/.ssh/id_ed25519 \\\n"
-      "      --apps calico,nginx\n");
+      "      --apps calico,nginx\n"
+      "  cimg deploy -f Clusterfile --record-profile app.profile   # on a fresh cluster\n"
+      "  cimg profile attach demo/app:1 app.profile  # lazy mounts of it fetch those files first\n");
   deploy->callback([&g, &quiet] {
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));
@@ -217,7 +232,10 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
     o.resend = f.resend;
     o.progress = StderrProgress(quiet);
     Must(dp::CheckDroppedHosts(ClustersDir(*store), cf, f.prune_hosts, o));
+    cfs::ReadProfile profile;
+    if (!f.record_profile.empty()) o.record_profile = &profile;
     RunDeploy(*store, cf, o, f.format == "json");
+    if (!f.record_profile.empty()) WriteDeployProfile(profile, f.record_profile);
   });
 }
 
