@@ -322,6 +322,21 @@ Result<Clusterfile> ParseClusterfile(const std::string& text, const std::string&
   return c;
 }
 
+Result<std::vector<Plugin>> ParsePluginDocs(const std::string& text, const std::string& file) {
+  Parser p(file);
+  std::vector<Plugin> out;
+  try {
+    for (const auto& doc : YAML::LoadAll(text)) {
+      if (doc.IsNull() || !doc.IsMap() || !doc["kind"] || doc["kind"].Scalar() != "Plugin") continue;
+      ASSIGN_OR_RETURN(Plugin pl, p.PluginDoc(doc));
+      out.push_back(std::move(pl));
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return out;
+}
+
 Result<Clusterfile> LoadClusterfile(const std::string& path) {
   auto text = ReadFile(path);
   if (!text.ok()) return Status::NotFound("Clusterfile " + path + ": " + text.status().message());

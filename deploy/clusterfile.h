@@ -61,9 +61,11 @@ struct HostGroup {
   std::vector<int> ip_lines;  // parsed: the Clusterfile line of each of ips (for errors)
 };
 
-// Plugin phases, in lifecycle order.
-inline constexpr const char* kPhases[] = {"pre-init-host", "post-init-host", "pre-install",
-                                          "post-install",  "pre-clean-host", "post-clean-host"};
+// Plugin phases, in lifecycle order; the last three are sealer's upgrade
+// and rollback phases (deploy.h, Upgrade and Rollback).
+inline constexpr const char* kPhases[] = {"pre-init-host",  "post-init-host", "pre-install",
+                                          "post-install",   "pre-clean-host", "post-clean-host",
+                                          "upgrade-host",   "upgrade",        "rollback"};
 
 struct Plugin {
   std::string name;
@@ -104,6 +106,11 @@ struct Clusterfile {
 // Parses a Clusterfile; `file` names it in errors.
 Result<Clusterfile> ParseClusterfile(const std::string& text, const std::string& file);
 Result<Clusterfile> LoadClusterfile(const std::string& path);
+
+// The kind: Plugin documents of a plugin file (an image's plugins/*.yaml, as
+// sealer loads them); documents of other kinds are skipped. Errors name
+// "FILE:LINE".
+Result<std::vector<Plugin>> ParsePluginDocs(const std::string& text, const std::string& file);
 // The canonical YAML of c (what deploy saves as the applied Clusterfile).
 std::string EmitClusterfile(const Clusterfile& c);
 

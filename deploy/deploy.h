@@ -38,6 +38,39 @@
 //   no-op. Bring-up steps (kubeadm init/join) run once per cluster; init.sh,
 //   CMDs and plugins run again when the image changes.
 //
+//   Upgrade(store, clusterfile, op): cf.image is the new image; in the order
+//   of sealer's upgrade (cmd/sealer/cmd/cluster/upgrade.go and
+//   pkg/cluster-runtime/upgrader.go):
+//     0.-2. as Deploy: templates rendered, every host reached and its
+//        platform checked, then each host sent what it lacks of the new
+//        rootfs (only what changed: the host records);
+//     3. the "upgrade-host" hooks on every host of their scope: SHELL plugins
+//        of the image (its plugins/*.yaml, read from master0's new rootfs,
+//        deploy/image_plugins.h) and of the Clusterfile, by name;
+//     4. the built-in registry on master0, as Deploy's step 4;
+//     5. when the image carries bin/kubeadm: `kubeadm upgrade apply VERSION
+//        -y` on master0, `kubeadm upgrade node` on the other masters, then
+//        the nodes, one by one (kubeadm.h, as sealer's kubeadm runtime);
+//     6. the "upgrade" hooks on master0 (sealer's cluster hooks: any scope);
+//     7. the image's CMDs and apps on master0, as Deploy's step 6.
+//   No init.sh, no kubeadm init/join, no install phases (sealer runs none).
+//   Steps 3, 5, 6 are recorded with `op` (deploy/image_history.h): a re-run
+//   with the same op skips what is done.
+//
+//   Rollback(store, clusterfile, op): cf is the Clusterfile before the
+//   upgrade, its image the previous one (pinned by image ID), in the
+//   order of sealer's rollback (pkg/cluster-runtime/rollback.go):
+//     0.-1. as Deploy (the previous image's templates rendered first);
+//     2. the "rollback" hooks on master0: the image being left (master0's
+//        rootfs plugins/) and the Clusterfile's, by name; then recorded as
+//        step rollback-hooks (a re-run after the rootfs changed skips them);
+//     3. each host sent what it lacks of the previous rootfs, and what the
+//        new image added removed: the rootfs is then the previous image's,
+//        byte for byte;
+//     4. the built-in registry (sealer reconciles it before the hooks; ours
+//        is served from the rootfs, so it is started once that is back);
+//     5. the previous image's CMDs and apps on master0.
+//
 //   Delete(clusterfile): on every host "pre-clean-host", `kubeadm reset -f`
 //   (when the image carries kubeadm), scripts/clean.sh, stops the registry,
 //   "post-clean-host", removes /var/lib/cimg/<cluster>.
@@ -103,6 +136,14 @@ struct DeployReport {
 
 // REQUIRES: cf.image names an image in `store`.
 Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o);
+
+// Upgrade and Rollback (above); `op`: the value their steps are recorded
+// with (deploy/image_history.h, OperationStepValue).
+// REQUIRES: cf.image names an image in `store`.
+Result<DeployReport> Upgrade(Store& store, const Clusterfile& cf, const std::string& op,
+                             const DeployOptions& o);
+Result<DeployReport> Rollback(Store& store, const Clusterfile& cf, const std::string& op,
+                              const DeployOptions& o);
 
 // Cleans `ips` (all hosts of cf when empty) of the cluster.
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o);

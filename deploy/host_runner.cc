@@ -179,15 +179,24 @@ Status HostRunner::Mark(HostCtx& c, const std::string& id, const std::string& va
 
 Status HostRunner::Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
                          const std::string& image_id, bool record) {
-  for (const auto& p : cf_.plugins) {
-    if (std::find(p.phases.begin(), p.phases.end(), phase) == p.phases.end()) continue;
+  std::vector<Plugin> hooks;
+  for (const auto& p : cf_.plugins)
+    if (std::find(p.phases.begin(), p.phases.end(), phase) != p.phases.end()) hooks.push_back(p);
+  return Hooks(phase, hooks, hosts, record ? image_id : "", false);
+}
+
+Status HostRunner::Hooks(const std::string& phase, const std::vector<Plugin>& hooks,
+                         const std::vector<HostCtx*>& hosts, const std::string& value,
+                         bool any_scope) {
+  for (const auto& p : hooks) {
     std::vector<HostCtx*> in;
     for (HostCtx* h : hosts)
-      if (p.scope.empty() || std::find(p.scope.begin(), p.scope.end(), h->role()) != p.scope.end())
+      if (any_scope || p.scope.empty() ||
+          std::find(p.scope.begin(), p.scope.end(), h->role()) != p.scope.end())
         in.push_back(h);
-    std::string id = record ? "plugin-" + p.name + "-" + phase : "";
+    std::string id = value.empty() ? "" : "plugin-" + p.name + "-" + phase;
     RETURN_IF_ERROR(ForEach(in, [&](HostCtx& c) {
-      return Step(c, id, image_id, "plugin " + p.name + " (" + phase + ")",
+      return Step(c, id, value, "plugin " + p.name + " (" + phase + ")",
                   HostCommand(host_scripts::kRunPlugin, {Rootfs()}), p.data);
     }));
   }

@@ -92,6 +92,13 @@ class HostRunner {
   Status Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
                const std::string& image_id, bool record);
 
+  // Runs `hooks` (plugins of `phase`) one after the other, each on the
+  // hosts of its scope among `hosts` (all of them when `any_scope`: sealer's
+  // cluster hooks, run on master0 whatever their scope); recorded as steps
+  // "plugin-NAME-PHASE" with `value` (not recorded when empty).
+  Status Hooks(const std::string& phase, const std::vector<Plugin>& hooks,
+               const std::vector<HostCtx*>& hosts, const std::string& value, bool any_scope);
+
   // "host IP: what failed (exit status N): last line", the output's tail
   // logged as "IP| line".
   Status Fail(const HostCtx& c, const std::string& what, const ExecResult& r) const;

@@ -149,4 +149,15 @@ Status BringUpCluster(HostRunner& run, const std::vector<HostCtx*>& all, bool co
   });
 }
 
+Status UpgradeKubernetes(HostRunner& run, const std::vector<HostCtx*>& all,
+                         const std::string& value) {
+  for (size_t i = 0; i < all.size(); i++) {
+    HostCtx& c = *all[i];
+    const std::string mode = i == 0 ? "apply" : "node";
+    RETURN_IF_ERROR(run.Step(c, "kubeadm-upgrade", value, "kubeadm upgrade " + mode,
+                             HostCommand(host_scripts::kKubeadmUpgrade, {run.Rootfs(), mode, c.role()})));
+  }
+  return Status::Ok();
+}
+
 }  // namespace cfs::deploy

@@ -23,4 +23,13 @@ std::string ParseJoinCommand(const std::string& out);
 // else --apiserver-advertise-address master0).
 Status BringUpCluster(HostRunner& run, const std::vector<HostCtx*>& all, bool config);
 
+// The upgrade of Kubernetes with the new image's kubeadm, in sealer's order:
+// master0 (`kubeadm upgrade apply VERSION -y`), then the other masters one
+// by one, then the nodes one by one (`kubeadm upgrade node`), each with its
+// kubelet restarted (host/kubeadm_upgrade.sh). Each host's upgrade is a
+// step recorded with `value` (deploy/image_history.h's OperationStepValue).
+// REQUIRES: all[0] is master0, every host connected; the image carries
+// bin/kubeadm and etc/kubeadm.yml names kubernetesVersion.
+Status UpgradeKubernetes(HostRunner& run, const std::vector<HostCtx*>& all, const std::string& value);
+
 }  // namespace cfs::deploy

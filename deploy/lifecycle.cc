@@ -11,6 +11,7 @@
 #include "deploy/deploy.h"
 #include "deploy/host_runner.h"
 #include "deploy/host_script.h"
+#include "deploy/image_plugins.h"
 #include "deploy/ip_range.h"
 #include "deploy/kubeadm.h"
 #include "deploy/launch_plan.h"
@@ -56,13 +57,7 @@ class Deployment {
       : run_(run), img_(img), launch_(launch), all_(all), m0_(*all[0]) {}
 
   Status Run(Store& store, const LayerStack& stack) {
-    // Every host's templates rendered before any host is reached: a
-    // template error leaves every host as it was.
-    PlanExtras apps;
-    apps.app_env = launch_.template_env;
-    apps.filters = launch_.files;
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
-                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps));
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, Plan(store, stack));
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
@@ -72,6 +67,44 @@ class Deployment {
     if (!profile) return Status::Ok();
     ASSIGN_OR_RETURN(*profile, CollectProfile(run_, m0_));
     return Status::Ok();
+  }
+
+  // Upgrade (deploy.h): the new rootfs, "upgrade-host" hooks, the
+  // registry, kubeadm upgrade, "upgrade" hooks on master0, the commands and
+  // apps. Steps are recorded with `op`.
+  Status RunUpgrade(Store& store, const LayerStack& stack, const std::string& op) {
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, Plan(store, stack));
+    RETURN_IF_ERROR(ConnectAll());
+    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
+    plan0_ = std::move(plans[0]);
+    ASSIGN_OR_RETURN(std::vector<Plugin> plugins, ReadImagePlugins(run_, m0_));
+    const auto& mine = run_.cluster().plugins;
+    RETURN_IF_ERROR(run_.Hooks("upgrade-host", HooksOf("upgrade-host", plugins, mine), all_, op, false));
+    RETURN_IF_ERROR(StartRegistry());
+    if (PlanHas(plan0_, "bin/kubeadm")) RETURN_IF_ERROR(UpgradeKubernetes(run_, all_, op));
+    RETURN_IF_ERROR(run_.Hooks("upgrade", HooksOf("upgrade", plugins, mine), {&m0_}, op, true));
+    RETURN_IF_ERROR(RunCommands());
+    return Launch();
+  }
+
+  // Rollback (deploy.h): "rollback" hooks of the image being left on
+  // master0, then this (the previous) image's rootfs, the registry, the
+  // commands and apps. Steps are recorded with `op`.
+  Status RunRollback(Store& store, const LayerStack& stack, const std::string& op) {
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, Plan(store, stack));
+    RETURN_IF_ERROR(ConnectAll());
+    // Once they ran, master0 holds another image: a re-run skips them.
+    if (m0_.steps["rollback-hooks"] != op) {
+      ASSIGN_OR_RETURN(std::vector<Plugin> plugins, ReadImagePlugins(run_, m0_));
+      RETURN_IF_ERROR(run_.Hooks("rollback", HooksOf("rollback", plugins, run_.cluster().plugins),
+                                 {&m0_}, op, true));
+      RETURN_IF_ERROR(run_.Step(m0_, "rollback-hooks", op, "rollback hooks done", "true"));
+    }
+    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
+    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(StartRegistry());
+    RETURN_IF_ERROR(RunCommands());
+    return Launch();
   }
 
   DeployReport Report() const {
@@ -84,6 +117,15 @@ class Deployment {
   }
 
  private:
+  // 0. Every host's templates rendered before any host is reached: a
+  //    template error leaves every host as it was.
+  Result<std::vector<RootfsPlan>> Plan(Store& store, const LayerStack& stack) {
+    PlanExtras apps;
+    apps.app_env = launch_.template_env;
+    apps.filters = launch_.files;
+    return PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps);
+  }
+
   // 3.-6. Every step after the rootfs is sent.
   Status RunSteps() {
     RETURN_IF_ERROR(InitHosts());
@@ -235,7 +277,12 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 
 }  // namespace
 
-Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
+namespace {
+
+enum class Kind { kDeploy, kUpgrade, kRollback };
+
+Result<DeployReport> RunLifecycle(Store& store, const Clusterfile& cf, const DeployOptions& o,
+                                  Kind kind, const std::string& op) {
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   HostRunner run(cf, o);
   ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
@@ -246,8 +293,28 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
   ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, details));
   Hosts hosts(run, {}, img.env);
   Deployment d(run, img, launch, hosts.all());
-  RETURN_IF_ERROR(d.Run(store, image.stack));
+  switch (kind) {
+    case Kind::kDeploy: RETURN_IF_ERROR(d.Run(store, image.stack)); break;
+    case Kind::kUpgrade: RETURN_IF_ERROR(d.RunUpgrade(store, image.stack, op)); break;
+    case Kind::kRollback: RETURN_IF_ERROR(d.RunRollback(store, image.stack, op)); break;
+  }
   return d.Report();
+}
+
+}  // namespace
+
+Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
+  return RunLifecycle(store, cf, o, Kind::kDeploy, "");
+}
+
+Result<DeployReport> Upgrade(Store& store, const Clusterfile& cf, const std::string& op,
+                             const DeployOptions& o) {
+  return RunLifecycle(store, cf, o, Kind::kUpgrade, op);
+}
+
+Result<DeployReport> Rollback(Store& store, const Clusterfile& cf, const std::string& op,
+                              const DeployOptions& o) {
+  return RunLifecycle(store, cf, o, Kind::kRollback, op);
 }
 
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o) {

@@ -45,7 +45,11 @@ Status SaveClusterState(const std::string& clusters_dir, const std::string& name
                         const ClusterState& st) {
   RETURN_IF_ERROR(CheckClusterName(name));
   nlohmann::json j{{"state", st.state}, {"image", st.image}, {"detail", st.detail},
-                   {"updated", st.updated}};
+                   {"updated", st.updated}, {"image_id", st.image_id}, {"manifest", st.manifest},
+                   {"operation", st.operation}};
+  if (!st.previous.empty())
+    j["previous"] = {{"name", st.previous.name}, {"id", st.previous.id},
+                     {"manifest", st.previous.manifest}};
   RETURN_IF_ERROR(MakeDirs(clusters_dir + "/" + name, 0700));
   return WriteFileAtomic(StatePath(clusters_dir, name), j.dump() + "\n", 0600);
 }
@@ -63,7 +67,24 @@ Result<ClusterState> LoadClusterState(const std::string& clusters_dir, const std
   st.image = j.value("image", "");
   st.detail = j.value("detail", "");
   st.updated = j.value("updated", int64_t{0});
+  st.image_id = j.value("image_id", "");
+  st.manifest = j.value("manifest", "");
+  st.operation = j.value("operation", "");
+  if (auto p = j.find("previous"); p != j.end() && p->is_object()) {
+    st.previous.name = p->value("name", "");
+    st.previous.id = p->value("id", "");
+    st.previous.manifest = p->value("manifest", "");
+  }
   return st;
+}
+
+std::string PreviousClusterfile(const std::string& clusters_dir, const std::string& name) {
+  return SavedClusterfile(clusters_dir, name) + ".previous";
+}
+
+Status KeepPreviousClusterfile(const std::string& clusters_dir, const std::string& name) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(SavedClusterfile(clusters_dir, name), 16 << 20));
+  return WriteFileAtomic(PreviousClusterfile(clusters_dir, name), text, 0600);
 }
 
 Result<std::vector<std::string>> ListSavedClusters(const std::string& clusters_dir) {
@@ -78,6 +99,7 @@ Result<std::vector<std::string>> ListSavedClusters(const std::string& clusters_d
 void ForgetCluster(const std::string& clusters_dir, const std::string& name) {
   std::string saved = SavedClusterfile(clusters_dir, name);
   unlink(StatePath(clusters_dir, name).c_str());
+  unlink(PreviousClusterfile(clusters_dir, name).c_str());
   unlink(saved.c_str());
   rmdir(saved.substr(0, saved.rfind('/')).c_str());
 }

@@ -23,18 +23,43 @@ Status SaveCluster(const std::string& clusters_dir, const Clusterfile& cf);
 // from here.
 Result<Clusterfile> LoadSavedCluster(const std::string& clusters_dir, const std::string& name);
 
-// How the last deploy (or scale-up) of a saved cluster went, kept next to
-// its Clusterfile (<clusters_dir>/<name>/state, JSON) for `cimg clusters`.
+// An image as a cluster records it: the name it was given by, and what a
+// re-tag of that name cannot change (its image ID and manifest digest).
+struct ImageRecord {
+  std::string name;      // as given (e.g. "test/cluster:1")
+  std::string id;        // image ID (config digest), "sha256:..."
+  std::string manifest;  // manifest digest, "sha256:..." (what the store resolves)
+  bool empty() const { return id.empty(); }
+};
+
+// How the last deploy, scale-up, upgrade or rollback of a saved cluster went,
+// kept next to its Clusterfile (<clusters_dir>/<name>/state, JSON) for
+// `cimg clusters`, `cimg upgrade` and `cimg rollback` (deploy/image_history.h).
+//
+// The file: {"state", "image", "detail", "updated"} (every version), and
+// "image_id", "manifest", "previous": {"name", "id", "manifest"},
+// "operation" (cimg upgrade/rollback); a file without them reads as empty.
 struct ClusterState {
-  std::string state;   // "deploying" (or one that died mid-way), "deployed", "failed"
-  std::string image;   // the image of that deploy
+  // "deploying" (or one that died mid-way), "deployed", "failed",
+  // "upgrading", "upgraded", "rolling-back", "rolled-back"
+  std::string state;
+  std::string image;   // the image of that deploy (its name)
   std::string detail;  // why it failed (one line); else empty
   int64_t updated = 0; // unix seconds of the change
+  std::string image_id{}, manifest{};  // that image's ID and manifest digest
+  ImageRecord previous{};  // the image the last upgrade left (rollback's target)
+  std::string operation{}; // the last upgrade or rollback: "upgrade-N" / "rollback-N"
 };
 Status SaveClusterState(const std::string& clusters_dir, const std::string& name,
                         const ClusterState& st);
 // NotFound for a cluster saved before states were kept.
 Result<ClusterState> LoadClusterState(const std::string& clusters_dir, const std::string& name);
+
+// <clusters_dir>/<name>/Clusterfile.previous: the Clusterfile the cluster
+// had before its last upgrade (what a rollback deploys again).
+std::string PreviousClusterfile(const std::string& clusters_dir, const std::string& name);
+// Copies the saved Clusterfile of `name` to PreviousClusterfile (atomically).
+Status KeepPreviousClusterfile(const std::string& clusters_dir, const std::string& name);
 
 // The names of the clusters saved in clusters_dir, sorted (none when the
 // directory does not exist).

@@ -110,5 +110,40 @@ TEST(SavedCluster, StatesAndListing) {
   EXPECT_EQ(rmdir(tmpl), 0);
 }
 
+TEST(SavedCluster, ImageRecordsAndPreviousClusterfile) {
+  char tmpl[] = "/tmp/saved_cluster_test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto cf = ParseClusterfile(kCluster, "Clusterfile");
+  ASSERT_TRUE(cf.ok());
+  ASSERT_TRUE(SaveCluster(dir, *cf).ok());
+  ClusterState st{"upgrading", "img:2", "", 300, "sha256:c2", "sha256:m2",
+                  {"img:1", "sha256:c1", "sha256:m1"}, "upgrade-1"};
+  ASSERT_TRUE(SaveClusterState(dir, "c1", st).ok());
+  auto back = LoadClusterState(dir, "c1");
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->image_id, "sha256:c2");
+  EXPECT_EQ(back->manifest, "sha256:m2");
+  EXPECT_EQ(back->operation, "upgrade-1");
+  EXPECT_EQ(back->previous.name, "img:1");
+  EXPECT_EQ(back->previous.id, "sha256:c1");
+  EXPECT_EQ(back->previous.manifest, "sha256:m1");
+  // A state of an older cimg (no image records) reads as empty ones.
+  ASSERT_TRUE(WriteFileAtomic(dir + "/c1/state",
+                              R"({"state":"deployed","image":"img:1","detail":"","updated":5})", 0600)
+                  .ok());
+  back = LoadClusterState(dir, "c1");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->previous.empty());
+  EXPECT_EQ(back->image_id, "");
+  ASSERT_TRUE(KeepPreviousClusterfile(dir, "c1").ok());
+  auto prev = LoadClusterfile(PreviousClusterfile(dir, "c1"));
+  ASSERT_TRUE(prev.ok()) << prev.status().message();
+  EXPECT_EQ(prev->image, "img:1");
+  ForgetCluster(dir, "c1");
+  EXPECT_FALSE(PathExists(dir + "/c1"));
+  EXPECT_EQ(rmdir(tmpl), 0);
+}
+
 }  // namespace
 }  // namespace cfs::deploy

@@ -19,7 +19,7 @@ using nlohmann::json;
 namespace {
 
 constexpr char kClustersTable[] =
-    "table {{.Name}}\\t{{.Image}}\\t{{.Masters}}\\t{{.Nodes}}\\t{{.State}}\\t{{.Updated}}";
+    "table {{.Name}}\\t{{.Image}}\\t{{.Previous}}\\t{{.Masters}}\\t{{.Nodes}}\\t{{.State}}\\t{{.Updated}}";
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
@@ -42,6 +42,10 @@ json ClusterJson(const std::string& dir, const std::string& name, int64_t now) {
   j["State"] = st.ok() ? st->state : cf.ok() ? "unknown" : "unreadable";
   j["Detail"] = st.ok() ? st->detail : cf.ok() ? "" : cf.status().message();
   j["DeployedImage"] = st.ok() ? st->image : "";
+  j["ImageID"] = st.ok() ? st->image_id : "";
+  // The image cimg rollback returns to (none: "-" in the table).
+  j["Previous"] = st.ok() && !st->previous.empty() ? st->previous.name : "";
+  j["PreviousID"] = st.ok() ? st->previous.id : "";
   j["UpdatedAt"] = st.ok() ? Iso(st->updated) : "";
   j["Updated"] = st.ok() ? Ago(st->updated, now) : "N/A";
   return j;
@@ -53,7 +57,8 @@ void RunClusters(const Global& g, const std::string& format, bool quiet_ids) {
   const bool as_json = cfs::tmpl::IsJsonFormat(format);
   std::optional<cfs::tmpl::Report> report;
   const std::vector<std::string> fields{"Name", "Image", "Masters", "Nodes", "State", "Detail",
-                                        "DeployedImage", "UpdatedAt", "Updated"};
+                                        "DeployedImage", "ImageID", "Previous", "PreviousID",
+                                        "UpdatedAt", "Updated"};
   if (!as_json && !quiet_ids)
     report = Must(cfs::tmpl::Report::Parse(format.empty() ? "table" : format, kClustersTable, fields));
   json all = json::array();
@@ -67,6 +72,7 @@ void RunClusters(const Global& g, const std::string& format, bool quiet_ids) {
     for (auto j : all) {
       j["Masters"] = Join(j["Masters"].get<std::vector<std::string>>());
       j["Nodes"] = Join(j["Nodes"].get<std::vector<std::string>>());
+      if (j["Previous"] == "") j["Previous"] = "-";
       rows.push_back(FromJson(j));
     }
     std::fputs(Must(report->Render(rows)).c_str(), stdout);
@@ -81,11 +87,14 @@ void AddClustersCommand(CLI::App& app, const Global& g) {
   static bool names_only = false;
   c->add_option("--format", format,
                 "json, or a Go template on each cluster: {{.Name}} {{.Image}} {{.Masters}} "
-                "{{.Nodes}} {{.State}} {{.Detail}} {{.Updated}} {{.UpdatedAt}}");
+                "{{.Nodes}} {{.State}} {{.Detail}} {{.Updated}} {{.UpdatedAt}} {{.ImageID}} "
+                "{{.Previous}} {{.PreviousID}}");
   c->add_flag("-q,--quiet", names_only, "Names only");
   c->footer(
       "STATE is how the last deploy or scale-up went: deploying (running, or it died mid-way),\n"
-      "deployed, failed (DETAIL says why); unknown for a cluster saved by an older cimg.\n\n"
+      "deployed, failed (DETAIL says why); or the last upgrade or rollback: upgrading,\n"
+      "upgraded, upgrade-failed, rolling-back, rolled-back, rollback-failed; unknown for a\n"
+      "cluster saved by an older cimg. PREVIOUS is the image cimg rollback returns to.\n\n"
       "Examples:\n"
       "  cimg clusters\n"
       "  cimg clusters --format '{{.Name}} {{.State}} {{.Detail}}'\n"

@@ -113,6 +113,7 @@ void AddBuildCommands(CLI::App& app, const Global& g, const bool& quiet);  // ci
 void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_login.cc
 void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_store.cc
 void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_deploy.cc
+void AddUpgradeCommands(CLI::App& app, const Global& g, const bool& quiet); // cimg_upgrade.cc (by AddDeployCommands)
 void AddExecCommands(CLI::App& app, const Global& g, const bool& quiet);    // cimg_exec.cc
 void AddSignCommands(CLI::App& app);                                         // cimg_sign.cc
 void AddVersionCommand(CLI::App& app);                                       // cimg_version.cc

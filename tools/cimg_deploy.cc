@@ -7,9 +7,11 @@
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "deploy/clusterfile.h"
 #include "deploy/deploy.h"
+#include "deploy/image_history.h"
 #include "deploy/ip_range.h"
 #include "deploy/saved_cluster.h"
 #include "registry/image_io.h"
@@ -21,9 +23,49 @@
 
 namespace cimg {
 
-namespace {
-
 namespace dp = cfs::deploy;
+
+// Makes sure the image is in the store: pulls registry references.
+void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlags& reg, bool quiet) {
+  auto found = store.Inspect(image);
+  if (found.ok()) return;
+  if (!found.status().IsNotFound() || !cfs::registry::IsRegistryReference(image)) Fail(found.status());
+  auto ref = Must(cfs::registry::Reference::Parse(image));
+  if (!quiet) std::fprintf(stderr, "pulling %s\n", ref.ToString().c_str());
+  cfs::PullOptions o;
+  o.as_name = image;
+  o.progress = StderrProgress(quiet);
+  auto po = reg.Pull(o);
+  Must(cfs::registry::PullFromSource(store, image, po));
+}
+
+void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, bool as_json) {
+  uint64_t wire = 0, data = 0;
+  for (const auto& h : r.hosts) wire += h.wire_bytes, data += h.data_bytes;
+  if (as_json) {
+    nlohmann::json j;
+    j["Cluster"] = cf.name;
+    j["Image"] = cf.image;
+    j["Seconds"] = secs;
+    j["Hosts"] = nlohmann::json::array();
+    for (const auto& h : r.hosts)
+      j["Hosts"].push_back({{"IP", h.ip}, {"FilesSent", h.files_sent}, {"FilesRemoved", h.files_removed},
+                            {"FilesTotal", h.files_total}, {"DataBytes", h.data_bytes},
+                            {"WireBytes", h.wire_bytes}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("%-20s %14s %8s %10s %10s\n", "HOST", "SENT/ENTRIES", "REMOVED", "DATA", "WIRE");
+  for (const auto& h : r.hosts)
+    std::printf("%-20s %14s %8llu %10s %10s\n", h.ip.c_str(),
+                (std::to_string(h.files_sent) + "/" + std::to_string(h.files_total)).c_str(),
+                static_cast<unsigned long long>(h.files_removed), HumanSize(h.data_bytes).c_str(),
+                HumanSize(h.wire_bytes).c_str());
+  std::printf("cluster %s: %s on %zu hosts in %.1f s (%s of files, %s on the wire)\n", cf.name.c_str(),
+              cf.image.c_str(), r.hosts.size(), secs, HumanSize(data).c_str(), HumanSize(wire).c_str());
+}
+
+namespace {
 
 // The IPs of a --masters/--nodes value: comma-separated, each an IP or a
 // range FIRST-LAST (deploy/ip_range.h), as sealer takes them.
@@ -68,52 +110,17 @@ struct HostFlags {
 };
 
 
-// Makes sure the image is in the store: pulls registry references.
-void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlags& reg, bool quiet) {
-  auto found = store.Inspect(image);
-  if (found.ok()) return;
-  if (!found.status().IsNotFound() || !cfs::registry::IsRegistryReference(image)) Fail(found.status());
-  auto ref = Must(cfs::registry::Reference::Parse(image));
-  if (!quiet) std::fprintf(stderr, "pulling %s\n", ref.ToString().c_str());
-  cfs::PullOptions o;
-  o.as_name = image;
-  o.progress = StderrProgress(quiet);
-  auto po = reg.Pull(o);
-  Must(cfs::registry::PullFromSource(store, image, po));
-}
-
-void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, bool as_json) {
-  uint64_t wire = 0, data = 0;
-  for (const auto& h : r.hosts) wire += h.wire_bytes, data += h.data_bytes;
-  if (as_json) {
-    nlohmann::json j;
-    j["Cluster"] = cf.name;
-    j["Image"] = cf.image;
-    j["Seconds"] = secs;
-    j["Hosts"] = nlohmann::json::array();
-    for (const auto& h : r.hosts)
-      j["Hosts"].push_back({{"IP", h.ip}, {"FilesSent", h.files_sent}, {"FilesRemoved", h.files_removed},
-                            {"FilesTotal", h.files_total}, {"DataBytes", h.data_bytes},
-                            {"WireBytes", h.wire_bytes}});
-    std::printf("%s\n", j.dump(2).c_str());
-    return;
-  }
-  std::printf("%-20s %14s %8s %10s %10s\n", "HOST", "SENT/ENTRIES", "REMOVED", "DATA", "WIRE");
-  for (const auto& h : r.hosts)
-    std::printf("%-20s %14s %8llu %10s %10s\n", h.ip.c_str(),
-                (std::to_string(h.files_sent) + "/" + std::to_string(h.files_total)).c_str(),
-                static_cast<unsigned long long>(h.files_removed), HumanSize(h.data_bytes).c_str(),
-                HumanSize(h.wire_bytes).c_str());
-  std::printf("cluster %s: %s on %zu hosts in %.1f s (%s of files, %s on the wire)\n", cf.name.c_str(),
-              cf.image.c_str(), r.hosts.size(), secs, HumanSize(data).c_str(), HumanSize(wire).c_str());
-}
-
 void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
   const std::string dir = ClustersDir(store);
   bool saved = false;
+  std::optional<dp::ClusterState> have;
+  if (auto st = dp::LoadClusterState(dir, cf.name); st.ok()) have = *st;
+  auto image = dp::ResolveImage(store, cf.image);
+  const dp::ImageRecord rec = image.ok() ? *image : dp::ImageRecord{cf.image, "", ""};
   auto state = [&](const char* st, const std::string& detail) {
     // What `cimg clusters` shows; a failure to record it is not the deploy's.
-    Status s = dp::SaveClusterState(dir, cf.name, {st, cf.image, detail, std::time(nullptr)});
+    Status s = dp::SaveClusterState(dir, cf.name,
+                                    dp::AfterDeploy(have, rec, st, detail, std::time(nullptr)));
     if (!s.ok()) std::fprintf(stderr, "cimg: warning: cluster state: %s\n", s.message().c_str());
   };
   o.on_connected = [&] {
@@ -313,6 +320,7 @@ void AddDeployCommands(CLI::App& app, const Global& g, const bool& quiet) {
   AddDelete(app, g, quiet);
   AddScaleUp(app, g, quiet);
   AddScaleDown(app, g, quiet);
+  AddUpgradeCommands(app, g, quiet);  // cimg_upgrade.cc
 }
 
 }  // namespace cimg
