@@ -9,6 +9,7 @@
 #include "deploy/app_launch.h"
 #include "deploy/cluster_image.h"
 #include "deploy/deploy.h"
+#include "deploy/deploy_plan.h"
 #include "deploy/host_runner.h"
 #include "deploy/host_script.h"
 #include "deploy/ip_range.h"
@@ -55,16 +56,78 @@ class Deployment {
       : run_(run), img_(img), launch_(launch), all_(all), m0_(*all[0]) {}
 
   Status Run(Store& store, const LayerStack& stack) {
-    // Every host's templates rendered before any host is reached: a
-    // template error leaves every host as it was.
-    PlanExtras apps;
-    apps.app_env = launch_.template_env;
-    apps.filters = launch_.files;
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
-                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps));
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
+    return Lifecycle();
+  }
+
+  // What Run would do (deploy_plan.h); run_ is planning: steps are listed,
+  // not run.
+  Result<DeployPlan> Plan(Store& store, const LayerStack& stack) {
+    DeployPlan p;
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
+    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    std::vector<Status> wrong = PlatformChecks();
+    ASSIGN_OR_RETURN(std::vector<RootfsHostPlan> rootfs,
+                     PlanSync(run_, store, stack, all_, &plans, &p.streams));
+    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(Lifecycle());
+    for (size_t i = 0; i < all_.size(); i++) {
+      HostCtx& c = *all_[i];
+      p.hosts.push_back({c.host.ip, c.role(), c.machine, wrong[i].ok() ? "" : wrong[i].message(),
+                         std::move(rootfs[i]), std::move(c.planned)});
+    }
+    for (const Status& st : wrong)
+      if (!st.ok() && p.refusal.empty()) p.refusal = st.message();
+    return p;
+  }
+
+  DeployReport Report() const {  DeployReport Report() const {
+    DeployReport rep;
+    for (HostCtx* c : all_) {
+      c->report.wire_bytes = c->ssh->bytes_sent();
+      rep.hosts.push_back(c->report);
+    }
+    return rep;
+  }
+
+ private:
+  // 0. Every host's plan, its templates rendered, before any host is
+  //    reached: a template error leaves every host as it was.
+  Result<std::vector<RootfsPlan>> PlanAll(Store& store, const LayerStack& stack) {
+    PlanExtras apps;
+    apps.app_env = launch_.template_env;
+    apps.filters = launch_.files;
+    return PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps);
+  }
+
+  // 1. Every host reached (after every plan is made) before anything
+  //    changes on one.
+  Status ConnectAll() {
+    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    // Every host runs the image's platform, or none is touched.
+    std::vector<Status> wrong;
+    for (const Status& st : PlatformChecks())
+      if (!st.ok()) wrong.push_back(st);
+    RETURN_IF_ERROR(run_.Combine(wrong));
+    if (run_.options().on_connected) run_.options().on_connected();
+    return Status::Ok();
+  }
+
+  // Whether each connected host runs the image's platform (one status a host).
+  std::vector<Status> PlatformChecks() const {
+    std::vector<Status> out;
+    for (HostCtx* c : all_)
+      out.push_back(CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine));
+    return out;
+  }
+
+  // 3.-6. Everything after the rootfs, in order (deploy.h).
+  Status Lifecycle() {
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());
     RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
@@ -75,32 +138,6 @@ class Deployment {
     RETURN_IF_ERROR(RunCommands());
     RETURN_IF_ERROR(Launch());
     return run_.Phase("post-install", all_, img_.id, true);
-  }
-
-  DeployReport Report() const {
-    DeployReport rep;
-    for (HostCtx* c : all_) {
-      c->report.wire_bytes = c->ssh->bytes_sent();
-      rep.hosts.push_back(c->report);
-    }
-    return rep;
-  }
-
- private:
-  // 1. Every host reached (after every plan is made) before anything
-  //    changes on one.
-  Status ConnectAll() {
-    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
-    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
-    // Every host runs the image's platform, or none is touched.
-    std::vector<Status> wrong;
-    for (HostCtx* c : all_) {
-      Status st = CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine);
-      if (!st.ok()) wrong.push_back(st);
-    }
-    RETURN_IF_ERROR(run_.Combine(wrong));
-    if (run_.options().on_connected) run_.options().on_connected();
-    return Status::Ok();
   }
 
   // 3. scripts/init.sh on every host, between its plugin phases.
@@ -224,19 +261,56 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 
 }  // namespace
 
+namespace {
+
+// What Deploy and PlanDeploy read before any host: the image, what runs at
+// the end (a bad app name touches no host), its layers.
+struct DeploySetup {
+  ClusterImage img;
+  LaunchPlan launch;
+  ImageStack image;
+};
+
+Result<DeploySetup> SetUp(Store& store, const Clusterfile& cf, const HostRunner& run) {
+  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
+  DeploySetup s;
+  ASSIGN_OR_RETURN(s.img, ReadClusterImage(details, cf.image));
+  ASSIGN_OR_RETURN(s.launch, PlanLaunch(s.img, cf));
+  for (const auto& note : s.launch.notes) run.Log(note);
+  ASSIGN_OR_RETURN(s.image, OpenImageStack(store, details));
+  return s;
+}
+
+}  // namespace
+
 Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   HostRunner run(cf, o);
-  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
-  ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(details, cf.image));
-  // What runs at the end, decided now: a bad app name touches no host.
-  ASSIGN_OR_RETURN(LaunchPlan launch, PlanLaunch(img, cf));
-  for (const auto& note : launch.notes) run.Log(note);
-  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, details));
-  Hosts hosts(run, {}, img.env);
-  Deployment d(run, img, launch, hosts.all());
-  RETURN_IF_ERROR(d.Run(store, image.stack));
+  ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
+  Hosts hosts(run, {}, s.img.env);
+  Deployment d(run, s.img, s.launch, hosts.all());
+  RETURN_IF_ERROR(d.Run(store, s.image.stack));
   return d.Report();
+}
+
+Result<DeployPlan> PlanDeploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
+  signal(SIGPIPE, SIG_IGN);
+  HostRunner run(cf, o);
+  run.StartPlanning();
+  ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
+  Hosts hosts(run, {}, s.img.env);
+  Deployment d(run, s.img, s.launch, hosts.all());
+  ASSIGN_OR_RETURN(DeployPlan p, d.Plan(store, s.image.stack));
+  p.cluster = cf.name;
+  p.image = cf.image;
+  p.image_id = s.img.id;
+  if (!s.img.platform.arch.empty()) {
+    Platform pl = s.img.platform;
+    if (pl.os.empty()) pl.os = "linux";
+    p.platform = pl.ToString();
+  }
+  p.fanout = o.fanout;
+  return p;
 }
 
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o) {
@@ -256,11 +330,11 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
   return unreachable;
 }
 
-Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
-                         const DeployOptions& o) {
-  Clusterfile saved;
-  ASSIGN_OR_RETURN(auto dropped, DroppedHosts(clusters_dir, cf, &saved));
-  if (dropped.empty()) return Status::Ok();
+Result<std::vector<std::string>> HostsToPrune(const std::string& clusters_dir,
+                                              const Clusterfile& cf, bool prune,
+                                              Clusterfile* saved) {
+  ASSIGN_OR_RETURN(auto dropped, DroppedHosts(clusters_dir, cf, saved));
+  if (dropped.empty()) return dropped;
   std::string list;
   for (const auto& ip : dropped) list += (list.empty() ? "" : ",") + ip;
   if (!prune)
@@ -268,10 +342,18 @@ Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf,
                            " that this deploy leaves out; remove them with `cimg scale-down " +
                            cf.name + " --nodes/--masters " + list +
                            "` first, or add --prune-hosts to do it now");
-  if (dropped[0] == saved.Hosts()[0].ip)
+  if (dropped[0] == saved->Hosts()[0].ip)
     return Status::Invalid("host " + dropped[0] + " is master0 of cluster " + cf.name +
                            "; it cannot be removed (cimg delete " + cf.name +
                            " removes the cluster)");
+  return dropped;
+}
+
+Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
+                         const DeployOptions& o) {
+  Clusterfile saved;
+  ASSIGN_OR_RETURN(auto dropped, HostsToPrune(clusters_dir, cf, prune, &saved));
+  if (dropped.empty()) return Status::Ok();
   return Delete(saved, dropped, o);
 }
 

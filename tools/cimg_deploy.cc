@@ -10,6 +10,7 @@
 
 #include "deploy/clusterfile.h"
 #include "deploy/deploy.h"
+#include "deploy/deploy_plan.h"
 #include "deploy/ip_range.h"
 #include "deploy/saved_cluster.h"
 #include "registry/image_io.h"
@@ -130,13 +131,38 @@ void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o
   PrintReport(cf, r, secs, as_json);
 }
 
+// cimg deploy --dry-run (and scale-up's): the plan printed, nothing changed
+// on the hosts, in the store or in the saved clusters. `prune`: the hosts
+// --prune-hosts would clean first. Exits 1 after printing the plan when a
+// deploy would stop (a host of another platform).
+void RunDryRun(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o,
+               const std::vector<std::string>& prune, bool as_json) {
+  o.on_connected = nullptr;
+  o.progress = nullptr;
+  auto plan = Must(dp::PlanDeploy(store, cf, o));
+  plan.prune = prune;
+  std::string out = as_json ? dp::FormatPlanJson(plan) : dp::FormatPlanText(plan);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (!plan.refusal.empty()) Fail(Status::Invalid(plan.refusal));
+}
+
+// A dry run uses the image in the store: it pulls nothing.
+void RequireStoredImage(cfs::Store& store, const std::string& image) {
+  auto found = store.Inspect(image);
+  if (found.ok()) return;
+  if (!found.status().IsNotFound()) Fail(found.status());
+  Fail(Status::NotFound("image " + image + " is not in the store; --dry-run pulls nothing (cimg pull " +
+                        image + " first)"));
+}
+
 // The flags of cimg deploy (static: CLI11 keeps pointers to them).
 struct DeployFlags {
   std::string file, image, name = "my-cluster", format;
   HostFlags hosts;
   SshFlags ssh;
   RegistryFlags reg;
-  bool resend = false, prune_hosts = false;
+  bool resend = false, prune_hosts = false, dry_run = false;
   std::vector<std::string> cmd, apps;
 };
 
@@ -195,19 +221,30 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   deploy->add_flag("--prune-hosts", f.prune_hosts,
                    "Clean and remove hosts of the deployed cluster that this deploy leaves out "
                    "(default: refuse)");
-  deploy->add_option("--format", f.format, "Report format: table (default) or json")
+  deploy->add_flag("--dry-run", f.dry_run,
+                   "Print the plan (per host: files to send and remove, bytes, steps pending and "
+                   "done; the relay trees) after connecting to every host; change nothing");
+  deploy->add_option("--format", f.format, "Report (or plan) format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   deploy->footer(
       "Examples:\n"
       "  cimg deploy -f Clusterfile      # kind: Application documents choose the apps and their config\n"
       "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3 -i ~/.ssh/id_ed25519 \\\n"
-      "      --apps calico,nginx\n");
+      "      --apps calico,nginx\n"
+      "  cimg deploy -f Clusterfile --dry-run              # what a deploy would send and run\n"
+      "  cimg deploy -f Clusterfile --dry-run --fanout 2 --format json\n");
   deploy->callback([&g, &quiet] {
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));
-    EnsureImage(*store, cf.image, f.reg, quiet);
     auto o = f.ssh.Options(quiet);
     o.resend = f.resend;
+    if (f.dry_run) {
+      RequireStoredImage(*store, cf.image);
+      dp::Clusterfile saved;
+      auto prune = Must(dp::HostsToPrune(ClustersDir(*store), cf, f.prune_hosts, &saved));
+      return RunDryRun(*store, cf, o, prune, f.format == "json");
+    }
+    EnsureImage(*store, cf.image, f.reg, quiet);
     o.progress = StderrProgress(quiet);
     Must(dp::CheckDroppedHosts(ClustersDir(*store), cf, f.prune_hosts, o));
     RunDeploy(*store, cf, o, f.format == "json");
@@ -242,15 +279,22 @@ void AddDelete(CLI::App& app, const Global& g, const bool& quiet) {
 
 void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   auto* up = app.add_subcommand("scale-up", "Add hosts to a deployed cluster");
-  up->footer("Example:\n"
-      "  cimg scale-up my-cluster --nodes 10.0.0.5");
-  static std::string name;
+  up->footer("Examples:\n"
+      "  cimg scale-up my-cluster --nodes 10.0.0.5\n"
+      "  cimg scale-up my-cluster --nodes 10.0.0.5 --dry-run   # what it would send and run");
+  static std::string name, format;
   static HostFlags hosts;
   static SshFlags ssh;
+  static bool dry_run = false;
   up->add_option("NAME", name, "Cluster name")->required();
   hosts.Add(up, false);
   ssh.Add(up);
   ssh.AddFanout(up);
+  up->add_flag("--dry-run", dry_run,
+               "Print the plan of the deploy with the hosts added (as cimg deploy --dry-run); "
+               "change nothing");
+  up->add_option("--format", format, "Plan format with --dry-run: table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
   up->callback([&g, &quiet] {
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = Must(dp::LoadSavedCluster(ClustersDir(*store), name));
@@ -259,6 +303,7 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
     for (auto& gr : groups) gr.ssh = hosts.Ssh();
     cf = Must(dp::WithHostsAdded(cf, groups));
     auto o = ssh.Options(quiet);
+    if (dry_run) return RunDryRun(*store, cf, o, {}, format == "json");
     o.progress = StderrProgress(quiet);
     RunDeploy(*store, cf, o, false);
   });
