@@ -85,7 +85,7 @@ class Deployment {
     return p;
   }
 
-  DeployReport Report() const {  DeployReport Report() const {
+  DeployReport Report() const {
     DeployReport rep;
     for (HostCtx* c : all_) {
       c->report.wire_bytes = c->ssh->bytes_sent();
@@ -263,21 +263,20 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 
 namespace {
 
-// What Deploy and PlanDeploy read before any host: the image, what runs at
-// the end (a bad app name touches no host), its layers.
+// What Deploy and PlanDeploy read of the image before any host: what it is
+// and what runs at the end (a bad app name touches no host).
 struct DeploySetup {
+  ImageDetails details;
   ClusterImage img;
   LaunchPlan launch;
-  ImageStack image;
 };
 
 Result<DeploySetup> SetUp(Store& store, const Clusterfile& cf, const HostRunner& run) {
-  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
   DeploySetup s;
-  ASSIGN_OR_RETURN(s.img, ReadClusterImage(details, cf.image));
+  ASSIGN_OR_RETURN(s.details, store.Inspect(cf.image));
+  ASSIGN_OR_RETURN(s.img, ReadClusterImage(s.details, cf.image));
   ASSIGN_OR_RETURN(s.launch, PlanLaunch(s.img, cf));
   for (const auto& note : s.launch.notes) run.Log(note);
-  ASSIGN_OR_RETURN(s.image, OpenImageStack(store, details));
   return s;
 }
 
@@ -287,9 +286,10 @@ Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOpt
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   HostRunner run(cf, o);
   ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
+  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, s.details));
   Hosts hosts(run, {}, s.img.env);
   Deployment d(run, s.img, s.launch, hosts.all());
-  RETURN_IF_ERROR(d.Run(store, s.image.stack));
+  RETURN_IF_ERROR(d.Run(store, image.stack));
   return d.Report();
 }
 
@@ -298,9 +298,10 @@ Result<DeployPlan> PlanDeploy(Store& store, const Clusterfile& cf, const DeployO
   HostRunner run(cf, o);
   run.StartPlanning();
   ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
+  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, s.details));
   Hosts hosts(run, {}, s.img.env);
   Deployment d(run, s.img, s.launch, hosts.all());
-  ASSIGN_OR_RETURN(DeployPlan p, d.Plan(store, s.image.stack));
+  ASSIGN_OR_RETURN(DeployPlan p, d.Plan(store, image.stack));
   p.cluster = cf.name;
   p.image = cf.image;
   p.image_id = s.img.id;
