@@ -106,7 +106,7 @@ nodes_state() {
 }
 clusters_state() {
   ci clusters --format json
-  find "$ROOT/clusters" -printf '%p %s\n' 2>/dev/null | sort
+  if [[ -d "$ROOT/clusters" ]]; then find "$ROOT/clusters" -printf '%p %s\n' | sort; fi
 }
 
 # dry ARGS...: cimg deploy --dry-run ARGS (the known_hosts added), JSON to
@@ -130,7 +130,8 @@ nodes_state >"$T/nodes.before"
 clusters_state >"$T/clusters.before"
 dry -f "$T/Clusterfile"
 # Every entry of each host's rootfs is to be sent; registry/ to the master only.
-(cd "$C" && find . -mindepth 1 -printf '%P\n' | sed 's/\.tmpl$//' | sort) >"$T/all.paths"
+# (a *.tmpl is kept beside what it renders to)
+(cd "$C" && find . -mindepth 1 -printf '%P\n' | sed -n 'p; s/\.tmpl$//p' | sort) >"$T/all.paths"
 grep -v '^registry' "$T/all.paths" >"$T/node.paths"
 for i in 0 1 2; do
   pj "'\n'.join(sorted(f['Path'] for f in j['Hosts'][$i]['Rootfs']['Send']))" >"$T/sent.$i"
@@ -183,7 +184,11 @@ grep -E "^cimg: .*$M0.*HOST KEY MISMATCH" "$T/wrong.err" >/dev/null || fail "no 
 
 # ------------------------------------------------------ 4. after a deploy
 log "4. after a real deploy"
+nodes_state >"$T/nodes.before"
 ci deploy -f "$T/Clusterfile" "${KH[@]}" >"$T/deploy1.out" 2>"$T/deploy1.err" || fail "deploy: $(tail -20 "$T/deploy1.err")"
+# (the listing sees a deploy's changes: each node's line differs)
+nodes_state >"$T/nodes.after"
+assert_eq "0" "$(sort "$T/nodes.before" "$T/nodes.after" | uniq -d | wc -l)" "nodes unchanged by a real deploy"
 dry -f "$T/Clusterfile"
 assert_eq "0 0 0 0" "$(pj "' '.join(str(j['Totals'][k]) for k in ['FilesToSend', 'FilesToRemove', 'StepsPending', 'BytesToHosts'])")" "nothing to do after a deploy"
 assert_eq "1" "$(pj "j['Totals']['StepsNotRecorded']")" "steps not recorded (the registry's start)"
