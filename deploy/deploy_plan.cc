@@ -2,6 +2,7 @@
 // lifecycle.cc, beside Deploy: the same phases).
 #include "deploy/deploy_plan.h"
 
+#include <cctype>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -65,6 +66,17 @@ std::string RootfsText(const RootfsHostPlan& r) {
   return s;
 }
 
+// s with every "sha256:" and 64 hex digits cut to 12 digits (for a person).
+std::string ShortIds(std::string s) {
+  static const std::string kAlg = "sha256:";
+  for (size_t at = s.find(kAlg); at != std::string::npos; at = s.find(kAlg, at + 1)) {
+    size_t hex = at + kAlg.size(), n = 0;
+    while (hex + n < s.size() && std::isxdigit(static_cast<unsigned char>(s[hex + n]))) n++;
+    if (n == 64) s.erase(hex + 12, 52);
+  }
+  return s;
+}
+
 std::string StepsText(const std::vector<PlannedStep>& steps) {
   uint64_t n[3] = {0, 0, 0};
   for (const auto& st : steps) n[static_cast<int>(st.state)]++;
@@ -74,7 +86,7 @@ std::string StepsText(const std::vector<PlannedStep>& steps) {
     char head[24];
     std::snprintf(head, sizeof head, "    %-8s ", StateName(st.state));
     s += head + st.what;
-    if (!st.recorded.empty()) s += " (recorded for " + st.recorded + ")";
+    if (!st.recorded.empty()) s += " (recorded for " + ShortIds(st.recorded) + ")";
     s += "\n";
   }
   return s;

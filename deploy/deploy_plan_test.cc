@@ -148,7 +148,7 @@ DeployPlan SamplePlan() {
   m.rootfs.registry = true;
   m.rootfs.has_record = true;
   m.rootfs.compression = "zstd";
-  m.steps = {{"init", "scripts/init.sh", State::kPending, "sha256:old"},
+  m.steps = {{"init", "scripts/init.sh", State::kPending, "sha256:" + std::string(64, 'a') + "/9f"},
              {"kubeadm-init", "kubeadm init", State::kDone, ""},
              {"", "built-in registry", State::kAlways, ""}};
   HostPlan n{"10.0.0.3", "node", "aarch64", "host 10.0.0.3 is aarch64", {}, {}};
@@ -189,7 +189,7 @@ TEST(PlanFormat, TextNamesEveryFileStepAndTreeEdge) {
         "    + f     20000000 etc/a.conf\n", "    + f           10 statics/x (rendered for this host)\n",
         "    ~ f      6000000 data/big (chunks only: 262144 B)\n",
         "  steps: 1 pending, 1 done, 1 not recorded (run every deploy)\n",
-        "    pending  scripts/init.sh (recorded for sha256:old)\n", "    done     kubeadm init\n",
+        "    pending  scripts/init.sh (recorded for sha256:aaaaaaaaaaaa/9f)\n", "    done     kubeadm init\n",
         "    runs     built-in registry\n", "host 10.0.0.3 (node, aarch64, CANNOT RUN linux/amd64)\n",
         "    - etc/old\n",
         "  stream 1: 1 entry, 20.0 MB to 2 hosts, relayed, 1 copy on this host's link\n",
@@ -219,7 +219,7 @@ TEST(PlanFormat, JsonHasTheDocumentedFields) {
   EXPECT_EQ(m["Rootfs"]["Send"][2]["Patched"], true);
   EXPECT_EQ(m["Steps"][0]["Step"], "init");
   EXPECT_EQ(m["Steps"][0]["State"], "pending");
-  EXPECT_EQ(m["Steps"][0]["Recorded"], "sha256:old");
+  EXPECT_EQ(m["Steps"][0]["Recorded"], "sha256:" + std::string(64, 'a') + "/9f");
   EXPECT_EQ(m["Steps"][2]["State"], "runs");
   EXPECT_EQ(j["Hosts"][1]["PlatformOK"], false);
   EXPECT_EQ(j["Hosts"][1]["Rootfs"]["Remove"][0], "etc/old");
