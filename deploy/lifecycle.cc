@@ -68,8 +68,7 @@ class Deployment {
   Result<DeployPlan> Plan(Store& store, const LayerStack& stack) {
     DeployPlan p;
     ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
-    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
-    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    RETURN_IF_ERROR(ConnectHosts());
     std::vector<Status> wrong = PlatformChecks();
     ASSIGN_OR_RETURN(std::vector<RootfsHostPlan> rootfs,
                      PlanSync(run_, store, stack, all_, &plans, &p.streams));
@@ -107,8 +106,7 @@ class Deployment {
   // 1. Every host reached (after every plan is made) before anything
   //    changes on one.
   Status ConnectAll() {
-    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
-    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    RETURN_IF_ERROR(ConnectHosts());
     // Every host runs the image's platform, or none is touched.
     std::vector<Status> wrong;
     for (const Status& st : PlatformChecks())
@@ -116,6 +114,12 @@ class Deployment {
     RETURN_IF_ERROR(run_.Combine(wrong));
     if (run_.options().on_connected) run_.options().on_connected();
     return Status::Ok();
+  }
+
+  // Host keys, authentication, sudo, and what each host holds (HostRunner::Connect).
+  Status ConnectHosts() {
+    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
+    return run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); });
   }
 
   // Whether each connected host runs the image's platform (one status a host).
