@@ -17,7 +17,9 @@
 #  5. after one file of the image changed (rebuilt as :2): exactly that file
 #     and its byte count on each host, the per-image steps (init.sh, the
 #     plugin, the CMD) pending with the old image recorded, kubeadm init and
-#     joins done; still nothing changed on the nodes.
+#     joins done; still nothing changed on the nodes;
+#  6. 256 KiB of the 17 MB file changed too (:3): it is planned as chunks
+#     only (the hosts' chunk lists read), at most half of it.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -227,3 +229,17 @@ diff "$T/nodes.before" "$T/nodes.after" >/dev/null || fail "a dry run changed a 
 diff "$T/clusters.before" "$T/clusters.after" >/dev/null || fail "a dry run changed the saved clusters"
 grep -F "test/dry:1" "$ROOT/clusters/dc/Clusterfile" >/dev/null || fail "the saved Clusterfile changed image"
 log "5. one file to each host, 3 per-image steps pending on master0; nodes unchanged"
+
+# ------------------------------------------- 6. a big file changed in part
+log "6. 256 KiB of the 17 MB file changed"
+dd if=/dev/urandom of="$C/data/big" bs=262144 seek=32 count=1 conv=notrunc status=none
+ci build -t test/dry:3 "$C" >"$T/build3.out" 2>&1 || fail "build 3: $(tail -5 "$T/build3.out")"
+clusterfile dc test/dry:3 >"$T/Clusterfile3"
+dry -f "$T/Clusterfile3"
+for i in 0 1 2; do
+  got=$(pj "' '.join(f['Path'] + ':' + str(f['Patched']) + ':' + str(f['Bytes']) + (':' + str(262144 <= f['SendBytes'] <= f['Bytes'] // 2) if f['Patched'] else '') for f in j['Hosts'][$i]['Rootfs']['Send'])")
+  assert_eq "data/big:True:17000000:True data/version:False:4" "$got" "host $i: data/big as chunks"
+done
+grep -E '^    ~ f     17000000 data/big \(chunks only: [0-9]+ B\)$' "$T/plan.txt" >/dev/null ||
+  fail "text plan: no patched line for data/big: $(grep data/big "$T/plan.txt")"
+log "6. data/big: $(pj "j['Hosts'][1]['Rootfs']['Send'][0]['SendBytes']") bytes of chunks to each host"
