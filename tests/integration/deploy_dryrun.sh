@@ -19,7 +19,10 @@
 #     plugin, the CMD) pending with the old image recorded, kubeadm init and
 #     joins done; still nothing changed on the nodes;
 #  6. 256 KiB of the 17 MB file changed too (:3): it is planned as chunks
-#     only (the hosts' chunk lists read), at most half of it.
+#     only (the hosts' chunk lists read), at most half of it;
+#  7. scale-up --dry-run of a host scaled down: that host gets every file
+#     and its 4 steps (plugin, init.sh, /etc/hosts, join), the others
+#     nothing; the saved Clusterfile stays as it was.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -243,3 +246,15 @@ done
 grep -E '^    ~ f     17000000 data/big \(chunks only: [0-9]+ B\)$' "$T/plan.txt" >/dev/null ||
   fail "text plan: no patched line for data/big: $(grep data/big "$T/plan.txt")"
 log "6. data/big: $(pj "j['Hosts'][1]['Rootfs']['Send'][0]['SendBytes']") bytes of chunks to each host"
+
+# ------------------------------------------------ 7. scale-up --dry-run
+log "7. scale-up --dry-run"
+ci scale-down dc --nodes "$N2" "${KH[@]}" >"$T/down.out" 2>"$T/down.err" || fail "scale-down: $(tail -5 "$T/down.err")"
+cp "$ROOT/clusters/dc/Clusterfile" "$T/saved.before"
+"$CIMG" --root "$ROOT" scale-up dc --nodes "$N2" -i "$NODE_KEY" --dry-run --format json "${KH[@]}" \
+  >"$T/plan.json" 2>"$T/plan.err" || fail "scale-up --dry-run: $(tail -5 "$T/plan.err")"
+assert_eq "$M0:0:0 $N1:0:0 $N2:$(pj "j['Hosts'][2]['Rootfs']['FilesTotal']"):4" \
+  "$(pj "' '.join(h['IP'] + ':' + str(h['Rootfs']['FilesToSend']) + ':' + str(sum(s['State'] == 'pending' for s in h['Steps'])) for h in j['Hosts'])")" \
+  "scale-up plan: only the new host gets files (and its init.sh, plugin, /etc/hosts, join)"
+assert_eq "kubeadm join:pending" "$(pj "' '.join(s['What'] + ':' + s['State'] for s in j['Hosts'][2]['Steps'] if s['What'].startswith('kubeadm'))")" "the new host joins"
+cmp -s "$T/saved.before" "$ROOT/clusters/dc/Clusterfile" || fail "scale-up --dry-run changed the saved Clusterfile"
