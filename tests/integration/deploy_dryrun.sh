@@ -22,7 +22,10 @@
 #     only (the hosts' chunk lists read), at most half of it;
 #  7. scale-up --dry-run of a host scaled down: that host gets every file
 #     and its 4 steps (plugin, init.sh, /etc/hosts, join), the others
-#     nothing; the saved Clusterfile stays as it was.
+#     nothing; the saved Clusterfile stays as it was;
+#  8. a host that is aarch64 (a stand-in uname): the plan is printed with
+#     that host not fitting the image's platform, then the dry run exits 1
+#     with the deploy's one-line refusal.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -258,3 +261,16 @@ assert_eq "$M0:0:0 $N1:0:0 $N2:$(pj "j['Hosts'][2]['Rootfs']['FilesTotal']"):4" 
   "scale-up plan: only the new host gets files (and its init.sh, plugin, /etc/hosts, join)"
 assert_eq "kubeadm join:pending" "$(pj "' '.join(s['What'] + ':' + s['State'] for s in j['Hosts'][2]['Steps'] if s['What'].startswith('kubeadm'))")" "the new host joins"
 cmp -s "$T/saved.before" "$ROOT/clusters/dc/Clusterfile" || fail "scale-up --dry-run changed the saved Clusterfile"
+
+# ------------------------------------------- 8. a host of another platform
+log "8. a host whose uname -m is not the image's architecture"
+# A stand-in uname on node 3 only (its /usr/local is its own): an arm64 host.
+node_exec 3 bash -c 'printf "#!/bin/sh\necho aarch64\n" >/usr/local/bin/uname && chmod +x /usr/local/bin/uname'
+rc=0
+"$CIMG" --root "$ROOT" deploy --dry-run -f "$T/Clusterfile" --format json "${KH[@]}" >"$T/plan.json" 2>"$T/plan.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "dry run with an aarch64 host: exit $rc, want 1 (after the plan)"
+assert_eq "True True False aarch64" "$(pj "' '.join([str(h['PlatformOK']) for h in j['Hosts']] + [j['Hosts'][2]['Arch']])")" "platform fit per host"
+want="cimg: host $N2 is aarch64 (linux/arm64/v8), but image test/dry:1 is for linux/amd64; deploy an image of that platform to it (cimg pull --platform linux/arm64/v8)"
+assert_eq "$want" "$(tail -1 "$T/plan.err")" "the deploy's refusal, after the plan"
+assert_eq "${want#cimg: }" "$(pj "j['Refusal']")" "the refusal in the plan"
+node_exec 3 rm -f /usr/local/bin/uname
