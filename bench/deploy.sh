@@ -44,22 +44,8 @@ for t in zstd rsync ssh python3 bc; do
 done
 [[ -x "$CIMG" ]] || { echo "bench/deploy.sh: build first (scripts/setup.sh)" >&2; exit 1; }
 
-W=$(mktemp -d "$BENCH_TMP/cfs-bench-deploy.XXXXXX")
-# What tests/integration/nodes_lib.sh expects from its host script.
-T=$W
-IT_CLEANUP_HOOKS=()
-# shellcheck disable=SC2034  # read by nodes_lib.sh's cleanup (sourced)
-IT_BG_PIDS=()
-log() { printf '[deploy %s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() { echo "bench/deploy.sh: $*" >&2; exit 1; }
-cleanup() {
-  local h
-  for h in "${IT_CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
-source "$REPO/tests/integration/nodes_lib.sh"
-now() { date +%s.%N; }
+source "$REPO/bench/nodes_harness.sh"
+bench_nodes_setup deploy
 
 log "sampling $SIZE_MB MB of /usr"
 CTX=$W/ctx
@@ -80,7 +66,6 @@ nodes_up bd 230 "$NODES"
 IPS=("${NODE_IPS[@]}")
 nodes_clusterfile bench bench/rootfs:1 >"$W/Clusterfile"
 
-wire() { cat "/sys/class/net/$NODES_BRIDGE/statistics/tx_bytes"; }
 declare -A SECS WIRE
 # measure NAME CMD...: seconds and bridge bytes of CMD, caches dropped first
 measure() {

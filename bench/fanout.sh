@@ -39,25 +39,8 @@ for t in ssh tc bc; do
 done
 [[ -x "$CIMG" ]] || { echo "bench/fanout.sh: build first (scripts/setup.sh)" >&2; exit 1; }
 
-W=$(mktemp -d "$BENCH_TMP/cfs-bench-fanout.XXXXXX")
-# shellcheck disable=SC2034  # what tests/integration/nodes_lib.sh expects from its host script
-T=$W
-IT_CLEANUP_HOOKS=()
-# shellcheck disable=SC2034  # read by nodes_lib.sh's cleanup (sourced)
-IT_BG_PIDS=()
-log() { printf '[fanout %s] %s\n' "$(date +%T)" "$*" >&2; }
-fail() {
-  echo "bench/fanout.sh: $*" >&2
-  exit 1
-}
-cleanup() {
-  local h
-  for h in "${IT_CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
-  rm -rf "$W"
-}
-trap cleanup EXIT
-source "$REPO/tests/integration/nodes_lib.sh"
-now() { date +%s.%N; }
+source "$REPO/bench/nodes_harness.sh"
+bench_nodes_setup fanout
 
 log "building a $SIZE_MB MB image of random bytes"
 mkdir -p "$W/ctx/data"
@@ -77,7 +60,6 @@ for ((i = 1; i <= NODES; i++)); do
   ip netns exec "bf-n$i" tc qdisc replace dev eth0 root tbf rate "$RATE" burst 256kb latency 100ms
 done
 
-wire() { cat "/sys/class/net/$NODES_BRIDGE/statistics/tx_bytes"; }
 declare -A SECS WIRE
 run() { # FANOUT
   local t0 w0

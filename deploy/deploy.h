@@ -60,6 +60,7 @@
 
 #include "deploy/clusterfile.h"
 #include "base/status.h"
+#include "store/read_profile.h"
 #include "store/store.h"
 
 namespace cfs::deploy {
@@ -88,6 +89,9 @@ struct DeployOptions {
   // Called once every host is reached and before anything changes on them
   // (cimg saves the applied Clusterfile then). Default: none.
   std::function<void()> on_connected;
+  // When set, receives the files of its rootfs master0 read while the steps
+  // ran, in the order first read (deploy/profile_record.h). Default: none.
+  ReadProfile* record_profile = nullptr;
 };
 
 struct HostReport {

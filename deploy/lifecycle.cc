@@ -16,6 +16,7 @@
 #include "deploy/kubeadm.h"
 #include "deploy/launch_plan.h"
 #include "deploy/node_labels.h"
+#include "deploy/profile_record.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
 #include "store/image_stack.h"
@@ -60,7 +61,12 @@ class Deployment {
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
-    return Lifecycle();
+    ReadProfile* profile = run_.options().record_profile;
+    if (profile) RETURN_IF_ERROR(MarkProfileStart(run_, m0_));
+    RETURN_IF_ERROR(RunSteps());
+    if (!profile) return Status::Ok();
+    ASSIGN_OR_RETURN(*profile, CollectProfile(run_, m0_));
+    return Status::Ok();
   }
 
   // What Run would do (deploy_plan.h); run_ is planning: steps are listed,
@@ -73,7 +79,7 @@ class Deployment {
     ASSIGN_OR_RETURN(std::vector<RootfsHostPlan> rootfs,
                      PlanSync(run_, store, stack, all_, &plans, &p.streams));
     plan0_ = std::move(plans[0]);
-    RETURN_IF_ERROR(Lifecycle());
+    RETURN_IF_ERROR(RunSteps());
     for (size_t i = 0; i < all_.size(); i++) {
       HostCtx& c = *all_[i];
       p.hosts.push_back({c.host.ip, c.role(), c.machine, wrong[i].ok() ? "" : wrong[i].message(),
@@ -103,6 +109,20 @@ class Deployment {
     return PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps);
   }
 
+  // 3.-6. Every step after the rootfs is sent.
+  Status RunSteps() {
+    RETURN_IF_ERROR(InitHosts());
+    RETURN_IF_ERROR(StartRegistry());
+    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
+    if (PlanHas(plan0_, "bin/kubeadm")) {
+      RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
+      RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
+    }
+    RETURN_IF_ERROR(RunCommands());
+    RETURN_IF_ERROR(Launch());
+    return run_.Phase("post-install", all_, img_.id, true);
+  }
+
   // 1. Every host reached (after every plan is made) before anything
   //    changes on one.
   Status ConnectAll() {
@@ -128,20 +148,6 @@ class Deployment {
     for (HostCtx* c : all_)
       out.push_back(CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine));
     return out;
-  }
-
-  // 3.-6. Everything after the rootfs, in order (deploy.h).
-  Status Lifecycle() {
-    RETURN_IF_ERROR(InitHosts());
-    RETURN_IF_ERROR(StartRegistry());
-    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
-    if (PlanHas(plan0_, "bin/kubeadm")) {
-      RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
-      RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
-    }
-    RETURN_IF_ERROR(RunCommands());
-    RETURN_IF_ERROR(Launch());
-    return run_.Phase("post-install", all_, img_.id, true);
   }
 
   // 3. scripts/init.sh on every host, between its plugin phases.

@@ -54,7 +54,10 @@ int CopyRange(int in, int out, uint64_t off, uint64_t len) {
     off += n;
     len -= n;
   }
-  std::string buf(1 << 20, '\0');
+  if (len == 0) return 0;
+  // No heap buffer unless needed: a 1 MiB one is an mmap, page faults and an
+  // munmap (a TLB shootdown across the daemon's threads) per copied-up file.
+  std::string buf(std::min<uint64_t>(len, 1 << 20), '\0');
   while (len > 0) {
     ssize_t n = ::pread(in, buf.data(), std::min<uint64_t>(len, buf.size()), off);
     if (n < 0) return errno;
@@ -83,7 +86,7 @@ bool AllZero(const char* p, size_t n) {
 // offsets, leaving all-zero blocks as holes: chunked data has no fd to copy
 // from, and this keeps sparse files sparse.
 Status CopySparse(LowerFile* lf, int fd, uint64_t off, uint64_t len, const std::string& path) {
-  std::string buf(1 << 20, '\0');
+  std::string buf(std::min<uint64_t>(len, 1 << 20), '\0');
   for (uint64_t pos = off; pos < off + len;) {
     ASSIGN_OR_RETURN(size_t n,
                      lf->Read(pos, std::min<uint64_t>(buf.size(), off + len - pos), buf.data()));

@@ -156,6 +156,15 @@ void RequireStoredImage(cfs::Store& store, const std::string& image) {
                         image + " first)"));
 }
 
+// Writes what `deploy --record-profile` recorded; says when it is empty (every
+// step was done before: nothing ran to read the files).
+void WriteDeployProfile(const cfs::ReadProfile& p, const std::string& file) {
+  Must(cfs::WriteFileAtomic(file, p.ToText()).Prefix(file));
+  if (p.ranges.empty())
+    std::fprintf(stderr, "cimg: warning: %s: no file was read (steps done before are skipped: "
+                 "record on a fresh cluster)\n", file.c_str());
+}
+
 // The flags of cimg deploy (static: CLI11 keeps pointers to them).
 struct DeployFlags {
   std::string file, image, name = "my-cluster", format;
@@ -164,6 +173,7 @@ struct DeployFlags {
   RegistryFlags reg;
   bool resend = false, prune_hosts = false, dry_run = false;
   std::vector<std::string> cmd, apps;
+  std::string record_profile;
 };
 
 // The Clusterfile cimg deploy applies: -f's, or one made of IMAGE and the
@@ -226,19 +236,26 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
                    "done; the relay trees) after connecting to every host; change nothing");
   deploy->add_option("--format", f.format, "Report (or plan) format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
+  deploy->add_option("--record-profile", f.record_profile,
+                     "Write the files master0 read during the steps that ran, in order, to FILE "
+                     "(a bring-up profile for `cimg profile attach`)");
   deploy->footer(
       "Examples:\n"
       "  cimg deploy -f Clusterfile      # kind: Application documents choose the apps and their config\n"
       "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3 -i ~/.ssh/id_ed25519 \\\n"
       "      --apps calico,nginx\n"
       "  cimg deploy -f Clusterfile --dry-run              # what a deploy would send and run\n"
-      "  cimg deploy -f Clusterfile --dry-run --fanout 2 --format json\n");
+      "  cimg deploy -f Clusterfile --dry-run --fanout 2 --format json\n"
+      "  cimg deploy -f Clusterfile --record-profile app.profile   # on a fresh cluster\n"
+      "  cimg profile attach demo/app:1 app.profile  # lazy mounts of it fetch those files first\n");
   deploy->callback([&g, &quiet] {
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));
     auto o = f.ssh.Options(quiet);
     o.resend = f.resend;
     if (f.dry_run) {
+      if (!f.record_profile.empty())
+        Fail(Status::Invalid("--record-profile records what a deploy's steps read; a dry run runs none"));
       RequireStoredImage(*store, cf.image);
       dp::Clusterfile saved;
       auto prune = Must(dp::HostsToPrune(ClustersDir(*store), cf, f.prune_hosts, &saved));
@@ -247,7 +264,10 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
     EnsureImage(*store, cf.image, f.reg, quiet);
     o.progress = StderrProgress(quiet);
     Must(dp::CheckDroppedHosts(ClustersDir(*store), cf, f.prune_hosts, o));
+    cfs::ReadProfile profile;
+    if (!f.record_profile.empty()) o.record_profile = &profile;
     RunDeploy(*store, cf, o, f.format == "json");
+    if (!f.record_profile.empty()) WriteDeployProfile(profile, f.record_profile);
   });
 }
 

@@ -40,6 +40,7 @@
 #   node_ssh_pass I USER PASS CMD...
 #                              same with password auth only (SSH_ASKPASS)
 #   nodes_clusterfile NAME IMAGE   a Clusterfile: node 1 the master, the rest nodes
+#                              (none with one node)
 #
 # Set by nodes_up:
 #   NODES_TAG NODES_SUBNET NODE_COUNT
@@ -134,7 +135,7 @@ nodes_clusterfile() {
   printf 'apiVersion: sealer.io/v2\nkind: Cluster\nmetadata: {name: %s}\nspec:\n' "$1"
   printf '  image: %s\n  ssh: {pk: %s}\n  hosts:\n' "$2" "$NODE_KEY"
   printf '    - {ips: [%s], roles: [master]}\n' "${NODE_IPS[0]}"
-  printf '    - {ips: [%s], roles: [node]}\n' "${nodes%, }"
+  [[ ${#NODE_IPS[@]} -lt 2 ]] || printf '    - {ips: [%s], roles: [node]}\n' "${nodes%, }"
 }
 
 # nodes__alive PID: running (a zombie is not).
