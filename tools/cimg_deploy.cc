@@ -316,6 +316,8 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   up->add_option("--format", format, "Plan format with --dry-run: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   up->callback([&g, &quiet] {
+    if (!format.empty() && !dry_run)
+      Fail(Status::Invalid("--format goes with --dry-run (scale-up prints no report)"));
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = Must(dp::LoadSavedCluster(ClustersDir(*store), name));
     auto groups = hosts.Groups();
