@@ -14,9 +14,12 @@ using json = nlohmann::json;
 
 const char* StateName(PlannedStep::State s) {
   switch (s) {
-    case PlannedStep::State::kPending: return "pending";
-    case PlannedStep::State::kDone: return "done";
-    case PlannedStep::State::kAlways: return "runs";
+    case PlannedStep::State::kPending:
+      return "pending";
+    case PlannedStep::State::kDone:
+      return "done";
+    case PlannedStep::State::kAlways:
+      return "runs";
   }
   return "?";
 }
@@ -24,10 +27,14 @@ const char* StateName(PlannedStep::State s) {
 // "512 B", "4.1 kB", "6.0 MB", "1.20 GB" (SI, as the deploy log).
 std::string Size(uint64_t b) {
   char buf[32];
-  if (b < 1000) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
-  else if (b < 1000000) std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
-  else if (b < 1000000000) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
-  else std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  if (b < 1000)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+  else if (b < 1000000)
+    std::snprintf(buf, sizeof buf, "%.1f kB", b / 1e3);
+  else if (b < 1000000000)
+    std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
   return buf;
 }
 
@@ -48,17 +55,19 @@ std::string FileLine(const PlannedFile& f) {
 
 std::string HostHead(const DeployPlan& p, const HostPlan& h) {
   std::string s = "host " + h.ip + " (" + h.role + ", " + h.machine;
-  if (!h.platform_error.empty()) s += ", CANNOT RUN " + p.platform;
-  else if (!p.platform.empty()) s += ", runs " + p.platform;
+  if (!h.platform_error.empty())
+    s += ", CANNOT RUN " + p.platform;
+  else if (!p.platform.empty())
+    s += ", runs " + p.platform;
   return s + ")\n";
 }
 
 std::string RootfsText(const RootfsHostPlan& r) {
   std::string s = "  rootfs: " + Plural(r.send.size(), "entry", "entries") + " to send (" +
-                  Size(r.send_bytes) + "), " + std::to_string(r.remove.size()) +
-                  " to remove, " + std::to_string(r.unchanged) + " of " +
-                  std::to_string(r.total) + " unchanged; registry/ " +
-                  (r.registry ? "included" : "not sent") + "; " + r.compression +
+                  Size(r.send_bytes) + "), " + std::to_string(r.remove.size()) + " to remove, " +
+                  std::to_string(r.unchanged) + " of " + std::to_string(r.total) +
+                  " unchanged; registry/ " + (r.registry ? "included" : "not sent") + "; " +
+                  r.compression +
                   (r.has_record ? "" : "; no record on the host: everything is new") + "\n";
   if (r.fanout_left) s += "  (keys left by an interrupted fan-out would be removed)\n";
   for (const auto& f : r.send) s += FileLine(f);
@@ -105,10 +114,10 @@ std::string StreamsText(const DeployPlan& p) {
   if (p.streams.empty()) s += "  none: no host lacks a file of the image\n";
   for (size_t i = 0; i < p.streams.size(); i++) {
     const StreamPlan& st = p.streams[i];
-    s += "  stream " + std::to_string(i + 1) + ": " + Plural(st.files, "entry", "entries") +
-         ", " + Size(st.bytes) + " to " + Plural(st.hosts.size(), "host", "hosts") + ", " +
-         (st.relayed ? "relayed" : "each from here") + ", " +
-         Plural(st.copies, "copy", "copies") + " on this host's link\n";
+    s += "  stream " + std::to_string(i + 1) + ": " + Plural(st.files, "entry", "entries") + ", " +
+         Size(st.bytes) + " to " + Plural(st.hosts.size(), "host", "hosts") + ", " +
+         (st.relayed ? "relayed" : "each from here") + ", " + Plural(st.copies, "copy", "copies") +
+         " on this host's link\n";
     s += TreeText(st);
   }
   return s;
@@ -123,13 +132,22 @@ json StepJson(const PlannedStep& st) {
 json RootfsJson(const RootfsHostPlan& r) {
   json send = json::array();
   for (const auto& f : r.send)
-    send.push_back({{"Path", f.path}, {"Type", std::string(1, f.type)}, {"Bytes", f.bytes},
-                    {"SendBytes", f.send_bytes}, {"Patched", f.patched}, {"Rendered", f.rendered}});
-  return {{"FilesTotal", r.total},       {"FilesToSend", r.send.size()},
-          {"FilesToRemove", r.remove.size()}, {"FilesUnchanged", r.unchanged},
-          {"SendBytes", r.send_bytes},   {"Registry", r.registry},
-          {"HasRecord", r.has_record},   {"Compression", r.compression},
-          {"Send", send},                {"Remove", r.remove}};
+    send.push_back({{"Path", f.path},
+                    {"Type", std::string(1, f.type)},
+                    {"Bytes", f.bytes},
+                    {"SendBytes", f.send_bytes},
+                    {"Patched", f.patched},
+                    {"Rendered", f.rendered}});
+  return {{"FilesTotal", r.total},
+          {"FilesToSend", r.send.size()},
+          {"FilesToRemove", r.remove.size()},
+          {"FilesUnchanged", r.unchanged},
+          {"SendBytes", r.send_bytes},
+          {"Registry", r.registry},
+          {"HasRecord", r.has_record},
+          {"Compression", r.compression},
+          {"Send", send},
+          {"Remove", r.remove}};
 }
 
 json HostJson(const HostPlan& h) {
@@ -150,7 +168,7 @@ json StreamJson(const StreamPlan& st) {
   for (size_t i = 0; i < st.hosts.size(); i++)
     tree.push_back({{"Host", st.hosts[i]},
                     {"From", st.parent[i] < 0 ? std::string("here") : st.hosts[st.parent[i]]}});
-  return {{"Hosts", st.hosts}, {"Files", st.files},     {"Bytes", st.bytes},
+  return {{"Hosts", st.hosts},     {"Files", st.files},   {"Bytes", st.bytes},
           {"Relayed", st.relayed}, {"Copies", st.copies}, {"Tree", tree}};
 }
 
@@ -178,15 +196,15 @@ std::string FormatPlanText(const DeployPlan& p) {
   std::string s = "cluster " + p.cluster + ": image " + p.image + " (" +
                   (p.platform.empty() ? "any platform" : p.platform) + "), " +
                   Plural(p.hosts.size(), "host", "hosts") + "\n";
-  for (const auto& ip : p.prune) s += "host " + ip + ": cleaned and removed first (--prune-hosts)\n";
+  for (const auto& ip : p.prune)
+    s += "host " + ip + ": cleaned and removed first (--prune-hosts)\n";
   for (const auto& h : p.hosts) s += HostHead(p, h) + RootfsText(h.rootfs) + StepsText(h.steps);
   s += StreamsText(p);
   PlanTotals t = Totals(p);
-  s += "plan: " + Plural(t.files_send, "entry", "entries") + " to send (" +
-       Size(t.bytes_to_hosts) + " of file data to hosts, " + Size(t.bytes_from_here) +
-       " of it from here), " + std::to_string(t.files_remove) + " to remove, " +
-       Plural(t.steps_pending, "step", "steps") + " pending, " + std::to_string(t.steps_always) +
-       " not recorded; nothing was changed\n";
+  s += "plan: " + Plural(t.files_send, "entry", "entries") + " to send (" + Size(t.bytes_to_hosts) +
+       " of file data to hosts, " + Size(t.bytes_from_here) + " of it from here), " +
+       std::to_string(t.files_remove) + " to remove, " + Plural(t.steps_pending, "step", "steps") +
+       " pending, " + std::to_string(t.steps_always) + " not recorded; nothing was changed\n";
   if (!p.refusal.empty()) s += "a deploy would stop: " + p.refusal + "\n";
   return s;
 }

@@ -30,8 +30,8 @@ struct DeployOptions;
 // One lifecycle step on one host, in the order a real run takes them.
 struct PlannedStep {
   enum class State { kPending, kDone, kAlways };
-  std::string id;        // the step recorded on the host ("" for one never recorded)
-  std::string what;      // as the deploy log names it: "scripts/init.sh", "CMD ..."
+  std::string id;    // the step recorded on the host ("" for one never recorded)
+  std::string what;  // as the deploy log names it: "scripts/init.sh", "CMD ..."
   State state = State::kPending;
   std::string recorded;  // pending: the value the host recorded for it ("" when none)
 };
@@ -73,9 +73,9 @@ struct StreamPlan {
 };
 
 struct HostPlan {
-  std::string ip, role;       // role: master or node
-  std::string machine;        // `uname -m`
-  std::string platform_error; // "" when the host runs the image's platform
+  std::string ip, role;        // role: master or node
+  std::string machine;         // `uname -m`
+  std::string platform_error;  // "" when the host runs the image's platform
   RootfsHostPlan rootfs;
   std::vector<PlannedStep> steps;
 };
@@ -83,9 +83,9 @@ struct HostPlan {
 struct DeployPlan {
   std::string cluster, image, image_id, platform;  // platform "" when the image names none
   int fanout = 0;
-  std::vector<HostPlan> hosts;       // master0 first
+  std::vector<HostPlan> hosts;  // master0 first
   std::vector<StreamPlan> streams;
-  std::vector<std::string> prune;    // hosts of the saved cluster that would be cleaned first
+  std::vector<std::string> prune;  // hosts of the saved cluster that would be cleaned first
   // The one-line reason a real deploy would stop with after connecting (a
   // host of another platform); "" when it would go ahead.
   std::string refusal;
@@ -94,8 +94,8 @@ struct DeployPlan {
 // Totals of a plan.
 struct PlanTotals {
   uint64_t files_send = 0, files_remove = 0, steps_pending = 0, steps_always = 0, steps_done = 0;
-  uint64_t bytes_to_hosts = 0;  // uncompressed file bytes all hosts receive
-  uint64_t bytes_from_here = 0; // of them leaving the deploy host (a relayed stream once)
+  uint64_t bytes_to_hosts = 0;   // uncompressed file bytes all hosts receive
+  uint64_t bytes_from_here = 0;  // of them leaving the deploy host (a relayed stream once)
 };
 PlanTotals Totals(const DeployPlan& p);
 

@@ -186,12 +186,13 @@ TEST(PlanFormat, TextNamesEveryFileStepAndTreeEdge) {
         "host 10.0.0.2 (master, x86_64, runs linux/amd64)\n",
         "  rootfs: 3 entries to send (20.3 MB), 0 to remove, 37 of 40 unchanged; registry/ "
         "included; zstd\n",
-        "    + f     20000000 etc/a.conf\n", "    + f           10 statics/x (rendered for this host)\n",
+        "    + f     20000000 etc/a.conf\n",
+        "    + f           10 statics/x (rendered for this host)\n",
         "    ~ f      6000000 data/big (chunks only: 262144 B)\n",
         "  steps: 1 pending, 1 done, 1 not recorded (run every deploy)\n",
-        "    pending  scripts/init.sh (recorded for sha256:aaaaaaaaaaaa/9f)\n", "    done     kubeadm init\n",
-        "    runs     built-in registry\n", "host 10.0.0.3 (node, aarch64, CANNOT RUN linux/amd64)\n",
-        "    - etc/old\n",
+        "    pending  scripts/init.sh (recorded for sha256:aaaaaaaaaaaa/9f)\n",
+        "    done     kubeadm init\n", "    runs     built-in registry\n",
+        "host 10.0.0.3 (node, aarch64, CANNOT RUN linux/amd64)\n", "    - etc/old\n",
         "  stream 1: 1 entry, 20.0 MB to 2 hosts, relayed, 1 copy on this host's link\n",
         "    here -> 10.0.0.2\n", "    10.0.0.2 -> 10.0.0.3\n",
         "plan: 4 entries to send (40.3 MB of file data to hosts, 20.3 MB of it from here), 1 to "
