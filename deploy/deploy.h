@@ -71,6 +71,10 @@
 //        is served from the rootfs, so it is started once that is back);
 //     5. the previous image's CMDs and apps on master0.
 //
+//   PlanDeploy (deploy_plan.h, `cimg deploy --dry-run`) walks the same phases
+//   with nothing run and nothing written: what each host lacks, the steps
+//   pending and done, the streams and their relay trees.
+//
 //   Delete(clusterfile): on every host "pre-clean-host", `kubeadm reset -f`
 //   (when the image carries kubeadm), scripts/clean.sh, stops the registry,
 //   "post-clean-host", removes /var/lib/cimg/<cluster>.
@@ -152,6 +156,12 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
 // clusters_dir (deploy/saved_cluster.h) that cf leaves out are refused
 // (Invalid, naming them and how to remove them), or with `prune` cleaned
 // (Delete) first -- master0 never. Ok when there are none.
+// CheckDroppedHosts' checks alone: the hosts it would clean (none, or the
+// same refusal); *saved receives the saved Clusterfile.
+Result<std::vector<std::string>> HostsToPrune(const std::string& clusters_dir,
+                                              const Clusterfile& cf, bool prune,
+                                              Clusterfile* saved);
+
 Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
                          const DeployOptions& o);
 

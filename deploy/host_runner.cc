@@ -146,15 +146,39 @@ Status HostRunner::Run(HostCtx& c, const std::string& what, const std::string& c
   return Status::Ok();
 }
 
+bool HostRunner::StepDone(const HostCtx& c, const std::string& id, const std::string& value) {
+  if (id.empty()) return false;
+  auto it = c.steps.find(id);
+  return it != c.steps.end() && it->second == value;
+}
+
+void HostRunner::PlanStep(HostCtx& c, const std::string& id, const std::string& value,
+                          const std::string& what) const {
+  PlannedStep s;
+  s.id = id;
+  s.what = what;
+  if (id.empty()) {
+    s.state = PlannedStep::State::kAlways;
+  } else if (StepDone(c, id, value)) {
+    s.state = PlannedStep::State::kDone;
+  } else {
+    auto it = c.steps.find(id);
+    if (it != c.steps.end()) s.recorded = it->second;
+    c.steps[id] = value;  // as Mark would: later checks of this run see it done
+  }
+  c.planned.push_back(std::move(s));
+}
+
 Status HostRunner::Step(HostCtx& c, const std::string& id, const std::string& value,
                         const std::string& what, const std::string& cmd,
                         const std::string& input, ExecResult* out) {
-  if (!id.empty()) {
-    auto it = c.steps.find(id);
-    if (it != c.steps.end() && it->second == value) {
-      Log(c.host.ip + ": " + what + ": done before, skipped");
-      return Status::Ok();
-    }
+  if (planning_) {
+    PlanStep(c, id, value, what);
+    return Status::Ok();
+  }
+  if (StepDone(c, id, value)) {
+    Log(c.host.ip + ": " + what + ": done before, skipped");
+    return Status::Ok();
   }
   Log(c.host.ip + ": " + what);
   auto run = c.ssh->Run(Exports(c) + cmd, input);

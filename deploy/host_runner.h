@@ -19,6 +19,7 @@
 #include "base/status.h"
 #include "deploy/clusterfile.h"
 #include "deploy/deploy.h"
+#include "deploy/deploy_plan.h"
 #include "deploy/ssh_session.h"
 
 namespace cfs::deploy {
@@ -42,6 +43,7 @@ struct HostCtx {
   bool fanout_left = false; // a fan-out transfer that ended badly left its keys (fanout.h)
   std::string machine;      // `uname -m` of the host
   HostReport report;
+  std::vector<PlannedStep> planned;  // planning mode: the steps Step listed, in order
 };
 
 class HostRunner {
@@ -54,6 +56,15 @@ class HostRunner {
   std::string Rootfs() const { return dir_ + "/rootfs"; }
 
   void Log(const std::string& line) const;
+
+  // Planning mode (PlanDeploy, deploy_plan.h): Step lists each step in the
+  // host's `planned` instead of running it (and counts a recorded one done,
+  // in memory only); nothing else changes. Set before any host is worked on.
+  void StartPlanning() { planning_ = true; }
+  bool planning() const { return planning_; }
+
+  // Whether c recorded `value` for step `id`: what Step skips.
+  static bool StepDone(const HostCtx& c, const std::string& id, const std::string& value);
 
   // A host to work on, its environment: the built-ins (CIMG_*), then
   // `image_env`, then the Clusterfile's and the host's (Host::env).
@@ -73,7 +84,8 @@ class HostRunner {
   // Runs `cmd` on c (with c's environment exported) as step `id` unless the
   // host recorded `value` for it; records it when it succeeds. An empty id
   // is a step that always runs and is never recorded. `input` goes to its
-  // stdin; `out` (optional) receives its output.
+  // stdin; `out` (optional) receives its output. Planning: lists the step,
+  // runs nothing, `out` is left empty.
   Status Step(HostCtx& c, const std::string& id, const std::string& value,
               const std::string& what, const std::string& cmd, const std::string& input = "",
               ExecResult* out = nullptr);
@@ -109,10 +121,13 @@ class HostRunner {
   SshOptions SshFor(const Clusterfile::Host& h) const;
   std::string Exports(const HostCtx& c) const;
   Status Mark(HostCtx& c, const std::string& id, const std::string& value);
+  void PlanStep(HostCtx& c, const std::string& id, const std::string& value,
+                const std::string& what) const;
 
   const Clusterfile& cf_;
   const DeployOptions& o_;
   const std::string dir_;
+  bool planning_ = false;
 };
 
 }  // namespace cfs::deploy

@@ -9,6 +9,7 @@
 #include "deploy/app_launch.h"
 #include "deploy/cluster_image.h"
 #include "deploy/deploy.h"
+#include "deploy/deploy_plan.h"
 #include "deploy/host_runner.h"
 #include "deploy/host_script.h"
 #include "deploy/image_plugins.h"
@@ -57,7 +58,7 @@ class Deployment {
       : run_(run), img_(img), launch_(launch), all_(all), m0_(*all[0]) {}
 
   Status Run(Store& store, const LayerStack& stack) {
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, Plan(store, stack));
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
@@ -73,7 +74,7 @@ class Deployment {
   // registry, kubeadm upgrade, "upgrade" hooks on master0, the commands and
   // apps. Steps are recorded with `op`.
   Status RunUpgrade(Store& store, const LayerStack& stack, const std::string& op) {
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, Plan(store, stack));
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
     RETURN_IF_ERROR(ConnectAll());
     RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
     plan0_ = std::move(plans[0]);
@@ -91,7 +92,7 @@ class Deployment {
   // master0, then this (the previous) image's rootfs, the registry, the
   // commands and apps. Steps are recorded with `op`.
   Status RunRollback(Store& store, const LayerStack& stack, const std::string& op) {
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, Plan(store, stack));
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
     RETURN_IF_ERROR(ConnectAll());
     // Once they ran, master0 holds another image: a re-run skips them.
     if (m0_.steps["rollback-hooks"] != op) {
@@ -107,6 +108,27 @@ class Deployment {
     return Launch();
   }
 
+  // What Run would do (deploy_plan.h); run_ is planning: steps are listed,
+  // not run.
+  Result<DeployPlan> Plan(Store& store, const LayerStack& stack) {
+    DeployPlan p;
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
+    RETURN_IF_ERROR(ConnectHosts());
+    std::vector<Status> wrong = PlatformChecks();
+    ASSIGN_OR_RETURN(std::vector<RootfsHostPlan> rootfs,
+                     PlanSync(run_, store, stack, all_, &plans, &p.streams));
+    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(RunSteps());
+    for (size_t i = 0; i < all_.size(); i++) {
+      HostCtx& c = *all_[i];
+      p.hosts.push_back({c.host.ip, c.role(), c.machine, wrong[i].ok() ? "" : wrong[i].message(),
+                         std::move(rootfs[i]), std::move(c.planned)});
+    }
+    for (const Status& st : wrong)
+      if (!st.ok() && p.refusal.empty()) p.refusal = st.message();
+    return p;
+  }
+
   DeployReport Report() const {
     DeployReport rep;
     for (HostCtx* c : all_) {
@@ -117,9 +139,9 @@ class Deployment {
   }
 
  private:
-  // 0. Every host's templates rendered before any host is reached: a
-  //    template error leaves every host as it was.
-  Result<std::vector<RootfsPlan>> Plan(Store& store, const LayerStack& stack) {
+  // 0. Every host's plan, its templates rendered, before any host is
+  //    reached: a template error leaves every host as it was.
+  Result<std::vector<RootfsPlan>> PlanAll(Store& store, const LayerStack& stack) {
     PlanExtras apps;
     apps.app_env = launch_.template_env;
     apps.filters = launch_.files;
@@ -143,17 +165,28 @@ class Deployment {
   // 1. Every host reached (after every plan is made) before anything
   //    changes on one.
   Status ConnectAll() {
-    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
-    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
+    RETURN_IF_ERROR(ConnectHosts());
     // Every host runs the image's platform, or none is touched.
     std::vector<Status> wrong;
-    for (HostCtx* c : all_) {
-      Status st = CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine);
+    for (const Status& st : PlatformChecks())
       if (!st.ok()) wrong.push_back(st);
-    }
     RETURN_IF_ERROR(run_.Combine(wrong));
     if (run_.options().on_connected) run_.options().on_connected();
     return Status::Ok();
+  }
+
+  // Host keys, authentication, sudo, and what each host holds (HostRunner::Connect).
+  Status ConnectHosts() {
+    run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
+    return run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); });
+  }
+
+  // Whether each connected host runs the image's platform (one status a host).
+  std::vector<Status> PlatformChecks() const {
+    std::vector<Status> out;
+    for (HostCtx* c : all_)
+      out.push_back(CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine));
+    return out;
   }
 
   // 3. scripts/init.sh on every host, between its plugin phases.
@@ -279,20 +312,33 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 
 namespace {
 
+// What Deploy, Upgrade, Rollback and PlanDeploy read of the image before any
+// host: what it is and what runs at the end (a bad app name touches no host).
+struct DeploySetup {
+  ImageDetails details;
+  ClusterImage img;
+  LaunchPlan launch;
+};
+
+Result<DeploySetup> SetUp(Store& store, const Clusterfile& cf, const HostRunner& run) {
+  DeploySetup s;
+  ASSIGN_OR_RETURN(s.details, store.Inspect(cf.image));
+  ASSIGN_OR_RETURN(s.img, ReadClusterImage(s.details, cf.image));
+  ASSIGN_OR_RETURN(s.launch, PlanLaunch(s.img, cf));
+  for (const auto& note : s.launch.notes) run.Log(note);
+  return s;
+}
+
 enum class Kind { kDeploy, kUpgrade, kRollback };
 
 Result<DeployReport> RunLifecycle(Store& store, const Clusterfile& cf, const DeployOptions& o,
                                   Kind kind, const std::string& op) {
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   HostRunner run(cf, o);
-  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
-  ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(details, cf.image));
-  // What runs at the end, decided now: a bad app name touches no host.
-  ASSIGN_OR_RETURN(LaunchPlan launch, PlanLaunch(img, cf));
-  for (const auto& note : launch.notes) run.Log(note);
-  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, details));
-  Hosts hosts(run, {}, img.env);
-  Deployment d(run, img, launch, hosts.all());
+  ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
+  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, s.details));
+  Hosts hosts(run, {}, s.img.env);
+  Deployment d(run, s.img, s.launch, hosts.all());
   switch (kind) {
     case Kind::kDeploy: RETURN_IF_ERROR(d.Run(store, image.stack)); break;
     case Kind::kUpgrade: RETURN_IF_ERROR(d.RunUpgrade(store, image.stack, op)); break;
@@ -317,6 +363,27 @@ Result<DeployReport> Rollback(Store& store, const Clusterfile& cf, const std::st
   return RunLifecycle(store, cf, o, Kind::kRollback, op);
 }
 
+Result<DeployPlan> PlanDeploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
+  signal(SIGPIPE, SIG_IGN);
+  HostRunner run(cf, o);
+  run.StartPlanning();
+  ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
+  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, s.details));
+  Hosts hosts(run, {}, s.img.env);
+  Deployment d(run, s.img, s.launch, hosts.all());
+  ASSIGN_OR_RETURN(DeployPlan p, d.Plan(store, image.stack));
+  p.cluster = cf.name;
+  p.image = cf.image;
+  p.image_id = s.img.id;
+  if (!s.img.platform.arch.empty()) {
+    Platform pl = s.img.platform;
+    if (pl.os.empty()) pl.os = "linux";
+    p.platform = pl.ToString();
+  }
+  p.fanout = o.fanout;
+  return p;
+}
+
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o) {
   signal(SIGPIPE, SIG_IGN);
   HostRunner run(cf, o);
@@ -334,11 +401,11 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
   return unreachable;
 }
 
-Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
-                         const DeployOptions& o) {
-  Clusterfile saved;
-  ASSIGN_OR_RETURN(auto dropped, DroppedHosts(clusters_dir, cf, &saved));
-  if (dropped.empty()) return Status::Ok();
+Result<std::vector<std::string>> HostsToPrune(const std::string& clusters_dir,
+                                              const Clusterfile& cf, bool prune,
+                                              Clusterfile* saved) {
+  ASSIGN_OR_RETURN(auto dropped, DroppedHosts(clusters_dir, cf, saved));
+  if (dropped.empty()) return dropped;
   std::string list;
   for (const auto& ip : dropped) list += (list.empty() ? "" : ",") + ip;
   if (!prune)
@@ -346,10 +413,18 @@ Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf,
                            " that this deploy leaves out; remove them with `cimg scale-down " +
                            cf.name + " --nodes/--masters " + list +
                            "` first, or add --prune-hosts to do it now");
-  if (dropped[0] == saved.Hosts()[0].ip)
+  if (dropped[0] == saved->Hosts()[0].ip)
     return Status::Invalid("host " + dropped[0] + " is master0 of cluster " + cf.name +
                            "; it cannot be removed (cimg delete " + cf.name +
                            " removes the cluster)");
+  return dropped;
+}
+
+Status CheckDroppedHosts(const std::string& clusters_dir, const Clusterfile& cf, bool prune,
+                         const DeployOptions& o) {
+  Clusterfile saved;
+  ASSIGN_OR_RETURN(auto dropped, HostsToPrune(clusters_dir, cf, prune, &saved));
+  if (dropped.empty()) return Status::Ok();
   return Delete(saved, dropped, o);
 }
 

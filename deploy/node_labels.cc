@@ -86,10 +86,9 @@ Status SetNodeLabels(HostRunner& run, HostCtx& m0, const std::vector<HostCtx*>& 
     for (const auto& [k, v] : h.labels) what += "label " + k + "=" + v + "\n";
     for (const auto& t : h.taints) what += "taint " + t + "\n";
     const std::string id = "node-labels-" + h.ip, value = Digest::Of(what).Short();
-    auto done = m0.steps.find(id);
-    if (done != m0.steps.end() && done->second == value) continue;
-    RETURN_IF_ERROR(LabelAndTaint(run, m0, *c));
-    RETURN_IF_ERROR(run.Step(m0, id, value, "recording labels and taints of " + h.ip, "true"));
+    if (!HostRunner::StepDone(m0, id, value)) RETURN_IF_ERROR(LabelAndTaint(run, m0, *c));
+    // Recorded once set (the command is a no-op); skipped when they were.
+    RETURN_IF_ERROR(run.Step(m0, id, value, "labels and taints of " + h.ip, "true"));
   }
   return Status::Ok();
 }

@@ -106,6 +106,20 @@ class Sync {
     return Status::Ok();
   }
 
+  // The plan of the transfer (PlanSync): every host assessed as Prepare
+  // does, nothing changed; streams as StreamShared would make them.
+  Result<std::vector<RootfsHostPlan>> Plan(std::vector<RootfsPlan>* plans,
+                                           std::vector<StreamPlan>* streams) {
+    for (size_t i = 0; i < all_.size(); i++) sync_[i].plan = std::move((*plans)[i]);
+    plans->clear();
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return Assess(c); }));
+    std::vector<RootfsHostPlan> hosts;
+    for (HostCtx* h : all_) hosts.push_back(HostPlanOf(*h));
+    for (const auto& b : Batches()) streams->push_back(StreamPlanOf(b));
+    for (auto& hs : sync_) plans->push_back(std::move(hs.plan));
+    return hosts;
+  }
+
  private:
   HostSync& Of(HostCtx* h) { return sync_[index_.at(h)]; }
 
@@ -113,6 +127,20 @@ class Sync {
   Status Prepare(HostCtx& c) {
     HostSync& hs = Of(&c);
     if (c.fanout_left) RETURN_IF_ERROR(FanoutCleanup(run_, c));
+    RETURN_IF_ERROR(Assess(c));
+    if (!hs.delta.remove.empty()) {
+      std::string list;
+      for (const auto& p : hs.delta.remove) list += p + '\0';
+      RETURN_IF_ERROR(run_.Run(c, "removing deleted files",
+                               HostCommand(host_scripts::kPrune, {run_.Rootfs()}), list));
+    }
+    LogDelta(c, hs);
+    return Status::Ok();
+  }
+
+  // c's record, delta and patches, its report filled in; reads from c only.
+  Status Assess(HostCtx& c) {
+    HostSync& hs = Of(&c);
     ASSIGN_OR_RETURN(Record old, ReadRecord(c));
     hs.delta = ComputeDelta(hs.plan, old);
     if (!old.empty()) hs.patches = PlanPatches(stack_, hs.plan, ReadChunkLists(c), &hs.delta);
@@ -123,14 +151,48 @@ class Sync {
     c.report.files_removed = hs.delta.remove.size();
     c.report.data_bytes = hs.delta.send_bytes + patch_bytes;
     SplitDelta(c, &hs);
-    if (!hs.delta.remove.empty()) {
-      std::string list;
-      for (const auto& p : hs.delta.remove) list += p + '\0';
-      RETURN_IF_ERROR(run_.Run(c, "removing deleted files",
-                               HostCommand(host_scripts::kPrune, {run_.Rootfs()}), list));
-    }
-    LogDelta(c, hs);
     return Status::Ok();
+  }
+
+  // What Assess found for h, as the plan shows it.
+  RootfsHostPlan HostPlanOf(HostCtx& h) {
+    const HostSync& hs = Of(&h);
+    RootfsHostPlan p;
+    p.total = hs.plan.entries.size();
+    p.has_record = h.has_record && !run_.options().resend;
+    p.fanout_left = h.fanout_left;
+    p.compression = h.zstd ? "zstd" : "gzip";
+    std::map<size_t, const FilePatch*> patched;
+    for (const auto& fp : hs.patches) patched[fp.entry] = &fp;
+    std::vector<bool> whole(hs.plan.entries.size());
+    for (size_t i : hs.delta.send) whole[i] = true;
+    for (size_t i = 0; i < hs.plan.entries.size(); i++) {
+      const RootfsEntry& e = hs.plan.entries[i];
+      if (e.path == "registry" || e.path.rfind("registry/", 0) == 0) p.registry = true;
+      auto fp = patched.find(i);
+      if (!whole[i] && fp == patched.end()) continue;
+      PlannedFile f{e.path, e.type, e.size, e.size, fp != patched.end(), e.rendered >= 0};
+      if (f.patched) f.send_bytes = fp->second->new_bytes;
+      p.send_bytes += f.send_bytes;
+      p.send.push_back(std::move(f));
+    }
+    p.remove = hs.delta.remove;
+    p.unchanged = p.total - p.send.size();
+    return p;
+  }
+
+  // A batch of hosts sharing one stream, as StreamShared sends it.
+  StreamPlan StreamPlanOf(const std::vector<HostCtx*>& hosts) {
+    StreamPlan sp;
+    for (HostCtx* h : hosts) sp.hosts.push_back(h->host.ip);
+    const HostSync& hs = Of(hosts[0]);
+    sp.files = hs.shared.size();
+    for (size_t i : hs.shared) sp.bytes += hs.plan.entries[i].size;
+    sp.relayed = Relayed(hosts);
+    sp.parent = sp.relayed ? FanoutParents(hosts.size(), run_.options().fanout)
+                           : std::vector<int>(hosts.size(), -1);
+    sp.copies = sp.relayed ? 1 : hosts.size();
+    return sp;
   }
 
   // What c holds by its record (nothing without one, or with --resend; an
@@ -473,6 +535,16 @@ Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& sta
     return Status::Ok();
   }));
   return plans;
+}
+
+Result<std::vector<RootfsHostPlan>> PlanSync(HostRunner& run, Store& store,
+                                             const LayerStack& stack,
+                                             const std::vector<HostCtx*>& all,
+                                             std::vector<RootfsPlan>* plans,
+                                             std::vector<StreamPlan>* streams) {
+  if (plans->size() != all.size()) return Status::Invalid("PlanSync: a plan for every host");
+  Sync sync(run, store, stack, all);
+  return sync.Plan(plans, streams);
 }
 
 Status SyncRootfs(HostRunner& run, Store& store, const LayerStack& stack,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "deploy/deploy_plan.h"
 #include "deploy/host_runner.h"
 #include "deploy/rootfs_transfer.h"
 #include "layer/layer_stack.h"
@@ -38,6 +39,17 @@ Result<std::vector<RootfsPlan>> PlanHosts(HostRunner& run, const LayerStack& sta
                                           const OpenChunks& open,
                                           const std::vector<HostCtx*>& all,
                                           const PlanExtras& apps = {});
+
+// What SyncRootfs would do, doing none of it (deploy_plan.h): each host's
+// record and chunk lists read and its delta computed as SyncRootfs does
+// (result[i] for all[i]), and the streams it would send (batches of hosts
+// that need the same entries, relayed or not as with `--fanout`). Reads from
+// the hosts only. REQUIRES as SyncRootfs; plans are left as they were.
+Result<std::vector<RootfsHostPlan>> PlanSync(HostRunner& run, Store& store,
+                                             const LayerStack& stack,
+                                             const std::vector<HostCtx*>& all,
+                                             std::vector<RootfsPlan>* plans,
+                                             std::vector<StreamPlan>* streams);
 
 // REQUIRES: every host of `all` connected (HostRunner::Connect); plans[i]
 // all[i]'s plan from PlanHosts. On success, plans[i] is what all[i] holds

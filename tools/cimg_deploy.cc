@@ -11,6 +11,7 @@
 
 #include "deploy/clusterfile.h"
 #include "deploy/deploy.h"
+#include "deploy/deploy_plan.h"
 #include "deploy/image_history.h"
 #include "deploy/ip_range.h"
 #include "deploy/saved_cluster.h"
@@ -137,6 +138,31 @@ void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o
   PrintReport(cf, r, secs, as_json);
 }
 
+// cimg deploy --dry-run (and scale-up's): the plan printed, nothing changed
+// on the hosts, in the store or in the saved clusters. `prune`: the hosts
+// --prune-hosts would clean first. Exits 1 after printing the plan when a
+// deploy would stop (a host of another platform).
+void RunDryRun(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o,
+               const std::vector<std::string>& prune, bool as_json) {
+  o.on_connected = nullptr;
+  o.progress = nullptr;
+  auto plan = Must(dp::PlanDeploy(store, cf, o));
+  plan.prune = prune;
+  std::string out = as_json ? dp::FormatPlanJson(plan) : dp::FormatPlanText(plan);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+  if (!plan.refusal.empty()) Fail(Status::Invalid(plan.refusal));
+}
+
+// A dry run uses the image in the store: it pulls nothing.
+void RequireStoredImage(cfs::Store& store, const std::string& image) {
+  auto found = store.Inspect(image);
+  if (found.ok()) return;
+  if (!found.status().IsNotFound()) Fail(found.status());
+  Fail(Status::NotFound("image " + image + " is not in the store; --dry-run pulls nothing (cimg pull " +
+                        image + " first)"));
+}
+
 // Writes what `deploy --record-profile` recorded; says when it is empty (every
 // step was done before: nothing ran to read the files).
 void WriteDeployProfile(const cfs::ReadProfile& p, const std::string& file) {
@@ -152,7 +178,7 @@ struct DeployFlags {
   HostFlags hosts;
   SshFlags ssh;
   RegistryFlags reg;
-  bool resend = false, prune_hosts = false;
+  bool resend = false, prune_hosts = false, dry_run = false;
   std::vector<std::string> cmd, apps;
   std::string record_profile;
 };
@@ -212,7 +238,10 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   deploy->add_flag("--prune-hosts", f.prune_hosts,
                    "Clean and remove hosts of the deployed cluster that this deploy leaves out "
                    "(default: refuse)");
-  deploy->add_option("--format", f.format, "Report format: table (default) or json")
+  deploy->add_flag("--dry-run", f.dry_run,
+                   "Print the plan (per host: files to send and remove, bytes, steps pending and "
+                   "done; the relay trees) after connecting to every host; change nothing");
+  deploy->add_option("--format", f.format, "Report (or plan) format: table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   deploy->add_option("--record-profile", f.record_profile,
                      "Write the files master0 read during the steps that ran, in order, to FILE "
@@ -222,14 +251,24 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
       "  cimg deploy -f Clusterfile      # kind: Application documents choose the apps and their config\n"
       "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3 -i ~/.ssh/id_ed25519 \\\n"
       "      --apps calico,nginx\n"
+      "  cimg deploy -f Clusterfile --dry-run              # what a deploy would send and run\n"
+      "  cimg deploy -f Clusterfile --dry-run --fanout 2 --format json\n"
       "  cimg deploy -f Clusterfile --record-profile app.profile   # on a fresh cluster\n"
       "  cimg profile attach demo/app:1 app.profile  # lazy mounts of it fetch those files first\n");
   deploy->callback([&g, &quiet] {
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));
-    EnsureImage(*store, cf.image, f.reg, quiet);
     auto o = f.ssh.Options(quiet);
     o.resend = f.resend;
+    if (f.dry_run) {
+      if (!f.record_profile.empty())
+        Fail(Status::Invalid("--record-profile records what a deploy's steps read; a dry run runs none"));
+      RequireStoredImage(*store, cf.image);
+      dp::Clusterfile saved;
+      auto prune = Must(dp::HostsToPrune(ClustersDir(*store), cf, f.prune_hosts, &saved));
+      return RunDryRun(*store, cf, o, prune, f.format == "json");
+    }
+    EnsureImage(*store, cf.image, f.reg, quiet);
     o.progress = StderrProgress(quiet);
     Must(dp::CheckDroppedHosts(ClustersDir(*store), cf, f.prune_hosts, o));
     cfs::ReadProfile profile;
@@ -267,16 +306,25 @@ void AddDelete(CLI::App& app, const Global& g, const bool& quiet) {
 
 void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   auto* up = app.add_subcommand("scale-up", "Add hosts to a deployed cluster");
-  up->footer("Example:\n"
-      "  cimg scale-up my-cluster --nodes 10.0.0.5");
-  static std::string name;
+  up->footer("Examples:\n"
+      "  cimg scale-up my-cluster --nodes 10.0.0.5\n"
+      "  cimg scale-up my-cluster --nodes 10.0.0.5 --dry-run   # what it would send and run");
+  static std::string name, format;
   static HostFlags hosts;
   static SshFlags ssh;
+  static bool dry_run = false;
   up->add_option("NAME", name, "Cluster name")->required();
   hosts.Add(up, false);
   ssh.Add(up);
   ssh.AddFanout(up);
+  up->add_flag("--dry-run", dry_run,
+               "Print the plan of the deploy with the hosts added (as cimg deploy --dry-run); "
+               "change nothing");
+  up->add_option("--format", format, "Plan format with --dry-run: table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
   up->callback([&g, &quiet] {
+    if (!format.empty() && !dry_run)
+      Fail(Status::Invalid("--format goes with --dry-run (scale-up prints no report)"));
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = Must(dp::LoadSavedCluster(ClustersDir(*store), name));
     auto groups = hosts.Groups();
@@ -284,6 +332,7 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
     for (auto& gr : groups) gr.ssh = hosts.Ssh();
     cf = Must(dp::WithHostsAdded(cf, groups));
     auto o = ssh.Options(quiet);
+    if (dry_run) return RunDryRun(*store, cf, o, {}, format == "json");
     o.progress = StderrProgress(quiet);
     RunDeploy(*store, cf, o, false);
   });
