@@ -74,6 +74,10 @@ struct DeployOptions {
   // every host gets it from here.
   int fanout = kDefaultFanout;
   int connect_timeout_ms = 10000;
+  // The deploy host's directory of the cluster (<store root>/clusters/<name>),
+  // where the built-in registry's CA is kept (registry_tls.h). Default: none,
+  // which refuses localRegistry.insecure: false.
+  std::string cluster_dir;
   // Progress and host output, one line per call: "IP> line" is output of a
   // step that succeeded, "IP| line" of one that failed, "error: ..." another
   // failing host (may be called from several

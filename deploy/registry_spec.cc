@@ -98,6 +98,26 @@ namespace cfs::deploy {
 
 namespace {
 
+// localRegistry's insecure, cert, username and password.
+Status LocalSecurity(const YamlFields& f, const YAML::Node& n, const std::string& where,
+                     RegistryEndpoint* r) {
+  if (n["insecure"]) {
+    ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
+    r->tls = !insecure;
+  }
+  if (n["cert"])
+    return f.Err(n["cert"], where + ".cert is not supported by cimg (give insecure: false: cimg "
+                                    "makes a CA and certificate for the cluster)");
+  if (n["username"]) { ASSIGN_OR_RETURN(r->username, f.Str(n["username"], where + ".username")); }
+  if (n["password"]) { ASSIGN_OR_RETURN(r->password, f.Str(n["password"], where + ".password")); }
+  if (r->username.empty() != r->password.empty())
+    return f.Err(n[r->username.empty() ? "password" : "username"],
+                 where + ": give both username and password, or neither");
+  if (!r->username.empty() && r->username.find(':') != std::string::npos)
+    return f.Err(n["username"], where + ".username must not contain ':'");
+  return Status::Ok();
+}
+
 Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, const std::string& where,
                                   bool local) {
   if (local)
@@ -107,12 +127,12 @@ Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, cons
   RegistryEndpoint r;
   if (n["domain"]) { ASSIGN_OR_RETURN(r.domain, f.Str(n["domain"], where + ".domain")); }
   if (n["port"]) { ASSIGN_OR_RETURN(r.port, f.Port(n["port"], where + ".port")); }
-  for (const char* k : {"username", "password"})
-    if (n[k])
-      return f.Err(n[k], where + "." + k +
-                             ": registry credentials are not supported by cimg yet (no htpasswd, "
-                             "no runtime login)");
   if (!local) {
+    for (const char* k : {"username", "password"})
+      if (n[k])
+        return f.Err(n[k], where + "." + k +
+                               ": credentials of an external registry are not supported by cimg "
+                               "yet (log the hosts' runtime in to it in a pre-install plugin)");
     if (r.domain.empty()) return f.Err(n, where + ".domain is required");
     return r;
   }
@@ -124,14 +144,7 @@ Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, cons
       return f.Err(n["ha"], where + ".ha: true is not supported by cimg (the built-in registry "
                                     "runs on master0 only; give ha: false)");
   }
-  if (n["insecure"]) {
-    ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
-    if (!insecure)
-      return f.Err(n["insecure"], where + ".insecure: false is not supported by cimg (the "
-                                          "built-in registry serves plain HTTP; give insecure: true)");
-  }
-  if (n["cert"])
-    return f.Err(n["cert"], where + ".cert is not supported by cimg (no TLS for the built-in registry)");
+  RETURN_IF_ERROR(LocalSecurity(f, n, where, &r));
   return r;
 }
 

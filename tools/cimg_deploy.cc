@@ -110,6 +110,7 @@ void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double se
 
 void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
   const std::string dir = ClustersDir(store);
+  o.cluster_dir = dir + "/" + cf.name;  // the built-in registry's CA is kept there
   bool saved = false;
   auto state = [&](const char* st, const std::string& detail) {
     // What `cimg clusters` shows; a failure to record it is not the deploy's.
