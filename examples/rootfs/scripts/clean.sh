@@ -4,7 +4,7 @@
 # made. The built-in registry init-registry.sh started is stopped too.
 set -uo pipefail
 echo "clean: cleaning $(hostname)"
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BIN=/usr/local/bin
 MARK='# written by the cimg example (scripts/init.sh); scripts/clean.sh removes it'
 PIDFILE=/run/containerd/containerd.pid
@@ -43,8 +43,8 @@ stop_pid "$(dirname "$PWD")/registry.pid"
 awk '$2 ~ "^/(var/lib|run)/containerd/" {print $2}' /proc/self/mounts | sort -r | while read -r m; do
   umount -l "$m"
 done
-if [ -f /etc/containerd/config.toml ] && grep -qF "$MARK" /etc/containerd/config.toml; then
-  rm -rf /var/lib/containerd /run/containerd /etc/containerd/config.toml /etc/containerd/cimg-snapshotter
+if [ -f /etc/containerd/cimg.toml ]; then
+  rm -rf /var/lib/containerd /run/containerd /etc/containerd/cimg.toml /etc/containerd/cimg-snapshotter
   rmdir /etc/containerd 2>/dev/null
 fi
 for b in containerd containerd-shim-runc-v2 ctr runc; do

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 ROOTFS=$PWD
 RUN=$(dirname "$ROOTFS")
 PIDFILE=$RUN/registry.pid
-TLS= AUTH=
+TLS='' AUTH=''
 if [ -f "certs/$DOMAIN.crt" ] && [ -f "certs/$DOMAIN.key" ]; then
   TLS=", tls: {certificate: \"$ROOTFS/certs/$DOMAIN.crt\", key: \"$ROOTFS/certs/$DOMAIN.key\"}"
 fi

@@ -5,8 +5,10 @@
 # binaries copied in at build time (examples/base/Kubefile) -- into
 # /usr/local/bin and starts containerd: under systemd where systemd runs,
 # else as a daemon with a pidfile (/run/containerd/containerd.pid).
-# The registry's CA and hosts.toml (/etc/containerd/certs.d/DOMAIN:PORT/)
-# and credentials are put in place by cimg deploy itself, as sealer does.
+# Its config is /etc/containerd/cimg.toml (a host's own config.toml, as
+# Debian's package installs it, is left alone). The registry's CA and
+# hosts.toml (/etc/containerd/certs.d/DOMAIN:PORT/) and credentials are put
+# in place by cimg deploy itself, as sealer does.
 set -euo pipefail
 echo "init: preparing $(hostname)"
 cd "$(dirname "$0")/.."
@@ -16,6 +18,7 @@ if [ ! -d cri ]; then
 fi
 BIN=/usr/local/bin
 MARK='# written by the cimg example (scripts/init.sh); scripts/clean.sh removes it'
+CONFIG=/etc/containerd/cimg.toml
 SNAP_FILE=/etc/containerd/cimg-snapshotter
 PIDFILE=/run/containerd/containerd.pid
 
@@ -51,13 +54,9 @@ choose_snapshotter() {
 
 write_config() {
   mkdir -p /etc/containerd
-  if [ -f /etc/containerd/config.toml ] && ! grep -qF "$MARK" /etc/containerd/config.toml; then
-    echo "init: keeping the host's own /etc/containerd/config.toml"
-    return 0
-  fi
   # No kubelet runs here (kubeadm is a stand-in), so no CRI plugin: ctr
   # talks to containerd's own API.
-  cat >/etc/containerd/config.toml.cimg <<TOML
+  cat >"$CONFIG.new" <<TOML
 $MARK
 version = 2
 root = "/var/lib/containerd"
@@ -66,15 +65,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = "/run/containerd/containerd.sock"
 TOML
-  mv -f /etc/containerd/config.toml.cimg /etc/containerd/config.toml
+  mv -f "$CONFIG.new" "$CONFIG"
 }
 
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 start_containerd() {
   if [ -d /run/systemd/system ]; then
-    printf '%s\n[Unit]\nDescription=containerd (cimg example)\nAfter=network.target\n[Service]\nExecStart=%s/containerd\nRestart=always\nDelegate=yes\nKillMode=process\n[Install]\nWantedBy=multi-user.target\n' \
-      "$MARK" "$BIN" >/etc/systemd/system/containerd.service
+    printf '%s\n[Unit]\nDescription=containerd (cimg example)\nAfter=network.target\n[Service]\nExecStart=%s/containerd --config %s\nRestart=always\nDelegate=yes\nKillMode=process\n[Install]\nWantedBy=multi-user.target\n' \
+      "$MARK" "$BIN" "$CONFIG" >/etc/systemd/system/containerd.service
     systemctl daemon-reload
     systemctl enable --now containerd
     return 0
@@ -84,7 +83,7 @@ start_containerd() {
     return 0
   fi
   mkdir -p /run/containerd
-  setsid "$BIN/containerd" --config /etc/containerd/config.toml </dev/null >>/var/log/containerd.log 2>&1 &
+  setsid "$BIN/containerd" --config "$CONFIG" </dev/null >>/var/log/containerd.log 2>&1 &
   echo $! >"$PIDFILE"
   echo "init: containerd started without systemd (pid $!, log /var/log/containerd.log)"
 }

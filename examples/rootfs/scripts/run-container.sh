@@ -29,7 +29,7 @@ trap 'rm -rf -- "$hosts"' EXIT
 mkdir "$hosts/$EP"
 {
   printf 'server = "%s://%s"\n[host."%s://%s"]\n  capabilities = ["pull", "resolve"]\n' "$scheme" "$EP" "$scheme" "$EP"
-  [ "$scheme" = http ] || printf '  ca = "%s"\n' "$(ls "$CERTS"/*.crt | sed -n 1p)"
+  [ "$scheme" = http ] || printf '  ca = "%s"\n' "$CERTS/${EP%:*}.crt"
   [ -z "$auth" ] || printf '  [host."%s://%s".header]\n    Authorization = "Basic %s"\n' "$scheme" "$EP" "$auth"
 } >"$hosts/$EP/hosts.toml"
 plain=()
@@ -38,5 +38,6 @@ plain=()
 echo "pulled $EP/$IMAGE ($scheme${auth:+, with credentials}) into containerd, snapshotter $SNAP"
 id=cimg-hello-$(hostname)
 "${CTR[@]}" containers rm "$id" >/dev/null 2>&1 || true # a leftover of a killed run
+# shellcheck disable=SC2016 # expanded by the container's shell
 "${CTR[@]}" run --rm --snapshotter "$SNAP" "$EP/$IMAGE" "$id" \
   /bin/sh -c 'echo "container $(hostname) says hello from busybox $(busybox | sed -n 1p | cut -d" " -f2)"'
