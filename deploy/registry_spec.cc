@@ -60,7 +60,9 @@ std::optional<RegistryEndpoint> LocalRegistry(const RegistrySpec& registry,
                                               const std::map<std::string, std::string>& env) {
   if (registry.local) return registry.local;
   if (registry.external) return std::nullopt;
-  RegistryEndpoint r{"sea.hub", 5000};
+  RegistryEndpoint r;
+  r.domain = "sea.hub";
+  r.port = 5000;
   if (auto it = env.find("REGISTRY_DOMAIN"); it != env.end()) r.domain = it->second;
   if (auto it = env.find("REGISTRY_PORT"); it != env.end()) r.port = std::atoi(it->second.c_str());
   return r;

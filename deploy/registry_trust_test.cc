@@ -10,7 +10,9 @@ namespace cfs::deploy {
 namespace {
 
 RegistryEndpoint Secure() {
-  RegistryEndpoint r{"hub.local", 5443};
+  RegistryEndpoint r;
+  r.domain = "hub.local";
+  r.port = 5443;
   r.tls = true;
   r.username = "admin";
   r.password = "pw:1";
@@ -40,7 +42,9 @@ TEST(RegistryTrust, RuntimeFilesAtSealersPaths) {
 }
 
 TEST(RegistryTrust, OnlyWhatIsAskedFor) {
-  RegistryEndpoint plain{"sea.hub", 5000};
+  RegistryEndpoint plain;
+  plain.domain = "sea.hub";
+  plain.port = 5000;
   EXPECT_TRUE(RuntimeTrustFiles(plain, "").empty());
   auto none = RegistryServerFiles(plain, nullptr, "/r");
   ASSERT_TRUE(none.ok());

@@ -57,9 +57,9 @@ ci ls cimg-examples/base:1 cri >"$T/cri.ls" || fail "cimg ls cri"
 for b in containerd containerd-shim-runc-v2 ctr runc; do
   grep -E "(^| |/)$b\$" "$T/cri.ls" >/dev/null || fail "cri/$b is not in the image: $(cat "$T/cri.ls")"
 done
-ci cat cimg-examples/base:1 cri/runc >"$T/runc" || fail "cimg cat cri/runc"
+ci cat cimg-examples/base:1:/cri/runc >"$T/runc" || fail "cimg cat cri/runc"
 cmp "$T/runc" "$(command -v runc)" || fail "cri/runc is not Debian's runc"
-ci cat cimg-examples/base:1 bin/registry | cmp - "$(command -v docker-registry)" ||
+ci cat cimg-examples/base:1:/bin/registry | cmp - "$(command -v docker-registry)" ||
   fail "bin/registry is not Debian's docker-registry"
 
 # ------------------------------------------------------------- 2. deploy

@@ -39,6 +39,9 @@ elif [ -f "$PIDFILE" ]; then
   stop_pid "$PIDFILE" && echo "clean: containerd stopped"
 fi
 stop_pid "$(dirname "$PWD")/registry.pid"
+if [ -f /run/containerd/cimg-cgroups ]; then # mounted by init.sh
+  umount -R /sys/fs/cgroup && echo "clean: the cgroup file systems init.sh mounted are unmounted"
+fi
 # snapshots and shim state still mounted, deepest first
 awk '$2 ~ "^/(var/lib|run)/containerd/" {print $2}' /proc/self/mounts | sort -r | while read -r m; do
   umount -l "$m"

@@ -68,6 +68,30 @@ TOML
   mv -f "$CONFIG.new" "$CONFIG"
 }
 
+# runc needs the cgroup file systems. A host with none mounted (the test
+# nodes: `ip netns exec` gives them a fresh sysfs without the host's
+# /sys/fs/cgroup mounts) gets them as the kernel has them: the v1
+# hierarchies /proc/cgroups lists, each mounted on its own, else cgroup2.
+# Marked in /run, so clean.sh unmounts only what was mounted here.
+mount_cgroups() {
+  local h names
+  awk '$0 ~ / - cgroup2? / {f = 1} END {exit !f}' /proc/self/mountinfo && return 0
+  mount -t tmpfs -o mode=0755,nosuid,nodev,noexec cimg-cgroup /sys/fs/cgroup
+  if awk 'NR > 1 && $2 > 0 {f = 1} END {exit !f}' /proc/cgroups; then
+    for h in $(awk 'NR > 1 && $2 > 0 && $4 == 1 {print $2}' /proc/cgroups | sort -un); do
+      names=$(awk -v h="$h" 'NR > 1 && $2 == h {printf "%s%s", s, $1; s = ","}' /proc/cgroups)
+      mkdir -p "/sys/fs/cgroup/$names"
+      mount -t cgroup -o "$names" cgroup "/sys/fs/cgroup/$names"
+    done
+  else
+    umount /sys/fs/cgroup
+    mount -t cgroup2 cgroup2 /sys/fs/cgroup
+  fi
+  mkdir -p /run/containerd
+  touch /run/containerd/cimg-cgroups
+  echo "init: no cgroup file system was mounted here (a fresh sysfs): mounted the kernel's hierarchies on /sys/fs/cgroup"
+}
+
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
 start_containerd() {
@@ -101,6 +125,7 @@ wait_ready() {
 }
 
 install_binaries
+mount_cgroups
 write_config
 choose_snapshotter >"$SNAP_FILE"
 start_containerd
