@@ -123,7 +123,10 @@ run cat "$W/lazy/etc/app.conf" "$W/lazy/opt/app/VERSION"
 run "$CLUSTERFS" umount "$W/lazy"
 
 step "4. two nodes (sshd in network namespaces) and cimg deploy"
-nodes_up demo 240 2
+# DEMO_NODES="TAG SUBNET": other names and 10.251.SUBNET.0/24 for the nodes
+# (when another run of the tests or the demo uses the default ones).
+read -r NODES_T NODES_S <<<"${DEMO_NODES:-demo 240}"
+nodes_up "$NODES_T" "$NODES_S" 2
 # The registry's password: only in the Clusterfile (cimg keeps its copy 0600).
 REG_PASS=demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 umask 077
