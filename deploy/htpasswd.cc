@@ -12,7 +12,9 @@ namespace {
 
 constexpr unsigned long kCost = 10;
 
-Status CheckInput(const std::string& user, const std::string& password) {
+}  // namespace
+
+Status CheckHtpasswdInput(const std::string& user, const std::string& password) {
   auto control = [](unsigned char ch) { return ch < 0x20 || ch == 0x7f; };
   if (user.empty() || user.find(':') != std::string::npos ||
       std::any_of(user.begin(), user.end(), control))
@@ -27,10 +29,8 @@ Status CheckInput(const std::string& user, const std::string& password) {
   return Status::Ok();
 }
 
-}  // namespace
-
 Result<std::string> HtpasswdLine(const std::string& user, const std::string& password) {
-  RETURN_IF_ERROR(CheckInput(user, password));
+  RETURN_IF_ERROR(CheckHtpasswdInput(user, password));
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
   if (!crypt_gensalt_rn("$2b$", kCost, nullptr, 0, setting, sizeof setting))
     return Status::IOError("htpasswd: crypt_gensalt_rn($2b$)");

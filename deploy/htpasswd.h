@@ -14,6 +14,9 @@ namespace cfs::deploy {
 // Invalid when the user is empty or holds ':' or a control character, or
 // the password is empty, holds a NUL or newline, or is longer than
 // bcrypt's 72 bytes (the rest would be ignored).
+Status CheckHtpasswdInput(const std::string& user, const std::string& password);
+
+// The line; bad input is refused as CheckHtpasswdInput refuses it.
 Result<std::string> HtpasswdLine(const std::string& user, const std::string& password);
 
 }  // namespace cfs::deploy

@@ -157,7 +157,7 @@ class Deployment {
     RETURN_IF_ERROR(InstallFiles(m0_, server));
     const std::vector<HostFile> runtime = RuntimeTrustFiles(reg, tls.ca_pem);
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return InstallFiles(c, runtime); }));
-    run_.Log(std::string("registry ") + RegistryEndpointName(reg) + ":" +
+    run_.Log(std::string("registry ") + RegistryUrl(reg) + ":" +
              (reg.tls ? " TLS (the cluster's CA on every host)" : "") +
              (reg.username.empty() ? "" : " htpasswd (credentials on every host)"));
     return Status::Ok();

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "deploy/clusterfile_docs.h"
+#include "deploy/htpasswd.h"
 
 namespace cfs::deploy {
 
@@ -15,17 +16,11 @@ constexpr const char* kDerived[] = {
     "ExternalRegistryPort", "ExternalRegistryURL", "RegistryDomain", "RegistryPort",
     "RegistryURL", "ContainerRuntime", "DNSSvcIP", "KubeSvcIP"};
 
-std::string Url(const RegistryEndpoint& r) {
-  if (r.port == 0) return r.domain;
-  bool v6 = r.domain.find(':') != std::string::npos;
-  return (v6 ? "[" + r.domain + "]" : r.domain) + ":" + std::to_string(r.port);
-}
-
 void Put(std::map<std::string, std::string>& out, const std::string& prefix,
          const RegistryEndpoint& r) {
   out[prefix + "Domain"] = r.domain;
   out[prefix + "Port"] = r.port ? std::to_string(r.port) : "";
-  out[prefix + "URL"] = Url(r);
+  out[prefix + "URL"] = RegistryUrl(r);
 }
 
 // The index-th address of IPv4 or IPv6 network `cidr` ("" when it has none).
@@ -50,6 +45,12 @@ std::string IndexIp(const std::string& cidr, unsigned index) {
 }
 
 }  // namespace
+
+std::string RegistryUrl(const RegistryEndpoint& r) {
+  if (r.port == 0) return r.domain;
+  bool v6 = r.domain.find(':') != std::string::npos;
+  return (v6 ? "[" + r.domain + "]" : r.domain) + ":" + std::to_string(r.port);
+}
 
 bool IsDerivedEnvKey(const std::string& k) {
   return std::any_of(std::begin(kDerived), std::end(kDerived),
@@ -115,8 +116,9 @@ Status LocalSecurity(const YamlFields& f, const YAML::Node& n, const std::string
   if (r->username.empty() != r->password.empty())
     return f.Err(n[r->username.empty() ? "password" : "username"],
                  where + ": give both username and password, or neither");
-  if (!r->username.empty() && r->username.find(':') != std::string::npos)
-    return f.Err(n["username"], where + ".username must not contain ':'");
+  if (r->username.empty()) return Status::Ok();
+  if (Status s = CheckHtpasswdInput(r->username, r->password); !s.ok())
+    return f.Err(n["username"], where + ": " + s.message());
   return Status::Ok();
 }
 

@@ -69,6 +69,10 @@ std::map<std::string, std::string> SealerEnv(const RegistrySpec& registry,
 // address, which sealer refuses.
 Status CheckSvcCidr(const std::string& svc_cidr);
 
+// DOMAIN:PORT ([DOMAIN]:PORT for an IPv6 address; DOMAIN without a port),
+// as RegistryURL and the runtimes' certs.d directories name it.
+std::string RegistryUrl(const RegistryEndpoint& r);
+
 // Whether spec.env key `k` is one sealer derives (and so drops from spec.env).
 bool IsDerivedEnvKey(const std::string& k);
 

@@ -12,17 +12,17 @@ namespace {
 constexpr const char* kKubeletAuth = "/var/lib/kubelet/config.json";
 
 std::string ContainerdDir(const RegistryEndpoint& r) {
-  return "/etc/containerd/certs.d/" + RegistryEndpointName(r);
+  return "/etc/containerd/certs.d/" + RegistryUrl(r);
 }
 std::string DockerDir(const RegistryEndpoint& r) {
-  return "/etc/docker/certs.d/" + RegistryEndpointName(r);
+  return "/etc/docker/certs.d/" + RegistryUrl(r);
 }
 
 // containerd's hosts.toml (docs/hosts.md): the registry itself, over
 // HTTPS, verified against the cluster's CA. TOML basic strings: the values
 // are a host name, a port and a path made of them, quoted as JSON quotes.
 std::string HostsToml(const RegistryEndpoint& r) {
-  const std::string url = "https://" + RegistryEndpointName(r);
+  const std::string url = "https://" + RegistryUrl(r);
   const std::string ca = ContainerdDir(r) + "/" + r.domain + ".crt";
   const std::string q_url = nlohmann::json(url).dump();
   return "# written by cimg deploy: the cluster's built-in registry\n"
@@ -33,16 +33,11 @@ std::string HostsToml(const RegistryEndpoint& r) {
 
 std::string DockerAuthJson(const RegistryEndpoint& r) {
   nlohmann::json j;
-  j["auths"][RegistryEndpointName(r)]["auth"] = Base64Encode(r.username + ":" + r.password);
+  j["auths"][RegistryUrl(r)]["auth"] = Base64Encode(r.username + ":" + r.password);
   return j.dump() + "\n";
 }
 
 }  // namespace
-
-std::string RegistryEndpointName(const RegistryEndpoint& r) {
-  bool v6 = r.domain.find(':') != std::string::npos;
-  return (v6 ? "[" + r.domain + "]" : r.domain) + ":" + std::to_string(r.port);
-}
 
 Result<std::vector<HostFile>> RegistryServerFiles(const RegistryEndpoint& r,
                                                   const RegistryTls* tls,

@@ -34,9 +34,6 @@ struct HostFile {
   int mode = 0644;
 };
 
-// DOMAIN:PORT ([DOMAIN]:PORT for an IPv6 address), as the runtimes name it.
-std::string RegistryEndpointName(const RegistryEndpoint& r);
-
 // master0's files for the registry (none when neither TLS nor credentials).
 // `tls` is required when r.tls.
 Result<std::vector<HostFile>> RegistryServerFiles(const RegistryEndpoint& r,
