@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real container runtime in the example cluster image, deployed to two
-# nodes (sshd in namespaces) with a secured built-in registry:
+# nodes (sshd in namespaces; a third joins by scale-up) with a secured
+# built-in registry:
 #  1. the example base image (examples/base/Kubefile over examples/rootfs):
 #     cri/ holds Debian's containerd, shim, ctr and runc, bin/registry
 #     Debian's docker-registry; a busybox image (busybox-static) collected
@@ -14,7 +15,8 @@
 #     pull without the cluster's CA fails verification; the key is 0600 on
 #     the deploy host and master0 only; the password is in no log, no
 #     command line seen while deploying, no image and no node file;
-#  4. a re-deploy reuses the CA and certificate;
+#  4. a re-deploy reuses the CA and certificate; a third node added by
+#     scale-up gets the same CA, pulls and runs the container too;
 #  5. cimg delete stops containerd and the registry and removes the CA,
 #     hosts.toml and credentials from every node, and the CA here.
 source "$(dirname "$0")/lib.sh"
@@ -27,7 +29,7 @@ fi
 source "$(dirname "$0")/registry_lib.sh"
 cfs_setup
 
-nodes_up rt 222 2
+nodes_up rt 222 3
 M0=$NODE_IP_1
 KH=(--known-hosts "$NODE_KNOWN_HOSTS")
 DOMAIN=hub.rt.test PORT=5443 EP=hub.rt.test:5443 USER=rtuser
@@ -160,12 +162,20 @@ ci deploy -f "$T/Clusterfile" "${KH[@]}" >"$T/deploy2.log" 2>&1 || fail "re-depl
 assert_eq "$sum" "$(cat "$ROOT/clusters/rt/registry-tls/"* | sha256sum)" "the CA after a re-deploy"
 node_exec 2 cmp -s "/etc/containerd/certs.d/$EP/$DOMAIN.crt" /dev/stdin <"$CA" ||
   fail "node 2's CA changed on a re-deploy"
+"$CIMG" --root "$ROOT" scale-up rt --nodes "$NODE_IP_3" "${KH[@]}" >"$T/scale.log" 2>&1 ||
+  fail "scale-up: $(tail -n 10 "$T/scale.log")"
+grep -F "$NODE_IP_3> container rt-n3 says hello from busybox v1.35" "$T/scale.log" >/dev/null ||
+  fail "node 3: no container output: $(grep -F "$NODE_IP_3>" "$T/scale.log" | tail -n 8)"
+node_exec 3 cmp -s "/etc/containerd/certs.d/$EP/$DOMAIN.crt" /dev/stdin <"$CA" ||
+  fail "node 3 did not get the cluster's CA"
+assert_eq "$sum" "$(cat "$ROOT/clusters/rt/registry-tls/"* | sha256sum)" "the CA after a scale-up"
+! grep -rlF -- "$PW" "$T/scale.log" "$T/deploy2.log" "$T/nodes/3" >/dev/null || fail "the password leaked in the scale-up"
 
 # ------------------------------------------------------------- 5. delete
 log "5. delete: containerd and the registry stopped, the CA and credentials removed"
-for i in 1 2; do node_exec "$i" cat /run/containerd/containerd.pid >"$T/ctd.$i"; done
+for i in 1 2 3; do node_exec "$i" cat /run/containerd/containerd.pid >"$T/ctd.$i"; done
 ci delete rt "${KH[@]}" >"$T/delete.log" 2>&1 || fail "delete: $(tail -n 5 "$T/delete.log")"
-for i in 1 2; do
+for i in 1 2 3; do
   pid=$(cat "$T/ctd.$i")
   ! kill -0 "$pid" 2>/dev/null || fail "node $i: containerd ($pid) still runs"
   for p in "/etc/containerd/certs.d/$EP" "/etc/docker/certs.d/$EP" /var/lib/kubelet/config.json \
