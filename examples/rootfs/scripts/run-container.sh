@@ -2,7 +2,8 @@
 # Pulls IMAGE from the cluster's built-in registry ($RegistryURL, DOMAIN:PORT,
 # as cimg and sealer export it) with ctr and runs one container of it that
 # prints a line naming this host. Run on every host after the registry is
-# up: the example Clusterfiles call it from a post-install plugin (where a
+# up: the Clusterfiles of scripts/demo.sh and tests/integration/deploy_runtime.sh
+# call it from a post-install plugin, scope master|node (where a
 # real cluster has kubelet pull its images).
 #   run-container.sh [IMAGE]      IMAGE default library/busybox:1.35
 # TLS: verified against the cluster's CA that cimg deploy installed as
