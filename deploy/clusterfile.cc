@@ -396,6 +396,10 @@ void EmitRegistry(YAML::Emitter& e, const Clusterfile& c) {
     e << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "domain"
       << YAML::Value << r.domain;
     if (r.port) e << YAML::Key << "port" << YAML::Value << r.port;
+    if (r.tls) e << YAML::Key << "insecure" << YAML::Value << false;
+    if (!r.username.empty())
+      e << YAML::Key << "username" << YAML::Value << r.username << YAML::Key << "password"
+        << YAML::Value << r.password;
     e << YAML::EndMap;
   };
   if (c.registry.local || c.registry.external) {

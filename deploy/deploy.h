@@ -20,7 +20,10 @@
 //        (scripts/init-registry.sh PORT DIR DOMAIN when the image has one,
 //        else bin/registry or the host's docker-registry), port $REGISTRY_PORT
 //        (default 5000; spec.registry.localRegistry's port), its domain in
-//        every host's /etc/hosts (registry_spec.h);
+//        every host's /etc/hosts (registry_spec.h); with insecure: false or
+//        credentials, first its certificate/key/htpasswd on master0 and the
+//        cluster's CA and credentials on every host (registry_trust.h, from
+//        the CA kept in DeployOptions::cluster_dir, registry_tls.h);
 //     5. "pre-install"; when the image carries bin/kubeadm: `kubeadm init
 //        --config etc/kubeadm.yml --upload-certs` on master0, then `kubeadm
 //        join` (the command `kubeadm token create --print-join-command`
@@ -111,6 +114,10 @@ struct DeployOptions {
   // every host gets it from here.
   int fanout = kDefaultFanout;
   int connect_timeout_ms = 10000;
+  // The deploy host's directory of the cluster (<store root>/clusters/<name>),
+  // where the built-in registry's CA is kept (registry_tls.h). Default: none,
+  // which refuses localRegistry.insecure: false.
+  std::string cluster_dir;
   // Progress and host output, one line per call: "IP> line" is output of a
   // step that succeeded, "IP| line" of one that failed, "error: ..." another
   // failing host (may be called from several

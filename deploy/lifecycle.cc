@@ -18,6 +18,7 @@
 #include "deploy/launch_plan.h"
 #include "deploy/node_labels.h"
 #include "deploy/profile_record.h"
+#include "deploy/registry_trust.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
 #include "store/image_stack.h"
@@ -201,6 +202,42 @@ class Deployment {
     return run_.Phase("post-init-host", all_, img_.id, true);
   }
 
+  // Files written from stdin (never a command line), not logged.
+  Status InstallFiles(HostCtx& c, const std::vector<HostFile>& files) {
+    for (const HostFile& f : files) {
+      char mode[8];
+      snprintf(mode, sizeof mode, "%04o", f.mode);
+      RETURN_IF_ERROR(run_.Run(c, "install " + f.path,
+                               HostCommand(host_scripts::kInstallFile, {f.path, mode}), f.content));
+    }
+    return Status::Ok();
+  }
+
+  // 4a. With TLS or credentials (registry_trust.h): the certificate, key
+  //     and htpasswd on master0, the CA and credentials on every host, from
+  //     the CA kept with the saved Clusterfile (registry_tls.h).
+  Status SecureRegistry(const RegistryEndpoint& reg) {
+    if (!reg.tls && reg.username.empty()) return Status::Ok();
+    RegistryTls tls;
+    if (reg.tls) {
+      const std::string& dir = run_.options().cluster_dir;
+      if (dir.empty())
+        return Status::Invalid("registry TLS: no directory to keep cluster " + run_.cluster().name +
+                               "'s CA in (DeployOptions::cluster_dir)");
+      ASSIGN_OR_RETURN(tls, EnsureRegistryTls(dir + "/registry-tls", run_.cluster().name,
+                                              reg.domain, m0_.host.ip));
+    }
+    ASSIGN_OR_RETURN(std::vector<HostFile> server,
+                     RegistryServerFiles(reg, reg.tls ? &tls : nullptr, run_.Rootfs()));
+    RETURN_IF_ERROR(InstallFiles(m0_, server));
+    const std::vector<HostFile> runtime = RuntimeTrustFiles(reg, tls.ca_pem);
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return InstallFiles(c, runtime); }));
+    run_.Log(std::string("registry ") + RegistryUrl(reg) + ":" +
+             (reg.tls ? " TLS (the cluster's CA on every host)" : "") +
+             (reg.username.empty() ? "" : " htpasswd (credentials on every host)"));
+    return Status::Ok();
+  }
+
   // 4. The built-in registry on master0, when the image has registry/ (not
   //    with only an external registry), and its domain in every host's
   //    /etc/hosts.
@@ -208,12 +245,13 @@ class Deployment {
     if (!PlanHas(plan0_, "registry")) return Status::Ok();
     auto reg = LocalRegistry(run_.cluster().registry, m0_.env);
     if (!reg) return Status::Ok();
+    RETURN_IF_ERROR(SecureRegistry(*reg));
     const std::string port = std::to_string(reg->port), R = run_.Rootfs();
     std::string cmd =
         PlanHas(plan0_, "scripts/init-registry.sh")
             ? HostCommand(host_scripts::kRunScript,
                           {R, "init-registry.sh", port, R + "/registry", reg->domain})
-            : HostCommand(host_scripts::kStartRegistry, {run_.dir(), R, port});
+            : HostCommand(host_scripts::kStartRegistry, {run_.dir(), R, port, reg->domain});
     RETURN_IF_ERROR(run_.Step(m0_, "", "", "built-in registry", cmd));
     if (IsIpAddress(reg->domain)) return Status::Ok();
     return run_.ForEach(all_, [&](HostCtx& c) {
@@ -303,6 +341,10 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
                            HostCommand(host_scripts::kRunScript, {R, "clean.sh"})));
   RETURN_IF_ERROR(run.Step(c, "", "", "stop the registry",
                            HostCommand(host_scripts::kStopRegistry, {run.dir()})));
+  auto reg = LocalRegistry(run.cluster().registry, c.env);
+  if (reg && (reg->tls || !reg->username.empty()))
+    RETURN_IF_ERROR(run.Step(c, "", "", "registry CA and credentials removed",
+                             HostCommand(host_scripts::kRemovePaths, RuntimeTrustPaths(*reg))));
   if (!c.steps.count("registry-host-alias")) return Status::Ok();
   return run.Step(c, "", "", "/etc/hosts: registry domain removed",
                   HostCommand(host_scripts::kSetHostAlias, {"--remove"}));

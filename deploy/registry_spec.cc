@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "deploy/clusterfile_docs.h"
+#include "deploy/htpasswd.h"
 
 namespace cfs::deploy {
 
@@ -15,17 +16,11 @@ constexpr const char* kDerived[] = {
     "ExternalRegistryPort", "ExternalRegistryURL", "RegistryDomain", "RegistryPort",
     "RegistryURL", "ContainerRuntime", "DNSSvcIP", "KubeSvcIP"};
 
-std::string Url(const RegistryEndpoint& r) {
-  if (r.port == 0) return r.domain;
-  bool v6 = r.domain.find(':') != std::string::npos;
-  return (v6 ? "[" + r.domain + "]" : r.domain) + ":" + std::to_string(r.port);
-}
-
 void Put(std::map<std::string, std::string>& out, const std::string& prefix,
          const RegistryEndpoint& r) {
   out[prefix + "Domain"] = r.domain;
   out[prefix + "Port"] = r.port ? std::to_string(r.port) : "";
-  out[prefix + "URL"] = Url(r);
+  out[prefix + "URL"] = RegistryUrl(r);
 }
 
 // The index-th address of IPv4 or IPv6 network `cidr` ("" when it has none).
@@ -51,6 +46,12 @@ std::string IndexIp(const std::string& cidr, unsigned index) {
 
 }  // namespace
 
+std::string RegistryUrl(const RegistryEndpoint& r) {
+  if (r.port == 0) return r.domain;
+  bool v6 = r.domain.find(':') != std::string::npos;
+  return (v6 ? "[" + r.domain + "]" : r.domain) + ":" + std::to_string(r.port);
+}
+
 bool IsDerivedEnvKey(const std::string& k) {
   return std::any_of(std::begin(kDerived), std::end(kDerived),
                      [&](const char* d) { return k.rfind(d, 0) == 0; });
@@ -60,7 +61,9 @@ std::optional<RegistryEndpoint> LocalRegistry(const RegistrySpec& registry,
                                               const std::map<std::string, std::string>& env) {
   if (registry.local) return registry.local;
   if (registry.external) return std::nullopt;
-  RegistryEndpoint r{"sea.hub", 5000};
+  RegistryEndpoint r;
+  r.domain = "sea.hub";
+  r.port = 5000;
   if (auto it = env.find("REGISTRY_DOMAIN"); it != env.end()) r.domain = it->second;
   if (auto it = env.find("REGISTRY_PORT"); it != env.end()) r.port = std::atoi(it->second.c_str());
   return r;
@@ -98,6 +101,27 @@ namespace cfs::deploy {
 
 namespace {
 
+// localRegistry's insecure, cert, username and password.
+Status LocalSecurity(const YamlFields& f, const YAML::Node& n, const std::string& where,
+                     RegistryEndpoint* r) {
+  if (n["insecure"]) {
+    ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
+    r->tls = !insecure;
+  }
+  if (n["cert"])
+    return f.Err(n["cert"], where + ".cert is not supported by cimg (give insecure: false: cimg "
+                                    "makes a CA and certificate for the cluster)");
+  if (n["username"]) { ASSIGN_OR_RETURN(r->username, f.Str(n["username"], where + ".username")); }
+  if (n["password"]) { ASSIGN_OR_RETURN(r->password, f.Str(n["password"], where + ".password")); }
+  if (r->username.empty() != r->password.empty())
+    return f.Err(n[r->username.empty() ? "password" : "username"],
+                 where + ": give both username and password, or neither");
+  if (r->username.empty()) return Status::Ok();
+  if (Status s = CheckHtpasswdInput(r->username, r->password); !s.ok())
+    return f.Err(n["username"], where + ": " + s.message());
+  return Status::Ok();
+}
+
 Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, const std::string& where,
                                   bool local) {
   if (local)
@@ -107,12 +131,12 @@ Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, cons
   RegistryEndpoint r;
   if (n["domain"]) { ASSIGN_OR_RETURN(r.domain, f.Str(n["domain"], where + ".domain")); }
   if (n["port"]) { ASSIGN_OR_RETURN(r.port, f.Port(n["port"], where + ".port")); }
-  for (const char* k : {"username", "password"})
-    if (n[k])
-      return f.Err(n[k], where + "." + k +
-                             ": registry credentials are not supported by cimg yet (no htpasswd, "
-                             "no runtime login)");
   if (!local) {
+    for (const char* k : {"username", "password"})
+      if (n[k])
+        return f.Err(n[k], where + "." + k +
+                               ": credentials of an external registry are not supported by cimg "
+                               "yet (log the hosts' runtime in to it in a pre-install plugin)");
     if (r.domain.empty()) return f.Err(n, where + ".domain is required");
     return r;
   }
@@ -124,14 +148,7 @@ Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, cons
       return f.Err(n["ha"], where + ".ha: true is not supported by cimg (the built-in registry "
                                     "runs on master0 only; give ha: false)");
   }
-  if (n["insecure"]) {
-    ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
-    if (!insecure)
-      return f.Err(n["insecure"], where + ".insecure: false is not supported by cimg (the "
-                                          "built-in registry serves plain HTTP; give insecure: true)");
-  }
-  if (n["cert"])
-    return f.Err(n["cert"], where + ".cert is not supported by cimg (no TLS for the built-in registry)");
+  RETURN_IF_ERROR(LocalSecurity(f, n, where, &r));
   return r;
 }
 

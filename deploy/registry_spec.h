@@ -17,17 +17,23 @@
 // $REGISTRY_DOMAIN, else sea.hub; port $REGISTRY_PORT, else 5000.
 //
 //   registry:
-//     localRegistry: {domain: sea.hub, port: 5000, ha: false, insecure: true}
+//     localRegistry: {domain: sea.hub, port: 5000, ha: false, insecure: false,
+//                     username: admin, password: secret}
 //     externalRegistry: {domain: reg.example.com, port: 443}
 //   containerRuntime: {type: docker}
 //
 // What cimg does with them: the built-in registry on master0 serves
 // localRegistry's port, and every host's /etc/hosts points its domain at
-// master0 (as sealer's non-HA registry). Refused, with the reason:
-// `ha: true` (cimg runs the registry on master0 only; sealer's default is
-// every master), `insecure: false` (TLS for the built-in registry is not
-// implemented), username/password (htpasswd and runtime logins are not
-// implemented), cert. With only externalRegistry, no built-in registry runs.
+// master0 (as sealer's non-HA registry). `insecure: false` serves it over
+// TLS with a CA made once per cluster (deploy/registry_tls.h) that every
+// host's runtime trusts; username/password put an htpasswd (bcrypt) in
+// front of it and the credentials where each host's runtime reads them
+// (deploy/registry_trust.h). Without `insecure`, plain HTTP as before (sealer
+// defaults to TLS). Refused, with the reason: `ha: true` (cimg runs the
+// registry on master0 only; sealer's default is every master), `cert` (a
+// certificate of the user's own), one of username/password without the
+// other, and externalRegistry credentials. With only externalRegistry, no
+// built-in registry runs.
 #pragma once
 
 #include <map>
@@ -40,7 +46,12 @@ namespace cfs::deploy {
 
 struct RegistryEndpoint {
   std::string domain;
-  int port = 0;  // 0: none given
+  int port = 0;      // 0: none given
+  bool tls = false;  // localRegistry.insecure: false
+  // localRegistry.username/password (both or neither). The password stays
+  // in memory and in the saved Clusterfile (0600); it is never exported to
+  // host environments, logged or put on a command line.
+  std::string username, password;
 };
 
 struct RegistrySpec {
@@ -57,6 +68,10 @@ std::map<std::string, std::string> SealerEnv(const RegistrySpec& registry,
 // Ok unless SvcCIDR (its first network when comma-separated) has no 10th
 // address, which sealer refuses.
 Status CheckSvcCidr(const std::string& svc_cidr);
+
+// DOMAIN:PORT ([DOMAIN]:PORT for an IPv6 address; DOMAIN without a port),
+// as RegistryURL and the runtimes' certs.d directories name it.
+std::string RegistryUrl(const RegistryEndpoint& r);
 
 // Whether spec.env key `k` is one sealer derives (and so drops from spec.env).
 bool IsDerivedEnvKey(const std::string& k);

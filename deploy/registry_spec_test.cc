@@ -63,6 +63,29 @@ TEST(RegistrySpec, LocalExternalAndRuntime) {
   EXPECT_EQ(SealerEnv(ext->registry, "", {}, "h").at("RegistryURL"), "reg.example.com:443");
 }
 
+TEST(RegistrySpec, TlsAndCredentials) {
+  auto c = With(R"(  registry:
+    localRegistry: {domain: hub.local, port: 5443, insecure: false, username: admin, password: 's3 cr:et'}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->registry.local->tls);
+  EXPECT_EQ(c->registry.local->username, "admin");
+  EXPECT_EQ(c->registry.local->password, "s3 cr:et");
+  // The password is no part of the environment the hosts get.
+  for (const auto& [k, v] : SealerEnv(c->registry, "", {}, "10.0.0.2"))
+    EXPECT_EQ(v.find("s3 cr:et"), std::string::npos) << k;
+  // Saved and read back the same.
+  auto again = ParseClusterfile(EmitClusterfile(*c), "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->registry.local->tls);
+  EXPECT_EQ(again->registry.local->password, "s3 cr:et");
+  // insecure: true (and no insecure) stays plain HTTP.
+  auto plain = With("  registry: {localRegistry: {insecure: true}}\n");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->registry.local->tls);
+  EXPECT_TRUE(plain->registry.local->username.empty());
+}
+
 TEST(RegistrySpec, SealersClusterChecks) {
   std::string text = kBase;
   text.replace(text.find("10.96.0.0/22"), 12, "10.96.0.0/29");
@@ -83,8 +106,14 @@ TEST(RegistrySpec, SealersClusterChecks) {
 TEST(RegistrySpec, RefusedWithTheReason) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"  registry: {localRegistry: {ha: true}}\n", "Clusterfile:8: spec.registry.localRegistry.ha: true is not supported"},
-      {"  registry: {localRegistry: {insecure: false}}\n", "insecure: false is not supported"},
-      {"  registry: {localRegistry: {username: u, password: p}}\n", "registry credentials are not supported"},
+      {"  registry: {localRegistry: {cert: {}}}\n", "localRegistry.cert is not supported"},
+      {"  registry: {localRegistry: {username: u}}\n", "give both username and password, or neither"},
+      {"  registry: {localRegistry: {password: p}}\n", "give both username and password, or neither"},
+      {"  registry: {localRegistry: {username: 'a:b', password: p}}\n", "without ':'"},
+      {"  registry: {localRegistry: {username: u, password: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}}\n",
+       "longer than 72 bytes"},
+      {"  registry: {externalRegistry: {domain: r, username: u, password: p}}\n",
+       "credentials of an external registry are not supported"},
       {"  registry: {localRegistry: {portt: 1}}\n", "unknown field spec.registry.localRegistry.portt"},
       {"  registry: {externalRegistry: {port: 1}}\n", "spec.registry.externalRegistry.domain is required"},
       {"  containerRuntime: {type: docker, version: 1}\n", "unknown field spec.containerRuntime.version"},

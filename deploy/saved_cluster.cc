@@ -101,7 +101,9 @@ void ForgetCluster(const std::string& clusters_dir, const std::string& name) {
   unlink(StatePath(clusters_dir, name).c_str());
   unlink(PreviousClusterfile(clusters_dir, name).c_str());
   unlink(saved.c_str());
-  rmdir(saved.substr(0, saved.rfind('/')).c_str());
+  const std::string dir = saved.substr(0, saved.rfind('/'));
+  (void)RemoveTree(dir + "/registry-tls");  // the registry's CA (registry_tls.h)
+  rmdir(dir.c_str());
 }
 
 Result<std::vector<std::string>> DroppedHosts(const std::string& clusters_dir,

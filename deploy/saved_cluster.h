@@ -65,7 +65,8 @@ Status KeepPreviousClusterfile(const std::string& clusters_dir, const std::strin
 // directory does not exist).
 Result<std::vector<std::string>> ListSavedClusters(const std::string& clusters_dir);
 
-// Removes the saved Clusterfile of cluster `name` (and its directory).
+// Removes the saved Clusterfile of cluster `name`, its registry CA
+// (registry-tls/) and its directory.
 void ForgetCluster(const std::string& clusters_dir, const std::string& name);
 
 // The hosts of the saved cluster cf.name that cf leaves out (none when the

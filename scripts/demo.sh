@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # The whole story on built-in defaults, in a scratch directory, as root:
 #  1. a local registry (Debian's docker-registry on 127.0.0.1) holding the
-#     container images the example cluster needs (small generated ones);
+#     container images the example cluster needs (small generated ones, and
+#     a real busybox image made from Debian's busybox-static);
 #  2. cimg build the example cluster images from examples/ (base: FROM
-#     scratch / COPY . . of a sealer-style rootfs; app: FROM base with ARG,
-#     RUN, COPY, CMDs), collecting the container images into registry/;
+#     scratch / COPY . . of a sealer-style rootfs, RUN copying Debian's
+#     containerd, runc and docker-registry binaries into cri/ and bin/; app:
+#     FROM base with ARG, RUN, COPY, CMDs), collecting the container images
+#     into registry/;
 #  3. cimg push the app image to the registry as zstd:chunked, then mount it
 #     lazily from there into an empty store and look inside;
 #  4. two local nodes (network namespaces running OpenSSH servers, from
 #     tests/integration/nodes_lib.sh) and cimg deploy to them from a
-#     Clusterfile: rootfs, scripts/init.sh, the built-in registry, kubeadm
-#     (a stand-in: kubeadm cannot run here; it records its arguments), CMDs;
+#     Clusterfile: rootfs, scripts/init.sh (installs and starts containerd
+#     on every node), the built-in registry on the master over TLS (a CA made
+#     for the cluster) with a password (htpasswd), kubeadm (a stand-in:
+#     kubeadm cannot run here; it records its arguments), CMDs, and a
+#     plugin on every node that pulls busybox from the cluster's registry
+#     with ctr and runs a container of it;
 #  5. change one file, rebuild, re-deploy: only that file travels;
-#  6. cimg delete: the nodes are clean again; then everything is removed.
+#  6. cimg delete: containerd and the registry stopped, the nodes are clean
+#     again; then everything is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (namespaces, mounts)" >&2; exit 1; }
-[ -x build/tools/cimg ] && [ -x build/tools/clusterfs ] && command -v sshd >/dev/null || scripts/setup.sh
+[ -x build/tools/cimg ] && [ -x build/tools/clusterfs ] && command -v sshd containerd runc busybox >/dev/null ||
+  scripts/setup.sh
 CIMG="$REPO/build/tools/cimg"
 CLUSTERFS="$REPO/build/tools/clusterfs"
 W=$(mktemp -d /tmp/cimg-demo.XXXXXX)
@@ -70,6 +79,16 @@ for img in pause:3.9 coredns/coredns:v1.10.1 library/nginx:1.25; do
   skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$W/oci:$tag" "docker://$REG/$img"
   echo "$REG/$img" >>"$W/images"
 done
+# A real one: Debian's static busybox, which the nodes will run with containerd.
+umoci new --image "$W/oci:busybox" >/dev/null
+umoci unpack --image "$W/oci:busybox" "$W/b" >/dev/null
+mkdir -p "$W/b/rootfs/bin"
+cp "$(command -v busybox)" "$W/b/rootfs/bin/busybox"
+for a in sh echo hostname sed cut cat; do ln -s busybox "$W/b/rootfs/bin/$a"; done
+umoci repack --image "$W/oci:busybox" "$W/b" >/dev/null
+rm -rf "$W/b"
+skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$W/oci:busybox" "docker://$REG/library/busybox:1.35"
+echo "$REG/library/busybox:1.35" >>"$W/images"
 cat "$W/images"
 # The example names public registries; here they come from the local one.
 grep -hv '^#' examples/rootfs/manifests/imageList examples/app/imageList | sed '/^$/d' >"$W/public"
@@ -104,7 +123,13 @@ run cat "$W/lazy/etc/app.conf" "$W/lazy/opt/app/VERSION"
 run "$CLUSTERFS" umount "$W/lazy"
 
 step "4. two nodes (sshd in network namespaces) and cimg deploy"
-nodes_up demo 240 2
+# DEMO_NODES="TAG SUBNET": other names and 10.251.SUBNET.0/24 for the nodes
+# (when another run of the tests or the demo uses the default ones).
+read -r NODES_T NODES_S <<<"${DEMO_NODES:-demo 240}"
+nodes_up "$NODES_T" "$NODES_S" 2
+# The registry's password: only in the Clusterfile (cimg keeps its copy 0600).
+REG_PASS=demo-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+umask 077
 cat >"$W/Clusterfile" <<EOF
 apiVersion: sealer.io/v2
 kind: Cluster
@@ -120,6 +145,18 @@ spec:
     - ips: [$NODE_IP_2]
       roles: [node]
       ssh: {user: deployer, passwd: $NODE_USER_PASS}
+  registry:
+    localRegistry: {domain: sea.hub, port: 5000, insecure: false, username: demo, password: $REG_PASS}
+  containerRuntime: {type: containerd}
+---
+apiVersion: sealer.io/v2
+kind: Plugin
+metadata: {name: run-container}
+spec:
+  type: SHELL
+  action: post-install
+  scope: master|node
+  data: bash "\$CIMG_ROOTFS/scripts/run-container.sh"
 ---
 apiVersion: sealer.io/v2
 kind: Plugin
@@ -130,13 +167,24 @@ spec:
   scope: master
   data: echo "post-install plugin on \$(hostname)"
 EOF
-run cat "$W/Clusterfile"
+umask 022
+sed "s/$REG_PASS/<generated>/" "$W/Clusterfile"
+echo "(kubeadm is a stand-in: a real cluster cannot run here. containerd, runc, ctr and the registry are real.)"
 run "$CIMG" deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"
 echo "-- what the nodes got"
 run ls "$(node_path 1 /var/lib/cimg/demo/rootfs)" "$(node_path 2 /var/lib/cimg/demo/rootfs)"
 run cat "$(node_path 1 /var/lib/demo-kubeadm.log)" "$(node_path 2 /var/lib/demo-kubeadm.log)" "$(node_path 1 /var/lib/demo-kubectl.log)"
-echo "-- the built-in registry on the master serves the collected images:"
-run curl -fsS "http://$NODE_IP_1:5000/v2/_catalog"
+echo "-- containerd on each node, and the image each one pulled from the cluster's registry:"
+for i in 1 2; do
+  printf 'node %s: containerd pid %s; ' "$i" "$(node_exec "$i" cat /run/containerd/containerd.pid)"
+  node_exec "$i" /usr/local/bin/ctr -n cimg images ls -q
+done
+echo "-- the built-in registry on the master serves the collected images over TLS (the cluster's CA), with a password:"
+CA=$W/store/clusters/demo/registry-tls/ca.crt
+printf 'user = "demo:%s"\n' "$REG_PASS" >"$W/curl.cfg"
+echo "\$ curl --cacert $CA --resolve sea.hub:5000:$NODE_IP_1 https://sea.hub:5000/v2/_catalog"
+curl -sS --cacert "$CA" --resolve "sea.hub:5000:$NODE_IP_1" -o /dev/null -w 'without the password: HTTP %{http_code}\n' https://sea.hub:5000/v2/_catalog
+curl -fsS -K "$W/curl.cfg" --cacert "$CA" --resolve "sea.hub:5000:$NODE_IP_1" https://sea.hub:5000/v2/_catalog
 echo "-- a second run has nothing to do:"
 run "$CIMG" -q deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"
 
@@ -148,8 +196,11 @@ run "$CIMG" -q deploy -f "$W/Clusterfile" --known-hosts "$NODE_KNOWN_HOSTS"
 run cat "$(node_path 2 /var/lib/cimg/demo/rootfs/etc/app.conf)"
 
 step "6. delete the cluster: the nodes are clean"
+for i in 1 2; do node_exec "$i" cat /run/containerd/containerd.pid >"$W/containerd.$i"; done
 run "$CIMG" delete demo --known-hosts "$NODE_KNOWN_HOSTS"
 for i in 1 2; do
   [ ! -e "$(node_path "$i" /var/lib/cimg/demo)" ] && echo "node $i: /var/lib/cimg/demo is gone"
+  kill -0 "$(cat "$W/containerd.$i")" 2>/dev/null || echo "node $i: containerd stopped"
+  node_exec "$i" test -e /etc/containerd/certs.d/sea.hub:5000 || echo "node $i: the registry's CA removed"
 done
 run "$CIMG" fsck

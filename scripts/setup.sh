@@ -10,11 +10,13 @@ PKGS=(
   build-essential cmake ninja-build pkg-config clang
   librocksdb-dev libfuse3-dev libzstd-dev libarchive-dev libcurl4-openssl-dev libssl-dev
   libyaml-cpp-dev libssh2-1-dev libgtest-dev nlohmann-json3-dev libcli11-dev zlib1g-dev
-  libtomlplusplus-dev libsodium-dev
+  libtomlplusplus-dev libsodium-dev libcrypt-dev
   # tests and peers
   fuse3 fuse-overlayfs skopeo umoci podman buildah docker-registry openssh-server attr python3 iproute2
   zstd casync xxd procps gzip util-linux apache2-utils curl openssl sudo openssh-client rocksdb-tools
   python3-cryptography python3-jsonschema
+  # the example cluster image's runtime (copied in at build) and the container it runs
+  containerd runc busybox-static
   shellcheck ccache tmux
   # packaging
   help2man dpkg-dev zsh

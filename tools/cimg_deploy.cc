@@ -113,6 +113,7 @@ struct HostFlags {
 
 void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
   const std::string dir = ClustersDir(store);
+  o.cluster_dir = dir + "/" + cf.name;  // the built-in registry's CA is kept there
   bool saved = false;
   std::optional<dp::ClusterState> have;
   if (auto st = dp::LoadClusterState(dir, cf.name); st.ok()) have = *st;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The seeds' examples built offline against a local registry, and the
 # raw-docker flow with cimg commit:
-#  1. examples/base/Kubefile over examples/rootfs (its public imageList ignored)
+#  1. examples/base/Kubefile over examples/rootfs (its public imageList
+#     ignored), its RUNs adding the build host's containerd, shim, ctr, runc
+#     (cri/) and docker-registry (bin/registry)
 #  2. examples/app with its imageList pointed at container images pushed by
 #     skopeo to Debian's docker-registry on 127.0.0.1; clusterfs mount shows
 #     the expected tree;
@@ -11,7 +13,7 @@
 #  4. mount --upper + edits + cimg commit: deletions are deletions in the new
 #     image (cimg diff, a mount, and umoci unpack of its export).
 source "$(dirname "$0")/lib.sh"
-it_setup skopeo umoci docker-registry python3 curl
+it_setup skopeo umoci docker-registry python3 curl containerd ctr runc containerd-shim-runc-v2 dpkg
 source "$(dirname "$0")/registry_lib.sh"
 cfs_setup
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,11 +41,16 @@ mkdir -p "$M"
 cfs_mount cimg-examples/base:1 "$M"
 # COPY . . of the context: every file of examples/rootfs, same bytes and modes
 (cd "$REPO/examples/rootfs" && find . -type f -printf '%P %m\n' | LC_ALL=C sort) >"$T/want"
-(cd "$M" && find . -type f ! -name Kubefile -printf '%P %m\n' | LC_ALL=C sort) >"$T/got"
+RAN=(! -path './cri/*' ! -path ./bin/registry) # what the RUNs added (below)
+(cd "$M" && find . -type f ! -name Kubefile "${RAN[@]}" -printf '%P %m\n' | LC_ALL=C sort) >"$T/got"
 diff -u "$T/want" "$T/got" >&2 || fail "the base image's files differ from examples/rootfs"
 (cd "$REPO/examples/rootfs" && find . -type f -print0 | xargs -0 sha256sum | LC_ALL=C sort) >"$T/want.sum"
-(cd "$M" && find . -type f ! -name Kubefile -print0 | xargs -0 sha256sum | LC_ALL=C sort) >"$T/got.sum"
+(cd "$M" && find . -type f ! -name Kubefile "${RAN[@]}" -print0 | xargs -0 sha256sum | LC_ALL=C sort) >"$T/got.sum"
 diff -u "$T/want.sum" "$T/got.sum" >&2 || fail "the base image's contents differ"
+for b in containerd containerd-shim-runc-v2 ctr runc; do
+  cmp "$M/cri/$b" "$(command -v "$b")" || fail "cri/$b is not the build host's $b"
+done
+cmp "$M/bin/registry" "$(command -v docker-registry)" || fail "bin/registry is not docker-registry"
 [[ ! -e "$M/registry" ]] || fail "the base collected images although they were ignored"
 cfs_umount "$M"
 
