@@ -218,6 +218,16 @@ class Deployment {
   //     the CA kept with the saved Clusterfile (registry_tls.h).
   Status SecureRegistry(const RegistryEndpoint& reg) {
     if (!reg.tls && reg.username.empty()) return Status::Ok();
+    if (run_.planning()) {
+      // A dry run makes no CA and writes no file: it lists what a deploy
+      // installs (again, at every deploy).
+      for (HostCtx* c : all_) {
+        std::string what = "registry trust: the CA and credentials for the runtime";
+        if (c == &m0_) what += "; the registry's certificate, key and htpasswd";
+        c->planned.push_back({"", what, PlannedStep::State::kAlways, ""});
+      }
+      return Status::Ok();
+    }
     RegistryTls tls;
     if (reg.tls) {
       const std::string& dir = run_.options().cluster_dir;

@@ -92,6 +92,7 @@ void RunUpgrade(const Global& g, const UpgradeFlags& f, bool quiet) {
       Must(dp::PlanUpgrade(name, CurrentRecord(*store, dir, saved), to, std::time(nullptr)));
   auto o = f.ssh.Options(quiet);
   o.progress = StderrProgress(quiet);
+  o.cluster_dir = dir + "/" + name;  // the built-in registry's CA is kept there
   bool saved_state = false;
   o.on_connected = [&] {
     if (plan.keep_previous_clusterfile) Must(dp::KeepPreviousClusterfile(dir, name));
@@ -174,6 +175,7 @@ void RunRollback(const Global& g, const RollbackFlags& f, bool quiet) {
   dp::Clusterfile cf = RollbackClusterfile(dir, now, plan.target);
   auto o = f.ssh.Options(quiet);
   o.progress = StderrProgress(quiet);
+  o.cluster_dir = dir + "/" + f.name;  // the built-in registry's CA is kept there
   bool saved_state = false;
   o.on_connected = [&] {
     SaveState(dir, f.name, plan.state);
