@@ -89,6 +89,15 @@ spec:
   scope: master|node
   data: bash "\$CIMG_ROOTFS/scripts/run-container.sh"
 EOF
+# A dry run first: it lists the trust files for every host, makes no CA
+# and installs nothing.
+ci deploy -f "$T/Clusterfile" "${KH[@]}" --dry-run >"$T/dryrun.out" 2>"$T/dryrun.err" ||
+  fail "dry run: $(tail -n 5 "$T/dryrun.err")"
+assert_eq 2 "$(grep -c 'registry trust: the CA and credentials' "$T/dryrun.out")" "trust files planned per host"
+[[ ! -e "$ROOT/clusters/rt/registry-tls" ]] || fail "a dry run made the cluster's CA"
+for i in 1 2; do
+  [[ ! -e "$(node_path "$i" /etc/containerd/certs.d)" ]] || fail "node $i: a dry run installed files"
+done
 # every command line while the deploy runs (sampled: can only miss, never
 # see a password that is not there)
 (while :; do ps -eww -o args= >>"$T/ps.log" 2>/dev/null; sleep 0.05; done) &
