@@ -118,7 +118,7 @@ ed_pub=$(awk '{print $1, $2}' "$(node_dir 1)/sshd/ssh_host_ed25519_key.pub")
 expect_one_line_error "$M0.*@revoked in $T/kh_revoked:[0-9]+" \
   ci deploy -f "$T/ci1.yaml" --known-hosts "$T/kh_revoked"
 log "3. $ERR_LINE"
-echo "@cert-authority 10.251.212.* $ed_pub" >"$T/kh_ca"
+echo "@cert-authority 10.251.${NODES_SUBNET}.* $ed_pub" >"$T/kh_ca"
 expect_one_line_error "host key not found.*kh_ca:1 is a @cert-authority line, ignored" \
   ci deploy -f "$T/ci1.yaml" --known-hosts "$T/kh_ca"
 [[ ! -e "$(np 1 /var/lib/cimg/ci1)" ]] || fail "a refused host was changed"
