@@ -16,6 +16,13 @@ READ_ALL=${READ_ALL:-1}
 now() { date +%s.%N; }
 secs() { python3 -c 'import sys; print("%.2f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
 
+# OCI_CACHE=DIR (benchmarks): keep the generated image there and reuse it.
+cached=${OCI_CACHE:+$OCI_CACHE/$NFILES-$NDIRS}
+if [[ -n $cached && -f $cached/expected ]]; then
+log "reusing the image in $cached"
+cp "$cached/expected" "$T/expected"
+ln -s "$cached/oci" "$T/oci"
+else
 log "generating an image of $NFILES small files in $NDIRS dirs (plain tar)"
 python3 - "$T/layer.tar" "$NFILES" "$NDIRS" "$T/expected" <<'PY'
 import hashlib, io, random, sys, tarfile
@@ -49,12 +56,20 @@ read -r nfiles nbytes _ <"$T/expected"
 assert_eq "$NFILES" "$nfiles" "files generated"
 oci_build "$T/oci" big --compress none "$T/layer.tar" >/dev/null
 rm -f "$T/layer.tar"
+if [[ -n $cached ]]; then
+  mkdir -p "$cached"
+  mv "$T/oci" "$cached/oci"
+  cp "$T/expected" "$cached/expected"
+  ln -s "$cached/oci" "$T/oci"
+fi
+fi
+read -r nfiles nbytes _ <"$T/expected"
 log "pull"
 t0=$(now)
 ci pull "oci:$T/oci:big" --as many:1 >/dev/null || fail "pull failed"
 t_pull=$(secs "$t0" "$(now)")
 log "pulled in $t_pull s"
-rm -rf "$T/oci"
+rm -rf "${T:?}/oci"
 
 M=$T/mnt
 mkdir -p "$M"
