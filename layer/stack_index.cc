@@ -84,6 +84,7 @@ class IndexWriter {
   }
   void IndexGroups();
   void IndexNames();
+  size_t ExactSize(uint64_t total_chunks) const;
   Status EncodeNode(uint32_t i, StackIndex::Node* n);
   Status SetData(const TocEntry& e, LayerStack::Ref t, StackIndex::Node* n);
 
@@ -123,6 +124,25 @@ void IndexWriter::IndexNames() {
       names_[c] = {AddString(name), static_cast<uint32_t>(name.size())};
     });
   }
+}
+
+// The size of the file: tables of known length, plus what EncodeNode and the
+// groups will add to the xattrs and strings.
+size_t IndexWriter::ExactSize(uint64_t total_chunks) const {
+  size_t xattrs = 0, strings = strings_.size(), members = 0;
+  for (uint32_t i = 0; i < s_.size(); ++i) {
+    const TocEntry& e = s_.Entry(s_.ResolveHardlink(s_.NodeRef(i)));
+    if (e.type == EntryType::kSymlink) strings += e.link_target.size();
+    xattrs += e.xattrs.size();
+    for (const auto& [k, v] : e.xattrs) strings += k.size() + v.size();
+  }
+  for (const auto& g : groups_) {
+    members += g.size();
+    for (const auto& p : g) strings += p.size();
+  }
+  return kHeaderSize + s_.size() * sizeof(StackIndex::Node) + s_.num_layers() * 32 +
+         xattrs * kXattrSize + total_chunks * kChunkSize + (groups_.size() + 1) * 4 +
+         members * kMemberSize + strings;
 }
 
 Status IndexWriter::SetData(const TocEntry& e, LayerStack::Ref t, StackIndex::Node* n) {
@@ -186,7 +206,8 @@ Result<std::string> IndexWriter::Encode(const Digest& key) {
   IndexGroups();
   IndexNames();
   std::string out(kHeaderSize, '\0');
-  out.reserve(kHeaderSize + s_.size() * sizeof(StackIndex::Node) + total_chunks * kChunkSize);
+  const size_t expected = ExactSize(total_chunks);
+  out.reserve(expected);  // no reallocation: the nodes alone may be 100 MB
   for (uint32_t i = 0; i < s_.size(); ++i) {
     StackIndex::Node n;
     RETURN_IF_ERROR(EncodeNode(i, &n));
@@ -216,6 +237,12 @@ Result<std::string> IndexWriter::Encode(const Digest& key) {
     return Status::Invalid("stack index: tables over 4 GiB; the stack is mounted from its TOCs");
   }
   out += strings_;
+  const uint64_t strings_size = strings_.size();
+  std::string().swap(strings_);
+  if (out.size() != expected) {
+    return Status::Corruption("stack index: wrote " + std::to_string(out.size()) +
+                              " bytes, sized " + std::to_string(expected) + " (a bug)");
+  }
   Header h{};
   std::memcpy(h.magic, kMagic, sizeof(kMagic));
   h.version = StackIndex::kVersion;
@@ -227,7 +254,7 @@ Result<std::string> IndexWriter::Encode(const Digest& key) {
   h.num_chunks = total_chunks;
   h.num_groups = groups_.size();
   h.num_members = members;
-  h.strings_size = strings_.size();
+  h.strings_size = strings_size;
   h.num_layers = s_.num_layers();
   std::memcpy(out.data(), &h, sizeof(h));
   Digest check = Digest::Of(out);  // with the check field still zero

@@ -15,6 +15,7 @@ constexpr char kSuffix[] = ".idx";
 Result<std::string> BuildIndexBytes(Store& store, const std::vector<Digest>& diff_ids,
                                     const Digest& key) {
   ASSIGN_OR_RETURN(LayerStack stack, OpenLayerStack(store, diff_ids));
+  stack.DropEntryNames();  // the stack keeps its own copy of every name
   return StackIndex::Encode(stack, key);
 }
 
