@@ -287,6 +287,27 @@ StackIndex::~StackIndex() {
   if (mapped_) ::munmap(const_cast<char*>(base_), size_);
 }
 
+// Checks the file open at fd against its header and checksum; its size.
+Result<uint64_t> StackIndex::CheckFile(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::IOError(path);
+  if (static_cast<uint64_t>(st.st_size) < kHeaderSize) return Corrupt(path + ": truncated");
+  Header h;
+  RETURN_IF_ERROR(PreadAll(fd, &h, sizeof(h), 0));
+  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) return Corrupt(path + ": bad magic");
+  if (h.version != kVersion) return Corrupt(path + ": version " + std::to_string(h.version));
+  if (h.file_size != static_cast<uint64_t>(st.st_size)) return Corrupt(path + ": truncated");
+  ASSIGN_OR_RETURN(Digest sum, HashFile(fd, h.file_size));
+  if (std::memcmp(sum.bytes.data(), h.check, 32) != 0) return Corrupt(path + ": checksum mismatch");
+  return h.file_size;
+}
+
+Status StackIndex::Verify(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::IOError(path);
+  return CheckFile(fd.get(), path).status();
+}
+
 Result<std::shared_ptr<const StackIndex>> StackIndex::Open(const std::string& path,
                                                           const Digest& expected_key) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -294,21 +315,12 @@ Result<std::shared_ptr<const StackIndex>> StackIndex::Open(const std::string& pa
     if (errno == ENOENT) return Status::NotFound(path + ": no stack index");
     return Status::IOError(path);
   }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return Status::IOError(path);
-  if (static_cast<uint64_t>(st.st_size) < kHeaderSize) return Corrupt(path + ": truncated");
-  Header h;
-  RETURN_IF_ERROR(PreadAll(fd.get(), &h, sizeof(h), 0));
-  if (std::memcmp(h.magic, kMagic, sizeof(kMagic)) != 0) return Corrupt(path + ": bad magic");
-  if (h.version != kVersion) return Corrupt(path + ": version " + std::to_string(h.version));
-  if (h.file_size != static_cast<uint64_t>(st.st_size)) return Corrupt(path + ": truncated");
-  ASSIGN_OR_RETURN(Digest sum, HashFile(fd.get(), h.file_size));
-  if (std::memcmp(sum.bytes.data(), h.check, 32) != 0) return Corrupt(path + ": checksum mismatch");
-  void* p = ::mmap(nullptr, h.file_size, PROT_READ, MAP_SHARED, fd.get(), 0);
+  ASSIGN_OR_RETURN(uint64_t size, CheckFile(fd.get(), path));
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (p == MAP_FAILED) return Status::IOError(path + ": mmap");
   auto ix = std::shared_ptr<StackIndex>(new StackIndex);
   ix->base_ = static_cast<const char*>(p);
-  ix->size_ = h.file_size;
+  ix->size_ = size;
   ix->mapped_ = true;
   return Init(std::move(ix), expected_key);
 }

@@ -74,7 +74,7 @@ Result<uint64_t> RemoveStaleStackIndexes(const std::string& root,
     bool keep = n.size() > sizeof(kSuffix) && n.ends_with(kSuffix);
     if (keep) {
       auto layers = StackIndex::ReadLayers(path);
-      keep = layers.ok();
+      keep = layers.ok() && StackIndex::Verify(path).ok();
       for (size_t i = 0; keep && i < layers->size(); ++i) keep = kept((*layers)[i]);
     }
     if (keep) continue;
@@ -82,6 +82,17 @@ Result<uint64_t> RemoveStaleStackIndexes(const std::string& root,
     ++removed;
   }
   return removed;
+}
+
+Status CheckStackIndexes(const std::string& root, std::vector<std::string>* problems) {
+  const std::string dir = root + kDir;
+  if (!PathExists(dir)) return Status::Ok();
+  ASSIGN_OR_RETURN(auto names, ListDir(dir, kSuffix));
+  for (const auto& n : names) {
+    Status s = StackIndex::Verify(dir + "/" + n);
+    if (!s.ok()) problems->push_back(s.message() + "; cimg gc removes it");
+  }
+  return Status::Ok();
 }
 
 }  // namespace cfs

@@ -131,5 +131,26 @@ TEST_F(StackIndexCacheTest, GcRemovesIndexesOfRemovedLayers) {
   EXPECT_TRUE(names->empty());
 }
 
+TEST_F(StackIndexCacheTest, FsckReportsAndGcRemovesADamagedIndex) {
+  MustOpen({a_, b_});
+  const std::string path = PathOf({a_, b_});
+  auto clean = store_->Fsck();
+  ASSERT_TRUE(clean.ok()) << clean.status().ToString();
+  EXPECT_TRUE(clean->problems.empty());
+  std::string bad = Slurp(path);
+  bad[bad.size() - 5] ^= 1;  // a body byte: only the checksum tells
+  PutFile(path, bad);
+  auto f = store_->Fsck();
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(f->problems.size(), 1u);
+  EXPECT_NE(f->problems[0].find("stack index"), std::string::npos) << f->problems[0];
+  EXPECT_NE(f->problems[0].find("checksum"), std::string::npos) << f->problems[0];
+  auto g = store_->Gc();  // the layers are leased: kept, but the damaged index goes
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->stack_indexes_removed, 1u);
+  EXPECT_FALSE(PathExists(path));
+  EXPECT_TRUE(store_->Fsck()->problems.empty());
+}
+
 }  // namespace
 }  // namespace cfs

@@ -76,6 +76,9 @@ class StackIndex {
   static Result<std::shared_ptr<const StackIndex>> FromBytes(std::string bytes,
                                                              const Digest& expected_key);
 
+  // The checks of Open() but the key's (fsck, gc): kCorruption when damaged.
+  static Status Verify(const std::string& path);
+
   // The diff_ids of the layers an index file was built from, bottom first,
   // read from its header without checking the rest (gc: an index of a layer
   // no longer stored is removed). kCorruption on a bad header.
@@ -104,6 +107,7 @@ class StackIndex {
 
  private:
   StackIndex() = default;
+  static Result<uint64_t> CheckFile(int fd, const std::string& path);
   static Result<std::shared_ptr<const StackIndex>> Init(std::shared_ptr<StackIndex> ix,
                                                         const Digest& expected_key);
   Result<std::string_view> String(uint64_t off, uint64_t len) const;

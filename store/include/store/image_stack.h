@@ -62,4 +62,8 @@ std::string StackIndexPath(const Store& store, const Digest& key);
 Result<uint64_t> RemoveStaleStackIndexes(const std::string& root,
                                          const std::function<bool(const Digest&)>& kept);
 
+// fsck: one line in *problems for each damaged index file of
+// ROOT/stack-index (a cache: no data is lost, mounts rebuild it).
+Status CheckStackIndexes(const std::string& root, std::vector<std::string>* problems);
+
 }  // namespace cfs
