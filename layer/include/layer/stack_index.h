@@ -63,9 +63,9 @@ class StackIndex {
   };
   static_assert(sizeof(Node) == 88);
 
-  // Encodes `stack` (whose layers still carry their entry names only if
-  // hard-link groups need them: none are read) with `key` in the header.
-  // Fails (kInvalidArgument) when a table would exceed 4 GiB entries/bytes.
+  // Encodes `stack` with `key` in the header. The layers' entry names are
+  // not read (LayerStack::DropEntryNames may have freed them). Fails
+  // (kInvalidArgument) when the string table would exceed 4 GiB.
   static Result<std::string> Encode(const LayerStack& stack, const Digest& key);
 
   // Maps the index at `path`. kNotFound if absent; kCorruption when the
