@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include "fs/chunk_cache.h"
 #include "fs/chunked_file.h"
 #include "fs/lower.h"
@@ -22,6 +24,7 @@ class IndexLower : public Lower {
   std::string Describe() const override { return name_; }
 
   Result<LowerEntry> Stat(const std::string& path) override {
+    Touch();
     LowerEntry e;
     ASSIGN_OR_RETURN(auto node, ix_->Find(path));
     if (!node) return e;
@@ -44,6 +47,7 @@ class IndexLower : public Lower {
   }
 
   Status ReadDir(const std::string& path, std::vector<LowerDirEntry>* out) override {
+    Touch();
     ASSIGN_OR_RETURN(auto node, ix_->Find(path));
     if (!node) return Status::NotFound(path);
     const StackIndex::Node& n = ix_->node(*node);
@@ -97,6 +101,13 @@ class IndexLower : public Lower {
   }
 
  private:
+  // Every kDropEvery lookups and listings, the index's pages leave the RSS
+  // (a walk of a million files would otherwise map in all of it).
+  static constexpr uint64_t kDropEvery = 1 << 15;
+  void Touch() {
+    if (ops_.fetch_add(1, std::memory_order_relaxed) % kDropEvery == kDropEvery - 1) ix_->DropPages();
+  }
+
   Result<const StackIndex::Node*> Find(const std::string& path) const {
     ASSIGN_OR_RETURN(auto node, ix_->Find(path));
     if (!node) return Status::NotFound(path);
@@ -107,6 +118,7 @@ class IndexLower : public Lower {
   const std::shared_ptr<const StackIndex> ix_;
   ChunkCache* cache_;
   const uint64_t slot_;
+  std::atomic<uint64_t> ops_{0};
 };
 
 }  // namespace

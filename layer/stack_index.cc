@@ -283,6 +283,10 @@ Result<std::string> StackIndex::Encode(const LayerStack& stack, const Digest& ke
   return IndexWriter(stack).Encode(key);
 }
 
+void StackIndex::DropPages() const {
+  if (mapped_) (void)::madvise(const_cast<char*>(base_), size_, MADV_DONTNEED);
+}
+
 StackIndex::~StackIndex() {
   if (mapped_) ::munmap(const_cast<char*>(base_), size_);
 }

@@ -215,6 +215,18 @@ TEST_F(StackIndexFile, OpensMapped) {
   EXPECT_EQ(layers->size(), 1u);
 }
 
+TEST_F(StackIndexFile, DroppedPagesReadBackTheSame) {
+  auto ix = StackIndex::Open(path_, Key("f"));
+  ASSERT_TRUE(ix.ok()) << ix.status().ToString();
+  for (int round = 0; round < 3; ++round) {
+    auto n = (*ix)->Find("etc/localtime");
+    ASSERT_TRUE(n.ok() && n->has_value());
+    EXPECT_EQ(*(*ix)->LinkTarget((*ix)->node(**n)), "/usr/share/zoneinfo/UTC");
+    EXPECT_EQ((*ix)->Chunks((*ix)->node(**(*ix)->Find("etc/passwd")))->size(), 2u);
+    (*ix)->DropPages();
+  }
+}
+
 TEST_F(StackIndexFile, AbsentIsNotFound) {
   std::remove(path_.c_str());
   EXPECT_EQ(StackIndex::Open(path_, Key("f")).status().code(), Status::Code::kNotFound);

@@ -102,6 +102,12 @@ class StackIndex {
   // Checks that the children of `n` lie inside the node table.
   Status CheckChildren(const Node& n) const;
 
+  // Drops the mapped pages from the process (they stay in the page cache and
+  // fault back in on the next access: same bytes, the file never changes in
+  // place). A long walk would otherwise leave the whole index in the
+  // mount's RSS. No effect on an index held in memory.
+  void DropPages() const;
+
   size_t size() const { return num_nodes_; }
   size_t bytes() const { return size_; }
 
