@@ -23,6 +23,7 @@
 #include "fs/ino_map.h"
 #include "layer/chunk_source.h"
 #include "layer/layer_stack.h"
+#include "layer/stack_index.h"
 #include "base/status.h"
 
 namespace cfs {
@@ -105,6 +106,14 @@ Result<std::unique_ptr<Lower>> OpenDirLower(const std::string& dir, InoMap* inos
 // A merged stack of store layers; data is read through `cache`, which must
 // outlive the lower. `fs_index` is the InoMap slot reserved for it.
 Result<std::unique_ptr<Lower>> OpenStackLower(std::string name, LayerStack stack,
+                                              ChunkCache* cache, InoMap* inos);
+
+// The same merged stack served from its mapped StackIndex
+// (layer/stack_index.h): nothing of the tree is held in the heap; the same
+// inode numbers, nlink counts, hard-link aliases and data as OpenStackLower
+// on the stack the index was built from.
+Result<std::unique_ptr<Lower>> OpenIndexLower(std::string name,
+                                              std::shared_ptr<const StackIndex> index,
                                               ChunkCache* cache, InoMap* inos);
 
 }  // namespace cfs

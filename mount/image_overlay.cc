@@ -95,9 +95,9 @@ Result<ImageStack> LazyImage(const ImageMountOptions& o, ImageOverlay* m,
   return lazy::PlanLazyImage(*m->store, *m->lazy, conn->remote, lo);
 }
 
-// An image of the store.
-Result<ImageStack> StoredImage(const ImageMountOptions& o, ImageOverlay* m,
-                               const std::string& ref) {
+// An image of the store, served from its mapped stack index.
+Result<std::unique_ptr<Lower>> StoredImageLower(const ImageMountOptions& o, ImageOverlay* m,
+                                                const std::string& ref, InoMap* inos) {
   auto det = m->store->Inspect(ref);
   if (!det.ok()) {
     if (det.status().code() == Status::Code::kNotFound) {
@@ -107,22 +107,35 @@ Result<ImageStack> StoredImage(const ImageMountOptions& o, ImageOverlay* m,
     return det.status();
   }
   m->manifests.push_back(det->summary.manifest_digest.ToString());
+  std::vector<Digest> diff_ids;
+  for (const auto& l : det->layers) diff_ids.push_back(l.diff_id);
   // The lease first: from here on gc keeps the layers even if the image is removed.
-  auto image = OpenImageStack(*m->store, *det);
+  auto image = OpenImageIndex(*m->store, diff_ids);
   if (!image.ok()) return image.status().Prefix("image " + ref);
+  if (o.log && image->built) {
+    o.log("image " + ref + ": stack index built from the layer TOCs (" +
+          std::to_string(image->index->size()) + " entries)");
+  }
   if (Status s = MakeCache(o, m, false); !s.ok()) return s;
-  return image;
+  m->leases.push_back(std::move(image->lease));
+  return OpenIndexLower(ref, std::move(image->index), m->cache.get(), inos);
+}
+
+// A registry image the store lacks, read lazily: its TOCs merged in the heap.
+Result<std::unique_ptr<Lower>> LazyImageLower(const ImageMountOptions& o, ImageOverlay* m,
+                                              const std::string& ref, InoMap* inos) {
+  auto image = LazyImage(o, m, ref);
+  if (!image.ok()) return image.status();
+  m->leases.push_back(std::move(image->lease));
+  image->stack.DropEntryNames();  // the TOCs are ours alone
+  return OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
 }
 
 Result<std::unique_ptr<Lower>> ImageLower(const ImageMountOptions& o, ImageOverlay* m,
                                           const std::string& ref, InoMap* inos) {
   if (Status s = OpenStore(o, m); !s.ok()) return s;
   const bool remote = lazy::IsRegistryImageName(*m->store, ref);
-  auto image = remote ? LazyImage(o, m, ref) : StoredImage(o, m, ref);
-  if (!image.ok()) return image.status();
-  m->leases.push_back(std::move(image->lease));
-  image->stack.DropEntryNames();  // the TOCs are ours alone
-  auto lower = OpenStackLower(ref, std::move(image->stack), m->cache.get(), inos);
+  auto lower = remote ? LazyImageLower(o, m, ref, inos) : StoredImageLower(o, m, ref, inos);
   if (!lower.ok() || o.record_profile.empty()) return lower;
   if (!m->recorder) m->recorder = std::make_shared<ProfileRecorder>();
   return RecordingLower(std::move(*lower), m->recorder);

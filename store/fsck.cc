@@ -17,6 +17,7 @@
 
 #include "layer/layer_writer.h"
 #include "store_impl.h"
+#include "store/image_stack.h"
 
 namespace cfs {
 
@@ -167,6 +168,7 @@ Result<FsckReport> Store::Fsck() {
   st.good_chunks = std::move(chunks.good);
   RETURN_IF_ERROR(CheckLayers(*ix, *impl_, &st));
   RETURN_IF_ERROR(CheckImages(*ix, *impl_, &st));
+  RETURN_IF_ERROR(CheckStackIndexes(impl_->root, &rep.problems));
   return rep;
 }
 

@@ -20,6 +20,7 @@
 #include <unordered_set>
 
 #include "store_impl.h"
+#include "store/image_stack.h"
 #include "store/work_dir.h"
 #include "chunkstore/chunk_store.h"
 
@@ -181,6 +182,8 @@ Result<GcReport> Store::Gc() {
   rep.bytes_reclaimed += crep.bytes_reclaimed;
   rep.quarantined = crep.quarantined;
   RETURN_IF_ERROR(swept);
+  ASSIGN_OR_RETURN(rep.stack_indexes_removed,
+                   RemoveStaleStackIndexes(root(), [&](const Digest& d) { return m.layers.count(d) > 0; }));
   return rep;
 }
 

@@ -383,6 +383,13 @@ Result<LayerToc> Store::GetLayerToc(const Digest& diff_id) {
   return LayerToc::Decode(*v);
 }
 
+Result<Digest> Store::LayerTocRecordDigest(const Digest& diff_id) {
+  ASSIGN_OR_RETURN(auto ix, impl_->Reader());
+  ASSIGN_OR_RETURN(auto v, ix->Get(key::Toc(diff_id)));
+  if (!v) return Status::NotFound("layer " + diff_id.ToString() + " not in the store");
+  return Digest::Of(*v);
+}
+
 Result<TarSplit> Store::GetTarSplit(const Digest& diff_id) {
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   ASSIGN_OR_RETURN(auto v, ix->Get(key::Split(diff_id)));

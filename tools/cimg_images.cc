@@ -11,6 +11,7 @@
 #include "base/io.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
+#include "store/image_stack.h"
 #include "registry/pull.h"
 #include "registry/push.h"
 #include "registry/referrers.h"
@@ -59,6 +60,18 @@ json InspectJson(const cfs::ImageDetails& d) {
   return j;
 }
 
+// Writes the stack index a mount of the image maps (store/image_stack.h),
+// so the first mount need not build it. Best effort: a mount builds a
+// missing one itself.
+void PrepareMountIndex(cfs::Store& store, const cfs::ImageDetails& d) {
+  std::vector<cfs::Digest> diff_ids;
+  for (const auto& l : d.layers) diff_ids.push_back(l.diff_id);
+  auto ix = cfs::OpenImageIndex(store, diff_ids);
+  if (!ix.ok())
+    std::fprintf(stderr, "cimg: note: the mount index was not written (%s); the first mount builds it\n",
+                 ix.status().message().c_str());
+}
+
 // cimg pull
 void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
@@ -96,6 +109,7 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
                   HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
     }
     const auto& d = r.image;
+    PrepareMountIndex(*store, d);
     std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
     if (r.chunks_replaced)
       std::printf("  %llu damaged chunk%s of the stored image replaced\n",
@@ -136,8 +150,10 @@ void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     if (load_in.size() != 1) Must(cfs::Status::Invalid("load: one archive at a time (several -i "
                                                        "only for the volumes of a delta bundle)"));
-    for (const auto& r : Must(store->Load(load_in[0], o)))
+    for (const auto& r : Must(store->Load(load_in[0], o))) {
+      PrepareMountIndex(*store, r.image);
       std::printf("Loaded image: %s\n", r.name.c_str());
+    }
   });
 }
 

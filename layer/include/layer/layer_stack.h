@@ -102,6 +102,7 @@ class LayerStack {
   void ForEachChild(uint32_t node,
                     const std::function<void(std::string_view, Ref, uint32_t)>& fn) const;
   const LayerToc& layer(uint32_t i) const { return *layers_[i]; }
+  size_t num_layers() const { return layers_.size(); }
   // True if any layer holds hard links.
   bool has_hardlinks() const { return !hardlinks_.empty(); }
 

@@ -134,6 +134,7 @@ struct GcReport {
   uint64_t scratch_removed = 0;  // temporary dirs of dead processes (their bytes count
                                  // in bytes_reclaimed)
   uint64_t quarantined = 0;      // files in packs/ that are not packs, moved to quarantine/
+  uint64_t stack_indexes_removed = 0;  // mount indexes of removed layers (ROOT/stack-index)
 };
 
 struct FsckReport {
@@ -227,6 +228,9 @@ class Store {
 
   // --- read side for fs/, deploy/ and registry/ ---
   Result<LayerToc> GetLayerToc(const Digest& diff_id);
+  // SHA-256 of the layer's stored TOC record (its identity for caches built
+  // from it, such as the mount's stack index); NotFound if not stored.
+  Result<Digest> LayerTocRecordDigest(const Digest& diff_id);
   Result<TarSplit> GetTarSplit(const Digest& diff_id);
   // A chunk source over this store's packs (verified reads). Thread-safe.
   // A chunk the index lacks is Corruption (a layer needs it: the store is
