@@ -110,7 +110,7 @@ Status IndexMissing(const std::string& root) {
 // Every table file the database names must be there, whole: a secondary
 // instance opens without looking, and would then read a damaged index as
 // an empty one.
-static Status CheckLiveFiles(rocksdb::DB* db, const std::string& dir) {
+static Status CheckLiveFilesOnce(rocksdb::DB* db, const std::string& dir) {
   std::vector<rocksdb::LiveFileMetaData> files;
   db->GetLiveFilesMetaData(&files);
   for (const auto& f : files) {
@@ -122,6 +122,20 @@ static Status CheckLiveFiles(rocksdb::DB* db, const std::string& dir) {
                                 "; refusing to read a damaged index");
   }
   return Status::Ok();
+}
+
+// Every table file a secondary (db) lists exists with its size. A writer's
+// compaction can delete a table between the secondary's open and this check:
+// then the secondary catches up with the writer and looks again. Only a file
+// that a caught-up view still lists and that is not there is damage (a
+// deleted file stays missing at every try).
+static Status CheckLiveFiles(rocksdb::DB* db, const std::string& dir) {
+  Status st;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    st = CheckLiveFilesOnce(db, dir);
+    if (st.ok() || !db->TryCatchUpWithPrimary().ok()) return st;
+  }
+  return st;
 }
 
 Status Index::Create(const std::string& root, Env* env) {
