@@ -178,7 +178,7 @@ Status HostRunner::Mark(HostCtx& c, const std::string& id, const std::string& va
 }
 
 Status HostRunner::Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
-                         const std::string& image_id, bool record) {
+                         bool record) {
   for (const auto& p : cf_.plugins) {
     if (std::find(p.phases.begin(), p.phases.end(), phase) == p.phases.end()) continue;
     std::vector<HostCtx*> in;
@@ -187,7 +187,7 @@ Status HostRunner::Phase(const std::string& phase, const std::vector<HostCtx*>& 
         in.push_back(h);
     std::string id = record ? "plugin-" + p.name + "-" + phase : "";
     RETURN_IF_ERROR(ForEach(in, [&](HostCtx& c) {
-      return Step(c, id, image_id, "plugin " + p.name + " (" + phase + ")",
+      return Step(c, id, c.image_id, "plugin " + p.name + " (" + phase + ")",
                   HostCommand(host_scripts::kRunPlugin, {Rootfs()}), p.data);
     }));
   }

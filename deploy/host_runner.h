@@ -41,6 +41,9 @@ struct HostCtx {
   bool has_record = false;  // the host holds a rootfs record
   bool fanout_left = false; // a fan-out transfer that ended badly left its keys (fanout.h)
   std::string machine;      // `uname -m` of the host
+  // The ID of the image this host runs (of a multi-platform image: the
+  // child for its platform); per-image steps record it.
+  std::string image_id;
   HostReport report;
 };
 
@@ -88,9 +91,8 @@ class HostRunner {
              const std::string& input = "", ExecResult* out = nullptr);
 
   // The SHELL plugins of `phase` on the hosts in their scope; recorded as
-  // steps (with value image_id) when `record`.
-  Status Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
-               const std::string& image_id, bool record);
+  // steps (with value the host's image_id) when `record`.
+  Status Phase(const std::string& phase, const std::vector<HostCtx*>& hosts, bool record);
 
   // "host IP: what failed (exit status N): last line", the output's tail
   // logged as "IP| line".

@@ -15,6 +15,7 @@
 #include "deploy/kubeadm.h"
 #include "deploy/launch_plan.h"
 #include "deploy/node_labels.h"
+#include "deploy/platform_parts.h"
 #include "deploy/profile_record.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
@@ -48,23 +49,38 @@ class Hosts {
   std::vector<HostCtx*> all_;
 };
 
-// The deploy of one image to the hosts, phase by phase (deploy.h).
+// The deploy of one image (or one image per platform) to the hosts, phase
+// by phase (deploy.h). img: what master0 runs (its CMDs and launches).
 class Deployment {
  public:
-  Deployment(HostRunner& run, const ClusterImage& img, const LaunchPlan& launch,
+  Deployment(HostRunner& run, const std::vector<PlatformPart>& parts, const LaunchPlan& launch,
              const std::vector<HostCtx*>& all)
-      : run_(run), img_(img), launch_(launch), all_(all), m0_(*all[0]) {}
+      : run_(run), parts_(parts), img_(PartOf(parts, 0).img), launch_(launch), all_(all),
+        m0_(*all[0]) {
+    for (size_t i = 0; i < all_.size(); i++) all_[i]->image_id = PartOf(parts_, i).img.id;
+  }
 
-  Status Run(Store& store, const LayerStack& stack) {
+  Status Run(Store& store) {
     // Every host's templates rendered before any host is reached: a
     // template error leaves every host as it was.
     PlanExtras apps;
     apps.app_env = launch_.template_env;
     apps.filters = launch_.files;
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans,
-                     PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps));
+    std::vector<RootfsPlan> plans(all_.size());
+    for (const PlatformPart& p : parts_) {
+      ASSIGN_OR_RETURN(std::vector<RootfsPlan> part_plans,
+                       PlanHosts(run_, p.image.stack, [&] { return store.OpenChunkSource(); },
+                                 HostsOf(p), apps));
+      for (size_t k = 0; k < p.hosts.size(); k++) plans[p.hosts[k]] = std::move(part_plans[k]);
+    }
     RETURN_IF_ERROR(ConnectAll());
-    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
+    // One stream per platform: hosts of one platform share it.
+    for (const PlatformPart& p : parts_) {
+      std::vector<RootfsPlan> part_plans;
+      for (size_t i : p.hosts) part_plans.push_back(std::move(plans[i]));
+      RETURN_IF_ERROR(SyncRootfs(run_, store, p.image.stack, HostsOf(p), &part_plans));
+      for (size_t k = 0; k < p.hosts.size(); k++) plans[p.hosts[k]] = std::move(part_plans[k]);
+    }
     plan0_ = std::move(plans[0]);
     ReadProfile* profile = run_.options().record_profile;
     if (profile) RETURN_IF_ERROR(MarkProfileStart(run_, m0_));
@@ -88,14 +104,20 @@ class Deployment {
   Status RunSteps() {
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());
-    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
+    RETURN_IF_ERROR(run_.Phase("pre-install", all_, true));
     if (PlanHas(plan0_, "bin/kubeadm")) {
       RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
       RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
     }
     RETURN_IF_ERROR(RunCommands());
     RETURN_IF_ERROR(Launch());
-    return run_.Phase("post-install", all_, img_.id, true);
+    return run_.Phase("post-install", all_, true);
+  }
+
+  std::vector<HostCtx*> HostsOf(const PlatformPart& p) const {
+    std::vector<HostCtx*> out;
+    for (size_t i : p.hosts) out.push_back(all_[i]);
+    return out;
   }
 
   // 1. Every host reached (after every plan is made) before anything
@@ -103,10 +125,12 @@ class Deployment {
   Status ConnectAll() {
     run_.Log("connecting to " + std::to_string(all_.size()) + " hosts");
     RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return run_.Connect(c); }));
-    // Every host runs the image's platform, or none is touched.
+    // Every host runs its image's platform, or none is touched.
     std::vector<Status> wrong;
-    for (HostCtx* c : all_) {
-      Status st = CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine);
+    for (size_t i = 0; i < all_.size(); i++) {
+      const PlatformPart& p = PartOf(parts_, i);
+      std::string name = run_.cluster().image + (p.platform.empty() ? "" : " (" + p.platform + ")");
+      Status st = CheckHostPlatform(p.img, name, all_[i]->host.ip, all_[i]->machine);
       if (!st.ok()) wrong.push_back(st);
     }
     RETURN_IF_ERROR(run_.Combine(wrong));
@@ -116,14 +140,14 @@ class Deployment {
 
   // 3. scripts/init.sh on every host, between its plugin phases.
   Status InitHosts() {
-    RETURN_IF_ERROR(run_.Phase("pre-init-host", all_, img_.id, true));
+    RETURN_IF_ERROR(run_.Phase("pre-init-host", all_, true));
     if (PlanHas(plan0_, "scripts/init.sh")) {
       RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) {
-        return run_.Step(c, "init", img_.id, "scripts/init.sh",
+        return run_.Step(c, "init", c.image_id, "scripts/init.sh",
                          HostCommand(host_scripts::kRunScript, {run_.Rootfs(), "init.sh"}));
       }));
     }
-    return run_.Phase("post-init-host", all_, img_.id, true);
+    return run_.Phase("post-init-host", all_, true);
   }
 
   // 4. The built-in registry on master0, when the image has registry/ (not
@@ -187,6 +211,7 @@ class Deployment {
   }
 
   HostRunner& run_;
+  const std::vector<PlatformPart>& parts_;
   const ClusterImage& img_;
   const LaunchPlan& launch_;
   const std::vector<HostCtx*>& all_;
@@ -238,15 +263,17 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 Result<DeployReport> Deploy(Store& store, const Clusterfile& cf, const DeployOptions& o) {
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   HostRunner run(cf, o);
-  ASSIGN_OR_RETURN(ImageDetails details, store.Inspect(cf.image));
-  ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(details, cf.image));
+  // The image each host runs (of a multi-platform image: the one for its
+  // `uname -m`); a host none fits refuses the deploy here.
+  ASSIGN_OR_RETURN(std::vector<PlatformPart> parts, PlanPlatforms(run, store, cf.image));
+  // What master0 runs decides the commands and the image env.
+  const ClusterImage& img = PartOf(parts, 0).img;
   // What runs at the end, decided now: a bad app name touches no host.
   ASSIGN_OR_RETURN(LaunchPlan launch, PlanLaunch(img, cf));
   for (const auto& note : launch.notes) run.Log(note);
-  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, details));
   Hosts hosts(run, {}, img.env);
-  Deployment d(run, img, launch, hosts.all());
-  RETURN_IF_ERROR(d.Run(store, image.stack));
+  Deployment d(run, parts, launch, hosts.all());
+  RETURN_IF_ERROR(d.Run(store));
   return d.Report();
 }
 
@@ -257,9 +284,9 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
   // Hosts that cannot be reached are reported; the others are cleaned.
   Status unreachable;
   std::vector<HostCtx*> up = ConnectReachable(run, hosts.all(), &unreachable);
-  RETURN_IF_ERROR(run.Phase("pre-clean-host", up, "", false));
+  RETURN_IF_ERROR(run.Phase("pre-clean-host", up, false));
   RETURN_IF_ERROR(run.ForEach(up, [&](HostCtx& c) { return CleanHost(run, c); }));
-  RETURN_IF_ERROR(run.Phase("post-clean-host", up, "", false));
+  RETURN_IF_ERROR(run.Phase("post-clean-host", up, false));
   RETURN_IF_ERROR(run.ForEach(up, [&](HostCtx& c) {
     return run.Step(c, "", "", "remove " + run.dir(),
                     HostCommand(host_scripts::kRemoveCluster, {run.dir()}));
