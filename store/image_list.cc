@@ -130,7 +130,8 @@ Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name, const Pl
 }
 
 Status Store::Impl::RemoveList(Index& ix, const Digest& d, Index::Batch* b,
-                               std::vector<std::string>* removed) {
+                               std::vector<std::string>* removed,
+                               const std::vector<ImageListChild>& keep) {
   ASSIGN_OR_RETURN(auto list, LoadList(ix, d));
   if (!list) return Status::NotFound("image list " + d.ToString() + " not found");
   ASSIGN_OR_RETURN(auto names, NamesOf(ix, d));
@@ -143,7 +144,9 @@ Status Store::Impl::RemoveList(Index& ix, const Digest& d, Index::Batch* b,
     ASSIGN_OR_RETURN(auto child_names, NamesOf(ix, c.manifest));
     ASSIGN_OR_RETURN(auto lists, ListsOf(ix, c.manifest));
     bool other_list = std::any_of(lists.begin(), lists.end(), [&](const Digest& l) { return l != d; });
-    if (child_names.empty() && !other_list) b->Delete(key::Image(c.manifest));
+    bool kept = std::any_of(keep.begin(), keep.end(),
+                            [&](const ImageListChild& k) { return k.manifest == c.manifest; });
+    if (child_names.empty() && !other_list && !kept) b->Delete(key::Image(c.manifest));
   }
   return Status::Ok();
 }
@@ -192,6 +195,21 @@ Result<std::optional<ImageListDetails>> ListDetails(Store::Impl& impl, Index& ix
   return std::optional<ImageListDetails>(std::move(out));
 }
 
+// The list `name` named before, when this was its only name and it is not
+// the new one: removed (with its children the new list does not hold).
+Status ReplaceOldList(Store::Impl& impl, Index& ix, const std::string& name, const Digest& now,
+                      const std::vector<ImageListChild>& keep, Index::Batch* b) {
+  ASSIGN_OR_RETURN(auto v, ix.Get(key::Name(name)));
+  if (!v) return Status::Ok();
+  ASSIGN_OR_RETURN(Digest old, Digest::Parse(*v));
+  if (old == now) return Status::Ok();
+  ASSIGN_OR_RETURN(auto list, impl.LoadList(ix, old));
+  ASSIGN_OR_RETURN(auto names, impl.NamesOf(ix, old));
+  if (!list || names.size() != 1) return Status::Ok();
+  std::vector<std::string> removed;
+  return impl.RemoveList(ix, old, b, &removed, keep);
+}
+
 }  // namespace
 
 Result<ImageListDetails> Store::PutImageList(const std::string& name,
@@ -214,6 +232,7 @@ Result<ImageListDetails> Store::PutImageList(const std::string& name,
   rec.stored_at = static_cast<int64_t>(impl_->env()->NowMicros() / 1000000);
   Digest d = Digest::Of(bytes);
   Index::Batch b;
+  RETURN_IF_ERROR(ReplaceOldList(*impl_, *w, norm, d, rec.children, &b));
   b.Put(key::Blob(d), bytes);
   b.Put(key::List(d), rec.ToJson());
   b.Put(key::Name(norm), d.ToString());

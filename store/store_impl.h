@@ -92,9 +92,10 @@ class Store::Impl {
   Result<std::optional<ImageListRecord>> LoadList(Index& ix, const Digest& d);
   // The index digests of the lists that name image manifest m.
   Result<std::vector<Digest>> ListsOf(Index& ix, const Digest& m);
-  // Removes list d and its names, and each child that no name and no other
-  // list holds (into b). REQUIRES: the writer session.
-  Status RemoveList(Index& ix, const Digest& d, Index::Batch* b, std::vector<std::string>* removed);
+  // Removes list d and its names, and each child that no name, no other
+  // list and no entry of `keep` holds (into b). REQUIRES: the writer session.
+  Status RemoveList(Index& ix, const Digest& d, Index::Batch* b, std::vector<std::string>* removed,
+                    const std::vector<ImageListChild>& keep = {});
   Result<ImageRecord> LoadRecord(Index& ix, const Digest& manifest);
   // An image stored again under the same manifest (a rebuild, a re-pull)
   // keeps the artifacts attached to it: copies the stored record's

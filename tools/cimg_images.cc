@@ -1,6 +1,7 @@
 // cimg commands over stored images: pull, load, push, save, images,
 // inspect, tag, rmi, history, diff. Argument parsing and printing only.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -11,6 +12,7 @@
 #include "base/io.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
+#include "registry/image_list_io.h"
 #include "registry/pull.h"
 #include "registry/push.h"
 #include "registry/referrers.h"
@@ -59,6 +61,31 @@ json InspectJson(const cfs::ImageDetails& d) {
   return j;
 }
 
+// cimg pull --platform all: every platform of a registry index, and the
+// index as an image list.
+void PullAll(cfs::Store& store, const std::string& src, cfs::registry::PullFromRegistryOptions po) {
+  if (!cfs::registry::IsRegistryReference(src))
+    Fail(Status::Unsupported("--platform all: " + src +
+                             ": only registry sources for now (pull one platform with --platform)"));
+  auto r = Must(cfs::registry::PullAllPlatforms(store, src, po));
+  for (const auto& img : r.images) {
+    cfs::Platform p;
+    auto cfg = json::parse(img.image.config, nullptr, false);
+    if (cfg.is_object()) p = {cfg.value("os", ""), cfg.value("architecture", ""), cfg.value("variant", "")};
+    std::printf("  %-16s %s  %zu layers (%llu already stored, %llu fetched by parts)\n", p.ToString().c_str(),
+                img.image.summary.image_id.ToString().c_str(), img.image.layers.size(),
+                static_cast<unsigned long long>(img.layers_reused),
+                static_cast<unsigned long long>(img.layers_by_parts));
+  }
+  if (r.list.digest.IsZero()) {
+    std::printf("%s  %s (a single image, no list)\n", r.images[0].name.c_str(),
+                r.images[0].image.summary.image_id.ToString().c_str());
+    return;
+  }
+  std::printf("%s  %s  image list of %zu platforms\n", r.list.names.empty() ? "" : r.list.names[0].c_str(),
+              r.list.digest.ToString().c_str(), r.list.children.size());
+}
+
 // cimg pull
 void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
@@ -78,16 +105,22 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  CONTAINERS_REGISTRIES_CONF=./mirror.conf cimg pull docker.io/library/nginx:1.25\n"
       "  cimg pull oci-archive:app.tar --as app:1\n"
       "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
-      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
+      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64\n"
+      "  cimg pull 127.0.0.1:5000/team/cluster:1 --platform all --tls-verify=false");
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
-  pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
+  pull->add_option("--platform", pull_platform,
+                   "os/arch[/variant] to pick from an index (default: this host); 'all': every "
+                   "platform, kept as an image list");
+  static bool pull_all = false;
+  pull->add_flag("--all-platforms", pull_all, "Every platform of an index, kept as an image list (= --platform all)");
   pull_reg.Add(pull);
   pull->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PullOptions o;
     o.as_name = pull_as;
-    if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
     o.progress = StderrProgress(quiet);
+    if (pull_all || pull_platform == "all") return PullAll(*store, pull_src, pull_reg.Pull(o));
+    if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
     auto po = pull_reg.Pull(o);
     cfs::PullResult r = Must(cfs::registry::PullFromSource(*store, pull_src, po));
     if (po.client) {
@@ -162,6 +195,28 @@ void PushAttachedArtifacts(cfs::Store& store, const std::string& name, cfs::regi
                                   : "");
 }
 
+}  // namespace
+
+// cimg push LIST / cimg manifest push: the children, then the index.
+void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::string& dest,
+              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile) {
+  if (!cfs::registry::IsRegistryReference(dest))
+    Fail(Status::Unsupported("pushing image list to " + dest +
+                             ": only to a registry for now (push one platform's image by its digest)"));
+  auto ref = Must(cfs::registry::Reference::Parse(dest));
+  cfs::registry::PushToRegistryOptions po;
+  po.client = reg.Connect(ref.registry);
+  po.parallel = reg.parallel;
+  po.push = o;
+  cfs::Digest d = Must(cfs::registry::PushImageList(store, list, ref, po));
+  WriteDigestFile(digestfile, d);
+  std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
+              list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
+              list.children.size(), ref.ToString().c_str(), d.ToString().c_str());
+}
+
+namespace {
+
 // cimg push
 void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* push = app.add_subcommand("push", "Write an image to a destination");
@@ -191,6 +246,9 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.compression = Must(cfs::ParseCompression(push_comp));
     o.progress = StderrProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
+    if (auto list = Must(store->InspectImageList(push_name))) {
+      return PushList(*store, *list, dest, o, push_reg, push_digestfile);
+    }
     if (!cfs::registry::IsRegistryReference(dest)) {
       if (!push_sign.key.empty())
         Fail(Status::Invalid("--sign-by-sigstore-private-key: signatures go to registries only"));
@@ -316,12 +374,18 @@ void RunImages(cfs::Store& store, const ImagesFlags& f) {
   std::vector<cfs::ImageSummary> list;
   for (auto& s : Must(store.ListImages())) {
     std::map<std::string, std::string> l;
-    if (labels) l = ConfigLabels(Must(store.Inspect(s.manifest_digest.ToString())).config);
+    if (labels && s.platforms.empty())
+      l = ConfigLabels(Must(store.Inspect(s.manifest_digest.ToString())).config);
     if (!filter.Match(s, l)) continue;
     s.names = filter.ShownNames(s);
     labels_by_id[s.image_id.ToString()] = std::move(l);
     list.push_back(std::move(s));
   }
+  // An image list among the rows: the default table shows PLATFORMS.
+  const bool any_list = std::any_of(list.begin(), list.end(), [](const auto& s) { return !s.platforms.empty(); });
+  if (report && f.format.empty() && any_list)
+    report = MustReport("", f.digests ? kImagesTableDigestsPlatforms : kImagesTablePlatforms,
+                        ImageFields(), ImageHeaders());
   if (f.quiet) {
     for (const auto& id : UniqueIds(list, f.no_trunc)) std::printf("%s\n", id.c_str());
   } else if (as_json) {
@@ -332,6 +396,8 @@ void RunImages(cfs::Store& store, const ImagesFlags& f) {
                    {"Digest", s.manifest_digest.ToString()},
                    {"Created", Iso(s.created)},
                    {"Size", s.size}});
+    for (size_t i = 0; i < list.size(); i++)
+      if (!list[i].platforms.empty()) j[i]["Platforms"] = list[i].platforms;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     if (!labels) labels_by_id.clear();
@@ -363,6 +429,31 @@ void AddImagesCommand(CLI::App& app, const Global& g, const bool& quiet) {
   images->callback([&] { RunImages(*Must(OpenStore(g)), f); });
 }
 
+// `cimg inspect` of a stored name: an image list (without platform) as its
+// index and platforms, else the image (a list's for platform, or the host's).
+json LocalInspectJson(cfs::Store& store, const std::string& name, const std::string& platform,
+                      std::string* raw) {
+  if (platform.empty()) {
+    if (auto list = Must(store.InspectImageList(name))) {
+      *raw = list->index;
+      json children = json::array(), platforms = json::array();
+      for (const auto& c : list->children) {
+        children.push_back({{"Digest", c.manifest.ToString()}, {"Platform", c.platform.ToString()}});
+        platforms.push_back(c.platform.ToString());
+      }
+      return {{"Id", list->digest.ToString()},     {"Digest", list->digest.ToString()},
+              {"RepoTags", list->names},          {"MediaType", "application/vnd.oci.image.index.v1+json"},
+              {"Platforms", platforms},           {"Manifests", children},
+              {"Source", list->source},           {"Index", json::parse(list->index, nullptr, false)}};
+    }
+  }
+  cfs::Platform p;
+  if (!platform.empty()) p = Must(cfs::Platform::Parse(platform));
+  auto d = Must(store.Inspect(name, p));
+  *raw = d.manifest;
+  return InspectJson(d);
+}
+
 // cimg inspect
 void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* inspect = app.add_subcommand("inspect", "Show an image's metadata as JSON");
@@ -377,7 +468,8 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
                       "{{.RepoTags}}, {{.Config.Labels}}, {{json .Config}} ...");
   inspect->add_flag("--raw", inspect_raw, "The manifest as stored (docker://: as served, an index stays one)");
   inspect->add_option("--platform", inspect_platform,
-                      "docker://: os/arch[/variant] to pick from an index (default: this host)");
+                      "os/arch[/variant] to pick from an index (docker://) or an image list (default: "
+                      "an image list itself; docker://: this host)");
   inspect_reg.Add(inspect);
   inspect->footer(
       "docker://REF reads a registry image without pulling it: its manifest and config, nothing\n"
@@ -388,6 +480,8 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  cimg inspect --format '{{index .Config.Labels \"io.cimg.cmds\"}}' demo/app:1\n"
       "  cimg inspect --format '{{range .Layers}}{{.DiffID}} {{.Size}}\\n{{end}}' demo/app:1\n"
       "  cimg inspect docker://quay.io/team/app:1 --platform linux/arm64\n"
+      "  cimg inspect demo/cluster:multi                         # an image list: its index and platforms\n"
+      "  cimg inspect demo/cluster:multi --platform linux/arm64  # the list's arm64 image\n"
       "  cimg inspect --raw docker://127.0.0.1:5000/team/app:1 --tls-verify=false");
   inspect->callback([&] {
     std::optional<cfs::tmpl::Report> report;
@@ -400,9 +494,7 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
         out.push_back(RemoteInspectJson(n, inspect_reg, inspect_platform, inspect_raw, &raw));
       } else {
         if (!store) store = Must(OpenStore(g));
-        auto d = Must(store->Inspect(n));
-        raw = d.manifest;
-        out.push_back(InspectJson(d));
+        out.push_back(LocalInspectJson(*store, n, inspect_platform, &raw));
       }
       if (inspect_raw) std::fwrite(raw.data(), 1, raw.size(), stdout);  // the bytes exactly
     }
