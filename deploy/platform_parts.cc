@@ -1,6 +1,7 @@
 #include "deploy/platform_parts.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "deploy/host_platform.h"
 

@@ -36,7 +36,9 @@ Result<ImageListRecord> ImageListRecord::FromJson(std::string_view s) {
       ImageListChild child;
       ASSIGN_OR_RETURN(child.manifest, Digest::Parse(c.at("manifest").get<std::string>()));
       std::string p = c.value("platform", "");
-      if (!p.empty()) ASSIGN_OR_RETURN(child.platform, Platform::Parse(p));
+      if (!p.empty()) {
+        ASSIGN_OR_RETURN(child.platform, Platform::Parse(p));
+      }
       r.children.push_back(std::move(child));
     }
     r.source = j.value("source", "");

@@ -209,6 +209,26 @@ TEST_F(ImageListTest, APulledIndexIsKeptByteForByteAndMustNameStoredImages) {
   ExpectClean();
 }
 
+TEST_F(ImageListTest, AListRewrittenUnderItsNameDropsTheOldOne) {
+  // manifest remove: the list's name moves to a new index without arm64;
+  // the old list goes, and with it the arm64 image nothing else holds.
+  Digest amd = Image("", "linux/amd64", "amd64");
+  Digest arm = Image("", "linux/arm64", "arm64");
+  ImageListDetails before = MustList("m:l", {amd.ToString(), arm.ToString()});
+  ImageListDetails after = MustList("m:l", {amd.ToString()});
+  EXPECT_NE(before.digest, after.digest);
+  EXPECT_TRUE(store_->Inspect(amd.ToString()).ok());
+  EXPECT_TRUE(store_->Inspect(arm.ToString()).status().IsNotFound());
+  auto all = store_->ListImages();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);  // the amd64 image and the one list
+  auto g = store_->Gc();
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->layers_removed, 1u);
+  EXPECT_EQ(g->blobs_removed, 3u);  // arm64's manifest and config, the old index
+  ExpectClean();
+}
+
 TEST_F(ImageListTest, AListCannotHoldAList) {
   Image("n:amd64", "linux/amd64", "amd64");
   MustList("n:list", {"n:amd64"});

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Multi-platform cluster images (image lists) end to end, against a local
+# docker-registry and 3 real sshd nodes (tests/integration/nodes_lib.sh):
+#  1. two cluster images built for linux/amd64 and linux/arm64 (each with
+#     its own etc/arch) become one image list (cimg manifest create); images
+#     shows its PLATFORMS, inspect its index; rmi of a child by ID is refused
+#     while the list holds it;
+#  2. cimg push of the list writes both images and an OCI index: skopeo (an
+#     independent client) reads the index with both platforms; pulled back
+#     with --platform all into a fresh store it is a list again, with both
+#     images; gc keeps the children (they have no names of their own) and
+#     fsck is clean;
+#  3. deploy from that store to node1 (x86_64) and node2 (whose `uname -m`
+#     says aarch64: a uname wrapper first on root's PATH): each node gets its
+#     platform's rootfs, one stream per platform;
+#  4. a cluster with node3 too, whose `uname -m` says s390x: refused naming
+#     node3 and s390x and the list's platforms, and no node changed.
+# shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/nodes_lib.sh"
+it_setup ssh ssh-keygen ip nsenter zstd skopeo docker-registry curl
+source "$(dirname "$0")/registry_lib.sh"
+cfs_setup
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+
+reg_start_plain ma
+R=$REG_MA_ADDR
+nodes_up ma 223 3
+KH=(--known-hosts "$NODE_KNOWN_HOSTS")
+np() { node_path "$1" "$2"; }
+
+# fake_machine I MACHINE: `uname -m` on node I prints MACHINE (a wrapper in
+# /usr/local/bin, first on the PATH sshd gives root); everything else is the
+# real uname.
+fake_machine() {
+  node_exec "$1" sh -c "mkdir -p /usr/local/bin && cat >/usr/local/bin/uname && chmod 755 /usr/local/bin/uname" <<EOS
+#!/bin/sh
+if [ "\$1" = "-m" ]; then echo $2; else exec /usr/bin/uname "\$@"; fi
+EOS
+  local got
+  got=$("${NODE_SSH[@]}" "root@$(node_ip "$1")" uname -m)
+  assert_eq "$2" "$got" "node $1: uname -m over ssh"
+}
+
+# -------------------------------------------------- 1. the list, locally
+log "1. two platforms' cluster images, one list"
+for arch in amd64 arm64; do
+  C=$T/ctx-$arch
+  mkdir -p "$C/etc" "$C/data"
+  printf 'FROM scratch\nCOPY . .\n' >"$C/Kubefile"
+  echo "$arch" >"$C/etc/arch"
+  echo "shared by both" >"$C/data/common"
+  head -c 3000000 /dev/urandom >"$C/data/only-$arch"
+  ci build --platform "linux/$arch" -t "ma/c:1-$arch" "$C" >"$T/build-$arch.out" 2>&1 ||
+    fail "build $arch: $(tail -5 "$T/build-$arch.out")"
+  assert_eq "$arch" "$(ci inspect "ma/c:1-$arch" | json_get 'j[0]["Architecture"]')" "architecture of ma/c:1-$arch"
+done
+ci manifest create ma/c:1 ma/c:1-amd64 ma/c:1-arm64 >"$T/create.out" || fail "manifest create"
+ci manifest inspect ma/c:1 >"$T/index.json" || fail "manifest inspect"
+assert_eq "application/vnd.oci.image.index.v1+json" "$(json_get 'j["mediaType"]' <"$T/index.json")" "index mediaType"
+assert_eq "amd64 arm64" "$(json_get '" ".join(m["platform"]["architecture"] for m in j["manifests"])' <"$T/index.json")" \
+  "platforms of the index"
+ci images >"$T/images.out"
+grep -E '^ma/c +1 .*linux/amd64,linux/arm64' "$T/images.out" >/dev/null ||
+  fail "cimg images shows no list with its platforms: $(cat "$T/images.out")"
+assert_eq "linux/amd64 linux/arm64" "$(ci inspect ma/c:1 | json_get '" ".join(j[0]["Platforms"])')" "inspect of the list"
+assert_eq "arm64" "$(ci inspect ma/c:1 --platform linux/arm64 | json_get 'j[0]["Architecture"]')" \
+  "inspect --platform linux/arm64 of the list"
+ARM_ID=$(image_id ma/c:1-arm64)
+ci rmi ma/c:1-arm64 >/dev/null || fail "rmi of the child's name"
+expect_one_line_error "image list ma/c:1 holds it" ci rmi -f "$ARM_ID"
+assert_fsck_clean
+
+# ------------------------------------------- 2. push, skopeo, pull --platform all
+log "2. push the list; skopeo reads it; pull --platform all into a fresh store"
+ci push ma/c:1 "$R/ma/c:1" --tls-verify=false >"$T/push.out" 2>&1 || fail "push of the list: $(tail -5 "$T/push.out")"
+skopeo_ inspect --raw --tls-verify=false "docker://$R/ma/c:1" >"$T/remote.json" || fail "skopeo inspect --raw"
+assert_eq "application/vnd.oci.image.index.v1+json" "$(json_get 'j["mediaType"]' <"$T/remote.json")" "pushed mediaType"
+assert_eq "linux/amd64 linux/arm64" \
+  "$(json_get '" ".join(m["platform"]["os"] + "/" + m["platform"]["architecture"] for m in j["manifests"])' <"$T/remote.json")" \
+  "platforms skopeo reads"
+skopeo_ inspect --tls-verify=false --override-arch arm64 "docker://$R/ma/c:1" >"$T/remote-arm.json" ||
+  fail "skopeo inspect of the arm64 image"
+assert_eq "arm64" "$(json_get 'j["Architecture"]' <"$T/remote-arm.json")" "skopeo: the arm64 image's config"
+
+R2=$T/root2
+cir "$R2" pull "$R/ma/c:1" --platform all --as ma/c:1 --tls-verify=false >"$T/pull.out" 2>&1 ||
+  fail "pull --platform all: $(tail -5 "$T/pull.out")"
+grep 'image list of 2 platforms' "$T/pull.out" >/dev/null || fail "pull --platform all: $(cat "$T/pull.out")"
+assert_eq "linux/amd64 linux/arm64" "$(cir "$R2" inspect ma/c:1 | json_get '" ".join(j[0]["Platforms"])')" \
+  "the pulled list's platforms"
+cir "$R2" gc >/dev/null || fail "gc of the fresh store"
+for arch in amd64 arm64; do
+  assert_eq "$arch" "$(cir "$R2" inspect ma/c:1 --platform "linux/$arch" | json_get 'j[0]["Architecture"]')" \
+    "after gc: the list's $arch image"
+done
+# Without --platform a list reads as this host's image (as podman run picks).
+assert_eq "$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')" "$(cir "$R2" cat ma/c:1 etc/arch)" "cat of the list"
+"$CIMG" --root "$R2" fsck >"$T/fsck2.out" 2>&1 || fail "fsck of the fresh store: $(tail -5 "$T/fsck2.out")"
+
+# ------------------------------------------------- 3. deploy per host
+log "3. deploy: node1 x86_64, node2 aarch64 (faked)"
+fake_machine 2 aarch64
+cf() { # NAME NODE-INDEXES...: node of the first index the master
+  local name=$1 i
+  shift
+  printf 'apiVersion: sealer.io/v2\nkind: Cluster\nmetadata: {name: %s}\nspec:\n' "$name"
+  printf '  image: ma/c:1\n  ssh: {pk: %s}\n  hosts:\n' "$NODE_KEY"
+  printf '    - {ips: [%s], roles: [master]}\n' "$(node_ip "$1")"
+  shift
+  for i in "$@"; do printf '    - {ips: [%s], roles: [node]}\n' "$(node_ip "$i")"; done
+}
+cf ma 1 2 >"$T/ma.yaml"
+"$CIMG" --root "$R2" deploy -f "$T/ma.yaml" "${KH[@]}" >"$T/dep.out" 2>"$T/dep.err" ||
+  fail "deploy of the list: $(tail -5 "$T/dep.err")"
+assert_eq "amd64" "$(cat "$(np 1 /var/lib/cimg/ma/rootfs/etc/arch)")" "node1's etc/arch"
+assert_eq "arm64" "$(cat "$(np 2 /var/lib/cimg/ma/rootfs/etc/arch)")" "node2's etc/arch"
+[[ -f "$(np 1 /var/lib/cimg/ma/rootfs/data/only-amd64)" && ! -e "$(np 1 /var/lib/cimg/ma/rootfs/data/only-arm64)" ]] ||
+  fail "node1 does not hold exactly the amd64 files"
+[[ -f "$(np 2 /var/lib/cimg/ma/rootfs/data/only-arm64)" && ! -e "$(np 2 /var/lib/cimg/ma/rootfs/data/only-amd64)" ]] ||
+  fail "node2 does not hold exactly the arm64 files"
+for arch in amd64 arm64; do
+  grep "linux/$arch: 1 host(s)" "$T/dep.err" >/dev/null ||
+    fail "the deploy did not plan a part for linux/$arch: $(grep -i platform "$T/dep.err")"
+done
+
+# ------------------------------------------------- 4. a host no platform fits
+log "4. node3 (s390x, faked) is refused by name; nothing changes"
+fake_machine 3 s390x
+cf mb 1 2 3 >"$T/mb.yaml"
+rc=0
+"$CIMG" --root "$R2" deploy -f "$T/mb.yaml" "${KH[@]}" >"$T/mb.out" 2>"$T/mb.err" || rc=$?
+[[ $rc -ne 0 ]] || fail "deploy with an s390x host succeeded"
+last=$(tail -1 "$T/mb.err")
+[[ $last == *"host $(node_ip 3) is s390x"* && $last == *"linux/amd64, linux/arm64"* ]] ||
+  fail "refusal does not name node3, its machine and the platforms: $last"
+[[ $last != *"$(node_ip 1) is"* && $last != *"$(node_ip 2) is"* ]] || fail "refusal names a host that fits: $last"
+for i in 1 2 3; do
+  [[ ! -e "$(np "$i" /var/lib/cimg/mb)" ]] || fail "node $i was changed by the refused deploy"
+done
+[[ ! -e "$(np 3 /var/lib/cimg/ma)" ]] || fail "node3 holds cluster ma"
+log "ok"
