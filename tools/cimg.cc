@@ -45,7 +45,6 @@ int main(int argc, char** argv) {
       "--log-level info; -vv: debug");
 
   AddImageCommands(app, g, quiet);
-  AddManifestCommands(app, g, quiet);
   AddBuildCommands(app, g, quiet);
   AddLoginCommands(app, g, quiet);
   AddGcFsckCommands(app, g, quiet);

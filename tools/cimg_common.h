@@ -113,6 +113,7 @@ void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::s
 
 // The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
 // live as long as the process (static).
+// (with cimg manifest)
 void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_images.cc
 void AddBuildCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_build.cc
 void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_login.cc

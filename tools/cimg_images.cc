@@ -663,6 +663,7 @@ void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet) {
   AddRmiCommand(app, g, quiet);
   AddHistoryCommand(app, g, quiet);
   AddDiffCommand(app, g, quiet);
+  AddManifestCommands(app, g, quiet);
 }
 
 }  // namespace cimg
