@@ -300,6 +300,10 @@ void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  cimg save --since mycluster:v1 --split-size 4G -o /media/usb/delta.tar mycluster:v2\n");
   save->callback([&] {
     auto store = Must(OpenStore(g));
+    for (const auto& n : save_names)
+      if (auto list = store->InspectImageList(n); list.ok() && *list)
+        Fail(Status::Unsupported("save " + n + ": an image list; saving a whole list is not supported yet "
+                                 "(save one platform's image by its digest, or cimg push the list to a registry)"));
     if (save_since.empty()) {
       if (!save_split.empty()) Must(cfs::Status::Invalid("--split-size needs --since"));
       cfs::PushOptions o;
