@@ -11,12 +11,10 @@ namespace {
 
 Result<PlatformPart> OpenPart(Store& store, const std::string& name, const Platform& platform,
                               const std::string& label) {
-  PlatformPart p;
-  p.platform = platform.ToString();
   ASSIGN_OR_RETURN(ImageDetails d, store.Inspect(name, platform));
-  ASSIGN_OR_RETURN(p.img, ReadClusterImage(d, label));
-  ASSIGN_OR_RETURN(p.image, OpenImageStack(store, d));
-  return p;
+  ASSIGN_OR_RETURN(ClusterImage img, ReadClusterImage(d, label));
+  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, d));
+  return PlatformPart{platform.ToString(), std::move(img), std::move(image), {}};
 }
 
 // Every host's `uname -m`, read over a connection that changes nothing.

@@ -138,7 +138,8 @@ Status CheckLists(Index& ix, Store::Impl& impl, DigestSet& images, FsckState* st
     if (!rec.ok() || !index.ok()) continue;
     std::vector<Digest> named;
     try {
-      for (const auto& m : json::parse(*index).at("manifests"))
+      const json doc = json::parse(*index);
+      for (const auto& m : doc.at("manifests"))
         named.push_back(Digest::Parse(m.at("digest").get<std::string>()).value());
     } catch (const std::exception& e) {
       st->Problem(what + ": index: " + e.what());
