@@ -36,4 +36,19 @@ Result<PullAllResult> PullAllPlatforms(Store& store, const std::string& name,
 Result<Digest> PushImageList(Store& store, const ImageListDetails& list, Reference ref,
                              const PushToRegistryOptions& o);
 
+// The same for local sources: every platform of the image index that
+// "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]" names (its index.json entry
+// for TAG, or its only entry, must be an image index), named o.as_name,
+// else the entry's full ref.name, else "<basename of DIR or FILE>:TAG".
+Result<PullAllResult> PullAllPlatformsLocal(Store& store, const std::string& src,
+                                            const PullOptions& o);
+
+// Writes the image list to "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]" (TAG
+// default: the list's tag, else "latest"): each image's blobs, the index
+// blob, and one index.json entry, the index, annotated with TAG (the images
+// are reached through it, as skopeo copy --all lays a list out). Returns
+// the index's digest.
+Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,
+                                     const std::string& dest, const PushOptions& o);
+
 }  // namespace cfs::registry

@@ -64,10 +64,13 @@ json InspectJson(const cfs::ImageDetails& d) {
 // cimg pull --platform all: every platform of a registry index, and the
 // index as an image list.
 void PullAll(cfs::Store& store, const std::string& src, cfs::registry::PullFromRegistryOptions po) {
-  if (!cfs::registry::IsRegistryReference(src))
-    Fail(Status::Unsupported("--platform all: " + src +
-                             ": only registry sources for now (pull one platform with --platform)"));
-  auto r = Must(cfs::registry::PullAllPlatforms(store, src, po));
+  cfs::registry::PullAllResult r;
+  if (cfs::registry::IsRegistryReference(src)) {
+    r = Must(cfs::registry::PullAllPlatforms(store, src, po));
+  } else {
+    Must(cfs::registry::CheckLocalPolicy(*Must(cfs::registry::PolicyOf(po)), src));
+    r = Must(cfs::registry::PullAllPlatformsLocal(store, src, po.pull));
+  }
   for (const auto& img : r.images) {
     cfs::Platform p;
     auto cfg = json::parse(img.image.config, nullptr, false);
@@ -106,7 +109,8 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  cimg pull oci-archive:app.tar --as app:1\n"
       "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
       "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64\n"
-      "  cimg pull 127.0.0.1:5000/team/cluster:1 --platform all --tls-verify=false");
+      "  cimg pull 127.0.0.1:5000/team/cluster:1 --platform all --tls-verify=false\n"
+      "  cimg pull oci-archive:cluster.tar --platform all --as team/cluster:1");
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
   pull->add_option("--platform", pull_platform,
                    "os/arch[/variant] to pick from an index (default: this host); 'all': every "
@@ -200,9 +204,14 @@ void PushAttachedArtifacts(cfs::Store& store, const std::string& name, cfs::regi
 // cimg push LIST / cimg manifest push: the children, then the index.
 void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::string& dest,
               const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile) {
-  if (!cfs::registry::IsRegistryReference(dest))
-    Fail(Status::Unsupported("pushing image list to " + dest +
-                             ": only to a registry for now (push one platform's image by its digest)"));
+  if (!cfs::registry::IsRegistryReference(dest)) {
+    cfs::Digest d = Must(cfs::registry::PushImageListToLayout(store, list, dest, o));
+    WriteDigestFile(digestfile, d);
+    std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
+                list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
+                list.children.size(), dest.c_str(), d.ToString().c_str());
+    return;
+  }
   auto ref = Must(cfs::registry::Reference::Parse(dest));
   cfs::registry::PushToRegistryOptions po;
   po.client = reg.Connect(ref.registry);
@@ -302,8 +311,8 @@ void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
     auto store = Must(OpenStore(g));
     for (const auto& n : save_names)
       if (auto list = store->InspectImageList(n); list.ok() && *list)
-        Fail(Status::Unsupported("save " + n + ": an image list; saving a whole list is not supported yet "
-                                 "(save one platform's image by its digest, or cimg push the list to a registry)"));
+        Fail(Status::Unsupported("save " + n + ": an image list; write it with `cimg push " + n +
+                                 " oci-archive:FILE` (read back with `cimg pull oci-archive:FILE --platform all`)"));
     if (save_since.empty()) {
       if (!save_split.empty()) Must(cfs::Status::Invalid("--split-size needs --since"));
       cfs::PushOptions o;

@@ -100,13 +100,15 @@ void AddPush(CLI::App* m, const Global& g, const bool& quiet) {
   static RegistryFlags reg;
   auto* c = m->add_subcommand("push", "Push an image list: its images, then the index");
   c->add_option("LIST", list, "The image list")->required();
-  c->add_option("DEST", dest, "[docker://]REGISTRY/REPO[:TAG] (default: LIST)");
+  c->add_option("DEST", dest, "[docker://]REGISTRY/REPO[:TAG] | oci:DIR[:TAG] | oci-archive:FILE[:TAG] (default: LIST)");
   c->add_option("--compression", comp, "zstd:chunked (default) | zstd | gzip | none");
   c->add_option("--digestfile", digestfile, "Write the digest of the index pushed to this file");
   reg.Add(c);
   c->footer("Each image is pushed by its digest, then the index (application/vnd.oci.image.index.v1+json)\n"
             "under the tag. Same as `cimg push LIST DEST`.\n\n"
-            "Example:\n  cimg manifest push demo/cluster:1 127.0.0.1:5000/demo/cluster:1 --tls-verify=false");
+            "An oci: layout or oci-archive: gets the images' blobs and one index.json entry, the index.\n\n"
+            "Examples:\n  cimg manifest push demo/cluster:1 127.0.0.1:5000/demo/cluster:1 --tls-verify=false\n"
+            "  cimg manifest push demo/cluster:1 oci-archive:/tmp/cluster.tar");
   c->callback([&] {
     auto store = Must(OpenStore(g));
     auto l = MustList(*store, list);
@@ -138,8 +140,8 @@ void AddManifestCommands(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* m = app.add_subcommand("manifest", "Multi-platform images (image lists), as podman's manifest lists");
   m->require_subcommand(1);
   m->footer("An image list is an OCI image index over stored images, one per platform. `cimg deploy`\n"
-            "of a list gives each host the image for its `uname -m`; inspect, mount, ls and export of\n"
-            "a list read the image for this host's platform (or --platform).\n\n"
+            "of a list gives each host the image for its `uname -m`; inspect (or --platform), mount, ls\n"
+            "and export of a list read the image for this host's platform.\n\n"
             "Examples:\n"
             "  cimg build --platform linux/amd64 -t demo/c:1-amd64 . && cimg build --platform linux/arm64 -t demo/c:1-arm64 .\n"
             "  cimg manifest create demo/c:1 demo/c:1-amd64 demo/c:1-arm64\n"
