@@ -5,8 +5,9 @@
 #     its own etc/arch) become one image list (cimg manifest create); images
 #     shows its PLATFORMS, inspect its index; rmi of a child by ID is refused
 #     while the list holds it;
-#  2. cimg push of the list writes both images and an OCI index: skopeo (an
-#     independent client) reads the index with both platforms; pulled back
+#  2. cimg push of the list writes both images and an OCI index, to a
+#     registry and to an oci-archive: skopeo (an independent client) reads
+#     the index with both platforms in both; pulled back
 #     with --platform all into a fresh store it is a list again, with both
 #     images; gc keeps the children (they have no names of their own) and
 #     fsck is clean;
@@ -83,6 +84,18 @@ assert_eq "linux/amd64 linux/arm64" \
 skopeo_ inspect --tls-verify=false --override-arch arm64 "docker://$R/ma/c:1" >"$T/remote-arm.json" ||
   fail "skopeo inspect of the arm64 image"
 assert_eq "arm64" "$(json_get 'j["Architecture"]' <"$T/remote-arm.json")" "skopeo: the arm64 image's config"
+
+# The same list through an oci-archive: skopeo reads the index, a fresh store
+# pulls both platforms back (the index kept byte for byte: same digest).
+ci push ma/c:1 "oci-archive:$T/list.tar" >"$T/push-oci.out" 2>&1 || fail "push of the list to oci-archive: $(tail -3 "$T/push-oci.out")"
+skopeo_ inspect --raw "oci-archive:$T/list.tar:1" >"$T/oci-index.json" || fail "skopeo inspect --raw of the oci-archive"
+assert_eq "amd64 arm64" "$(json_get '" ".join(m["platform"]["architecture"] for m in j["manifests"])' <"$T/oci-index.json")" \
+  "platforms skopeo reads in the oci-archive"
+cir "$T/root3" pull "oci-archive:$T/list.tar" --platform all --as ma/c:1 >"$T/pull-oci.out" 2>&1 ||
+  fail "pull --platform all of the oci-archive: $(tail -3 "$T/pull-oci.out")"
+assert_eq "sha256:$(sha256sum <"$T/oci-index.json" | cut -d' ' -f1)" "$(cir "$T/root3" inspect ma/c:1 | json_get 'j[0]["Digest"]')" \
+  "digest of the list pulled from the oci-archive"
+expect_one_line_error "an image list" ci save -o "$T/save.tar" ma/c:1
 
 R2=$T/root2
 cir "$R2" pull "$R/ma/c:1" --platform all --as ma/c:1 --tls-verify=false >"$T/pull.out" 2>&1 ||
