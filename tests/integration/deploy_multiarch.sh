@@ -48,9 +48,12 @@ EOS
 log "1. two platforms' cluster images, one list"
 for arch in amd64 arm64; do
   C=$T/ctx-$arch
-  mkdir -p "$C/etc" "$C/data"
+  mkdir -p "$C/etc" "$C/data" "$C/scripts"
   printf 'FROM scratch\nCOPY . .\n' >"$C/Kubefile"
   echo "$arch" >"$C/etc/arch"
+  # init.sh runs on every host: it says which image the host got.
+  # shellcheck disable=SC2016 # $(uname -m) is for the host, not here
+  printf '#!/bin/bash\necho "init of the %s image on $(uname -m)" >../etc/init-ran\n' "$arch" >"$C/scripts/init.sh"
   echo "shared by both" >"$C/data/common"
   head -c 3000000 /dev/urandom >"$C/data/only-$arch"
   ci build --platform "linux/$arch" -t "ma/c:1-$arch" "$C" >"$T/build-$arch.out" 2>&1 ||
@@ -101,6 +104,9 @@ R2=$T/root2
 cir "$R2" pull "$R/ma/c:1" --platform all --as ma/c:1 --tls-verify=false >"$T/pull.out" 2>&1 ||
   fail "pull --platform all: $(tail -5 "$T/pull.out")"
 grep 'image list of 2 platforms' "$T/pull.out" >/dev/null || fail "pull --platform all: $(cat "$T/pull.out")"
+id_of() { cir "$R2" inspect ma/c:1 --platform "linux/$1" | json_get 'j[0]["Id"]'; }
+AMD_ID=$(id_of amd64)
+ARM_ID2=$(id_of arm64)
 assert_eq "linux/amd64 linux/arm64" "$(cir "$R2" inspect ma/c:1 | json_get '" ".join(j[0]["Platforms"])')" \
   "the pulled list's platforms"
 cir "$R2" gc >/dev/null || fail "gc of the fresh store"
@@ -136,6 +142,18 @@ assert_eq "arm64" "$(cat "$(np 2 /var/lib/cimg/ma/rootfs/etc/arch)")" "node2's e
 for arch in amd64 arm64; do
   grep "linux/$arch: 1 host(s)" "$T/dep.err" >/dev/null ||
     fail "the deploy did not plan a part for linux/$arch: $(grep -i platform "$T/dep.err")"
+done
+assert_eq "init of the amd64 image on x86_64" "$(cat "$(np 1 /var/lib/cimg/ma/rootfs/etc/init-ran)")" "node1's init.sh"
+assert_eq "init of the arm64 image on aarch64" "$(cat "$(np 2 /var/lib/cimg/ma/rootfs/etc/init-ran)")" "node2's init.sh"
+# Per-image step records hold each host's own image ID; a re-run finds them
+# (nothing sent, init.sh skipped on both).
+assert_eq "$AMD_ID" "$(cat "$(np 1 /var/lib/cimg/ma/steps/init)")" "node1's init step record"
+assert_eq "$ARM_ID2" "$(cat "$(np 2 /var/lib/cimg/ma/steps/init)")" "node2's init step record"
+"$CIMG" --root "$R2" deploy -f "$T/ma.yaml" "${KH[@]}" >"$T/dep2.out" 2>"$T/dep2.err" ||
+  fail "re-deploy of the list: $(tail -5 "$T/dep2.err")"
+for i in 1 2; do
+  grep "$(node_ip "$i"): scripts/init.sh: done before, skipped" "$T/dep2.err" >/dev/null ||
+    fail "re-deploy ran init.sh again on node $i: $(grep -i init "$T/dep2.err")"
 done
 
 # ------------------------------------------------- 4. a host no platform fits
