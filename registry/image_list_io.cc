@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "base/io.h"
+#include "transport/archive_member.h"
 #include "store/work_dir.h"
 #include "transport/oci_metadata.h"
 
@@ -232,9 +233,10 @@ class UnlistedImages : public ImageDestination {
 }  // namespace
 
 Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,
-                                     const std::string& dest, const PushOptions& o) {
+                                     const std::string& dest, const PushOptions& o,
+                                     const std::string& tag_given) {
   ASSIGN_OR_RETURN(LocalRef ref, ParseLocalRef(dest));
-  std::string tag = ref.tag;
+  std::string tag = tag_given.empty() ? ref.tag : tag_given;
   if (tag.empty() && !list.names.empty()) tag = list.names[0].substr(list.names[0].rfind(':') + 1);
   if (tag.empty()) tag = "latest";
   ASSIGN_OR_RETURN(WorkDir work, WorkDir::Create(store.root(), "push-"));
@@ -256,6 +258,14 @@ Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,
   RETURN_IF_ERROR(w->Finish());
   if (ref.archive) RETURN_IF_ERROR(WriteTarOfDir(w->dir(), ref.path));
   return d.digest;
+}
+
+Result<bool> ArchiveHoldsImageList(const std::string& file) {
+  ASSIGN_OR_RETURN(auto top, ReadArchiveMember(file, "index.json"));
+  if (!top) return false;  // a docker-archive
+  ASSIGN_OR_RETURN(json j, oci::ParseJson(*top, file + ": index.json"));
+  ASSIGN_OR_RETURN(auto entries, oci::ParseIndex(j, file + ": index.json"));
+  return entries.size() == 1 && IsIndexMediaType(entries[0].desc.media_type);
 }
 
 }  // namespace cfs::registry

@@ -48,7 +48,15 @@ Result<PullAllResult> PullAllPlatformsLocal(Store& store, const std::string& src
 // blob, and one index.json entry, the index, annotated with TAG (the images
 // are reached through it, as skopeo copy --all lays a list out). Returns
 // the index's digest.
+// `tag`, when given, is the ref.name written instead (cimg save: the list's
+// full name, as save names each image).
 Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,
-                                     const std::string& dest, const PushOptions& o);
+                                     const std::string& dest, const PushOptions& o,
+                                     const std::string& tag = "");
+
+// True when the tar at file is an oci-archive whose index.json lists one
+// entry, an image index (what PushImageListToLayout and cimg save of a list
+// write): cimg load then keeps it as an image list. Reads only index.json.
+Result<bool> ArchiveHoldsImageList(const std::string& file);
 
 }  // namespace cfs::registry

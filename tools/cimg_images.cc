@@ -173,6 +173,13 @@ void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     if (load_in.size() != 1) Must(cfs::Status::Invalid("load: one archive at a time (several -i "
                                                        "only for the volumes of a delta bundle)"));
+    // cimg save of an image list (anything else, unreadable included, loads as before).
+    if (auto is_list = cfs::registry::ArchiveHoldsImageList(load_in[0]); is_list.ok() && *is_list) {
+      auto r = Must(cfs::registry::PullAllPlatformsLocal(*store, "oci-archive:" + load_in[0], o));
+      std::printf("Loaded image list: %s (%zu platforms)\n", r.list.names.empty() ? "" : r.list.names[0].c_str(),
+                  r.list.children.size());
+      return;
+    }
     for (const auto& r : Must(store->Load(load_in[0], o)))
       std::printf("Loaded image: %s\n", r.name.c_str());
   });
@@ -306,13 +313,23 @@ void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
   save->footer(
       "Examples:\n  cimg save -o cluster.tar mycluster:v2\n"
       "  cimg save --since mycluster:v1 -o delta.tar mycluster:v2\n"
-      "  cimg save --since mycluster:v1 --split-size 4G -o /media/usb/delta.tar mycluster:v2\n");
+      "  cimg save --since mycluster:v1 --split-size 4G -o /media/usb/delta.tar mycluster:v2\n"
+      "  cimg save -o cluster-all.tar mycluster:multi   # an image list, alone: every platform; load keeps it\n");
   save->callback([&] {
     auto store = Must(OpenStore(g));
-    for (const auto& n : save_names)
-      if (auto list = store->InspectImageList(n); list.ok() && *list)
-        Fail(Status::Unsupported("save " + n + ": an image list; write it with `cimg push " + n +
-                                 " oci-archive:FILE` (read back with `cimg pull oci-archive:FILE --platform all`)"));
+    for (const auto& n : save_names) {
+      auto list = store->InspectImageList(n);
+      if (!list.ok() || !*list) continue;
+      if (save_names.size() != 1 || !save_since.empty())
+        Fail(Status::Unsupported("save " + n + ": an image list is saved alone, without --since"));
+      cfs::PushOptions o;
+      o.compression = Must(cfs::ParseCompression(save_comp));
+      o.progress = StderrProgress(quiet);
+      // Tagged with the list's name, as save tags each image; cimg load keeps it a list.
+      std::string tag = (*list)->names.empty() ? "" : (*list)->names[0];
+      Must(cfs::registry::PushImageListToLayout(*store, **list, "oci-archive:" + save_out, o, tag));
+      return;
+    }
     if (save_since.empty()) {
       if (!save_split.empty()) Must(cfs::Status::Invalid("--split-size needs --since"));
       cfs::PushOptions o;

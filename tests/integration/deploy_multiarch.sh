@@ -7,7 +7,7 @@
 #     while the list holds it;
 #  2. cimg push of the list writes both images and an OCI index, to a
 #     registry and to an oci-archive: skopeo (an independent client) reads
-#     the index with both platforms in both; pulled back
+#     the index with both platforms in both; save/load keep the list; pulled back
 #     with --platform all into a fresh store it is a list again, with both
 #     images; gc keeps the children (they have no names of their own) and
 #     fsck is clean;
@@ -98,7 +98,12 @@ cir "$T/root3" pull "oci-archive:$T/list.tar" --platform all --as ma/c:1 >"$T/pu
   fail "pull --platform all of the oci-archive: $(tail -3 "$T/pull-oci.out")"
 assert_eq "sha256:$(sha256sum <"$T/oci-index.json" | cut -d' ' -f1)" "$(cir "$T/root3" inspect ma/c:1 | json_get 'j[0]["Digest"]')" \
   "digest of the list pulled from the oci-archive"
-expect_one_line_error "an image list" ci save -o "$T/save.tar" ma/c:1
+# save/load keep it a list (save writes the list alone, tagged with its name).
+ci save -o "$T/save.tar" ma/c:1 >/dev/null 2>&1 || fail "save of the list"
+cir "$T/root4" load -i "$T/save.tar" >"$T/load.out" 2>&1 || fail "load of the saved list: $(tail -3 "$T/load.out")"
+assert_eq "linux/amd64 linux/arm64" "$(cir "$T/root4" inspect ma/c:1 | json_get '" ".join(j[0]["Platforms"])')" \
+  "platforms of the loaded list"
+expect_one_line_error "an image list is saved alone" ci save -o "$T/save2.tar" ma/c:1 ma/c:1-amd64
 
 R2=$T/root2
 cir "$R2" pull "$R/ma/c:1" --platform all --as ma/c:1 --tls-verify=false >"$T/pull.out" 2>&1 ||
