@@ -15,7 +15,9 @@
 #     says aarch64: a uname wrapper first on root's PATH): each node gets its
 #     platform's rootfs, one stream per platform;
 #  4. a cluster with node3 too, whose `uname -m` says s390x: refused naming
-#     node3 and s390x and the list's platforms, and no node changed.
+#     node3 and s390x and the list's platforms, and no node changed;
+#  5. node3 x86_64 again, --fanout 1: node1 and node3 share the amd64 stream
+#     (one relay group of 2), node2 gets the arm64 one; no group spans both.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -55,7 +57,10 @@ for arch in amd64 arm64; do
   # shellcheck disable=SC2016 # $(uname -m) is for the host, not here
   printf '#!/bin/bash\necho "init of the %s image on $(uname -m)" >../etc/init-ran\n' "$arch" >"$C/scripts/init.sh"
   echo "shared by both" >"$C/data/common"
-  head -c 3000000 /dev/urandom >"$C/data/only-$arch"
+  # amd64's is above the fan-out threshold (deploy/fanout.h kFanoutMinBytes, 16 MiB)
+  size=3000000
+  [[ $arch == amd64 ]] && size=18000000
+  head -c "$size" /dev/urandom >"$C/data/only-$arch"
   ci build --platform "linux/$arch" -t "ma/c:1-$arch" "$C" >"$T/build-$arch.out" 2>&1 ||
     fail "build $arch: $(tail -5 "$T/build-$arch.out")"
   assert_eq "$arch" "$(ci inspect "ma/c:1-$arch" | json_get 'j[0]["Architecture"]')" "architecture of ma/c:1-$arch"
@@ -176,4 +181,18 @@ for i in 1 2 3; do
   [[ ! -e "$(np "$i" /var/lib/cimg/mb)" ]] || fail "node $i was changed by the refused deploy"
 done
 [[ ! -e "$(np 3 /var/lib/cimg/ma)" ]] || fail "node3 holds cluster ma"
+
+# ------------------------------------------------- 5. fan-out within a platform
+log "5. --fanout: node1 and node3 (x86_64) share the amd64 stream, node2 has its own"
+node_exec 3 rm -f /usr/local/bin/uname
+cf mc 1 2 3 >"$T/mc.yaml"
+"$CIMG" --root "$R2" deploy -f "$T/mc.yaml" --fanout 1 "${KH[@]}" >"$T/mc.out" 2>"$T/mc.err" ||
+  fail "deploy --fanout 1 of the list: $(tail -5 "$T/mc.err")"
+assert_eq "amd64 arm64 amd64" "$(for i in 1 2 3; do cat "$(np "$i" /var/lib/cimg/mc/rootfs/etc/arch)"; done | xargs)" \
+  "etc/arch of node1, node2, node3"
+grep "rootfs: one stream for $(node_ip 1), $(node_ip 3)\$" "$T/mc.err" >/dev/null ||
+  fail "the amd64 hosts do not share one stream: $(grep 'rootfs:' "$T/mc.err")"
+! grep "rootfs: one stream for .*$(node_ip 2)" "$T/mc.err" >/dev/null || fail "node2 (arm64) shares a stream: $(grep 'rootfs:' "$T/mc.err")"
+grep 'rootfs: fan-out to 2 hosts' "$T/mc.err" >/dev/null || fail "no fan-out among the 2 amd64 hosts: $(grep 'rootfs:' "$T/mc.err")"
+! grep 'rootfs: fan-out to 3 hosts' "$T/mc.err" >/dev/null || fail "a fan-out group spans platforms"
 log "ok"
