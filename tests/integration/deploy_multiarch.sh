@@ -126,6 +126,8 @@ for arch in amd64 arm64; do
 done
 # Without --platform a list reads as this host's image (as podman run picks).
 assert_eq "$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')" "$(cir "$R2" cat ma/c:1:/etc/arch)" "cat of the list"
+assert_eq "arm64" "$(cir "$R2" cat ma/c:1:/etc/arch --platform linux/arm64)" "cat --platform linux/arm64 of the list"
+expect_one_line_error "no image for platform linux/s390x" cir "$R2" cat ma/c:1:/etc/arch --platform linux/s390x
 "$CIMG" --root "$R2" fsck >"$T/fsck2.out" 2>&1 || fail "fsck of the fresh store: $(tail -5 "$T/fsck2.out")"
 
 # ------------------------------------------------- 3. deploy per host
