@@ -162,6 +162,22 @@ TEST_F(ImageListTest, RmiOfTheListRemovesChildrenNoOneElseHolds) {
   ExpectClean();
 }
 
+TEST_F(ImageListTest, AListIsRemovedByItsIdPrefixAsImagesListsIt) {
+  Image("", "linux/amd64", "amd64");
+  Digest amd = Image("", "linux/amd64", "amd64 other");
+  ImageListDetails l = MustList("q:list", {amd.ToString()});
+  MustList("q:again", {amd.ToString()});  // the same index, a second name
+  const std::string short_id = l.digest.Hex().substr(0, 12);  // cimg images -q
+  auto refused = store_->Remove(short_id);
+  ASSERT_FALSE(refused.ok());  // two names: -f
+  EXPECT_NE(refused.status().message().find("q:again"), std::string::npos) << refused.status().message();
+  auto removed = store_->Remove(short_id, /*force=*/true);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(removed->size(), 2u);
+  EXPECT_TRUE(store_->Inspect(amd.ToString()).status().IsNotFound());  // it had no name of its own
+  ExpectClean();
+}
+
 TEST_F(ImageListTest, AChildCannotBeRemovedByIdWhileAListHoldsIt) {
   Digest amd = Image("c:amd64", "linux/amd64", "amd64");
   MustList("c:list", {"c:amd64"});

@@ -173,6 +173,22 @@ Result<std::vector<Digest>> MatchId(Index& ix, const std::string& name, const st
   return images[0];
 }
 
+// The image list whose index digest starts with hex (what `images -q`
+// shows for a list); nullopt when none does, Invalid when several do.
+Result<std::optional<Digest>> MatchListId(Index& ix, const std::string& name, const std::string& hex) {
+  std::vector<Digest> hits;
+  RETURN_IF_ERROR(ix.Scan("l", [&](std::string_view k, std::string_view) {
+    Digest d = Digest::FromRaw(k.substr(1));
+    if (d.Hex().rfind(hex, 0) == 0) hits.push_back(d);
+    return true;
+  }));
+  if (hits.size() > 1)
+    return Status::Invalid("\"" + name + "\" matches " + std::to_string(hits.size()) +
+                           " image lists; give more digits");
+  if (hits.empty()) return std::optional<Digest>();
+  return std::optional<Digest>(hits[0]);
+}
+
 // The names norm (a normalized name) may be stored under, as docker
 // resolves them: "nginx" may be stored as "docker.io/library/nginx".
 std::vector<std::string> NameCandidates(const std::string& norm) {
@@ -244,6 +260,8 @@ Result<Digest> Store::Impl::ResolveAny(Index& ix, const std::string& name) {
   if (!hex.empty()) {
     ASSIGN_OR_RETURN(std::vector<Digest> hits, MatchId(ix, name, hex));
     if (!hits.empty()) return hits[0];
+    ASSIGN_OR_RETURN(std::optional<Digest> list, MatchListId(ix, name, hex));
+    if (list) return *list;
   }
   if (!norm.ok() && hex.empty()) return norm.status();
   return Status::NotFound("image \"" + name + "\" not found in " + root);
