@@ -97,7 +97,8 @@ spec:
   data: echo hi
 )"));
   p.all[2]->steps["plugin-tune-pre-init-host"] = "img1";
-  ASSERT_TRUE(p.run.Phase("pre-init-host", p.all, "img1", true).ok());
+  for (HostCtx* c : p.all) c->image_id = "img1";
+  ASSERT_TRUE(p.run.Phase("pre-init-host", p.all, true).ok());
   EXPECT_TRUE(p.all[0]->planned.empty());  // master: out of scope
   ASSERT_EQ(p.all[1]->planned.size(), 1u);
   EXPECT_EQ(p.all[1]->planned[0].what, "plugin tune (pre-init-host)");

@@ -202,24 +202,32 @@ Status HostRunner::Mark(HostCtx& c, const std::string& id, const std::string& va
 }
 
 Status HostRunner::Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
-                         const std::string& image_id, bool record) {
+                         bool record) {
   std::vector<Plugin> hooks;
   for (const auto& p : cf_.plugins)
     if (std::find(p.phases.begin(), p.phases.end(), phase) != p.phases.end()) hooks.push_back(p);
-  return Hooks(phase, hooks, hosts, record ? image_id : "", false);
+  return RunHooks(phase, hooks, hosts, false,
+                  [record](const HostCtx& c) { return record ? c.image_id : std::string(); });
 }
 
 Status HostRunner::Hooks(const std::string& phase, const std::vector<Plugin>& hooks,
                          const std::vector<HostCtx*>& hosts, const std::string& value,
                          bool any_scope) {
+  return RunHooks(phase, hooks, hosts, any_scope, [&value](const HostCtx&) { return value; });
+}
+
+Status HostRunner::RunHooks(const std::string& phase, const std::vector<Plugin>& hooks,
+                            const std::vector<HostCtx*>& hosts, bool any_scope,
+                            const std::function<std::string(const HostCtx&)>& value_of) {
   for (const auto& p : hooks) {
     std::vector<HostCtx*> in;
     for (HostCtx* h : hosts)
       if (any_scope || p.scope.empty() ||
           std::find(p.scope.begin(), p.scope.end(), h->role()) != p.scope.end())
         in.push_back(h);
-    std::string id = value.empty() ? "" : "plugin-" + p.name + "-" + phase;
     RETURN_IF_ERROR(ForEach(in, [&](HostCtx& c) {
+      const std::string value = value_of(c);
+      const std::string id = value.empty() ? "" : "plugin-" + p.name + "-" + phase;
       return Step(c, id, value, "plugin " + p.name + " (" + phase + ")",
                   HostCommand(host_scripts::kRunPlugin, {Rootfs()}), p.data);
     }));

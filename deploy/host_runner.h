@@ -42,6 +42,9 @@ struct HostCtx {
   bool has_record = false;  // the host holds a rootfs record
   bool fanout_left = false; // a fan-out transfer that ended badly left its keys (fanout.h)
   std::string machine;      // `uname -m` of the host
+  // The ID of the image this host runs (of a multi-platform image: the
+  // child for its platform); per-image steps record it.
+  std::string image_id;
   HostReport report;
   std::vector<PlannedStep> planned;  // planning mode: the steps Step listed, in order
 };
@@ -100,9 +103,8 @@ class HostRunner {
              const std::string& input = "", ExecResult* out = nullptr);
 
   // The SHELL plugins of `phase` on the hosts in their scope; recorded as
-  // steps (with value image_id) when `record`.
-  Status Phase(const std::string& phase, const std::vector<HostCtx*>& hosts,
-               const std::string& image_id, bool record);
+  // steps (with value the host's image_id) when `record`.
+  Status Phase(const std::string& phase, const std::vector<HostCtx*>& hosts, bool record);
 
   // Runs `hooks` (plugins of `phase`) one after the other, each on the
   // hosts of its scope among `hosts` (all of them when `any_scope`: sealer's
@@ -121,6 +123,11 @@ class HostRunner {
   SshOptions SshFor(const Clusterfile::Host& h) const;
   std::string Exports(const HostCtx& c) const;
   Status Mark(HostCtx& c, const std::string& id, const std::string& value);
+  // Phase and Hooks: each hook on the hosts of its scope, recorded with
+  // value_of(host) (not recorded when empty).
+  Status RunHooks(const std::string& phase, const std::vector<Plugin>& hooks,
+                  const std::vector<HostCtx*>& hosts, bool any_scope,
+                  const std::function<std::string(const HostCtx&)>& value_of);
   void PlanStep(HostCtx& c, const std::string& id, const std::string& value,
                 const std::string& what) const;
 

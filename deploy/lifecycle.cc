@@ -17,6 +17,7 @@
 #include "deploy/kubeadm.h"
 #include "deploy/launch_plan.h"
 #include "deploy/node_labels.h"
+#include "deploy/platform_parts.h"
 #include "deploy/profile_record.h"
 #include "deploy/registry_trust.h"
 #include "deploy/rootfs_sync.h"
@@ -51,18 +52,21 @@ class Hosts {
   std::vector<HostCtx*> all_;
 };
 
-// The deploy of one image to the hosts, phase by phase (deploy.h).
+// The deploy of one image (or one image per platform) to the hosts, phase
+// by phase (deploy.h). img: what master0 runs (its CMDs and launches).
 class Deployment {
  public:
-  Deployment(HostRunner& run, const ClusterImage& img, const LaunchPlan& launch,
+  Deployment(HostRunner& run, const std::vector<PlatformPart>& parts, const LaunchPlan& launch,
              const std::vector<HostCtx*>& all)
-      : run_(run), img_(img), launch_(launch), all_(all), m0_(*all[0]) {}
+      : run_(run), parts_(parts), img_(PartOf(parts, 0).img), launch_(launch), all_(all),
+        m0_(*all[0]) {
+    for (size_t i = 0; i < all_.size(); i++) all_[i]->image_id = PartOf(parts_, i).img.id;
+  }
 
-  Status Run(Store& store, const LayerStack& stack) {
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
+  Status Run(Store& store) {
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store));
     RETURN_IF_ERROR(ConnectAll());
-    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
-    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(SyncAll(store, &plans));
     ReadProfile* profile = run_.options().record_profile;
     if (profile) RETURN_IF_ERROR(MarkProfileStart(run_, m0_));
     RETURN_IF_ERROR(RunSteps());
@@ -74,11 +78,10 @@ class Deployment {
   // Upgrade (deploy.h): the new rootfs, "upgrade-host" hooks, the
   // registry, kubeadm upgrade, "upgrade" hooks on master0, the commands and
   // apps. Steps are recorded with `op`.
-  Status RunUpgrade(Store& store, const LayerStack& stack, const std::string& op) {
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
+  Status RunUpgrade(Store& store, const std::string& op) {
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store));
     RETURN_IF_ERROR(ConnectAll());
-    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
-    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(SyncAll(store, &plans));
     ASSIGN_OR_RETURN(std::vector<Plugin> plugins, ReadImagePlugins(run_, m0_));
     const auto& mine = run_.cluster().plugins;
     RETURN_IF_ERROR(run_.Hooks("upgrade-host", HooksOf("upgrade-host", plugins, mine), all_, op, false));
@@ -92,8 +95,8 @@ class Deployment {
   // Rollback (deploy.h): "rollback" hooks of the image being left on
   // master0, then this (the previous) image's rootfs, the registry, the
   // commands and apps. Steps are recorded with `op`.
-  Status RunRollback(Store& store, const LayerStack& stack, const std::string& op) {
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
+  Status RunRollback(Store& store, const std::string& op) {
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store));
     RETURN_IF_ERROR(ConnectAll());
     // Once they ran, master0 holds another image: a re-run skips them.
     if (m0_.steps["rollback-hooks"] != op) {
@@ -102,8 +105,7 @@ class Deployment {
                                  {&m0_}, op, true));
       RETURN_IF_ERROR(run_.Step(m0_, "rollback-hooks", op, "rollback hooks done", "true"));
     }
-    RETURN_IF_ERROR(SyncRootfs(run_, store, stack, all_, &plans));
-    plan0_ = std::move(plans[0]);
+    RETURN_IF_ERROR(SyncAll(store, &plans));
     RETURN_IF_ERROR(StartRegistry());
     RETURN_IF_ERROR(RunCommands());
     return Launch();
@@ -111,13 +113,23 @@ class Deployment {
 
   // What Run would do (deploy_plan.h); run_ is planning: steps are listed,
   // not run.
-  Result<DeployPlan> Plan(Store& store, const LayerStack& stack) {
+  Result<DeployPlan> Plan(Store& store) {
     DeployPlan p;
-    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store, stack));
+    ASSIGN_OR_RETURN(std::vector<RootfsPlan> plans, PlanAll(store));
     RETURN_IF_ERROR(ConnectHosts());
     std::vector<Status> wrong = PlatformChecks();
-    ASSIGN_OR_RETURN(std::vector<RootfsHostPlan> rootfs,
-                     PlanSync(run_, store, stack, all_, &plans, &p.streams));
+    std::vector<RootfsHostPlan> rootfs(all_.size());
+    for (const PlatformPart& part : parts_) {
+      std::vector<RootfsPlan> part_plans;
+      for (size_t i : part.hosts) part_plans.push_back(std::move(plans[i]));
+      ASSIGN_OR_RETURN(std::vector<RootfsHostPlan> part_rootfs,
+                       PlanSync(run_, store, part.image.stack, HostsOf(part), &part_plans,
+                                &p.streams));
+      for (size_t k = 0; k < part.hosts.size(); k++) {
+        plans[part.hosts[k]] = std::move(part_plans[k]);
+        rootfs[part.hosts[k]] = std::move(part_rootfs[k]);
+      }
+    }
     plan0_ = std::move(plans[0]);
     RETURN_IF_ERROR(RunSteps());
     for (size_t i = 0; i < all_.size(); i++) {
@@ -140,34 +152,60 @@ class Deployment {
   }
 
  private:
-  // 0. Every host's plan, its templates rendered, before any host is
-  //    reached: a template error leaves every host as it was.
-  Result<std::vector<RootfsPlan>> PlanAll(Store& store, const LayerStack& stack) {
+  // 0. Every host's plan (from the image of its platform), its templates
+  //    rendered, before any host is reached: a template error leaves every
+  //    host as it was.
+  Result<std::vector<RootfsPlan>> PlanAll(Store& store) {
     PlanExtras apps;
     apps.app_env = launch_.template_env;
     apps.filters = launch_.files;
-    return PlanHosts(run_, stack, [&] { return store.OpenChunkSource(); }, all_, apps);
+    std::vector<RootfsPlan> plans(all_.size());
+    for (const PlatformPart& p : parts_) {
+      ASSIGN_OR_RETURN(std::vector<RootfsPlan> part_plans,
+                       PlanHosts(run_, p.image.stack, [&] { return store.OpenChunkSource(); },
+                                 HostsOf(p), apps));
+      for (size_t k = 0; k < p.hosts.size(); k++) plans[p.hosts[k]] = std::move(part_plans[k]);
+    }
+    return plans;
+  }
+
+  // 2. The rootfs, one stream per platform: hosts of one platform share it.
+  Status SyncAll(Store& store, std::vector<RootfsPlan>* plans) {
+    for (const PlatformPart& p : parts_) {
+      std::vector<RootfsPlan> part_plans;
+      for (size_t i : p.hosts) part_plans.push_back(std::move((*plans)[i]));
+      RETURN_IF_ERROR(SyncRootfs(run_, store, p.image.stack, HostsOf(p), &part_plans));
+      for (size_t k = 0; k < p.hosts.size(); k++) (*plans)[p.hosts[k]] = std::move(part_plans[k]);
+    }
+    plan0_ = std::move((*plans)[0]);
+    return Status::Ok();
   }
 
   // 3.-6. Every step after the rootfs is sent.
   Status RunSteps() {
     RETURN_IF_ERROR(InitHosts());
     RETURN_IF_ERROR(StartRegistry());
-    RETURN_IF_ERROR(run_.Phase("pre-install", all_, img_.id, true));
+    RETURN_IF_ERROR(run_.Phase("pre-install", all_, true));
     if (PlanHas(plan0_, "bin/kubeadm")) {
       RETURN_IF_ERROR(BringUpCluster(run_, all_, PlanHas(plan0_, "etc/kubeadm.yml")));
       RETURN_IF_ERROR(SetNodeLabels(run_, m0_, all_));
     }
     RETURN_IF_ERROR(RunCommands());
     RETURN_IF_ERROR(Launch());
-    return run_.Phase("post-install", all_, img_.id, true);
+    return run_.Phase("post-install", all_, true);
+  }
+
+  std::vector<HostCtx*> HostsOf(const PlatformPart& p) const {
+    std::vector<HostCtx*> out;
+    for (size_t i : p.hosts) out.push_back(all_[i]);
+    return out;
   }
 
   // 1. Every host reached (after every plan is made) before anything
   //    changes on one.
   Status ConnectAll() {
     RETURN_IF_ERROR(ConnectHosts());
-    // Every host runs the image's platform, or none is touched.
+    // Every host runs its image's platform, or none is touched.
     std::vector<Status> wrong;
     for (const Status& st : PlatformChecks())
       if (!st.ok()) wrong.push_back(st);
@@ -185,21 +223,24 @@ class Deployment {
   // Whether each connected host runs the image's platform (one status a host).
   std::vector<Status> PlatformChecks() const {
     std::vector<Status> out;
-    for (HostCtx* c : all_)
-      out.push_back(CheckHostPlatform(img_, run_.cluster().image, c->host.ip, c->machine));
+    for (size_t i = 0; i < all_.size(); i++) {
+      const PlatformPart& p = PartOf(parts_, i);
+      std::string name = run_.cluster().image + (p.platform.empty() ? "" : " (" + p.platform + ")");
+      out.push_back(CheckHostPlatform(p.img, name, all_[i]->host.ip, all_[i]->machine));
+    }
     return out;
   }
 
   // 3. scripts/init.sh on every host, between its plugin phases.
   Status InitHosts() {
-    RETURN_IF_ERROR(run_.Phase("pre-init-host", all_, img_.id, true));
+    RETURN_IF_ERROR(run_.Phase("pre-init-host", all_, true));
     if (PlanHas(plan0_, "scripts/init.sh")) {
       RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) {
-        return run_.Step(c, "init", img_.id, "scripts/init.sh",
+        return run_.Step(c, "init", c.image_id, "scripts/init.sh",
                          HostCommand(host_scripts::kRunScript, {run_.Rootfs(), "init.sh"}));
       }));
     }
-    return run_.Phase("post-init-host", all_, img_.id, true);
+    return run_.Phase("post-init-host", all_, true);
   }
 
   // Files written from stdin (never a command line), not logged.
@@ -310,6 +351,7 @@ class Deployment {
   }
 
   HostRunner& run_;
+  const std::vector<PlatformPart>& parts_;
   const ClusterImage& img_;
   const LaunchPlan& launch_;
   const std::vector<HostCtx*>& all_;
@@ -365,18 +407,20 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
 namespace {
 
 // What Deploy, Upgrade, Rollback and PlanDeploy read of the image before any
-// host: what it is and what runs at the end (a bad app name touches no host).
+// host is changed: the image each host runs (of a multi-platform image, the
+// one for its `uname -m`: a host none fits refuses the deploy here) and
+// what runs at the end (a bad app name touches no host). What master0 runs
+// decides the commands and the image env.
 struct DeploySetup {
-  ImageDetails details;
-  ClusterImage img;
+  std::vector<PlatformPart> parts;
   LaunchPlan launch;
+  const ClusterImage& img() const { return PartOf(parts, 0).img; }
 };
 
-Result<DeploySetup> SetUp(Store& store, const Clusterfile& cf, const HostRunner& run) {
+Result<DeploySetup> SetUp(Store& store, const Clusterfile& cf, HostRunner& run) {
   DeploySetup s;
-  ASSIGN_OR_RETURN(s.details, store.Inspect(cf.image));
-  ASSIGN_OR_RETURN(s.img, ReadClusterImage(s.details, cf.image));
-  ASSIGN_OR_RETURN(s.launch, PlanLaunch(s.img, cf));
+  ASSIGN_OR_RETURN(s.parts, PlanPlatforms(run, store, cf.image));
+  ASSIGN_OR_RETURN(s.launch, PlanLaunch(s.img(), cf));
   for (const auto& note : s.launch.notes) run.Log(note);
   return s;
 }
@@ -388,13 +432,12 @@ Result<DeployReport> RunLifecycle(Store& store, const Clusterfile& cf, const Dep
   signal(SIGPIPE, SIG_IGN);  // a host hanging up mid-stream is an error, not a kill
   HostRunner run(cf, o);
   ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
-  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, s.details));
-  Hosts hosts(run, {}, s.img.env);
-  Deployment d(run, s.img, s.launch, hosts.all());
+  Hosts hosts(run, {}, s.img().env);
+  Deployment d(run, s.parts, s.launch, hosts.all());
   switch (kind) {
-    case Kind::kDeploy: RETURN_IF_ERROR(d.Run(store, image.stack)); break;
-    case Kind::kUpgrade: RETURN_IF_ERROR(d.RunUpgrade(store, image.stack, op)); break;
-    case Kind::kRollback: RETURN_IF_ERROR(d.RunRollback(store, image.stack, op)); break;
+    case Kind::kDeploy: RETURN_IF_ERROR(d.Run(store)); break;
+    case Kind::kUpgrade: RETURN_IF_ERROR(d.RunUpgrade(store, op)); break;
+    case Kind::kRollback: RETURN_IF_ERROR(d.RunRollback(store, op)); break;
   }
   return d.Report();
 }
@@ -420,15 +463,14 @@ Result<DeployPlan> PlanDeploy(Store& store, const Clusterfile& cf, const DeployO
   HostRunner run(cf, o);
   run.StartPlanning();
   ASSIGN_OR_RETURN(DeploySetup s, SetUp(store, cf, run));
-  ASSIGN_OR_RETURN(ImageStack image, OpenImageStack(store, s.details));
-  Hosts hosts(run, {}, s.img.env);
-  Deployment d(run, s.img, s.launch, hosts.all());
-  ASSIGN_OR_RETURN(DeployPlan p, d.Plan(store, image.stack));
+  Hosts hosts(run, {}, s.img().env);
+  Deployment d(run, s.parts, s.launch, hosts.all());
+  ASSIGN_OR_RETURN(DeployPlan p, d.Plan(store));
   p.cluster = cf.name;
   p.image = cf.image;
-  p.image_id = s.img.id;
-  if (!s.img.platform.arch.empty()) {
-    Platform pl = s.img.platform;
+  p.image_id = s.img().id;
+  if (!s.img().platform.arch.empty()) {
+    Platform pl = s.img().platform;
     if (pl.os.empty()) pl.os = "linux";
     p.platform = pl.ToString();
   }
@@ -443,9 +485,9 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
   // Hosts that cannot be reached are reported; the others are cleaned.
   Status unreachable;
   std::vector<HostCtx*> up = ConnectReachable(run, hosts.all(), &unreachable);
-  RETURN_IF_ERROR(run.Phase("pre-clean-host", up, "", false));
+  RETURN_IF_ERROR(run.Phase("pre-clean-host", up, false));
   RETURN_IF_ERROR(run.ForEach(up, [&](HostCtx& c) { return CleanHost(run, c); }));
-  RETURN_IF_ERROR(run.Phase("post-clean-host", up, "", false));
+  RETURN_IF_ERROR(run.Phase("post-clean-host", up, false));
   RETURN_IF_ERROR(run.ForEach(up, [&](HostCtx& c) {
     return run.Step(c, "", "", "remove " + run.dir(),
                     HostCommand(host_scripts::kRemoveCluster, {run.dir()}));

@@ -9,7 +9,8 @@
 //                 hashes to the diffID and has the recorded size
 //   images        record, manifest and config present and matching their
 //                 digests; the config's diff_ids are the record's layers
-//   names         point at images
+//   image lists   record, index blob (digest), children = the index's, each an image
+//   names         point at images or image lists
 // A problem is one line in the report; fsck never reports clean on a store
 // it could not read entirely (an unreadable index is an error, not a report).
 #include <unordered_map>
@@ -119,6 +120,44 @@ void CheckReferrers(Index& ix, Store::Impl& impl, const Digest& m, const ImageRe
     }
 }
 
+// Image lists: record decodes, index blob present (digest checked) and
+// naming exactly the record's children, each an image; lists join
+// `images` (names may point at them).
+Status CheckLists(Index& ix, Store::Impl& impl, DigestSet& images, FsckState* st) {
+  std::vector<std::pair<Digest, std::string>> recs;
+  RETURN_IF_ERROR(ix.Scan("l", [&](std::string_view k, std::string_view v) {
+    recs.emplace_back(Digest::FromRaw(k.substr(1)), std::string(v));
+    return true;
+  }));
+  for (const auto& [d, v] : recs) {
+    const std::string what = "image list " + d.ToString();
+    st->rep->images_checked++;
+    auto rec = ImageListRecord::FromJson(v);
+    auto index = impl.LoadBlob(ix, d);
+    if (!rec.ok()) st->Problem(what + ": " + rec.status().message());
+    if (!index.ok()) st->Problem(what + ": index: " + index.status().message());
+    if (!rec.ok() || !index.ok()) continue;
+    std::vector<Digest> named;
+    try {
+      const json doc = json::parse(*index);
+      for (const auto& m : doc.at("manifests"))
+        named.push_back(Digest::Parse(m.at("digest").get<std::string>()).value());
+    } catch (const std::exception& e) {
+      st->Problem(what + ": index: " + e.what());
+    }
+    if (named.size() != rec->children.size())
+      st->Problem(what + ": the index names " + std::to_string(named.size()) +
+                  " images, the record " + std::to_string(rec->children.size()));
+    for (size_t i = 0; i < rec->children.size(); i++) {
+      const Digest& c = rec->children[i].manifest;
+      if (i < named.size() && named[i] != c) st->Problem(what + ": child " + std::to_string(i + 1) + " differs from the index");
+      if (!images.count(c)) st->Problem(what + ": image " + c.ToString() + " missing");
+    }
+  }
+  for (const auto& [d, v] : recs) images.insert(d);
+  return Status::Ok();
+}
+
 Status CheckImages(Index& ix, Store::Impl& impl, FsckState* st) {
   DigestSet images;
   RETURN_IF_ERROR(ix.Scan("i", [&](std::string_view k, std::string_view v) {
@@ -141,6 +180,7 @@ Status CheckImages(Index& ix, Store::Impl& impl, FsckState* st) {
         st->Problem("image " + m.ToString() + ": layer " + l.diff_id.ToString() + " missing");
     return true;
   }));
+  RETURN_IF_ERROR(CheckLists(ix, impl, images, st));
   return ix.Scan("n", [&](std::string_view k, std::string_view v) {
     auto m = Digest::Parse(v);
     if (!m.ok() || !images.count(*m))

@@ -1,8 +1,8 @@
 // Store::Gc: removes what no image and no live lease references -- and only
 // what it has proven dead.
 //
-// 1. Mark: roots are the image records ("i") and the layers named by live
-//    leases. Every record read must decode, every image's blobs and layers
+// 1. Mark: roots are the image records ("i"), the image lists ("l": their
+//    index blobs) and the layers named by live leases. Every record read must decode, every image's blobs and layers
 //    must be present; the chunks of live layers are live, and those of
 //    complete layers must be indexed.
 // 2. Prove: the chunk store checks its index entries and packs against the
@@ -103,6 +103,31 @@ Status MarkImages(Index& ix, Marked* m) {
   return Status::Ok();
 }
 
+// Image lists are roots too: each record must decode, its index blob must
+// be indexed and each child must be an image record (the children, roots
+// of their own, stay while a list names them: Store::Remove keeps them).
+// A list's digest counts as an image, so names of lists stay.
+Status MarkLists(Index& ix, Marked* m) {
+  std::vector<std::pair<Digest, std::string>> recs;
+  RETURN_IF_ERROR(ix.Scan("l", [&](std::string_view k, std::string_view v) {
+    recs.emplace_back(Digest::FromRaw(k.substr(1)), std::string(v));
+    return true;
+  }));
+  for (const auto& [d, v] : recs) {
+    auto rec = ImageListRecord::FromJson(v);
+    if (!rec.ok()) return Refuse("image list " + d.ToString() + ": " + rec.status().message());
+    ASSIGN_OR_RETURN(auto blob, ix.Get(key::Blob(d)));
+    if (!blob) return Refuse("image list " + d.ToString() + ": index blob missing from the index");
+    for (const auto& c : rec->children)
+      if (!m->images.count(c.manifest))
+        return Refuse("image list " + d.ToString() + ": image " + c.manifest.ToString() +
+                      " (" + c.platform.ToString() + ") missing from the index");
+    m->images.insert(d);
+    m->blobs.insert(d);
+  }
+  return Status::Ok();
+}
+
 // Scans one kind of layer record ("t" complete, "p" partial): live ones must
 // decode (their chunks are marked), dead ones and their companion records
 // (split_prefix) are deleted.
@@ -154,6 +179,7 @@ Result<GcReport> Store::Gc() {
   // Mark, checking every record on the way.
   Marked m;
   RETURN_IF_ERROR(MarkImages(ix, &m));
+  RETURN_IF_ERROR(MarkLists(ix, &m));
   ASSIGN_OR_RETURN(auto leased, chunks.LeasedNames());
   m.layers.insert(leased.begin(), leased.end());
   Index::Batch b;

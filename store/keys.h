@@ -4,7 +4,9 @@
 //   "s" diff_id[32]  -> TarSplit, encoded
 //   "b" digest[32]   -> blob bytes (manifests, configs)
 //   "i" digest[32]   -> image record JSON, keyed by manifest digest
-//   "n" name         -> manifest digest ("sha256:…"), for tags
+//   "l" digest[32]   -> image list record JSON, keyed by index digest (a
+//                       multi-platform image: store/image_list.cc)
+//   "n" name         -> manifest or index digest ("sha256:…"), for tags
 //   "p" diff_id[32]  -> LayerToc of a partial (lazily fetched) layer
 //   "q" diff_id[32]  -> its TarSplit and chunk blob ranges (store/zstd_chunked_reader.h)
 //   "k" key[32]      -> build cache entry (JSON, builder/)
@@ -21,6 +23,7 @@ inline std::string Toc(const Digest& d) { return "t" + std::string(d.Raw()); }
 inline std::string Split(const Digest& d) { return "s" + std::string(d.Raw()); }
 inline std::string Blob(const Digest& d) { return "b" + std::string(d.Raw()); }
 inline std::string Image(const Digest& d) { return "i" + std::string(d.Raw()); }
+inline std::string List(const Digest& d) { return "l" + std::string(d.Raw()); }
 inline std::string Name(const std::string& n) { return "n" + n; }
 inline std::string BuildCache(const Digest& d) { return "k" + std::string(d.Raw()); }
 inline std::string PartialToc(const Digest& d) { return "p" + std::string(d.Raw()); }

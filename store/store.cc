@@ -173,6 +173,22 @@ Result<std::vector<Digest>> MatchId(Index& ix, const std::string& name, const st
   return images[0];
 }
 
+// The image list whose index digest starts with hex (what `images -q`
+// shows for a list); nullopt when none does, Invalid when several do.
+Result<std::optional<Digest>> MatchListId(Index& ix, const std::string& name, const std::string& hex) {
+  std::vector<Digest> hits;
+  RETURN_IF_ERROR(ix.Scan("l", [&](std::string_view k, std::string_view) {
+    Digest d = Digest::FromRaw(k.substr(1));
+    if (d.Hex().rfind(hex, 0) == 0) hits.push_back(d);
+    return true;
+  }));
+  if (hits.size() > 1)
+    return Status::Invalid("\"" + name + "\" matches " + std::to_string(hits.size()) +
+                           " image lists; give more digits");
+  if (hits.empty()) return std::optional<Digest>();
+  return std::optional<Digest>(hits[0]);
+}
+
 // The names norm (a normalized name) may be stored under, as docker
 // resolves them: "nginx" may be stored as "docker.io/library/nginx".
 std::vector<std::string> NameCandidates(const std::string& norm) {
@@ -196,13 +212,41 @@ std::string HexOf(const std::string& name) {
   return is_hex ? hex : "";
 }
 
+// One summary per image list: names, index digest, its children's
+// platforms and summed sizes, created = the newest child's.
+Result<std::vector<ImageSummary>> ListSummaries(
+    Store::Impl& impl, Index& ix, std::map<std::string, std::vector<std::string>>& names) {
+  std::vector<std::pair<Digest, std::string>> lists;
+  RETURN_IF_ERROR(ix.Scan("l", [&](std::string_view k, std::string_view v) {
+    lists.emplace_back(Digest::FromRaw(k.substr(1)), std::string(v));
+    return true;
+  }));
+  std::vector<ImageSummary> out;
+  for (const auto& [d, v] : lists) {
+    ASSIGN_OR_RETURN(ImageListRecord rec, ImageListRecord::FromJson(v));
+    ImageSummary s;
+    s.names = names[d.ToString()];
+    s.manifest_digest = s.image_id = d;
+    for (const auto& c : rec.children) {
+      ASSIGN_OR_RETURN(ImageDetails child, impl.Details(ix, c.manifest));
+      s.size += child.summary.size;
+      s.created = std::max(s.created, child.summary.created);
+      s.platforms.push_back(c.platform.ToString());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace
 
-Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
+Result<Digest> Store::Impl::ResolveAny(Index& ix, const std::string& name) {
   if (name.rfind("sha256:", 0) == 0 && name.size() == 71) {
     ASSIGN_OR_RETURN(Digest d, Digest::Parse(name));
     ASSIGN_OR_RETURN(auto v, ix.Get(key::Image(d)));
     if (v) return d;
+    ASSIGN_OR_RETURN(auto l, ix.Get(key::List(d)));
+    if (l) return d;
   }
   auto norm = NormalizeImageName(name);
   if (norm.ok()) {
@@ -216,6 +260,8 @@ Result<Digest> Store::Impl::Resolve(Index& ix, const std::string& name) {
   if (!hex.empty()) {
     ASSIGN_OR_RETURN(std::vector<Digest> hits, MatchId(ix, name, hex));
     if (!hits.empty()) return hits[0];
+    ASSIGN_OR_RETURN(std::optional<Digest> list, MatchListId(ix, name, hex));
+    if (list) return *list;
   }
   if (!norm.ok() && hex.empty()) return norm.status();
   return Status::NotFound("image \"" + name + "\" not found in " + root);
@@ -309,12 +355,14 @@ Result<std::vector<ImageSummary>> Store::ListImages() {
     ASSIGN_OR_RETURN(ImageDetails d, impl_->Details(*ix, m));
     out.push_back(d.summary);
   }
+  ASSIGN_OR_RETURN(std::vector<ImageSummary> lists, ListSummaries(*impl_, *ix, names));
+  out.insert(out.end(), lists.begin(), lists.end());
   return out;
 }
 
-Result<ImageDetails> Store::Inspect(const std::string& name) {
+Result<ImageDetails> Store::Inspect(const std::string& name, const Platform& platform) {
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
-  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, name));
+  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, name, platform));
   return impl_->Details(*ix, m);
 }
 
@@ -322,16 +370,69 @@ Status Store::Tag(const std::string& src, const std::string& dst) {
   ASSIGN_OR_RETURN(std::string norm, NormalizeImageName(dst));
   if (norm.rfind("sha256:", 0) == 0) return Status::Invalid("cannot use a digest as a tag");
   ASSIGN_OR_RETURN(auto w, impl_->Writer());
-  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*w, src));
+  ASSIGN_OR_RETURN(Digest m, impl_->ResolveAny(*w, src));
   Index::Batch b;
   b.Put(key::Name(norm), m.ToString());
   return w->Write(b);
 }
 
+namespace {
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// Invalid when an image list names image m (its record must stay).
+Status RefuseListChild(Store::Impl& impl, Index& ix, const std::string& name, const Digest& m) {
+  ASSIGN_OR_RETURN(auto lists, impl.ListsOf(ix, m));
+  if (lists.empty()) return Status::Ok();
+  std::vector<std::string> list_names;
+  for (const auto& l : lists) {
+    ASSIGN_OR_RETURN(auto ns, impl.NamesOf(ix, l));
+    list_names.push_back(ns.empty() ? l.ToString() : ns[0]);
+  }
+  return Status::Invalid("unable to delete " + name + ": image list " + Joined(list_names) +
+                         " holds it; remove the list (cimg rmi LIST) or the image from it "
+                         "(cimg manifest rm LIST " + name + ") first");
+}
+
+// rmi by ID or digest: the image (every manifest stored for that ID, or the
+// one the digest names) and all its names; several names need force.
+Status RemoveById(Store::Impl& impl, Index& w, const std::string& name, const Digest& m,
+                  bool force, Index::Batch* b, std::vector<std::string>* removed) {
+  std::vector<Digest> manifests = {m};
+  if (std::string hex = HexOf(name); !hex.empty()) {
+    ASSIGN_OR_RETURN(manifests, MatchId(w, name, hex));
+    if (manifests.empty()) manifests = {m};  // a full "sha256:" manifest digest
+  }
+  std::set<std::string> all;
+  for (const auto& d : manifests) {
+    RETURN_IF_ERROR(RefuseListChild(impl, w, name, d));
+    ASSIGN_OR_RETURN(auto ns, impl.NamesOf(w, d));
+    all.insert(ns.begin(), ns.end());
+  }
+  if (all.size() > 1 && !force)
+    return Status::Invalid("unable to delete " + name + ": image is referenced in " +
+                           std::to_string(all.size()) + " names (" +
+                           Joined({all.begin(), all.end()}) + "); use -f to remove them all");
+  for (const auto& n : all) {
+    b->Delete(key::Name(n));
+    removed->push_back(n);
+  }
+  for (const auto& d : manifests) b->Delete(key::Image(d));
+  if (removed->empty()) removed->push_back(manifests[0].ToString());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> Store::Remove(const std::string& name, bool force) {
   ASSIGN_OR_RETURN(auto w, impl_->Writer());
-  ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*w, name));
+  ASSIGN_OR_RETURN(Digest m, impl_->ResolveAny(*w, name));
   ASSIGN_OR_RETURN(auto names, impl_->NamesOf(*w, m));
+  ASSIGN_OR_RETURN(auto list, impl_->LoadList(*w, m));
   auto norm = NormalizeImageName(name);
   Index::Batch b;
   std::vector<std::string> removed;
@@ -340,38 +441,24 @@ Result<std::vector<std::string>> Store::Remove(const std::string& name, bool for
     for (const auto& c : NameCandidates(*norm))
       if (by_name.empty() && std::find(names.begin(), names.end(), c) != names.end()) by_name = c;
   if (!by_name.empty()) {
-    // By name: that name goes; the image goes with its last name.
+    // By name: that name goes; the image (or list) goes with its last name,
+    // unless a list holds the image.
     b.Delete(key::Name(by_name));
     removed.push_back(by_name);
-    if (names.size() == 1) b.Delete(key::Image(m));
-    RETURN_IF_ERROR(w->Write(b));
-    return removed;
+    std::vector<std::string> also;  // the list's names: this one only
+    ASSIGN_OR_RETURN(auto in_lists, impl_->ListsOf(*w, m));
+    if (names.size() == 1 && list) RETURN_IF_ERROR(impl_->RemoveList(*w, m, &b, &also));
+    if (names.size() == 1 && !list && in_lists.empty()) b.Delete(key::Image(m));
+  } else if (list) {
+    if (names.size() > 1 && !force)
+      return Status::Invalid("unable to delete " + name + ": image list is referenced in " +
+                             std::to_string(names.size()) + " names (" + Joined(names) +
+                             "); use -f to remove them all");
+    RETURN_IF_ERROR(impl_->RemoveList(*w, m, &b, &removed));
+    if (removed.empty()) removed.push_back(m.ToString());
+  } else {
+    RETURN_IF_ERROR(RemoveById(*impl_, *w, name, m, force, &b, &removed));
   }
-  // By ID or digest: the image (every manifest stored for that ID, or the
-  // one the digest names) and all its names; several names need force.
-  std::vector<Digest> manifests = {m};
-  if (std::string hex = HexOf(name); !hex.empty()) {
-    ASSIGN_OR_RETURN(manifests, MatchId(*w, name, hex));
-    if (manifests.empty()) manifests = {m};  // a full "sha256:" manifest digest
-  }
-  std::set<std::string> all;
-  for (const auto& d : manifests) {
-    ASSIGN_OR_RETURN(auto ns, impl_->NamesOf(*w, d));
-    all.insert(ns.begin(), ns.end());
-  }
-  if (all.size() > 1 && !force) {
-    std::string list;
-    for (const auto& n : all) list += (list.empty() ? "" : ", ") + n;
-    return Status::Invalid("unable to delete " + name + ": image is referenced in " +
-                           std::to_string(all.size()) + " names (" + list +
-                           "); use -f to remove them all");
-  }
-  for (const auto& n : all) {
-    b.Delete(key::Name(n));
-    removed.push_back(n);
-  }
-  for (const auto& d : manifests) b.Delete(key::Image(d));
-  if (removed.empty()) removed.push_back(manifests[0].ToString());
   RETURN_IF_ERROR(w->Write(b));
   return removed;
 }

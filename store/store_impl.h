@@ -27,6 +27,20 @@ struct ImageRecord {
   static Result<ImageRecord> FromJson(std::string_view s);
 };
 
+// What the index keeps per image list ("l" + index digest), as JSON:
+//   {"children":[{"manifest":"sha256:…","platform":"linux/arm64/v8"}…],
+//    "source":"…","stored_at":unix}
+// The index blob itself is "b" + index digest; the children are image
+// records ("i"), in the index's order.
+struct ImageListRecord {
+  std::vector<ImageListChild> children;
+  std::string source;
+  int64_t stored_at = 0;
+
+  std::string ToJson() const;
+  static Result<ImageListRecord> FromJson(std::string_view s);
+};
+
 // Unlinks the packs of a pull (or a delta load) that fails before it tries to commit any layer:
 // none of their records is indexed, so a refused or failed pull leaves
 // nothing behind. Once a commit was tried (a failed index write may still
@@ -66,8 +80,22 @@ class Store::Impl {
   // Every write and sync of the store goes through it (StoreOptions::env).
   Env* env() const { return opts.env; }
 
-  // Resolves a name, manifest digest or image-ID prefix to a manifest digest.
-  Result<Digest> Resolve(Index& ix, const std::string& name);
+  // Resolves a name, manifest digest or image-ID prefix to a manifest
+  // digest; a name (or digest) of an image list resolves to its child for
+  // `platform` (empty: the host's), NotFound listing the list's platforms
+  // when none fits.
+  Result<Digest> Resolve(Index& ix, const std::string& name, const Platform& platform = {});
+  // The same without choosing in a list: the digest of an image (an "i"
+  // record) or of a list (an "l" record).
+  Result<Digest> ResolveAny(Index& ix, const std::string& name);
+  // The list record of index digest d; nullopt when d is not a list.
+  Result<std::optional<ImageListRecord>> LoadList(Index& ix, const Digest& d);
+  // The index digests of the lists that name image manifest m.
+  Result<std::vector<Digest>> ListsOf(Index& ix, const Digest& m);
+  // Removes list d and its names, and each child that no name, no other
+  // list and no entry of `keep` holds (into b). REQUIRES: the writer session.
+  Status RemoveList(Index& ix, const Digest& d, Index::Batch* b, std::vector<std::string>* removed,
+                    const std::vector<ImageListChild>& keep = {});
   Result<ImageRecord> LoadRecord(Index& ix, const Digest& manifest);
   // An image stored again under the same manifest (a rebuild, a re-pull)
   // keeps the artifacts attached to it: copies the stored record's

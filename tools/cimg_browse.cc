@@ -246,7 +246,12 @@ std::unique_ptr<cfs::lazy::ReadableImage> OpenImage(cfs::Store& store, const std
   o.client = reg.Options();
   if (!reg.platform.empty()) o.platform = Must(cfs::Platform::Parse(reg.platform));
   o.log = [](const std::string& s) { std::fprintf(stderr, "%s\n", s.c_str()); };
-  return Must(cfs::lazy::ReadableImage::Open(store, name, o));
+  // A stored image list: its image for --platform (else the host's, as
+  // the store resolves a list's name).
+  std::string image = name;
+  if (auto list = store.InspectImageList(name); !reg.platform.empty() && list.ok() && *list)
+    image = Must(store.Inspect(name, o.platform)).summary.manifest_digest.ToString();
+  return Must(cfs::lazy::ReadableImage::Open(store, image, o));
 }
 
 json RemoteInspectJson(const std::string& name, const RegistryFlags& reg,

@@ -106,8 +106,14 @@ Status SignInRegistry(const SignFlags& f, const cfs::registry::sigstore::Private
                       cfs::registry::Client& client, const cfs::registry::Reference& ref,
                       const cfs::Digest& manifest);
 
+// cimg push of an image list (and cimg manifest push): each child, then the
+// index, to a registry (cimg_images.cc).
+void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::string& dest,
+              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile);
+
 // The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
 // live as long as the process (static).
+// (with cimg manifest)
 void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_images.cc
 void AddBuildCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_build.cc
 void AddLoginCommands(CLI::App& app, const Global& g, const bool& quiet);  // cimg_login.cc
@@ -129,6 +135,7 @@ void AddSbomCommand(CLI::App& app, const Global& g);                         // 
 // Makes image's SBOM in format ("spdx-json", "cyclonedx-json") and keeps it
 // with the image as an OCI artifact (cimg build --sbom; cimg_sbom.cc).
 Status AttachSbom(cfs::Store& store, const std::string& image, const std::string& format);
+void AddManifestCommands(CLI::App& app, const Global& g, const bool& quiet); // cimg_manifest.cc
 // This binary's version report, with the deploy libraries (cimg_version.cc).
 VersionInfo CimgVersion();
 

@@ -26,9 +26,11 @@ namespace cimg {
 
 namespace dp = cfs::deploy;
 
-// Makes sure the image is in the store: pulls registry references.
+// Makes sure the image (or image list) is in the store: pulls registry
+// references (this host's platform; `cimg pull --platform all` first for a
+// cluster of several).
 void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlags& reg, bool quiet) {
-  auto found = store.Inspect(image);
+  auto found = store.InspectImageList(image);
   if (found.ok()) return;
   if (!found.status().IsNotFound() || !cfs::registry::IsRegistryReference(image)) Fail(found.status());
   auto ref = Must(cfs::registry::Reference::Parse(image));

@@ -1,6 +1,7 @@
 // cimg commands over stored images: pull, load, push, save, images,
 // inspect, tag, rmi, history, diff. Argument parsing and printing only.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -11,6 +12,7 @@
 #include "base/io.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
+#include "registry/image_list_io.h"
 #include "store/image_stack.h"
 #include "registry/pull.h"
 #include "registry/push.h"
@@ -72,6 +74,34 @@ void PrepareMountIndex(cfs::Store& store, const cfs::ImageDetails& d) {
                  ix.status().message().c_str());
 }
 
+// cimg pull --platform all: every platform of a registry index, and the
+// index as an image list.
+void PullAll(cfs::Store& store, const std::string& src, cfs::registry::PullFromRegistryOptions po) {
+  cfs::registry::PullAllResult r;
+  if (cfs::registry::IsRegistryReference(src)) {
+    r = Must(cfs::registry::PullAllPlatforms(store, src, po));
+  } else {
+    Must(cfs::registry::CheckLocalPolicy(*Must(cfs::registry::PolicyOf(po)), src));
+    r = Must(cfs::registry::PullAllPlatformsLocal(store, src, po.pull));
+  }
+  for (const auto& img : r.images) {
+    cfs::Platform p;
+    auto cfg = json::parse(img.image.config, nullptr, false);
+    if (cfg.is_object()) p = {cfg.value("os", ""), cfg.value("architecture", ""), cfg.value("variant", "")};
+    std::printf("  %-16s %s  %zu layers (%llu already stored, %llu fetched by parts)\n", p.ToString().c_str(),
+                img.image.summary.image_id.ToString().c_str(), img.image.layers.size(),
+                static_cast<unsigned long long>(img.layers_reused),
+                static_cast<unsigned long long>(img.layers_by_parts));
+  }
+  if (r.list.digest.IsZero()) {
+    std::printf("%s  %s (a single image, no list)\n", r.images[0].name.c_str(),
+                r.images[0].image.summary.image_id.ToString().c_str());
+    return;
+  }
+  std::printf("%s  %s  image list of %zu platforms\n", r.list.names.empty() ? "" : r.list.names[0].c_str(),
+              r.list.digest.ToString().c_str(), r.list.children.size());
+}
+
 // cimg pull
 void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* pull = app.add_subcommand("pull", "Copy an image into the store");
@@ -91,16 +121,23 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  CONTAINERS_REGISTRIES_CONF=./mirror.conf cimg pull docker.io/library/nginx:1.25\n"
       "  cimg pull oci-archive:app.tar --as app:1\n"
       "  cimg pull 127.0.0.1:5000/team/app:1 --tls-verify=false --as app:1\n"
-      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64");
+      "  cimg pull docker.io/library/alpine:3.19 --platform linux/arm64\n"
+      "  cimg pull 127.0.0.1:5000/team/cluster:1 --platform all --tls-verify=false\n"
+      "  cimg pull oci-archive:cluster.tar --platform all --as team/cluster:1");
   pull->add_option("--as", pull_as, "Local name (default: from the source)");
-  pull->add_option("--platform", pull_platform, "os/arch[/variant] to pick from an index (default: this host)");
+  pull->add_option("--platform", pull_platform,
+                   "os/arch[/variant] to pick from an index (default: this host); 'all': every "
+                   "platform, kept as an image list");
+  static bool pull_all = false;
+  pull->add_flag("--all-platforms", pull_all, "Every platform of an index, kept as an image list (= --platform all)");
   pull_reg.Add(pull);
   pull->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PullOptions o;
     o.as_name = pull_as;
-    if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
     o.progress = StderrProgress(quiet);
+    if (pull_all || pull_platform == "all") return PullAll(*store, pull_src, pull_reg.Pull(o));
+    if (!pull_platform.empty()) o.platform = Must(cfs::Platform::Parse(pull_platform));
     auto po = pull_reg.Pull(o);
     cfs::PullResult r = Must(cfs::registry::PullFromSource(*store, pull_src, po));
     if (po.client) {
@@ -150,6 +187,14 @@ void AddLoadCommand(CLI::App& app, const Global& g, const bool& quiet) {
     }
     if (load_in.size() != 1) Must(cfs::Status::Invalid("load: one archive at a time (several -i "
                                                        "only for the volumes of a delta bundle)"));
+    // cimg save of an image list (anything else, unreadable included, loads as before).
+    if (auto is_list = cfs::registry::ArchiveHoldsImageList(load_in[0]); is_list.ok() && *is_list) {
+      auto r = Must(cfs::registry::PullAllPlatformsLocal(*store, "oci-archive:" + load_in[0], o));
+      for (const auto& img : r.images) PrepareMountIndex(*store, img.image);
+      std::printf("Loaded image list: %s (%zu platforms)\n", r.list.names.empty() ? "" : r.list.names[0].c_str(),
+                  r.list.children.size());
+      return;
+    }
     for (const auto& r : Must(store->Load(load_in[0], o))) {
       PrepareMountIndex(*store, r.image);
       std::printf("Loaded image: %s\n", r.name.c_str());
@@ -177,6 +222,33 @@ void PushAttachedArtifacts(cfs::Store& store, const std::string& name, cfs::regi
                    r.fallback_tag ? (" (listed under tag " + cfs::registry::ReferrersTag(pushed) + ")").c_str()
                                   : "");
 }
+
+}  // namespace
+
+// cimg push LIST / cimg manifest push: the children, then the index.
+void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::string& dest,
+              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile) {
+  if (!cfs::registry::IsRegistryReference(dest)) {
+    cfs::Digest d = Must(cfs::registry::PushImageListToLayout(store, list, dest, o));
+    WriteDigestFile(digestfile, d);
+    std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
+                list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
+                list.children.size(), dest.c_str(), d.ToString().c_str());
+    return;
+  }
+  auto ref = Must(cfs::registry::Reference::Parse(dest));
+  cfs::registry::PushToRegistryOptions po;
+  po.client = reg.Connect(ref.registry);
+  po.parallel = reg.parallel;
+  po.push = o;
+  cfs::Digest d = Must(cfs::registry::PushImageList(store, list, ref, po));
+  WriteDigestFile(digestfile, d);
+  std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
+              list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
+              list.children.size(), ref.ToString().c_str(), d.ToString().c_str());
+}
+
+namespace {
 
 // cimg push
 void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
@@ -207,6 +279,9 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.compression = Must(cfs::ParseCompression(push_comp));
     o.progress = StderrProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
+    if (auto list = Must(store->InspectImageList(push_name))) {
+      return PushList(*store, *list, dest, o, push_reg, push_digestfile);
+    }
     if (!cfs::registry::IsRegistryReference(dest)) {
       if (!push_sign.key.empty())
         Fail(Status::Invalid("--sign-by-sigstore-private-key: signatures go to registries only"));
@@ -255,9 +330,23 @@ void AddSaveCommand(CLI::App& app, const Global& g, const bool& quiet) {
   save->footer(
       "Examples:\n  cimg save -o cluster.tar mycluster:v2\n"
       "  cimg save --since mycluster:v1 -o delta.tar mycluster:v2\n"
-      "  cimg save --since mycluster:v1 --split-size 4G -o /media/usb/delta.tar mycluster:v2\n");
+      "  cimg save --since mycluster:v1 --split-size 4G -o /media/usb/delta.tar mycluster:v2\n"
+      "  cimg save -o cluster-all.tar mycluster:multi   # an image list, alone: every platform; load keeps it\n");
   save->callback([&] {
     auto store = Must(OpenStore(g));
+    for (const auto& n : save_names) {
+      auto list = store->InspectImageList(n);
+      if (!list.ok() || !*list) continue;
+      if (save_names.size() != 1 || !save_since.empty())
+        Fail(Status::Unsupported("save " + n + ": an image list is saved alone, without --since"));
+      cfs::PushOptions o;
+      o.compression = Must(cfs::ParseCompression(save_comp));
+      o.progress = StderrProgress(quiet);
+      // Tagged with the list's name, as save tags each image; cimg load keeps it a list.
+      std::string tag = (*list)->names.empty() ? "" : (*list)->names[0];
+      Must(cfs::registry::PushImageListToLayout(*store, **list, "oci-archive:" + save_out, o, tag));
+      return;
+    }
     if (save_since.empty()) {
       if (!save_split.empty()) Must(cfs::Status::Invalid("--split-size needs --since"));
       cfs::PushOptions o;
@@ -332,12 +421,18 @@ void RunImages(cfs::Store& store, const ImagesFlags& f) {
   std::vector<cfs::ImageSummary> list;
   for (auto& s : Must(store.ListImages())) {
     std::map<std::string, std::string> l;
-    if (labels) l = ConfigLabels(Must(store.Inspect(s.manifest_digest.ToString())).config);
+    if (labels && s.platforms.empty())
+      l = ConfigLabels(Must(store.Inspect(s.manifest_digest.ToString())).config);
     if (!filter.Match(s, l)) continue;
     s.names = filter.ShownNames(s);
     labels_by_id[s.image_id.ToString()] = std::move(l);
     list.push_back(std::move(s));
   }
+  // An image list among the rows: the default table shows PLATFORMS.
+  const bool any_list = std::any_of(list.begin(), list.end(), [](const auto& s) { return !s.platforms.empty(); });
+  if (report && f.format.empty() && any_list)
+    report = MustReport("", f.digests ? kImagesTableDigestsPlatforms : kImagesTablePlatforms,
+                        ImageFields(), ImageHeaders());
   if (f.quiet) {
     for (const auto& id : UniqueIds(list, f.no_trunc)) std::printf("%s\n", id.c_str());
   } else if (as_json) {
@@ -348,6 +443,8 @@ void RunImages(cfs::Store& store, const ImagesFlags& f) {
                    {"Digest", s.manifest_digest.ToString()},
                    {"Created", Iso(s.created)},
                    {"Size", s.size}});
+    for (size_t i = 0; i < list.size(); i++)
+      if (!list[i].platforms.empty()) j[i]["Platforms"] = list[i].platforms;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     if (!labels) labels_by_id.clear();
@@ -379,6 +476,31 @@ void AddImagesCommand(CLI::App& app, const Global& g, const bool& quiet) {
   images->callback([&] { RunImages(*Must(OpenStore(g)), f); });
 }
 
+// `cimg inspect` of a stored name: an image list (without platform) as its
+// index and platforms, else the image (a list's for platform, or the host's).
+json LocalInspectJson(cfs::Store& store, const std::string& name, const std::string& platform,
+                      std::string* raw) {
+  if (platform.empty()) {
+    if (auto list = Must(store.InspectImageList(name))) {
+      *raw = list->index;
+      json children = json::array(), platforms = json::array();
+      for (const auto& c : list->children) {
+        children.push_back({{"Digest", c.manifest.ToString()}, {"Platform", c.platform.ToString()}});
+        platforms.push_back(c.platform.ToString());
+      }
+      return {{"Id", list->digest.ToString()},     {"Digest", list->digest.ToString()},
+              {"RepoTags", list->names},          {"MediaType", "application/vnd.oci.image.index.v1+json"},
+              {"Platforms", platforms},           {"Manifests", children},
+              {"Source", list->source},           {"Index", json::parse(list->index, nullptr, false)}};
+    }
+  }
+  cfs::Platform p;
+  if (!platform.empty()) p = Must(cfs::Platform::Parse(platform));
+  auto d = Must(store.Inspect(name, p));
+  *raw = d.manifest;
+  return InspectJson(d);
+}
+
 // cimg inspect
 void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
   static auto* inspect = app.add_subcommand("inspect", "Show an image's metadata as JSON");
@@ -393,7 +515,8 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
                       "{{.RepoTags}}, {{.Config.Labels}}, {{json .Config}} ...");
   inspect->add_flag("--raw", inspect_raw, "The manifest as stored (docker://: as served, an index stays one)");
   inspect->add_option("--platform", inspect_platform,
-                      "docker://: os/arch[/variant] to pick from an index (default: this host)");
+                      "os/arch[/variant] to pick from an index (docker://) or an image list (default: "
+                      "an image list itself; docker://: this host)");
   inspect_reg.Add(inspect);
   inspect->footer(
       "docker://REF reads a registry image without pulling it: its manifest and config, nothing\n"
@@ -404,6 +527,8 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  cimg inspect --format '{{index .Config.Labels \"io.cimg.cmds\"}}' demo/app:1\n"
       "  cimg inspect --format '{{range .Layers}}{{.DiffID}} {{.Size}}\\n{{end}}' demo/app:1\n"
       "  cimg inspect docker://quay.io/team/app:1 --platform linux/arm64\n"
+      "  cimg inspect demo/cluster:multi                         # an image list: its index and platforms\n"
+      "  cimg inspect demo/cluster:multi --platform linux/arm64  # the list's arm64 image\n"
       "  cimg inspect --raw docker://127.0.0.1:5000/team/app:1 --tls-verify=false");
   inspect->callback([&] {
     std::optional<cfs::tmpl::Report> report;
@@ -416,9 +541,7 @@ void AddInspectCommand(CLI::App& app, const Global& g, const bool& quiet) {
         out.push_back(RemoteInspectJson(n, inspect_reg, inspect_platform, inspect_raw, &raw));
       } else {
         if (!store) store = Must(OpenStore(g));
-        auto d = Must(store->Inspect(n));
-        raw = d.manifest;
-        out.push_back(InspectJson(d));
+        out.push_back(LocalInspectJson(*store, n, inspect_platform, &raw));
       }
       if (inspect_raw) std::fwrite(raw.data(), 1, raw.size(), stdout);  // the bytes exactly
     }
@@ -587,6 +710,7 @@ void AddImageCommands(CLI::App& app, const Global& g, const bool& quiet) {
   AddRmiCommand(app, g, quiet);
   AddHistoryCommand(app, g, quiet);
   AddDiffCommand(app, g, quiet);
+  AddManifestCommands(app, g, quiet);
 }
 
 }  // namespace cimg

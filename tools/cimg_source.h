@@ -18,7 +18,7 @@ struct SourceFlags : RegistryFlags {
     RegistryFlags::Add(c);
     c->add_option(
         "--platform", platform,
-        "A registry image's os/arch[/variant] to pick from an index (default: this host)");
+        "os/arch[/variant] to pick from a registry index or a stored image list (default: this host)");
   }
 };
 

@@ -221,6 +221,12 @@ std::vector<std::string> ImageFilter::ShownNames(const cfs::ImageSummary& s) con
   return out;
 }
 
+static std::string JoinPlatforms(const std::vector<std::string>& p) {
+  std::string s;
+  for (const auto& x : p) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
 std::vector<Value> ImageRows(const std::vector<cfs::ImageSummary>& list,
                              const std::map<std::string, std::map<std::string, std::string>>& labels_by_id,
                              const ImageRowOptions& o) {
@@ -239,6 +245,7 @@ std::vector<Value> ImageRows(const std::vector<cfs::ImageSummary>& list,
         {"Size", HumanSize(s.size)},
         {"VirtualSize", static_cast<int64_t>(s.size)},
         {"Dangling", s.names.empty()},
+        {"Platforms", JoinPlatforms(s.platforms)},
     };
     if (auto it = labels_by_id.find(id); it != labels_by_id.end()) {
       Value::Map l;
@@ -262,7 +269,7 @@ std::vector<Value> ImageRows(const std::vector<cfs::ImageSummary>& list,
 const std::vector<std::string>& ImageFields() {
   static const std::vector<std::string> kFields = {
       "ID",      "Id",        "Repository",  "Tag",  "Digest",      "Names",    "Created",
-      "CreatedSince", "CreatedAt", "CreatedTime", "Size", "VirtualSize", "Dangling", "Labels"};
+      "CreatedSince", "CreatedAt", "CreatedTime", "Size", "VirtualSize", "Dangling", "Labels", "Platforms"};
   return kFields;
 }
 

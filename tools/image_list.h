@@ -73,7 +73,9 @@ bool GlobMatch(std::string_view pattern, std::string_view name);
 //   full ID), Repository, Tag, Digest, Names, Created ("3 days ago"),
 //   CreatedAt ("2026-12-06 18:00:00 +0000 UTC"), CreatedSince (= Created),
 //   CreatedTime (seconds since the epoch), Size ("1.23 MB"), VirtualSize
-//   (bytes), Labels (a map; only when labels are given), Dangling.
+//   (bytes), Labels (a map; only when labels are given), Dangling,
+//   Platforms (an image list's platforms, "linux/amd64,linux/arm64"; "" for
+//   an image).
 struct ImageRowOptions {
   bool no_trunc = false;
   int64_t now = 0;  // for Created: seconds since the epoch
@@ -89,6 +91,11 @@ inline constexpr char kImagesTable[] =
     "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.Created}}\\t{{.Size}}";
 inline constexpr char kImagesTableDigests[] =
     "table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.Created}}\\t{{.Size}}";
+// The default tables when an image list is among the rows: a PLATFORMS column.
+inline constexpr char kImagesTablePlatforms[] =
+    "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.Created}}\\t{{.Size}}\\t{{.Platforms}}";
+inline constexpr char kImagesTableDigestsPlatforms[] =
+    "table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.Created}}\\t{{.Size}}\\t{{.Platforms}}";
 
 // `images -q`: the IDs of the rows, each once, in order.
 std::vector<std::string> UniqueIds(const std::vector<cfs::ImageSummary>& list, bool no_trunc);

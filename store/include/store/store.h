@@ -76,6 +76,25 @@ struct ImageSummary {
   Digest image_id;  // the config digest, as docker and podman show it
   int64_t created = 0;  // from the config, seconds since the epoch (0 if none)
   uint64_t size = 0;    // sum of the layers' uncompressed tar sizes
+  // An image list: its children's platforms (manifest_digest and image_id
+  // are then the index's digest, size the children's sum). Empty for an image.
+  std::vector<std::string> platforms;
+};
+
+// One image of a multi-platform image (an image list), and its platform.
+struct ImageListChild {
+  Digest manifest;
+  Platform platform;
+};
+
+// A multi-platform image: an OCI image index over images of the store,
+// one per platform (podman's manifest list). store/image_list.cc.
+struct ImageListDetails {
+  std::vector<std::string> names;
+  Digest digest;                        // of the index
+  std::string index;                    // raw index JSON
+  std::vector<ImageListChild> children; // index order
+  std::string source;                   // where it came from ("manifest create", a pull)
 };
 
 // An OCI 1.1 artifact kept with an image (cimg build --sbom): an image
@@ -197,12 +216,31 @@ class Store {
   // True when file is (a volume of) a delta bundle.
   static bool IsDeltaBundle(const std::string& file);
 
+  // The images and the image lists (ImageSummary::platforms not empty).
   Result<std::vector<ImageSummary>> ListImages();
-  // name: "repo[:tag]", a manifest digest, or an image ID (prefix ok).
-  Result<ImageDetails> Inspect(const std::string& name);
+  // name: "repo[:tag]", a manifest digest, or an image ID (prefix ok). A
+  // name of an image list gives its child for the host's platform (as
+  // podman run does), or for `platform` when given.
+  Result<ImageDetails> Inspect(const std::string& name, const Platform& platform = {});
+
+  // --- image lists (multi-platform images) ---
+  // Stores an image list named `name` over stored images. With `index` ""
+  // the index is written here (application/vnd.oci.image.index.v1+json)
+  // over `images` (names or IDs of stored images, in that order; each
+  // one's platform read from its config). With `index` given (a pulled
+  // one, kept byte for byte) `images` is unused: every manifest it names
+  // must be a stored image. Replaces what `name` named before.
+  Result<ImageListDetails> PutImageList(const std::string& name,
+                                        const std::vector<std::string>& images,
+                                        const std::string& source, const std::string& index = "");
+  // The list `name` names; nullopt when name is an image, not a list.
+  Result<std::optional<ImageListDetails>> InspectImageList(const std::string& name);
   Status Tag(const std::string& src, const std::string& dst);
   // Removes a name; an image with no name left is removed (its data goes
-  // at the next gc). An image ID or digest removes the image and all its
+  // at the next gc) unless an image list names it. A list with no name left
+  // is removed with each child no other name or list holds. An image that
+  // a list names cannot be removed by ID (Invalid naming the
+  // list). An image ID or digest removes the image and all its
   // names, as docker rmi does: Invalid when it has several names, unless
   // force. Returns the removed names.
   Result<std::vector<std::string>> Remove(const std::string& name, bool force = false);
