@@ -24,6 +24,20 @@ std::map<std::string, std::string> ManifestAnnotations(const cfs::ImageDetails& 
   return out;
 }
 
+// The artifacts attached to the image before (an SBOM of build --sbom), now
+// attached to the new manifest, with their creation times: a profile must
+// not cost the image its SBOM.
+void KeepArtifacts(cfs::Store& store, const std::string& image, const cfs::ImageDetails& before) {
+  for (const auto& r : before.referrers) {
+    std::string bytes = Must(store.ReadBlob(r.blob));
+    auto m = nlohmann::json::parse(Must(store.ReadBlob(r.manifest)), nullptr, false);
+    std::string created;
+    if (m.is_object() && m.contains("annotations") && m["annotations"].is_object())
+      created = m["annotations"].value("org.opencontainers.image.created", "");
+    Must(store.AttachArtifact(image, r.artifact_type, bytes, created));
+  }
+}
+
 }  // namespace
 
 void AddProfileCommands(CLI::App& app, const Global& g, const bool& quiet) {
@@ -49,6 +63,7 @@ void AddProfileCommands(CLI::App& app, const Global& g, const bool& quiet) {
     auto annotations = ManifestAnnotations(d);
     annotations[cfs::kReadProfileAnnotation] = p.ToAnnotation();
     cfs::ImageDetails made = Must(store->CreateImage(image, d.config, d.source, {}, annotations));
+    KeepArtifacts(*store, image, d);
     if (!quiet)
       std::printf("%s: profile of %zu file ranges attached (manifest %s)\n", image.c_str(), p.ranges.size(),
                   made.summary.manifest_digest.ToString().c_str());

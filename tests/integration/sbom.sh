@@ -159,6 +159,15 @@ ci build --tls-verify=false --sbom cyclonedx-json -t sb/app:1 "$C" >/dev/null ||
 ci inspect sb/app:1 | json_get '" ".join(sorted(r["ArtifactType"] for r in j[0]["Referrers"]))' >"$T/types"
 assert_eq "application/spdx+json application/vnd.cyclonedx+json" "$(cat "$T/types")" "both artifacts after the rebuild"
 ci sbom --attached sb/app:1 --format cyclonedx-json | cmp - "$T/a.cdx.json" || fail "attached CycloneDX"
+# A profile attached later makes a new manifest: the SBOMs go with it (on a
+# second name, removed again, so that step 5 counts sb/app:1's blobs only).
+printf '{"path":"etc/app.conf","offset":0,"length":1}\n' >"$T/app.profile"
+ci tag sb/app:1 sb/prof:1
+ci profile attach sb/prof:1 "$T/app.profile" >/dev/null
+ci inspect sb/prof:1 | json_get '" ".join(sorted(r["ArtifactType"] for r in j[0]["Referrers"]))' >"$T/types"
+assert_eq "application/spdx+json application/vnd.cyclonedx+json" "$(cat "$T/types")" "both artifacts after profile attach"
+ci sbom --attached sb/prof:1 | cmp - "$T/a.spdx.json" || fail "attached SPDX after profile attach"
+ci rmi sb/prof:1 >/dev/null
 
 log "4. push: the OCI 1.1 fallback tag"
 ci push sb/app:1 "$R/team/app:1" --tls-verify=false --digestfile "$T/digest" || fail "push"
