@@ -133,9 +133,7 @@ class CopyWriter {
 
   Status Special(int parent, const std::string& leaf, const std::string& rel,
                  const TocEntry& meta) {
-    mode_t type = meta.type == EntryType::kFifo   ? S_IFIFO
-                  : meta.type == EntryType::kChar ? S_IFCHR
-                                                  : S_IFBLK;
+    mode_t type = EntryTypeBits(meta.type);
     if (type != S_IFIFO && !as_root_) {
       stats_.skipped++;
       if (log_) log_(Shown(rel) + ": a device, left out (needs root)");

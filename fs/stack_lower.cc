@@ -14,19 +14,6 @@
 namespace cfs {
 namespace {
 
-mode_t TypeBits(EntryType t) {
-  switch (t) {
-    case EntryType::kRegular:
-    case EntryType::kHardlink: return S_IFREG;
-    case EntryType::kDirectory: return S_IFDIR;
-    case EntryType::kSymlink: return S_IFLNK;
-    case EntryType::kChar: return S_IFCHR;
-    case EntryType::kBlock: return S_IFBLK;
-    case EntryType::kFifo: return S_IFIFO;
-  }
-  return S_IFREG;
-}
-
 class StackLower : public Lower {
  public:
   StackLower(std::string name, LayerStack stack, ChunkCache* cache, InoMap* inos)
@@ -46,7 +33,7 @@ class StackLower : public Lower {
     const TocEntry& t = stack_.Entry(ref);
     struct stat& st = e.st;
     st.st_ino = Ino(ref, *node);
-    st.st_mode = TypeBits(t.type) | (t.mode & 07777);
+    st.st_mode = EntryTypeBits(t.type) | (t.mode & 07777);
     st.st_uid = t.uid;
     st.st_gid = t.gid;
     st.st_nlink = 1;
@@ -77,7 +64,7 @@ class StackLower : public Lower {
       LowerDirEntry e;
       e.name = std::string(name);
       e.ino = Ino(t, n);
-      e.d_type = IFTODT(TypeBits(stack_.Entry(t).type));
+      e.d_type = IFTODT(EntryTypeBits(stack_.Entry(t).type));
       out->push_back(std::move(e));
     });
     return Status::Ok();

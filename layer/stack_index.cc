@@ -40,19 +40,6 @@ struct Header {
 static_assert(sizeof(Header) == kHeaderSize);
 static_assert(offsetof(Header, check) == kCheckOffset);
 
-mode_t TypeBits(EntryType t) {
-  switch (t) {
-    case EntryType::kRegular:
-    case EntryType::kHardlink: return S_IFREG;
-    case EntryType::kDirectory: return S_IFDIR;
-    case EntryType::kSymlink: return S_IFLNK;
-    case EntryType::kChar: return S_IFCHR;
-    case EntryType::kBlock: return S_IFBLK;
-    case EntryType::kFifo: return S_IFIFO;
-  }
-  return S_IFREG;
-}
-
 uint64_t RefKey(LayerStack::Ref r) { return uint64_t{r.layer} << 32 | r.entry; }
 
 template <typename T>
@@ -176,7 +163,7 @@ Status IndexWriter::EncodeNode(uint32_t i, StackIndex::Node* n) {
   s_.ForEachChild(i, [&](std::string_view, LayerStack::Ref, uint32_t) { n->num_children++; });
   n->first_child = n->num_children ? first_child_[i] : 0;
   n->ino_key = t.synthetic() ? (kSyntheticHi << 32 | i) : RefKey(t);
-  n->mode = TypeBits(e.type) | (e.mode & 07777);
+  n->mode = EntryTypeBits(e.type) | (e.mode & 07777);
   n->uid = e.uid;
   n->gid = e.gid;
   n->nlink = e.type == EntryType::kDirectory ? 2 : 1;

@@ -1,5 +1,7 @@
 #include "layer/toc.h"
 
+#include <sys/stat.h>
+
 #include <zstd.h>
 
 #include <algorithm>
@@ -8,6 +10,19 @@
 #include <string_view>
 
 namespace cfs {
+
+uint32_t EntryTypeBits(EntryType t) {
+  switch (t) {
+    case EntryType::kRegular:
+    case EntryType::kHardlink: return S_IFREG;
+    case EntryType::kDirectory: return S_IFDIR;
+    case EntryType::kSymlink: return S_IFLNK;
+    case EntryType::kChar: return S_IFCHR;
+    case EntryType::kBlock: return S_IFBLK;
+    case EntryType::kFifo: return S_IFIFO;
+  }
+  return S_IFREG;
+}
 
 const char* EntryTypeName(EntryType t) {
   switch (t) {

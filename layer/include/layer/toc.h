@@ -28,6 +28,8 @@ enum class EntryType : uint8_t {
   kFifo = 6,
 };
 const char* EntryTypeName(EntryType t);
+// The S_IF* file type bits of an entry of type t (a hard link is a regular file).
+uint32_t EntryTypeBits(EntryType t);
 
 // How an entry acts in an overlay stack (derived from its name at import).
 enum class OverlayRole : uint8_t {
