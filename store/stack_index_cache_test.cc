@@ -3,9 +3,6 @@
 // stale, removed by gc with their layers.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "base/io.h"
 #include "store/image_stack.h"
 #include "store/store.h"
@@ -14,15 +11,13 @@ namespace cfs {
 namespace {
 
 void PutFile(const std::string& path, const std::string& data) {
-  ASSERT_EQ(::system(("mkdir -p \"$(dirname '" + path + "')\"").c_str()), 0);
-  std::ofstream(path, std::ios::binary) << data;
+  ASSERT_TRUE(MakeDirs(path.substr(0, path.rfind('/'))).ok());
+  ASSERT_TRUE(WriteFileAtomic(path, data).ok());
 }
 
 std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  auto r = ReadFile(path);
+  return r.ok() ? *r : std::string();
 }
 
 class StackIndexCacheTest : public ::testing::Test {
