@@ -36,6 +36,18 @@ Result<size_t> FdSource::Read(void* buf, size_t n) {
   }
 }
 
+Result<size_t> BufferedSource::Read(void* buf, size_t n) {
+  if (pos_ == end_) {
+    if (n >= buf_.size()) return in_->Read(buf, n);
+    ASSIGN_OR_RETURN(end_, in_->Read(buf_.data(), buf_.size()));
+    pos_ = 0;
+  }
+  size_t k = std::min(n, end_ - pos_);
+  std::memcpy(buf, buf_.data() + pos_, k);
+  pos_ += k;
+  return k;
+}
+
 Result<size_t> MemorySource::Read(void* buf, size_t n) {
   size_t k = std::min(n, data_.size() - pos_);
   std::memcpy(buf, data_.data() + pos_, k);

@@ -161,6 +161,16 @@ void ChunkStoreImpl::Drop(const std::vector<Digest>& ds, Index::Batch* b) {
 
 // ---------------------------------------------------------------- writers
 
+Result<ChunkPutStats> ChunkWriter::PutMany(const std::vector<ChunkPut>& chunks) {
+  ChunkPutStats stats;
+  for (const auto& c : chunks) {
+    ASSIGN_OR_RETURN(uint64_t added, Put(c.digest, c.data));
+    if (added > 0) stats.chunks++;
+    stats.bytes += added;
+  }
+  return stats;
+}
+
 namespace {
 
 struct CCtxDeleter {
@@ -168,6 +178,12 @@ struct CCtxDeleter {
 };
 thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> tls_cctx;
 thread_local std::string tls_frame;  // compression output, reused
+thread_local std::string tls_records;  // PutMany's records, reused
+
+ZSTD_CCtx* ThreadCCtx() {
+  if (!tls_cctx) tls_cctx.reset(ZSTD_createCCtx());
+  return tls_cctx.get();
+}
 
 // Chunks of one operation in packs of its own (PackWriter).
 class PackChunkWriter : public ChunkWriter {
@@ -177,10 +193,9 @@ class PackChunkWriter : public ChunkWriter {
 
   Result<uint64_t> Put(const Digest& d, std::string_view data) override {
     if (!Claim(d)) return uint64_t{0};
-    if (!tls_cctx) tls_cctx.reset(ZSTD_createCCtx());
     size_t bound = ZSTD_compressBound(data.size());
     if (tls_frame.size() < bound) tls_frame.resize(bound);
-    size_t n = ZSTD_compressCCtx(tls_cctx.get(), tls_frame.data(), bound, data.data(),
+    size_t n = ZSTD_compressCCtx(ThreadCCtx(), tls_frame.data(), bound, data.data(),
                                  data.size(), store_->compression_level());
     if (ZSTD_isError(n)) return Unclaim(d, Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(n), EIO));
     auto loc = packs_.Append(d, std::string_view(tls_frame.data(), n),
@@ -189,6 +204,28 @@ class PackChunkWriter : public ChunkWriter {
     MutexLock l(&mu_);
     written_[d] = *loc;
     return uint64_t{loc->clen + kRecordHeaderSize};
+  }
+
+  Result<ChunkPutStats> PutMany(const std::vector<ChunkPut>& chunks) override {
+    const std::vector<size_t> mine = ClaimMany(chunks);
+    if (mine.empty()) return ChunkPutStats{};
+    std::vector<ChunkLoc> locs;
+    Result<size_t> n = EncodeRecords(chunks, mine, &locs);
+    Result<ChunkLoc> at = n.ok() ? packs_.AppendRecords(std::string_view(tls_records.data(), *n))
+                                 : Result<ChunkLoc>(n.status());
+    MutexLock l(&mu_);
+    if (!at.ok()) {
+      for (size_t i : mine) written_.erase(chunks[i].digest);
+      return at.status();
+    }
+    ChunkPutStats stats{mine.size(), 0};
+    for (size_t k = 0; k < mine.size(); k++) {
+      locs[k].pack_id = at->pack_id;
+      locs[k].offset += at->offset;
+      written_[chunks[mine[k]].digest] = locs[k];
+      stats.bytes += kRecordHeaderSize + locs[k].clen;
+    }
+    return stats;
   }
 
   Result<uint64_t> PutFrame(const ChunkRef& c, std::string_view frame) override {
@@ -240,6 +277,67 @@ class PackChunkWriter : public ChunkWriter {
   PackReader& reader() { return store_->packs(); }
 
  private:
+  // Compresses chunks[i] for each i of mine into tls_records, one whole
+  // record after the other; locs gets each one's offset in tls_records,
+  // clen and ulen. Returns the bytes of records.
+  Result<size_t> EncodeRecords(const std::vector<ChunkPut>& chunks, const std::vector<size_t>& mine,
+                       std::vector<ChunkLoc>* locs) {
+    size_t need = 0;
+    for (size_t i : mine) need += kRecordHeaderSize + ZSTD_compressBound(chunks[i].data.size());
+    if (tls_records.size() < need) tls_records.resize(need);
+    size_t pos = 0;
+    for (size_t i : mine) {
+      const ChunkPut& c = chunks[i];
+      char* frame = tls_records.data() + pos + kRecordHeaderSize;
+      size_t n = ZSTD_compressCCtx(ThreadCCtx(), frame, need - pos - kRecordHeaderSize,
+                                   c.data.data(), c.data.size(), store_->compression_level());
+      if (ZSTD_isError(n)) return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(n), EIO);
+      const auto ulen = static_cast<uint32_t>(c.data.size());
+      EncodeRecordHeader(tls_records.data() + pos, c.digest, static_cast<uint32_t>(n), ulen);
+      locs->push_back(ChunkLoc{0, pos, static_cast<uint32_t>(n), ulen});
+      pos += kRecordHeaderSize + n;
+    }
+    return pos;
+  }
+
+  // Claim for many chunks: the indexes into chunks of those the caller is to
+  // store (a digest repeated in chunks is claimed once).
+  std::vector<size_t> ClaimMany(const std::vector<ChunkPut>& chunks) EXCLUDES(mu_) {
+    std::vector<size_t> ask;
+    {
+      MutexLock l(&mu_);
+      for (size_t i = 0; i < chunks.size(); i++)
+        if (!written_.count(chunks[i].digest) && !in_store_.count(chunks[i].digest)) ask.push_back(i);
+    }
+    if (snapshot_ && !ask.empty()) ask = NotInSnapshot(chunks, ask);
+    std::vector<size_t> mine;
+    MutexLock l(&mu_);
+    for (size_t i : ask)
+      if (written_.emplace(chunks[i].digest, ChunkLoc{}).second) mine.push_back(i);
+    return mine;
+  }
+
+  // Of ask (indexes into chunks), those the snapshot lacks (or could not
+  // tell: the chunk is stored again, as Claim does); remembers the others.
+  std::vector<size_t> NotInSnapshot(const std::vector<ChunkPut>& chunks,
+                                    const std::vector<size_t>& ask) EXCLUDES(mu_) {
+    std::vector<std::string> keys;
+    keys.reserve(ask.size());
+    for (size_t i : ask) keys.push_back(ChunkKey(chunks[i].digest));
+    auto have = snapshot_->MultiGet(keys);
+    if (!have.ok()) return ask;
+    std::vector<size_t> out;
+    MutexLock l(&mu_);
+    for (size_t k = 0; k < ask.size(); k++) {
+      if ((*have)[k]) {
+        in_store_.insert(chunks[ask[k]].digest);
+      } else {
+        out.push_back(ask[k]);
+      }
+    }
+    return out;
+  }
+
   // True when the caller is to store d: neither the snapshot nor this writer
   // (nor another thread now) has it.
   bool Claim(const Digest& d) EXCLUDES(mu_) {

@@ -99,12 +99,29 @@ Status PackWriter::StartPack() {
   return Status::IOError("cannot create a pack file in " + dir_, EEXIST);
 }
 
-Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uint32_t ulen) {
-  char hdr[kRecordHeaderSize] = {};
+void EncodeRecordHeader(char* hdr, const Digest& d, uint32_t clen, uint32_t ulen) {
+  std::memset(hdr, 0, kRecordHeaderSize);
   EncodeFixed32(hdr, kRecordMagic);
-  EncodeFixed32(hdr + 4, static_cast<uint32_t>(frame.size()));
+  EncodeFixed32(hdr + 4, clen);
   EncodeFixed32(hdr + 8, ulen);
   std::memcpy(hdr + 16, d.bytes.data(), 32);
+}
+
+Result<ChunkLoc> PackWriter::AppendRecords(std::string_view records) {
+  MutexLock l(&mu_);
+  if (!cur_.file || cur_.size + records.size() > max_size_) RETURN_IF_ERROR(StartPack());
+  ChunkLoc loc{cur_.id, cur_.size, 0, 0};
+  Status s = cur_.file->WriteAt(cur_.size, records);
+  if (!s.ok()) {
+    return Status::IOError("write pack " + PackPath(dir_, cur_.id), s.err() ? s.err() : EIO);
+  }
+  cur_.size += records.size();
+  return loc;
+}
+
+Result<ChunkLoc> PackWriter::Append(const Digest& d, std::string_view frame, uint32_t ulen) {
+  char hdr[kRecordHeaderSize];
+  EncodeRecordHeader(hdr, d, static_cast<uint32_t>(frame.size()), ulen);
   MutexLock l(&mu_);
   if (!cur_.file || cur_.size + kRecordHeaderSize + frame.size() > max_size_)
     RETURN_IF_ERROR(StartPack());

@@ -53,6 +53,10 @@ struct ChunkLoc {
 };
 
 std::string PackPath(const std::string& packs_dir, uint64_t pack_id);
+
+// Writes the kRecordHeaderSize bytes of the header of a record of chunk d
+// (clen frame bytes, ulen uncompressed) to hdr.
+void EncodeRecordHeader(char* hdr, const Digest& d, uint32_t clen, uint32_t ulen);
 // The pack id a file name "%016x.pack" stands for; Invalid for other names.
 Result<uint64_t> PackIdFromFileName(std::string_view name);
 
@@ -68,6 +72,11 @@ class PackWriter {
   ~PackWriter();
   // Appends one record and returns its location (not yet durable).
   Result<ChunkLoc> Append(const Digest& d, std::string_view frame, uint32_t ulen);
+  // Appends records, whole records encoded one after the other (each
+  // header by EncodeRecordHeader), with one write, all into the same pack.
+  // Returns the pack and the offset of the first (not yet durable).
+  // REQUIRES: records is not empty.
+  Result<ChunkLoc> AppendRecords(std::string_view records);
   // Makes every record appended so far durable.
   Status Sync();
   // Ids of the packs this writer created, oldest first. A caller that

@@ -106,7 +106,13 @@ Status CheckLinkBelow(const LayerToc& toc, const std::string& name, const std::s
 Status CheckLayer(const LayerToc& toc, const LowerTocs& below) {
   LayerRules rules;
   for (const TocEntry& e : toc.entries) RETURN_IF_ERROR(rules.Add(e));
-  if (rules.below().empty()) return Status::Ok();
+  return CheckLinksBelow(toc, rules.below(), below);
+}
+
+Status CheckLinksBelow(const LayerToc& toc,
+                       const std::vector<std::pair<std::string, std::string>>& links,
+                       const LowerTocs& below) {
+  if (links.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(std::vector<std::shared_ptr<const LayerToc>> all, below());
   std::optional<LayerStack> lower;
   if (!all.empty()) {
@@ -114,7 +120,7 @@ Status CheckLayer(const LayerToc& toc, const LowerTocs& below) {
     if (!s.ok()) return s.status().Prefix("the layers below");
     lower.emplace(std::move(s).value());
   }
-  for (const auto& [name, target] : rules.below()) {
+  for (const auto& [name, target] : links) {
     RETURN_IF_ERROR(CheckLinkBelow(toc, name, target, lower ? &*lower : nullptr));
   }
   if (all.empty()) return Status::Ok();

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/log.h"
 #include "keys.h"
 #include "layer/layer_rules.h"
 
@@ -98,57 +99,18 @@ Result<size_t> DecompressingSource::Read(void* buf, size_t n) {
 
 namespace {
 
-// threads workers (0 or less: one per core), at most threads*8 chunks waiting.
+// A batch is handed to a worker at about this many bytes or chunks.
+constexpr size_t kBatchBytes = 1 << 20;
+constexpr size_t kBatchChunks = 256;
+
+// threads workers (0 or less: one per core), at most threads*4 batches waiting.
 ExecutorOptions ImportWorkers(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   ExecutorOptions o;
   o.threads = threads;
-  o.max_queued = static_cast<size_t>(threads) * 8;
+  o.max_queued = static_cast<size_t>(threads) * 4;
   return o;
 }
-
-}  // namespace
-
-LayerImporter::LayerImporter(const Chunker& chunker, ChunkWriter* chunks, int threads)
-    : chunker_(chunker), chunks_(chunks), workers_(ImportWorkers(threads)) {}
-
-LayerImporter::~LayerImporter() = default;
-
-std::string LayerImporter::TakeBuffer() {
-  MutexLock l(&mu_);
-  if (free_buffers_.empty()) return std::string();
-  std::string b = std::move(free_buffers_.back());
-  free_buffers_.pop_back();
-  return b;
-}
-
-void LayerImporter::GiveBuffer(std::string b) {
-  MutexLock l(&mu_);
-  if (free_buffers_.size() < 64) free_buffers_.push_back(std::move(b));
-}
-
-// Runs on a worker (or on the reading thread, when the queue is full): hash,
-// then store (the writer skips chunks the store or this pull has, and
-// compresses the rest).
-void LayerImporter::StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r) {
-  Digest d = Digest::Of(data);
-  out->digest = d;
-  out->size = static_cast<uint32_t>(data.size());
-  if (failed_.load(std::memory_order_relaxed)) return;  // the import is lost anyway
-  auto added = chunks_->Put(d, data);
-  GiveBuffer(std::move(data));
-  if (added.ok() && *added == 0) return;  // had: no lock on the (common) dedup path
-  MutexLock l(&mu_);
-  if (!added.ok()) {
-    if (error_.ok()) error_ = added.status();
-    failed_.store(true, std::memory_order_relaxed);
-    return;
-  }
-  r->chunks_new++;
-  r->bytes_new += *added;
-}
-
-namespace {
 
 // Reads s to its end (so a digest over it covers every byte).
 Status Drain(ByteSource& s) {
@@ -161,35 +123,94 @@ Status Drain(ByteSource& s) {
 
 }  // namespace
 
-Status LayerImporter::ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf,
+LayerImporter::LayerImporter(const Chunker& chunker, ChunkWriter* chunks, int threads)
+    : chunker_(chunker), chunks_(chunks), workers_(ImportWorkers(threads)) {}
+
+LayerImporter::~LayerImporter() = default;
+
+std::string LayerImporter::TakeBuffer() {
+  std::string b;
+  {
+    MutexLock l(&mu_);
+    if (!free_buffers_.empty()) {
+      b = std::move(free_buffers_.back());
+      free_buffers_.pop_back();
+    }
+  }
+  b.resize(kBatchBytes + 2 * static_cast<size_t>(chunker_.params().max_size));
+  return b;
+}
+
+void LayerImporter::GiveBuffer(std::string b) {
+  MutexLock l(&mu_);
+  if (free_buffers_.size() < 16) free_buffers_.push_back(std::move(b));
+}
+
+// The writer skips chunks the store or this pull has, and compresses the
+// rest.
+void LayerImporter::StoreBatch(ChunkBatch& b, LayerImportResult* r) {
+  std::vector<ChunkPut> puts;
+  puts.reserve(b.cuts.size());
+  for (const auto& c : b.cuts) {
+    std::string_view data(b.buf.data() + c.offset, c.size);
+    c.out->digest = Digest::Of(data);
+    c.out->size = c.size;
+    puts.push_back({c.out->digest, data});
+  }
+  if (failed_.load(std::memory_order_relaxed)) return;  // the import is lost anyway
+  auto added = chunks_->PutMany(puts);
+  GiveBuffer(std::move(b.buf));
+  if (added.ok() && added->chunks == 0) return;  // had them all: no lock on the dedup path
+  MutexLock l(&mu_);
+  if (!added.ok()) {
+    if (error_.ok()) error_ = added.status();
+    failed_.store(true, std::memory_order_relaxed);
+    return;
+  }
+  r->chunks_new += added->chunks;
+  r->bytes_new += added->bytes;
+}
+
+void LayerImporter::Submit(ChunkBatch& b, TaskGroup* group, LayerImportResult* r) {
+  ChunkBatch next;
+  next.buf = TakeBuffer();
+  std::memcpy(next.buf.data(), b.buf.data() + b.start, b.end - b.start);
+  next.end = b.end - b.start;
+  if (!b.cuts.empty()) {
+    group->Submit([this, r, done = std::move(b)]() mutable { StoreBatch(done, r); });
+  } else {
+    GiveBuffer(std::move(b.buf));
+  }
+  b = std::move(next);
+}
+
+Status LayerImporter::Fill(TarReader& reader, const TocEntry& e, size_t want, ChunkBatch& b,
+                           uint64_t* unread) {
+  while (b.end - b.start < want) {
+    ASSIGN_OR_RETURN(size_t got, reader.ReadPayload(b.buf.data() + b.end,
+                                                    std::min<uint64_t>(b.buf.size() - b.end, *unread)));
+    if (got == 0) return Status::Corruption("truncated payload of \"" + e.name + "\"");
+    b.end += got;
+    *unread -= got;
+  }
+  return Status::Ok();
+}
+
+Status LayerImporter::ChunkPayload(TarReader& reader, const TocEntry& e, ChunkBatch& b,
                                    TaskGroup* group, std::deque<ChunkRef>* refs,
                                    LayerImportResult* r) {
   const size_t max = chunker_.params().max_size;
-  const size_t cap = buf.size();
   uint64_t unread = e.size;
-  size_t start = 0, end = 0;
-  while (unread > 0 || end > start) {
-    // Fill the window to min(max, bytes left in this file).
-    size_t want = static_cast<size_t>(std::min<uint64_t>(max, (end - start) + unread));
-    if (start + want > cap) {
-      std::memmove(buf.data(), buf.data() + start, end - start);
-      end -= start;
-      start = 0;
-    }
-    while (end - start < want) {
-      ASSIGN_OR_RETURN(size_t got,
-                       reader.ReadPayload(buf.data() + end, std::min<uint64_t>(cap - end, unread)));
-      if (got == 0) return Status::Corruption("truncated payload of \"" + e.name + "\"");
-      end += got;
-      unread -= got;
-    }
-    size_t cut = chunker_.NextCut(reinterpret_cast<const uint8_t*>(buf.data()) + start, want);
+  while (unread > 0 || b.end > b.start) {
+    // The chunker needs min(max, bytes left in this file) from b.start on.
+    size_t want = static_cast<size_t>(std::min<uint64_t>(max, (b.end - b.start) + unread));
+    if (b.start + want > b.buf.size()) Submit(b, group, r);
+    RETURN_IF_ERROR(Fill(reader, e, want, b, &unread));
+    size_t cut = chunker_.NextCut(reinterpret_cast<const uint8_t*>(b.buf.data()) + b.start, want);
     refs->emplace_back();
-    ChunkRef* out = &refs->back();
-    std::string data = TakeBuffer();
-    data.assign(buf.data() + start, cut);
-    start += cut;
-    group->Submit([this, out, r, d = std::move(data)]() mutable { StoreChunk(std::move(d), out, r); });
+    b.cuts.push_back({b.start, static_cast<uint32_t>(cut), &refs->back()});
+    b.start += cut;
+    if (b.start >= kBatchBytes || b.cuts.size() >= kBatchChunks) Submit(b, group, r);
   }
   return Status::Ok();
 }
@@ -211,13 +232,17 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   }
   HashingSource tar(same_bytes ? static_cast<ByteSource*>(&peek) : plain.get());
   if (same_bytes) tar.DisableHashing();
-  TarReader reader(&tar);
+  // The tar reader reads headers of 512 bytes and small payloads: in 1 MiB
+  // blocks from below.
+  BufferedSource blocks(&tar, 1 << 20);
+  TarReader reader(&blocks);
   // Refuses a bad entry before its data is stored (CheckLayer, after the
   // import, also resolves hard links into the layers below).
   LayerRules rules;
   std::deque<ChunkRef> refs;  // stable addresses while workers fill them in
   TaskGroup group(&workers_);  // after refs and r: waited for before they go
-  std::string buf(std::max<size_t>(4 << 20, 2 * chunker_.params().max_size), '\0');
+  ChunkBatch batch;
+  batch.buf = TakeBuffer();
   uint64_t next_progress = 0;
   Status st;
   TocEntry e;
@@ -230,7 +255,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
     st = rules.Add(e);
     if (!st.ok()) break;
     e.first_chunk = static_cast<uint32_t>(refs.size());
-    st = ChunkPayload(reader, e, buf, &group, &refs, &r);
+    st = ChunkPayload(reader, e, batch, &group, &refs, &r);
     if (!st.ok()) break;
     e.num_chunks = static_cast<uint32_t>(refs.size()) - e.first_chunk;
     r.toc.entries.push_back(std::move(e));
@@ -240,6 +265,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
       next_progress = compressed.count() + (8 << 20);
     }
   }
+  if (st.ok()) Submit(batch, &group, &r);
   group.Wait();
   {
     MutexLock l(&mu_);
@@ -251,6 +277,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
   RETURN_IF_ERROR(Drain(tar).Prefix(what));
   RETURN_IF_ERROR(Drain(compressed).Prefix(what));
   r.split = reader.TakeSplit();
+  r.links_below = rules.below();
   r.toc.chunks.assign(refs.begin(), refs.end());
   r.toc.tar_size = tar.count();
   r.blob_digest = compressed.Finish();
@@ -276,9 +303,13 @@ std::vector<Digest> DistinctChunks(const LayerToc& toc) {
 
 Status CommitLayerRecords(Index& w, const LayerImportResult& r, ChunkWriter& chunks) {
   Index::Batch b;
-  RETURN_IF_ERROR(chunks.IndexInto(w, DistinctChunks(r.toc), &b));
+  auto dc = DistinctChunks(r.toc);
+  LogDebug("TIMING distinct");
+  RETURN_IF_ERROR(chunks.IndexInto(w, dc, &b));
+  LogDebug("TIMING indexinto");
   b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
   b.Put(key::Split(r.toc.diff_id), r.split.Encode());
+  LogDebug("TIMING encoded");
   // A partial (lazily fetched) record of the layer is complete now.
   b.Delete(key::PartialToc(r.toc.diff_id));
   b.Delete(key::PartialRest(r.toc.diff_id));

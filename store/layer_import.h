@@ -76,6 +76,10 @@ struct LayerImportResult {
   uint64_t blob_size = 0;
   uint64_t chunks_new = 0;   // chunks this layer wrote to a pack
   uint64_t bytes_new = 0;    // compressed bytes written
+  // Hard links to no earlier entry of the layer, as (link, target), checked
+  // by Import against the layer's own entries only (LayerRules): the caller
+  // checks them against the layers below (CheckLinksBelow).
+  std::vector<std::pair<std::string, std::string>> links_below;
 };
 
 // The distinct chunks toc references, in the order they first appear.
@@ -109,14 +113,35 @@ class LayerImporter {
   }
 
  private:
-  void StoreChunk(std::string data, ChunkRef* out, LayerImportResult* r);
+  // Chunks cut from the tar in one buffer, stored by one worker task: a
+  // task per chunk would cost a hand-off (and a wake-up) per small file.
+  struct ChunkBatch {
+    struct Cut {
+      size_t offset;
+      uint32_t size;
+      ChunkRef* out;  // filled in by the task
+    };
+    std::string buf;         // kBatchBytes + 2 * max chunk; recycled
+    size_t start = 0;        // where the next chunk starts
+    size_t end = 0;          // buf[start, end): read, not yet cut
+    std::vector<Cut> cuts;   // chunks of buf[0, start)
+  };
+  // Runs on a worker (or on the reading thread when the queue is full):
+  // hashes the batch's chunks, fills in their refs, stores those new.
+  void StoreBatch(ChunkBatch& b, LayerImportResult* r);
+  // Hands the cut chunks of b to a task of group; b goes on in a fresh
+  // buffer holding what was read but not cut.
+  void Submit(ChunkBatch& b, TaskGroup* group, LayerImportResult* r);
   // Cuts the payload of entry e (the reader stands at its start) into chunks
-  // appended to refs, each stored by a task of group. buf: a window of at
-  // least twice the largest chunk.
-  Status ChunkPayload(TarReader& reader, const TocEntry& e, std::string& buf, TaskGroup* group,
+  // appended to refs, read straight into b and stored by tasks of group.
+  Status ChunkPayload(TarReader& reader, const TocEntry& e, ChunkBatch& b, TaskGroup* group,
                       std::deque<ChunkRef>* refs, LayerImportResult* r);
-  // Chunk buffers are recycled: fresh 64-256 KiB allocations would be
-  // mmap'ed and zero-filled by the kernel for every chunk.
+  // Reads the payload (unread bytes of it left) into b until b holds want
+  // bytes past b.start.
+  static Status Fill(TarReader& reader, const TocEntry& e, size_t want, ChunkBatch& b,
+                     uint64_t* unread);
+  // Batch buffers are recycled: fresh MiB allocations would be mmap'ed and
+  // zero-filled by the kernel every time.
   std::string TakeBuffer() EXCLUDES(mu_);
   void GiveBuffer(std::string b) EXCLUDES(mu_);
   const Chunker& chunker_;
@@ -127,7 +152,7 @@ class LayerImporter {
   Status error_ GUARDED_BY(mu_);
   std::atomic<bool> failed_{false};  // error_ is set: workers skip what is left
   std::vector<std::string> free_buffers_ GUARDED_BY(mu_);
-  // Stores chunks: threads workers, at most threads*8 chunks waiting (then
+  // Stores chunks: threads workers, at most threads*4 batches waiting (then
   // the reading thread stores the oldest itself, lending its spare time to
   // compression). Last: joined before the members its tasks use go.
   Executor workers_;

@@ -80,6 +80,22 @@ class FdSource : public ByteSource {
   UniqueFd fd_;
 };
 
+// Reads another source in large blocks and serves small reads from memory,
+// so a parser reading 512-byte headers does not cost a read(2) each. A read
+// of at least the block size, with nothing buffered, goes straight through
+// (no copy). Not thread-safe.
+class BufferedSource : public ByteSource {
+ public:
+  // in: not owned. block: the size of the reads passed to in (>= 1).
+  BufferedSource(ByteSource* in, size_t block) : in_(in), buf_(block, '\0') {}
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  ByteSource* in_;
+  std::string buf_;
+  size_t pos_ = 0, end_ = 0;  // buf_[pos_, end_) is read ahead, not yet served
+};
+
 // Reads from a memory buffer (not owned).
 class MemorySource : public ByteSource {
  public:

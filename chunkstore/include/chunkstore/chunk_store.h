@@ -149,6 +149,18 @@ class Index {
 
 // ---------------------------------------------------------------- writing
 
+// One chunk handed to ChunkWriter::PutMany.
+struct ChunkPut {
+  Digest digest;          // sha256 of data, computed by the caller
+  std::string_view data;  // not owned
+};
+
+// What ChunkWriter::PutMany added to the packs.
+struct ChunkPutStats {
+  uint64_t chunks = 0;  // chunks stored (those neither the store nor the writer had)
+  uint64_t bytes = 0;   // bytes added to the packs
+};
+
 // Stores the chunks of one operation (a pull, an import, a commit) in packs
 // of its own. Nothing it stores is visible until the caller indexes it with
 // IndexInto, in the caller's batch, after Sync. Thread-safe.
@@ -160,6 +172,10 @@ class ChunkWriter {
   // Returns the bytes it added to the packs (0: it had the chunk). Two
   // threads putting the same chunk store it once.
   virtual Result<uint64_t> Put(const Digest& d, std::string_view data) = 0;
+  // Put for many chunks at once (duplicates allowed): one look-up in the
+  // index snapshot and, in a pack writer, one write for all the chunks it
+  // stores. On error none of the chunks it was storing counts as stored.
+  virtual Result<ChunkPutStats> PutMany(const std::vector<ChunkPut>& chunks);
   // Stores frame, a zstd frame the caller verified to decode to chunk c, as
   // it is (unless had). Returns the bytes added (the frame's, 0 if had).
   virtual Result<uint64_t> PutFrame(const ChunkRef& c, std::string_view frame) = 0;

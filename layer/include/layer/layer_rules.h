@@ -66,4 +66,10 @@ using LowerTocs = std::function<Result<std::vector<std::shared_ptr<const LayerTo
 // reaches below the layer. Errors name the member.
 Status CheckLayer(const LayerToc& toc, const LowerTocs& below);
 
+// The second half of CheckLayer, for a caller that ran LayerRules over toc's
+// entries as it read them: links is that LayerRules' below().
+Status CheckLinksBelow(const LayerToc& toc,
+                       const std::vector<std::pair<std::string, std::string>>& links,
+                       const LowerTocs& below);
+
 }  // namespace cfs
