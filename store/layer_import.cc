@@ -8,7 +8,6 @@
 #include <thread>
 #include <utility>
 
-#include "base/log.h"
 #include "keys.h"
 #include "layer/layer_rules.h"
 
@@ -303,13 +302,9 @@ std::vector<Digest> DistinctChunks(const LayerToc& toc) {
 
 Status CommitLayerRecords(Index& w, const LayerImportResult& r, ChunkWriter& chunks) {
   Index::Batch b;
-  auto dc = DistinctChunks(r.toc);
-  LogDebug("TIMING distinct");
-  RETURN_IF_ERROR(chunks.IndexInto(w, dc, &b));
-  LogDebug("TIMING indexinto");
+  RETURN_IF_ERROR(chunks.IndexInto(w, DistinctChunks(r.toc), &b));
   b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
   b.Put(key::Split(r.toc.diff_id), r.split.Encode());
-  LogDebug("TIMING encoded");
   // A partial (lazily fetched) record of the layer is complete now.
   b.Delete(key::PartialToc(r.toc.diff_id));
   b.Delete(key::PartialRest(r.toc.diff_id));

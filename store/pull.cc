@@ -9,7 +9,6 @@
 
 #include <algorithm>
 
-#include "base/log.h"
 #include "layer_import.h"
 #include "layer/layer_rules.h"
 #include "pull_chunked.h"
@@ -204,20 +203,14 @@ Result<LayerToc> ImagePull::ImportWhole(size_t i, const std::string& what) {
   ASSIGN_OR_RETURN(auto blob, src_.OpenBlob(d));
   ASSIGN_OR_RETURN(LayerImportResult r, importer_.Import(*blob, d.digest, img_.diff_ids[i], what,
                                                          PhaseProgress("import", what), d.size));
-  LogDebug("TIMING imported");
   // Import checked the entries (LayerRules); what is left is the links below.
   RETURN_IF_ERROR(CheckLinksBelow(r.toc, r.links_below, LowerTocsOf(impl_, img_, i)).Prefix(what));
-  LogDebug("TIMING checked");
   RETURN_IF_ERROR(chunks_->Sync());
-  LogDebug("TIMING synced");
   {
     ASSIGN_OR_RETURN(auto w, impl_.Writer());
-    LogDebug("TIMING writer");
     drop_.CommitTried();
     RETURN_IF_ERROR(importer_.Commit(*w, r).Prefix(what));
-    LogDebug("TIMING committed");
   }
-  LogDebug("TIMING writer closed");
   rec_.chunks_new += r.chunks_new;
   rec_.bytes_new += r.bytes_new;
   return std::move(r.toc);

@@ -10,7 +10,6 @@
 
 #include "base/strings.h"
 #include "base/io.h"
-#include "base/log.h"
 #include "registry/client.h"
 #include "registry/image_io.h"
 #include "registry/image_list_io.h"
@@ -147,9 +146,7 @@ void AddPullCommand(CLI::App& app, const Global& g, const bool& quiet) {
                   HumanSize(st.bytes_down).c_str(), static_cast<unsigned long long>(st.requests));
     }
     const auto& d = r.image;
-    cfs::LogDebug("TIMING pulled");
     PrepareMountIndex(*store, d);
-    cfs::LogDebug("TIMING stack index");
     std::printf("%s  %s\n", r.name.c_str(), d.summary.image_id.ToString().c_str());
     if (r.chunks_replaced)
       std::printf("  %llu damaged chunk%s of the stored image replaced\n",
