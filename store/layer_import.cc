@@ -294,6 +294,7 @@ Result<LayerImportResult> LayerImporter::Import(ByteSource& blob, const Digest& 
 
 std::vector<Digest> DistinctChunks(const LayerToc& toc) {
   DigestSet seen;
+  seen.reserve(toc.chunks.size());
   std::vector<Digest> out;
   for (const auto& c : toc.chunks)
     if (seen.insert(c.digest).second) out.push_back(c.digest);
@@ -301,10 +302,20 @@ std::vector<Digest> DistinctChunks(const LayerToc& toc) {
 }
 
 Status CommitLayerRecords(Index& w, const LayerImportResult& r, ChunkWriter& chunks) {
+  // The tar-split (512 bytes a header, compressed) is encoded on a thread of
+  // its own, beside the chunk look-ups and the TOC: with a million entries
+  // each takes a second or more, all inside the writer session.
+  std::string split;
+  Executor encoder(1);
+  TaskGroup encoding(&encoder);
+  encoding.Submit([&split, &r] { split = r.split.Encode(); });
   Index::Batch b;
-  RETURN_IF_ERROR(chunks.IndexInto(w, DistinctChunks(r.toc), &b));
-  b.Put(key::Toc(r.toc.diff_id), r.toc.Encode());
-  b.Put(key::Split(r.toc.diff_id), r.split.Encode());
+  Status st = chunks.IndexInto(w, DistinctChunks(r.toc), &b);
+  std::string toc = st.ok() ? r.toc.Encode() : std::string();
+  encoding.Wait();
+  RETURN_IF_ERROR(st);
+  b.Put(key::Toc(r.toc.diff_id), toc);
+  b.Put(key::Split(r.toc.diff_id), split);
   // A partial (lazily fetched) record of the layer is complete now.
   b.Delete(key::PartialToc(r.toc.diff_id));
   b.Delete(key::PartialRest(r.toc.diff_id));
