@@ -269,6 +269,7 @@ Result<PullResult> ImagePull::Run(const std::string& source_desc, const std::str
     ls.tar_size = toc.tar_size;
     ls.entries = toc.entries.size();
     ls.chunks = toc.chunks.size();
+    distinct.reserve(distinct.size() + toc.chunks.size());
     for (const auto& c : toc.chunks) distinct.insert(c.digest);
     rec_.layers.push_back(ls);
   }
