@@ -16,6 +16,7 @@
 #include "base/io.h"
 #include "chunkstore/chunk_store.h"
 #include "chunkstore/pack.h"  // white-box: the pack format
+#include "store/testing/temp_store.h"
 
 namespace cfs {
 namespace {
@@ -86,24 +87,14 @@ std::string MakeLayout(const std::string& tree, const std::string& dir) {
   return tar;
 }
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::TempStoreTest {
  protected:
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "store-test-");
-    ASSERT_TRUE(t.ok());
-    tmp_ = std::move(*t);
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
     Put(tmp_.path() + "/a/etc/hello", "hello\n");
     Put(tmp_.path() + "/a/bin/big", Random(3 << 20, 1));
     Put(tmp_.path() + "/a/bin/other", Random(700 << 10, 2));
     tar_a_ = MakeLayout(tmp_.path() + "/a", tmp_.path() + "/oci-a");
-    store_ = Open();
-  }
-  std::unique_ptr<Store> Open() {
-    StoreOptions o;
-    o.root = tmp_.path() + "/root";
-    auto s = Store::Open(o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return std::move(*s);
   }
   PullResult MustPull(Store& s, const std::string& dir, const std::string& as) {
     PullOptions o;
@@ -127,9 +118,7 @@ class StoreTest : public ::testing::Test {
     return std::stoull(Sh("du -sb " + tmp_.path() + "/root/packs | cut -f1"));
   }
 
-  TempDir tmp_;
   std::string tar_a_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTest, IngestAndReadBackByteForByte) {
@@ -362,7 +351,7 @@ TEST_F(StoreTest, AStoreWhoseIndexVanishedIsRefused) {
   EXPECT_NE(s.status().message().find("index"), std::string::npos) << s.status().message();
   EXPECT_FALSE(PathExists(root + "/index/CURRENT"));
   ASSERT_TRUE(Index::RestoreCurrent(root).ok());
-  store_ = Open();
+  store_ = OpenStore("root");
   auto f = store_->Fsck();
   ASSERT_TRUE(f.ok());
   EXPECT_TRUE(f->problems.empty());
@@ -382,7 +371,7 @@ TEST_F(StoreTest, ConcurrentWritersShareOneRoot) {
   std::vector<Status> results(4);
   for (int i = 0; i < 4; i++)
     threads.emplace_back([&, i] {
-      auto s = Open();  // each its own Store, as separate processes would
+      auto s = OpenStore("root");  // each its own Store, as separate processes would
       PullOptions o;
       o.as_name = "t:" + std::to_string(i);
       auto r = s->Pull("oci:" + dirs[i] + ":t", o);
