@@ -29,12 +29,8 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter zstd
-cfs_setup
-
-nodes_up dry 220 3
-M0=$NODE_IP_1 N1=$NODE_IP_2 N2=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup dry 220 3 zstd
 
 # ----------------------------------------------------------------- image
 log "the cluster image"

@@ -28,12 +28,8 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter python3
-cfs_setup
-
-nodes_up upg 221 3
-M0=$NODE_IP_1 N1=$NODE_IP_2 N2=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup upg 221 3 python3
 RF=/var/lib/cimg/up/rootfs
 TL=/var/lib/cimg-test
 
