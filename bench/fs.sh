@@ -462,7 +462,7 @@ for c in clusterfs-dir clusterfs-store; do
   done
 done
 if has big-cold clusterfs-store; then
-  echo "clusterfs-store cold read / zstd -d (warm .zst): $(ratio "$T_ZSTD" "${RES[big-cold|clusterfs-store]}") (target >= 0.7)"
-  echo "clusterfs-store cold read / zstd -d (cold .zst): $(ratio "$T_ZSTD_COLD" "${RES[big-cold|clusterfs-store]}") (target >= 0.7)"
+  echo "clusterfs-store cold read / zstd -d (warm .zst): $(ratio "$T_ZSTD" "${RES[big-cold|clusterfs-store]}") (target >= 0.8)"
+  echo "clusterfs-store cold read / zstd -d (cold .zst): $(ratio "$T_ZSTD_COLD" "${RES[big-cold|clusterfs-store]}") (target >= 0.8)"
 fi
 [ "$FAILED" = 0 ] || { echo "fs.sh: a merged view differed from the source (see above)" >&2; exit 1; }
