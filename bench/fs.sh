@@ -461,6 +461,9 @@ for c in clusterfs-dir clusterfs-store; do
     fi
   done
 done
+if has big-cold fuse-overlayfs && has big-cold clusterfs-dir; then
+  echo "clusterfs-dir cold read / fuse-overlayfs cold read: $(ratio "${RES[big-cold|fuse-overlayfs]}" "${RES[big-cold|clusterfs-dir]}") (target >= 1)"
+fi
 if has big-cold clusterfs-store; then
   echo "clusterfs-store cold read / zstd -d (warm .zst): $(ratio "$T_ZSTD" "${RES[big-cold|clusterfs-store]}") (target >= 0.8)"
   echo "clusterfs-store cold read / zstd -d (cold .zst): $(ratio "$T_ZSTD_COLD" "${RES[big-cold|clusterfs-store]}") (target >= 0.8)"
