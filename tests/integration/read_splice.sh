@@ -45,9 +45,10 @@ cmp "$T/upper-src.bin" "$T/up.out" || fail "upper file read back differs"
 
 kill -0 "$BG_PID" || fail "the daemon died"
 "$CLUSTERFS" umount "$M" || fail "clusterfs umount failed"
-# (Its exit status is not asserted: a foreground daemon ended by `clusterfs
-# umount` exits 1 today, before and after this change.)
-wait "$BG_PID" || true
+# A foreground daemon ended by an unmount is a clean stop: status 0.
+rc=0
+wait "$BG_PID" || rc=$?
+[[ "$rc" == 0 ]] || fail "clusterfs mount -d exited $rc after clusterfs umount: $(tail -3 "$T/debug.log")"
 
 # The replies to the READs of the cold reads: "unique: N, success, outsize: BYTES[ (splice)]".
 tail -n +"$((start + 1))" "$T/debug.log" >"$T/reads.log"
