@@ -159,6 +159,12 @@ Result<DeployReport> Rollback(Store& store, const Clusterfile& cf, const std::st
 // Cleans `ips` (all hosts of cf when empty) of the cluster.
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o);
 
+// After hosts are removed from a cluster (cf: the cluster without them) with
+// localRegistry.ha: true: the containerd hosts.toml of every remaining host
+// lists the remaining masters' registries only (deploy/registry_hosts.h).
+// Ok without ha.
+Status RefreshRegistryMirrors(const Clusterfile& cf, const DeployOptions& o);
+
 // Before a (re-)deploy of cf: the hosts of the cluster saved under
 // clusters_dir (deploy/saved_cluster.h) that cf leaves out are refused
 // (Invalid, naming them and how to remove them), or with `prune` cleaned
