@@ -16,13 +16,14 @@
 //        others finish and keep their records, then Deploy fails naming it;
 //     3. SHELL plugins "pre-init-host"; scripts/init.sh on every host (run
 //        from rootfs/scripts); "post-init-host";
-//     4. the built-in registry on master0 from rootfs/registry
+//     4. the built-in registry on master0 (every master with
+//        localRegistry.ha: true, registry_hosts.h) from rootfs/registry
 //        (scripts/init-registry.sh PORT DIR DOMAIN when the image has one,
 //        else bin/registry or the host's docker-registry), port $REGISTRY_PORT
 //        (default 5000; spec.registry.localRegistry's port), its domain in
 //        every host's /etc/hosts (registry_spec.h); with insecure: false or
-//        credentials, first its certificate/key/htpasswd on master0 and the
-//        cluster's CA and credentials on every host (registry_trust.h, from
+//        credentials, first its certificate/key/htpasswd where it runs and
+//        the cluster's CA, credentials and hosts.toml on every host (registry_trust.h, from
 //        the CA kept in DeployOptions::cluster_dir, registry_tls.h);
 //     5. "pre-install"; when the image carries bin/kubeadm: `kubeadm init
 //        --config etc/kubeadm.yml --upload-certs` on master0, then `kubeadm

@@ -310,6 +310,20 @@ class Deployment {
     return Status::Ok();
   }
 
+  // A master whose /etc/hosts named itself (it ran a registry with ha:
+  // true) that no longer runs one (ha turned off): its registry stopped.
+  Status StopFormerRegistries(const RegistryEndpoint& reg, const std::vector<std::string>& servers) {
+    std::vector<HostCtx*> former;
+    for (HostCtx* c : all_)
+      if (std::find(servers.begin(), servers.end(), c->host.ip) == servers.end() &&
+          HostRunner::StepDone(*c, "registry-host-alias", reg.domain + "=" + c->host.ip))
+        former.push_back(c);
+    return run_.ForEach(former, [&](HostCtx& c) {
+      return run_.Step(c, "", "", "stop the registry (ha: false)",
+                       HostCommand(host_scripts::kStopRegistry, {run_.dir()}));
+    });
+  }
+
   // 4. The built-in registry on master0 (every master with ha: true), when
   //    the image has registry/ (not with only an external registry), and
   //    its domain in every host's /etc/hosts (registry_hosts.h).
@@ -329,6 +343,7 @@ class Deployment {
       return run_.Step(c, "", "", "built-in registry", cmd);
     }));
     if (IsIpAddress(reg->domain)) return Status::Ok();
+    RETURN_IF_ERROR(StopFormerRegistries(*reg, servers));
     return run_.ForEach(all_, [&](HostCtx& c) {
       const std::string ip = RegistryAliasIp(servers, c.host.ip);
       return run_.Step(c, "registry-host-alias", reg->domain + "=" + ip,

@@ -18,7 +18,10 @@
 #  5. scale-down of master1: its registry stops, the node's hosts.toml names
 #     the domain alone (master0's registry, as without ha); scale-up brings master1 back: its registry runs again
 #     (master0's too) and the node's hosts.toml lists both;
-#  6. cimg delete stops both registries and removes hosts.toml everywhere.
+#  6. a re-deploy with ha: false stops master1's registry; master0 serves a
+#     certificate made again without master1's IP; every host's hosts.toml
+#     and /etc/hosts name the domain / master0 alone;
+#  7. cimg delete stops the registry and removes hosts.toml everywhere.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
 it_setup ssh ssh-keygen ip nsenter skopeo umoci docker-registry curl containerd ctr runc \
@@ -194,14 +197,31 @@ assert_eq 401 "$code" "master1's registry after scale-up"
 ! grep -rlF -- "$PW" "$T/deploy.log" "$T/down.log" "$T/up.log" "$T/nodes" >/dev/null ||
   fail "the password leaked"
 
-# ----------------------------------------------------------- 6. delete
-log "6. delete: both registries stopped, hosts.toml removed"
-p0=$(registry_pid 1) p1=$(registry_pid 2)
-ci delete rha "${KH[@]}" >"$T/delete.log" 2>&1 || fail "delete: $(tail -n 5 "$T/delete.log")"
-for p in "1 $p0" "2 $p1"; do
-  read -r i pid <<<"$p"
-  ! node_exec "$i" kill -0 "$pid" 2>/dev/null || fail "master $i: the registry ($pid) still runs"
+# ------------------------------------------------------- 6. ha: false
+log "6. a re-deploy with ha: false: master1's registry stops, hosts.toml names the domain"
+m1pid=$(registry_pid 2)
+sed 's/^      ha: true$/      ha: false/' "$T/Clusterfile" >"$T/Clusterfile.noha"
+! cmp -s "$T/Clusterfile" "$T/Clusterfile.noha" || fail "no ha: true line to change"
+"$CIMG" --root "$ROOT" deploy -f "$T/Clusterfile.noha" "${KH[@]}" >"$T/noha.log" 2>&1 ||
+  fail "re-deploy with ha: false: $(tail -n 10 "$T/noha.log")"
+! node_exec 2 kill -0 "$m1pid" 2>/dev/null || fail "master1's registry still runs with ha: false"
+[[ -n "$(registry_pid 1)" ]] || fail "master0's registry does not run with ha: false"
+# the certificate made again without master1's IP, and master0's registry serves it
+openssl s_client -connect "$M0:$PORT" -servername "$DOMAIN" </dev/null >"$T/s_client.noha" 2>&1 || true
+openssl x509 -in "$T/s_client.noha" -noout -text >"$T/cert.noha" || fail "no certificate served with ha: false"
+! grep -F "IP Address:$M1" "$T/cert.noha" >/dev/null || fail "the served certificate still names master1"
+grep -F "IP Address:$SAN_IP" "$T/cert.noha" >/dev/null || fail "the served certificate lost the subjectAltName IP"
+for i in 1 2 3; do
+  assert_eq "https://$EP " "$(hosts_toml_hosts "$i")" "node $i: hosts.toml with ha: false"
+  got=$(node_exec "$i" awk -v d="$DOMAIN" '$2 == d {print $1}' /etc/hosts)
+  assert_eq "$M0" "$got" "node $i: /etc/hosts for $DOMAIN with ha: false"
 done
+
+# ----------------------------------------------------------- 7. delete
+log "7. delete: the registry stopped, hosts.toml removed"
+p0=$(registry_pid 1)
+ci delete rha "${KH[@]}" >"$T/delete.log" 2>&1 || fail "delete: $(tail -n 5 "$T/delete.log")"
+! node_exec 1 kill -0 "$p0" 2>/dev/null || fail "master0: the registry ($p0) still runs"
 for i in 1 2 3; do
   ! node_exec "$i" test -e "/etc/containerd/certs.d/$EP" || fail "node $i: certs.d/$EP is still there"
 done
