@@ -542,8 +542,8 @@ Status RefreshRegistryMirrors(const Clusterfile& cf, const DeployOptions& o) {
   HostRunner run(cf, o);
   Hosts hosts(run, {}, {});
   const std::vector<std::string> servers = RegistryServers(*reg, cf.Hosts());
-  RETURN_IF_ERROR(run.ForEach(hosts.all(), [&](HostCtx& c) { return run.Connect(c); }));
-  return run.ForEach(hosts.all(), [&](HostCtx& c) {
+  Status s = run.ForEach(hosts.all(), [&](HostCtx& c) { return run.Connect(c); });
+  if (s.ok()) s = run.ForEach(hosts.all(), [&](HostCtx& c) {
     // Only where a deploy set the registry up (its /etc/hosts step).
     if (!c.steps.count("registry-host-alias") && !IsIpAddress(reg->domain)) return Status::Ok();
     std::vector<HostFile> toml;
@@ -552,6 +552,8 @@ Status RefreshRegistryMirrors(const Clusterfile& cf, const DeployOptions& o) {
     run.Log(c.host.ip + ": registry hosts.toml: " + std::to_string(servers.size()) + " masters");
     return InstallHostFiles(run, c, toml);
   });
+  // A later deploy of the cluster (cimg deploy -f) rewrites it.
+  return s.Prefix("registry hosts.toml not updated (a re-deploy of the cluster does it)");
 }
 
 Result<std::vector<std::string>> HostsToPrune(const std::string& clusters_dir,
