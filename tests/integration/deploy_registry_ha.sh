@@ -24,17 +24,14 @@
 #  7. cimg delete stops the registry and removes hosts.toml everywhere.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter skopeo umoci docker-registry curl containerd ctr runc \
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup rha 224 3 skopeo umoci docker-registry curl containerd ctr runc \
   containerd-shim-runc-v2 busybox dpkg openssl
 if ldd "$(command -v busybox)" >/dev/null 2>&1; then
   fail "busybox is dynamically linked: install busybox-static (the container has no libc)"
 fi
 source "$(dirname "$0")/registry_lib.sh"
-cfs_setup
-
-nodes_up rha 224 3
-M0=$NODE_IP_1 M1=$NODE_IP_2 N=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
+M1=$N1 N=$N2
 DOMAIN=hub.rha.test PORT=5443 EP=hub.rha.test:5443 USER=hauser
 SAN_DNS=reg.rha.example SAN_IP=192.0.2.77
 PW=ha-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
