@@ -361,6 +361,7 @@ void AddScaleDown(CLI::App& app, const Global& g, const bool& quiet) {
     dp::Clusterfile smaller = Must(dp::WithHostsRemoved(cf, ips));
     Must(dp::Delete(cf, ips, ssh.Options(quiet)));
     Must(dp::SaveCluster(ClustersDir(*store), smaller));
+    Must(dp::RefreshRegistryMirrors(smaller, ssh.Options(quiet)));
     std::printf("cluster %s: removed %zu hosts\n", cf.name.c_str(), ips.size());
   });
 }
