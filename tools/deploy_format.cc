@@ -5,8 +5,8 @@
 namespace cimg {
 
 namespace dp = cfs::deploy;
-using nlohmann::json;
 using cfs::tmpl::Value;
+using nlohmann::json;
 
 namespace {
 
@@ -51,16 +51,19 @@ std::vector<std::string> KeysOf(const std::vector<Value>& rows) {
 
 }  // namespace
 
-json DeployReportJson(const std::string& cluster, const std::string& image, const dp::DeployReport& r,
-                      double secs) {
+json DeployReportJson(const std::string& cluster, const std::string& image,
+                      const dp::DeployReport& r, double secs) {
   json j;
   j["Cluster"] = cluster;
   j["Image"] = image;
   j["Seconds"] = secs;
   j["Hosts"] = json::array();
   for (const auto& h : r.hosts)
-    j["Hosts"].push_back({{"IP", h.ip}, {"FilesSent", h.files_sent}, {"FilesRemoved", h.files_removed},
-                          {"FilesTotal", h.files_total}, {"DataBytes", h.data_bytes},
+    j["Hosts"].push_back({{"IP", h.ip},
+                          {"FilesSent", h.files_sent},
+                          {"FilesRemoved", h.files_removed},
+                          {"FilesTotal", h.files_total},
+                          {"DataBytes", h.data_bytes},
                           {"WireBytes", h.wire_bytes}});
   return j;
 }

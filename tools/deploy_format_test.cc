@@ -23,7 +23,8 @@ json Plan() {
   p.platform = "linux/amd64";
   p.fanout = 1;
   dp::HostPlan m{"10.0.0.2", "master", "x86_64", "", {}, {}};
-  m.rootfs.send = {{"etc/a.conf", 'f', 100, 100, false, false}, {"data/big", 'f', 6000, 260, true, false}};
+  m.rootfs.send = {{"etc/a.conf", 'f', 100, 100, false, false},
+                   {"data/big", 'f', 6000, 260, true, false}};
   m.rootfs.total = 40;
   m.rootfs.unchanged = 38;
   m.rootfs.send_bytes = 360;
@@ -58,9 +59,11 @@ TEST(DeployFormat, TableAndJsonAreTheBuiltInOutputs) {
 }
 
 TEST(DeployFormat, ReportRowsAreTheHostsWithTheReportsFields) {
-  EXPECT_EQ(Render("{{.IP}} {{.FilesSent}}/{{.FilesTotal}} {{.DataBytes}} {{.WireBytes}} {{.FilesRemoved}}",
-                   Kind::kReport),
-            "10.0.0.2 3/40 20000 9000 1\n10.0.0.3 0/33 0 512 0\n");
+  EXPECT_EQ(
+      Render(
+          "{{.IP}} {{.FilesSent}}/{{.FilesTotal}} {{.DataBytes}} {{.WireBytes}} {{.FilesRemoved}}",
+          Kind::kReport),
+      "10.0.0.2 3/40 20000 9000 1\n10.0.0.3 0/33 0 512 0\n");
   EXPECT_EQ(Render("{{.Cluster}} {{.Image}} {{.Seconds}}", Kind::kReport),
             "demo demo/app:2 2.5\ndemo demo/app:2 2.5\n");
   EXPECT_EQ(Render("table {{.IP}} {{.WireBytes}}", Kind::kReport),
@@ -68,22 +71,25 @@ TEST(DeployFormat, ReportRowsAreTheHostsWithTheReportsFields) {
 }
 
 TEST(DeployFormat, PlanRowsHaveTheHostsKeysAndTopLevelCounts) {
-  EXPECT_EQ(Render("{{.IP}} {{.Role}} {{.Arch}} {{.PlatformOK}} [{{.PlatformError}}]", Kind::kPlan),
-            "10.0.0.2 master x86_64 true []\n10.0.0.3 node aarch64 false [host 10.0.0.3 is aarch64]\n");
+  EXPECT_EQ(
+      Render("{{.IP}} {{.Role}} {{.Arch}} {{.PlatformOK}} [{{.PlatformError}}]", Kind::kPlan),
+      "10.0.0.2 master x86_64 true []\n10.0.0.3 node aarch64 false [host 10.0.0.3 is aarch64]\n");
   EXPECT_EQ(Render("{{.IP}} {{.FilesToSend}} {{.FilesToRemove}} {{.FilesUnchanged}} {{.SendBytes}} "
                    "{{.StepsPending}} {{.StepsDone}} {{.StepsNotRecorded}}",
                    Kind::kPlan),
             "10.0.0.2 2 0 38 360 1 1 1\n10.0.0.3 0 1 29 0 0 0 0\n");
-  EXPECT_EQ(Render("{{.Rootfs.SendBytes}}{{range .Rootfs.Send}} {{.Path}}={{.SendBytes}}{{end}}"
-                   "{{range .Steps}} {{.State}}:{{.What}}{{.Recorded}}{{end}}",
-                   Kind::kPlan),
-            "360 etc/a.conf=100 data/big=260 pending:scripts/init.sh done:kubeadm init runs:built-in "
-            "registry\n0\n");
+  EXPECT_EQ(
+      Render("{{.Rootfs.SendBytes}}{{range .Rootfs.Send}} {{.Path}}={{.SendBytes}}{{end}}"
+             "{{range .Steps}} {{.State}}:{{.What}}{{.Recorded}}{{end}}",
+             Kind::kPlan),
+      "360 etc/a.conf=100 data/big=260 pending:scripts/init.sh done:kubeadm init runs:built-in "
+      "registry\n0\n");
   EXPECT_EQ(Render("{{.Cluster}} {{.ImageID}} {{.Platform}} {{.Fanout}} {{.Refusal}}", Kind::kPlan),
             "demo sha256:ab linux/amd64 1 host 10.0.0.3 is aarch64\n"
             "demo sha256:ab linux/amd64 1 host 10.0.0.3 is aarch64\n");
   EXPECT_EQ(Render("table {{.IP}} {{.SendBytes}} {{.StepsPending}}", Kind::kPlan),
-            "IP          SEND BYTES  STEPS PENDING\n10.0.0.2    360         1\n10.0.0.3    0           0\n");
+            "IP          SEND BYTES  STEPS PENDING\n10.0.0.2    360         1\n10.0.0.3    0       "
+            "    0\n");
 }
 
 // Unknown fields, also inside a range over a list, and templates that fail
@@ -98,29 +104,51 @@ TEST(DeployFormat, ATemplateTheRowsCannotRunIsRefusedAtParse) {
            {"{{.IP}} {{.Bytes}}", "map has no entry for key \"Bytes\"", Kind::kPlan},
            {"table {{.IP}} {{.Nope}}", "map has no entry for key \"Nope\"", Kind::kReport},
            {"{{range .Steps}}{{.Name}}{{end}}", "map has no entry for key \"Name\"", Kind::kPlan},
-           {"{{range .Rootfs.Send}}{{.File}}{{end}}", "map has no entry for key \"File\"", Kind::kPlan},
+           {"{{range .Rootfs.Send}}{{.File}}{{end}}", "map has no entry for key \"File\"",
+            Kind::kPlan},
            {"{{.Role}}", "map has no entry for key \"Role\"", Kind::kReport},
            {"{{.IP}", "format:1:6: unrecognized character in action", Kind::kReport},
            {"{{truncate .FilesSent 3}}", "--format: ", Kind::kReport},
        }) {
     auto f = DeployFormat::Parse(c.format, c.kind);
     ASSERT_FALSE(f.ok()) << c.format;
-    EXPECT_NE(f.status().message().find(c.want), std::string::npos) << c.format << ": " << f.status().message();
+    EXPECT_NE(f.status().message().find(c.want), std::string::npos)
+        << c.format << ": " << f.status().message();
     EXPECT_EQ(f.status().message().rfind("--format: ", 0), 0u) << f.status().message();
   }
 }
 
 TEST(DeployFormat, FieldListsAreTheRowsKeys) {
   const auto& r = ReportFields();
-  for (const char* k : {"IP", "FilesSent", "FilesRemoved", "FilesTotal", "DataBytes", "WireBytes", "Cluster",
-                        "Image", "Seconds"})
+  for (const char* k : {"IP", "FilesSent", "FilesRemoved", "FilesTotal", "DataBytes", "WireBytes",
+                        "Cluster", "Image", "Seconds"})
     EXPECT_NE(std::find(r.begin(), r.end(), k), r.end()) << k;
   EXPECT_EQ(r.size(), 9u);
   const auto& p = PlanFields();
-  for (const char* k : {"IP", "Role", "Arch", "PlatformOK", "PlatformError", "Rootfs", "Steps", "FilesTotal",
-                        "FilesToSend", "FilesToRemove", "FilesUnchanged", "SendBytes", "Registry", "HasRecord",
-                        "Compression", "StepsPending", "StepsDone", "StepsNotRecorded", "Cluster", "Image",
-                        "ImageID", "Platform", "Fanout", "Refusal"})
+  for (const char* k : {"IP",
+                        "Role",
+                        "Arch",
+                        "PlatformOK",
+                        "PlatformError",
+                        "Rootfs",
+                        "Steps",
+                        "FilesTotal",
+                        "FilesToSend",
+                        "FilesToRemove",
+                        "FilesUnchanged",
+                        "SendBytes",
+                        "Registry",
+                        "HasRecord",
+                        "Compression",
+                        "StepsPending",
+                        "StepsDone",
+                        "StepsNotRecorded",
+                        "Cluster",
+                        "Image",
+                        "ImageID",
+                        "Platform",
+                        "Fanout",
+                        "Refusal"})
     EXPECT_NE(std::find(p.begin(), p.end(), k), p.end()) << k;
   EXPECT_EQ(p.size(), 24u);
 }

@@ -22,7 +22,8 @@ constexpr uint64_t kMaxArtifact = 1ull << 30;  // an SBOM of a million files is 
 // with subject `subject`; nullopt otherwise.
 Result<std::optional<Descriptor>> ArtifactLayer(const json& m, const Digest& subject,
                                                 const std::string& what) {
-  if (!m.is_object() || !m.contains("subject") || !m["subject"].is_object()) return std::optional<Descriptor>();
+  if (!m.is_object() || !m.contains("subject") || !m["subject"].is_object())
+    return std::optional<Descriptor>();
   ASSIGN_OR_RETURN(Descriptor subj, ParseDescriptor(m["subject"], what + ": subject"));
   if (subj.digest != subject) return std::optional<Descriptor>();
   if (!m.contains("config") || !m.contains("layers") || !m["layers"].is_array() ||
@@ -35,13 +36,16 @@ Result<std::optional<Descriptor>> ArtifactLayer(const json& m, const Digest& sub
   return std::optional<Descriptor>(std::move(layer));
 }
 
-Result<std::string> ReadArtifactBlob(const std::string& dir, const Descriptor& d, const std::string& what) {
+Result<std::string> ReadArtifactBlob(const std::string& dir, const Descriptor& d,
+                                     const std::string& what) {
   if (d.size > kMaxArtifact)
     return Status::Invalid(what + ": " + std::to_string(d.size) + " bytes, more than the " +
                            std::to_string(kMaxArtifact) + " allowed for an artifact");
-  ASSIGN_OR_RETURN(std::string bytes, ReadFile(dir + "/blobs/sha256/" + d.digest.Hex(), d.size + 1));
+  ASSIGN_OR_RETURN(std::string bytes,
+                   ReadFile(dir + "/blobs/sha256/" + d.digest.Hex(), d.size + 1));
   if (bytes.size() != d.size || Digest::Of(bytes) != d.digest)
-    return Status::Corruption(what + ": blob " + d.digest.ToString() + " does not match its size or digest");
+    return Status::Corruption(what + ": blob " + d.digest.ToString() +
+                              " does not match its size or digest");
   return bytes;
 }
 
@@ -49,7 +53,8 @@ Result<std::string> ReadArtifactBlob(const std::string& dir, const Descriptor& d
 
 bool IsReferrerEntry(const Descriptor& d) { return !d.artifact_type.empty(); }
 
-Result<std::vector<SourceReferrer>> ReadLayoutReferrers(const std::string& dir, const std::string& name,
+Result<std::vector<SourceReferrer>> ReadLayoutReferrers(const std::string& dir,
+                                                        const std::string& name,
                                                         const Digest& subject) {
   const std::string what = name + ": index.json";
   ASSIGN_OR_RETURN(std::string index, ReadFile(dir + "/index.json", 64u << 20));
@@ -61,7 +66,8 @@ Result<std::vector<SourceReferrer>> ReadLayoutReferrers(const std::string& dir, 
     const std::string awhat = name + ": artifact " + e.desc.digest.ToString();
     SourceReferrer r;
     r.artifact_type = e.desc.artifact_type;
-    ASSIGN_OR_RETURN(r.manifest, ReadVerifiedBlob(dir + "/blobs/sha256/" + e.desc.digest.Hex(), e.desc, awhat));
+    ASSIGN_OR_RETURN(r.manifest,
+                     ReadVerifiedBlob(dir + "/blobs/sha256/" + e.desc.digest.Hex(), e.desc, awhat));
     ASSIGN_OR_RETURN(json m, ParseJson(r.manifest, awhat));
     ASSIGN_OR_RETURN(std::optional<Descriptor> layer, ArtifactLayer(m, subject, awhat));
     if (!layer) continue;

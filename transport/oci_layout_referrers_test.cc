@@ -15,15 +15,18 @@ constexpr char kSpdx[] = "application/spdx+json";
 
 // An artifact manifest with `blob` as its layer, subject `subject`.
 std::string Artifact(const std::string& blob, const Digest& subject, bool empty_config = true) {
-  json config = {{"mediaType", empty_config ? "application/vnd.oci.empty.v1+json" : "application/x-own"},
-                 {"digest", Digest::Of("{}").ToString()},
-                 {"size", 2}};
-  return json{{"schemaVersion", 2},
-              {"mediaType", kOciManifest},
-              {"artifactType", kSpdx},
-              {"config", config},
-              {"layers", {{{"mediaType", kSpdx}, {"digest", Digest::Of(blob).ToString()}, {"size", blob.size()}}}},
-              {"subject", {{"mediaType", kOciManifest}, {"digest", subject.ToString()}, {"size", 10}}}}
+  json config = {
+      {"mediaType", empty_config ? "application/vnd.oci.empty.v1+json" : "application/x-own"},
+      {"digest", Digest::Of("{}").ToString()},
+      {"size", 2}};
+  return json{
+      {"schemaVersion", 2},
+      {"mediaType", kOciManifest},
+      {"artifactType", kSpdx},
+      {"config", config},
+      {"layers",
+       {{{"mediaType", kSpdx}, {"digest", Digest::Of(blob).ToString()}, {"size", blob.size()}}}},
+      {"subject", {{"mediaType", kOciManifest}, {"digest", subject.ToString()}, {"size", 10}}}}
       .dump();
 }
 
@@ -56,7 +59,7 @@ TEST_F(LayoutReferrersTest, ReadsTheArtifactsOfTheSubjectOnly) {
   Add(Artifact("sbom 1", image_), kSpdx);                 // the same entry again: listed once
   Add(Artifact("sbom 2", Digest::Of("another")), kSpdx);  // another image's
   Add(Artifact("sbom 2", image_, /*empty_config=*/false), kSpdx);  // not an artifact cimg keeps
-  Add(Artifact("sbom 2", image_), "");                    // no artifactType: an image entry
+  Add(Artifact("sbom 2", image_), "");  // no artifactType: an image entry
   ASSERT_TRUE(w_->Finish().ok());
   auto r = oci::ReadLayoutReferrers(tmp_.path() + "/l", "oci:l", image_);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -87,10 +90,13 @@ TEST_F(LayoutReferrersTest, ADamagedArtifactBlobIsCorruption) {
   Add(m, kSpdx);
   ASSERT_TRUE(w_->Finish().ok());
   // The layer blob written under its digest with other bytes of its size.
-  ASSERT_TRUE(WriteFileAtomic(tmp_.path() + "/l/blobs/sha256/" + Digest::Of("sbom 1").Hex(), "sbom 9").ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(tmp_.path() + "/l/blobs/sha256/" + Digest::Of("sbom 1").Hex(), "sbom 9")
+          .ok());
   auto r = oci::ReadLayoutReferrers(tmp_.path() + "/l", "oci:l", image_);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("oci:l: artifact " + Digest::Of(m).ToString()), std::string::npos)
+  EXPECT_NE(r.status().message().find("oci:l: artifact " + Digest::Of(m).ToString()),
+            std::string::npos)
       << r.status().message();
   EXPECT_NE(r.status().message().find("does not match"), std::string::npos) << r.status().message();
 }
