@@ -473,5 +473,53 @@ TEST_F(StoreTest, ArtifactsLiveAndDieWithTheirImage) {
   EXPECT_TRUE(store_->ReadBlob(r2->blob).status().IsNotFound());
 }
 
+// An image's artifacts travel with it through oci:, oci-archive: and save as
+// untagged index.json entries with an artifactType and a subject (the
+// manifest written), and come back with a pull or load into another store.
+TEST_F(StoreTest, ArtifactsTravelThroughOciLayouts) {
+  MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  ASSERT_TRUE(store_->AttachArtifact("a:1", "application/spdx+json", "{\"spdx\":1}").ok());
+  Digest written;
+  const std::string out = tmp_.path() + "/out";
+  ASSERT_TRUE(store_->Push("a:1", "oci:" + out + ":t", {}, &written).ok());
+  ASSERT_TRUE(store_->Push("a:1", "oci:" + out + ":t", {}, &written).ok());  // listed once still
+  std::ifstream f(out + "/index.json");
+  auto index = nlohmann::json::parse(f);
+  ASSERT_EQ(index["manifests"].size(), 2u) << index.dump();
+  const json& art = index["manifests"][1];
+  EXPECT_EQ(art["artifactType"], "application/spdx+json");
+  EXPECT_FALSE(art.contains("annotations"));  // no tag: not an image to pick
+  std::ifstream mf(out + "/blobs/sha256/" + art["digest"].get<std::string>().substr(7));
+  auto m = nlohmann::json::parse(mf);
+  EXPECT_EQ(m["subject"]["digest"], written.ToString());
+  ASSERT_TRUE(store_->Push("a:1", "oci-archive:" + tmp_.path() + "/out.tar:t", {}, nullptr).ok());
+  ASSERT_TRUE(store_->Save({"a:1"}, tmp_.path() + "/saved.tar", {}).ok());
+
+  StoreOptions o;
+  o.root = tmp_.path() + "/root2";
+  auto other = Store::Open(o);
+  ASSERT_TRUE(other.ok());
+  PullOptions po;
+  po.as_name = "b:1";
+  ASSERT_TRUE((*other)->Pull("oci:" + out, po).ok());  // the only image: the referrer is none
+  po.as_name = "c:1";
+  ASSERT_TRUE((*other)->Pull("oci-archive:" + tmp_.path() + "/out.tar", po).ok());
+  auto loaded = (*other)->Load(tmp_.path() + "/saved.tar", {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->size(), 1u);
+  for (const char* name : {"b:1", "c:1", "a:1"}) {
+    auto d = (*other)->Inspect(name);
+    ASSERT_TRUE(d.ok()) << name << ": " << d.status().ToString();
+    ASSERT_EQ(d->referrers.size(), 1u) << name;
+    EXPECT_EQ(d->referrers[0].artifact_type, "application/spdx+json");
+    EXPECT_EQ(*(*other)->ReadBlob(d->referrers[0].blob), "{\"spdx\":1}");
+    auto am = json::parse(*(*other)->ReadBlob(d->referrers[0].manifest));
+    EXPECT_EQ(am["subject"]["digest"], d->summary.manifest_digest.ToString()) << name;
+  }
+  auto fsck = (*other)->Fsck();
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_TRUE(fsck->problems.empty()) << fsck->problems[0];
+}
+
 }  // namespace
 }  // namespace cfs
