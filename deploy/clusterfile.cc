@@ -397,6 +397,12 @@ void EmitRegistry(YAML::Emitter& e, const Clusterfile& c) {
       << YAML::Value << r.domain;
     if (r.port) e << YAML::Key << "port" << YAML::Value << r.port;
     if (r.tls) e << YAML::Key << "insecure" << YAML::Value << false;
+    if (r.ha) e << YAML::Key << "ha" << YAML::Value << true;
+    if (!r.san_dns.empty() || !r.san_ips.empty())
+      e << YAML::Key << "cert" << YAML::Value << YAML::BeginMap << YAML::Key << "subjectAltName"
+        << YAML::Value << YAML::BeginMap << YAML::Key << "dnsNames" << YAML::Value << YAML::Flow
+        << r.san_dns << YAML::Key << "ips" << YAML::Value << YAML::Flow << r.san_ips
+        << YAML::EndMap << YAML::EndMap;
     if (!r.username.empty())
       e << YAML::Key << "username" << YAML::Value << r.username << YAML::Key << "password"
         << YAML::Value << r.password;

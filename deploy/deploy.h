@@ -16,13 +16,14 @@
 //        others finish and keep their records, then Deploy fails naming it;
 //     3. SHELL plugins "pre-init-host"; scripts/init.sh on every host (run
 //        from rootfs/scripts); "post-init-host";
-//     4. the built-in registry on master0 from rootfs/registry
+//     4. the built-in registry on master0 (every master with
+//        localRegistry.ha: true, registry_hosts.h) from rootfs/registry
 //        (scripts/init-registry.sh PORT DIR DOMAIN when the image has one,
 //        else bin/registry or the host's docker-registry), port $REGISTRY_PORT
 //        (default 5000; spec.registry.localRegistry's port), its domain in
 //        every host's /etc/hosts (registry_spec.h); with insecure: false or
-//        credentials, first its certificate/key/htpasswd on master0 and the
-//        cluster's CA and credentials on every host (registry_trust.h, from
+//        credentials, first its certificate/key/htpasswd where it runs and
+//        the cluster's CA, credentials and hosts.toml on every host (registry_trust.h, from
 //        the CA kept in DeployOptions::cluster_dir, registry_tls.h);
 //     5. "pre-install"; when the image carries bin/kubeadm: `kubeadm init
 //        --config etc/kubeadm.yml --upload-certs` on master0, then `kubeadm
@@ -158,6 +159,12 @@ Result<DeployReport> Rollback(Store& store, const Clusterfile& cf, const std::st
 
 // Cleans `ips` (all hosts of cf when empty) of the cluster.
 Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const DeployOptions& o);
+
+// After hosts are removed from a cluster (cf: the cluster without them) with
+// localRegistry.ha: true: the containerd hosts.toml of every remaining host
+// lists the remaining masters' registries only (deploy/registry_hosts.h).
+// Ok without ha.
+Status RefreshRegistryMirrors(const Clusterfile& cf, const DeployOptions& o);
 
 // Before a (re-)deploy of cf: the hosts of the cluster saved under
 // clusters_dir (deploy/saved_cluster.h) that cf leaves out are refused

@@ -5,7 +5,6 @@
 #include "deploy/deploy_plan.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +13,7 @@
 #include "deploy/clusterfile.h"
 #include "deploy/host_runner.h"
 #include "deploy/kubeadm.h"
+#include "store/testing/temp_store.h"
 
 namespace cfs::deploy {
 namespace {
@@ -234,35 +234,18 @@ TEST(PlanFormat, JsonHasTheDocumentedFields) {
 
 // PlanDeploy fails as Deploy does: a template error before any host is
 // reached, an unreachable host (nothing listens on port 1) after.
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/deploy_plan_test.XXXXXX";
-    path_ = mkdtemp(t) ? t : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 Result<DeployPlan> PlanImage(const std::map<std::string, std::string>& files,
                              std::vector<std::string>* log) {
-  TempDir tmp;
   StoreOptions so;
-  so.root = tmp.path() + "/store";
   so.threads = 1;
-  ASSIGN_OR_RETURN(auto store, Store::Open(so));
+  ASSIGN_OR_RETURN(auto tmp, cfs::testing::TempStore::Create("deploy_plan_test.", "store", so));
+  Store* store = tmp.store.get();
   for (const auto& [p, data] : files) {
-    fs::create_directories(fs::path(tmp.path() + "/rootfs/" + p).parent_path());
-    std::ofstream(tmp.path() + "/rootfs/" + p) << data;
+    fs::create_directories(fs::path(tmp.Path("rootfs/" + p)).parent_path());
+    std::ofstream(tmp.Path("rootfs/" + p)) << data;
   }
   std::unique_ptr<Store::Lease> lease;
-  ASSIGN_OR_RETURN(LayerSummary l, store->ImportDirLayer(tmp.path() + "/rootfs", nullptr, &lease));
+  ASSIGN_OR_RETURN(LayerSummary l, store->ImportDirLayer(tmp.Path("rootfs"), nullptr, &lease));
   nlohmann::json config = {{"architecture", "amd64"},
                            {"os", "linux"},
                            {"rootfs", {{"type", "layers"}, {"diff_ids", {l.diff_id.ToString()}}}}};

@@ -5,34 +5,18 @@
 #include "deploy/deploy.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "deploy/clusterfile.h"
+#include "store/testing/temp_store.h"
 
 namespace cfs::deploy {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char t[] = "/tmp/deploy_test.XXXXXX";
-    path_ = mkdtemp(t) ? t : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& data) {
   fs::create_directories(fs::path(path).parent_path());
@@ -89,15 +73,14 @@ struct Outcome {
 Outcome DeployImage(const std::map<std::string, std::string>& files,
                     const std::string& extra_spec = "", const std::string& application = "",
                     const std::vector<std::string>& launch = {}) {
-  TempDir tmp;
   StoreOptions so;
-  so.root = tmp.path() + "/store";
   so.threads = 1;
-  auto store = Store::Open(so);
-  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  auto tmp = cfs::testing::TempStore::Create("deploy_test.", "store", so);
+  EXPECT_TRUE(tmp.ok()) << tmp.status().ToString();
   Outcome r;
-  if (!store.ok()) return r;
-  Status built = BuildImage(**store, tmp.path() + "/rootfs", "test/tmpl:1", files, launch);
+  if (!tmp.ok()) return r;
+  Store& store = *tmp->store;
+  Status built = BuildImage(store, tmp->Path("rootfs"), "test/tmpl:1", files, launch);
   EXPECT_TRUE(built.ok()) << built.ToString();
   auto cf = Cluster("test/tmpl:1", extra_spec, application);
   EXPECT_TRUE(cf.ok()) << cf.status().ToString();
@@ -106,7 +89,7 @@ Outcome DeployImage(const std::map<std::string, std::string>& files,
   o.connect_timeout_ms = 2000;
   o.log = [&](const std::string& line) { r.log.push_back(line); };
   o.on_connected = [&] { r.connected = true; };
-  auto rep = Deploy(**store, *cf, o);
+  auto rep = Deploy(store, *cf, o);
   r.status = rep.status();
   return r;
 }

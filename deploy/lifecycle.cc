@@ -19,6 +19,8 @@
 #include "deploy/node_labels.h"
 #include "deploy/platform_parts.h"
 #include "deploy/profile_record.h"
+#include "deploy/registry_hosts.h"
+#include "deploy/registry_san.h"
 #include "deploy/registry_trust.h"
 #include "deploy/rootfs_sync.h"
 #include "deploy/saved_cluster.h"
@@ -31,6 +33,17 @@ namespace {
 bool PlanHas(const RootfsPlan& p, const std::string& path) {
   return std::any_of(p.entries.begin(), p.entries.end(),
                      [&](const RootfsEntry& e) { return e.path == path; });
+}
+
+// Files written on c from stdin (never a command line), not logged.
+Status InstallHostFiles(HostRunner& run, HostCtx& c, const std::vector<HostFile>& files) {
+  for (const HostFile& f : files) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", f.mode);
+    RETURN_IF_ERROR(run.Run(c, "install " + f.path,
+                            HostCommand(host_scripts::kInstallFile, {f.path, mode}), f.content));
+  }
+  return Status::Ok();
 }
 
 // The hosts of cf (those of `ips` only, when not empty), master0 first.
@@ -243,28 +256,33 @@ class Deployment {
     return run_.Phase("post-init-host", all_, true);
   }
 
-  // Files written from stdin (never a command line), not logged.
   Status InstallFiles(HostCtx& c, const std::vector<HostFile>& files) {
-    for (const HostFile& f : files) {
-      char mode[8];
-      snprintf(mode, sizeof mode, "%04o", f.mode);
-      RETURN_IF_ERROR(run_.Run(c, "install " + f.path,
-                               HostCommand(host_scripts::kInstallFile, {f.path, mode}), f.content));
-    }
-    return Status::Ok();
+    return InstallHostFiles(run_, c, files);
+  }
+
+  // The hosts the registry runs on (registry_hosts.h), master0 first.
+  std::vector<HostCtx*> RegistryHosts(const std::vector<std::string>& servers) const {
+    std::vector<HostCtx*> out;
+    for (const std::string& ip : servers)
+      for (HostCtx* c : all_)
+        if (c->host.ip == ip) out.push_back(c);
+    return out;
   }
 
   // 4a. With TLS or credentials (registry_trust.h): the certificate, key
-  //     and htpasswd on master0, the CA and credentials on every host, from
-  //     the CA kept with the saved Clusterfile (registry_tls.h).
-  Status SecureRegistry(const RegistryEndpoint& reg) {
-    if (!reg.tls && reg.username.empty()) return Status::Ok();
+  //     and htpasswd on the hosts the registry runs on, the CA, credentials
+  //     and hosts.toml on every host, from the CA kept with the saved
+  //     Clusterfile (registry_tls.h).
+  Status SecureRegistry(const RegistryEndpoint& reg, const std::vector<std::string>& servers) {
+    if (!reg.tls && reg.username.empty() && servers.size() < 2) return Status::Ok();
+    const std::vector<HostCtx*> serving = RegistryHosts(servers);
     if (run_.planning()) {
       // A dry run makes no CA and writes no file: it lists what a deploy
       // installs (again, at every deploy).
       for (HostCtx* c : all_) {
         std::string what = "registry trust: the CA and credentials for the runtime";
-        if (c == &m0_) what += "; the registry's certificate, key and htpasswd";
+        if (std::count(serving.begin(), serving.end(), c))
+          what += "; the registry's certificate, key and htpasswd";
         c->planned.push_back({"", what, PlannedStep::State::kAlways, ""});
       }
       return Status::Ok();
@@ -276,39 +294,61 @@ class Deployment {
         return Status::Invalid("registry TLS: no directory to keep cluster " + run_.cluster().name +
                                "'s CA in (DeployOptions::cluster_dir)");
       ASSIGN_OR_RETURN(tls, EnsureRegistryTls(dir + "/registry-tls", run_.cluster().name,
-                                              reg.domain, m0_.host.ip));
+                                              RegistryCertNames(reg, servers)));
     }
     ASSIGN_OR_RETURN(std::vector<HostFile> server,
                      RegistryServerFiles(reg, reg.tls ? &tls : nullptr, run_.Rootfs()));
-    RETURN_IF_ERROR(InstallFiles(m0_, server));
-    const std::vector<HostFile> runtime = RuntimeTrustFiles(reg, tls.ca_pem);
-    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) { return InstallFiles(c, runtime); }));
+    RETURN_IF_ERROR(run_.ForEach(serving, [&](HostCtx& c) { return InstallFiles(c, server); }));
+    RETURN_IF_ERROR(run_.ForEach(all_, [&](HostCtx& c) {
+      return InstallFiles(c, RuntimeTrustFiles(reg, tls.ca_pem, RegistryMirrors(servers, c.host.ip)));
+    }));
     run_.Log(std::string("registry ") + RegistryUrl(reg) + ":" +
              (reg.tls ? " TLS (the cluster's CA on every host)" : "") +
-             (reg.username.empty() ? "" : " htpasswd (credentials on every host)"));
+             (reg.username.empty() ? "" : " htpasswd (credentials on every host)") +
+             (servers.size() < 2 ? "" : " on " + std::to_string(servers.size()) +
+                                            " masters (hosts.toml lists each)"));
     return Status::Ok();
   }
 
-  // 4. The built-in registry on master0, when the image has registry/ (not
-  //    with only an external registry), and its domain in every host's
-  //    /etc/hosts.
+  // A master whose /etc/hosts named itself (it ran a registry with ha:
+  // true) that no longer runs one (ha turned off): its registry stopped.
+  Status StopFormerRegistries(const RegistryEndpoint& reg, const std::vector<std::string>& servers) {
+    std::vector<HostCtx*> former;
+    for (HostCtx* c : all_)
+      if (std::find(servers.begin(), servers.end(), c->host.ip) == servers.end() &&
+          HostRunner::StepDone(*c, "registry-host-alias", reg.domain + "=" + c->host.ip))
+        former.push_back(c);
+    return run_.ForEach(former, [&](HostCtx& c) {
+      return run_.Step(c, "", "", "stop the registry (ha: false)",
+                       HostCommand(host_scripts::kStopRegistry, {run_.dir()}));
+    });
+  }
+
+  // 4. The built-in registry on master0 (every master with ha: true), when
+  //    the image has registry/ (not with only an external registry), and
+  //    its domain in every host's /etc/hosts (registry_hosts.h).
   Status StartRegistry() {
     if (!PlanHas(plan0_, "registry")) return Status::Ok();
     auto reg = LocalRegistry(run_.cluster().registry, m0_.env);
     if (!reg) return Status::Ok();
-    RETURN_IF_ERROR(SecureRegistry(*reg));
+    const std::vector<std::string> servers = RegistryServers(*reg, run_.cluster().Hosts());
+    RETURN_IF_ERROR(SecureRegistry(*reg, servers));
     const std::string port = std::to_string(reg->port), R = run_.Rootfs();
     std::string cmd =
         PlanHas(plan0_, "scripts/init-registry.sh")
             ? HostCommand(host_scripts::kRunScript,
                           {R, "init-registry.sh", port, R + "/registry", reg->domain})
             : HostCommand(host_scripts::kStartRegistry, {run_.dir(), R, port, reg->domain});
-    RETURN_IF_ERROR(run_.Step(m0_, "", "", "built-in registry", cmd));
+    RETURN_IF_ERROR(run_.ForEach(RegistryHosts(servers), [&](HostCtx& c) {
+      return run_.Step(c, "", "", "built-in registry", cmd);
+    }));
     if (IsIpAddress(reg->domain)) return Status::Ok();
+    RETURN_IF_ERROR(StopFormerRegistries(*reg, servers));
     return run_.ForEach(all_, [&](HostCtx& c) {
-      return run_.Step(c, "registry-host-alias", reg->domain + "=" + m0_.host.ip,
-                       "/etc/hosts: " + reg->domain + " is " + m0_.host.ip,
-                       HostCommand(host_scripts::kSetHostAlias, {m0_.host.ip, reg->domain}));
+      const std::string ip = RegistryAliasIp(servers, c.host.ip);
+      return run_.Step(c, "registry-host-alias", reg->domain + "=" + ip,
+                       "/etc/hosts: " + reg->domain + " is " + ip,
+                       HostCommand(host_scripts::kSetHostAlias, {ip, reg->domain}));
     });
   }
 
@@ -394,7 +434,7 @@ Status CleanHost(HostRunner& run, HostCtx& c) {
   RETURN_IF_ERROR(run.Step(c, "", "", "stop the registry",
                            HostCommand(host_scripts::kStopRegistry, {run.dir()})));
   auto reg = LocalRegistry(run.cluster().registry, c.env);
-  if (reg && (reg->tls || !reg->username.empty()))
+  if (reg && (reg->tls || !reg->username.empty() || reg->ha))
     RETURN_IF_ERROR(run.Step(c, "", "", "registry CA and credentials removed",
                              HostCommand(host_scripts::kRemovePaths, RuntimeTrustPaths(*reg))));
   if (!c.steps.count("registry-host-alias")) return Status::Ok();
@@ -493,6 +533,27 @@ Status Delete(const Clusterfile& cf, const std::vector<std::string>& ips, const 
                     HostCommand(host_scripts::kRemoveCluster, {run.dir()}));
   }));
   return unreachable;
+}
+
+Status RefreshRegistryMirrors(const Clusterfile& cf, const DeployOptions& o) {
+  auto reg = LocalRegistry(cf.registry, {});
+  if (!reg || !reg->ha) return Status::Ok();
+  signal(SIGPIPE, SIG_IGN);
+  HostRunner run(cf, o);
+  Hosts hosts(run, {}, {});
+  const std::vector<std::string> servers = RegistryServers(*reg, cf.Hosts());
+  Status s = run.ForEach(hosts.all(), [&](HostCtx& c) { return run.Connect(c); });
+  if (s.ok()) s = run.ForEach(hosts.all(), [&](HostCtx& c) {
+    // Only where a deploy set the registry up (its /etc/hosts step).
+    if (!c.steps.count("registry-host-alias") && !IsIpAddress(reg->domain)) return Status::Ok();
+    std::vector<HostFile> toml;
+    for (HostFile& f : RuntimeTrustFiles(*reg, "", RegistryMirrors(servers, c.host.ip)))
+      if (f.path.ends_with("/hosts.toml")) toml.push_back(std::move(f));
+    run.Log(c.host.ip + ": registry hosts.toml: " + std::to_string(servers.size()) + " masters");
+    return InstallHostFiles(run, c, toml);
+  });
+  // A later deploy of the cluster (cimg deploy -f) rewrites it.
+  return s.Prefix("registry hosts.toml not updated (a re-deploy of the cluster does it)");
 }
 
 Result<std::vector<std::string>> HostsToPrune(const std::string& clusters_dir,

@@ -6,6 +6,7 @@
 
 #include "deploy/clusterfile_docs.h"
 #include "deploy/htpasswd.h"
+#include "deploy/registry_san.h"
 
 namespace cfs::deploy {
 
@@ -101,6 +102,36 @@ namespace cfs::deploy {
 
 namespace {
 
+// A list of cert.subjectAltName: each entry passes `check`, or an error at
+// its line.
+Result<std::vector<std::string>> SanList(const YamlFields& f, const YAML::Node& n,
+                                         const std::string& what,
+                                         Status (*check)(const std::string&)) {
+  ASSIGN_OR_RETURN(std::vector<std::string> list, f.StrList(n, what));
+  for (size_t i = 0; i < list.size(); i++)
+    if (Status s = check(list[i]); !s.ok()) return f.Err(n[i], what + ": " + s.message());
+  return list;
+}
+
+// localRegistry.cert: subjectAltName {dnsNames, ips} only (cimg makes the
+// certificate; registry_san.h).
+Status CertNames(const YamlFields& f, const YAML::Node& cert, const std::string& where,
+                 RegistryEndpoint* r) {
+  if (cert.IsNull()) return Status::Ok();
+  RETURN_IF_ERROR(f.Keys(cert, where, {"subjectAltName"}));
+  const YAML::Node san = cert["subjectAltName"];
+  if (!san || san.IsNull()) return Status::Ok();
+  const std::string at = where + ".subjectAltName";
+  RETURN_IF_ERROR(f.Keys(san, at, {"dnsNames", "ips"}));
+  if (san["dnsNames"]) {
+    ASSIGN_OR_RETURN(r->san_dns, SanList(f, san["dnsNames"], at + ".dnsNames", CheckSanDnsName));
+  }
+  if (san["ips"]) { ASSIGN_OR_RETURN(r->san_ips, SanList(f, san["ips"], at + ".ips", CheckSanIp)); }
+  if ((!r->san_dns.empty() || !r->san_ips.empty()) && !r->tls)
+    return f.Err(cert, where + ": a certificate needs TLS: give insecure: false");
+  return Status::Ok();
+}
+
 // localRegistry's insecure, cert, username and password.
 Status LocalSecurity(const YamlFields& f, const YAML::Node& n, const std::string& where,
                      RegistryEndpoint* r) {
@@ -108,9 +139,7 @@ Status LocalSecurity(const YamlFields& f, const YAML::Node& n, const std::string
     ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
     r->tls = !insecure;
   }
-  if (n["cert"])
-    return f.Err(n["cert"], where + ".cert is not supported by cimg (give insecure: false: cimg "
-                                    "makes a CA and certificate for the cluster)");
+  if (n["cert"]) RETURN_IF_ERROR(CertNames(f, n["cert"], where + ".cert", r));
   if (n["username"]) { ASSIGN_OR_RETURN(r->username, f.Str(n["username"], where + ".username")); }
   if (n["password"]) { ASSIGN_OR_RETURN(r->password, f.Str(n["password"], where + ".password")); }
   if (r->username.empty() != r->password.empty())
@@ -142,12 +171,7 @@ Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, cons
   }
   if (r.domain.empty()) r.domain = "sea.hub";
   if (r.port == 0) r.port = 5000;
-  if (n["ha"]) {
-    ASSIGN_OR_RETURN(bool ha, f.Bool(n["ha"], where + ".ha"));
-    if (ha)
-      return f.Err(n["ha"], where + ".ha: true is not supported by cimg (the built-in registry "
-                                    "runs on master0 only; give ha: false)");
-  }
+  if (n["ha"]) { ASSIGN_OR_RETURN(r.ha, f.Bool(n["ha"], where + ".ha")); }
   RETURN_IF_ERROR(LocalSecurity(f, n, where, &r));
   return r;
 }

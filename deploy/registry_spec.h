@@ -18,7 +18,8 @@
 //
 //   registry:
 //     localRegistry: {domain: sea.hub, port: 5000, ha: false, insecure: false,
-//                     username: admin, password: secret}
+//                     username: admin, password: secret,
+//                     cert: {subjectAltName: {dnsNames: [hub.example.com], ips: [192.0.2.7]}}}
 //     externalRegistry: {domain: reg.example.com, port: 443}
 //   containerRuntime: {type: docker}
 //
@@ -29,16 +30,33 @@
 // host's runtime trusts; username/password put an htpasswd (bcrypt) in
 // front of it and the credentials where each host's runtime reads them
 // (deploy/registry_trust.h). Without `insecure`, plain HTTP as before (sealer
-// defaults to TLS). Refused, with the reason: `ha: true` (cimg runs the
-// registry on master0 only; sealer's default is every master), `cert` (a
-// certificate of the user's own), one of username/password without the
-// other, and externalRegistry credentials. With only externalRegistry, no
+// defaults to TLS). `cert.subjectAltName` adds DNS names and IPs to the
+// server certificate (deploy/registry_san.h). With only externalRegistry, no
 // built-in registry runs.
+//
+// `ha: true` (deploy/registry_hosts.h): the registry (the same registry/ data,
+// certificate and htpasswd) runs on every master, and each master's
+// /etc/hosts points the domain at itself, as sealer does. sealer gives the
+// other nodes a virtual IP (an IPVS rule kept by lvscare) in front of the
+// masters; cimg does not (no IPVS or kubelet needed): each host's containerd
+// hosts.toml for the registry lists every master's registry, by IP, in
+// order (containerd tries the next one when one fails), the server
+// certificate names every master's IP, and the nodes' /etc/hosts point the
+// domain at master0 (so what resolves the domain itself has no failover).
+// Absent, ha is false (sealer's default is true): a Clusterfile that says
+// nothing keeps the single registry of earlier cimg deploys. Scale-up and
+// re-deploys add a new master's registry and put it in every host's
+// hosts.toml; scale-down removes a master from them.
+//
+// Refused, with the reason: `cert` other than subjectAltName (a certificate
+// of the user's own), one of username/password without the other, and
+// externalRegistry credentials.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -52,6 +70,10 @@ struct RegistryEndpoint {
   // in memory and in the saved Clusterfile (0600); it is never exported to
   // host environments, logged or put on a command line.
   std::string username, password;
+  bool ha = false;  // localRegistry.ha: a registry on every master
+  // localRegistry.cert.subjectAltName: more names of the server certificate
+  // (checked: DNS names and IP addresses).
+  std::vector<std::string> san_dns, san_ips;
 };
 
 struct RegistrySpec {

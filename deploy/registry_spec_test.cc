@@ -86,6 +86,61 @@ TEST(RegistrySpec, TlsAndCredentials) {
   EXPECT_TRUE(plain->registry.local->username.empty());
 }
 
+TEST(RegistrySpec, HaAndSubjectAltName) {
+  auto c = With(R"(  registry:
+    localRegistry:
+      domain: hub.local
+      insecure: false
+      ha: true
+      cert:
+        subjectAltName:
+          dnsNames: [reg.example.com, '*.hub.example']
+          ips: [192.0.2.7, 'fd00::7']
+)");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  const RegistryEndpoint& r = *c->registry.local;
+  EXPECT_TRUE(r.ha);
+  EXPECT_EQ(r.san_dns, (std::vector<std::string>{"reg.example.com", "*.hub.example"}));
+  EXPECT_EQ(r.san_ips, (std::vector<std::string>{"192.0.2.7", "fd00::7"}));
+  auto again = ParseClusterfile(EmitClusterfile(*c), "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->registry.local->ha);
+  EXPECT_EQ(again->registry.local->san_dns, r.san_dns);
+  EXPECT_EQ(again->registry.local->san_ips, r.san_ips);
+  // Absent: no ha (cimg's default, not sealer's); ha: false as absent.
+  auto plain = With("  registry: {localRegistry: {ha: false}}\n");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->registry.local->ha);
+  EXPECT_FALSE(With("  registry: {localRegistry: {}}\n")->registry.local->ha);
+  EXPECT_TRUE(With("  registry: {localRegistry: {cert: {}}}\n").ok());
+  // Bad names, with the line of the entry.
+  auto bad = With(R"(  registry:
+    localRegistry:
+      insecure: false
+      cert:
+        subjectAltName:
+          dnsNames: [ok.example]
+          ips:
+            - 192.0.2.7
+            - 192.0.2.300
+)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "Clusterfile:16: spec.registry.localRegistry.cert.subjectAltName.ips: \"192.0.2.300\" "
+            "is not an IPv4 or IPv6 address");
+  bad = With(R"(  registry:
+    localRegistry:
+      insecure: false
+      cert: {subjectAltName: {dnsNames: [ok.example, bad_name]}}
+)");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind(
+                "Clusterfile:11: spec.registry.localRegistry.cert.subjectAltName.dnsNames: "
+                "\"bad_name\" is not a DNS name", 0),
+            0u)
+      << bad.status().message();
+}
+
 TEST(RegistrySpec, SealersClusterChecks) {
   std::string text = kBase;
   text.replace(text.find("10.96.0.0/22"), 12, "10.96.0.0/29");
@@ -105,8 +160,12 @@ TEST(RegistrySpec, SealersClusterChecks) {
 
 TEST(RegistrySpec, RefusedWithTheReason) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"  registry: {localRegistry: {ha: true}}\n", "Clusterfile:8: spec.registry.localRegistry.ha: true is not supported"},
-      {"  registry: {localRegistry: {cert: {}}}\n", "localRegistry.cert is not supported"},
+      {"  registry: {localRegistry: {ha: yes please}}\n", "spec.registry.localRegistry.ha"},
+      {"  registry: {localRegistry: {cert: {key: k}}}\n", "unknown field spec.registry.localRegistry.cert.key"},
+      {"  registry: {localRegistry: {cert: {subjectAltName: {uris: [x]}}}}\n",
+       "unknown field spec.registry.localRegistry.cert.subjectAltName.uris"},
+      {"  registry: {localRegistry: {cert: {subjectAltName: {dnsNames: [a.b]}}}}\n",
+       "Clusterfile:8: spec.registry.localRegistry.cert: a certificate needs TLS: give insecure: false"},
       {"  registry: {localRegistry: {username: u}}\n", "give both username and password, or neither"},
       {"  registry: {localRegistry: {password: p}}\n", "give both username and password, or neither"},
       {"  registry: {localRegistry: {username: 'a:b', password: p}}\n", "without ':'"},

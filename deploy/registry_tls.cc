@@ -10,8 +10,10 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
 #include <memory>
+#include <vector>
 
 #include "base/io.h"
 
@@ -121,11 +123,10 @@ Status AddName(GENERAL_NAMES* names, const std::string& value) {
   return Status::Ok();
 }
 
-Status AddSubjectAltName(X509* cert, const std::string& domain, const std::string& ip) {
+Status AddSubjectAltName(X509* cert, const std::vector<std::string>& sans) {
   std::unique_ptr<GENERAL_NAMES, Free> names(sk_GENERAL_NAME_new_null());
   if (!names) return SslError("allocating names");
-  RETURN_IF_ERROR(AddName(names.get(), domain));
-  if (ip != domain) RETURN_IF_ERROR(AddName(names.get(), ip));
+  for (const std::string& n : sans) RETURN_IF_ERROR(AddName(names.get(), n));
   if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1)
     return SslError("adding subjectAltName");
   return Status::Ok();
@@ -163,8 +164,8 @@ Result<CertPtr> MakeCa(EVP_PKEY* key, const std::string& cluster) {
 }
 
 Result<CertPtr> MakeServerCert(EVP_PKEY* key, X509* ca, EVP_PKEY* ca_key,
-                               const std::string& domain, const std::string& ip) {
-  ASSIGN_OR_RETURN(CertPtr c, NewCert(key, domain));
+                               const std::vector<std::string>& names) {
+  ASSIGN_OR_RETURN(CertPtr c, NewCert(key, names.front()));
   if (X509_set_issuer_name(c.get(), X509_get_subject_name(ca)) != 1)
     return SslError("setting the issuer");
   RETURN_IF_ERROR(AddExt(c.get(), ca, NID_basic_constraints, "critical,CA:FALSE"));
@@ -172,27 +173,49 @@ Result<CertPtr> MakeServerCert(EVP_PKEY* key, X509* ca, EVP_PKEY* ca_key,
   RETURN_IF_ERROR(AddExt(c.get(), ca, NID_ext_key_usage, "serverAuth"));
   RETURN_IF_ERROR(AddExt(c.get(), ca, NID_subject_key_identifier, "hash"));
   RETURN_IF_ERROR(AddExt(c.get(), ca, NID_authority_key_identifier, "keyid:always"));
-  RETURN_IF_ERROR(AddSubjectAltName(c.get(), domain, ip));
+  RETURN_IF_ERROR(AddSubjectAltName(c.get(), names));
   if (X509_sign(c.get(), ca_key, EVP_sha256()) <= 0) return SslError("signing the certificate");
   return c;
 }
 
-bool Covers(X509* cert, const std::string& name) {
-  if (IsIp(name)) return X509_check_ip_asc(cert, name.c_str(), 0) == 1;
-  return X509_check_host(cert, name.c_str(), name.size(), 0, nullptr) == 1;
+// The subjectAltName entries of cert (DNS names as written, IPs in
+// canonical text), sorted.
+std::vector<std::string> SanSet(X509* cert) {
+  std::vector<std::string> out;
+  std::unique_ptr<GENERAL_NAMES, Free> names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); i++) {
+    const GENERAL_NAME* g = sk_GENERAL_NAME_value(names.get(), i);
+    if (g->type == GEN_DNS) {
+      const ASN1_IA5STRING* d = g->d.dNSName;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(d)),
+                       static_cast<size_t>(ASN1_STRING_length(d)));
+    } else if (g->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* a = g->d.iPAddress;
+      int len = ASN1_STRING_length(a);
+      char text[INET6_ADDRSTRLEN] = "";
+      if (len == 4 || len == 16)
+        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(a), text, sizeof text);
+      out.emplace_back(text);
+    } else {
+      out.emplace_back("?");  // another kind of name: not ours, make it anew
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
-// Whether server.crt can stay: signed by the CA, for the domain and the IP,
-// and not expiring within kRenewBeforeDays.
-bool ServerCertFits(X509* cert, X509* ca, const std::string& domain, const std::string& ip) {
+// Whether server.crt can stay: signed by the CA, for exactly `names`, and
+// not expiring within kRenewBeforeDays.
+bool ServerCertFits(X509* cert, X509* ca, std::vector<std::string> names) {
   EVP_PKEY* ca_pub = X509_get0_pubkey(ca);
   if (!ca_pub || X509_verify(cert, ca_pub) != 1) {
     ERR_clear_error();
     return false;
   }
   time_t soon = std::time(nullptr) + kRenewBeforeDays * 86400;
-  return Covers(cert, domain) && Covers(cert, ip) &&
-         X509_cmp_time(X509_get0_notAfter(cert), &soon) > 0;
+  std::sort(names.begin(), names.end());
+  return SanSet(cert) == names && X509_cmp_time(X509_get0_notAfter(cert), &soon) > 0;
 }
 
 struct Ca {
@@ -224,8 +247,8 @@ Result<Ca> LoadOrMakeCa(const std::string& dir, const std::string& cluster) {
 }
 
 // server.crt and server.key of dir when they fit; else made anew.
-Status LoadOrMakeServer(const std::string& dir, Ca& ca, const std::string& domain,
-                        const std::string& ip, RegistryTls* out) {
+Status LoadOrMakeServer(const std::string& dir, Ca& ca, const std::vector<std::string>& names,
+                        RegistryTls* out) {
   const std::string crt = dir + "/server.crt", key = dir + "/server.key";
   if (PathExists(crt) && PathExists(key)) {
     ASSIGN_OR_RETURN(out->server_pem, ReadFile(crt));
@@ -233,12 +256,12 @@ Status LoadOrMakeServer(const std::string& dir, Ca& ca, const std::string& domai
     ASSIGN_OR_RETURN(CertPtr cert, ParseCert(out->server_pem, crt));
     ASSIGN_OR_RETURN(KeyPtr k, ParseKey(out->server_key_pem, key));
     if (X509_check_private_key(cert.get(), k.get()) == 1 &&
-        ServerCertFits(cert.get(), ca.cert.get(), domain, ip))
+        ServerCertFits(cert.get(), ca.cert.get(), names))
       return Status::Ok();
     ERR_clear_error();
   }
   ASSIGN_OR_RETURN(KeyPtr k, NewKey());
-  ASSIGN_OR_RETURN(CertPtr cert, MakeServerCert(k.get(), ca.cert.get(), ca.key.get(), domain, ip));
+  ASSIGN_OR_RETURN(CertPtr cert, MakeServerCert(k.get(), ca.cert.get(), ca.key.get(), names));
   ASSIGN_OR_RETURN(out->server_key_pem, KeyPem(k.get()));
   ASSIGN_OR_RETURN(out->server_pem, CertPem(cert.get()));
   RETURN_IF_ERROR(WriteFileAtomic(key, out->server_key_pem, 0600));
@@ -248,13 +271,14 @@ Status LoadOrMakeServer(const std::string& dir, Ca& ca, const std::string& domai
 }  // namespace
 
 Result<RegistryTls> EnsureRegistryTls(const std::string& dir, const std::string& cluster,
-                                      const std::string& domain, const std::string& ip) {
+                                      const std::vector<std::string>& names) {
+  if (names.empty()) return Status::Invalid("registry TLS: no name for the certificate");
   RETURN_IF_ERROR(MakeDirs(dir, 0700));
   if (chmod(dir.c_str(), 0700) != 0) return Status::IOError("chmod " + dir);
   ASSIGN_OR_RETURN(Ca ca, LoadOrMakeCa(dir, cluster));
   RegistryTls tls;
   tls.ca_pem = ca.pem;
-  RETURN_IF_ERROR(LoadOrMakeServer(dir, ca, domain, ip, &tls));
+  RETURN_IF_ERROR(LoadOrMakeServer(dir, ca, names, &tls));
   return tls;
 }
 

@@ -12,18 +12,21 @@
 //
 // Keys are ECDSA P-256. The CA: CN "cimg registry CA <cluster>", CA:TRUE
 // (critical), keyUsage keyCertSign+cRLSign, valid 10 years. The server
-// certificate: CN = the registry domain, subjectAltName DNS:<domain> (IP:
-// when the domain is an address) and IP:<master0>, extendedKeyUsage
-// serverAuth, valid 10 years (a cluster's life; Go clients, containerd and
+// certificate: CN = the registry domain, subjectAltName the names of
+// deploy/registry_san.h (the domain, the IP of every host the registry runs
+// on, cert.subjectAltName), extendedKeyUsage serverAuth, valid 10 years (a cluster's life; Go clients, containerd and
 // docker-registry, set no shorter limit for a private CA).
 //
-// The server certificate is made again (with the same CA) when it no longer
-// covers the domain or master0's IP, or expires within 30 days; the CA is
+// The server certificate is made again (with the same CA) when its
+// subjectAltName is not exactly the names asked for (a master or a name
+// added or removed), or it expires within 30 days; the CA is
 // never replaced while ca.crt and ca.key are there. Private keys never leave
-// these files except over SSH stdin to master0 (deploy/registry_trust.h).
+// these files except over SSH stdin to the hosts the registry runs on
+// (deploy/registry_trust.h).
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -35,10 +38,11 @@ struct RegistryTls {
   std::string server_key_pem;  // server.key
 };
 
-// The material in `dir` for `cluster`'s registry at `domain` on master0
-// `ip`, made (or its server certificate renewed) first when needed.
+// The material in `dir` for `cluster`'s registry whose certificate names
+// `names` (RegistryCertNames: the domain first, the CN), made (or its
+// server certificate renewed) first when needed.
 // Not thread-safe for one dir (one deploy of a cluster at a time).
 Result<RegistryTls> EnsureRegistryTls(const std::string& dir, const std::string& cluster,
-                                      const std::string& domain, const std::string& ip);
+                                      const std::vector<std::string>& names);
 
 }  // namespace cfs::deploy

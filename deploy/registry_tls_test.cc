@@ -59,7 +59,7 @@ TEST(RegistryTls, CaAndServerCertificate) {
   auto t = TempDir::Create("/tmp", "registry-tls-");
   ASSERT_TRUE(t.ok());
   const std::string dir = t->path() + "/c1/registry-tls";
-  auto tls = EnsureRegistryTls(dir, "c1", "hub.example", "10.0.0.2");
+  auto tls = EnsureRegistryTls(dir, "c1", {"hub.example", "10.0.0.2"});
   ASSERT_TRUE(tls.ok()) << tls.status().message();
   Cert ca = Parse(tls->ca_pem), server = Parse(tls->server_pem);
   ASSERT_TRUE(ca && server);
@@ -71,7 +71,7 @@ TEST(RegistryTls, CaAndServerCertificate) {
   EXPECT_FALSE(VerifiesFor(server.get(), ca.get(), "other.example"));
   EXPECT_FALSE(VerifiesFor(server.get(), ca.get(), "10.0.0.3"));
   // A CA of another cluster does not vouch for it.
-  auto other = EnsureRegistryTls(t->path() + "/c2", "c2", "hub.example", "10.0.0.2");
+  auto other = EnsureRegistryTls(t->path() + "/c2", "c2", {"hub.example", "10.0.0.2"});
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(VerifiesFor(server.get(), Parse(other->ca_pem).get(), "hub.example"));
   // Validity: from before now to about 10 years.
@@ -91,16 +91,16 @@ TEST(RegistryTls, CaAndServerCertificate) {
 TEST(RegistryTls, ReusedAndRenewedWithTheSameCa) {
   auto t = TempDir::Create("/tmp", "registry-tls-");
   ASSERT_TRUE(t.ok());
-  auto first = EnsureRegistryTls(t->path(), "c1", "sea.hub", "10.0.0.2");
+  auto first = EnsureRegistryTls(t->path(), "c1", {"sea.hub", "10.0.0.2"});
   ASSERT_TRUE(first.ok()) << first.status().message();
   // A later deploy or scale-up: the very same files.
-  auto again = EnsureRegistryTls(t->path(), "c1", "sea.hub", "10.0.0.2");
+  auto again = EnsureRegistryTls(t->path(), "c1", {"sea.hub", "10.0.0.2"});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->ca_pem, first->ca_pem);
   EXPECT_EQ(again->server_pem, first->server_pem);
   EXPECT_EQ(again->server_key_pem, first->server_key_pem);
   // Another domain: a new server certificate from the same CA.
-  auto moved = EnsureRegistryTls(t->path(), "c1", "hub.other", "10.0.0.2");
+  auto moved = EnsureRegistryTls(t->path(), "c1", {"hub.other", "10.0.0.2"});
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(moved->ca_pem, first->ca_pem);
   EXPECT_NE(moved->server_pem, first->server_pem);
@@ -108,7 +108,7 @@ TEST(RegistryTls, ReusedAndRenewedWithTheSameCa) {
   EXPECT_TRUE(VerifiesFor(server.get(), ca.get(), "hub.other"));
   EXPECT_FALSE(VerifiesFor(server.get(), ca.get(), "sea.hub"));
   // An IP as the domain.
-  auto ip = EnsureRegistryTls(t->path(), "c1", "10.0.0.2", "10.0.0.2");
+  auto ip = EnsureRegistryTls(t->path(), "c1", {"10.0.0.2"});
   ASSERT_TRUE(ip.ok()) << ip.status().message();
   EXPECT_TRUE(VerifiesFor(Parse(ip->server_pem).get(), ca.get(), "10.0.0.2"));
 }
@@ -116,14 +116,43 @@ TEST(RegistryTls, ReusedAndRenewedWithTheSameCa) {
 TEST(RegistryTls, ForeignKeyRefused) {
   auto t = TempDir::Create("/tmp", "registry-tls-");
   ASSERT_TRUE(t.ok());
-  ASSERT_TRUE(EnsureRegistryTls(t->path() + "/a", "a", "sea.hub", "10.0.0.2").ok());
-  ASSERT_TRUE(EnsureRegistryTls(t->path() + "/b", "b", "sea.hub", "10.0.0.2").ok());
+  ASSERT_TRUE(EnsureRegistryTls(t->path() + "/a", "a", {"sea.hub", "10.0.0.2"}).ok());
+  ASSERT_TRUE(EnsureRegistryTls(t->path() + "/b", "b", {"sea.hub", "10.0.0.2"}).ok());
   auto key = ReadFile(t->path() + "/b/ca.key");
   ASSERT_TRUE(key.ok());
   ASSERT_TRUE(WriteFileAtomic(t->path() + "/a/ca.key", *key, 0600).ok());
-  auto r = EnsureRegistryTls(t->path() + "/a", "a", "sea.hub", "10.0.0.2");
+  auto r = EnsureRegistryTls(t->path() + "/a", "a", {"sea.hub", "10.0.0.2"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("is not the key of"), std::string::npos) << r.status().message();
+}
+
+TEST(RegistryTls, SubjectAltNameSetChangesRenewTheCertificate) {
+  auto t = TempDir::Create("/tmp", "registry-tls-");
+  ASSERT_TRUE(t.ok());
+  // ha: true with two masters and cert.subjectAltName.
+  const std::vector<std::string> names = {"hub.example", "10.0.0.2", "10.0.0.3",
+                                          "*.reg.example", "fd00::9"};
+  auto first = EnsureRegistryTls(t->path(), "c1", names);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  Cert ca = Parse(first->ca_pem), server = Parse(first->server_pem);
+  for (const char* host : {"hub.example", "10.0.0.2", "10.0.0.3", "a.reg.example"})
+    EXPECT_TRUE(VerifiesFor(server.get(), ca.get(), host)) << host;
+  EXPECT_FALSE(VerifiesFor(server.get(), ca.get(), "10.0.0.4"));
+  EXPECT_EQ(X509_check_ip_asc(server.get(), "fd00:0::9", 0), 1);
+  // The same names in another order: kept.
+  auto same = EnsureRegistryTls(t->path(), "c1",
+                                {"hub.example", "fd00::9", "10.0.0.3", "10.0.0.2", "*.reg.example"});
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->server_pem, first->server_pem);
+  // A master removed: a new certificate without it, from the same CA.
+  auto fewer = EnsureRegistryTls(t->path(), "c1", {"hub.example", "10.0.0.2", "*.reg.example", "fd00::9"});
+  ASSERT_TRUE(fewer.ok());
+  EXPECT_NE(fewer->server_pem, first->server_pem);
+  EXPECT_EQ(fewer->ca_pem, first->ca_pem);
+  Cert smaller = Parse(fewer->server_pem);
+  EXPECT_FALSE(VerifiesFor(smaller.get(), ca.get(), "10.0.0.3"));
+  EXPECT_TRUE(VerifiesFor(smaller.get(), ca.get(), "10.0.0.2"));
+  EXPECT_FALSE(EnsureRegistryTls(t->path(), "c1", {}).ok());
 }
 
 }  // namespace

@@ -19,16 +19,28 @@ std::string DockerDir(const RegistryEndpoint& r) {
 }
 
 // containerd's hosts.toml (docs/hosts.md): the registry itself, over
-// HTTPS, verified against the cluster's CA. TOML basic strings: the values
-// are a host name, a port and a path made of them, quoted as JSON quotes.
-std::string HostsToml(const RegistryEndpoint& r) {
-  const std::string url = "https://" + RegistryUrl(r);
+// HTTPS, verified against the cluster's CA; with `mirrors` (ha: true), one
+// host a registry, tried in order before the server. TOML basic strings:
+// the values are host names, ports and paths made of them, quoted as JSON
+// quotes.
+std::string HostsToml(const RegistryEndpoint& r, const std::vector<std::string>& mirrors) {
+  const std::string scheme = r.tls ? "https://" : "http://";
   const std::string ca = ContainerdDir(r) + "/" + r.domain + ".crt";
-  const std::string q_url = nlohmann::json(url).dump();
-  return "# written by cimg deploy: the cluster's built-in registry\n"
-         "server = " + q_url + "\n\n[host." + q_url + "]\n"
-         "  capabilities = [\"pull\", \"resolve\"]\n"
-         "  ca = " + nlohmann::json(ca).dump() + "\n";
+  std::vector<std::string> hosts;
+  for (const std::string& ip : mirrors) {
+    RegistryEndpoint at = r;
+    at.domain = ip;
+    hosts.push_back(scheme + RegistryUrl(at));
+  }
+  if (hosts.empty()) hosts.push_back(scheme + RegistryUrl(r));
+  std::string out = "# written by cimg deploy: the cluster's built-in registry";
+  out += mirrors.empty() ? "\n" : " on every master, tried in order\n";
+  out += "server = " + nlohmann::json(scheme + RegistryUrl(r)).dump() + "\n";
+  for (const std::string& h : hosts) {
+    out += "\n[host." + nlohmann::json(h).dump() + "]\n  capabilities = [\"pull\", \"resolve\"]\n";
+    if (r.tls) out += "  ca = " + nlohmann::json(ca).dump() + "\n";
+  }
+  return out;
 }
 
 std::string DockerAuthJson(const RegistryEndpoint& r) {
@@ -55,12 +67,15 @@ Result<std::vector<HostFile>> RegistryServerFiles(const RegistryEndpoint& r,
   return files;
 }
 
-std::vector<HostFile> RuntimeTrustFiles(const RegistryEndpoint& r, const std::string& ca_pem) {
+std::vector<HostFile> RuntimeTrustFiles(const RegistryEndpoint& r, const std::string& ca_pem,
+                                        const std::vector<std::string>& mirrors) {
   std::vector<HostFile> files;
   if (r.tls) {
     files.push_back({ContainerdDir(r) + "/" + r.domain + ".crt", ca_pem, 0644});
-    files.push_back({ContainerdDir(r) + "/hosts.toml", HostsToml(r), 0644});
+    files.push_back({ContainerdDir(r) + "/hosts.toml", HostsToml(r, mirrors), 0644});
     files.push_back({DockerDir(r) + "/" + r.domain + ".crt", ca_pem, 0644});
+  } else if (!mirrors.empty()) {
+    files.push_back({ContainerdDir(r) + "/hosts.toml", HostsToml(r, mirrors), 0644});
   }
   if (!r.username.empty()) files.push_back({kKubeletAuth, DockerAuthJson(r), 0600});
   return files;

@@ -3,14 +3,16 @@
 // configureDaemonService, configureAccessCredential; the base image's
 // scripts/init-registry.sh). EP is DOMAIN:PORT.
 //
-// On master0, for the registry (read by scripts/init-registry.sh, or by
-// cimg's own start when the image has none):
+// On master0 (every master with ha: true), for the registry (read by
+// scripts/init-registry.sh, or by cimg's own start when the image has none):
 //   ROOTFS/certs/DOMAIN.crt   server certificate                 0644  (TLS)
 //   ROOTFS/certs/DOMAIN.key   its private key                    0600  (TLS)
 //   ROOTFS/etc/registry_htpasswd  "USER:bcrypt"                  0600  (credentials)
 // On every host, for its container runtime:
 //   /etc/containerd/certs.d/EP/DOMAIN.crt   the cluster's CA      0644  (TLS)
 //   /etc/containerd/certs.d/EP/hosts.toml   server = "https://EP", its CA  (TLS)
+//                                           with ha: true, a host per master
+//                                           (registry_hosts.h; http:// without TLS)
 //   /etc/docker/certs.d/EP/DOMAIN.crt       the CA (docker reads *.crt there)
 //   /var/lib/kubelet/config.json            {"auths":{"EP":{"auth":base64(USER:PASSWORD)}}}
 //                                           0600 (credentials; docker's format, read by
@@ -34,14 +36,16 @@ struct HostFile {
   int mode = 0644;
 };
 
-// master0's files for the registry (none when neither TLS nor credentials).
+// The files of a host the registry runs on (none when neither TLS nor credentials).
 // `tls` is required when r.tls.
 Result<std::vector<HostFile>> RegistryServerFiles(const RegistryEndpoint& r,
                                                   const RegistryTls* tls,
                                                   const std::string& rootfs);
 
-// Every host's files for its runtime.
-std::vector<HostFile> RuntimeTrustFiles(const RegistryEndpoint& r, const std::string& ca_pem);
+// Every host's files for its runtime; `mirrors`: the hosts of its
+// hosts.toml (RegistryMirrors), none for the registry domain alone.
+std::vector<HostFile> RuntimeTrustFiles(const RegistryEndpoint& r, const std::string& ca_pem,
+                                        const std::vector<std::string>& mirrors = {});
 
 // The paths RuntimeTrustFiles may write, the directories first: what
 // cimg delete removes.

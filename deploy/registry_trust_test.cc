@@ -76,5 +76,35 @@ TEST(RegistryTrust, ServerFilesForInitRegistry) {
   EXPECT_EQ((*files)[2].content.find("pw:1"), std::string::npos);
 }
 
+TEST(RegistryTrust, HostsTomlWithEveryMaster) {
+  RegistryEndpoint r = Secure();
+  r.ha = true;
+  auto files = RuntimeTrustFiles(r, "CA", {"10.0.0.3", "10.0.0.2", "fd00::4"});
+  ASSERT_EQ(files.size(), 4u);
+  EXPECT_EQ(files[1].content,
+            "# written by cimg deploy: the cluster's built-in registry on every master, tried in order\n"
+            "server = \"https://hub.local:5443\"\n"
+            "\n[host.\"https://10.0.0.3:5443\"]\n"
+            "  capabilities = [\"pull\", \"resolve\"]\n"
+            "  ca = \"/etc/containerd/certs.d/hub.local:5443/hub.local.crt\"\n"
+            "\n[host.\"https://10.0.0.2:5443\"]\n"
+            "  capabilities = [\"pull\", \"resolve\"]\n"
+            "  ca = \"/etc/containerd/certs.d/hub.local:5443/hub.local.crt\"\n"
+            "\n[host.\"https://[fd00::4]:5443\"]\n"
+            "  capabilities = [\"pull\", \"resolve\"]\n"
+            "  ca = \"/etc/containerd/certs.d/hub.local:5443/hub.local.crt\"\n");
+  // Plain HTTP (insecure: true) with ha: hosts.toml alone, http:// hosts, no CA.
+  RegistryEndpoint plain;
+  plain.domain = "sea.hub";
+  plain.port = 5000;
+  plain.ha = true;
+  auto http = RuntimeTrustFiles(plain, "", {"10.0.0.2", "10.0.0.3"});
+  ASSERT_EQ(http.size(), 1u);
+  EXPECT_EQ(http[0].path, "/etc/containerd/certs.d/sea.hub:5000/hosts.toml");
+  EXPECT_NE(http[0].content.find("server = \"http://sea.hub:5000\""), std::string::npos);
+  EXPECT_NE(http[0].content.find("[host.\"http://10.0.0.3:5000\"]"), std::string::npos);
+  EXPECT_EQ(http[0].content.find("ca ="), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cfs::deploy

@@ -257,10 +257,11 @@ int OverlayFs::EnsureUpper(Inode* n) {
   if (!writable()) return EROFS;
   if (UpperFd(n) >= 0) return 0;
   if (n->unlinked) return ESTALE;
-  auto [dir, name] = SplitPath(n->path);
+  std::string path = MergedPath(n);
+  auto [dir, name] = SplitPath(path);
   UniqueFd pfd;
   if (int err = EnsureUpperDir(dir, &pfd)) return err;
-  if (int err = CopyUpPath(pfd.get(), name, n->path)) return err;
+  if (int err = CopyUpPath(pfd.get(), name, path)) return err;
   int fd = ::openat(pfd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno;
   int expected = -1;
@@ -271,11 +272,12 @@ int OverlayFs::EnsureUpper(Inode* n) {
 
 void OverlayFs::LinkAliases(Inode* n) {
   std::vector<std::string> aliases = table_.Aliases(n);
+  std::string path = MergedPath(n);
   if (n->lower >= 0) {
-    for (auto& a : lowers_[n->lower]->HardlinkAliases(n->path)) aliases.push_back(std::move(a));
+    for (auto& a : lowers_[n->lower]->HardlinkAliases(path)) aliases.push_back(std::move(a));
   }
   for (const auto& a : aliases)
-    if (a != n->path) LinkUp(n, a);
+    if (a != path) LinkUp(n, a);
 }
 
 int OverlayFs::LinkUp(Inode* n, const std::string& alias) {
@@ -292,7 +294,7 @@ int OverlayFs::LinkUp(Inode* n, const std::string& alias) {
     if (!r.found) return ENOENT;
     if (i + 1 == comps.size()) break;
     if (!S_ISDIR(r.st.st_mode)) return ENOTDIR;
-    chain.push_back(DirView(JoinPath(dir->path, comps[i]), &r));
+    chain.push_back(DirView(JoinPath(MergedPath(dir), comps[i]), &r));
     dir = chain.back().get();
   }
   if (comps.empty()) return EINVAL;

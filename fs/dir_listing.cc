@@ -73,7 +73,7 @@ int OverlayFs::FillDir(Inode* n, DirHandle* dh) {
 int OverlayFs::FillDirLocked(Inode* n, DirHandle* dh) {
   dh->entries.clear();
   dh->entries.push_back({".", n->ino, DT_DIR});
-  dh->entries.push_back({"..", n->parent_ino.load(), DT_DIR});
+  dh->entries.push_back({"..", n->parent ? n->parent->ino : n->ino, DT_DIR});
   std::unordered_set<std::string> seen;
   std::vector<LowerDirEntry> items;
   int ufd = UpperFd(n);
@@ -86,9 +86,10 @@ int OverlayFs::FillDirLocked(Inode* n, DirHandle* dh) {
       dh->entries.push_back({std::move(it.name), table_.OriginOf(it.ino), it.d_type});
     }
   }
+  std::string path = n->dir_lowers.empty() ? std::string() : MergedPath(n);
   for (int l : n->dir_lowers) {
     items.clear();
-    Status s = lowers_[l]->ReadDir(n->path, &items);
+    Status s = lowers_[l]->ReadDir(path, &items);
     if (!s.ok()) return ToErrno(s);
     for (auto& it : items) {
       if (!seen.insert(it.name).second || it.whiteout) continue;

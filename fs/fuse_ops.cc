@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "fs/overlay_impl.h"
+#include "fs/read_request_size.h"
 
 namespace cfs {
 namespace {
@@ -32,6 +33,9 @@ void op_init(void* userdata, struct fuse_conn_info* conn) {
   auto want = [&](unsigned cap) {
     if (conn->capable & cap) conn->want |= cap;
   };
+  // As the max_read mount option NewFuseSession gave (libfuse refuses INIT
+  // when they differ).
+  conn->max_read = static_cast<unsigned>(MaxReadRequest());
   want(FUSE_CAP_SPLICE_WRITE);
   want(FUSE_CAP_SPLICE_MOVE);
   // Requests are read through a pipe only where that pays: WRITE payloads

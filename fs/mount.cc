@@ -1,6 +1,7 @@
 #include "fs/mount.h"
 
 #include "base/mountinfo.h"
+#include "fs/read_request_size.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -21,6 +22,9 @@ Result<fuse_session*> NewFuseSession(Overlay* ov, const MountOptions& o, bool de
     if (c == ',') c = '_';
   std::string opts = "fsname=" + fsname + ",subtype=clusterfs,default_permissions";
   if (o.allow_other) opts += ",allow_other";
+  // READs whose replies libfuse can splice (fs/read_request_size.h); op_init
+  // repeats the value, as libfuse requires.
+  if (size_t max_read = MaxReadRequest()) opts += ",max_read=" + std::to_string(max_read);
   for (const auto& e : o.extra) opts += "," + e;
   std::vector<std::string> argv_s = {"clusterfs", "-o", opts};
   if (debug) argv_s.push_back("-d");

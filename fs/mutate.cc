@@ -235,7 +235,7 @@ int OverlayFs::Unlink(Inode* parent, const std::string& name, bool dir) {
   bool is_dir = S_ISDIR(r.st.st_mode);
   if (dir && !is_dir) return ENOTDIR;
   if (!dir && is_dir) return EISDIR;
-  std::string path = JoinPath(parent->path, name);
+  std::string path = JoinPath(MergedPath(parent), name);
   if (is_dir) {
     auto view = DirView(path, &r);
     if (int err = CheckEmpty(view.get())) return err;
@@ -292,7 +292,8 @@ int OverlayFs::Rename(Inode* parent, const std::string& name, Inode* newparent,
   if (int err = Resolve(newparent, newname, &r2)) return err;
   if ((flags & RENAME_NOREPLACE) && r2.found) return EEXIST;
   if ((flags & RENAME_EXCHANGE) && !r2.found) return ENOENT;
-  std::string path1 = JoinPath(parent->path, name), path2 = JoinPath(newparent->path, newname);
+  std::string path1 = JoinPath(MergedPath(parent), name);
+  std::string path2 = JoinPath(MergedPath(newparent), newname);
   bool dir1 = S_ISDIR(r1.st.st_mode), dir2 = r2.found && S_ISDIR(r2.st.st_mode);
   if (r2.found && r1.st.st_ino == r2.st.st_ino) return 0;  // same file: nothing to do
   // A directory with lower content cannot move (no redirect_dir).
@@ -345,11 +346,11 @@ int OverlayFs::Rename(Inode* parent, const std::string& name, Inode* newparent,
   }
   if (::renameat2(pfd1, name.c_str(), pfd2, newname.c_str(), rflags) != 0) return release(errno);
   if (swap && !whiteout && ::unlinkat(pfd1, name.c_str(), 0) != 0) return release(errno);
-  n1->path = path2;
-  n1->parent_ino.store(newparent->ino);
+  // The Inodes below a moved directory move with it (paths are rebuilt
+  // from parents).
+  table_.Move(n1, newparent, newname);
   if (n2 && (flags & RENAME_EXCHANGE)) {
-    n2->path = path1;
-    n2->parent_ino.store(parent->ino);
+    table_.Move(n2, parent, name);
   } else if (n2) {
     struct stat st;
     int fd = n2->upper.load();

@@ -100,7 +100,7 @@ int OverlayFs::UpperFd(Inode* n) {
   if (n->probed_gen.load() == gen) return -1;
   // A copy-up of a path (a parent of something copied up, a hard-link
   // alias) may have given this object an upper file: adopt it.
-  int f = ::openat(upper_root_.get(), n->path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int f = ::openat(upper_root_.get(), MergedPath(n).c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (f >= 0) {
     struct stat st;
     if (::fstat(f, &st) == 0 && (st.st_mode & S_IFMT) == n->type && !IsOverlayWhiteout(st)) {
@@ -123,7 +123,7 @@ int OverlayFs::GetAttr(Inode* n, struct stat* st) {
   } else {
     int l = ServingLower(n);
     if (l < 0) return ESTALE;
-    auto e = lowers_[l]->Stat(n->path);
+    auto e = lowers_[l]->Stat(MergedPath(n));
     if (!e.ok()) return ToErrno(e.status());
     if (e->kind != LowerEntry::Kind::kEntry) return ESTALE;
     *st = e->st;
@@ -144,7 +144,7 @@ int OverlayFs::ReadLink(Inode* n, std::string* out) {
     out->assign(buf, len);
     return 0;
   }
-  auto r = lowers_[n->lower]->ReadLink(n->path);
+  auto r = lowers_[n->lower]->ReadLink(MergedPath(n));
   if (!r.ok()) return ToErrno(r.status());
   *out = std::move(*r);
   return 0;
@@ -177,7 +177,7 @@ int OverlayFs::Open(Inode* n, int flags, FileHandle** fh) {
     if (fd < 0) return errno;
     h->fd.Reset(fd);
   } else {
-    auto f = lowers_[n->lower]->Open(n->path);
+    auto f = lowers_[n->lower]->Open(MergedPath(n));
     if (!f.ok()) return ToErrno(f.status());
     h->lower = std::move(*f);
   }

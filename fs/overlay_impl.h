@@ -3,10 +3,11 @@
 // Model. Every object the kernel knows is an Inode in the inode table
 // (fs/inode_table.h: keyed by st_ino, with the kernel's lookup counts); the
 // FUSE node id is the Inode's address. Names resolve to objects as
-// fs/overlay_lookup.h says. An Inode remembers the merged path it was found at
-// (which is also its path in every lower: without redirect_dir nothing with
-// lower data moves), the lowers that hold it, and an O_PATH fd of its upper
-// file once it has one. Upper-side operations go through those fds, so
+// fs/overlay_lookup.h says. An Inode remembers its name and the directory it
+// was found in, so its merged path (MergedPath: also its path in every lower,
+// as without redirect_dir nothing with lower data moves) follows renames of
+// the directories above it; also the lowers that hold it, and an O_PATH fd of
+// its upper file once it has one. Upper-side operations go through those fds, so
 // renames and hard links in the upper dir never leave an Inode pointing at a
 // wrong name.
 //

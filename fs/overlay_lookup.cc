@@ -16,7 +16,7 @@ namespace cfs {
 
 std::unique_ptr<Inode> DirView(const std::string& path, Resolved* r) {
   auto d = std::make_unique<Inode>(r->st.st_ino, S_IFDIR);
-  d->path = path;
+  d->name = path;
   d->dir_lowers = r->dir_lowers;
   if (r->upper.valid()) d->upper = ::dup(r->upper.get());
   return d;
@@ -48,7 +48,7 @@ int OverlayFs::ResolveInUpper(Inode* dir, int ufd, const std::string& name,
   if (S_ISDIR(st.st_mode)) {
     char v[4];
     ssize_t n = ::getxattr(ProcPath(fd).c_str(), kOverlayOpaqueXattr, v, sizeof v);
-    if (!(n == 1 && v[0] == 'y')) MergeBelow(dir, JoinPath(dir->path, name), 0, r);
+    if (!(n == 1 && v[0] == 'y')) MergeBelow(dir, JoinPath(MergedPath(dir), name), 0, r);
     if (!r->dir_lowers.empty()) r->st.st_nlink = 1;  // as the kernel for merged dirs
   }
   return 0;
@@ -86,13 +86,11 @@ int OverlayFs::Resolve(Inode* dir, const std::string& name, Resolved* r) {
     }
     if (errno != ENOENT) return errno;
   }
-  return ResolveInLowers(dir, JoinPath(dir->path, name), r);
+  return ResolveInLowers(dir, JoinPath(MergedPath(dir), name), r);
 }
 
 Inode* OverlayFs::Hold(Inode* dir, const std::string& name, Resolved* r) {
-  Inode* n = table_.Remember(JoinPath(dir->path, name), r);
-  n->parent_ino.store(dir->ino);
-  return n;
+  return table_.Remember(dir, name, r);
 }
 
 int OverlayFs::Entry(Inode* n, fuse_entry_param* e, const struct stat* known) {
@@ -135,7 +133,7 @@ int OverlayFs::Lookup(Inode* parent, const std::string& name, fuse_entry_param* 
     }
   }
   WriterLock l(&ns_mu_);
-  LinkUp(n, JoinPath(parent->path, name));
+  LinkUp(n, JoinPath(MergedPath(parent), name));
   int err = Entry(n, e);
   if (err) Forget(n, 1);
   return err;

@@ -28,13 +28,14 @@ struct Resolved {
   struct stat st {};           // the topmost provider's attributes (st_ino mount-unique)
   UniqueFd upper;              // O_PATH fd when the name is in the upper dir
   int lower = -1;              // non-dir from a lower: which one
-  std::vector<uint16_t> dir_lowers;
+  LowerList dir_lowers;
   uint32_t lower_nlink = 1;
   bool whiteout_in_upper = false;  // the upper dir holds a whiteout for the name
 };
 
 // A view of a resolved directory at merged `path`, to resolve names below
-// it; not in the inode table. Takes a copy of r's upper fd.
+// it; not in the inode table (no parent: its name is `path`). Takes a copy
+// of r's upper fd.
 std::unique_ptr<Inode> DirView(const std::string& path, Resolved* r);
 
 }  // namespace cfs

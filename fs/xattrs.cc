@@ -13,7 +13,7 @@ namespace cfs {
 int OverlayFs::LowerXattrs(Inode* n, XattrList* out) {
   int l = ServingLower(n);
   if (l < 0) return ESTALE;
-  auto xs = lowers_[l]->Xattrs(n->path);
+  auto xs = lowers_[l]->Xattrs(MergedPath(n));
   if (!xs.ok()) return ToErrno(xs.status());
   *out = std::move(*xs);
   return 0;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "store/testing/temp_store.h"
 #include "tests/conformance/conformance_util.h"
 
 namespace cfs::lazy {
@@ -32,17 +33,11 @@ std::string Frame(const std::string& data) {
 
 // A layer of files cut into chunks, as zstd frames in a blob served by the
 // fake registry, with `gap` bytes of padding before chosen chunks.
-class LazyFetchTest : public ::testing::Test {
+class LazyFetchTest : public cfs::testing::TempStoreTest {
  protected:
+  LazyFetchTest() : TempStoreTest("store") {}
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "lazy-fetch-test-");
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tmp_ = std::move(*t);
-    StoreOptions so;
-    so.root = tmp_.path() + "/store";
-    auto s = Store::Open(so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
     opts_.tmp_dir = tmp_.path();
     opts_.max_gap = 1000;
     opts_.max_request = 35000;  // three frames of 10000 random bytes, not four
@@ -108,8 +103,6 @@ class LazyFetchTest : public ::testing::Test {
     return out;
   }
 
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
   LazyOptions opts_;
   std::string blob_;
   LayerToc toc_;

@@ -15,6 +15,7 @@
 #include "layer/zstd_chunked_reader.h"
 #include "registry/pull.h"
 #include "registry/push.h"
+#include "store/testing/temp_store.h"
 #include "tests/conformance/conformance_util.h"
 
 namespace cfs::lazy {
@@ -24,12 +25,11 @@ using conformance::FakeClient;
 using conformance::RandomBytes;
 using registry::testing::FakeTransport;
 
-class LazyPlanTest : public ::testing::Test {
+class LazyPlanTest : public cfs::testing::TempStoreTest {
  protected:
+  LazyPlanTest() : TempStoreTest(/*store_dir=*/"") {}
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "lazy-plan-test-");
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tmp_ = std::move(*t);
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
     // A two-layer image, pushed (zstd:chunked) to the fake registry.
     std::vector<std::map<std::string, std::string>> layers = {
         {{"etc/hello", "hello\n"}, {"bin/big", RandomBytes(3 << 19, 1)}},
@@ -76,14 +76,6 @@ class LazyPlanTest : public ::testing::Test {
     ASSERT_TRUE(pushed.ok()) << pushed.status().ToString();
   }
 
-  std::unique_ptr<Store> OpenStore(const std::string& name) {
-    StoreOptions so;
-    so.root = tmp_.path() + "/" + name;
-    auto s = Store::Open(so);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? std::move(*s) : nullptr;
-  }
-
   // The zstd:chunked positions of each layer, from the registry's manifest.
   std::vector<ChunkedPositions> Positions() {
     auto c = FakeClient(fake_);
@@ -109,7 +101,6 @@ class LazyPlanTest : public ::testing::Test {
     return out;
   }
 
-  TempDir tmp_;
   std::unique_ptr<Store> src_;
   ImageDetails want_;
   std::shared_ptr<FakeTransport> fake_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <thread>
 #include <utility>
@@ -148,7 +149,10 @@ Status ImageMount::Serve() {
                                 options_.record_profile
                           : "writing the profile failed: " + st.message());
   }
-  if (rc != 0) return Status::IOError("the FUSE session loop failed");
+  // rc is 0, -errno when the loop failed, or the number of the signal that
+  // ended it (libfuse's handlers record it): SIGTERM from the unmount watch,
+  // or a user's SIGINT/SIGTERM/SIGHUP. A signal is a clean stop.
+  if (rc < 0) return Status::IOError(std::string("the FUSE session loop failed: ") + std::strerror(-rc));
   return Status::Ok();
 }
 

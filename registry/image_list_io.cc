@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <functional>
+
 #include "base/io.h"
 #include "transport/archive_member.h"
 #include "store/work_dir.h"
@@ -97,6 +99,40 @@ Result<std::pair<std::string, std::string>> LayoutIndex(const std::string& dir, 
   return std::make_pair(bytes, it == hits[0].desc.annotations.end() ? std::string() : it->second);
 }
 
+// An image index to pull every platform of, from a registry or a layout.
+struct IndexToPull {
+  std::string what;       // the index, in messages
+  std::string bytes;      // the index as read
+  std::string list_name;  // the image list it becomes in the store
+  std::string source;     // recorded as the list's source
+};
+
+// Pulls each entry of the index that has a platform, with pull_one, then
+// records the list: the index kept byte for byte when every entry was
+// pulled, else an index of the pulled ones.
+Result<PullAllResult> PullEveryPlatform(
+    Store& store, const IndexToPull& index,
+    const std::function<Result<PullResult>(const Platform&)>& pull_one) {
+  ASSIGN_OR_RETURN(json j, oci::ParseJson(index.bytes, index.what));
+  ASSIGN_OR_RETURN(auto entries, oci::ParseIndex(j, index.what));
+  PullAllResult out;
+  std::vector<std::string> children;
+  bool all = true;
+  for (const auto& e : entries) {
+    if (!Pullable(e)) {
+      all = false;
+      continue;
+    }
+    ASSIGN_OR_RETURN(PullResult r, pull_one(e.platform));
+    children.push_back(r.image.summary.manifest_digest.ToString());
+    out.images.push_back(std::move(r));
+  }
+  if (children.empty()) return Status::NotFound(index.what + ": the index names no platform image");
+  ASSIGN_OR_RETURN(out.list, store.PutImageList(index.list_name, children, index.source,
+                                                all ? index.bytes : std::string()));
+  return out;
+}
+
 }  // namespace
 
 Result<PullAllResult> PullAllPlatforms(Store& store, const std::string& name,
@@ -105,40 +141,27 @@ Result<PullAllResult> PullAllPlatforms(Store& store, const std::string& name,
   ASSIGN_OR_RETURN(auto candidates, conf->Resolve(name));
   ASSIGN_OR_RETURN(ConnectedPull c, ConnectForRead(candidates, *conf, o.client_options, o.log));
   ASSIGN_OR_RETURN(FetchedManifest m, c.client->GetManifest(c.remote.repository, c.remote.ManifestRef()));
-  PullAllResult out;
   if (!IsIndexMediaType(m.media_type)) {
+    PullAllResult out;
     ASSIGN_OR_RETURN(PullResult one, PullFromRegistry(store, name, o));
     out.images.push_back(std::move(one));
     return out;
   }
   const std::string what = c.logical.ToString();
-  ASSIGN_OR_RETURN(json j, oci::ParseJson(m.bytes, what));
-  ASSIGN_OR_RETURN(auto entries, oci::ParseIndex(j, what));
   const std::string list_name = o.pull.as_name.empty() ? c.logical.LocalName() : o.pull.as_name;
   Reference pinned = c.remote;
   pinned.tag.clear();
   pinned.digest = m.digest;  // every platform from the index read above
-  std::vector<std::string> children;
-  bool all = true;
-  for (const auto& e : entries) {
-    if (!Pullable(e)) {
-      all = false;
-      continue;
-    }
+  auto pull_one = [&](const Platform& p) {
     PullFromRegistryOptions sub = o;
     sub.client = c.client;
-    sub.source = "docker://" + c.logical.ToString();
-    sub.pull.platform = e.platform;
+    sub.source = "docker://" + what;
+    sub.pull.platform = p;
     sub.pull.as_name = list_name;
-    if (o.log) o.log(what + ": pulling " + e.platform.ToString());
-    ASSIGN_OR_RETURN(PullResult r, PullFromRegistry(store, pinned.ToString(), sub));
-    children.push_back(r.image.summary.manifest_digest.ToString());
-    out.images.push_back(std::move(r));
-  }
-  if (children.empty()) return Status::NotFound(what + ": the index names no platform image");
-  ASSIGN_OR_RETURN(out.list, store.PutImageList(list_name, children, "docker://" + what,
-                                                all ? m.bytes : std::string()));
-  return out;
+    if (o.log) o.log(what + ": pulling " + p.ToString());
+    return PullFromRegistry(store, pinned.ToString(), sub);
+  };
+  return PullEveryPlatform(store, {what, m.bytes, list_name, "docker://" + what}, pull_one);
 }
 
 Result<Digest> PushImageList(Store& store, const ImageListDetails& list, Reference ref,
@@ -181,29 +204,16 @@ Result<PullAllResult> PullAllPlatformsLocal(Store& store, const std::string& src
   }
   ASSIGN_OR_RETURN(auto found, LayoutIndex(dir, ref.tag, src));
   const auto& [index, ref_name] = found;
-  ASSIGN_OR_RETURN(json j, oci::ParseJson(index, src));
-  ASSIGN_OR_RETURN(auto entries, oci::ParseIndex(j, src));
   std::string name = o.as_name;
   if (name.empty()) name = ref_name.find(':') != std::string::npos ? ref_name
                            : Basename(ref.path) + ":" + (ref.tag.empty() ? "latest" : ref.tag);
-  PullAllResult out;
-  std::vector<std::string> children;
-  bool all = true;
-  for (const auto& e : entries) {
-    if (!Pullable(e)) {
-      all = false;
-      continue;
-    }
+  auto pull_one = [&](const Platform& p) {
     PullOptions sub = o;
-    sub.platform = e.platform;
+    sub.platform = p;
     sub.as_name = name;
-    ASSIGN_OR_RETURN(PullResult r, store.Pull("oci:" + dir + (ref_name.empty() ? "" : ":" + ref_name), sub));
-    children.push_back(r.image.summary.manifest_digest.ToString());
-    out.images.push_back(std::move(r));
-  }
-  if (children.empty()) return Status::NotFound(src + ": the index names no platform image");
-  ASSIGN_OR_RETURN(out.list, store.PutImageList(name, children, src, all ? index : std::string()));
-  return out;
+    return store.Pull("oci:" + dir + (ref_name.empty() ? "" : ":" + ref_name), sub);
+  };
+  return PullEveryPlatform(store, {src, index, name, src}, pull_one);
 }
 
 namespace {

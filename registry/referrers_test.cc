@@ -9,6 +9,7 @@
 
 #include "base/io.h"
 #include "registry/testing/fake_transport.h"
+#include "store/testing/temp_store.h"
 
 namespace cfs::registry {
 namespace {
@@ -19,17 +20,10 @@ using testing::FakeTransport;
 constexpr const char* kRepo = "team/app";
 constexpr const char* kSpdx = "application/spdx+json";
 
-class ReferrersTest : public ::testing::Test {
+class ReferrersTest : public cfs::testing::TempStoreTest {
  protected:
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "referrers-test-");
-    ASSERT_TRUE(t.ok());
-    tmp_ = std::move(*t);
-    StoreOptions so;
-    so.root = tmp_.path() + "/root";
-    auto s = Store::Open(so);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
     ASSERT_TRUE(MakeDirs(tmp_.path() + "/layer", 0755).ok());
     std::ofstream(tmp_.path() + "/layer/file") << "data\n";
     auto l = store_->ImportDirLayer(tmp_.path() + "/layer", nullptr);
@@ -62,8 +56,6 @@ class ReferrersTest : public ::testing::Test {
     return i ? json::parse(*i) : json();
   }
 
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
   ImageDetails image_;
   std::shared_ptr<FakeTransport> fake_ = std::make_shared<FakeTransport>();
   std::unique_ptr<Client> client_;

@@ -7,8 +7,6 @@
 // opaque directories (trusted.overlay.opaque="y") get a ".wh..wh..opq"
 // entry; trusted.overlay.* xattrs are dropped; hard links stay links. With
 // `remove`, the tree is removed as it is archived, on a third thread.
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -26,6 +24,7 @@
 #include "layer_import.h"
 #include "store_impl.h"
 #include "layer/whiteouts.h"
+#include "transport/archive_handles.h"
 
 namespace cfs {
 
@@ -84,13 +83,6 @@ class BytePipe : public ByteSource {
   Status writer_status_;
 };
 
-struct ArchiveFree {
-  void operator()(struct archive* a) const { archive_write_free(a); }
-};
-struct EntryFree {
-  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
-};
-
 la_ssize_t PipeWrite(struct archive*, void* client, const void* buf, size_t n) {
   auto* p = static_cast<BytePipe*>(client);
   return p->Push(buf, n).ok() ? static_cast<la_ssize_t>(n) : -1;
@@ -129,8 +121,7 @@ class TreeWriter {
 
  private:
   Status Fail(const std::string& what) {
-    const char* m = archive_error_string(a_.get());
-    return Status::IOError(what + ": " + (m ? m : "libarchive error"), EIO);
+    return Status::IOError(what + ": " + ArchiveError(a_.get()), EIO);
   }
 
   // Xattrs of path, without trusted.overlay.*; sets *opaque.
@@ -172,7 +163,7 @@ class TreeWriter {
 
   // An empty regular file: whiteouts and opaque markers.
   Status Marker(const std::string& rel, const struct stat& st) {
-    std::unique_ptr<struct archive_entry, EntryFree> e(archive_entry_new());
+    ArchiveEntry e(archive_entry_new());
     archive_entry_set_pathname(e.get(), rel.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0);
@@ -195,7 +186,7 @@ class TreeWriter {
       if (remover_) remover_->Add(path, false);
       return Status::Ok();
     }
-    std::unique_ptr<struct archive_entry, EntryFree> e(archive_entry_new());
+    ArchiveEntry e(archive_entry_new());
     archive_entry_set_pathname(e.get(), rel.c_str());
     archive_entry_copy_stat(e.get(), &st);
     archive_entry_set_uname(e.get(), "");
@@ -258,7 +249,7 @@ class TreeWriter {
   std::string root_;
   BytePipe* out_;
   Remover* remover_;
-  std::unique_ptr<struct archive, ArchiveFree> a_;
+  ArchiveWriter a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::string buf_;
 };

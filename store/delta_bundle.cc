@@ -2,9 +2,6 @@
 // libarchive (delta_bundle.h; FORMAT.md "Delta bundles").
 #include "delta_bundle.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -13,6 +10,7 @@
 
 #include "base/coding.h"
 #include "base/io.h"
+#include "transport/archive_handles.h"
 
 namespace cfs {
 
@@ -27,21 +25,6 @@ constexpr uint64_t kMaxMetadataFile = 1ull << 30;  // one TOC of a huge layer
 constexpr uint64_t kMaxSmallFile = 64 << 10;       // headers and end markers
 constexpr uint32_t kMaxChunk = 64 << 20;
 constexpr size_t kRecordHead = 32 + 4 + 4;
-
-struct ArchiveReadFree {
-  void operator()(struct archive* a) const { archive_read_free(a); }
-};
-struct ArchiveWriteFree {
-  void operator()(struct archive* a) const { archive_write_free(a); }
-};
-struct ArchiveEntryFree {
-  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
-};
-
-std::string ArchiveError(struct archive* a) {
-  const char* m = archive_error_string(a);
-  return m ? m : "unknown libarchive error";
-}
 
 // The bytes a member of n payload bytes takes in a ustar archive.
 uint64_t EntryCost(uint64_t n) { return kBlock + (n + kBlock - 1) / kBlock * kBlock; }
@@ -82,7 +65,7 @@ class DeltaVolumeWriter {
   }
 
   Status Put(const std::string& name, std::string_view data) {
-    std::unique_ptr<struct archive_entry, ArchiveEntryFree> e(archive_entry_new());
+    ArchiveEntry e(archive_entry_new());
     archive_entry_set_pathname(e.get(), name.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
@@ -123,7 +106,7 @@ class DeltaVolumeWriter {
   std::string path_;
   size_t number_;
   std::unique_ptr<AtomicFileSink> sink_;
-  std::unique_ptr<struct archive, ArchiveWriteFree> a_;
+  ArchiveWriter a_;
   Status sink_status_;
   uint64_t used_ = 0, chunks_ = 0;
 };
@@ -225,8 +208,6 @@ Result<std::vector<std::string>> DeltaBundleWriter::Finish() {
 
 namespace {
 
-using ArchivePtr = std::unique_ptr<struct archive, ArchiveReadFree>;
-
 // One volume being read.
 class VolumeReader {
  public:
@@ -272,7 +253,7 @@ class VolumeReader {
 
  private:
   std::string path_;
-  ArchivePtr a_;
+  ArchiveReader a_;
 };
 
 struct VolumeHead {

@@ -11,6 +11,7 @@
 
 #include "base/io.h"
 #include "store/store.h"
+#include "store/testing/temp_store.h"
 
 namespace cfs {
 namespace {
@@ -34,14 +35,14 @@ uint64_t FileSize(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
-class DeltaTest : public ::testing::Test {
+// Two stores, a_ (the sender) and b_ (the receiver).
+class DeltaTest : public testing::TempStoreTest {
  protected:
+  DeltaTest() : TempStoreTest(/*store_dir=*/"") {}
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "delta-test-");
-    ASSERT_TRUE(t.ok());
-    tmp_ = std::move(*t);
-    a_ = Open("a");
-    b_ = Open("b");
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
+    a_ = OpenStore("a");
+    b_ = OpenStore("b");
     // OLD: a base layer and a 4 MiB binary; NEW: the same base, the binary
     // with 1 MiB changed in its middle.
     std::string bin = Random(4 << 20, 7);
@@ -55,16 +56,6 @@ class DeltaTest : public ::testing::Test {
     ASSERT_TRUE(a_->Save({"app:v1"}, Path("v1.tar"), PushOptions{}).ok());
     auto r = b_->Load(Path("v1.tar"), PullOptions{});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-  }
-
-  std::string Path(const std::string& rel) const { return tmp_.path() + "/" + rel; }
-
-  std::unique_ptr<Store> Open(const std::string& name) {
-    StoreOptions o;
-    o.root = Path(name);
-    auto s = Store::Open(o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? std::move(*s) : nullptr;
   }
 
   Digest Layer(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files) {
@@ -100,7 +91,6 @@ class DeltaTest : public ::testing::Test {
     EXPECT_TRUE(f->problems.empty());
   }
 
-  TempDir tmp_;
   std::unique_ptr<Store> a_, b_;
 };
 
@@ -143,7 +133,7 @@ TEST_F(DeltaTest, RoundTripKeepsEveryDigestAndSendsOnlyWhatTheBaseLacks) {
 
 TEST_F(DeltaTest, AStoreWithoutTheBaseRefusesItByName) {
   DeltaSaveReport rep = MustSave();
-  auto c = Open("c");
+  auto c = OpenStore("c");
   auto r = c->LoadDelta(rep.files, PullOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("app:v1"), std::string::npos) << r.status().message();

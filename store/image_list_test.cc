@@ -7,6 +7,7 @@
 
 #include "base/io.h"
 #include "store/store.h"
+#include "store/testing/temp_store.h"
 #include "store_impl.h"
 
 namespace cfs {
@@ -14,19 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-class ImageListTest : public ::testing::Test {
+class ImageListTest : public testing::TempStoreTest {
  protected:
-  void SetUp() override {
-    auto t = TempDir::Create("/tmp", "image-list-test-");
-    ASSERT_TRUE(t.ok());
-    tmp_ = std::move(*t);
-    StoreOptions o;
-    o.root = tmp_.path() + "/root";
-    auto s = Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
   // An image of one layer holding /arch with `content`, its config naming
   // os/arch[/variant] of platform p. Returns its manifest digest.
   Digest Image(const std::string& name, const std::string& p, const std::string& content) {
@@ -58,8 +48,6 @@ class ImageListTest : public ::testing::Test {
     EXPECT_TRUE(f->problems.empty()) << f->problems[0];
   }
 
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
   int n_ = 0;
 };
 

@@ -277,6 +277,7 @@ Result<PullResult> ImagePull::Run(const std::string& source_desc, const std::str
   ASSIGN_OR_RETURN(auto w, impl_.Writer());
   RETURN_IF_ERROR(impl_.KeepReferrers(*w, img_.manifest_digest, &rec_));
   Index::Batch b;
+  RETURN_IF_ERROR(impl_.AddSourceReferrers(src_, img_.manifest_digest, &rec_, &b));
   b.Put(key::Blob(img_.manifest_digest), img_.manifest);
   b.Put(key::Blob(img_.config_digest), img_.config);
   b.Put(key::Image(img_.manifest_digest), rec_.ToJson());

@@ -1,4 +1,5 @@
-// Store::Push and Store::Save: images out of the store as OCI layouts.
+// Store::Push and Store::Save: images out of the store as OCI layouts, with
+// their referrers (referrers.cc ExportReferrers).
 #include "store_impl.h"
 
 namespace cfs {
@@ -111,6 +112,7 @@ Status Store::Push(const std::string& name, const std::string& dest, const PushO
   if (d.transport == "oci") {
     ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(d.path));
     ASSIGN_OR_RETURN(Descriptor written, impl_->ExportImage(*ix, m, *w, tag, o));
+    RETURN_IF_ERROR(impl_->ExportReferrers(*ix, m, *w, written));
     RETURN_IF_ERROR(w->Finish());
     if (manifest) *manifest = written.digest;
     return Status::Ok();
@@ -118,6 +120,7 @@ Status Store::Push(const std::string& name, const std::string& dest, const PushO
   ASSIGN_OR_RETURN(TempDir tmp, TempDir::Create(impl_->tmp_dir, "push-"));
   ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(tmp.path() + "/layout"));
   ASSIGN_OR_RETURN(Descriptor written, impl_->ExportImage(*ix, m, *w, tag, o));
+  RETURN_IF_ERROR(impl_->ExportReferrers(*ix, m, *w, written));
   RETURN_IF_ERROR(w->Finish());
   RETURN_IF_ERROR(WriteTarOfDir(w->dir(), d.path));
   if (manifest) *manifest = written.digest;
@@ -145,9 +148,10 @@ Status Store::Save(const std::vector<std::string>& names, const std::string& fil
   for (const auto& n : names) {
     ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, n));
     auto norm = NormalizeImageName(n);
-    RETURN_IF_ERROR(
-        impl_->ExportImage(*ix, m, *w, norm.ok() && norm->rfind("sha256:", 0) != 0 ? *norm : "", o)
-            .status());
+    ASSIGN_OR_RETURN(
+        Descriptor written,
+        impl_->ExportImage(*ix, m, *w, norm.ok() && norm->rfind("sha256:", 0) != 0 ? *norm : "", o));
+    RETURN_IF_ERROR(impl_->ExportReferrers(*ix, m, *w, written));
   }
   RETURN_IF_ERROR(w->Finish());
   return WriteTarOfDir(w->dir(), file);

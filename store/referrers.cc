@@ -78,6 +78,50 @@ Status Store::Impl::KeepReferrers(Index& ix, const Digest& manifest, ImageRecord
   return Status::Ok();
 }
 
+Status Store::Impl::AddSourceReferrers(ImageSourceReader& src, const Digest& manifest,
+                                       ImageRecord* rec, Index::Batch* b) {
+  ASSIGN_OR_RETURN(std::vector<SourceReferrer> found, src.Referrers(manifest));
+  auto& refs = rec->referrers;
+  for (const auto& s : found) {
+    Referrer r;
+    r.artifact_type = s.artifact_type;
+    r.manifest = Digest::Of(s.manifest);
+    r.blob = Digest::Of(s.blob);
+    r.blob_size = s.blob.size();
+    refs.erase(std::remove_if(refs.begin(), refs.end(),
+                              [&](const Referrer& x) { return x.artifact_type == r.artifact_type; }),
+               refs.end());
+    refs.push_back(r);
+    b->Put(key::Blob(r.blob), s.blob);
+    b->Put(key::Blob(Digest::Of(kEmptyConfig)), kEmptyConfig);
+    b->Put(key::Blob(r.manifest), s.manifest);
+  }
+  return Status::Ok();
+}
+
+Status Store::Impl::ExportReferrers(Index& ix, const Digest& manifest, ImageDestination& out,
+                                    const Descriptor& written) {
+  ASSIGN_OR_RETURN(ImageRecord rec, LoadRecord(ix, manifest));
+  for (const Referrer& r : rec.referrers) {
+    const std::string what = r.artifact_type + " artifact " + r.manifest.ToString();
+    ASSIGN_OR_RETURN(std::string stored, LoadBlob(ix, r.manifest));
+    ASSIGN_OR_RETURN(std::string blob, LoadBlob(ix, r.blob));
+    json m = json::parse(stored, nullptr, false);
+    if (!m.is_object()) return Status::Corruption(what + ": not a JSON object (run cimg fsck)");
+    m["subject"] = {{"mediaType", written.media_type},
+                    {"digest", written.digest.ToString()},
+                    {"size", written.size}};
+    const std::string bytes = m.dump();
+    Descriptor blob_desc{r.artifact_type, r.blob, r.blob_size, {}, ""};
+    RETURN_IF_ERROR(out.PutBlob(blob_desc, blob));
+    Descriptor config{kEmptyConfigMediaType, Digest::Of(kEmptyConfig), 2, {}, ""};
+    RETURN_IF_ERROR(out.PutBlob(config, kEmptyConfig));
+    Descriptor d{kOciManifest, Digest::Of(bytes), bytes.size(), {}, r.artifact_type};
+    RETURN_IF_ERROR(out.PutManifest(d, bytes, ""));
+  }
+  return Status::Ok();
+}
+
 Result<std::string> Store::ReadBlob(const Digest& d) {
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   ASSIGN_OR_RETURN(auto v, ix->Get(key::Blob(d)));

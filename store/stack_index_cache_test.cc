@@ -6,6 +6,7 @@
 #include "base/io.h"
 #include "store/image_stack.h"
 #include "store/store.h"
+#include "store/testing/temp_store.h"
 
 namespace cfs {
 namespace {
@@ -20,17 +21,10 @@ std::string Slurp(const std::string& path) {
   return r.ok() ? *r : std::string();
 }
 
-class StackIndexCacheTest : public ::testing::Test {
+class StackIndexCacheTest : public testing::TempStoreTest {
  protected:
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "stack-index-test-");
-    ASSERT_TRUE(t.ok());
-    tmp_ = std::move(*t);
-    StoreOptions o;
-    o.root = tmp_.path() + "/root";
-    auto s = Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
     a_ = Layer("a", {{"etc/hosts", "127.0.0.1 localhost\n"}, {"bin/sh", "#!sh\n"}});
     b_ = Layer("b", {{"etc/motd", "hi\n"}});
   }
@@ -56,8 +50,6 @@ class StackIndexCacheTest : public ::testing::Test {
     return StackIndexPath(*store_, *key);
   }
 
-  TempDir tmp_;
-  std::unique_ptr<Store> store_;
   std::vector<std::unique_ptr<Store::Lease>> leases_;
   Digest a_, b_;
 };

@@ -101,6 +101,11 @@ class Store::Impl {
   // keeps the artifacts attached to it: copies the stored record's
   // referrers into rec, if there is a record that decodes.
   Status KeepReferrers(Index& ix, const Digest& manifest, ImageRecord* rec);
+  // The artifacts the source keeps with the image it pulls (an OCI layout's
+  // referrers of manifest `manifest`): into rec, replacing one of the same
+  // artifact type, and their blobs into b (referrers.cc).
+  Status AddSourceReferrers(ImageSourceReader& src, const Digest& manifest, ImageRecord* rec,
+                            Index::Batch* b);
   Result<std::string> LoadBlob(Index& ix, const Digest& d);
   // Names pointing at a manifest.
   Result<std::vector<std::string>> NamesOf(Index& ix, const Digest& manifest);
@@ -110,6 +115,12 @@ class Store::Impl {
   // Writes one image (layers, config, then the manifest under tag).
   Result<Descriptor> ExportImage(Index& ix, const Digest& manifest, ImageDestination& out,
                                  const std::string& tag, const PushOptions& o);
+  // Writes the image's referrers (its attached artifacts) untagged, each
+  // with its subject rewritten to `written`, the manifest ExportImage wrote
+  // (referrers.cc). For OCI layouts: a registry gets them through the
+  // referrers API (registry/referrers.h).
+  Status ExportReferrers(Index& ix, const Digest& manifest, ImageDestination& out,
+                         const Descriptor& written);
 };
 
 

@@ -16,6 +16,7 @@
 #include "base/io.h"
 #include "chunkstore/chunk_store.h"
 #include "chunkstore/pack.h"  // white-box: the pack format
+#include "store/testing/temp_store.h"
 
 namespace cfs {
 namespace {
@@ -86,24 +87,14 @@ std::string MakeLayout(const std::string& tree, const std::string& dir) {
   return tar;
 }
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::TempStoreTest {
  protected:
   void SetUp() override {
-    auto t = TempDir::Create("/tmp", "store-test-");
-    ASSERT_TRUE(t.ok());
-    tmp_ = std::move(*t);
+    ASSERT_NO_FATAL_FAILURE(TempStoreTest::SetUp());
     Put(tmp_.path() + "/a/etc/hello", "hello\n");
     Put(tmp_.path() + "/a/bin/big", Random(3 << 20, 1));
     Put(tmp_.path() + "/a/bin/other", Random(700 << 10, 2));
     tar_a_ = MakeLayout(tmp_.path() + "/a", tmp_.path() + "/oci-a");
-    store_ = Open();
-  }
-  std::unique_ptr<Store> Open() {
-    StoreOptions o;
-    o.root = tmp_.path() + "/root";
-    auto s = Store::Open(o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return std::move(*s);
   }
   PullResult MustPull(Store& s, const std::string& dir, const std::string& as) {
     PullOptions o;
@@ -127,9 +118,7 @@ class StoreTest : public ::testing::Test {
     return std::stoull(Sh("du -sb " + tmp_.path() + "/root/packs | cut -f1"));
   }
 
-  TempDir tmp_;
   std::string tar_a_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTest, IngestAndReadBackByteForByte) {
@@ -362,7 +351,7 @@ TEST_F(StoreTest, AStoreWhoseIndexVanishedIsRefused) {
   EXPECT_NE(s.status().message().find("index"), std::string::npos) << s.status().message();
   EXPECT_FALSE(PathExists(root + "/index/CURRENT"));
   ASSERT_TRUE(Index::RestoreCurrent(root).ok());
-  store_ = Open();
+  store_ = OpenStore("root");
   auto f = store_->Fsck();
   ASSERT_TRUE(f.ok());
   EXPECT_TRUE(f->problems.empty());
@@ -382,7 +371,7 @@ TEST_F(StoreTest, ConcurrentWritersShareOneRoot) {
   std::vector<Status> results(4);
   for (int i = 0; i < 4; i++)
     threads.emplace_back([&, i] {
-      auto s = Open();  // each its own Store, as separate processes would
+      auto s = OpenStore("root");  // each its own Store, as separate processes would
       PullOptions o;
       o.as_name = "t:" + std::to_string(i);
       auto r = s->Pull("oci:" + dirs[i] + ":t", o);
@@ -482,6 +471,54 @@ TEST_F(StoreTest, ArtifactsLiveAndDieWithTheirImage) {
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->blobs_removed, 2u + 2u * 2u + 1u);  // manifest, config, 2 artifacts, the empty config
   EXPECT_TRUE(store_->ReadBlob(r2->blob).status().IsNotFound());
+}
+
+// An image's artifacts travel with it through oci:, oci-archive: and save as
+// untagged index.json entries with an artifactType and a subject (the
+// manifest written), and come back with a pull or load into another store.
+TEST_F(StoreTest, ArtifactsTravelThroughOciLayouts) {
+  MustPull(*store_, tmp_.path() + "/oci-a", "a:1");
+  ASSERT_TRUE(store_->AttachArtifact("a:1", "application/spdx+json", "{\"spdx\":1}").ok());
+  Digest written;
+  const std::string out = tmp_.path() + "/out";
+  ASSERT_TRUE(store_->Push("a:1", "oci:" + out + ":t", {}, &written).ok());
+  ASSERT_TRUE(store_->Push("a:1", "oci:" + out + ":t", {}, &written).ok());  // listed once still
+  std::ifstream f(out + "/index.json");
+  auto index = nlohmann::json::parse(f);
+  ASSERT_EQ(index["manifests"].size(), 2u) << index.dump();
+  const json& art = index["manifests"][1];
+  EXPECT_EQ(art["artifactType"], "application/spdx+json");
+  EXPECT_FALSE(art.contains("annotations"));  // no tag: not an image to pick
+  std::ifstream mf(out + "/blobs/sha256/" + art["digest"].get<std::string>().substr(7));
+  auto m = nlohmann::json::parse(mf);
+  EXPECT_EQ(m["subject"]["digest"], written.ToString());
+  ASSERT_TRUE(store_->Push("a:1", "oci-archive:" + tmp_.path() + "/out.tar:t", {}, nullptr).ok());
+  ASSERT_TRUE(store_->Save({"a:1"}, tmp_.path() + "/saved.tar", {}).ok());
+
+  StoreOptions o;
+  o.root = tmp_.path() + "/root2";
+  auto other = Store::Open(o);
+  ASSERT_TRUE(other.ok());
+  PullOptions po;
+  po.as_name = "b:1";
+  ASSERT_TRUE((*other)->Pull("oci:" + out, po).ok());  // the only image: the referrer is none
+  po.as_name = "c:1";
+  ASSERT_TRUE((*other)->Pull("oci-archive:" + tmp_.path() + "/out.tar", po).ok());
+  auto loaded = (*other)->Load(tmp_.path() + "/saved.tar", {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->size(), 1u);
+  for (const char* name : {"b:1", "c:1", "a:1"}) {
+    auto d = (*other)->Inspect(name);
+    ASSERT_TRUE(d.ok()) << name << ": " << d.status().ToString();
+    ASSERT_EQ(d->referrers.size(), 1u) << name;
+    EXPECT_EQ(d->referrers[0].artifact_type, "application/spdx+json");
+    EXPECT_EQ(*(*other)->ReadBlob(d->referrers[0].blob), "{\"spdx\":1}");
+    auto am = json::parse(*(*other)->ReadBlob(d->referrers[0].manifest));
+    EXPECT_EQ(am["subject"]["digest"], d->summary.manifest_digest.ToString()) << name;
+  }
+  auto fsck = (*other)->Fsck();
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_TRUE(fsck->problems.empty()) << fsck->problems[0];
 }
 
 }  // namespace

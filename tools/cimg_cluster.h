@@ -76,13 +76,15 @@ struct SshFlags {
 };
 
 struct RegistryFlags;
+class DeployFormat;
 
 // Makes sure the image is in the store: pulls registry references
 // (cimg_deploy.cc).
 void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlags& reg, bool quiet);
 
 // The per-host table (or JSON) of a deploy, upgrade or rollback (cimg_deploy.cc).
+// fmt: --format (tools/deploy_format.h), parsed before the deploy started.
 void PrintReport(const cfs::deploy::Clusterfile& cf, const cfs::deploy::DeployReport& r,
-                 double secs, bool as_json);
+                 double secs, const DeployFormat& fmt);
 
 }  // namespace cimg

@@ -107,9 +107,10 @@ Status SignInRegistry(const SignFlags& f, const cfs::registry::sigstore::Private
                       const cfs::Digest& manifest);
 
 // cimg push of an image list (and cimg manifest push): each child, then the
-// index, to a registry (cimg_images.cc).
+// index, to a registry (cimg_images.cc). quiet: no summary line.
 void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::string& dest,
-              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile);
+              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile,
+              bool quiet);
 
 // The command groups of cimg, each in its own file (tools/cimg_*.cc). Flags
 // live as long as the process (static).

@@ -21,6 +21,7 @@
 #include "base/io.h"
 #include "tools/cimg_common.h"
 #include "tools/cimg_cluster.h"
+#include "tools/deploy_format.h"
 
 namespace cimg {
 
@@ -42,22 +43,17 @@ void EnsureImage(cfs::Store& store, const std::string& image, const RegistryFlag
   Must(cfs::registry::PullFromSource(store, image, po));
 }
 
-void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, bool as_json) {
-  uint64_t wire = 0, data = 0;
-  for (const auto& h : r.hosts) wire += h.wire_bytes, data += h.data_bytes;
-  if (as_json) {
-    nlohmann::json j;
-    j["Cluster"] = cf.name;
-    j["Image"] = cf.image;
-    j["Seconds"] = secs;
-    j["Hosts"] = nlohmann::json::array();
-    for (const auto& h : r.hosts)
-      j["Hosts"].push_back({{"IP", h.ip}, {"FilesSent", h.files_sent}, {"FilesRemoved", h.files_removed},
-                            {"FilesTotal", h.files_total}, {"DataBytes", h.data_bytes},
-                            {"WireBytes", h.wire_bytes}});
-    std::printf("%s\n", j.dump(2).c_str());
+void PrintReport(const dp::Clusterfile& cf, const dp::DeployReport& r, double secs, const DeployFormat& fmt) {
+  if (fmt.json()) {
+    std::printf("%s\n", DeployReportJson(cf.name, cf.image, r, secs).dump(2).c_str());
     return;
   }
+  if (!fmt.text()) {
+    std::fputs(Must(fmt.Render(DeployReportJson(cf.name, cf.image, r, secs))).c_str(), stdout);
+    return;
+  }
+  uint64_t wire = 0, data = 0;
+  for (const auto& h : r.hosts) wire += h.wire_bytes, data += h.data_bytes;
   std::printf("%-20s %14s %8s %10s %10s\n", "HOST", "SENT/ENTRIES", "REMOVED", "DATA", "WIRE");
   for (const auto& h : r.hosts)
     std::printf("%-20s %14s %8llu %10s %10s\n", h.ip.c_str(),
@@ -113,7 +109,7 @@ struct HostFlags {
 };
 
 
-void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, bool as_json) {
+void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o, const DeployFormat& fmt) {
   const std::string dir = ClustersDir(store);
   o.cluster_dir = dir + "/" + cf.name;  // the built-in registry's CA is kept there
   bool saved = false;
@@ -138,7 +134,7 @@ void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o
   auto r = Must(std::move(deployed));
   state("deployed", "");
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  PrintReport(cf, r, secs, as_json);
+  PrintReport(cf, r, secs, fmt);
 }
 
 // cimg deploy --dry-run (and scale-up's): the plan printed, nothing changed
@@ -146,12 +142,13 @@ void RunDeploy(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o
 // --prune-hosts would clean first. Exits 1 after printing the plan when a
 // deploy would stop (a host of another platform).
 void RunDryRun(cfs::Store& store, const dp::Clusterfile& cf, dp::DeployOptions o,
-               const std::vector<std::string>& prune, bool as_json) {
+               const std::vector<std::string>& prune, const DeployFormat& fmt) {
   o.on_connected = nullptr;
   o.progress = nullptr;
   auto plan = Must(dp::PlanDeploy(store, cf, o));
   plan.prune = prune;
-  std::string out = as_json ? dp::FormatPlanJson(plan) : dp::FormatPlanText(plan);
+  std::string out = fmt.text() ? dp::FormatPlanText(plan) : dp::FormatPlanJson(plan);
+  if (!fmt.text() && !fmt.json()) out = Must(fmt.Render(nlohmann::json::parse(out)));
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   if (!plan.refusal.empty()) Fail(Status::Invalid(plan.refusal));
@@ -244,21 +241,28 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
   deploy->add_flag("--dry-run", f.dry_run,
                    "Print the plan (per host: files to send and remove, bytes, steps pending and "
                    "done; the relay trees) after connecting to every host; change nothing");
-  deploy->add_option("--format", f.format, "Report (or plan) format: table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  deploy->add_option("--format", f.format,
+                     "Report (or plan) format: table (default), json, or a Go template run on each "
+                     "host ('table TEMPLATE' adds a header row); fields below");
   deploy->add_option("--record-profile", f.record_profile,
                      "Write the files master0 read during the steps that ran, in order, to FILE "
                      "(a bring-up profile for `cimg profile attach`)");
   deploy->footer(
-      "Examples:\n"
+      std::string(kReportFormatHelp) + "\n" + kPlanFormatHelp +
+      "\nExamples:\n"
       "  cimg deploy -f Clusterfile      # kind: Application documents choose the apps and their config\n"
       "  cimg deploy demo/app:1 --masters 10.0.0.2 --nodes 10.0.0.3 -i ~/.ssh/id_ed25519 \\\n"
       "      --apps calico,nginx\n"
       "  cimg deploy -f Clusterfile --dry-run              # what a deploy would send and run\n"
       "  cimg deploy -f Clusterfile --dry-run --fanout 2 --format json\n"
+      "  cimg deploy -f Clusterfile --format 'table {{.IP}} {{.FilesSent}} {{.WireBytes}}'\n"
+      "  cimg deploy -f Clusterfile --dry-run --format '{{.IP}} {{.SendBytes}} {{.StepsPending}}'\n"
       "  cimg deploy -f Clusterfile --record-profile app.profile   # on a fresh cluster\n"
       "  cimg profile attach demo/app:1 app.profile  # lazy mounts of it fetch those files first\n");
   deploy->callback([&g, &quiet] {
+    // The template is checked first: a deploy never starts to fail on its format.
+    const auto fmt = Must(DeployFormat::Parse(
+        f.format, f.dry_run ? DeployFormat::Kind::kPlan : DeployFormat::Kind::kReport));
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));
     auto o = f.ssh.Options(quiet);
@@ -269,14 +273,14 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
       RequireStoredImage(*store, cf.image);
       dp::Clusterfile saved;
       auto prune = Must(dp::HostsToPrune(ClustersDir(*store), cf, f.prune_hosts, &saved));
-      return RunDryRun(*store, cf, o, prune, f.format == "json");
+      return RunDryRun(*store, cf, o, prune, fmt);
     }
     EnsureImage(*store, cf.image, f.reg, quiet);
     o.progress = StderrProgress(quiet);
     Must(dp::CheckDroppedHosts(ClustersDir(*store), cf, f.prune_hosts, o));
     cfs::ReadProfile profile;
     if (!f.record_profile.empty()) o.record_profile = &profile;
-    RunDeploy(*store, cf, o, f.format == "json");
+    RunDeploy(*store, cf, o, fmt);
     if (!f.record_profile.empty()) WriteDeployProfile(profile, f.record_profile);
   });
 }
@@ -311,7 +315,9 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   auto* up = app.add_subcommand("scale-up", "Add hosts to a deployed cluster");
   up->footer("Examples:\n"
       "  cimg scale-up my-cluster --nodes 10.0.0.5\n"
-      "  cimg scale-up my-cluster --nodes 10.0.0.5 --dry-run   # what it would send and run");
+      "  cimg scale-up my-cluster --nodes 10.0.0.5 --dry-run   # what it would send and run\n"
+      "  cimg scale-up my-cluster --nodes 10.0.0.5 --dry-run --format '{{.IP}} {{.FilesToSend}}'\n\n" +
+      std::string(kReportFormatHelp) + "\n" + kPlanFormatHelp);
   static std::string name, format;
   static HostFlags hosts;
   static SshFlags ssh;
@@ -323,11 +329,12 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
   up->add_flag("--dry-run", dry_run,
                "Print the plan of the deploy with the hosts added (as cimg deploy --dry-run); "
                "change nothing");
-  up->add_option("--format", format, "Plan format with --dry-run: table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  up->add_option("--format", format,
+                 "Report (or plan, with --dry-run) format: table (default), json, or a Go template "
+                 "run on each host, as cimg deploy's");
   up->callback([&g, &quiet] {
-    if (!format.empty() && !dry_run)
-      Fail(Status::Invalid("--format goes with --dry-run (scale-up prints no report)"));
+    const auto fmt = Must(
+        DeployFormat::Parse(format, dry_run ? DeployFormat::Kind::kPlan : DeployFormat::Kind::kReport));
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = Must(dp::LoadSavedCluster(ClustersDir(*store), name));
     auto groups = hosts.Groups();
@@ -335,9 +342,9 @@ void AddScaleUp(CLI::App& app, const Global& g, const bool& quiet) {
     for (auto& gr : groups) gr.ssh = hosts.Ssh();
     cf = Must(dp::WithHostsAdded(cf, groups));
     auto o = ssh.Options(quiet);
-    if (dry_run) return RunDryRun(*store, cf, o, {}, format == "json");
+    if (dry_run) return RunDryRun(*store, cf, o, {}, fmt);
     o.progress = StderrProgress(quiet);
-    RunDeploy(*store, cf, o, false);
+    RunDeploy(*store, cf, o, fmt);
   });
 }
 
@@ -361,6 +368,7 @@ void AddScaleDown(CLI::App& app, const Global& g, const bool& quiet) {
     dp::Clusterfile smaller = Must(dp::WithHostsRemoved(cf, ips));
     Must(dp::Delete(cf, ips, ssh.Options(quiet)));
     Must(dp::SaveCluster(ClustersDir(*store), smaller));
+    Must(dp::RefreshRegistryMirrors(smaller, ssh.Options(quiet)));
     std::printf("cluster %s: removed %zu hosts\n", cf.name.c_str(), ips.size());
   });
 }

@@ -225,15 +225,28 @@ void PushAttachedArtifacts(cfs::Store& store, const std::string& name, cfs::regi
 
 }  // namespace
 
+namespace {
+
+// The summary line of a list push (none with -q: podman's push -q prints
+// nothing but errors).
+void PrintListPushed(const cfs::ImageListDetails& list, const std::string& dest, const cfs::Digest& d,
+                     bool quiet) {
+  if (quiet) return;
+  std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
+              list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
+              list.children.size(), dest.c_str(), d.ToString().c_str());
+}
+
+}  // namespace
+
 // cimg push LIST / cimg manifest push: the children, then the index.
 void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::string& dest,
-              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile) {
+              const cfs::PushOptions& o, const RegistryFlags& reg, const std::string& digestfile,
+              bool quiet) {
   if (!cfs::registry::IsRegistryReference(dest)) {
     cfs::Digest d = Must(cfs::registry::PushImageListToLayout(store, list, dest, o));
     WriteDigestFile(digestfile, d);
-    std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
-                list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
-                list.children.size(), dest.c_str(), d.ToString().c_str());
+    PrintListPushed(list, dest, d, quiet);
     return;
   }
   auto ref = Must(cfs::registry::Reference::Parse(dest));
@@ -243,9 +256,7 @@ void PushList(cfs::Store& store, const cfs::ImageListDetails& list, const std::s
   po.push = o;
   cfs::Digest d = Must(cfs::registry::PushImageList(store, list, ref, po));
   WriteDigestFile(digestfile, d);
-  std::printf("Pushed image list %s (%zu platforms) to %s: %s\n",
-              list.names.empty() ? list.digest.ToString().c_str() : list.names[0].c_str(),
-              list.children.size(), ref.ToString().c_str(), d.ToString().c_str());
+  PrintListPushed(list, ref.ToString(), d, quiet);
 }
 
 namespace {
@@ -272,7 +283,10 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
       "  cimg push demo/app:1 oci-archive:/tmp/app.tar --compression gzip\n"
       "  cimg push demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile /tmp/app.digest\n"
       "  cimg push demo/app:1 quay.io/team/app:1 --sign-by-sigstore-private-key key.private \\\n"
-      "      --sign-passphrase-file pass.txt");
+      "      --sign-passphrase-file pass.txt\n"
+      "  cimg push -q demo/app:1 127.0.0.1:5000/app:1 --tls-verify=false --digestfile d  # prints nothing\n\n"
+      "-q (--quiet, before or after push) prints nothing but errors: no progress, no summary line\n"
+      "(use --digestfile for the digest).");
   push->callback([&] {
     auto store = Must(OpenStore(g));
     cfs::PushOptions o;
@@ -280,7 +294,7 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     o.progress = StderrProgress(quiet);
     std::string dest = push_dest.empty() ? push_name : push_dest;
     if (auto list = Must(store->InspectImageList(push_name))) {
-      return PushList(*store, *list, dest, o, push_reg, push_digestfile);
+      return PushList(*store, *list, dest, o, push_reg, push_digestfile, quiet);
     }
     if (!cfs::registry::IsRegistryReference(dest)) {
       if (!push_sign.key.empty())
@@ -288,7 +302,7 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
       cfs::Digest manifest;
       Must(store->Push(push_name, dest, o, &manifest));
       WriteDigestFile(push_digestfile, manifest);
-      std::printf("Pushed %s to %s\n", push_name.c_str(), dest.c_str());
+      if (!quiet) std::printf("Pushed %s to %s\n", push_name.c_str(), dest.c_str());
       return;
     }
     auto ref = Must(cfs::registry::Reference::Parse(dest));
@@ -303,6 +317,7 @@ void AddPushCommand(CLI::App& app, const Global& g, const bool& quiet) {
     if (key) Must(SignInRegistry(push_sign, *key, *po.client, ref, stats.manifest_digest));
     PushAttachedArtifacts(*store, push_name, *po.client, ref, stats.manifest_digest, quiet);
     WriteDigestFile(push_digestfile, stats.manifest_digest);
+    if (quiet) return;  // podman's push -q: nothing but errors
     std::printf("Pushed %s to %s: %llu blobs uploaded (%s), %llu already there, %llu mounted\n",
                 push_name.c_str(), ref.ToString().c_str(),
                 static_cast<unsigned long long>(stats.blobs_uploaded),

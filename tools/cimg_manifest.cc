@@ -115,7 +115,7 @@ void AddPush(CLI::App* m, const Global& g, const bool& quiet) {
     cfs::PushOptions o;
     o.compression = Must(cfs::ParseCompression(comp));
     o.progress = StderrProgress(quiet);
-    PushList(*store, l, dest.empty() ? list : dest, o, reg, digestfile);
+    PushList(*store, l, dest.empty() ? list : dest, o, reg, digestfile, quiet);
   });
 }
 

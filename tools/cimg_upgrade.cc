@@ -13,6 +13,7 @@
 #include "deploy/saved_cluster.h"
 #include "tools/cimg_cluster.h"
 #include "tools/cimg_common.h"
+#include "tools/deploy_format.h"
 
 namespace cimg {
 
@@ -80,6 +81,7 @@ dp::Clusterfile UpgradeClusterfile(const UpgradeFlags& f, const dp::Clusterfile&
 void RunUpgrade(const Global& g, const UpgradeFlags& f, bool quiet) {
   if (f.file.empty() == f.name.empty() || f.file.empty() == f.image.empty())
     Fail(cfs::Status::Invalid("give CLUSTER IMAGE, or -f Clusterfile with the new spec.image"));
+  const auto fmt = Must(DeployFormat::Parse(f.format, DeployFormat::Kind::kReport));
   auto store = Must(OpenStore(g));
   const std::string dir = ClustersDir(*store);
   std::string name = f.name;
@@ -110,8 +112,8 @@ void RunUpgrade(const Global& g, const UpgradeFlags& f, bool quiet) {
                               "; fix it and run cimg upgrade again (it resumes)"));
   SaveState(dir, name, dp::Finished(plan.state, std::time(nullptr)));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  PrintReport(cf, *r, secs, f.format == "json");
-  if (!plan.state.previous.empty() && f.format != "json")
+  PrintReport(cf, *r, secs, fmt);
+  if (!plan.state.previous.empty() && fmt.text())
     std::printf("previous image: %s (%s); cimg rollback %s returns to it\n",
                 plan.state.previous.name.c_str(), plan.state.previous.id.c_str(), name.c_str());
 }
@@ -128,8 +130,9 @@ void AddUpgrade(CLI::App& app, const Global& g, const bool& quiet) {
   f.ssh.Add(up);
   f.ssh.AddFanout(up);
   f.reg.Add(up);
-  up->add_option("--format", f.format, "Report format: table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  up->add_option("--format", f.format,
+                 "Report format: table (default), json, or a Go template run on each host (as "
+                 "cimg deploy's: {{.IP}} {{.FilesSent}} {{.WireBytes}} ...)");
   up->footer(
       "Sends each host only what changed of the rootfs, runs the image's and the Clusterfile's\n"
       "upgrade-host hooks (every host), kubeadm upgrade (apply on master0, node elsewhere) when\n"
@@ -139,7 +142,9 @@ void AddUpgrade(CLI::App& app, const Global& g, const bool& quiet) {
       "cimg rollback. A failed upgrade is resumed by running the same command again.\n\n"
       "Examples:\n"
       "  cimg upgrade my-cluster registry.example.com/k8s:v1.27.3\n"
-      "  cimg upgrade -f Clusterfile     # its spec.image is the new image\n");
+      "  cimg upgrade -f Clusterfile     # its spec.image is the new image\n"
+      "  cimg upgrade my-cluster demo/app:2 --format '{{.IP}} {{.FilesSent}} {{.DataBytes}}'\n\n" +
+      std::string(kReportFormatHelp));
   up->callback([&g, &quiet] { RunUpgrade(g, f, quiet); });
 }
 
@@ -165,6 +170,7 @@ dp::Clusterfile RollbackClusterfile(const std::string& dir, const dp::Clusterfil
 }
 
 void RunRollback(const Global& g, const RollbackFlags& f, bool quiet) {
+  const auto fmt = Must(DeployFormat::Parse(f.format, DeployFormat::Kind::kReport));
   auto store = Must(OpenStore(g));
   const std::string dir = ClustersDir(*store);
   const dp::Clusterfile now = Must(dp::LoadSavedCluster(dir, f.name));
@@ -194,7 +200,7 @@ void RunRollback(const Global& g, const RollbackFlags& f, bool quiet) {
   SaveState(dir, f.name, dp::Finished(plan.state, std::time(nullptr)));
   unlink(dp::PreviousClusterfile(dir, f.name).c_str());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  PrintReport(cf, *r, secs, f.format == "json");
+  PrintReport(cf, *r, secs, fmt);
 }
 
 void AddRollback(CLI::App& app, const Global& g, const bool& quiet) {
@@ -206,8 +212,9 @@ void AddRollback(CLI::App& app, const Global& g, const bool& quiet) {
                  "The previous image (its name, or a prefix of its ID or digest): checked, not "
                  "chosen; sealer's rollback takes one");
   f.ssh.Add(rb);
-  rb->add_option("--format", f.format, "Report format: table (default) or json")
-      ->check(CLI::IsMember({"table", "json"}));
+  rb->add_option("--format", f.format,
+                 "Report format: table (default), json, or a Go template run on each host (as "
+                 "cimg deploy's: {{.IP}} {{.FilesSent}} {{.WireBytes}} ...)");
   rb->footer(
       "Runs the rollback hooks of the image being left (and the Clusterfile's) on master0, then\n"
       "gives every host the previous image's rootfs exactly (what the upgrade added is removed),\n"
@@ -218,7 +225,9 @@ void AddRollback(CLI::App& app, const Global& g, const bool& quiet) {
       "Examples:\n"
       "  cimg rollback my-cluster\n"
       "  cimg rollback my-cluster registry.example.com/k8s:v1.26.6   # must be the previous "
-      "image\n");
+      "image\n"
+      "  cimg rollback my-cluster --format json\n\n" +
+      std::string(kReportFormatHelp));
   rb->callback([&g, &quiet] { RunRollback(g, f, quiet); });
 }
 

@@ -1,8 +1,6 @@
 // Image archives on disk: unpacking an oci-archive/docker-archive tar into a
 // directory without trusting its names, and packing an OCI layout directory
 // into a tar. Both go through libarchive.
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -12,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "transport/archive_handles.h"
 #include "transport/image_source.h"
 #include "image_source_internal.h"
 
@@ -19,23 +18,8 @@ namespace cfs {
 
 namespace {
 
-struct ArchiveReadFree {
-  void operator()(struct archive* a) const { archive_read_free(a); }
-};
-struct ArchiveWriteFree {
-  void operator()(struct archive* a) const { archive_write_free(a); }
-};
-struct ArchiveEntryFree {
-  void operator()(struct archive_entry* e) const { archive_entry_free(e); }
-};
-
 // Link chains longer than this are refused (a loop guard).
 constexpr int kMaxLinkDepth = 16;
-
-std::string ArchiveError(struct archive* a) {
-  const char* m = archive_error_string(a);
-  return m ? m : "unknown libarchive error";
-}
 
 // Joins path components, resolving "." and, when allow_up, ".." against
 // the components before it. Returns false when ".." is not allowed or
@@ -103,7 +87,7 @@ class Extractor {
       : archive_(std::move(archive)), dest_(std::move(dest)), what_("archive " + archive_) {}
 
   Status Run() {
-    std::unique_ptr<struct archive, ArchiveReadFree> a(archive_read_new());
+    ArchiveReader a(archive_read_new());
     if (!a) return Status::IOError("archive_read_new", ENOMEM);
     archive_read_support_filter_all(a.get());
     archive_read_support_format_tar(a.get());
@@ -278,7 +262,7 @@ la_ssize_t SinkWrite(struct archive*, void* client, const void* buf, size_t n) {
 
 Status WriteMember(struct archive* a, SinkClient* client, const std::string& dir,
                    const TreeEntry& t) {
-  std::unique_ptr<struct archive_entry, ArchiveEntryFree> e(archive_entry_new());
+  ArchiveEntry e(archive_entry_new());
   archive_entry_set_pathname(e.get(), t.rel.c_str());
   archive_entry_set_filetype(e.get(), t.is_dir ? AE_IFDIR : AE_IFREG);
   archive_entry_set_perm(e.get(), t.is_dir ? 0755 : 0644);
@@ -324,7 +308,7 @@ Status WriteTarOfDir(const std::string& dir, const std::string& path) {
 
   ASSIGN_OR_RETURN(auto sink, AtomicFileSink::Create(path));
   SinkClient client{sink.get(), Status::Ok()};
-  std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
+  ArchiveWriter a(archive_write_new());
   if (!a) return Status::IOError("archive_write_new", ENOMEM);
   if (archive_write_set_format_pax_restricted(a.get()) != ARCHIVE_OK ||
       archive_write_open(a.get(), &client, nullptr, SinkWrite, nullptr) != ARCHIVE_OK) {

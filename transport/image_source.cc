@@ -213,6 +213,7 @@ Result<std::vector<std::string>> LayoutTags(const std::string& dir, const std::s
   try {
     auto idx = nlohmann::json::parse(body);
     for (const auto& m : idx.at("manifests")) {
+      if (m.contains("artifactType")) continue;  // a referrer, loaded with its image
       std::string tag;
       if (m.contains("annotations"))
         tag = m["annotations"].value("org.opencontainers.image.ref.name", "");

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "transport/image_source.h"
 #include "base/io.h"
@@ -15,6 +16,14 @@ namespace cfs::oci {
 // kept alive as long as the reader: the unpacked archive dir lives in it.
 Result<std::unique_ptr<ImageSourceReader>> OpenOciLayoutReader(std::string dir, std::string tag,
                                                                std::string name, TempDir owned);
+
+// Whether an index.json entry is a referrer (an artifact manifest, listed
+// with its "artifactType"), not an image to pick.
+bool IsReferrerEntry(const Descriptor& d);
+// The artifacts in the layout at dir whose subject is `subject`
+// (oci_layout_referrers.cc); name is how messages call the source.
+Result<std::vector<SourceReferrer>> ReadLayoutReferrers(const std::string& dir, const std::string& name,
+                                                        const Digest& subject);
 
 // Reads an unpacked `docker save` archive in dir (manifest.json at its root).
 // selector picks an image: "" (the only one), "NAME:TAG" (a RepoTags entry)

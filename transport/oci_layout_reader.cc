@@ -42,6 +42,9 @@ class OciLayoutReader : public ImageSourceReader {
 
   Result<SourceImage> Resolve(const Platform& want) override;
   Result<std::unique_ptr<ByteSource>> OpenBlob(const Descriptor& d) override;
+  Result<std::vector<SourceReferrer>> Referrers(const Digest& subject) override {
+    return ReadLayoutReferrers(dir_, name_, subject);
+  }
   bool CanReadRanges() const override { return true; }
   Result<std::string> ReadBlobRange(const Descriptor& d, uint64_t offset,
                                     uint64_t length) override {
@@ -100,6 +103,8 @@ Result<IndexEntry> OciLayoutReader::ChooseTopLevel(const Platform& want) const {
   }
   ASSIGN_OR_RETURN(json j, ParseJson(*bytes, what));
   ASSIGN_OR_RETURN(std::vector<IndexEntry> entries, ParseIndex(j, what));
+  // Referrers (an SBOM kept with an image) are not images to choose.
+  std::erase_if(entries, [](const IndexEntry& e) { return IsReferrerEntry(e.desc); });
   if (entries.empty()) return Status::NotFound(what + ": lists no images");
 
   std::vector<IndexEntry> matches;

@@ -114,13 +114,12 @@ Result<Descriptor> OciLayoutWriter::PutBlobStream(const std::string& media_type,
 }
 
 void OciLayoutWriter::AddManifest(const Descriptor& manifest, const std::string& tag) {
-  if (!tag.empty()) {
-    for (auto& [d, t] : manifests_) {
-      if (t == tag) {
-        d = manifest;
-        return;
-      }
+  for (auto& [d, t] : manifests_) {
+    if (!tag.empty() && t == tag) {
+      d = manifest;
+      return;
     }
+    if (tag.empty() && t.empty() && d.digest == manifest.digest) return;  // listed once
   }
   manifests_.emplace_back(manifest, tag);
 }

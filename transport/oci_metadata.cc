@@ -96,6 +96,7 @@ Result<Descriptor> ParseDescriptor(const json& j, const std::string& what) {
   if (!size || !size->is_number_integer() || size->get<int64_t>() < 0)
     return Status::Invalid(what + ": descriptor " + digest + " without a valid \"size\"");
   d.size = size->get<uint64_t>();
+  ASSIGN_OR_RETURN(d.artifact_type, OptionalString(j, "artifactType", what));
   if (const json* ann = Member(j, "annotations"); ann && !ann->is_null()) {
     if (!ann->is_object()) return Status::Invalid(what + ": \"annotations\" is not an object");
     for (const auto& [k, v] : ann->items()) {
@@ -113,6 +114,7 @@ json DescriptorToJson(const Descriptor& d) {
   j["digest"] = d.digest.ToString();
   j["size"] = d.size;
   if (!d.annotations.empty()) j["annotations"] = d.annotations;
+  if (!d.artifact_type.empty()) j["artifactType"] = d.artifact_type;
   return j;
 }
 

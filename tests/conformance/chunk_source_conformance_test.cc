@@ -13,6 +13,7 @@
 #include "lazy/lazy_fetch.h"
 #include "layer/zstd_chunked_reader.h"
 #include "store/store.h"
+#include "store/testing/temp_store.h"
 #include "tests/conformance/conformance_util.h"
 
 namespace cfs::conformance {
@@ -64,9 +65,7 @@ Status ChunkWorld::Build() {
   md.size = man.size();
   RETURN_IF_ERROR(w->PutManifest(md, man, "t"));
   RETURN_IF_ERROR(w->Finish());
-  StoreOptions so;
-  so.root = tmp.path() + "/store";
-  ASSIGN_OR_RETURN(store, Store::Open(so));
+  ASSIGN_OR_RETURN(store, testing::OpenStoreAt(tmp.path() + "/store"));
   PullOptions po;
   po.as_name = "app:t";
   ASSIGN_OR_RETURN(PullResult pulled, store->Pull("oci:" + tmp.path() + "/layout:t", po));
@@ -103,9 +102,7 @@ Status ChunkWorld::PrepareRemote() {
   if (zlayer.toc.chunks != toc.chunks) return Status::Invalid("chunked TOC differs from the store's");
   fake = std::make_shared<FakeTransport>();
   fake->PutBlob(kRepo, blob);
-  StoreOptions so;
-  so.root = tmp.path() + "/empty-store";
-  ASSIGN_OR_RETURN(empty_store, Store::Open(so));
+  ASSIGN_OR_RETURN(empty_store, testing::OpenStoreAt(tmp.path() + "/empty-store"));
   return Status::Ok();
 }
 

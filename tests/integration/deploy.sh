@@ -29,13 +29,9 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter skopeo docker-registry python3 curl
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup dep 210 3 skopeo docker-registry python3 curl
 source "$(dirname "$0")/registry_lib.sh"
-cfs_setup
-
-nodes_up dep 210 3
-M0=$NODE_IP_1 N1=$NODE_IP_2 N2=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
 
 # ----------------------------------------------------------------- 1. image
 log "1. the cluster image"

@@ -6,14 +6,18 @@
 #     rootfs (registry/ the master only), every recorded step is pending;
 #     afterwards each node's upper dirs hash the same as before (sshd's own
 #     login records aside) and `cimg clusters` shows nothing new; the
-#     IMAGE --masters form plans the same;
+#     IMAGE --masters form plans the same; --format TEMPLATE prints one line
+#     a host with the JSON's values, `table TEMPLATE` a header, and an
+#     unknown field is refused before any host is reached (nothing printed);
 #  2. --fanout 2: the nodes' shared stream (17 MB) is relayed, here -> node2
 #     -> node3, and every host appears exactly once in the trees; --fanout 0:
 #     each from here;
 #  3. a wrong host key fails the dry run with the one-line error a deploy
 #     gives;
 #  4. after a real deploy: nothing to send, nothing to remove, no step
-#     pending (the built-in registry start is listed as not recorded);
+#     pending (the built-in registry start is listed as not recorded); a
+#     deploy with an unknown --format field is refused before it changes
+#     anything, and a deploy's --format TEMPLATE prints one line a host;
 #  5. after one file of the image changed (rebuilt as :2): exactly that file
 #     and its byte count on each host, the per-image steps (init.sh, the
 #     plugin, the CMD) pending with the old image recorded, kubeadm init and
@@ -29,12 +33,8 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter zstd
-cfs_setup
-
-nodes_up dry 220 3
-M0=$NODE_IP_1 N1=$NODE_IP_2 N2=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup dry 220 3 zstd
 
 # ----------------------------------------------------------------- image
 log "the cluster image"
@@ -160,6 +160,25 @@ grep -F "    + f     17000000 data/big" "$T/plan.txt" >/dev/null || fail "text p
 grep -F "host $N2 (node, x86_64, runs linux/amd64)" "$T/plan.txt" >/dev/null || fail "text plan: no head for $N2"
 grep -F "    pending  kubeadm join" "$T/plan.txt" >/dev/null || fail "text plan: no pending kubeadm join"
 grep -F "nothing was changed" "$T/plan.txt" >/dev/null || fail "text plan: no summary line"
+# --format TEMPLATE: one line a host, the values of the JSON plan.
+"$CIMG" --root "$ROOT" deploy --dry-run -f "$T/Clusterfile" "${KH[@]}" \
+  --format '{{.IP}} {{.Role}} {{.FilesToSend}} {{.SendBytes}} {{.StepsPending}} {{len .Steps}} {{.Cluster}}' \
+  >"$T/plan.tmpl" 2>"$T/plan.err" || fail "deploy --dry-run --format TEMPLATE: $(tail -5 "$T/plan.err")"
+assert_eq "$(pj "'\n'.join('%s %s %d %d %d %d dc' % (h['IP'], h['Role'], h['Rootfs']['FilesToSend'], h['Rootfs']['SendBytes'], sum(s['State'] == 'pending' for s in h['Steps']), len(h['Steps'])) for h in j['Hosts'])")" \
+  "$(cat "$T/plan.tmpl")" "dry run --format TEMPLATE"
+"$CIMG" --root "$ROOT" deploy --dry-run -f "$T/Clusterfile" "${KH[@]}" --format 'table {{.IP}} {{.StepsPending}}' \
+  >"$T/plan.tmpl" 2>"$T/plan.err" || fail "deploy --dry-run --format 'table ...': $(tail -5 "$T/plan.err")"
+# (columns as podman aligns them: the widest cell plus two, at least 12)
+assert_eq "$(pj "(lambda w: '|'.join(['IP'.ljust(w) + 'STEPS PENDING'] + [h['IP'].ljust(w) + str(sum(s['State'] == 'pending' for s in h['Steps'])) for h in j['Hosts']]))(max(12, 2 + max(len(h['IP']) for h in j['Hosts'])))")" \
+  "$(tr '\n' '|' <"$T/plan.tmpl" | sed 's/|$//')" "dry run --format 'table TEMPLATE'"
+# An unknown field: refused before any host is reached, nothing printed.
+rc=0
+"$CIMG" --root "$ROOT" deploy --dry-run -f "$T/Clusterfile" "${KH[@]}" --format '{{.IP}} {{.Bytes}}' \
+  >"$T/bad.out" 2>"$T/bad.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "dry run with an unknown --format field: exit $rc"
+assert_eq 'cimg: --format: format:1:11: executing "format" at <.Bytes>: map has no entry for key "Bytes"' \
+  "$(cat "$T/bad.err")" "unknown --format field"
+[[ ! -s "$T/bad.out" ]] || fail "a refused --format printed: $(head -3 "$T/bad.out")"
 # The IMAGE --masters form: the same plan.
 dry test/dry:1 -n dc --masters "$M0" --nodes "$N1,$N2" -i "$NODE_KEY"
 assert_eq "True True True" "$(pj "' '.join(str(h['Rootfs']['FilesToSend'] == h['Rootfs']['FilesTotal'] > 0) for h in j['Hosts'])")" "IMAGE form: everything new"
@@ -197,10 +216,24 @@ ci deploy -f "$T/Clusterfile" "${KH[@]}" >"$T/deploy1.out" 2>"$T/deploy1.err" ||
 # (the listing sees a deploy's changes: each node's line differs)
 nodes_state >"$T/nodes.after"
 assert_eq "0" "$(sort "$T/nodes.before" "$T/nodes.after" | uniq -d | wc -l)" "nodes unchanged by a real deploy"
+# A deploy whose --format names a field the report lacks changes nothing.
+clusters_state >"$T/clusters.before"
+rc=0
+ci deploy -f "$T/Clusterfile" "${KH[@]}" --format '{{.IP}} {{.Host}}' >"$T/bad.out" 2>"$T/bad.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "deploy with an unknown --format field: exit $rc"
+grep -F 'cimg: --format: format:1:11: executing "format" at <.Host>: map has no entry for key "Host"' "$T/bad.err" >/dev/null ||
+  fail "deploy with an unknown --format field: $(cat "$T/bad.err")"
+[[ ! -s "$T/bad.out" ]] || fail "a refused deploy printed: $(head -3 "$T/bad.out")"
+nodes_state >"$T/nodes.refused"
+clusters_state >"$T/clusters.after"
+diff "$T/nodes.after" "$T/nodes.refused" >/dev/null || fail "a deploy refused for its --format changed a node"
+diff "$T/clusters.before" "$T/clusters.after" >/dev/null || fail "a deploy refused for its --format changed the saved clusters"
 t0=$(date +%s%N)
 dry -f "$T/Clusterfile"
 t1=$(date +%s%N)
-ci deploy -f "$T/Clusterfile" "${KH[@]}" >"$T/deploy2.out" 2>"$T/deploy2.err" || fail "re-deploy: $(tail -20 "$T/deploy2.err")"
+ci deploy -f "$T/Clusterfile" "${KH[@]}" --format '{{.IP}} {{.FilesSent}} {{.FilesRemoved}} {{.Cluster}}' \
+  >"$T/deploy2.out" 2>"$T/deploy2.err" || fail "re-deploy: $(tail -20 "$T/deploy2.err")"
+assert_eq "$M0 0 0 dc|$N1 0 0 dc|$N2 0 0 dc" "$(tr '\n' '|' <"$T/deploy2.out" | sed 's/|$//')" "a no-op deploy's --format TEMPLATE"
 log "4. a dry run of the deployed cluster: $(((t1 - t0) / 2000000)) ms (of two: json, text); a no-op deploy: $((($(date +%s%N) - t1) / 1000000)) ms"
 assert_eq "0 0 0 0" "$(pj "' '.join(str(j['Totals'][k]) for k in ['FilesToSend', 'FilesToRemove', 'StepsPending', 'BytesToHosts'])")" "nothing to do after a deploy"
 assert_eq "1" "$(pj "j['Totals']['StepsNotRecorded']")" "steps not recorded (the registry's start)"
@@ -260,6 +293,10 @@ assert_eq "$M0:0:0 $N1:0:0 $N2:$(pj "j['Hosts'][2]['Rootfs']['FilesTotal']"):4" 
   "$(pj "' '.join(h['IP'] + ':' + str(h['Rootfs']['FilesToSend']) + ':' + str(sum(s['State'] == 'pending' for s in h['Steps'])) for h in j['Hosts'])")" \
   "scale-up plan: only the new host gets files (and its init.sh, plugin, /etc/hosts, join)"
 assert_eq "kubeadm join:pending" "$(pj "' '.join(s['What'] + ':' + s['State'] for s in j['Hosts'][2]['Steps'] if s['What'].startswith('kubeadm'))")" "the new host joins"
+"$CIMG" --root "$ROOT" scale-up dc --nodes "$N2" -i "$NODE_KEY" --dry-run --format '{{.IP}}:{{.FilesToSend}}:{{.StepsPending}}' \
+  "${KH[@]}" >"$T/plan.tmpl" 2>"$T/plan.err" || fail "scale-up --dry-run --format TEMPLATE: $(tail -5 "$T/plan.err")"
+assert_eq "$M0:0:0 $N1:0:0 $N2:$(pj "j['Hosts'][2]['Rootfs']['FilesTotal']"):4" "$(tr '\n' ' ' <"$T/plan.tmpl" | sed 's/ $//')" \
+  "scale-up --dry-run --format TEMPLATE"
 cmp -s "$T/saved.before" "$ROOT/clusters/dc/Clusterfile" || fail "scale-up --dry-run changed the saved Clusterfile"
 
 # ------------------------------------------- 8. a host of another platform

@@ -23,13 +23,8 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter python3 tar
-cfs_setup
-
-nodes_up dedge 212 3
-M0=$NODE_IP_1 N1=$NODE_IP_2 N2=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
-np() { node_path "$1" "$2"; }
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup dedge 212 3 python3 tar
 
 # clusterfile NAME IMAGE MASTER NODES...: root by key, no env.
 clusterfile() {

@@ -21,12 +21,8 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter zstd
-cfs_setup
-
-nodes_up fan 216 5
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
-np() { node_path "$1" "$2"; }
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup fan 216 5 zstd
 dep() { "$CIMG" --root "$ROOT" deploy "$@" "${KH[@]}"; }
 tx() { cat "/sys/class/net/$NODES_BRIDGE/statistics/tx_bytes"; }
 

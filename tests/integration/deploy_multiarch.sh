@@ -21,17 +21,14 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter zstd skopeo docker-registry curl
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup ma 223 3 zstd skopeo docker-registry curl
 source "$(dirname "$0")/registry_lib.sh"
-cfs_setup
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
 
 reg_start_plain ma
 R=$REG_MA_ADDR
-nodes_up ma 223 3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
-np() { node_path "$1" "$2"; }
 
 # fake_machine I MACHINE: `uname -m` on node I prints MACHINE (a wrapper in
 # /usr/local/bin, first on the PATH sshd gives root); everything else is the

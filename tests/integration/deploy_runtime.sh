@@ -21,17 +21,13 @@
 #     hosts.toml and credentials from every node, and the CA here.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter skopeo umoci docker-registry curl containerd ctr runc \
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup rt 222 3 skopeo umoci docker-registry curl containerd ctr runc \
   containerd-shim-runc-v2 busybox dpkg
 if ldd "$(command -v busybox)" >/dev/null 2>&1; then
   fail "busybox is dynamically linked: install busybox-static (the container has no libc)"
 fi
 source "$(dirname "$0")/registry_lib.sh"
-cfs_setup
-
-nodes_up rt 222 3
-M0=$NODE_IP_1
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
 DOMAIN=hub.rt.test PORT=5443 EP=hub.rt.test:5443 USER=rtuser
 PW=rt-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 REPO=$(cd "$(dirname "$0")/../.." && pwd)

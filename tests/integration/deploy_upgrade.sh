@@ -9,12 +9,15 @@
 #     plugins/hooks.yaml whose upgrade-host, upgrade and rollback hooks run
 #     scripts/hook.sh, which appends to /var/lib/cimg-test/hooks.log;
 #  2. deploy v1; every host's rootfs hashed;
-#  3. upgrade to v2: only the delta moves (data bytes a few KiB, wire bytes a
+#  3. an upgrade whose --format names a field the report lacks is refused
+#     before it starts (the cluster stays deployed);
+#     upgrade to v2: only the delta moves (data bytes a few KiB, wire bytes a
 #     small fraction of the first deploy's), the hooks ran in sealer's order
 #     on the right hosts (upgrade-host everywhere by name, kubeadm upgrade
 #     apply on master0 then upgrade node on the nodes, the upgrade hook on
 #     master0), cimg clusters shows v2 and v1 as previous;
-#  4. rollback: v2's rollback hook on master0, then every host's rootfs
+#  4. rollback (--format TEMPLATE: one line a host): v2's rollback hook on
+#     master0, then every host's rootfs
 #     hashes as after the fresh deploy of v1; the cluster is v1 again and
 #     has no previous image (a second rollback is refused);
 #  5. upgrade again (-f Clusterfile) with an upgrade-host hook failing on one
@@ -28,12 +31,8 @@
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
-it_setup ssh ssh-keygen ip nsenter python3
-cfs_setup
-
-nodes_up upg 221 3
-M0=$NODE_IP_1 N1=$NODE_IP_2 N2=$NODE_IP_3
-KH=(--known-hosts "$NODE_KNOWN_HOSTS")
+source "$(dirname "$0")/deploy_lib.sh"
+deploy_setup upg 221 3 python3
 RF=/var/lib/cimg/up/rootfs
 TL=/var/lib/cimg-test
 
@@ -171,6 +170,9 @@ state() { ci clusters --format '{{.Name}} {{.Image}} {{.Previous}} {{.State}}'; 
 assert_eq "up test/up:1 - deployed" "$(state)" "cimg clusters after deploy"
 
 # ------------------------------------------------------------ 3. upgrade
+# A --format field the report lacks: refused before the upgrade starts.
+expect_one_line_error 'map has no entry for key "Nope"' ci upgrade up test/up:2 "${KH[@]}" --format '{{.IP}} {{.Nope}}'
+assert_eq "up test/up:1 - deployed" "$(state)" "cimg clusters after an upgrade refused for its --format"
 "$CIMG" --root "$ROOT" upgrade up test/up:2 "${KH[@]}" --format json >"$T/up1.json" 2>"$T/up1.err" ||
   fail "upgrade: $(tail -20 "$T/up1.err")"
 for i in 1 2 3; do
@@ -215,8 +217,10 @@ assert_eq "3" "$(hooks 1 | wc -l)" "hooks after a re-run of a finished upgrade"
 
 # ------------------------------------------------------------ 4. rollback
 for i in 1 2 3; do node_exec $i sh -c ': >/var/lib/cimg-test/kubeadm.log'; done
-"$CIMG" --root "$ROOT" rollback up test/up:1 "${KH[@]}" >"$T/rb1.out" 2>"$T/rb1.err" ||
-  fail "rollback: $(tail -20 "$T/rb1.err")"
+"$CIMG" --root "$ROOT" rollback up test/up:1 "${KH[@]}" --format '{{.IP}} {{.Cluster}} {{.Image}}' \
+  >"$T/rb1.out" 2>"$T/rb1.err" || fail "rollback: $(tail -20 "$T/rb1.err")"
+assert_eq "$M0 up test/up:1|$N1 up test/up:1|$N2 up test/up:1" "$(tr '\n' '|' <"$T/rb1.out" | sed 's/|$//')" \
+  "rollback --format TEMPLATE: one line a host"
 for i in 1 2 3; do
   rootfs_listing $i >"$T/rb.rootfs.$i"
   diff -u "$T/v1.rootfs.$i" "$T/rb.rootfs.$i" >"$T/rb.diff.$i" ||

@@ -103,14 +103,14 @@ n=$(timeout 600 find "$M" | wc -l) || fail "find on the mount failed or hung"
 t_list=$(secs "$t0" "$(now)")
 assert_eq $((NFILES + NDIRS + 1)) "$n" "entries listed by find"
 rss_list=$(status VmRSS)
-log "find (every directory listed): $n entries in $t_list s; VmRSS $rss_list KiB, VmHWM $(status VmHWM) KiB"
+log "find (every directory listed): $n entries in $t_list s; VmRSS $rss_list KiB (RssAnon $(status RssAnon) KiB), VmHWM $(status VmHWM) KiB"
 
 t0=$(now)
 n=$(timeout 600 find "$M" -ls | wc -l) || fail "find -ls on the mount failed or hung"
 t_find=$(secs "$t0" "$(now)")
 assert_eq $((NFILES + NDIRS + 1)) "$n" "entries listed by find -ls"
 rss_find=$(status VmRSS)
-log "find -ls: $n entries in $t_find s; VmRSS $rss_find KiB, VmHWM $(status VmHWM) KiB"
+log "find -ls: $n entries in $t_find s; VmRSS $rss_find KiB (RssAnon $(status RssAnon) KiB), VmHWM $(status VmHWM) KiB"
 echo "clusterfs, $NFILES files / $NDIRS dirs: pull ${t_pull}s; mount ${t_mount}s (index mapped), ${t_mount1}s (index built by the mount); VmRSS after mount $((rss_mount / 1024)) MiB, after find $((rss_list / 1024)) MiB, after find -ls $((rss_find / 1024)) MiB"
 if [[ $READ_ALL == 0 ]]; then
   hwm=$(status VmHWM)

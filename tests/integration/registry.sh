@@ -57,6 +57,14 @@ timed_ok() {
   ELAPSED=$((ELAPSED / 10)).$((ELAPSED % 10))
 }
 
+# npush ROOT ARGS...: cimg push without -q, which prints nothing but errors:
+# its summary line is what push_counts reads.
+npush() {
+  local r=$1
+  shift
+  "$CIMG" --root "$r" push "$@"
+}
+
 # push_counts OUT: "Pushed NAME to REF: X blobs uploaded (SIZE), Y already there, Z mounted"
 push_counts() {
   [[ "$1" =~ Pushed\ .*\ to\ .*:\ ([0-9]+)\ blobs\ uploaded\ \(([^\)]*)\),\ ([0-9]+)\ already\ there,\ ([0-9]+)\ mounted ]] ||
@@ -285,7 +293,7 @@ P=$REG_PLAIN_ADDR
 log "1. push (zstd:chunked, zstd, gzip) to a plain registry; skopeo + umoci read it back"
 for comp in zstd:chunked zstd gzip; do
   tag=${comp/:/-}
-  run_ok "push app:1 --compression $comp" ci push app:1 "$P/test/app:$tag" --tls-verify=false --compression "$comp"
+  run_ok "push app:1 --compression $comp" npush "$ROOT" app:1 "$P/test/app:$tag" --tls-verify=false --compression "$comp"
   push_counts "$OUT"
   # first 2 layers + the config; then 2 new layers (each compression makes
   # different blobs), the config already there
@@ -310,14 +318,21 @@ for comp in zstd:chunked zstd gzip; do
 done
 # the default is zstd:chunked, and a default push to the zstd:chunked tag's
 # blobs finds them all there (HEAD)
-run_ok "push app:1 (default compression)" ci push app:1 "docker://$P/test/app:1" --tls-verify=false
+run_ok "push app:1 (default compression)" npush "$ROOT" app:1 "docker://$P/test/app:1" --tls-verify=false
 push_counts "$OUT"
 assert_eq "0 3 0" "$PUSH_UP $PUSH_THERE $PUSH_MOUNTED" "default push after the zstd:chunked one: uploaded, already there, mounted"
 assert_eq "$(reg_raw "$P/test/app:zstd-chunked" | json_get 'j["layers"]')" \
   "$(reg_raw "$P/test/app:1" | json_get 'j["layers"]')" "default compression is zstd:chunked (same layers)"
-run_ok "re-push app:1" ci push app:1 "$P/test/app:1" --tls-verify=false
+run_ok "re-push app:1" npush "$ROOT" app:1 "$P/test/app:1" --tls-verify=false
 push_counts "$OUT"
 assert_eq "0 3 0" "$PUSH_UP $PUSH_THERE $PUSH_MOUNTED" "re-push: uploaded, already there, mounted"
+# push -q (before or after push) prints nothing but errors; --digestfile has the digest
+run_ok "push -q app:1" ci push -q app:1 "$P/test/app:q" --tls-verify=false --digestfile "$T/q.digest"
+assert_eq "" "$OUT" "push -q output"
+run_ok "cimg --quiet push app:1" "$CIMG" --root "$ROOT" --quiet push app:1 "$P/test/app:q2" --tls-verify=false
+assert_eq "" "$OUT" "cimg --quiet push output"
+assert_eq "$(skopeo_ inspect --tls-verify=false "docker://$P/test/app:q" | json_get 'j["Digest"]')" "$(cat "$T/q.digest")" \
+  "push -q --digestfile: the manifest digest"
 
 log "1. pull into a fresh store, mount, push to another repository (cross-repo mount)"
 R2=$T/root-pulled
@@ -326,7 +341,7 @@ pull_counts "$OUT"
 assert_eq "0 2" "$PULL_STORED $PULL_PARTS" "fresh pull of zstd:chunked: layers already stored, fetched by parts"
 assert_eq "$APP_ID" "$(store_id "$R2" "$P/test/app:1")" "image ID after the pull"
 mount_compare "$R2" "$P/test/app:1" "$A" "mount of the image pulled by parts vs umoci unpack of the source"
-run_ok "push of the pulled image to $P/other/app:1" cir "$R2" push "$P/test/app:1" "$P/other/app:1" --tls-verify=false
+run_ok "push of the pulled image to $P/other/app:1" npush "$R2" "$P/test/app:1" "$P/other/app:1" --tls-verify=false
 push_counts "$OUT"
 ((PUSH_MOUNTED >= 2)) || fail "push to a second repository of the same registry mounted $PUSH_MOUNTED blobs, expected both layers mounted from test/app: $OUT"
 assert_eq 3 "$((PUSH_UP + PUSH_THERE + PUSH_MOUNTED))" "blobs accounted for in the cross-repo push"
@@ -666,7 +681,7 @@ head -c 40000000 /dev/urandom >"$T/huge/blob.bin"
 tar -C "$T/huge" -cf "$T/huge.tar" .
 oci_build "$T/oci-huge" t --compress none "$T/huge.tar" >/dev/null
 run_ok "pull the 40 MB image" ci pull "oci:$T/oci-huge:t" --as huge:1
-run_ok "push the 40 MB image (zstd:chunked, > 32 MiB: chunked upload)" ci push huge:1 "$P/huge/app:1" --tls-verify=false
+run_ok "push the 40 MB image (zstd:chunked, > 32 MiB: chunked upload)" npush "$ROOT" huge:1 "$P/huge/app:1" --tls-verify=false
 grep -q "1 blobs uploaded\|2 blobs uploaded" <<<"$OUT" || fail "push of huge:1: $OUT"
 rm -rf "$T/huge-gz" "$T/huge-bundle"
 skopeo_ copy -q --src-tls-verify=false --dest-compress-format gzip "docker://$P/huge/app:1" "oci:$T/huge-gz:t" ||

@@ -19,10 +19,16 @@
 #     entry per artifact;
 #     cimg sbom of the pushed image read from the registry (lazily, into an
 #     empty store) lists the same files and packages, with the pushed digest;
+#  4b. push to oci: and oci-archive:, save: each artifact is an untagged
+#     index.json entry with its artifactType, its manifest's subject the
+#     image's manifest as written there, its layer the SBOM; skopeo inspects
+#     and umoci unpacks the layout by its tag still; pull oci:, pull
+#     oci-archive: and load into empty stores bring both SBOMs back
+#     (sbom --attached prints them), fsck clean;
 #  5. gc keeps the artifacts while the image lives (fsck clean); rmi lets gc
 #     drop them (the blob count gc reports).
 source "$(dirname "$0")/lib.sh"
-it_setup docker-registry curl skopeo tar
+it_setup docker-registry curl skopeo umoci tar
 source "$(dirname "$0")/registry_lib.sh"
 cfs_setup
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -215,6 +221,46 @@ assert r["files"] == a["files"]
 assert r["packages"][1:] == a["packages"][1:]
 assert r["packages"][0]["versionInfo"] == sys.argv[3], r["packages"][0]
 PY
+
+log "4b. push to oci: and oci-archive:, save: the referrers in the layout"
+# gzip: umoci 0.4.7 (Debian 12) predates zstd
+ci push sb/app:1 "oci:$T/lay:app" --compression gzip --digestfile "$T/lay.digest" || fail "push oci:"
+LD=$(cat "$T/lay.digest")
+/usr/bin/python3 - "$T/lay" "$LD" "$T/a.spdx.json" "$T/a.cdx.json" <<'PY' || fail "the referrers in the oci: layout"
+import json, sys
+lay, d = sys.argv[1], sys.argv[2]
+i = json.load(open(lay + "/index.json"))
+images = [m for m in i["manifests"] if "artifactType" not in m]
+assert [m["digest"] for m in images] == [d], i
+assert images[0]["annotations"]["org.opencontainers.image.ref.name"] == "app", images
+refs = {m["artifactType"]: m for m in i["manifests"] if "artifactType" in m}
+assert sorted(refs) == ["application/spdx+json", "application/vnd.cyclonedx+json"], i
+want = {"application/spdx+json": sys.argv[3], "application/vnd.cyclonedx+json": sys.argv[4]}
+for t, m in refs.items():
+    assert "annotations" not in m, m  # untagged: no image to pick
+    man = json.load(open(lay + "/blobs/sha256/" + m["digest"][7:]))
+    assert man["subject"]["digest"] == d and man["artifactType"] == t, man
+    assert man["config"]["mediaType"] == "application/vnd.oci.empty.v1+json", man
+    layer = open(lay + "/blobs/sha256/" + man["layers"][0]["digest"][7:], "rb").read()
+    assert layer == open(want[t], "rb").read(), t
+PY
+skopeo_ inspect "oci:$T/lay:app" >"$T/lay.inspect" || fail "skopeo inspect of a layout with referrers"
+assert_eq "$LD" "$(json_get 'j["Digest"]' <"$T/lay.inspect")" "skopeo inspect oci:DIR:TAG: the image"
+umoci unpack --image "$T/lay:app" "$T/bundle" >"$T/umoci.out" 2>&1 || fail "umoci unpack of a layout with referrers: $(tail -3 "$T/umoci.out")"
+[[ -f "$T/bundle/rootfs/var/lib/dpkg/status" ]] || fail "umoci unpack: no var/lib/dpkg/status in the rootfs"
+ci push sb/app:1 "oci-archive:$T/app.tar" || fail "push oci-archive:"
+ci save -o "$T/saved.tar" sb/app:1 || fail "save"
+cir "$T/root-lay" pull "oci:$T/lay:app" --as back/app:1 >/dev/null || fail "pull oci: of a layout with referrers"
+cir "$T/root-lay" pull "oci-archive:$T/app.tar" --as arch/app:1 >/dev/null || fail "pull oci-archive:"
+cir "$T/root-lay" load -i "$T/saved.tar" >"$T/load.out" || fail "load of a saved image with referrers"
+for n in back/app:1 arch/app:1 sb/app:1; do
+  cir "$T/root-lay" sbom --attached "$n" >"$T/back.spdx.json" || fail "$n: no attached SPDX after the round trip"
+  cmp "$T/back.spdx.json" "$T/a.spdx.json" || fail "$n: the attached SPDX differs after the round trip"
+  cir "$T/root-lay" sbom --attached "$n" --format cyclonedx-json >"$T/back.cdx.json" || fail "$n: no attached CycloneDX"
+  cmp "$T/back.cdx.json" "$T/a.cdx.json" || fail "$n: the attached CycloneDX differs after the round trip"
+done
+assert_fsck_clean "$T/root-lay"
+log "   oci:, oci-archive: and save carry both SBOMs; pull and load bring them back"
 
 log "5. gc keeps the artifacts while the image lives"
 ci gc >/dev/null

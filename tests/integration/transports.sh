@@ -125,7 +125,10 @@ ci diff extra/name:9 --format '{{.Kind}}|{{.Path}}' | grep -x 'A|/etc/layer2' >/
 assert_eq "$ids" "$("$CIMG" images --root "$ROOT" -q)" "images --root after the command"
 # rmi by an ID shared by several names: refused naming them, -f removes all
 expect_one_line_error 'extra/name:9.*use -f' ci rmi "${CFG_A:7:12}"
-ci push bee "oci:$T/dg:t" --digestfile "$T/dg.txt" >/dev/null || fail "push --digestfile"
+ci push bee "oci:$T/dg:t" --digestfile "$T/dg.txt" >"$T/dg.out" 2>&1 || fail "push --digestfile: $(cat "$T/dg.out")"
+assert_eq "" "$(cat "$T/dg.out")" "push -q to oci: prints nothing"
+"$CIMG" --root "$ROOT" push bee "oci:$T/dg2:t" >"$T/dg.out" 2>/dev/null || fail "push without -q"
+assert_eq "Pushed bee to oci:$T/dg2:t" "$(cat "$T/dg.out")" "push without -q: its summary line"
 assert_eq "$(json_get 'j["manifests"][0]["digest"]' <"$T/dg/index.json")" "$(cat "$T/dg.txt")" "--digestfile holds the manifest digest"
 
 ci rmi x:y || fail "rmi"

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The built-in registry on master0, as sealer calls it: init-registry.sh
+# The built-in registry on master0 (on every master with localRegistry ha:
+# true), as sealer calls it: init-registry.sh
 # PORT DIR DOMAIN. Serves DIR (the image's registry/) on PORT with
 # bin/registry (Debian's docker-registry, copied in at build time); over
 # TLS with certs/DOMAIN.crt and certs/DOMAIN.key, and asking for the
@@ -17,6 +18,12 @@ TLS='' AUTH=''
 if [ -f "certs/$DOMAIN.crt" ] && [ -f "certs/$DOMAIN.key" ]; then
   TLS=", tls: {certificate: \"$ROOTFS/certs/$DOMAIN.crt\", key: \"$ROOTFS/certs/$DOMAIN.key\"}"
 fi
+# the certificate's digest in the config: a new certificate (a master or a
+# subjectAltName added) restarts the registry
+STAMP=''
+if [ -n "$TLS" ]; then
+  STAMP="# certificate sha256 $(sha256sum <"certs/$DOMAIN.crt" | cut -d' ' -f1)"
+fi
 if [ -f etc/registry_htpasswd ]; then
   AUTH="auth: {htpasswd: {realm: cimg-registry, path: \"$ROOTFS/etc/registry_htpasswd\"}}"
 fi
@@ -26,6 +33,7 @@ log: {level: warn, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: "$DATA"}, delete: {enabled: false}}
 http: {addr: ":$PORT"$TLS}
 $AUTH
+$STAMP
 YML
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 if running && cmp -s "$RUN/registry.yml.new" "$RUN/registry.yml"; then

@@ -34,6 +34,9 @@ struct Descriptor {
   Digest digest;
   uint64_t size = 0;
   std::map<std::string, std::string> annotations;
+  // OCI 1.1 "artifactType": set on the index.json entry of an artifact
+  // manifest (a referrer), "" for images.
+  std::string artifact_type;
 };
 
 // One image, resolved in its source.
@@ -51,6 +54,16 @@ struct SourceImage {
   // ("latest" or a full "name:tag", as the writer put it); for
   // docker-archive: the first RepoTags entry, e.g. "busybox:latest".
   std::string ref_name;
+};
+
+// An OCI 1.1 artifact whose subject is an image of the source (the SBOM
+// cimg build --sbom attaches): an image manifest with artifactType, the
+// empty config ({}), the artifact as its one layer, the image's manifest as
+// its subject.
+struct SourceReferrer {
+  std::string artifact_type;
+  std::string manifest;  // the artifact manifest's bytes, as found (digest verified)
+  std::string blob;      // its one layer's bytes (digest verified)
 };
 
 // A byte range of a blob.
@@ -93,6 +106,12 @@ class ImageSourceReader {
   // The blobs OpenBlob will be asked for next, in that order. A remote
   // source may start fetching them in parallel; local ones ignore it.
   virtual void Prefetch(const std::vector<Descriptor>& blobs) {}
+  // The artifacts of the source whose subject is manifest `subject`, in
+  // the source's order (an OCI layout: the index.json entries with an
+  // artifactType). A source that keeps none, or cannot say: none.
+  virtual Result<std::vector<SourceReferrer>> Referrers(const Digest& subject) {
+    return std::vector<SourceReferrer>{};
+  }
   // Progress of fetching blobs (OpenBlob may wait for a transfer); called
   // from the thread that calls OpenBlob.
   virtual void SetProgress(std::function<void(const std::string& item, uint64_t done,
@@ -149,6 +168,9 @@ Result<ArchiveImages> OpenArchiveImages(const std::string& file, const std::stri
 // Several images may be added; Finish() writes index.json atomically with
 // one manifest descriptor per image, annotated
 // "org.opencontainers.image.ref.name" with the tag when one is given.
+// Referrers (artifact manifests with a subject, e.g. an SBOM) are untagged
+// entries with an "artifactType", as ORAS lays them out; readers that pick
+// images by tag (skopeo, umoci, cimg) pass over them.
 // An existing layout is extended: its index.json entries are kept, except
 // those whose tag is added again, which are replaced.
 // Thread-compatible.

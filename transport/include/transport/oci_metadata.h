@@ -45,7 +45,7 @@ Status CheckLayerMediaType(const Descriptor& d, const std::string& what);
 // Parses bytes as one JSON value.
 Result<nlohmann::json> ParseJson(std::string_view bytes, const std::string& what);
 
-// {"mediaType","digest","size","annotations"}: digest must be sha256 (an
+// {"mediaType","digest","size","annotations","artifactType"}: digest must be sha256 (an
 // other algorithm is Unsupported), size a non-negative integer.
 Result<Descriptor> ParseDescriptor(const nlohmann::json& j, const std::string& what);
 nlohmann::json DescriptorToJson(const Descriptor& d);
