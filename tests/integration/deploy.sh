@@ -226,15 +226,14 @@ got=$(skopeo_ inspect --tls-verify=false "docker://$M0:5000/library/pause:3.9" |
   fail "the built-in registry on $M0:5000 does not serve library/pause:3.9"
 assert_eq "$want" "$got" "digest served by the built-in registry"
 # sealer's defaults without spec.registry: TLS with the cluster's CA on every
-# host, recorded explicitly in the saved Clusterfile.
+# host, recorded in the saved Clusterfile's annotation.
 cmp -s "$ROOT/clusters/c1/registry-tls/ca.crt" "$(n1 /etc/containerd/certs.d/sea.hub:5000/sea.hub.crt)" ||
   fail "node: the cluster's CA is not at containerd's certs.d/sea.hub:5000"
 curl -fsS --cacert "$ROOT/clusters/c1/registry-tls/ca.crt" --resolve "sea.hub:5000:$M0" \
   -o "$T/catalog.json" https://sea.hub:5000/v2/_catalog || fail "the built-in registry does not serve https://sea.hub:5000 with the cluster's CA"
 grep -F "library/pause" "$T/catalog.json" >/dev/null || fail "https catalog: $(cat "$T/catalog.json")"
-for want in "cimg.registry-defaults: sealer" "insecure: false" "ha: true"; do
-  grep -F "$want" "$ROOT/clusters/c1/Clusterfile" >/dev/null || fail "saved Clusterfile: no \"$want\""
-done
+grep -F "cimg.registry-defaults: sealer" "$ROOT/clusters/c1/Clusterfile" >/dev/null ||
+  fail "saved Clusterfile: no cimg.registry-defaults: sealer"
 # The bring-up profile: the files master0 read during the steps, in order
 # (init.sh, several steps before kubeadm runs), none it never read, usable by
 # cimg profile attach. (etc/kubeadm.yml is read by the stand-in's cp, which
@@ -389,7 +388,7 @@ ci delete c2 "${KH[@]}" >/dev/null 2>"$T/del2.err" || fail "delete c2: $(cat "$T
 # its saved Clusterfile has no registry section and no annotation. A
 # re-deploy from a Clusterfile that does not ask for TLS keeps plain HTTP.
 clusterfile c5 test/cluster:1 "" >"$T/c5.yaml"
-sed 's/^spec:$/spec:\n  registry: {localRegistry: {insecure: true, ha: false}}/' "$T/c5.yaml" >"$T/c5-plain.yaml"
+sed '0,/^spec:$/s//spec:\n  registry: {localRegistry: {insecure: true, ha: false}}/' "$T/c5.yaml" >"$T/c5-plain.yaml"
 ci deploy -f "$T/c5-plain.yaml" "${KH[@]}" >/dev/null 2>"$T/c5.err" || fail "deploy c5 (plain): $(tail -5 "$T/c5.err")"
 grep -v -e "annotations:" -e "cimg.registry-defaults" -e "registry:" -e "localRegistry:" \
   -e "domain: sea.hub" -e "port: 5000" -e "insecure: true" -e "ha: false" \
