@@ -117,12 +117,14 @@ class Parser : public YamlFields {
     if (!md["name"]) return Err(md, "metadata.name is required");
     ASSIGN_OR_RETURN(c->name, Str(md["name"], "metadata.name"));
     if (Status s = CheckClusterName(c->name); !s.ok()) return Err(md["name"], s.message());
+    RETURN_IF_ERROR(RegistryDefaults(md, c));
     const YAML::Node spec = doc["spec"];
     if (!spec) return Err(doc, "spec is required");
     RETURN_IF_ERROR(Keys(spec, "spec", {"image", "env", "cmd", "ssh", "hosts", "cmdArgs",
                                         "appNames", "registry", "containerRuntime",
                                         "cmd_args", "hostAliases", "dataRoot"}));
     RETURN_IF_ERROR(ParseRegistry(*this, spec, &c->registry, &c->container_runtime));
+    if (c->registry.legacy_defaults) UseLegacyRegistryDefaults(&c->registry);
     if (spec["appNames"]) {
       c->has_app_names = true;
       ASSIGN_OR_RETURN(c->app_names, StrList(spec["appNames"], "spec.appNames"));
@@ -152,6 +154,19 @@ class Parser : public YamlFields {
     }
     if (!master) return Err(spec["hosts"], "spec.hosts has no master");
     return CheckEnvAndFamily(spec, *c);
+  }
+
+  // metadata.annotations[kRegistryDefaultsAnnotation] of a saved Clusterfile.
+  Status RegistryDefaults(const YAML::Node& md, Clusterfile* c) const {
+    const YAML::Node a = md["annotations"];
+    if (!a || !a.IsMap() || !a[kRegistryDefaultsAnnotation]) return Status::Ok();
+    const YAML::Node v = a[kRegistryDefaultsAnnotation];
+    const std::string where = std::string("metadata.annotations.") + kRegistryDefaultsAnnotation;
+    ASSIGN_OR_RETURN(std::string value, Str(v, where));
+    if (value != "sealer" && value != "plain") return Err(v, where + ": give sealer or plain");
+    c->registry.defaults_recorded = true;
+    c->registry.legacy_defaults = value == "plain";
+    return Status::Ok();
   }
 
   // As sealer: one IP family for all hosts; SvcCIDR a network with 10 addresses.
@@ -392,12 +407,13 @@ std::string EmitConfigDoc(const ConfigDoc& c) {
   return std::string(e.c_str()) + "\n";
 }
 void EmitRegistry(YAML::Emitter& e, const Clusterfile& c) {
-  auto endpoint = [&](const char* key, const RegistryEndpoint& r) {
+  auto endpoint = [&](const char* key, const RegistryEndpoint& r, bool local) {
     e << YAML::Key << key << YAML::Value << YAML::BeginMap << YAML::Key << "domain"
       << YAML::Value << r.domain;
     if (r.port) e << YAML::Key << "port" << YAML::Value << r.port;
-    if (r.tls) e << YAML::Key << "insecure" << YAML::Value << false;
-    if (r.ha) e << YAML::Key << "ha" << YAML::Value << true;
+    if (local)  // always explicit: the saved Clusterfile keeps what was deployed
+      e << YAML::Key << "insecure" << YAML::Value << !r.tls << YAML::Key << "ha" << YAML::Value
+        << r.ha;
     if (!r.san_dns.empty() || !r.san_ips.empty())
       e << YAML::Key << "cert" << YAML::Value << YAML::BeginMap << YAML::Key << "subjectAltName"
         << YAML::Value << YAML::BeginMap << YAML::Key << "dnsNames" << YAML::Value << YAML::Flow
@@ -410,8 +426,8 @@ void EmitRegistry(YAML::Emitter& e, const Clusterfile& c) {
   };
   if (c.registry.local || c.registry.external) {
     e << YAML::Key << "registry" << YAML::Value << YAML::BeginMap;
-    if (c.registry.local) endpoint("localRegistry", *c.registry.local);
-    if (c.registry.external) endpoint("externalRegistry", *c.registry.external);
+    if (c.registry.local) endpoint("localRegistry", *c.registry.local, true);
+    if (c.registry.external) endpoint("externalRegistry", *c.registry.external, false);
     e << YAML::EndMap;
   }
   if (!c.container_runtime.empty())
@@ -425,9 +441,11 @@ std::string EmitClusterfile(const Clusterfile& c) {
   YAML::Emitter e;
   e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "sealer.io/v2"
     << YAML::Key << "kind" << YAML::Value << "Cluster" << YAML::Key << "metadata" << YAML::Value
-    << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::EndMap
-    << YAML::Key << "spec" << YAML::Value << YAML::BeginMap << YAML::Key << "image"
-    << YAML::Value << c.image;
+    << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name << YAML::Key
+    << "annotations" << YAML::Value << YAML::BeginMap << YAML::Key << kRegistryDefaultsAnnotation
+    << YAML::Value << (c.registry.legacy_defaults ? "plain" : "sealer") << YAML::EndMap
+    << YAML::EndMap << YAML::Key << "spec" << YAML::Value << YAML::BeginMap << YAML::Key
+    << "image" << YAML::Value << c.image;
   if (!c.env.empty()) e << YAML::Key << "env" << YAML::Value << c.env;
   if (!c.cmd.empty()) e << YAML::Key << "cmd" << YAML::Value << c.cmd;
   if (!Empty(c.ssh)) {

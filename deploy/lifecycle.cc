@@ -269,6 +269,19 @@ class Deployment {
     return out;
   }
 
+  // What a dry run lists for the files SecureRegistry installs on a host.
+  static std::string TrustStepText(const RegistryEndpoint& reg, bool serving) {
+    const bool creds = !reg.username.empty();
+    std::string what = std::string("registry trust: ") +
+                       (reg.tls ? (creds ? "the CA and credentials" : "the CA")
+                                : (creds ? "the credentials" : "hosts.toml")) +
+                       " for the runtime";
+    if (serving && (reg.tls || creds))
+      what += std::string("; the registry's ") +
+              (reg.tls ? (creds ? "certificate, key and htpasswd" : "certificate and key") : "htpasswd");
+    return what;
+  }
+
   // 4a. With TLS or credentials (registry_trust.h): the certificate, key
   //     and htpasswd on the hosts the registry runs on, the CA, credentials
   //     and hosts.toml on every host, from the CA kept with the saved
@@ -279,12 +292,9 @@ class Deployment {
     if (run_.planning()) {
       // A dry run makes no CA and writes no file: it lists what a deploy
       // installs (again, at every deploy).
-      for (HostCtx* c : all_) {
-        std::string what = "registry trust: the CA and credentials for the runtime";
-        if (std::count(serving.begin(), serving.end(), c))
-          what += "; the registry's certificate, key and htpasswd";
-        c->planned.push_back({"", what, PlannedStep::State::kAlways, ""});
-      }
+      for (HostCtx* c : all_)
+        c->planned.push_back({"", TrustStepText(reg, std::count(serving.begin(), serving.end(), c)),
+                              PlannedStep::State::kAlways, ""});
       return Status::Ok();
     }
     RegistryTls tls;

@@ -20,6 +20,8 @@ using Ips = std::vector<std::string>;
 
 TEST(RegistryHosts, MasterZeroOnlyWithoutHa) {
   RegistryEndpoint r;
+  EXPECT_TRUE(r.ha);  // sealer's default
+  r.ha = false;
   Ips servers = RegistryServers(r, Cluster());
   EXPECT_EQ(servers, Ips{"10.0.0.2"});
   for (const char* ip : {"10.0.0.2", "10.0.0.3", "10.0.0.5"}) {

@@ -65,9 +65,18 @@ std::optional<RegistryEndpoint> LocalRegistry(const RegistrySpec& registry,
   RegistryEndpoint r;
   r.domain = "sea.hub";
   r.port = 5000;
+  r.tls = r.ha = !registry.legacy_defaults;
   if (auto it = env.find("REGISTRY_DOMAIN"); it != env.end()) r.domain = it->second;
   if (auto it = env.find("REGISTRY_PORT"); it != env.end()) r.port = std::atoi(it->second.c_str());
   return r;
+}
+
+void UseLegacyRegistryDefaults(RegistrySpec* r) {
+  r->legacy_defaults = true;
+  if (!r->local) return;
+  RegistryEndpoint& l = *r->local;
+  if (!l.tls_given && l.san_dns.empty() && l.san_ips.empty()) l.tls = false;
+  if (!l.ha_given) l.ha = false;
 }
 
 std::map<std::string, std::string> SealerEnv(const RegistrySpec& registry,
@@ -128,7 +137,7 @@ Status CertNames(const YamlFields& f, const YAML::Node& cert, const std::string&
   }
   if (san["ips"]) { ASSIGN_OR_RETURN(r->san_ips, SanList(f, san["ips"], at + ".ips", CheckSanIp)); }
   if ((!r->san_dns.empty() || !r->san_ips.empty()) && !r->tls)
-    return f.Err(cert, where + ": a certificate needs TLS: give insecure: false");
+    return f.Err(cert, where + ": a certificate needs TLS: drop insecure: true");
   return Status::Ok();
 }
 
@@ -138,6 +147,7 @@ Status LocalSecurity(const YamlFields& f, const YAML::Node& n, const std::string
   if (n["insecure"]) {
     ASSIGN_OR_RETURN(bool insecure, f.Bool(n["insecure"], where + ".insecure"));
     r->tls = !insecure;
+    r->tls_given = true;
   }
   if (n["cert"]) RETURN_IF_ERROR(CertNames(f, n["cert"], where + ".cert", r));
   if (n["username"]) { ASSIGN_OR_RETURN(r->username, f.Str(n["username"], where + ".username")); }
@@ -167,11 +177,15 @@ Result<RegistryEndpoint> Endpoint(const YamlFields& f, const YAML::Node& n, cons
                                ": credentials of an external registry are not supported by cimg "
                                "yet (log the hosts' runtime in to it in a pre-install plugin)");
     if (r.domain.empty()) return f.Err(n, where + ".domain is required");
+    r.tls = r.ha = false;  // not cimg's to serve
     return r;
   }
   if (r.domain.empty()) r.domain = "sea.hub";
   if (r.port == 0) r.port = 5000;
-  if (n["ha"]) { ASSIGN_OR_RETURN(r.ha, f.Bool(n["ha"], where + ".ha")); }
+  if (n["ha"]) {
+    ASSIGN_OR_RETURN(r.ha, f.Bool(n["ha"], where + ".ha"));
+    r.ha_given = true;
+  }
   RETURN_IF_ERROR(LocalSecurity(f, n, where, &r));
   return r;
 }

@@ -23,16 +23,19 @@
 //     externalRegistry: {domain: reg.example.com, port: 443}
 //   containerRuntime: {type: docker}
 //
-// What cimg does with them: the built-in registry on master0 serves
-// localRegistry's port, and every host's /etc/hosts points its domain at
-// master0 (as sealer's non-HA registry). `insecure: false` serves it over
-// TLS with a CA made once per cluster (deploy/registry_tls.h) that every
-// host's runtime trusts; username/password put an htpasswd (bcrypt) in
-// front of it and the credentials where each host's runtime reads them
-// (deploy/registry_trust.h). Without `insecure`, plain HTTP as before (sealer
-// defaults to TLS). `cert.subjectAltName` adds DNS names and IPs to the
-// server certificate (deploy/registry_san.h). With only externalRegistry, no
-// built-in registry runs.
+// Defaults, as sealer's (checkAndFillCluster): without spec.registry the
+// built-in local registry is used; `insecure` absent is false (TLS) and `ha`
+// absent is true (a registry on every master). `insecure: true` and
+// `ha: false` say otherwise.
+//
+// What cimg does with them: the built-in registry serves localRegistry's
+// port. `insecure: false` serves it over TLS with a CA made once per cluster
+// (deploy/registry_tls.h) that every host's runtime trusts; `insecure: true`
+// serves plain HTTP. username/password put an htpasswd (bcrypt) in front of
+// it and the credentials where each host's runtime reads them
+// (deploy/registry_trust.h). `cert.subjectAltName` adds DNS names and IPs to
+// the server certificate (deploy/registry_san.h). With only
+// externalRegistry, no built-in registry runs.
 //
 // `ha: true` (deploy/registry_hosts.h): the registry (the same registry/ data,
 // certificate and htpasswd) runs on every master, and each master's
@@ -43,10 +46,16 @@
 // order (containerd tries the next one when one fails), the server
 // certificate names every master's IP, and the nodes' /etc/hosts point the
 // domain at master0 (so what resolves the domain itself has no failover).
-// Absent, ha is false (sealer's default is true): a Clusterfile that says
-// nothing keeps the single registry of earlier cimg deploys. Scale-up and
-// re-deploys add a new master's registry and put it in every host's
-// hosts.toml; scale-down removes a master from them.
+// Scale-up and re-deploys add a new master's registry and put it in every
+// host's hosts.toml; scale-down removes a master from them. `ha: false`: the
+// registry runs on master0 only and every host's /etc/hosts points the
+// domain at master0.
+//
+// Clusters deployed by a cimg before these defaults (plain HTTP, master0
+// only) keep what they were deployed with: the saved Clusterfile of such a
+// cluster lacks the annotation kRegistryDefaultsAnnotation, and it (and a
+// Clusterfile re-deployed onto it that leaves insecure/ha out) reads with
+// the old defaults (legacy_defaults; deploy/saved_cluster.h).
 //
 // Refused, with the reason: `cert` other than subjectAltName (a certificate
 // of the user's own), one of username/password without the other, and
@@ -65,12 +74,14 @@ namespace cfs::deploy {
 struct RegistryEndpoint {
   std::string domain;
   int port = 0;      // 0: none given
-  bool tls = false;  // localRegistry.insecure: false
+  bool tls = true;  // localRegistry.insecure: false (the default)
   // localRegistry.username/password (both or neither). The password stays
   // in memory and in the saved Clusterfile (0600); it is never exported to
   // host environments, logged or put on a command line.
   std::string username, password;
-  bool ha = false;  // localRegistry.ha: a registry on every master
+  bool ha = true;  // localRegistry.ha: a registry on every master (the default)
+  // Parsed: insecure / ha were given (not defaulted).
+  bool tls_given = false, ha_given = false;
   // localRegistry.cert.subjectAltName: more names of the server certificate
   // (checked: DNS names and IP addresses).
   std::vector<std::string> san_dns, san_ips;
@@ -78,7 +89,22 @@ struct RegistryEndpoint {
 
 struct RegistrySpec {
   std::optional<RegistryEndpoint> local, external;
+  // The cluster was deployed by a cimg before sealer's defaults: the
+  // built-in registry (no spec.registry) is plain HTTP on master0 only.
+  bool legacy_defaults = false;
+  // Parsed: the Clusterfile carried kRegistryDefaultsAnnotation (cimg saved
+  // it; its defaults are known).
+  bool defaults_recorded = false;
 };
+
+// metadata.annotations key of a Clusterfile cimg saves: "sealer" (TLS and
+// ha by default) or "plain" (legacy_defaults).
+inline constexpr const char* kRegistryDefaultsAnnotation = "cimg.registry-defaults";
+
+// Gives `r` the defaults of a cimg before sealer's: legacy_defaults set, and
+// a localRegistry's insecure / ha that were left out become true / false
+// (TLS stays when cert.subjectAltName asks for a certificate).
+void UseLegacyRegistryDefaults(RegistrySpec* r);
 
 // The derived environment of one host, given its env (image < cluster <
 // host) and its IP; `env` itself is not changed.

@@ -37,6 +37,61 @@ TEST(RegistrySpec, DefaultIsTheBuiltInRegistry) {
   env = SealerEnv(c->registry, "", {{"REGISTRY_PORT", "5001"}, {"HostIP", "x"}}, "10.0.0.2");
   EXPECT_EQ(env.at("RegistryURL"), "sea.hub:5001");
   EXPECT_EQ(env.count("HostIP"), 0u);
+  // sealer's defaults: TLS, a registry on every master.
+  auto builtin = LocalRegistry(c->registry, {});
+  ASSERT_TRUE(builtin.has_value());
+  EXPECT_TRUE(builtin->tls);
+  EXPECT_TRUE(builtin->ha);
+}
+
+TEST(RegistrySpec, SavedDefaultsAreRecorded) {
+  auto c = With("");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FALSE(c->registry.defaults_recorded);  // a user's Clusterfile
+  const std::string saved = EmitClusterfile(*c);
+  EXPECT_NE(saved.find("cimg.registry-defaults: sealer"), std::string::npos) << saved;
+  auto again = ParseClusterfile(saved, "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->registry.defaults_recorded);
+  EXPECT_FALSE(again->registry.legacy_defaults);
+  EXPECT_TRUE(LocalRegistry(again->registry, {})->tls);
+
+  // A cluster of the old defaults: the built-in registry plain, master0 only,
+  // and so it reads back.
+  UseLegacyRegistryDefaults(&c->registry);
+  auto builtin = LocalRegistry(c->registry, {});
+  EXPECT_FALSE(builtin->tls);
+  EXPECT_FALSE(builtin->ha);
+  again = ParseClusterfile(EmitClusterfile(*c), "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->registry.legacy_defaults);
+  EXPECT_FALSE(LocalRegistry(again->registry, {})->tls);
+  EXPECT_FALSE(LocalRegistry(again->registry, {})->ha);
+  EXPECT_FALSE(again->registry.local.has_value());
+}
+
+TEST(RegistrySpec, LegacyDefaultsKeepWhatIsGiven) {
+  auto c = With("  registry: {localRegistry: {insecure: false}}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  UseLegacyRegistryDefaults(&c->registry);
+  EXPECT_TRUE(c->registry.local->tls);   // given
+  EXPECT_FALSE(c->registry.local->ha);   // left out: the old default
+  auto again = ParseClusterfile(EmitClusterfile(*c), "saved");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->registry.local->tls);
+  EXPECT_FALSE(again->registry.local->ha);
+  // A certificate asked for keeps TLS.
+  c = With("  registry: {localRegistry: {cert: {subjectAltName: {ips: [192.0.2.7]}}}}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  UseLegacyRegistryDefaults(&c->registry);
+  EXPECT_TRUE(c->registry.local->tls);
+  // A bad annotation value is refused at its line.
+  std::string text = kBase;
+  text.replace(text.find("{name: c1}"), 10, "{name: c1, annotations: {cimg.registry-defaults: x}}");
+  auto bad = ParseClusterfile(text, "Clusterfile");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Clusterfile:3: metadata.annotations.cimg.registry-defaults: give sealer or plain"),
+            std::string::npos) << bad.status().message();
 }
 
 TEST(RegistrySpec, LocalExternalAndRuntime) {
@@ -79,11 +134,15 @@ TEST(RegistrySpec, TlsAndCredentials) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_TRUE(again->registry.local->tls);
   EXPECT_EQ(again->registry.local->password, "s3 cr:et");
-  // insecure: true (and no insecure) stays plain HTTP.
+  // insecure: true is plain HTTP; absent is TLS (sealer's default).
   auto plain = With("  registry: {localRegistry: {insecure: true}}\n");
   ASSERT_TRUE(plain.ok());
   EXPECT_FALSE(plain->registry.local->tls);
   EXPECT_TRUE(plain->registry.local->username.empty());
+  auto again_plain = ParseClusterfile(EmitClusterfile(*plain), "saved");
+  ASSERT_TRUE(again_plain.ok()) << again_plain.status().message();
+  EXPECT_FALSE(again_plain->registry.local->tls);
+  EXPECT_TRUE(With("  registry: {localRegistry: {}}\n")->registry.local->tls);
 }
 
 TEST(RegistrySpec, HaAndSubjectAltName) {
@@ -107,11 +166,13 @@ TEST(RegistrySpec, HaAndSubjectAltName) {
   EXPECT_TRUE(again->registry.local->ha);
   EXPECT_EQ(again->registry.local->san_dns, r.san_dns);
   EXPECT_EQ(again->registry.local->san_ips, r.san_ips);
-  // Absent: no ha (cimg's default, not sealer's); ha: false as absent.
+  // Absent: ha (sealer's default); ha: false a registry on master0 only,
+  // and so saved.
   auto plain = With("  registry: {localRegistry: {ha: false}}\n");
   ASSERT_TRUE(plain.ok());
   EXPECT_FALSE(plain->registry.local->ha);
-  EXPECT_FALSE(With("  registry: {localRegistry: {}}\n")->registry.local->ha);
+  EXPECT_FALSE(ParseClusterfile(EmitClusterfile(*plain), "saved")->registry.local->ha);
+  EXPECT_TRUE(With("  registry: {localRegistry: {}}\n")->registry.local->ha);
   EXPECT_TRUE(With("  registry: {localRegistry: {cert: {}}}\n").ok());
   // Bad names, with the line of the entry.
   auto bad = With(R"(  registry:
@@ -164,8 +225,8 @@ TEST(RegistrySpec, RefusedWithTheReason) {
       {"  registry: {localRegistry: {cert: {key: k}}}\n", "unknown field spec.registry.localRegistry.cert.key"},
       {"  registry: {localRegistry: {cert: {subjectAltName: {uris: [x]}}}}\n",
        "unknown field spec.registry.localRegistry.cert.subjectAltName.uris"},
-      {"  registry: {localRegistry: {cert: {subjectAltName: {dnsNames: [a.b]}}}}\n",
-       "Clusterfile:8: spec.registry.localRegistry.cert: a certificate needs TLS: give insecure: false"},
+      {"  registry: {localRegistry: {insecure: true, cert: {subjectAltName: {dnsNames: [a.b]}}}}\n",
+       "Clusterfile:8: spec.registry.localRegistry.cert: a certificate needs TLS: drop insecure: true"},
       {"  registry: {localRegistry: {username: u}}\n", "give both username and password, or neither"},
       {"  registry: {localRegistry: {password: p}}\n", "give both username and password, or neither"},
       {"  registry: {localRegistry: {username: 'a:b', password: p}}\n", "without ':'"},

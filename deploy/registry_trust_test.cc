@@ -45,6 +45,8 @@ TEST(RegistryTrust, OnlyWhatIsAskedFor) {
   RegistryEndpoint plain;
   plain.domain = "sea.hub";
   plain.port = 5000;
+  plain.tls = false;  // insecure: true
+  plain.ha = false;
   EXPECT_TRUE(RuntimeTrustFiles(plain, "").empty());
   auto none = RegistryServerFiles(plain, nullptr, "/r");
   ASSERT_TRUE(none.ok());
@@ -97,7 +99,7 @@ TEST(RegistryTrust, HostsTomlWithEveryMaster) {
   RegistryEndpoint plain;
   plain.domain = "sea.hub";
   plain.port = 5000;
-  plain.ha = true;
+  plain.tls = false;
   auto http = RuntimeTrustFiles(plain, "", {"10.0.0.2", "10.0.0.3"});
   ASSERT_EQ(http.size(), 1u);
   EXPECT_EQ(http[0].path, "/etc/containerd/certs.d/sea.hub:5000/hosts.toml");

@@ -32,7 +32,22 @@ Result<Clusterfile> LoadSavedCluster(const std::string& clusters_dir, const std:
   std::string path = SavedClusterfile(clusters_dir, name);
   if (!PathExists(path))
     return Status::NotFound("no deployed cluster named " + name + " (no " + path + ")");
-  return LoadClusterfile(path);
+  return LoadSavedClusterfile(path);
+}
+
+Result<Clusterfile> LoadSavedClusterfile(const std::string& path) {
+  ASSIGN_OR_RETURN(Clusterfile cf, LoadClusterfile(path));
+  if (!cf.registry.defaults_recorded) UseLegacyRegistryDefaults(&cf.registry);
+  return cf;
+}
+
+Status KeepDeployedRegistryDefaults(const std::string& clusters_dir, Clusterfile* cf) {
+  if (cf->registry.defaults_recorded) return Status::Ok();
+  const std::string path = SavedClusterfile(clusters_dir, cf->name);
+  if (!PathExists(path)) return Status::Ok();
+  ASSIGN_OR_RETURN(Clusterfile saved, LoadSavedClusterfile(path));
+  if (saved.registry.legacy_defaults) UseLegacyRegistryDefaults(&cf->registry);
+  return Status::Ok();
 }
 
 namespace {
@@ -110,7 +125,7 @@ Result<std::vector<std::string>> DroppedHosts(const std::string& clusters_dir,
                                               const Clusterfile& cf, Clusterfile* saved) {
   std::string path = SavedClusterfile(clusters_dir, cf.name);
   if (!PathExists(path)) return std::vector<std::string>();
-  ASSIGN_OR_RETURN(*saved, LoadClusterfile(path));
+  ASSIGN_OR_RETURN(*saved, LoadSavedClusterfile(path));
   auto now = cf.Hosts();
   std::vector<std::string> dropped;
   for (const auto& h : saved->Hosts())

@@ -23,6 +23,17 @@ Status SaveCluster(const std::string& clusters_dir, const Clusterfile& cf);
 // from here.
 Result<Clusterfile> LoadSavedCluster(const std::string& clusters_dir, const std::string& name);
 
+// A Clusterfile cimg saved (the saved one, Clusterfile.previous): one
+// without kRegistryDefaultsAnnotation was saved by a cimg before sealer's
+// registry defaults and reads with the old ones (UseLegacyRegistryDefaults).
+Result<Clusterfile> LoadSavedClusterfile(const std::string& path);
+
+// A Clusterfile given for cluster cf->name (a re-deploy, an upgrade, a
+// delete): when the cluster was deployed with the old registry defaults
+// (plain HTTP, master0 only), cf's registry keeps them where it leaves
+// insecure / ha out, so a re-deploy does not switch the cluster to TLS.
+Status KeepDeployedRegistryDefaults(const std::string& clusters_dir, Clusterfile* cf);
+
 // An image as a cluster records it: the name it was given by, and what a
 // re-tag of that name cannot change (its image ID and manifest digest).
 struct ImageRecord {

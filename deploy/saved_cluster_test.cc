@@ -74,6 +74,55 @@ TEST(SavedCluster, SaveLoadDroppedForget) {
   EXPECT_EQ(rmdir(tmpl), 0);
 }
 
+// A cluster saved by a cimg before sealer's registry defaults (no
+// annotation) keeps plain HTTP on master0 only: when loaded, scaled and
+// re-deployed with a Clusterfile that leaves insecure/ha out.
+TEST(SavedCluster, OldRegistryDefaultsAreKept) {
+  char tmpl[] = "/tmp/saved_cluster_test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_TRUE(MakeDirs(dir + "/c1", 0700).ok());
+  ASSERT_TRUE(WriteFileAtomic(SavedClusterfile(dir, "c1"), kCluster, 0600).ok());
+  auto old = LoadSavedCluster(dir, "c1");
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_TRUE(old->registry.legacy_defaults);
+  EXPECT_FALSE(LocalRegistry(old->registry, {})->tls);
+  EXPECT_FALSE(LocalRegistry(old->registry, {})->ha);
+  HostGroup nodes;
+  nodes.ips = {"10.0.0.4"};
+  nodes.roles = {"node"};
+  auto up = WithHostsAdded(*old, {nodes});
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  EXPECT_FALSE(LocalRegistry(up->registry, {})->tls);
+  ASSERT_TRUE(SaveCluster(dir, *up).ok());
+  EXPECT_FALSE(LocalRegistry(LoadSavedCluster(dir, "c1")->registry, {})->tls);
+
+  // The user's Clusterfile again: sealer's defaults alone, the old ones
+  // for this cluster; given values win.
+  auto given = ParseClusterfile(std::string(kCluster) + "  registry: {localRegistry: {insecure: false}}\n",
+                                "Clusterfile");
+  ASSERT_TRUE(given.ok()) << given.status().message();
+  auto user = ParseClusterfile(kCluster, "Clusterfile");
+  ASSERT_TRUE(user.ok());
+  EXPECT_TRUE(LocalRegistry(user->registry, {})->tls);
+  ASSERT_TRUE(KeepDeployedRegistryDefaults(dir, &*user).ok());
+  ASSERT_TRUE(KeepDeployedRegistryDefaults(dir, &*given).ok());
+  EXPECT_FALSE(LocalRegistry(user->registry, {})->tls);
+  EXPECT_FALSE(LocalRegistry(user->registry, {})->ha);
+  EXPECT_TRUE(given->registry.local->tls);
+  EXPECT_FALSE(given->registry.local->ha);
+
+  // A cluster saved with sealer's defaults stays on them.
+  ForgetCluster(dir, "c1");
+  auto fresh = ParseClusterfile(kCluster, "Clusterfile");
+  ASSERT_TRUE(SaveCluster(dir, *fresh).ok());
+  ASSERT_TRUE(KeepDeployedRegistryDefaults(dir, &*fresh).ok());
+  EXPECT_TRUE(LocalRegistry(fresh->registry, {})->tls);
+  EXPECT_TRUE(LocalRegistry(LoadSavedCluster(dir, "c1")->registry, {})->ha);
+  ForgetCluster(dir, "c1");
+  EXPECT_EQ(rmdir(tmpl), 0);
+}
+
 TEST(SavedCluster, StatesAndListing) {
   char tmpl[] = "/tmp/saved_cluster_test.XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);

@@ -146,7 +146,7 @@ spec:
       roles: [node]
       ssh: {user: deployer, passwd: $NODE_USER_PASS}
   registry:
-    localRegistry: {domain: sea.hub, port: 5000, insecure: false, username: demo, password: $REG_PASS}
+    localRegistry: {domain: sea.hub, port: 5000, username: demo, password: $REG_PASS}  # TLS, ha: sealer's defaults
   containerRuntime: {type: containerd}
 ---
 apiVersion: sealer.io/v2

@@ -265,6 +265,7 @@ void AddDeploy(CLI::App& app, const Global& g, const bool& quiet) {
         f.format, f.dry_run ? DeployFormat::Kind::kPlan : DeployFormat::Kind::kReport));
     dp::Clusterfile cf = DeployClusterfile(f);
     auto store = Must(OpenStore(g));
+    Must(dp::KeepDeployedRegistryDefaults(ClustersDir(*store), &cf));
     auto o = f.ssh.Options(quiet);
     o.resend = f.resend;
     if (f.dry_run) {
@@ -302,6 +303,7 @@ void AddDelete(CLI::App& app, const Global& g, const bool& quiet) {
     auto store = Must(OpenStore(g));
     dp::Clusterfile cf = file.empty() ? Must(dp::LoadSavedCluster(ClustersDir(*store), name))
                                       : Must(dp::LoadClusterfile(file));
+    Must(dp::KeepDeployedRegistryDefaults(ClustersDir(*store), &cf));
     Status s = dp::Delete(cf, {}, ssh.Options(quiet));
     if (s.ok() || prune) dp::ForgetCluster(ClustersDir(*store), cf.name);
     if (!s.ok() && !prune)

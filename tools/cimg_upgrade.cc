@@ -71,6 +71,8 @@ dp::Clusterfile UpgradeClusterfile(const UpgradeFlags& f, const dp::Clusterfile&
     return cf;
   }
   dp::Clusterfile cf = Must(dp::LoadClusterfile(f.file));
+  if (saved.registry.legacy_defaults && !cf.registry.defaults_recorded)
+    dp::UseLegacyRegistryDefaults(&cf.registry);  // as deployed (deploy/registry_spec.h)
   if (Ips(cf) != Ips(saved))
     Fail(cfs::Status::Invalid(
         f.file + ": its hosts differ from cluster " + saved.name +
@@ -157,7 +159,7 @@ struct RollbackFlags {
 // settings) as they are now and the image pinned by image ID.
 dp::Clusterfile RollbackClusterfile(const std::string& dir, const dp::Clusterfile& now,
                                     const dp::ImageRecord& target) {
-  auto prev = dp::LoadClusterfile(dp::PreviousClusterfile(dir, now.name));
+  auto prev = dp::LoadSavedClusterfile(dp::PreviousClusterfile(dir, now.name));
   if (!prev.ok())
     Fail(cfs::Status::NotFound("cluster " + now.name +
                                ": the Clusterfile before its upgrade is missing (" +

@@ -11,6 +11,7 @@
 #     user with a password) with SHELL plugins: rootfs on both, registry/ on
 #     the master only, templates rendered per host, init.sh on both, the
 #     built-in registry on the master serving the collected image to skopeo,
+#     over TLS (sealer's default) with the cluster's CA on every host,
 #     kubeadm init on the master then join on the node, CMDs in order on the
 #     master only, plugins at their phases and scopes;
 #  3. a re-run is a no-op (nothing sent, nothing re-run);
@@ -25,7 +26,9 @@
 #     back the re-run completes;
 #  8. scale-down cleans the removed node; delete leaves every node clean
 #     (clean.sh ran, kubeadm reset, registry stopped, /var/lib/cimg/<c> gone);
-#  9. the IMAGE --masters form with password auth; bad Clusterfiles.
+#  9. the IMAGE --masters form with password auth; a cluster saved by an
+#     older cimg (plain HTTP registry by default) stays plain HTTP on
+#     re-deploy; bad Clusterfiles.
 # shellcheck disable=SC2153 # NODE_* variables come from nodes_lib.sh
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nodes_lib.sh"
@@ -222,6 +225,15 @@ want=$(skopeo_ inspect --tls-verify=false "docker://$R/library/pause:3.9" | json
 got=$(skopeo_ inspect --tls-verify=false "docker://$M0:5000/library/pause:3.9" | json_get 'j["Digest"]') ||
   fail "the built-in registry on $M0:5000 does not serve library/pause:3.9"
 assert_eq "$want" "$got" "digest served by the built-in registry"
+# sealer's defaults without spec.registry: TLS with the cluster's CA on every
+# host, recorded in the saved Clusterfile's annotation.
+cmp -s "$ROOT/clusters/c1/registry-tls/ca.crt" "$(n1 /etc/containerd/certs.d/sea.hub:5000/sea.hub.crt)" ||
+  fail "node: the cluster's CA is not at containerd's certs.d/sea.hub:5000"
+curl -fsS --cacert "$ROOT/clusters/c1/registry-tls/ca.crt" --resolve "sea.hub:5000:$M0" \
+  -o "$T/catalog.json" https://sea.hub:5000/v2/_catalog || fail "the built-in registry does not serve https://sea.hub:5000 with the cluster's CA"
+grep -F "library/pause" "$T/catalog.json" >/dev/null || fail "https catalog: $(cat "$T/catalog.json")"
+grep -F "cimg.registry-defaults: sealer" "$ROOT/clusters/c1/Clusterfile" >/dev/null ||
+  fail "saved Clusterfile: no cimg.registry-defaults: sealer"
 # The bring-up profile: the files master0 read during the steps, in order
 # (init.sh, several steps before kubeadm runs), none it never read, usable by
 # cimg profile attach. (etc/kubeadm.yml is read by the stand-in's cp, which
@@ -372,6 +384,23 @@ ci deploy test/cluster:1 -n c2 --masters "$M0" -p "$NODE_ROOT_PASS" -e ZONE=cli 
 assert_eq "v1" "$(cat "$(n0 /var/lib/cimg/c2/rootfs/data/version)")" "c2 rootfs"
 assert_eq "cluster c2 host $M0 zone cli" "$(cat "$(n0 /var/lib/cimg/c2/rootfs/statics/hello.txt)")" "c2 statics with -e"
 ci delete c2 "${KH[@]}" >/dev/null 2>"$T/del2.err" || fail "delete c2: $(cat "$T/del2.err")"
+# A cluster deployed by an older cimg (plain HTTP on master0 was its default):
+# its saved Clusterfile has no registry section and no annotation. A
+# re-deploy from a Clusterfile that does not ask for TLS keeps plain HTTP.
+clusterfile c5 test/cluster:1 "" >"$T/c5.yaml"
+sed '0,/^spec:$/s//spec:\n  registry: {localRegistry: {insecure: true, ha: false}}/' "$T/c5.yaml" >"$T/c5-plain.yaml"
+ci deploy -f "$T/c5-plain.yaml" "${KH[@]}" >/dev/null 2>"$T/c5.err" || fail "deploy c5 (plain): $(tail -5 "$T/c5.err")"
+grep -v -e "annotations:" -e "cimg.registry-defaults" -e "registry:" -e "localRegistry:" \
+  -e "domain: sea.hub" -e "port: 5000" -e "insecure: true" -e "ha: false" \
+  "$ROOT/clusters/c5/Clusterfile" >"$T/c5-old" || true
+grep -F "registry" "$T/c5-old" >/dev/null && fail "old-style saved Clusterfile still names the registry: $(cat "$T/c5-old")"
+cp "$T/c5-old" "$ROOT/clusters/c5/Clusterfile"
+ci deploy -f "$T/c5.yaml" "${KH[@]}" >/dev/null 2>"$T/c5b.err" || fail "re-deploy c5: $(tail -5 "$T/c5b.err")"
+curl -fsS -o /dev/null "http://$M0:5000/v2/" || fail "re-deploy of an older cimg's cluster switched its registry off plain HTTP"
+[[ ! -e "$(n0 /etc/containerd/certs.d/sea.hub:5000/sea.hub.crt)" ]] || fail "re-deploy of an older cimg's cluster installed a CA"
+grep -F "cimg.registry-defaults: plain" "$ROOT/clusters/c5/Clusterfile" >/dev/null ||
+  fail "saved Clusterfile of c5 does not keep the old defaults: $(cat "$ROOT/clusters/c5/Clusterfile")"
+ci delete c5 "${KH[@]}" >/dev/null 2>"$T/del5.err" || fail "delete c5: $(cat "$T/del5.err")"
 expect_one_line_error "authentication failed" ci deploy test/cluster:1 -n c3 --masters "$M0" -p wrong-password -e ZONE=x "${KH[@]}"
 expect_one_line_error "statics/hello.txt:1:[0-9]+: .*ZONE is not set" ci deploy test/cluster:1 -n c3 --masters "$M0" -p "$NODE_ROOT_PASS" "${KH[@]}"
 sed 's/name: c1/name: C_1/' "$T/Clusterfile" >"$T/badname.yaml"

@@ -15,9 +15,10 @@
 #  3. a wrong host key fails the dry run with the one-line error a deploy
 #     gives;
 #  4. after a real deploy: nothing to send, nothing to remove, no step
-#     pending (the built-in registry start is listed as not recorded); a
-#     deploy with an unknown --format field is refused before it changes
-#     anything, and a deploy's --format TEMPLATE prints one line a host;
+#     pending (the built-in registry's start and its TLS files, sealer's
+#     default, are listed as not recorded); a deploy with an unknown
+#     --format field is refused before it changes anything, and a deploy's
+#     --format TEMPLATE prints one line a host;
 #  5. after one file of the image changed (rebuilt as :2): exactly that file
 #     and its byte count on each host, the per-image steps (init.sh, the
 #     plugin, the CMD) pending with the old image recorded, kubeadm init and
@@ -150,11 +151,11 @@ for i in 0 1 2; do
   assert_eq "0" "$(pj "sum(s['State'] == 'done' for s in j['Hosts'][$i]['Steps'])")" "host $i: steps done"
 done
 assert_eq "True False False" "$(pj "' '.join(str(h['Rootfs']['Registry']) for h in j['Hosts'])")" "registry/ to the master only"
-assert_eq "plugin mark (pre-init-host)|scripts/init.sh|built-in registry|/etc/hosts: sea.hub is $M0|kubeadm init|kubeadm token create|CMD echo \"cmd \$CIMG_HOST_IP\" >> /var/lib/dry-test/cmds.log" \
+assert_eq "plugin mark (pre-init-host)|scripts/init.sh|registry trust: the CA for the runtime; the registry's certificate and key|built-in registry|/etc/hosts: sea.hub is $M0|kubeadm init|kubeadm token create|CMD echo \"cmd \$CIMG_HOST_IP\" >> /var/lib/dry-test/cmds.log" \
   "$(pj "'|'.join(s['What'] for s in j['Hosts'][0]['Steps'])")" "the master's steps, in order"
-assert_eq "plugin mark (pre-init-host):pending|scripts/init.sh:pending|/etc/hosts: sea.hub is $M0:pending|kubeadm join:pending" \
+assert_eq "plugin mark (pre-init-host):pending|scripts/init.sh:pending|registry trust: the CA for the runtime:runs|/etc/hosts: sea.hub is $M0:pending|kubeadm join:pending" \
   "$(pj "'|'.join(s['What'] + ':' + s['State'] for s in j['Hosts'][1]['Steps'])")" "a node's steps"
-assert_eq "runs" "$(pj "j['Hosts'][0]['Steps'][2]['State']")" "the built-in registry's start (never recorded)"
+assert_eq "runs runs" "$(pj "j['Hosts'][0]['Steps'][2]['State'] + ' ' + j['Hosts'][0]['Steps'][3]['State']")" "the registry's TLS files and start (never recorded)"
 assert_eq "x86_64 True" "$(pj "j['Hosts'][2]['Arch'] + ' ' + str(j['Hosts'][2]['PlatformOK'])")" "arch of a node"
 grep -F "    + f     17000000 data/big" "$T/plan.txt" >/dev/null || fail "text plan: no line for data/big: $(head -20 "$T/plan.txt")"
 grep -F "host $N2 (node, x86_64, runs linux/amd64)" "$T/plan.txt" >/dev/null || fail "text plan: no head for $N2"
@@ -236,7 +237,7 @@ ci deploy -f "$T/Clusterfile" "${KH[@]}" --format '{{.IP}} {{.FilesSent}} {{.Fil
 assert_eq "$M0 0 0 dc|$N1 0 0 dc|$N2 0 0 dc" "$(tr '\n' '|' <"$T/deploy2.out" | sed 's/|$//')" "a no-op deploy's --format TEMPLATE"
 log "4. a dry run of the deployed cluster: $(((t1 - t0) / 2000000)) ms (of two: json, text); a no-op deploy: $((($(date +%s%N) - t1) / 1000000)) ms"
 assert_eq "0 0 0 0" "$(pj "' '.join(str(j['Totals'][k]) for k in ['FilesToSend', 'FilesToRemove', 'StepsPending', 'BytesToHosts'])")" "nothing to do after a deploy"
-assert_eq "1" "$(pj "j['Totals']['StepsNotRecorded']")" "steps not recorded (the registry's start)"
+assert_eq "4" "$(pj "j['Totals']['StepsNotRecorded']")" "steps not recorded (the registry's TLS files on 3 hosts, its start)"
 assert_eq "True True True" "$(pj "' '.join(str(h['Rootfs']['HasRecord']) for h in j['Hosts'])")" "records read"
 assert_eq "[]" "$(pj "j['Streams']")" "no stream"
 grep -F "0 entries to send (0 B of file data to hosts, 0 B of it from here), 0 to remove, 0 steps pending" "$T/plan.txt" >/dev/null ||
@@ -256,10 +257,10 @@ for i in 0 1 2; do
     "host $i: the one changed file"
 done
 ID1=$(image_id test/dry:1)
-assert_eq "plugin mark (pre-init-host):pending:$ID1|scripts/init.sh:pending:$ID1|built-in registry:runs:|/etc/hosts: sea.hub is $M0:done:|kubeadm init:done:|CMD echo \"cmd \$CIMG_HOST_IP\" >> /var/lib/dry-test/cmds.log:pending:$ID1/" \
+assert_eq "plugin mark (pre-init-host):pending:$ID1|scripts/init.sh:pending:$ID1|registry trust: the CA for the runtime; the registry's certificate and key:runs:|built-in registry:runs:|/etc/hosts: sea.hub is $M0:done:|kubeadm init:done:|CMD echo \"cmd \$CIMG_HOST_IP\" >> /var/lib/dry-test/cmds.log:pending:$ID1/" \
   "$(pj "'|'.join(s['What'] + ':' + s['State'] + ':' + s.get('Recorded', '')[:len('$ID1') + 1] for s in j['Hosts'][0]['Steps'])")" \
   "the master's steps after the image changed"
-assert_eq "plugin mark (pre-init-host):pending|scripts/init.sh:pending|/etc/hosts: sea.hub is $M0:done|kubeadm join:done" \
+assert_eq "plugin mark (pre-init-host):pending|scripts/init.sh:pending|registry trust: the CA for the runtime:runs|/etc/hosts: sea.hub is $M0:done|kubeadm join:done" \
   "$(pj "'|'.join(s['What'] + ':' + s['State'] for s in j['Hosts'][2]['Steps'])")" "a node's steps after the image changed"
 grep -F "    + f            4 data/version" "$T/plan.txt" >/dev/null || fail "text plan: no line for data/version: $(head -20 "$T/plan.txt")"
 nodes_state >"$T/nodes.after"

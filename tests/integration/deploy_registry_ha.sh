@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The built-in registry with localRegistry ha: true (deploy/registry_hosts.h)
 # on two masters and a node (sshd in namespaces), TLS and htpasswd, and
-# cert.subjectAltName:
+# cert.subjectAltName; ha and TLS are not given (sealer's defaults):
 #  1. the example base image (containerd, ctr, runc, docker-registry) with
 #     two images collected into registry/: busybox:1.35 and hello:1 (busybox
 #     and one more layer);
@@ -78,7 +78,7 @@ ci build -f "$REPO/examples/base/Kubefile" -t cimg-examples/base:ha --tls-verify
   fail "base build: $(tail -n 5 "$T/build.out")"
 
 # ------------------------------------------------------------ 2. deploy
-log "2. deploy: ha: true, TLS, htpasswd, cert.subjectAltName; a registry on each master"
+log "2. deploy: ha and TLS (sealer's defaults: not given), htpasswd, cert.subjectAltName; a registry on each master"
 cat >"$T/Clusterfile" <<EOF
 apiVersion: sealer.io/v2
 kind: Cluster
@@ -93,8 +93,6 @@ spec:
     localRegistry:
       domain: $DOMAIN
       port: $PORT
-      ha: true
-      insecure: false
       username: $USER
       password: $PW
       cert:
@@ -197,8 +195,8 @@ assert_eq 401 "$code" "master1's registry after scale-up"
 # ------------------------------------------------------- 6. ha: false
 log "6. a re-deploy with ha: false: master1's registry stops, hosts.toml names the domain"
 m1pid=$(registry_pid 2)
-sed 's/^      ha: true$/      ha: false/' "$T/Clusterfile" >"$T/Clusterfile.noha"
-! cmp -s "$T/Clusterfile" "$T/Clusterfile.noha" || fail "no ha: true line to change"
+sed "s/^      port: $PORT\$/      port: $PORT\n      ha: false/" "$T/Clusterfile" >"$T/Clusterfile.noha"
+grep -Fx "      ha: false" "$T/Clusterfile.noha" >/dev/null || fail "no ha: false line added: $(cat "$T/Clusterfile.noha")"
 "$CIMG" --root "$ROOT" deploy -f "$T/Clusterfile.noha" "${KH[@]}" >"$T/noha.log" 2>&1 ||
   fail "re-deploy with ha: false: $(tail -n 10 "$T/noha.log")"
 ! node_exec 2 kill -0 "$m1pid" 2>/dev/null || fail "master1's registry still runs with ha: false"

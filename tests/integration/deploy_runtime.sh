@@ -6,8 +6,8 @@
 #     cri/ holds Debian's containerd, shim, ctr and runc, bin/registry
 #     Debian's docker-registry; a busybox image (busybox-static) collected
 #     into registry/;
-#  2. cimg deploy with localRegistry {domain, port, insecure: false,
-#     username, password} and a post-install plugin running
+#  2. cimg deploy with localRegistry {domain, port, username, password}
+#     (TLS and ha: sealer's defaults, not given) and a post-install plugin running
 #     scripts/run-container.sh on every host: containerd runs on each node,
 #     each pulled the image over TLS with the credentials and ran a
 #     container whose output came back in the deploy's log;
@@ -73,7 +73,7 @@ spec:
     - {ips: [$M0], roles: [master]}
     - {ips: [$NODE_IP_2], roles: [node]}
   registry:
-    localRegistry: {domain: $DOMAIN, port: $PORT, insecure: false, username: $USER, password: $PW}
+    localRegistry: {domain: $DOMAIN, port: $PORT, username: $USER, password: $PW}
   containerRuntime: {type: containerd}
 ---
 apiVersion: sealer.io/v2
