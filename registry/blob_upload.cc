@@ -130,7 +130,7 @@ Status Client::UploadBlob(const std::string& repo, const Descriptor& d, const st
 
 Status Client::UploadBytes(const std::string& repo, const std::string& bytes,
                            const std::string& media_type, const std::string& tmp_dir) {
-  Descriptor d{media_type, Digest::Of(bytes), bytes.size(), {}};
+  Descriptor d{media_type, Digest::Of(bytes), bytes.size(), {}, {}};
   ASSIGN_OR_RETURN(auto have, HeadBlob(repo, d.digest, true));
   if (have) return Status::Ok();
   std::string path = tmp_dir + "/blob-" + RandomHex(8);

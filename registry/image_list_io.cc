@@ -207,11 +207,12 @@ Result<PullAllResult> PullAllPlatformsLocal(Store& store, const std::string& src
   std::string name = o.as_name;
   if (name.empty()) name = ref_name.find(':') != std::string::npos ? ref_name
                            : Basename(ref.path) + ":" + (ref.tag.empty() ? "latest" : ref.tag);
+  const std::string layout = "oci:" + dir + (ref_name.empty() ? "" : ":" + ref_name);
   auto pull_one = [&](const Platform& p) {
     PullOptions sub = o;
     sub.platform = p;
     sub.as_name = name;
-    return store.Pull("oci:" + dir + (ref_name.empty() ? "" : ":" + ref_name), sub);
+    return store.Pull(layout, sub);
   };
   return PullEveryPlatform(store, {src, index, name, src}, pull_one);
 }
@@ -263,7 +264,7 @@ Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,
   std::string index =
       json({{"schemaVersion", 2}, {"mediaType", oci::kMediaTypeOciIndex}, {"manifests", manifests}})
           .dump();
-  Descriptor d{oci::kMediaTypeOciIndex, Digest::Of(index), index.size(), {}};
+  Descriptor d{oci::kMediaTypeOciIndex, Digest::Of(index), index.size(), {}, {}};
   RETURN_IF_ERROR(w->PutManifest(d, index, tag));
   RETURN_IF_ERROR(w->Finish());
   if (ref.archive) RETURN_IF_ERROR(WriteTarOfDir(w->dir(), ref.path));
