@@ -1,5 +1,7 @@
 #include "base/time.h"
 
+#include <ctime>
+
 namespace cfs {
 
 namespace {
@@ -59,5 +61,16 @@ bool ParseRfc3339(std::string_view s, int64_t* sec, uint32_t* nsec) {
   *nsec = ns;
   return true;
 }
+
+std::string FormatUtc(int64_t sec, const char* fmt) {
+  std::time_t t = static_cast<std::time_t>(sec);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof buf, fmt, &tm);
+  return std::string(buf, n);
+}
+
+std::string Rfc3339Utc(int64_t sec) { return FormatUtc(sec, "%Y-%m-%dT%H:%M:%SZ"); }
 
 }  // namespace cfs

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "base/time.h"
 #include "mount/mount_state.h"
 
 namespace cfs::mount {
@@ -20,11 +21,7 @@ std::string CommittedConfig(const std::string& base_config, const Digest& diff_i
                             const std::string& mnt, const std::string& message) {
   json cfg = json::parse(base_config, nullptr, false);
   if (!cfg.is_object()) cfg = json::object();
-  char now[32];
-  std::time_t t = std::time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const std::string now = Rfc3339Utc(std::time(nullptr));
   cfg["created"] = now;
   if (!cfg.contains("rootfs") || !cfg["rootfs"].is_object())
     cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", json::array()}};

@@ -43,15 +43,6 @@ int64_t SbomCreationTime() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-std::string Rfc3339Utc(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string ImageUuid(const Digest& manifest) {
   Digest h = Digest::Of("cimg-sbom:" + manifest.ToString());
   auto b = h.bytes;

@@ -14,6 +14,7 @@
 #include "base/digest.h"
 #include "base/io.h"
 #include "base/status.h"
+#include "base/time.h"
 #include "sbom/inventory.h"
 
 namespace cfs::sbom {
@@ -46,8 +47,6 @@ struct SbomDocument {
 
 // $SOURCE_DATE_EPOCH when it is a decimal number of seconds, else now.
 int64_t SbomCreationTime();
-// "2026-12-07T01:02:03Z".
-std::string Rfc3339Utc(int64_t t);
 // A UUID derived from the manifest digest (RFC 9562 version 8: SHA-256
 // based, name-derived), "xxxxxxxx-xxxx-8xxx-yxxx-xxxxxxxxxxxx": the same
 // image always gets the same document namespace and serial number.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/io.h"
+#include "base/time.h"
 #include "builder/copy_out.h"
 #include "layer/merged_file.h"
 #include "layer/merged_tar.h"
@@ -61,15 +62,6 @@ std::string ModeString(const cfs::TocEntry& e) {
   return s;
 }
 
-std::string TimeString(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 json ListJson(const cfs::LayerStack& stack, const cfs::MergedListEntry& e) {
   const cfs::TocEntry& m = cfs::MergedMeta(stack, e.ref);
   json j = {{"Path", e.path},
@@ -102,7 +94,7 @@ void PrintLong(const cfs::LayerStack& stack, const std::vector<cfs::MergedListEn
     std::string name = e.path;
     if (m.type == cfs::EntryType::kSymlink) name += " -> " + m.link_target;
     rows.push_back({ModeString(m), std::to_string(m.uid), std::to_string(m.gid), size,
-                    TimeString(m.mtime_sec), name});
+                    cfs::FormatUtc(m.mtime_sec, "%Y-%m-%d %H:%M"), name});
     for (int i = 0; i < 4; i++) w[i] = std::max(w[i], rows.back()[i].size());
   }
   for (const auto& r : rows)

@@ -101,7 +101,7 @@ Status AttachSbom(cfs::Store& store, const std::string& image, const std::string
   cfs::StringSink sink(&bytes);
   RETURN_IF_ERROR(WriteImageSbom(store, image, SourceFlags(), f, sink));
   auto r = store.AttachArtifact(image, cfs::sbom::SbomMediaType(f), bytes,
-                                cfs::sbom::Rfc3339Utc(cfs::sbom::SbomCreationTime()));
+                                cfs::Rfc3339Utc(cfs::sbom::SbomCreationTime()));
   return r.status();
 }
 

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/time.h"
+
 namespace cimg {
 
 using cfs::Result;
@@ -41,13 +43,7 @@ std::string Ago(int64_t t, int64_t now) {
 namespace {
 
 std::string TimeFormat(int64_t t, const char* fmt) {
-  if (t <= 0) return "";
-  char buf[48];
-  struct tm tm;
-  time_t tt = static_cast<time_t>(t);
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, fmt, &tm);
-  return buf;
+  return t <= 0 ? "" : cfs::FormatUtc(t, fmt);
 }
 
 }  // namespace
