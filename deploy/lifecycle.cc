@@ -557,8 +557,7 @@ Status RefreshRegistryMirrors(const Clusterfile& cf, const DeployOptions& o) {
     // Only where a deploy set the registry up (its /etc/hosts step).
     if (!c.steps.count("registry-host-alias") && !IsIpAddress(reg->domain)) return Status::Ok();
     std::vector<HostFile> toml;
-    for (HostFile& f : RuntimeTrustFiles(*reg, "", RegistryMirrors(servers, c.host.ip)))
-      if (f.path.ends_with("/hosts.toml")) toml.push_back(std::move(f));
+    if (auto f = RuntimeHostsToml(*reg, RegistryMirrors(servers, c.host.ip))) toml.push_back(std::move(*f));
     run.Log(c.host.ip + ": registry hosts.toml: " + std::to_string(servers.size()) + " masters");
     return InstallHostFiles(run, c, toml);
   });

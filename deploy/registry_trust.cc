@@ -67,16 +67,18 @@ Result<std::vector<HostFile>> RegistryServerFiles(const RegistryEndpoint& r,
   return files;
 }
 
+std::optional<HostFile> RuntimeHostsToml(const RegistryEndpoint& r,
+                                         const std::vector<std::string>& mirrors) {
+  if (!r.tls && mirrors.empty()) return std::nullopt;
+  return HostFile{ContainerdDir(r) + "/hosts.toml", HostsToml(r, mirrors), 0644};
+}
+
 std::vector<HostFile> RuntimeTrustFiles(const RegistryEndpoint& r, const std::string& ca_pem,
                                         const std::vector<std::string>& mirrors) {
   std::vector<HostFile> files;
-  if (r.tls) {
-    files.push_back({ContainerdDir(r) + "/" + r.domain + ".crt", ca_pem, 0644});
-    files.push_back({ContainerdDir(r) + "/hosts.toml", HostsToml(r, mirrors), 0644});
-    files.push_back({DockerDir(r) + "/" + r.domain + ".crt", ca_pem, 0644});
-  } else if (!mirrors.empty()) {
-    files.push_back({ContainerdDir(r) + "/hosts.toml", HostsToml(r, mirrors), 0644});
-  }
+  if (r.tls) files.push_back({ContainerdDir(r) + "/" + r.domain + ".crt", ca_pem, 0644});
+  if (auto toml = RuntimeHostsToml(r, mirrors)) files.push_back(std::move(*toml));
+  if (r.tls) files.push_back({DockerDir(r) + "/" + r.domain + ".crt", ca_pem, 0644});
   if (!r.username.empty()) files.push_back({kKubeletAuth, DockerAuthJson(r), 0600});
   return files;
 }

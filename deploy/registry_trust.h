@@ -21,6 +21,7 @@
 // never on a command line.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ Result<std::vector<HostFile>> RegistryServerFiles(const RegistryEndpoint& r,
 // hosts.toml (RegistryMirrors), none for the registry domain alone.
 std::vector<HostFile> RuntimeTrustFiles(const RegistryEndpoint& r, const std::string& ca_pem,
                                         const std::vector<std::string>& mirrors = {});
+
+// The hosts.toml of RuntimeTrustFiles alone (none without TLS and mirrors).
+std::optional<HostFile> RuntimeHostsToml(const RegistryEndpoint& r,
+                                         const std::vector<std::string>& mirrors);
 
 // The paths RuntimeTrustFiles may write, the directories first: what
 // cimg delete removes.
