@@ -14,28 +14,32 @@ if [ "$verb" != from ] || ! [[ $i =~ ^[0-9]+$ ]] || [ -n "$extra" ]; then
   echo "fanout_serve.sh: bad request" >&2
   exit 2
 fi
+exec {napfd}<> <(:) # waits on a pipe nobody writes: no `sleep` process (fanout_receive.sh)
+nap() { read -r -t 0.02 -u "$napfd" _ || :; }
+readf() { { IFS= read -r "$1" <"$2"; } 2>/dev/null; }
 waited=0
 while [ -d "$spool" ]; do
   if [ -f "$spool/$i" ]; then
-    size=$(stat -c %s -- "$spool/$i") || exit 1
+    # The receiver keeps a piece only once it matches its .sum: the size is that one.
+    read -r size _ <"$spool/$i.sum" || exit 1
     printf 'piece %s %s\n' "$i" "$size"
-    head -c "$size" -- "$spool/$i" || exit 1
+    cat -- "$spool/$i" || exit 1 # kept (renamed) only once whole: never grows
     i=$((i + 1))
     continue
   fi
-  count=$(cat -- "$spool/count" 2>/dev/null) || count=
+  readf count "$spool/count" || count=
   if [ -n "$count" ] && [ "$i" -ge "$count" ]; then
     printf 'end %s\n' "$count"
     exit 0
   fi
-  pid=$(cat -- "$spool/pid" 2>/dev/null) || pid=
+  readf pid "$spool/pid" || pid=
   if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && [ ! -f "$spool/$i" ]; then
     exit 1 # the receiver is gone without piece I
   fi
   if [ -z "$pid" ]; then
     waited=$((waited + 1))
-    [ "$waited" -lt 600 ] || exit 1 # its receiver never started (60 s)
+    [ "$waited" -lt 3000 ] || exit 1 # its receiver never started (60 s)
   fi
-  sleep 0.05
+  nap
 done
 exit 1

@@ -75,8 +75,11 @@
 #   sshd.log                   sshd -e output (LogLevel VERBOSE), every start appended
 # /var is overlaid whole (not only /var/lib) because sshd records logins in
 # /var/log/wtmp and /var/log/lastlog. Paths in $NODE_HIDE (default: cimg's
-# state dirs, see below) are whited out in a new node when the host has them,
-# so a node starts without the host's /var/lib/cimg store.
+# state dirs and root's ~/.bashrc, see below) are whited out in a new node
+# when the host has them, so a node starts without the host's /var/lib/cimg
+# store, and without its shell start-up: bash sources ~/.bashrc for every
+# command sshd runs, and this machine's runs `pyenv init` (about 200
+# processes, some 0.3 CPU-seconds, per SSH command), which a fresh host has not.
 #
 # sshd_config (per node): ListenAddress 10.251.S.(10+I), Port 22, the three
 # host keys, PermitRootLogin/PasswordAuthentication/PubkeyAuthentication yes,
@@ -85,12 +88,12 @@
 #
 # Knobs (environment, read by nodes_up):
 #   NODE_ROOT_PASS=rootpw-test  NODE_USER_PASS=deployer-pw
-#   NODE_HIDE="/var/lib/cimg /etc/cimg /opt/cimg /var/cache/cimg /var/log/cimg /root/.config/cimg"
+#   NODE_HIDE="/var/lib/cimg /etc/cimg /opt/cimg /var/cache/cimg /var/log/cimg /root/.config/cimg /root/.bashrc"
 
 NODE_ROOT_PASS=${NODE_ROOT_PASS:-rootpw-test}
 NODE_USER_PASS=${NODE_USER_PASS:-deployer-pw}
 NODE_KEY_PASSPHRASE=keypw
-NODE_HIDE=${NODE_HIDE-/var/lib/cimg /etc/cimg /opt/cimg /var/cache/cimg /var/log/cimg /root/.config/cimg}
+NODE_HIDE=${NODE_HIDE-/var/lib/cimg /etc/cimg /opt/cimg /var/cache/cimg /var/log/cimg /root/.config/cimg /root/.bashrc}
 NODES_TAG=
 NODES__HOOKED=
 # the private copies: upper-dir name : directory (longest prefixes first for node_path)
