@@ -311,9 +311,10 @@ class Transfer {
   Status failed_;  // set by the splitter thread, read after it is joined
 };
 
-// Sets up every host (fanout_setup.sh): its key pair; a host that fails is
-// left out with its status.
-void Setup(HostRunner& run, const std::string& dir, std::vector<Receiver>* rs) {
+// Sets up every host (fanout_setup.sh): its key pair, its spool (in memory
+// when it has room for spool_bytes); a host that fails is left out with its
+// status.
+void Setup(HostRunner& run, const std::string& dir, uint64_t spool_bytes, std::vector<Receiver>* rs) {
   std::vector<HostCtx*> hosts;
   std::map<HostCtx*, Receiver*> of;
   for (auto& r : *rs) {
@@ -323,7 +324,7 @@ void Setup(HostRunner& run, const std::string& dir, std::vector<Receiver>* rs) {
   (void)run.ForEach(hosts, [&](HostCtx& c) {
     ExecResult out;
     Receiver& r = *of.at(&c);
-    r.status = run.Run(c, "setting up the fan-out", HostCommand(host_scripts::kFanoutSetup, {dir}),
+    r.status = run.Run(c, "setting up the fan-out", HostCommand(host_scripts::kFanoutSetup, {dir, std::to_string(spool_bytes)}),
                        host_scripts::kFanoutServe, &out);
     r.ready = r.status.ok();
     auto lines = OutputLines(out.out);
@@ -391,12 +392,12 @@ Status FanoutCleanup(HostRunner& run, HostCtx& c) {
 }
 
 std::vector<Status> FanoutStream(HostRunner& run, const std::vector<HostCtx*>& hosts, int fanout,
-                                 const std::string& tmp_dir, const StreamProducer& produce,
-                                 FanoutStats* stats) {
+                                 uint64_t max_bytes, const std::string& tmp_dir,
+                                 const StreamProducer& produce, FanoutStats* stats) {
   const std::string dir = run.dir() + "/fanout";
   std::vector<Receiver> rs(hosts.size());
   for (size_t i = 0; i < hosts.size(); i++) rs[i].host = hosts[i];
-  Setup(run, dir, &rs);
+  Setup(run, dir, max_bytes, &rs);
   std::vector<Receiver*> live;
   std::vector<HostCtx*> ready;
   for (auto& r : rs) {

@@ -49,7 +49,9 @@ struct FanoutStats {
 using StreamProducer = std::function<Status(int fd)>;
 
 // Streams to `hosts` (all receiving the same stream, all connected) with
-// fan-out `fanout` >= 1; `tmp_dir` holds the pieces on this host meanwhile.
+// fan-out `fanout` >= 1; `max_bytes`: the stream's size at most (a host
+// with room for it keeps its spool in memory); `tmp_dir` holds the pieces on
+// this host meanwhile.
 // Returns each host's outcome (statuses[i] for hosts[i]); a host that fails
 // is named in its status and the others finish. Every host is left without
 // the transfer's keys and spool.
@@ -59,7 +61,7 @@ using StreamProducer = std::function<Status(int fd)>;
 Status FanoutCleanup(HostRunner& run, HostCtx& c);
 
 std::vector<Status> FanoutStream(HostRunner& run, const std::vector<HostCtx*>& hosts, int fanout,
-                                 const std::string& tmp_dir, const StreamProducer& produce,
-                                 FanoutStats* stats);
+                                 uint64_t max_bytes, const std::string& tmp_dir,
+                                 const StreamProducer& produce, FanoutStats* stats);
 
 }  // namespace cfs::deploy

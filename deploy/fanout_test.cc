@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -61,7 +63,10 @@ class FanoutScripts : public ::testing::Test {
                       "/serve.sh > " + t_ + "/key.out"),
               0);
   }
-  void TearDown() override { RunHere("rm -rf " + ShellQuote(t_)); }
+  void TearDown() override {  // the cleanup also removes a spool kept in /dev/shm
+    RunHere(HostCommand(host_scripts::kFanoutCleanup, {t_ + "/fan", "cimg-fanout:test"}));
+    RunHere("rm -rf " + ShellQuote(t_));
+  }
 
   // What the deploy host sends a seed.
   std::string SeedInput(size_t corrupt = kNoPiece) const {
@@ -133,6 +138,40 @@ TEST_F(FanoutScripts, ACorruptPieceFromTheDeployHostFailsByName) {
   EXPECT_NE(err->find("piece 1 from the deploy host: size or SHA-256 differs"), std::string::npos)
       << *err;
   EXPECT_FALSE(PathExists(t_ + "/fan/spool/1"));
+}
+
+// Sets up t_/fan again with SPOOL_BYTES `bytes`; the spool's link target
+// ("" when it is a directory).
+std::string SetUpWith(const std::string& t, const std::string& bytes) {
+  EXPECT_EQ(RunHere(HostCommand(host_scripts::kFanoutSetup, {t + "/fan", bytes}) + " < " + t +
+                    "/serve.sh > /dev/null"),
+            0);
+  char buf[4096];
+  ssize_t n = readlink((t + "/fan/spool").c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+TEST_F(FanoutScripts, ASpoolThatFitsIsKeptInMemoryAndRemovedAtTheEnd) {
+  const std::string target = SetUpWith(t_, "4000000");
+  ASSERT_EQ(target.rfind("/dev/shm/cimg-fanout.", 0), 0u) << target;
+  ASSERT_EQ(Receive(SeedInput()), 0);
+  EXPECT_EQ(RunHere("diff -r " + t_ + "/src " + t_ + "/out"), 0);
+  EXPECT_TRUE(PathExists(target + "/" + std::to_string(pieces_.size() - 1)));
+  ASSERT_EQ(RunHere(HostCommand(host_scripts::kFanoutCleanup, {t_ + "/fan", "cimg-fanout:test"})), 0);
+  EXPECT_FALSE(PathExists(target));
+  EXPECT_FALSE(PathExists(t_ + "/fan"));
+}
+
+TEST_F(FanoutScripts, ASpoolLargerThanMemoryIsOnDiskAndAnOldOneInMemoryIsRemoved) {
+  const std::string old = SetUpWith(t_, "4000000");
+  ASSERT_FALSE(old.empty());
+  EXPECT_EQ(SetUpWith(t_, "1000000000000000"), "");  // 1 PB
+  struct stat st;
+  ASSERT_EQ(lstat((t_ + "/fan/spool").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_FALSE(PathExists(old));
+  ASSERT_EQ(Receive(SeedInput()), 0);
+  EXPECT_EQ(RunHere("diff -r " + t_ + "/src " + t_ + "/out"), 0);
 }
 
 }  // namespace

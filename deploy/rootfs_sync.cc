@@ -365,13 +365,23 @@ class Sync {
                     const std::vector<HostCtx*>& hosts) {
     FanoutStats stats;
     auto produce = [&](int fd) { return Produce(plan, send, hosts[0]->zstd, {fd}); };
-    auto st = FanoutStream(run_, hosts, run_.options().fanout, store_.root() + "/tmp", produce,
-                           &stats);
+    auto st = FanoutStream(run_, hosts, run_.options().fanout, StreamBound(plan, send),
+                           store_.root() + "/tmp", produce, &stats);
     for (size_t i = 0; i < hosts.size(); i++)
       if (!st[i].ok()) failed_.Add(hosts[i], st[i]);
     auto mb = [](uint64_t b) { return std::to_string(b / 1000000.0).substr(0, 6) + " MB"; };
     run_.Log("rootfs: fan-out to " + std::to_string(hosts.size()) + " hosts: stream " +
              mb(stats.stream_bytes) + ", " + mb(stats.sent_bytes) + " of it sent from here");
+  }
+
+  // The compressed tar stream of `send` is at most this long: the file data
+  // (stored whole where it does not compress), tar's headers and padding
+  // (pax headers included, 3 KiB an entry is ample) and zstd's or gzip's
+  // framing of stored blocks (under 1%).
+  static uint64_t StreamBound(const RootfsPlan& plan, const std::vector<size_t>& send) {
+    uint64_t data = 0;
+    for (size_t i : send) data += plan.entries[i].size;
+    return data + data / 64 + send.size() * 3072 + (1 << 20);
   }
 
   // Writes the tar stream to wfds (and closes them).
