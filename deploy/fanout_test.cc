@@ -137,7 +137,7 @@ TEST_F(FanoutScripts, ACorruptPieceFromTheDeployHostFailsByName) {
   ASSERT_TRUE(err.ok());
   EXPECT_NE(err->find("piece 1 from the deploy host: size or SHA-256 differs"), std::string::npos)
       << *err;
-  EXPECT_FALSE(PathExists(t_ + "/fan/spool/1"));
+  EXPECT_FALSE(PathExists(t_ + "/fan/spool/1.ok"));
 }
 
 // Sets up t_/fan again with SPOOL_BYTES `bytes`; the spool's link target
@@ -156,7 +156,7 @@ TEST_F(FanoutScripts, ASpoolThatFitsIsKeptInMemoryAndRemovedAtTheEnd) {
   ASSERT_EQ(target.rfind("/dev/shm/cimg-fanout.", 0), 0u) << target;
   ASSERT_EQ(Receive(SeedInput()), 0);
   EXPECT_EQ(RunHere("diff -r " + t_ + "/src " + t_ + "/out"), 0);
-  EXPECT_TRUE(PathExists(target + "/" + std::to_string(pieces_.size() - 1)));
+  EXPECT_TRUE(PathExists(target + "/" + std::to_string(pieces_.size() - 1) + ".ok"));
   ASSERT_EQ(RunHere(HostCommand(host_scripts::kFanoutCleanup, {t_ + "/fan", "cimg-fanout:test"})), 0);
   EXPECT_FALSE(PathExists(target));
   EXPECT_FALSE(PathExists(t_ + "/fan"));

@@ -11,10 +11,11 @@
 # ends early, goes quiet for 120 s, or sends another piece than the next or
 # one whose size or SHA-256 is not the deploy host's is left for the next;
 # with none left this host prints "need K" and the deploy host sends the
-# pieces from K on itself. Only verified pieces enter FANOUT_DIR/spool
-# (served from there to the hosts that fetch from this one,
-# fanout_serve.sh) and the unpacker, which feeds them in order to zstd or
-# gzip and tar. Notices ("fanout: ...": a source left, and why) and the
+# pieces from K on itself. Piece I goes to FANOUT_DIR/spool/I, its sum to
+# spool/I.sum; only once it is verified (spool/I.ok, written after; never
+# written again then) is it served to the hosts that fetch from this one
+# (fanout_serve.sh) and fed to the unpacker, in order, through zstd or gzip
+# and tar. Notices ("fanout: ...": a source left, and why) and the
 # helpers' errors go to stderr at the end. Waiting costs no process: every
 # host of a large tree runs these loops at once, on CPUs its own work needs,
 # so they nap on a pipe (`read -t`) and read their small files with `read`
@@ -63,23 +64,23 @@ check() {
 # write (head -c moves 4 KiB a system call).
 take_bytes() { dd bs="$1" count=1 iflag=fullblock status=none; }
 
-# Checking a piece and renaming it into the spool run in the background
-# while the next piece is read: a reader that stopped for them at every
-# piece would let the sender's SSH window fill and its link go idle.
-pending='' pending_i='' pending_f=''
-# keep FILE I: checks FILE as piece I and renames it to spool/I, meanwhile.
+# Checking a piece runs in the background while the next piece is read: a
+# reader that stopped for it at every piece would let the sender's SSH
+# window fill and its link go idle.
+pending='' pending_i=''
+# keep I: checks spool/I and marks it verified (spool/I.ok), meanwhile.
 keep() {
-  (check "$1" "$2" && mv -f -- "$1" "$spool/$2") &
-  pending=$! pending_i=$2 pending_f=$1
+  (check "$spool/$1" "$1" && : >"$spool/$1.ok") &
+  pending=$! pending_i=$1
 }
-# settle: waits for the piece keep() is checking; fails (its file removed)
+# settle: waits for the piece keep() is checking; fails (its bytes removed)
 # when it was not the deploy host's.
 settle() {
   local p=$pending
   [ -n "$p" ] || return 0
   pending=''
   wait "$p" && return 0
-  rm -f -- "$pending_f"
+  rm -f -- "${spool:?}/$pending_i"
   return 1
 }
 
@@ -92,14 +93,14 @@ from_deploy() {
       return 1
     fi
     case $tag in
-    sum) printf '%s %s\n' "$size" "$sha" >"$spool/$i.sum.tmp" && mv -f -- "$spool/$i.sum.tmp" "$spool/$i.sum" ;;
+    sum) printf '%s %s\n' "$size" "$sha" >"$spool/$i.sum" ;; # read only once whole (sum_of)
     data)
-      take_bytes "$size" >"$spool/$i.d"
+      take_bytes "$size" >"$spool/$i"
       if ! settle; then
         failed "piece $pending_i from the deploy host: size or SHA-256 differs"
         return 1
       fi
-      keep "$spool/$i.d" "$i"
+      keep "$i"
       ;;
     end)
       if ! settle; then
@@ -121,15 +122,16 @@ from_deploy() {
 # missing: the first piece this host lacks.
 missing() {
   local i=0
-  while [ -f "$spool/$i" ]; do i=$((i + 1)); done
+  while [ -f "$spool/$i.ok" ]; do i=$((i + 1)); done
   echo "$i"
 }
 
-# sum_of I: waits until the deploy host has sent piece I's sum; fails when
-# there is no piece I (or this host's receiver is gone).
+# sum_of I: waits until the deploy host's sum of piece I is there, whole (a
+# line, newline and all); fails when there is no piece I (or this host's
+# receiver is gone).
 sum_of() {
   local count
-  until [ -f "$spool/$1.sum" ]; do
+  until { read -r _ _ <"$spool/$1.sum"; } 2>/dev/null; do
     alive || return 1
     readf count "$spool/count" || count=
     if [ -n "$count" ] && [ "$1" -ge "$count" ]; then return 1; fi
@@ -153,13 +155,13 @@ take() {
         note "piece $i from $1: not the next piece ($next) of the deploy host's size; leaving it"
         return 1
       fi
-      take_bytes "$size" >"$spool/$i.f"
+      take_bytes "$size" >"$spool/$i"
       if ! settle; then
-        rm -f -- "$spool/$i.f"
+        rm -f -- "$spool/$i"
         note "piece $pending_i from $1: size or SHA-256 differs from the deploy host's; leaving it"
         return 1
       fi
-      keep "$spool/$i.f" "$i"
+      keep "$i"
       next=$((i + 1))
       ;;
     end)
@@ -214,7 +216,7 @@ fetch() {
 feed() {
   local i=0 count
   while alive && [ ! -f "$d/failed" ]; do
-    if [ -f "$spool/$i" ]; then
+    if [ -f "$spool/$i.ok" ]; then
       cat -- "$spool/$i" || return 1
       i=$((i + 1))
       continue

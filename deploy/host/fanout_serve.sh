@@ -19,11 +19,12 @@ nap() { read -r -t 0.02 -u "$napfd" _ || :; }
 readf() { { IFS= read -r "$1" <"$2"; } 2>/dev/null; }
 waited=0
 while [ -d "$spool" ]; do
-  if [ -f "$spool/$i" ]; then
-    # The receiver keeps a piece only once it matches its .sum: the size is that one.
+  if [ -f "$spool/$i.ok" ]; then
+    # I.ok: the receiver found I's bytes to match I.sum (so the size is that
+    # one), and never writes them again.
     read -r size _ <"$spool/$i.sum" || exit 1
     printf 'piece %s %s\n' "$i" "$size"
-    cat -- "$spool/$i" || exit 1 # kept (renamed) only once whole: never grows
+    cat -- "$spool/$i" || exit 1
     i=$((i + 1))
     continue
   fi
@@ -33,7 +34,7 @@ while [ -d "$spool" ]; do
     exit 0
   fi
   readf pid "$spool/pid" || pid=
-  if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && [ ! -f "$spool/$i" ]; then
+  if [ -n "$pid" ] && [ ! -d "/proc/$pid" ] && [ ! -f "$spool/$i.ok" ]; then
     exit 1 # the receiver is gone without piece I
   fi
   if [ -z "$pid" ]; then

@@ -116,8 +116,8 @@ log "2. $(grep "$NODE_IP_4: rootfs fanout: piece" "$T/fc.err" | head -1)"
 # ------------------------------------------------- 3. a relay killed
 # deploy_with_stalled_relay NAME: node2's ssh client passes its source's
 # first piece and then stalls; starts `cimg deploy` of cluster NAME with
-# --fanout 2 in the background (dpid) and waits until node2 holds piece 0
-# (spool2: node2's spool).
+# --fanout 2 in the background (dpid) and waits until node2 holds piece 0,
+# verified (0.ok) (spool2: node2's spool).
 deploy_with_stalled_relay() {
   local name=$1
   node_exec 2 sh -c 'cat >/usr/local/bin/ssh && chmod 755 /usr/local/bin/ssh' <<'EOF'
@@ -130,11 +130,11 @@ EOF
   dpid=$!
   IT_BG_PIDS+=("$dpid")
   for _ in $(seq 3000); do # hang guard only: the event is node2 holding piece 0
-    [[ -e "$spool2/0" ]] && break
+    [[ -e "$spool2/0.ok" ]] && break
     kill -0 "$dpid" 2>/dev/null || break
     sleep 0.1
   done
-  [[ -e "$spool2/0" ]] || fail "node2 never held piece 0: $(tail -5 "$T/$name.err")"
+  [[ -e "$spool2/0.ok" ]] || fail "node2 never held piece 0: $(tail -5 "$T/$name.err")"
 }
 
 log "3. the relay $NODE_IP_2 killed mid-transfer"
