@@ -61,8 +61,13 @@ check() {
 }
 
 # take_bytes SIZE: SIZE bytes of stdin (fewer at its end) to stdout, 64 KiB a
-# system call (head -c moves 4 KiB; a 4 MiB buffer costs its page faults).
-take_bytes() { dd bs=65536 count="$1" iflag=count_bytes,fullblock status=none; }
+# system call with GNU dd (head -c moves 4 KiB; a 4 MiB buffer costs its
+# page faults); head -c where dd lacks count_bytes (busybox).
+if dd bs=65536 count=0 iflag=count_bytes,fullblock status=none </dev/null >/dev/null 2>&1; then
+  take_bytes() { dd bs=65536 count="$1" iflag=count_bytes,fullblock status=none; }
+else
+  take_bytes() { head -c "$1"; }
+fi
 
 # Checking a piece runs in the background while the next piece is read: a
 # reader that stopped for it at every piece would let the sender's SSH
