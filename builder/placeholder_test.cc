@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -217,38 +218,42 @@ TEST_F(PlaceholderBuildTest, SameLayersAsCopyingTheData) {
 TEST_F(PlaceholderBuildTest, ContextFileChangedBeforeImportFailsByName) {
   const std::string big = P("base/big.bin");
   const std::string real = fs::canonical(big).string();
-  for (bool old_way : {false, true}) {
-    auto ts = testing::TempStore::Create("placeholder-store-");
-    ASSERT_TRUE(ts.ok()) << ts.status().ToString();
-    Write(big, Noise(9 << 20, 2));
-    BuildOptions o;
-    o.kubefile = P("Kubefile.base");
-    o.context = P("base");
-    o.tag = "test/changed:1";
-    o.collect_images = false;
-    o.copy_data_into_upper = old_way;
-    // Same size, other bytes, and an older mtime (set, so that the check
-    // never depends on the clock's granularity).
-    o.before_import = [&](const std::string&) {
-      Write(big, Noise(9 << 20, 5));
-      struct timespec ts[2] = {{978307200, 0}, {978307200, 0}};
-      ASSERT_EQ(::utimensat(AT_FDCWD, big.c_str(), ts, 0), 0);
-    };
-    auto r = Build(*ts->store, o);
-    if (old_way) {  // the data was copied already: the change comes too late to matter
-      EXPECT_TRUE(r.ok()) << r.status().ToString();
-      continue;
+  // Same size, other bytes, and an older mtime (set, so that the check
+  // never depends on the clock's granularity); or the file removed.
+  const std::function<void()> changes[] = {
+      [&] {
+        Write(big, Noise(9 << 20, 5));
+        struct timespec ts[2] = {{978307200, 0}, {978307200, 0}};
+        ASSERT_EQ(::utimensat(AT_FDCWD, big.c_str(), ts, 0), 0);
+      },
+      [&] { ASSERT_EQ(::unlink(big.c_str()), 0); }};
+  for (bool old_way : {false, true})
+    for (const auto& change : changes) {
+      auto ts = testing::TempStore::Create("placeholder-store-");
+      ASSERT_TRUE(ts.ok()) << ts.status().ToString();
+      Write(big, Noise(9 << 20, 2));
+      BuildOptions o;
+      o.kubefile = P("Kubefile.base");
+      o.context = P("base");
+      o.tag = "test/changed:1";
+      o.collect_images = false;
+      o.copy_data_into_upper = old_way;
+      o.before_import = [&](const std::string&) { change(); };
+      auto r = Build(*ts->store, o);
+      if (old_way) {  // the data was copied already: the change comes too late to matter
+        EXPECT_TRUE(r.ok()) << r.status().ToString();
+        continue;
+      }
+      ASSERT_FALSE(r.ok()) << "a context file changed between the copy and the import, and the build succeeded";
+      const std::string m = r.status().message();
+      EXPECT_NE(m.find("Kubefile.base:2: "), std::string::npos) << m;
+      EXPECT_NE(m.find(real + ": changed while being built"), std::string::npos) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+      EXPECT_FALSE(ts->store->Inspect("test/changed:1").ok()) << "a failed build tagged its image";
+      auto f = ts->store->Fsck();
+      ASSERT_TRUE(f.ok()) << f.status().ToString();
+      EXPECT_TRUE(f->problems.empty()) << f->problems[0];
     }
-    ASSERT_FALSE(r.ok()) << "a context file changed between the copy and the import, and the build succeeded";
-    const std::string m = r.status().message();
-    EXPECT_NE(m.find("Kubefile.base:2: "), std::string::npos) << m;
-    EXPECT_NE(m.find(real + ": changed while being built"), std::string::npos) << m;
-    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
-    EXPECT_FALSE(ts->store->Inspect("test/changed:1").ok()) << "a failed build tagged its image";
-    auto f = ts->store->Fsck();
-    ASSERT_TRUE(f.ok()) << f.status().ToString();
-    EXPECT_TRUE(f->problems.empty()) << f->problems[0];
-  }
 }
 
 }  // namespace

@@ -250,6 +250,8 @@ class TreeWriter {
       return Status::Corruption(path + ": " + std::to_string(st.st_size) + " bytes, but its data file " +
                                 ext->path + " had " + std::to_string(ext->size));
     UniqueFd fd(::open(ext->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid() && (errno == ENOENT || errno == ELOOP))
+      return Status::Aborted(ext->path + ": changed while being built (it is gone); build again");
     if (!fd.valid()) return Status::IOError(ext->path);
     FdSource src(UniqueFd(::dup(fd.get())));
     ASSIGN_OR_RETURN(uint64_t total, Copy(src, rel));
