@@ -122,7 +122,7 @@ class Builder {
   Status PrepareApp(const Instruction& in, const Vars& vars, const std::string& tmp, StepInput* si);
   void RegisterApp(const Instruction& in, SealerApp app);
   Status RunLayerStep(const Instruction& in, StepInput& si, const std::string& tmp);
-  Status CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp);
+  Status CopyStep(const Instruction& in, StepInput& si, const std::string& tmp);
   Status DigestAndCopy(const Instruction& in, const std::string& tmp, StepInput* si);
   // FROM --platform: the platform the build is for from here on.
   Status FromPlatform(const Instruction& in);
@@ -143,10 +143,14 @@ class Builder {
   Status RunCommand(const Instruction& in, const std::string& rootfs);
   // Pulls the container images the rootfs names into its registry/.
   Status CollectImages();
-  // Imports the upper dir of a step as a new layer, leased at once.
-  Result<LayerSummary> Import(const std::string& upper) {
+  // Imports the upper dir of a step as a new layer, leased at once; the data
+  // of its placeholders (ph: a COPY step's, or null) from the context.
+  Result<LayerSummary> Import(const std::string& upper, const Placeholders* ph = nullptr) {
     std::unique_ptr<Store::Lease> lease;
-    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease, /*remove=*/true));
+    ImportDirOptions io;
+    io.remove = true;
+    if (ph) io.data_from = &ph->data();
+    ASSIGN_OR_RETURN(LayerSummary ls, store_.ImportDirLayer(upper, o_.progress, &lease, io));
     st_.leases.push_back(std::move(lease));
     st_.imported.push_back(ls);
     return ls;
@@ -438,6 +442,7 @@ struct Builder::StepInput {
   std::string dest;
   bool copied = false;  // the copy ran already (into the step's upper dir)...
   Status copy_status;   // ...with this outcome (reported unless the cache hits)
+  Placeholders placeholders;  // the copy's files whose data the import reads from the context
 };
 
 // COPY/ADD: the sources after substitution (${ARCH}: the target
@@ -570,14 +575,17 @@ Status Builder::DigestAndCopy(const Instruction& in, const std::string& tmp, Ste
 }
 
 // COPY, ADD, APP: no mount; the files go into the upper dir directly, with
-// the overlay's rules (builder/upper_root.h), over the image so far.
-Status Builder::CopyStep(const Instruction& in, const StepInput& si, const std::string& tmp) {
+// the overlay's rules (builder/upper_root.h), over the image so far; the
+// context's regular files as placeholders (builder/placeholder.h): the upper
+// dir goes straight to the import (RunLayerStep), or is dropped on a cache hit.
+Status Builder::CopyStep(const Instruction& in, StepInput& si, const std::string& tmp) {
   const std::string upper = tmp + "/upper", empty = tmp + "/empty";
   for (const auto& d : {upper, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
   ASSIGN_OR_RETURN(StepLower sl, OpenLower(empty));
   UniqueFd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return Status::IOError(upper);
   UpperRoot root(fd.get(), st_.diff_ids.empty() ? nullptr : sl.lower.get());
+  if (!o_.copy_data_into_upper) root.set_placeholders(&si.placeholders);
   return CopyInto(root, si.sources, si.dest, in.keyword == "ADD").Prefix(Where(in));
 }
 
@@ -606,7 +614,12 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
   }
   std::string diff;
   if (!DirEmpty(tmp + "/upper")) {
-    ASSIGN_OR_RETURN(LayerSummary ls, Import(tmp + "/upper"));
+    if (o_.before_import) o_.before_import(in.keyword);
+    auto imported = Import(tmp + "/upper", &si.placeholders);
+    // A context file that changed since the copy: the line of the step too.
+    if (!imported.ok() && imported.status().code() == Status::Code::kAborted)
+      return imported.status().Prefix(Where(in));
+    ASSIGN_OR_RETURN(LayerSummary ls, std::move(imported));
     st_.diff_ids.push_back(ls.diff_id);
     diff = ls.diff_id.ToString();
     res_.layers++;

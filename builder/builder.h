@@ -88,6 +88,13 @@ struct BuildOptions {
   std::string profile;
   DownloadLimits download;  // COPY http(s)://
   registry::ClientOptions registry;  // for FROM images pulled from a registry
+  // Internal, for tests: COPY, ADD and APP write every file's data into the
+  // step's upper dir (the way before placeholders, builder/placeholder.h),
+  // which then gives the same layers. Default: false (placeholders).
+  bool copy_data_into_upper = false;
+  // Internal, for tests: called with the step's keyword right before a layer
+  // step's upper dir is imported (a seam to change a context file there).
+  std::function<void(const std::string&)> before_import;
   // One line per step and notable event ("STEP 2/7: COPY . .", "--> cached").
   std::function<void(const std::string&)> log;
   ProgressFn progress;

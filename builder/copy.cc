@@ -88,8 +88,10 @@ Status CopyData(int in, int out, const std::string& src) {
   }
 }
 
+// local: src is in the context (not a download), so it may become a
+// placeholder when root records them (builder/placeholder.h).
 Status CopyFile(UpperRoot& root, const std::string& src, const struct stat& st, const Dir& dir,
-                const std::string& name, const std::string& shown) {
+                const std::string& name, const std::string& shown, bool local) {
   UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!in.valid()) return Status::IOError("COPY: " + src);
   // Never write through a symlink or into a directory of that name.
@@ -97,7 +99,9 @@ Status CopyFile(UpperRoot& root, const std::string& src, const struct stat& st, 
   UniqueFd out(::openat(dir.fd.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                         st.st_mode & 07777));
   if (!out.valid()) return Status::IOError("COPY: create " + shown);
-  RETURN_IF_ERROR(CopyData(in.get(), out.get(), src));
+  Placeholders* ph = local ? root.placeholders() : nullptr;
+  RETURN_IF_ERROR(ph ? ph->Make(in.get(), out.get(), src, dir.path.empty() ? name : dir.path + "/" + name)
+                     : CopyData(in.get(), out.get(), src));
   if (::fchown(out.get(), 0, 0) != 0 && errno != EPERM) return Status::IOError("COPY: chown " + shown);
   if (::fchmod(out.get(), st.st_mode & 07777) != 0) return Status::IOError("COPY: chmod " + shown);
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
@@ -125,7 +129,7 @@ Status CopyLink(UpperRoot& root, const std::string& src, const Dir& dir, const s
 
 // Copies src (any type) as dir/name; dest_rel is its rootfs path.
 Status CopyAny(UpperRoot& root, const std::string& src, const Dir& dir, const std::string& name,
-               const std::string& dest_rel);
+               const std::string& dest_rel, bool local = true);
 
 // Copies the entries of directory src into the rootfs directory dest_rel.
 Status CopyDirContents(UpperRoot& root, const std::string& src, const std::string& dest_rel,
@@ -140,11 +144,11 @@ Status CopyDirContents(UpperRoot& root, const std::string& src, const std::strin
 }
 
 Status CopyAny(UpperRoot& root, const std::string& src, const Dir& dir, const std::string& name,
-               const std::string& dest_rel) {
+               const std::string& dest_rel, bool local) {
   struct stat st;
   if (::lstat(src.c_str(), &st) != 0) return Status::IOError("COPY: " + src);
   if (S_ISLNK(st.st_mode)) return CopyLink(root, src, dir, name, dest_rel);
-  if (S_ISREG(st.st_mode)) return CopyFile(root, src, st, dir, name, dest_rel);
+  if (S_ISREG(st.st_mode)) return CopyFile(root, src, st, dir, name, dest_rel, local);
   if (S_ISDIR(st.st_mode)) {
     if (int err = root.MakeDir(dir, name, st.st_mode & 07777)) {
       errno = err;
@@ -339,14 +343,15 @@ Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std:
       } else if (unpacks(s)) {
         RETURN_IF_ERROR(UnpackTarArchive(s.path, root, d, "ADD " + s.display));
       } else {
-        RETURN_IF_ERROR(CopyAny(root, s.path, d, s.name, dest_rel.empty() ? s.name : dest_rel + "/" + s.name));
+        RETURN_IF_ERROR(CopyAny(root, s.path, d, s.name, dest_rel.empty() ? s.name : dest_rel + "/" + s.name,
+                                !s.remote));
       }
     }
     return Status::Ok();
   }
   if (comps.empty()) return Status::Invalid("COPY: empty destination");
   ASSIGN_OR_RETURN(Dir parent, MakeDirs(root, JoinComponents(comps, comps.size() - 1)));
-  return CopyAny(root, srcs[0].path, parent, comps.back(), dest_rel);
+  return CopyAny(root, srcs[0].path, parent, comps.back(), dest_rel, !srcs[0].remote);
 }
 
 Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest,

@@ -58,6 +58,9 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs);
 // mtimes, and are owned by root; symlinks are copied as symlinks.
 // The rootfs is root: a build step's upper dir over the image so far
 // (builder/upper_root.h), written directly in the overlay upper format.
+// When root records placeholders (UpperRoot::set_placeholders), regular
+// files of the context are written as placeholders (builder/placeholder.h),
+// not downloads nor what ADD unpacks.
 Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std::string& dest,
                 bool unpack_archives = false);
 // The same into the plain directory root_fd.

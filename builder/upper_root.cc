@@ -194,6 +194,7 @@ int UpperRoot::ClearForNonDir(const Dir& d, const std::string& name) {
   if (!st.ok()) return EIO;
   if (*st && S_ISDIR((*st)->st_mode)) return EISDIR;
   if (in_upper && ::unlinkat(d.fd.get(), name.c_str(), 0) != 0) return errno;
+  if (placeholders_) placeholders_->Forget(Join(d.path, name));
   return 0;
 }
 
@@ -212,6 +213,7 @@ int UpperRoot::MakeDir(const Dir& d, const std::string& name, mode_t mode) {
     hides_lower = e->kind == LowerEntry::Kind::kEntry;
   }
   if (in_upper && ::unlinkat(d.fd.get(), name.c_str(), 0) != 0) return errno;
+  if (placeholders_) placeholders_->Forget(p);
   if (::mkdirat(d.fd.get(), name.c_str(), mode) != 0) return errno;
   return hides_lower ? MarkOpaque(d.fd.get(), name, p) : 0;
 }

@@ -27,6 +27,7 @@
 
 #include "base/io.h"
 #include "base/status.h"
+#include "builder/placeholder.h"
 #include "fs/lower.h"
 
 namespace cfs::builder {
@@ -37,6 +38,12 @@ class UpperRoot {
   // image so far (borrowed), or null for none (then this is a plain
   // directory tree written in place).
   UpperRoot(int upper_fd, Lower* lower) : upper_(upper_fd), lower_(lower) {}
+
+  // Where COPY records the placeholders it writes (builder/placeholder.h);
+  // borrowed; null (the default): files are written with their data. An
+  // entry ClearForNonDir or MakeDir replaces is forgotten there.
+  void set_placeholders(Placeholders* p) { placeholders_ = p; }
+  Placeholders* placeholders() const { return placeholders_; }
 
   // A directory of the merged view, present in the upper dir.
   struct Dir {
@@ -85,6 +92,7 @@ class UpperRoot {
 
   int upper_;
   Lower* lower_;
+  Placeholders* placeholders_ = nullptr;
   std::set<std::string> opaque_;  // directories this root made opaque
 };
 

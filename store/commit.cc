@@ -6,8 +6,11 @@
 // in-memory pipe between them. Whiteouts (char 0/0) become ".wh.NAME",
 // opaque directories (trusted.overlay.opaque="y") get a ".wh..wh..opq"
 // entry; trusted.overlay.* xattrs are dropped; hard links stay links. With
-// `remove`, the tree is removed as it is archived, on a third thread.
+// `remove`, the tree is removed as it is archived, on a third thread. Files
+// named in `data_from` are placeholders: their data is read from the file
+// given for them (a build's context), checked to be unchanged.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -104,9 +107,11 @@ class Remover {
 
 class TreeWriter {
  public:
-  // remover: when set, every entry goes to it once archived.
-  TreeWriter(std::string root, BytePipe* out, Remover* remover = nullptr)
-      : root_(std::move(root)), out_(out), remover_(remover) {}
+  // remover: when set, every entry goes to it once archived. data_from:
+  // ImportDirOptions::data_from (may be null).
+  TreeWriter(std::string root, BytePipe* out, Remover* remover,
+             const std::map<std::string, ExternalFileData>* data_from)
+      : root_(std::move(root)), out_(out), remover_(remover), data_from_(data_from) {}
 
   Status Run() {
     a_.reset(archive_write_new());
@@ -216,19 +221,7 @@ class TreeWriter {
     }
     if (!S_ISREG(st.st_mode)) archive_entry_set_size(e.get(), 0);
     RETURN_IF_ERROR(Header(e.get(), rel));
-    if (S_ISREG(st.st_mode) && st.st_size > 0) {
-      ASSIGN_OR_RETURN(auto src, FdSource::Open(path));
-      if (buf_.empty()) buf_.resize(1 << 20);  // once: not a 1 MiB memset per file
-      uint64_t total = 0;
-      for (;;) {
-        ASSIGN_OR_RETURN(size_t n, src->Read(buf_.data(), buf_.size()));
-        if (n == 0) break;
-        if (archive_write_data(a_.get(), buf_.data(), n) < 0) return Fail("tar data " + rel);
-        total += n;
-      }
-      if (total != static_cast<uint64_t>(st.st_size))
-        return Status::Corruption(path + ": changed size while being archived");
-    }
+    if (S_ISREG(st.st_mode) && st.st_size > 0) RETURN_IF_ERROR(Data(rel, path, st));
     if (S_ISDIR(st.st_mode)) {
       if (opaque) RETURN_IF_ERROR(Marker(rel + "/" + std::string(kOpaqueMarker), st));
       RETURN_IF_ERROR(Dir(rel + "/"));
@@ -236,6 +229,56 @@ class TreeWriter {
     // Not one name of several: the others must still read as its links.
     if (remover_ && (S_ISDIR(st.st_mode) || st.st_nlink == 1)) remover_->Add(path, S_ISDIR(st.st_mode));
     return Status::Ok();
+  }
+
+  // The data of regular file rel (at path, st its lstat) into the tar: from
+  // the file data_from_ names for it, else from path.
+  Status Data(const std::string& rel, const std::string& path, const struct stat& st) {
+    const ExternalFileData* ext = nullptr;
+    if (data_from_) {
+      auto it = data_from_->find(rel);
+      if (it != data_from_->end()) ext = &it->second;
+    }
+    if (!ext) {
+      ASSIGN_OR_RETURN(auto src, FdSource::Open(path));
+      ASSIGN_OR_RETURN(uint64_t total, Copy(*src, rel));
+      if (total != static_cast<uint64_t>(st.st_size))
+        return Status::Corruption(path + ": changed size while being archived");
+      return Status::Ok();
+    }
+    if (ext->size != static_cast<uint64_t>(st.st_size))
+      return Status::Corruption(path + ": " + std::to_string(st.st_size) + " bytes, but its data file " +
+                                ext->path + " had " + std::to_string(ext->size));
+    UniqueFd fd(::open(ext->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid() && (errno == ENOENT || errno == ELOOP))
+      return Status::Aborted(ext->path + ": changed while being built (it is gone); build again");
+    if (!fd.valid()) return Status::IOError(ext->path);
+    FdSource src(UniqueFd(::dup(fd.get())));
+    ASSIGN_OR_RETURN(uint64_t total, Copy(src, rel));
+    struct stat now;
+    if (::fstat(fd.get(), &now) != 0) return Status::IOError(ext->path);
+    if (total != ext->size || !Unchanged(*ext, now))
+      return Status::Aborted(ext->path + ": changed while being built (its size, times or inode are not "
+                             "those it had when copied); build again");
+    return Status::Ok();
+  }
+
+  static int64_t Ns(const struct timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+  static bool Unchanged(const ExternalFileData& e, const struct stat& now) {
+    return e.dev == now.st_dev && e.ino == now.st_ino && e.size == static_cast<uint64_t>(now.st_size) &&
+           e.mtime_ns == Ns(now.st_mtim) && e.ctime_ns == Ns(now.st_ctim);
+  }
+
+  // All of src into the tar as rel's data; returns the bytes copied.
+  Result<uint64_t> Copy(ByteSource& src, const std::string& rel) {
+    if (buf_.empty()) buf_.resize(1 << 20);  // once: not a 1 MiB memset per file
+    uint64_t total = 0;
+    for (;;) {
+      ASSIGN_OR_RETURN(size_t n, src.Read(buf_.data(), buf_.size()));
+      if (n == 0) return total;
+      if (archive_write_data(a_.get(), buf_.data(), n) < 0) return Fail("tar data " + rel);
+      total += n;
+    }
   }
 
   // Entries of root_/prefix, sorted, recursively (parents before children).
@@ -249,6 +292,7 @@ class TreeWriter {
   std::string root_;
   BytePipe* out_;
   Remover* remover_;
+  const std::map<std::string, ExternalFileData>* data_from_;
   ArchiveWriter a_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::string buf_;
@@ -257,7 +301,7 @@ class TreeWriter {
 }  // namespace
 
 Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const ProgressFn& progress,
-                                          std::unique_ptr<Lease>* lease, bool remove) {
+                                          std::unique_ptr<Lease>* lease, const ImportDirOptions& opts) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::Invalid(dir + ": not a directory");
@@ -268,16 +312,17 @@ Result<LayerSummary> Store::ImportDirLayer(const std::string& dir, const Progres
   BytePipe pipe;
   Status written;
   std::optional<Remover> remover;
-  if (remove) remover.emplace();
+  if (opts.remove) remover.emplace();
   std::thread writer([&] {
-    written = TreeWriter(dir, &pipe, remover ? &*remover : nullptr).Run();
+    written = TreeWriter(dir, &pipe, remover ? &*remover : nullptr, opts.data_from).Run();
     pipe.CloseWriter(written);
   });
   auto r = importer.Import(pipe, Digest(), Digest(), "layer from " + dir, progress, 0);
   pipe.CloseReader();
   writer.join();
   remover.reset();  // the rest of the removal
-  if (!written.ok()) return written.Prefix(dir);
+  // A data file that changed is named by its own path (Data), not dir's.
+  if (!written.ok()) return written.code() == Status::Code::kAborted ? written : written.Prefix(dir);
   if (!r.ok()) return r.status().Prefix(dir);
   RETURN_IF_ERROR(chunks->Sync());
   {

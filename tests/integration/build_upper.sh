@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # cimg build's COPY writes into the step's upper dir directly (no mount,
-# builder/upper_root.h). Kernel differential check of what it writes:
+# builder/upper_root.h; the context's files as sparse placeholders whose data
+# the ingest reads from the context, builder/placeholder.h: the layers'
+# contents compared below are what it read). Kernel differential check of
+# what it writes:
 #  1. a base (FROM scratch / COPY . .) and an image FROM it whose steps are:
 #     a RUN that deletes a base file (a whiteout, through the FUSE mount),
 #     sets an xattr on a base directory and makes a file with two names,

@@ -59,6 +59,32 @@ struct PullOptions {
   ProgressFn progress;
 };
 
+// The data of one regular file of a directory ImportDirLayer ingests, read
+// from another file: the one at `path` as it was when stat'ed (device,
+// inode, size, mtime, ctime). After reading it, the import checks that it
+// read exactly `size` bytes and that the file's fstat still says all of the
+// above, else it fails naming `path` ("changed while being built").
+struct ExternalFileData {
+  std::string path;
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+};
+
+// How ImportDirLayer reads its directory.
+struct ImportDirOptions {
+  // The directory's contents are removed as they are archived (the directory
+  // itself stays; on an error, part of them may be gone): a build step's
+  // upper dir, whose removal then overlaps the import. Default: false.
+  bool remove = false;
+  // Regular files (paths relative to the directory, "a/b") whose data is read
+  // from another file: the directory holds each with its name, mode, owner,
+  // times, xattrs and size (the layer's metadata), but its data need not be
+  // there (a sparse placeholder of that size, never read). Its size must be
+  // the entry's. Not owned; null (the default) = every file's data is read
+  // from the directory.
+  const std::map<std::string, ExternalFileData>* data_from = nullptr;
+};
+
 struct LayerSummary {
   Digest diff_id;
   Digest source_digest;      // blob digest in the source it came from
@@ -281,11 +307,10 @@ class Store {
   // an image yet: hold a lease on it until CreateImage, or gc may take it.
   // When lease is given it receives one on the layer, taken before gc could
   // run (a lease taken after the call could come too late).
-  // remove: dir's contents are removed as they are archived (dir itself
-  // stays; on an error, part of them may be gone): a build step's upper dir,
-  // whose removal then overlaps the import.
+  // opts: ImportDirOptions (removal as it goes, file data read elsewhere).
   Result<LayerSummary> ImportDirLayer(const std::string& dir, const ProgressFn& progress,
-                                      std::unique_ptr<Lease>* lease = nullptr, bool remove = false);
+                                      std::unique_ptr<Lease>* lease = nullptr,
+                                      const ImportDirOptions& opts = {});
   // Stores an image made of layers the store holds: config is the image
   // config JSON (its rootfs.diff_ids name the layers, base first); the
   // manifest lists the layers uncompressed. name may be "" (untagged).
