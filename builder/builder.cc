@@ -707,6 +707,8 @@ Status Builder::FindCollection(const std::string& rootfs, Collection* c) {
   h.Update("cimg-build-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n" + c->text + "\n" +
            c->platform.ToString());
   if (!c->archives.empty()) {
+    // Read in the rootfs, a mount: no digest cache (a mount's device and
+    // inode numbers come back for other files after it is gone).
     ASSIGN_OR_RETURN(Digest ad, DigestSources(c->archives));
     h.Update(ad.ToString());
   }

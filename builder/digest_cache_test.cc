@@ -15,19 +15,21 @@
 namespace cfs::builder {
 namespace {
 
-// The real Env with a clock the test sets (0: the real clock).
+// The real Env with a clock the test sets: now_us when not 0, else the real
+// clock moved by offset_us (still running: a store's RocksDB reads it too).
 class ClockEnv : public EnvWrapper {
  public:
   ClockEnv() : EnvWrapper(Env::Default()) {}
   uint64_t NowMicros() override {
     uint64_t t = now_us.load();
-    return t ? t : target()->NowMicros();
+    return t ? t : target()->NowMicros() + offset_us.load();
   }
-  // Sets the clock to the real time plus secs.
+  // The real time plus secs from now on.
   void Ahead(int64_t secs) {
-    now_us = static_cast<uint64_t>(static_cast<int64_t>(target()->NowMicros()) + secs * 1'000'000);
+    now_us = 0;
+    offset_us = static_cast<uint64_t>(secs * 1'000'000);
   }
-  std::atomic<uint64_t> now_us{0};
+  std::atomic<uint64_t> now_us{0}, offset_us{0};
 };
 
 // Writes data into path in place (same inode when it exists).
