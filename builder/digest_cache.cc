@@ -82,8 +82,16 @@ std::optional<DigestRecord> DigestRecord::Decode(const std::string& path, std::s
   DigestRecord r;
   r.last_used = DecodeFixed64(v.data());
   const char* p = payload.data() + 1;
-  auto u64 = [&p] { uint64_t x = DecodeFixed64(p); p += 8; return x; };
-  auto u32 = [&p] { uint32_t x = DecodeFixed32(p); p += 4; return x; };
+  auto u64 = [&p] {
+    uint64_t x = DecodeFixed64(p);
+    p += 8;
+    return x;
+  };
+  auto u32 = [&p] {
+    uint32_t x = DecodeFixed32(p);
+    p += 4;
+    return x;
+  };
   r.id.dev = u64();
   r.id.ino = u64();
   r.id.size = u64();

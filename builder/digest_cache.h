@@ -99,8 +99,8 @@ class DigestCache {
   DigestCache(Store& store, Env* env, bool trust) : store_(store), env_(env), trust_(trust) {}
 
   struct File {
-    std::string path;   // absolute: the record's key
-    struct stat st;     // its lstat (a regular file)
+    std::string path;       // absolute: the record's key
+    struct stat st;         // its lstat (a regular file)
     bool uncached = false;  // hashed, never looked up nor recorded (a download)
   };
   // The files' digests, in order: from their records where Trusted, else

@@ -53,10 +53,11 @@ TEST_F(DigestRecordsTest, GcPrunesUnusedAndShortRecordsOnly) {
   ASSERT_NE(store_, nullptr);
   const uint64_t max_age = uint64_t{86400} * Store::kDigestRecordMaxAgeDays;
   const uint64_t now_s = clock.NowMicros() / 1'000'000;
-  ASSERT_TRUE(store_->PutDigestRecords({{"/old", Used(now_s - max_age - 1, "x")},
-                                        {"/recent", Used(now_s - max_age + 3600, "x")},
-                                        {"/fresh", Used(now_s, "x")},
-                                        {"/short", "1234567"}})
+  ASSERT_TRUE(store_
+                  ->PutDigestRecords({{"/old", Used(now_s - max_age - 1, "x")},
+                                      {"/recent", Used(now_s - max_age + 3600, "x")},
+                                      {"/fresh", Used(now_s, "x")},
+                                      {"/short", "1234567"}})
                   .ok());
   auto g = store_->Gc();
   ASSERT_TRUE(g.ok()) << g.status().ToString();
