@@ -310,7 +310,8 @@ Status WalkInputs(const std::string& path, const std::string& rel, bool remote,
   entries->push_back(std::move(e));
   if (!S_ISDIR(st.st_mode)) return Status::Ok();
   ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
-  for (const auto& n : names) RETURN_IF_ERROR(WalkInputs(path + "/" + n, rel + "/" + n, remote, entries, files));
+  for (const auto& n : names)
+    RETURN_IF_ERROR(WalkInputs(path + "/" + n, rel + "/" + n, remote, entries, files));
   return Status::Ok();
 }
 
@@ -332,7 +333,8 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs, DigestCache* c
                              DigestCacheStats* stats) {
   std::vector<InputEntry> entries;
   std::vector<DigestCache::File> files;
-  for (const auto& s : srcs) RETURN_IF_ERROR(WalkInputs(s.path, s.display + ">" + s.name, s.remote, &entries, &files));
+  for (const auto& s : srcs)
+    RETURN_IF_ERROR(WalkInputs(s.path, s.display + ">" + s.name, s.remote, &entries, &files));
   std::vector<FileDigest> digests;
   if (cache) {
     ASSIGN_OR_RETURN(digests, cache->Digests(files, stats));

@@ -333,7 +333,8 @@ class Store {
   // last write of a key wins).
   static constexpr int kDigestRecordMaxAgeDays = 30;
   // The values of many keys at once; nullopt where absent.
-  Result<std::vector<std::optional<std::string>>> GetDigestRecords(const std::vector<std::string>& keys);
+  Result<std::vector<std::optional<std::string>>> GetDigestRecords(
+      const std::vector<std::string>& keys);
   // Writes (key, value) pairs in one synced batch.
   Status PutDigestRecords(const std::vector<std::pair<std::string, std::string>>& records);
 
