@@ -15,6 +15,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "builder/app.h"
 #include "builder/build_cache.h"
 #include "builder/copy.h"
@@ -172,6 +173,8 @@ class Builder {
   const BuildOptions& o_;
   Platform target_;  // --platform, or FROM --platform (empty: the host's)
   BuildCache cache_{store_, o_.no_cache};
+  // The context files' digests (--no-cache: hashed anew, records rewritten).
+  DigestCache digests_{store_, Env::Default(), !o_.no_cache};
   Kubefile kf_;
   std::shared_ptr<const registry::RegistriesConf> registries_;  // Registries()
   WorkDir work_;  // tmp/build-*: step dirs; what gc undoes if the build dies
@@ -555,9 +558,12 @@ Status Builder::DigestAndCopy(const Instruction& in, const std::string& tmp, Ste
   Status digested;
   Digest inputs;
   auto digest = [&] {
-    auto d = DigestSources(si->sources);
+    DigestCacheStats stats;
+    auto d = DigestSources(si->sources, &digests_, &stats);
     if (d.ok()) inputs = *d;
     digested = d.status();
+    LogInfo(Where(in) + ": inputs: " + std::to_string(stats.hashed) + " files hashed, " +
+            std::to_string(stats.cached) + " from the digest cache");
   };
   if (speculate) {
     std::thread t(digest);
@@ -714,6 +720,8 @@ Status Builder::FindCollection(const std::string& rootfs, Collection* c) {
   h.Update("cimg-build-v1\n" + ChainKey(st_.diff_ids).ToString() + "\n" + c->text + "\n" +
            c->platform.ToString());
   if (!c->archives.empty()) {
+    // Read in the rootfs, a mount: no digest cache (a mount's device and
+    // inode numbers come back for other files after it is gone).
     ASSIGN_OR_RETURN(Digest ad, DigestSources(c->archives));
     h.Update(ad.ToString());
   }

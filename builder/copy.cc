@@ -287,36 +287,73 @@ Result<std::vector<CopySource>> ResolveSources(const std::string& context,
   return out;
 }
 
-Result<Digest> DigestSources(const std::vector<CopySource>& srcs) {
+namespace {
+
+// One entry of the sources' walk, in order: its name and mode, then a
+// symlink's target or (file >= 0) a regular file's digest and size.
+struct InputEntry {
+  std::string head, link;
+  int file = -1;  // index into the walk's files
+};
+
+Status WalkInputs(const std::string& path, const std::string& rel, bool remote,
+                  std::vector<InputEntry>* entries, std::vector<DigestCache::File>* files) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return Status::IOError(path);
+  InputEntry e{rel + "\n" + std::to_string(st.st_mode) + "\n", "", -1};
+  if (S_ISLNK(st.st_mode)) {
+    std::string t(4096, '\0');
+    ssize_t n = ::readlink(path.c_str(), t.data(), t.size());
+    if (n < 0) return Status::IOError(path);
+    t.resize(static_cast<size_t>(n));
+    e.link = t + "\n";
+  } else if (S_ISREG(st.st_mode)) {
+    e.file = static_cast<int>(files->size());
+    files->push_back(DigestCache::File{path, st, remote});
+  }
+  entries->push_back(std::move(e));
+  if (!S_ISDIR(st.st_mode)) return Status::Ok();
+  ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
+  for (const auto& n : names)
+    RETURN_IF_ERROR(WalkInputs(path + "/" + n, rel + "/" + n, remote, entries, files));
+  return Status::Ok();
+}
+
+Result<std::vector<FileDigest>> HashAll(const std::vector<DigestCache::File>& files,
+                                        DigestCacheStats* stats) {
+  std::vector<FileDigest> out;
+  out.reserve(files.size());
+  for (const auto& f : files) {
+    ASSIGN_OR_RETURN(FileDigest d, HashFile(f.path));
+    out.push_back(d);
+  }
+  if (stats) stats->hashed += files.size();
+  return out;
+}
+
+}  // namespace
+
+Result<Digest> DigestSources(const std::vector<CopySource>& srcs, DigestCache* cache,
+                             DigestCacheStats* stats) {
+  std::vector<InputEntry> entries;
+  std::vector<DigestCache::File> files;
+  for (const auto& s : srcs)
+    RETURN_IF_ERROR(WalkInputs(s.path, s.display + ">" + s.name, s.remote, &entries, &files));
+  std::vector<FileDigest> digests;
+  if (cache) {
+    ASSIGN_OR_RETURN(digests, cache->Digests(files, stats));
+  } else {
+    ASSIGN_OR_RETURN(digests, HashAll(files, stats));
+  }
   Sha256 h;
-  std::string buf(1 << 20, '\0');  // once: not a 1 MiB memset per file
-  std::function<Status(const std::string&, const std::string&)> walk =
-      [&](const std::string& path, const std::string& rel) -> Status {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0) return Status::IOError(path);
-    std::string head = rel + "\n" + std::to_string(st.st_mode) + "\n";
-    h.Update(head);
-    if (S_ISLNK(st.st_mode)) {
-      std::string t(4096, '\0');
-      ssize_t n = ::readlink(path.c_str(), t.data(), t.size());
-      if (n < 0) return Status::IOError(path);
-      t.resize(static_cast<size_t>(n));
-      h.Update(t + "\n");
-    } else if (S_ISREG(st.st_mode)) {
-      ASSIGN_OR_RETURN(auto src, FdSource::Open(path));
-      for (;;) {
-        ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), buf.size()));
-        if (n == 0) break;
-        h.Update(buf.data(), n);
-      }
-      h.Update(std::string("\n") + std::to_string(st.st_size) + "\n");
-    } else if (S_ISDIR(st.st_mode)) {
-      ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(path));
-      for (const auto& n : names) RETURN_IF_ERROR(walk(path + "/" + n, rel + "/" + n));
-    }
-    return Status::Ok();
-  };
-  for (const auto& s : srcs) RETURN_IF_ERROR(walk(s.path, s.display + ">" + s.name));
+  h.Update("cimg-inputs-v2\n");
+  for (const auto& e : entries) {
+    h.Update(e.head);
+    h.Update(e.link);
+    if (e.file < 0) continue;
+    const FileDigest& d = digests[static_cast<size_t>(e.file)];
+    h.Update(d.sha256.Hex() + "\n" + std::to_string(d.size) + "\n");
+  }
   return h.Finish();
 }
 

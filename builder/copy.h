@@ -9,6 +9,7 @@
 
 #include "base/digest.h"
 #include "base/status.h"
+#include "builder/digest_cache.h"
 #include "builder/upper_root.h"
 
 namespace cfs::builder {
@@ -40,9 +41,13 @@ Result<std::vector<CopySource>> ResolveSources(const std::string& context,
                                                const std::string& tmp_dir,
                                                const DownloadLimits& limits = {});
 
-// A digest of the sources' names, types, modes, link targets and contents:
-// the build cache's input key.
-Result<Digest> DigestSources(const std::vector<CopySource>& srcs);
+// A digest of the sources' names, types, modes, link targets and contents
+// (each regular file's SHA-256 and size): the build cache's input key. The
+// files' digests come from cache (builder/digest_cache.h) when given (a
+// download is hashed all the same), else every file is read; stats (may be
+// null) counts the files hashed and those the cache knew.
+Result<Digest> DigestSources(const std::vector<CopySource>& srcs, DigestCache* cache = nullptr,
+                             DigestCacheStats* stats = nullptr);
 
 // Copies the sources to dest (relative to the rootfs dir root_fd, "/" and
 // "." mean its top), as buildah copies for sealer (COPY and ADD): dest is a

@@ -8,7 +8,8 @@
 // 2. Prove: the chunk store checks its index entries and packs against the
 //    marks (ChunkStore::ProveGc). Any failure refuses the whole run with one
 //    line; nothing is deleted.
-// 3. Sweep: one synced batch deletes unreferenced records and chunk entries;
+// 3. Sweep: one synced batch deletes unreferenced records and chunk entries
+//    (and build digest cache records unused for 30 days: digest_records.cc);
 //    then the chunk store reclaims pack space (ChunkSweep::Run), and scratch
 //    left by dead processes is removed.
 // gc holds gc.lock exclusively and the writer session for the whole run, so
@@ -194,6 +195,8 @@ Result<GcReport> Store::Gc() {
     if (!d.ok() || !m.images.count(*d)) b.Delete(std::string(k));  // names of missing images
     return true;
   }));
+  RETURN_IF_ERROR(PruneDigestRecords(ix, impl_->env()->NowMicros() / 1000000, &b,
+                                     &rep.digest_records_removed));
 
   // Prove the chunks and packs agree with the marks before deleting anything.
   ChunkGcReport crep;

@@ -10,6 +10,8 @@
 //   "p" diff_id[32]  -> LayerToc of a partial (lazily fetched) layer
 //   "q" diff_id[32]  -> its TarSplit and chunk blob ranges (store/zstd_chunked_reader.h)
 //   "k" key[32]      -> build cache entry (JSON, builder/)
+//   "f" path         -> digest cache record of a build context file: u64le
+//                       last use (unix seconds), then builder/'s bytes
 // Private to store/.
 #pragma once
 
@@ -26,6 +28,8 @@ inline std::string Image(const Digest& d) { return "i" + std::string(d.Raw()); }
 inline std::string List(const Digest& d) { return "l" + std::string(d.Raw()); }
 inline std::string Name(const std::string& n) { return "n" + n; }
 inline std::string BuildCache(const Digest& d) { return "k" + std::string(d.Raw()); }
+inline constexpr char kDigestRecordPrefix[] = "f";
+inline std::string DigestRecord(const std::string& path) { return kDigestRecordPrefix + path; }
 inline std::string PartialToc(const Digest& d) { return "p" + std::string(d.Raw()); }
 inline std::string PartialRest(const Digest& d) { return "q" + std::string(d.Raw()); }
 }  // namespace key

@@ -63,6 +63,11 @@ class DiscardUnlessCommitted {
 // (a pull then imports it anew). store/pull.cc.
 Result<std::optional<LayerToc>> ReusableLayer(ChunkStore& chunks, Index& ix, const Digest& diff_id);
 
+// Deletes (into b) the digest cache records ("f") last used more than
+// Store::kDigestRecordMaxAgeDays before now_s, and those too short to say
+// (store/digest_records.cc). REQUIRES: the writer session.
+Status PruneDigestRecords(Index& ix, uint64_t now_s, Index::Batch* b, uint64_t* removed);
+
 class Store::Impl {
  public:
   StoreOptions opts;

@@ -25,7 +25,9 @@ void AddBuildCommand(CLI::App& app, const Global& g, const bool& quiet) {
   build->add_option("-t,--tag", bo.tag, "Name of the image")->required();
   build->add_option("--build-arg", build_args, "K=V for an ARG (repeatable)");
   build->add_option("--platform", build_platform, "os/arch[/variant] of the image (default: this host)");
-  build->add_flag("--no-cache", bo.no_cache, "Run every step, ignoring the build cache");
+  build->add_flag("--no-cache", bo.no_cache,
+                  "Run every step, ignoring the build cache; every context file is read and "
+                  "hashed again (its digest cache record rewritten)");
   build->add_option("--image-list", bo.image_list, "More container images to collect (one a line)");
   build->add_option("--ignored-image-list", bo.ignored_image_list, "Container images not to collect (one a line)");
   build->add_option("--profile", bo.profile,

@@ -50,6 +50,10 @@ void AddGcFsckCommands(CLI::App& app, const Global& g, const bool& quiet) {
                 static_cast<unsigned long long>(r.blobs_removed),
                 static_cast<unsigned long long>(r.packs_removed),
                 static_cast<unsigned long long>(r.scratch_removed), HumanSize(r.bytes_reclaimed).c_str());
+    if (r.digest_records_removed)
+      std::printf("gc: removed %llu build digest cache records unused for %d days\n",
+                  static_cast<unsigned long long>(r.digest_records_removed),
+                  cfs::Store::kDigestRecordMaxAgeDays);
     if (r.quarantined)
       std::printf("gc: moved %llu files that are not packs to %s/quarantine\n",
                   static_cast<unsigned long long>(r.quarantined), store->root().c_str());

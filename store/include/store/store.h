@@ -180,6 +180,7 @@ struct GcReport {
                                  // in bytes_reclaimed)
   uint64_t quarantined = 0;      // files in packs/ that are not packs, moved to quarantine/
   uint64_t stack_indexes_removed = 0;  // mount indexes of removed layers (ROOT/stack-index)
+  uint64_t digest_records_removed = 0;  // build digest cache records unused for 30 days
 };
 
 struct FsckReport {
@@ -347,6 +348,20 @@ class Store {
   Status PutBuildCache(const Digest& key, const std::string& value);
   // True when the store holds the layer (complete, not partial).
   Result<bool> HasLayer(const Digest& diff_id);
+
+  // The digest cache of cimg build (builder/digest_cache.h): one record per
+  // build context file, under the key the builder gives (its absolute path).
+  // A value starts with its last use (u64le unix seconds, DigestRecordValue);
+  // the rest is the builder's. gc deletes a record unused for
+  // kDigestRecordMaxAgeDays and one too short to say when it was used.
+  // Both are thread-safe; records of several processes may interleave (the
+  // last write of a key wins).
+  static constexpr int kDigestRecordMaxAgeDays = 30;
+  // The values of many keys at once; nullopt where absent.
+  Result<std::vector<std::optional<std::string>>> GetDigestRecords(
+      const std::vector<std::string>& keys);
+  // Writes (key, value) pairs in one synced batch.
+  Status PutDigestRecords(const std::vector<std::pair<std::string, std::string>>& records);
 
   // --- lazy pulls (registry/) ---
   // A partial layer: known by its TOC while its chunks arrive one at a time.
