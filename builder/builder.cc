@@ -17,6 +17,7 @@
 
 #include "base/log.h"
 #include "builder/app.h"
+#include "builder/archive.h"
 #include "builder/build_cache.h"
 #include "builder/copy.h"
 #include "builder/images.h"
@@ -37,6 +38,15 @@ namespace cfs::builder {
 using nlohmann::json;
 
 namespace {
+
+// Whether a COPY/ADD/APP of `sources` writes only placeholders, directories
+// and symlinks into its upper dir: no download, no archive ADD unpacks.
+bool OnlyPlaceholders(const std::string& keyword, const std::vector<CopySource>& sources) {
+  for (const auto& s : sources)
+    if (s.remote || (keyword == "ADD" && IsTarArchive(s.path))) return false;
+  return true;
+}
+
 
 // Sets the mtime (and atime) of everything under dir, dir included, to the
 // epoch, without following symlinks.
@@ -446,6 +456,8 @@ struct Builder::StepInput {
   bool copied = false;  // the copy ran already (into the step's upper dir)...
   Status copy_status;   // ...with this outcome (reported unless the cache hits)
   Placeholders placeholders;  // the copy's files whose data the import reads from the context
+  std::optional<TempDir> memory;  // holds the upper dir of placeholders, in /dev/shm
+  std::string upper;              // the step's upper dir ("": tmp/upper)
 };
 
 // COPY/ADD: the sources after substitution (${ARCH}: the target
@@ -585,7 +597,16 @@ Status Builder::DigestAndCopy(const Instruction& in, const std::string& tmp, Ste
 // context's regular files as placeholders (builder/placeholder.h): the upper
 // dir goes straight to the import (RunLayerStep), or is dropped on a cache hit.
 Status Builder::CopyStep(const Instruction& in, StepInput& si, const std::string& tmp) {
-  const std::string upper = tmp + "/upper", empty = tmp + "/empty";
+  std::string upper = tmp + "/upper";
+  const std::string empty = tmp + "/empty";
+  if (!o_.copy_data_into_upper && OnlyPlaceholders(in.keyword, si.sources)) {
+    ASSIGN_OR_RETURN(si.memory, MemoryUpperDir());
+    if (si.memory) {
+      upper = si.memory->path() + "/upper";
+      LogInfo(Where(in) + ": upper dir of placeholders in memory: " + upper);
+    }
+  }
+  si.upper = upper;
   for (const auto& d : {upper, empty}) RETURN_IF_ERROR(MakeDirs(d, 0755));
   ASSIGN_OR_RETURN(StepLower sl, OpenLower(empty));
   UniqueFd fd(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -619,9 +640,10 @@ Status Builder::RunLayerStep(const Instruction& in, StepInput& si, const std::st
     RETURN_IF_ERROR(si.copied ? si.copy_status : CopyStep(in, si, tmp));
   }
   std::string diff;
-  if (!DirEmpty(tmp + "/upper")) {
+  const std::string upper = si.upper.empty() ? tmp + "/upper" : si.upper;
+  if (!DirEmpty(upper)) {
     if (o_.before_import) o_.before_import(in.keyword);
-    auto imported = Import(tmp + "/upper", &si.placeholders);
+    auto imported = Import(upper, &si.placeholders);
     // A context file that changed since the copy: the line of the step too.
     if (!imported.ok() && imported.status().code() == Status::Code::kAborted)
       return imported.status().Prefix(Where(in));

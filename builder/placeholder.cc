@@ -1,7 +1,9 @@
 #include "builder/placeholder.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 namespace cfs::builder {
@@ -30,6 +32,15 @@ Status Placeholders::Make(int in, int out, const std::string& src, const std::st
   e.mtime_ns = Ns(st.st_mtim);
   e.ctime_ns = Ns(st.st_ctim);
   return Status::Ok();
+}
+
+Result<std::optional<TempDir>> MemoryUpperDir() {
+  struct statfs fs;
+  if (::statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) return std::optional<TempDir>();
+  auto dir = TempDir::Create("/dev/shm", "cimg-build-");
+  if (!dir.ok()) return std::optional<TempDir>();  // not writable here: on disk
+  if (::chmod(dir->path().c_str(), 0700) != 0) return Status::IOError("chmod " + dir->path());
+  return std::optional<TempDir>(std::move(*dir));
 }
 
 }  // namespace cfs::builder

@@ -15,8 +15,10 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 
+#include "base/io.h"
 #include "base/status.h"
 #include "store/store.h"
 
@@ -41,5 +43,15 @@ class Placeholders {
  private:
   std::map<std::string, ExternalFileData> data_;
 };
+
+// Where a step's upper dir of placeholders goes: a new private directory in
+// /dev/shm when that is a tmpfs, nullopt when it is not (the upper dir then
+// stays in the build's work dir, on disk). The tree is metadata only
+// (placeholders are sparse), and making its inodes on a tmpfs costs a
+// fraction of ext4's, which searches its inode tables for recently deleted
+// inodes to skip at every create: 40% of a fresh build's time there.
+// Only for steps whose upper dir holds placeholders and no data (no
+// download, no unpacked archive). Removed with the TempDir.
+Result<std::optional<TempDir>> MemoryUpperDir();
 
 }  // namespace cfs::builder

@@ -122,6 +122,11 @@ inputs() {
 wait_aged
 bld d:1 "$D" -v
 assert_eq "$N 0" "$(inputs)" "inputs of the first build (hashed, from the cache)"
+# Its COPY of local files wrote only placeholders: their tree was kept in
+# /dev/shm (a tmpfs here), and is gone after the build.
+shm=$(sed -n 's|.*Kubefile:2: upper dir of placeholders in memory: \(/dev/shm/cimg-build-[^/]*\)/upper$|\1|p' "$BUILD_ERR")
+[[ -n "$shm" ]] || fail "the COPY's upper dir was not kept in memory: $(grep -i upper "$BUILD_ERR")"
+[[ ! -e "$shm" ]] || fail "$shm is left after the build"
 D1=$BUILD_ID
 bld d:1 "$D" -v
 assert_eq "0 $N" "$(inputs)" "inputs of an unchanged rebuild"
