@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 namespace cfs::registry::testing {
 
@@ -22,7 +22,8 @@ std::string ErrorBody(const std::string& code, const std::string& message) {
   return "{\"errors\":[{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}]}";
 }
 
-FakeTransport::Answer ErrorAnswer(long status, const std::string& code, const std::string& message) {
+FakeTransport::Answer ErrorAnswer(long status, const std::string& code,
+                                  const std::string& message) {
   FakeTransport::Answer a;
   a.status = status;
   a.headers.emplace_back("content-type", "application/json");
@@ -83,8 +84,7 @@ Digest FakeTransport::PutBlob(const std::string& repo, const std::string& bytes)
   return d;
 }
 
-void FakeTransport::PutRawBlob(const std::string& repo, const Digest& d,
-                               const std::string& bytes) {
+void FakeTransport::PutRawBlob(const std::string& repo, const Digest& d, const std::string& bytes) {
   MutexLock l(&mu_);
   repos_[repo].blobs[d] = bytes;
 }
@@ -187,7 +187,7 @@ FakeTransport::Answer FakeTransport::Token() {
 }
 
 std::optional<FakeTransport::Answer> FakeTransport::CheckAuth(const Request& rq,
-                                                             const std::string& repo) {
+                                                              const std::string& repo) {
   if (!bearer_) return std::nullopt;
   const std::string prefix = "Authorization: Bearer ";
   if (rq.auth.rfind(prefix, 0) == 0 && !reject_tokens_) {
@@ -198,8 +198,8 @@ std::optional<FakeTransport::Answer> FakeTransport::CheckAuth(const Request& rq,
     }
   }
   Answer a = ErrorAnswer(401, "UNAUTHORIZED", "authentication required");
-  a.headers.emplace_back("www-authenticate", std::string("Bearer realm=\"") + kRealm +
-                                                 "\",service=\"" + kHost + "\"");
+  a.headers.emplace_back("www-authenticate",
+                         std::string("Bearer realm=\"") + kRealm + "\",service=\"" + kHost + "\"");
   return a;
 }
 
@@ -230,6 +230,29 @@ FakeTransport::Answer FakeTransport::Manifest(const std::string& method, const s
   a.headers.emplace_back("docker-content-digest", key->ToString());
   a.headers.emplace_back("content-length", std::to_string(bytes.size()));
   a.body = bytes;
+  return a;
+}
+
+FakeTransport::Answer FakeTransport::ReferrersGet(const std::string& repo, const std::string& ref) {
+  if (!referrers_api_) return ErrorAnswer(404, "NOT_FOUND", "no such endpoint");
+  auto subject = Digest::Parse(ref);
+  if (!subject.ok()) return ErrorAnswer(400, "DIGEST_INVALID", "not a digest");
+  nlohmann::json index = {{"schemaVersion", 2},
+                          {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                          {"manifests", nlohmann::json::array()}};
+  for (const auto& [d, tm] : repos_[repo].manifests) {
+    auto j = nlohmann::json::parse(tm.second, nullptr, false);
+    if (!j.is_object() || !j.contains("subject") || !j["subject"].is_object() ||
+        j["subject"].value("digest", "") != subject->ToString())
+      continue;
+    index["manifests"].push_back({{"mediaType", tm.first},
+                                  {"digest", d.ToString()},
+                                  {"size", tm.second.size()},
+                                  {"artifactType", j.value("artifactType", "")}});
+  }
+  Answer a;
+  a.headers.emplace_back("content-type", "application/vnd.oci.image.index.v1+json");
+  a.body = index.dump();
   return a;
 }
 
@@ -314,6 +337,8 @@ FakeTransport::Answer FakeTransport::Route(const Request& rq, const std::string&
   size_t k;
   if ((k = rest.rfind("/manifests/")) != std::string::npos)
     return Manifest(rq.method, rest.substr(0, k), rest.substr(k + 11), rq);
+  if ((k = rest.rfind("/referrers/")) != std::string::npos && rq.method == "GET")
+    return ReferrersGet(rest.substr(0, k), rest.substr(k + 11));
   if ((k = rest.rfind("/blobs/uploads/")) != std::string::npos) {
     std::string id = rest.substr(k + 15);
     if (id.empty() && rq.method == "POST") return UploadStart(rest.substr(0, k), query);
@@ -352,8 +377,8 @@ Exchange Deliver(const Request& rq, FakeTransport::Answer a, uint64_t* down) {
       pos += n;
     }
   } else if (send > rq.max_body) {
-    ex.resp.sink_status = Status::Invalid("response body larger than " +
-                                          std::to_string(rq.max_body) + " bytes");
+    ex.resp.sink_status =
+        Status::Invalid("response body larger than " + std::to_string(rq.max_body) + " bytes");
     ex.outcome = Outcome::kFailed;
     ex.error = "failure writing output";
     return ex;

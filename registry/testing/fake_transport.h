@@ -96,7 +96,9 @@ class FakeTransport : public http::Transport {
   // Blob GETs ignore Range headers (a full 200 answer).
   void IgnoreRange(bool on);
   // The OCI 1.1 referrers API: a manifest PUT whose body has a "subject"
-  // is answered with an OCI-Subject header naming it.
+  // is answered with an OCI-Subject header naming it, and
+  // GET /v2/<repo>/referrers/<digest> answers the index of the manifests
+  // whose subject is <digest> (in digest order). Off: that GET is a 404.
   void SupportReferrers(bool on);
   void AddFault(Fault f);
 
@@ -138,6 +140,7 @@ class FakeTransport : public http::Transport {
   std::optional<Answer> CheckAuth(const http::Request& rq, const std::string& repo) REQUIRES(mu_);
   Answer Manifest(const std::string& method, const std::string& repo, const std::string& ref,
                   const http::Request& rq) REQUIRES(mu_);
+  Answer ReferrersGet(const std::string& repo, const std::string& ref) REQUIRES(mu_);
   Answer BlobGet(const http::Request& rq, const std::string& repo, const std::string& ref)
       REQUIRES(mu_);
   Answer UploadStart(const std::string& repo, const std::string& query) REQUIRES(mu_);
