@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <cstdlib>
 
 namespace cfs::registry::testing {
 
@@ -22,8 +22,7 @@ std::string ErrorBody(const std::string& code, const std::string& message) {
   return "{\"errors\":[{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}]}";
 }
 
-FakeTransport::Answer ErrorAnswer(long status, const std::string& code,
-                                  const std::string& message) {
+FakeTransport::Answer ErrorAnswer(long status, const std::string& code, const std::string& message) {
   FakeTransport::Answer a;
   a.status = status;
   a.headers.emplace_back("content-type", "application/json");
@@ -84,7 +83,8 @@ Digest FakeTransport::PutBlob(const std::string& repo, const std::string& bytes)
   return d;
 }
 
-void FakeTransport::PutRawBlob(const std::string& repo, const Digest& d, const std::string& bytes) {
+void FakeTransport::PutRawBlob(const std::string& repo, const Digest& d,
+                               const std::string& bytes) {
   MutexLock l(&mu_);
   repos_[repo].blobs[d] = bytes;
 }
@@ -187,7 +187,7 @@ FakeTransport::Answer FakeTransport::Token() {
 }
 
 std::optional<FakeTransport::Answer> FakeTransport::CheckAuth(const Request& rq,
-                                                              const std::string& repo) {
+                                                             const std::string& repo) {
   if (!bearer_) return std::nullopt;
   const std::string prefix = "Authorization: Bearer ";
   if (rq.auth.rfind(prefix, 0) == 0 && !reject_tokens_) {
@@ -198,8 +198,8 @@ std::optional<FakeTransport::Answer> FakeTransport::CheckAuth(const Request& rq,
     }
   }
   Answer a = ErrorAnswer(401, "UNAUTHORIZED", "authentication required");
-  a.headers.emplace_back("www-authenticate",
-                         std::string("Bearer realm=\"") + kRealm + "\",service=\"" + kHost + "\"");
+  a.headers.emplace_back("www-authenticate", std::string("Bearer realm=\"") + kRealm +
+                                                 "\",service=\"" + kHost + "\"");
   return a;
 }
 
@@ -377,8 +377,8 @@ Exchange Deliver(const Request& rq, FakeTransport::Answer a, uint64_t* down) {
       pos += n;
     }
   } else if (send > rq.max_body) {
-    ex.resp.sink_status =
-        Status::Invalid("response body larger than " + std::to_string(rq.max_body) + " bytes");
+    ex.resp.sink_status = Status::Invalid("response body larger than " +
+                                          std::to_string(rq.max_body) + " bytes");
     ex.outcome = Outcome::kFailed;
     ex.error = "failure writing output";
     return ex;
