@@ -94,7 +94,9 @@ class Client {
   Result<FetchedManifest> GetManifest(const std::string& repo, const std::string& ref);
   // The OCI 1.1 referrers index of manifest subject (distribution-spec
   // v1.1: GET /v2/<repo>/referrers/<digest>, pull scope): its bytes when the
-  // registry answers 200, at most 4 MiB; nullopt when it answers any other
+  // registry answers 200 (pages named by `Link: <URL>; rel="next"` read and
+  // their "manifests" put together; at most 4 MiB a page, 64 pages; a page
+  // after the first that fails is an error); nullopt when it answers any other
   // status (registries without the API answer 404, 400 or 405: the caller
   // falls back to the "sha256-<hex>" tag). Errors only when the registry
   // cannot be reached or the body is too long.

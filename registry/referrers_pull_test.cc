@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "registry/referrers.h"
 #include "registry/testing/fake_transport.h"
@@ -92,6 +93,34 @@ TEST_F(PullReferrersTest, TheReferrersApiListsThem) {
   EXPECT_EQ((*r)[0].blob, "{\"sbom\":1}");
   EXPECT_EQ(fake_->Seen("GET /v2/team/app/referrers/" + image_.ToString()), 2);
   EXPECT_EQ(fake_->Seen("/manifests/" + ReferrersTag(image_)), 0);  // no fallback asked
+}
+
+TEST_F(PullReferrersTest, TheApiInPagesIsReadToTheLastPage) {
+  fake_->SupportReferrers(true);
+  fake_->PageReferrers(1);
+  std::set<std::string> want;
+  for (int i = 0; i < 3; i++)
+    want.insert(PutArtifact({"{\"page\":" + std::to_string(i) + "}"}, Subject()));
+  auto r = PullReferrers(*client_, kRepo, image_);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::set<std::string> got;
+  for (const auto& x : *r) got.insert(x.manifest);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(fake_->Seen("GET /v2/team/app/referrers/"), 3);
+  EXPECT_EQ(fake_->Seen("/manifests/" + ReferrersTag(image_)), 0);
+}
+
+TEST_F(PullReferrersTest, APageThatFailsFailsThePull) {
+  fake_->SupportReferrers(true);
+  fake_->PageReferrers(1);
+  for (int i = 0; i < 2; i++) PutArtifact({"{\"page\":" + std::to_string(i) + "}"}, Subject());
+  Fault second_page = Fault::Answer("/referrers/", 404, -1);
+  second_page.skip = 1;  // the first page answers, with a Link to the second
+  fake_->AddFault(second_page);
+  auto r = PullReferrers(*client_, kRepo, image_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("referrers of " + image_.ToString()), std::string::npos)
+      << r.status().ToString();
 }
 
 TEST_F(PullReferrersTest, WithoutTheApiTheFallbackTagListsThem) {
