@@ -92,6 +92,15 @@ class Client {
   // ref: a tag or "sha256:…". Accepts OCI manifests and indexes and Docker
   // schema2 manifests and manifest lists (schema1 is Unsupported).
   Result<FetchedManifest> GetManifest(const std::string& repo, const std::string& ref);
+  // The OCI 1.1 referrers index of manifest subject (distribution-spec
+  // v1.1: GET /v2/<repo>/referrers/<digest>, pull scope): its bytes when the
+  // registry answers 200 (pages named by `Link: <URL>; rel="next"` read and
+  // their "manifests" put together; at most 4 MiB a page, 64 pages; a page
+  // after the first that fails is an error); nullopt when it answers any other
+  // status (registries without the API answer 404, 400 or 405: the caller
+  // falls back to the "sha256-<hex>" tag). Errors only when the registry
+  // cannot be reached or the body is too long.
+  Result<std::optional<std::string>> GetReferrers(const std::string& repo, const Digest& subject);
   // Returns the digest the registry reports (checked against ours).
   // oci_subject (may be null) receives the OCI-Subject header of the answer
   // ("" when absent): a registry with the OCI 1.1 referrers API names the

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/executor.h"
+#include "registry/referrers.h"
 #include "transport/oci_metadata.h"
 
 namespace cfs::registry {
@@ -65,6 +66,10 @@ class RegistrySource : public ImageSourceReader {
                         const std::function<Status(size_t, std::string)>& fn) override;
   void SetProgress(std::function<void(const std::string&, uint64_t, uint64_t)> fn) override {
     progress_ = std::move(fn);
+  }
+  // The OCI 1.1 referrers beside the image (referrers API or fallback tag).
+  Result<std::vector<SourceReferrer>> Referrers(const Digest& subject) override {
+    return PullReferrers(*c_, ref_.repository, subject);
   }
 
  private:

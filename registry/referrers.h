@@ -8,6 +8,7 @@
 // indexes it itself; for one without (Debian's docker-registry 2.8) the
 // fallback: the OCI index tagged "sha256-<hex of the subject>" lists the
 // referrers, read first and merged, so referrers others pushed stay.
+// A pull reads them back the same two ways (PullReferrers).
 #pragma once
 
 #include <string>
@@ -17,6 +18,7 @@
 #include "base/status.h"
 #include "registry/client.h"
 #include "store/store.h"
+#include "transport/image_source.h"
 
 namespace cfs::registry {
 
@@ -31,6 +33,17 @@ struct PushedReferrer {
 Result<std::vector<PushedReferrer>> PushReferrers(Store& store, Client& c, const std::string& repo,
                                                   const ImageDetails& image, const Digest& pushed,
                                                   const std::string& tmp_dir);
+
+// The referrers of manifest `subject` of repo that cimg keeps (the shape
+// of transport/oci_artifact.h; others are passed over), in the order the
+// registry lists them: the referrers API's index when the registry answers
+// it with an OCI index, else the index under the fallback tag (none when
+// that tag is absent; any other failure to read it is an error). Each
+// artifact manifest and its blob (at most oci::kMaxArtifactBytes) are
+// fetched by digest and verified: Corruption naming the artifact when
+// either does not match.
+Result<std::vector<SourceReferrer>> PullReferrers(Client& c, const std::string& repo,
+                                                  const Digest& subject);
 
 // "sha256-<hex>": the fallback tag of subject d's referrers index.
 std::string ReferrersTag(const Digest& d);

@@ -1,5 +1,7 @@
 // PushReferrers against the in-memory registry (no referrers API: the
-// fallback index), with a real store holding an image and its artifact.
+// fallback index), with a real store holding an image and its artifact; and
+// the round trip: a pull of the pushed image (PullFromRegistry, through
+// RegistrySource::Referrers) into another store brings the artifact back.
 #include "registry/referrers.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "registry/pull.h"
+#include "registry/push.h"
 #include "registry/testing/fake_transport.h"
 #include "store/testing/temp_store.h"
 
@@ -126,6 +130,59 @@ TEST_F(ReferrersTest, NothingAttachedNothingPushed) {
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
   EXPECT_FALSE(fake_->ManifestByTag(kRepo, ReferrersTag(pushed_)).has_value());
+}
+
+// Pushes app:1 with its artifact to kRepo:2; the digest pushed.
+Digest PushWithReferrers(Store& store, std::shared_ptr<Client> client, const std::string& tmp) {
+  PushToRegistryOptions o;
+  o.client = client;
+  auto ref = Reference::Parse(std::string("fake.test/") + kRepo + ":2");
+  EXPECT_TRUE(ref.ok());
+  auto pushed = PushToRegistry(store, "app:1", *ref, o);
+  EXPECT_TRUE(pushed.ok()) << pushed.status().ToString();
+  if (!pushed.ok()) return Digest();
+  auto d = store.Inspect("app:1");
+  EXPECT_TRUE(d.ok());
+  auto r = PushReferrers(store, *client, kRepo, *d, pushed->manifest_digest, tmp);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return pushed->manifest_digest;
+}
+
+Result<PullResult> PullInto(Store& store, std::shared_ptr<Client> client) {
+  PullFromRegistryOptions o;
+  o.client = std::move(client);
+  o.pull.as_name = "back:1";
+  return PullFromRegistry(store, std::string("fake.test/") + kRepo + ":2", o);
+}
+
+TEST_F(ReferrersTest, APullBringsThemBackAndTheyVerify) {
+  std::shared_ptr<Client> client = std::move(client_);
+  const Digest pushed = PushWithReferrers(*store_, client, tmp_.path());
+  auto other = OpenStore("other");
+  ASSERT_TRUE(other);
+  auto pulled = PullInto(*other, client);
+  ASSERT_TRUE(pulled.ok()) << pulled.status().ToString();
+  EXPECT_EQ(pulled->image.summary.manifest_digest, pushed);
+  ASSERT_EQ(pulled->image.referrers.size(), 1u);
+  EXPECT_EQ(pulled->image.referrers[0].artifact_type, kSpdx);
+  auto blob = other->ReadBlob(pulled->image.referrers[0].blob);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ(*blob, "{\"sbom\":1}");
+  auto report = other->Fsck();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+
+  // A registry serving other bytes for the SBOM: the pull fails, naming
+  // the artifact, and stores no image.
+  fake_->PutRawBlob(kRepo, Digest::Of("{\"sbom\":1}"), "{\"sbom\":2}");
+  auto third = OpenStore("third");
+  ASSERT_TRUE(third);
+  auto bad = PullInto(*third, client);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Status::Code::kCorruption) << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find("artifact sha256:"), std::string::npos)
+      << bad.status().ToString();
+  EXPECT_FALSE(third->Inspect("back:1").ok());
 }
 
 }  // namespace

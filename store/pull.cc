@@ -255,6 +255,9 @@ Result<PullResult> ImagePull::Run(const std::string& source_desc, const std::str
   rec_.source = source_desc;
   rec_.manifest_media_type = img_.manifest_media_type;
   rec_.stored_at = static_cast<int64_t>(impl_.env()->NowMicros() / 1000000);
+  // First (a damaged one fails the pull before any layer moves), and not in
+  // the writer session (a registry's transfers must not hold it).
+  ASSIGN_OR_RETURN(std::vector<SourceReferrer> referrers, src_.Referrers(img_.manifest_digest));
   RETURN_IF_ERROR(Prefetch());
   std::unordered_set<Digest, DigestHash> distinct;
   for (size_t i = 0; i < img_.layers.size(); i++) {
@@ -277,7 +280,7 @@ Result<PullResult> ImagePull::Run(const std::string& source_desc, const std::str
   ASSIGN_OR_RETURN(auto w, impl_.Writer());
   RETURN_IF_ERROR(impl_.KeepReferrers(*w, img_.manifest_digest, &rec_));
   Index::Batch b;
-  RETURN_IF_ERROR(impl_.AddSourceReferrers(src_, img_.manifest_digest, &rec_, &b));
+  impl_.AddSourceReferrers(referrers, &rec_, &b);
   b.Put(key::Blob(img_.manifest_digest), img_.manifest);
   b.Put(key::Blob(img_.config_digest), img_.config);
   b.Put(key::Image(img_.manifest_digest), rec_.ToJson());

@@ -78,9 +78,8 @@ Status Store::Impl::KeepReferrers(Index& ix, const Digest& manifest, ImageRecord
   return Status::Ok();
 }
 
-Status Store::Impl::AddSourceReferrers(ImageSourceReader& src, const Digest& manifest,
-                                       ImageRecord* rec, Index::Batch* b) {
-  ASSIGN_OR_RETURN(std::vector<SourceReferrer> found, src.Referrers(manifest));
+void Store::Impl::AddSourceReferrers(const std::vector<SourceReferrer>& found, ImageRecord* rec,
+                                     Index::Batch* b) {
   auto& refs = rec->referrers;
   for (const auto& s : found) {
     Referrer r;
@@ -96,7 +95,6 @@ Status Store::Impl::AddSourceReferrers(ImageSourceReader& src, const Digest& man
     b->Put(key::Blob(Digest::Of(kEmptyConfig)), kEmptyConfig);
     b->Put(key::Blob(r.manifest), s.manifest);
   }
-  return Status::Ok();
 }
 
 Status Store::Impl::ExportReferrers(Index& ix, const Digest& manifest, ImageDestination& out,

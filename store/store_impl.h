@@ -106,11 +106,13 @@ class Store::Impl {
   // keeps the artifacts attached to it: copies the stored record's
   // referrers into rec, if there is a record that decodes.
   Status KeepReferrers(Index& ix, const Digest& manifest, ImageRecord* rec);
-  // The artifacts the source keeps with the image it pulls (an OCI layout's
-  // referrers of manifest `manifest`): into rec, replacing one of the same
-  // artifact type, and their blobs into b (referrers.cc).
-  Status AddSourceReferrers(ImageSourceReader& src, const Digest& manifest, ImageRecord* rec,
-                            Index::Batch* b);
+  // The artifacts the source keeps with the image it pulls (src.Referrers of
+  // its manifest: an OCI layout's, a registry's), as found: into rec,
+  // replacing one of the same artifact type, and their blobs into b
+  // (referrers.cc). The caller reads them from the source before it opens
+  // the writer session, which a registry's transfers must not hold.
+  void AddSourceReferrers(const std::vector<SourceReferrer>& found, ImageRecord* rec,
+                          Index::Batch* b);
   Result<std::string> LoadBlob(Index& ix, const Digest& d);
   // Names pointing at a manifest.
   Result<std::vector<std::string>> NamesOf(Index& ix, const Digest& manifest);

@@ -1,12 +1,13 @@
 // The referrers of an OCI image layout: index.json entries with an
 // "artifactType" whose manifest has a "subject" (image-spec v1.1
 // manifest.md), as OciLayoutWriter and ORAS write them. Only artifacts of the
-// shape cimg keeps (store.h Referrer: the empty config, one layer) are read;
-// others are passed over.
+// shape cimg keeps (transport/oci_artifact.h ArtifactLayer) are read; others
+// are passed over.
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "image_source_internal.h"
+#include "transport/oci_artifact.h"
 #include "transport/oci_metadata.h"
 
 namespace cfs::oci {
@@ -15,32 +16,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr char kEmptyConfigMediaType[] = "application/vnd.oci.empty.v1+json";
-constexpr uint64_t kMaxArtifact = 1ull << 30;  // an SBOM of a million files is ~300 MB
-
-// The artifact's one layer, when m is an artifact manifest cimg can keep
-// with subject `subject`; nullopt otherwise.
-Result<std::optional<Descriptor>> ArtifactLayer(const json& m, const Digest& subject,
-                                                const std::string& what) {
-  if (!m.is_object() || !m.contains("subject") || !m["subject"].is_object())
-    return std::optional<Descriptor>();
-  ASSIGN_OR_RETURN(Descriptor subj, ParseDescriptor(m["subject"], what + ": subject"));
-  if (subj.digest != subject) return std::optional<Descriptor>();
-  if (!m.contains("config") || !m.contains("layers") || !m["layers"].is_array() ||
-      m["layers"].size() != 1)
-    return std::optional<Descriptor>();
-  ASSIGN_OR_RETURN(Descriptor config, ParseDescriptor(m["config"], what + ": config"));
-  if (config.media_type != kEmptyConfigMediaType || config.digest != Digest::Of("{}"))
-    return std::optional<Descriptor>();
-  ASSIGN_OR_RETURN(Descriptor layer, ParseDescriptor(m["layers"][0], what + ": layer"));
-  return std::optional<Descriptor>(std::move(layer));
-}
-
 Result<std::string> ReadArtifactBlob(const std::string& dir, const Descriptor& d,
                                      const std::string& what) {
-  if (d.size > kMaxArtifact)
-    return Status::Invalid(what + ": " + std::to_string(d.size) + " bytes, more than the " +
-                           std::to_string(kMaxArtifact) + " allowed for an artifact");
+  RETURN_IF_ERROR(CheckArtifactSize(d, what));
   ASSIGN_OR_RETURN(std::string bytes,
                    ReadFile(dir + "/blobs/sha256/" + d.digest.Hex(), d.size + 1));
   if (bytes.size() != d.size || Digest::Of(bytes) != d.digest)

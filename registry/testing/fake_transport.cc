@@ -135,6 +135,10 @@ void FakeTransport::SupportReferrers(bool on) {
   MutexLock l(&mu_);
   referrers_api_ = on;
 }
+void FakeTransport::PageReferrers(size_t per_page) {
+  MutexLock l(&mu_);
+  referrers_page_ = per_page;
+}
 void FakeTransport::AddFault(Fault f) {
   MutexLock l(&mu_);
   faults_.push_back(std::move(f));
@@ -233,6 +237,37 @@ FakeTransport::Answer FakeTransport::Manifest(const std::string& method, const s
   return a;
 }
 
+FakeTransport::Answer FakeTransport::ReferrersGet(const std::string& repo, const std::string& ref,
+                                                  const std::string& query) {
+  if (!referrers_api_) return ErrorAnswer(404, "NOT_FOUND", "no such endpoint");
+  auto subject = Digest::Parse(ref);
+  if (!subject.ok()) return ErrorAnswer(400, "DIGEST_INVALID", "not a digest");
+  const std::string last = QueryParam(query, "last");
+  nlohmann::json index = {{"schemaVersion", 2},
+                          {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                          {"manifests", nlohmann::json::array()}};
+  Answer a;
+  for (const auto& [d, tm] : repos_[repo].manifests) {
+    auto j = nlohmann::json::parse(tm.second, nullptr, false);
+    if (!j.is_object() || !j.contains("subject") || !j["subject"].is_object() ||
+        j["subject"].value("digest", "") != subject->ToString() || d.ToString() <= last)
+      continue;
+    if (referrers_page_ && index["manifests"].size() == referrers_page_) {
+      const std::string& prev = index["manifests"].back()["digest"].get_ref<const std::string&>();
+      a.headers.emplace_back("link", "</v2/" + repo + "/referrers/" + ref + "?last=" + prev +
+                                         ">; rel=\"next\"");
+      break;
+    }
+    index["manifests"].push_back({{"mediaType", tm.first},
+                                  {"digest", d.ToString()},
+                                  {"size", tm.second.size()},
+                                  {"artifactType", j.value("artifactType", "")}});
+  }
+  a.headers.emplace_back("content-type", "application/vnd.oci.image.index.v1+json");
+  a.body = index.dump();
+  return a;
+}
+
 FakeTransport::Answer FakeTransport::BlobGet(const Request& rq, const std::string& repo,
                                              const std::string& ref) {
   auto d = Digest::Parse(ref);
@@ -314,6 +349,8 @@ FakeTransport::Answer FakeTransport::Route(const Request& rq, const std::string&
   size_t k;
   if ((k = rest.rfind("/manifests/")) != std::string::npos)
     return Manifest(rq.method, rest.substr(0, k), rest.substr(k + 11), rq);
+  if ((k = rest.rfind("/referrers/")) != std::string::npos && rq.method == "GET")
+    return ReferrersGet(rest.substr(0, k), rest.substr(k + 11), query);
   if ((k = rest.rfind("/blobs/uploads/")) != std::string::npos) {
     std::string id = rest.substr(k + 15);
     if (id.empty() && rq.method == "POST") return UploadStart(rest.substr(0, k), query);

@@ -96,8 +96,13 @@ class FakeTransport : public http::Transport {
   // Blob GETs ignore Range headers (a full 200 answer).
   void IgnoreRange(bool on);
   // The OCI 1.1 referrers API: a manifest PUT whose body has a "subject"
-  // is answered with an OCI-Subject header naming it.
+  // is answered with an OCI-Subject header naming it, and
+  // GET /v2/<repo>/referrers/<digest> answers the index of the manifests
+  // whose subject is <digest> (in digest order). Off: that GET is a 404.
   void SupportReferrers(bool on);
+  // The referrers API answers per_page entries at a time, each page naming
+  // the next in a Link header (rel="next", ?last=DIGEST). 0: one page.
+  void PageReferrers(size_t per_page);
   void AddFault(Fault f);
 
   // --- what happened ---
@@ -138,6 +143,8 @@ class FakeTransport : public http::Transport {
   std::optional<Answer> CheckAuth(const http::Request& rq, const std::string& repo) REQUIRES(mu_);
   Answer Manifest(const std::string& method, const std::string& repo, const std::string& ref,
                   const http::Request& rq) REQUIRES(mu_);
+  Answer ReferrersGet(const std::string& repo, const std::string& ref, const std::string& query)
+      REQUIRES(mu_);
   Answer BlobGet(const http::Request& rq, const std::string& repo, const std::string& ref)
       REQUIRES(mu_);
   Answer UploadStart(const std::string& repo, const std::string& query) REQUIRES(mu_);
@@ -157,6 +164,7 @@ class FakeTransport : public http::Transport {
   bool reject_tokens_ GUARDED_BY(mu_) = false;
   bool ignore_range_ GUARDED_BY(mu_) = false;
   bool referrers_api_ GUARDED_BY(mu_) = false;
+  size_t referrers_page_ GUARDED_BY(mu_) = 0;
   int token_limit_ GUARDED_BY(mu_) = 0;
   int n_tokens_ GUARDED_BY(mu_) = 0;
   int n_uploads_ GUARDED_BY(mu_) = 0;

@@ -241,6 +241,16 @@ TEST_P(ImageSourceConformance, ResolveRefusesAMissingPlatformByName) {
   EXPECT_EQ(img.status().message().find('\n'), std::string::npos) << img.status().ToString();
 }
 
+TEST_P(ImageSourceConformance, AnImageWithoutReferrersHasNone) {
+  auto src = Open();
+  ASSERT_TRUE(src);
+  auto img = src->Resolve(Linux("amd64"));
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+  auto refs = src->Referrers(img->manifest_digest);
+  ASSERT_TRUE(refs.ok()) << refs.status().ToString();
+  EXPECT_TRUE(refs->empty());
+}
+
 TEST_P(ImageSourceConformance, OpenBlobStreamsExactlyTheBlob) {
   auto src = Open();
   ASSERT_TRUE(src);

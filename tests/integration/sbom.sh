@@ -19,6 +19,10 @@
 #     entry per artifact;
 #     cimg sbom of the pushed image read from the registry (lazily, into an
 #     empty store) lists the same files and packages, with the pushed digest;
+#  4c. pull of the pushed image into an empty store brings both SBOMs back
+#     (from the fallback tag: inspect lists them, sbom --attached prints the
+#     same bytes), fsck clean; its push to another repository carries them
+#     (fallback index, subject = the new digest, the same SBOM blobs);
 #  4b. push to oci: and oci-archive:, save: each artifact is an untagged
 #     index.json entry with its artifactType, its manifest's subject the
 #     image's manifest as written there, its layer the SBOM; skopeo inspects
@@ -190,22 +194,28 @@ assert types == ["application/spdx+json", "application/vnd.cyclonedx+json"], typ
 for m in i["manifests"]: print(m["artifactType"], m["digest"])
 PY
 }
+# check_referrers REPO DIGEST: each referrer listed in $T/refs has subject
+# DIGEST, the empty config and the SBOM of step 1 as its layer.
+check_referrers() {
+  local repo=$1 digest=$2 type ref subject atype config layer
+  while read -r type ref; do
+    skopeo_ inspect --raw --tls-verify=false "docker://$R/$repo@$ref" >"$T/ref.json" || fail "referrer $ref"
+    json_get 'j["subject"]["digest"] + " " + j["artifactType"] + " " + j["config"]["mediaType"] + " " + j["layers"][0]["digest"]' \
+      <"$T/ref.json" >"$T/ref.fields"
+    read -r subject atype config layer <"$T/ref.fields"
+    assert_eq "$digest" "$subject" "subject of the $type referrer"
+    assert_eq "$type" "$atype" "artifactType"
+    assert_eq application/vnd.oci.empty.v1+json "$config" "the empty config"
+    curl -sf "http://$R/v2/$repo/blobs/$layer" -o "$T/pushed.sbom" || fail "the SBOM blob"
+    if [[ $type == application/spdx+json ]]; then
+      cmp "$T/pushed.sbom" "$T/a.spdx.json" || fail "the pushed SPDX document ($repo)"
+    else
+      cmp "$T/pushed.sbom" "$T/a.cdx.json" || fail "the pushed CycloneDX document ($repo)"
+    fi
+  done <"$T/refs"
+}
 check_index >"$T/refs" || fail "the fallback index"
-while read -r type ref; do
-  skopeo_ inspect --raw --tls-verify=false "docker://$R/team/app@$ref" >"$T/ref.json" || fail "referrer $ref"
-  json_get 'j["subject"]["digest"] + " " + j["artifactType"] + " " + j["config"]["mediaType"] + " " + j["layers"][0]["digest"]' \
-    <"$T/ref.json" >"$T/ref.fields"
-  read -r subject atype config layer <"$T/ref.fields"
-  assert_eq "$D" "$subject" "subject of the $type referrer"
-  assert_eq "$type" "$atype" "artifactType"
-  assert_eq application/vnd.oci.empty.v1+json "$config" "the empty config"
-  curl -sf "http://$R/v2/team/app/blobs/$layer" -o "$T/pushed.sbom" || fail "the SBOM blob"
-  if [[ $type == application/spdx+json ]]; then
-    cmp "$T/pushed.sbom" "$T/a.spdx.json" || fail "the pushed SPDX document"
-  else
-    cmp "$T/pushed.sbom" "$T/a.cdx.json" || fail "the pushed CycloneDX document"
-  fi
-done <"$T/refs"
+check_referrers team/app "$D"
 ci push sb/app:1 "$R/team/app:1" --tls-verify=false || fail "second push"
 skopeo_ inspect --raw --tls-verify=false "docker://$R/team/app:sha256-${D#sha256:}" >"$T/index.json"
 check_index >/dev/null || fail "the fallback index after a second push"
@@ -221,6 +231,26 @@ assert r["files"] == a["files"]
 assert r["packages"][1:] == a["packages"][1:]
 assert r["packages"][0]["versionInfo"] == sys.argv[3], r["packages"][0]
 PY
+
+log "4c. pull from the registry into an empty store: both SBOMs come back (fallback tag)"
+cir "$T/root-pull" pull "docker://$R/team/app:1" --tls-verify=false --as pulled/app:1 >/dev/null ||
+  fail "pull of the pushed image"
+cir "$T/root-pull" inspect pulled/app:1 | json_get '" ".join(sorted(r["ArtifactType"] for r in j[0]["Referrers"]))' >"$T/types"
+assert_eq "application/spdx+json application/vnd.cyclonedx+json" "$(cat "$T/types")" "the pulled image's referrers"
+cir "$T/root-pull" sbom --attached pulled/app:1 >"$T/pulled.spdx.json" || fail "no attached SPDX after the pull"
+cmp "$T/pulled.spdx.json" "$T/a.spdx.json" || fail "the pulled SPDX differs from the built one"
+cir "$T/root-pull" sbom --attached pulled/app:1 --format cyclonedx-json >"$T/pulled.cdx.json" ||
+  fail "no attached CycloneDX after the pull"
+cmp "$T/pulled.cdx.json" "$T/a.cdx.json" || fail "the pulled CycloneDX differs from the built one"
+assert_fsck_clean "$T/root-pull"
+cir "$T/root-pull" push pulled/app:1 "$R/team/again:1" --tls-verify=false --digestfile "$T/again.digest" ||
+  fail "push of the pulled image"
+D2=$(cat "$T/again.digest")
+skopeo_ inspect --raw --tls-verify=false "docker://$R/team/again:sha256-${D2#sha256:}" >"$T/index.json" ||
+  fail "no referrers index for the pushed pulled image"
+check_index >"$T/refs" || fail "the fallback index of the pushed pulled image"
+check_referrers team/again "$D2"
+log "   pull brings both back (the same bytes); push of the pulled image carries them to team/again"
 
 log "4b. push to oci: and oci-archive:, save: the referrers in the layout"
 # gzip: umoci 0.4.7 (Debian 12) predates zstd
