@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "base/io.h"
+#include "registry/referrers.h"
 #include "transport/archive_member.h"
 #include "store/work_dir.h"
 #include "transport/oci_metadata.h"
@@ -180,6 +181,12 @@ Result<Digest> PushImageList(Store& store, const ImageListDetails& list, Referen
     ASSIGN_OR_RETURN(PushStats st, PushToRegistry(store, child.manifest.ToString(), by_digest, sub));
     ASSIGN_OR_RETURN(FetchedManifest put,
                      sub.client->GetManifest(ref.repository, st.manifest_digest.ToString()));
+    // Its artifacts (an SBOM) as referrers of the manifest just written.
+    ASSIGN_OR_RETURN(ImageDetails image, store.Inspect(child.manifest.ToString()));
+    if (!image.referrers.empty()) {
+      auto refs = PushReferrers(store, *sub.client, ref.repository, image, put.digest, store.root() + "/tmp");
+      if (!refs.ok()) return refs.status();
+    }
     manifests.push_back({{"mediaType", put.media_type},
                          {"digest", put.digest.ToString()},
                          {"size", put.bytes.size()},
@@ -230,6 +237,9 @@ class UnlistedImages : public ImageDestination {
     return w_.PutBlobStream(media_type, write);
   }
   Status PutManifest(const Descriptor& d, std::string_view bytes, const std::string&) override {
+    // A referrer (its artifactType set): an untagged index.json entry, as
+    // a single image's push writes it, where readers look for referrers.
+    if (!d.artifact_type.empty()) return w_.PutManifest(d, bytes, "");
     last = d;
     last.size = bytes.size();
     return w_.PutBlob(d, bytes);
@@ -254,8 +264,10 @@ Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,
   ASSIGN_OR_RETURN(auto w, OciLayoutWriter::Create(ref.archive ? work.path() + "/layout" : ref.path));
   UnlistedImages images(*w);
   json manifests = json::array();
+  PushOptions with_referrers = o;
+  with_referrers.referrers = true;
   for (const auto& child : list.children) {
-    RETURN_IF_ERROR(store.PushTo(child.manifest.ToString(), images, "", o));
+    RETURN_IF_ERROR(store.PushTo(child.manifest.ToString(), images, "", with_referrers));
     manifests.push_back({{"mediaType", images.last.media_type},
                          {"digest", images.last.digest.ToString()},
                          {"size", images.last.size},

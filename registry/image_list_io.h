@@ -30,7 +30,8 @@ Result<PullAllResult> PullAllPlatforms(Store& store, const std::string& name,
                                        PullFromRegistryOptions& o);
 
 // Pushes the image list `list` to ref: each child by its digest (written
-// as o.push says, so its digest may change), then an OCI image index
+// as o.push says, so its digest may change) with its artifacts as referrers
+// of what was written (PushReferrers), then an OCI image index
 // (application/vnd.oci.image.index.v1+json) naming what was written, under
 // ref's tag ("latest" when none). Returns the index's digest.
 Result<Digest> PushImageList(Store& store, const ImageListDetails& list, Reference ref,
@@ -46,8 +47,9 @@ Result<PullAllResult> PullAllPlatformsLocal(Store& store, const std::string& src
 // Writes the image list to "oci:DIR[:TAG]" or "oci-archive:FILE[:TAG]" (TAG
 // default: the list's tag, else "latest"): each image's blobs, the index
 // blob, and one index.json entry, the index, annotated with TAG (the images
-// are reached through it, as skopeo copy --all lays a list out). Returns
-// the index's digest.
+// are reached through it, as skopeo copy --all lays a list out), plus an
+// untagged entry for each of the images' referrers (an SBOM), as a single
+// image's push writes them. Returns the index's digest.
 // `tag`, when given, is the ref.name written instead (cimg save: the list's
 // full name, as save names each image).
 Result<Digest> PushImageListToLayout(Store& store, const ImageListDetails& list,

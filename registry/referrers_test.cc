@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/io.h"
+#include "registry/image_list_io.h"
 #include "registry/pull.h"
 #include "registry/push.h"
 #include "registry/testing/fake_transport.h"
@@ -146,6 +147,47 @@ Digest PushWithReferrers(Store& store, std::shared_ptr<Client> client, const std
   auto r = PushReferrers(store, *client, kRepo, *d, pushed->manifest_digest, tmp);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return pushed->manifest_digest;
+}
+
+TEST_F(ReferrersTest, AListPushCarriesItsChildrensArtifacts) {
+  auto list = store_->PutImageList("app:list", {"app:1"}, "test");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  PushToRegistryOptions o;
+  o.client = std::shared_ptr<Client>(std::move(client_));
+  auto ref = Reference::Parse(std::string("fake.test/") + kRepo + ":list");
+  ASSERT_TRUE(ref.ok());
+  auto pushed = PushImageList(*store_, *list, *ref, o);
+  ASSERT_TRUE(pushed.ok()) << pushed.status().ToString();
+  auto index = fake_->ManifestByTag(kRepo, "list");
+  ASSERT_TRUE(index.has_value());
+  json children = json::parse(*index)["manifests"];
+  ASSERT_EQ(children.size(), 1u);
+  auto child = Digest::Parse(children[0]["digest"].get<std::string>());
+  ASSERT_TRUE(child.ok());
+  auto referrers = fake_->ManifestByTag(kRepo, ReferrersTag(*child));
+  ASSERT_TRUE(referrers.has_value()) << "no referrers index for the child";
+  json listed = json::parse(*referrers)["manifests"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["artifactType"], kSpdx);
+  EXPECT_EQ(fake_->Blob(kRepo, Digest::Of("{\"sbom\":1}")), "{\"sbom\":1}");
+}
+
+TEST_F(ReferrersTest, AListWrittenToALayoutCarriesItsChildrensArtifactsBack) {
+  auto list = store_->PutImageList("app:list", {"app:1"}, "test");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  const std::string dest = "oci:" + tmp_.path() + "/lay:list";
+  auto written = PushImageListToLayout(*store_, *list, dest, PushOptions{});
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  auto other = OpenStore("other");
+  ASSERT_TRUE(other);
+  auto back = PullAllPlatformsLocal(*other, dest, PullOptions{});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->images.size(), 1u);
+  ASSERT_EQ(back->images[0].image.referrers.size(), 1u);
+  EXPECT_EQ(back->images[0].image.referrers[0].artifact_type, kSpdx);
+  auto blob = other->ReadBlob(back->images[0].image.referrers[0].blob);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  EXPECT_EQ(*blob, "{\"sbom\":1}");
 }
 
 Result<PullResult> PullInto(Store& store, std::shared_ptr<Client> client) {

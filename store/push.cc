@@ -133,6 +133,7 @@ Status Store::PushTo(const std::string& name, ImageDestination& dest, const std:
   ASSIGN_OR_RETURN(auto ix, impl_->Reader());
   ASSIGN_OR_RETURN(Digest m, impl_->Resolve(*ix, name));
   ASSIGN_OR_RETURN(Descriptor written, impl_->ExportImage(*ix, m, dest, tag, o));
+  if (o.referrers) RETURN_IF_ERROR(impl_->ExportReferrers(*ix, m, dest, written));
   RETURN_IF_ERROR(dest.Finish());
   if (manifest) *manifest = written.digest;
   return Status::Ok();

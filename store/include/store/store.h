@@ -205,6 +205,10 @@ struct RepairReport {
 struct PushOptions {
   Compression compression = Compression::kZstdChunked;
   ProgressFn progress;
+  // PushTo: the image's referrers too, after it (artifact manifests with
+  // their subject set to the manifest written, untagged). Push and Save
+  // always write them; a registry push sends them itself (PushReferrers).
+  bool referrers = false;
 };
 
 class Store {
