@@ -17,7 +17,6 @@
 
 #include "base/log.h"
 #include "builder/app.h"
-#include "builder/archive.h"
 #include "builder/build_cache.h"
 #include "builder/copy.h"
 #include "builder/images.h"
@@ -38,14 +37,6 @@ namespace cfs::builder {
 using nlohmann::json;
 
 namespace {
-
-// Whether a COPY/ADD/APP of `sources` writes only placeholders, directories
-// and symlinks into its upper dir: no download, no archive ADD unpacks.
-bool OnlyPlaceholders(const std::string& keyword, const std::vector<CopySource>& sources) {
-  for (const auto& s : sources)
-    if (s.remote || (keyword == "ADD" && IsTarArchive(s.path))) return false;
-  return true;
-}
 
 
 // Sets the mtime (and atime) of everything under dir, dir included, to the
@@ -599,7 +590,7 @@ Status Builder::DigestAndCopy(const Instruction& in, const std::string& tmp, Ste
 Status Builder::CopyStep(const Instruction& in, StepInput& si, const std::string& tmp) {
   std::string upper = tmp + "/upper";
   const std::string empty = tmp + "/empty";
-  if (!o_.copy_data_into_upper && OnlyPlaceholders(in.keyword, si.sources)) {
+  if (!o_.copy_data_into_upper && !CopyWritesData(si.sources, in.keyword == "ADD")) {
     ASSIGN_OR_RETURN(si.memory, MemoryUpperDir());
     if (si.memory) {
       upper = si.memory->path() + "/upper";

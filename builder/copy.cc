@@ -357,6 +357,21 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs, DigestCache* c
   return h.Finish();
 }
 
+namespace {
+
+// ADD (unpack_archives) unpacks a local source that reads as a tar archive.
+bool Unpacks(const CopySource& s, bool unpack_archives) {
+  return unpack_archives && !s.remote && IsTarArchive(s.path);
+}
+
+}  // namespace
+
+bool CopyWritesData(const std::vector<CopySource>& srcs, bool unpack_archives) {
+  for (const auto& s : srcs)
+    if (s.remote || Unpacks(s, unpack_archives)) return true;
+  return false;
+}
+
 Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std::string& dest_in,
                 bool unpack_archives) {
   std::string dest = dest_in;
@@ -364,7 +379,7 @@ Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std:
     struct stat st;
     return ::lstat(s.path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   };
-  auto unpacks = [&](const CopySource& s) { return unpack_archives && !s.remote && IsTarArchive(s.path); };
+  auto unpacks = [&](const CopySource& s) { return Unpacks(s, unpack_archives); };
   bool dir_dest = dest.empty() || dest.back() == '/' || dest == "." || srcs.size() > 1;
   ASSIGN_OR_RETURN(auto comps, Components(dest));
   std::string dest_rel = JoinComponents(comps, comps.size());

@@ -68,6 +68,10 @@ Result<Digest> DigestSources(const std::vector<CopySource>& srcs, DigestCache* c
 // not downloads nor what ADD unpacks.
 Status CopyInto(UpperRoot& root, const std::vector<CopySource>& srcs, const std::string& dest,
                 bool unpack_archives = false);
+// Whether CopyInto(root, srcs, ..., unpack_archives) writes file data of its
+// own (a download, or an archive ADD unpacks), not only placeholders,
+// directories and symlinks.
+bool CopyWritesData(const std::vector<CopySource>& srcs, bool unpack_archives);
 // The same into the plain directory root_fd.
 Status CopyInto(int root_fd, const std::vector<CopySource>& srcs, const std::string& dest,
                 bool unpack_archives = false);

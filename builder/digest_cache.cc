@@ -37,24 +37,6 @@ std::string WithLastUsed(std::string_view record, uint64_t last_used) {
 
 }  // namespace
 
-FileIdentity FileIdentity::Of(const struct stat& st) {
-  FileIdentity id;
-  id.dev = st.st_dev;
-  id.ino = st.st_ino;
-  id.size = static_cast<uint64_t>(st.st_size);
-  id.mtime_sec = st.st_mtim.tv_sec;
-  id.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-  id.ctime_sec = st.st_ctim.tv_sec;
-  id.ctime_nsec = static_cast<uint32_t>(st.st_ctim.tv_nsec);
-  return id;
-}
-
-int64_t FileIdentity::NewestMicros() const {
-  int64_t m = mtime_sec * 1'000'000 + (mtime_nsec + 999) / 1000;
-  int64_t c = ctime_sec * 1'000'000 + (ctime_nsec + 999) / 1000;
-  return std::max(m, c);
-}
-
 std::string DigestRecord::Encode(const std::string& path) const {
   std::string payload;
   payload.push_back(static_cast<char>(kRecordVersion));

@@ -39,6 +39,7 @@
 
 #include "base/digest.h"
 #include "base/env.h"
+#include "base/file_identity.h"
 #include "base/status.h"
 #include "store/store.h"
 
@@ -48,18 +49,6 @@ namespace cfs::builder {
 // hashing for its digest to be recorded or trusted (git: racy clean; FAT's
 // mtime has a 2 s granularity).
 inline constexpr int64_t kRacyMarginMicros = 2'000'000;
-
-// What identifies a file's contents without reading them.
-struct FileIdentity {
-  uint64_t dev = 0, ino = 0, size = 0;
-  int64_t mtime_sec = 0, ctime_sec = 0;
-  uint32_t mtime_nsec = 0, ctime_nsec = 0;
-
-  static FileIdentity Of(const struct stat& st);
-  // The later of mtime and ctime, in microseconds since the epoch (rounded up).
-  int64_t NewestMicros() const;
-  bool operator==(const FileIdentity&) const = default;
-};
 
 struct DigestRecord {
   FileIdentity id;

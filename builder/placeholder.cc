@@ -8,12 +8,6 @@
 
 namespace cfs::builder {
 
-namespace {
-
-int64_t Ns(const struct timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
-
-}  // namespace
-
 Status Placeholders::Make(int in, int out, const std::string& src, const std::string& rel) {
   struct stat st;
   if (::fstat(in, &st) != 0) return Status::IOError("COPY: " + src);
@@ -26,11 +20,7 @@ Status Placeholders::Make(int in, int out, const std::string& src, const std::st
   (void)::posix_fadvise(in, 0, 0, POSIX_FADV_WILLNEED);
   ExternalFileData& e = data_[rel];
   e.path = src;
-  e.dev = st.st_dev;
-  e.ino = st.st_ino;
-  e.size = static_cast<uint64_t>(st.st_size);
-  e.mtime_ns = Ns(st.st_mtim);
-  e.ctime_ns = Ns(st.st_ctim);
+  e.id = FileIdentity::Of(st);
   return Status::Ok();
 }
 

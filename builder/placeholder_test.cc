@@ -84,10 +84,11 @@ TEST(PlaceholdersTest, MakeSizesSparselyAndRecords) {
   ASSERT_EQ(ph.size(), 1u);
   const ExternalFileData& e = ph.data().at("a/dst");
   EXPECT_EQ(e.path, src);
-  EXPECT_EQ(e.size, uint64_t{3} << 20);
-  EXPECT_EQ(e.ino, sst.st_ino);
-  EXPECT_EQ(e.dev, sst.st_dev);
-  EXPECT_EQ(e.mtime_ns, int64_t{sst.st_mtim.tv_sec} * 1000000000 + sst.st_mtim.tv_nsec);
+  EXPECT_EQ(e.id.size, uint64_t{3} << 20);
+  EXPECT_EQ(e.id.ino, sst.st_ino);
+  EXPECT_EQ(e.id.dev, sst.st_dev);
+  EXPECT_EQ(int64_t{e.id.mtime_sec} * 1000000000 + e.id.mtime_nsec,
+            int64_t{sst.st_mtim.tv_sec} * 1000000000 + sst.st_mtim.tv_nsec);
   // An empty file is whole as it is: nothing to read elsewhere.
   UniqueFd ein(::open(empty.c_str(), O_RDONLY)), eout(::open((dst + "2").c_str(), O_WRONLY | O_CREAT, 0644));
   ASSERT_TRUE(ph.Make(ein.get(), eout.get(), empty, "e").ok());

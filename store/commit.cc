@@ -246,9 +246,9 @@ class TreeWriter {
         return Status::Corruption(path + ": changed size while being archived");
       return Status::Ok();
     }
-    if (ext->size != static_cast<uint64_t>(st.st_size))
+    if (ext->id.size != static_cast<uint64_t>(st.st_size))
       return Status::Corruption(path + ": " + std::to_string(st.st_size) + " bytes, but its data file " +
-                                ext->path + " had " + std::to_string(ext->size));
+                                ext->path + " had " + std::to_string(ext->id.size));
     UniqueFd fd(::open(ext->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd.valid() && (errno == ENOENT || errno == ELOOP))
       return Status::Aborted(ext->path + ": changed while being built (it is gone); build again");
@@ -257,16 +257,10 @@ class TreeWriter {
     ASSIGN_OR_RETURN(uint64_t total, Copy(src, rel));
     struct stat now;
     if (::fstat(fd.get(), &now) != 0) return Status::IOError(ext->path);
-    if (total != ext->size || !Unchanged(*ext, now))
+    if (total != ext->id.size || FileIdentity::Of(now) != ext->id)
       return Status::Aborted(ext->path + ": changed while being built (its size, times or inode are not "
                              "those it had when copied); build again");
     return Status::Ok();
-  }
-
-  static int64_t Ns(const struct timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
-  static bool Unchanged(const ExternalFileData& e, const struct stat& now) {
-    return e.dev == now.st_dev && e.ino == now.st_ino && e.size == static_cast<uint64_t>(now.st_size) &&
-           e.mtime_ns == Ns(now.st_mtim) && e.ctime_ns == Ns(now.st_ctim);
   }
 
   // All of src into the tar as rel's data; returns the bytes copied.

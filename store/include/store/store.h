@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file_identity.h"
 #include "base/digest.h"
 #include "base/env.h"
 #include "base/status.h"
@@ -66,8 +67,7 @@ struct PullOptions {
 // above, else it fails naming `path` ("changed while being built").
 struct ExternalFileData {
   std::string path;
-  uint64_t dev = 0, ino = 0, size = 0;
-  int64_t mtime_ns = 0, ctime_ns = 0;
+  FileIdentity id;  // as stat'ed when recorded; id.size is the data's size
 };
 
 // How ImportDirLayer reads its directory.
