@@ -1,5 +1,9 @@
 // The mount's stack index files under ROOT/stack-index (store/image_stack.h).
+#include <signal.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/io.h"
 #include "store/image_stack.h"
@@ -63,6 +67,21 @@ Result<ImageIndex> OpenImageIndex(Store& store, const std::vector<Digest>& diff_
   return out;
 }
 
+namespace {
+
+// An index another process is writing now (AtomicFileSink's
+// NAME.tmp.PID.RANDOM, renamed when done): left to it while PID lives.
+bool BeingWritten(const std::string& name) {
+  size_t at = name.find(".tmp.");
+  if (at == std::string::npos) return false;
+  char* end = nullptr;
+  long pid = std::strtol(name.c_str() + at + 5, &end, 10);
+  if (pid <= 0 || end == nullptr || *end != '.') return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
 Result<uint64_t> RemoveStaleStackIndexes(const std::string& root,
                                          const std::function<bool(const Digest&)>& kept) {
   const std::string dir = root + kDir;
@@ -77,8 +96,11 @@ Result<uint64_t> RemoveStaleStackIndexes(const std::string& root,
       keep = layers.ok() && StackIndex::Verify(path).ok();
       for (size_t i = 0; keep && i < layers->size(); ++i) keep = kept((*layers)[i]);
     }
-    if (keep) continue;
-    if (std::remove(path.c_str()) != 0) return Status::IOError("remove " + path);
+    if (keep || BeingWritten(n)) continue;
+    if (std::remove(path.c_str()) != 0) {
+      if (errno == ENOENT) continue;  // its writer renamed or removed it meanwhile
+      return Status::IOError("remove " + path);
+    }
     ++removed;
   }
   return removed;

@@ -2,6 +2,8 @@
 // from the TOCs when absent, reused when valid, rebuilt when damaged or
 // stale, removed by gc with their layers.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/io.h"
 #include "store/image_stack.h"
@@ -96,6 +98,27 @@ TEST_F(StackIndexCacheTest, IndexOfOtherLayersIsNeverServed) {
   ImageIndex r = MustOpen({a_, b_});
   EXPECT_TRUE(r.built);
   EXPECT_TRUE(r.index->Find("etc/motd")->has_value());
+}
+
+// An index another process is writing (AtomicFileSink's NAME.tmp.PID.*)
+// is left alone while that process lives; one of a dead writer goes.
+TEST_F(StackIndexCacheTest, GcLeavesAnIndexBeingWrittenToItsLiveWriter) {
+  MustOpen({a_});
+  const std::string dir = store_->root() + "/stack-index/";
+  const std::string live = dir + "x.idx.tmp." + std::to_string(::getpid()) + ".abcd";
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // reaped: that pid is dead
+  const std::string dead = dir + "y.idx.tmp." + std::to_string(child) + ".abcd";
+  PutFile(live, "partial");
+  PutFile(dead, "partial");
+  auto n = RemoveStaleStackIndexes(store_->root(), [&](const Digest& d) { return d == a_; });
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 1u);
+  EXPECT_TRUE(PathExists(live));
+  EXPECT_FALSE(PathExists(dead));
+  EXPECT_TRUE(PathExists(PathOf({a_})));
 }
 
 TEST_F(StackIndexCacheTest, GcRemovesIndexesOfRemovedLayers) {
